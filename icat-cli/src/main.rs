@@ -1,0 +1,3 @@
+//! The `icat` command-line tool.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Client for the ICAT Data Service (IDS) REST API.

@@ -1,0 +1,1 @@
+//! A local ICAT + IDS server simulator.

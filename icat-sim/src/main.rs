@@ -1,0 +1,3 @@
+//! The `icat-sim` binary: runs the simulator until killed.
+
+fn main() {}

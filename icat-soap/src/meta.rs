@@ -1,0 +1,104 @@
+//! Static metadata about ICAT entity types (fields, relations, constraints), as the generator emits it.
+//!
+//! The tables themselves live in `crate::generated::meta`; this module holds the types they are made of
+//! and the lookups that the query builder, the simulator and the CLI share.
+
+/// Everything known offline about one concrete ICAT entity type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntityMeta {
+    /// The entity name used in JPQL and `getEntityInfo`, e.g. `"Investigation"`.
+    pub name: &'static str,
+    /// The XSD type name, e.g. `"investigation"`.
+    pub xml_type: &'static str,
+    /// The class comment from `getEntityInfo`, when known.
+    pub comment: Option<&'static str>,
+    /// Every field, base fields (`createId`, `createTime`, `id`, `modId`, `modTime`) first, then the
+    /// entity's own fields in XSD order.
+    pub fields: &'static [FieldMeta],
+    /// Uniqueness constraints: each is a list of field names whose values together are unique.
+    pub constraints: &'static [&'static [&'static str]],
+}
+
+/// One field of an entity: an attribute or a relation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldMeta {
+    /// The field name as used in JPQL and on the wire, e.g. `"visitId"`.
+    pub name: &'static str,
+    /// What kind of value the field holds.
+    pub kind: FieldKind,
+    /// True when the server rejects an entity without this field (`notNullable` in `getEntityInfo`).
+    pub not_null: bool,
+    /// Maximum length of a string attribute, when known.
+    pub string_length: Option<u32>,
+    /// The field comment from `getEntityInfo`, when known.
+    pub comment: Option<&'static str>,
+}
+
+/// The kind of an entity field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A plain value.
+    Attribute(AttrType),
+    /// A many-to-one relation to one entity of type `target`.
+    One {
+        /// Target entity name, e.g. `"Facility"`.
+        target: &'static str,
+    },
+    /// A one-to-many relation (cascaded on create and delete) to entities of type `target`.
+    Many {
+        /// Target entity name, e.g. `"Dataset"`.
+        target: &'static str,
+        /// The `One` field on the target that points back here, when known (`mappedBy`).
+        back_ref: Option<&'static str>,
+    },
+}
+
+/// The value type of an attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrType {
+    /// `xs:string`.
+    String,
+    /// `xs:long`.
+    Long,
+    /// `xs:int`.
+    Int,
+    /// `xs:double`.
+    Double,
+    /// `xs:boolean`.
+    Boolean,
+    /// `xs:dateTime`.
+    DateTime,
+    /// A string enumeration; the payload is the ICAT enum name, e.g. `"ParameterValueType"`.
+    Enum(&'static str),
+}
+
+impl EntityMeta {
+    /// Looks up a field by its exact name.
+    pub fn field(&self, name: &str) -> Option<&'static FieldMeta> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The attribute fields, in order.
+    pub fn attributes(&self) -> impl Iterator<Item = &'static FieldMeta> {
+        self.fields
+            .iter()
+            .filter(|f| matches!(f.kind, FieldKind::Attribute(_)))
+    }
+
+    /// The relation fields (`One` and `Many`), in order.
+    pub fn relations(&self) -> impl Iterator<Item = &'static FieldMeta> {
+        self.fields
+            .iter()
+            .filter(|f| !matches!(f.kind, FieldKind::Attribute(_)))
+    }
+}
+
+impl FieldKind {
+    /// The target entity name of a relation, `None` for attributes.
+    pub fn target(&self) -> Option<&'static str> {
+        match self {
+            FieldKind::Attribute(_) => None,
+            FieldKind::One { target } | FieldKind::Many { target, .. } => Some(target),
+        }
+    }
+}
