@@ -1,7 +1,10 @@
 //! Typed async client for the ICAT SOAP API (ICAT 6.2), with bindings generated from the WSDL.
 //!
 //! Hand-written runtime: [`meta`] (entity metadata types), [`dynamic`] (schema-driven entity view),
-//! and the XML, envelope, fault and dateTime support the generated code in [`generated`] needs.
+//! [`DateTime`] (lossless `xs:dateTime`), and the XML, envelope and fault support the generated code needs.
 
-// `dynamic` joins once `DateTime` exists (codegen work).
+pub mod datetime;
+pub mod dynamic;
 pub mod meta;
+
+pub use datetime::{DateTime, DateTimeError};
