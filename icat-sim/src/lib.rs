@@ -1,1 +1,3 @@
-//! A local ICAT + IDS server simulator.
+//! A local ICAT 6.2 + IDS 2.1 server simulator: SQLite-backed catalogue, SOAP service and IDS REST API.
+
+pub mod config;

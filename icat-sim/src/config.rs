@@ -1,0 +1,391 @@
+//! The simulator's configuration (`sim.toml`): authenticators, root users, session lifetime,
+//! result limits, write permissions and IDS settings, with the documented defaults.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Errors reading or checking a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file that was read.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has unknown or ill-typed keys.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file that was read (or `<string>`).
+        path: String,
+        /// What is wrong, from the TOML parser.
+        message: String,
+    },
+    /// The configuration parsed but is inconsistent.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The whole simulator configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SimConfig {
+    /// The login plugins, in the order `getAuthenticatorInfo` lists them.
+    #[serde(default)]
+    pub authenticators: Vec<Authenticator>,
+    /// Users (with mechanism prefix, e.g. `simple/root`) with full access.
+    #[serde(default)]
+    pub root_user_names: Vec<String>,
+    /// Session lifetime in minutes (ICAT's `lifetimeMinutes`).
+    #[serde(default = "default_lifetime")]
+    pub lifetime_minutes: u32,
+    /// Most entities one `search` or `get` may return, included ones counted (ICAT's `maxEntities`).
+    #[serde(default = "default_max_entities")]
+    pub max_entities: u64,
+    /// When true, non-root users may create, update and delete anything.
+    #[serde(default)]
+    pub non_root_write: bool,
+    /// IDS behaviour.
+    #[serde(default)]
+    pub ids: IdsSettings,
+}
+
+/// One login plugin, as `login(plugin, credentials)` knows it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Authenticator {
+    /// The plugin name clients pass to `login`, e.g. `simple`.
+    pub mnemonic: String,
+    /// The prefix put before user names (`simple` gives `simple/root`); none when absent.
+    #[serde(default)]
+    pub mechanism: Option<String>,
+    /// Human-readable name for `getAuthenticatorInfo`.
+    #[serde(default)]
+    pub friendly: Option<String>,
+    /// Known users and their passwords, by name without prefix.
+    #[serde(default)]
+    pub users: BTreeMap<String, String>,
+    /// When true this is an anonymous plugin: no credentials, the user is `anon`.
+    #[serde(default)]
+    pub anon: bool,
+}
+
+/// IDS settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IdsSettings {
+    /// Two-level storage (archive + cache) instead of a single level.
+    #[serde(default)]
+    pub two_level: bool,
+    /// How long a restore from the archive takes, e.g. `"2s"`, `"500ms"`.
+    #[serde(default = "default_restore_delay", deserialize_with = "de_duration")]
+    pub restore_delay: Duration,
+    /// A read-only IDS refuses put, delete and write.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+impl Default for IdsSettings {
+    fn default() -> Self {
+        IdsSettings {
+            two_level: false,
+            restore_delay: default_restore_delay(),
+            read_only: false,
+        }
+    }
+}
+
+fn default_lifetime() -> u32 {
+    120
+}
+
+fn default_max_entities() -> u64 {
+    10_000
+}
+
+fn default_restore_delay() -> Duration {
+    Duration::from_secs(2)
+}
+
+fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+/// Parses a duration such as `1500ms`, `2s`, `1.5s`, `3m` or `1h` (a bare number means seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration like 500ms, 2s, 1.5m or 1h"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown duration unit '{other}' in '{text}' (use ms, s, m or h)"
+            ));
+        }
+    };
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("'{text}' is not a valid duration"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+const DEFAULT_TOML: &str = r#"
+rootUserNames = ["simple/root"]
+lifetimeMinutes = 120
+maxEntities = 10000
+
+[[authenticators]]
+mnemonic = "simple"
+mechanism = "simple"
+friendly = "Simple"
+users = { root = "secret", useroffice = "secret", dataingest = "secret", idsreader = "secret", pubreader = "secret" }
+
+[[authenticators]]
+mnemonic = "db"
+mechanism = "db"
+friendly = "Database"
+users = { acord = "secret", ahau = "secret", jbotu = "secret", jdoe = "secret", nbour = "secret", rbeck = "secret" }
+"#;
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        // The default is itself a config file, so it goes through the same checks as a user's.
+        match Self::from_toml_str(DEFAULT_TOML, "<default>") {
+            Ok(config) => config,
+            Err(e) => unreachable!("the built-in default configuration is valid: {e}"),
+        }
+    }
+}
+
+impl SimConfig {
+    /// The default configuration as TOML text (a starting point for a `sim.toml`).
+    pub fn default_toml() -> &'static str {
+        DEFAULT_TOML.trim_start()
+    }
+
+    /// Reads and checks a `sim.toml` file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks configuration text; `origin` names it in error messages.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let config: SimConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for a in &self.authenticators {
+            if a.mnemonic.trim().is_empty() {
+                return Err(ConfigError::Invalid(
+                    "an authenticator has an empty mnemonic".into(),
+                ));
+            }
+            if !seen.insert(a.mnemonic.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "authenticator mnemonic '{}' is configured twice",
+                    a.mnemonic
+                )));
+            }
+            if a.anon && !a.users.is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "authenticator '{}' is anonymous and cannot list users",
+                    a.mnemonic
+                )));
+            }
+        }
+        if self.lifetime_minutes == 0 {
+            return Err(ConfigError::Invalid(
+                "lifetimeMinutes must be positive".into(),
+            ));
+        }
+        if self.max_entities == 0 {
+            return Err(ConfigError::Invalid("maxEntities must be positive".into()));
+        }
+        Ok(())
+    }
+
+    /// The authenticator with this mnemonic.
+    pub fn authenticator(&self, mnemonic: &str) -> Option<&Authenticator> {
+        self.authenticators.iter().find(|a| a.mnemonic == mnemonic)
+    }
+
+    /// True when `user` (full name with prefix) is a root user.
+    pub fn is_root(&self, user: &str) -> bool {
+        self.root_user_names.iter().any(|r| r == user)
+    }
+
+    /// Every full user name (with prefix) that can log in with a password, in configuration order.
+    pub fn known_users(&self) -> Vec<String> {
+        self.authenticators
+            .iter()
+            .flat_map(|a| a.users.keys().map(move |u| a.full_name(u)))
+            .collect()
+    }
+
+    /// `getProperties` lines, "key value" as ICAT's run.properties would show them.
+    pub fn properties(&self) -> Vec<String> {
+        let mnemonics: Vec<&str> = self
+            .authenticators
+            .iter()
+            .map(|a| a.mnemonic.as_str())
+            .collect();
+        vec![
+            format!("authn.list {}", mnemonics.join(" ")),
+            format!("lifetimeMinutes {}", self.lifetime_minutes),
+            format!("maxEntities {}", self.max_entities),
+            format!("rootUserNames {}", self.root_user_names.join(" ")),
+        ]
+    }
+}
+
+impl Authenticator {
+    /// The user name as the server reports it: `mechanism/name`, or `name` without a mechanism.
+    pub fn full_name(&self, user: &str) -> String {
+        match &self.mechanism {
+            Some(m) if !m.is_empty() => format!("{m}/{user}"),
+            _ => user.to_string(),
+        }
+    }
+
+    /// Checks credentials; returns the full user name, or the SESSION message ICAT plugins give.
+    pub fn authenticate(&self, credentials: &BTreeMap<String, String>) -> Result<String, String> {
+        if self.anon {
+            return Ok(self.full_name("anon"));
+        }
+        let user = credentials
+            .get("username")
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| "The username cannot be null or empty.".to_string())?;
+        let password = credentials
+            .get("password")
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| "The password cannot be null or empty.".to_string())?;
+        match self.users.get(user) {
+            Some(expected) if expected == password => Ok(self.full_name(user)),
+            _ => Err("The username and password do not match".to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_has_the_documented_users() {
+        let c = SimConfig::default();
+        assert_eq!(c.root_user_names, vec!["simple/root"]);
+        assert_eq!(c.lifetime_minutes, 120);
+        assert_eq!(c.max_entities, 10_000);
+        assert!(!c.non_root_write);
+        let users = c.known_users();
+        for u in [
+            "simple/root",
+            "simple/useroffice",
+            "simple/dataingest",
+            "simple/idsreader",
+            "simple/pubreader",
+        ] {
+            assert!(users.contains(&u.to_string()), "{u} missing");
+        }
+        for u in ["acord", "ahau", "jbotu", "jdoe", "nbour", "rbeck"] {
+            assert!(users.contains(&format!("db/{u}")), "db/{u} missing");
+        }
+        assert_eq!(users.len(), 11);
+        assert!(c.is_root("simple/root"));
+        assert!(!c.is_root("db/acord"));
+    }
+
+    #[test]
+    fn authenticate_checks_passwords() {
+        let c = SimConfig::default();
+        let db = c.authenticator("db").unwrap();
+        let creds = |u: &str, p: &str| {
+            BTreeMap::from([
+                ("username".to_string(), u.to_string()),
+                ("password".to_string(), p.to_string()),
+            ])
+        };
+        assert_eq!(
+            db.authenticate(&creds("jdoe", "secret")).unwrap(),
+            "db/jdoe"
+        );
+        assert!(db.authenticate(&creds("jdoe", "wrong")).is_err());
+        assert!(db.authenticate(&creds("root", "secret")).is_err());
+        assert!(db.authenticate(&BTreeMap::new()).is_err());
+    }
+
+    #[test]
+    fn parses_a_custom_file_and_rejects_bad_ones() {
+        let c = SimConfig::from_toml_str(
+            r#"
+            rootUserNames = ["anon/anon"]
+            lifetimeMinutes = 5
+            nonRootWrite = true
+            [[authenticators]]
+            mnemonic = "anon"
+            mechanism = "anon"
+            anon = true
+            [ids]
+            twoLevel = true
+            restoreDelay = "250ms"
+            "#,
+            "test",
+        )
+        .unwrap();
+        assert!(c.non_root_write);
+        assert!(c.ids.two_level);
+        assert_eq!(c.ids.restore_delay, Duration::from_millis(250));
+        assert_eq!(
+            c.authenticator("anon")
+                .unwrap()
+                .authenticate(&BTreeMap::new())
+                .unwrap(),
+            "anon/anon"
+        );
+
+        let err = SimConfig::from_toml_str("lifetimeMinutes = 'x'", "bad.toml").unwrap_err();
+        assert!(err.to_string().contains("bad.toml"), "{err}");
+        assert!(SimConfig::from_toml_str("unknownKey = 1", "t").is_err());
+        let dup = "[[authenticators]]\nmnemonic='a'\n[[authenticators]]\nmnemonic='a'\n";
+        assert!(matches!(
+            SimConfig::from_toml_str(dup, "t"),
+            Err(ConfigError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("1.5m").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("3 weeks").is_err());
+    }
+}
