@@ -1,0 +1,142 @@
+//! The catalogue's storage: an SQLite database (in memory or in a file) whose schema is derived from
+//! the entity metadata, with entity CRUD in ICAT's semantics and the session table.
+
+mod read;
+pub mod schema;
+mod session;
+pub mod values;
+mod write;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use icat_soap::meta::EntityMeta;
+use rusqlite::Connection;
+
+pub use read::Include;
+pub use schema::{Schema, Table};
+pub use session::SessionInfo;
+
+use crate::error::IcatError;
+
+/// Errors opening the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// SQLite refused to open or initialise the file.
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        /// The file (or `:memory:`).
+        path: String,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+}
+
+/// A wall clock that tests can move forward.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl Clock {
+    /// Milliseconds since the Unix epoch, plus any offset added by [`Clock::advance`].
+    pub fn now_millis(&self) -> i64 {
+        let real = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        real.saturating_add(self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// Moves this clock (and every clone of it) forward.
+    pub fn advance(&self, by: Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+/// The catalogue database.
+pub struct Db {
+    conn: Connection,
+    schema: Arc<Schema>,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// Opens (creating when needed) the database in `path`, or in memory when `None`.
+    pub fn open(
+        path: Option<&Path>,
+        entities: &'static [EntityMeta],
+        clock: Clock,
+    ) -> Result<Db, DbError> {
+        let shown = path.map_or_else(|| ":memory:".to_string(), |p| p.display().to_string());
+        let wrap = |source| DbError::Open {
+            path: shown.clone(),
+            source,
+        };
+        let conn = match path {
+            Some(p) => Connection::open(p),
+            None => Connection::open_in_memory(),
+        }
+        .map_err(wrap)?;
+        let schema = Arc::new(Schema::new(entities));
+        let mut setup = String::from("PRAGMA foreign_keys = ON;\n");
+        if path.is_some() {
+            setup.push_str("PRAGMA journal_mode = WAL;\nPRAGMA synchronous = NORMAL;\n");
+        }
+        setup.push_str("BEGIN;\n");
+        for stmt in schema.ddl() {
+            setup.push_str(&stmt);
+            setup.push_str(";\n");
+        }
+        setup.push_str(session::DDL);
+        setup.push_str("COMMIT;\n");
+        conn.execute_batch(&setup).map_err(wrap)?;
+        conn.set_prepared_statement_cache_capacity(256);
+        Ok(Db {
+            conn,
+            schema,
+            clock,
+        })
+    }
+
+    /// The schema in use.
+    pub fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
+
+    /// The clock used for timestamps and session expiry.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The underlying connection (for compiled queries and bulk loading).
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The underlying connection, mutably (for transactions).
+    pub fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// The table of an entity, or ICAT's BAD_PARAMETER for an unknown name.
+    pub fn table(&self, entity: &str) -> Result<&Table, IcatError> {
+        self.schema
+            .table(entity)
+            .ok_or_else(|| IcatError::bad_parameter(format!("{entity} is not an ICAT entity")))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testmeta;
+#[cfg(test)]
+mod tests;
