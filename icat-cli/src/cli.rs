@@ -1,0 +1,367 @@
+//! The command line: clap definitions of every `icat` subcommand and the shared flags.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::ConnFlags;
+use crate::failure::EXIT_CODES_HELP;
+use crate::output::Format;
+
+/// Find, browse and download facility data from ICAT and IDS.
+#[derive(Debug, Parser)]
+#[command(
+    name = "icat",
+    version,
+    about,
+    after_help = EXIT_CODES_HELP,
+    after_long_help = concat!(
+        "Configuration is read like python-icat: icat.cfg in /etc/icat, ~/.config/icat, ~/.icat and . \
+         (later files override earlier ones), section chosen with -s or ICAT_CFG_SECTION. \
+         Flags override ICAT_SERVICE, ICAT_DATA_SERVICE, ICAT_AUTH and ICAT_USER, which override the file. \
+         Without any server settings, commands use the session of your last `icat login`.\n\n",
+        crate::exit_codes_help!()
+    )
+)]
+pub struct Cli {
+    /// Connection and configuration flags.
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// Less output: errors only, no progress.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Connection flags, compatible with python-icat's scripts.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnArgs {
+    /// ICAT service URL (env ICAT_SERVICE), e.g. https://icat.example.org:8181.
+    #[arg(short = 'w', long = "url", global = true, value_name = "URL")]
+    pub url: Option<String>,
+    /// IDS URL (env ICAT_DATA_SERVICE), e.g. https://icat.example.org:8181/ids.
+    #[arg(long = "idsurl", global = true, value_name = "URL")]
+    pub idsurl: Option<String>,
+    /// Authentication plugin (env ICAT_AUTH), e.g. db, ldap, simple, anon.
+    #[arg(short = 'a', long = "auth", global = true, value_name = "PLUGIN")]
+    pub auth: Option<String>,
+    /// User name (env ICAT_USER).
+    #[arg(short = 'u', long = "user", global = true, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Read only this config file (env ICAT_CFG) instead of the icat.cfg search path.
+    #[arg(short = 'c', long = "configfile", global = true, value_name = "FILE")]
+    pub configfile: Option<PathBuf>,
+    /// Config file section to use (env ICAT_CFG_SECTION).
+    #[arg(
+        short = 's',
+        long = "section",
+        visible_alias = "configsection",
+        global = true,
+        value_name = "NAME"
+    )]
+    pub section: Option<String>,
+    /// Do not verify the server's TLS certificate (insecure; for test servers only).
+    #[arg(long, global = true, conflicts_with = "check_certificate")]
+    pub no_check_certificate: bool,
+    /// Verify the server's TLS certificate (the default; overrides checkCert = No in the file).
+    #[arg(long, global = true)]
+    pub check_certificate: bool,
+    /// Trust this extra CA certificate (PEM).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Read the password from the first line of standard input.
+    #[arg(long, global = true)]
+    pub password_stdin: bool,
+    /// Always prompt for the password, even if the config file holds one.
+    #[arg(short = 'P', long = "prompt-pass", global = true)]
+    pub prompt_pass: bool,
+    /// Extra credential for the authenticator, KEY=VALUE (never the password).
+    #[arg(long = "cred", global = true, value_name = "KEY=VALUE")]
+    pub creds: Vec<String>,
+}
+
+impl ConnArgs {
+    /// The flags in the form the configuration resolver takes.
+    pub fn to_flags(&self) -> ConnFlags {
+        ConnFlags {
+            url: self.url.clone(),
+            idsurl: self.idsurl.clone(),
+            auth: self.auth.clone(),
+            user: self.user.clone(),
+            configfile: self.configfile.clone(),
+            section: self.section.clone(),
+            check_cert: if self.no_check_certificate {
+                Some(false)
+            } else if self.check_certificate {
+                Some(true)
+            } else {
+                None
+            },
+            ca_file: self.ca_file.clone(),
+            prompt_pass: self.prompt_pass,
+            creds: self.creds.clone(),
+        }
+    }
+}
+
+/// `--json` / `--csv` for listing commands.
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct FormatArgs {
+    /// Print one JSON document with stable field names.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print CSV with a header row.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+impl FormatArgs {
+    /// The chosen format.
+    pub fn format(self) -> Format {
+        if self.json {
+            Format::Json
+        } else if self.csv {
+            Format::Csv
+        } else {
+            Format::Table
+        }
+    }
+}
+
+/// A data selection: a visit, datasets or datafiles.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectionArgs {
+    /// The visit (visit id, investigation name, or numeric investigation id).
+    #[arg(value_name = "VISIT", required_unless_present_any = ["dataset", "datafile"])]
+    pub visit: Option<String>,
+    /// Dataset ids (repeat or separate with commas).
+    #[arg(
+        long = "dataset",
+        value_name = "ID",
+        value_delimiter = ',',
+        conflicts_with = "visit"
+    )]
+    pub dataset: Vec<i64>,
+    /// Datafile ids (repeat or separate with commas).
+    #[arg(
+        long = "datafile",
+        value_name = "ID",
+        value_delimiter = ',',
+        conflicts_with = "visit"
+    )]
+    pub datafile: Vec<i64>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Log in and keep the session for the next commands (the password is never stored).
+    Login,
+    /// End the stored session on the server and forget it.
+    Logout,
+    /// Show who is logged in and for how many more minutes.
+    Whoami(WhoamiArgs),
+    /// List visits with their dataset count and total size (one query).
+    Visits(VisitsArgs),
+    /// Show a visit's datasets and datafiles as a tree.
+    Show(ShowArgs),
+    /// Run any ICAT JPQL query and print typed results.
+    Search(SearchArgs),
+    /// Download a visit, datasets or datafiles: prepare, wait for restores, stream, verify, extract.
+    Download(DownloadArgs),
+    /// Show whether data is online, restoring or archived.
+    Status(StatusArgs),
+    /// Ask the IDS to restore archived data to disk.
+    Restore(RestoreArgs),
+    /// Upload files into a dataset (checksum checked against the server's answer).
+    Upload(UploadArgs),
+    /// Run the simulator demo: log in, browse, download and verify, narrated.
+    Demo(DemoArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+/// `icat whoami`.
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    /// Output format.
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+/// `icat visits`.
+#[derive(Debug, Args)]
+pub struct VisitsArgs {
+    /// Only visits on this instrument (name or full name).
+    #[arg(long, value_name = "NAME")]
+    pub instrument: Option<String>,
+    /// Only visits starting on or after this date (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Only visits I am a member of.
+    #[arg(long)]
+    pub mine: bool,
+    /// Output format.
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+/// `icat show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The visit (visit id, investigation name, or numeric investigation id).
+    pub visit: String,
+    /// Print the nested structure as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `icat search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The JPQL query, e.g. "SELECT d FROM Dataset d WHERE d.name LIKE 'scan%'".
+    pub query: String,
+    /// Output format.
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+/// `icat download`.
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// What to download.
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Only files whose name matches this glob (e.g. '*.nxs').
+    #[arg(long = "match", value_name = "GLOB")]
+    pub pattern: Option<String>,
+    /// Destination directory.
+    #[arg(short = 'o', long = "output", value_name = "DIR", default_value = ".")]
+    pub output: PathBuf,
+    /// How many files to download at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: u16,
+    /// Keep the IDS zip file instead of extracting it.
+    #[arg(long)]
+    pub zip: bool,
+    /// Skip size and checksum verification.
+    #[arg(long)]
+    pub no_verify: bool,
+}
+
+/// `icat status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// What to check.
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Output format.
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+/// `icat restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// What to restore.
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Wait until the data is online.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// `icat upload`.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Files to upload.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The dataset id to upload into.
+    #[arg(long, value_name = "ID")]
+    pub dataset: i64,
+    /// The datafile format: its name (optionally NAME:VERSION) or its numeric id.
+    #[arg(long, value_name = "NAME|ID")]
+    pub format: String,
+    /// A description stored with each datafile.
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+/// `icat demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to put the downloaded files (default: a new temporary directory, kept afterwards).
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
+}
+
+/// `icat completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_password_flag_exists() {
+        let cmd = Cli::command();
+        for arg in cmd.get_arguments() {
+            let long = arg.get_long().unwrap_or_default();
+            assert!(
+                !(long == "password" || long == "pass" || arg.get_short() == Some('p')),
+                "a password flag would leak into shell history: --{long}"
+            );
+        }
+    }
+
+    #[test]
+    fn python_icat_style_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "icat",
+            "-s",
+            "jdoe",
+            "-w",
+            "https://h:8181",
+            "-a",
+            "db",
+            "-u",
+            "jdoe",
+            "--no-check-certificate",
+            "visits",
+            "--json",
+        ])
+        .unwrap();
+        let flags = cli.conn.to_flags();
+        assert_eq!(flags.section.as_deref(), Some("jdoe"));
+        assert_eq!(flags.check_cert, Some(false));
+        assert!(matches!(cli.command, Command::Visits(ref v) if v.format.format() == Format::Json));
+    }
+
+    #[test]
+    fn selections() {
+        let cli = Cli::try_parse_from(["icat", "download", "--dataset", "1,2", "--dataset", "3"])
+            .unwrap();
+        let Command::Download(d) = cli.command else {
+            panic!("not download")
+        };
+        assert_eq!(d.selection.dataset, vec![1, 2, 3]);
+        assert!(Cli::try_parse_from(["icat", "download"]).is_err());
+        assert!(Cli::try_parse_from(["icat", "download", "V1", "--dataset", "1"]).is_err());
+    }
+}

@@ -1,0 +1,666 @@
+//! python-icat compatible configuration: `icat.cfg` files, environment and flags resolved into settings.
+//!
+//! The resolution is a pure function ([`resolve`]) over the flags, an environment map and the
+//! contents of the config files, so every precedence rule is unit-tested without touching the real
+//! environment. [`load_files`] is the only part that reads the disk.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::failure::Failure;
+
+/// The config file name python-icat uses.
+pub const CONFIG_FILE_NAME: &str = "icat.cfg";
+
+/// Connection options given on the command line (the `-w`, `-a`, `-u`, ... flags).
+#[derive(Clone, Debug, Default)]
+pub struct ConnFlags {
+    /// `-w/--url`: the ICAT service URL.
+    pub url: Option<String>,
+    /// `--idsurl`: the IDS URL.
+    pub idsurl: Option<String>,
+    /// `-a/--auth`: the authentication plugin.
+    pub auth: Option<String>,
+    /// `-u/--user`: the user name.
+    pub user: Option<String>,
+    /// `-c/--configfile`: an explicit config file.
+    pub configfile: Option<PathBuf>,
+    /// `-s/--section`: the config file section.
+    pub section: Option<String>,
+    /// `--no-check-certificate` (Some(false)) or `--check-certificate` (Some(true)).
+    pub check_cert: Option<bool>,
+    /// `--ca-file`: an extra CA certificate (PEM).
+    pub ca_file: Option<PathBuf>,
+    /// `-P/--prompt-pass`: always prompt for the password, even if a file holds one.
+    pub prompt_pass: bool,
+    /// `--cred KEY=VALUE`: extra credential keys for the authenticator.
+    pub creds: Vec<String>,
+}
+
+/// One config file as read from disk.
+#[derive(Clone, Debug)]
+pub struct ConfigFile {
+    /// Where it was read from (for messages).
+    pub path: PathBuf,
+    /// Its text.
+    pub contents: String,
+    /// Whether users other than the owner may read it (group or other read bit set).
+    pub readable_by_others: bool,
+}
+
+/// A password that never shows up in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret value, for the one place that sends it (login).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where a setting came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A command-line flag.
+    Flag,
+    /// An environment variable.
+    Env,
+    /// A config file section.
+    File,
+}
+
+/// The resolved connection settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The ICAT service URL, normalised to `scheme://host[:port]/path` without `?wsdl`.
+    pub url: Option<String>,
+    /// The IDS URL, normalised (`/ids` appended when there is no path).
+    pub idsurl: Option<String>,
+    /// The authentication plugin (`db`, `simple`, `ldap`, `anon`, ...).
+    pub auth: Option<String>,
+    /// The user name as given (without the mechanism prefix).
+    pub username: Option<String>,
+    /// Where the user name came from.
+    pub username_source: Option<Source>,
+    /// A password from the config file, used only when the user name came from the same file.
+    pub password: Option<Secret>,
+    /// Whether to prompt for the password even if one is configured.
+    pub prompt_pass: bool,
+    /// Verify TLS certificates (default true).
+    pub check_cert: bool,
+    /// An extra CA certificate.
+    pub ca_file: Option<PathBuf>,
+    /// Extra credential keys (`cred_<key>` in the file, `--cred key=value` on the command line).
+    pub credentials: BTreeMap<String, String>,
+    /// The section the values were read from, if any.
+    pub section: Option<String>,
+    /// Warnings to show the user (for example a readable file holding a password).
+    pub warnings: Vec<String>,
+}
+
+/// The config files to read, in order (later ones override earlier ones).
+///
+/// `-c FILE` or `ICAT_CFG` name a single file; otherwise python-icat's search path
+/// `/etc/icat`, `~/.config/icat`, `~/.icat`, `.` is used.
+pub fn config_paths(
+    flags: &ConnFlags,
+    env: &HashMap<String, String>,
+    home: Option<&Path>,
+) -> (Vec<PathBuf>, bool) {
+    if let Some(path) = &flags.configfile {
+        return (vec![path.clone()], true);
+    }
+    if let Some(path) = env.get("ICAT_CFG").filter(|p| !p.is_empty()) {
+        return (vec![PathBuf::from(path)], true);
+    }
+    let mut dirs = vec![PathBuf::from("/etc/icat")];
+    if let Some(home) = home {
+        dirs.push(home.join(".config").join("icat"));
+        dirs.push(home.join(".icat"));
+    }
+    dirs.push(PathBuf::from("."));
+    (
+        dirs.into_iter().map(|d| d.join(CONFIG_FILE_NAME)).collect(),
+        false,
+    )
+}
+
+/// Reads the config files that exist. An explicitly named file (`-c`, `ICAT_CFG`) must exist.
+pub fn load_files(paths: &[PathBuf], explicit: bool) -> Result<Vec<ConfigFile>, Failure> {
+    let mut files = Vec::new();
+    for path in paths {
+        match std::fs::read_to_string(path) {
+            Ok(contents) => files.push(ConfigFile {
+                path: path.clone(),
+                contents,
+                readable_by_others: readable_by_others(path),
+            }),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound && !explicit => {}
+            Err(err) => {
+                return Err(Failure::usage(
+                    format!("cannot read config file {}: {err}", path.display()),
+                    "check the -c/--configfile path or ICAT_CFG",
+                ));
+            }
+        }
+    }
+    Ok(files)
+}
+
+#[cfg(unix)]
+fn readable_by_others(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o044 != 0)
+        .unwrap_or(false)
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_path: &Path) -> bool {
+    false
+}
+
+/// Parses a python `configparser` file into sections of lower-cased keys.
+fn parse_ini(file: &ConfigFile) -> Result<Vec<(String, BTreeMap<String, String>)>, Failure> {
+    let options = ini::ParseOption {
+        enabled_quote: false,
+        enabled_escape: false,
+        enabled_indented_mutiline_value: true,
+        enabled_preserve_key_leading_whitespace: false,
+    };
+    let parsed = ini::Ini::load_from_str_opt(&file.contents, options).map_err(|err| {
+        Failure::usage(
+            format!("config file {} is malformed: {err}", file.path.display()),
+            "fix the file (INI format: [section] then key = value lines)",
+        )
+    })?;
+    let mut sections = Vec::new();
+    for (name, props) in parsed.iter() {
+        let Some(name) = name else { continue };
+        let map = props
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        sections.push((name.to_string(), map));
+    }
+    Ok(sections)
+}
+
+/// python configparser's boolean words.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "yes" | "true" | "on" => Some(true),
+        "0" | "no" | "false" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Normalises an ICAT URL as python-icat does: `/ICATService/ICAT` when there is no path; `?wsdl` dropped.
+pub fn normalize_icat_url(url: &str) -> String {
+    let url = url.trim();
+    let url = url.strip_suffix("?wsdl").unwrap_or(url);
+    let url = url.trim_end_matches('/');
+    if has_path(url) {
+        url.to_string()
+    } else {
+        format!("{url}/ICATService/ICAT")
+    }
+}
+
+/// Normalises an IDS URL as python-icat does: `/ids` when there is no path.
+pub fn normalize_ids_url(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    if has_path(url) {
+        url.to_string()
+    } else {
+        format!("{url}/ids")
+    }
+}
+
+fn has_path(url: &str) -> bool {
+    let after_scheme = url.split_once("://").map(|(_, rest)| rest).unwrap_or(url);
+    after_scheme.contains('/')
+}
+
+/// Picks the first present value by precedence flag > environment > file.
+fn pick(
+    flag: Option<&String>,
+    env: &HashMap<String, String>,
+    env_key: &str,
+    file: Option<&BTreeMap<String, String>>,
+    file_key: &str,
+) -> Option<(String, Source)> {
+    if let Some(v) = flag.filter(|v| !v.is_empty()) {
+        return Some((v.clone(), Source::Flag));
+    }
+    if let Some(v) = env.get(env_key).filter(|v| !v.is_empty()) {
+        return Some((v.clone(), Source::Env));
+    }
+    file.and_then(|f| f.get(file_key))
+        .filter(|v| !v.is_empty())
+        .map(|v| (v.clone(), Source::File))
+}
+
+/// Resolves the settings from flags, environment and config files (in read order).
+///
+/// Values are read from the files only when a section is selected (`-s` or `ICAT_CFG_SECTION`),
+/// as in python-icat; a selected section that no file has is an error. A password is taken from
+/// the file only when the user name also came from the file, so `-u other` never sends the file
+/// user's password.
+pub fn resolve(
+    flags: &ConnFlags,
+    env: &HashMap<String, String>,
+    files: &[ConfigFile],
+) -> Result<Settings, Failure> {
+    let section = flags
+        .section
+        .clone()
+        .or_else(|| env.get("ICAT_CFG_SECTION").cloned())
+        .filter(|s| !s.is_empty());
+    let mut warnings = Vec::new();
+    let mut merged: Option<BTreeMap<String, String>> = None;
+    let mut password_file: Option<&ConfigFile> = None;
+    if let Some(name) = &section {
+        for file in files {
+            for (sec_name, values) in parse_ini(file)? {
+                if &sec_name == name {
+                    if values.contains_key("password") {
+                        password_file = Some(file);
+                    }
+                    merged.get_or_insert_with(BTreeMap::new).extend(values);
+                }
+            }
+        }
+        if merged.is_none() {
+            let searched: Vec<String> =
+                files.iter().map(|f| f.path.display().to_string()).collect();
+            let where_ = if searched.is_empty() {
+                "no icat.cfg file was found".to_string()
+            } else {
+                format!("searched {}", searched.join(", "))
+            };
+            return Err(Failure::usage(
+                format!("config section [{name}] not found ({where_})"),
+                "check -s/--section or ICAT_CFG_SECTION, or point -c/--configfile at the right file",
+            ));
+        }
+    }
+    let file = merged.as_ref();
+
+    let url = pick(flags.url.as_ref(), env, "ICAT_SERVICE", file, "url")
+        .map(|(v, _)| normalize_icat_url(&v));
+    let idsurl = pick(
+        flags.idsurl.as_ref(),
+        env,
+        "ICAT_DATA_SERVICE",
+        file,
+        "idsurl",
+    )
+    .map(|(v, _)| normalize_ids_url(&v));
+    let auth = pick(flags.auth.as_ref(), env, "ICAT_AUTH", file, "auth").map(|(v, _)| v);
+    let user = pick(flags.user.as_ref(), env, "ICAT_USER", file, "username");
+    let (username, username_source) = match user {
+        Some((u, s)) => (Some(u), Some(s)),
+        None => (None, None),
+    };
+
+    let prompt_pass = flags.prompt_pass
+        || match file.and_then(|f| f.get("promptpass")) {
+            Some(v) => parse_bool(v).ok_or_else(|| bad_bool("promptPass", v))?,
+            None => false,
+        };
+    let file_password = file.and_then(|f| f.get("password")).cloned();
+    if let (Some(_), Some(pf)) = (&file_password, password_file) {
+        if pf.readable_by_others {
+            warnings.push(format!(
+                "{} holds a password and is readable by other users; run `chmod 600 {}`",
+                pf.path.display(),
+                pf.path.display()
+            ));
+        }
+    }
+    let password = match (&file_password, username_source) {
+        (Some(p), Some(Source::File)) if !prompt_pass => Some(Secret::new(p.clone())),
+        _ => None,
+    };
+
+    let check_cert = match flags.check_cert {
+        Some(v) => v,
+        None => match file.and_then(|f| f.get("checkcert")) {
+            Some(v) => parse_bool(v).ok_or_else(|| bad_bool("checkCert", v))?,
+            None => true,
+        },
+    };
+    let ca_file = flags.ca_file.clone().or_else(|| {
+        file.and_then(|f| f.get("cafile"))
+            .map(|v| PathBuf::from(v.as_str()))
+    });
+
+    let mut credentials = BTreeMap::new();
+    if let Some(f) = file {
+        for (key, value) in f {
+            if let Some(name) = key.strip_prefix("cred_") {
+                credentials.insert(name.to_string(), value.clone());
+            }
+        }
+    }
+    for item in &flags.creds {
+        let Some((key, value)) = item.split_once('=') else {
+            return Err(Failure::usage(
+                format!("--cred {item:?} is not KEY=VALUE"),
+                "write --cred key=value",
+            ));
+        };
+        if key.eq_ignore_ascii_case("password") {
+            return Err(Failure::usage(
+                "passwords are never accepted as command-line flags",
+                "use --password-stdin, the interactive prompt, or the config file",
+            ));
+        }
+        credentials.insert(key.to_string(), value.to_string());
+    }
+
+    Ok(Settings {
+        url,
+        idsurl,
+        auth,
+        username,
+        username_source,
+        password,
+        prompt_pass,
+        check_cert,
+        ca_file,
+        credentials,
+        section,
+        warnings,
+    })
+}
+
+fn bad_bool(key: &str, value: &str) -> Failure {
+    Failure::usage(
+        format!("config value {key} = {value:?} is not a boolean"),
+        "use yes/no, true/false, on/off or 1/0",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, contents: &str) -> ConfigFile {
+        ConfigFile {
+            path: PathBuf::from(path),
+            contents: contents.to_string(),
+            readable_by_others: false,
+        }
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const JDOE: &str = "[jdoe]\nurl = https://icat.example.com:8181/ICATService/ICAT?wsdl\n\
+        auth = db\nusername = jdoe\npassword = secret\nidsurl = https://icat.example.com:8181/ids\n\
+        #checkCert = No\n";
+
+    #[test]
+    fn file_values_need_a_section() {
+        let files = [file("/etc/icat/icat.cfg", JDOE)];
+        let s = resolve(&ConnFlags::default(), &env(&[]), &files).unwrap();
+        assert_eq!(s.url, None);
+        assert_eq!(s.username, None);
+        assert_eq!(s.password, None);
+        assert!(s.check_cert);
+    }
+
+    #[test]
+    fn section_from_flag_reads_python_icat_keys() {
+        let flags = ConnFlags {
+            section: Some("jdoe".into()),
+            ..Default::default()
+        };
+        let s = resolve(&flags, &env(&[]), &[file("icat.cfg", JDOE)]).unwrap();
+        assert_eq!(
+            s.url.as_deref(),
+            Some("https://icat.example.com:8181/ICATService/ICAT")
+        );
+        assert_eq!(
+            s.idsurl.as_deref(),
+            Some("https://icat.example.com:8181/ids")
+        );
+        assert_eq!(s.auth.as_deref(), Some("db"));
+        assert_eq!(s.username.as_deref(), Some("jdoe"));
+        assert_eq!(s.password, Some(Secret::new("secret")));
+        assert!(
+            s.check_cert,
+            "commented-out checkCert keeps verification on"
+        );
+    }
+
+    #[test]
+    fn section_from_env_and_precedence_flag_over_env_over_file() {
+        let e = env(&[
+            ("ICAT_CFG_SECTION", "jdoe"),
+            ("ICAT_SERVICE", "https://env.example.org"),
+            ("ICAT_AUTH", "ldap"),
+            ("ICAT_DATA_SERVICE", "https://ids.example.org:443"),
+        ]);
+        let flags = ConnFlags {
+            auth: Some("simple".into()),
+            ..Default::default()
+        };
+        let s = resolve(&flags, &e, &[file("icat.cfg", JDOE)]).unwrap();
+        assert_eq!(
+            s.url.as_deref(),
+            Some("https://env.example.org/ICATService/ICAT")
+        );
+        assert_eq!(s.idsurl.as_deref(), Some("https://ids.example.org:443/ids"));
+        assert_eq!(s.auth.as_deref(), Some("simple"));
+        assert_eq!(s.username.as_deref(), Some("jdoe"));
+        assert_eq!(s.username_source, Some(Source::File));
+    }
+
+    #[test]
+    fn later_files_override_earlier_ones_key_by_key() {
+        let files = [
+            file("/etc/icat/icat.cfg", JDOE),
+            file("./icat.cfg", "[jdoe]\nauth = ldap\ncheckCert = No\n"),
+        ];
+        let flags = ConnFlags {
+            section: Some("jdoe".into()),
+            ..Default::default()
+        };
+        let s = resolve(&flags, &env(&[]), &files).unwrap();
+        assert_eq!(s.auth.as_deref(), Some("ldap"));
+        assert_eq!(s.username.as_deref(), Some("jdoe"));
+        assert!(!s.check_cert);
+        let flags = ConnFlags {
+            check_cert: Some(true),
+            ..flags
+        };
+        assert!(resolve(&flags, &env(&[]), &files).unwrap().check_cert);
+    }
+
+    #[test]
+    fn file_password_is_not_sent_for_another_user() {
+        let flags = ConnFlags {
+            section: Some("jdoe".into()),
+            user: Some("rbeck".into()),
+            ..Default::default()
+        };
+        let s = resolve(&flags, &env(&[]), &[file("icat.cfg", JDOE)]).unwrap();
+        assert_eq!(s.username.as_deref(), Some("rbeck"));
+        assert_eq!(s.password, None);
+        let e = env(&[("ICAT_USER", "ahau")]);
+        let flags = ConnFlags {
+            section: Some("jdoe".into()),
+            ..Default::default()
+        };
+        let s = resolve(&flags, &e, &[file("icat.cfg", JDOE)]).unwrap();
+        assert_eq!(s.username.as_deref(), Some("ahau"));
+        assert_eq!(s.password, None);
+    }
+
+    #[test]
+    fn prompt_pass_in_file_or_flag_drops_the_file_password() {
+        let text = format!("{JDOE}promptPass = yes\n");
+        let flags = ConnFlags {
+            section: Some("jdoe".into()),
+            ..Default::default()
+        };
+        let s = resolve(&flags, &env(&[]), &[file("icat.cfg", &text)]).unwrap();
+        assert!(s.prompt_pass);
+        assert_eq!(s.password, None);
+        let flags = ConnFlags {
+            prompt_pass: true,
+            ..flags
+        };
+        let s = resolve(&flags, &env(&[]), &[file("icat.cfg", JDOE)]).unwrap();
+        assert_eq!(s.password, None);
+    }
+
+    #[test]
+    fn cred_keys_from_file_and_flags() {
+        let text = "[x]\nurl = http://h\nauth = ldap\ncred_otp = 123\n";
+        let flags = ConnFlags {
+            section: Some("x".into()),
+            creds: vec!["realm=ESS".into()],
+            ..Default::default()
+        };
+        let s = resolve(&flags, &env(&[]), &[file("icat.cfg", text)]).unwrap();
+        assert_eq!(s.credentials.get("otp").map(String::as_str), Some("123"));
+        assert_eq!(s.credentials.get("realm").map(String::as_str), Some("ESS"));
+        let flags = ConnFlags {
+            creds: vec!["password=x".into()],
+            ..Default::default()
+        };
+        assert!(resolve(&flags, &env(&[]), &[]).is_err());
+    }
+
+    #[test]
+    fn missing_section_and_bad_values_are_usage_errors() {
+        let flags = ConnFlags {
+            section: Some("nobody".into()),
+            ..Default::default()
+        };
+        let err = resolve(&flags, &env(&[]), &[file("icat.cfg", JDOE)]).unwrap_err();
+        assert!(err.message.contains("[nobody]"), "{err}");
+        let flags = ConnFlags {
+            section: Some("x".into()),
+            ..Default::default()
+        };
+        let err = resolve(
+            &flags,
+            &env(&[]),
+            &[file("icat.cfg", "[x]\ncheckCert = maybe\n")],
+        )
+        .unwrap_err();
+        assert!(err.message.contains("checkCert"), "{err}");
+    }
+
+    #[test]
+    fn readable_file_with_password_warns() {
+        let mut f = file("/home/u/.icat/icat.cfg", JDOE);
+        f.readable_by_others = true;
+        let flags = ConnFlags {
+            section: Some("jdoe".into()),
+            ..Default::default()
+        };
+        let s = resolve(&flags, &env(&[]), &[f.clone()]).unwrap();
+        assert_eq!(s.warnings.len(), 1);
+        assert!(s.warnings[0].contains("chmod 600"));
+        f.contents = "[jdoe]\nurl = http://h\n".into();
+        let s = resolve(&flags, &env(&[]), &[f]).unwrap();
+        assert!(s.warnings.is_empty());
+    }
+
+    #[test]
+    fn search_path_and_explicit_file() {
+        let (paths, explicit) =
+            config_paths(&ConnFlags::default(), &env(&[]), Some(Path::new("/home/u")));
+        assert!(!explicit);
+        assert_eq!(
+            paths,
+            vec![
+                PathBuf::from("/etc/icat/icat.cfg"),
+                PathBuf::from("/home/u/.config/icat/icat.cfg"),
+                PathBuf::from("/home/u/.icat/icat.cfg"),
+                PathBuf::from("./icat.cfg"),
+            ]
+        );
+        let (paths, explicit) = config_paths(
+            &ConnFlags::default(),
+            &env(&[("ICAT_CFG", "/x/my.cfg")]),
+            None,
+        );
+        assert!(explicit);
+        assert_eq!(paths, vec![PathBuf::from("/x/my.cfg")]);
+        let flags = ConnFlags {
+            configfile: Some("/y.cfg".into()),
+            ..Default::default()
+        };
+        let (paths, _) = config_paths(&flags, &env(&[("ICAT_CFG", "/x/my.cfg")]), None);
+        assert_eq!(paths, vec![PathBuf::from("/y.cfg")]);
+    }
+
+    #[test]
+    fn url_normalisation() {
+        assert_eq!(
+            normalize_icat_url("https://h:8181"),
+            "https://h:8181/ICATService/ICAT"
+        );
+        assert_eq!(
+            normalize_icat_url("https://h:8181/ICATService/ICAT?wsdl"),
+            "https://h:8181/ICATService/ICAT"
+        );
+        assert_eq!(normalize_ids_url("https://h:8181/"), "https://h:8181/ids");
+        assert_eq!(normalize_ids_url("https://h/ids"), "https://h/ids");
+    }
+
+    #[test]
+    fn the_shipped_python_icat_example_file_resolves() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/data/python-icat-6.2/icat.cfg");
+        let Ok(contents) = std::fs::read_to_string(&path) else {
+            eprintln!("skipping: {} is absent", path.display());
+            return;
+        };
+        let f = file("icat.cfg", &contents);
+        for (section, auth) in [("root", "simple"), ("acord", "db"), ("rbeck", "db")] {
+            let flags = ConnFlags {
+                section: Some(section.into()),
+                ..Default::default()
+            };
+            let s = resolve(&flags, &env(&[]), std::slice::from_ref(&f)).unwrap();
+            assert_eq!(s.auth.as_deref(), Some(auth));
+            assert_eq!(s.username.as_deref(), Some(section));
+            assert!(s.password.is_some());
+            assert!(s.check_cert);
+            assert_eq!(
+                s.idsurl.as_deref(),
+                Some("https://icat.example.com:8181/ids")
+            );
+        }
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    }
+}

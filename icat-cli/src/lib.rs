@@ -1,0 +1,11 @@
+//! The `icat` command-line tool as a library: configuration, session cache, output and commands.
+//!
+//! The binary in `main.rs` only parses arguments and maps failures to exit codes; everything else
+//! lives here so it can be unit-tested.
+
+pub mod cli;
+pub mod config;
+pub mod failure;
+pub mod glob;
+pub mod output;
+pub mod session_cache;
