@@ -5,7 +5,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod failure;
 pub mod glob;
 pub mod output;
+pub mod progress;
 pub mod session_cache;
