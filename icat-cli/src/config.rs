@@ -174,7 +174,10 @@ fn readable_by_others(_path: &Path) -> bool {
 }
 
 /// Parses a python `configparser` file into sections of lower-cased keys.
-fn parse_ini(file: &ConfigFile) -> Result<Vec<(String, BTreeMap<String, String>)>, Failure> {
+/// A parsed section: its name and lower-cased keys.
+type Section = (String, BTreeMap<String, String>);
+
+fn parse_ini(file: &ConfigFile) -> Result<Vec<Section>, Failure> {
     let options = ini::ParseOption {
         enabled_quote: false,
         enabled_escape: false,

@@ -104,7 +104,7 @@ impl SessionCache {
             })
             .filter_map(|p| read_entry(&p).map(|s| (p, s)))
             .collect();
-        found.sort_by(|a, b| b.1.saved_at_ms.cmp(&a.1.saved_at_ms));
+        found.sort_by_key(|e| std::cmp::Reverse(e.1.saved_at_ms));
         found
     }
 
