@@ -4,3 +4,4 @@ pub mod config;
 pub mod db;
 pub mod entity_info;
 pub mod error;
+pub mod icat;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use icat_soap::meta::EntityMeta;
 use rusqlite::Connection;
 
-pub use read::Include;
+pub use read::{Budget, Include};
 pub use schema::{Schema, Table};
 pub use session::SessionInfo;
 

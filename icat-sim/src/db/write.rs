@@ -46,6 +46,19 @@ impl Db {
         Ok(ids)
     }
 
+    /// Creates the bean in a transaction that is then rolled back: fails as `create` would.
+    pub fn check_create(&mut self, user: &str, bean: &DynEntity) -> Result<(), IcatError> {
+        let stamp = Stamp {
+            user,
+            now: self.clock.now_millis(),
+        };
+        let schema = self.schema.clone();
+        let tx = self.conn.transaction()?;
+        insert_tree(&tx, &schema, &stamp, bean, None)?;
+        tx.rollback()?;
+        Ok(())
+    }
+
     /// ICAT `update`: writes the bean's attributes and many-to-one relations; omitted ones become null.
     pub fn update(&mut self, user: &str, bean: &DynEntity) -> Result<(), IcatError> {
         let schema = self.schema.clone();
