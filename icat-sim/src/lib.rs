@@ -1,7 +1,22 @@
 //! A local ICAT 6.2 + IDS 2.1 server simulator: SQLite-backed catalogue, SOAP service and IDS REST API.
+//!
+//! Start one with [`Simulator::builder`]; the `icat-sim` binary and `icat sim serve` take the same
+//! options ([`cli::ServeArgs`]).
 
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod entity_info;
 pub mod error;
+pub mod http;
 pub mod icat;
+pub mod load;
+pub mod simulator;
+pub mod synthetic;
+
+pub use simulator::{RunningSimulator, SimError, Simulator, SimulatorBuilder};
+
+/// The entity metadata the simulator's database schema is made from.
+pub fn entities() -> &'static [icat_soap::meta::EntityMeta] {
+    db::metadata::entities()
+}

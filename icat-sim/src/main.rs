@@ -1,3 +1,30 @@
-//! The `icat-sim` binary: runs the simulator until killed.
+//! The `icat-sim` binary: runs the simulator until killed, printing the WSDL and IDS URLs.
 
-fn main() {}
+use clap::Parser;
+
+/// A local ICAT 6.2 + IDS 2.1 server for tests, demos and offline development.
+#[derive(Debug, Parser)]
+#[command(name = "icat-sim", version)]
+struct Cli {
+    #[command(flatten)]
+    serve: icat_sim::cli::ServeArgs,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "icat_sim=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match icat_sim::cli::serve(&cli.serve, &mut std::io::stdout()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("icat-sim: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

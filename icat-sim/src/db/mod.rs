@@ -18,6 +18,7 @@ use rusqlite::Connection;
 pub use read::{Budget, Include};
 pub use schema::{Schema, Table};
 pub use session::SessionInfo;
+pub use write::Bulk;
 
 use crate::error::IcatError;
 
@@ -136,7 +137,6 @@ impl Db {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod testmeta;
+pub mod metadata;
 #[cfg(test)]
 mod tests;

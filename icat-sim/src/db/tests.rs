@@ -8,7 +8,7 @@ use super::{Clock, Db, Include};
 use crate::error::IcatErrorKind;
 
 fn db() -> Db {
-    Db::open(None, super::testmeta::entities(), Clock::default()).unwrap()
+    Db::open(None, crate::entities(), Clock::default()).unwrap()
 }
 
 fn ent(name: &str, attrs: &[(&str, AttrValue)]) -> DynEntity {
@@ -375,11 +375,11 @@ fn file_database_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("icat.db");
     let (inv, session) = {
-        let mut db = Db::open(Some(&path), super::testmeta::entities(), Clock::default()).unwrap();
+        let mut db = Db::open(Some(&path), crate::entities(), Clock::default()).unwrap();
         let (_, inv, _) = base(&mut db);
         (inv, db.session_create("simple/root", 120).unwrap())
     };
-    let db = Db::open(Some(&path), super::testmeta::entities(), Clock::default()).unwrap();
+    let db = Db::open(Some(&path), crate::entities(), Clock::default()).unwrap();
     assert_eq!(
         db.get("Investigation", inv, &Include::none(), 10)
             .unwrap()

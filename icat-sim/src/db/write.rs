@@ -19,7 +19,51 @@ struct Stamp<'a> {
     now: i64,
 }
 
+/// Many creates in one transaction (loading a dump, making a synthetic facility): all or nothing.
+pub struct Bulk<'a> {
+    tx: rusqlite::Transaction<'a>,
+    schema: std::sync::Arc<Schema>,
+    user: String,
+    now: i64,
+}
+
+impl Bulk<'_> {
+    /// Creates one bean (with its one-to-many children) as `create` would; returns the id.
+    pub fn create(&self, bean: &DynEntity) -> Result<i64, IcatError> {
+        let stamp = Stamp {
+            user: &self.user,
+            now: self.now,
+        };
+        insert_tree(&self.tx, &self.schema, &stamp, bean, None)
+    }
+
+    /// The connection inside the transaction (for lookups).
+    pub fn conn(&self) -> &Connection {
+        &self.tx
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Makes everything created so far permanent.
+    pub fn commit(self) -> Result<(), IcatError> {
+        Ok(self.tx.commit()?)
+    }
+}
+
 impl Db {
+    /// Starts a [`Bulk`] of creates by `user`; dropping it without `commit` undoes them.
+    pub fn bulk(&mut self, user: &str) -> Result<Bulk<'_>, IcatError> {
+        Ok(Bulk {
+            now: self.clock.now_millis(),
+            schema: self.schema.clone(),
+            user: user.to_string(),
+            tx: self.conn.transaction()?,
+        })
+    }
+
     /// ICAT `create`: inserts the bean and its one-to-many children; returns the new id.
     pub fn create(&mut self, user: &str, bean: &DynEntity) -> Result<i64, IcatError> {
         let ids = self.create_many(user, std::slice::from_ref(bean));

@@ -75,7 +75,9 @@ pub fn parse(query: &str, schema: &Schema) -> Result<GetQuery, IcatError> {
         .map(|s| s.to_vec())
         .collect();
     if items.iter().any(|i| i.is_empty()) {
-        return Err(IcatError::bad_parameter(format!("Empty INCLUDE item in get query '{query}'")));
+        return Err(IcatError::bad_parameter(format!(
+            "Empty INCLUDE item in get query '{query}'"
+        )));
     }
     if items.len() == 1 && items[0].len() == 1 && items[0][0] == "1" {
         return Ok(GetQuery {
@@ -86,7 +88,9 @@ pub fn parse(query: &str, schema: &Schema) -> Result<GetQuery, IcatError> {
     let dotted = items.iter().any(|i| i[0].contains('.'));
     if dotted {
         let root = var.ok_or_else(|| {
-            IcatError::bad_parameter(format!("INCLUDE paths need a variable after {entity} in '{query}'"))
+            IcatError::bad_parameter(format!(
+                "INCLUDE paths need a variable after {entity} in '{query}'"
+            ))
         })?;
         // variable -> (entity, path of fields from the root)
         let mut vars: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
@@ -94,10 +98,9 @@ pub fn parse(query: &str, schema: &Schema) -> Result<GetQuery, IcatError> {
         for item in &items {
             let mut parts = item[0].split('.');
             let head = parts.next().unwrap_or_default();
-            let (mut cur_entity, mut path) = vars
-                .get(head)
-                .cloned()
-                .ok_or_else(|| IcatError::bad_parameter(format!("Unknown variable {head} in INCLUDE of '{query}'")))?;
+            let (mut cur_entity, mut path) = vars.get(head).cloned().ok_or_else(|| {
+                IcatError::bad_parameter(format!("Unknown variable {head} in INCLUDE of '{query}'"))
+            })?;
             for step in parts {
                 let t = schema
                     .table(&cur_entity)
@@ -109,7 +112,9 @@ pub fn parse(query: &str, schema: &Schema) -> Result<GetQuery, IcatError> {
                     .map(|o| o.target)
                     .or_else(|| t.many(step).map(|m| m.target))
                     .ok_or_else(|| {
-                        IcatError::bad_parameter(format!("{step} is not a relationship of {cur_entity}"))
+                        IcatError::bad_parameter(format!(
+                            "{step} is not a relationship of {cur_entity}"
+                        ))
                     })?;
                 path.push(step.to_string());
                 cur_entity = target.to_string();
@@ -128,7 +133,9 @@ pub fn parse(query: &str, schema: &Schema) -> Result<GetQuery, IcatError> {
             };
             if let Some(alias) = alias {
                 if vars.contains_key(&alias) {
-                    return Err(IcatError::bad_parameter(format!("Variable {alias} is defined twice in '{query}'")));
+                    return Err(IcatError::bad_parameter(format!(
+                        "Variable {alias} is defined twice in '{query}'"
+                    )));
                 }
                 vars.insert(alias, (cur_entity, path));
             }
@@ -138,7 +145,10 @@ pub fn parse(query: &str, schema: &Schema) -> Result<GetQuery, IcatError> {
             .iter()
             .map(|i| {
                 if i.len() != 1 {
-                    Err(IcatError::bad_parameter(format!("Unexpected {} in INCLUDE of '{query}'", i[1])))
+                    Err(IcatError::bad_parameter(format!(
+                        "Unexpected {} in INCLUDE of '{query}'",
+                        i[1]
+                    )))
                 } else {
                     Ok(i[0].clone())
                 }
@@ -153,9 +163,16 @@ pub fn parse(query: &str, schema: &Schema) -> Result<GetQuery, IcatError> {
 }
 
 /// The unique shortest relation path from `from` to `to` through the listed types (old INCLUDE form).
-fn route(schema: &Schema, from: &str, to: &str, allowed: &[String]) -> Result<Vec<String>, IcatError> {
+fn route(
+    schema: &Schema,
+    from: &str,
+    to: &str,
+    allowed: &[String],
+) -> Result<Vec<String>, IcatError> {
     if schema.table(to).is_none() {
-        return Err(IcatError::bad_parameter(format!("{to} is not an ICAT entity")));
+        return Err(IcatError::bad_parameter(format!(
+            "{to} is not an ICAT entity"
+        )));
     }
     let mut queue = VecDeque::from([(from.to_string(), Vec::<String>::new())]);
     let mut found: Vec<Vec<String>> = Vec::new();
@@ -163,7 +180,9 @@ fn route(schema: &Schema, from: &str, to: &str, allowed: &[String]) -> Result<Ve
         if found.first().is_some_and(|f| path.len() >= f.len()) {
             break;
         }
-        let Some(t) = schema.table(&cur) else { continue };
+        let Some(t) = schema.table(&cur) else {
+            continue;
+        };
         let steps = t
             .ones
             .iter()
@@ -184,8 +203,12 @@ fn route(schema: &Schema, from: &str, to: &str, allowed: &[String]) -> Result<Ve
     }
     match found.len() {
         1 => Ok(found.remove(0)),
-        0 => Err(IcatError::bad_parameter(format!("There is no route from {from} to {to}"))),
-        _ => Err(IcatError::bad_parameter(format!("There is more than one route from {from} to {to}"))),
+        0 => Err(IcatError::bad_parameter(format!(
+            "There is no route from {from} to {to}"
+        ))),
+        _ => Err(IcatError::bad_parameter(format!(
+            "There is more than one route from {from} to {to}"
+        ))),
     }
 }
 
@@ -194,12 +217,16 @@ mod tests {
     use super::*;
 
     fn schema() -> Schema {
-        Schema::new(crate::db::testmeta::entities())
+        Schema::new(crate::entities())
     }
 
     fn paths(inc: &Include, prefix: &str, out: &mut Vec<String>) {
         for (k, v) in &inc.fields {
-            let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            let p = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
             out.push(p.clone());
             paths(v, &p, out);
         }
@@ -219,9 +246,14 @@ mod tests {
             parsed("Dataset ds INCLUDE ds.datafiles df, df.parameters, ds.type").1,
             vec!["datafiles", "datafiles.parameters", "type"]
         );
-        assert_eq!(parsed("Dataset AS ds include ds.datafiles.datafileFormat").1, vec!["datafiles", "datafiles.datafileFormat"]);
+        assert_eq!(
+            parsed("Dataset AS ds include ds.datafiles.datafileFormat").1,
+            vec!["datafiles", "datafiles.datafileFormat"]
+        );
         let (_, ones) = parsed("Dataset INCLUDE 1");
-        assert!(ones.contains(&"investigation".to_string()) && !ones.contains(&"datafiles".to_string()));
+        assert!(
+            ones.contains(&"investigation".to_string()) && !ones.contains(&"datafiles".to_string())
+        );
         assert_eq!(
             parsed("Dataset INCLUDE Datafile, DatafileParameter").1,
             vec!["datafiles", "datafiles.parameters"]
@@ -231,7 +263,13 @@ mod tests {
     #[test]
     fn bad_get_queries() {
         let s = schema();
-        for q in ["Nonsense", "", "Dataset ds INCLUDE x.datafiles", "Dataset ds INCLUDE ds.nothing", "Dataset ds WHERE"] {
+        for q in [
+            "Nonsense",
+            "",
+            "Dataset ds INCLUDE x.datafiles",
+            "Dataset ds INCLUDE ds.nothing",
+            "Dataset ds WHERE",
+        ] {
             let e = parse(q, &s).unwrap_err();
             assert_eq!(e.kind, crate::error::IcatErrorKind::BadParameter, "{q}");
         }

@@ -75,7 +75,9 @@ impl Icat {
     /// Exclusive access to the database (for loaders and the IDS catalogue).
     pub fn db(&self) -> MutexGuard<'_, Db> {
         // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll back).
-        self.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.db
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The user of a live session.
@@ -104,13 +106,18 @@ impl Icat {
     }
 
     /// `login(plugin, credentials)`: a new session id.
-    pub fn login(&self, plugin: &str, credentials: &BTreeMap<String, String>) -> Result<String, IcatError> {
-        let auth = self
-            .config
-            .authenticator(plugin)
-            .ok_or_else(|| IcatError::session(format!("Authenticator mnemonic {plugin} not recognised")))?;
+    pub fn login(
+        &self,
+        plugin: &str,
+        credentials: &BTreeMap<String, String>,
+    ) -> Result<String, IcatError> {
+        let auth = self.config.authenticator(plugin).ok_or_else(|| {
+            IcatError::session(format!("Authenticator mnemonic {plugin} not recognised"))
+        })?;
         let user = auth.authenticate(credentials).map_err(IcatError::session)?;
-        let id = self.db().session_create(&user, self.config.lifetime_minutes)?;
+        let id = self
+            .db()
+            .session_create(&user, self.config.lifetime_minutes)?;
         tracing::info!(user = %user, "login");
         Ok(id)
     }
@@ -227,13 +234,27 @@ impl Icat {
     }
 
     /// Loads entities by id with included relations, within `maxEntities` (used by `search`).
-    pub fn load(&self, entity: &str, ids: &[i64], include: &Include) -> Result<Vec<DynEntity>, IcatError> {
-        self.db()
-            .load_entities(entity, ids, include, &mut Budget::new(self.config.max_entities))
+    pub fn load(
+        &self,
+        entity: &str,
+        ids: &[i64],
+        include: &Include,
+    ) -> Result<Vec<DynEntity>, IcatError> {
+        self.db().load_entities(
+            entity,
+            ids,
+            include,
+            &mut Budget::new(self.config.max_entities),
+        )
     }
 
     /// `isAccessAllowed(bean, accessType)`.
-    pub fn is_access_allowed(&self, session: &str, bean: &DynEntity, access: Access) -> Result<bool, IcatError> {
+    pub fn is_access_allowed(
+        &self,
+        session: &str,
+        bean: &DynEntity,
+        access: Access,
+    ) -> Result<bool, IcatError> {
         let user = self.user_of(session)?;
         let mut db = self.db();
         db.table(&bean.entity)?;

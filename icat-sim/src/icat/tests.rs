@@ -10,16 +10,23 @@ use crate::db::{Clock, Db};
 use crate::error::IcatErrorKind;
 
 fn icat(config: SimConfig) -> Icat {
-    Icat::new(Db::open(None, crate::db::testmeta::entities(), Clock::default()).unwrap(), config)
+    Icat::new(
+        Db::open(None, crate::entities(), Clock::default()).unwrap(),
+        config,
+    )
 }
 
 fn creds(user: &str, password: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([("username".into(), user.into()), ("password".into(), password.into())])
+    BTreeMap::from([
+        ("username".into(), user.into()),
+        ("password".into(), password.into()),
+    ])
 }
 
 fn facility(name: &str) -> DynEntity {
     let mut f = DynEntity::new("Facility");
-    f.attrs.insert("name".into(), AttrValue::String(name.into()));
+    f.attrs
+        .insert("name".into(), AttrValue::String(name.into()));
     f
 }
 
@@ -31,16 +38,37 @@ fn login_and_session_operations() {
     let err = icat.login("simple", &creds("root", "nope")).unwrap_err();
     assert_eq!(err.kind, IcatErrorKind::Session);
     let err = icat.login("ldap", &creds("root", "secret")).unwrap_err();
-    assert_eq!((err.kind, err.message.as_str()), (IcatErrorKind::Session, "Authenticator mnemonic ldap not recognised"));
+    assert_eq!(
+        (err.kind, err.message.as_str()),
+        (
+            IcatErrorKind::Session,
+            "Authenticator mnemonic ldap not recognised"
+        )
+    );
     assert!(icat.get_remaining_minutes(&sid).unwrap() > 119.0);
     icat.logout(&sid).unwrap();
-    assert_eq!(icat.get_user_name(&sid).unwrap_err().kind, IcatErrorKind::Session);
+    assert_eq!(
+        icat.get_user_name(&sid).unwrap_err().kind,
+        IcatErrorKind::Session
+    );
     assert_eq!(icat.get_api_version(), "6.2.0");
     assert_eq!(icat.get_entity_names().len(), 53);
-    assert_eq!(icat.get_entity_info("Nope").unwrap_err().kind, IcatErrorKind::BadParameter);
+    assert_eq!(
+        icat.get_entity_info("Nope").unwrap_err().kind,
+        IcatErrorKind::BadParameter
+    );
     let auth = icat.get_authenticator_info();
-    assert_eq!(auth.iter().map(|a| a.mnemonic.as_str()).collect::<Vec<_>>(), ["simple", "db"]);
-    assert_eq!(auth[0].keys, vec![("username".to_string(), false), ("password".to_string(), true)]);
+    assert_eq!(
+        auth.iter().map(|a| a.mnemonic.as_str()).collect::<Vec<_>>(),
+        ["simple", "db"]
+    );
+    assert_eq!(
+        auth[0].keys,
+        vec![
+            ("username".to_string(), false),
+            ("password".to_string(), true)
+        ]
+    );
 }
 
 #[test]
@@ -49,30 +77,71 @@ fn non_root_users_read_but_do_not_write_unless_allowed() {
     let root = icat.login("simple", &creds("root", "secret")).unwrap();
     let user = icat.login("db", &creds("jdoe", "secret")).unwrap();
     let id = icat.create(&root, &facility("F1")).unwrap();
-    assert_eq!(icat.get(&user, "Facility", id).unwrap().attrs["name"], AttrValue::String("F1".into()));
+    assert_eq!(
+        icat.get(&user, "Facility", id).unwrap().attrs["name"],
+        AttrValue::String("F1".into())
+    );
     let err = icat.create(&user, &facility("F2")).unwrap_err();
     assert_eq!(err.kind, IcatErrorKind::InsufficientPrivileges);
-    assert_eq!(err.message, "CREATE access to this Facility is not allowed.");
+    assert_eq!(
+        err.message,
+        "CREATE access to this Facility is not allowed."
+    );
     let err = icat.create_many(&user, &[facility("F3")]).unwrap_err();
-    assert_eq!((err.kind, err.offset), (IcatErrorKind::InsufficientPrivileges, 0));
+    assert_eq!(
+        (err.kind, err.offset),
+        (IcatErrorKind::InsufficientPrivileges, 0)
+    );
     let mut existing = facility("F1");
     existing.attrs.insert("id".into(), AttrValue::Long(id));
-    assert_eq!(icat.delete(&user, &existing).unwrap_err().kind, IcatErrorKind::InsufficientPrivileges);
-    assert_eq!(icat.get_properties(&user).unwrap_err().message, "user must be in rootUserNames");
-    assert!(icat.get_properties(&root).unwrap().contains(&"maxEntities 10000".to_string()));
+    assert_eq!(
+        icat.delete(&user, &existing).unwrap_err().kind,
+        IcatErrorKind::InsufficientPrivileges
+    );
+    assert_eq!(
+        icat.get_properties(&user).unwrap_err().message,
+        "user must be in rootUserNames"
+    );
+    assert!(
+        icat.get_properties(&root)
+            .unwrap()
+            .contains(&"maxEntities 10000".to_string())
+    );
 
-    assert!(icat.is_access_allowed(&user, &existing, Access::Read).unwrap());
-    assert!(!icat.is_access_allowed(&user, &existing, Access::Update).unwrap());
-    assert!(icat.is_access_allowed(&root, &existing, Access::Delete).unwrap());
+    assert!(
+        icat.is_access_allowed(&user, &existing, Access::Read)
+            .unwrap()
+    );
+    assert!(
+        !icat
+            .is_access_allowed(&user, &existing, Access::Update)
+            .unwrap()
+    );
+    assert!(
+        icat.is_access_allowed(&root, &existing, Access::Delete)
+            .unwrap()
+    );
     let mut missing = existing.clone();
     missing.attrs.insert("id".into(), AttrValue::Long(999));
-    assert!(!icat.is_access_allowed(&root, &missing, Access::Read).unwrap());
-    assert!(icat.is_access_allowed(&root, &facility("New"), Access::Create).unwrap());
+    assert!(
+        !icat
+            .is_access_allowed(&root, &missing, Access::Read)
+            .unwrap()
+    );
+    assert!(
+        icat.is_access_allowed(&root, &facility("New"), Access::Create)
+            .unwrap()
+    );
     assert_eq!(
-        icat.is_access_allowed(&root, &facility("F1"), Access::Create).unwrap_err().kind,
+        icat.is_access_allowed(&root, &facility("F1"), Access::Create)
+            .unwrap_err()
+            .kind,
         IcatErrorKind::ObjectAlreadyExists
     );
-    assert_eq!(icat.get(&root, "Facility", 999).unwrap_err().kind, IcatErrorKind::NoSuchObjectFound);
+    assert_eq!(
+        icat.get(&root, "Facility", 999).unwrap_err().kind,
+        IcatErrorKind::NoSuchObjectFound
+    );
 
     let open = icat_with_writes();
     let user = open.login("db", &creds("jdoe", "secret")).unwrap();
@@ -80,7 +149,8 @@ fn non_root_users_read_but_do_not_write_unless_allowed() {
 }
 
 fn icat_with_writes() -> Icat {
-    let mut config = SimConfig::default();
-    config.non_root_write = true;
-    icat(config)
+    icat(SimConfig {
+        non_root_write: true,
+        ..SimConfig::default()
+    })
 }

@@ -1,5 +1,5 @@
-//! Test-only entity metadata built from `wsdl/entity-info.json`, so the database layer can be tested
-//! against the real ICAT 6.2 model independently of the generated tables.
+//! Entity metadata built at run time from the checked-in `wsdl/entity-info.json` (the ICAT 6.2 model),
+//! used until the generated `icat_soap::meta::ENTITIES` tables are available.
 
 use std::sync::OnceLock;
 
@@ -13,8 +13,8 @@ fn leak_str(s: &str) -> &'static str {
     Box::leak(s.to_string().into_boxed_str())
 }
 
-/// The ICAT 6.2 entities as metadata tables.
-pub(crate) fn entities() -> &'static [EntityMeta] {
+/// The ICAT 6.2 entities as metadata tables, sorted by name.
+pub fn entities() -> &'static [EntityMeta] {
     static ENTITIES: OnceLock<&'static [EntityMeta]> = OnceLock::new();
     ENTITIES.get_or_init(|| {
         let json: serde_json::Value =
@@ -68,7 +68,7 @@ pub(crate) fn entities() -> &'static [EntityMeta] {
                 .collect();
             out.push(EntityMeta {
                 name: leak_str(name),
-                xml_type: leak_str(name),
+                xml_type: leak_str(&lower_first(name)),
                 comment: None,
                 fields: leak(fields),
                 constraints: leak(constraints),
@@ -77,4 +77,12 @@ pub(crate) fn entities() -> &'static [EntityMeta] {
         out.sort_by_key(|e| e.name);
         &**leak(out)
     })
+}
+
+fn lower_first(name: &str) -> String {
+    let mut c = name.chars();
+    match c.next() {
+        Some(f) => f.to_ascii_lowercase().to_string() + c.as_str(),
+        None => String::new(),
+    }
 }

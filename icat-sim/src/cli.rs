@@ -1,0 +1,110 @@
+//! The command-line options of `icat-sim` (and `icat sim serve`), and running a simulator from them
+//! until Ctrl-C or SIGTERM.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::{SimConfig, parse_duration};
+use crate::simulator::{SimError, Simulator, SimulatorBuilder};
+use crate::synthetic::SyntheticSpec;
+
+/// Options of a simulator run.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8181")]
+    pub listen: SocketAddr,
+    /// Configuration file (sim.toml); the built-in defaults otherwise.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Keep the catalogue in this SQLite file, so state survives a restart.
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Keep file contents in this directory (default: a temporary directory).
+    #[arg(long)]
+    pub storage: Option<PathBuf>,
+    /// Load a python-icat icatdump XML file at start.
+    #[arg(long, value_name = "DUMP.xml")]
+    pub load: Option<PathBuf>,
+    /// Create a synthetic facility, e.g. visits=100,datasets=10,files=100,size=1MiB,archived=0.3
+    #[arg(long, value_name = "SPEC", value_parser = parse_spec)]
+    pub synthetic: Option<SyntheticSpec>,
+    /// Two-level IDS storage (archive + cache).
+    #[arg(long)]
+    pub two_level: bool,
+    /// How long an IDS restore takes in two-level mode, e.g. 2s or 500ms.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub restore_delay: Option<Duration>,
+}
+
+fn parse_spec(text: &str) -> Result<SyntheticSpec, String> {
+    text.parse()
+}
+
+impl ServeArgs {
+    /// A simulator builder with these options.
+    pub fn builder(&self) -> Result<SimulatorBuilder, SimError> {
+        let config = match &self.config {
+            Some(path) => SimConfig::from_file(path)?,
+            None => SimConfig::default(),
+        };
+        let mut b = Simulator::builder().config(config).listen(self.listen);
+        if let Some(db) = &self.db {
+            b = b.db_path(db);
+        }
+        if let Some(dir) = &self.storage {
+            b = b.storage_dir(dir);
+        }
+        if let Some(dump) = &self.load {
+            b = b.load_file(dump);
+        }
+        if let Some(spec) = &self.synthetic {
+            b = b.synthetic(spec.clone());
+        }
+        if self.two_level {
+            b = b.two_level(true);
+        }
+        if let Some(delay) = self.restore_delay {
+            b = b.restore_delay(delay);
+        }
+        Ok(b)
+    }
+}
+
+/// Starts a simulator, writes the WSDL URL and the IDS URL to `out` (one per line), and serves until
+/// Ctrl-C or SIGTERM, then shuts down cleanly.
+pub async fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), SimError> {
+    let running = args.builder()?.start().await?;
+    let _ = writeln!(out, "{}", running.wsdl_url());
+    let _ = writeln!(out, "{}", running.ids_url());
+    let _ = out.flush();
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; stopping on Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

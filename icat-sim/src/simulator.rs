@@ -1,0 +1,301 @@
+//! Starting and stopping a simulator: [`Simulator::builder`] collects the options, `start()` opens the
+//! database, loads data, binds the listener and serves until [`RunningSimulator::shutdown`] or drop.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{ConfigError, SimConfig};
+use crate::db::{Clock, Db, DbError};
+use crate::http::{AppState, ICAT_PATH};
+use crate::icat::Icat;
+use crate::synthetic::SyntheticSpec;
+
+/// Errors starting a simulator.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database could not be opened.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The dump file could not be loaded.
+    #[error(transparent)]
+    Load(#[from] crate::load::LoadError),
+    /// The synthetic facility could not be made.
+    #[error("cannot create the synthetic facility: {0}")]
+    Synthetic(String),
+    /// The storage directory could not be prepared.
+    #[error("cannot use storage directory {path}: {source}")]
+    Storage {
+        /// The directory.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source} (is another server using the port?)")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Entry point: `Simulator::builder()`.
+#[derive(Debug)]
+pub struct Simulator;
+
+impl Simulator {
+    /// A builder with the default configuration, an in-memory database and `127.0.0.1:0`.
+    pub fn builder() -> SimulatorBuilder {
+        SimulatorBuilder {
+            config: SimConfig::default(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            db_path: None,
+            storage_dir: None,
+            load: None,
+            synthetic: None,
+            two_level: None,
+            restore_delay: None,
+            clock: Clock::default(),
+        }
+    }
+}
+
+/// Options of a simulator to start.
+#[derive(Debug, Clone)]
+pub struct SimulatorBuilder {
+    config: SimConfig,
+    listen: SocketAddr,
+    db_path: Option<PathBuf>,
+    storage_dir: Option<PathBuf>,
+    load: Option<PathBuf>,
+    synthetic: Option<SyntheticSpec>,
+    two_level: Option<bool>,
+    restore_delay: Option<Duration>,
+    clock: Clock,
+}
+
+impl SimulatorBuilder {
+    /// Uses this configuration (default: [`SimConfig::default`]).
+    pub fn config(mut self, config: SimConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Listens here (port 0 picks a free port).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Keeps the catalogue in this SQLite file (state survives a restart).
+    pub fn db_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.db_path = Some(path.into());
+        self
+    }
+
+    /// Keeps file contents in this directory (default: a temporary directory removed at shutdown).
+    pub fn storage_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.storage_dir = Some(dir.into());
+        self
+    }
+
+    /// Loads a python-icat icatdump XML file at start.
+    pub fn load_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.load = Some(path.into());
+        self
+    }
+
+    /// Creates a synthetic facility at start.
+    pub fn synthetic(mut self, spec: SyntheticSpec) -> Self {
+        self.synthetic = Some(spec);
+        self
+    }
+
+    /// Two-level IDS storage (overrides the configuration).
+    pub fn two_level(mut self, on: bool) -> Self {
+        self.two_level = Some(on);
+        self
+    }
+
+    /// Restore delay of the two-level IDS (overrides the configuration).
+    pub fn restore_delay(mut self, delay: Duration) -> Self {
+        self.restore_delay = Some(delay);
+        self
+    }
+
+    /// Uses this clock (tests move it forward to expire sessions).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Opens the database, loads data, binds and starts serving.
+    pub async fn start(self) -> Result<RunningSimulator, SimError> {
+        let mut config = self.config;
+        if let Some(two) = self.two_level {
+            config.ids.two_level = two;
+        }
+        if let Some(delay) = self.restore_delay {
+            config.ids.restore_delay = delay;
+        }
+        let (storage_dir, temp_storage) = match self.storage_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(&dir).map_err(|source| SimError::Storage {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+                (dir, None)
+            }
+            None => {
+                let temp = tempfile::Builder::new()
+                    .prefix("icat-sim-storage-")
+                    .tempdir()
+                    .map_err(|source| SimError::Storage {
+                        path: std::env::temp_dir().display().to_string(),
+                        source,
+                    })?;
+                (temp.path().to_path_buf(), Some(temp))
+            }
+        };
+        let mut db = Db::open(self.db_path.as_deref(), crate::entities(), self.clock)?;
+        if let Some(path) = &self.load {
+            let n = crate::load::load_file(&mut db, path, &loader_user(&config))?;
+            tracing::info!(objects = n, file = %path.display(), "loaded dump");
+        }
+        if let Some(spec) = &self.synthetic {
+            let sink = crate::synthetic::DirSink::new(&storage_dir);
+            let summary = crate::synthetic::generate(&mut db, spec, &loader_user(&config), &sink)
+                .map_err(|e| SimError::Synthetic(e.to_string()))?;
+            tracing::info!(?summary, "created synthetic facility");
+        }
+        let icat = Icat::new(db, config);
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .map_err(|source| SimError::Bind {
+                addr: self.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+            addr: self.listen,
+            source,
+        })?;
+        let state = AppState { icat: icat.clone() };
+        let router = crate::http::icat_router(state);
+        let (stop_tx, mut stop_rx) = watch::channel(false);
+        let mut purge_rx = stop_tx.subscribe();
+        let purge_icat = icat.clone();
+        let purge = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        let icat = purge_icat.clone();
+                        let purged = tokio::task::spawn_blocking(move || icat.db().session_purge()).await;
+                        tracing::debug!(?purged, "purged expired sessions");
+                    }
+                    _ = purge_rx.changed() => break,
+                }
+            }
+        });
+        let server = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            };
+            if let Err(e) = axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "server stopped with an error");
+            }
+        });
+        tracing::info!(%addr, "icat-sim listening");
+        Ok(RunningSimulator {
+            addr,
+            icat,
+            stop: stop_tx,
+            tasks: vec![server, purge],
+            storage_dir,
+            _temp_storage: temp_storage,
+        })
+    }
+}
+
+/// A simulator that is serving; stops on [`RunningSimulator::shutdown`] or when dropped.
+#[derive(Debug)]
+pub struct RunningSimulator {
+    addr: SocketAddr,
+    icat: Icat,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    storage_dir: PathBuf,
+    _temp_storage: Option<tempfile::TempDir>,
+}
+
+impl RunningSimulator {
+    /// The address served.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://host:port`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The ICAT SOAP endpoint, `…/ICATService/ICAT`.
+    pub fn icat_url(&self) -> String {
+        format!("{}{ICAT_PATH}", self.base_url())
+    }
+
+    /// The WSDL URL, `…/ICATService/ICAT?wsdl`.
+    pub fn wsdl_url(&self) -> String {
+        format!("{}?wsdl", self.icat_url())
+    }
+
+    /// The IDS base URL, `…/ids`.
+    pub fn ids_url(&self) -> String {
+        format!("{}/ids", self.base_url())
+    }
+
+    /// The directory holding file contents.
+    pub fn storage_dir(&self) -> &std::path::Path {
+        &self.storage_dir
+    }
+
+    /// The catalogue service (for in-process inspection).
+    pub fn icat(&self) -> &Icat {
+        &self.icat
+    }
+
+    /// Stops serving and waits until in-flight requests are done.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningSimulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// The user recorded as creator of loaded and synthetic data: the first root user.
+fn loader_user(config: &SimConfig) -> String {
+    config
+        .root_user_names
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "simple/root".to_string())
+}

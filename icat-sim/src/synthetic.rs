@@ -1,0 +1,547 @@
+//! A deterministic synthetic facility (`--synthetic visits=100,datasets=10,files=100,size=1MiB,archived=0.3`):
+//! facility, instruments, types, users with investigation roles, investigations, datasets and datafiles
+//! whose contents are real bytes (a seeded pseudo-random stream) with matching CRC32 checksum and size.
+//! Everything is created in one transaction; file contents go through a [`FileSink`].
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use icat_soap::DateTime;
+use icat_soap::dynamic::{AttrValue, DynEntity};
+
+use crate::db::Db;
+use crate::error::IcatError;
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntheticSpec {
+    /// Investigations ("visits").
+    pub visits: u32,
+    /// Datasets per investigation.
+    pub datasets: u32,
+    /// Datafiles per dataset.
+    pub files: u32,
+    /// Bytes per datafile.
+    pub size: u64,
+    /// Fraction of datasets that start archived on two-level storage (0 to 1).
+    pub archived: f64,
+    /// Seed of the pseudo-random choices and contents.
+    pub seed: u64,
+    /// Users given roles in the investigations (default: the `db/` users of the default config).
+    pub users: Vec<String>,
+}
+
+impl Default for SyntheticSpec {
+    fn default() -> Self {
+        SyntheticSpec {
+            visits: 10,
+            datasets: 3,
+            files: 5,
+            size: 1024,
+            archived: 0.0,
+            seed: 42,
+            users: ["acord", "ahau", "jbotu", "jdoe", "nbour", "rbeck"]
+                .iter()
+                .map(|u| format!("db/{u}"))
+                .collect(),
+        }
+    }
+}
+
+/// Parses a byte size such as `1MiB`, `512KiB`, `10kB`, `1GB` or `4096`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size like 1MiB or 4096"))?;
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "unknown size unit '{other}' in '{text}' (use B, KiB, MiB, GiB, kB, MB, GB)"
+            ));
+        }
+    };
+    let bytes = value * factor;
+    if !(0.0..=1e15).contains(&bytes) {
+        return Err(format!("size '{text}' is out of range"));
+    }
+    Ok(bytes.round() as u64)
+}
+
+impl FromStr for SyntheticSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut spec = SyntheticSpec::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("'{part}' is not key=value (e.g. visits=100)"))?;
+            let count = |v: &str| {
+                v.trim()
+                    .parse::<u32>()
+                    .map_err(|_| format!("{key}={v}: expected a whole number"))
+            };
+            match key.trim() {
+                "visits" | "investigations" => spec.visits = count(value)?,
+                "datasets" => spec.datasets = count(value)?,
+                "files" | "datafiles" => spec.files = count(value)?,
+                "size" => spec.size = parse_size(value)?,
+                "seed" => {
+                    spec.seed = value
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("seed={value}: expected a number"))?
+                }
+                "archived" => {
+                    let f: f64 = value
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("archived={value}: expected 0 to 1"))?;
+                    if !(0.0..=1.0).contains(&f) {
+                        return Err(format!("archived={value}: expected a fraction from 0 to 1"));
+                    }
+                    spec.archived = f;
+                }
+                other => {
+                    return Err(format!(
+                        "unknown synthetic key '{other}' (known: visits, datasets, files, size, archived, seed)"
+                    ));
+                }
+            }
+        }
+        Ok(spec)
+    }
+}
+
+/// Where file contents are written, by datafile location.
+pub trait FileSink {
+    /// Stores the bytes of the file at `location`; the file appears complete or not at all.
+    fn store(
+        &self,
+        location: &str,
+        write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+    ) -> std::io::Result<()>;
+}
+
+/// A [`FileSink`] writing `location` below a directory (temporary name, then rename).
+#[derive(Debug, Clone)]
+pub struct DirSink {
+    root: PathBuf,
+}
+
+impl DirSink {
+    /// A sink below `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DirSink { root: root.into() }
+    }
+}
+
+impl FileSink for DirSink {
+    fn store(
+        &self,
+        location: &str,
+        write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let rel = Path::new(location);
+        if rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("unsafe location {location}"),
+            ));
+        }
+        let path = self.root.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let part = path.with_extension("part");
+        let result = (|| {
+            let mut out =
+                std::io::BufWriter::with_capacity(64 * 1024, std::fs::File::create(&part)?);
+            write(&mut out)?;
+            out.flush()?;
+            std::fs::rename(&part, &path)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&part);
+        }
+        result
+    }
+}
+
+/// Errors making a synthetic facility.
+#[derive(Debug, thiserror::Error)]
+pub enum SyntheticError {
+    /// The catalogue refused an object.
+    #[error("catalogue error: {0}")]
+    Catalogue(#[from] IcatError),
+    /// File contents could not be stored.
+    #[error("cannot store file contents at {location}: {source}")]
+    Storage {
+        /// Datafile location.
+        location: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// What was made.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyntheticSummary {
+    /// Number of investigations.
+    pub investigations: u64,
+    /// Number of datasets.
+    pub datasets: u64,
+    /// Number of datafiles.
+    pub datafiles: u64,
+    /// Total bytes of file contents.
+    pub bytes: u64,
+    /// Dataset ids chosen to start archived (two-level storage).
+    pub archived_datasets: Vec<i64>,
+}
+
+/// A small, fast, seedable generator (SplitMix64): deterministic across platforms and versions.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A uniform number in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Writes `size` deterministic bytes for `key` to `out`; returns the CRC32.
+pub fn write_contents(
+    seed: u64,
+    key: &str,
+    size: u64,
+    out: &mut dyn Write,
+) -> std::io::Result<u32> {
+    let mut h = crc32fast::Hasher::new();
+    let mut rng =
+        SplitMix64::new(seed ^ u64::from(crc32fast::hash(key.as_bytes())).rotate_left(32));
+    let mut buf = [0u8; 64 * 1024];
+    let mut left = size;
+    while left > 0 {
+        let n = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+        for chunk in buf[..n].chunks_mut(8) {
+            let word = rng.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+        h.update(&buf[..n]);
+        out.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    Ok(h.finalize())
+}
+
+fn s(v: impl Into<String>) -> AttrValue {
+    AttrValue::String(v.into())
+}
+
+fn ent(name: &str, attrs: Vec<(&str, AttrValue)>, ones: Vec<(&str, &str, i64)>) -> DynEntity {
+    let mut e = DynEntity::new(name);
+    for (k, v) in attrs {
+        e.attrs.insert(k.to_string(), v);
+    }
+    for (field, target, id) in ones {
+        let mut r = DynEntity::new(target);
+        r.attrs.insert("id".into(), AttrValue::Long(id));
+        e.one.insert(field.to_string(), r);
+    }
+    e
+}
+
+/// Creates the facility described by `spec` as `user`, storing contents through `sink`.
+pub fn generate(
+    db: &mut Db,
+    spec: &SyntheticSpec,
+    user: &str,
+    sink: &dyn FileSink,
+) -> Result<SyntheticSummary, SyntheticError> {
+    let bulk = db.bulk(user)?;
+    let mut rng = SplitMix64::new(spec.seed);
+    let mut summary = SyntheticSummary::default();
+    let fac = bulk.create(&ent(
+        "Facility",
+        vec![
+            ("name", s("SIM")),
+            ("fullName", s("Simulated Facility")),
+            ("daysUntilRelease", AttrValue::Long(1095)),
+        ],
+        vec![],
+    ))?;
+    let instruments: Vec<i64> = (1..=3)
+        .map(|i| {
+            bulk.create(&ent(
+                "Instrument",
+                vec![
+                    ("name", s(format!("I{i:02}"))),
+                    ("fullName", s(format!("Instrument {i}"))),
+                ],
+                vec![("facility", "Facility", fac)],
+            ))
+        })
+        .collect::<Result<_, _>>()?;
+    let inv_type = bulk.create(&ent(
+        "InvestigationType",
+        vec![("name", s("experiment"))],
+        vec![("facility", "Facility", fac)],
+    ))?;
+    let ds_types: Vec<i64> = ["raw", "processed"]
+        .iter()
+        .map(|n| {
+            bulk.create(&ent(
+                "DatasetType",
+                vec![("name", s(*n))],
+                vec![("facility", "Facility", fac)],
+            ))
+        })
+        .collect::<Result<_, _>>()?;
+    let format = bulk.create(&ent(
+        "DatafileFormat",
+        vec![
+            ("name", s("NeXus")),
+            ("version", s("3")),
+            ("type", s("HDF5")),
+        ],
+        vec![("facility", "Facility", fac)],
+    ))?;
+    let mut users = Vec::new();
+    for name in &spec.users {
+        let short = name.rsplit('/').next().unwrap_or(name);
+        users.push(bulk.create(&ent(
+            "User",
+            vec![
+                ("name", s(name.clone())),
+                ("fullName", s(format!("User {short}"))),
+            ],
+            vec![],
+        ))?);
+    }
+    let base_ms = 1_577_836_800_000_i64; // 2020-01-01T00:00:00Z
+    let day = 86_400_000_i64;
+    let files_per_inv = u64::from(spec.datasets) * u64::from(spec.files);
+    for v in 0..spec.visits {
+        let start = base_ms + i64::from(v) * day;
+        let mut inv = ent(
+            "Investigation",
+            vec![
+                ("name", s(format!("SIM{:06}", v + 1))),
+                ("visitId", s("1")),
+                ("title", s(format!("Synthetic investigation {}", v + 1))),
+                ("summary", s("Generated by icat-sim")),
+                (
+                    "startDate",
+                    AttrValue::DateTime(DateTime::from_unix_millis(start)),
+                ),
+                (
+                    "endDate",
+                    AttrValue::DateTime(DateTime::from_unix_millis(start + day)),
+                ),
+                ("fileCount", AttrValue::Long(files_per_inv as i64)),
+                (
+                    "fileSize",
+                    AttrValue::Long((files_per_inv * spec.size) as i64),
+                ),
+            ],
+            vec![
+                ("facility", "Facility", fac),
+                ("type", "InvestigationType", inv_type),
+            ],
+        );
+        let instrument = instruments[v as usize % instruments.len()];
+        inv.many.insert(
+            "investigationInstruments".into(),
+            vec![ent(
+                "InvestigationInstrument",
+                vec![],
+                vec![("instrument", "Instrument", instrument)],
+            )],
+        );
+        if !users.is_empty() {
+            let pi = users[v as usize % users.len()];
+            let mut roles = vec![ent(
+                "InvestigationUser",
+                vec![("role", s("principal_investigator"))],
+                vec![("user", "User", pi)],
+            )];
+            let other = users[(v as usize + 1) % users.len()];
+            if other != pi {
+                roles.push(ent(
+                    "InvestigationUser",
+                    vec![("role", s("investigator"))],
+                    vec![("user", "User", other)],
+                ));
+            }
+            inv.many.insert("investigationUsers".into(), roles);
+        }
+        let inv_id = bulk.create(&inv)?;
+        summary.investigations += 1;
+        for d in 0..spec.datasets {
+            let ds = ent(
+                "Dataset",
+                vec![
+                    ("name", s(format!("ds{:04}", d + 1))),
+                    ("complete", AttrValue::Bool(true)),
+                    (
+                        "startDate",
+                        AttrValue::DateTime(DateTime::from_unix_millis(
+                            start + i64::from(d) * 60_000,
+                        )),
+                    ),
+                    ("fileCount", AttrValue::Long(i64::from(spec.files))),
+                    (
+                        "fileSize",
+                        AttrValue::Long((u64::from(spec.files) * spec.size) as i64),
+                    ),
+                ],
+                vec![
+                    ("investigation", "Investigation", inv_id),
+                    ("type", "DatasetType", ds_types[d as usize % 2]),
+                ],
+            );
+            let ds_id = bulk.create(&ds)?;
+            summary.datasets += 1;
+            if rng.next_f64() < spec.archived {
+                summary.archived_datasets.push(ds_id);
+            }
+            for f in 0..spec.files {
+                let name = format!("df{:05}.nxs", f + 1);
+                let location = format!("{inv_id}/{ds_id}/{name}");
+                let mut crc = 0;
+                sink.store(&location, &mut |out| {
+                    crc = write_contents(spec.seed, &location, spec.size, out)?;
+                    Ok(())
+                })
+                .map_err(|source| SyntheticError::Storage {
+                    location: location.clone(),
+                    source,
+                })?;
+                bulk.create(&ent(
+                    "Datafile",
+                    vec![
+                        ("name", s(name)),
+                        ("location", s(location)),
+                        ("fileSize", AttrValue::Long(spec.size as i64)),
+                        ("checksum", s(format!("{crc:x}"))),
+                        (
+                            "datafileCreateTime",
+                            AttrValue::DateTime(DateTime::from_unix_millis(start)),
+                        ),
+                    ],
+                    vec![
+                        ("dataset", "Dataset", ds_id),
+                        ("datafileFormat", "DatafileFormat", format),
+                    ],
+                ))?;
+                summary.datafiles += 1;
+                summary.bytes += spec.size;
+            }
+        }
+    }
+    bulk.commit()?;
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Clock;
+
+    #[test]
+    fn spec_parsing() {
+        let spec: SyntheticSpec = "visits=100,datasets=10,files=100,size=1MiB,archived=0.3"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            (spec.visits, spec.datasets, spec.files, spec.size),
+            (100, 10, 100, 1 << 20)
+        );
+        assert_eq!(spec.archived, 0.3);
+        assert_eq!(parse_size("10kB").unwrap(), 10_000);
+        assert!("visits=x".parse::<SyntheticSpec>().is_err());
+        assert!("archived=2".parse::<SyntheticSpec>().is_err());
+        assert!("colour=blue".parse::<SyntheticSpec>().is_err());
+        assert!("size=3parsecs".parse::<SyntheticSpec>().is_err());
+    }
+
+    fn run(dir: &Path, spec: &SyntheticSpec) -> (Db, SyntheticSummary) {
+        let mut db = Db::open(None, crate::entities(), Clock::default()).unwrap();
+        let summary = generate(&mut db, spec, "simple/root", &DirSink::new(dir)).unwrap();
+        (db, summary)
+    }
+
+    #[test]
+    fn facility_is_deterministic_with_real_contents() {
+        let spec: SyntheticSpec = "visits=3,datasets=2,files=4,size=3000,archived=0.5"
+            .parse()
+            .unwrap();
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (db1, s1) = run(a.path(), &spec);
+        let (db2, s2) = run(b.path(), &spec);
+        assert_eq!(s1, s2);
+        assert_eq!(
+            (s1.investigations, s1.datasets, s1.datafiles, s1.bytes),
+            (3, 6, 24, 72_000)
+        );
+        let q = "SELECT \"location\", \"checksum\", \"fileSize\" FROM \"Datafile\" ORDER BY \"id\"";
+        let rows = |db: &Db| -> Vec<(String, String, i64)> {
+            let mut st = db.conn().prepare(q).unwrap();
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let (r1, r2) = (rows(&db1), rows(&db2));
+        assert_eq!(r1, r2);
+        for (location, checksum, size) in &r1 {
+            let bytes = std::fs::read(a.path().join(location)).unwrap();
+            assert_eq!(bytes.len() as i64, *size);
+            assert_eq!(format!("{:x}", crc32fast::hash(&bytes)), *checksum);
+            assert_eq!(bytes, std::fs::read(b.path().join(location)).unwrap());
+        }
+        let pis: i64 = db1
+            .conn()
+            .query_row("SELECT COUNT(*) FROM \"InvestigationUser\" iu JOIN \"User\" u ON iu.\"user_id\" = u.\"id\" WHERE u.\"name\" = 'db/acord'", [], |r| r.get(0))
+            .unwrap();
+        assert!(pis >= 1, "db/acord has visits");
+        let other: SyntheticSpec = "visits=3,datasets=2,files=4,size=3000,archived=0.5,seed=7"
+            .parse()
+            .unwrap();
+        let c = tempfile::tempdir().unwrap();
+        let (db3, _) = run(c.path(), &other);
+        assert_ne!(rows(&db3), r1, "another seed gives other contents");
+    }
+}
