@@ -83,7 +83,9 @@ fn parse_xml(text: &str) -> Result<Element, LoadError> {
                 };
                 for a in e.attributes() {
                     let a = a.map_err(|e| xml_err(&reader, &e))?;
-                    let value = a.unescape_value().map_err(|e| xml_err(&reader, &e))?;
+                    let value = a
+                        .decode_and_unescape_value(reader.decoder())
+                        .map_err(|e| xml_err(&reader, &e))?;
                     el.attrs.push((
                         String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned(),
                         value.into_owned(),
