@@ -1,0 +1,259 @@
+//! A builder for ICAT JPQL search queries that escapes every value and checks every path offline.
+//!
+//! ```
+//! use icat_soap::query::{Condition, Query};
+//!
+//! let jpql = Query::new("Dataset")
+//!     .filter(Condition::eq("investigation.visitId", "O'Brien"))
+//!     .order_by("name")
+//!     .include("datafiles")
+//!     .to_jpql()?;
+//! assert_eq!(
+//!     jpql,
+//!     "SELECT d FROM Dataset d JOIN d.investigation i WHERE i.visitId = 'O''Brien' \
+//!      ORDER BY d.name INCLUDE d.datafiles"
+//! );
+//! # Ok::<(), icat_soap::query::QueryError>(())
+//! ```
+
+mod condition;
+mod error;
+mod literal;
+mod path;
+mod render;
+
+pub use condition::{CompareOp, Condition};
+pub use error::QueryError;
+pub use literal::{ENUM_PREFIX, Literal, quote_string};
+pub use path::Schema;
+
+/// An aggregate function over the selected entity or attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    /// `COUNT(x)`
+    Count,
+    /// `COUNT(DISTINCT x)`
+    CountDistinct,
+    /// `MIN(x)`
+    Min,
+    /// `MAX(x)`
+    Max,
+    /// `AVG(x)` (numeric attributes only)
+    Avg,
+    /// `SUM(x)` (numeric attributes only)
+    Sum,
+}
+
+/// The kind of a JOIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JoinKind {
+    /// `JOIN` (inner join, the default): rows without a related object are dropped.
+    #[default]
+    Inner,
+    /// `LEFT JOIN`: rows without a related object are kept.
+    Left,
+}
+
+/// Sort direction for ORDER BY.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Ascending (the default).
+    Asc,
+    /// Descending.
+    Desc,
+}
+
+/// What the query returns.
+#[derive(Debug, Clone, PartialEq)]
+enum Selection {
+    /// The entity itself.
+    Entity,
+    /// One or more attribute paths (several give `fieldSet` rows).
+    Attributes(Vec<String>),
+    /// An aggregate over the entity (`path` `None`) or an attribute path.
+    Aggregate {
+        func: Aggregate,
+        path: Option<String>,
+    },
+}
+
+/// What the INCLUDE clause asks for.
+#[derive(Debug, Clone, PartialEq)]
+enum Include {
+    /// Relation paths, each from the selected entity.
+    Paths(Vec<String>),
+    /// `INCLUDE 1`: every many-to-one relation, one level deep.
+    ManyToOne,
+}
+
+/// A search query against one entity type, rendered to ICAT JPQL by [`Query::to_jpql`].
+///
+/// Every path is relative to the queried entity and is checked against the entity metadata before
+/// anything is sent. Every value is written as an escaped literal. Relation steps in paths become
+/// `JOIN`s with generated variable names (one per distinct path prefix).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    entity: String,
+    selection: Selection,
+    distinct: bool,
+    joins: Vec<(String, JoinKind)>,
+    conditions: Vec<Condition>,
+    order: Vec<(String, Direction)>,
+    include: Include,
+    limit: Option<(u64, u64)>,
+}
+
+impl Query {
+    /// A query returning every `entity` (the JPQL entity name, e.g. `"Investigation"`).
+    pub fn new(entity: impl Into<String>) -> Self {
+        Query {
+            entity: entity.into(),
+            selection: Selection::Entity,
+            distinct: false,
+            joins: Vec::new(),
+            conditions: Vec::new(),
+            order: Vec::new(),
+            include: Include::Paths(Vec::new()),
+            limit: None,
+        }
+    }
+
+    /// The queried entity name.
+    pub fn entity(&self) -> &str {
+        &self.entity
+    }
+
+    /// True when the query returns entities (not attributes or an aggregate).
+    pub fn selects_entity(&self) -> bool {
+        self.selection == Selection::Entity
+    }
+
+    /// True when the query has an ORDER BY clause.
+    pub fn is_ordered(&self) -> bool {
+        !self.order.is_empty()
+    }
+
+    /// The LIMIT, as `(offset, count)`, when set.
+    pub fn limit_value(&self) -> Option<(u64, u64)> {
+        self.limit
+    }
+
+    /// Selects an attribute path instead of the entity; call again to select several (the server
+    /// then returns one `fieldSet` per row).
+    pub fn select(mut self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        match &mut self.selection {
+            Selection::Attributes(paths) => paths.push(path),
+            other => *other = Selection::Attributes(vec![path]),
+        }
+        self
+    }
+
+    /// Selects `COUNT(entity)`.
+    pub fn count(mut self) -> Self {
+        self.selection = Selection::Aggregate {
+            func: Aggregate::Count,
+            path: None,
+        };
+        self
+    }
+
+    /// Selects an aggregate over an attribute path, e.g. `aggregate(Aggregate::Sum, "fileSize")`.
+    pub fn aggregate(mut self, func: Aggregate, path: impl Into<String>) -> Self {
+        self.selection = Selection::Aggregate {
+            func,
+            path: Some(path.into()),
+        };
+        self
+    }
+
+    /// Selects an aggregate over the entity itself (`COUNT(d)`, `COUNT(DISTINCT d)`).
+    pub fn aggregate_entity(mut self, func: Aggregate) -> Self {
+        self.selection = Selection::Aggregate { func, path: None };
+        self
+    }
+
+    /// Adds `DISTINCT` to the SELECT.
+    pub fn distinct(mut self) -> Self {
+        self.distinct = true;
+        self
+    }
+
+    /// Joins a relation path explicitly, e.g. to use a `LEFT JOIN` or to keep only entities that
+    /// have a related object. Paths used in conditions, ORDER BY and SELECT are joined automatically
+    /// (inner join unless declared here).
+    pub fn join(mut self, path: impl Into<String>, kind: JoinKind) -> Self {
+        self.joins.push((path.into(), kind));
+        self
+    }
+
+    /// Adds a condition; all conditions must hold (AND).
+    pub fn filter(mut self, condition: Condition) -> Self {
+        self.conditions.push(condition);
+        self
+    }
+
+    /// Shorthand for `filter(Condition::eq(path, value))`.
+    pub fn where_eq(self, path: impl Into<String>, value: impl Into<Literal>) -> Self {
+        self.filter(Condition::eq(path, value))
+    }
+
+    /// Orders by an attribute path, ascending.
+    pub fn order_by(self, path: impl Into<String>) -> Self {
+        self.order_by_dir(path, Direction::Asc)
+    }
+
+    /// Orders by an attribute path, descending.
+    pub fn order_by_desc(self, path: impl Into<String>) -> Self {
+        self.order_by_dir(path, Direction::Desc)
+    }
+
+    /// Orders by an attribute path in the given direction.
+    pub fn order_by_dir(mut self, path: impl Into<String>, dir: Direction) -> Self {
+        self.order.push((path.into(), dir));
+        self
+    }
+
+    /// Includes a relation path in each returned entity (`"datasets.datafiles"`; every step on the
+    /// way is included too). Only valid when the query selects the entity.
+    pub fn include(mut self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        match &mut self.include {
+            Include::Paths(paths) => paths.push(path),
+            Include::ManyToOne => self.include = Include::Paths(vec![path]),
+        }
+        self
+    }
+
+    /// `INCLUDE 1`: includes every many-to-one relation of the returned entities, one level deep.
+    /// Replaces any include paths.
+    pub fn include_many_to_one(mut self) -> Self {
+        self.include = Include::ManyToOne;
+        self
+    }
+
+    /// `LIMIT offset, count`: skips `offset` results and returns at most `count`.
+    pub fn limit(mut self, offset: u64, count: u64) -> Self {
+        self.limit = Some((offset, count));
+        self
+    }
+
+    /// Removes the LIMIT.
+    pub fn without_limit(mut self) -> Self {
+        self.limit = None;
+        self
+    }
+
+    /// Renders the query as ICAT JPQL, checking every path against the built-in ICAT 6.2 metadata.
+    pub fn to_jpql(&self) -> Result<String, QueryError> {
+        self.to_jpql_with(Schema::new(crate::generated::meta::ENTITIES))
+    }
+
+    /// Renders the query as ICAT JPQL, checking every path against `schema`.
+    pub fn to_jpql_with(&self, schema: Schema<'_>) -> Result<String, QueryError> {
+        render::render(self, schema)
+    }
+}
+
+#[cfg(test)]
+mod tests;
