@@ -204,16 +204,4 @@ impl Condition {
     pub fn not(condition: Condition) -> Self {
         Condition::Not(Box::new(condition))
     }
-
-    /// Every path this condition mentions, in order.
-    pub(crate) fn paths(&self, out: &mut Vec<String>) {
-        match self {
-            Condition::Compare { path, .. }
-            | Condition::In { path, .. }
-            | Condition::Between { path, .. }
-            | Condition::Null { path, .. } => out.push(path.clone()),
-            Condition::All(cs) | Condition::Any(cs) => cs.iter().for_each(|c| c.paths(out)),
-            Condition::Not(c) => c.paths(out),
-        }
-    }
 }

@@ -13,7 +13,10 @@ pub enum QueryError {
         suggestion: Option<String>,
     },
     /// A path segment is not a field of the entity reached so far.
-    #[error("{entity} has no field `{field}` (in path `{path}`){}", hint(suggestion))]
+    #[error(
+        "{entity} has no field `{field}` (in path `{path}`){}",
+        hint(suggestion)
+    )]
     UnknownField {
         /// The entity on which the field was looked up.
         entity: String,
@@ -93,7 +96,9 @@ pub enum QueryError {
         value: String,
     },
     /// NaN or an infinity was given as a number.
-    #[error("the number compared with `{path}` is NaN or infinite; ICAT queries need a finite number")]
+    #[error(
+        "the number compared with `{path}` is NaN or infinite; ICAT queries need a finite number"
+    )]
     NonFiniteNumber {
         /// The attribute path.
         path: String,
@@ -126,7 +131,9 @@ pub enum QueryError {
     #[error("a condition group (all/any) must contain at least one condition")]
     EmptyGroup,
     /// INCLUDE with a SELECT that is not a single entity.
-    #[error("INCLUDE only works when the query selects the entity itself, not attributes or aggregates")]
+    #[error(
+        "INCLUDE only works when the query selects the entity itself, not attributes or aggregates"
+    )]
     IncludeNeedsEntity,
     /// An aggregate function that needs an attribute was applied to the entity.
     #[error("{func} needs an attribute path; only COUNT can be applied to the entity itself")]

@@ -174,28 +174,26 @@ fn render_double(x: f64, path: &str) -> Result<String, QueryError> {
 }
 
 fn render_timestamp(dt: &crate::DateTime, path: &str) -> Result<String, QueryError> {
-    // The lexical form is `yyyy-mm-ddThh:mm:ss[.fff][zone]`; ICAT wants `{ts yyyy-mm-dd hh:mm:ss}`.
-    let text = dt.to_string();
-    let date = text.get(0..10);
-    let time = text.get(11..19);
-    match (date, time, text.as_bytes().get(10)) {
-        (Some(date), Some(time), Some(b'T'))
-            if date.len() == 10 && !date.starts_with('-') && time.len() == 8 =>
-        {
-            Ok(format!("{{ts {date} {time}}}"))
-        }
-        _ => Err(QueryError::UnsupportedTimestamp {
+    if !(0..=9999).contains(&dt.year()) || dt.hour() > 23 {
+        return Err(QueryError::UnsupportedTimestamp {
             path: path.to_owned(),
-            value: text,
-        }),
+            value: dt.to_string(),
+        });
     }
+    Ok(format!(
+        "{{ts {:04}-{:02}-{:02} {:02}:{:02}:{:02}}}",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    ))
 }
 
 fn render_enum(enum_name: &str, value: &str, path: &str) -> Result<String, QueryError> {
     let valid = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !value.starts_with(|c: char| c.is_ascii_digit());
     if !valid {
         return Err(QueryError::InvalidEnumValue {

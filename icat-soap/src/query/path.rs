@@ -35,8 +35,6 @@ impl<'a> Schema<'a> {
 pub(crate) struct Step<'a> {
     /// The relation field name, e.g. `"facility"`.
     pub field: &'a str,
-    /// The target entity.
-    pub target: &'a EntityMeta,
 }
 
 /// A path resolved against the schema: the relations walked, then the last field.
@@ -46,17 +44,6 @@ pub(crate) struct Resolved<'a> {
     pub steps: Vec<Step<'a>>,
     /// The last field of the path (an attribute or a relation).
     pub last: &'a FieldMeta,
-}
-
-impl Resolved<'_> {
-    /// The relation prefix of the path as a dotted string (`"investigation.facility"`), empty at the root.
-    pub fn prefix(&self) -> String {
-        self.steps
-            .iter()
-            .map(|s| s.field)
-            .collect::<Vec<_>>()
-            .join(".")
-    }
 }
 
 /// Splits a dotted path into segments, rejecting empty or non-identifier segments.
@@ -107,10 +94,7 @@ pub(crate) fn resolve<'a>(
             FieldKind::One { target } | FieldKind::Many { target, .. } => target,
         };
         let target = schema.require(target)?;
-        steps.push(Step {
-            field: field.name,
-            target,
-        });
+        steps.push(Step { field: field.name });
         current = target;
     }
     // `split` always yields at least one segment, so the loop returns.
@@ -161,7 +145,10 @@ mod tests {
     fn closest_ignores_far_candidates() {
         let c = ["name", "visitId", "title"];
         assert_eq!(closest("nmae", c.iter().copied()).as_deref(), Some("name"));
-        assert_eq!(closest("visitid", c.iter().copied()).as_deref(), Some("visitId"));
+        assert_eq!(
+            closest("visitid", c.iter().copied()).as_deref(),
+            Some("visitId")
+        );
         assert_eq!(closest("zzzzzzzz", c.iter().copied()), None);
     }
 

@@ -12,12 +12,65 @@ use super::{
 
 /// JPQL keywords of ICAT's tokenizer (plus LIKE): never used as generated variable names.
 const KEYWORDS: &[&str] = &[
-    "ABS", "ALL", "AND", "ANY", "AS", "ASC", "AVG", "BETWEEN", "BOTH", "BY", "CONCAT", "COUNT",
-    "DESC", "DISTINCT", "DIV", "EMPTY", "ESCAPE", "FALSE", "FETCH", "FROM", "GROUP", "HAVING", "IN",
-    "INCLUDE", "INNER", "IS", "JOIN", "LEADING", "LEFT", "LENGTH", "LIKE", "LIMIT", "LOCATE",
-    "LOWER", "MAX", "MEMBER", "MIN", "MINUS", "MOD", "MULT", "NOT", "NULL", "OBJECT", "OR",
-    "ORDER", "OUTER", "PLUS", "REAL", "SELECT", "SIZE", "SQRT", "SUBSTRING", "SUM", "TIMESTAMP",
-    "TRAILING", "TRIM", "TRUE", "UPPER", "WHERE",
+    "ABS",
+    "ALL",
+    "AND",
+    "ANY",
+    "AS",
+    "ASC",
+    "AVG",
+    "BETWEEN",
+    "BOTH",
+    "BY",
+    "CONCAT",
+    "COUNT",
+    "DESC",
+    "DISTINCT",
+    "DIV",
+    "EMPTY",
+    "ESCAPE",
+    "FALSE",
+    "FETCH",
+    "FROM",
+    "GROUP",
+    "HAVING",
+    "IN",
+    "INCLUDE",
+    "INNER",
+    "IS",
+    "JOIN",
+    "LEADING",
+    "LEFT",
+    "LENGTH",
+    "LIKE",
+    "LIMIT",
+    "LOCATE",
+    "LOWER",
+    "MAX",
+    "MEMBER",
+    "MIN",
+    "MINUS",
+    "MOD",
+    "MULT",
+    "NOT",
+    "NULL",
+    "OBJECT",
+    "OR",
+    "ORDER",
+    "OUTER",
+    "PLUS",
+    "REAL",
+    "SELECT",
+    "SIZE",
+    "SQRT",
+    "SUBSTRING",
+    "SUM",
+    "TIMESTAMP",
+    "TRAILING",
+    "TRIM",
+    "TRUE",
+    "UPPER",
+    "WHERE",
 ];
 
 /// One generated `JOIN parent.field alias`.
@@ -208,15 +261,9 @@ pub(crate) fn render(query: &Query, schema: Schema<'_>) -> Result<String, QueryE
     Ok(out)
 }
 
-fn step_for<'a>(
-    schema: &Schema<'a>,
-    field: &'a FieldMeta,
-) -> Result<path::Step<'a>, QueryError> {
-    let target = field.kind.target().unwrap_or_default();
-    Ok(path::Step {
-        field: field.name,
-        target: schema.require(target)?,
-    })
+fn step_for<'a>(schema: &Schema<'a>, field: &'a FieldMeta) -> Result<path::Step<'a>, QueryError> {
+    schema.require(field.kind.target().unwrap_or_default())?;
+    Ok(path::Step { field: field.name })
 }
 
 fn render_select(query: &Query, from: &mut From<'_>) -> Result<String, QueryError> {
@@ -269,11 +316,7 @@ fn render_select(query: &Query, from: &mut From<'_>) -> Result<String, QueryErro
     }
 }
 
-fn render_condition(
-    c: &Condition,
-    from: &mut From<'_>,
-    top: bool,
-) -> Result<String, QueryError> {
+fn render_condition(c: &Condition, from: &mut From<'_>, top: bool) -> Result<String, QueryError> {
     match c {
         Condition::Compare { path, op, value } => {
             let (expr, ty) = from.attribute(path)?;
@@ -390,9 +433,9 @@ fn render_include(query: &Query, from: &From<'_>) -> Result<Option<String>, Quer
     // Drop duplicates and paths that a longer path already includes (its steps are included too).
     let mut kept: Vec<&String> = Vec::new();
     for p in paths {
-        let covered = paths
-            .iter()
-            .any(|q| q.len() > p.len() && q.starts_with(p.as_str()) && q[p.len()..].starts_with('.'));
+        let covered = paths.iter().any(|q| {
+            q.len() > p.len() && q.starts_with(p.as_str()) && q[p.len()..].starts_with('.')
+        });
         if !covered && !kept.contains(&p) {
             kept.push(p);
         }

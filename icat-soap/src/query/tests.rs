@@ -53,7 +53,12 @@ const NAME: FieldMeta = attr("name", AttrType::String);
 static FIXTURE: &[EntityMeta] = &[
     entity(
         "Datafile",
-        &[ID, NAME, attr("fileSize", AttrType::Long), one("dataset", "Dataset")],
+        &[
+            ID,
+            NAME,
+            attr("fileSize", AttrType::Long),
+            one("dataset", "Dataset"),
+        ],
     ),
     entity(
         "Dataset",
@@ -79,7 +84,10 @@ static FIXTURE: &[EntityMeta] = &[
         ],
     ),
     entity("DatasetType", &[ID, NAME]),
-    entity("Facility", &[ID, NAME, many("investigations", "Investigation")]),
+    entity(
+        "Facility",
+        &[ID, NAME, many("investigations", "Investigation")],
+    ),
     entity(
         "Investigation",
         &[
@@ -156,7 +164,10 @@ fn table_of_expected_jpql() {
             "SELECT MIN(dp.numericValue) FROM DatasetParameter dp JOIN dp.dataset d \
              WHERE d.name = 'e208945'",
         ),
-        (Query::new("Dataset").count(), "SELECT COUNT(d) FROM Dataset d"),
+        (
+            Query::new("Dataset").count(),
+            "SELECT COUNT(d) FROM Dataset d",
+        ),
         (
             Query::new("Datafile").aggregate_entity(Aggregate::CountDistinct),
             "SELECT COUNT(DISTINCT d) FROM Datafile d",
@@ -166,7 +177,9 @@ fn table_of_expected_jpql() {
             "SELECT SUM(d.fileSize) FROM Datafile d",
         ),
         (
-            Query::new("Investigation").select("facility.name").distinct(),
+            Query::new("Investigation")
+                .select("facility.name")
+                .distinct(),
             "SELECT DISTINCT f.name FROM Investigation i JOIN i.facility f",
         ),
         (
@@ -186,7 +199,8 @@ fn table_of_expected_jpql() {
             "SELECT i FROM Investigation i JOIN i.facility f ORDER BY f.name, i.name DESC INCLUDE 1",
         ),
         (
-            Query::new("Investigation").where_eq("investigationUsers.user.name", Literal::CurrentUser),
+            Query::new("Investigation")
+                .where_eq("investigationUsers.user.name", Literal::CurrentUser),
             "SELECT i FROM Investigation i JOIN i.investigationUsers iu JOIN iu.user u \
              WHERE u.name = :user",
         ),
@@ -220,14 +234,24 @@ fn table_of_expected_jpql() {
             "SELECT d FROM Dataset d WHERE d.investigation IS NOT NULL AND d.complete <> FALSE",
         ),
         (
-            Query::new("Facility").include("investigations.datasets.datafiles").include(
-                "investigations",
-            ),
+            Query::new("Facility")
+                .include("investigations.datasets.datafiles")
+                .include("investigations"),
             "SELECT f FROM Facility f INCLUDE f.investigations.datasets.datafiles",
         ),
         (
-            Query::new("Dataset").include("datafiles").include("type").include("datafiles"),
+            Query::new("Dataset")
+                .include("datafiles")
+                .include("type")
+                .include("datafiles"),
             "SELECT d FROM Dataset d INCLUDE d.datafiles, d.type",
+        ),
+        (
+            Query::new("Dataset").filter(Condition::gt(
+                "startDate",
+                crate::DateTime::parse("2011-01-15T09:05:07.250+01:00").expect("valid"),
+            )),
+            "SELECT d FROM Dataset d WHERE d.startDate > {ts 2011-01-15 09:05:07}",
         ),
         (
             Query::new("Datafile").filter(Condition::ge("fileSize", -5i64)),
@@ -244,7 +268,10 @@ fn hostile_values_stay_inside_their_literal() {
     let cases = [
         ("O'Brien", "'O''Brien'"),
         ("x' OR '1'='1", "'x'' OR ''1''=''1'"),
-        ("'; DELETE FROM Investigation i; --", "'''; DELETE FROM Investigation i; --'"),
+        (
+            "'; DELETE FROM Investigation i; --",
+            "'''; DELETE FROM Investigation i; --'",
+        ),
         ("''", "''''''"),
         ("a\\' OR 1=1", "'a\\'' OR 1=1'"),
         ("ünïcødé ☃", "'ünïcødé ☃'"),
@@ -313,7 +340,10 @@ fn bad_paths_are_rejected_offline_with_a_hint() {
     ));
     assert!(matches!(
         jpql(&Query::new("Dataset").include("name")),
-        Err(QueryError::AttributeNotRelation { clause: "INCLUDE", .. })
+        Err(QueryError::AttributeNotRelation {
+            clause: "INCLUDE",
+            ..
+        })
     ));
     assert!(matches!(
         jpql(&Query::new("Dataset").include("datafiles.bogus")),
@@ -395,9 +425,10 @@ fn structural_mistakes_are_rejected() {
 fn generated_variables_avoid_keywords() {
     // `investigationSamples`-style initials could spell a keyword such as IS/IN/AS/OR; the builder
     // must add a number instead.
-    static KW: &[EntityMeta] = &[
-        entity("Item", &[ID, one("orderRef", "Item"), one("inSet", "Item"), NAME]),
-    ];
+    static KW: &[EntityMeta] = &[entity(
+        "Item",
+        &[ID, one("orderRef", "Item"), one("inSet", "Item"), NAME],
+    )];
     let q = Query::new("Item")
         .where_eq("orderRef.name", "a")
         .where_eq("inSet.name", "b");

@@ -1,0 +1,74 @@
+//! The ICAT client: construction and transport options, the operations, and login sessions.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), icat_soap::IcatError> {
+//! use icat_soap::client::{Client, Credentials};
+//!
+//! let client = Client::new("https://icat.example.org:8181")?; // no round trip yet
+//! let session = client
+//!     .login("db", Credentials::new().with("username", "jdoe").with("password", "secret"))
+//!     .await?;
+//! let names = session.search("SELECT i.name FROM Investigation i").await?;
+//! println!("{} investigations", names.len());
+//! # Ok(()) }
+//! ```
+
+mod options;
+mod transport;
+mod url;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use options::ClientBuilder;
+pub use url::{DEFAULT_PATH, endpoint_url};
+
+pub use transport::Reply;
+use transport::Transport;
+
+/// A handle on one ICAT server: a connection pool, cookies and the endpoint.
+///
+/// Cheap to clone (clones share the pool and cookie jar) and safe to use from many tasks at once.
+/// Building one makes no network round trip.
+#[derive(Clone)]
+pub struct Client {
+    transport: Arc<Transport>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.transport.endpoint.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client for the server at `url` with default options (TLS verification on, 120 s timeout,
+    /// proxies from the environment). Accepts `https://host:8181`, `…/ICATService/ICAT` and `…?wsdl`.
+    pub fn new(url: &str) -> Result<Client, crate::IcatError> {
+        ClientBuilder::new(url).build()
+    }
+
+    /// A builder for a client with non-default options.
+    pub fn builder(url: &str) -> ClientBuilder {
+        ClientBuilder::new(url)
+    }
+
+    /// The SOAP endpoint this client posts to.
+    pub fn endpoint(&self) -> &str {
+        self.transport.endpoint.as_str()
+    }
+
+    /// The per-request timeout.
+    pub fn timeout(&self) -> Duration {
+        self.transport.timeout
+    }
+
+    /// Posts a complete SOAP envelope and returns the raw answer or fault body: the low-level
+    /// escape hatch for calls the typed methods do not cover. HTTP errors that are not SOAP,
+    /// timeouts, TLS and connection failures come back as [`IcatError`](crate::IcatError)s.
+    pub async fn post_envelope(&self, envelope: Vec<u8>) -> Result<Reply, crate::IcatError> {
+        self.transport.post(envelope).await
+    }
+}

@@ -1,0 +1,194 @@
+//! Client options: timeouts, extra CA certificates, the explicit insecure mode, proxies, user agent.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::transport::Transport;
+use super::{Client, endpoint_url};
+use crate::IcatError;
+
+/// The default per-request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+/// The default connect timeout.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Builds a [`Client`] with non-default options.
+///
+/// ```
+/// use std::time::Duration;
+/// let client = icat_soap::client::Client::builder("https://icat.example.org")
+///     .timeout(Duration::from_secs(600))
+///     .user_agent("my-pipeline/1.0")
+///     .build()?;
+/// assert_eq!(client.endpoint(), "https://icat.example.org/ICATService/ICAT");
+/// # Ok::<(), icat_soap::IcatError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ClientBuilder {
+    url: String,
+    timeout: Duration,
+    connect_timeout: Duration,
+    ca_files: Vec<PathBuf>,
+    ca_pems: Vec<Vec<u8>>,
+    insecure: bool,
+    proxy_from_env: bool,
+    user_agent: String,
+}
+
+impl ClientBuilder {
+    /// Options for the server at `url`, all defaults.
+    pub fn new(url: &str) -> Self {
+        ClientBuilder {
+            url: url.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            ca_files: Vec::new(),
+            ca_pems: Vec::new(),
+            insecure: false,
+            proxy_from_env: true,
+            user_agent: concat!("icat-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+
+    /// Time allowed for a whole request, answer included (default 120 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Time allowed to open a connection (default 30 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Trusts the certificate authorities in this PEM file as well as the built-in roots
+    /// (for servers with a private or institutional CA). Read when [`build`](Self::build) runs.
+    pub fn ca_certificate(mut self, pem_file: impl Into<PathBuf>) -> Self {
+        self.ca_files.push(pem_file.into());
+        self
+    }
+
+    /// Trusts the certificate authorities in this PEM text as well as the built-in roots.
+    pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pems.push(pem.into());
+        self
+    }
+
+    /// Turns off TLS certificate verification. Off by default; anyone on the network path can
+    /// then read and change the traffic, including passwords. Logged as a warning when built.
+    pub fn danger_accept_invalid_certs(mut self, insecure: bool) -> Self {
+        self.insecure = insecure;
+        self
+    }
+
+    /// Whether to use `http_proxy` / `https_proxy` / `no_proxy` from the environment (default on).
+    pub fn proxy_from_env(mut self, enabled: bool) -> Self {
+        self.proxy_from_env = enabled;
+        self
+    }
+
+    /// The `User-Agent` header (default `icat-rs/<version>`).
+    pub fn user_agent(mut self, agent: impl Into<String>) -> Self {
+        self.user_agent = agent.into();
+        self
+    }
+
+    /// Builds the client. Makes no network round trip; fails only on a bad URL or certificate.
+    pub fn build(self) -> Result<Client, IcatError> {
+        let endpoint = endpoint_url(&self.url)?;
+        let mut http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .cookie_store(true)
+            .gzip(true)
+            .user_agent(self.user_agent)
+            .pool_idle_timeout(Duration::from_secs(60));
+        for path in &self.ca_files {
+            let pem = std::fs::read(path).map_err(|e| {
+                IcatError::Config(format!(
+                    "cannot read CA certificate file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            http = add_pem(http, &pem, &path.display().to_string())?;
+        }
+        for pem in &self.ca_pems {
+            http = add_pem(http, pem, "the PEM text given")?;
+        }
+        if self.insecure {
+            tracing::warn!(
+                endpoint = %endpoint,
+                "TLS CERTIFICATE VERIFICATION IS OFF for this ICAT client: traffic, including \
+                 passwords and session ids, can be read and changed by anyone on the network path"
+            );
+            http = http.danger_accept_invalid_certs(true);
+        }
+        if !self.proxy_from_env {
+            http = http.no_proxy();
+        }
+        let http = http
+            .build()
+            .map_err(|e| IcatError::Config(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(Client {
+            transport: Arc::new(Transport {
+                http,
+                endpoint,
+                timeout: self.timeout,
+            }),
+        })
+    }
+}
+
+fn add_pem(
+    http: reqwest::ClientBuilder,
+    pem: &[u8],
+    origin: &str,
+) -> Result<reqwest::ClientBuilder, IcatError> {
+    let certs = reqwest::Certificate::from_pem_bundle(pem)
+        .map_err(|e| IcatError::Config(format!("{origin} is not a PEM certificate bundle: {e}")))?;
+    if certs.is_empty() {
+        return Err(IcatError::Config(format!(
+            "{origin} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)"
+        )));
+    }
+    Ok(certs
+        .into_iter()
+        .fold(http, |b, c| b.add_root_certificate(c)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_clone_send_sync() {
+        fn check<T: Clone + Send + Sync + 'static>() {}
+        check::<Client>();
+    }
+
+    #[test]
+    fn building_needs_no_server() {
+        // Port 9 (discard) on a reserved address: building must not try to connect.
+        let c = Client::builder("https://192.0.2.1:9")
+            .timeout(Duration::from_secs(1))
+            .build();
+        assert!(c.is_ok());
+    }
+
+    #[test]
+    fn unreadable_or_bogus_ca_files_are_config_errors() {
+        let err = ClientBuilder::new("https://h")
+            .ca_certificate("/nonexistent/ca.pem")
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, IcatError::Config(ref m) if m.contains("/nonexistent/ca.pem")));
+        let err = ClientBuilder::new("https://h")
+            .ca_certificate_pem(b"not a certificate".to_vec())
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, IcatError::Config(_)), "{err}");
+    }
+}

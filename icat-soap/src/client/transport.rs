@@ -1,0 +1,167 @@
+//! SOAP 1.1 over HTTP: one POST per call, and the sorting of HTTP outcomes into answers, faults and errors.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::Url;
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+
+use crate::IcatError;
+use crate::error::excerpt;
+
+/// How many characters of a non-SOAP body go into an error message.
+const EXCERPT_CHARS: usize = 200;
+
+/// What came back from one POST of a SOAP envelope.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// HTTP 200 with an XML body: a SOAP answer to decode.
+    Answer(Bytes),
+    /// HTTP 500 with an XML body: a SOAP fault to decode.
+    Fault(Bytes),
+}
+
+/// The HTTP side of the client: one connection pool, one endpoint.
+#[derive(Debug)]
+pub(crate) struct Transport {
+    pub http: reqwest::Client,
+    pub endpoint: Url,
+    pub timeout: Duration,
+}
+
+impl Transport {
+    /// POSTs a SOAP envelope and sorts the outcome.
+    pub async fn post(&self, envelope: Vec<u8>) -> Result<Reply, IcatError> {
+        let response = self
+            .http
+            .post(self.endpoint.clone())
+            .header(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/xml; charset=utf-8"),
+            )
+            // Every ICAT operation has `soapAction=""` in the WSDL.
+            .header("SOAPAction", HeaderValue::from_static("\"\""))
+            .body(envelope)
+            .send()
+            .await
+            .map_err(|e| self.classify(e))?;
+        let status = response.status();
+        let is_xml = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.to_ascii_lowercase().contains("xml"));
+        let body = response.bytes().await.map_err(|e| self.classify(e))?;
+        let soap = is_xml && looks_like_envelope(&body);
+        match status.as_u16() {
+            200 if soap => Ok(Reply::Answer(body)),
+            500 if soap => Ok(Reply::Fault(body)),
+            code => Err(IcatError::Http {
+                status: code,
+                url: self.endpoint.to_string(),
+                excerpt: excerpt(&body, EXCERPT_CHARS),
+            }),
+        }
+    }
+
+    /// Maps a reqwest error to the matching variant.
+    fn classify(&self, e: reqwest::Error) -> IcatError {
+        let url = self.endpoint.to_string();
+        if e.is_timeout() {
+            return IcatError::Timeout {
+                url,
+                after: self.timeout,
+            };
+        }
+        let detail = source_chain(&e);
+        if is_tls_failure(&e) {
+            return IcatError::Tls { url, detail };
+        }
+        IcatError::Connect { url, detail }
+    }
+}
+
+/// True when a rustls error is somewhere in the error's source chain (also inside `io::Error`s).
+fn is_tls_failure(e: &reqwest::Error) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if err.is::<rustls::Error>() {
+            return true;
+        }
+        // `io::Error::source` skips the wrapped error, so step into it with `get_ref`.
+        current = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as _),
+            None => err.source(),
+        };
+    }
+    false
+}
+
+/// The messages of an error and its sources, joined, without the URL reqwest adds.
+fn source_chain(e: &reqwest::Error) -> String {
+    let mut parts = Vec::new();
+    let mut current: Option<&dyn std::error::Error> = e.source();
+    while let Some(err) = current {
+        let text = err.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        current = err.source();
+    }
+    if parts.is_empty() {
+        parts.push(e.to_string());
+    }
+    parts.join(": ")
+}
+
+/// True when the body starts (after an optional XML declaration, comments and whitespace) with an
+/// element whose local name is `Envelope`.
+fn looks_like_envelope(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(&body[..body.len().min(2048)]);
+    let mut rest = text.trim_start_matches('\u{feff}').trim_start();
+    loop {
+        if let Some(r) = rest.strip_prefix("<?") {
+            match r.find("?>") {
+                Some(end) => rest = r[end + 2..].trim_start(),
+                None => return false,
+            }
+        } else if let Some(r) = rest.strip_prefix("<!--") {
+            match r.find("-->") {
+                Some(end) => rest = r[end + 3..].trim_start(),
+                None => return false,
+            }
+        } else {
+            break;
+        }
+    }
+    let Some(tag) = rest.strip_prefix('<') else {
+        return false;
+    };
+    let name: String = tag
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
+        .collect();
+    name.rsplit(':').next() == Some("Envelope")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_detection() {
+        assert!(looks_like_envelope(
+            b"<S:Envelope xmlns:S=\"http://schemas.xmlsoap.org/soap/envelope/\"><S:Body/></S:Envelope>"
+        ));
+        assert!(looks_like_envelope(
+            b"<?xml version='1.0' encoding='UTF-8'?>\n<!-- hi --><soapenv:Envelope>"
+        ));
+        assert!(looks_like_envelope(b"<Envelope/>"));
+        assert!(!looks_like_envelope(
+            b"<html><body>502 Bad Gateway</body></html>"
+        ));
+        assert!(!looks_like_envelope(b""));
+        assert!(!looks_like_envelope(b"<?xml version='1.0'"));
+    }
+}

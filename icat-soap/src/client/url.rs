@@ -1,0 +1,140 @@
+//! Turns the server addresses users paste (`https://host:8181`, `…/ICATService/ICAT?wsdl`) into the SOAP endpoint.
+
+use reqwest::Url;
+
+use crate::IcatError;
+
+/// The path of the ICAT SOAP endpoint on a Payara/GlassFish server.
+pub const DEFAULT_PATH: &str = "/ICATService/ICAT";
+
+/// Normalises a server address to the SOAP endpoint URL.
+///
+/// * `https://host:8181` and `https://host:8181/` get `/ICATService/ICAT` appended;
+/// * `…/ICATService` gets `/ICAT` appended;
+/// * any query (`?wsdl`, `?xsd=1`), fragment and trailing slash are dropped;
+/// * any other path is kept as given (for servers behind a path-rewriting proxy).
+///
+/// Only `http` and `https` are accepted, and user info (`user:pass@`) is refused so that
+/// credentials never end up in logs.
+///
+/// ```
+/// use icat_soap::client::endpoint_url;
+/// for given in [
+///     "https://icat.example.org:8181",
+///     "https://icat.example.org:8181/ICATService/ICAT",
+///     "https://icat.example.org:8181/ICATService/ICAT?wsdl",
+/// ] {
+///     assert_eq!(
+///         endpoint_url(given).unwrap().as_str(),
+///         "https://icat.example.org:8181/ICATService/ICAT"
+///     );
+/// }
+/// ```
+pub fn endpoint_url(given: &str) -> Result<Url, IcatError> {
+    let trimmed = given.trim();
+    let invalid = |reason: &str| IcatError::InvalidUrl {
+        url: redact(trimmed),
+        reason: reason.to_owned(),
+    };
+    let mut url = Url::parse(trimmed).map_err(|e| invalid(&e.to_string()))?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(invalid(
+            "only http:// and https:// addresses are supported (e.g. https://host:8181)",
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("the address has no host name"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "user names and passwords do not belong in the URL; pass them to login",
+        ));
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    let path = url.path().trim_end_matches('/').to_owned();
+    let new_path = if path.is_empty() {
+        DEFAULT_PATH.to_owned()
+    } else if path.ends_with("/ICATService") {
+        format!("{path}/ICAT")
+    } else {
+        path
+    };
+    url.set_path(&new_path);
+    Ok(url)
+}
+
+/// The URL with any user info removed, for messages.
+fn redact(given: &str) -> String {
+    match Url::parse(given) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => match given.find('@') {
+            Some(at) => format!("…{}", &given[at..]),
+            None => given.to_owned(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pasted_forms_all_reach_the_endpoint() {
+        let cases = [
+            ("https://h:8181", "https://h:8181/ICATService/ICAT"),
+            ("https://h:8181/", "https://h:8181/ICATService/ICAT"),
+            (
+                "  https://h:8181/ICATService/ICAT  ",
+                "https://h:8181/ICATService/ICAT",
+            ),
+            (
+                "https://h:8181/ICATService/ICAT/",
+                "https://h:8181/ICATService/ICAT",
+            ),
+            (
+                "https://h:8181/ICATService/ICAT?wsdl",
+                "https://h:8181/ICATService/ICAT",
+            ),
+            (
+                "https://h:8181/ICATService/ICAT?xsd=1",
+                "https://h:8181/ICATService/ICAT",
+            ),
+            ("https://h/ICATService", "https://h/ICATService/ICAT"),
+            (
+                "https://h/proxy/ICATService/ICAT#x",
+                "https://h/proxy/ICATService/ICAT",
+            ),
+            (
+                "http://127.0.0.1:4000/icat/ICAT?wsdl",
+                "http://127.0.0.1:4000/icat/ICAT",
+            ),
+        ];
+        for (given, want) in cases {
+            assert_eq!(
+                endpoint_url(given).map(|u| u.to_string()).ok().as_deref(),
+                Some(want),
+                "{given}"
+            );
+        }
+    }
+
+    #[test]
+    fn unusable_addresses_are_refused_without_echoing_passwords() {
+        for bad in ["ftp://h/", "not a url", "https://", "h:8181"] {
+            assert!(
+                matches!(endpoint_url(bad), Err(IcatError::InvalidUrl { .. })),
+                "{bad}"
+            );
+        }
+        let err = endpoint_url("https://root:secret@h:8181")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("secret"), "{err}");
+        assert!(err.contains("login"), "{err}");
+    }
+}

@@ -1,0 +1,365 @@
+//! The one error type of the client: server faults by ICAT exception type, HTTP, network and decode errors.
+
+use std::time::Duration;
+
+use crate::query::QueryError;
+
+/// Everything that can go wrong when talking to ICAT.
+///
+/// Server faults (`IcatException`) get one variant per ICAT 6.2 exception type, each carrying the
+/// server's message and `offset` (the index of the failing item in `create_many`/`delete_many`,
+/// otherwise `-1`). Match on the variant to react, e.g. on [`IcatError::Session`] to log in again.
+/// The `Display` text says what the user can do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IcatError {
+    /// `BAD_PARAMETER`: bad arguments or a query the server cannot parse.
+    #[error("ICAT rejected a parameter: {message}{}. Check the query or arguments.", offset_text(*offset))]
+    BadParameter {
+        /// The server's message.
+        message: String,
+        /// Index of the failing item in a list operation, else -1.
+        offset: i32,
+    },
+    /// `INTERNAL`: a server-side failure (database, container or bug).
+    #[error("ICAT had an internal error: {message}{}. This is a server problem; try again later or tell the facility's ICAT administrators.", offset_text(*offset))]
+    Internal {
+        /// The server's message.
+        message: String,
+        /// Index of the failing item in a list operation, else -1.
+        offset: i32,
+    },
+    /// `INSUFFICIENT_PRIVILEGES`: the authorization rules do not allow the operation.
+    #[error("ICAT refused the operation: {message}{}. Your account lacks the rights; log in as a user who has them or ask the facility for access.", offset_text(*offset))]
+    InsufficientPrivileges {
+        /// The server's message.
+        message: String,
+        /// Index of the failing item in a list operation, else -1.
+        offset: i32,
+    },
+    /// `NO_SUCH_OBJECT_FOUND`: the object does not exist (or is not visible to you).
+    #[error("ICAT found no such object: {message}{}. Check the id or search for the object first.", offset_text(*offset))]
+    NoSuchObjectFound {
+        /// The server's message.
+        message: String,
+        /// Index of the failing item in a list operation, else -1.
+        offset: i32,
+    },
+    /// `OBJECT_ALREADY_EXISTS`: a uniqueness constraint would be violated.
+    #[error("ICAT already has this object: {message}{}. Update or reuse the existing object instead of creating it.", offset_text(*offset))]
+    ObjectAlreadyExists {
+        /// The server's message.
+        message: String,
+        /// Index of the failing item in a list operation, else -1.
+        offset: i32,
+    },
+    /// `SESSION`: the session is invalid, expired or unknown, or authentication failed.
+    #[error("ICAT session problem: {message}{}. Log in again (check the authenticator and credentials if this was a login).", offset_text(*offset))]
+    Session {
+        /// The server's message.
+        message: String,
+        /// Index of the failing item in a list operation, else -1.
+        offset: i32,
+    },
+    /// `VALIDATION`: the change would leave the catalogue invalid, or a search returned more than
+    /// the server's `maxEntities`.
+    #[error("ICAT validation failed: {message}{}. Fix the object, or for too-large searches page with LIMIT (see `Session::search_stream`).", offset_text(*offset))]
+    Validation {
+        /// The server's message.
+        message: String,
+        /// Index of the failing item in a list operation, else -1.
+        offset: i32,
+    },
+    /// `NOT_IMPLEMENTED`: the server does not implement this.
+    #[error("ICAT does not implement this: {message}{}.", offset_text(*offset))]
+    NotImplemented {
+        /// The server's message.
+        message: String,
+        /// Index of the failing item in a list operation, else -1.
+        offset: i32,
+    },
+    /// An `IcatException` with a type this client does not know (a newer server).
+    #[error("ICAT fault of unknown type {kind}: {message}{}.", offset_text(*offset))]
+    UnknownFault {
+        /// The exception type as sent.
+        kind: String,
+        /// The server's message.
+        message: String,
+        /// Index of the failing item in a list operation, else -1.
+        offset: i32,
+    },
+    /// A SOAP fault without an `IcatException` detail (e.g. the SOAP stack rejected the request).
+    #[error(
+        "the server returned a SOAP fault {code}: {message}. The request did not reach ICAT's logic; check the URL points at an ICAT 6.x service."
+    )]
+    SoapFault {
+        /// The `faultcode`.
+        code: String,
+        /// The `faultstring`.
+        message: String,
+    },
+    /// An HTTP error that is not a SOAP answer (a proxy page, a 404, a 502 ...).
+    #[error("HTTP {status} from {url} without a SOAP answer{}. {}", excerpt_text(excerpt), http_advice(*status))]
+    Http {
+        /// HTTP status code.
+        status: u16,
+        /// The endpoint called.
+        url: String,
+        /// The start of the body, with whitespace collapsed.
+        excerpt: String,
+    },
+    /// No answer in time.
+    #[error("no answer from {url} within {}s. The server may be busy or unreachable: retry, narrow the query, or raise the client timeout.", after.as_secs())]
+    Timeout {
+        /// The endpoint called.
+        url: String,
+        /// The configured timeout.
+        after: Duration,
+    },
+    /// The TLS handshake or certificate check failed.
+    #[error(
+        "TLS error talking to {url}: {detail}. If the server uses a private certificate authority, add its certificate (ClientBuilder::ca_certificate)."
+    )]
+    Tls {
+        /// The endpoint called.
+        url: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The connection could not be made or broke.
+    #[error(
+        "cannot reach {url}: {detail}. Check the URL, the network and any proxy settings (https_proxy/no_proxy)."
+    )]
+    Connect {
+        /// The endpoint called.
+        url: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The answer could not be decoded.
+    #[error(
+        "cannot decode the answer to {operation}: {detail}. The server may not be ICAT 6.x or the reply was cut off."
+    )]
+    Decode {
+        /// The operation called.
+        operation: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A search returned something other than what the caller asked for.
+    #[error(
+        "expected {expected} from the search but the server returned {found}. Select the entity itself (`SELECT x FROM {expected} x`)."
+    )]
+    UnexpectedResult {
+        /// What was expected.
+        expected: String,
+        /// What came back.
+        found: String,
+    },
+    /// The server URL cannot be used.
+    #[error("invalid ICAT URL `{url}`: {reason}")]
+    InvalidUrl {
+        /// The URL given (without any user info).
+        url: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// A client option is unusable (e.g. an unreadable CA certificate).
+    #[error("client configuration error: {0}")]
+    Config(String),
+    /// The query could not be built.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// An argument is unusable (checked before anything is sent).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}
+
+fn offset_text(offset: i32) -> String {
+    if offset >= 0 {
+        format!(" (item {offset} of the list)")
+    } else {
+        String::new()
+    }
+}
+
+fn excerpt_text(excerpt: &str) -> String {
+    if excerpt.is_empty() {
+        String::new()
+    } else {
+        format!(": \"{excerpt}\"")
+    }
+}
+
+fn http_advice(status: u16) -> &'static str {
+    match status {
+        404 | 405 => {
+            "Check the URL: the ICAT SOAP endpoint is usually https://host:8181/ICATService/ICAT."
+        }
+        401 | 403 => "A proxy or firewall refused the request; check access to the server.",
+        502..=504 => {
+            "A proxy in front of ICAT could not reach it; the service may be down, try again later."
+        }
+        500..=599 => "The server failed; try again later or tell its administrators.",
+        _ => "The server did not answer as an ICAT SOAP service; check the URL.",
+    }
+}
+
+impl IcatError {
+    /// Builds the variant for an `IcatException` of type `kind` (wire name, e.g. `"SESSION"`).
+    pub fn from_fault(kind: &str, message: impl Into<String>, offset: i32) -> IcatError {
+        let message = message.into();
+        match kind {
+            "BAD_PARAMETER" => IcatError::BadParameter { message, offset },
+            "INTERNAL" => IcatError::Internal { message, offset },
+            "INSUFFICIENT_PRIVILEGES" => IcatError::InsufficientPrivileges { message, offset },
+            "NO_SUCH_OBJECT_FOUND" => IcatError::NoSuchObjectFound { message, offset },
+            "OBJECT_ALREADY_EXISTS" => IcatError::ObjectAlreadyExists { message, offset },
+            "SESSION" => IcatError::Session { message, offset },
+            "VALIDATION" => IcatError::Validation { message, offset },
+            "NOT_IMPLEMENTED" => IcatError::NotImplemented { message, offset },
+            other => IcatError::UnknownFault {
+                kind: other.to_owned(),
+                message,
+                offset,
+            },
+        }
+    }
+
+    /// True for a `SESSION` fault (invalid, expired or unknown session, or failed login).
+    pub fn is_session(&self) -> bool {
+        matches!(self, IcatError::Session { .. })
+    }
+
+    /// The server's `IcatException` type name, for faults.
+    pub fn fault_type(&self) -> Option<&str> {
+        Some(match self {
+            IcatError::BadParameter { .. } => "BAD_PARAMETER",
+            IcatError::Internal { .. } => "INTERNAL",
+            IcatError::InsufficientPrivileges { .. } => "INSUFFICIENT_PRIVILEGES",
+            IcatError::NoSuchObjectFound { .. } => "NO_SUCH_OBJECT_FOUND",
+            IcatError::ObjectAlreadyExists { .. } => "OBJECT_ALREADY_EXISTS",
+            IcatError::Session { .. } => "SESSION",
+            IcatError::Validation { .. } => "VALIDATION",
+            IcatError::NotImplemented { .. } => "NOT_IMPLEMENTED",
+            IcatError::UnknownFault { kind, .. } => kind,
+            _ => return None,
+        })
+    }
+
+    /// The fault's `offset`: the index of the failing item in `create_many`/`delete_many`.
+    pub fn fault_offset(&self) -> Option<i32> {
+        match self {
+            IcatError::BadParameter { offset, .. }
+            | IcatError::Internal { offset, .. }
+            | IcatError::InsufficientPrivileges { offset, .. }
+            | IcatError::NoSuchObjectFound { offset, .. }
+            | IcatError::ObjectAlreadyExists { offset, .. }
+            | IcatError::Session { offset, .. }
+            | IcatError::Validation { offset, .. }
+            | IcatError::NotImplemented { offset, .. }
+            | IcatError::UnknownFault { offset, .. } => Some(*offset).filter(|o| *o >= 0),
+            _ => None,
+        }
+    }
+
+    /// The server's fault message, for faults.
+    pub fn fault_message(&self) -> Option<&str> {
+        match self {
+            IcatError::BadParameter { message, .. }
+            | IcatError::Internal { message, .. }
+            | IcatError::InsufficientPrivileges { message, .. }
+            | IcatError::NoSuchObjectFound { message, .. }
+            | IcatError::ObjectAlreadyExists { message, .. }
+            | IcatError::Session { message, .. }
+            | IcatError::Validation { message, .. }
+            | IcatError::NotImplemented { message, .. }
+            | IcatError::UnknownFault { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+}
+
+/// The first `max` characters of a body with whitespace collapsed, for error messages.
+pub(crate) fn excerpt(body: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut out = String::new();
+    let mut count = 0;
+    let mut last_space = true;
+    for c in text.chars() {
+        let c = if c.is_whitespace() || c.is_control() {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' && last_space {
+            continue;
+        }
+        last_space = c == ' ';
+        if count == max {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+        count += 1;
+    }
+    out.trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fault_type_maps_to_its_own_variant() {
+        let types = [
+            "BAD_PARAMETER",
+            "INTERNAL",
+            "INSUFFICIENT_PRIVILEGES",
+            "NO_SUCH_OBJECT_FOUND",
+            "OBJECT_ALREADY_EXISTS",
+            "SESSION",
+            "VALIDATION",
+            "NOT_IMPLEMENTED",
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for t in types {
+            let e = IcatError::from_fault(t, "msg", -1);
+            assert_eq!(e.fault_type(), Some(t));
+            assert!(
+                seen.insert(std::mem::discriminant(&e)),
+                "{t} shares a variant"
+            );
+            assert_eq!(e.fault_offset(), None);
+        }
+        let e = IcatError::from_fault("BRAND_NEW", "m", 3);
+        assert!(matches!(e, IcatError::UnknownFault { ref kind, .. } if kind == "BRAND_NEW"));
+        assert_eq!(e.fault_offset(), Some(3));
+    }
+
+    #[test]
+    fn messages_say_what_to_do() {
+        let e = IcatError::from_fault("SESSION", "Session id:abc has expired", -1);
+        assert!(e.to_string().contains("Log in again"));
+        let e = IcatError::from_fault("OBJECT_ALREADY_EXISTS", "dup", 2);
+        assert!(e.to_string().contains("item 2 of the list"));
+        let e = IcatError::Http {
+            status: 502,
+            url: "https://x/ICATService/ICAT".into(),
+            excerpt: excerpt(b"<html>\n  <h1>502   Bad Gateway</h1></html>", 200),
+        };
+        let s = e.to_string();
+        assert!(
+            s.contains("HTTP 502") && s.contains("<h1>502 Bad Gateway</h1>"),
+            "{s}"
+        );
+        assert!(s.contains("try again later"), "{s}");
+    }
+
+    #[test]
+    fn excerpt_is_bounded() {
+        let long = "a".repeat(1000);
+        let e = excerpt(long.as_bytes(), 10);
+        assert_eq!(e, "aaaaaaaaaa…");
+    }
+}
