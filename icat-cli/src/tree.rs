@@ -1,8 +1,84 @@
 //! The visit → datasets → datafiles tree printed by `icat show` (text) and `icat show --json`.
 
+use icat_soap::dynamic::{AttrValue, DynEntity};
 use serde::Serialize;
 
 use crate::output::{human_bytes, sanitize_cell};
+
+/// A string attribute of a dynamic entity (dates in their lexical form, numbers as text).
+pub fn attr_text(e: &DynEntity, name: &str) -> Option<String> {
+    e.attrs.get(name).map(|v| match v {
+        AttrValue::String(s) => s.clone(),
+        AttrValue::Long(n) => n.to_string(),
+        AttrValue::Double(x) => x.to_string(),
+        AttrValue::Bool(b) => b.to_string(),
+        AttrValue::DateTime(d) => d.to_string(),
+    })
+}
+
+/// A non-negative integer attribute of a dynamic entity.
+pub fn attr_u64(e: &DynEntity, name: &str) -> Option<u64> {
+    match e.attrs.get(name) {
+        Some(AttrValue::Long(n)) => u64::try_from(*n).ok(),
+        _ => None,
+    }
+}
+
+impl FileNode {
+    /// From a `Datafile` entity.
+    pub fn from_dyn(df: &DynEntity) -> FileNode {
+        FileNode {
+            id: df.id().unwrap_or_default(),
+            name: attr_text(df, "name"),
+            size: attr_u64(df, "fileSize"),
+            checksum: attr_text(df, "checksum"),
+            create_time: attr_text(df, "datafileCreateTime")
+                .or_else(|| attr_text(df, "createTime")),
+        }
+    }
+}
+
+impl DatasetNode {
+    /// From a `Dataset` entity with its `datafiles` included.
+    pub fn from_dyn(ds: &DynEntity) -> DatasetNode {
+        DatasetNode {
+            id: ds.id().unwrap_or_default(),
+            name: attr_text(ds, "name"),
+            location: attr_text(ds, "location"),
+            start_date: attr_text(ds, "startDate"),
+            file_count: 0,
+            total_size: 0,
+            files: ds
+                .many
+                .get("datafiles")
+                .map(|fs| fs.iter().map(FileNode::from_dyn).collect())
+                .unwrap_or_default(),
+        }
+        .finish()
+    }
+}
+
+impl VisitNode {
+    /// From an `Investigation` entity with `datasets` and their `datafiles` included.
+    pub fn from_dyn(inv: &DynEntity) -> VisitNode {
+        VisitNode {
+            id: inv.id().unwrap_or_default(),
+            visit_id: attr_text(inv, "visitId"),
+            name: attr_text(inv, "name"),
+            title: attr_text(inv, "title"),
+            start_date: attr_text(inv, "startDate"),
+            end_date: attr_text(inv, "endDate"),
+            file_count: 0,
+            total_size: 0,
+            datasets: inv
+                .many
+                .get("datasets")
+                .map(|ds| ds.iter().map(DatasetNode::from_dyn).collect())
+                .unwrap_or_default(),
+        }
+        .finish()
+    }
+}
 
 /// A visit (investigation) with its datasets.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -204,6 +280,29 @@ visit mx1-1  mx1  (investigation 7)  Crystals
     └── z.h5  2.0 KiB  [datafile 5]
 ";
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn from_dynamic_entities() {
+        let mut df = DynEntity::new("Datafile");
+        df.attrs.insert("id".into(), AttrValue::Long(9));
+        df.attrs
+            .insert("name".into(), AttrValue::String("f.nxs".into()));
+        df.attrs.insert("fileSize".into(), AttrValue::Long(100));
+        let mut ds = DynEntity::new("Dataset");
+        ds.attrs.insert("id".into(), AttrValue::Long(3));
+        ds.attrs
+            .insert("name".into(), AttrValue::String("scan".into()));
+        ds.many.insert("datafiles".into(), vec![df]);
+        let mut inv = DynEntity::new("Investigation");
+        inv.attrs.insert("id".into(), AttrValue::Long(1));
+        inv.attrs
+            .insert("visitId".into(), AttrValue::String("1.1-N".into()));
+        inv.many.insert("datasets".into(), vec![ds]);
+        let v = VisitNode::from_dyn(&inv);
+        assert_eq!(v.visit_id.as_deref(), Some("1.1-N"));
+        assert_eq!(v.total_size, 100);
+        assert_eq!(v.datasets[0].files[0].name.as_deref(), Some("f.nxs"));
     }
 
     #[test]
