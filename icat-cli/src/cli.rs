@@ -182,8 +182,21 @@ pub enum Command {
     Upload(UploadArgs),
     /// Run the simulator demo: log in, browse, download and verify, narrated.
     Demo(DemoArgs),
+    /// The built-in ICAT + IDS simulator.
+    Sim {
+        /// What to do with the simulator.
+        #[command(subcommand)]
+        command: SimCommand,
+    },
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+}
+
+/// `icat sim ...`.
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve a simulator until Ctrl-C (same options as the `icat-sim` binary); prints the WSDL and IDS URLs.
+    Serve(icat_sim::cli::ServeArgs),
 }
 
 /// `icat whoami`.

@@ -3,6 +3,7 @@
 //! The binary in `main.rs` only parses arguments and maps failures to exit codes; everything else
 //! lives here so it can be unit-tested.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod credentials;

@@ -3,9 +3,27 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use icat_cli::cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = icat_cli::cli::Cli::parse();
-    let _ = cli;
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    icat_cli::logging::init(cli.quiet, cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(icat_cli::app::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let (kind, line) = icat_cli::app::describe_error(&err);
+            eprintln!("error: {line}");
+            ExitCode::from(kind.code())
+        }
+    }
 }

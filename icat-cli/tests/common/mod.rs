@@ -1,0 +1,137 @@
+//! Test helpers: a simulator per test (in-process, on its own runtime) and running the built `icat`.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use icat_sim::{RunningSimulator, Simulator};
+
+/// A running simulator; stopped when dropped.
+pub struct Sim {
+    running: Option<RunningSimulator>,
+    rt: tokio::runtime::Runtime,
+    /// The ICAT SOAP endpoint.
+    pub icat_url: String,
+    /// The IDS base URL.
+    pub ids_url: String,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            self.rt.block_on(running.shutdown());
+        }
+    }
+}
+
+/// Starts a simulator with a synthetic facility (`spec` as for `--synthetic`).
+pub fn start_sim(spec: &str, two_level: bool, restore_delay: Duration) -> Sim {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let spec = spec.parse().expect("synthetic spec");
+    let running = rt
+        .block_on(
+            Simulator::builder()
+                .synthetic(spec)
+                .two_level(two_level)
+                .restore_delay(restore_delay)
+                .start(),
+        )
+        .expect("simulator starts");
+    Sim {
+        icat_url: running.icat_url(),
+        ids_url: running.ids_url(),
+        running: Some(running),
+        rt,
+    }
+}
+
+/// A private home, working directory and session cache for one test.
+pub struct Home {
+    /// The temporary directory holding everything.
+    pub dir: tempfile::TempDir,
+}
+
+impl Home {
+    /// A fresh, empty home.
+    pub fn new() -> Home {
+        Home {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// The home directory (`$HOME`).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The session cache directory (`$ICAT_CACHE_DIR`).
+    pub fn cache(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    /// A command running the built `icat` with a clean environment rooted in this home.
+    pub fn icat(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_icat"));
+        cmd.args(args)
+            .env_clear()
+            .env("HOME", self.path())
+            .env("XDG_CACHE_HOME", self.path().join(".cache"))
+            .env("ICAT_CACHE_DIR", self.cache())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .current_dir(self.path())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `icat` with these arguments.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.icat(args).output().expect("icat runs")
+    }
+
+    /// Runs `icat` with the password on stdin.
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .icat(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("icat starts");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("icat runs")
+    }
+}
+
+/// stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout.
+pub fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "icat failed with {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    );
+    stdout(o)
+}
