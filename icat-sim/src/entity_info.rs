@@ -47,6 +47,8 @@ pub struct EntityField {
 struct EntityInfoFile {
     entity_names: Vec<String>,
     entities: BTreeMap<String, EntityInfo>,
+    #[serde(default)]
+    r#abstract: BTreeMap<String, EntityInfo>,
 }
 
 fn file() -> &'static EntityInfoFile {
@@ -58,9 +60,13 @@ fn file() -> &'static EntityInfoFile {
     })
 }
 
-/// The information for one entity, `None` for an unknown name.
+/// The information for one entity, `None` for an unknown name. The abstract `Parameter` is known
+/// too, as on a real server (python-icat asks for it when it starts).
 pub fn entity_info(name: &str) -> Option<&'static EntityInfo> {
-    file().entities.get(name)
+    file()
+        .entities
+        .get(name)
+        .or_else(|| file().r#abstract.get(name))
 }
 
 /// All entity names, in `getEntityNames` order.
@@ -88,5 +94,10 @@ mod tests {
             Some(&serde_json::Value::Bool(false))
         );
         assert!(entity_info("Nonsense").is_none());
+        assert!(
+            entity_info("Parameter")
+                .is_some_and(|p| p.fields.iter().any(|f| f.name == "numericValue"))
+        );
+        assert!(!entity_names().iter().any(|n| n == "Parameter"));
     }
 }
