@@ -208,8 +208,7 @@ impl Db {
     /// True when an entity of this type and id exists.
     pub fn exists(&self, entity: &str, id: i64) -> Result<bool, IcatError> {
         let table = self.table(entity)?;
-        let sql = format!("SELECT 1 FROM {} WHERE \"id\" = ?", quote(table.name()));
-        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&table.exists_sql)?;
         Ok(stmt.exists([id])?)
     }
 

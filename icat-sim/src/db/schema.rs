@@ -58,6 +58,8 @@ pub struct Table {
     pub insert_sql: String,
     /// `UPDATE ... SET <attrs>, <ones> WHERE "id" = ?`.
     pub update_sql: String,
+    /// `SELECT 1 FROM ... WHERE "id" = ?`.
+    pub exists_sql: String,
 }
 
 impl Table {
@@ -155,6 +157,7 @@ impl Schema {
                 quote(meta.name),
                 sets.join(", ")
             );
+            let exists_sql = format!("SELECT 1 FROM {} WHERE \"id\" = ?", quote(meta.name));
             tables.insert(
                 meta.name,
                 Table {
@@ -165,6 +168,7 @@ impl Schema {
                     select_list,
                     insert_sql,
                     update_sql,
+                    exists_sql,
                 },
             );
         }

@@ -182,8 +182,7 @@ impl Db {
                 let id = bean.id().ok_or_else(|| {
                     IcatError::bad_parameter(format!("{} to delete has no id", bean.entity))
                 })?;
-                let sql = format!("SELECT 1 FROM {} WHERE \"id\" = ?", quote(table.name()));
-                if !tx.prepare_cached(&sql)?.exists([id])? {
+                if !tx.prepare_cached(&table.exists_sql)?.exists([id])? {
                     return Err(IcatError::not_found(table.name(), id));
                 }
                 delete_cascade(&tx, &schema, table, &[id])
@@ -378,11 +377,10 @@ fn reference_value(
             let target_table = schema
                 .table(target)
                 .ok_or_else(|| IcatError::internal(format!("no table for {target}")))?;
-            let sql = format!(
-                "SELECT 1 FROM {} WHERE \"id\" = ?",
-                quote(target_table.name())
-            );
-            if !conn.prepare_cached(&sql)?.exists([id])? {
+            if !conn
+                .prepare_cached(&target_table.exists_sql)?
+                .exists([id])?
+            {
                 return Err(IcatError::not_found(target, id));
             }
             Ok(Value::Integer(id))
