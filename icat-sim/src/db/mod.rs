@@ -138,5 +138,11 @@ impl Db {
 }
 
 pub mod metadata;
+
+/// Test-only name kept for code written when the run-time metadata was test-only.
+#[cfg(test)]
+pub(crate) mod testmeta {
+    pub(crate) use super::metadata::entities;
+}
 #[cfg(test)]
 mod tests;
