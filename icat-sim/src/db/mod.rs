@@ -142,6 +142,7 @@ pub mod metadata;
 /// Test-only name kept for code written when the run-time metadata was test-only.
 #[cfg(test)]
 pub(crate) mod testmeta {
+    #[allow(unused_imports)]
     pub(crate) use super::metadata::entities;
 }
 #[cfg(test)]
