@@ -507,7 +507,7 @@ impl Compiler<'_> {
 
     fn query_body(&mut self, query: &Query, top: bool) -> Result<(String, Shape), JpqlError> {
         for (i, item) in query.from.iter().enumerate() {
-            self.from_item(item, i == 0)?;
+            self.range_item(item, i == 0)?;
         }
         let where_sql = match &query.where_clause {
             Some(e) => Some(self.expr(e)?.sql),
@@ -580,7 +580,7 @@ impl Compiler<'_> {
         Ok((sql, shape))
     }
 
-    fn from_item(&mut self, item: &FromItem, first: bool) -> Result<(), JpqlError> {
+    fn range_item(&mut self, item: &FromItem, first: bool) -> Result<(), JpqlError> {
         let alias = self.alias();
         match &item.source {
             FromSource::Entity(name) => {
@@ -1325,12 +1325,12 @@ fn display_path(p: &Path) -> String {
     s
 }
 
-/// Shifts the placeholders of an embedded SQL fragment by `offset` (`?N` -> `?{N+offset}`, plain
-/// `?` numbered in order), leaving quoted text alone.
+/// Shifts the placeholders of an embedded SQL fragment by `offset` (`?N` -> `?{N+offset}`, a plain
+/// `?` numbered as SQLite does), leaving quoted text alone.
 fn renumber(sql: &str, offset: usize) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut chars = sql.chars().peekable();
-    let mut plain = 0;
+    let mut largest = 0;
     let mut quote: Option<char> = None;
     while let Some(c) = chars.next() {
         if let Some(qc) = quote {
@@ -1351,12 +1351,13 @@ fn renumber(sql: &str, offset: usize) -> String {
                     digits.push(*d);
                     chars.next();
                 }
+                // SQLite numbering: a plain `?` is one more than the largest number so far.
                 let n = if digits.is_empty() {
-                    plain += 1;
-                    plain
+                    largest + 1
                 } else {
                     digits.parse::<usize>().unwrap_or(0)
                 };
+                largest = largest.max(n);
                 out.push_str(&format!("?{}", n + offset));
             }
             _ => out.push(c),
@@ -1424,5 +1425,9 @@ mod tests {
         assert_eq!(renumber("a = ?1 AND b = ?2", 3), "a = ?4 AND b = ?5");
         assert_eq!(renumber("a = ? AND '?' = ?", 2), "a = ?3 AND '?' = ?4");
         assert_eq!(renumber("\"x?\" = ?", 0), "\"x?\" = ?1");
+        assert_eq!(
+            renumber("a = ?2 AND b = ? AND c = ?1", 1),
+            "a = ?3 AND b = ?4 AND c = ?2"
+        );
     }
 }

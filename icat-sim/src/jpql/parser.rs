@@ -134,7 +134,7 @@ impl Parser {
             select.push(self.select_item()?);
         }
         self.expect_kw("FROM")?;
-        let from = self.from_clause()?;
+        let from = self.range_clause()?;
         let where_clause = if self.eat_kw("WHERE") {
             Some(self.expr()?)
         } else {
@@ -194,15 +194,15 @@ impl Parser {
         self.expr()
     }
 
-    fn from_clause(&mut self) -> Result<Vec<FromItem>, JpqlError> {
-        let mut items = vec![self.from_item()?];
+    fn range_clause(&mut self) -> Result<Vec<FromItem>, JpqlError> {
+        let mut items = vec![self.range_item()?];
         while self.eat_punct(",") {
-            items.push(self.from_item()?);
+            items.push(self.range_item()?);
         }
         Ok(items)
     }
 
-    fn from_item(&mut self) -> Result<FromItem, JpqlError> {
+    fn range_item(&mut self) -> Result<FromItem, JpqlError> {
         let (name, pos) = self.ident("an entity name or a path")?;
         let source = if self.peek().is_punct(".") {
             let mut fields = Vec::new();
