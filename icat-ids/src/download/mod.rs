@@ -1,0 +1,122 @@
+//! The download engine: verified, resumable single-file streams, zips kept or safely extracted,
+//! and concurrent multi-datafile plans, all writing through `.part` files with flat memory.
+
+pub mod names;
+pub mod part;
+mod plan;
+mod raw;
+mod zipfile;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::backoff::Backoff;
+use crate::prepare::WaitOptions;
+
+pub use names::{IdsEntry, SafeRelPath, ZipLayout, entry_path, parse_ids_entry};
+pub use part::{Expected, crc_hex, part_path};
+pub use plan::{DatafileSpec, DownloadPlan, DownloadSummary, FileReport, Outcome, Strategy};
+pub use zipfile::{ExtractReport, ZipOutput, extract_zip};
+
+/// What a progress report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The transfer starts (or restarts); `done` is the resume offset.
+    Started,
+    /// Bytes arrived.
+    Transferring,
+    /// A transfer failed and is retried after `delay`.
+    Retrying {
+        /// Attempt number about to start (1 = first retry).
+        attempt: u32,
+        /// Pause before it.
+        delay: Duration,
+    },
+    /// Data is offline; waiting for the IDS to restore it.
+    WaitingForRestore,
+    /// Extracting a downloaded zip.
+    Extracting,
+    /// Finished and verified.
+    Done,
+    /// The final file already existed and matched the catalogue.
+    Skipped,
+    /// Failed (the summary holds the error).
+    Failed,
+}
+
+/// A progress report: which item, bytes so far, total when known.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    /// Index of the item in the plan (0 for single downloads).
+    pub index: usize,
+    /// The item's name (relative path or zip name).
+    pub name: &'a str,
+    /// Bytes received so far for this item (including resumed bytes).
+    pub done: u64,
+    /// Total bytes when known.
+    pub total: Option<u64>,
+    /// What happened.
+    pub phase: Phase,
+}
+
+/// Callback receiving [`Progress`] reports; called from download tasks, so keep it cheap.
+pub type ProgressFn = Arc<dyn Fn(&Progress<'_>) + Send + Sync>;
+
+/// How downloads behave.
+#[derive(Clone)]
+pub struct DownloadOptions {
+    /// Datafiles fetched at once (default 4).
+    pub concurrency: usize,
+    /// Retries of a dropped or failed transfer per file (default 5).
+    pub max_retries: u32,
+    /// Pause between retries.
+    pub backoff: Backoff,
+    /// Replace final files that exist but differ from the catalogue (default false: such a
+    /// file is an error, a matching one is skipped).
+    pub overwrite: bool,
+    /// Stop when this fires; partial data stays in `.part` files for a later run.
+    pub cancel: CancellationToken,
+    /// Progress reports.
+    pub progress: Option<ProgressFn>,
+    /// Raw streams per datafile (default) or one prepared zip.
+    pub strategy: Strategy,
+    /// When data is offline (archived), request a restore and wait with these options; `None`
+    /// fails such files with [`crate::IdsError::DataNotOnline`].
+    pub wait_for_restore: Option<WaitOptions>,
+}
+
+impl Default for DownloadOptions {
+    fn default() -> Self {
+        DownloadOptions {
+            concurrency: 4,
+            max_retries: 5,
+            backoff: Backoff::default(),
+            overwrite: false,
+            cancel: CancellationToken::new(),
+            progress: None,
+            strategy: Strategy::RawFiles,
+            wait_for_restore: Some(WaitOptions::default()),
+        }
+    }
+}
+
+impl std::fmt::Debug for DownloadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DownloadOptions")
+            .field("concurrency", &self.concurrency)
+            .field("max_retries", &self.max_retries)
+            .field("overwrite", &self.overwrite)
+            .field("strategy", &self.strategy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DownloadOptions {
+    pub(crate) fn report(&self, p: Progress<'_>) {
+        if let Some(cb) = &self.progress {
+            cb(&p);
+        }
+    }
+}

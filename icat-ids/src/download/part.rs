@@ -1,0 +1,359 @@
+//! `.part` files: data is written beside its final path and renamed into place only once it is
+//! complete, synced and verified; plus size/CRC32 verification helpers.
+
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+
+use crate::error::IdsError;
+
+/// Write buffer for downloads; large enough that disk writes are few and cheap.
+pub(crate) const WRITE_BUF: usize = 1 << 20;
+
+/// `<target>.part`.
+pub fn part_path(target: &Path) -> PathBuf {
+    let mut s = target.as_os_str().to_owned();
+    s.push(".part");
+    PathBuf::from(s)
+}
+
+/// What the catalogue says a file should be.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expected {
+    /// `Datafile.fileSize`.
+    pub size: Option<u64>,
+    /// `Datafile.checksum`: CRC32 as lower-case hex without zero padding.
+    pub checksum: Option<String>,
+}
+
+impl Expected {
+    /// The expected CRC32, if the checksum is a CRC32 in the IDS format (up to 8 hex digits).
+    /// Other checksum formats cannot be verified and are reported once in the log.
+    pub fn crc32(&self) -> Option<u32> {
+        let c = self.checksum.as_deref()?.trim();
+        let parsed = if !c.is_empty() && c.len() <= 8 {
+            u32::from_str_radix(c, 16).ok()
+        } else {
+            None
+        };
+        if parsed.is_none() {
+            tracing::warn!(checksum = c, "checksum is not an IDS CRC32; not verified");
+        }
+        parsed
+    }
+}
+
+/// The checksum in ICAT's form: lower-case hex, no zero padding.
+pub fn crc_hex(crc: u32) -> String {
+    format!("{crc:x}")
+}
+
+/// Check `len` bytes with CRC32 `crc` against `expected`; `label` names the file in errors.
+pub fn verify(
+    label: &str,
+    part: &Path,
+    len: u64,
+    crc: Option<u32>,
+    expected: &Expected,
+) -> Result<(), IdsError> {
+    if let Some(size) = expected.size
+        && size != len
+    {
+        return Err(IdsError::SizeMismatch {
+            file: label.to_string(),
+            expected: size,
+            actual: len,
+            part: part.to_path_buf(),
+        });
+    }
+    if let (Some(want), Some(got)) = (expected.crc32(), crc)
+        && want != got
+    {
+        return Err(IdsError::ChecksumMismatch {
+            file: label.to_string(),
+            expected: expected.checksum.clone().unwrap_or_default(),
+            actual: crc_hex(got),
+            part: part.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// CRC32 and length of the first `limit` bytes of a file (all of it when `None`), read in
+/// fixed-size blocks.
+pub async fn hash_file(
+    path: &Path,
+    limit: Option<u64>,
+) -> Result<(crc32fast::Hasher, u64), IdsError> {
+    let f = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| IdsError::io("open", path, e))?;
+    let mut r = f.take(limit.unwrap_or(u64::MAX));
+    let mut h = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut n_total = 0u64;
+    loop {
+        let n = r
+            .read(&mut buf)
+            .await
+            .map_err(|e| IdsError::io("read", path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        n_total += n as u64;
+    }
+    Ok((h, n_total))
+}
+
+/// Check an already existing final file against the catalogue.
+pub async fn existing_matches(
+    path: &Path,
+    expected: &Expected,
+) -> Result<Result<(), String>, IdsError> {
+    let meta = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| IdsError::io("stat", path, e))?;
+    if let Some(size) = expected.size
+        && meta.len() != size
+    {
+        return Ok(Err(format!("size {} instead of {size}", meta.len())));
+    }
+    if let Some(want) = expected.crc32() {
+        let (h, _) = hash_file(path, None).await?;
+        let got = h.finalize();
+        if got != want {
+            return Ok(Err(format!(
+                "CRC32 {} instead of {}",
+                crc_hex(got),
+                crc_hex(want)
+            )));
+        }
+    }
+    if expected.size.is_none() && expected.crc32().is_none() {
+        return Ok(Err(
+            "nothing to compare it with (no size or checksum known)".into(),
+        ));
+    }
+    Ok(Ok(()))
+}
+
+/// An open `.part` file being appended to.
+pub struct PartFile {
+    path: PathBuf,
+    target: PathBuf,
+    w: BufWriter<tokio::fs::File>,
+    len: u64,
+}
+
+impl PartFile {
+    /// Open `<target>.part` for appending, keeping what an earlier run left (resume), or
+    /// truncating it when `fresh`. Refuses a `.part` that is a symbolic link.
+    pub async fn open(target: &Path, fresh: bool) -> Result<Self, IdsError> {
+        let path = part_path(target);
+        if let Ok(m) = tokio::fs::symlink_metadata(&path).await
+            && m.file_type().is_symlink()
+        {
+            return Err(IdsError::UnsafeName {
+                name: path.display().to_string(),
+                reason: "the .part file is a symbolic link",
+            });
+        }
+        if let Some(dir) = target.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| IdsError::io("create directory", dir, e))?;
+        }
+        let f = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(!fresh)
+            .write(true)
+            .truncate(fresh)
+            .open(&path)
+            .await
+            .map_err(|e| IdsError::io("create", &path, e))?;
+        let len = f
+            .metadata()
+            .await
+            .map_err(|e| IdsError::io("stat", &path, e))?
+            .len();
+        Ok(PartFile {
+            w: BufWriter::with_capacity(WRITE_BUF, f),
+            path,
+            target: target.to_path_buf(),
+            len,
+        })
+    }
+
+    /// Bytes in the file (written or buffered).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when nothing has been written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The `.part` path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append bytes.
+    pub async fn write(&mut self, data: &[u8]) -> Result<(), IdsError> {
+        self.w
+            .write_all(data)
+            .await
+            .map_err(|e| IdsError::io("write", &self.path, e))?;
+        self.len += data.len() as u64;
+        Ok(())
+    }
+
+    /// Flush buffered bytes to the OS (so a later run sees them).
+    pub async fn flush(&mut self) -> Result<(), IdsError> {
+        self.w
+            .flush()
+            .await
+            .map_err(|e| IdsError::io("write", &self.path, e))
+    }
+
+    /// Throw away the content and start again at zero.
+    pub async fn truncate(&mut self) -> Result<(), IdsError> {
+        self.flush().await?;
+        let f = self.w.get_mut();
+        f.set_len(0)
+            .await
+            .map_err(|e| IdsError::io("truncate", &self.path, e))?;
+        // In append mode writes go to the (new) end; otherwise seek there.
+        use tokio::io::AsyncSeekExt;
+        f.seek(std::io::SeekFrom::Start(0))
+            .await
+            .map_err(|e| IdsError::io("seek", &self.path, e))?;
+        self.len = 0;
+        Ok(())
+    }
+
+    /// Flush and fsync, keeping the `.part` (after verification call [`PartFile::commit`]).
+    pub async fn sync(&mut self) -> Result<(), IdsError> {
+        self.flush().await?;
+        self.w
+            .get_mut()
+            .sync_all()
+            .await
+            .map_err(|e| IdsError::io("sync", &self.path, e))
+    }
+
+    /// Rename the synced `.part` to the final path and sync the directory.
+    pub async fn commit(self) -> Result<PathBuf, IdsError> {
+        let PartFile {
+            path, target, w, ..
+        } = self;
+        drop(w);
+        tokio::fs::rename(&path, &target)
+            .await
+            .map_err(|e| IdsError::io("rename", &target, e))?;
+        sync_dir(&target).await;
+        Ok(target)
+    }
+}
+
+/// Best-effort fsync of the directory holding `path` so the rename survives a crash.
+pub(crate) async fn sync_dir(path: &Path) {
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Ok(d) = tokio::fs::File::open(dir).await {
+            let _ = d.sync_all().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_path_appends_suffix() {
+        assert_eq!(part_path(Path::new("/a/b.nxs")), Path::new("/a/b.nxs.part"));
+    }
+
+    #[test]
+    fn crc32_parsing_accepts_unpadded_hex_only() {
+        let e = |c: &str| Expected {
+            size: None,
+            checksum: Some(c.into()),
+        };
+        assert_eq!(e("cc830993").crc32(), Some(0xcc830993));
+        assert_eq!(e("abc").crc32(), Some(0xabc));
+        assert_eq!(e("md5:0123456789abcdef").crc32(), None);
+        assert_eq!(e("zz").crc32(), None);
+    }
+
+    #[test]
+    fn mismatch_names_file_and_both_values() {
+        let exp = Expected {
+            size: Some(3),
+            checksum: Some("abc".into()),
+        };
+        let e = verify("run1/f.dat", Path::new("x.part"), 3, Some(0x1234), &exp).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("run1/f.dat") && msg.contains("abc") && msg.contains("1234"),
+            "{msg}"
+        );
+        let e = verify("f", Path::new("x.part"), 4, Some(0xabc), &exp).unwrap_err();
+        assert!(matches!(
+            e,
+            IdsError::SizeMismatch {
+                expected: 3,
+                actual: 4,
+                ..
+            }
+        ));
+        assert!(verify("f", Path::new("x.part"), 3, Some(0xabc), &exp).is_ok());
+    }
+
+    #[tokio::test]
+    async fn part_resume_truncate_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("sub/file.bin");
+        let mut p = PartFile::open(&target, false).await.unwrap();
+        p.write(b"hello ").await.unwrap();
+        p.flush().await.unwrap();
+        drop(p);
+        let mut p = PartFile::open(&target, false).await.unwrap();
+        assert_eq!(p.len(), 6);
+        p.write(b"world").await.unwrap();
+        p.sync().await.unwrap();
+        assert!(!target.exists());
+        let (h, n) = hash_file(p.path(), None).await.unwrap();
+        assert_eq!(n, 11);
+        assert_eq!(h.finalize(), crc32fast::hash(b"hello world"));
+        let (h, n) = hash_file(p.path(), Some(5)).await.unwrap();
+        assert_eq!((h.finalize(), n), (crc32fast::hash(b"hello"), 5));
+        p.truncate().await.unwrap();
+        p.write(b"new").await.unwrap();
+        p.sync().await.unwrap();
+        let t = p.commit().await.unwrap();
+        assert_eq!(std::fs::read(&t).unwrap(), b"new");
+        assert!(!part_path(&target).exists());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn symlinked_part_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, b"keep").unwrap();
+        let target = dir.path().join("f");
+        std::os::unix::fs::symlink(&outside, part_path(&target)).unwrap();
+        assert!(PartFile::open(&target, false).await.is_err());
+        assert_eq!(std::fs::read(&outside).unwrap(), b"keep");
+    }
+}

@@ -1,0 +1,408 @@
+//! Typed errors of the IDS client and the download engine, each saying what the user can do.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything that can go wrong talking to an IDS or moving its bytes to disk.
+///
+/// Server errors come from the IDS `{"code","message"}` body plus the HTTP status; transport,
+/// verification and local file errors are separate variants so callers can react to each.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdsError {
+    /// 400: the IDS rejected the request's parameters.
+    #[error(
+        "IDS rejected the request (bad request): {message}. Check the ids, session and options you passed."
+    )]
+    BadRequest {
+        /// The server's message.
+        message: String,
+    },
+    /// 403: the session is invalid or expired, or the user may not read this data.
+    #[error(
+        "IDS refused access (insufficient privileges): {message}. Log in again if your session expired, or ask the data owner for access."
+    )]
+    InsufficientPrivileges {
+        /// The server's message.
+        message: String,
+    },
+    /// 404: an investigation, dataset, datafile or prepared id is unknown.
+    #[error(
+        "IDS could not find it (not found): {message}. Check the ids; a prepared id may have been evicted, prepare the data again."
+    )]
+    NotFound {
+        /// The server's message.
+        message: String,
+    },
+    /// 503 `DataNotOnlineException`: the data is on tape or busy; a restore has been requested.
+    /// Wait (see [`crate::IdsClient::prepare_and_wait`]) and try again.
+    #[error(
+        "data is not online yet: {message}. The IDS has queued a restore; wait and retry, or use prepare-and-wait."
+    )]
+    DataNotOnline {
+        /// The server's message.
+        message: String,
+    },
+    /// 500 "Restore failed": the IDS could not restore the data from archive storage.
+    #[error(
+        "IDS failed to restore the data from archive storage: {message}. Call `reset` for this selection (or prepare it again) and retry; if it fails again contact the facility."
+    )]
+    RestoreFailed {
+        /// The server's message.
+        message: String,
+    },
+    /// 500: the IDS failed internally.
+    #[error(
+        "IDS internal error: {message}. Retry later; if it persists report it to the facility."
+    )]
+    Internal {
+        /// The server's message.
+        message: String,
+    },
+    /// 501: the IDS does not offer this call (read-only, single-level storage, or unknown endpoint).
+    #[error(
+        "IDS does not support this operation: {message}. The server is read-only, single-level or older than IDS 2.1."
+    )]
+    NotImplemented {
+        /// The server's message.
+        message: String,
+    },
+    /// Any other error status or an error code this client does not know.
+    #[error("IDS answered HTTP {status} ({code}): {message}")]
+    Server {
+        /// HTTP status code.
+        status: u16,
+        /// The `code` field of the body, or `-` if there was none.
+        code: String,
+        /// The `message` field, or the start of the body.
+        message: String,
+    },
+    /// The server answered with something this client cannot understand.
+    #[error(
+        "unexpected answer from IDS to {call}: {detail}. Is the URL really an IDS (https://host:port/ids)?"
+    )]
+    UnexpectedResponse {
+        /// Which call.
+        call: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The IDS URL is not usable.
+    #[error(
+        "invalid IDS URL {url:?}: {reason}. Use e.g. https://host:8181 or https://host:8181/ids"
+    )]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// Transport options could not be applied (CA file unreadable, bad proxy, ...).
+    #[error("invalid transport configuration: {0}")]
+    Config(String),
+    /// No session id was set but the call needs one.
+    #[error("no IDS session: log in to ICAT first and pass the session id to the IDS client")]
+    NoSession,
+    /// Could not connect to the server.
+    #[error(
+        "cannot connect to IDS at {url}: {source}. Check the URL, your network and proxy settings."
+    )]
+    Connect {
+        /// The URL called.
+        url: String,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A timeout expired (connect, read, or the whole operation).
+    #[error(
+        "IDS call {call} timed out after {after:?}. The server is slow or unreachable; raise the timeout or retry later."
+    )]
+    Timeout {
+        /// Which call.
+        call: &'static str,
+        /// The limit that expired.
+        after: Duration,
+    },
+    /// Any other HTTP transport failure (TLS, connection reset, body decode, ...).
+    #[error("HTTP transport error calling IDS {call}: {source}")]
+    Transport {
+        /// Which call.
+        call: &'static str,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The connection ended before all bytes of a file arrived (retried with a ranged request).
+    #[error("transfer of {file} ended early: {received} of {expected} bytes")]
+    IncompleteTransfer {
+        /// The datafile's name or path.
+        file: String,
+        /// Bytes received.
+        received: u64,
+        /// Bytes expected.
+        expected: u64,
+    },
+    /// The operation was cancelled by the caller (Ctrl-C); partial downloads remain as `.part` files.
+    #[error("cancelled; partial downloads are kept as .part files and a later run resumes them")]
+    Cancelled,
+    /// `prepare_and_wait` gave up at its deadline.
+    #[error(
+        "data for prepared id {prepared_id} was still not ready after {waited:?}. It may still be restoring from tape: wait longer (raise the deadline) and retry with the same prepared id."
+    )]
+    DeadlineExceeded {
+        /// The prepared id (safe to show: it is not a session).
+        prepared_id: String,
+        /// How long was waited.
+        waited: Duration,
+    },
+    /// A downloaded file's size differs from the catalogue's `fileSize`.
+    #[error(
+        "size mismatch for {file}: catalogue says {expected} bytes, downloaded {actual} bytes. The partial file was kept at {part}; retry the download."
+    )]
+    SizeMismatch {
+        /// The datafile's name or path.
+        file: String,
+        /// Expected size (from ICAT).
+        expected: u64,
+        /// Received size.
+        actual: u64,
+        /// Where the bytes were kept.
+        part: PathBuf,
+    },
+    /// A downloaded file's CRC32 differs from the catalogue's `checksum`.
+    #[error(
+        "checksum mismatch for {file}: catalogue says CRC32 {expected}, downloaded data has {actual}. The data was kept at {part}; retry, and report it to the facility if it persists."
+    )]
+    ChecksumMismatch {
+        /// The datafile's name or path.
+        file: String,
+        /// Expected checksum as stored in ICAT.
+        expected: String,
+        /// Checksum of the received bytes (lower-case hex, no padding).
+        actual: String,
+        /// Where the bytes were kept.
+        part: PathBuf,
+    },
+    /// After an upload the IDS reported a different checksum or size than what was sent.
+    #[error(
+        "upload of {file} corrupted: sent {sent_size} bytes with CRC32 {sent_crc:x}, IDS stored {stored_size} bytes with CRC32 {stored_crc:x}. Delete datafile {datafile_id} and upload again."
+    )]
+    UploadMismatch {
+        /// Local file name.
+        file: String,
+        /// Id of the datafile the IDS created.
+        datafile_id: i64,
+        /// CRC32 computed while sending.
+        sent_crc: u32,
+        /// CRC32 the server reported.
+        stored_crc: u32,
+        /// Bytes sent.
+        sent_size: u64,
+        /// Bytes the server stored.
+        stored_size: u64,
+    },
+    /// A name from the server (zip entry or datafile name) would escape or corrupt the destination.
+    #[error(
+        "refusing unsafe name {name:?} from the server: {reason}. Nothing was written outside the destination."
+    )]
+    UnsafeName {
+        /// The name as received (lossy).
+        name: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// Two entries would land on the same local path.
+    #[error(
+        "two items would be written to the same local path {path}; download them into separate directories or keep the zip as a file"
+    )]
+    DuplicatePath {
+        /// The colliding path.
+        path: PathBuf,
+    },
+    /// The final target already exists and differs from what the catalogue says.
+    #[error(
+        "{path} already exists and does not match the catalogue ({detail}); move it away or ask to overwrite"
+    )]
+    TargetExists {
+        /// The existing file.
+        path: PathBuf,
+        /// How it differs.
+        detail: String,
+    },
+    /// The zip from the server is corrupt or unreadable.
+    #[error(
+        "zip archive {path} from the IDS is invalid: {detail}. Retry the download; it was kept for inspection."
+    )]
+    BadZip {
+        /// The downloaded zip.
+        path: PathBuf,
+        /// What the zip reader said.
+        detail: String,
+    },
+    /// The disk is full while writing.
+    #[error(
+        "disk full while writing {path}: free some space and run again; the download resumes from the .part file"
+    )]
+    DiskFull {
+        /// The file being written.
+        path: PathBuf,
+    },
+    /// A local file operation failed.
+    #[error("cannot {op} {path}: {source}")]
+    Io {
+        /// What was attempted ("create", "write", "rename", ...).
+        op: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Retries were exhausted while downloading.
+    #[error("download of {file} failed after {attempts} attempts: {last}")]
+    RetriesExhausted {
+        /// The datafile's name or path.
+        file: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last error.
+        #[source]
+        last: Box<IdsError>,
+    },
+}
+
+impl IdsError {
+    /// Map a local I/O error on `path`, turning "no space left" into [`IdsError::DiskFull`].
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        let path = path.into();
+        if is_disk_full(&source) {
+            IdsError::DiskFull { path }
+        } else {
+            IdsError::Io { op, path, source }
+        }
+    }
+
+    /// Build the error for an IDS error response from its status and body.
+    pub fn from_response(status: u16, body: &str) -> Self {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            code: Option<String>,
+            message: Option<String>,
+        }
+        let parsed: Option<Body> = serde_json::from_str(body.trim()).ok();
+        let (code, message) = match parsed {
+            Some(b) => (
+                b.code.unwrap_or_default(),
+                b.message.unwrap_or_else(|| truncate(body)),
+            ),
+            None => (String::new(), truncate(body)),
+        };
+        let message = if message.is_empty() {
+            format!("HTTP {status}")
+        } else {
+            message
+        };
+        match (code.as_str(), status) {
+            ("BadRequestException", _) | ("", 400) => IdsError::BadRequest { message },
+            ("InsufficientPrivilegesException", _) | ("", 403) => {
+                IdsError::InsufficientPrivileges { message }
+            }
+            ("NotFoundException", _) | ("", 404) => IdsError::NotFound { message },
+            ("DataNotOnlineException", _) | ("", 503) => IdsError::DataNotOnline { message },
+            ("InternalException", _) if message.starts_with("Restore failed") => {
+                IdsError::RestoreFailed { message }
+            }
+            ("InternalException", _) | ("InsufficientStorageException", _) | ("", 500) => {
+                IdsError::Internal { message }
+            }
+            ("NotImplementedException", _) | ("NOT_IMPLEMENTED", _) | ("", 501) => {
+                IdsError::NotImplemented { message }
+            }
+            _ => IdsError::Server {
+                status,
+                code: if code.is_empty() { "-".into() } else { code },
+                message,
+            },
+        }
+    }
+
+    /// True for errors worth retrying after a pause (dropped connections, timeouts, 5xx busy).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            IdsError::Connect { .. }
+            | IdsError::Timeout { .. }
+            | IdsError::Transport { .. }
+            | IdsError::IncompleteTransfer { .. } => true,
+            IdsError::DataNotOnline { message } => message.contains("busy"),
+            IdsError::Internal { .. } => true,
+            IdsError::Server { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+/// True when the OS error means the file system is full or over quota.
+fn is_disk_full(e: &std::io::Error) -> bool {
+    // ENOSPC = 28, EDQUOT = 122 on Linux; StorageFull covers the portable kind.
+    e.kind() == std::io::ErrorKind::StorageFull || matches!(e.raw_os_error(), Some(28) | Some(122))
+}
+
+/// The start of a body, for messages (never the whole of a large body).
+fn truncate(body: &str) -> String {
+    let body = body.trim();
+    let mut end = body.len().min(300);
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    body[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_codes_and_statuses() {
+        let e =
+            IdsError::from_response(400, r#"{"code":"BadRequestException","message":"bad id"}"#);
+        assert!(matches!(e, IdsError::BadRequest { ref message } if message == "bad id"));
+        let e = IdsError::from_response(
+            503,
+            r#"{"code":"DataNotOnlineException","message":"restoring"}"#,
+        );
+        assert!(matches!(e, IdsError::DataNotOnline { .. }));
+        let e = IdsError::from_response(
+            500,
+            r#"{"code":"InternalException","message":"Restore failed"}"#,
+        );
+        assert!(matches!(e, IdsError::RestoreFailed { .. }));
+        let e = IdsError::from_response(
+            501,
+            r#"{"code":"NOT_IMPLEMENTED","message":"Operation not implemented by this IDS server."}"#,
+        );
+        assert!(matches!(e, IdsError::NotImplemented { .. }));
+        let e = IdsError::from_response(403, "<html>Forbidden</html>");
+        assert!(
+            matches!(e, IdsError::InsufficientPrivileges { ref message } if message.contains("Forbidden"))
+        );
+        let e = IdsError::from_response(418, r#"{"code":"Teapot","message":"short"}"#);
+        assert!(matches!(e, IdsError::Server { status: 418, .. }));
+        let e = IdsError::from_response(404, "");
+        assert!(matches!(e, IdsError::NotFound { ref message } if message == "HTTP 404"));
+    }
+
+    #[test]
+    fn disk_full_is_typed() {
+        let e = IdsError::io("write", "/x/y", std::io::Error::from_raw_os_error(28));
+        assert!(matches!(e, IdsError::DiskFull { .. }));
+        assert!(e.to_string().contains("/x/y"));
+    }
+
+    #[test]
+    fn long_bodies_are_truncated_on_char_boundary() {
+        let body = "é".repeat(400);
+        let e = IdsError::from_response(500, &body);
+        assert!(matches!(e, IdsError::Internal { ref message } if message.len() <= 300));
+    }
+}

@@ -1,0 +1,132 @@
+//! `prepare_and_wait`: prepare data, then poll `isPrepared` with backoff until it is online,
+//! a deadline passes, the caller cancels, or the restore fails.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::backoff::{Backoff, sleep_or_cancel};
+use crate::client::IdsClient;
+use crate::error::IdsError;
+use crate::selection::{DataSelection, PreparedId};
+use crate::types::{Packing, Status};
+
+/// One report while waiting for prepared data.
+#[derive(Debug, Clone)]
+pub struct WaitStatus {
+    /// The prepared id being waited on.
+    pub prepared_id: PreparedId,
+    /// Number of `isPrepared` polls so far.
+    pub polls: u32,
+    /// Time since waiting started.
+    pub elapsed: Duration,
+    /// Status from `getStatus`, when the server told it.
+    pub status: Option<Status>,
+    /// When the next poll happens.
+    pub next_poll_in: Duration,
+}
+
+/// Callback for [`WaitStatus`] reports.
+pub type WaitCallback = Arc<dyn Fn(&WaitStatus) + Send + Sync>;
+
+/// How to wait for prepared data.
+#[derive(Clone)]
+pub struct WaitOptions {
+    /// Delay between polls: starts near 1 s, grows, capped, with jitter.
+    pub backoff: Backoff,
+    /// Give up after this long (tape restores can take hours: set it generously).
+    pub deadline: Duration,
+    /// Stop waiting when this fires (e.g. on Ctrl-C).
+    pub cancel: CancellationToken,
+    /// Called after every poll that found the data not ready.
+    pub on_status: Option<WaitCallback>,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        WaitOptions {
+            backoff: Backoff::default(),
+            deadline: Duration::from_secs(24 * 3600),
+            cancel: CancellationToken::new(),
+            on_status: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for WaitOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaitOptions")
+            .field("backoff", &self.backoff)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IdsClient {
+    /// `prepareData` then [`IdsClient::wait_prepared`]; returns the prepared id once all data is
+    /// online.
+    pub async fn prepare_and_wait(
+        &self,
+        sel: &DataSelection,
+        packing: Packing,
+        opts: &WaitOptions,
+    ) -> Result<PreparedId, IdsError> {
+        if opts.cancel.is_cancelled() {
+            return Err(IdsError::Cancelled);
+        }
+        let id = self.prepare_data(sel, packing).await?;
+        tracing::info!(prepared_id = %id, "data prepared; waiting until it is online");
+        self.wait_prepared(&id, opts).await?;
+        Ok(id)
+    }
+
+    /// Poll `isPrepared` until true. A failed restore ([`IdsError::RestoreFailed`]) and other
+    /// non-transient errors end the wait at once; transient failures are retried until the
+    /// deadline.
+    pub async fn wait_prepared(&self, id: &PreparedId, opts: &WaitOptions) -> Result<(), IdsError> {
+        let start = Instant::now();
+        let mut polls = 0u32;
+        loop {
+            if opts.cancel.is_cancelled() {
+                return Err(IdsError::Cancelled);
+            }
+            let ready = tokio::select! {
+                _ = opts.cancel.cancelled() => return Err(IdsError::Cancelled),
+                r = self.is_prepared(id) => r,
+            };
+            polls += 1;
+            let status = match ready {
+                Ok(true) => return Ok(()),
+                Ok(false) => match self.get_status(id).await {
+                    Ok(s) => Some(s),
+                    Err(e @ IdsError::RestoreFailed { .. }) => return Err(e),
+                    Err(_) => None,
+                },
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(error = %e, "polling isPrepared failed; will retry");
+                    None
+                }
+                Err(e) => return Err(e),
+            };
+            let delay = opts.backoff.delay(polls.saturating_sub(1));
+            let elapsed = start.elapsed();
+            if elapsed + delay > opts.deadline {
+                return Err(IdsError::DeadlineExceeded {
+                    prepared_id: id.to_string(),
+                    waited: elapsed,
+                });
+            }
+            if let Some(cb) = &opts.on_status {
+                cb(&WaitStatus {
+                    prepared_id: id.clone(),
+                    polls,
+                    elapsed,
+                    status,
+                    next_poll_in: delay,
+                });
+            }
+            sleep_or_cancel(delay, &opts.cancel).await?;
+        }
+    }
+}

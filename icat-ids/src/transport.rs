@@ -1,0 +1,130 @@
+//! HTTP transport options (timeouts, CA certificate, proxy, insecure mode, user agent) and the
+//! `reqwest` client built from them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::IdsError;
+
+/// How to reach a server. Shared in spirit with the ICAT SOAP client so one configuration
+/// (`icat.cfg` or CLI flags) drives both.
+#[derive(Debug, Clone)]
+pub struct TransportOptions {
+    /// Time allowed to establish a TCP + TLS connection.
+    pub connect_timeout: Duration,
+    /// Longest pause allowed between two reads of a response (a stalled download fails after this).
+    pub read_timeout: Duration,
+    /// Limit for one whole small call (ping, getSize, prepareData ...). Downloads and uploads are
+    /// not limited by it, only by `read_timeout`, since large files take as long as they take.
+    pub call_timeout: Duration,
+    /// Extra CA certificate(s), PEM file, trusted in addition to the built-in roots.
+    pub ca_certificate: Option<PathBuf>,
+    /// Use `HTTP(S)_PROXY` / `NO_PROXY` from the environment (default true).
+    pub proxy_from_env: bool,
+    /// Explicit proxy URL for all requests; overrides the environment.
+    pub proxy: Option<String>,
+    /// Disable TLS certificate verification. Off by default; logged as a warning when on.
+    pub insecure: bool,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+}
+
+impl Default for TransportOptions {
+    fn default() -> Self {
+        TransportOptions {
+            connect_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(120),
+            call_timeout: Duration::from_secs(300),
+            ca_certificate: None,
+            proxy_from_env: true,
+            proxy: None,
+            insecure: false,
+            user_agent: format!("icat-rs/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+impl TransportOptions {
+    /// Build the HTTP client these options describe.
+    pub fn build_client(&self) -> Result<reqwest::Client, IdsError> {
+        let mut b = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .read_timeout(self.read_timeout)
+            .user_agent(self.user_agent.clone())
+            .pool_idle_timeout(Duration::from_secs(60));
+        if let Some(path) = &self.ca_certificate {
+            let pem = std::fs::read(path).map_err(|e| {
+                IdsError::Config(format!(
+                    "cannot read CA certificate {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                IdsError::Config(format!(
+                    "CA certificate {} is not valid PEM: {e}",
+                    path.display()
+                ))
+            })?;
+            if certs.is_empty() {
+                return Err(IdsError::Config(format!(
+                    "CA certificate file {} holds no certificate",
+                    path.display()
+                )));
+            }
+            for c in certs {
+                b = b.add_root_certificate(c);
+            }
+        }
+        if let Some(p) = &self.proxy {
+            let proxy = reqwest::Proxy::all(p)
+                .map_err(|e| IdsError::Config(format!("invalid proxy URL {p:?}: {e}")))?;
+            b = b.proxy(proxy);
+        } else if !self.proxy_from_env {
+            b = b.no_proxy();
+        }
+        if self.insecure {
+            tracing::warn!(
+                "TLS certificate verification is DISABLED for the IDS connection (insecure mode); \
+                 anyone on the network path can read and alter the data"
+            );
+            b = b.danger_accept_invalid_certs(true);
+        }
+        b.build()
+            .map_err(|e| IdsError::Config(format!("cannot build HTTP client: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_safe() {
+        let o = TransportOptions::default();
+        assert!(!o.insecure);
+        assert!(o.proxy_from_env);
+        assert!(o.build_client().is_ok());
+    }
+
+    #[test]
+    fn missing_ca_file_is_a_config_error() {
+        let o = TransportOptions {
+            ca_certificate: Some("/nonexistent/ca.pem".into()),
+            ..Default::default()
+        };
+        let e = o.build_client().unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+    }
+
+    #[test]
+    fn garbage_ca_file_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ca.pem");
+        std::fs::write(&p, "not a certificate").unwrap();
+        let o = TransportOptions {
+            ca_certificate: Some(p),
+            ..Default::default()
+        };
+        assert!(matches!(o.build_client(), Err(IdsError::Config(_))));
+    }
+}
