@@ -1,6 +1,7 @@
 //! The catalogue's storage: an SQLite database (in memory or in a file) whose schema is derived from
 //! the entity metadata, with entity CRUD in ICAT's semantics and the session table.
 
+pub mod files;
 mod read;
 pub mod schema;
 mod session;
