@@ -2,6 +2,7 @@
 //! the wire format (the SOAP layer decodes requests into calls here and encodes the answers).
 
 pub mod getquery;
+pub mod search;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
