@@ -30,6 +30,29 @@ pub enum Restriction {
     },
 }
 
+impl Restriction {
+    /// The rows allowed by any of `parts` (an SQL `UNION` of the id sets); [`Restriction::DenyAll`]
+    /// when there are none.
+    pub fn any_of(parts: impl IntoIterator<Item = Restriction>) -> Restriction {
+        let mut sqls = Vec::new();
+        let mut all_params = Vec::new();
+        for part in parts {
+            if let Restriction::IdsIn { sql, params } = part {
+                sqls.push(renumber(&sql, all_params.len()));
+                all_params.extend(params);
+            }
+        }
+        if sqls.is_empty() {
+            Restriction::DenyAll
+        } else {
+            Restriction::IdsIn {
+                sql: sqls.join(" UNION "),
+                params: all_params,
+            }
+        }
+    }
+}
+
 /// Settings for [`compile_with`].
 #[derive(Debug, Clone)]
 pub struct CompileOptions<'a> {

@@ -32,12 +32,15 @@
 //!
 //! Access control hook: [`compile_with`] takes per-entity [`Restriction`]s that are added for every
 //! variable declared in FROM (explicit joins included), as ICAT adds its rule restrictions.
+//! [`compile_rule`] turns a `Rule.what` into the ids it grants; [`Restriction::any_of`] unites the
+//! grants of several rules.
 
 mod ast;
 mod compile;
 mod concise;
 mod error;
 mod parser;
+mod rule;
 mod token;
 
 pub use ast::*;
@@ -46,6 +49,7 @@ pub use compile::{
 };
 pub use concise::parse_get;
 pub use error::JpqlError;
+pub use rule::{RuleQuery, compile_rule};
 
 /// Compiles a parsed query for `user` (the value of `:user`) against the entity model `entities`
 /// (normally `icat_soap::generated::meta::ENTITIES`), with no access restrictions and

@@ -1716,3 +1716,251 @@ mod props {
         }
     }
 }
+
+/// The python-icat reference data folder, or `None` (with a message) when it is absent.
+/// `ICAT_RS_SHARED` overrides the location of the shared folder (e.g. in a git worktree).
+fn reference_data() -> Option<std::path::PathBuf> {
+    let shared = std::env::var_os("ICAT_RS_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    let dir = shared.join("data/python-icat-6.2");
+    if dir.join("icatdump-6.2.xml").exists() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipping: {} not found (shared reference data absent)",
+            dir.display()
+        );
+        None
+    }
+}
+
+fn load_reference_dump(dir: &std::path::Path) -> Db {
+    let mut db = Db::open(None, entities(), Clock::default()).expect("in-memory database");
+    crate::load::load_file(&mut db, &dir.join("icatdump-6.2.xml"), "simple/root")
+        .expect("load the dump");
+    db
+}
+
+/// `Entity : count` lines of a python-icat summary file.
+fn summary_counts(path: &std::path::Path) -> Vec<(String, i64)> {
+    let text = std::fs::read_to_string(path).expect("summary file");
+    text.lines()
+        .filter_map(|line| {
+            let (name, n) = line.split_once(':')?;
+            Some((name.trim().to_string(), n.trim().parse::<i64>().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn jpql_counts_match_the_reference_summary_for_root() {
+    let Some(dir) = reference_data() else { return };
+    let db = load_reference_dump(&dir);
+    let counts = summary_counts(&dir.join("summary-6.2"));
+    assert!(counts.len() >= 50, "{} summary lines", counts.len());
+    for (entity, expected) in counts {
+        let jpql = run(
+            &db,
+            &format!("SELECT COUNT(o) FROM {entity} o"),
+            "simple/root",
+            None,
+        )
+        .unwrap();
+        assert_eq!(jpql, expected.to_string(), "JPQL count of {entity}");
+        let concise = run(&db, &format!("COUNT ({entity})"), "simple/root", None).unwrap();
+        assert_eq!(concise, expected.to_string(), "concise count of {entity}");
+    }
+}
+
+#[test]
+fn every_rule_of_the_reference_dump_compiles_and_runs() {
+    let Some(dir) = reference_data() else { return };
+    let db = load_reference_dump(&dir);
+    let mut stmt = db
+        .conn()
+        .prepare("SELECT DISTINCT \"what\" FROM \"Rule\" ORDER BY \"what\"")
+        .unwrap();
+    let whats: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(whats.len() >= 100, "{} distinct rules", whats.len());
+    for what in &whats {
+        for user in ["db/jdoe", "db/acord", "simple/root"] {
+            if let Err(e) = run(&db, what, user, None) {
+                panic!("rule {what}: {e}");
+            }
+        }
+    }
+    // Spot checks on the dump's data: rbeck is in the writer group of 08100122-EF, jdoe only in
+    // reader groups.
+    let writer = "SELECT DISTINCT i.name FROM Dataset o JOIN o.investigation AS i JOIN i.investigationGroups AS s1 JOIN s1.grouping AS s2 JOIN s2.userGroups AS s3 JOIN s3.user AS s4 WHERE s4.name = :user AND s1.role = 'writer' ORDER BY i.name";
+    assert_eq!(run(&db, writer, "db/rbeck", None).unwrap(), "08100122-EF");
+    assert_eq!(run(&db, writer, "db/jdoe", None).unwrap(), "");
+    let reader = writer.replace("'writer'", "'reader'");
+    assert_eq!(
+        run(&db, &reader, "db/jdoe", None).unwrap(),
+        "08100122-EF, 10100601-ST"
+    );
+    let groups = run(
+        &db,
+        "Grouping <-> UserGroup <-> User [name=:user]",
+        "db/jdoe",
+        None,
+    )
+    .unwrap();
+    let via_jpql = run(
+        &db,
+        "SELECT g FROM Grouping g JOIN g.userGroups ug JOIN ug.user u WHERE u.name = :user",
+        "db/jdoe",
+        None,
+    )
+    .unwrap();
+    assert_eq!(groups, via_jpql);
+    assert_ne!(groups, "Grouping:");
+}
+
+/// READ restrictions for `user` from the rules in the database, as ICAT applies them: tables with
+/// an unconditional rule without grouping are public; otherwise the rules with an R flag whose
+/// grouping is empty or has the user as a member grant rows, and no such rule means no rows.
+fn read_restrictions(db: &Db, user: &str) -> HashMap<String, Restriction> {
+    // The reference summaries were made with the real clock (rules use CURRENT_TIMESTAMP).
+    let now_millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(NOW, |d| d.as_millis() as i64);
+    let opts = CompileOptions {
+        now_millis,
+        ..options(None)
+    };
+    let rules = "SELECT r.what, r.crudFlags, g.id FROM Rule r LEFT JOIN r.grouping g";
+    let compiled = compile_with(&parse(rules).unwrap(), user, &opts).unwrap();
+    let mut stmt = db.conn().prepare(&compiled.sql).unwrap();
+    let rows: Vec<(String, String, Option<i64>)> = stmt
+        .query_map(rusqlite::params_from_iter(compiled.params.iter()), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let member =
+        "SELECT g.id FROM Grouping g JOIN g.userGroups ug JOIN ug.user u WHERE u.name = :user";
+    let compiled = compile_with(&parse(member).unwrap(), user, &opts).unwrap();
+    let mut stmt = db.conn().prepare(&compiled.sql).unwrap();
+    let groups: Vec<i64> = stmt
+        .query_map(rusqlite::params_from_iter(compiled.params.iter()), |r| {
+            r.get(0)
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut public = std::collections::HashSet::new();
+    let mut unrestricted = std::collections::HashSet::new();
+    let mut grants: HashMap<&str, Vec<Restriction>> = HashMap::new();
+    for (what, flags, grouping) in rows {
+        let rule = compile_rule(&what, user, &opts).unwrap_or_else(|e| panic!("rule {what}: {e}"));
+        if grouping.is_none() && !rule.restricted {
+            public.insert(rule.entity);
+        }
+        let applies = grouping.is_none_or(|g| groups.contains(&g));
+        if !applies || !flags.to_ascii_uppercase().contains('R') {
+            continue;
+        }
+        if rule.restricted {
+            grants.entry(rule.entity).or_default().push(rule.grants);
+        } else {
+            unrestricted.insert(rule.entity);
+        }
+    }
+    entities()
+        .iter()
+        .filter(|e| !public.contains(e.name) && !unrestricted.contains(e.name))
+        .map(|e| {
+            (
+                e.name.to_string(),
+                Restriction::any_of(grants.remove(e.name).unwrap_or_default()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn rules_compiled_as_restrictions_reproduce_what_each_user_sees() {
+    let Some(dir) = reference_data() else { return };
+    let db = load_reference_dump(&dir);
+    // The dump does not record createId (everything is loaded as root), so the owner rules
+    // (`o.createId = :user`) cannot grant what they granted on the server the summaries come from;
+    // the entities they govern are left out.
+    let owner_rules = run(
+        &db,
+        "SELECT r.what FROM Rule r WHERE r.what LIKE '%createId = :user%'",
+        "simple/root",
+        None,
+    )
+    .unwrap();
+    let owner_governed: Vec<&'static str> = owner_rules
+        .split(", ")
+        .filter(|w| !w.is_empty())
+        .map(|w| compile_rule(w, "db/x", &options(None)).unwrap().entity)
+        .collect();
+    assert!(
+        owner_governed.contains(&"DataCollection"),
+        "{owner_governed:?}"
+    );
+    let mut checked = 0;
+    for user in ["acord", "ahau", "jbotu", "jdoe", "nbour", "rbeck"] {
+        let summary = dir.join(format!("summary-6.2.{user}"));
+        if !summary.exists() {
+            eprintln!("skipping {user}: {} absent", summary.display());
+            continue;
+        }
+        let user = format!("db/{user}");
+        let restrictions = read_restrictions(&db, &user);
+        let mut mismatches = Vec::new();
+        for (entity, expected) in summary_counts(&summary) {
+            if owner_governed.contains(&entity.as_str()) {
+                continue;
+            }
+            let got = run(
+                &db,
+                &format!("SELECT COUNT(o) FROM {entity} o"),
+                &user,
+                Some(&restrictions),
+            )
+            .unwrap();
+            if got != expected.to_string() {
+                mismatches.push(format!("{entity}: expected {expected}, got {got}"));
+            }
+            checked += 1;
+        }
+        assert!(mismatches.is_empty(), "{user}:\n{}", mismatches.join("\n"));
+    }
+    assert!(checked >= 6 * 45, "{checked} counts checked");
+}
+
+#[test]
+fn rule_compilation_reports_restricted_and_public_rules() {
+    let opts = options(None);
+    let rule = compile_rule("Dataset", USER, &opts).unwrap();
+    assert_eq!((rule.entity, rule.restricted), ("Dataset", false));
+    let rule = compile_rule(
+        "SELECT o FROM Investigation o WHERE o.createId = :user",
+        USER,
+        &opts,
+    )
+    .unwrap();
+    assert_eq!((rule.entity, rule.restricted), ("Investigation", true));
+    assert!(matches!(&rule.grants, Restriction::IdsIn { params, .. } if params == &vec![t(USER)]));
+    let rule = compile_rule("SELECT o.doi FROM DataPublication o", USER, &opts).unwrap();
+    assert_eq!((rule.entity, rule.restricted), ("DataPublication", false));
+    let rule = compile_rule("Grouping <-> UserGroup <-> User [name=:user]", USER, &opts).unwrap();
+    assert_eq!((rule.entity, rule.restricted), ("Grouping", true));
+    for bad in [
+        "SELECT o FROM Dataset o INCLUDE 1",
+        "SELECT o FROM Dataset o ORDER BY o.id",
+        "SELECT COUNT(o) FROM Dataset o",
+    ] {
+        assert!(compile_rule(bad, USER, &opts).is_err(), "{bad}");
+    }
+}
