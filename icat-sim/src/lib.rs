@@ -10,6 +10,7 @@ pub mod entity_info;
 pub mod error;
 pub mod http;
 pub mod icat;
+pub mod ids;
 pub mod jpql;
 pub mod load;
 pub mod simulator;

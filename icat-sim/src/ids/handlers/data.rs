@@ -1,0 +1,178 @@
+//! `getData`: a raw file for one datafile, otherwise a zip streamed on the fly.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{datasets_with_files, load_prepared, must_zip, resolve};
+use crate::ids::body::{ZipItem, file_body, zip_body};
+use crate::ids::catalog::DatafileRecord;
+use crate::ids::error::{IdsError, IdsResult};
+use crate::ids::names::{content_disposition, download_name, zip_entry_name};
+use crate::ids::params::Params;
+use crate::ids::state::IdsState;
+use crate::ids::storage::StorageError;
+
+/// Parse a `Range` header: only `bytes=N-` is accepted.
+fn range_offset(headers: &HeaderMap) -> IdsResult<u64> {
+    let Some(value) = headers.get(header::RANGE) else {
+        return Ok(0);
+    };
+    let bad = || IdsError::BadRequest("The range must match bytes=(\\d+)-".to_string());
+    let value = value.to_str().map_err(|_| bad())?;
+    let digits = value
+        .strip_prefix("bytes=")
+        .and_then(|rest| rest.strip_suffix('-'))
+        .ok_or_else(bad)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    digits.parse().map_err(|_| bad())
+}
+
+/// `GET getData`.
+pub(super) async fn get_data(
+    State(state): State<IdsState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> IdsResult<Response> {
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    let outname = params.get("outname").map(str::to_string);
+    let prepared_mode = params.prepared_id()?;
+    let (zip, compress, datasets, datafiles) = if let Some(prepared_id) = &prepared_mode {
+        let prepared = load_prepared(&state, prepared_id).await?;
+        let ids: Vec<i64> = prepared.datafiles.iter().map(|df| df.id).collect();
+        let wanted = ids.len();
+        let existing = state
+            .with_catalog(move |c| c.existing_datafile_ids(&ids))
+            .await?;
+        if existing.len() != wanted {
+            return Err(IdsError::NotFound(
+                "One of the data files requested has been deleted".to_string(),
+            ));
+        }
+        (
+            prepared.zip,
+            prepared.compress,
+            prepared.datasets,
+            prepared.datafiles,
+        )
+    } else {
+        let session = params.uuid("sessionId")?;
+        let (selection, resolved) = resolve(&state, Some(session), &params).await?;
+        (
+            params.flag("zip") || must_zip(&selection),
+            params.flag("compress"),
+            resolved.datasets,
+            resolved.datafiles,
+        )
+    };
+    let offset = range_offset(&headers)?;
+    state.require_online(&datasets_with_files(&datasets, &datafiles))?;
+
+    let mut response_headers = HeaderMap::new();
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    response_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let status = if offset > 0 {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+
+    let body = if !zip && datafiles.len() == 1 {
+        let df = &datafiles[0];
+        let path = stored_path(&state, df)?;
+        let stored = stored_size(&state, df)?;
+        let name = download_name(false, outname.as_deref(), Some(&df.name));
+        insert_disposition(&mut response_headers, &name);
+        if prepared_mode.is_none() {
+            if let Some(size) = df.file_size {
+                let length = (size.max(0) as u64).saturating_sub(offset);
+                response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+            }
+        }
+        let cut = state.faults().take_drop(stored.saturating_sub(offset));
+        let corrupt = state.faults().corrupts(df.id);
+        file_body(path, offset, corrupt, cut)
+            .await
+            .map_err(|e| IdsError::Internal(format!("Unable to read datafile {}: {e}", df.id)))?
+    } else {
+        let mut items = Vec::with_capacity(datafiles.len());
+        let mut total = 0u64;
+        for df in &datafiles {
+            let size = stored_size(&state, df)?;
+            total += size;
+            items.push(ZipItem {
+                name: zip_entry_name(df),
+                path: stored_path(&state, df)?,
+                size,
+                corrupt: state.faults().corrupts(df.id),
+            });
+        }
+        let name = download_name(true, outname.as_deref(), None);
+        insert_disposition(&mut response_headers, &name);
+        let cut = state.faults().take_drop(total.saturating_sub(offset));
+        zip_body(items, compress, offset, cut)
+    };
+    Ok((status, response_headers, body).into_response())
+}
+
+fn insert_disposition(headers: &mut HeaderMap, name: &str) {
+    if let Ok(value) = HeaderValue::from_str(&content_disposition(name)) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+}
+
+fn stored_path(state: &IdsState, df: &DatafileRecord) -> IdsResult<std::path::PathBuf> {
+    state.storage().path_of(&df.location).map_err(|e| {
+        IdsError::Internal(format!("Datafile {} has an unusable location: {e}", df.id))
+    })
+}
+
+fn stored_size(state: &IdsState, df: &DatafileRecord) -> IdsResult<u64> {
+    state
+        .storage()
+        .stored_size(&df.location)
+        .map_err(|e| match e {
+            StorageError::Missing(_) => IdsError::Internal(format!(
+                "The file of datafile {} is missing from main storage",
+                df.id
+            )),
+            other => IdsError::from(other),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offset(v: &str) -> IdsResult<u64> {
+        let mut h = HeaderMap::new();
+        h.insert(header::RANGE, HeaderValue::from_str(v).unwrap());
+        range_offset(&h)
+    }
+
+    #[test]
+    fn only_open_ended_byte_ranges_are_accepted() {
+        assert_eq!(offset("bytes=0-").unwrap(), 0);
+        assert_eq!(offset("bytes=123-").unwrap(), 123);
+        for bad in [
+            "bytes=0-99",
+            "bytes=-5",
+            "bytes=1-,5-",
+            "items=1-",
+            "bytes=x-",
+            "bytes=-",
+        ] {
+            assert_eq!(
+                offset(bad).unwrap_err(),
+                IdsError::BadRequest("The range must match bytes=(\\d+)-".into()),
+                "{bad}"
+            );
+        }
+        assert_eq!(range_offset(&HeaderMap::new()).unwrap(), 0);
+    }
+}

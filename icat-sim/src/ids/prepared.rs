@@ -1,0 +1,83 @@
+//! Prepared selections (`prepareData`), kept as JSON files so they survive a restart.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{DatafileRecord, DatasetInfo};
+use super::names::{is_lower_uuid, random_uuid};
+use super::storage::StorageError;
+
+/// A snapshot of a resolved selection with its packing flags (the real IDS's prepared file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prepared {
+    /// Whether getData answers a zip.
+    pub zip: bool,
+    /// Whether the zip is compressed.
+    pub compress: bool,
+    /// The datasets of the selection (including empty ones).
+    pub datasets: Vec<DatasetInfo>,
+    /// The datafiles, ascending by id.
+    pub datafiles: Vec<DatafileRecord>,
+}
+
+/// The directory of prepared selections, `<storage>/prepared/<preparedId>`.
+#[derive(Debug, Clone)]
+pub struct PreparedStore {
+    dir: PathBuf,
+}
+
+impl PreparedStore {
+    /// The store in `dir` (which must exist); removes temporary files left by a crash.
+    pub fn open(dir: PathBuf) -> Result<Self, StorageError> {
+        let io = |source| StorageError::Io {
+            path: dir.clone(),
+            source,
+        };
+        for entry in std::fs::read_dir(&dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            if entry.file_name().to_string_lossy().ends_with(".tmp") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(PreparedStore { dir })
+    }
+
+    /// Save a prepared selection under a new random preparedId and return the id.
+    pub async fn save(&self, prepared: &Prepared) -> Result<String, StorageError> {
+        let id = random_uuid();
+        let path = self.dir.join(&id);
+        let tmp = self.dir.join(format!("{id}.tmp"));
+        let json = serde_json::to_vec(prepared).map_err(|e| StorageError::State {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let io = |source| StorageError::Io {
+            path: path.clone(),
+            source,
+        };
+        tokio::fs::write(&tmp, json).await.map_err(io)?;
+        tokio::fs::rename(&tmp, &path).await.map_err(io)?;
+        Ok(id)
+    }
+
+    /// The prepared selection `id`, or `None` when it is not known.
+    pub async fn load(&self, id: &str) -> Result<Option<Prepared>, StorageError> {
+        if !is_lower_uuid(id) {
+            return Ok(None);
+        }
+        let path = self.dir.join(id);
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StorageError::State {
+                        path,
+                        message: e.to_string(),
+                    })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StorageError::Io { path, source }),
+        }
+    }
+}

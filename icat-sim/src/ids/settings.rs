@@ -1,0 +1,37 @@
+//! Settings of the simulated IDS (what `run.properties` configures on a real one).
+
+use std::time::Duration;
+
+/// How the simulated IDS behaves; `Default` is a single-level, writable IDS 2.1.1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdsSettings {
+    /// Two-level storage with `storageUnit=dataset` (`isTwoLevel` is `true`).
+    pub two_level: bool,
+    /// How long a dataset restore takes in two-level mode.
+    pub restore_delay: Duration,
+    /// `readOnly`: `put` and `delete` answer 501.
+    pub read_only: bool,
+    /// `enableWrite`; `None` means the real default, `!read_only`.
+    pub enable_write: Option<bool>,
+    /// The version reported by `version`.
+    pub version: String,
+}
+
+impl Default for IdsSettings {
+    fn default() -> Self {
+        IdsSettings {
+            two_level: false,
+            restore_delay: Duration::from_secs(2),
+            read_only: false,
+            enable_write: None,
+            version: "2.1.1".to_string(),
+        }
+    }
+}
+
+impl IdsSettings {
+    /// Whether the `write` call is enabled.
+    pub fn write_enabled(&self) -> bool {
+        self.enable_write.unwrap_or(!self.read_only)
+    }
+}

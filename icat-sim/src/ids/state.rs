@@ -1,0 +1,274 @@
+//! Shared state of the IDS: catalogue, storage, settings, faults and two-level bookkeeping.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::catalog::{CatalogError, DatasetInfo, IdsCatalog};
+use super::error::{IdsError, IdsResult};
+use super::faults::{FaultSettings, Faults};
+use super::prepared::PreparedStore;
+use super::settings::IdsSettings;
+use super::storage::{Storage, StorageError};
+
+/// The message of 503 answers for offline data (storageUnit=dataset).
+pub const NOT_ONLINE_MESSAGE: &str = "Before putting, getting or deleting a datafile, its dataset has to be restored, restoration requested automatically";
+
+/// Archive status of a selection, as `getStatus` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataStatus {
+    /// Everything is in main storage.
+    Online,
+    /// Some data is being restored and none is archived without a restore.
+    Restoring,
+    /// Some data is archived and not being restored.
+    Archived,
+}
+
+impl DataStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataStatus::Online => "ONLINE",
+            DataStatus::Restoring => "RESTORING",
+            DataStatus::Archived => "ARCHIVED",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct TwoLevel {
+    /// Datasets being restored, with the generation of their restore task.
+    restoring: BTreeMap<i64, (DatasetInfo, u64)>,
+    /// Datasets whose last restore failed.
+    failures: BTreeSet<i64>,
+}
+
+struct Inner {
+    catalog: Arc<dyn IdsCatalog>,
+    storage: Storage,
+    prepared: PreparedStore,
+    settings: IdsSettings,
+    faults: Faults,
+    two_level: Mutex<TwoLevel>,
+    generation: AtomicU64,
+}
+
+/// Everything the IDS handlers share; cheap to clone.
+#[derive(Clone)]
+pub struct IdsState {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for IdsState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdsState")
+            .field("storage", &self.inner.storage.dir())
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IdsState {
+    /// State over `catalog`, with files under `storage_dir` (created if needed).
+    pub fn new(
+        catalog: Arc<dyn IdsCatalog>,
+        storage_dir: impl Into<PathBuf>,
+        settings: IdsSettings,
+    ) -> Result<IdsState, StorageError> {
+        Self::with_faults(catalog, storage_dir, settings, FaultSettings::default())
+    }
+
+    /// As [`IdsState::new`], starting with the given faults switched on.
+    pub fn with_faults(
+        catalog: Arc<dyn IdsCatalog>,
+        storage_dir: impl Into<PathBuf>,
+        settings: IdsSettings,
+        faults: FaultSettings,
+    ) -> Result<IdsState, StorageError> {
+        let storage = Storage::open(storage_dir)?;
+        let prepared = PreparedStore::open(storage.dir().join("prepared"))?;
+        Ok(IdsState {
+            inner: Arc::new(Inner {
+                catalog,
+                storage,
+                prepared,
+                settings,
+                faults: Faults::new(faults),
+                two_level: Mutex::default(),
+                generation: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The catalogue.
+    pub fn catalog(&self) -> &Arc<dyn IdsCatalog> {
+        &self.inner.catalog
+    }
+
+    /// The file storage.
+    pub fn storage(&self) -> &Storage {
+        &self.inner.storage
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &IdsSettings {
+        &self.inner.settings
+    }
+
+    /// The runtime fault knobs.
+    pub fn faults(&self) -> &Faults {
+        &self.inner.faults
+    }
+
+    pub(crate) fn prepared(&self) -> &PreparedStore {
+        &self.inner.prepared
+    }
+
+    /// Run a catalogue call on a blocking thread.
+    pub(crate) async fn with_catalog<T, F>(&self, f: F) -> IdsResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn IdsCatalog) -> Result<T, CatalogError> + Send + 'static,
+    {
+        let catalog = self.inner.catalog.clone();
+        match tokio::task::spawn_blocking(move || f(catalog.as_ref())).await {
+            Ok(result) => result.map_err(IdsError::from),
+            Err(e) => Err(IdsError::Internal(format!("catalogue call failed: {e}"))),
+        }
+    }
+
+    fn two_level(&self) -> MutexGuard<'_, TwoLevel> {
+        // The bookkeeping is updated in single statements; a poisoned lock is taken over.
+        self.inner
+            .two_level
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fail with 500 "Restore failed" if any of the datasets has a failed restore.
+    pub(crate) fn check_failures(&self, datasets: &[DatasetInfo]) -> IdsResult<()> {
+        let tl = self.two_level();
+        if datasets.iter().any(|ds| tl.failures.contains(&ds.id)) {
+            return Err(IdsError::Internal("Restore failed".to_string()));
+        }
+        Ok(())
+    }
+
+    /// Clear the "restore failed" flags of these datasets.
+    pub(crate) fn clear_failures(&self, datasets: &[DatasetInfo]) {
+        let mut tl = self.two_level();
+        for ds in datasets {
+            tl.failures.remove(&ds.id);
+        }
+    }
+
+    /// The `getStatus` answer for these datasets (two-level; checks failure flags first).
+    pub(crate) fn status(&self, datasets: &[DatasetInfo]) -> IdsResult<DataStatus> {
+        self.check_failures(datasets)?;
+        let tl = self.two_level();
+        let mut status = DataStatus::Online;
+        for ds in datasets {
+            if tl.restoring.contains_key(&ds.id) {
+                status = DataStatus::Restoring;
+            } else if self.inner.storage.is_archived(ds.id) {
+                return Ok(DataStatus::Archived);
+            }
+        }
+        Ok(status)
+    }
+
+    /// Whether a dataset is in main storage (not archived, not being restored).
+    pub(crate) fn is_online(&self, dataset_id: i64) -> bool {
+        !self.inner.storage.is_archived(dataset_id)
+    }
+
+    /// Queue restores of the archived datasets among these; returns whether all are online.
+    pub(crate) fn restore_offline(&self, datasets: &[DatasetInfo]) -> bool {
+        let mut all_online = true;
+        for ds in datasets {
+            if !self.is_online(ds.id) {
+                all_online = false;
+                self.queue_restore(ds);
+            }
+        }
+        all_online
+    }
+
+    /// Fail with 503 (and start restores) unless all these datasets are online.
+    pub(crate) fn require_online(&self, datasets: &[DatasetInfo]) -> IdsResult<()> {
+        if !self.inner.settings.two_level || self.restore_offline(datasets) {
+            Ok(())
+        } else {
+            Err(IdsError::DataNotOnline(NOT_ONLINE_MESSAGE.to_string()))
+        }
+    }
+
+    /// Start restoring an archived dataset unless a restore is already running.
+    pub(crate) fn queue_restore(&self, ds: &DatasetInfo) {
+        if !self.inner.storage.is_archived(ds.id) {
+            return;
+        }
+        let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut tl = self.two_level();
+            if tl.restoring.contains_key(&ds.id) {
+                return;
+            }
+            tl.restoring.insert(ds.id, (ds.clone(), generation));
+        }
+        tracing::debug!(dataset = ds.id, "restore queued");
+        let state = self.clone();
+        let dataset_id = ds.id;
+        tokio::spawn(async move {
+            tokio::time::sleep(state.inner.settings.restore_delay).await;
+            state.finish_restore(dataset_id, generation);
+        });
+    }
+
+    fn finish_restore(&self, dataset_id: i64, generation: u64) {
+        let mut tl = self.two_level();
+        match tl.restoring.get(&dataset_id) {
+            Some((_, g)) if *g == generation => {}
+            _ => return,
+        }
+        tl.restoring.remove(&dataset_id);
+        if self.inner.faults.restores_fail() {
+            tracing::info!(dataset = dataset_id, "restore failed (injected fault)");
+            tl.failures.insert(dataset_id);
+            return;
+        }
+        drop(tl);
+        match self.inner.storage.set_archived([dataset_id], false) {
+            Ok(()) => tracing::debug!(dataset = dataset_id, "restore complete"),
+            Err(e) => {
+                tracing::warn!(dataset = dataset_id, error = %e, "restore failed");
+                self.two_level().failures.insert(dataset_id);
+            }
+        }
+    }
+
+    /// Archive datasets now (cancelling restores in progress).
+    pub(crate) fn archive(&self, datasets: &[DatasetInfo]) -> IdsResult<()> {
+        {
+            let mut tl = self.two_level();
+            for ds in datasets {
+                tl.restoring.remove(&ds.id);
+            }
+        }
+        self.inner
+            .storage
+            .set_archived(datasets.iter().map(|ds| ds.id), true)?;
+        Ok(())
+    }
+
+    /// Restores in progress and failure flags, for `getServiceStatus`.
+    pub(crate) fn service_status(&self) -> (Vec<DatasetInfo>, Vec<i64>) {
+        let tl = self.two_level();
+        (
+            tl.restoring.values().map(|(ds, _)| ds.clone()).collect(),
+            tl.failures.iter().copied().collect(),
+        )
+    }
+}
