@@ -281,6 +281,8 @@ pub enum Expr {
         /// `NOT MEMBER OF`.
         negated: bool,
     },
+    /// A scalar subquery `(SELECT ...)` used as a value.
+    Subquery(Box<Query>),
     /// `[NOT] EXISTS (SELECT ...)`.
     Exists {
         /// The subquery.

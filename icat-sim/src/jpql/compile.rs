@@ -730,6 +730,16 @@ impl Compiler<'_> {
                         self.level().implicit.push(text);
                         (new, target)
                     }
+                    RouteStep::Chain(fields) => {
+                        let mut alias = var.alias.clone();
+                        let mut owner = var.entity;
+                        for f in fields {
+                            let (a, t) = self.join_step(join.kind, owner, &alias, f, *pos)?;
+                            alias = a;
+                            owner = t;
+                        }
+                        (alias, owner)
+                    }
                 };
                 (a, t, *pos)
             }
@@ -759,13 +769,7 @@ impl Compiler<'_> {
         match (forward.as_slice(), backward.as_slice()) {
             ([f], _) => Ok(RouteStep::Forward(f)),
             ([], [b]) => Ok(RouteStep::Backward(b)),
-            ([], []) => Err(JpqlError::invalid(
-                format!(
-                    "There is no relationship between {} and {}",
-                    from.name, to.name
-                ),
-                pos,
-            )),
+            ([], []) => self.chain(from, to, pos).map(RouteStep::Chain),
             _ => Err(JpqlError::invalid(
                 format!(
                     "There is more than one relationship between {} and {}",
@@ -774,6 +778,65 @@ impl Compiler<'_> {
                 pos,
             )),
         }
+    }
+
+    /// The unique shortest chain of relationships from `from` to `to` (at most four steps), for
+    /// concise `A <-> B` when there is no direct relationship (ICAT's `DagHandler` route).
+    fn chain(
+        &self,
+        from: &'static EntityMeta,
+        to: &'static EntityMeta,
+        pos: usize,
+    ) -> Result<Vec<&'static FieldMeta>, JpqlError> {
+        const MAX_STEPS: usize = 4;
+        // entity name -> (number of shortest routes, route to it)
+        let mut seen: HashMap<&'static str, (usize, Vec<&'static FieldMeta>)> = HashMap::new();
+        seen.insert(from.name, (1, Vec::new()));
+        let mut frontier = vec![from];
+        for _ in 0..MAX_STEPS {
+            let mut next: HashMap<&'static str, (usize, Vec<&'static FieldMeta>)> = HashMap::new();
+            for owner in &frontier {
+                let (count, route) = seen.get(owner.name).cloned().unwrap_or_default();
+                for f in owner.relations() {
+                    let Some(target) = f.kind.target() else {
+                        continue;
+                    };
+                    if seen.contains_key(target) {
+                        continue;
+                    }
+                    let entry = next.entry(target).or_insert_with(|| {
+                        let mut r = route.clone();
+                        r.push(f);
+                        (0, r)
+                    });
+                    entry.0 = entry.0.saturating_add(count);
+                }
+            }
+            if let Some((count, route)) = next.get(to.name) {
+                if *count > 1 {
+                    return Err(JpqlError::invalid(
+                        format!(
+                            "There is more than one route between {} and {}",
+                            from.name, to.name
+                        ),
+                        pos,
+                    ));
+                }
+                return Ok(route.clone());
+            }
+            frontier = next
+                .keys()
+                .filter_map(|name| self.opts.entities.iter().find(|e| e.name == *name))
+                .collect();
+            seen.extend(next);
+        }
+        Err(JpqlError::invalid(
+            format!(
+                "There is no relationship between {} and {}",
+                from.name, to.name
+            ),
+            pos,
+        ))
     }
 
     fn select(&mut self, query: &Query) -> Result<(String, Shape), JpqlError> {
@@ -1084,6 +1147,18 @@ impl Compiler<'_> {
                     ty: Ty::Bool,
                 }
             }
+            Expr::Subquery(query) => {
+                let (sub, shape) = self.subquery(query)?;
+                let ty = match shape {
+                    Shape::Entity { name, .. } => Ty::Entity(self.entity(name, 0)?),
+                    Shape::Aggregate(c) => column_ty(c),
+                    Shape::Columns(cols) => cols.first().map_or(Ty::Null, |c| column_ty(*c)),
+                };
+                Typed {
+                    sql: format!("({sub})"),
+                    ty,
+                }
+            }
             Expr::Exists { query, negated } => {
                 let (sub, _) = self.subquery(query)?;
                 let not = if *negated { "NOT " } else { "" };
@@ -1325,9 +1400,14 @@ impl Compiler<'_> {
     }
 }
 
+/// How concise `A <-> B` reaches `B`.
 enum RouteStep {
+    /// A relationship field of `A`.
     Forward(&'static FieldMeta),
+    /// A many-to-one field of `B` pointing at `A` (no inverse declared on `A`).
     Backward(&'static FieldMeta),
+    /// Several relationship steps from `A`.
+    Chain(Vec<&'static FieldMeta>),
 }
 
 fn column_type(ty: Ty) -> ColumnType {
@@ -1336,6 +1416,15 @@ fn column_type(ty: Ty) -> ColumnType {
         Ty::Entity(e) => ColumnType::Entity(e.name),
         Ty::Null => ColumnType::Null,
         Ty::Bool => ColumnType::Attr(AttrType::Boolean),
+    }
+}
+
+fn column_ty(c: ColumnType) -> Ty {
+    match c {
+        ColumnType::Attr(a) => Ty::Attr(a),
+        // Entity columns of subqueries are only compared by id.
+        ColumnType::Entity(_) => Ty::Attr(AttrType::Long),
+        ColumnType::Null => Ty::Null,
     }
 }
 

@@ -4,7 +4,8 @@
 //! Concise forms accepted: an optional paging prefix `offset,count` (either part may be left out),
 //! an optional aggregate `MAX (Entity.attr)` or `DISTINCT`, `Entity` or `Entity.attr[.attr]`, an
 //! optional `[condition]` whose bare names are fields of the entity (bare enum names such as
-//! `NUMERIC` are allowed), further entities linked with `<->` each with an optional condition,
+//! `NUMERIC` are allowed), further entities linked with `<->` (by their unique direct relationship
+//! or, failing that, the unique shortest chain of relationships) each with an optional condition,
 //! `ORDER BY attr [ASC|DESC], ...` relative to the first entity, and `INCLUDE 1` or
 //! `INCLUDE Type, Type`.
 

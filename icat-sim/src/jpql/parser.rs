@@ -605,6 +605,11 @@ impl Parser {
             }
             Tok::Punct("(") => {
                 self.next();
+                if self.peek().is_kw("SELECT") {
+                    let query = self.query(false)?;
+                    self.expect_punct(")")?;
+                    return Ok(Expr::Subquery(Box::new(query)));
+                }
                 let e = self.expr()?;
                 self.expect_punct(")")?;
                 Ok(e)

@@ -1086,6 +1086,22 @@ const QUERIES: &[(&str, &str)] = &[
     ),
     ("COUNT (Datafile)", "10"),
     (
+        "Datafile.name <-> Investigation [name = '10100601-ST'] ORDER BY name",
+        "e208339.dat, e208339.nxs, e208341.dat, e208341.vtk",
+    ),
+    (
+        "Keyword.name <-> Investigation <-> InvestigationUser <-> User [name = :user] ORDER BY name",
+        "Durol, Ni-Mn-Ga, single crystal, single crystal",
+    ),
+    (
+        "SELECT i.name FROM Investigation i WHERE EXISTS (SELECT ds FROM i.datasets ds WHERE ds.type.name = 'analyzed')",
+        "10100601-ST",
+    ),
+    (
+        "SELECT i.name FROM Investigation i WHERE (SELECT COUNT(k) FROM i.keywords k) = 2 ORDER BY i.name",
+        "08100122-EF, 10100601-ST",
+    ),
+    (
         "Datafile [fileSize BETWEEN 1000 AND 20000 AND NOT name LIKE '%.nxs']",
         "Datafile:3,7",
     ),
@@ -1292,7 +1308,11 @@ fn semantic_errors_explain_what_is_wrong() {
         ),
         (
             "Dataset <-> Facility",
-            "no relationship between Dataset and Facility",
+            "more than one route between Dataset and Facility",
+        ),
+        (
+            "Dataset <-> PublicStep",
+            "no relationship between Dataset and PublicStep",
         ),
         ("Datafile INCLUDE Facility", "no route"),
     ];
