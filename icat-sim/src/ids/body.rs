@@ -217,7 +217,14 @@ where
                 vec![Ok(chunk.slice(..room as usize)), Err(aborted)]
             }
         })
-        .flat_map(stream::iter);
+        .flat_map(stream::iter)
+        .then(|item| async move {
+            // Let the connection flush the bytes before the cut, as a real network drop would.
+            if matches!(&item, Err(e) if e.kind() == io::ErrorKind::ConnectionAborted) {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            item
+        });
     Body::from_stream(cut)
 }
 

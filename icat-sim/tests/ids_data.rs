@@ -1,0 +1,488 @@
+//! getData (raw, zip, ranges, names), put and delete on single-level storage.
+
+mod ids_common;
+
+use ids_common::{Fixture, JDOE, NBOUR, assert_error, big_bytes, unzip};
+
+#[tokio::test]
+async fn single_datafile_is_sent_raw_with_length_and_name() {
+    let f = Fixture::new().await;
+    // compress=true does not zip a single datafile.
+    let q = format!(
+        "sessionId={}&datafileIds={}&compress=true",
+        f.session, f.df_jdoe
+    );
+    let r = f.get("getData", &q).await;
+    assert_eq!(r.status(), 200);
+    let h = r.headers().clone();
+    assert_eq!(h["content-type"], "application/octet-stream");
+    assert_eq!(h["accept-ranges"], "bytes");
+    assert_eq!(h["content-length"], JDOE.len().to_string().as_str());
+    assert_eq!(
+        h["content-disposition"],
+        "attachment; filename=\"greet-jdoe.txt\""
+    );
+    assert_eq!(r.bytes().await.unwrap(), JDOE);
+
+    let q = format!(
+        "sessionId={}&datafileIds={}&outname=hello.dat",
+        f.session, f.df_jdoe
+    );
+    let r = f.get("getData", &q).await;
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "attachment; filename=\"hello.dat\""
+    );
+}
+
+#[tokio::test]
+async fn range_skips_bytes_with_206() {
+    let f = Fixture::new().await;
+    let big = big_bytes();
+    let q = format!("sessionId={}&datafileIds={}", f.session, f.df_big);
+    let r = f
+        .http
+        .get(f.url("getData", &q))
+        .header("Range", "bytes=100000-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert!(r.headers().get("content-range").is_none());
+    assert_eq!(r.headers()["content-length"], "200000");
+    assert_eq!(r.bytes().await.unwrap(), &big[100_000..]);
+
+    let r = f
+        .http
+        .get(f.url("getData", &q))
+        .header("Range", "bytes=0-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().len(), 300_000);
+
+    let r = f
+        .http
+        .get(f.url("getData", &q))
+        .header("Range", "bytes=400000-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.bytes().await.unwrap().len(), 0);
+
+    for bad in ["bytes=0-99", "bytes=-10", "bytes=1-,4-"] {
+        let r = f
+            .http
+            .get(f.url("getData", &q))
+            .header("Range", bad)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        assert_error(
+            status,
+            &r.text().await.unwrap(),
+            400,
+            "BadRequestException",
+            "The range must match bytes=(\\d+)-",
+        );
+    }
+}
+
+#[tokio::test]
+async fn zip_uses_the_default_layout_with_encoded_components() {
+    let f = Fixture::new().await;
+    let q = format!(
+        "sessionId={}&investigationIds={}",
+        f.session, f.investigation
+    );
+    let r = f.get("getData", &q).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("content-length").is_none());
+    let disposition = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        disposition.starts_with("attachment; filename=\"") && disposition.ends_with(".zip\""),
+        "{disposition}"
+    );
+    let entries = unzip(&r.bytes().await.unwrap());
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "ids/ESNF/12100409-ST/1.1-P/greetings/greet-jdoe.txt",
+            "ids/ESNF/12100409-ST/1.1-P/greetings/greet-nbour.txt",
+            "ids/ESNF/12100409-ST/1.1-P/raw+data/big file.bin",
+        ]
+    );
+    assert_eq!(entries[0].1, JDOE);
+    assert_eq!(entries[1].1, NBOUR);
+    assert_eq!(entries[2].1, big_bytes());
+}
+
+#[tokio::test]
+async fn zip_flag_and_outname_rules() {
+    let f = Fixture::new().await;
+    let q = format!(
+        "sessionId={}&datafileIds={}&zip=true&outname=mine",
+        f.session, f.df_jdoe
+    );
+    let r = f.get("getData", &q).await;
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "attachment; filename=\"mine.zip\""
+    );
+    let entries = unzip(&r.bytes().await.unwrap());
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].1, JDOE);
+
+    let q = format!(
+        "sessionId={}&datafileIds={},{}&outname=both.zip",
+        f.session, f.df_jdoe, f.df_nbour
+    );
+    let r = f.get("getData", &q).await;
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "attachment; filename=\"both.zip\""
+    );
+    assert_eq!(unzip(&r.bytes().await.unwrap()).len(), 2);
+
+    // No ids at all: an empty zip.
+    let r = f.get("getData", &format!("sessionId={}", f.session)).await;
+    assert_eq!(r.status(), 200);
+    assert!(unzip(&r.bytes().await.unwrap()).is_empty());
+}
+
+#[tokio::test]
+async fn compress_changes_size_not_content() {
+    let f = Fixture::new().await;
+    let text = "all work and no play ".repeat(5000);
+    let loc = "c/text";
+    let stored = f
+        .server
+        .state()
+        .storage()
+        .write_bytes(loc, text.as_bytes())
+        .unwrap();
+    let df = f.catalog.add_datafile(
+        f.dataset,
+        "text.txt",
+        Some(loc),
+        Some(stored.size as i64),
+        None,
+    );
+    let q = |compress: bool| {
+        format!(
+            "sessionId={}&datafileIds={df}&zip=true&compress={compress}",
+            f.session
+        )
+    };
+    let plain = f.get("getData", &q(false)).await.bytes().await.unwrap();
+    let packed = f.get("getData", &q(true)).await.bytes().await.unwrap();
+    assert!(
+        packed.len() * 10 < plain.len(),
+        "{} vs {}",
+        packed.len(),
+        plain.len()
+    );
+    assert!(plain.len() > text.len());
+    assert_eq!(unzip(&plain)[0].1, text.as_bytes());
+    assert_eq!(unzip(&packed)[0].1, text.as_bytes());
+}
+
+#[tokio::test]
+async fn zip_skips_duplicate_entry_names_and_resumes_identically() {
+    let f = Fixture::new().await;
+    let stored = f
+        .server
+        .state()
+        .storage()
+        .write_bytes("d/dup", b"second")
+        .unwrap();
+    f.catalog.add_datafile(
+        f.dataset,
+        "greet-jdoe.txt",
+        Some("d/dup"),
+        Some(stored.size as i64),
+        None,
+    );
+    let q = format!("sessionId={}&datasetIds={}", f.session, f.dataset);
+    let whole = f.get("getData", &q).await.bytes().await.unwrap();
+    let entries = unzip(&whole);
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0].1, JDOE, "the first file of a name wins");
+    let r = f
+        .http
+        .get(f.url("getData", &q))
+        .header("Range", "bytes=50-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.bytes().await.unwrap(), &whole[50..]);
+}
+
+#[tokio::test]
+async fn prepared_get_data_checks_the_datafiles_still_exist() {
+    let f = Fixture::new().await;
+    let form = format!("sessionId={}&datafileIds={}", f.session, f.df_nbour);
+    let (_, prepared) = f.post_text("prepareData", &form).await;
+    let r = f.get("getData", &format!("preparedId={prepared}")).await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers().get("content-length").is_none(),
+        "no length in preparedId mode"
+    );
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "attachment; filename=\"greet-nbour.txt\""
+    );
+    assert_eq!(r.bytes().await.unwrap(), NBOUR);
+
+    let r = f
+        .http
+        .delete(f.url(
+            "delete",
+            &format!("sessionId={}&datafileIds={}", f.session, f.df_nbour),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (status, body) = f
+        .get_text("getData", &format!("preparedId={prepared}"))
+        .await;
+    assert_error(
+        status,
+        &body,
+        404,
+        "NotFoundException",
+        "One of the data files requested has been deleted",
+    );
+}
+
+#[tokio::test]
+async fn missing_files_and_null_locations() {
+    let f = Fixture::new().await;
+    let q = format!("sessionId={}&datafileIds={}", f.session, f.df_no_location);
+    let (status, body) = f.get_text("getData", &q).await;
+    assert_error(status, &body, 404, "NotFoundException", "Datafile");
+    let df = f
+        .catalog
+        .add_datafile(f.dataset, "ghost", Some("no/such/file"), Some(3), None);
+    let q = format!("sessionId={}&datafileIds={df}", f.session);
+    let (status, body) = f.get_text("getData", &q).await;
+    assert_error(
+        status,
+        &body,
+        500,
+        "InternalException",
+        "missing from main storage",
+    );
+    let df = f
+        .catalog
+        .add_datafile(f.dataset, "evil", Some("../../etc/passwd"), Some(3), None);
+    let q = format!("sessionId={}&datafileIds={df}", f.session);
+    let (status, body) = f.get_text("getData", &q).await;
+    assert_error(status, &body, 500, "InternalException", "location");
+}
+
+async fn put(f: &Fixture, query: &str, body: Vec<u8>) -> (u16, String) {
+    let r = f
+        .http
+        .put(f.url("put", query))
+        .header("Content-Type", "application/octet-stream")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn put_stores_streams_checksums_and_registers() {
+    let f = Fixture::new().await;
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
+    let q = format!(
+        "sessionId={}&name=new.dat&datasetId={}&datafileFormatId={}&description=desc&datafileCreateTime=1000&datafileModTime=2000",
+        f.session, f.dataset, f.format
+    );
+    // A streamed (chunked) body, as python-icat sends it.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        data.chunks(8192).map(|c| Ok(c.to_vec())).collect();
+    let r = f
+        .http
+        .put(f.url("put", &q))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let v: serde_json::Value = r.json().await.unwrap();
+    let crc = crc32fast::hash(&data);
+    assert_eq!(v["checksum"], crc);
+    assert_eq!(v["size"], 1_000_000);
+    let id = v["id"].as_i64().unwrap();
+    let location = v["location"].as_str().unwrap();
+    assert!(
+        location.starts_with(&format!("{}/{}/", f.investigation, f.dataset)),
+        "{location}"
+    );
+
+    let df = f.catalog.datafile(id).unwrap();
+    assert_eq!(df.checksum.as_deref(), Some(format!("{crc:x}").as_str()));
+    assert_eq!(df.file_size, Some(1_000_000));
+    assert_eq!(df.location.as_deref(), Some(location));
+    assert_eq!(df.description.as_deref(), Some("desc"));
+    assert_eq!(df.create_time_millis, Some(1000));
+    assert_eq!(df.mod_time_millis, Some(2000));
+    assert_eq!(df.datafile_format_id, Some(f.format));
+
+    let got = f
+        .get(
+            "getData",
+            &format!("sessionId={}&datafileIds={id}", f.session),
+        )
+        .await;
+    assert_eq!(
+        got.headers()["content-disposition"],
+        "attachment; filename=\"new.dat\""
+    );
+    assert_eq!(got.bytes().await.unwrap(), data);
+    // Nothing but the final file was left in the dataset directory.
+    let dir = f
+        .dir
+        .path()
+        .join("main")
+        .join(f.investigation.to_string())
+        .join(f.dataset.to_string());
+    assert_eq!(std::fs::read_dir(dir).unwrap().count(), 1);
+}
+
+#[tokio::test]
+async fn put_parameter_errors() {
+    let f = Fixture::new().await;
+    let s = &f.session;
+    let (ds, fmt) = (f.dataset, f.format);
+    let cases = [
+        (
+            format!("sessionId={s}&datasetId={ds}&datafileFormatId={fmt}"),
+            400,
+            "BadRequestException",
+            "The name parameter must be set",
+        ),
+        (
+            format!("sessionId={s}&name=a&datasetId={ds}"),
+            400,
+            "BadRequestException",
+            "The datafileFormatId parameter must be set",
+        ),
+        (
+            format!("sessionId={s}&name=a&datasetId=x&datafileFormatId={fmt}"),
+            400,
+            "BadRequestException",
+            "The datasetId parameter must be numeric",
+        ),
+        (
+            format!(
+                "sessionId={s}&name=a&datasetId={ds}&datafileFormatId={fmt}&datafileModTime=yesterday"
+            ),
+            400,
+            "BadRequestException",
+            "The datafileModTime parameter must be numeric",
+        ),
+        (
+            format!("sessionId=nope&name=a&datasetId={ds}&datafileFormatId={fmt}"),
+            400,
+            "BadRequestException",
+            "not a valid UUID",
+        ),
+        (
+            format!("sessionId={s}&name=a&datasetId=987654&datafileFormatId={fmt}"),
+            404,
+            "NotFoundException",
+            "987654",
+        ),
+        (
+            format!("sessionId={s}&name=a&datasetId={ds}&datafileFormatId=987655"),
+            404,
+            "NotFoundException",
+            "987655",
+        ),
+        (
+            format!("sessionId={s}&name=greet-jdoe.txt&datasetId={ds}&datafileFormatId={fmt}"),
+            400,
+            "BadRequestException",
+            "exists",
+        ),
+    ];
+    for (q, status, code, message) in cases {
+        let (got, body) = put(&f, &q, b"abc".to_vec()).await;
+        assert_error(got, &body, status, code, message);
+    }
+    // Failed registrations leave no file behind.
+    let dir = f.dir.path().join("main").join(f.investigation.to_string());
+    assert!(
+        !dir.exists()
+            || std::fs::read_dir(dir.join(f.dataset.to_string()))
+                .unwrap()
+                .count()
+                == 0
+    );
+}
+
+#[tokio::test]
+async fn put_empty_file() {
+    let f = Fixture::new().await;
+    let q = format!(
+        "sessionId={}&name=empty&datasetId={}&datafileFormatId={}",
+        f.session, f.dataset, f.format
+    );
+    let (status, body) = put(&f, &q, Vec::new()).await;
+    assert_eq!(status, 201, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["checksum"], 0);
+    assert_eq!(v["size"], 0);
+}
+
+#[tokio::test]
+async fn delete_removes_datafiles_and_unshared_files() {
+    let f = Fixture::new().await;
+    // A second datafile sharing greet-jdoe's location keeps the file alive.
+    let shared = f
+        .catalog
+        .add_datafile(f.dataset2, "alias", Some("a/greet-jdoe"), Some(16), None);
+    let q = format!("sessionId={}&datasetIds={}", f.session, f.dataset);
+    let r = f.http.delete(f.url("delete", &q)).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(r.text().await.unwrap(), "");
+    assert!(f.catalog.datafile(f.df_jdoe).is_none());
+    assert!(f.catalog.datafile(f.df_nbour).is_none());
+    assert!(
+        f.catalog.datafile(f.df_no_location).is_some(),
+        "null locations are not selected"
+    );
+    let main = f.dir.path().join("main");
+    assert!(main.join("a/greet-jdoe").exists());
+    assert!(!main.join("a/greet-nbour").exists());
+    let q = format!("sessionId={}&datafileIds={shared}", f.session);
+    assert_eq!(f.get("getData", &q).await.bytes().await.unwrap(), JDOE);
+
+    let q = format!("sessionId={}&datafileIds=123456", f.session);
+    let r = f.http.delete(f.url("delete", &q)).send().await.unwrap();
+    let status = r.status().as_u16();
+    assert_error(
+        status,
+        &r.text().await.unwrap(),
+        404,
+        "NotFoundException",
+        "123456",
+    );
+}
