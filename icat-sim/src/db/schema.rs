@@ -220,6 +220,19 @@ impl Schema {
                     cols.join(", ")
                 ));
             }
+            // Columns that queries commonly select on (names, visit ids) get an index too.
+            for a in table
+                .attrs
+                .iter()
+                .filter(|a| matches!(a.name, "name" | "visitId" | "location"))
+            {
+                out.push(format!(
+                    "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
+                    quote(&format!("{}_{}_idx", meta.name, a.name)),
+                    quote(meta.name),
+                    quote(a.name)
+                ));
+            }
             for o in &table.ones {
                 out.push(format!(
                     "CREATE INDEX IF NOT EXISTS {} ON {} ({})",

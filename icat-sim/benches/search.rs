@@ -1,0 +1,89 @@
+//! Search throughput: one investigation by visit id with its datasets INCLUDEd, on a synthetic
+//! facility of 1000 investigations x 10 datasets x 10 datafiles. `raw_sql` is the baseline measured
+//! in the same run: the same lookup as two hand-written SQLite statements, no query compilation,
+//! no entity building. Run with `cargo bench -p icat-sim --bench search`.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use icat_sim::config::SimConfig;
+use icat_sim::db::{Clock, Db};
+use icat_sim::icat::Icat;
+use icat_sim::synthetic::{DirSink, SyntheticSpec};
+
+fn main() {
+    divan::main();
+}
+
+struct Fixture {
+    icat: Icat,
+    session: String,
+    _storage: tempfile::TempDir,
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let storage = tempfile::tempdir().expect("temp dir");
+        let mut db = Db::open(None, icat_sim::entities(), Clock::default()).expect("db");
+        let spec: SyntheticSpec = "visits=1000,datasets=10,files=10,size=0"
+            .parse()
+            .expect("spec");
+        icat_sim::synthetic::generate(&mut db, &spec, "simple/root", &DirSink::new(storage.path()))
+            .expect("synthetic");
+        let icat = Icat::new(db, SimConfig::default());
+        let creds = BTreeMap::from([
+            ("username".into(), "root".into()),
+            ("password".into(), "secret".into()),
+        ]);
+        let session = icat.login("simple", &creds).expect("login");
+        Fixture {
+            icat,
+            session,
+            _storage: storage,
+        }
+    })
+}
+
+fn visit(n: usize) -> String {
+    format!("SIM{:06}-1", n % 1000 + 1)
+}
+
+#[divan::bench(sample_count = 200)]
+fn raw_sql(bencher: divan::Bencher) {
+    let f = fixture();
+    let mut n = 0;
+    bencher.bench_local(|| {
+        n += 1;
+        let db = f.icat.db();
+        let id: i64 = db
+            .conn()
+            .prepare_cached("SELECT \"id\" FROM \"Investigation\" WHERE \"visitId\" = ?")
+            .and_then(|mut s| s.query_row([visit(n)], |r| r.get(0)))
+            .expect("investigation");
+        let mut s = db
+            .conn()
+            .prepare_cached("SELECT \"id\", \"name\", \"startDate\" FROM \"Dataset\" WHERE \"investigation_id\" = ?")
+            .expect("prepare");
+        let rows: Vec<(i64, String, Option<i64>)> = s
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(|rows| rows.collect())
+            .expect("datasets");
+        assert_eq!(rows.len(), 10);
+    });
+}
+
+#[divan::bench(sample_count = 200)]
+fn icat_search(bencher: divan::Bencher) {
+    let f = fixture();
+    let mut n = 0;
+    bencher.bench_local(|| {
+        n += 1;
+        let q = format!(
+            "SELECT i FROM Investigation i WHERE i.visitId = '{}' INCLUDE i.datasets",
+            visit(n)
+        );
+        let found = f.icat.search(&f.session, &q).expect("search");
+        assert_eq!(found.len(), 1);
+    });
+}
