@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod icat;
 pub mod ids;
+pub mod ids_catalog;
 pub mod jpql;
 pub mod load;
 pub mod simulator;

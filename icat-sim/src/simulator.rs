@@ -12,6 +12,7 @@ use crate::config::{ConfigError, SimConfig};
 use crate::db::{Clock, Db, DbError};
 use crate::http::{AppState, ICAT_PATH};
 use crate::icat::Icat;
+use crate::ids_catalog::SimCatalog;
 use crate::synthetic::SyntheticSpec;
 
 /// Errors starting a simulator.
@@ -29,6 +30,9 @@ pub enum SimError {
     /// The synthetic facility could not be made.
     #[error("cannot create the synthetic facility: {0}")]
     Synthetic(String),
+    /// The IDS could not be set up (storage state unreadable).
+    #[error("cannot start the IDS: {0}")]
+    Ids(String),
     /// The storage directory could not be prepared.
     #[error("cannot use storage directory {path}: {source}")]
     Storage {
@@ -171,9 +175,16 @@ impl SimulatorBuilder {
             tracing::info!(objects = n, file = %path.display(), "loaded dump");
         }
         if let Some(spec) = &self.synthetic {
-            let sink = crate::synthetic::DirSink::new(&storage_dir);
-            let summary = crate::synthetic::generate(&mut db, spec, &loader_user(&config), &sink)
+            let storage = crate::ids::Storage::open(&storage_dir)
                 .map_err(|e| SimError::Synthetic(e.to_string()))?;
+            let summary = crate::synthetic::generate(
+                &mut db,
+                spec,
+                &loader_user(&config),
+                &storage,
+                config.ids.two_level,
+            )
+            .map_err(|e| SimError::Synthetic(e.to_string()))?;
             tracing::info!(?summary, "created synthetic facility");
         }
         let icat = Icat::new(db, config);
@@ -187,8 +198,18 @@ impl SimulatorBuilder {
             addr: self.listen,
             source,
         })?;
+        let icat_url = format!("http://{addr}{ICAT_PATH}");
+        let catalog = std::sync::Arc::new(SimCatalog::new(icat.clone(), icat_url));
+        let ids_settings = crate::ids::IdsSettings {
+            two_level: icat.config().ids.two_level,
+            restore_delay: icat.config().ids.restore_delay,
+            read_only: icat.config().ids.read_only,
+            ..crate::ids::IdsSettings::default()
+        };
+        let ids_state = crate::ids::IdsState::new(catalog, &storage_dir, ids_settings)
+            .map_err(|e| SimError::Ids(e.to_string()))?;
         let state = AppState { icat: icat.clone() };
-        let router = crate::http::icat_router(state);
+        let router = crate::http::icat_router(state).nest("/ids", crate::ids::router(ids_state));
         let (stop_tx, mut stop_rx) = watch::channel(false);
         let mut purge_rx = stop_tx.subscribe();
         let purge_icat = icat.clone();

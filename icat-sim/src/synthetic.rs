@@ -1,10 +1,9 @@
 //! A deterministic synthetic facility (`--synthetic visits=100,datasets=10,files=100,size=1MiB,archived=0.3`):
 //! facility, instruments, types, users with investigation roles, investigations, datasets and datafiles
-//! whose contents are real bytes (a seeded pseudo-random stream) with matching CRC32 checksum and size.
-//! Everything is created in one transaction; file contents go through a [`FileSink`].
+//! whose contents are real bytes (the IDS storage's seeded pattern) with matching CRC32 checksum and
+//! size. The catalogue part is one transaction; file contents are written through [`Storage`], and the
+//! chosen fraction of datasets is marked archived for two-level mode.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use icat_soap::DateTime;
@@ -12,6 +11,7 @@ use icat_soap::dynamic::{AttrValue, DynEntity};
 
 use crate::db::Db;
 use crate::error::IcatError;
+use crate::ids::{Storage, StorageError};
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,65 +126,6 @@ impl FromStr for SyntheticSpec {
     }
 }
 
-/// Where file contents are written, by datafile location.
-pub trait FileSink {
-    /// Stores the bytes of the file at `location`; the file appears complete or not at all.
-    fn store(
-        &self,
-        location: &str,
-        write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
-    ) -> std::io::Result<()>;
-}
-
-/// A [`FileSink`] writing `location` below a directory (temporary name, then rename).
-#[derive(Debug, Clone)]
-pub struct DirSink {
-    root: PathBuf,
-}
-
-impl DirSink {
-    /// A sink below `root`.
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        DirSink { root: root.into() }
-    }
-}
-
-impl FileSink for DirSink {
-    fn store(
-        &self,
-        location: &str,
-        write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
-        let rel = Path::new(location);
-        if rel.is_absolute()
-            || rel
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("unsafe location {location}"),
-            ));
-        }
-        let path = self.root.join(rel);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let part = path.with_extension("part");
-        let result = (|| {
-            let mut out =
-                std::io::BufWriter::with_capacity(64 * 1024, std::fs::File::create(&part)?);
-            write(&mut out)?;
-            out.flush()?;
-            std::fs::rename(&part, &path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&part);
-        }
-        result
-    }
-}
-
 /// Errors making a synthetic facility.
 #[derive(Debug, thiserror::Error)]
 pub enum SyntheticError {
@@ -192,13 +133,8 @@ pub enum SyntheticError {
     #[error("catalogue error: {0}")]
     Catalogue(#[from] IcatError),
     /// File contents could not be stored.
-    #[error("cannot store file contents at {location}: {source}")]
-    Storage {
-        /// Datafile location.
-        location: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    #[error("cannot store synthetic file contents: {0}")]
+    Storage(#[from] StorageError),
 }
 
 /// What was made.
@@ -241,31 +177,6 @@ impl SplitMix64 {
     }
 }
 
-/// Writes `size` deterministic bytes for `key` to `out`; returns the CRC32.
-pub fn write_contents(
-    seed: u64,
-    key: &str,
-    size: u64,
-    out: &mut dyn Write,
-) -> std::io::Result<u32> {
-    let mut h = crc32fast::Hasher::new();
-    let mut rng =
-        SplitMix64::new(seed ^ u64::from(crc32fast::hash(key.as_bytes())).rotate_left(32));
-    let mut buf = [0u8; 64 * 1024];
-    let mut left = size;
-    while left > 0 {
-        let n = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
-        for chunk in buf[..n].chunks_mut(8) {
-            let word = rng.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&word[..chunk.len()]);
-        }
-        h.update(&buf[..n]);
-        out.write_all(&buf[..n])?;
-        left -= n as u64;
-    }
-    Ok(h.finalize())
-}
-
 fn s(v: impl Into<String>) -> AttrValue {
     AttrValue::String(v.into())
 }
@@ -283,12 +194,14 @@ fn ent(name: &str, attrs: Vec<(&str, AttrValue)>, ones: Vec<(&str, &str, i64)>) 
     e
 }
 
-/// Creates the facility described by `spec` as `user`, storing contents through `sink`.
+/// Creates the facility described by `spec` as `user`, storing contents in `storage`. Datasets chosen
+/// as archived are marked so in the storage when `two_level` is set.
 pub fn generate(
     db: &mut Db,
     spec: &SyntheticSpec,
     user: &str,
-    sink: &dyn FileSink,
+    storage: &Storage,
+    two_level: bool,
 ) -> Result<SyntheticSummary, SyntheticError> {
     let bulk = db.bulk(user)?;
     let mut rng = SplitMix64::new(spec.seed);
@@ -440,22 +353,15 @@ pub fn generate(
             for f in 0..spec.files {
                 let name = format!("df{:05}.nxs", f + 1);
                 let location = format!("{inv_id}/{ds_id}/{name}");
-                let mut crc = 0;
-                sink.store(&location, &mut |out| {
-                    crc = write_contents(spec.seed, &location, spec.size, out)?;
-                    Ok(())
-                })
-                .map_err(|source| SyntheticError::Storage {
-                    location: location.clone(),
-                    source,
-                })?;
+                let file_seed = spec.seed ^ (ds_id as u64).rotate_left(20) ^ u64::from(f);
+                let stored = storage.write_pattern(&location, file_seed, spec.size)?;
                 bulk.create(&ent(
                     "Datafile",
                     vec![
                         ("name", s(name)),
                         ("location", s(location)),
                         ("fileSize", AttrValue::Long(spec.size as i64)),
-                        ("checksum", s(format!("{crc:x}"))),
+                        ("checksum", s(stored.checksum_hex())),
                         (
                             "datafileCreateTime",
                             AttrValue::DateTime(DateTime::from_unix_millis(start)),
@@ -472,6 +378,9 @@ pub fn generate(
         }
     }
     bulk.commit()?;
+    if two_level && !summary.archived_datasets.is_empty() {
+        storage.set_archived(summary.archived_datasets.iter().copied(), true)?;
+    }
     Ok(summary)
 }
 
@@ -497,10 +406,11 @@ mod tests {
         assert!("size=3parsecs".parse::<SyntheticSpec>().is_err());
     }
 
-    fn run(dir: &Path, spec: &SyntheticSpec) -> (Db, SyntheticSummary) {
+    fn run(dir: &std::path::Path, spec: &SyntheticSpec) -> (Db, SyntheticSummary, Storage) {
         let mut db = Db::open(None, crate::entities(), Clock::default()).unwrap();
-        let summary = generate(&mut db, spec, "simple/root", &DirSink::new(dir)).unwrap();
-        (db, summary)
+        let storage = Storage::open(dir).unwrap();
+        let summary = generate(&mut db, spec, "simple/root", &storage, true).unwrap();
+        (db, summary, storage)
     }
 
     #[test]
@@ -509,8 +419,8 @@ mod tests {
             .parse()
             .unwrap();
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let (db1, s1) = run(a.path(), &spec);
-        let (db2, s2) = run(b.path(), &spec);
+        let (db1, s1, st1) = run(a.path(), &spec);
+        let (db2, s2, st2) = run(b.path(), &spec);
         assert_eq!(s1, s2);
         assert_eq!(
             (s1.investigations, s1.datasets, s1.datafiles, s1.bytes),
@@ -527,10 +437,13 @@ mod tests {
         let (r1, r2) = (rows(&db1), rows(&db2));
         assert_eq!(r1, r2);
         for (location, checksum, size) in &r1 {
-            let bytes = std::fs::read(a.path().join(location)).unwrap();
+            let bytes = std::fs::read(st1.path_of(location).unwrap()).unwrap();
             assert_eq!(bytes.len() as i64, *size);
             assert_eq!(format!("{:x}", crc32fast::hash(&bytes)), *checksum);
-            assert_eq!(bytes, std::fs::read(b.path().join(location)).unwrap());
+            assert_eq!(
+                bytes,
+                std::fs::read(st2.path_of(location).unwrap()).unwrap()
+            );
         }
         let pis: i64 = db1
             .conn()
@@ -541,7 +454,7 @@ mod tests {
             .parse()
             .unwrap();
         let c = tempfile::tempdir().unwrap();
-        let (db3, _) = run(c.path(), &other);
+        let (db3, _, _) = run(c.path(), &other);
         assert_ne!(rows(&db3), r1, "another seed gives other contents");
     }
 }

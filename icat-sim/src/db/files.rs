@@ -25,6 +25,8 @@ pub struct DatafileRecord {
     pub dataset_id: i64,
     /// Dataset name.
     pub dataset_name: String,
+    /// Dataset location, if any.
+    pub dataset_location: Option<String>,
     /// Investigation id.
     pub investigation_id: i64,
     /// Investigation name.
@@ -54,7 +56,7 @@ pub struct Selection {
 
 const RECORD_SQL: &str = "SELECT df.\"id\", df.\"name\", df.\"location\", df.\"fileSize\", df.\"checksum\", \
      ds.\"id\", ds.\"name\", inv.\"id\", inv.\"name\", inv.\"visitId\", fac.\"id\", fac.\"name\", \
-     df.\"createId\", df.\"modId\" \
+     df.\"createId\", df.\"modId\", ds.\"location\" \
      FROM \"Datafile\" df JOIN \"Dataset\" ds ON df.\"dataset_id\" = ds.\"id\" \
      JOIN \"Investigation\" inv ON ds.\"investigation_id\" = inv.\"id\" \
      JOIN \"Facility\" fac ON inv.\"facility_id\" = fac.\"id\"";
@@ -88,6 +90,7 @@ impl Db {
                         facility_name: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
                         create_id: r.get(12)?,
                         mod_id: r.get(13)?,
+                        dataset_location: r.get(14)?,
                     },
                     location.is_some(),
                 ))
@@ -158,6 +161,70 @@ impl Db {
     }
 }
 
+/// A dataset with its investigation and facility names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetRow {
+    /// Dataset id.
+    pub id: i64,
+    /// Dataset name.
+    pub name: String,
+    /// Dataset location, if any.
+    pub location: Option<String>,
+    /// Investigation id.
+    pub investigation_id: i64,
+    /// Investigation name.
+    pub investigation_name: String,
+    /// Investigation visit id.
+    pub visit_id: String,
+    /// Facility id.
+    pub facility_id: i64,
+    /// Facility name.
+    pub facility_name: String,
+}
+
+impl Db {
+    /// The datasets with these ids (unknown ids are left out), ascending by id.
+    pub fn dataset_rows(&self, ids: &[i64]) -> Result<Vec<DatasetRow>, IcatError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let sql = format!(
+                "SELECT ds.\"id\", ds.\"name\", ds.\"location\", inv.\"id\", inv.\"name\", inv.\"visitId\", \
+                 fac.\"id\", fac.\"name\" FROM \"Dataset\" ds \
+                 JOIN \"Investigation\" inv ON ds.\"investigation_id\" = inv.\"id\" \
+                 JOIN \"Facility\" fac ON inv.\"facility_id\" = fac.\"id\" WHERE ds.\"id\" IN ({marks})"
+            );
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params_from_iter(chunk.iter()), |r| {
+                Ok(DatasetRow {
+                    id: r.get(0)?,
+                    name: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    location: r.get(2)?,
+                    investigation_id: r.get(3)?,
+                    investigation_name: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                    visit_id: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                    facility_id: r.get(6)?,
+                    facility_name: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+                })
+            })?;
+            for row in rows {
+                out.push(row?);
+            }
+        }
+        out.sort_by_key(|d| d.id);
+        out.dedup_by_key(|d| d.id);
+        Ok(out)
+    }
+
+    /// True when some datafile has this location.
+    pub fn location_in_use(&self, location: &str) -> Result<bool, IcatError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM \"Datafile\" WHERE \"location\" = ? LIMIT 1")?;
+        Ok(stmt.exists([location])?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,7 +240,8 @@ mod tests {
             &mut db,
             &spec,
             "simple/root",
-            &crate::synthetic::DirSink::new(dir.path()),
+            &crate::ids::Storage::open(dir.path()).unwrap(),
+            false,
         )
         .unwrap();
         let inv: i64 = db

@@ -182,7 +182,8 @@ mod tests {
             &mut db,
             &spec,
             "simple/root",
-            &crate::synthetic::DirSink::new(dir.path()),
+            &crate::ids::Storage::open(dir.path()).unwrap(),
+            false,
         )
         .unwrap();
         let icat = Icat::new(
