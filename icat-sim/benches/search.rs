@@ -9,7 +9,8 @@ use std::sync::OnceLock;
 use icat_sim::config::SimConfig;
 use icat_sim::db::{Clock, Db};
 use icat_sim::icat::Icat;
-use icat_sim::synthetic::{DirSink, SyntheticSpec};
+use icat_sim::ids::Storage;
+use icat_sim::synthetic::SyntheticSpec;
 
 fn main() {
     divan::main();
@@ -29,8 +30,14 @@ fn fixture() -> &'static Fixture {
         let spec: SyntheticSpec = "visits=1000,datasets=10,files=10,size=0"
             .parse()
             .expect("spec");
-        icat_sim::synthetic::generate(&mut db, &spec, "simple/root", &DirSink::new(storage.path()))
-            .expect("synthetic");
+        icat_sim::synthetic::generate(
+            &mut db,
+            &spec,
+            "simple/root",
+            &Storage::open(storage.path()).expect("storage"),
+            false,
+        )
+        .expect("synthetic");
         let icat = Icat::new(db, SimConfig::default());
         let creds = BTreeMap::from([
             ("username".into(), "root".into()),
