@@ -34,13 +34,20 @@ pub(crate) struct Parser {
     idx: usize,
     /// In concise mode, the variable that bare attribute names belong to.
     pub(crate) implicit_var: Option<String>,
+    /// Current nesting of expressions, bounded by [`MAX_DEPTH`].
+    depth: usize,
 }
+
+/// Deepest expression nesting accepted (parentheses, NOT, unary minus, subqueries), so that a
+/// hostile query cannot exhaust the stack.
+const MAX_DEPTH: usize = 50;
 
 impl Parser {
     pub(crate) fn new(toks: Vec<Token>, implicit_var: Option<String>) -> Self {
         Parser {
             toks,
             idx: 0,
+            depth: 0,
             implicit_var,
         }
     }
@@ -356,6 +363,27 @@ impl Parser {
 
     /// `expr := and (OR and)*`.
     pub(crate) fn expr(&mut self) -> Result<Expr, JpqlError> {
+        self.enter()?;
+        let e = self.or_expr();
+        self.depth -= 1;
+        e
+    }
+
+    /// Counts one level of nesting, failing beyond [`MAX_DEPTH`].
+    fn enter(&mut self) -> Result<(), JpqlError> {
+        if self.depth >= MAX_DEPTH {
+            let t = self.peek();
+            return Err(JpqlError::syntax(
+                &format!("Expressions are nested more than {MAX_DEPTH} deep"),
+                &t.text,
+                t.pos,
+            ));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn or_expr(&mut self) -> Result<Expr, JpqlError> {
         let mut e = self.and_expr()?;
         while self.eat_kw("OR") {
             let r = self.and_expr()?;
@@ -376,8 +404,10 @@ impl Parser {
     fn not_expr(&mut self) -> Result<Expr, JpqlError> {
         if self.peek().is_kw("NOT") && !self.peek_at(1).is_kw("EXISTS") {
             self.next();
-            let e = self.not_expr()?;
-            return Ok(Expr::Not(Box::new(e)));
+            self.enter()?;
+            let e = self.not_expr();
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(e?)));
         }
         self.predicate()
     }
@@ -537,14 +567,20 @@ impl Parser {
 
     fn unary(&mut self) -> Result<Expr, JpqlError> {
         if self.eat_punct("-") {
-            return Ok(match self.unary()? {
+            self.enter()?;
+            let e = self.unary();
+            self.depth -= 1;
+            return Ok(match e? {
                 Expr::Lit(Literal::Integer(n)) => Expr::Lit(Literal::Integer(-n)),
                 Expr::Lit(Literal::Real(x)) => Expr::Lit(Literal::Real(-x)),
                 e => Expr::Neg(Box::new(e)),
             });
         }
         if self.eat_punct("+") {
-            return self.unary();
+            self.enter()?;
+            let e = self.unary();
+            self.depth -= 1;
+            return e;
         }
         self.primary()
     }
@@ -593,6 +629,20 @@ impl Parser {
                 Ok(Expr::Lit(Literal::Timestamp(*ms)))
             }
             Tok::Enum(ty, v) => {
+                let Some((_, values)) = ENUM_VALUES.iter().find(|(n, _)| n == ty) else {
+                    return Err(JpqlError::syntax(
+                        &format!("org.icatproject.{ty} is not an ICAT enum"),
+                        &t.text,
+                        t.pos,
+                    ));
+                };
+                if !values.contains(&v.as_str()) {
+                    return Err(JpqlError::syntax(
+                        &format!("{v} is not a value of {ty} (one of {})", values.join(", ")),
+                        &t.text,
+                        t.pos,
+                    ));
+                }
                 self.next();
                 Ok(Expr::Lit(Literal::Enum(ty.clone(), v.clone())))
             }

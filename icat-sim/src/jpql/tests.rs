@@ -1199,6 +1199,58 @@ fn syntax_errors_name_the_offending_token_and_its_position() {
 }
 
 #[test]
+fn deeply_nested_queries_are_refused_not_overflowing_the_stack() {
+    let cases = [
+        ("(", ")"),
+        ("NOT (", ")"),
+        ("NOT ", ""),
+        ("ds.id IN (SELECT d.id FROM Dataset d WHERE ", ")"),
+    ];
+    for (open, close) in cases {
+        let query = format!(
+            "SELECT ds FROM Dataset ds WHERE {}ds.id = 1{}",
+            open.repeat(50_000),
+            close.repeat(50_000)
+        );
+        let e = parse_error(&query);
+        assert!(
+            e.to_string().contains("nested more than 50 deep"),
+            "{open}: {e}"
+        );
+    }
+    let query = format!(
+        "SELECT ds FROM Dataset ds WHERE ds.id = {}1",
+        "-".repeat(50_000)
+    );
+    assert!(
+        parse_error(&query)
+            .to_string()
+            .contains("nested more than 50 deep")
+    );
+    // Nesting just under the limit parses, compiles and runs.
+    let db = fixture();
+    let nots = format!(
+        "SELECT ds FROM Dataset ds WHERE {}ds.id = 1{}",
+        "NOT (NOT (".repeat(12),
+        "))".repeat(12)
+    );
+    assert_eq!(run(&db, &nots, USER, None).unwrap(), "Dataset:1");
+    // Nested selects need new variable names.
+    // (Uncorrelated, so that SQLite evaluates each level once.)
+    let mut subqueries = String::from("SELECT ds FROM Dataset ds WHERE ds.id = 1");
+    let mut var = "ds".to_string();
+    for i in 0..20 {
+        subqueries = subqueries.replacen(
+            &format!("{var}.id = 1"),
+            &format!("{var}.id IN (SELECT d{i}.id FROM Dataset d{i} WHERE d{i}.id = 1)"),
+            1,
+        );
+        var = format!("d{i}");
+    }
+    assert_eq!(run(&db, &subqueries, USER, None).unwrap(), "Dataset:1");
+}
+
+#[test]
 fn unknown_entities_and_fields_are_named() {
     let e = parse_error("SELECT ds FROM Datset ds");
     assert_eq!(
