@@ -236,7 +236,14 @@ impl IdsClient {
                 req.query(params)
             };
             match self.send(call, req).await {
-                Err(e) if e.is_transient() && attempt < self.retries => {
+                // Only getData, write, put and delete can mean "data offline" with a 503; for
+                // the small GET calls it is a temporarily unavailable server.
+                Err(e)
+                    if attempt < self.retries
+                        && (e.is_transient()
+                            || (method == Method::GET
+                                && matches!(e, IdsError::DataNotOnline { .. }))) =>
+                {
                     let d = self.backoff.delay(attempt);
                     tracing::warn!(call, attempt, error = %e, "transient IDS failure, retrying in {d:?}");
                     tokio::time::sleep(d).await;
