@@ -189,6 +189,8 @@ impl IdsClient {
     // ---------- plumbing ----------
 
     pub(crate) fn map_reqwest(&self, call: &'static str, e: reqwest::Error) -> IdsError {
+        // The URL may hold the session id in its query: never let it reach a message or a log.
+        let e = e.without_url();
         if e.is_timeout() {
             IdsError::Timeout {
                 call,

@@ -29,6 +29,11 @@ impl IdsClient {
         req: &PutRequest,
         progress: Option<ProgressFn>,
     ) -> Result<PutResponse, IdsError> {
+        if req.name.trim().is_empty() {
+            return Err(IdsError::BadRequest {
+                message: "the datafile name must be set for put".into(),
+            });
+        }
         let file = tokio::fs::File::open(path)
             .await
             .map_err(|e| IdsError::io("open", path, e))?;

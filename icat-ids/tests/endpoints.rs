@@ -150,7 +150,14 @@ async fn errors_are_typed_per_status() {
         .await
         .unwrap_err();
     assert!(matches!(e, IdsError::NotFound { .. }), "{e}");
-    // 400: put without a name.
+    // 400: a session id that is not a UUID.
+    let malformed = f.client.clone().with_session(SessionId::new("not-a-uuid"));
+    let e = malformed
+        .get_size(&DataSelection::datasets([f.dataset]))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, IdsError::BadRequest { .. }), "{e}");
+    // A put without a name is refused before any byte is sent.
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("x");
     std::fs::write(&p, b"x").unwrap();
@@ -160,6 +167,13 @@ async fn errors_are_typed_per_status() {
         .await
         .unwrap_err();
     assert!(matches!(e, IdsError::BadRequest { .. }), "{e}");
+    // put into an unknown dataset: the server's 404 arrives as a typed error.
+    let e = f
+        .client
+        .put(&p, &PutRequest::new("x.txt", 999_999, f.format), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, IdsError::NotFound { .. }), "{e}");
     // 500 and 503 on small calls are retried; more failures than retries surface typed.
     f.server.state().faults().fail_next_requests(2, 500);
     f.client.ping().await.unwrap();
