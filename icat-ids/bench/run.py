@@ -63,10 +63,12 @@ def main():
         py = os.path.join(VENV, "bin", "python")
         cases = {
             ("single", "icat-ids"): [BIN, "single", manifest, out],
+            ("single", "icat-ids (no fsync)"): [BIN, "single-nosync", manifest, out],
             ("single", "curl"): ["curl", "-s", "-f", "-o", out,
                                  f"{url}/getData?sessionId={session}&datafileIds={one}"],
             ("single", "python-icat"): [py, pyscript, url, session, "single", str(one), out],
             ("dataset", "icat-ids"): [BIN, "many", manifest, out],
+            ("dataset", "icat-ids (no fsync)"): [BIN, "many-nosync", manifest, out],
             ("dataset", "curl"): ["curl", "-s", "-f", "-o", out,
                                   f"{url}/getData?sessionId={session}&datasetIds={ds}"],
             ("dataset", "python-icat"): [py, pyscript, url, session, "dataset", str(ds), out],
@@ -89,9 +91,9 @@ def main():
     print(f"| download | client | median s | MiB/s | peak RSS MiB | vs curl | vs python-icat |")
     print(f"|---|---|---|---|---|---|---|")
     for what in ("single", "dataset"):
-        med = {c: statistics.median(t for t, _ in results[(what, c)])
-               for c in ("icat-ids", "curl", "python-icat")}
-        for c in ("icat-ids", "curl", "python-icat"):
+        clients = ("icat-ids", "icat-ids (no fsync)", "curl", "python-icat")
+        med = {c: statistics.median(t for t, _ in results[(what, c)]) for c in clients}
+        for c in clients:
             rss = max(r for _, r in results[(what, c)])
             print(f"| {what} | {c} | {med[c]:.2f} | {GIB / (1 << 20) / med[c]:.0f} | {rss:.0f} | "
                   f"{med['curl'] / med[c]:.2f}x | {med['python-icat'] / med[c]:.2f}x |")

@@ -5,6 +5,7 @@
 //! closes.
 //! `ids_bench single <manifest.json> <out-file>`: download the single file with `IdsClient`.
 //! `ids_bench many <manifest.json> <out-dir>`: download the 100 files with a concurrent plan.
+//! `single-nosync` / `many-nosync`: the same without the final fsync of each file.
 
 use std::io::Read;
 use std::path::Path;
@@ -25,8 +26,12 @@ async fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("serve") if args.len() == 4 => serve(Path::new(&args[2]), Path::new(&args[3])).await,
-        Some("single") if args.len() == 4 => single(&args[2], Path::new(&args[3])).await,
-        Some("many") if args.len() == 4 => many(&args[2], Path::new(&args[3])).await,
+        Some("single") if args.len() == 4 => single(&args[2], Path::new(&args[3]), true).await,
+        Some("many") if args.len() == 4 => many(&args[2], Path::new(&args[3]), true).await,
+        Some("single-nosync") if args.len() == 4 => {
+            single(&args[2], Path::new(&args[3]), false).await
+        }
+        Some("many-nosync") if args.len() == 4 => many(&args[2], Path::new(&args[3]), false).await,
         _ => Err(
             "usage: ids_bench serve DIR MANIFEST | single MANIFEST OUT | many MANIFEST OUTDIR"
                 .into(),
@@ -96,21 +101,23 @@ fn expected(v: &Value) -> Expected {
     }
 }
 
-async fn single(manifest: &str, out: &Path) -> Res<()> {
+fn options(fsync: bool) -> DownloadOptions {
+    DownloadOptions {
+        fsync,
+        ..DownloadOptions::default()
+    }
+}
+
+async fn single(manifest: &str, out: &Path, fsync: bool) -> Res<()> {
     let (m, client) = load(manifest)?;
     let id = m["single"]["id"].as_i64().ok_or("manifest: id")?;
     client
-        .download_datafile(
-            id,
-            out,
-            &expected(&m["single"]),
-            &DownloadOptions::default(),
-        )
+        .download_datafile(id, out, &expected(&m["single"]), &options(fsync))
         .await?;
     Ok(())
 }
 
-async fn many(manifest: &str, out: &Path) -> Res<()> {
+async fn many(manifest: &str, out: &Path, fsync: bool) -> Res<()> {
     let (m, client) = load(manifest)?;
     let mut plan = DownloadPlan::new(out);
     for f in m["many"].as_array().ok_or("manifest: many")? {
@@ -124,9 +131,7 @@ async fn many(manifest: &str, out: &Path) -> Res<()> {
             expected(f),
         )?);
     }
-    let s = client
-        .download_plan(&plan, &DownloadOptions::default())
-        .await?;
+    let s = client.download_plan(&plan, &options(fsync)).await?;
     if !s.is_complete() {
         return Err(format!("{} files failed", s.failed().count()).into());
     }

@@ -7,6 +7,29 @@
 //! - [`download`]: `.part` files renamed only when complete and verified (size + CRC32), resume
 //!   with `Range`, safe zip extraction, concurrent plans with per-file summaries.
 //! - [`IdsClient::put`]: streamed upload with a CRC32 check.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use icat_ids::*;
+//!
+//! # async fn demo() -> Result<(), IdsError> {
+//! let ids = IdsClient::new("https://ids.example.org:8181", TransportOptions::default())?
+//!     .with_session(SessionId::new("0d9a3706-80d4-4d29-9ff3-4d65d4308a24"));
+//! // Datafile metadata (id, visit, dataset, name, fileSize, checksum) comes from ICAT.
+//! let mut plan = DownloadPlan::new("downloads");
+//! let expected = Expected { size: Some(16), checksum: Some("cc830993".into()) };
+//! plan.push(DatafileSpec::in_visit_dataset(42, "1.1-P", "greetings", "greet-jdoe.txt", expected)?);
+//! let opts = DownloadOptions {
+//!     concurrency: 4,
+//!     progress: Some(Arc::new(|p: &Progress<'_>| eprintln!("{} {}/{:?}", p.name, p.done, p.total))),
+//!     ..DownloadOptions::default()
+//! };
+//! let summary = ids.download_plan(&plan, &opts).await?;
+//! for (file, err) in summary.failed() {
+//!     eprintln!("{}: {err}", file.path.display());
+//! }
+//! # Ok(()) }
+//! ```
 
 pub mod backoff;
 pub mod client;

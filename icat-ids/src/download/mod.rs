@@ -18,7 +18,7 @@ use crate::prepare::WaitOptions;
 pub use names::{IdsEntry, SafeRelPath, ZipLayout, entry_path, parse_ids_entry};
 pub use part::{Expected, crc_hex, part_path};
 pub use plan::{DatafileSpec, DownloadPlan, DownloadSummary, FileReport, Outcome, Strategy};
-pub use zipfile::{ExtractReport, ZipOutput, extract_zip};
+pub use zipfile::{ExtractOptions, ExtractReport, ZipOutput, extract_zip};
 
 /// What a progress report is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +82,10 @@ pub struct DownloadOptions {
     pub progress: Option<ProgressFn>,
     /// Raw streams per datafile (default) or one prepared zip.
     pub strategy: Strategy,
+    /// fsync every file before renaming it into place (default true): a file at its final path
+    /// then survives a crash or power cut. Turning it off is faster on slow disks (the data stays
+    /// in the page cache like `curl -o` leaves it) but a crash may leave a renamed, truncated file.
+    pub fsync: bool,
     /// When data is offline (archived), request a restore and wait with these options; `None`
     /// fails such files with [`crate::IdsError::DataNotOnline`].
     pub wait_for_restore: Option<WaitOptions>,
@@ -97,6 +101,7 @@ impl Default for DownloadOptions {
             cancel: CancellationToken::new(),
             progress: None,
             strategy: Strategy::RawFiles,
+            fsync: true,
             wait_for_restore: Some(WaitOptions::default()),
         }
     }
@@ -109,6 +114,7 @@ impl std::fmt::Debug for DownloadOptions {
             .field("max_retries", &self.max_retries)
             .field("overwrite", &self.overwrite)
             .field("strategy", &self.strategy)
+            .field("fsync", &self.fsync)
             .finish_non_exhaustive()
     }
 }

@@ -236,9 +236,13 @@ impl PartFile {
         Ok(())
     }
 
-    /// Flush and fsync, keeping the `.part` (after verification call [`PartFile::commit`]).
-    pub async fn sync(&mut self) -> Result<(), IdsError> {
+    /// Flush and (when `durable`) fsync, keeping the `.part`; after verification call
+    /// [`PartFile::commit`].
+    pub async fn sync(&mut self, durable: bool) -> Result<(), IdsError> {
         self.flush().await?;
+        if !durable {
+            return Ok(());
+        }
         self.w
             .get_mut()
             .sync_all()
@@ -330,7 +334,7 @@ mod tests {
         let mut p = PartFile::open(&target, false).await.unwrap();
         assert_eq!(p.len(), 6);
         p.write(b"world").await.unwrap();
-        p.sync().await.unwrap();
+        p.sync(true).await.unwrap();
         assert!(!target.exists());
         let (h, n) = hash_file(p.path(), None).await.unwrap();
         assert_eq!(n, 11);
@@ -339,7 +343,7 @@ mod tests {
         assert_eq!((h.finalize(), n), (crc32fast::hash(b"hello"), 5));
         p.truncate().await.unwrap();
         p.write(b"new").await.unwrap();
-        p.sync().await.unwrap();
+        p.sync(true).await.unwrap();
         let t = p.commit().await.unwrap();
         assert_eq!(std::fs::read(&t).unwrap(), b"new");
         assert!(!part_path(&target).exists());

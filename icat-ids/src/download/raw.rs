@@ -109,7 +109,7 @@ impl IdsClient {
                 .await;
             let err = match r {
                 Ok(()) => {
-                    part.sync().await?;
+                    part.sync(opts.fsync).await?;
                     let crc = hasher.clone().finalize();
                     match verify(label, part.path(), part.len(), Some(crc), expected) {
                         Ok(()) => {

@@ -43,7 +43,7 @@ pub struct ExtractReport {
 }
 
 /// How to extract.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ExtractOptions {
     /// Entry name to path mapping.
     pub layout: ZipLayout,
@@ -53,6 +53,20 @@ pub struct ExtractOptions {
     pub expected: HashMap<PathBuf, Expected>,
     /// Stop between blocks when fired.
     pub cancel: CancellationToken,
+    /// fsync each file before renaming it into place.
+    pub fsync: bool,
+}
+
+impl Default for ExtractOptions {
+    fn default() -> Self {
+        ExtractOptions {
+            layout: ZipLayout::default(),
+            overwrite: false,
+            expected: HashMap::new(),
+            cancel: CancellationToken::new(),
+            fsync: true,
+        }
+    }
 }
 
 struct Planned {
@@ -188,7 +202,9 @@ pub fn extract_zip(
             h.update(&buf[..n]);
             len += n as u64;
         }
-        out.sync_all().map_err(|e| IdsError::io("sync", &part, e))?;
+        if opts.fsync {
+            out.sync_all().map_err(|e| IdsError::io("sync", &part, e))?;
+        }
         drop(out);
         verify(&label, &part, len, Some(h.finalize()), &expected)?;
         std::fs::rename(&part, &target).map_err(|e| IdsError::io("rename", &target, e))?;
@@ -259,7 +275,7 @@ impl IdsClient {
                 .await;
             match r {
                 Ok(()) => {
-                    part.sync().await?;
+                    part.sync(opts.fsync).await?;
                     break part;
                 }
                 Err(e) => {
@@ -336,6 +352,7 @@ impl IdsClient {
                     overwrite: opts.overwrite,
                     expected,
                     cancel: opts.cancel.clone(),
+                    fsync: opts.fsync,
                 };
                 let (zp, d) = (zip_part.clone(), dir.clone());
                 let r = tokio::task::spawn_blocking(move || extract_zip(&zp, &d, &xopts))
