@@ -334,3 +334,33 @@ mod tests {
         assert!(PreparedId::parse("../../etc/passwd").is_err());
     }
 }
+
+#[cfg(test)]
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Splitting never loses or duplicates an id and respects the limit.
+        #[test]
+        fn split_partitions_within_limit(
+            inv in proptest::collection::btree_set(0i64..1_000_000_000_000, 0..50),
+            ds in proptest::collection::btree_set(0i64..1_000_000, 0..300),
+            df in proptest::collection::btree_set(0i64..i64::MAX, 0..600),
+            max_len in 64usize..3000,
+        ) {
+            let s = DataSelection::new().with_investigations(inv).with_datasets(ds).with_datafiles(df);
+            let chunks = s.split(max_len);
+            let mut all = DataSelection::new();
+            let mut count = 0;
+            for c in &chunks {
+                prop_assert!(c.encoded_len() <= max_len);
+                prop_assert!(!c.is_empty());
+                count += c.len();
+                all.merge(c);
+            }
+            prop_assert_eq!(count, s.len());
+            prop_assert_eq!(all, s);
+        }
+    }
+}

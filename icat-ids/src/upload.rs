@@ -11,6 +11,7 @@ use tokio_util::io::ReaderStream;
 use crate::client::{IdsClient, check_status};
 use crate::download::{Phase, Progress, ProgressFn};
 use crate::error::IdsError;
+use crate::selection::DataSelection;
 use crate::types::{PutRequest, PutResponse};
 
 #[derive(Default)]
@@ -99,10 +100,14 @@ impl IdsClient {
             .query(&params)
             .header(CONTENT_TYPE, "application/octet-stream")
             .body(reqwest::Body::wrap_stream(stream));
-        let resp = request
-            .send()
-            .await
-            .map_err(|e| self.map_reqwest("put", e))?;
+        let resp = match request.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(self
+                    .explain_put_failure(req, self.map_reqwest("put", e))
+                    .await);
+            }
+        };
         let resp = check_status("put", resp).await?;
         let text = resp.text().await.map_err(|e| self.map_reqwest("put", e))?;
 
@@ -139,5 +144,30 @@ impl IdsClient {
             location: a.location,
             size: a.size,
         })
+    }
+
+    /// A server that rejects an upload early (bad session, unknown dataset, read-only) may
+    /// close the connection while the body is still being sent, so the client sees only a
+    /// transport error. Ask cheap questions to find the real reason.
+    async fn explain_put_failure(&self, req: &PutRequest, transport: IdsError) -> IdsError {
+        if !matches!(transport, IdsError::Transport { .. }) {
+            return transport;
+        }
+        if let Ok(true) = self.is_read_only().await {
+            return IdsError::NotImplemented {
+                message: "the IDS is read-only; uploads are not accepted".into(),
+            };
+        }
+        match self
+            .get_size(&DataSelection::datasets([req.dataset_id]))
+            .await
+        {
+            Err(
+                e @ (IdsError::InsufficientPrivileges { .. }
+                | IdsError::NotFound { .. }
+                | IdsError::BadRequest { .. }),
+            ) => e,
+            _ => transport,
+        }
     }
 }

@@ -428,3 +428,44 @@ async fn many_files_concurrently_with_drops() {
         assert_eq!(&std::fs::read(&r.path).unwrap(), bytes);
     }
 }
+
+#[tokio::test]
+async fn waiting_for_a_restore_honours_cancel_and_deadline() {
+    let f = Fixture::with_settings(icat_sim::ids::IdsSettings {
+        two_level: true,
+        restore_delay: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    })
+    .await;
+    f.server
+        .state()
+        .storage()
+        .set_archived([f.dataset2], true)
+        .unwrap();
+    let sel = DataSelection::datasets([f.dataset2]);
+
+    let mut wait = quick_wait();
+    wait.deadline = std::time::Duration::from_millis(300);
+    let e = f
+        .client
+        .prepare_and_wait(&sel, Packing::default(), &wait)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, IdsError::DeadlineExceeded { .. }), "{e}");
+
+    let mut wait = quick_wait();
+    let cancel = CancellationToken::new();
+    wait.cancel = cancel.clone();
+    let c2 = cancel.clone();
+    wait.on_status = Some(Arc::new(move |s| {
+        if s.polls >= 2 {
+            c2.cancel();
+        }
+    }));
+    let e = f
+        .client
+        .prepare_and_wait(&sel, Packing::default(), &wait)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, IdsError::Cancelled), "{e}");
+}

@@ -174,6 +174,14 @@ async fn errors_are_typed_per_status() {
         .await
         .unwrap_err();
     assert!(matches!(e, IdsError::NotFound { .. }), "{e}");
+    // A large upload rejected early (expired session) reports the real reason.
+    let big = dir.path().join("big");
+    std::fs::write(&big, vec![7u8; 8 << 20]).unwrap();
+    let e = bad
+        .put(&big, &PutRequest::new("big.bin", f.dataset, f.format), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, IdsError::InsufficientPrivileges { .. }), "{e}");
     // 500 and 503 on small calls are retried; more failures than retries surface typed.
     f.server.state().faults().fail_next_requests(2, 500);
     f.client.ping().await.unwrap();

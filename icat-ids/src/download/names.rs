@@ -287,3 +287,26 @@ mod tests {
         assert!(check_no_symlinks(dir.path(), &rel).is_ok());
     }
 }
+
+#[cfg(test)]
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the server sends, an accepted name stays strictly inside the destination.
+        #[test]
+        fn accepted_names_stay_inside(name in "[a-zA-Z0-9./\\\\:%+ \\x00-\\x1f-]{0,40}") {
+            let root = Path::new("/dest");
+            for layout in [ZipLayout::VisitDataset, ZipLayout::AsStored] {
+                if let Ok(p) = entry_path(&name, layout) {
+                    prop_assert!(p.as_path().components().all(|c| matches!(c, Component::Normal(_))));
+                    prop_assert!(p.under(root).starts_with(root));
+                    prop_assert!(p.under(root) != root);
+                    let s = p.as_path().to_string_lossy().into_owned();
+                    prop_assert!(!s.contains('\0') && !s.contains('\\'));
+                }
+            }
+        }
+    }
+}
