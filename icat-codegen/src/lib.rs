@@ -1,1 +1,133 @@
 //! Generates typed Rust bindings for the ICAT SOAP API from a WSDL and its XSD.
+//!
+//! Pipeline: [`wsdl`] reads the WSDL (quick-xml), [`model`] resolves the imported XSD with xsd-parser
+//! into a small model of types and operations, [`entity_info`] adds optional metadata, and [`emit`]
+//! writes the modules with `quote`, formatted by `prettyplease`. Output is deterministic.
+
+pub mod emit;
+pub mod entity_info;
+pub mod model;
+mod naming;
+pub mod wsdl;
+
+use std::path::{Path, PathBuf};
+
+/// What to generate from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The WSDL file; its `xsd:import schemaLocation` is resolved relative to it.
+    pub wsdl: PathBuf,
+    /// Optional `getEntityInfo` metadata (`entity-info.json`); missing file is fine when `None`.
+    pub entity_info: Option<PathBuf>,
+    /// How the source is named in the generated files' first line, e.g. `wsdl/`.
+    pub source_label: String,
+    /// Path of the runtime crate in generated code: `crate` inside icat-soap, `icat_soap` elsewhere.
+    pub runtime: String,
+}
+
+impl Config {
+    /// The configuration for a WSDL directory laid out like the repository's `wsdl/`
+    /// (`ICAT.wsdl`, and `entity-info.json` when present).
+    pub fn for_wsdl(wsdl: impl Into<PathBuf>) -> Config {
+        let wsdl = wsdl.into();
+        let info = wsdl.with_file_name("entity-info.json");
+        let source_label = wsdl
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Config {
+            entity_info: info.is_file().then_some(info),
+            wsdl,
+            source_label,
+            runtime: "icat_soap".into(),
+        }
+    }
+}
+
+/// The generated files: `(path relative to the output directory, contents)`, in a fixed order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedFiles {
+    /// The files.
+    pub files: Vec<(PathBuf, String)>,
+}
+
+/// Why generation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CodegenError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The WSDL is malformed or lacks something the generator needs.
+    #[error("bad WSDL {path}: {message}")]
+    Wsdl {
+        /// The WSDL file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The schema could not be parsed or resolved by xsd-parser.
+    #[error("bad XML schema {path}: {message}")]
+    Schema {
+        /// The schema file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The schema uses something these bindings cannot express.
+    #[error("unsupported schema construct: {0}")]
+    Unsupported(String),
+    /// `entity-info.json` is not valid.
+    #[error("bad entity info {path}: {message}")]
+    EntityInfo {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+pub(crate) fn read_file(path: &Path) -> Result<String, CodegenError> {
+    std::fs::read_to_string(path).map_err(|source| CodegenError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Generates the binding modules for `config`.
+pub fn generate(config: &Config) -> Result<GeneratedFiles, CodegenError> {
+    let wsdl = wsdl::Wsdl::read(&config.wsdl)?;
+    let xsd_path = wsdl.schema_path(&config.wsdl)?;
+    let xsd = read_file(&xsd_path)?;
+    let info = match &config.entity_info {
+        Some(p) => Some(entity_info::EntityInfo::read(p)?),
+        None => None,
+    };
+    let model = model::Model::build(&wsdl, &xsd, &xsd_path, info.as_ref())?;
+    Ok(emit::emit(&model, &config.source_label, &config.runtime))
+}
+
+/// Generates from in-memory WSDL and XSD text (for tests and fixtures).
+pub fn generate_from_str(
+    wsdl_text: &str,
+    xsd_text: &str,
+    entity_info_json: Option<&str>,
+    source_label: &str,
+    runtime: &str,
+) -> Result<GeneratedFiles, CodegenError> {
+    let fake = Path::new("<memory>.wsdl");
+    let wsdl = wsdl::Wsdl::parse(wsdl_text, fake)?;
+    let info = match entity_info_json {
+        Some(t) => Some(entity_info::EntityInfo::parse(
+            t,
+            Path::new("<memory>.json"),
+        )?),
+        None => None,
+    };
+    let model = model::Model::build(&wsdl, xsd_text, Path::new("<memory>.xsd"), info.as_ref())?;
+    Ok(emit::emit(&model, source_label, runtime))
+}

@@ -102,3 +102,42 @@ impl FieldKind {
         }
     }
 }
+
+/// One WSDL operation, as listed in the generated `OPERATIONS` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OperationInfo {
+    /// The operation name, e.g. `"search"`.
+    pub name: &'static str,
+    /// The `soapAction` of the binding (empty for ICAT).
+    pub soap_action: &'static str,
+    /// The request wrapper element, e.g. `"search"`.
+    pub input_element: &'static str,
+    /// The response wrapper element, e.g. `"searchResponse"`.
+    pub output_element: &'static str,
+    /// The generated request type, e.g. `"SearchRequest"`.
+    pub request_type: &'static str,
+    /// The generated response type, e.g. `"SearchResponse"`.
+    pub response_type: &'static str,
+    /// Names of the faults the operation declares, e.g. `["IcatException"]`.
+    pub faults: &'static [&'static str],
+}
+
+/// Looks up an entity by its JPQL name (e.g. `"Dataset"`); exact, case-sensitive.
+pub fn entity(name: &str) -> Option<&'static EntityMeta> {
+    let all = crate::generated::meta::ENTITIES;
+    all.binary_search_by(|e| e.name.cmp(name))
+        .ok()
+        .map(|i| &all[i])
+}
+
+/// Looks up an entity by its XSD type name (e.g. `"dataset"`).
+pub fn entity_by_xml_type(xml_type: &str) -> Option<&'static EntityMeta> {
+    crate::generated::meta::ENTITIES
+        .iter()
+        .find(|e| e.xml_type == xml_type)
+}
+
+/// Looks up an operation by name (e.g. `"search"`).
+pub fn operation(name: &str) -> Option<&'static OperationInfo> {
+    crate::generated::OPERATIONS.iter().find(|o| o.name == name)
+}

@@ -1,3 +1,143 @@
-//! Project automation (`cargo xtask codegen`).
+//! Project automation: `cargo xtask codegen [--check] [--wsdl PATH --out DIR]`.
 
-fn main() {}
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask codegen [--check] [--wsdl PATH [--entity-info PATH] --out DIR]
+
+  (no options)   regenerate icat-soap/src/generated/ from wsdl/ICAT.wsdl (+ wsdl/entity-info.json)
+  --check        do not write; exit 1 and name every stale file if the checked-in code differs
+  --wsdl PATH    generate from another WSDL (its XSD beside it, per schemaLocation)
+  --entity-info  optional entity-info.json for --wsdl (default: entity-info.json beside the WSDL)
+  --out DIR      where to write with --wsdl (the code refers to the runtime as `icat_soap`)";
+
+fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
+}
+
+struct Args {
+    check: bool,
+    wsdl: Option<PathBuf>,
+    entity_info: Option<PathBuf>,
+    out: Option<PathBuf>,
+}
+
+fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
+    let mut a = Args {
+        check: false,
+        wsdl: None,
+        entity_info: None,
+        out: None,
+    };
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--check" => a.check = true,
+            "--wsdl" => a.wsdl = Some(it.next().context("--wsdl needs a path")?.into()),
+            "--entity-info" => {
+                a.entity_info = Some(it.next().context("--entity-info needs a path")?.into())
+            }
+            "--out" => a.out = Some(it.next().context("--out needs a directory")?.into()),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    if a.wsdl.is_some() != a.out.is_some() {
+        bail!("--wsdl and --out go together\n{USAGE}");
+    }
+    Ok(a)
+}
+
+/// Writes `contents` to `path` atomically (temp file + rename), so a crash never leaves half a file.
+fn write_atomic(path: &Path, contents: &str) -> Result<()> {
+    let tmp = path.with_extension("rs.tmp");
+    std::fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
+    Ok(())
+}
+
+fn codegen(args: Args) -> Result<ExitCode> {
+    let root = workspace_root();
+    let (config, out_dir) = match (&args.wsdl, &args.out) {
+        (Some(wsdl), Some(out)) => {
+            let mut config = icat_codegen::Config::for_wsdl(wsdl);
+            if let Some(info) = &args.entity_info {
+                config.entity_info = Some(info.clone());
+            }
+            config.source_label = wsdl.display().to_string();
+            (config, out.clone())
+        }
+        _ => {
+            let mut config = icat_codegen::Config::for_wsdl(root.join("wsdl/ICAT.wsdl"));
+            config.source_label = "wsdl/".into();
+            config.runtime = "crate".into();
+            (config, root.join("icat-soap/src/generated"))
+        }
+    };
+    let started = std::time::Instant::now();
+    let files = icat_codegen::generate(&config)
+        .with_context(|| format!("generating from {}", config.wsdl.display()))?;
+    if args.check {
+        let mut stale = Vec::new();
+        for (rel, contents) in &files.files {
+            let path = out_dir.join(rel);
+            match std::fs::read_to_string(&path) {
+                Ok(existing) if existing == *contents => {}
+                _ => stale.push(path),
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(&out_dir) {
+            for e in entries.flatten() {
+                let name = PathBuf::from(e.file_name());
+                if !files.files.iter().any(|(rel, _)| *rel == name) {
+                    stale.push(e.path());
+                }
+            }
+        }
+        if stale.is_empty() {
+            eprintln!("generated code is up to date ({} files)", files.files.len());
+            return Ok(ExitCode::SUCCESS);
+        }
+        for s in &stale {
+            eprintln!("stale: {}", s.display());
+        }
+        eprintln!("run `cargo xtask codegen` and commit the result");
+        return Ok(ExitCode::FAILURE);
+    }
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    for (rel, contents) in &files.files {
+        write_atomic(&out_dir.join(rel), contents)?;
+    }
+    eprintln!(
+        "wrote {} files to {} in {:.2?}",
+        files.files.len(),
+        out_dir.display(),
+        started.elapsed()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let result = match args.next().as_deref() {
+        Some("codegen") => parse_args(args).and_then(codegen),
+        Some("-h" | "--help") | None => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown task {other:?}\n{USAGE}")),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

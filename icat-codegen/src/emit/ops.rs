@@ -1,0 +1,126 @@
+//! Operation wrappers, the `Request` union (for servers) and the `OPERATIONS` table.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::ident;
+use super::structs::emit_struct;
+use crate::model::Model;
+use crate::naming::type_name;
+
+pub(crate) fn emit(model: &Model, rt: &TokenStream) -> TokenStream {
+    let mut items = Vec::new();
+    for op in &model.operations {
+        for (s, is_req) in [(&op.request, true), (&op.response, false)] {
+            let mut s = s.clone();
+            s.doc = Some(format!(
+                "The {} of `{}`: wrapper element `{}`",
+                if is_req { "request" } else { "response" },
+                op.name,
+                s.xml
+            ));
+            items.push(emit_struct(&s, model, rt));
+            let name = ident(&s.rust);
+            let el = &s.xml;
+            items.push(quote! {
+                impl #rt::xml::SoapMessage for #name {
+                    const NAMESPACE: &'static str = super::TARGET_NAMESPACE;
+                    const ELEMENT: &'static str = #el;
+                }
+            });
+        }
+        let req = ident(&op.request.rust);
+        let resp = ident(&op.response.rust);
+        let name = &op.name;
+        let action = &op.soap_action;
+        items.push(quote! {
+            impl #rt::xml::SoapOperation for #req {
+                type Response = #resp;
+                const NAME: &'static str = #name;
+                const SOAP_ACTION: &'static str = #action;
+            }
+        });
+    }
+    let variants = model.operations.iter().map(|op| {
+        let v = ident(&type_name(&op.name));
+        let t = ident(&op.request.rust);
+        let doc = format!(" A `{}` request.", op.name);
+        quote!(#[doc = #doc] #v(#t),)
+    });
+    let op_names = model.operations.iter().map(|op| {
+        let v = ident(&type_name(&op.name));
+        let n = &op.name;
+        quote!(Request::#v(_) => #n,)
+    });
+    let decode_arms = model.operations.iter().map(|op| {
+        let v = ident(&type_name(&op.name));
+        let el = proc_macro2::Literal::byte_string(op.request.xml.as_bytes());
+        quote!(#el => Request::#v(#rt::xml::XmlDecode::decode(r, el)?),)
+    });
+    let encode_arms = model.operations.iter().map(|op| {
+        let v = ident(&type_name(&op.name));
+        quote!(Request::#v(m) => #rt::xml::SoapBody::encode_body(m, w),)
+    });
+    let table = model.operations.iter().map(|op| {
+        let name = &op.name;
+        let action = &op.soap_action;
+        let input = &op.request.xml;
+        let output = &op.response.xml;
+        let req = &op.request.rust;
+        let resp = &op.response.rust;
+        let faults = &op.faults;
+        quote! {
+            #rt::meta::OperationInfo {
+                name: #name,
+                soap_action: #action,
+                input_element: #input,
+                output_element: #output,
+                request_type: #req,
+                response_type: #resp,
+                faults: &[#(#faults),*],
+            },
+        }
+    });
+    quote! {
+        #(#items)*
+
+        /// Any request, for servers: decode a request envelope as `Request` and dispatch on it.
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        pub enum Request {
+            #(#variants)*
+        }
+
+        impl Request {
+            /// The operation name, e.g. `"search"`.
+            pub fn operation(&self) -> &'static str {
+                match self { #(#op_names)* }
+            }
+        }
+
+        impl #rt::xml::SoapBody for Request {
+            const TARGET_NAMESPACE: &'static str = super::TARGET_NAMESPACE;
+
+            fn decode_body(
+                r: &mut #rt::xml::XmlReader<'_>,
+                el: &#rt::xml::StartEl<'_>,
+            ) -> Result<Self, #rt::xml::XmlError> {
+                if el.ns() != #rt::xml::NsKind::Target {
+                    return Err(el.unexpected(format!("an operation element in {}", super::TARGET_NAMESPACE)));
+                }
+                Ok(match el.local_name() {
+                    #(#decode_arms)*
+                    _ => return Err(el.unexpected("the request element of a known operation")),
+                })
+            }
+
+            fn encode_body(&self, w: &mut #rt::xml::XmlWriter) {
+                match self { #(#encode_arms)* }
+            }
+        }
+
+        /// Every operation of the WSDL, in WSDL order.
+        pub static OPERATIONS: &[#rt::meta::OperationInfo] = &[
+            #(#table)*
+        ];
+    }
+}

@@ -1,0 +1,438 @@
+//! Structs (with their decoder and encoder), the `Entity` union and string enums.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+
+use super::{field_ty, ident, keeps_nil_items};
+use crate::model::{EnumDef, Field, FieldType, Model, Occurs, Prim, StructDef};
+use crate::naming::type_name;
+
+fn field_doc(f: &Field, comment: Option<&str>) -> String {
+    let kind = match &f.ty {
+        FieldType::Prim(p) => super::prim_xsd(*p).to_owned(),
+        FieldType::Enum(n) | FieldType::Struct(n) | FieldType::Entity(n) => n.clone(),
+        FieldType::Polymorphic => "any entity (by xsi:type)".to_owned(),
+        FieldType::Any => "any value (by xsi:type)".to_owned(),
+    };
+    let occurs = match f.occurs {
+        Occurs::Required => "required",
+        Occurs::Optional => "optional",
+        Occurs::Many => "repeated",
+    };
+    match comment {
+        Some(c) => format!(" {c} (`{}`: {kind}, {occurs})", f.xml),
+        None => format!(" `{}`: {kind}, {occurs}.", f.xml),
+    }
+}
+
+/// The struct definition, its `XmlDecode` and `XmlEncode` impls.
+pub(crate) fn emit_struct(s: &StructDef, model: &Model, rt: &TokenStream) -> TokenStream {
+    let name = ident(&s.rust);
+    let info = model.info.get(&s.rust);
+    let doc = match &s.doc {
+        Some(d) => format!(" {d} (XSD type `{}`.)", s.xml),
+        None => format!(" The XSD complex type `{}`.", s.xml),
+    };
+    let fields = s.fields.iter().map(|f| {
+        let fname = ident(&f.rust);
+        let ty = field_ty(f, rt);
+        let comment = info
+            .and_then(|i| i.fields.get(&f.xml))
+            .and_then(|fi| fi.comment.as_deref());
+        let fdoc = field_doc(f, comment);
+        let xml = &f.xml;
+        let skip = match f.occurs {
+            Occurs::Required => quote!(),
+            Occurs::Optional => quote!(, skip_serializing_if = "Option::is_none"),
+            Occurs::Many => quote!(, skip_serializing_if = "Vec::is_empty"),
+        };
+        quote! {
+            #[doc = #fdoc]
+            #[serde(rename = #xml #skip)]
+            pub #fname: #ty,
+        }
+    });
+    let decode_arms = s.fields.iter().map(|f| {
+        let fname = ident(&f.rust);
+        let xml = Literal::byte_string(f.xml.as_bytes());
+        let body = match (&f.ty, f.occurs) {
+            (FieldType::Prim(Prim::String), Occurs::Optional) => {
+                quote!(out.#fname = r.read_opt_string(&child)?)
+            }
+            (FieldType::Prim(_) | FieldType::Enum(_), Occurs::Optional) => {
+                quote!(out.#fname = r.read_opt(&child)?)
+            }
+            (FieldType::Prim(_) | FieldType::Enum(_), Occurs::Required) => {
+                quote!(#rt::xml::read_required(r, &child, &mut out.#fname)?)
+            }
+            (FieldType::Prim(_) | FieldType::Enum(_), Occurs::Many) => {
+                quote!(#rt::xml::read_push(r, &child, &mut out.#fname)?)
+            }
+            (FieldType::Entity(_), Occurs::Optional) => {
+                quote!(out.#fname = #rt::xml::decode_boxed(r, &child)?)
+            }
+            (_, Occurs::Optional) => quote!(out.#fname = #rt::xml::decode_opt(r, &child)?),
+            (_, Occurs::Required) => quote! {
+                if let Some(v) = #rt::xml::decode_opt(r, &child)? {
+                    out.#fname = v;
+                }
+            },
+            (_, Occurs::Many) if keeps_nil_items(f) => {
+                quote!(out.#fname.push(#rt::xml::decode_opt(r, &child)?))
+            }
+            (_, Occurs::Many) => quote!(#rt::xml::decode_push(r, &child, &mut out.#fname)?),
+        };
+        quote!(#xml => #body,)
+    });
+    let decode_body = if s.fields.is_empty() {
+        quote! {
+            while let Some(child) = r.next_child(el)? {
+                r.skip(&child)?;
+            }
+            Ok(Self::default())
+        }
+    } else {
+        quote! {
+            let mut out = Self::default();
+            while let Some(child) = r.next_child(el)? {
+                match child.local_name() {
+                    #(#decode_arms)*
+                    _ => r.skip(&child)?,
+                }
+            }
+            Ok(out)
+        }
+    };
+    let encode_stmts = s.fields.iter().map(|f| {
+        let fname = ident(&f.rust);
+        let xml = &f.xml;
+        match (&f.ty, f.occurs) {
+            (FieldType::Prim(_) | FieldType::Enum(_), Occurs::Required) => {
+                quote!(w.value(#xml, &self.#fname);)
+            }
+            (FieldType::Prim(_) | FieldType::Enum(_), Occurs::Optional) => {
+                quote!(w.opt_value(#xml, &self.#fname);)
+            }
+            (FieldType::Prim(_) | FieldType::Enum(_), Occurs::Many) => {
+                quote!(w.values(#xml, &self.#fname);)
+            }
+            (FieldType::Polymorphic | FieldType::Any, Occurs::Many) if keeps_nil_items(f) => {
+                quote! {
+                    for v in &self.#fname {
+                        match v {
+                            Some(v) => v.encode_as(w, #xml),
+                            None => w.nil(#xml),
+                        }
+                    }
+                }
+            }
+            (FieldType::Polymorphic | FieldType::Any, Occurs::Many) => quote! {
+                for v in &self.#fname {
+                    v.encode_as(w, #xml);
+                }
+            },
+            (FieldType::Polymorphic | FieldType::Any, Occurs::Optional) => quote! {
+                if let Some(v) = &self.#fname {
+                    v.encode_as(w, #xml);
+                }
+            },
+            (FieldType::Polymorphic | FieldType::Any, Occurs::Required) => {
+                quote!(self.#fname.encode_as(w, #xml);)
+            }
+            (_, Occurs::Required) => quote!(w.child(#xml, &self.#fname);),
+            (FieldType::Entity(_), Occurs::Optional) => quote! {
+                if let Some(v) = &self.#fname {
+                    w.child(#xml, &**v);
+                }
+            },
+            (_, Occurs::Optional) => quote! {
+                if let Some(v) = &self.#fname {
+                    w.child(#xml, v);
+                }
+            },
+            (_, Occurs::Many) => quote! {
+                for v in &self.#fname {
+                    w.child(#xml, v);
+                }
+            },
+        }
+    });
+    let w_arg = if s.fields.is_empty() {
+        quote!(_w)
+    } else {
+        quote!(w)
+    };
+    let eq = if s.fields.iter().any(|f| {
+        matches!(
+            f.ty,
+            FieldType::Prim(Prim::Double)
+                | FieldType::Any
+                | FieldType::Polymorphic
+                | FieldType::Entity(_)
+                | FieldType::Struct(_)
+        )
+    }) {
+        quote!()
+    } else {
+        quote!(Eq,)
+    };
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, PartialEq, #eq Default, serde::Serialize, serde::Deserialize)]
+        #[serde(default)]
+        pub struct #name {
+            #(#fields)*
+        }
+
+        impl #rt::xml::XmlDecode for #name {
+            fn decode(
+                r: &mut #rt::xml::XmlReader<'_>,
+                el: &#rt::xml::StartEl<'_>,
+            ) -> Result<Self, #rt::xml::XmlError> {
+                #decode_body
+            }
+        }
+
+        impl #rt::xml::XmlEncode for #name {
+            fn encode_children(&self, #w_arg: &mut #rt::xml::XmlWriter) {
+                #(#encode_stmts)*
+            }
+        }
+    }
+}
+
+/// Entity structs and the `Entity` union.
+pub(crate) fn emit_entities(model: &Model, rt: &TokenStream) -> TokenStream {
+    let structs = model.entities().map(|s| emit_struct(s, model, rt));
+    let entities: Vec<&StructDef> = model.entities().collect();
+    let variants = entities.iter().map(|s| {
+        let n = ident(&s.rust);
+        let doc = format!(" A `{}`.", s.rust);
+        quote!(#[doc = #doc] #n(#n),)
+    });
+    let names = entities.iter().map(|s| {
+        let n = ident(&s.rust);
+        let lit = &s.rust;
+        quote!(Entity::#n(_) => #lit,)
+    });
+    let xml_types = entities.iter().map(|s| {
+        let n = ident(&s.rust);
+        let lit = &s.xml;
+        quote!(Entity::#n(_) => #lit,)
+    });
+    let xsi_types = entities.iter().map(|s| {
+        let n = ident(&s.rust);
+        let lit = format!("tns:{}", s.xml);
+        quote!(Entity::#n(_) => #lit,)
+    });
+    let ids = entities.iter().map(|s| {
+        let n = ident(&s.rust);
+        let has_id = s.fields.iter().any(|f| {
+            f.xml == "id" && f.ty == FieldType::Prim(Prim::Long) && f.occurs == Occurs::Optional
+        });
+        if has_id {
+            quote!(Entity::#n(e) => e.id,)
+        } else {
+            quote!(Entity::#n(_) => None,)
+        }
+    });
+    let decode_arms = entities.iter().map(|s| {
+        let n = ident(&s.rust);
+        let lit = proc_macro2::Literal::byte_string(s.xml.as_bytes());
+        quote!(#lit => Entity::#n(#rt::xml::XmlDecode::decode(r, el)?),)
+    });
+    let encode_arms = entities.iter().map(|s| {
+        let n = ident(&s.rust);
+        quote!(Entity::#n(e) => #rt::xml::XmlEncode::encode_children(e, w),)
+    });
+    let froms = entities.iter().map(|s| {
+        let n = ident(&s.rust);
+        quote! {
+            impl From<#n> for Entity {
+                fn from(e: #n) -> Self {
+                    Entity::#n(e)
+                }
+            }
+        }
+    });
+    let union = if entities.is_empty() {
+        quote!()
+    } else {
+        quote! {
+            /// Any concrete entity: what polymorphic slots (`bean`, `beans`, the `return` of `get` and
+            /// entity results of `search`) hold, named on the wire by `xsi:type`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub enum Entity {
+                #(#variants)*
+            }
+
+            impl Entity {
+                /// The entity name as used in JPQL, e.g. `"Dataset"`.
+                pub fn entity_name(&self) -> &'static str {
+                    match self { #(#names)* }
+                }
+
+                /// The XSD type name, e.g. `"dataset"`.
+                pub fn xml_type(&self) -> &'static str {
+                    match self { #(#xml_types)* }
+                }
+
+                /// The `xsi:type` value written on polymorphic slots, e.g. `"tns:dataset"`.
+                pub fn xsi_type(&self) -> &'static str {
+                    match self { #(#xsi_types)* }
+                }
+
+                /// The `id`, when set.
+                pub fn id(&self) -> Option<i64> {
+                    match self { #(#ids)* }
+                }
+
+                /// Decodes the content of `el` as the entity type whose XSD name is `xml_type`;
+                /// `Ok(None)` when no entity has that name.
+                pub fn decode_as(
+                    xml_type: &[u8],
+                    r: &mut #rt::xml::XmlReader<'_>,
+                    el: &#rt::xml::StartEl<'_>,
+                ) -> Result<Option<Entity>, #rt::xml::XmlError> {
+                    Ok(Some(match xml_type {
+                        #(#decode_arms)*
+                        _ => return Ok(None),
+                    }))
+                }
+
+                /// Writes `<{name} xsi:type="tns:...">` with the entity's fields.
+                pub fn encode_as(&self, w: &mut #rt::xml::XmlWriter, name: &str) {
+                    w.start_typed(name, self.xsi_type());
+                    match self { #(#encode_arms)* }
+                    w.end(name);
+                }
+            }
+
+            impl #rt::xml::XmlDecode for Entity {
+                /// Decodes a polymorphic slot: the type comes from `xsi:type` (resolved by namespace).
+                fn decode(
+                    r: &mut #rt::xml::XmlReader<'_>,
+                    el: &#rt::xml::StartEl<'_>,
+                ) -> Result<Self, #rt::xml::XmlError> {
+                    let Some(t) = el.xsi_type() else {
+                        return Err(el.missing_type());
+                    };
+                    if t.ns != #rt::xml::NsKind::Target {
+                        return Err(el.unknown_type());
+                    }
+                    match Entity::decode_as(t.local.as_bytes(), r, el)? {
+                        Some(e) => Ok(e),
+                        None => Err(el.unknown_type()),
+                    }
+                }
+            }
+
+            #(#froms)*
+        }
+    };
+    quote! {
+        #(#structs)*
+        #union
+    }
+}
+
+/// Helper (non-entity) structs.
+pub(crate) fn emit_helpers(model: &Model, rt: &TokenStream) -> TokenStream {
+    let structs = model
+        .structs
+        .iter()
+        .filter(|s| !s.entity)
+        .map(|s| emit_struct(s, model, rt));
+    quote!(#(#structs)*)
+}
+
+fn emit_enum(e: &EnumDef, rt: &TokenStream) -> TokenStream {
+    let name = ident(&e.rust);
+    let mut variant_names: Vec<String> = Vec::new();
+    for v in &e.values {
+        let mut n = type_name(v);
+        while n == "Unknown" || variant_names.contains(&n) {
+            n.push('_');
+        }
+        variant_names.push(n);
+    }
+    let doc = format!(" The XSD enumeration `{}`.", e.xml);
+    let variants = e.values.iter().zip(&variant_names).map(|(v, n)| {
+        let n = ident(n);
+        let d = format!(" `{v}`.");
+        quote!(#[doc = #d] #n,)
+    });
+    let to_str = e.values.iter().zip(&variant_names).map(|(v, n)| {
+        let n = ident(n);
+        quote!(#name::#n => #v,)
+    });
+    let from_str = e.values.iter().zip(&variant_names).map(|(v, n)| {
+        let n = ident(n);
+        quote!(#v => #name::#n,)
+    });
+    let values = &e.values;
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum #name {
+            #(#variants)*
+            /// A value these bindings do not know (a newer server), kept as written.
+            Unknown(String),
+        }
+
+        impl #name {
+            /// Every known value, in schema order, as written on the wire.
+            pub const VALUES: &'static [&'static str] = &[#(#values),*];
+
+            /// The value as written on the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    #(#to_str)*
+                    #name::Unknown(s) => s,
+                }
+            }
+
+            /// The value for a wire name; unknown names become `Unknown`.
+            pub fn from_wire(s: &str) -> Self {
+                match s {
+                    #(#from_str)*
+                    other => #name::Unknown(other.to_owned()),
+                }
+            }
+        }
+
+        impl std::fmt::Display for #name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl #rt::xml::XmlValue for #name {
+            fn from_text(text: &str) -> Result<Self, &'static str> {
+                Ok(#name::from_wire(text.trim()))
+            }
+            fn write_text(&self, w: &mut #rt::xml::XmlWriter) {
+                w.text(self.as_str());
+            }
+        }
+
+        impl serde::Serialize for #name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for #name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <String as serde::Deserialize>::deserialize(d)?;
+                Ok(#name::from_wire(&s))
+            }
+        }
+    }
+}
+
+/// All string enumerations.
+pub(crate) fn emit_enums(model: &Model, rt: &TokenStream) -> TokenStream {
+    let enums = model.enums.iter().map(|e| emit_enum(e, rt));
+    quote!(#(#enums)*)
+}
