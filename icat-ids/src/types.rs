@@ -139,6 +139,34 @@ impl PutRequest {
     }
 }
 
+impl PutRequest {
+    /// Set the datafile's creation and modification times from ICAT `DateTime`s (the IDS takes
+    /// milliseconds since the epoch).
+    pub fn with_times(
+        mut self,
+        created: Option<&icat_soap::DateTime>,
+        modified: Option<&icat_soap::DateTime>,
+    ) -> Self {
+        self.create_time_millis = created.map(icat_soap::DateTime::to_unix_millis);
+        self.mod_time_millis = modified.map(icat_soap::DateTime::to_unix_millis);
+        self
+    }
+
+    /// Take the modification time (and, when unset, the creation time) from a local file's
+    /// metadata, as python-icat's `putData` does.
+    pub fn with_file_times(mut self, meta: &std::fs::Metadata) -> Self {
+        self.mod_time_millis = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .and_then(|d| i64::try_from(d.as_millis()).ok());
+        if self.create_time_millis.is_none() {
+            self.create_time_millis = self.mod_time_millis;
+        }
+        self
+    }
+}
+
 /// What the IDS answered to a successful, verified `put`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutResponse {
@@ -183,6 +211,14 @@ mod tests {
         assert_eq!(s.ops_queue[0].request, "RESTORE_REQUESTED");
         assert_eq!(s.locks[0].kind, "SHARED");
         assert_eq!(s.failures, vec![5]);
+    }
+
+    #[test]
+    fn put_times_from_datetime() {
+        let t = icat_soap::DateTime::parse("2024-01-02T03:04:05.678Z").unwrap();
+        let r = PutRequest::new("f", 1, 2).with_times(Some(&t), None);
+        assert_eq!(r.create_time_millis, Some(1_704_164_645_678));
+        assert_eq!(r.mod_time_millis, None);
     }
 
     #[test]

@@ -359,7 +359,9 @@ async fn upload_then_download_round_trips() {
     std::fs::write(&src, &data).unwrap();
     let mut req = PutRequest::new("uploaded.bin", f.dataset, f.format);
     req.description = Some("round trip".into());
-    req.mod_time_millis = Some(1_700_000_000_000);
+    let req = req.with_file_times(&std::fs::metadata(&src).unwrap());
+    let mtime = req.mod_time_millis;
+    assert!(mtime.is_some());
     let sent = Arc::new(AtomicU64::new(0));
     let s2 = sent.clone();
     let resp = f
@@ -376,6 +378,8 @@ async fn upload_then_download_round_trips() {
     assert_eq!(sent.load(Ordering::SeqCst), data.len() as u64);
     let df = f.catalog.datafile(resp.id).unwrap();
     assert_eq!(df.checksum.as_deref(), Some(resp.checksum_hex().as_str()));
+    assert_eq!(df.mod_time_millis, mtime);
+    assert_eq!(df.description.as_deref(), Some("round trip"));
 
     let target = dir.path().join("back.bin");
     f.client

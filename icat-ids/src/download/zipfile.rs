@@ -253,7 +253,21 @@ impl IdsClient {
     ) -> Result<ExtractReport, IdsError> {
         let zip_target = match output {
             ZipOutput::File(p) => p.clone(),
-            ZipOutput::Extract { dir, .. } => dir.join(".ids-download.zip"),
+            // Named after what is fetched, so two zip downloads into one directory do not clash.
+            ZipOutput::Extract { dir, .. } => {
+                let key = match what {
+                    DataRef::Prepared(id) => id.to_string(),
+                    DataRef::Selection(sel) => {
+                        let mut h = crc32fast::Hasher::new();
+                        for (k, v) in sel.params() {
+                            h.update(k.as_bytes());
+                            h.update(v.as_bytes());
+                        }
+                        format!("sel-{:08x}", h.finalize())
+                    }
+                };
+                dir.join(format!(".ids-download-{key}.zip"))
+            }
         };
         let label = zip_target.display().to_string();
         let packing = Packing {
