@@ -259,6 +259,16 @@ pub enum IdsError {
         #[source]
         source: std::io::Error,
     },
+    /// An ICAT Datafile lacks a field needed to place or check it locally.
+    #[error(
+        "datafile {datafile} has no {field}: search it with INCLUDE dataset.investigation (e.g. `SELECT df FROM Datafile df INCLUDE df.dataset.investigation`)"
+    )]
+    MissingMetadata {
+        /// The datafile's id or name.
+        datafile: String,
+        /// The missing field.
+        field: &'static str,
+    },
     /// Retries were exhausted while downloading.
     #[error("download of {file} failed after {attempts} attempts: {last}")]
     RetriesExhausted {

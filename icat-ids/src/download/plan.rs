@@ -61,6 +61,39 @@ impl DatafileSpec {
     }
 }
 
+impl DatafileSpec {
+    /// A datafile from ICAT (searched with `INCLUDE df.dataset.investigation`), placed at
+    /// `<visit>/<dataset>/<name>` and checked against its `fileSize` and `checksum`.
+    pub fn from_datafile(df: &icat_soap::Datafile) -> Result<Self, IdsError> {
+        let label = || match (df.id, &df.name) {
+            (Some(id), _) => id.to_string(),
+            (None, Some(n)) => n.clone(),
+            (None, None) => "?".into(),
+        };
+        let missing = |field| IdsError::MissingMetadata {
+            datafile: label(),
+            field,
+        };
+        let id = df.id.ok_or_else(|| missing("id"))?;
+        let name = df.name.as_deref().ok_or_else(|| missing("name"))?;
+        let ds = df.dataset.as_deref().ok_or_else(|| missing("dataset"))?;
+        let ds_name = ds.name.as_deref().ok_or_else(|| missing("dataset name"))?;
+        let inv = ds
+            .investigation
+            .as_deref()
+            .ok_or_else(|| missing("dataset.investigation"))?;
+        let visit = inv
+            .visit_id
+            .as_deref()
+            .ok_or_else(|| missing("investigation visitId"))?;
+        let expected = Expected {
+            size: df.file_size.and_then(|s| u64::try_from(s).ok()),
+            checksum: df.checksum.clone(),
+        };
+        Self::in_visit_dataset(id, visit, ds_name, name, expected)
+    }
+}
+
 /// Which transfer method a plan uses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Strategy {
@@ -374,4 +407,53 @@ fn finish(
         });
     }
     summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_from_icat_datafile() {
+        let inv = icat_soap::Investigation {
+            visit_id: Some("1.1-P".into()),
+            ..Default::default()
+        };
+        let ds = icat_soap::Dataset {
+            name: Some("raw data".into()),
+            investigation: Some(Box::new(inv)),
+            ..Default::default()
+        };
+        let mut df = icat_soap::Datafile {
+            id: Some(7),
+            name: Some("a/b.nxs".into()),
+            file_size: Some(12),
+            checksum: Some("cc830993".into()),
+            dataset: Some(Box::new(ds)),
+            ..Default::default()
+        };
+        let spec = DatafileSpec::from_datafile(&df).unwrap();
+        assert_eq!(
+            spec.path.as_path(),
+            std::path::Path::new("1.1-P/raw data/a/b.nxs")
+        );
+        assert_eq!(spec.expected.size, Some(12));
+        df.name = Some("../../x".into());
+        assert!(matches!(
+            DatafileSpec::from_datafile(&df),
+            Err(IdsError::UnsafeName { .. })
+        ));
+        df.dataset = None;
+        let e = DatafileSpec::from_datafile(&df).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                IdsError::MissingMetadata {
+                    field: "dataset",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
 }
