@@ -45,7 +45,7 @@ pub use backoff::Backoff;
 pub use client::{DEFAULT_MAX_URL_LEN, DataStream, IdsClient, SessionId, normalize_ids_url};
 pub use download::{
     DatafileSpec, DownloadOptions, DownloadPlan, DownloadSummary, Expected, FileReport, Outcome,
-    Phase, Progress, ProgressFn, SafeRelPath, Strategy, ZipLayout, ZipOutput,
+    Phase, Progress, ProgressFn, RawOutcome, SafeRelPath, Strategy, ZipLayout, ZipOutput,
 };
 pub use error::IdsError;
 pub use prepare::{WaitCallback, WaitOptions, WaitStatus};

@@ -18,6 +18,7 @@ use crate::prepare::WaitOptions;
 pub use names::{IdsEntry, SafeRelPath, ZipLayout, entry_path, parse_ids_entry};
 pub use part::{Expected, crc_hex, part_path};
 pub use plan::{DatafileSpec, DownloadPlan, DownloadSummary, FileReport, Outcome, Strategy};
+pub use raw::RawOutcome;
 pub use zipfile::{ExtractOptions, ExtractReport, ZipOutput, extract_zip};
 
 /// What a progress report is about.
