@@ -3,20 +3,20 @@
 //! Neither path holds more than a few fixed-size buffers per response. Fault injection (cut
 //! connections, corrupted bytes) is applied here.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::PathBuf;
 
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt, stream};
-use tokio::io::AsyncSeekExt;
 use tokio::sync::mpsc;
-use tokio_util::io::ReaderStream;
 
 use super::zipstream::ZipStreamWriter;
 
 /// Read buffer size of raw file streams.
-const FILE_CHUNK: usize = 256 * 1024;
+const FILE_CHUNK: usize = 512 * 1024;
+/// Chunks read ahead of the connection for raw files.
+const FILE_CHANNEL_DEPTH: usize = 4;
 /// Chunk size sent from the zip thread.
 const ZIP_CHUNK: usize = 256 * 1024;
 /// Chunks in flight between the zip thread and the connection.
@@ -35,31 +35,73 @@ fn corrupt_in_place(chunk: &mut [u8], pos: u64) {
 }
 
 /// The body of a single raw file, from byte `offset`; `corrupt` flips bytes as a fault.
+///
+/// A blocking thread reads ahead into a small bounded channel, so disk reads overlap with
+/// network writes.
 pub async fn file_body(
     path: PathBuf,
     offset: u64,
     corrupt: bool,
     cut_at: Option<u64>,
 ) -> io::Result<Body> {
-    let mut file = tokio::fs::File::open(&path).await?;
-    if offset > 0 {
-        file.seek(io::SeekFrom::Start(offset)).await?;
-    }
-    let chunks = ReaderStream::with_capacity(file, FILE_CHUNK);
-    let mut pos = offset;
-    let chunks = chunks.map(move |chunk| {
-        let chunk = chunk?;
-        let start = pos;
-        pos += chunk.len() as u64;
-        if corrupt {
-            let mut owned = BytesMut::from(&chunk[..]);
-            corrupt_in_place(&mut owned, start);
-            Ok(owned.freeze())
-        } else {
-            Ok(chunk)
+    let mut file = tokio::fs::File::open(&path).await?.into_std().await;
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(FILE_CHANNEL_DEPTH);
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = read_file_into(&mut file, offset, corrupt, &tx) {
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                tracing::warn!(error = %e, "reading a datafile failed mid-stream");
+                let _ = tx.blocking_send(Err(e));
+            }
         }
     });
-    Ok(body_with_cut(chunks, cut_at))
+    Ok(body_with_cut(receiver_stream(rx), cut_at))
+}
+
+fn read_file_into(
+    file: &mut std::fs::File,
+    offset: u64,
+    corrupt: bool,
+    tx: &mpsc::Sender<io::Result<Bytes>>,
+) -> io::Result<()> {
+    if offset > 0 {
+        file.seek(io::SeekFrom::Start(offset))?;
+    }
+    let mut pos = offset;
+    let mut buf = BytesMut::with_capacity(FILE_CHUNK);
+    loop {
+        // Reuses the allocation once the connection has dropped earlier chunks.
+        buf.reserve(FILE_CHUNK);
+        let len = FILE_CHUNK;
+        buf.resize(len, 0);
+        let mut filled = 0;
+        while filled < len {
+            match file.read(&mut buf[filled..len]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        buf.truncate(filled);
+        if filled == 0 {
+            return Ok(());
+        }
+        let mut chunk = buf.split();
+        if corrupt {
+            corrupt_in_place(&mut chunk, pos);
+        }
+        pos += filled as u64;
+        tx.blocking_send(Ok(chunk.freeze()))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))?;
+    }
+}
+
+fn receiver_stream(
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+    stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
 }
 
 /// One file to put into a zip.
@@ -91,10 +133,7 @@ pub fn zip_body(items: Vec<ZipItem>, compress: bool, offset: u64, cut_at: Option
             }
         }
     });
-    let chunks = stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    body_with_cut(chunks, cut_at)
+    body_with_cut(receiver_stream(rx), cut_at)
 }
 
 fn write_zip(writer: ChannelWriter, items: Vec<ZipItem>, compress: bool) -> io::Result<()> {

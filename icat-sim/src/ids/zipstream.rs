@@ -23,6 +23,8 @@ const METHOD_DEFLATED: u16 = 8;
 const DOS_TIME: u16 = 0;
 const DOS_DATE: u16 = (1 << 5) | 1;
 const U32_MAX: u64 = 0xFFFF_FFFF;
+/// Largest payload of one deflate stored block.
+const MAX_STORED_BLOCK: usize = 0xFFFF;
 /// Files at least this large get a zip64 local header (deflate can grow data slightly).
 const ZIP64_LOCAL_THRESHOLD: u64 = 0xFFFF_0000;
 
@@ -57,7 +59,7 @@ pub struct ZipStreamWriter<W: Write> {
     out: Counting<W>,
     entries: Vec<CentralEntry>,
     names: std::collections::HashSet<String>,
-    level: Compression,
+    compress: bool,
     buf: Vec<u8>,
 }
 
@@ -72,11 +74,7 @@ impl<W: Write> ZipStreamWriter<W> {
             },
             entries: Vec::new(),
             names: std::collections::HashSet::new(),
-            level: if compress {
-                Compression::default()
-            } else {
-                Compression::none()
-            },
+            compress,
             buf: vec![0u8; 256 * 1024],
         }
     }
@@ -121,19 +119,36 @@ impl<W: Write> ZipStreamWriter<W> {
         let data_start = self.out.count;
         let mut crc = crc32fast::Hasher::new();
         let mut uncompressed = 0u64;
-        let mut encoder = DeflateEncoder::new(&mut self.out, self.level);
-        loop {
-            let n = match data.read(&mut self.buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            crc.update(&self.buf[..n]);
-            uncompressed += n as u64;
-            encoder.write_all(&self.buf[..n])?;
+        if self.compress {
+            let mut encoder = DeflateEncoder::new(&mut self.out, Compression::default());
+            loop {
+                let n = read_some(data, &mut self.buf)?;
+                if n == 0 {
+                    break;
+                }
+                crc.update(&self.buf[..n]);
+                uncompressed += n as u64;
+                encoder.write_all(&self.buf[..n])?;
+            }
+            encoder.finish()?;
+        } else {
+            // Deflate level 0 is a sequence of stored blocks; writing them directly runs at
+            // memory speed. Every block is byte-aligned, so a final empty block ends the stream.
+            loop {
+                let n = read_some(data, &mut self.buf)?;
+                if n == 0 {
+                    break;
+                }
+                crc.update(&self.buf[..n]);
+                uncompressed += n as u64;
+                for block in self.buf[..n].chunks(MAX_STORED_BLOCK) {
+                    self.out
+                        .write_all(&stored_block_header(block.len() as u16, false))?;
+                    self.out.write_all(block)?;
+                }
+            }
+            self.out.write_all(&stored_block_header(0, true))?;
         }
-        encoder.finish()?;
         let compressed = self.out.count - data_start;
         let crc = crc.finalize();
 
@@ -232,6 +247,23 @@ impl<W: Write> ZipStreamWriter<W> {
         self.out.write_all(&end)?;
         self.out.flush()?;
         Ok(self.out.inner)
+    }
+}
+
+/// The 5-byte header of a deflate stored block (BTYPE 00) of `len` bytes.
+fn stored_block_header(len: u16, last: bool) -> [u8; 5] {
+    let [lo, hi] = len.to_le_bytes();
+    let [nlo, nhi] = (!len).to_le_bytes();
+    [u8::from(last), lo, hi, nlo, nhi]
+}
+
+/// Read into `buf`, retrying on interruption; 0 means end of data.
+fn read_some(data: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match data.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
     }
 }
 

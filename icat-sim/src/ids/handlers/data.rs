@@ -100,24 +100,34 @@ pub(super) async fn get_data(
             .await
             .map_err(|e| IdsError::Internal(format!("Unable to read datafile {}: {e}", df.id)))?
     } else {
-        let mut items = Vec::with_capacity(datafiles.len());
-        let mut total = 0u64;
-        for df in &datafiles {
-            let size = stored_size(&state, df)?;
-            total += size;
-            items.push(ZipItem {
-                name: zip_entry_name(df),
-                path: stored_path(&state, df)?,
-                size,
-                corrupt: state.faults().corrupts(df.id),
-            });
-        }
+        // Checking every file touches the disk: do it off the async threads.
+        let checker = state.clone();
+        let (items, total) = tokio::task::spawn_blocking(move || zip_items(&checker, &datafiles))
+            .await
+            .map_err(|e| IdsError::Internal(format!("checking stored files failed: {e}")))??;
         let name = download_name(true, outname.as_deref(), None);
         insert_disposition(&mut response_headers, &name);
         let cut = state.faults().take_drop(total.saturating_sub(offset));
         zip_body(items, compress, offset, cut)
     };
     Ok((status, response_headers, body).into_response())
+}
+
+/// The zip entries of `datafiles` (checking each file is stored) and their total size.
+fn zip_items(state: &IdsState, datafiles: &[DatafileRecord]) -> IdsResult<(Vec<ZipItem>, u64)> {
+    let mut items = Vec::with_capacity(datafiles.len());
+    let mut total = 0u64;
+    for df in datafiles {
+        let size = stored_size(state, df)?;
+        total += size;
+        items.push(ZipItem {
+            name: zip_entry_name(df),
+            path: stored_path(state, df)?,
+            size,
+            corrupt: state.faults().corrupts(df.id),
+        });
+    }
+    Ok((items, total))
 }
 
 fn insert_disposition(headers: &mut HeaderMap, name: &str) {
