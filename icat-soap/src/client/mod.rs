@@ -6,14 +6,20 @@
 //! # Ok::<(), icat_soap::IcatError>(())
 //! ```
 
+mod call;
+mod ops;
 mod options;
+mod session;
 mod transport;
+mod typed;
 mod url;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use options::ClientBuilder;
+pub use options::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+pub use session::{Credentials, Session, short_id};
+pub use typed::{EntityType, get_query};
 pub use url::{DEFAULT_PATH, endpoint_url};
 
 pub use transport::Reply;

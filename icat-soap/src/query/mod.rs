@@ -1,6 +1,6 @@
 //! A builder for ICAT JPQL search queries that escapes every value and checks every path offline.
 //!
-//! ```ignore
+//! ```
 //! use icat_soap::query::{Condition, Query};
 //!
 //! let jpql = Query::new("Dataset")
@@ -244,9 +244,50 @@ impl Query {
         self
     }
 
+    /// Renders the query as ICAT JPQL, checking every path against the built-in ICAT 6.2 metadata.
+    pub fn to_jpql(&self) -> Result<String, QueryError> {
+        self.to_jpql_with(Schema::new(crate::generated::meta::ENTITIES))
+    }
+
     /// Renders the query as ICAT JPQL, checking every path against `schema`.
     pub fn to_jpql_with(&self, schema: Schema<'_>) -> Result<String, QueryError> {
         render::render(self, schema)
+    }
+}
+
+/// Anything `search` accepts: JPQL text (sent as is) or a [`Query`] (rendered and checked offline).
+pub trait IntoJpql {
+    /// The JPQL text to send.
+    fn into_jpql(self) -> Result<String, QueryError>;
+}
+
+impl IntoJpql for &str {
+    fn into_jpql(self) -> Result<String, QueryError> {
+        Ok(self.to_owned())
+    }
+}
+
+impl IntoJpql for String {
+    fn into_jpql(self) -> Result<String, QueryError> {
+        Ok(self)
+    }
+}
+
+impl IntoJpql for &String {
+    fn into_jpql(self) -> Result<String, QueryError> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoJpql for &Query {
+    fn into_jpql(self) -> Result<String, QueryError> {
+        self.to_jpql()
+    }
+}
+
+impl IntoJpql for Query {
+    fn into_jpql(self) -> Result<String, QueryError> {
+        self.to_jpql()
     }
 }
 

@@ -1,0 +1,92 @@
+//! One SOAP call: encode the request, post it, decode the answer or fault, and log it in a span.
+
+use std::time::Instant;
+
+use tracing::Instrument;
+
+use super::Client;
+use super::session::short_id;
+use super::transport::Reply;
+use crate::IcatError;
+use crate::envelope::{SoapError, read_response_envelope, write_request_envelope};
+use crate::xml::SoapOperation;
+
+impl Client {
+    /// Calls operation `Op` with `request`. `session` is the session id the request carries: only
+    /// its short form is logged, and it is shortened in fault messages too.
+    pub(crate) async fn call<Op: SoapOperation>(
+        &self,
+        request: &Op,
+        session: Option<&str>,
+    ) -> Result<Op::Response, IcatError> {
+        let span = tracing::debug_span!(
+            "icat",
+            op = Op::NAME,
+            session = %session.map_or_else(|| "-".to_owned(), short_id),
+        );
+        async {
+            let started = Instant::now();
+            let envelope = write_request_envelope(request);
+            let sent = envelope.len();
+            let result = match self.transport.post(envelope.into_bytes()).await {
+                Ok(Reply::Answer(body) | Reply::Fault(body)) => {
+                    let received = body.len();
+                    let decoded = decode::<Op>(&body, session);
+                    tracing::debug!(
+                        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                        sent,
+                        received,
+                        ok = decoded.is_ok(),
+                        "ICAT call finished"
+                    );
+                    decoded
+                }
+                Err(e) => {
+                    tracing::debug!(
+                        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                        sent,
+                        error = %e,
+                        "ICAT call failed"
+                    );
+                    Err(e)
+                }
+            };
+            result
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// Decodes an answer for `Op`, mapping SOAP faults to [`IcatError`] variants.
+fn decode<Op: SoapOperation>(body: &[u8], session: Option<&str>) -> Result<Op::Response, IcatError> {
+    // ICAT quotes the session id in SESSION faults; keep only its short form.
+    let redact = |text: String| match session {
+        Some(id) if !id.is_empty() && text.contains(id) => text.replace(id, &short_id(id)),
+        _ => text,
+    };
+    read_response_envelope::<Op::Response>(body).map_err(|e| match e {
+        SoapError::Fault(fault) => {
+            let fault = *fault;
+            match fault.icat {
+                Some(ex) => {
+                    let kind = ex
+                        .type_
+                        .as_ref()
+                        .map_or("UNKNOWN", |t| t.as_str())
+                        .to_owned();
+                    let message = redact(ex.message.clone().unwrap_or(fault.message));
+                    IcatError::from_fault(&kind, message, ex.offset)
+                }
+                None => IcatError::SoapFault {
+                    code: fault.code,
+                    message: redact(fault.message),
+                },
+            }
+        }
+        other => IcatError::Decode {
+            operation: Op::NAME.to_owned(),
+            detail: other.to_string(),
+        },
+    })
+}
