@@ -88,7 +88,7 @@ impl Client {
                 Some((plugin, creds)) => return self.login_session(plugin, creds, true).await,
                 None => return Err(e),
             },
-            Err(e) => Err(e)?,
+            Err(e) => return Err(e),
         };
         let (plugin, creds) = match relogin {
             Some((p, c)) => (p.to_owned(), Some(c.clone())),
