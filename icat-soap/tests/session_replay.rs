@@ -69,7 +69,10 @@ impl FakeIcat {
             if !ok {
                 return fault(
                     "SESSION",
-                    &format!("Unable to find user by sessionid: {}", sid.unwrap_or_default()),
+                    &format!(
+                        "Unable to find user by sessionid: {}",
+                        sid.unwrap_or_default()
+                    ),
                     -1,
                 );
             }
@@ -80,7 +83,12 @@ impl FakeIcat {
                     return fault("SESSION", "The username and password do not match", -1);
                 }
                 self.logins.fetch_add(1, Ordering::SeqCst);
-                let id = self.next_id.lock().expect("lock").pop().unwrap_or(SESSION_B);
+                let id = self
+                    .next_id
+                    .lock()
+                    .expect("lock")
+                    .pop()
+                    .unwrap_or(SESSION_B);
                 self.valid.lock().expect("lock").push(id.to_owned());
                 answer("login", &format!("<return>{id}</return>"))
             }
@@ -131,8 +139,14 @@ impl FakeIcat {
         if let Some(limit) = query.split("LIMIT ").nth(1) {
             // Seven names in all, served in pages.
             let mut parts = limit.split(", ");
-            let offset: usize = parts.next().and_then(|p| p.trim().parse().ok()).unwrap_or(0);
-            let count: usize = parts.next().and_then(|p| p.trim().parse().ok()).unwrap_or(0);
+            let offset: usize = parts
+                .next()
+                .and_then(|p| p.trim().parse().ok())
+                .unwrap_or(0);
+            let count: usize = parts
+                .next()
+                .and_then(|p| p.trim().parse().ok())
+                .unwrap_or(0);
             let rows: String = (offset..7.min(offset + count))
                 .map(|i| format!("<return xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"xs:string\">name{i}</return>"))
                 .collect();
@@ -172,7 +186,11 @@ async fn every_operation_round_trips() {
     let session = client.login("db", &creds()).await.expect("login");
     let login = &server.recorded()[server.recorded().len() - 2];
     assert!(login.body.contains("<plugin>db</plugin>"));
-    assert!(login.body.contains("<entry><key>username</key><value>root</value></entry>"));
+    assert!(
+        login
+            .body
+            .contains("<entry><key>username</key><value>root</value></entry>")
+    );
     assert_eq!(session.id(), SESSION_A);
     assert!(session.lifetime() > Duration::from_secs(119 * 60));
 
@@ -181,12 +199,18 @@ async fn every_operation_round_trips() {
     session.refresh().await.expect("refresh");
     assert_eq!(session.properties().await.expect("props").len(), 2);
 
-    let found = session.search("SELECT i FROM Investigation i").await.expect("search");
+    let found = session
+        .search("SELECT i FROM Investigation i")
+        .await
+        .expect("search");
     let [Value::Entity(Entity::Investigation(inv))] = found.as_slice() else {
         panic!("unexpected {found:?}")
     };
     assert_eq!(inv.name.as_deref(), Some("RB1234"));
-    assert_eq!(inv.facility.as_ref().and_then(|f| f.name.as_deref()), Some("ISIS"));
+    assert_eq!(
+        inv.facility.as_ref().and_then(|f| f.name.as_deref()),
+        Some("ISIS")
+    );
 
     let typed: Vec<Investigation> = session
         .search_entities(&Query::new("Investigation"))
@@ -194,7 +218,10 @@ async fn every_operation_round_trips() {
         .expect("typed");
     assert_eq!(typed[0].id, Some(42));
 
-    let count = session.search(&Query::new("Dataset").count()).await.expect("count");
+    let count = session
+        .search(&Query::new("Dataset").count())
+        .await
+        .expect("count");
     assert!(matches!(count.as_slice(), [Value::Long(17)]), "{count:?}");
 
     let ds: Dataset = session.get_entity(1234, &[]).await.expect("get");
@@ -210,7 +237,11 @@ async fn every_operation_round_trips() {
     assert_eq!(session.create(new.clone()).await.expect("create"), 1234);
     let create = server.recorded().last().cloned().expect("recorded");
     assert!(create.body.contains("<name>ds2</name>"), "{}", create.body);
-    assert!(create.body.contains(":dataset\""), "bean needs xsi:type: {}", create.body);
+    assert!(
+        create.body.contains(":dataset\""),
+        "bean needs xsi:type: {}",
+        create.body
+    );
     assert_eq!(
         session
             .create_many(vec![new.clone().into(), new.clone().into()])
@@ -288,19 +319,28 @@ async fn each_fault_type_maps_to_its_variant() {
     for (i, kind) in kinds.iter().enumerate() {
         index.store(i, Ordering::SeqCst);
         let err = client.api_version().await.unwrap_err();
-        let matched = match (*kind, &err) {
+        let matched = matches!(
+            (*kind, &err),
             ("BAD_PARAMETER", IcatError::BadParameter { .. })
-            | ("INTERNAL", IcatError::Internal { .. })
-            | ("INSUFFICIENT_PRIVILEGES", IcatError::InsufficientPrivileges { .. })
-            | ("NO_SUCH_OBJECT_FOUND", IcatError::NoSuchObjectFound { .. })
-            | ("OBJECT_ALREADY_EXISTS", IcatError::ObjectAlreadyExists { .. })
-            | ("SESSION", IcatError::Session { .. })
-            | ("VALIDATION", IcatError::Validation { .. })
-            | ("NOT_IMPLEMENTED", IcatError::NotImplemented { .. }) => true,
-            _ => false,
-        };
+                | ("INTERNAL", IcatError::Internal { .. })
+                | (
+                    "INSUFFICIENT_PRIVILEGES",
+                    IcatError::InsufficientPrivileges { .. }
+                )
+                | ("NO_SUCH_OBJECT_FOUND", IcatError::NoSuchObjectFound { .. })
+                | (
+                    "OBJECT_ALREADY_EXISTS",
+                    IcatError::ObjectAlreadyExists { .. }
+                )
+                | ("SESSION", IcatError::Session { .. })
+                | ("VALIDATION", IcatError::Validation { .. })
+                | ("NOT_IMPLEMENTED", IcatError::NotImplemented { .. })
+        );
         assert!(matched, "{kind} became {err:?}");
-        assert_eq!(err.fault_message(), Some(format!("a {kind} problem").as_str()));
+        assert_eq!(
+            err.fault_message(),
+            Some(format!("a {kind} problem").as_str())
+        );
         assert_eq!(err.fault_offset(), Some(3));
     }
 }
@@ -309,10 +349,7 @@ async fn each_fault_type_maps_to_its_variant() {
 async fn wrong_credentials_give_a_session_error() {
     let server = start(FakeIcat::new(120.0)).await;
     let client = Client::new(&server.url).expect("client");
-    let err = client
-        .login("db", &Credentials::new())
-        .await
-        .unwrap_err();
+    let err = client.login("db", &Credentials::new()).await.unwrap_err();
     assert!(err.is_session(), "{err:?}");
 }
 
@@ -323,7 +360,10 @@ async fn a_session_close_to_expiry_is_refreshed_before_the_next_call() {
     let client = Client::new(&server.url).expect("client");
     let session = client.login("db", &creds()).await.expect("login");
     session.user_name().await.expect("first call");
-    assert_eq!(ops(&server), ["login", "getRemainingMinutes", "getUserName"]);
+    assert_eq!(
+        ops(&server),
+        ["login", "getRemainingMinutes", "getUserName"]
+    );
     tokio::time::sleep(Duration::from_millis(1000)).await;
     session.user_name().await.expect("second call");
     assert_eq!(
@@ -340,11 +380,17 @@ async fn a_session_fault_leads_to_one_relogin_and_a_retry_of_reads() {
     let fake = FakeIcat::new(120.0);
     let server = start(fake.clone()).await;
     let client = Client::new(&server.url).expect("client");
-    let session = client.login_with_relogin("db", &creds()).await.expect("login");
+    let session = client
+        .login_with_relogin("db", &creds())
+        .await
+        .expect("login");
     assert_eq!(session.id(), SESSION_A);
     fake.invalidate_all(); // e.g. the server restarted
 
-    let found = session.search("SELECT i FROM Investigation i").await.expect("retried");
+    let found = session
+        .search("SELECT i FROM Investigation i")
+        .await
+        .expect("retried");
     assert_eq!(found.len(), 1);
     assert_eq!(session.id(), SESSION_B);
     assert_eq!(fake.logins.load(Ordering::SeqCst), 2);
@@ -376,7 +422,10 @@ async fn without_kept_credentials_a_session_fault_is_returned() {
     assert!(err.is_session(), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("Log in again"), "{text}");
-    assert!(text.contains("5c3d0b8e…") && !text.contains(SESSION_A), "{text}");
+    assert!(
+        text.contains("5c3d0b8e…") && !text.contains(SESSION_A),
+        "{text}"
+    );
     assert_eq!(fake.logins.load(Ordering::SeqCst), 1);
 }
 
@@ -397,8 +446,14 @@ async fn relogin_happens_only_once_when_the_fault_persists() {
     })
     .await;
     let client = Client::new(&server.url).expect("client");
-    let session = client.login_with_relogin("db", &creds()).await.expect("login");
-    let err = session.search("SELECT COUNT(d) FROM Dataset d").await.unwrap_err();
+    let session = client
+        .login_with_relogin("db", &creds())
+        .await
+        .expect("login");
+    let err = session
+        .search("SELECT COUNT(d) FROM Dataset d")
+        .await
+        .unwrap_err();
     assert!(err.is_session());
     assert_eq!(logins.load(Ordering::SeqCst), 2, "exactly one re-login");
 }
@@ -408,7 +463,10 @@ async fn many_tasks_share_one_client_and_renew_only_once() {
     let fake = FakeIcat::new(120.0);
     let server = start(fake.clone()).await;
     let client = Client::new(&server.url).expect("client");
-    let session = client.login_with_relogin("db", &creds()).await.expect("login");
+    let session = client
+        .login_with_relogin("db", &creds())
+        .await
+        .expect("login");
 
     let run_all = |session: Session| async move {
         let tasks: Vec<_> = (0..32)
@@ -450,7 +508,10 @@ async fn paged_search_walks_limit_offsets_until_a_short_page() {
             other => panic!("{other:?}"),
         })
         .collect();
-    assert_eq!(names, (0..7).map(|i| format!("name{i}")).collect::<Vec<_>>());
+    assert_eq!(
+        names,
+        (0..7).map(|i| format!("name{i}")).collect::<Vec<_>>()
+    );
     let limits: Vec<String> = server
         .recorded()
         .iter()
@@ -463,7 +524,11 @@ async fn paged_search_walks_limit_offsets_until_a_short_page() {
     // The documented caveats are enforced before anything is sent.
     assert!(session.search_stream(&Query::new("Datafile"), 3).is_err());
     assert!(session.search_stream(&query, 1).is_err());
-    assert!(session.search_stream(&query.clone().limit(0, 5), 3).is_err());
+    assert!(
+        session
+            .search_stream(&query.clone().limit(0, 5), 3)
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -505,6 +570,7 @@ async fn logs_show_short_session_ids_and_never_passwords() {
     let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
@@ -512,15 +578,30 @@ async fn logs_show_short_session_ids_and_never_passwords() {
     let fake = FakeIcat::new(120.0);
     let server = start(fake.clone()).await;
     let client = Client::new(&server.url).expect("client");
-    let session = client.login_with_relogin("db", &creds()).await.expect("login");
-    session.search("SELECT i FROM Investigation i").await.expect("search");
+    let session = client
+        .login_with_relogin("db", &creds())
+        .await
+        .expect("login");
+    session
+        .search("SELECT i FROM Investigation i")
+        .await
+        .expect("search");
     fake.invalidate_all();
-    session.search("SELECT i FROM Investigation i").await.expect("search after relogin");
+    session
+        .search("SELECT i FROM Investigation i")
+        .await
+        .expect("search after relogin");
 
     let logs = String::from_utf8_lossy(&capture.0.lock().expect("lock")).into_owned();
-    assert!(logs.contains("op=\"search\"") || logs.contains("op=search"), "{logs}");
+    assert!(
+        logs.contains("op=\"search\"") || logs.contains("op=search"),
+        "{logs}"
+    );
     assert!(logs.contains("5c3d0b8e…"), "short ids are logged: {logs}");
-    assert!(!logs.contains(SESSION_A) && !logs.contains(SESSION_B), "{logs}");
+    assert!(
+        !logs.contains(SESSION_A) && !logs.contains(SESSION_B),
+        "{logs}"
+    );
     assert!(!logs.contains(PASSWORD), "{logs}");
     assert!(!format!("{session:?}").contains(SESSION_B));
     assert!(!format!("{:?}", creds()).contains(PASSWORD));

@@ -28,7 +28,7 @@ impl Client {
             let started = Instant::now();
             let envelope = write_request_envelope(request);
             let sent = envelope.len();
-            let result = match self.transport.post(envelope.into_bytes()).await {
+            match self.transport.post(envelope.into_bytes()).await {
                 Ok(Reply::Answer(body) | Reply::Fault(body)) => {
                     let received = body.len();
                     let decoded = decode::<Op>(&body, session);
@@ -50,8 +50,7 @@ impl Client {
                     );
                     Err(e)
                 }
-            };
-            result
+            }
         }
         .instrument(span)
         .await
@@ -59,7 +58,10 @@ impl Client {
 }
 
 /// Decodes an answer for `Op`, mapping SOAP faults to [`IcatError`] variants.
-fn decode<Op: SoapOperation>(body: &[u8], session: Option<&str>) -> Result<Op::Response, IcatError> {
+fn decode<Op: SoapOperation>(
+    body: &[u8],
+    session: Option<&str>,
+) -> Result<Op::Response, IcatError> {
     // ICAT quotes the session id in SESSION faults; keep only its short form.
     let redact = |text: String| match session {
         Some(id) if !id.is_empty() && text.contains(id) => text.replace(id, &short_id(id)),

@@ -9,9 +9,9 @@ use crate::IcatError;
 use crate::generated::{
     AccessType, AuthenticatorInfo, CreateManyRequest, CreateRequest, DeleteManyRequest,
     DeleteRequest, Entity, EntityInfo, GetApiVersionRequest, GetAuthenticatorInfoRequest,
-    GetEntityInfoRequest, GetEntityNamesRequest, GetPropertiesRequest,
-    GetRemainingMinutesRequest, GetRequest, GetUserNameRequest, IsAccessAllowedRequest,
-    LoginRequest, LogoutRequest, RefreshRequest, SearchRequest, UpdateRequest, Value,
+    GetEntityInfoRequest, GetEntityNamesRequest, GetPropertiesRequest, GetRemainingMinutesRequest,
+    GetRequest, GetUserNameRequest, IsAccessAllowedRequest, LoginRequest, LogoutRequest,
+    RefreshRequest, SearchRequest, UpdateRequest, Value,
 };
 use crate::query::IntoJpql;
 
@@ -39,7 +39,11 @@ impl Client {
     /// println!("logged in as {}", session.user_name().await?);
     /// # Ok(()) }
     /// ```
-    pub async fn login(&self, plugin: &str, credentials: &Credentials) -> Result<Session, IcatError> {
+    pub async fn login(
+        &self,
+        plugin: &str,
+        credentials: &Credentials,
+    ) -> Result<Session, IcatError> {
         self.login_session(plugin, credentials, false).await
     }
 
@@ -94,7 +98,14 @@ impl Client {
             Some((p, c)) => (p.to_owned(), Some(c.clone())),
             None => (String::new(), None),
         };
-        let session = Session::new(self.clone(), plugin, creds, session_id.to_owned(), remaining, started);
+        let session = Session::new(
+            self.clone(),
+            plugin,
+            creds,
+            session_id.to_owned(),
+            remaining,
+            started,
+        );
         session.ensure_fresh().await?;
         Ok(session)
     }
@@ -110,10 +121,13 @@ impl Client {
             ..Default::default()
         };
         for (k, v) in credentials.iter() {
-            request.credentials.entry.push(crate::generated::LoginCredentialsEntry {
-                key: Some(k.to_owned()),
-                value: Some(v.to_owned()),
-            });
+            request
+                .credentials
+                .entry
+                .push(crate::generated::LoginCredentialsEntry {
+                    key: Some(k.to_owned()),
+                    value: Some(v.to_owned()),
+                });
         }
         let response = self.call(&request, None).await?;
         let id = response.return_.ok_or_else(|| IcatError::Decode {
@@ -148,7 +162,10 @@ impl Client {
 
     /// All entity names, alphabetically (`getEntityNames`; needs no session).
     pub async fn entity_names(&self) -> Result<Vec<String>, IcatError> {
-        Ok(self.call(&GetEntityNamesRequest::default(), None).await?.return_)
+        Ok(self
+            .call(&GetEntityNamesRequest::default(), None)
+            .await?
+            .return_)
     }
 
     /// The server's description of one entity type (`getEntityInfo`; needs no session).
@@ -190,12 +207,11 @@ impl Session {
     pub async fn search(&self, query: impl IntoJpql) -> Result<Vec<Value>, IcatError> {
         let jpql = query.into_jpql()?;
         let values = self
-            .run(Effect::ReadOnly, |id| {
+            .run(Effect::ReadOnly, |sid| {
                 let request = SearchRequest {
-                    session_id: Some(id.to_string()),
+                    session_id: Some(sid.to_string()),
                     query: Some(jpql.clone()),
                 };
-                let id = id.clone();
                 async move { self.client().call(&request, Some(&sid)).await }
             })
             .await?
@@ -215,7 +231,6 @@ impl Session {
                     query: Some(query.clone()),
                     primary_key: id,
                 };
-                let sid = sid.clone();
                 async move { self.client().call(&request, Some(&sid)).await }
             })
             .await?;
@@ -234,7 +249,6 @@ impl Session {
                     session_id: Some(sid.to_string()),
                     bean: Some(bean.clone()),
                 };
-                let sid = sid.clone();
                 async move { self.client().call(&request, Some(&sid)).await }
             })
             .await?;
@@ -250,7 +264,6 @@ impl Session {
                     session_id: Some(sid.to_string()),
                     beans: entities.clone(),
                 };
-                let sid = sid.clone();
                 async move { self.client().call(&request, Some(&sid)).await }
             })
             .await?;
@@ -316,7 +329,6 @@ impl Session {
                     bean: Some(bean.clone()),
                     access_type: Some(access.clone()),
                 };
-                let sid = sid.clone();
                 async move { self.client().call(&request, Some(&sid)).await }
             })
             .await?;
@@ -330,7 +342,6 @@ impl Session {
                 let request = GetUserNameRequest {
                     session_id: Some(sid.to_string()),
                 };
-                let sid = sid.clone();
                 async move { self.client().call(&request, Some(&sid)).await }
             })
             .await?;
@@ -345,7 +356,6 @@ impl Session {
                 let request = GetRemainingMinutesRequest {
                     session_id: Some(sid.to_string()),
                 };
-                let sid = sid.clone();
                 async move { self.client().call(&request, Some(&sid)).await }
             })
             .await?;
@@ -370,7 +380,6 @@ impl Session {
                 let request = GetPropertiesRequest {
                     session_id: Some(sid.to_string()),
                 };
-                let sid = sid.clone();
                 async move { self.client().call(&request, Some(&sid)).await }
             })
             .await?;

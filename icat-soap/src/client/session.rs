@@ -330,7 +330,10 @@ mod tests {
 
     #[test]
     fn short_ids_hide_most_of_the_id() {
-        assert_eq!(short_id("5c3d0b8e-1f2a-4c8e-9a43-0f1e2d3c4b5a"), "5c3d0b8e…");
+        assert_eq!(
+            short_id("5c3d0b8e-1f2a-4c8e-9a43-0f1e2d3c4b5a"),
+            "5c3d0b8e…"
+        );
         assert_eq!(short_id("abc"), "abc");
     }
 
@@ -339,7 +342,10 @@ mod tests {
         let c: Credentials = [("username", "a"), ("password", "p4ss"), ("username", "b")]
             .into_iter()
             .collect();
-        assert_eq!(c.iter().collect::<Vec<_>>(), [("username", "b"), ("password", "p4ss")]);
+        assert_eq!(
+            c.iter().collect::<Vec<_>>(),
+            [("username", "b"), ("password", "p4ss")]
+        );
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("p4ss") && dbg.contains("password"), "{dbg}");
     }

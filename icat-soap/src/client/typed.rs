@@ -11,8 +11,8 @@ use crate::query::Query;
 pub trait EntityType: Into<Entity> + Sized + Send + 'static {
     /// The JPQL entity name, e.g. `"Investigation"`.
     const NAME: &'static str;
-    /// Takes the struct out of the union, or gives the entity back if it is of another type.
-    fn from_entity(entity: Entity) -> Result<Self, Entity>;
+    /// Takes the struct out of the union, or names the entity type it holds instead.
+    fn from_entity(entity: Entity) -> Result<Self, &'static str>;
 }
 
 macro_rules! entity_types {
@@ -20,10 +20,10 @@ macro_rules! entity_types {
         $(
             impl EntityType for crate::generated::$name {
                 const NAME: &'static str = stringify!($name);
-                fn from_entity(entity: Entity) -> Result<Self, Entity> {
+                fn from_entity(entity: Entity) -> Result<Self, &'static str> {
                     match entity {
                         Entity::$name(e) => Ok(e),
-                        other => Err(other),
+                        other => Err(other.entity_name()),
                     }
                 }
             }
@@ -107,7 +107,7 @@ fn take_all<T: EntityType>(values: Vec<Value>) -> Result<Vec<T>, IcatError> {
         .map(|v| match v {
             Value::Entity(e) => T::from_entity(e).map_err(|other| IcatError::UnexpectedResult {
                 expected: T::NAME.to_owned(),
-                found: format!("a {}", other.entity_name()),
+                found: format!("a {other}"),
             }),
             other => Err(IcatError::UnexpectedResult {
                 expected: T::NAME.to_owned(),
@@ -151,12 +151,16 @@ impl Session {
     }
 
     /// Gets one `T` by id, with the given include paths (`&[]` for none; `&["1"]` for `INCLUDE 1`).
-    pub async fn get_entity<T: EntityType>(&self, id: i64, includes: &[&str]) -> Result<T, IcatError> {
+    pub async fn get_entity<T: EntityType>(
+        &self,
+        id: i64,
+        includes: &[&str],
+    ) -> Result<T, IcatError> {
         let query = get_query(T::NAME, includes)?;
         let entity = self.get(&query, id).await?;
         T::from_entity(entity).map_err(|other| IcatError::UnexpectedResult {
             expected: T::NAME.to_owned(),
-            found: format!("a {}", other.entity_name()),
+            found: format!("a {other}"),
         })
     }
 
@@ -185,7 +189,8 @@ impl Session {
         }
         if page_size < 2 {
             return Err(IcatError::InvalidArgument(
-                "page size must be at least 2 (ICAT can ignore LIMIT offsets for single rows)".into(),
+                "page size must be at least 2 (ICAT can ignore LIMIT offsets for single rows)"
+                    .into(),
             ));
         }
         // Render once now so that path errors surface before the first page.
@@ -255,11 +260,7 @@ pub fn get_query(entity: &str, includes: &[&str]) -> Result<String, IcatError> {
     }
     // `SELECT x FROM E x INCLUDE x.a, x.b` -> take the variable and the INCLUDE part.
     let jpql = q.to_jpql()?;
-    let var = jpql
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("e")
-        .to_owned();
+    let var = jpql.split_whitespace().nth(1).unwrap_or("e").to_owned();
     let include = jpql
         .split_once(" INCLUDE ")
         .map(|(_, inc)| inc.to_owned())
