@@ -25,7 +25,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut credentials = Credentials::new();
     if let Some(user) = args.next() {
         credentials.insert("username", user);
-        credentials.insert("password", std::env::var("ICAT_PASSWORD").unwrap_or_default());
+        credentials.insert(
+            "password",
+            std::env::var("ICAT_PASSWORD").unwrap_or_default(),
+        );
     }
 
     let client = Client::new(&url)?;

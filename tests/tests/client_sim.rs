@@ -55,7 +55,11 @@ async fn every_operation_against_the_simulator() {
     assert!(names.iter().any(|n| n == "Investigation"));
     assert!(names.windows(2).all(|w| w[0] <= w[1]), "sorted");
     let info = client.entity_info("Investigation").await.expect("info");
-    assert!(info.fields.iter().any(|f| f.name.as_deref() == Some("visitId")));
+    assert!(
+        info.fields
+            .iter()
+            .any(|f| f.name.as_deref() == Some("visitId"))
+    );
     let auth = client.authenticator_info().await.expect("authenticators");
     assert!(auth.iter().any(|a| a.mnemonic.as_deref() == Some("simple")));
 
@@ -79,7 +83,10 @@ async fn every_operation_against_the_simulator() {
     };
     let id = session.create(new.clone()).await.expect("create");
     let got: Facility = session.get_entity(id, &[]).await.expect("get");
-    assert_eq!(got.full_name, new.full_name, "round trip of awkward characters");
+    assert_eq!(
+        got.full_name, new.full_name,
+        "round trip of awkward characters"
+    );
 
     let mut changed = got.clone();
     changed.description = Some("updated".into());
@@ -95,32 +102,52 @@ async fn every_operation_against_the_simulator() {
 
     let many = session
         .create_many(vec![
-            Facility { name: Some("F-a".into()), ..Default::default() }.into(),
-            Facility { name: Some("F-b".into()), ..Default::default() }.into(),
+            Facility {
+                name: Some("F-a".into()),
+                ..Default::default()
+            }
+            .into(),
+            Facility {
+                name: Some("F-b".into()),
+                ..Default::default()
+            }
+            .into(),
         ])
         .await
         .expect("createMany");
     assert_eq!(many.len(), 2);
     session.delete(got).await.expect("delete");
     let gone = session.get("Facility", id).await.unwrap_err();
-    assert!(matches!(gone, IcatError::NoSuchObjectFound { .. }), "{gone:?}");
+    assert!(
+        matches!(gone, IcatError::NoSuchObjectFound { .. }),
+        "{gone:?}"
+    );
     let beans: Vec<Entity> = many
         .iter()
-        .map(|i| Facility { id: Some(*i), ..Default::default() }.into())
+        .map(|i| {
+            Facility {
+                id: Some(*i),
+                ..Default::default()
+            }
+            .into()
+        })
         .collect();
     session.delete_many(beans).await.expect("deleteMany");
 
     let with_facility = session
-        .get(&icat_soap::client::get_query("Investigation", &["facility"]).expect("q"), {
-            let ids = session
-                .search("SELECT i.id FROM Investigation i")
-                .await
-                .expect("ids");
-            match ids.first() {
-                Some(Value::Long(i)) => *i,
-                other => panic!("{other:?}"),
-            }
-        })
+        .get(
+            &icat_soap::client::get_query("Investigation", &["facility"]).expect("q"),
+            {
+                let ids = session
+                    .search("SELECT i.id FROM Investigation i")
+                    .await
+                    .expect("ids");
+                match ids.first() {
+                    Some(Value::Long(i)) => *i,
+                    other => panic!("{other:?}"),
+                }
+            },
+        )
         .await
         .expect("get with include");
     let Entity::Investigation(inv) = with_facility else {
@@ -137,26 +164,49 @@ async fn every_operation_against_the_simulator() {
 async fn server_faults_arrive_as_typed_variants() {
     let s = sim(Clock::default()).await;
     let client = Client::new(&s.icat_url()).expect("client");
-    let err = client.login("simple", &Credentials::new().with("username", "root").with("password", "wrong")).await.unwrap_err();
+    let err = client
+        .login(
+            "simple",
+            &Credentials::new()
+                .with("username", "root")
+                .with("password", "wrong"),
+        )
+        .await
+        .unwrap_err();
     assert!(err.is_session(), "{err:?}");
     let err = client.login("nosuchplugin", &root()).await.unwrap_err();
     assert!(err.is_session(), "{err:?}");
 
     let session = client.login("simple", &root()).await.expect("login");
-    let err = session.search("SELECT x FROM Nonsense x").await.unwrap_err();
+    let err = session
+        .search("SELECT x FROM Nonsense x")
+        .await
+        .unwrap_err();
     assert!(matches!(err, IcatError::BadParameter { .. }), "{err:?}");
     let err = session.get("Dataset", 987_654_321).await.unwrap_err();
-    assert!(matches!(err, IcatError::NoSuchObjectFound { .. }), "{err:?}");
-    let facility = Facility { name: Some("dup".into()), ..Default::default() };
+    assert!(
+        matches!(err, IcatError::NoSuchObjectFound { .. }),
+        "{err:?}"
+    );
+    let facility = Facility {
+        name: Some("dup".into()),
+        ..Default::default()
+    };
     session.create(facility.clone()).await.expect("first");
     let err = session.create(facility).await.unwrap_err();
-    assert!(matches!(err, IcatError::ObjectAlreadyExists { .. }), "{err:?}");
+    assert!(
+        matches!(err, IcatError::ObjectAlreadyExists { .. }),
+        "{err:?}"
+    );
     let err = session.create(Dataset::default()).await.unwrap_err();
     assert!(matches!(err, IcatError::Validation { .. }), "{err:?}");
 
     let user = client.login("db", &jdoe()).await.expect("jdoe");
     let err = user.properties().await.unwrap_err();
-    assert!(matches!(err, IcatError::InsufficientPrivileges { .. }), "{err:?}");
+    assert!(
+        matches!(err, IcatError::InsufficientPrivileges { .. }),
+        "{err:?}"
+    );
     let err = client.resume("not-a-session", None).await.unwrap_err();
     assert!(err.is_session(), "{err:?}");
     s.shutdown().await;
@@ -181,16 +231,25 @@ async fn an_expired_session_logs_in_again_once_when_allowed() {
     let clock = Clock::default();
     let s = sim(clock.clone()).await;
     let client = Client::new(&s.icat_url()).expect("client");
-    let keeping = client.login_with_relogin("simple", &root()).await.expect("login");
+    let keeping = client
+        .login_with_relogin("simple", &root())
+        .await
+        .expect("login");
     let plain = client.login("simple", &root()).await.expect("login");
     let first_id = keeping.id();
     clock.advance(Duration::from_secs(121 * 60));
 
-    let n = keeping.search(&Query::new("Investigation").count()).await.expect("re-login and retry");
+    let n = keeping
+        .search(&Query::new("Investigation").count())
+        .await
+        .expect("re-login and retry");
     assert!(matches!(n.as_slice(), [Value::Long(4)]), "{n:?}");
     assert_ne!(keeping.id(), first_id);
 
-    let err = plain.search(&Query::new("Investigation").count()).await.unwrap_err();
+    let err = plain
+        .search(&Query::new("Investigation").count())
+        .await
+        .unwrap_err();
     assert!(err.is_session(), "{err:?}");
     s.shutdown().await;
 }
@@ -222,7 +281,11 @@ async fn concurrent_calls_from_many_tasks() {
 async fn hostile_values_cannot_change_the_query() {
     let s = sim(Clock::default()).await;
     let session = login_root(&s).await;
-    let total = session.search(&Query::new("Investigation")).await.expect("all").len();
+    let total = session
+        .search(&Query::new("Investigation"))
+        .await
+        .expect("all")
+        .len();
     assert_eq!(total, 4);
     for hostile in ["x' OR '1'='1", "O'Brien", "' OR 1=1 --", "''", "%"] {
         let hits = session
@@ -232,7 +295,10 @@ async fn hostile_values_cannot_change_the_query() {
         assert!(hits.is_empty(), "{hostile:?} matched {} rows", hits.len());
     }
     // The same value stored and searched for comes back exactly.
-    let facility = Facility { name: Some("x' OR '1'='1".into()), ..Default::default() };
+    let facility = Facility {
+        name: Some("x' OR '1'='1".into()),
+        ..Default::default()
+    };
     session.create(facility).await.expect("create");
     let found: Vec<Facility> = session
         .search_entities(&Query::new("Facility").where_eq("name", "x' OR '1'='1"))
@@ -246,7 +312,10 @@ async fn hostile_values_cannot_change_the_query() {
 async fn paged_and_typed_search_with_includes() {
     let s = sim(Clock::default()).await;
     let session = login_root(&s).await;
-    let query = Query::new("Datafile").order_by("name").order_by("id").include("dataset");
+    let query = Query::new("Datafile")
+        .order_by("name")
+        .order_by("id")
+        .include("dataset");
     let all: Vec<Datafile> = session
         .search_entities_stream::<Datafile>(&query, 7)
         .expect("stream")
@@ -258,7 +327,10 @@ async fn paged_and_typed_search_with_includes() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), 60, "no page overlaps");
-    assert!(all.iter().all(|d| d.dataset.is_some()), "includes kept in every page");
+    assert!(
+        all.iter().all(|d| d.dataset.is_some()),
+        "includes kept in every page"
+    );
 
     // The visits workflow: every visit with datasets and datafiles in one query.
     let visits: Vec<Investigation> = session
@@ -271,8 +343,11 @@ async fn paged_and_typed_search_with_includes() {
         .await
         .expect("visits");
     assert_eq!(visits.len(), 4);
-    assert!(visits.iter().all(|v| v.datasets.len() == 3
-        && v.datasets.iter().all(|d| d.datafiles.len() == 5)));
+    assert!(
+        visits
+            .iter()
+            .all(|v| v.datasets.len() == 3 && v.datasets.iter().all(|d| d.datafiles.len() == 5))
+    );
     s.shutdown().await;
 }
 

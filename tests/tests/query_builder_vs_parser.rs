@@ -26,14 +26,25 @@ fn every_builder_shape_parses_and_compiles() {
             .filter(Condition::gt("parameters.numericValue", 5.0))
             .where_eq("parameters.type.name", "Magnetic field")
             .include("parameters.type"),
-        Query::new("Dataset").select("investigation.name").select("name").select("type.name"),
+        Query::new("Dataset")
+            .select("investigation.name")
+            .select("name")
+            .select("type.name"),
         Query::new("DatasetParameter").aggregate(Aggregate::Min, "numericValue"),
         Query::new("Dataset").count(),
         Query::new("Datafile").aggregate_entity(Aggregate::CountDistinct),
         Query::new("Datafile").aggregate(Aggregate::Sum, "fileSize"),
-        Query::new("Investigation").select("facility.name").distinct(),
-        Query::new("Dataset").select("name").order_by("name").limit(0, 10),
-        Query::new("Investigation").order_by("facility.name").order_by_desc("name").include_many_to_one(),
+        Query::new("Investigation")
+            .select("facility.name")
+            .distinct(),
+        Query::new("Dataset")
+            .select("name")
+            .order_by("name")
+            .limit(0, 10),
+        Query::new("Investigation")
+            .order_by("facility.name")
+            .order_by_desc("name")
+            .include_many_to_one(),
         Query::new("Investigation").where_eq("investigationUsers.user.name", Literal::CurrentUser),
         Query::new("ParameterType").where_eq("valueType", "DATE_AND_TIME"),
         Query::new("Investigation")
@@ -48,7 +59,9 @@ fn every_builder_shape_parses_and_compiles() {
             .filter(Condition::not(Condition::eq("dataset.complete", true))),
         Query::new("Dataset").filter(Condition::is_not_null("investigation")),
         Query::new("Investigation").filter(Condition::gt("startDate", ts)),
-        Query::new("Facility").include("investigations.datasets.datafiles").include("instruments"),
+        Query::new("Facility")
+            .include("investigations.datasets.datafiles")
+            .include("instruments"),
     ];
     for q in &queries {
         compile(q);
@@ -74,6 +87,10 @@ fn hostile_values_arrive_as_one_bound_value() {
             1,
             "{hostile:?} not bound as exactly one value: {debug}"
         );
-        assert!(!compiled.sql.contains(hostile), "{hostile:?} leaked into SQL: {}", compiled.sql);
+        assert!(
+            !compiled.sql.contains(hostile),
+            "{hostile:?} leaked into SQL: {}",
+            compiled.sql
+        );
     }
 }
