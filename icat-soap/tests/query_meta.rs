@@ -23,7 +23,8 @@ fn documented_examples_render() {
             "SELECT d.name FROM Dataset d JOIN d.type t WHERE t.name = 'GS' ORDER BY d.name LIMIT 0, 10",
         ),
         (
-            Query::new("Investigation").where_eq("investigationUsers.user.name", Literal::CurrentUser),
+            Query::new("Investigation")
+                .where_eq("investigationUsers.user.name", Literal::CurrentUser),
             "SELECT i FROM Investigation i JOIN i.investigationUsers iu JOIN iu.user u WHERE u.name = :user",
         ),
         (
@@ -64,7 +65,9 @@ fn typos_are_caught_before_sending() {
         Err(QueryError::UnknownEntity { .. })
     ));
     assert!(matches!(
-        Query::new("Investigation").where_eq("facility", "ISIS").to_jpql(),
+        Query::new("Investigation")
+            .where_eq("facility", "ISIS")
+            .to_jpql(),
         Err(QueryError::NotAnAttribute { .. })
     ));
 }

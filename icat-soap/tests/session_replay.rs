@@ -606,3 +606,33 @@ async fn logs_show_short_session_ids_and_never_passwords() {
     assert!(!format!("{session:?}").contains(SESSION_B));
     assert!(!format!("{:?}", creds()).contains(PASSWORD));
 }
+
+#[tokio::test]
+async fn resuming_a_session_refreshes_it_only_when_close_to_expiry() {
+    for (left, expected) in [
+        (100.0, vec!["getRemainingMinutes"]),
+        (
+            20.0,
+            vec!["getRemainingMinutes", "refresh", "getRemainingMinutes"],
+        ),
+    ] {
+        let fake = FakeIcat::new(left);
+        fake.valid.lock().expect("lock").push(SESSION_A.to_owned());
+        let server = start(fake).await;
+        let client = Client::new(&server.url).expect("client");
+        let session = client.resume(SESSION_A, None).await.expect("resume");
+        assert_eq!(session.id(), SESSION_A);
+        assert_eq!(ops(&server), expected, "with {left} minutes left");
+    }
+    // An unknown id is a SESSION error, or a fresh login when credentials are given.
+    let server = start(FakeIcat::new(120.0)).await;
+    let client = Client::new(&server.url).expect("client");
+    assert!(client.resume("stale", None).await.unwrap_err().is_session());
+    let creds = creds();
+    let session = client
+        .resume("stale", Some(("db", &creds)))
+        .await
+        .expect("relogin");
+    assert_eq!(session.id(), SESSION_A);
+    assert!(session.can_relogin());
+}

@@ -73,6 +73,7 @@ impl Client {
             id,
             remaining,
             started,
+            true,
         ))
     }
 
@@ -105,6 +106,7 @@ impl Client {
             session_id.to_owned(),
             remaining,
             started,
+            false,
         );
         session.ensure_fresh().await?;
         Ok(session)

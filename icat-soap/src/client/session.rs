@@ -91,6 +91,8 @@ struct State {
     id: Arc<str>,
     expires_at: Instant,
     lifetime: Duration,
+    /// False for a session resumed by id until its first refresh: `lifetime` is then only a guess.
+    lifetime_known: bool,
     /// Bumped on every re-login, so concurrent callers renew only once.
     generation: u64,
 }
@@ -136,7 +138,9 @@ pub(crate) enum Effect {
 }
 
 impl Session {
-    /// Makes a session from a fresh login: `id` from `login`, `remaining_minutes` from the server.
+    /// Makes a session: `id` from `login` (or given by the caller), `remaining` from
+    /// `getRemainingMinutes`; `fresh` when the id comes from a login just now, so that `remaining`
+    /// is the whole lifetime.
     pub(crate) fn new(
         client: Client,
         plugin: String,
@@ -144,6 +148,7 @@ impl Session {
         id: String,
         remaining: Duration,
         started: Instant,
+        fresh: bool,
     ) -> Session {
         Session {
             inner: Arc::new(Inner {
@@ -154,6 +159,7 @@ impl Session {
                     id: id.into(),
                     expires_at: started + remaining,
                     lifetime: remaining,
+                    lifetime_known: fresh,
                     generation: 0,
                 }),
                 renew: tokio::sync::Mutex::new(()),
@@ -232,7 +238,12 @@ impl Session {
                 match remaining {
                     Ok(r) if !r.is_zero() => {
                         s.expires_at = asked + r;
-                        s.lifetime = s.lifetime.max(r);
+                        s.lifetime = if s.lifetime_known {
+                            s.lifetime.max(r)
+                        } else {
+                            r
+                        };
+                        s.lifetime_known = true;
                     }
                     _ => s.expires_at = started + s.lifetime,
                 }
@@ -248,7 +259,12 @@ impl Session {
 
     fn needs_refresh(&self, now: Instant) -> bool {
         let s = self.state();
-        let margin = (s.lifetime / 4).min(MAX_REFRESH_MARGIN);
+        // Until the lifetime is known (a resumed session), refresh when under the largest margin.
+        let margin = if s.lifetime_known {
+            (s.lifetime / 4).min(MAX_REFRESH_MARGIN)
+        } else {
+            MAX_REFRESH_MARGIN
+        };
         s.expires_at.saturating_duration_since(now) < margin
     }
 
@@ -273,6 +289,7 @@ impl Session {
         s.id = id.into();
         s.expires_at = started + remaining;
         s.lifetime = remaining;
+        s.lifetime_known = true;
         s.generation += 1;
         Ok(())
     }
