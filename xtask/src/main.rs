@@ -1,4 +1,7 @@
-//! Project automation: `cargo xtask codegen [--check] [--wsdl PATH --out DIR]`.
+//! Project automation: `cargo xtask codegen [--check] [--wsdl PATH --out DIR]` and
+//! `cargo xtask refresh-wsdl --url URL [--out DIR] [--no-codegen]`.
+
+mod refresh_wsdl;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,12 +10,16 @@ use anyhow::{Context, Result, bail};
 
 const USAGE: &str = "\
 usage: cargo xtask codegen [--check] [--wsdl PATH [--entity-info PATH] --out DIR]
+       cargo xtask refresh-wsdl --url URL [--out DIR] [--no-codegen]
 
   (no options)   regenerate icat-soap/src/generated/ from wsdl/ICAT.wsdl (+ wsdl/entity-info.json)
   --check        do not write; exit 1 and name every stale file if the checked-in code differs
   --wsdl PATH    generate from another WSDL (its XSD beside it, per schemaLocation)
   --entity-info  optional entity-info.json for --wsdl (default: entity-info.json beside the WSDL)
-  --out DIR      where to write with --wsdl (the code refers to the runtime as `icat_soap`)";
+  --out DIR      where to write with --wsdl (the code refers to the runtime as `icat_soap`)
+
+  refresh-wsdl   download URL?wsdl, URL?xsd=1 and every getEntityInfo answer into wsdl/ (or DIR),
+                 with addresses normalised, then regenerate the bindings (unless --no-codegen)";
 
 fn workspace_root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -127,6 +134,7 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let result = match args.next().as_deref() {
         Some("codegen") => parse_args(args).and_then(codegen),
+        Some("refresh-wsdl") => refresh_wsdl_cmd(args),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -140,4 +148,42 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn refresh_wsdl_cmd(mut args: impl Iterator<Item = String>) -> Result<ExitCode> {
+    let mut url = None;
+    let mut out = None;
+    let mut regenerate = true;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--url" => url = Some(args.next().context("--url needs a URL")?),
+            "--out" => out = Some(PathBuf::from(args.next().context("--out needs a directory")?)),
+            "--no-codegen" => regenerate = false,
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    let url = url.context("refresh-wsdl needs --url URL")?;
+    let root = workspace_root();
+    let dir = out.clone().unwrap_or_else(|| root.join("wsdl"));
+    refresh_wsdl::run(&url, &dir)?;
+    eprintln!("wrote ICAT.wsdl, ICAT.xsd and entity-info.json into {}", dir.display());
+    if !regenerate {
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Regenerate the checked-in bindings from wsdl/, or code beside a custom --out directory.
+    let codegen_args = match out {
+        None => Args {
+            check: false,
+            wsdl: None,
+            entity_info: None,
+            out: None,
+        },
+        Some(dir) => Args {
+            check: false,
+            wsdl: Some(dir.join("ICAT.wsdl")),
+            entity_info: Some(dir.join("entity-info.json")),
+            out: Some(dir.join("generated")),
+        },
+    };
+    codegen(codegen_args)
 }

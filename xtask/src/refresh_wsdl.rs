@@ -66,7 +66,12 @@ fn replace_attr(text: &str, attr: &str, pick: impl Fn(&str) -> bool, new: &str) 
 
 /// Normalises the server-specific addresses in a WSDL.
 pub fn normalise_wsdl(wsdl: &str) -> String {
-    let w = replace_attr(wsdl, "schemaLocation", |v| v.contains("?xsd="), NORMAL_SCHEMA_LOCATION);
+    let w = replace_attr(
+        wsdl,
+        "schemaLocation",
+        |v| v.contains("?xsd="),
+        NORMAL_SCHEMA_LOCATION,
+    );
     replace_attr(&w, "location", |v| v.starts_with("http"), NORMAL_ADDRESS)
 }
 
@@ -77,7 +82,9 @@ fn soap_request(op: &str, inner: &str) -> String {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// A tiny XML tree, enough for `getEntityInfo` and `getEntityNames` answers.
@@ -111,7 +118,10 @@ fn parse_xml(bytes: &[u8]) -> anyhow::Result<Node> {
         s.rsplit(':').next().unwrap_or("").to_owned()
     };
     loop {
-        match reader.read_event().context("malformed XML from the server")? {
+        match reader
+            .read_event()
+            .context("malformed XML from the server")?
+        {
             Event::Start(e) => stack.push(Node {
                 name: local(e.name().as_ref()),
                 ..Default::default()
@@ -127,7 +137,11 @@ fn parse_xml(bytes: &[u8]) -> anyhow::Result<Node> {
             }
             Event::End(_) => {
                 let node = stack.pop().context("unbalanced XML")?;
-                stack.last_mut().context("unbalanced XML")?.children.push(node);
+                stack
+                    .last_mut()
+                    .context("unbalanced XML")?
+                    .children
+                    .push(node);
             }
             Event::Text(t) => {
                 let text = t.decode().context("bad text")?;
@@ -157,7 +171,12 @@ fn parse_xml(bytes: &[u8]) -> anyhow::Result<Node> {
     stack.pop().context("empty XML")
 }
 
-async fn call(http: &reqwest::Client, url: &reqwest::Url, op: &str, inner: &str) -> anyhow::Result<Node> {
+async fn call(
+    http: &reqwest::Client,
+    url: &reqwest::Url,
+    op: &str,
+    inner: &str,
+) -> anyhow::Result<Node> {
     let response = http
         .post(url.clone())
         .header("Content-Type", "text/xml; charset=utf-8")
@@ -170,7 +189,10 @@ async fn call(http: &reqwest::Client, url: &reqwest::Url, op: &str, inner: &str)
     let body = response.bytes().await?;
     let root = parse_xml(&body).with_context(|| format!("{op}: HTTP {status}"))?;
     if let Some(fault) = root.find("Fault") {
-        let msg = fault.find("faultstring").map(|f| f.text.clone()).unwrap_or_default();
+        let msg = fault
+            .find("faultstring")
+            .map(|f| f.text.clone())
+            .unwrap_or_default();
         bail!("{op} failed on the server: {msg}");
     }
     root.find(&format!("{op}Response"))
@@ -209,7 +231,8 @@ fn entity_json(info: &Node, previous: Option<&Value>) -> Value {
             let old = previous
                 .and_then(|p| p["fields"].as_array())
                 .and_then(|fs| fs.iter().find(|o| o["name"] == name));
-            if let (Some(old), Some(obj)) = (old.and_then(Value::as_object), field.as_object_mut()) {
+            if let (Some(old), Some(obj)) = (old.and_then(Value::as_object), field.as_object_mut())
+            {
                 for key in ["mappedBy", "cascade"] {
                     if let Some(v) = old.get(key) {
                         obj.insert(key.to_owned(), v.clone());
@@ -222,7 +245,13 @@ fn entity_json(info: &Node, previous: Option<&Value>) -> Value {
     fields.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     let constraints: Vec<Value> = info
         .all("constraints")
-        .map(|c| Value::from(c.all("fieldNames").map(|f| f.text.clone()).collect::<Vec<_>>()))
+        .map(|c| {
+            Value::from(
+                c.all("fieldNames")
+                    .map(|f| f.text.clone())
+                    .collect::<Vec<_>>(),
+            )
+        })
         .collect();
     json!({
         "classComment": text(info.child("classComment")),
@@ -242,7 +271,11 @@ pub async fn download(url: &str, previous: Option<&Value>) -> anyhow::Result<Sna
         u.set_query(Some(query));
         let http = http.clone();
         async move {
-            let r = http.get(u.clone()).send().await.with_context(|| format!("GET {u}"))?;
+            let r = http
+                .get(u.clone())
+                .send()
+                .await
+                .with_context(|| format!("GET {u}"))?;
             if !r.status().is_success() {
                 bail!("GET {u}: HTTP {}", r.status());
             }
@@ -266,24 +299,46 @@ pub async fn download(url: &str, previous: Option<&Value>) -> anyhow::Result<Sna
         .unwrap_or_default();
     let mut entities = Map::new();
     for name in &names {
-        let node = call(&http, &endpoint, "getEntityInfo", &format!("<beanName>{}</beanName>", escape(name))).await?;
-        let info = node.child("return").with_context(|| format!("no entity info for {name}"))?;
+        let node = call(
+            &http,
+            &endpoint,
+            "getEntityInfo",
+            &format!("<beanName>{}</beanName>", escape(name)),
+        )
+        .await?;
+        let info = node
+            .child("return")
+            .with_context(|| format!("no entity info for {name}"))?;
         let prev = previous.and_then(|p| p["entities"].get(name));
         entities.insert(name.clone(), entity_json(info, prev));
     }
     // The abstract Parameter type, when the server describes it.
-    if let Ok(node) = call(&http, &endpoint, "getEntityInfo", "<beanName>Parameter</beanName>").await
+    if let Ok(node) = call(
+        &http,
+        &endpoint,
+        "getEntityInfo",
+        "<beanName>Parameter</beanName>",
+    )
+    .await
         && let Some(info) = node.child("return")
     {
         let prev = previous.and_then(|p| p["abstract"].get("Parameter"));
-        let mut abs = out.get("abstract").and_then(Value::as_object).cloned().unwrap_or_default();
+        let mut abs = out
+            .get("abstract")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         abs.insert("Parameter".into(), entity_json(info, prev));
         out.insert("abstract".into(), Value::Object(abs));
     }
     out.insert("entityNames".into(), json!(names));
     out.insert("entities".into(), Value::Object(entities));
     let entity_info = serde_json::to_string_pretty(&Value::Object(out))? + "\n";
-    Ok(Snapshot { wsdl, xsd, entity_info })
+    Ok(Snapshot {
+        wsdl,
+        xsd,
+        entity_info,
+    })
 }
 
 /// Writes a snapshot into `dir` (each file via a temporary file and a rename).
@@ -297,7 +352,8 @@ pub fn write(dir: &Path, snap: &Snapshot) -> anyhow::Result<()> {
         let path = dir.join(name);
         let tmp = dir.join(format!(".{name}.part"));
         std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))?;
+        std::fs::rename(&tmp, &path)
+            .with_context(|| format!("cannot replace {}", path.display()))?;
     }
     Ok(())
 }
@@ -332,7 +388,8 @@ mod tests {
         let xml = b"<return><classComment>A set</classComment><constraints><fieldNames>investigation</fieldNames><fieldNames>name</fieldNames></constraints><fields><name>name</name><notNullable>true</notNullable><relType>ATTRIBUTE</relType><stringLength>255</stringLength><type>String</type></fields><fields><name>datafiles</name><notNullable>false</notNullable><relType>MANY</relType><type>Datafile</type></fields></return>";
         let node = parse_xml(xml).expect("xml");
         let info = node.find("return").expect("return");
-        let prev = json!({"fields": [{"name": "datafiles", "mappedBy": "dataset", "cascade": true}]});
+        let prev =
+            json!({"fields": [{"name": "datafiles", "mappedBy": "dataset", "cascade": true}]});
         let v = entity_json(info, Some(&prev));
         assert_eq!(v["constraints"], json!([["investigation", "name"]]));
         assert_eq!(v["fields"][0]["name"], "datafiles");
