@@ -42,8 +42,10 @@ fn fixture() -> &'static Fixture {
             .build()
             .expect("runtime");
         let (sim, session, envelope, answer) = rt.block_on(async {
-            let mut config = SimConfig::default();
-            config.max_entities = 100_000;
+            let config = SimConfig {
+                max_entities: 100_000,
+                ..SimConfig::default()
+            };
             let sim = Simulator::builder()
                 .config(config)
                 .synthetic(SyntheticSpec {

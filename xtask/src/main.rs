@@ -157,7 +157,11 @@ fn refresh_wsdl_cmd(mut args: impl Iterator<Item = String>) -> Result<ExitCode> 
     while let Some(a) = args.next() {
         match a.as_str() {
             "--url" => url = Some(args.next().context("--url needs a URL")?),
-            "--out" => out = Some(PathBuf::from(args.next().context("--out needs a directory")?)),
+            "--out" => {
+                out = Some(PathBuf::from(
+                    args.next().context("--out needs a directory")?,
+                ))
+            }
             "--no-codegen" => regenerate = false,
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
@@ -166,7 +170,10 @@ fn refresh_wsdl_cmd(mut args: impl Iterator<Item = String>) -> Result<ExitCode> 
     let root = workspace_root();
     let dir = out.clone().unwrap_or_else(|| root.join("wsdl"));
     refresh_wsdl::run(&url, &dir)?;
-    eprintln!("wrote ICAT.wsdl, ICAT.xsd and entity-info.json into {}", dir.display());
+    eprintln!(
+        "wrote ICAT.wsdl, ICAT.xsd and entity-info.json into {}",
+        dir.display()
+    );
     if !regenerate {
         return Ok(ExitCode::SUCCESS);
     }
