@@ -1,7 +1,9 @@
 //! Search throughput: one investigation by visit id with its datasets INCLUDEd, on a synthetic
 //! facility of 1000 investigations x 10 datasets x 10 datafiles. `raw_sql` is the baseline measured
 //! in the same run: the same lookup as two hand-written SQLite statements, no query compilation,
-//! no entity building. Run with `cargo bench -p icat-sim --bench search`.
+//! no entity building. `icat_search` is the service call in process (parse, compile, run, build
+//! entities); `soap_search` is the whole SOAP round trip over loopback HTTP with the generated
+//! request and response types. Run with `cargo bench -p icat-sim --bench search`.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -92,5 +94,78 @@ fn icat_search(bencher: divan::Bencher) {
         );
         let found = f.icat.search(&f.session, &q).expect("search");
         assert_eq!(found.len(), 1);
+    });
+}
+
+struct Server {
+    runtime: tokio::runtime::Runtime,
+    url: String,
+    session: String,
+    http: reqwest::Client,
+    _sim: icat_sim::RunningSimulator,
+}
+
+fn server() -> &'static Server {
+    static S: OnceLock<Server> = OnceLock::new();
+    S.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let sim = runtime
+            .block_on(
+                icat_sim::Simulator::builder()
+                    .synthetic(
+                        "visits=1000,datasets=10,files=10,size=0"
+                            .parse()
+                            .expect("spec"),
+                    )
+                    .start(),
+            )
+            .expect("simulator");
+        let creds = BTreeMap::from([
+            ("username".into(), "root".into()),
+            ("password".into(), "secret".into()),
+        ]);
+        let session = sim.icat().login("simple", &creds).expect("login");
+        Server {
+            url: sim.icat_url(),
+            session,
+            http: reqwest::Client::new(),
+            runtime,
+            _sim: sim,
+        }
+    })
+}
+
+#[divan::bench(sample_count = 200)]
+fn soap_search(bencher: divan::Bencher) {
+    use icat_soap::envelope::{read_response_envelope, write_request_envelope};
+    let s = server();
+    let mut n = 0;
+    bencher.bench_local(|| {
+        n += 1;
+        let request = icat_soap::SearchRequest {
+            session_id: Some(s.session.clone()),
+            query: Some(format!(
+                "SELECT i FROM Investigation i WHERE i.visitId = '{}' INCLUDE i.datasets",
+                visit(n)
+            )),
+        };
+        let body = s.runtime.block_on(async {
+            s.http
+                .post(&s.url)
+                .header("Content-Type", "text/xml; charset=utf-8")
+                .body(write_request_envelope(&request))
+                .send()
+                .await
+                .expect("post")
+                .bytes()
+                .await
+                .expect("body")
+        });
+        let response: icat_soap::SearchResponse = read_response_envelope(&body).expect("response");
+        assert_eq!(response.return_.len(), 1);
     });
 }

@@ -27,7 +27,7 @@ pub struct AppState {
 /// The router for the ICAT side (the IDS router is merged in by the simulator).
 pub fn icat_router(state: AppState) -> Router {
     Router::new()
-        .route(ICAT_PATH, get(wsdl_or_xsd))
+        .route(ICAT_PATH, get(wsdl_or_xsd).post(crate::soap::handle))
         .with_state(state)
 }
 

@@ -15,11 +15,12 @@ pub mod ids_catalog;
 pub mod jpql;
 pub mod load;
 pub mod simulator;
+pub mod soap;
 pub mod synthetic;
 
 pub use simulator::{RunningSimulator, SimError, Simulator, SimulatorBuilder};
 
-/// The entity metadata the simulator's database schema is made from.
+/// The entity metadata the simulator's database schema is made from (the generated ICAT 6.2 tables).
 pub fn entities() -> &'static [icat_soap::meta::EntityMeta] {
-    db::metadata::entities()
+    icat_soap::generated::meta::ENTITIES
 }

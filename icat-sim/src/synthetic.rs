@@ -11,7 +11,10 @@ use icat_soap::dynamic::{AttrValue, DynEntity};
 
 use crate::db::Db;
 use crate::error::IcatError;
-use crate::ids::{Storage, StorageError};
+use crate::ids::{Storage, StorageError, fill_pattern};
+
+/// Files up to this size are generated in memory and written in one go.
+const SMALL_FILE: u64 = 1 << 20;
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -205,6 +208,7 @@ pub fn generate(
 ) -> Result<SyntheticSummary, SyntheticError> {
     let bulk = db.bulk(user)?;
     let mut rng = SplitMix64::new(spec.seed);
+    let mut small = vec![0u8; usize::try_from(spec.size.min(SMALL_FILE)).unwrap_or(0)];
     let mut summary = SyntheticSummary::default();
     let fac = bulk.create(&ent(
         "Facility",
@@ -354,7 +358,13 @@ pub fn generate(
                 let name = format!("df{:05}.nxs", f + 1);
                 let location = format!("{inv_id}/{ds_id}/{name}");
                 let file_seed = spec.seed ^ (ds_id as u64).rotate_left(20) ^ u64::from(f);
-                let stored = storage.write_pattern(&location, file_seed, spec.size)?;
+                // Small files are filled in one reused buffer (write_pattern allocates 1 MiB per file).
+                let stored = if spec.size <= SMALL_FILE {
+                    fill_pattern(file_seed, 0, &mut small);
+                    storage.write_bytes(&location, &small)?
+                } else {
+                    storage.write_pattern(&location, file_seed, spec.size)?
+                };
                 bulk.create(&ent(
                     "Datafile",
                     vec![

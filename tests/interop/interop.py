@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
 """python-icat 1.7.0 drives icat-sim as it would a real ICAT 6.2 + IDS 2.1 server.
 
-Usage: interop.py WSDL_URL [IDS_URL]
-Fails (non-zero exit, traceback) on the first unexpected result. Without IDS_URL the IDS part is skipped
-with a message.
+Usage: interop.py WSDL_URL IDS_URL
+Fails (non-zero exit, traceback) on the first unexpected result.
 """
 
 import hashlib
@@ -34,8 +33,9 @@ def expect_error(cls, what, fn, *args):
 
 
 def main():
-    url = sys.argv[1]
-    idsurl = sys.argv[2] if len(sys.argv) > 2 else None
+    if len(sys.argv) != 3:
+        sys.exit("usage: interop.py WSDL_URL IDS_URL")
+    url, idsurl = sys.argv[1], sys.argv[2]
 
     client = icat.Client(url)
     check(str(client.apiversion) == "6.2.0", "apiversion is 6.2.0")
@@ -93,10 +93,7 @@ def main():
     count = client.search("SELECT COUNT(ds) FROM Dataset ds WHERE ds.investigation.id = %d" % inv.id)
     check(count == [1], "COUNT gives a number")
 
-    if idsurl:
-        ids_part(client, idsurl, dataset, facility)
-    else:
-        print("skipping the IDS part: no IDS URL given")
+    ids_part(client, idsurl, dataset, facility)
 
     client.delete(again)
     expect_error(icat.exception.ICATNoObjectError, "deleted Dataset is gone",

@@ -138,13 +138,5 @@ impl Db {
     }
 }
 
-pub mod metadata;
-
-/// Test-only name kept for code written when the run-time metadata was test-only.
-#[cfg(test)]
-pub(crate) mod testmeta {
-    #[allow(unused_imports)]
-    pub(crate) use super::metadata::entities;
-}
 #[cfg(test)]
 mod tests;
