@@ -55,12 +55,12 @@ pub struct GeneratedFiles {
 #[derive(Debug, thiserror::Error)]
 pub enum CodegenError {
     /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The WSDL is malformed or lacks something the generator needs.
     #[error("bad WSDL {path}: {message}")]
@@ -92,9 +92,9 @@ pub enum CodegenError {
 }
 
 pub(crate) fn read_file(path: &Path) -> Result<String, CodegenError> {
-    std::fs::read_to_string(path).map_err(|source| CodegenError::Io {
+    std::fs::read_to_string(path).map_err(|error| CodegenError::Io {
         path: path.to_owned(),
-        source,
+        error,
     })
 }
 
