@@ -7,14 +7,14 @@ use std::io::{self, Read, Seek, Write};
 use std::path::PathBuf;
 
 use axum::body::Body;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::{Stream, StreamExt, stream};
 use tokio::sync::mpsc;
 
 use super::zipstream::ZipStreamWriter;
 
 /// Read buffer size of raw file streams.
-const FILE_CHUNK: usize = 512 * 1024;
+const FILE_CHUNK: usize = 256 * 1024;
 /// Chunks read ahead of the connection for raw files.
 const FILE_CHANNEL_DEPTH: usize = 4;
 /// Chunk size sent from the zip thread.
@@ -67,31 +67,26 @@ fn read_file_into(
         file.seek(io::SeekFrom::Start(offset))?;
     }
     let mut pos = offset;
-    let mut buf = BytesMut::with_capacity(FILE_CHUNK);
+    let mut buf = vec![0u8; FILE_CHUNK];
     loop {
-        // Reuses the allocation once the connection has dropped earlier chunks.
-        buf.reserve(FILE_CHUNK);
-        let len = FILE_CHUNK;
-        buf.resize(len, 0);
         let mut filled = 0;
-        while filled < len {
-            match file.read(&mut buf[filled..len]) {
+        while filled < buf.len() {
+            match file.read(&mut buf[filled..]) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        buf.truncate(filled);
         if filled == 0 {
             return Ok(());
         }
-        let mut chunk = buf.split();
+        let chunk = &mut buf[..filled];
         if corrupt {
-            corrupt_in_place(&mut chunk, pos);
+            corrupt_in_place(chunk, pos);
         }
         pos += filled as u64;
-        tx.blocking_send(Ok(chunk.freeze()))
+        tx.blocking_send(Ok(Bytes::copy_from_slice(chunk)))
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))?;
     }
 }
