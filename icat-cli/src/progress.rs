@@ -104,6 +104,7 @@ impl Reporter {
         ByteCounter {
             mode: self.mode,
             bar,
+            last: Arc::new(Mutex::new(String::new())),
         }
     }
 }
@@ -158,6 +159,7 @@ impl StatusLine {
 pub struct ByteCounter {
     mode: Mode,
     bar: Option<ProgressBar>,
+    last: Arc<Mutex<String>>,
 }
 
 impl ByteCounter {
@@ -172,6 +174,23 @@ impl ByteCounter {
     pub fn set_total(&self, total: u64) {
         if let Some(bar) = &self.bar {
             bar.set_length(total);
+        }
+    }
+
+    /// Sets the status text shown with the bar; plain mode prints it when it changes.
+    pub fn status(&self, text: &str) {
+        match (&self.bar, self.mode) {
+            (Some(bar), _) => bar.set_message(text.to_string()),
+            (None, Mode::Plain) => {
+                let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+                // Plain lines only when the status kind changes, not on every timer tick.
+                let kind: String = text.split(['(', ':']).next().unwrap_or(text).to_string();
+                if *last != kind {
+                    eprintln!("{text}");
+                    *last = kind;
+                }
+            }
+            _ => {}
         }
     }
 

@@ -124,6 +124,8 @@ pub fn show_query(visit: &str) -> Result<String, Failure> {
 pub enum Target {
     /// A visit, by visit id, name or investigation id.
     Visit(String),
+    /// An investigation by id (a visit after resolution).
+    Investigation(i64),
     /// Dataset ids.
     Datasets(Vec<i64>),
     /// Datafile ids.
@@ -134,6 +136,7 @@ pub enum Target {
 pub fn datafiles_query(target: &Target) -> Result<String, Failure> {
     let cond = match target {
         Target::Visit(v) => visit_condition("i", v)?,
+        Target::Investigation(id) => format!("i.id = {id}"),
         Target::Datasets(ids) => format!("ds.id IN ({})", id_list(ids)),
         Target::Datafiles(ids) => format!("df.id IN ({})", id_list(ids)),
     };
