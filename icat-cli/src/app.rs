@@ -1,15 +1,22 @@
 //! Dispatch of the subcommands and the mapping of any error to an exit code and one line of text.
 
 use std::collections::HashMap;
+use std::io::Write;
 
 use clap::CommandFactory;
+use icat_ids::{CancellationToken, IdsError};
+use icat_soap::IcatError;
 
-use crate::cli::{Cli, Command, SimCommand};
+use crate::cli::{Cli, Command, SelectionArgs, SimCommand};
+use crate::commands::{archive, browse, download, session, upload};
+use crate::connect::{self, Reuse};
 use crate::failure::{ExitKind, Failure, one_line};
+use crate::glob::Glob;
 use crate::progress::{Mode, Reporter};
+use crate::queries::{Target, VisitFilter};
 
 /// What every command gets: the parsed flags, a snapshot of the environment, and the reporter.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Context {
     /// The connection flags.
     pub conn: crate::cli::ConnArgs,
@@ -17,8 +24,27 @@ pub struct Context {
     pub env: HashMap<String, String>,
     /// Progress and notes on stderr.
     pub reporter: Reporter,
-    /// `-q` was given.
-    pub quiet: bool,
+}
+
+/// A token cancelled by Ctrl-C, so downloads stop cleanly and keep their `.part` files.
+pub fn ctrl_c_token() -> CancellationToken {
+    let token = CancellationToken::new();
+    let child = token.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ninterrupted: stopping; partial files stay as .part");
+            child.cancel();
+        }
+    });
+    token
+}
+
+fn target(sel: &SelectionArgs) -> Target {
+    match (&sel.visit, sel.dataset.is_empty()) {
+        (Some(v), _) => Target::Visit(v.clone()),
+        (None, false) => Target::Datasets(sel.dataset.clone()),
+        (None, true) => Target::Datafiles(sel.datafile.clone()),
+    }
 }
 
 /// Runs the parsed command line.
@@ -27,35 +53,127 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         conn: cli.conn.clone(),
         env: std::env::vars().collect(),
         reporter: Reporter::new(Mode::detect(cli.quiet)),
-        quiet: cli.quiet,
     };
+    let mut stdout = std::io::stdout().lock();
+    let out: &mut dyn Write = &mut stdout;
     match cli.command {
         Command::Completions(args) => {
             let mut cmd = Cli::command();
-            clap_complete::generate(args.shell, &mut cmd, "icat", &mut std::io::stdout());
-            Ok(())
+            clap_complete::generate(args.shell, &mut cmd, "icat", out);
         }
         Command::Sim {
             command: SimCommand::Serve(args),
-        } => icat_sim::cli::serve(&args, &mut std::io::stdout())
-            .await
-            .map_err(|e| {
-                let kind = match e {
-                    icat_sim::SimError::Config(_) | icat_sim::SimError::Bind { .. } => {
-                        ExitKind::Usage
-                    }
-                    _ => ExitKind::Other,
-                };
-                anyhow::Error::new(Failure::bare(kind, format!("simulator: {e}")))
-            }),
-        other => {
-            let _ = (&ctx, other);
-            Err(Failure::bare(
-                ExitKind::Other,
-                "this command needs the ICAT client, which is not built yet",
-            )
-            .into())
+        } => icat_sim::cli::serve(&args, out).await.map_err(|e| {
+            let kind = match e {
+                icat_sim::SimError::Config(_) | icat_sim::SimError::Bind { .. } => ExitKind::Usage,
+                _ => ExitKind::Other,
+            };
+            Failure::bare(kind, format!("simulator: {e}"))
+        })?,
+        Command::Demo(args) => crate::demo::run(&ctx, args.output.as_deref(), out).await?,
+        Command::Login => {
+            session::login(&ctx, out).await?;
         }
+        Command::Logout => session::logout(&ctx, out).await?,
+        Command::Whoami(args) => session::whoami(&ctx, args.format.format(), out).await?,
+        Command::Visits(args) => {
+            let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
+            let filter = VisitFilter {
+                instrument: args.instrument,
+                since: args.since,
+                mine: args.mine,
+            };
+            let rows = browse::visit_rows(&conn.session, &filter).await?;
+            browse::print_visits(&rows, args.format.format(), out)?;
+        }
+        Command::Show(args) => {
+            let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
+            let tree = browse::visit_tree(&conn.session, &args.visit).await?;
+            browse::print_tree(&tree, args.json, out)?;
+        }
+        Command::Search(args) => {
+            let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
+            browse::search(&conn.session, &args.query, args.format.format(), out).await?;
+        }
+        Command::Download(args) => {
+            let pattern = args
+                .pattern
+                .as_deref()
+                .map(Glob::new)
+                .transpose()
+                .map_err(|e| Failure::usage(e, "fix the --match pattern"))?;
+            let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
+            let req = download::DownloadRequest {
+                target: target(&args.selection),
+                pattern,
+                dest: args.output.clone(),
+                parallel: usize::from(args.parallel),
+                zip: args.zip,
+                verify: !args.no_verify,
+            };
+            let report = download::download(&conn, &req, &ctx.reporter, ctrl_c_token()).await?;
+            writeln!(out, "{}", report.summary_line())?;
+            writeln!(out, "files are in {}", report.dest.display())?;
+        }
+        Command::Status(args) => {
+            let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
+            let rows = archive::status_rows(&conn, &target(&args.selection)).await?;
+            archive::print_status(&rows, args.format.format(), out)?;
+        }
+        Command::Restore(args) => {
+            let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
+            archive::restore(
+                &conn,
+                &target(&args.selection),
+                args.wait,
+                &ctx.reporter,
+                ctrl_c_token(),
+                out,
+            )
+            .await?;
+        }
+        Command::Upload(args) => {
+            let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
+            upload::upload(
+                &conn,
+                &args.files,
+                args.dataset,
+                &args.format,
+                args.description.as_deref(),
+                out,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The exit kind for an ICAT error.
+pub fn icat_error_kind(e: &IcatError) -> ExitKind {
+    match e {
+        IcatError::Session { .. } | IcatError::InsufficientPrivileges { .. } => ExitKind::Auth,
+        IcatError::NoSuchObjectFound { .. } => ExitKind::NotFound,
+        IcatError::BadParameter { .. } => ExitKind::Usage,
+        _ => ExitKind::Server,
+    }
+}
+
+/// The exit kind for an IDS error.
+pub fn ids_error_kind(e: &IdsError) -> ExitKind {
+    match e {
+        IdsError::InsufficientPrivileges { .. } | IdsError::NoSession => ExitKind::Auth,
+        IdsError::NotFound { .. } => ExitKind::NotFound,
+        IdsError::BadRequest { .. } | IdsError::InvalidUrl { .. } | IdsError::Config(_) => {
+            ExitKind::Usage
+        }
+        IdsError::SizeMismatch { .. }
+        | IdsError::ChecksumMismatch { .. }
+        | IdsError::UploadMismatch { .. } => ExitKind::Verify,
+        IdsError::Cancelled => ExitKind::Interrupted,
+        IdsError::DiskFull { .. } | IdsError::Io { .. } | IdsError::TargetExists { .. } => {
+            ExitKind::Other
+        }
+        _ => ExitKind::Server,
     }
 }
 
@@ -67,11 +185,18 @@ pub fn describe_error(err: &anyhow::Error) -> (ExitKind, String) {
             kind = f.kind;
             break;
         }
+        if let Some(e) = cause.downcast_ref::<IcatError>() {
+            kind = icat_error_kind(e);
+            break;
+        }
+        if let Some(e) = cause.downcast_ref::<IdsError>() {
+            kind = ids_error_kind(e);
+            break;
+        }
     }
     // Context layers first, then the cause, on one line.
-    let parts: Vec<String> = err.chain().map(|c| c.to_string()).collect();
     let mut text = String::new();
-    for part in parts {
+    for part in err.chain().map(|c| c.to_string()) {
         if text.contains(&part) {
             continue;
         }

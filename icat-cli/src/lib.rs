@@ -4,9 +4,13 @@
 //! lives here so it can be unit-tested.
 
 pub mod app;
+pub mod catalog;
 pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod connect;
 pub mod credentials;
+pub mod demo;
 pub mod failure;
 pub mod glob;
 pub mod logging;

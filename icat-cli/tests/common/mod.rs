@@ -135,3 +135,56 @@ pub fn ok(o: &Output) -> String {
     );
     stdout(o)
 }
+
+/// Logs in as `db/<user>` with the password on stdin; panics on failure.
+pub fn login(home: &Home, sim: &Sim, user: &str) {
+    let o = home.run_with_stdin(
+        &[
+            "-w",
+            &sim.icat_url,
+            "--idsurl",
+            &sim.ids_url,
+            "-a",
+            "db",
+            "-u",
+            user,
+            "--password-stdin",
+            "login",
+        ],
+        "secret\n",
+    );
+    ok(&o);
+}
+
+/// Parses stdout as JSON, panicking with the output on failure.
+pub fn json(o: &Output) -> serde_json::Value {
+    let text = ok(o);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
+}
+
+/// Size and CRC32 (lower-case hex) of a file.
+pub fn size_and_crc(path: &Path) -> (u64, String) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    (bytes.len() as u64, format!("{:x}", crc32fast::hash(&bytes)))
+}
+
+/// Every regular file under `dir`, recursively, relative paths sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap_or(&p).to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -1,0 +1,201 @@
+//! Reading ICAT search results: cells of `fieldSet` rows, entities as dynamic trees, JSON values,
+//! and resolving what a user typed (a visit, dataset or datafile ids) to catalogue objects.
+
+use icat_soap::Value;
+use icat_soap::client::Session;
+use icat_soap::dynamic::DynEntity;
+
+use crate::failure::Failure;
+use crate::queries;
+
+/// The columns of a result row (a `fieldSet` gives several, anything else one).
+pub fn columns(v: &Value) -> Vec<Option<&Value>> {
+    match v {
+        Value::FieldSet(cols) => cols.iter().map(Option::as_ref).collect(),
+        other => vec![Some(other)],
+    }
+}
+
+/// A cell as an integer (`xs:long` or `xs:int`).
+pub fn int(v: Option<&Value>) -> Option<i64> {
+    match v {
+        Some(Value::Long(n)) => Some(*n),
+        Some(Value::Int(n)) => Some(i64::from(*n)),
+        Some(Value::Double(x)) if x.fract() == 0.0 => Some(*x as i64),
+        _ => None,
+    }
+}
+
+/// A cell as text (dates in their lexical form, enums by wire name).
+pub fn text(v: Option<&Value>) -> Option<String> {
+    let v = v?;
+    Some(match v {
+        Value::String(s) => s.clone(),
+        Value::Long(n) => n.to_string(),
+        Value::Int(n) => n.to_string(),
+        Value::Double(x) => x.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::DateTime(d) => d.to_string(),
+        Value::Entity(e) => format!(
+            "{} {}",
+            e.entity_name(),
+            e.to_dyn().id().unwrap_or_default()
+        ),
+        Value::FieldSet(cols) => cols
+            .iter()
+            .map(|c| text(c.as_ref()).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => match serde_json::to_value(other) {
+            Ok(serde_json::Value::Object(map)) => map
+                .values()
+                .next()
+                .and_then(|x| x.as_str().map(String::from))
+                .unwrap_or_default(),
+            Ok(x) => x.to_string(),
+            Err(_) => String::new(),
+        },
+    })
+}
+
+/// A result value as JSON: entities as `{entity, attrs, one, many}`, rows as arrays, scalars as is.
+pub fn json(v: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::Entity(e) => serde_json::to_value(e.to_dyn()).unwrap_or(J::Null),
+        Value::String(s) => J::String(s.clone()),
+        Value::Long(n) => J::from(*n),
+        Value::Int(n) => J::from(*n),
+        Value::Double(x) => serde_json::Number::from_f64(*x).map_or(J::Null, J::Number),
+        Value::Bool(b) => J::Bool(*b),
+        Value::DateTime(d) => J::String(d.to_string()),
+        Value::FieldSet(cols) => J::Array(
+            cols.iter()
+                .map(|c| c.as_ref().map_or(J::Null, json))
+                .collect(),
+        ),
+        other => text(Some(other)).map_or(J::Null, J::String),
+    }
+}
+
+/// The entities of a result, as dynamic trees (non-entity values are skipped).
+pub fn entities(values: &[Value]) -> Vec<DynEntity> {
+    values
+        .iter()
+        .filter_map(|v| match v {
+            Value::Entity(e) => Some(e.to_dyn()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An investigation a visit argument resolved to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VisitRef {
+    /// Investigation id.
+    pub id: i64,
+    /// Visit id.
+    pub visit_id: String,
+    /// Investigation name.
+    pub name: String,
+}
+
+/// Picks the investigation a user meant from the candidates matching by visit id, name or id:
+/// a unique name match wins, then a unique visit id match, then the id.
+pub fn pick_visit(visit: &str, candidates: &[VisitRef]) -> Result<VisitRef, Failure> {
+    if candidates.len() == 1 {
+        return Ok(candidates[0].clone());
+    }
+    if candidates.is_empty() {
+        return Err(Failure::not_found(
+            format!("no visit {visit:?} (no investigation has that visit id, name or id)"),
+            "list the visits you can see with `icat visits`",
+        ));
+    }
+    let by_name: Vec<&VisitRef> = candidates.iter().filter(|c| c.name == visit).collect();
+    if by_name.len() == 1 {
+        return Ok(by_name[0].clone());
+    }
+    let by_visit: Vec<&VisitRef> = candidates.iter().filter(|c| c.visit_id == visit).collect();
+    if by_visit.len() == 1 {
+        return Ok(by_visit[0].clone());
+    }
+    if let Some(c) = candidates.iter().find(|c| c.id.to_string() == visit) {
+        return Ok(c.clone());
+    }
+    let names: Vec<String> = candidates
+        .iter()
+        .take(5)
+        .map(|c| format!("{} (id {})", c.name, c.id))
+        .collect();
+    Err(Failure::usage(
+        format!(
+            "visit {visit:?} matches {} investigations: {}{}",
+            candidates.len(),
+            names.join(", "),
+            if candidates.len() > 5 { ", ..." } else { "" }
+        ),
+        "give the investigation name or its numeric id instead",
+    ))
+}
+
+/// Resolves a visit argument to one investigation (one query).
+pub async fn resolve_visit(session: &Session, visit: &str) -> anyhow::Result<VisitRef> {
+    let rows = session
+        .search(queries::visit_ids_query(visit)?.as_str())
+        .await?;
+    let candidates: Vec<VisitRef> = rows
+        .iter()
+        .filter_map(|row| {
+            let cols = columns(row);
+            Some(VisitRef {
+                id: int(cols.first().copied().flatten())?,
+                visit_id: text(cols.get(1).copied().flatten()).unwrap_or_default(),
+                name: text(cols.get(2).copied().flatten()).unwrap_or_default(),
+            })
+        })
+        .collect();
+    Ok(pick_visit(visit, &candidates)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(id: i64, visit: &str, name: &str) -> VisitRef {
+        VisitRef {
+            id,
+            visit_id: visit.into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn visit_picking() {
+        let c = [v(1, "1", "SIM000001"), v(2, "1", "SIM000002")];
+        assert_eq!(pick_visit("SIM000002", &c).unwrap().id, 2);
+        assert_eq!(pick_visit("2", &[v(2, "1", "SIM000002")]).unwrap().id, 2);
+        // "1" is the visit id of both and the id of the first: the id decides.
+        assert_eq!(pick_visit("1", &c).unwrap().id, 1);
+        let amb = [v(5, "7", "A"), v(6, "7", "B")];
+        let err = pick_visit("7", &amb).unwrap_err();
+        assert_eq!(err.kind, crate::failure::ExitKind::Usage);
+        assert!(err.message.contains("matches 2 investigations"));
+        let err = pick_visit("nope", &[]).unwrap_err();
+        assert_eq!(err.kind, crate::failure::ExitKind::NotFound);
+    }
+
+    #[test]
+    fn cells() {
+        let row = Value::FieldSet(vec![
+            Some(Value::Long(3)),
+            None,
+            Some(Value::String("x".into())),
+        ]);
+        let cols = columns(&row);
+        assert_eq!(int(cols[0]), Some(3));
+        assert_eq!(text(cols[1]), None);
+        assert_eq!(text(cols[2]).as_deref(), Some("x"));
+        assert_eq!(json(&row), serde_json::json!([3, null, "x"]));
+    }
+}

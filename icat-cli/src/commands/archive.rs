@@ -1,0 +1,193 @@
+//! `icat status` and `icat restore`: archive state of data and explicit restore requests.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use icat_ids::{CancellationToken, DataSelection, Packing, WaitOptions, WaitStatus};
+use serde::Serialize;
+
+use crate::catalog;
+use crate::connect::Connection;
+use crate::output::{Align, Format, Table, human_duration, to_json};
+use crate::progress::Reporter;
+use crate::queries::Target;
+
+/// One line of `icat status`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StatusRow {
+    /// `investigation`, `dataset` or `datafile`.
+    pub kind: &'static str,
+    /// The id.
+    pub id: i64,
+    /// Its name.
+    pub name: Option<String>,
+    /// `ONLINE`, `RESTORING` or `ARCHIVED`.
+    pub status: String,
+}
+
+/// The items a status/restore acts on, with names: datasets of a visit, or the given ids.
+async fn items(
+    conn: &Connection,
+    target: &Target,
+) -> anyhow::Result<Vec<(&'static str, i64, Option<String>)>> {
+    let (kind, query) = match target {
+        Target::Visit(v) => {
+            let inv = catalog::resolve_visit(&conn.session, v).await?;
+            (
+                "dataset",
+                format!(
+                    "SELECT ds.id, ds.name FROM Dataset ds JOIN ds.investigation i WHERE i.id = {} ORDER BY ds.name",
+                    inv.id
+                ),
+            )
+        }
+        Target::Investigation(id) => (
+            "dataset",
+            format!(
+                "SELECT ds.id, ds.name FROM Dataset ds JOIN ds.investigation i WHERE i.id = {id} ORDER BY ds.name"
+            ),
+        ),
+        Target::Datasets(ids) => (
+            "dataset",
+            format!(
+                "SELECT ds.id, ds.name FROM Dataset ds WHERE ds.id IN ({}) ORDER BY ds.id",
+                crate::queries::id_list(ids)
+            ),
+        ),
+        Target::Datafiles(ids) => (
+            "datafile",
+            format!(
+                "SELECT df.id, df.name FROM Datafile df WHERE df.id IN ({}) ORDER BY df.id",
+                crate::queries::id_list(ids)
+            ),
+        ),
+    };
+    let rows = conn.session.search(query.as_str()).await?;
+    let found: Vec<(&'static str, i64, Option<String>)> = rows
+        .iter()
+        .filter_map(|r| {
+            let c = catalog::columns(r);
+            Some((
+                kind,
+                catalog::int(c.first().copied().flatten())?,
+                catalog::text(c.get(1).copied().flatten()),
+            ))
+        })
+        .collect();
+    let wanted: Vec<i64> = match target {
+        Target::Datasets(ids) | Target::Datafiles(ids) => ids.clone(),
+        _ => Vec::new(),
+    };
+    let missing: Vec<String> = wanted
+        .iter()
+        .filter(|id| !found.iter().any(|f| f.1 == **id))
+        .map(i64::to_string)
+        .collect();
+    if !missing.is_empty() {
+        return Err(crate::failure::Failure::not_found(
+            format!("no {kind} with id {}", missing.join(", ")),
+            "check the ids with `icat show VISIT`",
+        )
+        .into());
+    }
+    if found.is_empty() {
+        return Err(crate::failure::Failure::not_found(
+            "the visit has no datasets",
+            "nothing to check",
+        )
+        .into());
+    }
+    Ok(found)
+}
+
+fn selection(kind: &str, ids: impl IntoIterator<Item = i64>) -> DataSelection {
+    if kind == "datafile" {
+        DataSelection::datafiles(ids)
+    } else {
+        DataSelection::datasets(ids)
+    }
+}
+
+/// `icat status`: the archive state of each dataset (or datafile).
+pub async fn status_rows(conn: &Connection, target: &Target) -> anyhow::Result<Vec<StatusRow>> {
+    let ids = conn.ids()?;
+    let mut rows = Vec::new();
+    for (kind, id, name) in items(conn, target).await? {
+        let status = ids.get_status(&selection(kind, [id])).await?;
+        rows.push(StatusRow {
+            kind,
+            id,
+            name,
+            status: status.to_string(),
+        });
+    }
+    Ok(rows)
+}
+
+/// Prints status rows.
+pub fn print_status(rows: &[StatusRow], format: Format, out: &mut dyn Write) -> anyhow::Result<()> {
+    if format == Format::Json {
+        out.write_all(to_json(&serde_json::json!({ "items": rows }))?.as_bytes())?;
+        return Ok(());
+    }
+    let mut t = Table::new(&[
+        ("KIND", Align::Left),
+        ("ID", Align::Right),
+        ("NAME", Align::Left),
+        ("STATUS", Align::Left),
+    ]);
+    for r in rows {
+        t.push(vec![
+            r.kind.to_string(),
+            r.id.to_string(),
+            r.name.clone().unwrap_or_default(),
+            r.status.clone(),
+        ]);
+    }
+    match format {
+        Format::Csv => out.write_all(t.render_csv().as_bytes())?,
+        _ => out.write_all(t.render().as_bytes())?,
+    }
+    Ok(())
+}
+
+/// `icat restore`: asks the IDS to restore the data; with `wait`, waits until it is online.
+pub async fn restore(
+    conn: &Connection,
+    target: &Target,
+    wait: bool,
+    reporter: &Reporter,
+    cancel: CancellationToken,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let ids = conn.ids()?;
+    let found = items(conn, target).await?;
+    let kind = found[0].0;
+    let sel = selection(kind, found.iter().map(|f| f.1));
+    ids.restore(&sel).await?;
+    writeln!(out, "restore requested for {} {kind}s", found.len())?;
+    if wait {
+        let line = reporter.status("waiting for the IDS to restore the data");
+        let shown = line.clone();
+        let opts = WaitOptions {
+            cancel,
+            on_status: Some(Arc::new(move |w: &WaitStatus| {
+                shown.set(&format!(
+                    "waiting for the IDS to restore the data: {} ({} so far)",
+                    w.status
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| "PREPARING".into()),
+                    human_duration(w.elapsed)
+                ));
+            })),
+            ..WaitOptions::default()
+        };
+        let keep_alive = conn.keep_alive();
+        let result = ids.prepare_and_wait(&sel, Packing::default(), &opts).await;
+        keep_alive.abort();
+        line.clear();
+        result?;
+        writeln!(out, "all {} {kind}s are online", found.len())?;
+    }
+    Ok(())
+}

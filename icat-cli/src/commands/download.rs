@@ -1,0 +1,418 @@
+//! `icat download`: find the datafiles in ICAT, then prepare (waiting for restores), stream,
+//! verify and place them under `DIR/<visit>/<dataset>/<file>`; reruns resume and skip.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use icat_ids::{
+    CancellationToken, DatafileSpec, DownloadOptions, DownloadPlan, DownloadSummary, Expected,
+    IdsError, Outcome, Phase, Progress, Strategy, WaitOptions, WaitStatus,
+};
+use icat_soap::dynamic::DynEntity;
+
+use crate::catalog;
+use crate::connect::Connection;
+use crate::failure::{ExitKind, Failure};
+use crate::glob::Glob;
+use crate::output::{human_bytes, human_duration};
+use crate::progress::{ByteCounter, Reporter};
+use crate::queries::{self, Target};
+use crate::tree::{attr_text, attr_u64};
+
+/// What to download and how.
+#[derive(Clone, Debug)]
+pub struct DownloadRequest {
+    /// A visit, datasets or datafiles.
+    pub target: Target,
+    /// Only datafiles whose name matches.
+    pub pattern: Option<Glob>,
+    /// Destination root.
+    pub dest: PathBuf,
+    /// Concurrent transfers.
+    pub parallel: usize,
+    /// One prepared zip, extracted safely, instead of a raw stream per file.
+    pub zip: bool,
+    /// Check sizes and CRC32 checksums against the catalogue.
+    pub verify: bool,
+}
+
+/// One datafile found in the catalogue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatafileRecord {
+    /// Datafile id.
+    pub id: i64,
+    /// Datafile name.
+    pub name: String,
+    /// Size from the catalogue.
+    pub size: Option<u64>,
+    /// Checksum from the catalogue.
+    pub checksum: Option<String>,
+    /// Whether the datafile has a storage location (IDS serves only those).
+    pub stored: bool,
+    /// Dataset id.
+    pub dataset_id: i64,
+    /// Dataset name.
+    pub dataset: String,
+    /// Visit id (or investigation name when missing).
+    pub visit: String,
+}
+
+impl DatafileRecord {
+    /// From a `Datafile` entity with `dataset` and `dataset.investigation` included.
+    pub fn from_dyn(df: &DynEntity) -> Option<DatafileRecord> {
+        let ds = df.one.get("dataset")?;
+        let inv = ds.one.get("investigation");
+        let visit = inv
+            .and_then(|i| attr_text(i, "visitId").or_else(|| attr_text(i, "name")))
+            .unwrap_or_else(|| "unknown-visit".into());
+        Some(DatafileRecord {
+            id: df.id()?,
+            name: attr_text(df, "name")?,
+            size: attr_u64(df, "fileSize"),
+            checksum: attr_text(df, "checksum"),
+            stored: attr_text(df, "location").is_some(),
+            dataset_id: ds.id().unwrap_or_default(),
+            dataset: attr_text(ds, "name")
+                .unwrap_or_else(|| format!("dataset-{}", ds.id().unwrap_or_default())),
+            visit,
+        })
+    }
+
+    /// The last component of the name (what `--match` is applied to).
+    pub fn base_name(&self) -> &str {
+        self.name.rsplit('/').next().unwrap_or(&self.name)
+    }
+}
+
+/// The datafiles of a target (visit, datasets or datafiles), one or two queries.
+pub async fn find_datafiles(
+    conn: &Connection,
+    target: &Target,
+) -> anyhow::Result<Vec<DatafileRecord>> {
+    let target = match target {
+        Target::Visit(v) => {
+            Target::Investigation(catalog::resolve_visit(&conn.session, v).await?.id)
+        }
+        other => other.clone(),
+    };
+    let values = conn
+        .session
+        .search(queries::datafiles_query(&target)?.as_str())
+        .await?;
+    let records: Vec<DatafileRecord> = catalog::entities(&values)
+        .iter()
+        .filter_map(DatafileRecord::from_dyn)
+        .collect();
+    match &target {
+        Target::Datafiles(ids) => {
+            let found: BTreeSet<i64> = records.iter().map(|r| r.id).collect();
+            let missing: Vec<String> = ids
+                .iter()
+                .filter(|id| !found.contains(id))
+                .map(i64::to_string)
+                .collect();
+            if !missing.is_empty() {
+                return Err(Failure::not_found(
+                    format!("no datafile with id {}", missing.join(", ")),
+                    "check the ids with `icat show VISIT`",
+                )
+                .into());
+            }
+        }
+        Target::Datasets(ids) if records.is_empty() => {
+            return Err(Failure::not_found(
+                format!("no datafiles in dataset {}", queries::id_list(ids)),
+                "check the dataset ids with `icat show VISIT`",
+            )
+            .into());
+        }
+        _ => {}
+    }
+    Ok(records)
+}
+
+/// The outcome of a download run.
+#[derive(Debug)]
+pub struct DownloadReport {
+    /// Files downloaded and verified in this run.
+    pub downloaded: usize,
+    /// Files already present and matching the catalogue.
+    pub skipped: usize,
+    /// Bytes transferred in this run.
+    pub bytes: u64,
+    /// Total catalogue size of the selection.
+    pub total: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Final paths of every file of the selection.
+    pub paths: Vec<PathBuf>,
+    /// The destination root.
+    pub dest: PathBuf,
+}
+
+impl DownloadReport {
+    /// The one-line summary.
+    pub fn summary_line(&self) -> String {
+        let secs = self.elapsed.as_secs_f64().max(0.001);
+        format!(
+            "downloaded {} files ({}) in {}, {}/s; {} already present and verified",
+            self.downloaded,
+            human_bytes(self.bytes),
+            human_duration(self.elapsed),
+            human_bytes((self.bytes as f64 / secs) as u64),
+            self.skipped
+        )
+    }
+}
+
+/// Runs a download; Ctrl-C (through `cancel`) leaves `.part` files for the next run.
+pub async fn download(
+    conn: &Connection,
+    req: &DownloadRequest,
+    reporter: &Reporter,
+    cancel: CancellationToken,
+) -> anyhow::Result<DownloadReport> {
+    let ids = conn.ids()?;
+    let all = find_datafiles(conn, &req.target).await?;
+    let unstored = all.iter().filter(|r| !r.stored).count();
+    if unstored > 0 {
+        reporter.note(&format!(
+            "{unstored} datafiles have no storage location in ICAT and cannot be downloaded; skipping them"
+        ));
+    }
+    let records: Vec<&DatafileRecord> = all
+        .iter()
+        .filter(|r| r.stored)
+        .filter(|r| {
+            req.pattern
+                .as_ref()
+                .is_none_or(|g| g.matches(r.base_name()))
+        })
+        .collect();
+    if records.is_empty() {
+        let why = match &req.pattern {
+            Some(g) => format!(
+                "no datafile matches {:?} ({} in the selection)",
+                g.as_str(),
+                all.len()
+            ),
+            None => "the selection holds no downloadable datafiles".to_string(),
+        };
+        return Err(Failure::not_found(why, "check the selection with `icat show VISIT`").into());
+    }
+    let mut plan = DownloadPlan::new(&req.dest);
+    for r in &records {
+        let expected = if req.verify {
+            Expected {
+                size: r.size,
+                checksum: r.checksum.clone(),
+            }
+        } else {
+            Expected::default()
+        };
+        plan.push(DatafileSpec::in_visit_dataset(
+            r.id, &r.visit, &r.dataset, &r.name, expected,
+        )?);
+    }
+    let total: u64 = records.iter().filter_map(|r| r.size).sum();
+    reporter.note(&format!(
+        "{} files, {} to {}",
+        records.len(),
+        human_bytes(total),
+        req.dest.display()
+    ));
+    tokio::fs::create_dir_all(&req.dest).await.map_err(|e| {
+        Failure::usage(
+            format!("cannot create {}: {e}", req.dest.display()),
+            "choose another directory with -o",
+        )
+    })?;
+
+    let bar = reporter.bytes(Some(total), "downloading");
+    let options = DownloadOptions {
+        concurrency: req.parallel.max(1),
+        cancel: cancel.clone(),
+        progress: Some(progress_callback(bar.clone())),
+        strategy: if req.zip {
+            Strategy::PreparedZip { compress: false }
+        } else {
+            Strategy::RawFiles
+        },
+        wait_for_restore: Some(WaitOptions {
+            cancel: cancel.clone(),
+            on_status: Some(wait_callback(bar.clone())),
+            ..WaitOptions::default()
+        }),
+        ..DownloadOptions::default()
+    };
+    let keep_alive = conn.keep_alive();
+    let result = ids.download_plan(&plan, &options).await;
+    keep_alive.abort();
+    bar.finish();
+    let summary = result?;
+    report(summary, total, &req.dest, reporter)
+}
+
+fn report(
+    summary: DownloadSummary,
+    total: u64,
+    dest: &std::path::Path,
+    reporter: &Reporter,
+) -> anyhow::Result<DownloadReport> {
+    let mut downloaded = 0;
+    let mut skipped = 0;
+    let mut failures: Vec<(PathBuf, Arc<IdsError>)> = Vec::new();
+    for f in &summary.files {
+        match &f.outcome {
+            Outcome::Downloaded { .. } => downloaded += 1,
+            Outcome::Skipped { .. } => skipped += 1,
+            Outcome::Failed(e) => failures.push((f.path.clone(), e.clone())),
+        }
+    }
+    let report = DownloadReport {
+        downloaded,
+        skipped,
+        bytes: summary.bytes_transferred,
+        total,
+        elapsed: summary.elapsed,
+        paths: summary.files.iter().map(|f| f.path.clone()).collect(),
+        dest: dest.to_path_buf(),
+    };
+    if summary.cancelled
+        || failures
+            .iter()
+            .any(|(_, e)| matches!(e.as_ref(), IdsError::Cancelled))
+    {
+        return Err(Failure::new(
+            ExitKind::Interrupted,
+            format!(
+                "interrupted after {} of {} files; partial files are kept as .part",
+                downloaded + skipped,
+                summary.files.len()
+            ),
+            "run the same command again to resume",
+        )
+        .into());
+    }
+    if !failures.is_empty() {
+        for (path, e) in failures.iter().take(10) {
+            reporter.note(&format!("failed: {}: {e}", path.display()));
+        }
+        let verify = failures.iter().any(|(_, e)| {
+            matches!(
+                e.as_ref(),
+                IdsError::ChecksumMismatch { .. } | IdsError::SizeMismatch { .. }
+            )
+        });
+        let kind = if verify {
+            ExitKind::Verify
+        } else {
+            crate::app::ids_error_kind(&failures[0].1)
+        };
+        return Err(Failure::new(
+            kind,
+            format!(
+                "{} of {} files failed ({} downloaded, {} already present)",
+                failures.len(),
+                summary.files.len(),
+                downloaded,
+                skipped
+            ),
+            "run the same command again to retry; finished files are kept",
+        )
+        .into());
+    }
+    Ok(report)
+}
+
+/// Feeds the byte counter from per-file progress reports (which carry cumulative counts).
+fn progress_callback(bar: ByteCounter) -> icat_ids::ProgressFn {
+    let seen: Mutex<HashMap<usize, u64>> = Mutex::new(HashMap::new());
+    Arc::new(move |p: &Progress<'_>| {
+        let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+        let last = seen.entry(p.index).or_insert(0);
+        match p.phase {
+            Phase::Started | Phase::Transferring | Phase::Done => {
+                if p.done > *last {
+                    bar.add(p.done - *last);
+                    *last = p.done;
+                } else if p.done < *last {
+                    // A restart from zero (zips are re-fetched): count again from there.
+                    *last = p.done;
+                }
+                if p.phase == Phase::Done {
+                    bar.status("downloading");
+                    bar.line(&format!("  {}  {}", p.name, human_bytes(p.done)));
+                }
+            }
+            Phase::Skipped => {
+                let size = p.total.unwrap_or(p.done);
+                if size > *last {
+                    bar.add(size - *last);
+                    *last = size;
+                }
+                bar.line(&format!("  {}  already present and verified", p.name));
+            }
+            Phase::Retrying { attempt, delay } => bar.line(&format!(
+                "  {}: transfer interrupted, retry {attempt} in {}",
+                p.name,
+                human_duration(delay)
+            )),
+            Phase::WaitingForRestore => {
+                bar.status("waiting for the IDS to restore archived files");
+            }
+            Phase::Extracting => bar.status("extracting the zip safely"),
+            Phase::Failed => bar.line(&format!("  {}: failed", p.name)),
+        }
+    })
+}
+
+/// Shows the restore wait on the status line.
+fn wait_callback(bar: ByteCounter) -> icat_ids::WaitCallback {
+    Arc::new(move |w: &WaitStatus| {
+        let status = w
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "PREPARING".into());
+        bar.status(&format!(
+            "waiting for the IDS to restore data from tape: {status} ({} so far, next check in {})",
+            human_duration(w.elapsed),
+            human_duration(w.next_poll_in)
+        ));
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use icat_soap::dynamic::AttrValue;
+
+    #[test]
+    fn records_from_entities() {
+        let mut inv = DynEntity::new("Investigation");
+        inv.attrs.insert("id".into(), AttrValue::Long(1));
+        inv.attrs
+            .insert("visitId".into(), AttrValue::String("1.1-N".into()));
+        let mut ds = DynEntity::new("Dataset");
+        ds.attrs.insert("id".into(), AttrValue::Long(2));
+        ds.attrs
+            .insert("name".into(), AttrValue::String("scan".into()));
+        ds.one.insert("investigation".into(), inv);
+        let mut df = DynEntity::new("Datafile");
+        df.attrs.insert("id".into(), AttrValue::Long(3));
+        df.attrs
+            .insert("name".into(), AttrValue::String("sub/f.nxs".into()));
+        df.attrs.insert("fileSize".into(), AttrValue::Long(10));
+        df.attrs
+            .insert("location".into(), AttrValue::String("a/b".into()));
+        df.one.insert("dataset".into(), ds);
+        let r = DatafileRecord::from_dyn(&df).unwrap();
+        assert_eq!(r.visit, "1.1-N");
+        assert_eq!(r.dataset, "scan");
+        assert_eq!(r.base_name(), "f.nxs");
+        assert!(r.stored);
+        assert_eq!(r.size, Some(10));
+    }
+}

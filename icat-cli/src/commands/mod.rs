@@ -1,0 +1,7 @@
+//! The subcommands; each writes its results to the given writer (stdout, or the demo's narration).
+
+pub mod archive;
+pub mod browse;
+pub mod download;
+pub mod session;
+pub mod upload;

@@ -1,0 +1,145 @@
+//! `icat visits`, `show`, `search` against the simulator, in all output formats.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Home, Sim, json, login, ok, start_sim, stderr};
+
+// 3 visits x 2 datasets x 3 files of 4 KiB.
+const SPEC: &str = "visits=3,datasets=2,files=3,size=4KiB";
+
+fn setup() -> (Sim, Home) {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    (sim, home)
+}
+
+#[test]
+fn visits_table_json_and_csv() {
+    let (_sim, home) = setup();
+    let table = ok(&home.run(&["visits"]));
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].contains("VISIT") && lines[0].contains("DATASETS") && lines[0].contains("SIZE")
+    );
+    assert_eq!(lines.len(), 4, "{table}");
+    assert!(
+        table.contains("SIM000001") && table.contains("24.0 KiB"),
+        "{table}"
+    );
+
+    let doc = json(&home.run(&["visits", "--json"]));
+    let visits = doc["visits"].as_array().unwrap();
+    assert_eq!(visits.len(), 3);
+    for v in visits {
+        assert_eq!(v["dataset_count"], 2);
+        assert_eq!(v["total_size"], 2 * 3 * 4096);
+        assert!(v["name"].as_str().unwrap().starts_with("SIM"));
+        assert!(v["id"].is_i64() && v["start_date"].is_string() && v.get("title").is_some());
+    }
+
+    let csv = ok(&home.run(&["visits", "--csv"]));
+    let mut rows = csv.lines();
+    assert_eq!(rows.next(), Some("ID,VISIT,NAME,TITLE,START,DATASETS,SIZE"));
+    assert_eq!(rows.count(), 3);
+    assert!(csv.contains(",24576"), "CSV sizes are plain bytes: {csv}");
+}
+
+#[test]
+fn visits_filters() {
+    let (_sim, home) = setup();
+    let all = json(&home.run(&["visits", "--json"]));
+    let all = all["visits"].as_array().unwrap();
+    // The synthetic visits start on consecutive days from 2020-01-01.
+    let since = json(&home.run(&["visits", "--since", "2020-01-02", "--json"]));
+    assert_eq!(since["visits"].as_array().unwrap().len(), all.len() - 1);
+    let mine = json(&home.run(&["visits", "--mine", "--json"]));
+    let mine = mine["visits"].as_array().unwrap();
+    assert!(
+        !mine.is_empty() && mine.len() < all.len(),
+        "jdoe is in some visits only"
+    );
+    let inst = json(&home.run(&["visits", "--instrument", "I01", "--json"]));
+    let none = json(&home.run(&["visits", "--instrument", "no such", "--json"]));
+    assert!(!inst["visits"].as_array().unwrap().is_empty());
+    assert!(none["visits"].as_array().unwrap().is_empty());
+    let o = home.run(&["visits", "--since", "last tuesday"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn show_tree_and_json() {
+    let (_sim, home) = setup();
+    let text = ok(&home.run(&["show", "SIM000002"]));
+    assert!(text.starts_with("visit "), "{text}");
+    assert_eq!(text.matches("dataset ").count(), 2, "{text}");
+    assert_eq!(text.matches("[datafile ").count(), 6, "{text}");
+    let doc = json(&home.run(&["show", "SIM000002", "--json"]));
+    assert_eq!(doc["name"], "SIM000002");
+    let datasets = doc["datasets"].as_array().unwrap();
+    assert_eq!(datasets.len(), 2);
+    for ds in datasets {
+        let files = ds["files"].as_array().unwrap();
+        assert_eq!(files.len(), 3);
+        assert_eq!(ds["total_size"], 3 * 4096);
+        for f in files {
+            assert_eq!(f["size"], 4096);
+            assert!(f["checksum"].is_string() && f["id"].is_i64());
+        }
+    }
+    assert_eq!(doc["total_size"], 6 * 4096);
+    // By numeric investigation id too.
+    let id = doc["id"].as_i64().unwrap().to_string();
+    assert_eq!(
+        json(&home.run(&["show", &id, "--json"]))["name"],
+        "SIM000002"
+    );
+}
+
+#[test]
+fn unknown_visit_is_not_found() {
+    let (_sim, home) = setup();
+    let o = home.run(&["show", "NOPE-42"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("icat visits"));
+    // A hostile visit id is a literal, not JPQL.
+    let o = home.run(&["show", "x' OR '1'='1"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+}
+
+#[test]
+fn search_any_jpql() {
+    let (_sim, home) = setup();
+    let doc = json(&home.run(&[
+        "search",
+        "SELECT ds FROM Dataset ds ORDER BY ds.id",
+        "--json",
+    ]));
+    assert_eq!(doc["count"], 6);
+    assert_eq!(doc["results"][0]["entity"], "Dataset");
+    let doc = json(&home.run(&["search", "SELECT COUNT(df) FROM Datafile df", "--json"]));
+    assert_eq!(doc["results"][0], 18);
+    let table = ok(&home.run(&[
+        "search",
+        "SELECT i.name, i.visitId FROM Investigation i ORDER BY i.name",
+    ]));
+    assert!(
+        table.contains("SIM000003") && table.contains("(3 results)"),
+        "{table}"
+    );
+    let csv = ok(&home.run(&[
+        "search",
+        "SELECT i.name FROM Investigation i ORDER BY i.name",
+        "--csv",
+    ]));
+    assert_eq!(csv, "value\r\nSIM000001\r\nSIM000002\r\nSIM000003\r\n");
+    let o = home.run(&["search", "SELECT nonsense FROM"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a bad query is a usage error: {}",
+        stderr(&o)
+    );
+}

@@ -1,0 +1,310 @@
+//! `icat download`, `status`, `restore`, `upload` against the simulator: verified files on disk,
+//! resume after an interruption, restores from "tape".
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Home, files_under, json, login, ok, size_and_crc, start_sim, stderr};
+
+/// Checks every downloaded file against what `icat show --json` says about it.
+fn assert_verified(home: &Home, visit: &str, dest: &Path) -> usize {
+    let doc = json(&home.run(&["show", visit, "--json"]));
+    let mut n = 0;
+    for ds in doc["datasets"].as_array().unwrap() {
+        for f in ds["files"].as_array().unwrap() {
+            let path = dest
+                .join(doc["visit_id"].as_str().unwrap())
+                .join(ds["name"].as_str().unwrap())
+                .join(f["name"].as_str().unwrap());
+            if !path.exists() {
+                continue;
+            }
+            let (size, crc) = size_and_crc(&path);
+            assert_eq!(Some(size), f["size"].as_u64(), "{}", path.display());
+            assert_eq!(
+                crc,
+                f["checksum"].as_str().unwrap().trim_start_matches('0'),
+                "{}",
+                path.display()
+            );
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn download_a_visit_then_rerun_skips_everything() {
+    let sim = start_sim(
+        "visits=2,datasets=2,files=3,size=20KiB",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let dest = home.path().join("out");
+    let out = ok(&home.run(&["download", "SIM000001", "-o", dest.to_str().unwrap()]));
+    assert!(out.contains("downloaded 6 files"), "{out}");
+    assert!(out.contains("files are in"), "{out}");
+    assert_eq!(files_under(&dest).len(), 6);
+    assert_eq!(assert_verified(&home, "SIM000001", &dest), 6);
+    let out = ok(&home.run(&["download", "SIM000001", "-o", dest.to_str().unwrap()]));
+    assert!(
+        out.contains("downloaded 0 files") && out.contains("6 already present"),
+        "{out}"
+    );
+}
+
+#[test]
+fn download_datafiles_datasets_match_and_zip() {
+    let sim = start_sim(
+        "visits=1,datasets=2,files=4,size=8KiB",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let tree = json(&home.run(&["show", "SIM000001", "--json"]));
+    let ds0 = &tree["datasets"][0];
+    let ds1 = &tree["datasets"][1];
+    let f0 = ds0["files"][0]["id"].as_i64().unwrap().to_string();
+    let f1 = ds0["files"][1]["id"].as_i64().unwrap().to_string();
+
+    let dest = home.path().join("single");
+    let out = ok(&home.run(&[
+        "download",
+        "--datafile",
+        &format!("{f0},{f1}"),
+        "-o",
+        dest.to_str().unwrap(),
+    ]));
+    assert!(out.contains("downloaded 2 files"), "{out}");
+    assert_eq!(assert_verified(&home, "SIM000001", &dest), 2);
+
+    let name = ds1["files"][2]["name"].as_str().unwrap().to_string();
+    let dest = home.path().join("matched");
+    let ds1_id = ds1["id"].as_i64().unwrap().to_string();
+    let out = ok(&home.run(&[
+        "download",
+        "--dataset",
+        &ds1_id,
+        "--match",
+        &name,
+        "-o",
+        dest.to_str().unwrap(),
+    ]));
+    assert!(out.contains("downloaded 1 files"), "{out}");
+    assert_eq!(files_under(&dest).len(), 1);
+
+    let dest = home.path().join("zip");
+    let out = ok(&home.run(&[
+        "download",
+        "--dataset",
+        &ds1_id,
+        "--zip",
+        "-o",
+        dest.to_str().unwrap(),
+    ]));
+    assert!(out.contains("downloaded 4 files"), "{out}");
+    assert_eq!(assert_verified(&home, "SIM000001", &dest), 4);
+    assert!(
+        files_under(&dest)
+            .iter()
+            .all(|p| !p.to_string_lossy().ends_with(".zip"))
+    );
+
+    let o = home.run(&[
+        "download",
+        "--datafile",
+        "999999",
+        "-o",
+        dest.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let o = home.run(&[
+        "download",
+        "SIM000001",
+        "--match",
+        "*.nothing",
+        "-o",
+        dest.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+}
+
+#[cfg(unix)]
+#[test]
+fn interrupted_download_resumes_to_verified_files() {
+    // Enough data that the transfer is still running when interrupted.
+    let sim = start_sim(
+        "visits=1,datasets=1,files=24,size=8MiB",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let dest = home.path().join("out");
+    let mut child = home
+        .icat(&[
+            "download",
+            "SIM000001",
+            "--parallel",
+            "1",
+            "-o",
+            dest.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt as soon as the first file is complete.
+    let start = Instant::now();
+    loop {
+        let done = files_under(&dest)
+            .iter()
+            .filter(|p| !p.to_string_lossy().ends_with(".part"))
+            .count();
+        if done >= 1 || start.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = child.id().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status();
+    let o = child.wait_with_output().unwrap();
+    let finished = files_under(&dest)
+        .iter()
+        .filter(|p| !p.to_string_lossy().ends_with(".part"))
+        .count();
+    if o.status.success() {
+        eprintln!(
+            "the download finished before the interrupt arrived; resume not exercised this run"
+        );
+    } else {
+        assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+        assert!(stderr(&o).contains("resume"), "{}", stderr(&o));
+        assert!(finished < 24, "not everything was done");
+        // Every final file is complete and verified; the rest are .part or absent.
+        assert_eq!(assert_verified(&home, "SIM000001", &dest), finished);
+    }
+    let out = ok(&home.run(&["download", "SIM000001", "-o", dest.to_str().unwrap()]));
+    assert!(
+        out.contains(&format!("{finished} already present")),
+        "{out}"
+    );
+    assert_eq!(assert_verified(&home, "SIM000001", &dest), 24);
+    assert!(
+        files_under(&dest)
+            .iter()
+            .all(|p| !p.to_string_lossy().ends_with(".part"))
+    );
+}
+
+#[test]
+fn archived_data_status_restore_and_download() {
+    let sim = start_sim(
+        "visits=1,datasets=2,files=2,size=4KiB,archived=1",
+        true,
+        Duration::from_millis(800),
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let doc = json(&home.run(&["status", "SIM000001", "--json"]));
+    let items = doc["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert!(
+        items
+            .iter()
+            .all(|i| i["status"] == "ARCHIVED" && i["kind"] == "dataset"),
+        "{doc}"
+    );
+    let ds = items[0]["id"].as_i64().unwrap().to_string();
+    let out = ok(&home.run(&["restore", "--dataset", &ds, "--wait"]));
+    assert!(
+        out.contains("restore requested for 1 datasets") && out.contains("online"),
+        "{out}"
+    );
+    let doc = json(&home.run(&["status", "--dataset", &ds, "--json"]));
+    assert_eq!(doc["items"][0]["status"], "ONLINE");
+    // The other dataset is still archived: download waits for its restore.
+    let dest = home.path().join("out");
+    let o = home.run(&["download", "SIM000001", "-o", dest.to_str().unwrap()]);
+    let out = ok(&o);
+    assert!(out.contains("downloaded 4 files"), "{out}");
+    assert!(
+        stderr(&o).contains("restore"),
+        "the wait is shown: {}",
+        stderr(&o)
+    );
+    assert_eq!(assert_verified(&home, "SIM000001", &dest), 4);
+}
+
+#[test]
+fn upload_then_download_round_trips() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=1,size=1KiB",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    // Uploads need write access: root may write.
+    let o = home.run_with_stdin(
+        &[
+            "-w",
+            &sim.icat_url,
+            "--idsurl",
+            &sim.ids_url,
+            "-a",
+            "simple",
+            "-u",
+            "root",
+            "--password-stdin",
+            "login",
+        ],
+        "secret\n",
+    );
+    ok(&o);
+    let tree = json(&home.run(&["show", "SIM000001", "--json"]));
+    let ds = tree["datasets"][0]["id"].as_i64().unwrap().to_string();
+    let file = home.path().join("notes.txt");
+    let content: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
+    std::fs::write(&file, &content).unwrap();
+    let out = ok(&home.run(&[
+        "upload",
+        file.to_str().unwrap(),
+        "--dataset",
+        &ds,
+        "--format",
+        "NeXus",
+    ]));
+    assert!(out.contains("verified"), "{out}");
+    let id: String = out
+        .split("as datafile ")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let dest = home.path().join("back");
+    ok(&home.run(&["download", "--datafile", &id, "-o", dest.to_str().unwrap()]));
+    let got = files_under(&dest);
+    assert_eq!(got.len(), 1);
+    assert!(got[0].ends_with("notes.txt"));
+    assert_eq!(std::fs::read(dest.join(&got[0])).unwrap(), content);
+    let o = home.run(&[
+        "upload",
+        file.to_str().unwrap(),
+        "--dataset",
+        &ds,
+        "--format",
+        "NoSuchFormat",
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+}

@@ -1,0 +1,128 @@
+//! `icat login`, `whoami`, `logout`: the session cache (0600, no password) and authentication errors.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Home, json, login, ok, start_sim, stderr, stdout};
+
+const SPEC: &str = "visits=2,datasets=1,files=1,size=1KiB";
+
+#[test]
+fn login_caches_the_session_privately_and_without_the_password() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    let o = home.run_with_stdin(
+        &[
+            "-w",
+            &sim.icat_url,
+            "--idsurl",
+            &sim.ids_url,
+            "-a",
+            "db",
+            "-u",
+            "jdoe",
+            "--password-stdin",
+            "login",
+        ],
+        "secret\n",
+    );
+    let out = ok(&o);
+    assert!(out.contains("logged in as db/jdoe"), "{out}");
+    let files = common::files_under(&home.cache());
+    assert_eq!(files.len(), 1, "one session file: {files:?}");
+    let path = home.cache().join(&files[0]);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains("secret"),
+        "the password must never be cached:\n{text}"
+    );
+    assert!(text.contains("db/jdoe"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "session file mode");
+    }
+    // The full session id is never printed.
+    let cached: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let sid = cached["session_id"].as_str().unwrap();
+    assert!(!out.contains(sid) && !stderr(&o).contains(sid));
+}
+
+#[test]
+fn whoami_and_logout_use_the_cached_session() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    // No flags at all: the last login is used.
+    let out = ok(&home.run(&["whoami"]));
+    assert!(
+        out.contains("db/jdoe") && out.contains("minutes left"),
+        "{out}"
+    );
+    let doc = json(&home.run(&["whoami", "--json"]));
+    assert_eq!(doc["user"], "db/jdoe");
+    assert_eq!(doc["url"], sim.icat_url.as_str());
+    let minutes = doc["minutes_left"].as_f64().unwrap();
+    assert!(minutes > 100.0 && minutes <= 120.0, "{minutes}");
+    let out = ok(&home.run(&["logout"]));
+    assert!(out.contains("logged out db/jdoe"), "{out}");
+    assert!(common::files_under(&home.cache()).is_empty());
+    let o = home.run(&["whoami"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("icat login"), "{}", stderr(&o));
+}
+
+#[test]
+fn wrong_password_is_an_authentication_failure() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    let o = home.run_with_stdin(
+        &[
+            "-w",
+            &sim.icat_url,
+            "-a",
+            "db",
+            "-u",
+            "jdoe",
+            "--password-stdin",
+            "login",
+        ],
+        "wrong\n",
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "stdout {} stderr {}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("error: ") && err.trim_end().lines().count() == 1,
+        "{err}"
+    );
+    assert!(
+        !err.contains("wrong"),
+        "the password must not be echoed: {err}"
+    );
+    assert!(common::files_under(&home.cache()).is_empty());
+}
+
+#[test]
+fn no_password_and_no_terminal_is_an_authentication_failure() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    let o = home.run(&["-w", &sim.icat_url, "-a", "db", "-u", "jdoe", "login"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--password-stdin"));
+}
+
+#[test]
+fn nothing_configured_is_a_usage_error() {
+    let home = Home::new();
+    let o = home.run(&["visits"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no ICAT server configured"));
+}
