@@ -126,3 +126,36 @@ fn nothing_configured_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("no ICAT server configured"));
 }
+
+#[test]
+fn verbose_logs_never_show_the_password_or_session_id() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    let o = home.run_with_stdin(
+        &[
+            "-vvv",
+            "-w",
+            &sim.icat_url,
+            "--idsurl",
+            &sim.ids_url,
+            "-a",
+            "db",
+            "-u",
+            "jdoe",
+            "--password-stdin",
+            "login",
+        ],
+        "secret\n",
+    );
+    ok(&o);
+    let o2 = home.run(&["-vvv", "visits"]);
+    ok(&o2);
+    let files = common::files_under(&home.cache());
+    let text = std::fs::read_to_string(home.cache().join(&files[0])).unwrap();
+    let cached: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let sid = cached["session_id"].as_str().unwrap();
+    for log in [stderr(&o), stderr(&o2)] {
+        assert!(!log.contains("secret"), "password in logs");
+        assert!(!log.contains(sid), "full session id in logs");
+    }
+}
