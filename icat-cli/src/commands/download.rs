@@ -230,7 +230,7 @@ pub async fn download(
         )
     })?;
 
-    let bar = reporter.bytes(Some(total), "downloading");
+    let bar = reporter.bytes((total > 0).then_some(total), "downloading");
     let options = DownloadOptions {
         concurrency: req.parallel.max(1),
         cancel: cancel.clone(),
