@@ -32,6 +32,8 @@ pub struct Connection {
     pub cached: CachedSession,
     /// Whether this connection logged in just now (rather than reusing a cached session).
     pub fresh_login: bool,
+    /// The IDS client, made on first use.
+    ids: std::sync::OnceLock<IdsClient>,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -93,6 +95,9 @@ pub fn icat_client(
 impl Connection {
     /// The IDS client for this session; an error when no IDS URL is configured.
     pub fn ids(&self) -> Result<IdsClient, Failure> {
+        if let Some(client) = self.ids.get() {
+            return Ok(client.clone());
+        }
         let Some(idsurl) = &self.idsurl else {
             return Err(Failure::usage(
                 "no IDS URL configured",
@@ -111,7 +116,8 @@ impl Connection {
                 "check --idsurl, ICAT_DATA_SERVICE or idsurl in icat.cfg",
             )
         })?;
-        Ok(client.with_session(SessionId::new(self.session.id())))
+        let client = client.with_session(SessionId::new(self.session.id()));
+        Ok(self.ids.get_or_init(|| client).clone())
     }
 
     /// Keeps the session alive during long work: refreshes it before it expires, every few minutes.
@@ -157,6 +163,9 @@ pub async fn connect_with(
     let url = match (&settings.url, &cached) {
         (Some(url), _) => url.clone(),
         (None, Some(c)) => c.url.clone(),
+        (None, None) if reuse == Reuse::CachedOnly => {
+            return Err(Failure::auth("not logged in", "run `icat login` first").into());
+        }
         (None, None) => {
             return Err(Failure::usage(
                 "no ICAT server configured",
@@ -199,6 +208,7 @@ pub async fn connect_with(
                         ca_file: settings.ca_file.clone(),
                         cached: entry,
                         fresh_login: false,
+                        ids: std::sync::OnceLock::new(),
                     });
                 }
                 Err(e) if e.is_session() => {
@@ -288,6 +298,7 @@ pub async fn connect_with(
         ca_file: settings.ca_file.clone(),
         cached: entry,
         fresh_login: true,
+        ids: std::sync::OnceLock::new(),
     })
 }
 

@@ -13,12 +13,17 @@ pub fn level_directive(quiet: bool, verbose: u8) -> &'static str {
     }
 }
 
-/// Installs the stderr subscriber. `RUST_LOG`, when set, overrides the flags.
-pub fn init(quiet: bool, verbose: u8) {
+/// Installs the stderr subscriber. `RUST_LOG`, when set, overrides the flags. `loopback_demo`
+/// silences the IDS client's plain-http warning, which the demo's loopback simulator always triggers.
+pub fn init(quiet: bool, verbose: u8, loopback_demo: bool) {
+    let mut directive = level_directive(quiet, verbose).to_string();
+    if loopback_demo && verbose == 0 {
+        directive.push_str(",icat_ids=error");
+    }
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|v| EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| EnvFilter::new(level_directive(quiet, verbose)));
+        .unwrap_or_else(|| EnvFilter::new(directive));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -7,7 +7,8 @@ use icat_cli::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    icat_cli::logging::init(cli.quiet, cli.verbose);
+    let demo = matches!(cli.command, icat_cli::cli::Command::Demo(_));
+    icat_cli::logging::init(cli.quiet, cli.verbose, demo);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

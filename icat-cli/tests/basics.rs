@@ -75,6 +75,18 @@ fn sim_serve_prints_urls_and_serves_the_wsdl() {
         &body[..body.len().min(200)]
     );
     assert!(body.contains("definitions"));
+    // And the IDS answers on the printed URL.
+    let ids_rest = ids.trim_start_matches("http://");
+    let (_, ids_path) = ids_rest.split_once('/').expect("path");
+    let mut conn = std::net::TcpStream::connect(hostport).expect("connect");
+    write!(
+        conn,
+        "GET /{ids_path}/ping HTTP/1.0\r\nHost: {hostport}\r\n\r\n"
+    )
+    .expect("send");
+    let mut body = String::new();
+    conn.read_to_string(&mut body).expect("read");
+    assert!(body.ends_with("IdsOK"), "{body}");
     child.kill().expect("stop the simulator");
     let _ = child.wait();
 }

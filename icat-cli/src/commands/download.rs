@@ -156,14 +156,17 @@ impl DownloadReport {
     /// The one-line summary.
     pub fn summary_line(&self) -> String {
         let secs = self.elapsed.as_secs_f64().max(0.001);
-        format!(
-            "downloaded {} files ({}) in {}, {}/s; {} already present and verified",
+        let mut line = format!(
+            "downloaded {} files ({}) in {}, {}/s",
             self.downloaded,
             human_bytes(self.bytes),
             human_duration(self.elapsed),
             human_bytes((self.bytes as f64 / secs) as u64),
-            self.skipped
-        )
+        );
+        if self.skipped > 0 || self.downloaded == 0 {
+            line.push_str(&format!("; {} already present and verified", self.skipped));
+        }
+        line
     }
 }
 
@@ -234,7 +237,7 @@ pub async fn download(
     let options = DownloadOptions {
         concurrency: req.parallel.max(1),
         cancel: cancel.clone(),
-        progress: Some(progress_callback(bar.clone())),
+        progress: Some(progress_callback(bar.clone(), req.zip)),
         strategy: if req.zip {
             Strategy::PreparedZip { compress: false }
         } else {
@@ -328,7 +331,7 @@ fn report(
 }
 
 /// Feeds the byte counter from per-file progress reports (which carry cumulative counts).
-fn progress_callback(bar: ByteCounter) -> icat_ids::ProgressFn {
+fn progress_callback(bar: ByteCounter, zip: bool) -> icat_ids::ProgressFn {
     let seen: Mutex<HashMap<usize, u64>> = Mutex::new(HashMap::new());
     Arc::new(move |p: &Progress<'_>| {
         let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
@@ -342,9 +345,14 @@ fn progress_callback(bar: ByteCounter) -> icat_ids::ProgressFn {
                     // A restart from zero (zips are re-fetched): count again from there.
                     *last = p.done;
                 }
-                if p.phase == Phase::Done {
-                    bar.status("downloading");
-                    bar.line(&format!("  {}  {}", p.name, human_bytes(p.done)));
+                match p.phase {
+                    Phase::Started => bar.status("downloading"),
+                    Phase::Done if zip => bar.line(&format!(
+                        "  zip received ({}), extracted and verified",
+                        human_bytes(p.done)
+                    )),
+                    Phase::Done => bar.line(&format!("  {}  {}", p.name, human_bytes(p.done))),
+                    _ => {}
                 }
             }
             Phase::Skipped => {
@@ -363,7 +371,7 @@ fn progress_callback(bar: ByteCounter) -> icat_ids::ProgressFn {
             Phase::WaitingForRestore => {
                 bar.status("waiting for the IDS to restore archived files");
             }
-            Phase::Extracting => bar.status("extracting the zip safely"),
+            Phase::Extracting => bar.status("streaming the zip and extracting it safely"),
             Phase::Failed => bar.line(&format!("  {}: failed", p.name)),
         }
     })
