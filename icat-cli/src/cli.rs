@@ -28,10 +28,16 @@ pub struct Cli {
     #[command(flatten)]
     pub conn: ConnArgs,
     /// Less output: errors only, no progress.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Output"
+    )]
     pub quiet: bool,
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
     /// What to do.
     #[command(subcommand)]
@@ -40,6 +46,7 @@ pub struct Cli {
 
 /// Connection flags, compatible with python-icat's scripts.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Connection (python-icat compatible)")]
 pub struct ConnArgs {
     /// ICAT service URL (env ICAT_SERVICE), e.g. https://icat.example.org:8181.
     #[arg(short = 'w', long = "url", global = true, value_name = "URL")]
@@ -259,7 +266,7 @@ pub struct DownloadArgs {
     /// How many files to download at once.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: u16,
-    /// Keep the IDS zip file instead of extracting it.
+    /// Fetch one prepared zip from the IDS and extract it safely (instead of one resumable stream per file).
     #[arg(long)]
     pub zip: bool,
     /// Skip size and checksum verification.
