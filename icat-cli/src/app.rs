@@ -207,3 +207,42 @@ pub fn describe_error(err: &anyhow::Error) -> (ExitKind, String) {
     }
     (kind, one_line(&text))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_to_their_exit_codes_on_one_line() {
+        let e = anyhow::Error::new(IcatError::Session {
+            message: "Session id:x has\nexpired".into(),
+            offset: -1,
+        });
+        let (kind, line) = describe_error(&e);
+        assert_eq!(kind, ExitKind::Auth);
+        assert!(
+            !line.contains('\n') && line.contains("Log in again"),
+            "{line}"
+        );
+        let e = anyhow::Error::new(IcatError::NoSuchObjectFound {
+            message: "no".into(),
+            offset: -1,
+        });
+        assert_eq!(describe_error(&e).0, ExitKind::NotFound);
+        let e = anyhow::Error::new(IdsError::ChecksumMismatch {
+            file: "f".into(),
+            expected: "1".into(),
+            actual: "2".into(),
+            part: "f.part".into(),
+        });
+        assert_eq!(describe_error(&e).0, ExitKind::Verify);
+        let e = anyhow::Error::new(IdsError::NotFound {
+            message: "gone".into(),
+        });
+        assert_eq!(describe_error(&e).0, ExitKind::NotFound);
+        let e = anyhow::Error::new(Failure::usage("bad", "fix it")).context("while parsing");
+        let (kind, line) = describe_error(&e);
+        assert_eq!(kind, ExitKind::Usage);
+        assert_eq!(line, "while parsing: bad; fix it");
+    }
+}
