@@ -243,10 +243,13 @@ impl Compiler<'_> {
     }
 
     fn entity(&self, name: &str, pos: usize) -> Result<&'static EntityMeta, JpqlError> {
-        self.opts
-            .entities
-            .iter()
-            .find(|e| e.name == name)
+        let entities = self.opts.entities;
+        // The model is sorted by name; fall back to a scan should a caller pass an unsorted one.
+        entities
+            .binary_search_by(|e| e.name.cmp(name))
+            .ok()
+            .map(|i| &entities[i])
+            .or_else(|| entities.iter().find(|e| e.name == name))
             .ok_or_else(|| JpqlError::UnknownEntity {
                 name: name.to_string(),
                 pos,

@@ -134,7 +134,7 @@ fn aggregate_start(p: &mut Parser) -> Result<Option<(AggFunc, bool, usize)>, Jpq
         Tok::Keyword("SUM") => AggFunc::Sum,
         _ => return Ok(None),
     };
-    p.next();
+    p.advance();
     p.expect_punct("(")?;
     let distinct = p.eat_kw("DISTINCT");
     Ok(Some((func, distinct, t.pos)))
@@ -163,7 +163,7 @@ fn type_include(p: &mut Parser) -> Result<Include, JpqlError> {
                 t.pos,
             ));
         }
-        p.next();
+        p.advance();
         return Ok(Include::One);
     }
     let mut types = vec![p.ident("an entity name")?];

@@ -60,12 +60,11 @@ impl Parser {
         &self.toks[(self.idx + n).min(self.toks.len() - 1)]
     }
 
-    pub(crate) fn next(&mut self) -> Token {
-        let t = self.peek().clone();
+    /// Moves past the current token (never past the end marker).
+    pub(crate) fn advance(&mut self) {
         if self.idx < self.toks.len() - 1 {
             self.idx += 1;
         }
-        t
     }
 
     pub(crate) fn eat_kw(&mut self, kw: &str) -> bool {
@@ -124,7 +123,8 @@ impl Parser {
         match &self.peek().tok {
             Tok::Ident(s) => {
                 let s = s.clone();
-                let pos = self.next().pos;
+                let pos = self.peek().pos;
+                self.advance();
                 Ok((s, pos))
             }
             _ => Err(self.unexpected(what)),
@@ -192,8 +192,8 @@ impl Parser {
     fn select_item(&mut self) -> Result<Expr, JpqlError> {
         // `OBJECT(x)` is plain JPQL for `x`.
         if self.peek().is_kw("OBJECT") && self.peek_at(1).is_punct("(") {
-            self.next();
-            self.next();
+            self.advance();
+            self.advance();
             let e = self.expr()?;
             self.expect_punct(")")?;
             return Ok(e);
@@ -231,10 +231,10 @@ impl Parser {
             let kind = if self.peek().is_kw("JOIN") {
                 JoinKind::Inner
             } else if self.peek().is_kw("INNER") && self.peek_at(1).is_kw("JOIN") {
-                self.next();
+                self.advance();
                 JoinKind::Inner
             } else if self.peek().is_kw("LEFT") {
-                self.next();
+                self.advance();
                 self.eat_kw("OUTER");
                 if !self.peek().is_kw("JOIN") {
                     return Err(self.unexpected("JOIN"));
@@ -312,7 +312,7 @@ impl Parser {
                     t.pos,
                 ));
             }
-            self.next();
+            self.advance();
             return Ok(Include::One);
         }
         let mut steps = Vec::new();
@@ -352,7 +352,7 @@ impl Parser {
     pub(crate) fn non_negative(&mut self, what: &str) -> Result<u64, JpqlError> {
         match self.peek().tok {
             Tok::Integer(n) if n >= 0 => {
-                self.next();
+                self.advance();
                 Ok(n as u64)
             }
             _ => Err(self.unexpected(what)),
@@ -403,7 +403,7 @@ impl Parser {
 
     fn not_expr(&mut self) -> Result<Expr, JpqlError> {
         if self.peek().is_kw("NOT") && !self.peek_at(1).is_kw("EXISTS") {
-            self.next();
+            self.advance();
             self.enter()?;
             let e = self.not_expr();
             self.depth -= 1;
@@ -427,8 +427,7 @@ impl Parser {
             });
         }
         let left = self.additive()?;
-        let t = self.peek().clone();
-        let op = match &t.tok {
+        let op = match &self.peek().tok {
             Tok::Punct("=") => Some(BinOp::Eq),
             Tok::Punct("<>") | Tok::Punct("!=") => Some(BinOp::Ne),
             Tok::Punct("<") => Some(BinOp::Lt),
@@ -438,7 +437,7 @@ impl Parser {
             _ => None,
         };
         if let Some(op) = op {
-            self.next();
+            self.advance();
             let right = self.additive()?;
             return Ok(Expr::Binary(op, Box::new(left), Box::new(right)));
         }
@@ -451,7 +450,8 @@ impl Parser {
                 });
             }
             if self.peek().is_kw("EMPTY") {
-                let t = self.next();
+                let t = self.peek().clone();
+                self.advance();
                 let Expr::Path(path) = left else {
                     return Err(JpqlError::syntax(
                         "IS EMPTY needs a collection-valued path",
@@ -469,7 +469,7 @@ impl Parser {
                 || self.peek_at(1).is_kw("BETWEEN")
                 || self.peek_at(1).is_kw("MEMBER"));
         if negated {
-            self.next();
+            self.advance();
         }
         if self.eat_kw("LIKE") {
             let pattern = self.additive()?;
@@ -613,19 +613,19 @@ impl Parser {
         let t = self.peek().clone();
         match &t.tok {
             Tok::Str(s) => {
-                self.next();
+                self.advance();
                 Ok(Expr::Lit(Literal::Str(s.clone())))
             }
             Tok::Integer(n) => {
-                self.next();
+                self.advance();
                 Ok(Expr::Lit(Literal::Integer(*n)))
             }
             Tok::Real(x) => {
-                self.next();
+                self.advance();
                 Ok(Expr::Lit(Literal::Real(*x)))
             }
             Tok::Timestamp(ms) => {
-                self.next();
+                self.advance();
                 Ok(Expr::Lit(Literal::Timestamp(*ms)))
             }
             Tok::Enum(ty, v) => {
@@ -643,18 +643,18 @@ impl Parser {
                         t.pos,
                     ));
                 }
-                self.next();
+                self.advance();
                 Ok(Expr::Lit(Literal::Enum(ty.clone(), v.clone())))
             }
             Tok::Param(name) => {
-                self.next();
+                self.advance();
                 Ok(Expr::Param {
                     name: name.clone(),
                     pos: t.pos,
                 })
             }
             Tok::Punct("(") => {
-                self.next();
+                self.advance();
                 if self.peek().is_kw("SELECT") {
                     let query = self.query(false)?;
                     self.expect_punct(")")?;
@@ -670,7 +670,7 @@ impl Parser {
                     .find(|(_, vals)| vals.contains(&name.as_str()))
                     .filter(|_| self.implicit_var.is_some() && !self.peek_at(1).is_punct("."));
                 if let Some((ty, _)) = bare_enum {
-                    self.next();
+                    self.advance();
                     return Ok(Expr::Lit(Literal::Enum(ty.to_string(), name.clone())));
                 }
                 Ok(Expr::Path(self.path_with_implicit()?))
@@ -689,27 +689,27 @@ impl Parser {
         };
         match kw {
             "TRUE" | "FALSE" => {
-                self.next();
+                self.advance();
                 Ok(Expr::Lit(Literal::Bool(kw == "TRUE")))
             }
             "NULL" => {
-                self.next();
+                self.advance();
                 Ok(Expr::Lit(Literal::Null))
             }
             "CURRENT_TIMESTAMP" => {
-                self.next();
+                self.advance();
                 Ok(simple(Func::CurrentTimestamp))
             }
             "CURRENT_DATE" => {
-                self.next();
+                self.advance();
                 Ok(simple(Func::CurrentDate))
             }
             "CURRENT_TIME" => {
-                self.next();
+                self.advance();
                 Ok(simple(Func::CurrentTime))
             }
             "COUNT" | "MIN" | "MAX" | "AVG" | "SUM" => {
-                self.next();
+                self.advance();
                 let func = match kw {
                     "COUNT" => AggFunc::Count,
                     "MIN" => AggFunc::Min,
@@ -729,7 +729,7 @@ impl Parser {
                 })
             }
             "TRIM" => {
-                self.next();
+                self.advance();
                 self.expect_punct("(")?;
                 let mut spec = TrimSpec::Both;
                 let mut explicit_spec = false;
@@ -766,7 +766,7 @@ impl Parser {
             }
             "UPPER" | "LOWER" | "LENGTH" | "CONCAT" | "SUBSTRING" | "LOCATE" | "ABS" | "SQRT"
             | "MOD" | "SIZE" => {
-                self.next();
+                self.advance();
                 let (func, min, max) = match kw {
                     "UPPER" => (Func::Upper, 1, 1),
                     "LOWER" => (Func::Lower, 1, 1),

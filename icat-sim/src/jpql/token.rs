@@ -179,8 +179,12 @@ pub fn tokenize(query: &str) -> Result<Vec<Token>, JpqlError> {
             });
             i = j;
         } else if is_ident_start(c) {
-            let rest: String = chars[i..].iter().take(ENUM_PREFIX.len()).collect();
-            if rest == ENUM_PREFIX {
+            if chars[i..]
+                .iter()
+                .copied()
+                .take(ENUM_PREFIX.len())
+                .eq(ENUM_PREFIX.chars())
+            {
                 let mut j = i + ENUM_PREFIX.len();
                 while j < chars.len() && (is_ident_part(chars[j]) || chars[j] == '.') {
                     j += 1;
@@ -207,8 +211,7 @@ pub fn tokenize(query: &str) -> Result<Vec<Token>, JpqlError> {
             }
             let word: String = chars[i..j].iter().collect();
             let after_dot = out.last().is_some_and(|t: &Token| t.is_punct("."));
-            let upper = word.to_ascii_uppercase();
-            let tok = match KEYWORDS.iter().find(|k| **k == upper) {
+            let tok = match KEYWORDS.iter().find(|k| k.eq_ignore_ascii_case(&word)) {
                 Some(k) if !after_dot => Tok::Keyword(k),
                 _ => Tok::Ident(word.clone()),
             };
@@ -219,8 +222,10 @@ pub fn tokenize(query: &str) -> Result<Vec<Token>, JpqlError> {
             });
             i = j;
         } else {
-            let rest: String = chars[i..].iter().take(3).collect();
-            let Some(p) = PUNCTS.iter().find(|p| rest.starts_with(**p)) else {
+            let Some(p) = PUNCTS.iter().find(|p| {
+                p.chars().count() <= chars.len() - i
+                    && p.chars().zip(&chars[i..]).all(|(a, b)| a == *b)
+            }) else {
                 return Err(JpqlError::syntax(
                     "Unexpected character",
                     &c.to_string(),
