@@ -60,7 +60,7 @@ impl Reporter {
             Mode::Live => {
                 let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                    ProgressStyle::with_template("{spinner} [{elapsed}] {wide_msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 bar.enable_steady_tick(Duration::from_millis(120));
@@ -86,9 +86,9 @@ impl Reporter {
             Mode::Live => {
                 let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
                 let template = if total.is_some() {
-                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}"
+                    "[{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}  {wide_msg}"
                 } else {
-                    "{spinner} {msg} {bytes} {bytes_per_sec}"
+                    "{spinner} {bytes} {bytes_per_sec}  {wide_msg}"
                 };
                 bar.set_style(
                     ProgressStyle::with_template(template)

@@ -352,6 +352,10 @@ fn progress_callback(bar: ByteCounter, zip: bool) -> icat_ids::ProgressFn {
         let last = seen.entry(p.index).or_insert(0);
         match p.phase {
             Phase::Started | Phase::Transferring | Phase::Done => {
+                // A zip is a little larger than its files: follow the server's length.
+                if zip && let Some(t) = p.total {
+                    bar.set_total(t);
+                }
                 if p.done > *last {
                     bar.add(p.done - *last);
                     *last = p.done;
