@@ -169,7 +169,7 @@ fn refresh_wsdl_cmd(mut args: impl Iterator<Item = String>) -> Result<ExitCode> 
     let url = url.context("refresh-wsdl needs --url URL")?;
     let root = workspace_root();
     let dir = out.clone().unwrap_or_else(|| root.join("wsdl"));
-    refresh_wsdl::run(&url, &dir)?;
+    refresh_wsdl::run(&url, &dir, &root.join("wsdl/entity-info.json"))?;
     eprintln!(
         "wrote ICAT.wsdl, ICAT.xsd and entity-info.json into {}",
         dir.display()

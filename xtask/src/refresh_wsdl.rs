@@ -212,15 +212,22 @@ fn clone_node(n: &Node) -> Node {
     }
 }
 
-/// Converts one `entityInfo` element into the JSON layout of `entity-info.json`, keeping the
-/// `mappedBy`/`cascade` facts (which `getEntityInfo` does not report) from `previous`.
+/// Converts one `entityInfo` element into the JSON layout of `entity-info.json`. Facts that
+/// `getEntityInfo` does not report (back-references, cascades, table names, ...) are kept from
+/// `previous`: the server's answer only overwrites the keys it provides.
 fn entity_json(info: &Node, previous: Option<&Value>) -> Value {
     let text = |n: Option<&Node>| n.map(|n| n.text.clone()).filter(|t| !t.is_empty());
     let mut fields: Vec<Value> = info
         .all("fields")
         .map(|f| {
             let name = text(f.child("name")).unwrap_or_default();
-            let mut field = json!({
+            let mut field = previous
+                .and_then(|p| p["fields"].as_array())
+                .and_then(|fs| fs.iter().find(|o| o["name"] == name))
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let reported = json!({
                 "name": name,
                 "type": text(f.child("type")),
                 "relType": text(f.child("relType")),
@@ -228,18 +235,12 @@ fn entity_json(info: &Node, previous: Option<&Value>) -> Value {
                 "stringLength": text(f.child("stringLength")).and_then(|s| s.parse::<u64>().ok()),
                 "comment": text(f.child("comment")),
             });
-            let old = previous
-                .and_then(|p| p["fields"].as_array())
-                .and_then(|fs| fs.iter().find(|o| o["name"] == name));
-            if let (Some(old), Some(obj)) = (old.and_then(Value::as_object), field.as_object_mut())
-            {
-                for key in ["mappedBy", "cascade"] {
-                    if let Some(v) = old.get(key) {
-                        obj.insert(key.to_owned(), v.clone());
-                    }
+            if let Some(obj) = reported.as_object() {
+                for (k, v) in obj {
+                    field.insert(k.clone(), v.clone());
                 }
             }
-            field
+            Value::Object(field)
         })
         .collect();
     fields.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
@@ -253,11 +254,17 @@ fn entity_json(info: &Node, previous: Option<&Value>) -> Value {
             )
         })
         .collect();
-    json!({
-        "classComment": text(info.child("classComment")),
-        "constraints": constraints,
-        "fields": fields,
-    })
+    let mut out = previous
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    out.insert(
+        "classComment".into(),
+        json!(text(info.child("classComment"))),
+    );
+    out.insert("constraints".into(), Value::from(constraints));
+    out.insert("fields".into(), Value::from(fields));
+    Value::Object(out)
 }
 
 /// Downloads everything from the server at `url`, merging with the `previous` entity-info JSON.
@@ -333,7 +340,13 @@ pub async fn download(url: &str, previous: Option<&Value>) -> anyhow::Result<Sna
     }
     out.insert("entityNames".into(), json!(names));
     out.insert("entities".into(), Value::Object(entities));
-    let entity_info = serde_json::to_string_pretty(&Value::Object(out))? + "\n";
+    // One-space indentation, like the checked-in file; keys come out sorted, so the output is
+    // deterministic and a refresh of an unchanged server changes nothing.
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b" ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    serde::Serialize::serialize(&Value::Object(out), &mut ser)?;
+    let entity_info = String::from_utf8(buf)? + "\n";
     Ok(Snapshot {
         wsdl,
         xsd,
@@ -358,11 +371,15 @@ pub fn write(dir: &Path, snap: &Snapshot) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The whole command: download into `dir`, merging with the entity info already there.
-pub fn run(url: &str, dir: &Path) -> anyhow::Result<()> {
-    let previous: Option<Value> = std::fs::read_to_string(dir.join("entity-info.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
+/// The whole command: download into `dir`, merging with the entity info already there (or, for a
+/// new directory, with `fallback`, normally the checked-in `wsdl/entity-info.json`).
+pub fn run(url: &str, dir: &Path, fallback: &Path) -> anyhow::Result<()> {
+    let read = |p: &Path| -> Option<Value> {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+    };
+    let previous = read(&dir.join("entity-info.json")).or_else(|| read(fallback));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -396,5 +413,38 @@ mod tests {
         assert_eq!(v["fields"][0]["mappedBy"], "dataset");
         assert_eq!(v["fields"][1]["stringLength"], 255);
         assert_eq!(v["fields"][1]["notNullable"], true);
+    }
+
+    /// The simulator serves the checked-in WSDL, XSD and entity metadata: refreshing from it must
+    /// give back the same WSDL and XSD bytes and the same entity information.
+    #[tokio::test]
+    async fn refreshing_from_the_simulator_reproduces_the_checked_in_files() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wsdl");
+        let read = |name: &str| std::fs::read_to_string(root.join(name));
+        let (Ok(wsdl), Ok(xsd), Ok(info)) = (
+            read("ICAT.wsdl"),
+            read("ICAT.xsd"),
+            read("entity-info.json"),
+        ) else {
+            panic!("the checked-in wsdl/ files are missing");
+        };
+        let previous: Value = serde_json::from_str(&info).expect("entity-info.json is JSON");
+        let sim = icat_sim::Simulator::builder()
+            .start()
+            .await
+            .expect("simulator");
+        let snap = download(&sim.wsdl_url(), Some(&previous))
+            .await
+            .expect("refresh");
+        assert_eq!(snap.wsdl, wsdl, "WSDL differs after normalising addresses");
+        assert_eq!(snap.xsd, xsd);
+        let fresh: Value = serde_json::from_str(&snap.entity_info).expect("JSON");
+        assert_eq!(fresh, previous);
+        // A second refresh gives the same bytes: the files are stable.
+        let again = download(&sim.wsdl_url(), Some(&fresh))
+            .await
+            .expect("refresh");
+        assert_eq!(again.entity_info, snap.entity_info);
+        sim.shutdown().await;
     }
 }
