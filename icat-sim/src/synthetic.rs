@@ -290,7 +290,9 @@ pub fn generate(
                 ("fileCount", AttrValue::Long(files_per_inv as i64)),
                 (
                     "fileSize",
-                    AttrValue::Long((files_per_inv * spec.size) as i64),
+                    AttrValue::Long(
+                        i64::try_from(files_per_inv.saturating_mul(spec.size)).unwrap_or(i64::MAX),
+                    ),
                 ),
             ],
             vec![
@@ -341,7 +343,10 @@ pub fn generate(
                     ("fileCount", AttrValue::Long(i64::from(spec.files))),
                     (
                         "fileSize",
-                        AttrValue::Long((u64::from(spec.files) * spec.size) as i64),
+                        AttrValue::Long(
+                            i64::try_from(u64::from(spec.files).saturating_mul(spec.size))
+                                .unwrap_or(i64::MAX),
+                        ),
                     ),
                 ],
                 vec![
@@ -383,7 +388,7 @@ pub fn generate(
                     ],
                 ))?;
                 summary.datafiles += 1;
-                summary.bytes += spec.size;
+                summary.bytes = summary.bytes.saturating_add(spec.size);
             }
         }
     }
