@@ -77,34 +77,43 @@ impl ServeArgs {
 /// Ctrl-C or SIGTERM, then shuts down cleanly.
 pub async fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), SimError> {
     let running = args.builder()?.start().await?;
+    // Watch for the signals before announcing the URLs, so a supervisor that reads them and then
+    // signals us always gets a clean shutdown.
+    let stop = stop_signal();
     let _ = writeln!(out, "{}", running.wsdl_url());
     let _ = writeln!(out, "{}", running.ids_url());
     let _ = out.flush();
-    wait_for_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// A future that completes on Ctrl-C or SIGTERM; the handlers are installed when this is called.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
+    let term = {
         use tokio::signal::unix::{SignalKind, signal};
         match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
+            Ok(term) => Some(term),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot watch SIGTERM; stopping on Ctrl-C only");
-                let _ = tokio::signal::ctrl_c().await;
+                None
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+    };
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        {
+            if let Some(mut term) = term {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+                return;
+            }
+        }
+        let _ = ctrl_c.await;
     }
 }
