@@ -16,7 +16,17 @@ use icat_soap::{Investigation, Query};
 use serde_json::{Value as Json, json};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let (Some(url), Some(plugin)) = (args.next(), args.next()) else {
         eprintln!("usage: visits URL PLUGIN [USERNAME]   (password in ICAT_PASSWORD)");

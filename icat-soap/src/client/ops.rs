@@ -196,7 +196,7 @@ impl Client {
 }
 
 impl Session {
-    /// Runs a JPQL query (a string or a [`Query`]) and returns the decoded results: entities,
+    /// Runs a JPQL query (a string or a [`Query`](crate::Query)) and returns the decoded results: entities,
     /// values, or `FieldSet` rows for multi-column SELECTs.
     ///
     /// ```no_run
