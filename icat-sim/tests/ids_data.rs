@@ -486,3 +486,91 @@ async fn delete_removes_datafiles_and_unshared_files() {
         "123456",
     );
 }
+
+#[tokio::test]
+async fn downloads_hold_shared_locks_that_block_deletion() {
+    let f = Fixture::new().await;
+    let size = 64u64 << 20;
+    let stored = f
+        .server
+        .state()
+        .storage()
+        .write_pattern("big/64m", 3, size)
+        .unwrap();
+    let df = f.catalog.add_datafile(
+        f.dataset2,
+        "64m.bin",
+        Some("big/64m"),
+        Some(stored.size as i64),
+        None,
+    );
+    let status_query = format!("sessionId={}", f.root_session);
+
+    // Headers received, body not read: the download is in progress.
+    let download = f
+        .get(
+            "getData",
+            &format!("sessionId={}&datafileIds={df}", f.session),
+        )
+        .await;
+    assert_eq!(download.status(), 200);
+    let (_, body) = f.get_text("getServiceStatus", &status_query).await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["lockCount"], 1, "{body}");
+    assert_eq!(
+        v["locks"],
+        serde_json::json!([{"id": f.dataset2, "type": "SHARED", "count": 1}])
+    );
+
+    let delete = format!("sessionId={}&datafileIds={}", f.session, f.df_big);
+    let r = f
+        .http
+        .delete(f.url("delete", &delete))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    assert_error(
+        status,
+        &r.text().await.unwrap(),
+        503,
+        "DataNotOnlineException",
+        "Data is busy",
+    );
+    // Other datasets are not locked.
+    let other = format!("sessionId={}&datafileIds={}", f.session, f.df_nbour);
+    assert_eq!(
+        f.http
+            .delete(f.url("delete", &other))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+
+    // Abandoning the download releases the lock.
+    drop(download);
+    let start = std::time::Instant::now();
+    loop {
+        let (_, body) = f.get_text("getServiceStatus", &status_query).await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["lockCount"] == 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "lock never released: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        f.http
+            .delete(f.url("delete", &delete))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+}

@@ -45,7 +45,41 @@ struct TwoLevel {
     failures: BTreeSet<i64>,
 }
 
+/// Locks held on one dataset (the real IDS's non-blocking LockManager).
+#[derive(Debug, Default, Clone, Copy)]
+struct DatasetLock {
+    shared: u32,
+    exclusive: bool,
+}
+
+/// A lock on some datasets, released when dropped.
+#[derive(Debug)]
+pub struct LockGuard {
+    state: IdsState,
+    dataset_ids: Vec<i64>,
+    exclusive: bool,
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let mut locks = self.state.locks();
+        for id in &self.dataset_ids {
+            if let Some(lock) = locks.get_mut(id) {
+                if self.exclusive {
+                    lock.exclusive = false;
+                } else {
+                    lock.shared = lock.shared.saturating_sub(1);
+                }
+                if lock.shared == 0 && !lock.exclusive {
+                    locks.remove(id);
+                }
+            }
+        }
+    }
+}
+
 struct Inner {
+    locks: Mutex<BTreeMap<i64, DatasetLock>>,
     catalog: Arc<dyn IdsCatalog>,
     storage: Storage,
     prepared: PreparedStore,
@@ -91,6 +125,7 @@ impl IdsState {
         let prepared = PreparedStore::open(storage.dir().join("prepared"))?;
         Ok(IdsState {
             inner: Arc::new(Inner {
+                locks: Mutex::default(),
                 catalog,
                 storage,
                 prepared,
@@ -145,6 +180,53 @@ impl IdsState {
             .two_level
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn locks(&self) -> MutexGuard<'_, BTreeMap<i64, DatasetLock>> {
+        // Lock counts are updated in single statements; a poisoned lock is taken over.
+        self.inner.locks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Take a SHARED (getData, put) or EXCLUSIVE (delete) lock on datasets; a conflict gives
+    /// 503 `Data is busy`, as the real IDS's non-blocking locks do.
+    pub(crate) fn lock_datasets(
+        &self,
+        datasets: &[DatasetInfo],
+        exclusive: bool,
+    ) -> IdsResult<LockGuard> {
+        let mut locks = self.locks();
+        let busy = datasets.iter().any(|ds| {
+            locks
+                .get(&ds.id)
+                .is_some_and(|l| l.exclusive || (exclusive && l.shared > 0))
+        });
+        if busy {
+            return Err(IdsError::DataNotOnline("Data is busy".to_string()));
+        }
+        let mut dataset_ids: Vec<i64> = datasets.iter().map(|ds| ds.id).collect();
+        dataset_ids.sort_unstable();
+        dataset_ids.dedup();
+        for id in &dataset_ids {
+            let lock = locks.entry(*id).or_default();
+            if exclusive {
+                lock.exclusive = true;
+            } else {
+                lock.shared += 1;
+            }
+        }
+        Ok(LockGuard {
+            state: self.clone(),
+            dataset_ids,
+            exclusive,
+        })
+    }
+
+    /// Locked datasets as (id, exclusive, count), for `getServiceStatus`.
+    pub(crate) fn lock_info(&self) -> Vec<(i64, bool, u32)> {
+        self.locks()
+            .iter()
+            .map(|(id, l)| (*id, l.exclusive, if l.exclusive { 1 } else { l.shared }))
+            .collect()
     }
 
     /// Fail with 500 "Restore failed" if any of the datasets has a failed restore.

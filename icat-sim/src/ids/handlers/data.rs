@@ -1,8 +1,10 @@
 //! `getData`: a raw file for one datafile, otherwise a zip streamed on the fly.
 
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 
 use super::{datasets_with_files, load_prepared, must_zip, resolve};
 use crate::ids::body::{ZipItem, file_body, zip_body};
@@ -68,7 +70,9 @@ pub(super) async fn get_data(
         )
     };
     let offset = range_offset(&headers)?;
-    state.require_online(&datasets_with_files(&datasets, &datafiles))?;
+    let locked = datasets_with_files(&datasets, &datafiles);
+    state.require_online(&locked)?;
+    let lock = state.lock_datasets(&locked, false)?;
 
     let mut response_headers = HeaderMap::new();
     response_headers.insert(
@@ -110,6 +114,11 @@ pub(super) async fn get_data(
         let cut = state.faults().take_drop(total.saturating_sub(offset));
         zip_body(items, compress, offset, cut)
     };
+    // The SHARED lock lives as long as the body is being sent.
+    let body = Body::from_stream(body.into_data_stream().map(move |chunk| {
+        let _held = &lock;
+        chunk
+    }));
     Ok((status, response_headers, body).into_response())
 }
 

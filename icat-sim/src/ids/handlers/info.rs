@@ -68,10 +68,18 @@ pub(super) async fn get_service_status(
             })
         })
         .collect();
+    let locks: Vec<serde_json::Value> = state
+        .lock_info()
+        .into_iter()
+        .map(|(id, exclusive, count)| {
+            let kind = if exclusive { "EXCLUSIVE" } else { "SHARED" };
+            serde_json::json!({"id": id, "type": kind, "count": count})
+        })
+        .collect();
     Ok(json(serde_json::json!({
         "opsQueue": ops,
-        "lockCount": 0,
-        "locks": [],
+        "lockCount": locks.len(),
+        "locks": locks,
         "failures": failures,
     })))
 }

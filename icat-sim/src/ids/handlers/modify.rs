@@ -51,6 +51,7 @@ pub(super) async fn put(
         .with_catalog(move |c| c.dataset(&sid, dataset_id))
         .await?;
     state.require_online(std::slice::from_ref(&dataset))?;
+    let _lock = state.lock_datasets(std::slice::from_ref(&dataset), false)?;
 
     let location = Storage::new_location(dataset.investigation_id, dataset.id);
     let stored = state
@@ -105,10 +106,9 @@ pub(super) async fn delete(
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     let session = params.uuid("sessionId")?;
     let (_, resolved) = resolve(&state, Some(session.clone()), &params).await?;
-    state.require_online(&datasets_with_files(
-        &resolved.datasets,
-        &resolved.datafiles,
-    ))?;
+    let touched = datasets_with_files(&resolved.datasets, &resolved.datafiles);
+    state.require_online(&touched)?;
+    let _lock = state.lock_datasets(&touched, true)?;
     let ids: Vec<i64> = resolved.datafiles.iter().map(|df| df.id).collect();
     state
         .with_catalog(move |c| c.delete_datafiles(&session, &ids))
