@@ -1,9 +1,10 @@
 //! Reading ICAT search results: cells of `fieldSet` rows, entities as dynamic trees, JSON values,
 //! and resolving what a user typed (a visit, dataset or datafile ids) to catalogue objects.
 
-use icat_soap::Value;
 use icat_soap::client::Session;
 use icat_soap::dynamic::DynEntity;
+use icat_soap::query::Query;
+use icat_soap::{IcatError, Value};
 
 use crate::failure::Failure;
 use crate::queries;
@@ -87,6 +88,37 @@ pub fn entities(values: &[Value]) -> Vec<DynEntity> {
             _ => None,
         })
         .collect()
+}
+
+/// Results per page when the CLI pages a datafile search. ICAT counts every included object
+/// against `maxEntities` (10,000 by default), and the CLI's datafile queries include the dataset
+/// and the investigation: 3,000 x 3 objects stays under the default.
+pub const PAGE: u64 = 3000;
+
+/// Every result of an ordered query, fetched `page` results at a time, so selections larger than
+/// the server's `maxEntities` work. When the server refuses a page as too large (a VALIDATION
+/// fault: its `maxEntities` is smaller than ours), the page is halved and asked again.
+pub async fn all_pages(session: &Session, query: &Query, page: u64) -> anyhow::Result<Vec<Value>> {
+    let mut page = page.max(2);
+    let mut offset = 0u64;
+    let mut values = Vec::new();
+    loop {
+        let batch = match session.search(&query.clone().limit(offset, page)).await {
+            Ok(batch) => batch,
+            Err(IcatError::Validation { message, .. }) if page > 2 => {
+                page /= 2;
+                tracing::info!(%message, page, "server refused the page; asking for smaller pages");
+                continue;
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let full = batch.len() as u64 == page;
+        values.extend(batch);
+        if !full {
+            return Ok(values);
+        }
+        offset += page;
+    }
 }
 
 /// An investigation a visit argument resolved to.

@@ -1,22 +1,31 @@
-//! The JPQL the CLI sends: every user value goes through [`literal`], so none can change a query.
+//! The JPQL the CLI sends. Queries are built with `icat_soap::query::Query`, which escapes every
+//! value and checks every path against the ICAT schema offline; only the visit listing (which needs
+//! GROUP BY, which the builder does not offer) is written as text, with values quoted by the same
+//! `quote_string` the builder uses.
+
+use icat_soap::query::{Condition, Query, QueryError, quote_string};
 
 use crate::failure::Failure;
 
-/// A JPQL string literal: quotes doubled; characters XML cannot carry are refused.
-pub fn literal(value: &str) -> Result<String, Failure> {
-    if value
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-    {
-        return Err(Failure::usage(
-            format!("{value:?} contains control characters"),
-            "remove them and try again",
-        ));
-    }
-    Ok(format!("'{}'", value.replace('\'', "''")))
+/// Turns a builder error (a user value the server could not carry) into a usage error.
+fn invalid(value: &str, err: QueryError) -> Failure {
+    Failure::usage(
+        format!("{value:?} cannot be sent to ICAT: {err}"),
+        "remove control characters and try again",
+    )
 }
 
-/// A comma-separated id list for `IN (...)`.
+/// A JPQL string literal: quotes doubled; characters XML cannot carry are refused.
+pub fn literal(value: &str) -> Result<String, Failure> {
+    quote_string(value, "value").map_err(|e| invalid(value, e))
+}
+
+/// Renders a builder query, mapping errors in user values to usage errors.
+fn render(query: &Query, value: &str) -> Result<String, Failure> {
+    query.to_jpql().map_err(|e| invalid(value, e))
+}
+
+/// A comma-separated id list, for messages.
 pub fn id_list(ids: &[i64]) -> String {
     ids.iter()
         .map(i64::to_string)
@@ -100,23 +109,43 @@ pub fn visits_query(filter: &VisitFilter) -> Result<String, Failure> {
     Ok(q)
 }
 
-/// The condition picking a visit: by visit id or investigation name, or by numeric id.
-pub fn visit_condition(alias: &str, visit: &str) -> Result<String, Failure> {
-    let l = literal(visit)?;
-    let mut cond = format!("{alias}.visitId = {l} OR {alias}.name = {l}");
+/// The condition picking a visit by visit id or investigation name, or by numeric id. `path` leads
+/// from the queried entity to the investigation (`""` on an `Investigation` query,
+/// `"dataset.investigation."` on a `Datafile` query).
+pub fn visit_condition(path: &str, visit: &str) -> Condition {
+    let mut any = vec![
+        Condition::eq(format!("{path}visitId"), visit),
+        Condition::eq(format!("{path}name"), visit),
+    ];
     if let Ok(id) = visit.parse::<i64>() {
-        cond.push_str(&format!(" OR {alias}.id = {id}"));
+        any.push(Condition::eq(format!("{path}id"), id));
     }
-    Ok(format!("({cond})"))
+    Condition::any(any)
 }
 
-/// The visit with its datasets and datafiles, in one query.
-pub fn show_query(visit: &str) -> Result<String, Failure> {
-    Ok(format!(
-        "SELECT i FROM Investigation i WHERE {} ORDER BY i.id \
-         INCLUDE i.datasets ds, ds.datafiles",
-        visit_condition("i", visit)?
-    ))
+/// The investigations a visit name or id refers to (id, visit id, name).
+pub fn visit_ids_query(visit: &str) -> Result<String, Failure> {
+    let q = Query::new("Investigation")
+        .select("id")
+        .select("visitId")
+        .select("name")
+        .filter(visit_condition("", visit))
+        .order_by("id");
+    render(&q, visit)
+}
+
+/// One investigation with its datasets and their datafiles, in one query.
+pub fn visit_tree_query(investigation: i64) -> Query {
+    Query::new("Investigation")
+        .where_eq("id", investigation)
+        .include("datasets.datafiles")
+}
+
+/// One investigation with its datasets (no datafiles): the first step of a paged `icat show`.
+pub fn visit_datasets_query(investigation: i64) -> Query {
+    Query::new("Investigation")
+        .where_eq("id", investigation)
+        .include("datasets")
 }
 
 /// What a download, status or restore acts on.
@@ -132,26 +161,80 @@ pub enum Target {
     Datafiles(Vec<i64>),
 }
 
-/// The datafiles of a target with their dataset and investigation, ordered for stable output.
-pub fn datafiles_query(target: &Target) -> Result<String, Failure> {
-    let cond = match target {
-        Target::Visit(v) => visit_condition("i", v)?,
-        Target::Investigation(id) => format!("i.id = {id}"),
-        Target::Datasets(ids) => format!("ds.id IN ({})", id_list(ids)),
-        Target::Datafiles(ids) => format!("df.id IN ({})", id_list(ids)),
+/// The datafiles of a target with their dataset and investigation, ordered for stable paging.
+/// Unlimited: callers page it with `Session::search_pages`.
+pub fn datafiles_query(target: &Target) -> Query {
+    let q = Query::new("Datafile");
+    let q = match target {
+        Target::Visit(v) => q.filter(visit_condition("dataset.investigation.", v)),
+        Target::Investigation(id) => q.where_eq("dataset.investigation.id", *id),
+        Target::Datasets(ids) => q.filter(Condition::is_in("dataset.id", ids.iter().copied())),
+        Target::Datafiles(ids) => q.filter(Condition::is_in("id", ids.iter().copied())),
     };
-    Ok(format!(
-        "SELECT df FROM Datafile df JOIN df.dataset ds JOIN ds.investigation i WHERE {cond} \
-         ORDER BY i.id, ds.id, df.id INCLUDE df.dataset ds, ds.investigation"
-    ))
+    q.order_by("dataset.investigation.id")
+        .order_by("dataset.id")
+        .order_by("id")
+        .include("dataset.investigation")
 }
 
-/// The investigations a visit name or id refers to (id, visit id, name).
-pub fn visit_ids_query(visit: &str) -> Result<String, Failure> {
-    Ok(format!(
-        "SELECT i.id, i.visitId, i.name FROM Investigation i WHERE {} ORDER BY i.id",
-        visit_condition("i", visit)?
-    ))
+/// The ids and names of a target's datasets (a resolved investigation, or dataset ids), or of
+/// datafile ids: `(kind, query)`.
+pub fn items_query(target: &Target) -> (&'static str, Query) {
+    match target {
+        Target::Visit(v) => (
+            "dataset",
+            Query::new("Dataset")
+                .select("id")
+                .select("name")
+                .filter(visit_condition("investigation.", v))
+                .order_by("name"),
+        ),
+        Target::Investigation(id) => (
+            "dataset",
+            Query::new("Dataset")
+                .select("id")
+                .select("name")
+                .where_eq("investigation.id", *id)
+                .order_by("name"),
+        ),
+        Target::Datasets(ids) => (
+            "dataset",
+            Query::new("Dataset")
+                .select("id")
+                .select("name")
+                .filter(Condition::is_in("id", ids.iter().copied()))
+                .order_by("id"),
+        ),
+        Target::Datafiles(ids) => (
+            "datafile",
+            Query::new("Datafile")
+                .select("id")
+                .select("name")
+                .filter(Condition::is_in("id", ids.iter().copied()))
+                .order_by("id"),
+        ),
+    }
+}
+
+/// The facility id of a dataset.
+pub fn dataset_facility_query(dataset: i64) -> Query {
+    Query::new("Dataset")
+        .select("investigation.facility.id")
+        .where_eq("id", dataset)
+}
+
+/// Datafile formats of a facility by name and optional version: `(id, version)` rows.
+pub fn format_query(facility: i64, name: &str, version: Option<&str>) -> Result<String, Failure> {
+    let mut q = Query::new("DatafileFormat")
+        .select("id")
+        .select("version")
+        .where_eq("facility.id", facility)
+        .where_eq("name", name)
+        .order_by("id");
+    if let Some(v) = version {
+        q = q.where_eq("version", v);
+    }
+    render(&q, name)
 }
 
 #[cfg(test)]
@@ -217,16 +300,44 @@ mod tests {
     }
 
     #[test]
-    fn visit_conditions() {
+    fn visit_lookup_queries() {
         assert_eq!(
-            visit_condition("i", "42").unwrap(),
-            "(i.visitId = '42' OR i.name = '42' OR i.id = 42)"
+            visit_ids_query("42").unwrap(),
+            "SELECT i.id, i.visitId, i.name FROM Investigation i \
+             WHERE (i.visitId = '42' OR i.name = '42' OR i.id = 42) ORDER BY i.id"
         );
         assert_eq!(
-            visit_condition("i", "1.1-N").unwrap(),
-            "(i.visitId = '1.1-N' OR i.name = '1.1-N')"
+            visit_ids_query("x' OR '1'='1").unwrap(),
+            "SELECT i.id, i.visitId, i.name FROM Investigation i \
+             WHERE (i.visitId = 'x'' OR ''1''=''1' OR i.name = 'x'' OR ''1''=''1') ORDER BY i.id"
         );
-        let q = datafiles_query(&Target::Datasets(vec![1, 2])).unwrap();
-        assert!(q.contains("ds.id IN (1, 2)"), "{q}");
+        assert!(visit_ids_query("a\u{1}b").is_err());
+    }
+
+    #[test]
+    fn datafile_queries_are_ordered_for_paging() {
+        let q = datafiles_query(&Target::Datasets(vec![1, 2]))
+            .to_jpql()
+            .unwrap();
+        assert!(q.contains("IN (1, 2)"), "{q}");
+        assert!(q.contains("ORDER BY"), "{q}");
+        assert!(q.contains("INCLUDE"), "{q}");
+        let q = datafiles_query(&Target::Visit("V'1".into()))
+            .to_jpql()
+            .unwrap();
+        assert!(q.contains("visitId = 'V''1'"), "{q}");
+        for target in [
+            Target::Investigation(3),
+            Target::Datafiles(vec![5]),
+            Target::Visit("7".into()),
+        ] {
+            datafiles_query(&target).to_jpql().unwrap();
+            items_query(&target).1.to_jpql().unwrap();
+        }
+        dataset_facility_query(1).to_jpql().unwrap();
+        visit_tree_query(1).to_jpql().unwrap();
+        visit_datasets_query(1).to_jpql().unwrap();
+        let q = format_query(1, "nexus'", Some("4")).unwrap();
+        assert!(q.contains("= 'nexus'''"), "{q}");
     }
 }

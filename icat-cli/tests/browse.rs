@@ -143,3 +143,47 @@ fn search_any_jpql() {
         stderr(&o)
     );
 }
+
+#[test]
+fn visits_larger_than_max_entities_are_paged() {
+    // One visit of 2 x 30 files: the single INCLUDE query returns 63 objects, over the limit of 40.
+    let config = icat_sim::config::SimConfig {
+        max_entities: 40,
+        ..Default::default()
+    };
+    let sim = common::start_sim_with(
+        "visits=1,datasets=2,files=30,size=1KiB",
+        false,
+        Duration::ZERO,
+        config,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let direct = home.run(&[
+        "search",
+        "SELECT i FROM Investigation i INCLUDE i.datasets ds, ds.datafiles",
+    ]);
+    assert_ne!(
+        direct.status.code(),
+        Some(0),
+        "the server enforces the limit"
+    );
+
+    let doc = json(&home.run(&["show", "SIM000001", "--json"]));
+    let datasets = doc["datasets"].as_array().unwrap();
+    assert_eq!(datasets.len(), 2);
+    for ds in datasets {
+        let files = ds["files"].as_array().unwrap();
+        assert_eq!(files.len(), 30, "every file attached to its dataset");
+        let mut ids: Vec<i64> = files.iter().map(|f| f["id"].as_i64().unwrap()).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), 30, "no file twice");
+    }
+    assert_eq!(doc["file_count"], 60);
+    assert_eq!(doc["total_size"], 60 * 1024);
+
+    // The download pages its datafile query too (pages shrink until the server accepts them).
+    let dest = home.path().join("data");
+    let out = ok(&home.run(&["download", "SIM000001", "-o", dest.to_str().unwrap()]));
+    assert!(out.contains("downloaded 60 files"), "{out}");
+}

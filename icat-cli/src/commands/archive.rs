@@ -10,7 +10,7 @@ use crate::catalog;
 use crate::connect::Connection;
 use crate::output::{Align, Format, Table, human_duration, to_json};
 use crate::progress::Reporter;
-use crate::queries::Target;
+use crate::queries::{self, Target};
 
 /// One line of `icat status`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -30,39 +30,14 @@ async fn items(
     conn: &Connection,
     target: &Target,
 ) -> anyhow::Result<Vec<(&'static str, i64, Option<String>)>> {
-    let (kind, query) = match target {
+    let target = match target {
         Target::Visit(v) => {
-            let inv = catalog::resolve_visit(&conn.session, v).await?;
-            (
-                "dataset",
-                format!(
-                    "SELECT ds.id, ds.name FROM Dataset ds JOIN ds.investigation i WHERE i.id = {} ORDER BY ds.name",
-                    inv.id
-                ),
-            )
+            Target::Investigation(catalog::resolve_visit(&conn.session, v).await?.id)
         }
-        Target::Investigation(id) => (
-            "dataset",
-            format!(
-                "SELECT ds.id, ds.name FROM Dataset ds JOIN ds.investigation i WHERE i.id = {id} ORDER BY ds.name"
-            ),
-        ),
-        Target::Datasets(ids) => (
-            "dataset",
-            format!(
-                "SELECT ds.id, ds.name FROM Dataset ds WHERE ds.id IN ({}) ORDER BY ds.id",
-                crate::queries::id_list(ids)
-            ),
-        ),
-        Target::Datafiles(ids) => (
-            "datafile",
-            format!(
-                "SELECT df.id, df.name FROM Datafile df WHERE df.id IN ({}) ORDER BY df.id",
-                crate::queries::id_list(ids)
-            ),
-        ),
+        other => other.clone(),
     };
-    let rows = conn.session.search(query.as_str()).await?;
+    let (kind, query) = queries::items_query(&target);
+    let rows = conn.session.search(&query).await?;
     let found: Vec<(&'static str, i64, Option<String>)> = rows
         .iter()
         .filter_map(|r| {
@@ -74,7 +49,7 @@ async fn items(
             ))
         })
         .collect();
-    let wanted: Vec<i64> = match target {
+    let wanted: Vec<i64> = match &target {
         Target::Datasets(ids) | Target::Datafiles(ids) => ids.clone(),
         _ => Vec::new(),
     };

@@ -1,8 +1,11 @@
 //! `icat visits`, `icat show`, `icat search`: browsing the catalogue.
 
+use std::collections::HashMap;
 use std::io::Write;
 
+use icat_soap::IcatError;
 use icat_soap::client::Session;
+use icat_soap::dynamic::DynEntity;
 use serde::Serialize;
 
 use crate::catalog::{self, columns, int, text};
@@ -100,27 +103,57 @@ pub fn print_visits(rows: &[VisitRow], format: Format, out: &mut dyn Write) -> a
     Ok(())
 }
 
-/// The visit with its datasets and datafiles (two requests: resolve, then one INCLUDE query).
+/// The visit with its datasets and datafiles: two requests (resolve, then one INCLUDE query). When
+/// the visit holds more objects than the server's `maxEntities`, the server refuses the INCLUDE
+/// query; the datafiles are then fetched in ordered pages and attached to their datasets.
 pub async fn visit_tree(session: &Session, visit: &str) -> anyhow::Result<VisitNode> {
     let found = catalog::resolve_visit(session, visit).await?;
-    let values = session
-        .search(
-            format!(
-                "SELECT i FROM Investigation i WHERE i.id = {} INCLUDE i.datasets ds, ds.datafiles",
-                found.id
-            )
-            .as_str(),
+    let disappeared = || {
+        Failure::not_found(
+            format!("visit {visit:?} disappeared while reading it"),
+            "try again",
         )
+    };
+    match session.search(&queries::visit_tree_query(found.id)).await {
+        Ok(values) => {
+            let inv = catalog::entities(&values)
+                .into_iter()
+                .next()
+                .ok_or_else(disappeared)?;
+            return Ok(VisitNode::from_dyn(&inv));
+        }
+        Err(IcatError::Validation { message, .. }) => {
+            tracing::info!(%message, "visit too large for one INCLUDE query; paging its datafiles");
+        }
+        Err(other) => return Err(other.into()),
+    }
+    let values = session
+        .search(&queries::visit_datasets_query(found.id))
         .await?;
-    let inv = catalog::entities(&values)
+    let mut inv = catalog::entities(&values)
         .into_iter()
         .next()
-        .ok_or_else(|| {
-            Failure::not_found(
-                format!("visit {visit:?} disappeared while reading it"),
-                "try again",
-            )
-        })?;
+        .ok_or_else(disappeared)?;
+    let files = catalog::all_pages(
+        session,
+        &queries::datafiles_query(&queries::Target::Investigation(found.id)),
+        catalog::PAGE,
+    )
+    .await?;
+    let mut by_dataset: HashMap<i64, Vec<DynEntity>> = HashMap::new();
+    for mut df in catalog::entities(&files) {
+        let dataset = df.one.remove("dataset").and_then(|ds| ds.id());
+        if let Some(ds) = dataset {
+            by_dataset.entry(ds).or_default().push(df);
+        }
+    }
+    if let Some(datasets) = inv.many.get_mut("datasets") {
+        for ds in datasets {
+            if let Some(files) = ds.id().and_then(|id| by_dataset.remove(&id)) {
+                ds.many.insert("datafiles".to_owned(), files);
+            }
+        }
+    }
     Ok(VisitNode::from_dyn(&inv))
 }
 

@@ -87,8 +87,6 @@ impl DatafileRecord {
 }
 
 /// Datafiles fetched per search request (well below ICAT's default maxEntities of 10000).
-const PAGE: usize = 5000;
-
 /// The datafiles of a target (visit, datasets or datafiles), one or two queries.
 pub async fn find_datafiles(
     conn: &Connection,
@@ -101,24 +99,16 @@ pub async fn find_datafiles(
         other => other.clone(),
     };
     // Paged (the query is ordered), so visits larger than the server's maxEntities work.
-    let query = queries::datafiles_query(&target)?;
-    let mut records: Vec<DatafileRecord> = Vec::new();
-    let mut offset = 0usize;
-    loop {
-        let page = conn
-            .session
-            .search(format!("{query} LIMIT {offset}, {PAGE}").as_str())
-            .await?;
-        records.extend(
-            catalog::entities(&page)
-                .iter()
-                .filter_map(DatafileRecord::from_dyn),
-        );
-        if page.len() < PAGE {
-            break;
-        }
-        offset += PAGE;
-    }
+    let values = catalog::all_pages(
+        &conn.session,
+        &queries::datafiles_query(&target),
+        catalog::PAGE,
+    )
+    .await?;
+    let records: Vec<DatafileRecord> = catalog::entities(&values)
+        .iter()
+        .filter_map(DatafileRecord::from_dyn)
+        .collect();
     match &target {
         Target::Datafiles(ids) => {
             let found: BTreeSet<i64> = records.iter().map(|r| r.id).collect();

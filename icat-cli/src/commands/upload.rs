@@ -9,14 +9,14 @@ use crate::catalog;
 use crate::connect::Connection;
 use crate::failure::Failure;
 use crate::output::human_bytes;
-use crate::queries::literal;
+use crate::queries;
 
 /// Finds the datafile format id: a number is used as is; `NAME` or `NAME:VERSION` is looked up
 /// among the formats of the dataset's facility.
 pub async fn resolve_format(conn: &Connection, dataset: i64, format: &str) -> anyhow::Result<i64> {
     let rows = conn
         .session
-        .search(format!("SELECT f.id FROM Dataset ds JOIN ds.investigation i JOIN i.facility f WHERE ds.id = {dataset}").as_str())
+        .search(&queries::dataset_facility_query(dataset))
         .await?;
     let facility = rows
         .first()
@@ -34,13 +34,7 @@ pub async fn resolve_format(conn: &Connection, dataset: i64, format: &str) -> an
         Some((n, v)) => (n, Some(v)),
         None => (format, None),
     };
-    let mut q = format!(
-        "SELECT dff.id, dff.version FROM DatafileFormat dff JOIN dff.facility f WHERE f.id = {facility} AND dff.name = {}",
-        literal(name)?
-    );
-    if let Some(v) = version {
-        q.push_str(&format!(" AND dff.version = {}", literal(v)?));
-    }
+    let q = queries::format_query(facility, name, version)?;
     let rows = conn.session.search(q.as_str()).await?;
     let found: Vec<(i64, Option<String>)> = rows
         .iter()

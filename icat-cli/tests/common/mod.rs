@@ -28,6 +28,21 @@ impl Drop for Sim {
 
 /// Starts a simulator with a synthetic facility (`spec` as for `--synthetic`).
 pub fn start_sim(spec: &str, two_level: bool, restore_delay: Duration) -> Sim {
+    start_sim_with(
+        spec,
+        two_level,
+        restore_delay,
+        icat_sim::config::SimConfig::default(),
+    )
+}
+
+/// Like [`start_sim`], with a given configuration (e.g. a small `maxEntities`).
+pub fn start_sim_with(
+    spec: &str,
+    two_level: bool,
+    restore_delay: Duration,
+    config: icat_sim::config::SimConfig,
+) -> Sim {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -37,6 +52,7 @@ pub fn start_sim(spec: &str, two_level: bool, restore_delay: Duration) -> Sim {
     let running = rt
         .block_on(
             Simulator::builder()
+                .config(config)
                 .synthetic(spec)
                 .two_level(two_level)
                 .restore_delay(restore_delay)
