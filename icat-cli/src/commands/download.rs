@@ -1,7 +1,7 @@
 //! `icat download`: find the datafiles in ICAT, then prepare (waiting for restores), stream,
-//! verify and place them under `DIR/<visit>/<dataset>/<file>`; reruns resume and skip.
+//! verify and place them under `DIR/<visit>/<dataset>/<file>` (see [`visit_dirs`]); reruns resume and skip.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -57,6 +57,10 @@ pub struct DatafileRecord {
     pub dataset: String,
     /// Visit id (or investigation name when missing).
     pub visit: String,
+    /// Investigation id.
+    pub investigation_id: i64,
+    /// Investigation name.
+    pub investigation_name: Option<String>,
 }
 
 impl DatafileRecord {
@@ -77,6 +81,8 @@ impl DatafileRecord {
             dataset: attr_text(ds, "name")
                 .unwrap_or_else(|| format!("dataset-{}", ds.id().unwrap_or_default())),
             visit,
+            investigation_id: inv.and_then(DynEntity::id).unwrap_or_default(),
+            investigation_name: inv.and_then(|i| attr_text(i, "name")),
         })
     }
 
@@ -86,7 +92,6 @@ impl DatafileRecord {
     }
 }
 
-/// Datafiles fetched per search request (well below ICAT's default maxEntities of 10000).
 /// The datafiles of a target (visit, datasets or datafiles), one or two queries.
 pub async fn find_datafiles(
     conn: &Connection,
@@ -209,6 +214,19 @@ pub async fn download(
         };
         return Err(Failure::not_found(why, "check the selection with `icat show VISIT`").into());
     }
+    let dirs = visit_dirs(records.iter().copied());
+    if req.zip
+        && records
+            .iter()
+            .any(|r| dirs.get(&r.investigation_id) != Some(&r.visit))
+    {
+        return Err(Failure::usage(
+            "the selection holds several investigations with the same visit id, which the IDS zip \
+             layout cannot tell apart",
+            "download without --zip (raw files go to <visit id>_<investigation name>)",
+        )
+        .into());
+    }
     let mut plan = DownloadPlan::new(&req.dest);
     for r in &records {
         let expected = if req.verify {
@@ -219,8 +237,9 @@ pub async fn download(
         } else {
             Expected::default()
         };
+        let visit_dir = dirs.get(&r.investigation_id).unwrap_or(&r.visit);
         plan.push(DatafileSpec::in_visit_dataset(
-            r.id, &r.visit, &r.dataset, &r.name, expected,
+            r.id, visit_dir, &r.dataset, &r.name, expected,
         )?);
     }
     let total: u64 = records.iter().filter_map(|r| r.size).sum();
@@ -400,6 +419,42 @@ fn wait_callback(bar: ByteCounter) -> icat_ids::WaitCallback {
     })
 }
 
+/// The top-level directory of each investigation in a selection: its visit id, unless several
+/// investigations of the selection share that visit id (at ISIS every investigation has visit id
+/// `1`): then `<visit>_<investigation name>`, or `<visit>_inv<id>` when the names clash too.
+pub fn visit_dirs<'a>(
+    records: impl IntoIterator<Item = &'a DatafileRecord>,
+) -> HashMap<i64, String> {
+    let mut by_visit: BTreeMap<&str, BTreeMap<i64, Option<&str>>> = BTreeMap::new();
+    for r in records {
+        by_visit
+            .entry(r.visit.as_str())
+            .or_default()
+            .insert(r.investigation_id, r.investigation_name.as_deref());
+    }
+    let mut dirs = HashMap::new();
+    for (visit, invs) in by_visit {
+        if invs.len() == 1 {
+            dirs.extend(invs.into_keys().map(|id| (id, visit.to_owned())));
+            continue;
+        }
+        let mut name_count: HashMap<Option<&str>, usize> = HashMap::new();
+        for name in invs.values() {
+            *name_count.entry(*name).or_default() += 1;
+        }
+        for (id, name) in invs {
+            let dir = match name {
+                Some(n) if name_count.get(&name) == Some(&1) && n != visit => {
+                    format!("{visit}_{n}")
+                }
+                _ => format!("{visit}_inv{id}"),
+            };
+            dirs.insert(id, dir);
+        }
+    }
+    dirs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,5 +485,40 @@ mod tests {
         assert_eq!(r.base_name(), "f.nxs");
         assert!(r.stored);
         assert_eq!(r.size, Some(10));
+        assert_eq!(r.investigation_id, 1);
+    }
+
+    fn record(inv: i64, visit: &str, name: Option<&str>) -> DatafileRecord {
+        DatafileRecord {
+            id: inv * 10,
+            name: "f".into(),
+            size: None,
+            checksum: None,
+            stored: true,
+            dataset_id: inv * 100,
+            dataset: "ds".into(),
+            visit: visit.into(),
+            investigation_id: inv,
+            investigation_name: name.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn shared_visit_ids_get_distinct_directories() {
+        let records = [
+            record(1, "cm1-1", Some("cm1")),
+            record(2, "1", Some("RB1910123")),
+            record(3, "1", Some("RB1910124")),
+            record(4, "1", Some("RB1910124")),
+            record(5, "1", None),
+        ];
+        let dirs = visit_dirs(&records);
+        assert_eq!(dirs[&1], "cm1-1", "a unique visit id is used as is");
+        assert_eq!(dirs[&2], "1_RB1910123");
+        assert_eq!(dirs[&3], "1_inv3", "clashing names fall back to the id");
+        assert_eq!(dirs[&4], "1_inv4");
+        assert_eq!(dirs[&5], "1_inv5");
+        let unique: std::collections::HashSet<&String> = dirs.values().collect();
+        assert_eq!(unique.len(), records.len());
     }
 }
