@@ -56,7 +56,7 @@ fn every_builder_shape_parses_and_compiles() {
         Query::new("Datafile")
             .filter(Condition::is_in("id", [1i64, 2, 3]))
             .filter(Condition::between("fileSize", 10i64, 20i64))
-            .filter(Condition::not(Condition::eq("dataset.complete", true))),
+            .filter(!Condition::eq("dataset.complete", true)),
         Query::new("Dataset").filter(Condition::is_not_null("investigation")),
         Query::new("Investigation").filter(Condition::gt("startDate", ts)),
         Query::new("Facility")

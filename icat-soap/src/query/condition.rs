@@ -39,7 +39,7 @@ impl CompareOp {
 }
 
 /// One condition of a WHERE clause. Build them with the constructors ([`Condition::eq`], ...) and
-/// combine them with [`Condition::any`], [`Condition::all`] and [`Condition::not`].
+/// combine them with [`Condition::any`], [`Condition::all`] and [`Condition::negate`] (or `!`).
 ///
 /// Paths are relative to the queried entity (`"investigation.facility.name"` on a `Dataset` query);
 /// values are [`Literal`]s and are always escaped.
@@ -199,9 +199,17 @@ impl Condition {
         Condition::Any(conditions.into_iter().collect())
     }
 
-    /// `condition` does not hold.
-    #[allow(clippy::should_implement_trait)]
-    pub fn not(condition: Condition) -> Self {
+    /// `condition` does not hold (also written `!condition`).
+    pub fn negate(condition: Condition) -> Self {
         Condition::Not(Box::new(condition))
+    }
+}
+
+impl std::ops::Not for Condition {
+    type Output = Condition;
+
+    /// `NOT (condition)`.
+    fn not(self) -> Condition {
+        Condition::negate(self)
     }
 }

@@ -223,7 +223,7 @@ fn table_of_expected_jpql() {
             Query::new("Datafile")
                 .filter(Condition::is_in("id", [1i64, 2, 3]))
                 .filter(Condition::between("fileSize", 10i64, 20i64))
-                .filter(Condition::not(Condition::eq("dataset.complete", true))),
+                .filter(!Condition::eq("dataset.complete", true)),
             "SELECT d FROM Datafile d JOIN d.dataset d2 WHERE d.id IN (1, 2, 3) \
              AND d.fileSize BETWEEN 10 AND 20 AND NOT (d2.complete = TRUE)",
         ),
