@@ -53,6 +53,9 @@ pub struct SimConfig {
     /// IDS behaviour.
     #[serde(default)]
     pub ids: IdsSettings,
+    /// Injected faults (all off by default; see [`crate::faults`]).
+    #[serde(default)]
+    pub faults: crate::faults::FaultConfig,
 }
 
 /// One login plugin, as `login(plugin, credentials)` knows it.
@@ -226,6 +229,7 @@ impl SimConfig {
         if self.max_entities == 0 {
             return Err(ConfigError::Invalid("maxEntities must be positive".into()));
         }
+        self.faults.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 

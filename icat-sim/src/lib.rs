@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod entity_info;
 pub mod error;
+pub mod faults;
 pub mod http;
 pub mod icat;
 pub mod ids;
@@ -18,6 +19,7 @@ pub mod simulator;
 pub mod soap;
 pub mod synthetic;
 
+pub use faults::FaultHandle;
 pub use simulator::{RunningSimulator, SimError, Simulator, SimulatorBuilder};
 
 /// The entity metadata the simulator's database schema is made from (the generated ICAT 6.2 tables).

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{ConfigError, SimConfig};
 use crate::db::{Clock, Db, DbError};
+use crate::faults::FaultHandle;
 use crate::http::{AppState, ICAT_PATH};
 use crate::icat::Icat;
 use crate::ids_catalog::SimCatalog;
@@ -68,6 +69,7 @@ impl Simulator {
             two_level: None,
             restore_delay: None,
             clock: Clock::default(),
+            faults: None,
         }
     }
 }
@@ -84,6 +86,7 @@ pub struct SimulatorBuilder {
     two_level: Option<bool>,
     restore_delay: Option<Duration>,
     clock: Clock,
+    faults: Option<crate::faults::FaultConfig>,
 }
 
 impl SimulatorBuilder {
@@ -141,6 +144,12 @@ impl SimulatorBuilder {
         self
     }
 
+    /// Injects these faults from the start (overrides the configuration's `[faults]`).
+    pub fn faults(mut self, faults: crate::faults::FaultConfig) -> Self {
+        self.faults = Some(faults);
+        self
+    }
+
     /// Opens the database, loads data, binds and starts serving.
     pub async fn start(self) -> Result<RunningSimulator, SimError> {
         let mut config = self.config;
@@ -149,6 +158,10 @@ impl SimulatorBuilder {
         }
         if let Some(delay) = self.restore_delay {
             config.ids.restore_delay = delay;
+        }
+        if let Some(faults) = self.faults {
+            faults.validate().map_err(ConfigError::Invalid)?;
+            config.faults = faults;
         }
         let (storage_dir, temp_storage) = match self.storage_dir {
             Some(dir) => {
@@ -206,11 +219,34 @@ impl SimulatorBuilder {
             read_only: icat.config().ids.read_only,
             ..crate::ids::IdsSettings::default()
         };
-        let ids_state = crate::ids::IdsState::new(catalog, &storage_dir, ids_settings)
-            .map_err(|e| SimError::Ids(e.to_string()))?;
+        let fault_config = icat.config().faults.clone();
+        let ids_state = crate::ids::IdsState::with_faults(
+            catalog,
+            &storage_dir,
+            ids_settings,
+            fault_config.ids_settings(),
+        )
+        .map_err(|e| SimError::Ids(e.to_string()))?;
+        let faults = FaultHandle::new(&fault_config, icat.clone(), ids_state.clone());
+        if !fault_config.is_off() {
+            tracing::warn!(faults = ?fault_config, "fault injection is on");
+        }
         let state = AppState { icat: icat.clone() };
-        let router = crate::http::icat_router(state).nest("/ids", crate::ids::router(ids_state));
+        let router = crate::http::icat_router(state)
+            .layer(axum::middleware::from_fn_with_state(
+                faults.soap_state(),
+                crate::faults::soap_layer,
+            ))
+            .nest("/ids", crate::ids::router(ids_state));
         let (stop_tx, mut stop_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        if let Some(every) = fault_config.expire_sessions_every {
+            tasks.push(tokio::spawn(crate::faults::expire_sessions_periodically(
+                icat.clone(),
+                every,
+                stop_tx.subscribe(),
+            )));
+        }
         let mut purge_rx = stop_tx.subscribe();
         let purge_icat = icat.clone();
         let purge = tokio::spawn(async move {
@@ -239,11 +275,14 @@ impl SimulatorBuilder {
             }
         });
         tracing::info!(%addr, "icat-sim listening");
+        tasks.push(server);
+        tasks.push(purge);
         Ok(RunningSimulator {
             addr,
             icat,
+            faults,
             stop: stop_tx,
-            tasks: vec![server, purge],
+            tasks,
             storage_dir,
             _temp_storage: temp_storage,
         })
@@ -255,6 +294,7 @@ impl SimulatorBuilder {
 pub struct RunningSimulator {
     addr: SocketAddr,
     icat: Icat,
+    faults: FaultHandle,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     storage_dir: PathBuf,
@@ -295,6 +335,11 @@ impl RunningSimulator {
     /// The catalogue service (for in-process inspection).
     pub fn icat(&self) -> &Icat {
         &self.icat
+    }
+
+    /// The fault knobs: arm or clear faults while the simulator runs.
+    pub fn faults(&self) -> &FaultHandle {
+        &self.faults
     }
 
     /// Stops serving and waits until in-flight requests are done.

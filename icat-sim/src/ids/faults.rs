@@ -7,6 +7,9 @@ use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
 /// Where to cut a download's connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DropAt {
@@ -35,20 +38,46 @@ pub struct FaultSettings {
     pub corrupt_datafiles: BTreeSet<i64>,
     /// Make every restore fail (two-level mode), setting the "Restore failed" flag.
     pub fail_restores: bool,
+    /// Seed of the random drop offsets (`None`: a random seed); the same seed gives the same
+    /// sequence of offsets for the same sequence of bodies.
+    pub seed: Option<u64>,
 }
 
 /// Runtime fault knobs shared by all requests.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Faults {
     settings: Mutex<FaultSettings>,
+    rng: Mutex<StdRng>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults::new(FaultSettings::default())
+    }
+}
+
+/// A generator from `seed`, or from the operating system's randomness.
+fn rng_from(seed: Option<u64>) -> StdRng {
+    match seed {
+        Some(seed) => StdRng::seed_from_u64(seed),
+        None => StdRng::from_os_rng(),
+    }
 }
 
 impl Faults {
     /// Knobs starting from `settings`.
     pub fn new(settings: FaultSettings) -> Self {
+        let rng = rng_from(settings.seed);
         Faults {
             settings: Mutex::new(settings),
+            rng: Mutex::new(rng),
         }
+    }
+
+    /// Restart the random drop offsets from `seed` (deterministic from here on).
+    pub fn reseed(&self, seed: u64) {
+        self.lock().seed = Some(seed);
+        *self.rng.lock().unwrap_or_else(|e| e.into_inner()) = StdRng::seed_from_u64(seed);
     }
 
     fn lock(&self) -> MutexGuard<'_, FaultSettings> {
@@ -61,9 +90,13 @@ impl Faults {
         self.lock().clone()
     }
 
-    /// Replace all settings at once.
+    /// Replace all settings at once (a new `seed` restarts the random offsets).
     pub fn set(&self, settings: FaultSettings) {
+        let reseed = settings.seed.filter(|s| self.lock().seed != Some(*s));
         *self.lock() = settings;
+        if let Some(seed) = reseed {
+            self.reseed(seed);
+        }
     }
 
     /// Turn every fault off.
@@ -134,7 +167,11 @@ impl Faults {
         }
         Some(match at {
             DropAt::AfterBytes(n) => n,
-            DropAt::Random => rand::random_range(0..expected_len.max(1)),
+            DropAt::Random => self
+                .rng
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .random_range(0..expected_len.max(1)),
         })
     }
 
@@ -188,6 +225,20 @@ mod tests {
             let at = f.take_drop(50).unwrap();
             assert!(at < 50);
         }
+    }
+
+    #[test]
+    fn seeded_random_drops_repeat() {
+        let offsets = |seed| {
+            let f = Faults::new(FaultSettings {
+                drop_at: Some(DropAt::Random),
+                seed: Some(seed),
+                ..FaultSettings::default()
+            });
+            (0..20).map(|_| f.take_drop(1000)).collect::<Vec<_>>()
+        };
+        assert_eq!(offsets(7), offsets(7));
+        assert_ne!(offsets(7), offsets(8));
     }
 
     #[test]
