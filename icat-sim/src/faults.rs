@@ -437,7 +437,10 @@ pub(crate) async fn soap_layer(
     match faults.take_drop(bytes.len() as u64) {
         None => Response::from_parts(parts, Body::from(bytes)),
         Some(at) => {
-            tracing::info!(after_bytes = at, "dropping SOAP connection (injected fault)");
+            tracing::info!(
+                after_bytes = at,
+                "dropping SOAP connection (injected fault)"
+            );
             Response::from_parts(parts, cut_body(bytes, at))
         }
     }
