@@ -148,14 +148,46 @@ fn verbose_logs_never_show_the_password_or_session_id() {
         "secret\n",
     );
     ok(&o);
-    let o2 = home.run(&["-vvv", "visits"]);
-    ok(&o2);
     let files = common::files_under(&home.cache());
     let text = std::fs::read_to_string(home.cache().join(&files[0])).unwrap();
     let cached: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let sid = cached["session_id"].as_str().unwrap();
-    for log in [stderr(&o), stderr(&o2)] {
-        assert!(!log.contains("secret"), "password in logs");
-        assert!(!log.contains(sid), "full session id in logs");
+    let sid = cached["session_id"].as_str().unwrap().to_owned();
+    let dest = home.path().join("out");
+    let dest = dest.to_str().unwrap();
+    let mut runs = vec![o];
+    for (args, succeeds) in [
+        (vec!["-vvv", "visits"], true),
+        (vec!["-vvv", "whoami"], true),
+        (vec!["-vvv", "search", "SELECT x FROM Nonsense x"], false),
+        (vec!["-vvv", "download", "SIM000001", "-o", dest], true),
+        (
+            vec!["-vvv", "download", "SIM000001", "--zip", "-o", dest],
+            true,
+        ),
+        (vec!["-vvv", "status", "SIM000001"], true),
+        (
+            vec!["-vvv", "download", "--datafile", "987654321", "-o", dest],
+            false,
+        ),
+        (vec!["-vvv", "logout"], true),
+        (vec!["-vvv", "whoami"], false),
+    ] {
+        let o = home.run(&args);
+        assert_eq!(o.status.success(), succeeds, "{args:?}: {}", stderr(&o));
+        runs.push(o);
+    }
+    assert!(
+        stderr(&runs[1]).contains("TRACE"),
+        "-vvv logs at trace level"
+    );
+    for o in &runs {
+        for text in [stderr(o), stdout(o)] {
+            assert!(!text.contains("secret"), "password in output: {text}");
+            assert!(!text.contains(&sid), "full session id in output: {text}");
+            assert!(
+                !text.contains(&sid[..13]),
+                "long session id prefix in output: {text}"
+            );
+        }
     }
 }

@@ -214,7 +214,7 @@ impl IdsClient {
     ) -> Result<Response, IdsError> {
         tracing::debug!(call, "IDS request");
         let resp = req.send().await.map_err(|e| self.map_reqwest(call, e))?;
-        check_status(call, resp).await
+        check_status(call, resp, self.session.as_ref()).await
     }
 
     /// Build and send a small call, retrying transient failures.
@@ -602,8 +602,14 @@ impl IdsClient {
     }
 }
 
-/// Turn a non-success response into a typed error (reading at most 64 KiB of its body).
-pub(crate) async fn check_status(call: &'static str, resp: Response) -> Result<Response, IdsError> {
+/// Turn a non-success response into a typed error (reading at most 64 KiB of its body). The
+/// server may echo the session id ("Session id:… has expired"): it is shortened like
+/// [`SessionId`]'s `Display` before the message reaches the error or a log.
+pub(crate) async fn check_status(
+    call: &'static str,
+    resp: Response,
+    session: Option<&SessionId>,
+) -> Result<Response, IdsError> {
     let status = resp.status();
     if status.is_success() {
         return Ok(resp);
@@ -616,7 +622,12 @@ pub(crate) async fn check_status(call: &'static str, resp: Response) -> Result<R
             break;
         }
     }
-    let text = String::from_utf8_lossy(&body);
+    let mut text = String::from_utf8_lossy(&body).into_owned();
+    if let Some(id) = session.map(SessionId::expose).filter(|id| !id.is_empty()) {
+        if text.contains(id) {
+            text = text.replace(id, &session.map(ToString::to_string).unwrap_or_default());
+        }
+    }
     let err = IdsError::from_response(status.as_u16(), &text);
     tracing::debug!(call, status = status.as_u16(), error = %err, "IDS error");
     Err(err)

@@ -108,7 +108,7 @@ impl IdsClient {
                     .await);
             }
         };
-        let resp = check_status("put", resp).await?;
+        let resp = check_status("put", resp, self.session()).await?;
         let text = resp.text().await.map_err(|e| self.map_reqwest("put", e))?;
 
         #[derive(serde::Deserialize)]

@@ -64,12 +64,47 @@ impl IdsError {
     }
 }
 
+/// `text` with every UUID-shaped token (a session id, as in ICAT's "Session id:… has expired")
+/// cut to its first 8 characters and `…`, so logs never hold a usable session id. The answer to
+/// the client keeps the full text, as the real IDS sends it.
+pub fn shorten_uuids(text: &str) -> String {
+    const SHAPE: [usize; 5] = [8, 4, 4, 4, 12];
+    let is_uuid = |s: &[u8]| {
+        let mut at = 0;
+        SHAPE.iter().enumerate().all(|(i, &n)| {
+            let group = s[at..at + n].iter().all(u8::is_ascii_hexdigit);
+            at += n;
+            let dash = i == SHAPE.len() - 1 || s[at] == b'-';
+            at += 1;
+            group && dash
+        })
+    };
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while i + 36 <= b.len() {
+        if is_uuid(&b[i..i + 36]) {
+            // All 36 bytes are ASCII, so both cut points are char boundaries.
+            out.push_str(&text[copied..i + 8]);
+            out.push('…');
+            i += 36;
+            copied = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
 impl IntoResponse for IdsError {
     fn into_response(self) -> Response {
+        let logged = shorten_uuids(&self.to_string());
         if self.status().is_server_error() {
-            tracing::warn!(code = self.code(), message = %self, "IDS request failed");
+            tracing::warn!(code = self.code(), message = %logged, "IDS request failed");
         } else {
-            tracing::debug!(code = self.code(), message = %self, "IDS request refused");
+            tracing::debug!(code = self.code(), message = %logged, "IDS request refused");
         }
         (
             self.status(),
@@ -101,3 +136,27 @@ impl From<StorageError> for IdsError {
 
 /// The result type of IDS handlers.
 pub type IdsResult<T> = Result<T, IdsError>;
+
+#[cfg(test)]
+mod log_tests {
+    use super::shorten_uuids;
+
+    #[test]
+    fn session_ids_are_shortened_in_logs() {
+        assert_eq!(
+            shorten_uuids("Session id:02b7b495-0c3f-4785-8176-9c9683a10cae has expired"),
+            "Session id:02b7b495… has expired"
+        );
+        assert_eq!(shorten_uuids("déjà vu, no id"), "déjà vu, no id");
+        assert_eq!(
+            shorten_uuids(
+                "a 02b7b495-0c3f-4785-8176-9c9683a10cae b 11111111-2222-3333-4444-555555555555"
+            ),
+            "a 02b7b495… b 11111111…"
+        );
+        assert_eq!(
+            shorten_uuids("02b7b495-0c3f-4785-8176"),
+            "02b7b495-0c3f-4785-8176"
+        );
+    }
+}
