@@ -49,6 +49,8 @@ fn sim_serve_prints_urls_and_serves_the_wsdl() {
             "127.0.0.1:0",
             "--synthetic",
             "visits=1,datasets=1,files=1,size=1KiB",
+            "--storage",
+            home.path().join("storage").to_str().expect("utf-8 path"),
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -87,6 +89,16 @@ fn sim_serve_prints_urls_and_serves_the_wsdl() {
     let mut body = String::new();
     conn.read_to_string(&mut body).expect("read");
     assert!(body.ends_with("IdsOK"), "{body}");
-    child.kill().expect("stop the simulator");
-    let _ = child.wait();
+    // SIGTERM (what supervisors send) stops it cleanly.
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(term.success());
+    let status = child.wait().expect("simulator exits");
+    assert!(status.success(), "clean exit on SIGTERM: {status}");
+    assert!(
+        home.path().join("storage").is_dir(),
+        "given storage is kept"
+    );
 }
