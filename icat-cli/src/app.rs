@@ -154,6 +154,7 @@ pub fn icat_error_kind(e: &IcatError) -> ExitKind {
         IcatError::Session { .. } | IcatError::InsufficientPrivileges { .. } => ExitKind::Auth,
         IcatError::NoSuchObjectFound { .. } => ExitKind::NotFound,
         IcatError::BadParameter { .. } => ExitKind::Usage,
+        IcatError::RetriesExhausted { last, .. } => icat_error_kind(last),
         _ => ExitKind::Server,
     }
 }
@@ -170,6 +171,7 @@ pub fn ids_error_kind(e: &IdsError) -> ExitKind {
         | IdsError::ChecksumMismatch { .. }
         | IdsError::UploadMismatch { .. } => ExitKind::Verify,
         IdsError::Cancelled => ExitKind::Interrupted,
+        IdsError::SessionRenewal { source } => icat_error_kind(source),
         IdsError::DiskFull { .. } | IdsError::Io { .. } | IdsError::TargetExists { .. } => {
             ExitKind::Other
         }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use icat_ids::{IdsClient, SessionId, TransportOptions};
+use icat_ids::{IdsClient, TransportOptions};
 use icat_soap::client::{Client, Credentials, Session};
 
 use crate::app::Context;
@@ -116,7 +116,9 @@ impl Connection {
                 "check --idsurl, ICAT_DATA_SERVICE or idsurl in icat.cfg",
             )
         })?;
-        let client = client.with_session(SessionId::new(self.session.id()));
+        // The IDS asks the ICAT session for its id before every call, so it follows refreshes
+        // and re-logins instead of keeping the id it started with.
+        let client = client.with_session_source(std::sync::Arc::new(self.session.clone()));
         Ok(self.ids.get_or_init(|| client).clone())
     }
 

@@ -11,6 +11,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use crate::backoff::Backoff;
 use crate::error::IdsError;
 use crate::selection::{DataRef, DataSelection, PreparedId};
+use crate::session_source::SessionSource;
 use crate::transport::TransportOptions;
 use crate::types::{DatafileIds, Packing, ServiceStatus, Status};
 
@@ -54,6 +55,7 @@ pub struct IdsClient {
     http: reqwest::Client,
     base: Url,
     session: Option<SessionId>,
+    source: Option<Arc<dyn SessionSource>>,
     options: Arc<TransportOptions>,
     max_url_len: usize,
     retries: u32,
@@ -115,6 +117,7 @@ impl IdsClient {
             http,
             base,
             session: None,
+            source: None,
             options: Arc::new(options),
             max_url_len: DEFAULT_MAX_URL_LEN,
             retries: 3,
@@ -129,12 +132,23 @@ impl IdsClient {
     /// The same client using `session` for calls that need one.
     pub fn with_session(mut self, session: SessionId) -> Self {
         self.session = Some(session);
+        self.source = None;
         self
     }
 
-    /// Set or replace the session.
+    /// The same client taking its session id from `source` before every call (e.g. an
+    /// `icat_soap::client::Session`, which refreshes itself and, when made with re-login, logs
+    /// in again): when the IDS refuses the id, the call is retried once with a renewed id.
+    pub fn with_session_source(mut self, source: Arc<dyn SessionSource>) -> Self {
+        self.session = Some(source.id());
+        self.source = Some(source);
+        self
+    }
+
+    /// Set or replace the session (a fixed id; any session source is dropped).
     pub fn set_session(&mut self, session: Option<SessionId>) {
         self.session = session;
+        self.source = None;
     }
 
     /// The session, if any.
@@ -217,6 +231,48 @@ impl IdsClient {
         check_status(call, resp, self.session.as_ref()).await
     }
 
+    /// `params` with the session id replaced by the session source's fresh one.
+    pub(crate) async fn fresh_params<'p>(
+        &self,
+        params: &[(&'p str, String)],
+    ) -> Result<Vec<(&'p str, String)>, IdsError> {
+        let mut params = params.to_vec();
+        if let Some(source) = &self.source
+            && let Some(slot) = params.iter_mut().find(|(k, _)| *k == "sessionId")
+        {
+            slot.1 = source.fresh().await?.expose().to_string();
+        }
+        Ok(params)
+    }
+
+    /// After `err`: `params` with a renewed session id when the IDS refused the one sent and the
+    /// session source has a different one; `None` when retrying would not help.
+    pub(crate) async fn renewed_params<'p>(
+        &self,
+        params: &[(&'p str, String)],
+        err: &IdsError,
+    ) -> Result<Option<Vec<(&'p str, String)>>, IdsError> {
+        let (Some(source), IdsError::InsufficientPrivileges { .. }) = (&self.source, err) else {
+            return Ok(None);
+        };
+        let Some((_, sent)) = params.iter().find(|(k, _)| *k == "sessionId") else {
+            return Ok(None);
+        };
+        let stale = SessionId::new(sent.clone());
+        let renewed = source.renew(&stale).await?;
+        if renewed == stale {
+            return Ok(None);
+        }
+        tracing::info!(session = %renewed, "IDS refused the session; retrying with the renewed one");
+        let mut params = params.to_vec();
+        for (k, v) in params.iter_mut() {
+            if *k == "sessionId" {
+                *v = renewed.expose().to_string();
+            }
+        }
+        Ok(Some(params))
+    }
+
     /// Build and send a small call, retrying transient failures.
     async fn call(
         &self,
@@ -225,6 +281,9 @@ impl IdsClient {
         params: &[(&str, String)],
         form: bool,
     ) -> Result<Response, IdsError> {
+        let mut params = self.fresh_params(params).await?;
+        let params = &mut params;
+        let mut renewed = false;
         let mut attempt = 0;
         loop {
             let url = self.url(call);
@@ -233,11 +292,18 @@ impl IdsClient {
                 .request(method.clone(), url)
                 .timeout(self.options.call_timeout);
             req = if form {
-                req.form(params)
+                req.form(&*params)
             } else {
-                req.query(params)
+                req.query(&*params)
             };
             match self.send(call, req).await {
+                Err(e @ IdsError::InsufficientPrivileges { .. }) if !renewed => {
+                    renewed = true;
+                    match self.renewed_params(params, &e).await? {
+                        Some(p) => *params = p,
+                        None => return Err(e),
+                    }
+                }
                 // Only getData, write, put and delete can mean "data offline" with a 503; for
                 // the small GET calls it is a temporarily unavailable server.
                 Err(e)
@@ -505,12 +571,25 @@ impl IdsClient {
                 }
             }
         }
-        let mut req = self.http.get(self.url("getData")).query(&params);
-        if offset > 0 {
-            req = req.header(reqwest::header::RANGE, format!("bytes={offset}-"));
+        let mut params = self.fresh_params(&params).await?;
+        let mut renewed = false;
+        loop {
+            let mut req = self.http.get(self.url("getData")).query(&params);
+            if offset > 0 {
+                req = req.header(reqwest::header::RANGE, format!("bytes={offset}-"));
+            }
+            match self.send("getData", req).await {
+                Ok(resp) => return Ok(DataStream::new(resp, offset)),
+                Err(e) if !renewed => {
+                    renewed = true;
+                    match self.renewed_params(&params, &e).await? {
+                        Some(p) => params = p,
+                        None => return Err(e),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
         }
-        let resp = self.send("getData", req).await?;
-        Ok(DataStream::new(resp, offset))
     }
 
     /// A `getData` URL for a prepared id (safe to hand out: it embeds no session).
@@ -573,7 +652,7 @@ impl IdsClient {
     /// several requests.
     pub async fn delete(&self, sel: &DataSelection) -> Result<(), IdsError> {
         for chunk in sel.split(self.selection_budget("delete")) {
-            let p = self.selection_params(&chunk)?;
+            let p = self.fresh_params(&self.selection_params(&chunk)?).await?;
             // Not retried: a repeated delete after a lost answer would report NotFound.
             let req = self
                 .http

@@ -269,6 +269,15 @@ pub enum IdsError {
         /// The missing field.
         field: &'static str,
     },
+    /// The ICAT session behind the IDS calls could not be refreshed or renewed.
+    #[error(
+        "the ICAT session used for the IDS could not be refreshed or renewed: {source} (log in again; a session made with re-login enabled renews itself)"
+    )]
+    SessionRenewal {
+        /// The ICAT error.
+        #[source]
+        source: icat_soap::IcatError,
+    },
     /// Retries were exhausted while downloading.
     #[error("download of {file} failed after {attempts} attempts: {last}")]
     RetriesExhausted {
@@ -319,7 +328,9 @@ impl IdsError {
                 IdsError::InsufficientPrivileges { message }
             }
             ("NotFoundException", _) | ("", 404) => IdsError::NotFound { message },
-            ("DataNotOnlineException", _) | ("", 503) => IdsError::DataNotOnline { message },
+            // A 503 without the IDS's JSON body comes from a proxy in front of a stopped or
+            // overloaded IDS: a transient server error, not data waiting for a restore.
+            ("DataNotOnlineException", _) => IdsError::DataNotOnline { message },
             ("InternalException", _) if message.starts_with("Restore failed") => {
                 IdsError::RestoreFailed { message }
             }
@@ -398,6 +409,10 @@ mod tests {
         );
         let e = IdsError::from_response(418, r#"{"code":"Teapot","message":"short"}"#);
         assert!(matches!(e, IdsError::Server { status: 418, .. }));
+        let e = IdsError::from_response(503, "<html><h1>503 Service Unavailable</h1></html>");
+        assert!(matches!(e, IdsError::Server { status: 503, .. }) && e.is_transient());
+        let e = IdsError::from_response(502, "<html>Bad Gateway</html>");
+        assert!(matches!(e, IdsError::Server { status: 502, .. }) && e.is_transient());
         let e = IdsError::from_response(404, "");
         assert!(matches!(e, IdsError::NotFound { ref message } if message == "HTTP 404"));
     }

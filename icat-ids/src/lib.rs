@@ -37,6 +37,7 @@ pub mod download;
 pub mod error;
 pub mod prepare;
 pub mod selection;
+pub mod session_source;
 pub mod transport;
 pub mod types;
 mod upload;
@@ -50,6 +51,7 @@ pub use download::{
 pub use error::IdsError;
 pub use prepare::{WaitCallback, WaitOptions, WaitStatus};
 pub use selection::{DataRef, DataSelection, PreparedId};
+pub use session_source::SessionSource;
 pub use tokio_util::sync::CancellationToken;
 pub use transport::TransportOptions;
 pub use types::{DatafileIds, Packing, PutRequest, PutResponse, ServiceStatus, Status};

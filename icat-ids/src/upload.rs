@@ -58,6 +58,7 @@ impl IdsClient {
         if let Some(d) = &req.description {
             params.push(("description", d.clone()));
         }
+        let mut params = self.fresh_params(&params).await?;
         if let Some(d) = &req.doi {
             params.push(("doi", d.clone()));
         }

@@ -70,7 +70,8 @@ pub struct IdsFaultConfig {
     /// Answer the first this many requests with `failStatus`.
     #[serde(default)]
     pub fail_next: u32,
-    /// 503 (`DataNotOnlineException`) or 500 (`InternalException`); default 503.
+    /// 503 (`DataNotOnlineException`), 502/504 (a gateway page) or 500 (`InternalException`);
+    /// default 503.
     #[serde(default)]
     pub fail_status: Option<u16>,
     /// Wait this long before answering each request.
@@ -127,9 +128,11 @@ impl FaultConfig {
             ));
         }
         if let Some(s) = self.ids.fail_status
-            && !matches!(s, 500 | 503)
+            && !matches!(s, 500 | 502 | 503 | 504)
         {
-            return Err(format!("faults.ids.failStatus = {s}: use 500 or 503"));
+            return Err(format!(
+                "faults.ids.failStatus = {s}: use 500, 502, 503 or 504"
+            ));
         }
         if self.expire_sessions_every.is_some_and(|d| d.is_zero()) {
             return Err("faults.expireSessionsEvery must be longer than 0s".into());
@@ -477,17 +480,27 @@ fn failure(status: u16) -> Response {
         )
             .into_response();
     }
-    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    (
-        code,
-        [(header::CONTENT_TYPE, "text/html")],
-        format!(
-            "<html><body><h1>{} {}</h1>Injected fault</body></html>",
-            code.as_u16(),
-            code.canonical_reason().unwrap_or("")
-        ),
+    gateway_page(status).unwrap_or_else(|| StatusCode::SERVICE_UNAVAILABLE.into_response())
+}
+
+/// The HTML page a proxy sends for 502, 503 or 504 when the service behind it is down.
+pub(crate) fn gateway_page(status: u16) -> Option<Response> {
+    if !matches!(status, 502..=504) {
+        return None;
+    }
+    let code = StatusCode::from_u16(status).ok()?;
+    Some(
+        (
+            code,
+            [(header::CONTENT_TYPE, "text/html")],
+            format!(
+                "<html><body><h1>{} {}</h1>Injected fault</body></html>",
+                code.as_u16(),
+                code.canonical_reason().unwrap_or("")
+            ),
+        )
+            .into_response(),
     )
-        .into_response()
 }
 
 #[cfg(test)]

@@ -136,6 +136,39 @@ pub enum IcatError {
         /// What failed.
         detail: String,
     },
+    /// The connection broke while the answer was arriving (reset, closed early).
+    #[error(
+        "the connection to {url} broke while the answer was arriving: {detail}. Read-only calls are retried by themselves; for other calls check whether the change was made before repeating it."
+    )]
+    Interrupted {
+        /// The endpoint called.
+        url: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The answer was larger than the client accepts.
+    #[error(
+        "the answer from {url} is larger than the {limit}-byte limit. Narrow the query (page with LIMIT, see `Session::search_stream`) or raise the limit (ClientBuilder::max_response_size)."
+    )]
+    ResponseTooLarge {
+        /// The endpoint called.
+        url: String,
+        /// The configured limit in bytes.
+        limit: u64,
+    },
+    /// A read-only call kept failing with transient errors until the retry bound was reached.
+    #[error(
+        "{operation} failed {attempts} times in a row, giving up: {last} The server or the network keeps failing; try again later, or raise the retry limit (ClientBuilder::retry)."
+    )]
+    RetriesExhausted {
+        /// The operation called.
+        operation: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The error of the last attempt.
+        #[source]
+        last: Box<IcatError>,
+    },
     /// The answer could not be decoded.
     #[error(
         "cannot decode the answer to {operation}: {detail}. The server may not be ICAT 6.x or the reply was cut off."

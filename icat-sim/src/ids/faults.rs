@@ -28,7 +28,8 @@ pub struct FaultSettings {
     pub drop_count: Option<u32>,
     /// Answer the next this many requests (any endpoint) with `fail_status`.
     pub fail_next: u32,
-    /// 503 (`DataNotOnlineException`) or 500 (`InternalException`); anything else acts as 500.
+    /// 503 (`DataNotOnlineException`), 502 or 504 (a gateway's HTML page, as a proxy in front of
+    /// a stopped IDS sends) or 500 (`InternalException`); anything else acts as 500.
     pub fail_status: u16,
     /// Wait this long before answering each request.
     pub delay: Option<Duration>,

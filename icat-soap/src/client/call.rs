@@ -5,6 +5,7 @@ use std::time::Instant;
 use tracing::Instrument;
 
 use super::Client;
+use super::retry::{is_idempotent, is_retryable};
 use super::session::short_id;
 use super::transport::Reply;
 use crate::IcatError;
@@ -14,7 +15,67 @@ use crate::xml::SoapOperation;
 impl Client {
     /// Calls operation `Op` with `request`. `session` is the session id the request carries: only
     /// its short form is logged, and it is shortened in fault messages too.
+    ///
+    /// Read-only operations are retried on transient failures as the [`RetryPolicy`](super::RetryPolicy)
+    /// says; the whole is bounded by the operation timeout, if one is set.
     pub(crate) async fn call<Op: SoapOperation>(
+        &self,
+        request: &Op,
+        session: Option<&str>,
+    ) -> Result<Op::Response, IcatError> {
+        let attempts = self.call_with_retries(request, session);
+        match self.transport.operation_timeout {
+            None => attempts.await,
+            Some(limit) => tokio::time::timeout(limit, attempts)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(IcatError::Timeout {
+                        url: self.endpoint().to_owned(),
+                        after: limit,
+                    })
+                }),
+        }
+    }
+
+    async fn call_with_retries<Op: SoapOperation>(
+        &self,
+        request: &Op,
+        session: Option<&str>,
+    ) -> Result<Op::Response, IcatError> {
+        let policy = self.transport.retry;
+        let retry = is_idempotent(Op::NAME);
+        let mut attempt = 1;
+        loop {
+            match self.call_once(request, session).await {
+                Err(e) if retry && is_retryable(&e) => {
+                    if attempt >= policy.max_attempts {
+                        return Err(if attempt > 1 {
+                            IcatError::RetriesExhausted {
+                                operation: Op::NAME.to_owned(),
+                                attempts: attempt,
+                                last: Box::new(e),
+                            }
+                        } else {
+                            e
+                        });
+                    }
+                    let delay = policy.delay(attempt);
+                    tracing::warn!(
+                        op = Op::NAME,
+                        attempt,
+                        error = %e,
+                        "transient ICAT failure; retrying in {delay:?}"
+                    );
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One attempt of [`Client::call`].
+    async fn call_once<Op: SoapOperation>(
         &self,
         request: &Op,
         session: Option<&str>,

@@ -9,6 +9,7 @@
 mod call;
 mod ops;
 mod options;
+mod retry;
 mod session;
 mod transport;
 mod typed;
@@ -17,7 +18,10 @@ mod url;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use options::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+pub use options::{
+    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_TIMEOUT,
+};
+pub use retry::{RetryPolicy, is_idempotent, is_retryable};
 pub use session::{Credentials, Session, short_id};
 pub use typed::{EntityType, get_query};
 pub use url::{DEFAULT_PATH, endpoint_url};
@@ -62,6 +66,11 @@ impl Client {
     /// The per-request timeout.
     pub fn timeout(&self) -> Duration {
         self.transport.timeout
+    }
+
+    /// How read-only calls are retried.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.transport.retry
     }
 
     /// Posts a complete SOAP envelope and returns the raw answer or fault body: the low-level

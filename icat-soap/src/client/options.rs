@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::retry::RetryPolicy;
 use super::transport::Transport;
 use super::{Client, endpoint_url};
 use crate::IcatError;
@@ -12,6 +13,9 @@ use crate::IcatError;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// The default connect timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default largest answer accepted (256 MiB): far above any answer within ICAT's
+/// `maxEntities`, far below what would exhaust memory.
+pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 256 * 1024 * 1024;
 
 /// Builds a [`Client`] with non-default options.
 ///
@@ -35,6 +39,10 @@ pub struct ClientBuilder {
     insecure: bool,
     proxy_from_env: bool,
     user_agent: String,
+    read_timeout: Option<Duration>,
+    operation_timeout: Option<Duration>,
+    max_response_size: u64,
+    retry: RetryPolicy,
 }
 
 impl ClientBuilder {
@@ -49,10 +57,45 @@ impl ClientBuilder {
             insecure: false,
             proxy_from_env: true,
             user_agent: concat!("icat-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
+            read_timeout: None,
+            operation_timeout: None,
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
+            retry: RetryPolicy::default(),
         }
     }
 
-    /// Time allowed for a whole request, answer included (default 120 s).
+    /// Longest pause allowed between two reads of an answer (default: none beyond
+    /// [`timeout`](Self::timeout)); a stalled connection fails with [`IcatError::Timeout`].
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// Time allowed for a whole operation, retries and the pauses between them included
+    /// (default: none beyond `timeout` per attempt and the retry bound).
+    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_timeout = Some(timeout);
+        self
+    }
+
+    /// Largest answer accepted, in bytes (default [`DEFAULT_MAX_RESPONSE_SIZE`]); a larger one
+    /// fails with [`IcatError::ResponseTooLarge`] without being held in memory.
+    pub fn max_response_size(mut self, bytes: u64) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
+    /// How read-only calls are retried after transient failures (default
+    /// [`RetryPolicy::default`]: 4 attempts from 250 ms); [`RetryPolicy::none`] turns retries off.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = RetryPolicy {
+            max_attempts: policy.max_attempts.max(1),
+            ..policy
+        };
+        self
+    }
+
+    /// Time allowed for one request, answer included (default 120 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -106,6 +149,9 @@ impl ClientBuilder {
             .gzip(true)
             .user_agent(self.user_agent)
             .pool_idle_timeout(Duration::from_secs(60));
+        if let Some(t) = self.read_timeout {
+            http = http.read_timeout(t);
+        }
         for path in &self.ca_files {
             let pem = std::fs::read(path).map_err(|e| {
                 IcatError::Config(format!(
@@ -137,6 +183,10 @@ impl ClientBuilder {
                 http,
                 endpoint,
                 timeout: self.timeout,
+                read_timeout: self.read_timeout,
+                operation_timeout: self.operation_timeout,
+                max_response_size: self.max_response_size,
+                retry: self.retry,
             }),
         })
     }

@@ -198,6 +198,37 @@ impl Session {
         Ok(self.id())
     }
 
+    /// The session id to use after another service (e.g. the IDS) refused `stale` as invalid.
+    ///
+    /// If the session already changed since `stale` was handed out (another task logged in
+    /// again), the current id. Otherwise the session is checked with a refresh: if ICAT still
+    /// accepts it, the same id comes back (the refusal was about something else); if ICAT
+    /// answers SESSION and credentials were kept, the session logs in once more and the new id
+    /// comes back; without credentials the SESSION error is returned.
+    pub async fn renew_after_rejection(&self, stale: &str) -> Result<String, IcatError> {
+        let _guard = self.inner.renew.lock().await;
+        let (id, generation) = {
+            let s = self.state();
+            (s.id.clone(), s.generation)
+        };
+        if &*id != stale {
+            return Ok(id.to_string());
+        }
+        let started = Instant::now();
+        match self.inner.client.refresh_raw(&id).await {
+            Ok(()) => {
+                self.mark_refreshed(started);
+                Ok(id.to_string())
+            }
+            Err(e) if e.is_session() && self.inner.credentials.is_some() => {
+                tracing::info!(session = %short_id(&id), "session refused elsewhere and by ICAT; logging in again");
+                self.relogin_locked(generation).await?;
+                Ok(self.id())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// When the session expires, by the local estimate.
     pub fn expires_at(&self) -> Instant {
         self.state().expires_at

@@ -4,9 +4,11 @@ use std::error::Error as _;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use reqwest::Url;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
+use super::retry::RetryPolicy;
 use crate::IcatError;
 use crate::error::excerpt;
 
@@ -28,6 +30,10 @@ pub(crate) struct Transport {
     pub http: reqwest::Client,
     pub endpoint: Url,
     pub timeout: Duration,
+    pub read_timeout: Option<Duration>,
+    pub operation_timeout: Option<Duration>,
+    pub max_response_size: u64,
+    pub retry: RetryPolicy,
 }
 
 impl Transport {
@@ -52,7 +58,7 @@ impl Transport {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.to_ascii_lowercase().contains("xml"));
-        let body = response.bytes().await.map_err(|e| self.classify(e))?;
+        let body = self.read_body(response).await?;
         let soap = is_xml && looks_like_envelope(&body);
         match status.as_u16() {
             200 if soap => Ok(Reply::Answer(body)),
@@ -65,20 +71,60 @@ impl Transport {
         }
     }
 
+    /// Reads a whole answer body, refusing one above `max_response_size` as soon as that is known.
+    async fn read_body(&self, response: reqwest::Response) -> Result<Bytes, IcatError> {
+        let limit = self.max_response_size;
+        let too_large = || IcatError::ResponseTooLarge {
+            url: self.endpoint.to_string(),
+            limit,
+        };
+        if response.content_length().is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let mut body = bytes::BytesMut::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.classify_body(e))?;
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    }
+
+    /// Maps an error while the answer body arrives: a timeout, or a broken connection.
+    fn classify_body(&self, e: reqwest::Error) -> IcatError {
+        if e.is_timeout() {
+            return IcatError::Timeout {
+                url: self.endpoint.to_string(),
+                after: self.read_timeout.unwrap_or(self.timeout).min(self.timeout),
+            };
+        }
+        IcatError::Interrupted {
+            url: self.endpoint.to_string(),
+            detail: source_chain(&e),
+        }
+    }
+
     /// Maps a reqwest error to the matching variant.
     fn classify(&self, e: reqwest::Error) -> IcatError {
         let url = self.endpoint.to_string();
         if e.is_timeout() {
             return IcatError::Timeout {
                 url,
-                after: self.timeout,
+                after: self.read_timeout.unwrap_or(self.timeout).min(self.timeout),
             };
         }
         let detail = source_chain(&e);
         if is_tls_failure(&e) {
             return IcatError::Tls { url, detail };
         }
-        IcatError::Connect { url, detail }
+        if e.is_connect() {
+            return IcatError::Connect { url, detail };
+        }
+        // The request went out and the connection broke before the answer was complete.
+        IcatError::Interrupted { url, detail }
     }
 }
 
@@ -131,6 +177,9 @@ fn looks_like_envelope(body: &[u8]) -> bool {
                 Some(end) => rest = r[end + 3..].trim_start(),
                 None => return false,
             }
+        } else if rest.starts_with("<!DOCTYPE") {
+            // Let the XML reader refuse it with its own, specific error.
+            return true;
         } else {
             break;
         }
