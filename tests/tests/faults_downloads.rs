@@ -211,7 +211,7 @@ async fn a_restart_on_the_same_db_while_a_prepared_id_is_polled_completes_the_do
     let work = tempfile::tempdir().expect("tempdir");
     let db = work.path().join("icat.db");
     let storage = work.path().join("storage");
-    let restore = Duration::from_millis(400);
+    let restore = Duration::from_secs(1);
     let mut spec = facility(1, 3);
     spec = spec
         .db_path(&db)
@@ -263,7 +263,7 @@ async fn a_restart_on_the_same_db_while_a_prepared_id_is_polled_completes_the_do
         let prepared = prepared.clone();
         tokio::spawn(async move { ids.wait_prepared(&prepared, &wait).await })
     };
-    tokio::time::sleep(restore / 4).await;
+    tokio::time::sleep(restore / 10).await;
     assert!(
         !poller.is_finished(),
         "the restore finished before the restart"
