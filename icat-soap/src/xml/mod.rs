@@ -1,8 +1,9 @@
-//! XML runtime for the generated bindings: a scoped namespace-aware reader, a writer, simple-type
-//! conversions and the traits every generated type implements.
+//! XML runtime for the generated bindings: a scoped namespace-aware reader (over its own byte
+//! scanner), a writer, simple-type conversions and the traits every generated type implements.
 
 mod error;
 mod reader;
+mod scan;
 mod value;
 mod writer;
 

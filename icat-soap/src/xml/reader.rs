@@ -1,18 +1,19 @@
-//! Scoped, namespace-aware XML reading over quick-xml's `NsReader`, the base of every generated decoder.
+//! Scoped, namespace-aware XML reading over an in-memory document, the base of every generated decoder.
 //!
 //! The model: a decoder receives the start tag of its element ([`StartEl`]), calls
 //! [`XmlReader::next_child`] until it returns `None` (the element's end tag), and for every child either
 //! decodes it (a nested decoder, [`XmlReader::read_value`], ...) or [`XmlReader::skip`]s it. Unknown
 //! children are skipped, so a newer server that adds elements does not break an older client.
+//!
+//! The reader scans the bytes itself (see [`super::scan`]) and keeps its own stack of namespace
+//! bindings: names are resolved only where a decoder asks (wrapper elements and `xsi:type`), children
+//! are matched by local name, text is borrowed from the input unless it holds references or `\r`.
 
 use std::borrow::Cow;
 
-use quick_xml::NsReader;
-use quick_xml::events::{BytesRef, BytesStart, Event};
-use quick_xml::name::{Namespace, QName, ResolveResult};
-
 use super::error::{XmlError, shorten};
-use super::{XSD_NS, XSI_NS, XmlValue};
+use super::scan::{self, Markup, is_xml_space};
+use super::{SOAP11_NS, XSD_NS, XSI_NS, XmlValue};
 
 /// Default limit on element nesting.
 pub const DEFAULT_MAX_DEPTH: usize = 128;
@@ -42,13 +43,16 @@ pub struct XsiType<'a> {
     /// The local type name, e.g. `investigation` or `string`.
     pub local: Cow<'a, str>,
     /// The prefix as written, for error messages.
-    prefix: Option<Box<str>>,
+    prefix: Option<Cow<'a, str>>,
 }
 
 /// The start tag of an element, with the XML-Schema-instance attributes already resolved.
 #[derive(Debug, Clone)]
 pub struct StartEl<'a> {
-    start: BytesStart<'a>,
+    /// The qualified name as written (`ns2:searchResponse`), for end-tag matching.
+    qname: &'a [u8],
+    /// The local part of `qname`.
+    local: &'a [u8],
     empty: bool,
     nil: bool,
     xsi_type: Option<XsiType<'a>>,
@@ -58,13 +62,14 @@ pub struct StartEl<'a> {
 
 impl<'a> StartEl<'a> {
     /// The local name (without prefix), as bytes for cheap matching.
+    #[inline]
     pub fn local_name(&self) -> &[u8] {
-        self.start.local_name().into_inner()
+        self.local
     }
 
     /// The local name as text (lossy), for messages.
     pub fn name_lossy(&self) -> String {
-        String::from_utf8_lossy(self.local_name()).into_owned()
+        String::from_utf8_lossy(self.local).into_owned()
     }
 
     /// The namespace of the element name.
@@ -94,7 +99,7 @@ impl<'a> StartEl<'a> {
 
     /// True when the element's local name is `local` and its namespace is `ns`.
     pub fn is(&self, ns: NsKind, local: &str) -> bool {
-        self.ns == ns && self.local_name() == local.as_bytes()
+        self.ns == ns && self.local == local.as_bytes()
     }
 
     /// An error saying this element is not what was expected.
@@ -131,48 +136,47 @@ impl<'a> StartEl<'a> {
     }
 }
 
+/// One in-scope namespace declaration (`xmlns:prefix="..."` or `xmlns="..."`).
+#[derive(Debug, Clone, Copy)]
+struct Binding<'a> {
+    /// The declared prefix; empty for the default namespace.
+    prefix: &'a [u8],
+    /// What the namespace is, relative to the target namespace.
+    kind: NsKind,
+    /// True for the XML Schema instance namespace (`xsi:`).
+    xsi: bool,
+    /// Nesting level of the declaring element; the binding ends with that element.
+    level: usize,
+}
+
 /// A pull reader over an in-memory document.
 pub struct XmlReader<'a> {
-    inner: NsReader<&'a [u8]>,
+    input: &'a [u8],
+    pos: usize,
     target_ns: &'a [u8],
     depth: usize,
     max_depth: usize,
-}
-
-fn ns_kind(target: &[u8], r: &ResolveResult<'_>) -> NsKind {
-    match r {
-        ResolveResult::Unbound => NsKind::None,
-        ResolveResult::Unknown(_) => NsKind::Unbound,
-        ResolveResult::Bound(Namespace(ns)) => {
-            if *ns == target {
-                NsKind::Target
-            } else if *ns == XSD_NS.as_bytes() {
-                NsKind::Xsd
-            } else if *ns == super::SOAP11_NS.as_bytes() {
-                NsKind::Soap
-            } else if ns.is_empty() {
-                NsKind::None
-            } else {
-                NsKind::Other
-            }
-        }
-    }
+    bindings: Vec<Binding<'a>>,
+    /// Scratch stack of open element names while skipping.
+    open: Vec<&'a [u8]>,
 }
 
 impl<'a> XmlReader<'a> {
     /// A reader over `input` for bindings whose target namespace is `target_ns`.
     pub fn new(input: &'a [u8], target_ns: &'a str) -> Self {
-        let mut inner = NsReader::from_reader(input);
-        let config = inner.config_mut();
-        config.trim_text(false);
-        config.expand_empty_elements = false;
-        config.check_end_names = true;
-        config.check_comments = false;
+        let pos = if input.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
         XmlReader {
-            inner,
+            input,
+            pos,
             target_ns: target_ns.as_bytes(),
             depth: 0,
             max_depth: DEFAULT_MAX_DEPTH,
+            bindings: Vec::with_capacity(8),
+            open: Vec::new(),
         }
     }
 
@@ -184,33 +188,73 @@ impl<'a> XmlReader<'a> {
 
     /// The current byte offset.
     pub fn position(&self) -> u64 {
-        self.inner.buffer_position()
+        self.pos as u64
     }
 
-    fn malformed(&self, e: quick_xml::Error) -> XmlError {
-        XmlError::Malformed {
-            position: self.inner.error_position(),
-            message: e.to_string(),
+    /// Moves to the next `<`, returning the text skipped over; `None` at the end of the input.
+    #[inline]
+    fn text_to_markup(&mut self) -> Option<&'a [u8]> {
+        let rest = &self.input[self.pos..];
+        let i = memchr::memchr(b'<', rest)?;
+        self.pos += i;
+        Some(&rest[..i])
+    }
+
+    /// Reads the markup at the current `<`.
+    #[inline]
+    fn markup(&mut self) -> Result<Markup<'a>, XmlError> {
+        let (m, next) = scan::markup(self.input, self.pos)?;
+        self.pos = next;
+        Ok(m)
+    }
+
+    fn classify(&self, ns: &[u8]) -> NsKind {
+        if ns == self.target_ns {
+            NsKind::Target
+        } else if ns == XSD_NS.as_bytes() {
+            NsKind::Xsd
+        } else if ns == SOAP11_NS.as_bytes() {
+            NsKind::Soap
+        } else if ns.is_empty() {
+            NsKind::None
+        } else {
+            NsKind::Other
         }
     }
 
-    fn read(&mut self) -> Result<Event<'a>, XmlError> {
-        match self.inner.read_event() {
-            Ok(Event::DocType(_)) => Err(XmlError::Doctype {
-                position: self.inner.buffer_position(),
-            }),
-            Ok(ev) => Ok(ev),
-            Err(e) => Err(self.malformed(e)),
+    /// The binding of `prefix` (empty: the default namespace) in scope.
+    #[inline]
+    fn lookup(&self, prefix: &[u8]) -> Option<&Binding<'a>> {
+        self.bindings.iter().rev().find(|b| b.prefix == prefix)
+    }
+
+    /// Resolves an element (or `xsi:type`) prefix; `None` means unprefixed (default namespace).
+    fn resolve(&self, prefix: Option<&[u8]>) -> NsKind {
+        match prefix {
+            None => self.lookup(b"").map_or(NsKind::None, |b| b.kind),
+            Some(b"xml") => NsKind::Other,
+            Some(p) => self.lookup(p).map_or(NsKind::Unbound, |b| b.kind),
+        }
+    }
+
+    /// Ends the element at the current depth: its namespace bindings go out of scope.
+    #[inline]
+    fn close(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+        while self.bindings.last().is_some_and(|b| b.level > self.depth) {
+            self.bindings.pop();
         }
     }
 
     /// Builds a [`StartEl`], resolving names while the element's bindings are in scope.
     fn start_el(
         &mut self,
-        start: BytesStart<'a>,
+        qname: &'a [u8],
+        attrs: &'a [u8],
         empty: bool,
-        position: u64,
+        position: usize,
     ) -> Result<StartEl<'a>, XmlError> {
+        let position = position as u64;
         if !empty {
             if self.depth >= self.max_depth {
                 return Err(XmlError::TooDeep {
@@ -220,103 +264,152 @@ impl<'a> XmlReader<'a> {
             }
             self.depth += 1;
         }
-        let (res, _) = self.inner.resolver().resolve_element(start.name());
-        let ns = ns_kind(self.target_ns, &res);
+        let (prefix, local) = scan::split_qname(qname);
         let mut el = StartEl {
-            start,
+            qname,
+            local,
             empty,
             nil: false,
             xsi_type: None,
-            ns,
+            ns: NsKind::None,
             position,
         };
-        if !el
-            .start
-            .attributes_raw()
-            .iter()
-            .all(u8::is_ascii_whitespace)
-        {
-            self.read_xsi_attributes(&mut el)?;
+        if attrs.iter().all(|&b| is_xml_space(b)) {
+            el.ns = self.resolve(prefix);
+            return Ok(el);
+        }
+        let mark = self.bindings.len();
+        let level = if empty { self.depth + 1 } else { self.depth };
+        self.read_attributes(&mut el, attrs, level)?;
+        el.ns = self.resolve(prefix);
+        if empty {
+            self.bindings.truncate(mark);
         }
         Ok(el)
     }
 
-    fn read_xsi_attributes(&self, el: &mut StartEl<'a>) -> Result<(), XmlError> {
-        let mut nil = false;
-        let mut xsi_type = None;
-        for attr in el.start.attributes() {
-            let attr = attr.map_err(|e| XmlError::Malformed {
-                position: el.position,
-                message: e.to_string(),
-            })?;
-            let key = attr.key;
-            if key.as_namespace_binding().is_some() {
+    /// Declares the element's namespace bindings, then resolves `xsi:nil` and `xsi:type` with them.
+    fn read_attributes(
+        &mut self,
+        el: &mut StartEl<'a>,
+        attrs: &'a [u8],
+        level: usize,
+    ) -> Result<(), XmlError> {
+        let position = el.position;
+        let malformed = |message: String| XmlError::Malformed { position, message };
+        scan::check_attributes(attrs).map_err(malformed)?;
+        let mut other_prefixed = false;
+        for attr in scan::Attributes::new(attrs) {
+            let (key, raw) = attr.map_err(malformed)?;
+            let prefix = if key == b"xmlns" {
+                b"".as_slice()
+            } else if let Some(p) = key.strip_prefix(b"xmlns:") {
+                p
+            } else {
+                other_prefixed |= key.contains(&b':');
+                continue;
+            };
+            let value = scan::attribute_value(raw, position)?;
+            let (kind, xsi) = if value.is_empty() && !prefix.is_empty() {
+                (NsKind::Unbound, false)
+            } else {
+                (self.classify(value.as_bytes()), value == XSI_NS)
+            };
+            self.bindings.push(Binding {
+                prefix,
+                kind,
+                xsi,
+                level,
+            });
+        }
+        if !other_prefixed {
+            return Ok(());
+        }
+        for attr in scan::Attributes::new(attrs) {
+            let (key, raw) = attr.map_err(malformed)?;
+            let (Some(prefix), local) = scan::split_qname(key) else {
+                continue;
+            };
+            if prefix == b"xmlns" || !self.lookup(prefix).is_some_and(|b| b.xsi) {
                 continue;
             }
-            let (res, local) = self.inner.resolver().resolve_attribute(key);
-            if !matches!(res, ResolveResult::Bound(Namespace(ns)) if ns == XSI_NS.as_bytes()) {
-                continue;
-            }
-            let value = attr
-                .decode_and_unescape_value(self.inner.decoder())
-                .map_err(|e| XmlError::Malformed {
-                    position: el.position,
-                    message: e.to_string(),
-                })?;
-            match local.into_inner() {
-                b"nil" => nil = matches!(value.trim(), "true" | "1"),
-                b"type" => {
-                    let value = value.trim();
-                    let (prefix, local) = match value.split_once(':') {
-                        Some((p, l)) => (Some(p), l),
-                        None => (None, value),
-                    };
-                    let res = self
-                        .inner
-                        .resolver()
-                        .resolve_prefix(QName(value.as_bytes()).prefix(), true);
-                    let ns = ns_kind(self.target_ns, &res);
-                    if ns == NsKind::Unbound {
-                        return Err(XmlError::UnboundPrefix {
-                            position: el.position,
-                            element: el.name_lossy(),
-                            prefix: prefix.unwrap_or_default().to_owned(),
-                        });
-                    }
-                    xsi_type = Some(XsiType {
-                        ns,
-                        local: Cow::Owned(local.to_owned()),
-                        prefix: prefix.map(Box::from),
-                    });
+            match local {
+                b"nil" => {
+                    let v = scan::attribute_value(raw, position)?;
+                    el.nil = matches!(v.trim_matches(is_xml_space_char), "true" | "1");
                 }
+                b"type" => el.xsi_type = Some(self.xsi_type(el, raw)?),
                 _ => {}
             }
         }
-        el.nil = nil;
-        el.xsi_type = xsi_type;
         Ok(())
+    }
+
+    /// Resolves an `xsi:type` value through the bindings in scope (never by literal prefix).
+    fn xsi_type(&self, el: &StartEl<'a>, raw: &'a [u8]) -> Result<XsiType<'a>, XmlError> {
+        let value = scan::attribute_value(raw, el.position)?;
+        let (prefix, local): (Option<Cow<'a, str>>, Cow<'a, str>) = match value {
+            Cow::Borrowed(v) => {
+                let v = v.trim_matches(is_xml_space_char);
+                match v.split_once(':') {
+                    Some((p, l)) => (Some(Cow::Borrowed(p)), Cow::Borrowed(l)),
+                    None => (None, Cow::Borrowed(v)),
+                }
+            }
+            Cow::Owned(v) => {
+                let v = v.trim_matches(is_xml_space_char);
+                match v.split_once(':') {
+                    Some((p, l)) => (Some(Cow::Owned(p.to_owned())), Cow::Owned(l.to_owned())),
+                    None => (None, Cow::Owned(v.to_owned())),
+                }
+            }
+        };
+        let ns = self.resolve(prefix.as_deref().map(str::as_bytes));
+        if ns == NsKind::Unbound {
+            return Err(XmlError::UnboundPrefix {
+                position: el.position,
+                element: el.name_lossy(),
+                prefix: prefix.map(Cow::into_owned).unwrap_or_default(),
+            });
+        }
+        Ok(XsiType { ns, local, prefix })
     }
 
     /// Reads up to the root element, skipping the XML declaration, comments and processing
     /// instructions. A `<!DOCTYPE>` is refused.
     pub fn root(&mut self) -> Result<StartEl<'a>, XmlError> {
         loop {
-            let position = self.inner.buffer_position();
-            match self.read()? {
-                Event::Start(s) => return self.start_el(s, false, position),
-                Event::Empty(s) => return self.start_el(s, true, position),
-                Event::Eof => {
-                    return Err(XmlError::UnexpectedEof {
-                        position,
+            let position = self.pos;
+            let Some(text) = self.text_to_markup() else {
+                let rest = &self.input[self.pos..];
+                return Err(if rest.iter().all(|&b| is_xml_space(b)) {
+                    XmlError::UnexpectedEof {
+                        position: self.input.len() as u64,
                         context: "the document (it is empty)",
-                    });
-                }
-                Event::Text(t) if t.iter().all(u8::is_ascii_whitespace) => {}
-                Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
-                _ => {
-                    return Err(XmlError::Malformed {
-                        position,
+                    }
+                } else {
+                    XmlError::Malformed {
+                        position: position as u64,
                         message: "text before the root element".into(),
+                    }
+                });
+            };
+            if !text.iter().all(|&b| is_xml_space(b)) {
+                return Err(XmlError::Malformed {
+                    position: position as u64,
+                    message: "text before the root element".into(),
+                });
+            }
+            let at = self.pos;
+            match self.markup()? {
+                Markup::Start { name, attrs, empty } => {
+                    return self.start_el(name, attrs, empty, at);
+                }
+                Markup::Comment | Markup::Pi { .. } => {}
+                Markup::End(_) | Markup::CData(_) => {
+                    return Err(XmlError::Malformed {
+                        position: at as u64,
+                        message: "expected the root element".into(),
                     });
                 }
             }
@@ -326,12 +419,22 @@ impl<'a> XmlReader<'a> {
     /// Checks that only whitespace, comments and processing instructions follow the root element.
     pub fn finish(&mut self) -> Result<(), XmlError> {
         loop {
-            let position = self.inner.buffer_position();
-            match self.read()? {
-                Event::Eof => return Ok(()),
-                Event::Text(t) if t.iter().all(u8::is_ascii_whitespace) => {}
-                Event::Comment(_) | Event::PI(_) => {}
-                _ => return Err(XmlError::TrailingContent { position }),
+            let position = self.pos as u64;
+            let Some(text) = self.text_to_markup() else {
+                let rest = &self.input[self.pos..];
+                if rest.iter().all(|&b| is_xml_space(b)) {
+                    self.pos = self.input.len();
+                    return Ok(());
+                }
+                return Err(XmlError::TrailingContent { position });
+            };
+            if !text.iter().all(|&b| is_xml_space(b)) {
+                return Err(XmlError::TrailingContent { position });
+            }
+            let at = self.pos as u64;
+            match self.markup()? {
+                Markup::Comment | Markup::Pi { decl: false } => {}
+                _ => return Err(XmlError::TrailingContent { position: at }),
             }
         }
     }
@@ -345,22 +448,29 @@ impl<'a> XmlReader<'a> {
             return Ok(None);
         }
         loop {
-            let position = self.inner.buffer_position();
-            match self.read()? {
-                Event::Start(s) => return self.start_el(s, false, position).map(Some),
-                Event::Empty(s) => return self.start_el(s, true, position).map(Some),
-                Event::End(_) => {
-                    self.depth = self.depth.saturating_sub(1);
+            if self.text_to_markup().is_none() {
+                return Err(self.eof("child elements"));
+            }
+            let at = self.pos;
+            match self.markup()? {
+                Markup::Start { name, attrs, empty } => {
+                    return self.start_el(name, attrs, empty, at).map(Some);
+                }
+                Markup::End(name) => {
+                    check_end(parent.qname, name, at)?;
+                    self.close();
                     return Ok(None);
                 }
-                Event::Eof => {
-                    return Err(XmlError::UnexpectedEof {
-                        position,
-                        context: "child elements",
-                    });
-                }
-                _ => {}
+                Markup::Comment | Markup::Pi { .. } | Markup::CData(_) => {}
             }
+        }
+    }
+
+    fn eof(&mut self, context: &'static str) -> XmlError {
+        self.pos = self.input.len();
+        XmlError::UnexpectedEof {
+            position: self.pos as u64,
+            context,
         }
     }
 
@@ -369,32 +479,39 @@ impl<'a> XmlReader<'a> {
         if el.empty {
             return Ok(());
         }
-        let mut open = 1usize;
+        let mut open = std::mem::take(&mut self.open);
+        open.clear();
+        let result = self.skip_inner(el, &mut open);
+        self.open = open;
+        result
+    }
+
+    fn skip_inner(&mut self, el: &StartEl<'_>, open: &mut Vec<&'a [u8]>) -> Result<(), XmlError> {
         loop {
-            let position = self.inner.buffer_position();
-            match self.read()? {
-                Event::Start(_) => {
-                    open += 1;
-                    if self.depth + open > self.max_depth + 1 {
+            if self.text_to_markup().is_none() {
+                return Err(self.eof("an element being skipped"));
+            }
+            let at = self.pos;
+            match self.markup()? {
+                Markup::Start {
+                    name, empty: false, ..
+                } => {
+                    if self.depth + open.len() + 1 > self.max_depth {
                         return Err(XmlError::TooDeep {
-                            position,
+                            position: at as u64,
                             limit: self.max_depth,
                         });
                     }
+                    open.push(name);
                 }
-                Event::End(_) => {
-                    open -= 1;
-                    if open == 0 {
-                        self.depth = self.depth.saturating_sub(1);
+                Markup::End(name) => match open.pop() {
+                    Some(expected) => check_end(expected, name, at)?,
+                    None => {
+                        check_end(el.qname, name, at)?;
+                        self.close();
                         return Ok(());
                     }
-                }
-                Event::Eof => {
-                    return Err(XmlError::UnexpectedEof {
-                        position,
-                        context: "an element being skipped",
-                    });
-                }
+                },
                 _ => {}
             }
         }
@@ -408,44 +525,34 @@ impl<'a> XmlReader<'a> {
         }
         let mut acc: Option<Cow<'a, str>> = None;
         loop {
-            let position = self.inner.buffer_position();
-            let piece: Cow<'a, str> = match self.read()? {
-                Event::Text(t) => t.xml10_content().map_err(|e| XmlError::Malformed {
-                    position,
-                    message: e.to_string(),
-                })?,
-                Event::CData(c) => c.decode().map_err(|e| XmlError::Malformed {
-                    position,
-                    message: e.to_string(),
-                })?,
-                Event::GeneralRef(r) => Cow::Owned(resolve_ref(&r, position)?.to_string()),
-                Event::End(_) => {
-                    self.depth = self.depth.saturating_sub(1);
+            let start = self.pos;
+            let Some(raw) = self.text_to_markup() else {
+                return Err(self.eof("element text"));
+            };
+            if !raw.is_empty() {
+                let piece = scan::text(raw, start)?;
+                acc = Some(append(acc, piece));
+            }
+            let at = self.pos;
+            match self.markup()? {
+                Markup::End(name) => {
+                    check_end(el.qname, name, at)?;
+                    self.close();
                     return Ok(acc.unwrap_or(Cow::Borrowed("")));
                 }
-                Event::Start(_) | Event::Empty(_) => {
+                Markup::CData(c) => {
+                    let piece = scan::cdata(c, at)?;
+                    acc = Some(append(acc, piece));
+                }
+                Markup::Start { .. } => {
                     return Err(XmlError::UnexpectedElement {
-                        position,
+                        position: at as u64,
                         expected: format!("text content in <{}>", el.name_lossy()),
                         found: "a child element".into(),
                     });
                 }
-                Event::Eof => {
-                    return Err(XmlError::UnexpectedEof {
-                        position,
-                        context: "element text",
-                    });
-                }
-                _ => continue,
-            };
-            acc = Some(match acc {
-                None => piece,
-                Some(prev) => {
-                    let mut s = prev.into_owned();
-                    s.push_str(&piece);
-                    Cow::Owned(s)
-                }
-            });
+                Markup::Comment | Markup::Pi { .. } => {}
+            }
         }
     }
 
@@ -463,7 +570,7 @@ impl<'a> XmlReader<'a> {
         }
     }
 
-    /// Reads `el`'s text as a `String`, without copying when the input can be borrowed.
+    /// Reads `el`'s text as a `String`.
     pub fn read_string(&mut self, el: &StartEl<'_>) -> Result<String, XmlError> {
         Ok(self.read_text(el)?.into_owned())
     }
@@ -487,27 +594,34 @@ impl<'a> XmlReader<'a> {
     }
 }
 
-/// Resolves a character reference or one of the five predefined entities.
-fn resolve_ref(r: &BytesRef<'_>, position: u64) -> Result<char, XmlError> {
-    match r.resolve_char_ref() {
-        Ok(Some(c)) => return Ok(c),
-        Ok(None) => {}
-        Err(e) => {
-            return Err(XmlError::Malformed {
-                position,
-                message: e.to_string(),
-            });
+fn is_xml_space_char(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+/// Joins text pieces (text, references and CDATA sections split by comments).
+fn append<'a>(acc: Option<Cow<'a, str>>, piece: Cow<'a, str>) -> Cow<'a, str> {
+    match acc {
+        None => piece,
+        Some(prev) => {
+            let mut s = prev.into_owned();
+            s.push_str(&piece);
+            Cow::Owned(s)
         }
     }
-    match &**r {
-        b"amp" => Ok('&'),
-        b"lt" => Ok('<'),
-        b"gt" => Ok('>'),
-        b"quot" => Ok('"'),
-        b"apos" => Ok('\''),
-        other => Err(XmlError::UnknownEntity {
-            position,
-            name: shorten(&String::from_utf8_lossy(other)),
-        }),
+}
+
+/// An end tag must close the element that is open.
+#[inline]
+fn check_end(expected: &[u8], found: &[u8], position: usize) -> Result<(), XmlError> {
+    if expected == found {
+        return Ok(());
     }
+    Err(XmlError::Malformed {
+        position: position as u64,
+        message: format!(
+            "end tag </{}> does not match the open element <{}>",
+            shorten(&String::from_utf8_lossy(found)),
+            shorten(&String::from_utf8_lossy(expected)),
+        ),
+    })
 }
