@@ -267,10 +267,7 @@ impl SimulatorBuilder {
             let shutdown = async move {
                 let _ = stop_rx.wait_for(|stop| *stop).await;
             };
-            if let Err(e) = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
+            if let Err(e) = crate::ids::sendfile::serve(listener, router, shutdown).await {
                 tracing::error!(error = %e, "server stopped with an error");
             }
         });

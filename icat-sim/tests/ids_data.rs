@@ -574,3 +574,62 @@ async fn downloads_hold_shared_locks_that_block_deletion() {
         204
     );
 }
+
+/// Raw files go out with sendfile in 1 MiB regions; several downloads, a ranged one and a
+/// prepared one (chunked, no Content-Length) on one kept-alive connection must each get exactly
+/// their own bytes, with a zip in between.
+#[tokio::test]
+async fn large_raw_files_arrive_intact_on_a_reused_connection() {
+    let f = Fixture::new().await;
+    let storage = f.server.state().storage().clone();
+    let mut files = Vec::new();
+    for (i, size) in [(5u64, 3 * (1 << 20) + 12_345), (6, (1 << 20) - 1)] {
+        let loc = format!("big/{i}");
+        let stored = storage.write_pattern(&loc, i, size).unwrap();
+        let df = f.catalog.add_datafile(
+            f.dataset2,
+            &format!("f{i}.bin"),
+            Some(&loc),
+            Some(stored.size as i64),
+            None,
+        );
+        let mut expected = vec![0u8; size as usize];
+        icat_sim::ids::fill_pattern(i, 0, &mut expected);
+        files.push((df, expected));
+    }
+    for round in 0..2 {
+        for (df, expected) in &files {
+            let q = format!("sessionId={}&datafileIds={df}", f.session);
+            let got = f.get("getData", &q).await.bytes().await.unwrap();
+            assert!(got == expected[..], "datafile {df} round {round}");
+            let r = f
+                .http
+                .get(f.url("getData", &q))
+                .header("Range", "bytes=1048577-")
+                .send()
+                .await
+                .unwrap();
+            let got = r.bytes().await.unwrap();
+            let tail = expected.get(1_048_577..).unwrap_or_default();
+            assert!(got == tail, "range of datafile {df}");
+        }
+        let q = format!("sessionId={}&datasetIds={}", f.session, f.dataset);
+        let zip = f.get("getData", &q).await.bytes().await.unwrap();
+        assert!(!unzip(&zip).is_empty());
+    }
+    let (df, expected) = &files[0];
+    let prepare = format!("sessionId={}&datafileIds={df}", f.session);
+    let r = f
+        .http
+        .post(f.url("prepareData", ""))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(prepare)
+        .send()
+        .await
+        .unwrap();
+    let prepared = r.text().await.unwrap();
+    let r = f.get("getData", &format!("preparedId={prepared}")).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("content-length").is_none());
+    assert!(r.bytes().await.unwrap() == expected[..]);
+}

@@ -24,6 +24,7 @@ mod memory;
 mod names;
 mod params;
 mod prepared;
+pub mod sendfile;
 mod settings;
 mod state;
 mod storage;

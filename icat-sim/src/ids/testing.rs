@@ -27,11 +27,10 @@ impl IdsServer {
         let app = axum::Router::new().nest("/ids", super::router(state.clone()));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
+            let served = super::sendfile::serve(listener, app, async {
+                let _ = stopped.await;
+            })
+            .await;
             if let Err(e) = served {
                 tracing::warn!(error = %e, "IDS test server failed");
             }
