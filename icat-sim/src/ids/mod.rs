@@ -41,5 +41,8 @@ pub use memory::{MemoryCatalog, MemoryDatafile};
 pub use names::{java_url_encode, zip_entry_name};
 pub use settings::IdsSettings;
 pub use state::{DataStatus, IdsState};
-pub use storage::{Storage, StorageError, StoredFile, fill_pattern};
+pub use storage::{
+    ReadSeek, Storage, StorageError, StoredContent, StoredFile, SyntheticFile, SyntheticTail,
+    fill_pattern,
+};
 pub use testing::{IdsServer, serve_for_tests};
