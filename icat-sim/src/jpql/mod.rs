@@ -30,8 +30,12 @@
 //! the only parameter. `{ts ...}` literals are UTC. `SQRT` is rejected (SQLite is built without
 //! math functions).
 //!
-//! Access control hook: [`compile_with`] takes per-entity [`Restriction`]s that are added for every
-//! variable declared in FROM (explicit joins included), as ICAT adds its rule restrictions.
+//! Access control hook: [`compile_with`] takes per-entity read [`Restriction`]s that are added, as
+//! ICAT's `SearchQuery` adds its rule restrictions, for every entity a top-level select item is or
+//! belongs to (`SELECT ds`, `SELECT ds.name`, `COUNT(ds)`: `ds`; `SELECT ds.investigation`: the
+//! investigation). Variables only joined or used in WHERE are not restricted, so
+//! `SELECT i FROM Investigation i JOIN i.investigationUsers iu WHERE iu.user.name = :user` works for
+//! a user who may read the investigations but not the investigation users.
 //! [`compile_rule`] turns a `Rule.what` into the ids it grants; [`Restriction::any_of`] unites the
 //! grants of several rules.
 
@@ -45,7 +49,8 @@ mod token;
 
 pub use ast::*;
 pub use compile::{
-    ColumnType, CompileOptions, CompiledQuery, IncludeNode, Restriction, Shape, compile_with,
+    ClockKind, ClockParam, ColumnType, CompileOptions, CompiledQuery, IncludeNode, Restriction,
+    Shape, compile_with,
 };
 pub use concise::parse_get;
 pub use error::JpqlError;

@@ -10,9 +10,12 @@ use super::error::JpqlError;
 pub struct RuleQuery {
     /// The entity the rule is about (ICAT's `bean`).
     pub entity: &'static str,
-    /// False when the rule grants every row of the entity (no WHERE clause and no join; ICAT's
-    /// `restricted`). An unrestricted rule without a grouping makes the table public.
+    /// False when the rule has no WHERE condition (ICAT's `restricted`): it grants every row of
+    /// the entity. An unrestricted rule without a grouping makes the table public.
     pub restricted: bool,
+    /// The attribute the rule selects (`SELECT o.name FROM Dataset o`): such rules only allow
+    /// updating that attribute (ICAT's `Rule.attribute`).
+    pub attribute: Option<String>,
     /// The rows the rule grants: `SELECT <id> FROM ... WHERE ...` with `:user` bound.
     pub grants: Restriction,
 }
@@ -34,12 +37,15 @@ pub fn compile_rule(
             0,
         ));
     }
-    let var = match query.select.as_slice() {
-        [Expr::Path(p)] if p.fields.len() <= 1 => Path {
-            var: p.var.clone(),
-            fields: Vec::new(),
-            pos: p.pos,
-        },
+    let (var, attribute) = match query.select.as_slice() {
+        [Expr::Path(p)] if p.fields.len() <= 1 => (
+            Path {
+                var: p.var.clone(),
+                fields: Vec::new(),
+                pos: p.pos,
+            },
+            p.fields.first().cloned(),
+        ),
         _ => {
             return Err(JpqlError::invalid(
                 "A rule must select an identification variable or one of its attributes",
@@ -49,9 +55,7 @@ pub fn compile_rule(
     };
     query.select = vec![Expr::Path(var)];
     query.distinct = false;
-    let restricted = query.where_clause.is_some()
-        || query.from.len() > 1
-        || query.from.iter().any(|f| !f.joins.is_empty());
+    let restricted = query.where_clause.is_some();
     let compiled = compile_with(
         &query,
         user,
@@ -69,9 +73,11 @@ pub fn compile_rule(
     Ok(RuleQuery {
         entity: name,
         restricted,
+        attribute,
         grants: Restriction::IdsIn {
             sql: compiled.sql,
             params: compiled.params,
+            clock: compiled.clock,
         },
     })
 }

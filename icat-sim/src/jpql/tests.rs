@@ -568,9 +568,23 @@ fn run(
     user: &str,
     restrictions: Option<&HashMap<String, Restriction>>,
 ) -> Result<String, String> {
+    run_at(db, query, user, restrictions, NOW)
+}
+
+/// [`run`] with `CURRENT_TIMESTAMP` at `now_millis`.
+fn run_at(
+    db: &Db,
+    query: &str,
+    user: &str,
+    restrictions: Option<&HashMap<String, Restriction>>,
+    now_millis: i64,
+) -> Result<String, String> {
     let parsed = parse(query).map_err(|e| format!("parse: {e}"))?;
-    let compiled =
-        compile_with(&parsed, user, &options(restrictions)).map_err(|e| format!("compile: {e}"))?;
+    let opts = CompileOptions {
+        now_millis,
+        ..options(restrictions)
+    };
+    let compiled = compile_with(&parsed, user, &opts).map_err(|e| format!("compile: {e}"))?;
     let mut stmt = db
         .conn()
         .prepare(&compiled.sql)
@@ -1648,7 +1662,7 @@ fn result_shapes_carry_column_types() {
 }
 
 #[test]
-fn restrictions_are_applied_to_every_declared_variable() {
+fn restrictions_apply_to_the_selected_entities_as_in_icat() {
     let db = fixture();
     let mut restrictions = HashMap::new();
     restrictions.insert(
@@ -1657,6 +1671,7 @@ fn restrictions_are_applied_to_every_declared_variable() {
             sql: "SELECT \"id\" FROM \"Dataset\" WHERE \"complete\" = ?1 OR \"name\" = ?"
                 .to_string(),
             params: vec![Value::Integer(1), Value::Text("fred".into())],
+            clock: Vec::new(),
         },
     );
     let r = Some(&restrictions);
@@ -1670,37 +1685,83 @@ fn restrictions_are_applied_to_every_declared_variable() {
         .unwrap(),
         "Dataset:2,3,7"
     );
-    // A joined variable is restricted too.
     assert_eq!(
-        run(
-            &db,
-            "SELECT DISTINCT i.name FROM Investigation i JOIN i.datasets ds ORDER BY i.name",
-            USER,
-            r
-        )
-        .unwrap(),
-        "08100122-EF, 10100601-ST, CAL-2013"
+        run(&db, "SELECT COUNT(ds) FROM Dataset ds", USER, r).unwrap(),
+        "3"
+    );
+    let names = "SELECT ds.name FROM Dataset ds ORDER BY ds.id";
+    assert_ne!(
+        run(&db, names, USER, r).unwrap(),
+        run(&db, names, USER, None).unwrap(),
+        "an attribute restricts its entity"
+    );
+    // Variables that are only joined are not restricted (ICAT's SearchQuery restricts the
+    // SELECT paths), so "my visits" queries work without read access to the joined rows.
+    let joined = "SELECT DISTINCT i.name FROM Investigation i JOIN i.datasets ds ORDER BY i.name";
+    assert_eq!(
+        run(&db, joined, USER, r).unwrap(),
+        run(&db, joined, USER, None).unwrap()
     );
     restrictions.insert("Investigation".to_string(), Restriction::DenyAll);
+    let r = Some(&restrictions);
     assert_eq!(
         run(
             &db,
             "SELECT ds FROM Dataset ds JOIN ds.investigation i",
             USER,
-            Some(&restrictions)
+            r
         )
         .unwrap(),
-        "Dataset:"
+        "Dataset:2,3,7"
     );
     assert_eq!(
-        run(
-            &db,
-            "SELECT COUNT(i) FROM Investigation i",
-            USER,
-            Some(&restrictions)
-        )
-        .unwrap(),
+        run(&db, "SELECT ds.investigation FROM Dataset ds", USER, r).unwrap(),
+        "Investigation:"
+    );
+    assert_eq!(
+        run(&db, "SELECT COUNT(i) FROM Investigation i", USER, r).unwrap(),
         "0"
+    );
+    let in_subquery = "SELECT COUNT(ds) FROM Dataset ds WHERE ds.investigation.id IN (SELECT i.id FROM Investigation i)";
+    assert_eq!(run(&db, in_subquery, USER, r).unwrap(), "3");
+}
+
+#[test]
+fn restrictions_rebind_the_clock_when_embedded() {
+    let db = fixture();
+    let released = "SELECT o FROM Investigation o WHERE o.startDate < CURRENT_TIMESTAMP";
+    // Compiled in 1970: nothing was released then.
+    let at_epoch = CompileOptions {
+        now_millis: 0,
+        ..options(None)
+    };
+    let rule = compile_rule(released, USER, &at_epoch).unwrap();
+    let Restriction::IdsIn { clock, .. } = &rule.grants else {
+        panic!("{:?}", rule.grants)
+    };
+    assert_eq!(clock.len(), 1);
+    let restrictions = HashMap::from([("Investigation".to_string(), rule.grants.clone())]);
+    // Used in the year 2100, when every investigation with a start date has started.
+    let later = 4_102_444_800_000;
+    let now = run_at(
+        &db,
+        "SELECT COUNT(i) FROM Investigation i",
+        USER,
+        Some(&restrictions),
+        later,
+    )
+    .unwrap();
+    let expected = run(
+        &db,
+        "SELECT COUNT(i) FROM Investigation i WHERE i.startDate IS NOT NULL",
+        USER,
+        None,
+    )
+    .unwrap();
+    assert_eq!(now, expected);
+    assert_eq!(
+        now, "3",
+        "three investigations of the fixture have a start date"
     );
 }
 
@@ -1894,16 +1955,19 @@ fn every_rule_of_the_reference_dump_compiles_and_runs() {
     assert_ne!(groups, "Grouping:");
 }
 
+/// The reference summaries were made with the real clock (rules use CURRENT_TIMESTAMP).
+fn real_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(NOW, |d| d.as_millis() as i64)
+}
+
 /// READ restrictions for `user` from the rules in the database, as ICAT applies them: tables with
 /// an unconditional rule without grouping are public; otherwise the rules with an R flag whose
 /// grouping is empty or has the user as a member grant rows, and no such rule means no rows.
 fn read_restrictions(db: &Db, user: &str) -> HashMap<String, Restriction> {
-    // The reference summaries were made with the real clock (rules use CURRENT_TIMESTAMP).
-    let now_millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(NOW, |d| d.as_millis() as i64);
     let opts = CompileOptions {
-        now_millis,
+        now_millis: real_now(),
         ..options(None)
     };
     let rules = "SELECT r.what, r.crudFlags, g.id FROM Rule r LEFT JOIN r.grouping g";
@@ -1994,11 +2058,12 @@ fn rules_compiled_as_restrictions_reproduce_what_each_user_sees() {
             if owner_governed.contains(&entity.as_str()) {
                 continue;
             }
-            let got = run(
+            let got = run_at(
                 &db,
                 &format!("SELECT COUNT(o) FROM {entity} o"),
                 &user,
                 Some(&restrictions),
+                real_now(),
             )
             .unwrap();
             if got != expected.to_string() {
@@ -2026,6 +2091,18 @@ fn rule_compilation_reports_restricted_and_public_rules() {
     assert!(matches!(&rule.grants, Restriction::IdsIn { params, .. } if params == &vec![t(USER)]));
     let rule = compile_rule("SELECT o.doi FROM DataPublication o", USER, &opts).unwrap();
     assert_eq!((rule.entity, rule.restricted), ("DataPublication", false));
+    assert_eq!(rule.attribute.as_deref(), Some("doi"));
+    // As in ICAT, only a WHERE condition makes a rule restricted (a join alone does not).
+    let rule = compile_rule(
+        "SELECT o FROM Dataset o JOIN o.investigation i",
+        USER,
+        &opts,
+    )
+    .unwrap();
+    assert_eq!(
+        (rule.entity, rule.restricted, rule.attribute),
+        ("Dataset", false, None)
+    );
     let rule = compile_rule("Grouping <-> UserGroup <-> User [name=:user]", USER, &opts).unwrap();
     assert_eq!((rule.entity, rule.restricted), ("Grouping", true));
     for bad in [
