@@ -3,6 +3,7 @@
 //! Start one with [`Simulator::builder`]; the `icat-sim` binary and `icat sim serve` take the same
 //! options ([`cli::ServeArgs`]).
 
+pub mod access;
 pub mod cli;
 pub mod config;
 pub mod db;

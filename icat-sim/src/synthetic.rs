@@ -267,6 +267,9 @@ pub fn generate(
             vec![],
         ))?);
     }
+    for bean in crate::access::standard::beans() {
+        bulk.create(&bean)?;
+    }
     let base_ms = 1_577_836_800_000_i64; // 2020-01-01T00:00:00Z
     let day = 86_400_000_i64;
     let files_per_inv = u64::from(spec.datasets) * u64::from(spec.files);

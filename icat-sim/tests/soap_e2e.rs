@@ -237,7 +237,8 @@ async fn crud_search_and_faults_over_soap() {
         Some(format!("Dataset[id:{id}] not found.").as_str())
     );
 
-    // non-root users read but may not write; queries with errors are BAD_PARAMETER
+    // non-root users read what the synthetic facility's rules grant and may not write; queries
+    // with errors are BAD_PARAMETER
     let user = soap.login("db", "jdoe", "secret").await.unwrap();
     assert!(
         !soap
@@ -267,7 +268,16 @@ async fn crud_search_and_faults_over_soap() {
         .search(&user, "SELECT COUNT(df) FROM Datafile df")
         .await
         .unwrap();
-    assert_eq!(count, vec![Value::Long(12)]);
+    let own = soap
+        .search(
+            &root,
+            "SELECT COUNT(df) FROM Datafile df JOIN df.dataset.investigation i \
+             JOIN i.investigationUsers iu WHERE iu.user.name = 'db/jdoe'",
+        )
+        .await
+        .unwrap();
+    assert_eq!(count, own, "db/jdoe sees the files of their visits");
+    assert_ne!(count, vec![Value::Long(0)]);
 
     soap.call(&LogoutRequest {
         session_id: Some(user.clone()),
@@ -313,9 +323,10 @@ async fn sessions_expire_and_survive_a_restart_with_a_database_file() {
         .unwrap();
     let soap = Soap::new(sim.icat_url());
     let sid = soap.login("db", "acord", "secret").await.unwrap();
+    let root = soap.login("simple", "root", "secret").await.unwrap();
     let fac = soap
         .call(&CreateRequest {
-            session_id: Some(soap.login("simple", "root", "secret").await.unwrap()),
+            session_id: Some(root.clone()),
             bean: Some(Entity::Facility(Facility {
                 name: Some("Kept".into()),
                 ..Default::default()
@@ -324,6 +335,17 @@ async fn sessions_expire_and_survive_a_restart_with_a_database_file() {
         .await
         .unwrap()
         .return_;
+    // Facilities are readable by everybody.
+    soap.call(&CreateRequest {
+        session_id: Some(root),
+        bean: Some(Entity::Rule(Rule {
+            crud_flags: Some("R".into()),
+            what: Some("Facility".into()),
+            ..Default::default()
+        })),
+    })
+    .await
+    .unwrap();
     sim.shutdown().await;
 
     let sim = Simulator::builder()

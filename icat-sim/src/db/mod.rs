@@ -16,7 +16,7 @@ use std::time::Duration;
 use icat_soap::meta::EntityMeta;
 use rusqlite::Connection;
 
-pub use read::{Budget, Include};
+pub use read::{Budget, Include, ReadFilter};
 pub use schema::{Schema, Table};
 pub use session::SessionInfo;
 pub use write::Bulk;

@@ -75,6 +75,20 @@ impl Budget {
     }
 }
 
+/// Decides which related objects an INCLUDE may show (access control plugs in here).
+pub trait ReadFilter {
+    /// Of the `ids` of `target` rows reached from `origin` objects through `field`, the ones to
+    /// include (in the given order).
+    fn visible(
+        &self,
+        conn: &Connection,
+        origin: &str,
+        field: &str,
+        target: &str,
+        ids: &[i64],
+    ) -> Result<Vec<i64>, IcatError>;
+}
+
 /// An entity as read, with its many-to-one foreign keys (parallel to [`Table::ones`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Loaded {
@@ -140,6 +154,7 @@ pub(crate) fn expand(
     table: &Table,
     items: &mut [Loaded],
     include: &Include,
+    filter: Option<&dyn ReadFilter>,
 ) -> Result<(), IcatError> {
     for (field, sub) in &include.fields {
         if let Some(idx) = table.one_index(field) {
@@ -149,8 +164,11 @@ pub(crate) fn expand(
             let mut ids: Vec<i64> = items.iter().filter_map(|l| l.fks[idx]).collect();
             ids.sort_unstable();
             ids.dedup();
+            if let Some(f) = filter {
+                ids = f.visible(conn, table.name(), field, target.name(), &ids)?;
+            }
             let mut targets = load_where_in(conn, target, "id", &ids)?;
-            expand(conn, schema, target, &mut targets, sub)?;
+            expand(conn, schema, target, &mut targets, sub, filter)?;
             let by_id: HashMap<i64, DynEntity> = targets
                 .into_iter()
                 .filter_map(|l| l.entity.id().map(|id| (id, l.entity)))
@@ -170,7 +188,15 @@ pub(crate) fn expand(
             let parent_ids: Vec<i64> = items.iter().filter_map(|l| l.entity.id()).collect();
             let mut children =
                 load_where_in(conn, target, &format!("{}_id", many.back), &parent_ids)?;
-            expand(conn, schema, target, &mut children, sub)?;
+            if let Some(f) = filter {
+                let ids: Vec<i64> = children.iter().filter_map(|c| c.entity.id()).collect();
+                let keep: std::collections::HashSet<i64> = f
+                    .visible(conn, table.name(), field, target.name(), &ids)?
+                    .into_iter()
+                    .collect();
+                children.retain(|c| c.entity.id().is_some_and(|id| keep.contains(&id)));
+            }
+            expand(conn, schema, target, &mut children, sub, filter)?;
             let mut grouped: HashMap<i64, Vec<DynEntity>> = HashMap::new();
             for child in children {
                 if let Some(parent) = child.fks[back_idx] {
@@ -233,13 +259,32 @@ impl Db {
         include: &Include,
         budget: &mut Budget,
     ) -> Result<Vec<DynEntity>, IcatError> {
+        self.load_entities_filtered(entity, ids, include, budget, None)
+    }
+
+    /// [`Db::load_entities`] where `filter` decides which INCLUDEd objects are shown.
+    pub fn load_entities_filtered(
+        &self,
+        entity: &str,
+        ids: &[i64],
+        include: &Include,
+        budget: &mut Budget,
+        filter: Option<&dyn ReadFilter>,
+    ) -> Result<Vec<DynEntity>, IcatError> {
         let table = self.table(entity)?;
         let mut unique: Vec<i64> = ids.to_vec();
         unique.sort_unstable();
         unique.dedup();
         let mut loaded = load_where_in(&self.conn, table, "id", &unique)?;
         budget.take(ids.len() as u64)?;
-        expand(&self.conn, &self.schema, table, &mut loaded, include)?;
+        expand(
+            &self.conn,
+            &self.schema,
+            table,
+            &mut loaded,
+            include,
+            filter,
+        )?;
         let by_id: HashMap<i64, DynEntity> = loaded
             .into_iter()
             .filter_map(|l| l.entity.id().map(|id| (id, l.entity)))

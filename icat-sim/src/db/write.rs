@@ -13,11 +13,33 @@ use super::values::{default_value, to_sql};
 use crate::entity_info::java_default;
 use crate::error::{IcatError, IcatErrorKind};
 
-/// Who writes and when: fills createId/modId and createTime/modTime.
+/// Who writes and when: fills createId/modId and createTime/modTime; records what was created.
 struct Stamp<'a> {
     user: &'a str,
     now: i64,
+    /// Every row inserted, parents before their children.
+    created: std::cell::RefCell<Vec<(&'static str, i64)>>,
 }
+
+impl<'a> Stamp<'a> {
+    fn new(user: &'a str, now: i64) -> Self {
+        Stamp {
+            user,
+            now,
+            created: Default::default(),
+        }
+    }
+}
+
+/// A check run on the rows one bean created (parents first), before the transaction commits:
+/// an error undoes the whole call.
+pub type CreateCheck<'c> =
+    dyn FnMut(&Connection, &[(&'static str, i64)]) -> Result<(), IcatError> + 'c;
+
+/// A check run on rows of one entity type about to be deleted (children are checked after their
+/// parents, all before anything is deleted): an error undoes the whole call.
+pub type DeleteCheck<'c> =
+    dyn FnMut(&Connection, &'static str, &[i64]) -> Result<(), IcatError> + 'c;
 
 /// Many creates in one transaction (loading a dump, making a synthetic facility): all or nothing.
 pub struct Bulk<'a> {
@@ -30,10 +52,7 @@ pub struct Bulk<'a> {
 impl Bulk<'_> {
     /// Creates one bean (with its one-to-many children) as `create` would; returns the id.
     pub fn create(&self, bean: &DynEntity) -> Result<i64, IcatError> {
-        let stamp = Stamp {
-            user: &self.user,
-            now: self.now,
-        };
+        let stamp = Stamp::new(&self.user, self.now);
         insert_tree(&self.tx, &self.schema, &stamp, bean, None)
     }
 
@@ -75,16 +94,29 @@ impl Db {
 
     /// ICAT `createMany`: all or nothing; a failure names the bean's index in `offset`.
     pub fn create_many(&mut self, user: &str, beans: &[DynEntity]) -> Result<Vec<i64>, IcatError> {
-        let stamp = Stamp {
-            user,
-            now: self.clock.now_millis(),
-        };
+        self.create_many_checked(user, beans, &mut |_, _| Ok(()))
+    }
+
+    /// [`Db::create_many`] that runs `check` on the rows each bean created, inside the
+    /// transaction (so rules see the new rows as they will exist).
+    pub fn create_many_checked(
+        &mut self,
+        user: &str,
+        beans: &[DynEntity],
+        check: &mut CreateCheck<'_>,
+    ) -> Result<Vec<i64>, IcatError> {
         let schema = self.schema.clone();
+        let now = self.clock.now_millis();
         let tx = self.conn.transaction()?;
         let mut ids = Vec::with_capacity(beans.len());
         for (i, bean) in beans.iter().enumerate() {
-            let id = insert_tree(&tx, &schema, &stamp, bean, None).map_err(|e| e.at_offset(i))?;
-            ids.push(id);
+            let stamp = Stamp::new(user, now);
+            let mut step = || -> Result<i64, IcatError> {
+                let id = insert_tree(&tx, &schema, &stamp, bean, None)?;
+                check(&tx, &stamp.created.borrow())?;
+                Ok(id)
+            };
+            ids.push(step().map_err(|e| e.at_offset(i))?);
         }
         tx.commit()?;
         Ok(ids)
@@ -92,13 +124,21 @@ impl Db {
 
     /// Creates the bean in a transaction that is then rolled back: fails as `create` would.
     pub fn check_create(&mut self, user: &str, bean: &DynEntity) -> Result<(), IcatError> {
-        let stamp = Stamp {
-            user,
-            now: self.clock.now_millis(),
-        };
+        self.try_create(user, bean, &mut |_, _| Ok(()))
+    }
+
+    /// Creates the bean, runs `check` on the created rows, then rolls everything back.
+    pub fn try_create(
+        &mut self,
+        user: &str,
+        bean: &DynEntity,
+        check: &mut CreateCheck<'_>,
+    ) -> Result<(), IcatError> {
+        let stamp = Stamp::new(user, self.clock.now_millis());
         let schema = self.schema.clone();
         let tx = self.conn.transaction()?;
         insert_tree(&tx, &schema, &stamp, bean, None)?;
+        check(&tx, &stamp.created.borrow())?;
         tx.rollback()?;
         Ok(())
     }
@@ -172,10 +212,19 @@ impl Db {
 
     /// ICAT `deleteMany`: all or nothing; a failure names the bean's index in `offset`.
     pub fn delete_many(&mut self, beans: &[DynEntity]) -> Result<(), IcatError> {
+        self.delete_many_checked(beans, &mut |_, _, _| Ok(()))
+    }
+
+    /// [`Db::delete_many`] that runs `check` on every row about to be deleted, cascaded ones too.
+    pub fn delete_many_checked(
+        &mut self,
+        beans: &[DynEntity],
+        check: &mut DeleteCheck<'_>,
+    ) -> Result<(), IcatError> {
         let schema = self.schema.clone();
         let tx = self.conn.transaction()?;
         for (i, bean) in beans.iter().enumerate() {
-            let step = || -> Result<(), IcatError> {
+            let mut step = || -> Result<(), IcatError> {
                 let table = schema.table(&bean.entity).ok_or_else(|| {
                     IcatError::bad_parameter(format!("{} is not an ICAT entity", bean.entity))
                 })?;
@@ -185,7 +234,7 @@ impl Db {
                 if !tx.prepare_cached(&table.exists_sql)?.exists([id])? {
                     return Err(IcatError::not_found(table.name(), id));
                 }
-                delete_cascade(&tx, &schema, table, &[id])
+                delete_cascade(&tx, &schema, table, &[id], check)
             };
             step().map_err(|e| e.at_offset(i))?;
         }
@@ -200,10 +249,12 @@ fn delete_cascade(
     schema: &Schema,
     table: &Table,
     ids: &[i64],
+    check: &mut DeleteCheck<'_>,
 ) -> Result<(), IcatError> {
     if ids.is_empty() {
         return Ok(());
     }
+    check(conn, table.name(), ids)?;
     for many in &table.manys {
         let Some(target) = schema.table(many.target) else {
             continue;
@@ -222,7 +273,7 @@ fn delete_cascade(
                 child_ids.push(r?);
             }
         }
-        delete_cascade(conn, schema, target, &child_ids)?;
+        delete_cascade(conn, schema, target, &child_ids, check)?;
     }
     for chunk in ids.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(",");
@@ -292,6 +343,7 @@ fn insert_tree(
         .execute(params_from_iter(params.iter()));
     map_write_error(result, table, bean)?;
     let id = conn.last_insert_rowid();
+    stamp.created.borrow_mut().push((table.name(), id));
     for many in &table.manys {
         if let Some(children) = bean.many.get(many.name) {
             for child in children {

@@ -3,12 +3,14 @@
 
 pub mod getquery;
 pub mod search;
+mod writes;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use icat_soap::dynamic::DynEntity;
 
+use crate::access::{AccessControl, IncludeFilter, UserAccess};
 use crate::config::SimConfig;
 use crate::db::{Budget, Db, Include};
 use crate::entity_info::{self, EntityInfo};
@@ -17,8 +19,8 @@ use crate::error::IcatError;
 /// The API version a 6.2.0 server reports.
 pub const API_VERSION: &str = "6.2.0";
 
-/// The kinds of access `isAccessAllowed` asks about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The kinds of access `isAccessAllowed` asks about (and rules grant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Access {
     /// READ.
     Read,
@@ -31,7 +33,8 @@ pub enum Access {
 }
 
 impl Access {
-    fn name(self) -> &'static str {
+    /// The wire name (`READ`, ...).
+    pub fn name(self) -> &'static str {
         match self {
             Access::Read => "READ",
             Access::Update => "UPDATE",
@@ -57,6 +60,7 @@ pub struct AuthenticatorInfo {
 pub struct Icat {
     db: Arc<Mutex<Db>>,
     config: Arc<SimConfig>,
+    access: Arc<AccessControl>,
 }
 
 impl Icat {
@@ -65,6 +69,7 @@ impl Icat {
         Icat {
             db: Arc::new(Mutex::new(db)),
             config: Arc::new(config),
+            access: Arc::new(AccessControl::new()),
         }
     }
 
@@ -91,19 +96,28 @@ impl Icat {
         self.config.is_root(user)
     }
 
-    fn may_write(&self, user: &str) -> bool {
-        self.config.non_root_write || self.is_root(user)
+    /// The compiled rules of `user`, or `None` for a root user (who may do everything). `db` is
+    /// the locked database of this service.
+    pub fn user_access(&self, db: &Db, user: &str) -> Result<Option<Arc<UserAccess>>, IcatError> {
+        if self.is_root(user) {
+            return Ok(None);
+        }
+        self.access.for_user(db, user).map(Some)
     }
 
-    fn check_write(&self, user: &str, access: Access, entity: &str) -> Result<(), IcatError> {
-        if self.may_write(user) {
-            Ok(())
-        } else {
-            Err(IcatError::privileges(format!(
-                "{} access to this {entity} is not allowed.",
-                access.name()
-            )))
+    /// Fails with INSUFFICIENT_PRIVILEGES unless `user` may read the existing row `id` of
+    /// `entity` (NO_SUCH_OBJECT_FOUND when there is no such row).
+    pub fn check_read(&self, db: &Db, user: &str, entity: &str, id: i64) -> Result<(), IcatError> {
+        if !db.exists(entity, id)? {
+            return Err(IcatError::not_found(entity, id));
         }
+        if let Some(access) = self.user_access(db, user)? {
+            let now = db.clock().now_millis();
+            if !access.allows(db.conn(), Access::Read, entity, id, now)? {
+                return Err(denied(Access::Read, entity));
+            }
+        }
+        Ok(())
     }
 
     /// `login(plugin, credentials)`: a new session id.
@@ -185,53 +199,27 @@ impl Icat {
         Ok(self.config.properties())
     }
 
-    /// `create`.
-    pub fn create(&self, session: &str, bean: &DynEntity) -> Result<i64, IcatError> {
-        let user = self.user_of(session)?;
-        self.check_write(&user, Access::Create, &bean.entity)?;
-        self.db().create(&user, bean)
-    }
-
-    /// `createMany`.
-    pub fn create_many(&self, session: &str, beans: &[DynEntity]) -> Result<Vec<i64>, IcatError> {
-        let user = self.user_of(session)?;
-        for (i, bean) in beans.iter().enumerate() {
-            self.check_write(&user, Access::Create, &bean.entity)
-                .map_err(|e| e.at_offset(i))?;
-        }
-        self.db().create_many(&user, beans)
-    }
-
-    /// `update`.
-    pub fn update(&self, session: &str, bean: &DynEntity) -> Result<(), IcatError> {
-        let user = self.user_of(session)?;
-        self.check_write(&user, Access::Update, &bean.entity)?;
-        self.db().update(&user, bean)
-    }
-
-    /// `delete`.
-    pub fn delete(&self, session: &str, bean: &DynEntity) -> Result<(), IcatError> {
-        let user = self.user_of(session)?;
-        self.check_write(&user, Access::Delete, &bean.entity)?;
-        self.db().delete(bean)
-    }
-
-    /// `deleteMany`.
-    pub fn delete_many(&self, session: &str, beans: &[DynEntity]) -> Result<(), IcatError> {
-        let user = self.user_of(session)?;
-        for (i, bean) in beans.iter().enumerate() {
-            self.check_write(&user, Access::Delete, &bean.entity)
-                .map_err(|e| e.at_offset(i))?;
-        }
-        self.db().delete_many(beans)
-    }
-
-    /// `get(query, primaryKey)`.
+    /// `get(query, primaryKey)`: INSUFFICIENT_PRIVILEGES when the user may not read the object;
+    /// included objects the user may not read are left out.
     pub fn get(&self, session: &str, query: &str, id: i64) -> Result<DynEntity, IcatError> {
-        let _user = self.user_of(session)?;
+        let user = self.user_of(session)?;
         let db = self.db();
         let q = getquery::parse(query, db.schema())?;
-        db.get(&q.entity, id, &q.include, self.config.max_entities)
+        self.check_read(&db, &user, &q.entity, id)?;
+        let access = self.user_access(&db, &user)?;
+        let filter = access.as_deref().map(|access| IncludeFilter {
+            access,
+            now_millis: db.clock().now_millis(),
+        });
+        db.load_entities_filtered(
+            &q.entity,
+            &[id],
+            &q.include,
+            &mut Budget::new(self.config.max_entities),
+            filter.as_ref().map(|f| f as &dyn crate::db::ReadFilter),
+        )?
+        .pop()
+        .ok_or_else(|| IcatError::not_found(&q.entity, id))
     }
 
     /// Loads entities by id with included relations, within `maxEntities` (used by `search`).
@@ -248,32 +236,14 @@ impl Icat {
             &mut Budget::new(self.config.max_entities),
         )
     }
+}
 
-    /// `isAccessAllowed(bean, accessType)`.
-    pub fn is_access_allowed(
-        &self,
-        session: &str,
-        bean: &DynEntity,
-        access: Access,
-    ) -> Result<bool, IcatError> {
-        let user = self.user_of(session)?;
-        let mut db = self.db();
-        db.table(&bean.entity)?;
-        match access {
-            Access::Create => {
-                // ICAT creates the bean in a transaction that is rolled back: a duplicate throws.
-                db.check_create(&user, bean)?;
-                Ok(self.may_write(&user))
-            }
-            Access::Read | Access::Update | Access::Delete => {
-                let exists = match bean.id() {
-                    Some(id) => db.exists(&bean.entity, id)?,
-                    None => false,
-                };
-                Ok(exists && (access == Access::Read || self.may_write(&user)))
-            }
-        }
-    }
+/// ICAT's INSUFFICIENT_PRIVILEGES message for a denied access.
+pub(crate) fn denied(access: Access, entity: &str) -> IcatError {
+    IcatError::privileges(format!(
+        "{} access to this {entity} is not allowed.",
+        access.name()
+    ))
 }
 
 #[cfg(test)]

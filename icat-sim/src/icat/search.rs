@@ -8,7 +8,8 @@ use rusqlite::params_from_iter;
 use rusqlite::types::ValueRef;
 
 use super::Icat;
-use crate::db::{Budget, Include};
+use crate::access::IncludeFilter;
+use crate::db::{Budget, Include, ReadFilter};
 use crate::error::IcatError;
 use crate::jpql::{self, ColumnType, IncludeNode, Shape};
 
@@ -88,9 +89,21 @@ impl Icat {
     pub fn search(&self, session: &str, query: &str) -> Result<Vec<SearchItem>, IcatError> {
         let user = self.user_of(session)?;
         let parsed = jpql::parse(query).map_err(jpql_error)?;
-        let compiled = jpql::compile(&parsed, &user, crate::entities()).map_err(jpql_error)?;
         let max = self.config().max_entities;
         let db = self.db();
+        let now_millis = db.clock().now_millis();
+        // Root users compile without restrictions (no extra SQL); others with their READ rules.
+        let access = self.user_access(&db, &user)?;
+        let opts = jpql::CompileOptions {
+            entities: crate::entities(),
+            restrictions: access.as_deref().map(|a| a.read_restrictions()),
+            now_millis,
+        };
+        let compiled = jpql::compile_with(&parsed, &user, &opts).map_err(jpql_error)?;
+        let filter = access
+            .as_deref()
+            .map(|access| IncludeFilter { access, now_millis });
+        let filter = filter.as_ref().map(|f| f as &dyn ReadFilter);
         let mut stmt = db.conn().prepare(&compiled.sql)?;
         let width = stmt.column_count();
         let mut rows = stmt.query(params_from_iter(compiled.params.iter()))?;
@@ -119,7 +132,13 @@ impl Icat {
                         _ => None,
                     })
                     .collect();
-                let entities = db.load_entities(name, &ids, &include_of(&include), &mut budget)?;
+                let entities = db.load_entities_filtered(
+                    name,
+                    &ids,
+                    &include_of(&include),
+                    &mut budget,
+                    filter,
+                )?;
                 Ok(entities
                     .into_iter()
                     .map(|e| SearchItem::Value(Cell::Entity(e)))
@@ -174,6 +193,7 @@ mod tests {
     use crate::error::IcatErrorKind;
     use crate::icat::Icat;
 
+    /// The synthetic facility (with its standard rules) and a root session.
     fn loaded(max_entities: u64) -> (Icat, String) {
         let mut db = Db::open(None, crate::entities(), Clock::default()).unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -193,12 +213,26 @@ mod tests {
                 ..SimConfig::default()
             },
         );
+        let sid = login(&icat, "simple", "root");
+        (icat, sid)
+    }
+
+    fn login(icat: &Icat, plugin: &str, user: &str) -> String {
         let creds = BTreeMap::from([
-            ("username".to_string(), "jdoe".to_string()),
+            ("username".to_string(), user.to_string()),
             ("password".to_string(), "secret".to_string()),
         ]);
-        let sid = icat.login("db", &creds).unwrap();
-        (icat, sid)
+        icat.login(plugin, &creds).unwrap()
+    }
+
+    fn strings(found: &[SearchItem]) -> Vec<String> {
+        found
+            .iter()
+            .map(|item| match item {
+                SearchItem::Value(Cell::String(s)) => s.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect()
     }
 
     #[test]
@@ -244,16 +278,27 @@ mod tests {
                 Cell::Long(30)
             ])]
         );
+        // In the synthetic facility db/jdoe is on the third visit only (with db/jbotu).
+        let jdoe = login(&icat, "db", "jdoe");
         let mine = icat
             .search(
-                &sid,
-                "SELECT i FROM Investigation i, i.investigationUsers iu WHERE iu.user.name = :user",
+                &jdoe,
+                "SELECT i.name FROM Investigation i, i.investigationUsers iu WHERE iu.user.name = :user",
             )
             .unwrap();
-        assert!(
-            !mine.is_empty(),
-            "db/jdoe has visits in the synthetic facility"
+        assert_eq!(strings(&mine), ["SIM000003"]);
+        let all = icat
+            .search(&jdoe, "SELECT i.name FROM Investigation i ORDER BY i.name")
+            .unwrap();
+        assert_eq!(
+            strings(&all),
+            ["SIM000003"],
+            "the rules hide the other visits"
         );
+        let count = icat
+            .search(&jdoe, "SELECT COUNT(df) FROM Datafile df")
+            .unwrap();
+        assert_eq!(count, vec![SearchItem::Value(Cell::Long(6))]);
         let concise = icat
             .search(&sid, "Investigation.name [name = 'SIM000001']")
             .unwrap();

@@ -71,15 +71,55 @@ fn login_and_session_operations() {
     );
 }
 
+fn rule(flags: &str, what: &str) -> DynEntity {
+    let mut r = DynEntity::new("Rule");
+    r.attrs
+        .insert("crudFlags".into(), AttrValue::String(flags.into()));
+    r.attrs
+        .insert("what".into(), AttrValue::String(what.into()));
+    r
+}
+
 #[test]
-fn non_root_users_read_but_do_not_write_unless_allowed() {
+fn non_root_users_follow_the_rules_unless_writes_are_open() {
     let icat = icat(SimConfig::default());
     let root = icat.login("simple", &creds("root", "secret")).unwrap();
     let user = icat.login("db", &creds("jdoe", "secret")).unwrap();
     let id = icat.create(&root, &facility("F1")).unwrap();
+    let mut existing = facility("F1");
+    existing.attrs.insert("id".into(), AttrValue::Long(id));
+    // No rule yet: nothing is readable.
+    let err = icat.get(&user, "Facility", id).unwrap_err();
+    assert_eq!(
+        (err.kind, err.message.as_str()),
+        (
+            IcatErrorKind::InsufficientPrivileges,
+            "READ access to this Facility is not allowed."
+        )
+    );
+    assert!(
+        !icat
+            .is_access_allowed(&user, &existing, Access::Read)
+            .unwrap()
+    );
+    // A new rule takes effect at once (the compiled rules are dropped when rules change).
+    icat.create(&root, &rule("R", "Facility")).unwrap();
     assert_eq!(
         icat.get(&user, "Facility", id).unwrap().attrs["name"],
         AttrValue::String("F1".into())
+    );
+    let err = icat.create(&root, &rule("RX", "Facility")).unwrap_err();
+    assert_eq!(err.kind, IcatErrorKind::BadParameter, "{err}");
+    let err = icat
+        .create(&root, &rule("R", "SELECT x FROM Nothing x"))
+        .unwrap_err();
+    assert_eq!(err.kind, IcatErrorKind::BadParameter, "{err}");
+    let err = icat
+        .create(&root, &rule("CRUD", "SELECT o.name FROM Facility o"))
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "Attribute selection in rules is only allowed for Update"
     );
     let err = icat.create(&user, &facility("F2")).unwrap_err();
     assert_eq!(err.kind, IcatErrorKind::InsufficientPrivileges);
@@ -92,8 +132,6 @@ fn non_root_users_read_but_do_not_write_unless_allowed() {
         (err.kind, err.offset),
         (IcatErrorKind::InsufficientPrivileges, 0)
     );
-    let mut existing = facility("F1");
-    existing.attrs.insert("id".into(), AttrValue::Long(id));
     assert_eq!(
         icat.delete(&user, &existing).unwrap_err().kind,
         IcatErrorKind::InsufficientPrivileges
