@@ -52,6 +52,9 @@ impl Default for SyntheticSpec {
     }
 }
 
+/// The user (when among [`SyntheticSpec::users`]) made instrument scientist of every instrument.
+pub const INSTRUMENT_SCIENTIST: &str = "db/jdoe";
+
 /// Parses a byte size such as `1MiB`, `512KiB`, `10kB`, `1GB` or `4096`.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
@@ -269,6 +272,20 @@ pub fn generate(
     }
     for bean in crate::access::standard::beans() {
         bulk.create(&bean)?;
+    }
+    // Facility staff: the instrument scientist of every instrument sees all visits through the
+    // instrument-scientist rules (and only their own with "my visits" queries).
+    if let Some(i) = spec.users.iter().position(|u| u == INSTRUMENT_SCIENTIST) {
+        for instrument in &instruments {
+            bulk.create(&ent(
+                "InstrumentScientist",
+                vec![],
+                vec![
+                    ("instrument", "Instrument", *instrument),
+                    ("user", "User", users[i]),
+                ],
+            ))?;
+        }
     }
     let base_ms = 1_577_836_800_000_i64; // 2020-01-01T00:00:00Z
     let day = 86_400_000_i64;

@@ -264,20 +264,25 @@ async fn crud_search_and_faults_over_soap() {
     assert_eq!(kind(&props), "INSUFFICIENT_PRIVILEGES");
     let syntax = soap.search(&user, "SELECT FROM WHERE").await.unwrap_err();
     assert_eq!(kind(&syntax), "BAD_PARAMETER");
+    let jbotu = soap.login("db", "jbotu", "secret").await.unwrap();
     let count = soap
-        .search(&user, "SELECT COUNT(df) FROM Datafile df")
+        .search(&jbotu, "SELECT COUNT(df) FROM Datafile df")
         .await
         .unwrap();
     let own = soap
         .search(
             &root,
             "SELECT COUNT(df) FROM Datafile df JOIN df.dataset.investigation i \
-             JOIN i.investigationUsers iu WHERE iu.user.name = 'db/jdoe'",
+             JOIN i.investigationUsers iu WHERE iu.user.name = 'db/jbotu'",
         )
         .await
         .unwrap();
-    assert_eq!(count, own, "db/jdoe sees the files of their visits");
-    assert_ne!(count, vec![Value::Long(0)]);
+    assert_eq!(count, own, "db/jbotu sees the files of their visits");
+    let all = soap
+        .search(&root, "SELECT COUNT(df) FROM Datafile df")
+        .await
+        .unwrap();
+    assert_ne!(count, all, "and not the others");
 
     soap.call(&LogoutRequest {
         session_id: Some(user.clone()),

@@ -278,8 +278,27 @@ mod tests {
                 Cell::Long(30)
             ])]
         );
-        // In the synthetic facility db/jdoe is on the third visit only (with db/jbotu).
+        // In the synthetic facility db/jbotu is on the second and third visits; db/jdoe is on
+        // the third and is the instrument scientist of every instrument.
+        let jbotu = login(&icat, "db", "jbotu");
+        let all = "SELECT i.name FROM Investigation i ORDER BY i.name";
+        let seen = icat.search(&jbotu, all).unwrap();
+        assert_eq!(
+            strings(&seen),
+            ["SIM000002", "SIM000003"],
+            "the rules hide a visit"
+        );
+        let count = icat
+            .search(&jbotu, "SELECT COUNT(df) FROM Datafile df")
+            .unwrap();
+        assert_eq!(count, vec![SearchItem::Value(Cell::Long(12))]);
         let jdoe = login(&icat, "db", "jdoe");
+        let seen = icat.search(&jdoe, all).unwrap();
+        assert_eq!(
+            strings(&seen).len(),
+            3,
+            "instrument scientists see every visit"
+        );
         let mine = icat
             .search(
                 &jdoe,
@@ -287,18 +306,6 @@ mod tests {
             )
             .unwrap();
         assert_eq!(strings(&mine), ["SIM000003"]);
-        let all = icat
-            .search(&jdoe, "SELECT i.name FROM Investigation i ORDER BY i.name")
-            .unwrap();
-        assert_eq!(
-            strings(&all),
-            ["SIM000003"],
-            "the rules hide the other visits"
-        );
-        let count = icat
-            .search(&jdoe, "SELECT COUNT(df) FROM Datafile df")
-            .unwrap();
-        assert_eq!(count, vec![SearchItem::Value(Cell::Long(6))]);
         let concise = icat
             .search(&sid, "Investigation.name [name = 'SIM000001']")
             .unwrap();
