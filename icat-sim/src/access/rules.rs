@@ -112,11 +112,10 @@ pub fn compile_for(db: &Db, user: &str) -> Result<UserAccess, IcatError> {
         }
     }
     for (key, parts) in restricted {
-        if !access.grants.contains_key(&key) {
-            access
-                .grants
-                .insert(key, Grant::Rows(Restriction::any_of(parts)));
-        }
+        access
+            .grants
+            .entry(key)
+            .or_insert_with(|| Grant::Rows(Restriction::any_of(parts)));
     }
     for entity in crate::entities() {
         let restriction = match access.grant(Access::Read, entity.name) {
