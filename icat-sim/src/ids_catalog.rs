@@ -4,9 +4,10 @@
 use icat_soap::DateTime;
 use icat_soap::dynamic::{AttrValue, DynEntity};
 
+use crate::db::Db;
 use crate::db::files::{DatafileRecord as Row, DatasetRow, Selection as DbSelection};
 use crate::error::{IcatError, IcatErrorKind};
-use crate::icat::Icat;
+use crate::icat::{Access, Icat, denied};
 use crate::ids::{
     CatalogError, DatafileRecord, DatasetInfo, IdsCatalog, NewDatafile, Resolved, Selection,
 };
@@ -27,12 +28,48 @@ impl SimCatalog {
         }
     }
 
-    /// Checks the session (the reader account when `None`).
-    fn check(&self, session: Option<&str>) -> Result<(), CatalogError> {
+    /// Checks the session (the reader account when `None`) and returns its user.
+    fn check(&self, session: Option<&str>) -> Result<Option<String>, CatalogError> {
         match session {
-            Some(s) => self.icat.user_of(s).map(|_| ()).map_err(to_catalog),
-            None => Ok(()),
+            Some(s) => self.icat.user_of(s).map(Some).map_err(to_catalog),
+            None => Ok(None),
         }
+    }
+
+    /// As a real IDS asks ICAT as the user: every object the selection names must be readable
+    /// (else 403 InsufficientPrivileges), and only readable datafiles of it are served.
+    fn check_readable(
+        &self,
+        db: &Db,
+        user: &str,
+        selection: &Selection,
+        files: &mut Vec<Row>,
+    ) -> Result<(), CatalogError> {
+        let Some(access) = self.icat.user_access(db, user).map_err(to_catalog)? else {
+            return Ok(());
+        };
+        let now = db.clock().now_millis();
+        let named = [
+            ("Investigation", &selection.investigation_ids),
+            ("Dataset", &selection.dataset_ids),
+            ("Datafile", &selection.datafile_ids),
+        ];
+        for (entity, ids) in named {
+            let allowed = access
+                .allowed_ids(db.conn(), Access::Read, entity, ids, now)
+                .map_err(to_catalog)?;
+            if allowed.len() != ids.len() {
+                return Err(to_catalog(denied(Access::Read, entity)));
+            }
+        }
+        let ids: Vec<i64> = files.iter().map(|f| f.id).collect();
+        let readable: std::collections::HashSet<i64> = access
+            .allowed_ids(db.conn(), Access::Read, "Datafile", &ids, now)
+            .map_err(to_catalog)?
+            .into_iter()
+            .collect();
+        files.retain(|f| readable.contains(&f.id));
+        Ok(())
     }
 }
 
@@ -108,14 +145,17 @@ impl IdsCatalog for SimCatalog {
         session_id: Option<&str>,
         selection: &Selection,
     ) -> Result<Resolved, CatalogError> {
-        self.check(session_id)?;
+        let user = self.check(session_id)?;
         let sel = DbSelection {
             investigation_ids: selection.investigation_ids.clone(),
             dataset_ids: selection.dataset_ids.clone(),
             datafile_ids: selection.datafile_ids.clone(),
         };
         let db = self.icat.db();
-        let files = db.resolve_selection(&sel).map_err(to_catalog)?;
+        let mut files = db.resolve_selection(&sel).map_err(to_catalog)?;
+        if let Some(user) = &user {
+            self.check_readable(&db, user, selection, &mut files)?;
+        }
         let mut dataset_ids = db.selection_datasets(&sel).map_err(to_catalog)?;
         dataset_ids.extend(files.iter().map(|f| f.dataset_id));
         dataset_ids.sort_unstable();
@@ -128,10 +168,12 @@ impl IdsCatalog for SimCatalog {
     }
 
     fn dataset(&self, session_id: &str, dataset_id: i64) -> Result<DatasetInfo, CatalogError> {
-        self.check(Some(session_id))?;
+        let user = self.check(Some(session_id))?.unwrap_or_default();
+        let db = self.icat.db();
         self.icat
-            .db()
-            .dataset_rows(&[dataset_id])
+            .check_read(&db, &user, "Dataset", dataset_id)
+            .map_err(to_catalog)?;
+        db.dataset_rows(&[dataset_id])
             .map_err(to_catalog)?
             .pop()
             .map(dataset_info)
