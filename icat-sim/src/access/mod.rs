@@ -166,3 +166,6 @@ fn current_generation(conn: &Connection) -> Result<i64, IcatError> {
     let mut stmt = conn.prepare_cached("SELECT n FROM temp.icat_access_generation")?;
     Ok(stmt.query_row([], |r| r.get(0))?)
 }
+
+#[cfg(test)]
+mod tests;
