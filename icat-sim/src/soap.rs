@@ -22,6 +22,10 @@ use crate::http::AppState;
 use crate::icat::search::{Cell, SearchItem};
 use crate::icat::{Access, Icat};
 
+/// The `tracing` target of the one debug line logged per SOAP request (`operation=NAME`), so a
+/// request counter is `RUST_LOG=icat_sim=info,icat_sim::requests=debug` and counting lines.
+pub const REQUEST_LOG_TARGET: &str = "icat_sim::requests";
+
 /// An answer to one SOAP request: the response envelope, or a fault envelope.
 enum Answer {
     Ok(String),
@@ -66,6 +70,9 @@ fn answer(icat: &Icat, body: &[u8]) -> Answer {
         }
     };
     let op = request.operation();
+    // One line per request at debug level under its own target: `cargo xtask bench` counts them
+    // with RUST_LOG=icat_sim::requests=debug.
+    tracing::debug!(target: REQUEST_LOG_TARGET, operation = op, "SOAP request");
     match dispatch(icat, request) {
         Ok(xml) => Answer::Ok(xml),
         Err(e) => {

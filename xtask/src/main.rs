@@ -1,6 +1,8 @@
-//! Project automation: `cargo xtask codegen [--check] [--wsdl PATH --out DIR]` and
-//! `cargo xtask refresh-wsdl --url URL [--out DIR] [--no-codegen]`.
+//! Project automation: `cargo xtask codegen [--check] [--wsdl PATH --out DIR]`,
+//! `cargo xtask refresh-wsdl --url URL [--out DIR] [--no-codegen]` and
+//! `cargo xtask bench [--quick]`.
 
+mod bench;
 mod refresh_wsdl;
 
 use std::path::{Path, PathBuf};
@@ -11,6 +13,7 @@ use anyhow::{Context, Result, bail};
 const USAGE: &str = "\
 usage: cargo xtask codegen [--check] [--wsdl PATH [--entity-info PATH] --out DIR]
        cargo xtask refresh-wsdl --url URL [--out DIR] [--no-codegen]
+       cargo xtask bench [--quick]   (see `cargo xtask bench --help`)
 
   (no options)   regenerate icat-soap/src/generated/ from wsdl/ICAT.wsdl (+ wsdl/entity-info.json)
   --check        do not write; exit 1 and name every stale file if the checked-in code differs
@@ -135,6 +138,7 @@ fn main() -> ExitCode {
     let result = match args.next().as_deref() {
         Some("codegen") => parse_args(args).and_then(codegen),
         Some("refresh-wsdl") => refresh_wsdl_cmd(args),
+        Some("bench") => bench::cmd(&workspace_root(), args),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

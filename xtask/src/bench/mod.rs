@@ -1,0 +1,334 @@
+//! `cargo xtask bench [--quick] [--write] [--reps N]`: icat-rs against python-icat, curl and the
+//! seed's one-query-per-attribute pattern, side by side on the same simulator in the same run.
+//! Every client runs in its own process; wall time and peak memory come from the OS (`wait4`),
+//! SOAP requests from the simulator's request log. Writes `target/bench/` (results.json and the
+//! report) and, for a full run, the generated section of `BENCHMARKS.md`.
+
+mod decode;
+mod download;
+mod measure;
+mod report;
+mod setup;
+mod sim;
+mod startup;
+mod walk;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+pub use measure::Stats;
+
+/// Usage of `cargo xtask bench`.
+pub const USAGE: &str = "\
+       cargo xtask bench [--quick] [--write] [--reps N] [--seed-visits N] [--facility SPEC]
+
+  bench          release build; synthetic facility visits=100,datasets=10,files=100; 1 GiB
+                 downloads; 3 repetitions; rewrites the generated section of BENCHMARKS.md
+  --quick        tiny facility, small downloads, 2 repetitions, the already-built dev profile;
+                 checks every scenario produced numbers; writes target/bench/ only
+  --write        also rewrite BENCHMARKS.md after a --quick run
+  --release      build in release even with --quick
+  --reps N       repetitions of every measurement
+  --seed-visits  visits the seed's pattern walks (the rest is extrapolated)
+  --facility     the --synthetic spec of the catalogue facility";
+
+/// Options of one benchmark run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Tiny sizes, dev profile, report to target/ only.
+    pub quick: bool,
+    /// Rewrite BENCHMARKS.md.
+    pub write: bool,
+    /// Cargo profile of the measured binaries.
+    pub profile: String,
+    /// Repetitions.
+    pub reps: usize,
+    /// Synthetic facility of the catalogue scenarios.
+    pub facility: String,
+    /// Visits the seed pattern walks.
+    pub seed_visits: u32,
+    /// Results in the decode answer (10 entities each).
+    pub decode_results: u32,
+    /// Bytes of the single-file download.
+    pub single_size: u64,
+    /// Files and bytes per file of the dataset download.
+    pub dataset_files: u32,
+    /// Bytes per file of the dataset download.
+    pub dataset_file_size: u64,
+}
+
+impl Options {
+    fn parse(mut it: impl Iterator<Item = String>) -> Result<Options> {
+        let mut quick = false;
+        let mut write = None;
+        let mut release = false;
+        let mut reps = None;
+        let mut seed_visits = None;
+        let mut facility = None;
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--quick" => quick = true,
+                "--write" => write = Some(true),
+                "--release" => release = true,
+                "--reps" => {
+                    let n: usize = it.next().context("--reps needs N")?.parse()?;
+                    reps = Some(n.max(1));
+                }
+                "--seed-visits" => {
+                    let n: u32 = it.next().context("--seed-visits needs N")?.parse()?;
+                    seed_visits = Some(n.max(1));
+                }
+                "--facility" => facility = Some(it.next().context("--facility needs a spec")?),
+                "-h" | "--help" => {
+                    println!("usage:\n{USAGE}");
+                    std::process::exit(0);
+                }
+                other => bail!("unknown argument {other:?}\nusage:\n{USAGE}"),
+            }
+        }
+        const GIB: u64 = 1 << 30;
+        Ok(if quick {
+            Options {
+                quick,
+                write: write.unwrap_or(false),
+                profile: if release { "release" } else { "dev" }.into(),
+                reps: reps.unwrap_or(2),
+                facility: facility.unwrap_or_else(|| "visits=3,datasets=2,files=5,size=0".into()),
+                seed_visits: seed_visits.unwrap_or(3),
+                decode_results: 100,
+                single_size: 16 << 20,
+                dataset_files: 10,
+                dataset_file_size: 1 << 20,
+            }
+        } else {
+            Options {
+                quick,
+                write: write.unwrap_or(true),
+                profile: "release".into(),
+                reps: reps.unwrap_or(3),
+                facility: facility
+                    .unwrap_or_else(|| "visits=100,datasets=10,files=100,size=0".into()),
+                seed_visits: seed_visits.unwrap_or(2),
+                decode_results: 1000,
+                single_size: GIB,
+                dataset_files: 100,
+                dataset_file_size: GIB / 100,
+            }
+        })
+    }
+}
+
+/// One measured client in one scenario.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    /// Scenario group (one table each), e.g. "download: 1 GiB single file".
+    pub scenario: String,
+    /// Who ran it, e.g. "icat download" or "curl".
+    pub client: String,
+    /// Seconds per run (per decode for the decode scenario).
+    pub secs: Stats,
+    /// Largest peak RSS seen over the runs, in MiB.
+    pub peak_rss_mib: f64,
+    /// SOAP requests per run (median), when counted.
+    pub requests: Option<f64>,
+    /// Bytes processed per run, for a throughput column.
+    pub bytes: Option<u64>,
+    /// Anything a reader must know about this row.
+    pub note: String,
+}
+
+impl Row {
+    /// Throughput in MiB/s at the median, when bytes are known.
+    pub fn mib_per_s(&self) -> Option<f64> {
+        self.bytes
+            .map(|b| b as f64 / (1 << 20) as f64 / self.secs.median)
+    }
+}
+
+/// Shared state of the scenarios.
+pub struct Ctx {
+    /// Workspace root.
+    pub root: PathBuf,
+    /// Options.
+    pub opts: Options,
+    /// Binaries and scripts.
+    pub tools: setup::Tools,
+    /// Scratch directory (target/bench/work), removed at the end.
+    pub work: PathBuf,
+}
+
+impl Ctx {
+    /// A command for the venv's python running pyicat.py with `args`.
+    pub fn pyicat(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.tools.python);
+        c.arg(&self.tools.pyicat).args(args);
+        c
+    }
+
+    /// A command for `icat` with a private session cache and no inherited ICAT_* settings.
+    pub fn icat(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.tools.icat);
+        for var in [
+            "ICAT_SERVICE",
+            "ICAT_DATA_SERVICE",
+            "ICAT_AUTH",
+            "ICAT_USER",
+            "ICAT_CFG",
+            "ICAT_CFG_SECTION",
+        ] {
+            c.env_remove(var);
+        }
+        c.env("ICAT_CACHE_DIR", self.work.join("icat-cache"))
+            .current_dir(&self.work)
+            .args(args);
+        c
+    }
+
+    /// Where a run's stdout goes.
+    pub fn out_file(&self, name: &str) -> PathBuf {
+        self.work.join(format!("{name}.out"))
+    }
+
+    /// Starts a simulator with `spec`, its files under the scratch directory.
+    pub fn start_sim(&self, name: &str, spec: &str) -> Result<sim::Sim> {
+        eprintln!("bench: starting icat-sim --synthetic {spec}");
+        let s = sim::Sim::start(
+            &self.tools.sim,
+            spec,
+            &self.work.join(name),
+            Duration::from_secs(900),
+        )?;
+        eprintln!("bench: simulator ready in {:.1?}", s.startup);
+        Ok(s)
+    }
+}
+
+/// Runs `cargo xtask bench ...`.
+pub fn cmd(root: &Path, args: impl Iterator<Item = String>) -> Result<ExitCode> {
+    let opts = Options::parse(args)?;
+    if opts.quick && opts.profile == "dev" {
+        eprintln!(
+            "bench: --quick measures the dev-profile binaries CI has already built (unoptimised \
+             crates, optimised dependencies): it checks the harness, its numbers are not the real ratios"
+        );
+    }
+    setup::build(root, &opts.profile)?;
+    let tools = setup::tools(root, &opts.profile)?;
+    let out_dir = setup::target_dir(root).join("bench");
+    let work = out_dir.join("work");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let machine = setup::describe(root, &tools, &opts.profile);
+    let ctx = Ctx {
+        root: root.to_path_buf(),
+        opts,
+        tools,
+        work,
+    };
+    let result = run_all(&ctx);
+    let _ = std::fs::remove_dir_all(&ctx.work);
+    let rows = result?;
+    let missing = report::check_complete(&rows);
+    let text = report::render(&ctx.opts, &machine, &rows);
+    std::fs::write(
+        out_dir.join("results.json"),
+        serde_json::to_vec_pretty(&rows)?,
+    )?;
+    let section = out_dir.join("BENCHMARKS.section.md");
+    std::fs::write(&section, &text)?;
+    eprintln!("{text}");
+    if ctx.opts.write {
+        report::rewrite(&ctx.root.join("BENCHMARKS.md"), &text)?;
+        eprintln!("bench: rewrote the generated section of BENCHMARKS.md");
+    } else {
+        eprintln!(
+            "bench: report in {} (BENCHMARKS.md untouched)",
+            section.display()
+        );
+    }
+    if !missing.is_empty() {
+        for m in &missing {
+            eprintln!("bench: no numbers for {m}");
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_all(ctx: &Ctx) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    {
+        let sim = ctx.start_sim("catalogue", &ctx.opts.facility)?;
+        rows.extend(decode::run(ctx, &sim).context("scenario decode")?);
+        rows.extend(walk::run(ctx, &sim).context("scenario catalogue walk")?);
+        rows.extend(startup::whoami(ctx, &sim).context("scenario start-up")?);
+    }
+    rows.extend(download::run(ctx).context("scenario download")?);
+    rows.extend(startup::codegen(ctx).context("scenario codegen")?);
+    Ok(rows)
+}
+
+/// One measured run and the SOAP requests it made (when a simulator counted them).
+pub type Counted = (measure::Run, Option<u64>);
+
+/// Runs `reps` repetitions of each client in turn (interleaved, so slow phases of a shared
+/// machine hit every client alike), with `before` called before every run (e.g. clearing an
+/// output directory). Returns the runs per client and the SOAP requests each run made.
+pub fn interleave(
+    ctx: &Ctx,
+    sim: Option<&sim::Sim>,
+    clients: &mut [(&str, &mut dyn FnMut() -> Command)],
+    before: &mut dyn FnMut() -> Result<()>,
+) -> Result<Vec<Vec<Counted>>> {
+    let mut runs: Vec<Vec<Counted>> = vec![Vec::new(); clients.len()];
+    for rep in 0..ctx.opts.reps {
+        for (i, (name, make)) in clients.iter_mut().enumerate() {
+            before()?;
+            let count_before = sim.map(sim::Sim::requests).transpose()?;
+            let run = measure::run(&mut make(), &ctx.out_file(&format!("{name}-{rep}")))
+                .with_context(|| format!("{name}, run {}", rep + 1))?;
+            let count_after = sim.map(sim::Sim::requests).transpose()?;
+            let requests = count_before.zip(count_after).map(|(a, b)| b - a);
+            eprintln!(
+                "bench:   {name}: {:.3} s, {:.0} MiB peak{}",
+                run.wall.as_secs_f64(),
+                run.peak_rss as f64 / (1 << 20) as f64,
+                requests.map_or(String::new(), |r| format!(", {r} SOAP requests"))
+            );
+            runs[i].push((run, requests));
+        }
+    }
+    Ok(runs)
+}
+
+/// A row from whole-process runs: wall time per run, peak RSS, median request count.
+pub fn row_from_runs(
+    scenario: &str,
+    client: &str,
+    runs: &[Counted],
+    bytes: Option<u64>,
+    note: &str,
+) -> Result<Row> {
+    let secs: Vec<f64> = runs.iter().map(|(r, _)| r.wall.as_secs_f64()).collect();
+    let requests: Vec<f64> = runs
+        .iter()
+        .filter_map(|(_, n)| n.map(|n| n as f64))
+        .collect();
+    Ok(Row {
+        scenario: scenario.into(),
+        client: client.into(),
+        secs: Stats::of(&secs).with_context(|| format!("{scenario}: {client} has no runs"))?,
+        peak_rss_mib: peak_mib(runs),
+        requests: Stats::of(&requests).map(|s| s.median),
+        bytes,
+        note: note.into(),
+    })
+}
+
+/// The largest peak RSS of some runs, in MiB.
+pub fn peak_mib(runs: &[Counted]) -> f64 {
+    runs.iter().map(|(r, _)| r.peak_rss).max().unwrap_or(0) as f64 / (1 << 20) as f64
+}
