@@ -13,6 +13,18 @@ use crate::failure::Failure;
 /// The config file name python-icat uses.
 pub const CONFIG_FILE_NAME: &str = "icat.cfg";
 
+/// Network limits from the command line (`--connect-timeout`, `--read-timeout`, `--retries`);
+/// `None` keeps the library defaults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Network {
+    /// Time allowed to open a connection (ICAT and IDS).
+    pub connect_timeout: Option<std::time::Duration>,
+    /// Longest wait for the next bytes of an answer (ICAT and IDS; also bounds a stalled download).
+    pub read_timeout: Option<std::time::Duration>,
+    /// Retries of read-only calls after network errors and 502/503/504 (ICAT and IDS).
+    pub retries: Option<u32>,
+}
+
 /// Connection options given on the command line (the `-w`, `-a`, `-u`, ... flags).
 #[derive(Clone, Debug, Default)]
 pub struct ConnFlags {
@@ -36,6 +48,8 @@ pub struct ConnFlags {
     pub prompt_pass: bool,
     /// `--cred KEY=VALUE`: extra credential keys for the authenticator.
     pub creds: Vec<String>,
+    /// `--connect-timeout`, `--read-timeout`, `--retries`.
+    pub network: Network,
 }
 
 /// One config file as read from disk.
@@ -109,6 +123,8 @@ pub struct Settings {
     pub section: Option<String>,
     /// Warnings to show the user (for example a readable file holding a password).
     pub warnings: Vec<String>,
+    /// Network limits (flags only).
+    pub network: Network,
 }
 
 /// The config files to read, in order (later ones override earlier ones).
@@ -389,6 +405,7 @@ pub fn resolve(
         credentials,
         section,
         warnings,
+        network: flags.network,
     })
 }
 

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use icat_ids::{IdsClient, TransportOptions};
-use icat_soap::client::{Client, Credentials, Session};
+use icat_soap::client::{Client, Credentials, RetryPolicy, Session};
 
 use crate::app::Context;
-use crate::config::{self, Settings};
+use crate::config::{self, Network, Settings};
 use crate::credentials::{PasswordSources, build_credentials};
 use crate::failure::Failure;
 use crate::session_cache::{CachedSession, SessionCache, short_id};
@@ -28,6 +28,8 @@ pub struct Connection {
     pub check_cert: bool,
     /// Extra CA certificate.
     pub ca_file: Option<PathBuf>,
+    /// Network limits.
+    pub network: Network,
     /// The cache entry describing this session.
     pub cached: CachedSession,
     /// Whether this connection logged in just now (rather than reusing a cached session).
@@ -66,15 +68,38 @@ pub fn settings(ctx: &Context) -> Result<Settings, Failure> {
     Ok(settings)
 }
 
-/// An ICAT client for a URL with the TLS settings.
+/// The pause between retries of small IDS calls chosen with `--retries` (the library's).
+fn ids_backoff() -> icat_ids::Backoff {
+    icat_ids::Backoff {
+        initial: Duration::from_millis(500),
+        max: Duration::from_secs(10),
+        ..icat_ids::Backoff::default()
+    }
+}
+
+/// An ICAT client for a URL with the TLS settings and network limits.
 pub fn icat_client(
     url: &str,
     check_cert: bool,
     ca_file: Option<&PathBuf>,
+    network: &Network,
 ) -> Result<Client, Failure> {
     let mut builder = Client::builder(url)
         .proxy_from_env(true)
         .user_agent(concat!("icat-rs/", env!("CARGO_PKG_VERSION")));
+    if let Some(t) = network.connect_timeout {
+        builder = builder.connect_timeout(t);
+    }
+    if let Some(t) = network.read_timeout {
+        builder = builder.read_timeout(t);
+    }
+    if let Some(n) = network.retries {
+        let default = RetryPolicy::default();
+        builder = builder.retry(RetryPolicy {
+            max_attempts: n.saturating_add(1),
+            ..default
+        });
+    }
     if let Some(ca) = ca_file {
         builder = builder.ca_certificate(ca.clone());
     }
@@ -104,13 +129,19 @@ impl Connection {
                 "pass --idsurl URL, set ICAT_DATA_SERVICE, or add idsurl to the icat.cfg section",
             ));
         };
+        let defaults = TransportOptions::default();
         let options = TransportOptions {
             ca_certificate: self.ca_file.clone(),
             insecure: !self.check_cert,
             proxy_from_env: true,
-            ..TransportOptions::default()
+            connect_timeout: self
+                .network
+                .connect_timeout
+                .unwrap_or(defaults.connect_timeout),
+            read_timeout: self.network.read_timeout.unwrap_or(defaults.read_timeout),
+            ..defaults
         };
-        let client = IdsClient::new(idsurl, options).map_err(|e| {
+        let mut client = IdsClient::new(idsurl, options).map_err(|e| {
             Failure::usage(
                 format!("cannot use IDS URL {idsurl}: {e}"),
                 "check --idsurl, ICAT_DATA_SERVICE or idsurl in icat.cfg",
@@ -118,6 +149,9 @@ impl Connection {
         })?;
         // The IDS asks the ICAT session for its id before every call, so it follows refreshes
         // and re-logins instead of keeping the id it started with.
+        if let Some(n) = self.network.retries {
+            client = client.with_retries(n, ids_backoff());
+        }
         let client = client.with_session_source(std::sync::Arc::new(self.session.clone()));
         Ok(self.ids.get_or_init(|| client).clone())
     }
@@ -180,7 +214,12 @@ pub async fn connect_with(
         Some(c) if settings.url.is_none() => c.check_cert,
         _ => settings.check_cert,
     };
-    let client = icat_client(&url, check_cert, settings.ca_file.as_ref())?;
+    let client = icat_client(
+        &url,
+        check_cert,
+        settings.ca_file.as_ref(),
+        &settings.network,
+    )?;
     let idsurl = settings
         .idsurl
         .clone()
@@ -208,6 +247,7 @@ pub async fn connect_with(
                         server_user: entry.server_user.clone(),
                         check_cert,
                         ca_file: settings.ca_file.clone(),
+                        network: settings.network,
                         cached: entry,
                         fresh_login: false,
                         ids: std::sync::OnceLock::new(),
@@ -298,6 +338,7 @@ pub async fn connect_with(
         server_user,
         check_cert,
         ca_file: settings.ca_file.clone(),
+        network: settings.network,
         cached: entry,
         fresh_login: true,
         ids: std::sync::OnceLock::new(),

@@ -112,6 +112,7 @@ mod tests {
             credentials: BTreeMap::new(),
             section: None,
             warnings: vec![],
+            network: crate::config::Network::default(),
         }
     }
 

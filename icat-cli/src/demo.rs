@@ -166,6 +166,7 @@ async fn story(
         credentials: BTreeMap::new(),
         section: None,
         warnings: Vec::new(),
+        network: crate::config::Network::default(),
     };
     let mut quiet_ctx = ctx.clone();
     quiet_ctx.conn.password_stdin = false;

@@ -191,3 +191,49 @@ fn verbose_logs_never_show_the_password_or_session_id() {
         }
     }
 }
+
+#[test]
+fn network_flags_bound_a_slow_server() {
+    // Every ICAT answer is held for a minute; the client gives up after its read timeout.
+    let config = icat_sim::config::SimConfig::from_toml_str(
+        &format!(
+            "{}\n[faults.icat]\ndelay = \"60s\"\n",
+            icat_sim::config::SimConfig::default_toml()
+        ),
+        "<test>",
+    )
+    .unwrap();
+    let sim = common::start_sim_with(SPEC, false, Duration::ZERO, config);
+    let home = Home::new();
+    let o = home.run_with_stdin(
+        &[
+            "-w",
+            &sim.icat_url,
+            "-a",
+            "db",
+            "-u",
+            "jdoe",
+            "--password-stdin",
+            "--read-timeout",
+            "300ms",
+            "--connect-timeout",
+            "5s",
+            "--retries",
+            "0",
+            "login",
+        ],
+        "secret\n",
+    );
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("within 300ms"), "{err}");
+    // Malformed values are usage errors.
+    for bad in [
+        &["--read-timeout", "soon", "whoami"][..],
+        &["--connect-timeout", "0s", "whoami"][..],
+        &["--retries", "-1", "whoami"][..],
+    ] {
+        let o = home.run(bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+    }
+}

@@ -109,7 +109,9 @@ pub enum IcatError {
         excerpt: String,
     },
     /// No answer in time.
-    #[error("no answer from {url} within {}s. The server may be busy or unreachable: retry, narrow the query, or raise the client timeout.", after.as_secs())]
+    #[error(
+        "no answer from {url} within {after:?}. The server may be busy or unreachable: retry, narrow the query, or raise the client timeout."
+    )]
     Timeout {
         /// The endpoint called.
         url: String,
