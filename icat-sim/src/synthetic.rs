@@ -1,8 +1,9 @@
 //! A deterministic synthetic facility (`--synthetic visits=100,datasets=10,files=100,size=1MiB,archived=0.3`):
 //! facility, instruments, types, users with investigation roles, investigations, datasets and datafiles
-//! whose contents are real bytes (the IDS storage's seeded pattern) with matching CRC32 checksum and
-//! size. The catalogue part is one transaction; file contents are written through [`Storage`], and the
-//! chosen fraction of datasets is marked archived for two-level mode.
+//! with real contents and matching CRC32 checksum and size. The contents are generated on read from
+//! each datafile's `synthetic/<seed>/<size>/…` location ([`SyntheticFile`]), so nothing is written to
+//! disk and 100 000 datafiles take seconds. The catalogue part is one transaction, and the chosen
+//! fraction of datasets is marked archived for two-level mode.
 
 use std::str::FromStr;
 
@@ -11,10 +12,7 @@ use icat_soap::dynamic::{AttrValue, DynEntity};
 
 use crate::db::Db;
 use crate::error::IcatError;
-use crate::ids::{Storage, StorageError, fill_pattern};
-
-/// Files up to this size are generated in memory and written in one go.
-const SMALL_FILE: u64 = 1 << 20;
+use crate::ids::{Storage, StorageError, SyntheticFile, SyntheticTail};
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -200,8 +198,9 @@ fn ent(name: &str, attrs: Vec<(&str, AttrValue)>, ones: Vec<(&str, &str, i64)>) 
     e
 }
 
-/// Creates the facility described by `spec` as `user`, storing contents in `storage`. Datasets chosen
-/// as archived are marked so in the storage when `two_level` is set.
+/// Creates the facility described by `spec` as `user`. File contents need no writing (they are
+/// generated from the locations when read); datasets chosen as archived are marked so in
+/// `storage` when `two_level` is set.
 pub fn generate(
     db: &mut Db,
     spec: &SyntheticSpec,
@@ -211,7 +210,8 @@ pub fn generate(
 ) -> Result<SyntheticSummary, SyntheticError> {
     let bulk = db.bulk(user)?;
     let mut rng = SplitMix64::new(spec.seed);
-    let mut small = vec![0u8; usize::try_from(spec.size.min(SMALL_FILE)).unwrap_or(0)];
+    // One pass over the bytes all files share gives every checksum.
+    let tail = SyntheticTail::new(spec.seed, spec.size);
     let mut summary = SyntheticSummary::default();
     let fac = bulk.create(&ent(
         "Facility",
@@ -289,7 +289,6 @@ pub fn generate(
     }
     let base_ms = 1_577_836_800_000_i64; // 2020-01-01T00:00:00Z
     let day = 86_400_000_i64;
-    let files_per_inv = u64::from(spec.datasets) * u64::from(spec.files);
     for v in 0..spec.visits {
         let start = base_ms + i64::from(v) * day;
         let mut inv = ent(
@@ -306,13 +305,6 @@ pub fn generate(
                 (
                     "endDate",
                     AttrValue::DateTime(DateTime::from_unix_millis(start + day)),
-                ),
-                ("fileCount", AttrValue::Long(files_per_inv as i64)),
-                (
-                    "fileSize",
-                    AttrValue::Long(
-                        i64::try_from(files_per_inv.saturating_mul(spec.size)).unwrap_or(i64::MAX),
-                    ),
                 ),
             ],
             vec![
@@ -360,14 +352,6 @@ pub fn generate(
                             start + i64::from(d) * 60_000,
                         )),
                     ),
-                    ("fileCount", AttrValue::Long(i64::from(spec.files))),
-                    (
-                        "fileSize",
-                        AttrValue::Long(
-                            i64::try_from(u64::from(spec.files).saturating_mul(spec.size))
-                                .unwrap_or(i64::MAX),
-                        ),
-                    ),
                 ],
                 vec![
                     ("investigation", "Investigation", inv_id),
@@ -381,15 +365,14 @@ pub fn generate(
             }
             for f in 0..spec.files {
                 let name = format!("df{:05}.nxs", f + 1);
-                let location = format!("{inv_id}/{ds_id}/{name}");
-                let file_seed = spec.seed ^ (ds_id as u64).rotate_left(20) ^ u64::from(f);
-                // Small files are filled in one reused buffer (write_pattern allocates 1 MiB per file).
-                let stored = if spec.size <= SMALL_FILE {
-                    fill_pattern(file_seed, 0, &mut small);
-                    storage.write_bytes(&location, &small)?
-                } else {
-                    storage.write_pattern(&location, file_seed, spec.size)?
-                };
+                let location = SyntheticFile::location(
+                    spec.seed,
+                    spec.size,
+                    &format!("{inv_id}/{ds_id}/{name}"),
+                );
+                let stored = SyntheticFile::parse(&location)
+                    .map(|file| file.stored(&tail))
+                    .ok_or_else(|| StorageError::IllegalLocation(location.clone()))?;
                 bulk.create(&ent(
                     "Datafile",
                     vec![
@@ -471,15 +454,28 @@ mod tests {
         };
         let (r1, r2) = (rows(&db1), rows(&db2));
         assert_eq!(r1, r2);
+        let read = |storage: &Storage, location: &str| {
+            let mut bytes = Vec::new();
+            let mut reader = storage.content(location).unwrap().open().unwrap();
+            std::io::Read::read_to_end(&mut reader, &mut bytes).unwrap();
+            bytes
+        };
+        let mut contents = std::collections::BTreeSet::new();
         for (location, checksum, size) in &r1 {
-            let bytes = std::fs::read(st1.path_of(location).unwrap()).unwrap();
+            let bytes = read(&st1, location);
             assert_eq!(bytes.len() as i64, *size);
             assert_eq!(format!("{:x}", crc32fast::hash(&bytes)), *checksum);
-            assert_eq!(
-                bytes,
-                std::fs::read(st2.path_of(location).unwrap()).unwrap()
-            );
+            assert_eq!(bytes, read(&st2, location));
+            contents.insert(bytes);
         }
+        assert_eq!(contents.len(), r1.len(), "every datafile has its own bytes");
+        assert!(
+            std::fs::read_dir(a.path().join("main"))
+                .unwrap()
+                .next()
+                .is_none(),
+            "no file contents were written"
+        );
         let pis: i64 = db1
             .conn()
             .query_row("SELECT COUNT(*) FROM \"InvestigationUser\" iu JOIN \"User\" u ON iu.\"user_id\" = u.\"id\" WHERE u.\"name\" = 'db/acord'", [], |r| r.get(0))
@@ -491,5 +487,16 @@ mod tests {
         let c = tempfile::tempdir().unwrap();
         let (db3, _, _) = run(c.path(), &other);
         assert_ne!(rows(&db3), r1, "another seed gives other contents");
+        // The catalogue's triggers made the dataset and investigation totals.
+        crate::load::tests::assert_totals_match_datafiles(&db1);
+        let size: i64 = db1
+            .conn()
+            .query_row(
+                "SELECT \"fileSize\" FROM \"Investigation\" LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(size, 2 * 4 * 3000);
     }
 }

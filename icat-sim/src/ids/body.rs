@@ -3,14 +3,14 @@
 //! Neither path holds more than a few fixed-size buffers per response. Fault injection (cut
 //! connections, corrupted bytes) is applied here.
 
-use std::io::{self, Read, Seek, Write};
-use std::path::PathBuf;
+use std::io::{self, Read, Write};
 
 use axum::body::Body;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, stream};
 use tokio::sync::mpsc;
 
+use super::storage::{ReadSeek, StoredContent};
 use super::zipstream::ZipStreamWriter;
 
 /// Read buffer size of raw file streams.
@@ -39,12 +39,14 @@ fn corrupt_in_place(chunk: &mut [u8], pos: u64) {
 /// A blocking thread reads ahead into a small bounded channel, so disk reads overlap with
 /// network writes.
 pub async fn file_body(
-    path: PathBuf,
+    content: StoredContent,
     offset: u64,
     corrupt: bool,
     cut_at: Option<u64>,
 ) -> io::Result<Body> {
-    let mut file = tokio::fs::File::open(&path).await?.into_std().await;
+    let mut file = tokio::task::spawn_blocking(move || content.open())
+        .await
+        .map_err(io::Error::other)??;
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(FILE_CHANNEL_DEPTH);
     tokio::task::spawn_blocking(move || {
         if let Err(e) = read_file_into(&mut file, offset, corrupt, &tx) {
@@ -58,7 +60,7 @@ pub async fn file_body(
 }
 
 fn read_file_into(
-    file: &mut std::fs::File,
+    file: &mut dyn ReadSeek,
     offset: u64,
     corrupt: bool,
     tx: &mpsc::Sender<io::Result<Bytes>>,
@@ -105,7 +107,7 @@ pub struct ZipItem {
     /// The entry name.
     pub name: String,
     /// Where the bytes are.
-    pub path: PathBuf,
+    pub content: StoredContent,
     /// The stored size (for zip64 decisions).
     pub size: u64,
     /// Whether to corrupt its bytes (fault injection).
@@ -138,7 +140,7 @@ fn write_zip(writer: ChannelWriter, items: Vec<ZipItem>, compress: bool) -> io::
             tracing::debug!(entry = %item.name, "skipped duplicate zip entry");
             continue;
         }
-        let file = std::fs::File::open(&item.path)?;
+        let file = item.content.open()?;
         let mut reader = CorruptingReader {
             inner: file,
             pos: 0,

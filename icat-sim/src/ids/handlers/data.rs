@@ -15,7 +15,8 @@ use crate::ids::params::Params;
 #[cfg(target_os = "linux")]
 use crate::ids::sendfile::FileSender;
 use crate::ids::state::IdsState;
-use crate::ids::storage::StorageError;
+use crate::ids::storage::{StorageError, StoredContent};
+use std::path::PathBuf;
 
 /// Parse a `Range` header: only `bytes=N-` is accepted.
 fn range_offset(headers: &HeaderMap) -> IdsResult<u64> {
@@ -91,8 +92,8 @@ pub(super) async fn get_data(
 
     let body = if !zip && datafiles.len() == 1 {
         let df = &datafiles[0];
-        let path = stored_path(&state, df)?;
-        let stored = stored_size(&state, df)?;
+        let content = stored_content(&state, df)?;
+        let stored = content.size();
         let name = download_name(false, outname.as_deref(), Some(&df.name));
         insert_disposition(&mut response_headers, &name);
         if prepared_mode.is_none() {
@@ -106,14 +107,14 @@ pub(super) async fn get_data(
         let unable = |e: std::io::Error| {
             IdsError::Internal(format!("Unable to read datafile {}: {e}", df.id))
         };
-        match zero_copy_body(&extensions, corrupt || cut.is_some()) {
-            Some(sender) => {
+        match zero_copy_body(&extensions, &content, corrupt || cut.is_some()) {
+            Some((sender, path)) => {
                 let len = stored.saturating_sub(offset);
                 raw_sendfile_body(sender, path, offset, len)
                     .await
                     .map_err(unable)?
             }
-            None => file_body(path, offset, corrupt, cut)
+            None => file_body(content, offset, corrupt, cut)
                 .await
                 .map_err(unable)?,
         }
@@ -136,19 +137,29 @@ pub(super) async fn get_data(
     Ok((status, response_headers, body).into_response())
 }
 
-/// The connection's zero-copy sender, unless faults need the bytes to pass through user space.
+/// The connection's zero-copy sender and the file to send, for a stored file whose bytes need
+/// not pass through user space (faults do).
 #[cfg(target_os = "linux")]
-fn zero_copy_body(extensions: &Extensions, faulty: bool) -> Option<FileSender> {
-    if faulty {
-        None
-    } else {
-        FileSender::of(extensions)
+fn zero_copy_body(
+    extensions: &Extensions,
+    content: &StoredContent,
+    faulty: bool,
+) -> Option<(FileSender, PathBuf)> {
+    match content {
+        StoredContent::File { path, .. } if !faulty => {
+            FileSender::of(extensions).map(|sender| (sender, path.clone()))
+        }
+        _ => None,
     }
 }
 
 /// Without `sendfile` every file is streamed with reads.
 #[cfg(not(target_os = "linux"))]
-fn zero_copy_body(_extensions: &Extensions, _faulty: bool) -> Option<std::convert::Infallible> {
+fn zero_copy_body(
+    _extensions: &Extensions,
+    _content: &StoredContent,
+    _faulty: bool,
+) -> Option<(std::convert::Infallible, PathBuf)> {
     None
 }
 
@@ -156,7 +167,7 @@ fn zero_copy_body(_extensions: &Extensions, _faulty: bool) -> Option<std::conver
 #[cfg(target_os = "linux")]
 async fn raw_sendfile_body(
     sender: FileSender,
-    path: std::path::PathBuf,
+    path: PathBuf,
     offset: u64,
     len: u64,
 ) -> std::io::Result<Body> {
@@ -169,7 +180,7 @@ async fn raw_sendfile_body(
 #[cfg(not(target_os = "linux"))]
 async fn raw_sendfile_body(
     sender: std::convert::Infallible,
-    _path: std::path::PathBuf,
+    _path: PathBuf,
     _offset: u64,
     _len: u64,
 ) -> std::io::Result<Body> {
@@ -181,11 +192,12 @@ fn zip_items(state: &IdsState, datafiles: &[DatafileRecord]) -> IdsResult<(Vec<Z
     let mut items = Vec::with_capacity(datafiles.len());
     let mut total = 0u64;
     for df in datafiles {
-        let size = stored_size(state, df)?;
+        let content = stored_content(state, df)?;
+        let size = content.size();
         total += size;
         items.push(ZipItem {
             name: zip_entry_name(df),
-            path: stored_path(state, df)?,
+            content,
             size,
             corrupt: state.faults().corrupts(df.id),
         });
@@ -199,23 +211,17 @@ fn insert_disposition(headers: &mut HeaderMap, name: &str) {
     }
 }
 
-fn stored_path(state: &IdsState, df: &DatafileRecord) -> IdsResult<std::path::PathBuf> {
-    state.storage().path_of(&df.location).map_err(|e| {
-        IdsError::Internal(format!("Datafile {} has an unusable location: {e}", df.id))
+fn stored_content(state: &IdsState, df: &DatafileRecord) -> IdsResult<StoredContent> {
+    state.storage().content(&df.location).map_err(|e| match e {
+        StorageError::Missing(_) => IdsError::Internal(format!(
+            "The file of datafile {} is missing from main storage",
+            df.id
+        )),
+        StorageError::IllegalLocation(_) => {
+            IdsError::Internal(format!("Datafile {} has an unusable location: {e}", df.id))
+        }
+        other => IdsError::from(other),
     })
-}
-
-fn stored_size(state: &IdsState, df: &DatafileRecord) -> IdsResult<u64> {
-    state
-        .storage()
-        .stored_size(&df.location)
-        .map_err(|e| match e {
-            StorageError::Missing(_) => IdsError::Internal(format!(
-                "The file of datafile {} is missing from main storage",
-                df.id
-            )),
-            other => IdsError::from(other),
-        })
 }
 
 #[cfg(test)]
