@@ -12,7 +12,7 @@ use icat_soap::meta::{AttrType, FieldKind};
 use quick_xml::events::Event;
 use rusqlite::types::Value;
 
-use crate::db::schema::{Schema, quote};
+use crate::db::schema::{RECOMPUTE_FILE_TOTALS, Schema, quote};
 use crate::db::{Bulk, Db};
 use crate::error::IcatError;
 
@@ -185,6 +185,14 @@ pub fn load_str(db: &mut Db, text: &str, user: &str) -> Result<usize, LoadError>
             count += 1;
         }
     }
+    // Dumps carry dataset and investigation totals, and the triggers added each loaded datafile
+    // on top: make them the totals of the datafiles now in the catalogue.
+    bulk.conn()
+        .execute_batch(RECOMPUTE_FILE_TOTALS)
+        .map_err(|e| LoadError::Create {
+            what: "the dataset and investigation file totals".into(),
+            source: e.into(),
+        })?;
     bulk.commit().map_err(|source| LoadError::Create {
         what: "the load transaction".into(),
         source,
@@ -365,7 +373,7 @@ fn condition(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::db::{Clock, Include};
 
@@ -414,6 +422,39 @@ mod tests {
             checked += 1;
         }
         assert!(checked >= 40, "summary lines checked: {checked}");
+        assert_totals_match_datafiles(&db);
+    }
+
+    /// Every dataset's and investigation's fileSize/fileCount are the totals of its datafiles.
+    pub(crate) fn assert_totals_match_datafiles(db: &Db) {
+        for (table, join) in [
+            ("Dataset", "df.\"dataset_id\" = t.\"id\""),
+            (
+                "Investigation",
+                "df.\"dataset_id\" IN (SELECT \"id\" FROM \"Dataset\" WHERE \"investigation_id\" = t.\"id\")",
+            ),
+        ] {
+            let sql = format!(
+                "SELECT COUNT(*) FROM \"{table}\" t WHERE t.\"fileSize\" IS NOT \
+                 (SELECT COALESCE(SUM(df.\"fileSize\"), 0) FROM \"Datafile\" df WHERE {join}) \
+                 OR t.\"fileCount\" IS NOT (SELECT COUNT(*) FROM \"Datafile\" df WHERE {join})"
+            );
+            let wrong: i64 = db.conn().query_row(&sql, [], |r| r.get(0)).unwrap();
+            assert_eq!(wrong, 0, "{table} rows with wrong file totals");
+        }
+        let files: i64 = db
+            .conn()
+            .query_row("SELECT COUNT(*) FROM \"Datafile\"", [], |r| r.get(0))
+            .unwrap();
+        let counted: i64 = db
+            .conn()
+            .query_row(
+                "SELECT COALESCE(SUM(\"fileCount\"), 0) FROM \"Investigation\"",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(files, counted);
     }
 
     #[test]

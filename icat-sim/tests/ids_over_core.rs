@@ -116,6 +116,41 @@ async fn ids_serves_synthetic_files_and_registers_uploads() {
         json["checksum"].as_u64().unwrap(),
         u64::from(crc32fast::hash(b"hello, ids"))
     );
+    let totals = |entity: &str, id: i64| -> (i64, i64) {
+        let sql = format!("SELECT \"fileSize\", \"fileCount\" FROM \"{entity}\" WHERE \"id\" = ?");
+        sim.icat()
+            .db()
+            .conn()
+            .query_row(&sql, [id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+    };
+    let inv_id = got.one["dataset"].id().and_then(|ds| {
+        let ds = sim.icat().get(&session, "Dataset INCLUDE 1", ds).ok()?;
+        ds.one["investigation"].id()
+    });
+    let inv_id = inv_id.unwrap();
+    assert_eq!(
+        totals("Dataset", ds_id),
+        (10_010, 3),
+        "put adds to the dataset"
+    );
+    assert_eq!(totals("Investigation", inv_id), (20_010, 5));
+    let deleted = http
+        .delete(format!("{ids}/delete"))
+        .query(&[
+            ("sessionId", session.as_str()),
+            ("datafileIds", &new_id.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(
+        totals("Dataset", ds_id),
+        (10_000, 2),
+        "delete takes it away"
+    );
+    assert_eq!(totals("Investigation", inv_id), (20_000, 4));
 
     // A non-root user cannot put (no write permission in the default configuration): 403.
     let user = sim.icat().login("db", &creds("jdoe")).unwrap();

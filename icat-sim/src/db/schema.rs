@@ -242,9 +242,76 @@ impl Schema {
                 ));
             }
         }
+        let has = |name: &str| self.tables.contains_key(name);
+        if has("Datafile") && has("Dataset") && has("Investigation") {
+            out.extend(FILE_TOTAL_TRIGGERS.iter().map(|t| t.to_string()));
+        }
         out
     }
 }
+
+/// Triggers keeping `Dataset.fileSize`/`fileCount` and `Investigation.fileSize`/`fileCount` equal to
+/// the totals of their datafiles, as ICAT does with its optional database triggers
+/// (`create_triggers_*_5_0.sql`): on datafile insert, delete, and change of size or dataset, and
+/// when a dataset moves to another investigation. A dataset is deleted after its datafiles (the
+/// cascade), so its totals have already left the investigation by then.
+const FILE_TOTAL_TRIGGERS: [&str; 4] = [
+    r#"CREATE TRIGGER IF NOT EXISTS "Datafile_totals_insert" AFTER INSERT ON "Datafile" BEGIN
+  UPDATE "Dataset" SET "fileSize" = COALESCE("fileSize", 0) + COALESCE(NEW."fileSize", 0),
+    "fileCount" = COALESCE("fileCount", 0) + 1 WHERE "id" = NEW."dataset_id";
+  UPDATE "Investigation" SET "fileSize" = COALESCE("fileSize", 0) + COALESCE(NEW."fileSize", 0),
+    "fileCount" = COALESCE("fileCount", 0) + 1
+    WHERE "id" = (SELECT "investigation_id" FROM "Dataset" WHERE "id" = NEW."dataset_id");
+END"#,
+    r#"CREATE TRIGGER IF NOT EXISTS "Datafile_totals_delete" AFTER DELETE ON "Datafile" BEGIN
+  UPDATE "Dataset" SET "fileSize" = COALESCE("fileSize", 0) - COALESCE(OLD."fileSize", 0),
+    "fileCount" = COALESCE("fileCount", 0) - 1 WHERE "id" = OLD."dataset_id";
+  UPDATE "Investigation" SET "fileSize" = COALESCE("fileSize", 0) - COALESCE(OLD."fileSize", 0),
+    "fileCount" = COALESCE("fileCount", 0) - 1
+    WHERE "id" = (SELECT "investigation_id" FROM "Dataset" WHERE "id" = OLD."dataset_id");
+END"#,
+    r#"CREATE TRIGGER IF NOT EXISTS "Datafile_totals_update" AFTER UPDATE OF "fileSize", "dataset_id" ON "Datafile"
+  WHEN OLD."fileSize" IS NOT NEW."fileSize" OR OLD."dataset_id" IS NOT NEW."dataset_id" BEGIN
+  UPDATE "Dataset" SET "fileSize" = COALESCE("fileSize", 0) - COALESCE(OLD."fileSize", 0),
+    "fileCount" = COALESCE("fileCount", 0) - 1 WHERE "id" = OLD."dataset_id";
+  UPDATE "Investigation" SET "fileSize" = COALESCE("fileSize", 0) - COALESCE(OLD."fileSize", 0),
+    "fileCount" = COALESCE("fileCount", 0) - 1
+    WHERE "id" = (SELECT "investigation_id" FROM "Dataset" WHERE "id" = OLD."dataset_id");
+  UPDATE "Dataset" SET "fileSize" = COALESCE("fileSize", 0) + COALESCE(NEW."fileSize", 0),
+    "fileCount" = COALESCE("fileCount", 0) + 1 WHERE "id" = NEW."dataset_id";
+  UPDATE "Investigation" SET "fileSize" = COALESCE("fileSize", 0) + COALESCE(NEW."fileSize", 0),
+    "fileCount" = COALESCE("fileCount", 0) + 1
+    WHERE "id" = (SELECT "investigation_id" FROM "Dataset" WHERE "id" = NEW."dataset_id");
+END"#,
+    r#"CREATE TRIGGER IF NOT EXISTS "Dataset_totals_move" AFTER UPDATE OF "investigation_id" ON "Dataset"
+  WHEN OLD."investigation_id" IS NOT NEW."investigation_id" BEGIN
+  UPDATE "Investigation" SET
+    "fileSize" = COALESCE("fileSize", 0)
+      - (SELECT COALESCE(SUM("fileSize"), 0) FROM "Datafile" WHERE "dataset_id" = NEW."id"),
+    "fileCount" = COALESCE("fileCount", 0)
+      - (SELECT COUNT(*) FROM "Datafile" WHERE "dataset_id" = NEW."id")
+    WHERE "id" = OLD."investigation_id";
+  UPDATE "Investigation" SET
+    "fileSize" = COALESCE("fileSize", 0)
+      + (SELECT COALESCE(SUM("fileSize"), 0) FROM "Datafile" WHERE "dataset_id" = NEW."id"),
+    "fileCount" = COALESCE("fileCount", 0)
+      + (SELECT COUNT(*) FROM "Datafile" WHERE "dataset_id" = NEW."id")
+    WHERE "id" = NEW."investigation_id";
+END"#,
+];
+
+/// Statements setting every dataset's and investigation's `fileSize`/`fileCount` to the totals of
+/// its datafiles (after a bulk load that carried stale or doubled totals).
+pub const RECOMPUTE_FILE_TOTALS: &str = r#"
+UPDATE "Dataset" SET
+  "fileSize" = (SELECT COALESCE(SUM(df."fileSize"), 0) FROM "Datafile" df WHERE df."dataset_id" = "Dataset"."id"),
+  "fileCount" = (SELECT COUNT(*) FROM "Datafile" df WHERE df."dataset_id" = "Dataset"."id");
+UPDATE "Investigation" SET
+  "fileSize" = (SELECT COALESCE(SUM(df."fileSize"), 0) FROM "Datafile" df
+    JOIN "Dataset" ds ON df."dataset_id" = ds."id" WHERE ds."investigation_id" = "Investigation"."id"),
+  "fileCount" = (SELECT COUNT(*) FROM "Datafile" df
+    JOIN "Dataset" ds ON df."dataset_id" = ds."id" WHERE ds."investigation_id" = "Investigation"."id");
+"#;
 
 /// The column holding a field: the field name for attributes, `<field>_id` for relations.
 pub fn column_of(table: &Table, field: &str) -> String {

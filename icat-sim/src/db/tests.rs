@@ -388,3 +388,140 @@ fn file_database_survives_reopening() {
     );
     assert_eq!(db.session_get(&session).unwrap().user, "simple/root");
 }
+
+/// (fileSize, fileCount) of a dataset or investigation.
+fn totals(db: &Db, entity: &str, id: i64) -> (i64, i64) {
+    let got = db.get(entity, id, &Include::none(), 100).unwrap();
+    let long = |f: &str| match &got.attrs[f] {
+        AttrValue::Long(n) => *n,
+        other => panic!("{entity}.{f} is {other:?}"),
+    };
+    (long("fileSize"), long("fileCount"))
+}
+
+fn datafile(name: &str, dataset: i64, size: Option<i64>) -> DynEntity {
+    let mut attrs = vec![("name", s(name))];
+    if let Some(size) = size {
+        attrs.push(("fileSize", AttrValue::Long(size)));
+    }
+    with_one(
+        ent("Datafile", &attrs),
+        "dataset",
+        reference("Dataset", dataset),
+    )
+}
+
+#[test]
+fn dataset_and_investigation_file_totals_follow_their_datafiles() {
+    let mut db = db();
+    let (_, inv, dst) = base(&mut db);
+    let u = "simple/root";
+    let ds1 = db.create(u, &dataset("ds1", inv, dst)).unwrap();
+    assert_eq!(totals(&db, "Dataset", ds1), (0, 0));
+
+    // create, createMany, and datafiles nested in a dataset create.
+    let a = db.create(u, &datafile("a", ds1, Some(100))).unwrap();
+    db.create_many(u, &[datafile("b", ds1, Some(20)), datafile("c", ds1, None)])
+        .unwrap();
+    let mut ds2 = dataset("ds2", inv, dst);
+    ds2.many.insert(
+        "datafiles".into(),
+        vec![
+            ent(
+                "Datafile",
+                &[("name", s("d")), ("fileSize", AttrValue::Long(7))],
+            ),
+            ent(
+                "Datafile",
+                &[("name", s("e")), ("fileSize", AttrValue::Long(3))],
+            ),
+        ],
+    );
+    let ds2 = db.create(u, &ds2).unwrap();
+    assert_eq!(totals(&db, "Dataset", ds1), (120, 3));
+    assert_eq!(totals(&db, "Dataset", ds2), (10, 2));
+    assert_eq!(totals(&db, "Investigation", inv), (130, 5));
+
+    // A failed createMany changes nothing.
+    let err = db
+        .create_many(
+            u,
+            &[datafile("f", ds1, Some(5)), datafile("a", ds1, Some(1))],
+        )
+        .unwrap_err();
+    assert_eq!(err.kind, IcatErrorKind::ObjectAlreadyExists);
+    assert_eq!(totals(&db, "Investigation", inv), (130, 5));
+
+    // update of the size, and of the dataset (moves the file between datasets).
+    let mut changed = datafile("a", ds1, Some(150));
+    changed.attrs.insert("id".into(), AttrValue::Long(a));
+    db.update(u, &changed).unwrap();
+    assert_eq!(totals(&db, "Dataset", ds1), (170, 3));
+    let mut moved = datafile("a", ds2, Some(150));
+    moved.attrs.insert("id".into(), AttrValue::Long(a));
+    db.update(u, &moved).unwrap();
+    assert_eq!(totals(&db, "Dataset", ds1), (20, 2));
+    assert_eq!(totals(&db, "Dataset", ds2), (160, 3));
+    assert_eq!(totals(&db, "Investigation", inv), (180, 5));
+
+    // A dataset moving to another investigation takes its totals along.
+    let (fac, it) = {
+        let got = db
+            .get(
+                "Investigation",
+                inv,
+                &Include::all_ones(db.table("Investigation").unwrap()),
+                100,
+            )
+            .unwrap();
+        (
+            got.one["facility"].id().unwrap(),
+            got.one["type"].id().unwrap(),
+        )
+    };
+    let inv2 = ent(
+        "Investigation",
+        &[("name", s("inv2")), ("visitId", s("1")), ("title", s("T2"))],
+    );
+    let inv2 = with_one(
+        with_one(inv2, "facility", reference("Facility", fac)),
+        "type",
+        reference("InvestigationType", it),
+    );
+    let inv2 = db.create(u, &inv2).unwrap();
+    let mut ds2_moved = dataset("ds2", inv2, dst);
+    ds2_moved.attrs.insert("id".into(), AttrValue::Long(ds2));
+    ds2_moved
+        .attrs
+        .insert("fileSize".into(), AttrValue::Long(160));
+    ds2_moved
+        .attrs
+        .insert("fileCount".into(), AttrValue::Long(3));
+    db.update(u, &ds2_moved).unwrap();
+    assert_eq!(totals(&db, "Investigation", inv), (20, 2));
+    assert_eq!(totals(&db, "Investigation", inv2), (160, 3));
+
+    // delete of a datafile, and of a dataset (cascading to its datafiles).
+    db.delete(&reference("Datafile", a)).unwrap();
+    assert_eq!(totals(&db, "Dataset", ds2), (10, 2));
+    assert_eq!(totals(&db, "Investigation", inv2), (10, 2));
+    db.delete(&reference("Dataset", ds1)).unwrap();
+    assert_eq!(totals(&db, "Investigation", inv), (0, 0));
+    assert_eq!(totals(&db, "Investigation", inv2), (10, 2));
+}
+
+#[test]
+fn update_without_file_size_sets_it_to_the_java_default() {
+    let mut db = db();
+    let (_, inv, dst) = base(&mut db);
+    let ds = db.create("simple/root", &dataset("ds", inv, dst)).unwrap();
+    let df = db
+        .create("simple/root", &datafile("a", ds, Some(42)))
+        .unwrap();
+    let mut bean = datafile("a", ds, None);
+    bean.attrs.insert("id".into(), AttrValue::Long(df));
+    db.update("simple/root", &bean).unwrap();
+    let got = db.get("Datafile", df, &Include::none(), 100).unwrap();
+    assert_eq!(got.attrs["fileSize"], AttrValue::Long(0));
+    assert_eq!(totals(&db, "Dataset", ds), (0, 1));
+}

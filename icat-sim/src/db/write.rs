@@ -143,7 +143,8 @@ impl Db {
         Ok(())
     }
 
-    /// ICAT `update`: writes the bean's attributes and many-to-one relations; omitted ones become null.
+    /// ICAT `update`: writes the bean's attributes and many-to-one relations; omitted ones become
+    /// null (or their Java default, such as `fileSize` 0).
     pub fn update(&mut self, user: &str, bean: &DynEntity) -> Result<(), IcatError> {
         let schema = self.schema.clone();
         let table = self.table(&bean.entity)?.clone();
@@ -179,7 +180,6 @@ impl Db {
                     a.ty,
                     a.meta.not_null,
                     bean.attrs.get(a.name),
-                    false,
                 )?,
             });
         }
@@ -316,14 +316,7 @@ fn insert_tree(
         params.push(match a.name {
             "createId" | "modId" => Value::Text(stamp.user.to_string()),
             "createTime" | "modTime" => Value::Integer(stamp.now),
-            _ => attribute_value(
-                table,
-                a.name,
-                a.ty,
-                a.meta.not_null,
-                bean.attrs.get(a.name),
-                true,
-            )?,
+            _ => attribute_value(table, a.name, a.ty, a.meta.not_null, bean.attrs.get(a.name))?,
         });
     }
     for o in &table.ones {
@@ -363,20 +356,21 @@ fn insert_tree(
     Ok(id)
 }
 
-/// The stored value of one attribute, applying Java defaults on create and the not-null rule.
+/// The stored value of one attribute, applying Java defaults and the not-null rule.
+///
+/// ICAT's beans are JAXB objects, so an omitted field holds its Java default on `update` as on
+/// `create` (an update without `fileSize` sets it to 0).
 fn attribute_value(
     table: &Table,
     field: &str,
     ty: AttrType,
     not_null: bool,
     given: Option<&AttrValue>,
-    creating: bool,
 ) -> Result<Value, IcatError> {
     let entity = table.name();
     let value = match given {
         Some(v) => Some(v.clone()),
-        None if creating => java_default(entity, field).and_then(|j| default_value(ty, j)),
-        None => None,
+        None => java_default(entity, field).and_then(|j| default_value(ty, j)),
     };
     // Java primitives (required booleans) read as false when absent, as JAXB does.
     let value = match (value, ty, not_null) {
