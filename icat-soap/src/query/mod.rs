@@ -18,12 +18,14 @@
 
 mod condition;
 mod error;
+mod keywords;
 mod literal;
 mod path;
 mod render;
 
 pub use condition::{CompareOp, Condition};
 pub use error::QueryError;
+pub use keywords::JPQL_KEYWORDS;
 pub use literal::{ENUM_PREFIX, Literal, quote_string};
 pub use path::Schema;
 

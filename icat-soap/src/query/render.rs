@@ -4,74 +4,12 @@ use std::collections::HashMap;
 
 use crate::meta::{AttrType, EntityMeta, FieldKind, FieldMeta};
 
+use super::JPQL_KEYWORDS;
 use super::literal::attr_type_name;
 use super::path::{self, Resolved, Schema};
 use super::{
     Aggregate, CompareOp, Condition, Direction, Include, JoinKind, Query, QueryError, Selection,
 };
-
-/// JPQL keywords of ICAT's tokenizer (plus LIKE): never used as generated variable names.
-const KEYWORDS: &[&str] = &[
-    "ABS",
-    "ALL",
-    "AND",
-    "ANY",
-    "AS",
-    "ASC",
-    "AVG",
-    "BETWEEN",
-    "BOTH",
-    "BY",
-    "CONCAT",
-    "COUNT",
-    "DESC",
-    "DISTINCT",
-    "DIV",
-    "EMPTY",
-    "ESCAPE",
-    "FALSE",
-    "FETCH",
-    "FROM",
-    "GROUP",
-    "HAVING",
-    "IN",
-    "INCLUDE",
-    "INNER",
-    "IS",
-    "JOIN",
-    "LEADING",
-    "LEFT",
-    "LENGTH",
-    "LIKE",
-    "LIMIT",
-    "LOCATE",
-    "LOWER",
-    "MAX",
-    "MEMBER",
-    "MIN",
-    "MINUS",
-    "MOD",
-    "MULT",
-    "NOT",
-    "NULL",
-    "OBJECT",
-    "OR",
-    "ORDER",
-    "OUTER",
-    "PLUS",
-    "REAL",
-    "SELECT",
-    "SIZE",
-    "SQRT",
-    "SUBSTRING",
-    "SUM",
-    "TIMESTAMP",
-    "TRAILING",
-    "TRIM",
-    "TRUE",
-    "UPPER",
-    "WHERE",
-];
 
 /// One generated `JOIN parent.field alias`.
 struct Join {
@@ -141,7 +79,7 @@ impl<'a> From<'a> {
         let taken = |a: &str| {
             a.eq_ignore_ascii_case(&self.root_alias)
                 || self.joins.iter().any(|j| j.alias.eq_ignore_ascii_case(a))
-                || KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(a))
+                || JPQL_KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(a))
         };
         if !taken(&base) {
             return base;
