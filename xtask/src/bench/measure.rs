@@ -1,5 +1,11 @@
 //! Running one client process and measuring it from the OS: wall time and peak resident memory
-//! (`wait4`'s `ru_maxrss`), plus summary statistics over repetitions.
+//! (`ru_maxrss` from `wait4`), plus summary statistics over repetitions.
+//!
+//! Linux records the memory of the process a child was spawned from into the child's `ru_maxrss`
+//! at `exec` (std spawns with a shared address space), so the child's own figure would include
+//! the harness. The client therefore runs under GNU `/usr/bin/time -f %M`, a small process that
+//! forks it and reports its `wait4` peak; without `/usr/bin/time` our own `wait4` figure is used
+//! (an upper bound).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -26,6 +32,10 @@ pub fn run(cmd: &mut Command, stdout_file: &Path) -> Result<Run> {
         .with_context(|| format!("creating {}", stdout_file.display()))?;
     let err = std::fs::File::create(&err_file)
         .with_context(|| format!("creating {}", err_file.display()))?;
+    let rss_file = stdout_file.with_extension("rss");
+    let mut wrapped = wrap_in_time(cmd, &rss_file);
+    let timed = wrapped.is_some();
+    let cmd = wrapped.as_mut().unwrap_or(cmd);
     let started = Instant::now();
     let child = cmd
         .stdin(Stdio::null())
@@ -33,8 +43,13 @@ pub fn run(cmd: &mut Command, stdout_file: &Path) -> Result<Run> {
         .stderr(err)
         .spawn()
         .with_context(|| format!("starting {cmd:?}"))?;
-    let (status, peak_rss) = wait4(child.id())?;
+    let (status, own_peak) = wait4(child.id())?;
     let wall = started.elapsed();
+    let peak_rss = if timed {
+        time_peak(&rss_file).context("reading /usr/bin/time's peak memory")?
+    } else {
+        own_peak
+    };
     if !status_ok(status) {
         let text = std::fs::read_to_string(&err_file).unwrap_or_default();
         let tail: Vec<&str> = text.lines().rev().take(15).collect();
@@ -52,6 +67,42 @@ pub fn run(cmd: &mut Command, stdout_file: &Path) -> Result<Run> {
         peak_rss,
         stdout,
     })
+}
+
+/// GNU time, when installed.
+const TIME: &str = "/usr/bin/time";
+
+/// `cmd` run under `/usr/bin/time -f %M -o rss_file`, or `None` without GNU time.
+fn wrap_in_time(cmd: &Command, rss_file: &Path) -> Option<Command> {
+    if !Path::new(TIME).is_file() {
+        return None;
+    }
+    let mut w = Command::new(TIME);
+    w.args(["-f", "%M", "-o"])
+        .arg(rss_file)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => w.env(k, v),
+            None => w.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        w.current_dir(dir);
+    }
+    Some(w)
+}
+
+/// The peak RSS in bytes from `/usr/bin/time -f %M` output (KiB on the last line).
+fn time_peak(file: &Path) -> Result<u64> {
+    let text = std::fs::read_to_string(file)?;
+    let kib: u64 = text
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().parse().ok())
+        .with_context(|| format!("no number in {text:?}"))?;
+    Ok(kib * 1024)
 }
 
 /// Waits for `pid` and returns its raw wait status and peak RSS in bytes.
@@ -92,7 +143,7 @@ fn describe_status(status: i32) -> String {
 }
 
 /// Median, minimum and maximum of some samples.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Stats {
     /// The median (mean of the middle two for an even count).
     pub median: f64,
@@ -153,6 +204,15 @@ mod tests {
         .unwrap();
         assert_eq!(String::from_utf8_lossy(&r.stdout).trim(), "1");
         assert!(r.peak_rss > 0);
+        // A process that touches 64 MiB peaks above that; a shell that does nothing far below.
+        let big = run(
+            Command::new("python3").args(["-c", "b = b'x' * (64 << 20); print(len(b))"]),
+            &out,
+        )
+        .unwrap();
+        assert!(big.peak_rss >= 64 << 20, "{}", big.peak_rss);
+        let small = run(Command::new("sh").args(["-c", "true"]), &out).unwrap();
+        assert!(small.peak_rss < 16 << 20, "{}", small.peak_rss);
         let err = run(
             Command::new("sh").args(["-c", "echo boom >&2; exit 3"]),
             &out,

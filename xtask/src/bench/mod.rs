@@ -31,9 +31,13 @@ pub const USAGE: &str = "\
                  checks every scenario produced numbers; writes target/bench/ only
   --write        also rewrite BENCHMARKS.md after a --quick run
   --release      build in release even with --quick
+  --dev          measure the dev-profile binaries in a full or --medium run
+  --medium       visits=20 facility, 256 MiB downloads, 2 repetitions (when a full run is too long)
   --reps N       repetitions of every measurement
   --seed-visits  visits the seed's pattern walks (the rest is extrapolated)
-  --facility     the --synthetic spec of the catalogue facility";
+  --facility     the --synthetic spec of the catalogue facility
+  --render       only re-render the report (and BENCHMARKS.md unless --quick) from the last
+                 run's target/bench/results.json";
 
 /// Options of one benchmark run.
 #[derive(Debug, Clone)]
@@ -42,6 +46,10 @@ pub struct Options {
     pub quick: bool,
     /// Rewrite BENCHMARKS.md.
     pub write: bool,
+    /// Only re-render the last run's results.
+    pub render: bool,
+    /// "full", "medium" or "quick".
+    pub size: String,
     /// Cargo profile of the measured binaries.
     pub profile: String,
     /// Repetitions.
@@ -65,6 +73,9 @@ impl Options {
         let mut quick = false;
         let mut write = None;
         let mut release = false;
+        let mut render = false;
+        let mut dev = false;
+        let mut medium = false;
         let mut reps = None;
         let mut seed_visits = None;
         let mut facility = None;
@@ -73,6 +84,9 @@ impl Options {
                 "--quick" => quick = true,
                 "--write" => write = Some(true),
                 "--release" => release = true,
+                "--render" => render = true,
+                "--dev" => dev = true,
+                "--medium" => medium = true,
                 "--reps" => {
                     let n: usize = it.next().context("--reps needs N")?.parse()?;
                     reps = Some(n.max(1));
@@ -94,6 +108,8 @@ impl Options {
             Options {
                 quick,
                 write: write.unwrap_or(false),
+                render,
+                size: "quick".into(),
                 profile: if release { "release" } else { "dev" }.into(),
                 reps: reps.unwrap_or(2),
                 facility: facility.unwrap_or_else(|| "visits=3,datasets=2,files=5,size=0".into()),
@@ -104,25 +120,33 @@ impl Options {
                 dataset_file_size: 1 << 20,
             }
         } else {
+            let mib = |n: u64| n << 20;
+            let (size, visits, single, reps_default, seed_default) = if medium {
+                ("medium", 20, mib(256), 2, 1)
+            } else {
+                ("full", 100, GIB, 3, 2)
+            };
             Options {
                 quick,
                 write: write.unwrap_or(true),
-                profile: "release".into(),
-                reps: reps.unwrap_or(3),
+                render,
+                size: size.into(),
+                profile: if dev { "dev" } else { "release" }.into(),
+                reps: reps.unwrap_or(reps_default),
                 facility: facility
-                    .unwrap_or_else(|| "visits=100,datasets=10,files=100,size=0".into()),
-                seed_visits: seed_visits.unwrap_or(2),
+                    .unwrap_or_else(|| format!("visits={visits},datasets=10,files=100,size=0")),
+                seed_visits: seed_visits.unwrap_or(seed_default),
                 decode_results: 1000,
-                single_size: GIB,
+                single_size: single,
                 dataset_files: 100,
-                dataset_file_size: GIB / 100,
+                dataset_file_size: single / 100,
             }
         })
     }
 }
 
 /// One measured client in one scenario.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Row {
     /// Scenario group (one table each), e.g. "download: 1 GiB single file".
     pub scenario: String,
@@ -206,9 +230,46 @@ impl Ctx {
     }
 }
 
+/// What a run leaves in `target/bench/results.json`: enough to render the report again.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved {
+    machine: Vec<(String, String)>,
+    size: String,
+    profile: String,
+    quick: bool,
+    reps: usize,
+    facility: String,
+    rows: Vec<Row>,
+}
+
+/// `--render`: the report of the last run, written again (wording changes need no new run).
+fn render_saved(root: &Path, mut opts: Options) -> Result<ExitCode> {
+    let path = setup::target_dir(root).join("bench/results.json");
+    let saved: Saved = serde_json::from_slice(
+        &std::fs::read(&path)
+            .with_context(|| format!("reading {} (run the bench first)", path.display()))?,
+    )
+    .with_context(|| format!("{} is not a results file", path.display()))?;
+    opts.quick = saved.quick;
+    opts.size = saved.size;
+    opts.profile = saved.profile;
+    opts.reps = saved.reps;
+    opts.facility = saved.facility;
+    let text = report::render(&opts, &saved.machine, &saved.rows);
+    eprintln!("{text}");
+    if opts.write && !saved.quick {
+        report::rewrite(&root.join("BENCHMARKS.md"), &text)?;
+        eprintln!("bench: rewrote the generated section of BENCHMARKS.md");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs `cargo xtask bench ...`.
 pub fn cmd(root: &Path, args: impl Iterator<Item = String>) -> Result<ExitCode> {
     let opts = Options::parse(args)?;
+    if opts.render {
+        return render_saved(root, opts);
+    }
     if opts.quick && opts.profile == "dev" {
         eprintln!(
             "bench: --quick measures the dev-profile binaries CI has already built (unoptimised \
@@ -233,9 +294,18 @@ pub fn cmd(root: &Path, args: impl Iterator<Item = String>) -> Result<ExitCode> 
     let rows = result?;
     let missing = report::check_complete(&rows);
     let text = report::render(&ctx.opts, &machine, &rows);
+    let saved = Saved {
+        machine,
+        size: ctx.opts.size.clone(),
+        profile: ctx.opts.profile.clone(),
+        quick: ctx.opts.quick,
+        reps: ctx.opts.reps,
+        facility: ctx.opts.facility.clone(),
+        rows,
+    };
     std::fs::write(
         out_dir.join("results.json"),
-        serde_json::to_vec_pretty(&rows)?,
+        serde_json::to_vec_pretty(&saved)?,
     )?;
     let section = out_dir.join("BENCHMARKS.section.md");
     std::fs::write(&section, &text)?;
