@@ -28,6 +28,19 @@ pub enum SimError {
     /// The dump file could not be loaded.
     #[error(transparent)]
     Load(#[from] crate::load::LoadError),
+    /// `--load` was given with a `--db` that already holds a catalogue.
+    #[error(
+        "the database {db} already holds a catalogue ({objects} objects); --load only fills an empty \
+         database: drop --load to keep using it, or give a new --db file to load {dump} into"
+    )]
+    LoadIntoNonEmpty {
+        /// The database file.
+        db: String,
+        /// How many objects it holds.
+        objects: i64,
+        /// The dump that was to be loaded.
+        dump: String,
+    },
     /// The synthetic facility could not be made.
     #[error("cannot create the synthetic facility: {0}")]
     Synthetic(String),
@@ -184,6 +197,23 @@ impl SimulatorBuilder {
         };
         let mut db = Db::open(self.db_path.as_deref(), crate::entities(), self.clock)?;
         if let Some(path) = &self.load {
+            // Loading twice would fail half-way on the first duplicate: refuse clearly instead.
+            let objects = db
+                .object_count()
+                .map_err(|source| crate::load::LoadError::Create {
+                    what: "a check that the database is empty".into(),
+                    source,
+                })?;
+            if objects > 0 {
+                return Err(SimError::LoadIntoNonEmpty {
+                    db: self
+                        .db_path
+                        .as_deref()
+                        .map_or_else(|| ":memory:".to_string(), |p| p.display().to_string()),
+                    objects,
+                    dump: path.display().to_string(),
+                });
+            }
             let n = crate::load::load_file(&mut db, path, &loader_user(&config))?;
             tracing::info!(objects = n, file = %path.display(), "loaded dump");
         }

@@ -130,6 +130,19 @@ impl Db {
         &mut self.conn
     }
 
+    /// The number of catalogue objects (rows of all entity tables; sessions not counted).
+    pub fn object_count(&self) -> Result<i64, IcatError> {
+        let mut total = 0;
+        for meta in self.schema.entities() {
+            if self.schema.table(meta.name).is_none() {
+                continue;
+            }
+            let sql = format!("SELECT COUNT(*) FROM {}", schema::quote(meta.name));
+            total += self.conn.query_row(&sql, [], |r| r.get::<_, i64>(0))?;
+        }
+        Ok(total)
+    }
+
     /// The table of an entity, or ICAT's BAD_PARAMETER for an unknown name.
     pub fn table(&self, entity: &str) -> Result<&Table, IcatError> {
         self.schema
