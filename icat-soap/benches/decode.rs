@@ -137,3 +137,16 @@ fn quick_xml_ns_events(b: Bencher) {
         n
     });
 }
+
+/// For the profile: icat-soap's own scanner walking the same bytes (root element skipped whole:
+/// every tag scanned and end names checked, nothing decoded or allocated).
+#[divan::bench]
+fn icat_soap_scanner_skip(b: Bencher) {
+    let bytes = &*BYTES;
+    b.counter(BytesCount::new(bytes.len())).bench(|| {
+        let mut r = icat_soap::xml::XmlReader::new(divan::black_box(bytes), TARGET_NAMESPACE);
+        let root = r.root().unwrap();
+        r.skip(&root).unwrap();
+        r.finish().unwrap();
+    });
+}

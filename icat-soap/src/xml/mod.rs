@@ -126,9 +126,19 @@ pub fn decode_push<T: XmlDecode>(
     out: &mut Vec<T>,
 ) -> Result<(), XmlError> {
     if let Some(v) = decode_opt(r, el)? {
-        out.push(v);
+        push_tight(out, v);
     }
     Ok(())
+}
+
+/// Appends `v`, growing `out` by doubling from one item instead of `Vec`'s minimum of four: most
+/// repeated relations hold one or two (large) structs, so this keeps decoded results compact.
+#[inline]
+pub fn push_tight<T>(out: &mut Vec<T>, v: T) {
+    if out.len() == out.capacity() {
+        out.reserve_exact(out.len().max(1));
+    }
+    out.push(v);
 }
 
 /// Reads one item of a repeated simple element and appends it; nil items are dropped.

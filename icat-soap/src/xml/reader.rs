@@ -55,7 +55,8 @@ pub struct StartEl<'a> {
     local: &'a [u8],
     empty: bool,
     nil: bool,
-    xsi_type: Option<XsiType<'a>>,
+    /// Boxed: few elements carry one, and a small `StartEl` is cheap to return.
+    xsi_type: Option<Box<XsiType<'a>>>,
     ns: NsKind,
     position: u64,
 }
@@ -89,7 +90,7 @@ impl<'a> StartEl<'a> {
 
     /// The resolved `xsi:type`, when present.
     pub fn xsi_type(&self) -> Option<&XsiType<'a>> {
-        self.xsi_type.as_ref()
+        self.xsi_type.as_deref()
     }
 
     /// Byte offset of the start tag in the input.
@@ -113,7 +114,7 @@ impl<'a> StartEl<'a> {
 
     /// An error saying this element's `xsi:type` is unknown.
     pub fn unknown_type(&self) -> XmlError {
-        let type_name = match &self.xsi_type {
+        let type_name = match self.xsi_type.as_deref() {
             Some(t) => match &t.prefix {
                 Some(p) => format!("{p}:{}", t.local),
                 None => t.local.to_string(),
@@ -157,6 +158,8 @@ pub struct XmlReader<'a> {
     depth: usize,
     max_depth: usize,
     bindings: Vec<Binding<'a>>,
+    /// The kind of the default namespace in scope (cache of the innermost `xmlns=` binding).
+    default_kind: NsKind,
     /// Scratch stack of open element names while skipping.
     open: Vec<&'a [u8]>,
 }
@@ -176,6 +179,7 @@ impl<'a> XmlReader<'a> {
             depth: 0,
             max_depth: DEFAULT_MAX_DEPTH,
             bindings: Vec::with_capacity(8),
+            default_kind: NsKind::None,
             open: Vec::new(),
         }
     }
@@ -231,7 +235,7 @@ impl<'a> XmlReader<'a> {
     /// Resolves an element (or `xsi:type`) prefix; `None` means unprefixed (default namespace).
     fn resolve(&self, prefix: Option<&[u8]>) -> NsKind {
         match prefix {
-            None => self.lookup(b"").map_or(NsKind::None, |b| b.kind),
+            None => self.default_kind,
             Some(b"xml") => NsKind::Other,
             Some(p) => self.lookup(p).map_or(NsKind::Unbound, |b| b.kind),
         }
@@ -241,8 +245,36 @@ impl<'a> XmlReader<'a> {
     #[inline]
     fn close(&mut self) {
         self.depth = self.depth.saturating_sub(1);
-        while self.bindings.last().is_some_and(|b| b.level > self.depth) {
-            self.bindings.pop();
+        if self.bindings.last().is_some_and(|b| b.level > self.depth) {
+            let keep = self
+                .bindings
+                .iter()
+                .rposition(|b| b.level <= self.depth)
+                .map_or(0, |i| i + 1);
+            self.truncate_bindings(keep);
+        }
+    }
+
+    /// Drops the bindings from index `keep` on, refreshing the default-namespace cache.
+    fn truncate_bindings(&mut self, keep: usize) {
+        let default_gone = self.bindings[keep..].iter().any(|b| b.prefix.is_empty());
+        self.bindings.truncate(keep);
+        if default_gone {
+            self.default_kind = self.lookup(b"").map_or(NsKind::None, |b| b.kind);
+        }
+    }
+
+    /// Consumes `</qname>` when it is exactly what follows (the common case); `false` otherwise.
+    #[inline]
+    fn try_end(&mut self, qname: &[u8]) -> bool {
+        let rest = &self.input[self.pos..];
+        let n = qname.len();
+        if rest.len() > n + 2 && rest[1] == b'/' && rest[n + 2] == b'>' && &rest[2..n + 2] == qname
+        {
+            self.pos += n + 3;
+            true
+        } else {
+            false
         }
     }
 
@@ -283,7 +315,7 @@ impl<'a> XmlReader<'a> {
         self.read_attributes(&mut el, attrs, level)?;
         el.ns = self.resolve(prefix);
         if empty {
-            self.bindings.truncate(mark);
+            self.truncate_bindings(mark);
         }
         Ok(el)
     }
@@ -315,6 +347,9 @@ impl<'a> XmlReader<'a> {
             } else {
                 (self.classify(value.as_bytes()), value == XSI_NS)
             };
+            if prefix.is_empty() {
+                self.default_kind = kind;
+            }
             self.bindings.push(Binding {
                 prefix,
                 kind,
@@ -338,7 +373,7 @@ impl<'a> XmlReader<'a> {
                     let v = scan::attribute_value(raw, position)?;
                     el.nil = matches!(v.trim_matches(is_xml_space_char), "true" | "1");
                 }
-                b"type" => el.xsi_type = Some(self.xsi_type(el, raw)?),
+                b"type" => el.xsi_type = Some(Box::new(self.xsi_type(el, raw)?)),
                 _ => {}
             }
         }
@@ -448,8 +483,12 @@ impl<'a> XmlReader<'a> {
             return Ok(None);
         }
         loop {
-            if self.text_to_markup().is_none() {
+            if self.input.get(self.pos) != Some(&b'<') && self.text_to_markup().is_none() {
                 return Err(self.eof("child elements"));
+            }
+            if self.try_end(parent.qname) {
+                self.close();
+                return Ok(None);
             }
             let at = self.pos;
             match self.markup()? {
@@ -523,11 +562,26 @@ impl<'a> XmlReader<'a> {
         if el.empty {
             return Ok(Cow::Borrowed(""));
         }
+        let start = self.pos;
+        let Some(raw) = self.text_to_markup() else {
+            return Err(self.eof("element text"));
+        };
+        if self.try_end(el.qname) {
+            self.close();
+            return scan::text(raw, start);
+        }
         let mut acc: Option<Cow<'a, str>> = None;
+        let mut first = Some((raw, start));
         loop {
-            let start = self.pos;
-            let Some(raw) = self.text_to_markup() else {
-                return Err(self.eof("element text"));
+            let (raw, start) = match first.take() {
+                Some(f) => f,
+                None => {
+                    let start = self.pos;
+                    let Some(raw) = self.text_to_markup() else {
+                        return Err(self.eof("element text"));
+                    };
+                    (raw, start)
+                }
             };
             if !raw.is_empty() {
                 let piece = scan::text(raw, start)?;

@@ -107,6 +107,29 @@ pub(crate) fn markup(input: &[u8], pos: usize) -> Result<(Markup<'_>, usize), Xm
 fn start_tag(input: &[u8], pos: usize) -> Result<(Markup<'_>, usize), XmlError> {
     let from = pos + 1;
     let bytes = &input[from..];
+    // Fast path: a short tag without attributes, `<name>` or `<name/>`.
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'>' if i > 0 => {
+                let m = Markup::Start {
+                    name: &bytes[..i],
+                    attrs: &[],
+                    empty: false,
+                };
+                return Ok((m, from + i + 1));
+            }
+            b'/' if i > 0 && bytes.get(i + 1) == Some(&b'>') => {
+                let m = Markup::Start {
+                    name: &bytes[..i],
+                    attrs: &[],
+                    empty: true,
+                };
+                return Ok((m, from + i + 2));
+            }
+            b'>' | b'/' | b'"' | b'\'' | b'<' | b' ' | b'\t' | b'\r' | b'\n' => break,
+            _ => {}
+        }
+    }
     let mut i = 0;
     let end = loop {
         let Some(j) = memchr3(b'>', b'"', b'\'', &bytes[i..]) else {
