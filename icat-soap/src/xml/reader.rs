@@ -279,6 +279,7 @@ impl<'a> XmlReader<'a> {
     }
 
     /// Builds a [`StartEl`], resolving names while the element's bindings are in scope.
+    #[inline]
     fn start_el(
         &mut self,
         qname: &'a [u8],
@@ -297,6 +298,32 @@ impl<'a> XmlReader<'a> {
             self.depth += 1;
         }
         let (prefix, local) = scan::split_qname(qname);
+        if attrs.iter().all(|&b| is_xml_space(b)) {
+            // The common case, built in place: no attributes, so no bindings and no xsi.
+            return Ok(StartEl {
+                qname,
+                local,
+                empty,
+                nil: false,
+                xsi_type: None,
+                ns: self.resolve(prefix),
+                position,
+            });
+        }
+        self.start_el_with_attributes(qname, prefix, local, attrs, empty, position)
+    }
+
+    /// [`start_el`](Self::start_el) for a tag with attributes: bindings, `xsi:nil`, `xsi:type`.
+    #[inline(never)]
+    fn start_el_with_attributes(
+        &mut self,
+        qname: &'a [u8],
+        prefix: Option<&'a [u8]>,
+        local: &'a [u8],
+        attrs: &'a [u8],
+        empty: bool,
+        position: u64,
+    ) -> Result<StartEl<'a>, XmlError> {
         let mut el = StartEl {
             qname,
             local,
@@ -306,10 +333,6 @@ impl<'a> XmlReader<'a> {
             ns: NsKind::None,
             position,
         };
-        if attrs.iter().all(|&b| is_xml_space(b)) {
-            el.ns = self.resolve(prefix);
-            return Ok(el);
-        }
         let mark = self.bindings.len();
         let level = if empty { self.depth + 1 } else { self.depth };
         self.read_attributes(&mut el, attrs, level)?;

@@ -43,7 +43,7 @@ pub(crate) fn is_xml_space(b: u8) -> bool {
 /// Splits `prefix:local`; no colon means no prefix.
 #[inline]
 pub(crate) fn split_qname(qname: &[u8]) -> (Option<&[u8]>, &[u8]) {
-    match memchr(b':', qname) {
+    match qname.iter().position(|&b| b == b':') {
         Some(i) => (Some(&qname[..i]), &qname[i + 1..]),
         None => (None, qname),
     }
