@@ -134,7 +134,7 @@ pub fn decode_push<T: XmlDecode>(
 /// Appends `v`, growing `out` by doubling from one item instead of `Vec`'s minimum of four: most
 /// repeated relations hold one or two (large) structs, so this keeps decoded results compact.
 #[inline]
-pub fn push_tight<T>(out: &mut Vec<T>, v: T) {
+fn push_tight<T>(out: &mut Vec<T>, v: T) {
     if out.len() == out.capacity() {
         out.reserve_exact(out.len().max(1));
     }
