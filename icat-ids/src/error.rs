@@ -310,10 +310,13 @@ impl IdsError {
             message: Option<String>,
         }
         let parsed: Option<Body> = serde_json::from_str(body.trim()).ok();
+        // Everything from the server is cleaned: bounded, and no control characters that
+        // could drive the user's terminal when the error is printed.
         let (code, message) = match parsed {
             Some(b) => (
-                b.code.unwrap_or_default(),
-                b.message.unwrap_or_else(|| truncate(body)),
+                clean(&b.code.unwrap_or_default(), MAX_CODE_LEN),
+                b.message
+                    .map_or_else(|| truncate(body), |m| clean(&m, MAX_MESSAGE_LEN)),
             ),
             None => (String::new(), truncate(body)),
         };
@@ -369,14 +372,30 @@ fn is_disk_full(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::StorageFull || matches!(e.raw_os_error(), Some(28) | Some(122))
 }
 
+/// Longest server message kept in an error (bytes).
+const MAX_MESSAGE_LEN: usize = 1000;
+/// Longest server error code kept in an error (bytes).
+const MAX_CODE_LEN: usize = 100;
+/// Longest excerpt of a body that is not an IDS JSON error (bytes).
+const MAX_EXCERPT_LEN: usize = 300;
+
 /// The start of a body, for messages (never the whole of a large body).
 fn truncate(body: &str) -> String {
-    let body = body.trim();
-    let mut end = body.len().min(300);
-    while !body.is_char_boundary(end) {
+    clean(body, MAX_EXCERPT_LEN)
+}
+
+/// `text` trimmed, with control characters (newlines, escapes) turned into spaces, cut to at
+/// most `max` bytes on a character boundary.
+fn clean(text: &str, max: usize) -> String {
+    let text = text.trim();
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
         end -= 1;
     }
-    body[..end].to_string()
+    text[..end]
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 #[cfg(test)]
@@ -425,9 +444,57 @@ mod tests {
     }
 
     #[test]
+    fn hostile_messages_are_bounded_and_cannot_drive_the_terminal() {
+        let long = format!(
+            r#"{{"code":"Teapot\u001b[2J","message":"{}\u001b]0;pwned\u0007\nrest"}}"#,
+            "x".repeat(5000)
+        );
+        let e = IdsError::from_response(418, &long);
+        let shown = e.to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert!(shown.len() < 1300, "{}", shown.len());
+        let IdsError::Server { code, .. } = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(code, "Teapot [2J");
+        let e = IdsError::from_response(500, "line one\r\nline two\u{1b}[31m");
+        assert!(!e.to_string().chars().any(char::is_control), "{e}");
+    }
+
+    #[test]
     fn long_bodies_are_truncated_on_char_boundary() {
         let body = "é".repeat(400);
         let e = IdsError::from_response(500, &body);
         assert!(matches!(e, IdsError::Internal { ref message } if message.len() <= 300));
+    }
+}
+
+#[cfg(test)]
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever an IDS (or a proxy in front of it) answers, the error is typed, non-empty,
+        /// bounded and printable.
+        #[test]
+        fn any_error_body_gives_a_clean_typed_error(
+            status in 100u16..600,
+            code in prop_oneof![Just(None), proptest::option::of("\\PC{0,30}"), Just(Some("NotFoundException".to_string()))],
+            message in proptest::option::of(any::<String>()),
+            raw in any::<String>(),
+            json in any::<bool>(),
+        ) {
+            let body = if json {
+                serde_json::json!({"code": code, "message": message}).to_string()
+            } else {
+                raw
+            };
+            let e = IdsError::from_response(status, &body);
+            let shown = e.to_string();
+            prop_assert!(!shown.is_empty());
+            prop_assert!(shown.len() <= 2000, "{} bytes", shown.len());
+            prop_assert!(!shown.chars().any(char::is_control), "{:?}", shown);
+        }
     }
 }

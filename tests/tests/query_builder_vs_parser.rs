@@ -94,3 +94,67 @@ fn hostile_values_arrive_as_one_bound_value() {
         );
     }
 }
+
+/// The builder with arbitrary strings in `=`, `LIKE` and `IN`.
+fn with_values(values: &[String; 3]) -> Query {
+    Query::new("Investigation")
+        .where_eq("visitId", values[0].as_str())
+        .filter(Condition::any([
+            Condition::like("name", values[1].as_str()),
+            Condition::is_in("title", [values[2].as_str(), values[0].as_str()]),
+        ]))
+        .order_by("id")
+}
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            proptest::collection::vec(
+                prop_oneof![
+                    Just("'"),
+                    Just("''"),
+                    Just("\\"),
+                    Just("\""),
+                    Just("%"),
+                    Just("_"),
+                    Just(")"),
+                    Just(" OR "),
+                    Just("1=1"),
+                    Just(":user"),
+                    Just("{ts "),
+                    Just("}"),
+                    Just("--"),
+                    Just(";"),
+                    Just("\n"),
+                    Just("é"),
+                ],
+                0..10,
+            )
+            .prop_map(|v| v.concat()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Bounded twin of the `query_escape` fuzz target: any values arrive as exactly those
+        /// bound values, and the SQL is the one harmless values give (same query structure).
+        #[test]
+        fn any_values_round_trip_without_changing_the_query(a in value(), b in value(), c in value()) {
+            let values = [a, b, c];
+            let hostile = compile(&with_values(&values));
+            let plain = compile(&with_values(&["a".into(), "b".into(), "c".into()]));
+            prop_assert_eq!(&hostile.sql, &plain.sql);
+            let expected: Vec<String> = [&values[0], &values[1], &values[2], &values[0]]
+                .iter()
+                .map(|v| format!("Text({v:?})"))
+                .collect();
+            prop_assert_eq!(format!("{:?}", hostile.params), format!("[{}]", expected.join(", ")));
+        }
+    }
+}

@@ -308,5 +308,29 @@ mod prop {
                 }
             }
         }
+
+        /// Bounded twin of the `zip_entry` fuzz target: any Unicode, whole names and joined
+        /// parts, give plain relative paths without control characters or overlong components.
+        #[test]
+        fn any_text_maps_inside_or_is_refused(
+            name in "\\PC{0,60}|(\\.\\.|/|%2[eEfF]|[a-z]|\\x00|\\x1b|\\\\|C:|\\+){0,20}",
+            parts in proptest::collection::vec(any::<String>(), 1..4),
+        ) {
+            let root = Path::new("/dest");
+            let mut accepted = Vec::new();
+            for layout in [ZipLayout::VisitDataset, ZipLayout::AsStored] {
+                accepted.extend(entry_path(&name, layout).ok());
+            }
+            accepted.extend(SafeRelPath::join_parts(parts.iter().map(String::as_str)).ok());
+            for p in accepted {
+                prop_assert!(p.under(root).starts_with(root) && p.under(root) != root);
+                for c in p.as_path().components() {
+                    prop_assert!(matches!(c, Component::Normal(_)), "{:?}", p);
+                    let c = c.as_os_str().to_string_lossy();
+                    prop_assert!(c.len() <= MAX_COMPONENT_LEN);
+                    prop_assert!(!c.chars().any(|ch| ch.is_control() || ch == '\\'), "{:?}", c);
+                }
+            }
+        }
     }
 }

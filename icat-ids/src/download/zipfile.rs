@@ -484,11 +484,18 @@ mod tests {
 
     #[test]
     fn hostile_zip_writes_nothing_anywhere() {
+        let overlong = format!("ids/F/I/v/d/{}.txt", "x".repeat(300));
         for bad in [
             "../escape.txt",
             "/tmp/abs-escape.txt",
             "ids/F/I/v/../../../../e.txt",
             "C:/x.txt",
+            "ids/F/I/v/d/nul\0.txt",
+            "ids/F/I/v/d/esc\u{1b}[2J.txt",
+            "ids/F/I/v/d/new\nline.txt",
+            "ids/F/I/v/d/..\\..\\win.txt",
+            "ids/F/I/%2E%2E/d/enc.txt",
+            &overlong,
         ] {
             let dir = tempfile::tempdir().unwrap();
             let zp = dir.path().join("bad.zip");
