@@ -7,8 +7,10 @@ use std::sync::LazyLock;
 
 use divan::Bencher;
 use divan::counter::BytesCount;
-use icat_soap::envelope::{read_response_envelope, write_response_envelope};
-use icat_soap::*;
+use icat_soap::envelope::read_response_envelope;
+use icat_soap::{SearchResponse, TARGET_NAMESPACE};
+
+mod fixture;
 
 fn main() {
     divan::main();
@@ -16,82 +18,7 @@ fn main() {
 
 const N: i64 = 10_000;
 
-fn dataset(i: i64) -> Dataset {
-    let t = DateTime::from_unix_millis(1_709_288_130_123 + i);
-    let base = |id: i64| (Some("db/root".to_owned()), Some(t), Some(id));
-    let (create_id, create_time, _) = base(i);
-    let facility = Facility {
-        create_id: create_id.clone(),
-        create_time,
-        id: Some(1),
-        name: Some("ISIS".into()),
-        ..Default::default()
-    };
-    let investigation = Investigation {
-        create_id: create_id.clone(),
-        id: Some(100 + i % 50),
-        name: Some(format!("RB{:06}", i % 50)),
-        visit_id: Some("1".into()),
-        title: Some("A test & <demo> investigation".into()),
-        facility: Some(Box::new(facility)),
-        ..Default::default()
-    };
-    let param_type = ParameterType {
-        id: Some(7),
-        name: Some("temperature".into()),
-        units: Some("K".into()),
-        value_type: Some(ParameterValueType::Numeric),
-        ..Default::default()
-    };
-    let datafiles = (0..2)
-        .map(|k| Datafile {
-            create_id: create_id.clone(),
-            create_time,
-            id: Some(i * 10 + k),
-            mod_id: create_id.clone(),
-            mod_time: create_time,
-            name: Some(format!("run{i:06}_{k}.nxs")),
-            location: Some(format!("RB/{i}/run{i:06}_{k}.nxs")),
-            file_size: Some(1_048_576 + i),
-            checksum: Some("deadbeef".into()),
-            parameters: vec![DatafileParameter {
-                id: Some(i * 100 + k),
-                numeric_value: Some(273.15 + i as f64 / 7.0),
-                type_: Some(Box::new(param_type.clone())),
-                ..Default::default()
-            }],
-            ..Default::default()
-        })
-        .collect();
-    Dataset {
-        create_id: create_id.clone(),
-        create_time,
-        id: Some(i),
-        mod_id: create_id,
-        mod_time: create_time,
-        complete: i % 2 == 0,
-        name: Some(format!("dataset-{i}")),
-        description: Some("raw data".into()),
-        start_date: create_time,
-        investigation: Some(Box::new(investigation)),
-        type_: Some(Box::new(DatasetType {
-            id: Some(3),
-            name: Some("raw".into()),
-            ..Default::default()
-        })),
-        datafiles,
-        ..Default::default()
-    }
-}
-
-static BYTES: LazyLock<Vec<u8>> = LazyLock::new(|| {
-    let resp = SearchResponse {
-        return_: (0..N)
-            .map(|i| Value::Entity(Entity::Dataset(dataset(i))))
-            .collect(),
-    };
-    write_response_envelope(&resp).into_bytes()
-});
+static BYTES: LazyLock<Vec<u8>> = LazyLock::new(|| fixture::search_response(N).into_bytes());
 
 /// The generated decoder: envelope, xsi:type dispatch, every field parsed into typed values.
 #[divan::bench]

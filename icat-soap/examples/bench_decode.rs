@@ -10,8 +10,11 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use icat_soap::envelope::{read_response_envelope, write_response_envelope};
-use icat_soap::*;
+use icat_soap::SearchResponse;
+use icat_soap::envelope::read_response_envelope;
+
+#[path = "../benches/fixture/mod.rs"]
+mod fixture;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -33,12 +36,7 @@ fn main() -> ExitCode {
 
 fn generate(out: &str, count: &str) -> Res<()> {
     let n: i64 = count.parse().map_err(|_| "DATASETS must be a number")?;
-    let resp = SearchResponse {
-        return_: (0..n)
-            .map(|i| Value::Entity(Entity::Dataset(dataset(i))))
-            .collect(),
-    };
-    std::fs::write(out, write_response_envelope(&resp))?;
+    std::fs::write(out, fixture::search_response(n))?;
     Ok(())
 }
 
@@ -57,74 +55,4 @@ fn decode(file: &str, reps: &str) -> Res<()> {
     let json = serde_json::json!({"bytes": bytes.len(), "results": results, "secs": secs});
     println!("{json}");
     Ok(())
-}
-
-fn dataset(i: i64) -> Dataset {
-    let t = Some(DateTime::from_unix_millis(1_709_288_130_123 + i));
-    let who = Some("db/root".to_owned());
-    let facility = Facility {
-        create_id: who.clone(),
-        create_time: t,
-        id: Some(1),
-        name: Some("SIM".into()),
-        full_name: Some("Simulated facility".into()),
-        ..Default::default()
-    };
-    let investigation = Investigation {
-        create_id: who.clone(),
-        create_time: t,
-        id: Some(100 + i % 50),
-        name: Some(format!("SIM{:06}", i % 50)),
-        visit_id: Some(format!("SIM{:06}-1", i % 50)),
-        title: Some("A test & <demo> investigation".into()),
-        start_date: t,
-        facility: Some(Box::new(facility)),
-        ..Default::default()
-    };
-    let param_type = ParameterType {
-        id: Some(7),
-        name: Some("temperature".into()),
-        units: Some("K".into()),
-        value_type: Some(ParameterValueType::Numeric),
-        ..Default::default()
-    };
-    let datafiles = (0..2)
-        .map(|k| Datafile {
-            create_id: who.clone(),
-            create_time: t,
-            id: Some(i * 10 + k),
-            mod_id: who.clone(),
-            mod_time: t,
-            name: Some(format!("run{i:06}_{k}.nxs")),
-            location: Some(format!("SIM/{i}/run{i:06}_{k}.nxs")),
-            file_size: Some(1_048_576 + i),
-            checksum: Some("deadbeef".into()),
-            parameters: vec![DatafileParameter {
-                id: Some(i * 100 + k),
-                numeric_value: Some(273.15 + i as f64 / 7.0),
-                type_: Some(Box::new(param_type.clone())),
-                ..Default::default()
-            }],
-            ..Default::default()
-        })
-        .collect();
-    Dataset {
-        create_id: who.clone(),
-        create_time: t,
-        id: Some(i),
-        mod_id: who,
-        mod_time: t,
-        complete: i % 2 == 0,
-        name: Some(format!("dataset-{i}")),
-        description: Some("raw data".into()),
-        start_date: t,
-        investigation: Some(Box::new(investigation)),
-        type_: Some(Box::new(DatasetType {
-            id: Some(3),
-            name: Some("raw".into()),
-            ..Default::default()
-        })),
-        datafiles,
-        ..Default::default()
-    }
 }
