@@ -110,6 +110,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 parallel: usize::from(args.parallel),
                 zip: args.zip,
                 verify: !args.no_verify,
+                fsync: !args.no_fsync,
             };
             let report = download::download(&conn, &req, &ctx.reporter, ctrl_c_token()).await?;
             writeln!(out, "{}", report.summary_line())?;

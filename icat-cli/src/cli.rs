@@ -296,6 +296,11 @@ pub struct DownloadArgs {
     /// Skip size and checksum verification.
     #[arg(long)]
     pub no_verify: bool,
+    /// Do not fsync each file before renaming it into place: faster on slow disks (the data
+    /// stays in the page cache, as `curl -o` leaves it), but after a crash or power cut a file
+    /// at its final path may be truncated.
+    #[arg(long)]
+    pub no_fsync: bool,
 }
 
 /// `icat status`.

@@ -13,8 +13,9 @@ use crate::failure::Failure;
 /// The config file name python-icat uses.
 pub const CONFIG_FILE_NAME: &str = "icat.cfg";
 
-/// Network limits from the command line (`--connect-timeout`, `--read-timeout`, `--retries`);
-/// `None` keeps the library defaults.
+/// Network limits: `--connect-timeout`, `--read-timeout`, `--retries` on the command line, or
+/// `connectTimeout`, `readTimeout`, `retries` in the config file section; `None` keeps the
+/// library defaults.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Network {
     /// Time allowed to open a connection (ICAT and IDS).
@@ -123,7 +124,7 @@ pub struct Settings {
     pub section: Option<String>,
     /// Warnings to show the user (for example a readable file holding a password).
     pub warnings: Vec<String>,
-    /// Network limits (flags only).
+    /// Network limits (flags, then the config file section).
     pub network: Network,
 }
 
@@ -392,6 +393,29 @@ pub fn resolve(
         credentials.insert(key.to_string(), value.to_string());
     }
 
+    let network = Network {
+        connect_timeout: match flags.network.connect_timeout {
+            Some(d) => Some(d),
+            None => file_duration(file, "connecttimeout", "connectTimeout")?,
+        },
+        read_timeout: match flags.network.read_timeout {
+            Some(d) => Some(d),
+            None => file_duration(file, "readtimeout", "readTimeout")?,
+        },
+        retries: match flags.network.retries {
+            Some(n) => Some(n),
+            None => match file.and_then(|f| f.get("retries")) {
+                Some(v) => Some(v.trim().parse::<u32>().map_err(|_| {
+                    Failure::usage(
+                        format!("config value retries = {v:?} is not a whole number"),
+                        "write e.g. retries = 3 (0 turns retries off)",
+                    )
+                })?),
+                None => None,
+            },
+        },
+    };
+
     Ok(Settings {
         url,
         idsurl,
@@ -405,8 +429,30 @@ pub fn resolve(
         credentials,
         section,
         warnings,
-        network: flags.network,
+        network,
     })
+}
+
+/// A positive duration (`30s`, `2m`, `500ms`; a bare number is seconds) from the file section.
+fn file_duration(
+    file: Option<&BTreeMap<String, String>>,
+    key: &str,
+    name: &str,
+) -> Result<Option<std::time::Duration>, Failure> {
+    let Some(value) = file.and_then(|f| f.get(key)) else {
+        return Ok(None);
+    };
+    match icat_sim::config::parse_duration(value) {
+        Ok(d) if !d.is_zero() => Ok(Some(d)),
+        Ok(_) => Err(Failure::usage(
+            format!("config value {name} = {value:?} must be longer than 0s"),
+            "write e.g. 30s, 2m or 500ms",
+        )),
+        Err(e) => Err(Failure::usage(
+            format!("config value {name} = {value:?} is not a duration: {e}"),
+            "write e.g. 30s, 2m or 500ms",
+        )),
+    }
 }
 
 fn bad_bool(key: &str, value: &str) -> Failure {
@@ -419,6 +465,7 @@ fn bad_bool(key: &str, value: &str) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn file(path: &str, contents: &str) -> ConfigFile {
         ConfigFile {
@@ -494,6 +541,50 @@ mod tests {
         assert_eq!(s.auth.as_deref(), Some("simple"));
         assert_eq!(s.username.as_deref(), Some("jdoe"));
         assert_eq!(s.username_source, Some(Source::File));
+    }
+
+    #[test]
+    fn network_limits_from_the_file_section_and_flags_over_file() {
+        let cfg = "[jdoe]\nconnectTimeout = 5s\nreadTimeout = 2m\nretries = 0\n";
+        let flags = ConnFlags {
+            section: Some("jdoe".into()),
+            ..Default::default()
+        };
+        let s = resolve(&flags, &env(&[]), &[file("icat.cfg", cfg)]).unwrap();
+        assert_eq!(s.network.connect_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(s.network.read_timeout, Some(Duration::from_secs(120)));
+        assert_eq!(s.network.retries, Some(0));
+        let flags = ConnFlags {
+            network: Network {
+                connect_timeout: Some(Duration::from_secs(1)),
+                read_timeout: None,
+                retries: Some(7),
+            },
+            ..flags
+        };
+        let s = resolve(&flags, &env(&[]), &[file("icat.cfg", cfg)]).unwrap();
+        assert_eq!(s.network.connect_timeout, Some(Duration::from_secs(1)));
+        assert_eq!(s.network.read_timeout, Some(Duration::from_secs(120)));
+        assert_eq!(s.network.retries, Some(7));
+        // Without a section nothing comes from the file.
+        let s = resolve(&ConnFlags::default(), &env(&[]), &[file("icat.cfg", cfg)]).unwrap();
+        assert_eq!(s.network, Network::default());
+    }
+
+    #[test]
+    fn bad_network_limits_in_the_file_name_the_key() {
+        let flags = ConnFlags {
+            section: Some("x".into()),
+            ..Default::default()
+        };
+        for (cfg, key) in [
+            ("[x]\nreadTimeout = soon\n", "readTimeout"),
+            ("[x]\nconnectTimeout = 0s\n", "connectTimeout"),
+            ("[x]\nretries = -1\n", "retries"),
+        ] {
+            let err = resolve(&flags, &env(&[]), &[file("icat.cfg", cfg)]).unwrap_err();
+            assert!(err.message.contains(key), "{cfg}: {err}");
+        }
     }
 
     #[test]

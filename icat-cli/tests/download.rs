@@ -72,9 +72,11 @@ fn download_datafiles_datasets_match_and_zip() {
     let f0 = ds0["files"][0]["id"].as_i64().unwrap().to_string();
     let f1 = ds0["files"][1]["id"].as_i64().unwrap().to_string();
 
+    // --no-fsync only skips the flush to disk: the files are still verified and renamed.
     let dest = home.path().join("single");
     let out = ok(&home.run(&[
         "download",
+        "--no-fsync",
         "--datafile",
         &format!("{f0},{f1}"),
         "-o",

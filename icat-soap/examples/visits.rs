@@ -1,5 +1,5 @@
 //! The "find your data" workflow from the ICAT data-access guide, as library code: log in, fetch every
-//! visit with its datasets and datafiles in one paged query, and print them as JSON.
+//! visit with its datasets and datafiles in one paged query, and print them as JSON, page by page.
 //!
 //! ```sh
 //! ICAT_PASSWORD=secret cargo run -p icat-soap --example visits -- https://icat.example.org:8181 db jdoe
@@ -9,6 +9,8 @@
 //! ```
 //!
 //! The password comes from `ICAT_PASSWORD` so that it never shows in the process list.
+
+use std::io::Write;
 
 use futures_util::TryStreamExt;
 use icat_soap::client::{Client, Credentials};
@@ -50,13 +52,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .order_by("visitId")
         .order_by("name")
         .include("datasets.datafiles");
-    let visits: Vec<Investigation> = session
-        .search_entities_stream::<Investigation>(&query, 5)?
-        .try_collect()
-        .await?;
-
-    let out: Vec<Json> = visits.iter().map(visit_json).collect();
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    // Each page is written out as it arrives, so memory holds one page, not the whole catalogue.
+    let mut visits = std::pin::pin!(session.search_entities_stream::<Investigation>(&query, 5)?);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    out.write_all(b"[")?;
+    let mut first = true;
+    while let Some(inv) = visits.try_next().await? {
+        out.write_all(if first { b"\n" } else { b",\n" })?;
+        first = false;
+        serde_json::to_writer_pretty(&mut out, &visit_json(&inv))?;
+    }
+    out.write_all(b"\n]\n")?;
+    out.flush()?;
     session.logout().await?;
     Ok(())
 }

@@ -335,6 +335,7 @@ async fn session(said: Haystack) -> (Vec<String>, tempfile::TempDir) {
             parallel: 2,
             zip,
             verify: true,
+            fsync: true,
         };
         let report = download::download(&conn, &req, &ctx.reporter, CancellationToken::new())
             .await

@@ -36,6 +36,8 @@ pub struct DownloadRequest {
     pub zip: bool,
     /// Check sizes and CRC32 checksums against the catalogue.
     pub verify: bool,
+    /// fsync each file before it is renamed into place.
+    pub fsync: bool,
 }
 
 /// One datafile found in the catalogue.
@@ -271,6 +273,7 @@ pub async fn download(
             on_status: Some(wait_callback(bar.clone())),
             ..WaitOptions::default()
         }),
+        fsync: req.fsync,
         ..DownloadOptions::default()
     };
     let keep_alive = conn.keep_alive();

@@ -1,5 +1,6 @@
 //! Scenario 3: downloads from the simulator's IDS: one large file and one dataset of many files,
-//! by `icat download` (raw streams, verified, fsynced, renamed into place), `curl -o`, and
+//! by `icat download` (raw streams, verified, fsynced, renamed into place), the same with
+//! `--no-fsync` (like the baselines, which leave the bytes in the page cache), `curl -o`, and
 //! python-icat's `IDSClient.getData` streamed to disk in 8 KiB blocks. Each case gets its own
 //! simulator whose synthetic facility is exactly that file or dataset.
 
@@ -10,6 +11,9 @@ use anyhow::{Result, bail};
 
 use super::startup::{icat_login, prepare};
 use super::{Ctx, Row, interleave, row_from_runs};
+
+/// The row name of `icat download --no-fsync`.
+pub const NO_FSYNC_CLIENT: &str = "icat download --no-fsync";
 
 /// Total bytes of the regular files under `path` (or of `path` itself).
 fn bytes_under(path: &Path) -> u64 {
@@ -78,6 +82,25 @@ fn single_or_dataset(ctx: &Ctx, single: bool, files: u32, size: u64) -> Result<V
             flag, &id, "-o", &out_s,
         ])
     };
+    let mut ours_no_fsync = || {
+        ctx.icat(&[
+            "-q",
+            "-w",
+            &sim.wsdl,
+            "--idsurl",
+            &sim.ids,
+            "-a",
+            "simple",
+            "-u",
+            "root",
+            "download",
+            "--no-fsync",
+            flag,
+            &id,
+            "-o",
+            &out_s,
+        ])
+    };
     let mut curl = || {
         let mut c = Command::new(&ctx.tools.curl);
         c.args(["-s", "-f", "-o", &out_s, &url]);
@@ -86,6 +109,7 @@ fn single_or_dataset(ctx: &Ctx, single: bool, files: u32, size: u64) -> Result<V
     let mut py = || ctx.pyicat(&["download", &sim.ids, &p.session, kind, &id, &out_s]);
     let mut clients: Vec<(&str, &mut dyn FnMut() -> Command)> = vec![
         ("download-ours", &mut ours),
+        ("download-ours-no-fsync", &mut ours_no_fsync),
         ("download-curl", &mut curl),
         ("download-python-icat", &mut py),
     ];
@@ -114,24 +138,33 @@ fn single_or_dataset(ctx: &Ctx, single: bool, files: u32, size: u64) -> Result<V
             size_label(total)
         )
     };
-    let (ours_note, other_note) = if single {
+    let (ours_note, no_fsync_note, other_note) = if single {
         (
             "raw stream to .part, size + CRC32 verified, fsync, rename",
+            "raw stream to .part, size + CRC32 verified, rename, no fsync",
             "one stream to a file, unverified, no fsync",
         )
     } else {
         (
             "4 raw streams at a time, each verified, fsynced, renamed into visit/dataset/file",
+            "4 raw streams at a time, each verified, renamed into visit/dataset/file, no fsync",
             "one zip stream of the dataset (getData?datasetIds), not extracted, no fsync",
         )
     };
     Ok(vec![
         row_from_runs(&scenario, "icat download", &runs[0], Some(total), ours_note)?,
-        row_from_runs(&scenario, "curl", &runs[1], Some(total), other_note)?,
+        row_from_runs(
+            &scenario,
+            NO_FSYNC_CLIENT,
+            &runs[1],
+            Some(total),
+            no_fsync_note,
+        )?,
+        row_from_runs(&scenario, "curl", &runs[2], Some(total), other_note)?,
         row_from_runs(
             &scenario,
             "python-icat IDSClient.getData",
-            &runs[2],
+            &runs[3],
             Some(total),
             &format!("{other_note}, 8 KiB copy"),
         )?,

@@ -37,7 +37,20 @@ pub const USAGE: &str = "\
   --seed-visits  visits the seed's pattern walks (the rest is extrapolated)
   --facility     the --synthetic spec of the catalogue facility
   --render       only re-render the report (and BENCHMARKS.md unless --quick) from the last
-                 run's target/bench/results.json";
+                 run's target/bench/results.json
+  --only LIST    re-measure only these scenarios (comma-separated: decode, walk, startup,
+                 download, codegen) and merge them into the last run's results.json, which
+                 must be of the same size and profile; the report names what was re-measured
+                 and when";
+
+/// The scenarios, in report order: the `--only` name and the prefix of their rows' scenario.
+const SCENARIOS: [(&str, &str); 5] = [
+    ("decode", "decode:"),
+    ("walk", "catalogue walk:"),
+    ("startup", "start-up:"),
+    ("download", "download:"),
+    ("codegen", "codegen:"),
+];
 
 /// Options of one benchmark run.
 #[derive(Debug, Clone)]
@@ -66,6 +79,15 @@ pub struct Options {
     pub dataset_files: u32,
     /// Bytes per file of the dataset download.
     pub dataset_file_size: u64,
+    /// `--only`: the scenarios to re-measure (empty: all).
+    pub only: Vec<String>,
+}
+
+impl Options {
+    /// Whether scenario `name` runs.
+    fn runs(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == name)
+    }
 }
 
 impl Options {
@@ -79,6 +101,7 @@ impl Options {
         let mut reps = None;
         let mut seed_visits = None;
         let mut facility = None;
+        let mut only = Vec::new();
         while let Some(a) = it.next() {
             match a.as_str() {
                 "--quick" => quick = true,
@@ -96,6 +119,16 @@ impl Options {
                     seed_visits = Some(n.max(1));
                 }
                 "--facility" => facility = Some(it.next().context("--facility needs a spec")?),
+                "--only" => {
+                    let list = it.next().context("--only needs a list of scenarios")?;
+                    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                        if !SCENARIOS.iter().any(|(n, _)| *n == name) {
+                            let known: Vec<&str> = SCENARIOS.iter().map(|(n, _)| *n).collect();
+                            bail!("unknown scenario {name:?} (known: {})", known.join(", "));
+                        }
+                        only.push(name.to_string());
+                    }
+                }
                 "-h" | "--help" => {
                     println!("usage:\n{USAGE}");
                     std::process::exit(0);
@@ -118,6 +151,7 @@ impl Options {
                 single_size: 16 << 20,
                 dataset_files: 10,
                 dataset_file_size: 1 << 20,
+                only,
             }
         } else {
             let mib = |n: u64| n << 20;
@@ -140,6 +174,7 @@ impl Options {
                 single_size: single,
                 dataset_files: 100,
                 dataset_file_size: single / 100,
+                only,
             }
         })
     }
@@ -289,9 +324,18 @@ pub fn cmd(root: &Path, args: impl Iterator<Item = String>) -> Result<ExitCode> 
         tools,
         work,
     };
+    let previous = if ctx.opts.only.is_empty() {
+        None
+    } else {
+        Some(previous_run(root, &ctx.opts)?)
+    };
     let result = run_all(&ctx);
     let _ = std::fs::remove_dir_all(&ctx.work);
-    let rows = result?;
+    let mut rows = result?;
+    let mut machine = machine;
+    if let Some(previous) = previous {
+        (machine, rows) = merge(previous, &ctx.opts.only, machine, rows);
+    }
     let missing = report::check_complete(&rows);
     let text = report::render(&ctx.opts, &machine, &rows);
     let saved = Saved {
@@ -329,16 +373,94 @@ pub fn cmd(root: &Path, args: impl Iterator<Item = String>) -> Result<ExitCode> 
 }
 
 fn run_all(ctx: &Ctx) -> Result<Vec<Row>> {
+    let o = &ctx.opts;
     let mut rows = Vec::new();
-    {
-        let sim = ctx.start_sim("catalogue", &ctx.opts.facility)?;
-        rows.extend(decode::run(ctx, &sim).context("scenario decode")?);
-        rows.extend(walk::run(ctx, &sim).context("scenario catalogue walk")?);
-        rows.extend(startup::whoami(ctx, &sim).context("scenario start-up")?);
+    if o.runs("decode") || o.runs("walk") || o.runs("startup") {
+        let sim = ctx.start_sim("catalogue", &o.facility)?;
+        if o.runs("decode") {
+            rows.extend(decode::run(ctx, &sim).context("scenario decode")?);
+        }
+        if o.runs("walk") {
+            rows.extend(walk::run(ctx, &sim).context("scenario catalogue walk")?);
+        }
+        if o.runs("startup") {
+            rows.extend(startup::whoami(ctx, &sim).context("scenario start-up")?);
+        }
     }
-    rows.extend(download::run(ctx).context("scenario download")?);
-    rows.extend(startup::codegen(ctx).context("scenario codegen")?);
+    if o.runs("download") {
+        rows.extend(download::run(ctx).context("scenario download")?);
+    }
+    if o.runs("codegen") {
+        rows.extend(startup::codegen(ctx).context("scenario codegen")?);
+    }
     Ok(rows)
+}
+
+/// The last run's results, which an `--only` run updates; it must be of the same kind.
+fn previous_run(root: &Path, opts: &Options) -> Result<Saved> {
+    let path = setup::target_dir(root).join("bench/results.json");
+    let saved: Saved = serde_json::from_slice(&std::fs::read(&path).with_context(|| {
+        format!(
+            "--only updates the last run's {}: run the whole bench first",
+            path.display()
+        )
+    })?)
+    .with_context(|| format!("{} is not a results file", path.display()))?;
+    if saved.size != opts.size || saved.profile != opts.profile || saved.facility != opts.facility {
+        bail!(
+            "the last run was {} / {} / {}, this one is {} / {} / {}: --only merges only into a \
+             run of the same size, profile and facility",
+            saved.size,
+            saved.profile,
+            saved.facility,
+            opts.size,
+            opts.profile,
+            opts.facility
+        );
+    }
+    Ok(saved)
+}
+
+/// The previous run with the re-measured scenarios replaced, in report order; the machine
+/// list keeps the previous run's facts and gains one line per re-measurement saying which
+/// scenarios, when, at which commit and under which load.
+fn merge(
+    previous: Saved,
+    only: &[String],
+    now: Vec<(String, String)>,
+    fresh: Vec<Row>,
+) -> (Vec<(String, String)>, Vec<Row>) {
+    let mut rows = Vec::new();
+    for (name, prefix) in SCENARIOS {
+        let source = if only.iter().any(|o| o == name) {
+            &fresh
+        } else {
+            &previous.rows
+        };
+        rows.extend(
+            source
+                .iter()
+                .filter(|r| r.scenario.starts_with(prefix))
+                .cloned(),
+        );
+    }
+    let fact = |key: &str| {
+        now.iter()
+            .find(|(k, _)| k == key)
+            .map_or("unknown", |(_, v)| v.as_str())
+            .to_string()
+    };
+    let mut machine = previous.machine;
+    machine.push((
+        format!("re-measured: {}", only.join(", ")),
+        format!(
+            "{}, commit {}, load average at start {} (the other rows are from the run above)",
+            fact("date"),
+            fact("commit"),
+            fact("load average at start")
+        ),
+    ));
+    (machine, rows)
 }
 
 /// One measured run and the SOAP requests it made (when a simulator counted them).
