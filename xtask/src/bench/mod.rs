@@ -450,7 +450,15 @@ fn merge(
             .map_or("unknown", |(_, v)| v.as_str())
             .to_string()
     };
-    let mut machine = previous.machine;
+    // A scenario re-measured again replaces its earlier re-measurement line.
+    let mut machine: Vec<(String, String)> = previous
+        .machine
+        .into_iter()
+        .filter(|(k, _)| {
+            k.strip_prefix("re-measured: ")
+                .is_none_or(|names| !names.split(", ").all(|n| only.iter().any(|o| o == n)))
+        })
+        .collect();
     machine.push((
         format!("re-measured: {}", only.join(", ")),
         format!(
