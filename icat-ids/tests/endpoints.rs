@@ -191,7 +191,7 @@ async fn errors_are_typed_per_status() {
     let e = f.client.ping().await.unwrap_err();
     assert!(matches!(e, IdsError::Internal { .. }), "{e}");
     f.server.state().faults().clear();
-    // 501: an endpoint this IDS does not have.
+    // 501: getLink is off unless the IDS sets linkLifetimeSeconds > 0 (the default is 0).
     let e = f.client.get_link(f.df_small, "jdoe").await.unwrap_err();
     assert!(matches!(e, IdsError::NotImplemented { .. }), "{e}");
     // 503: archived data on getData.

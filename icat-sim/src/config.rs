@@ -91,6 +91,10 @@ pub struct IdsSettings {
     /// A read-only IDS refuses put, delete and write.
     #[serde(default)]
     pub read_only: bool,
+    /// How long a `getLink` hard link lives, in seconds; 0 (the default, as on a real IDS)
+    /// switches `getLink` off (501).
+    #[serde(default)]
+    pub link_lifetime_seconds: u64,
 }
 
 impl Default for IdsSettings {
@@ -99,6 +103,7 @@ impl Default for IdsSettings {
             two_level: false,
             restore_delay: default_restore_delay(),
             read_only: false,
+            link_lifetime_seconds: 0,
         }
     }
 }
@@ -358,6 +363,7 @@ mod tests {
             [ids]
             twoLevel = true
             restoreDelay = "250ms"
+            linkLifetimeSeconds = 3600
             "#,
             "test",
         )
@@ -365,6 +371,8 @@ mod tests {
         assert!(c.non_root_write);
         assert!(c.ids.two_level);
         assert_eq!(c.ids.restore_delay, Duration::from_millis(250));
+        assert_eq!(c.ids.link_lifetime_seconds, 3600);
+        assert_eq!(SimConfig::default().ids.link_lifetime_seconds, 0);
         assert_eq!(
             c.authenticator("anon")
                 .unwrap()

@@ -81,6 +81,7 @@ impl Simulator {
             synthetic: None,
             two_level: None,
             restore_delay: None,
+            link_lifetime: None,
             clock: Clock::default(),
             faults: None,
         }
@@ -98,6 +99,7 @@ pub struct SimulatorBuilder {
     synthetic: Option<SyntheticSpec>,
     two_level: Option<bool>,
     restore_delay: Option<Duration>,
+    link_lifetime: Option<Duration>,
     clock: Clock,
     faults: Option<crate::faults::FaultConfig>,
 }
@@ -148,6 +150,13 @@ impl SimulatorBuilder {
     /// Restore delay of the two-level IDS (overrides the configuration).
     pub fn restore_delay(mut self, delay: Duration) -> Self {
         self.restore_delay = Some(delay);
+        self
+    }
+
+    /// Lifetime of `getLink` hard links (overrides the configuration's `linkLifetimeSeconds`);
+    /// zero switches `getLink` off.
+    pub fn link_lifetime(mut self, lifetime: Duration) -> Self {
+        self.link_lifetime = Some(lifetime);
         self
     }
 
@@ -247,6 +256,9 @@ impl SimulatorBuilder {
             two_level: icat.config().ids.two_level,
             restore_delay: icat.config().ids.restore_delay,
             read_only: icat.config().ids.read_only,
+            link_lifetime: self
+                .link_lifetime
+                .unwrap_or(Duration::from_secs(icat.config().ids.link_lifetime_seconds)),
             ..crate::ids::IdsSettings::default()
         };
         let fault_config = icat.config().faults.clone();
@@ -262,6 +274,7 @@ impl SimulatorBuilder {
             tracing::warn!(faults = ?fault_config, "fault injection is on");
         }
         let state = AppState { icat: icat.clone() };
+        let link_sweeper = ids_state.clone().sweep_links();
         let router = crate::http::icat_router(state)
             .layer(axum::middleware::from_fn_with_state(
                 faults.soap_state(),
@@ -297,8 +310,14 @@ impl SimulatorBuilder {
             let shutdown = async move {
                 let _ = stop_rx.wait_for(|stop| *stop).await;
             };
-            if let Err(e) = crate::ids::sendfile::serve(listener, router, shutdown).await {
-                tracing::error!(error = %e, "server stopped with an error");
+            // The link sweeper never finishes; it is dropped when the server stops.
+            tokio::select! {
+                served = crate::ids::sendfile::serve(listener, router, shutdown) => {
+                    if let Err(e) = served {
+                        tracing::error!(error = %e, "server stopped with an error");
+                    }
+                }
+                () = link_sweeper => {}
             }
         });
         tracing::info!(%addr, "icat-sim listening");

@@ -20,6 +20,7 @@ mod catalog;
 mod error;
 mod faults;
 mod handlers;
+mod links;
 mod memory;
 mod names;
 mod params;

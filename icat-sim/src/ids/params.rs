@@ -18,6 +18,12 @@ impl Params {
         }
     }
 
+    /// Set a parameter, replacing any earlier value (a later form field wins, as in Java).
+    pub fn set(&mut self, name: &str, value: String) {
+        self.pairs.retain(|(k, _)| k != name);
+        self.pairs.push((name.to_string(), value));
+    }
+
     /// The raw value of a parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
@@ -165,6 +171,15 @@ mod tests {
             Params::parse(b"").uuid("sessionId").unwrap_err(),
             IdsError::BadRequest("The sessionId parameter 'null' is not a valid UUID".into())
         );
+    }
+
+    #[test]
+    fn set_replaces_earlier_values() {
+        let mut p = Params::parse(b"name=a&name=b");
+        p.set("name", "c".to_string());
+        p.set("doi", "d".to_string());
+        assert_eq!(p.get("name"), Some("c"));
+        assert_eq!(p.get("doi"), Some("d"));
     }
 
     #[test]

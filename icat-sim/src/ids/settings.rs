@@ -15,6 +15,9 @@ pub struct IdsSettings {
     pub enable_write: Option<bool>,
     /// The version reported by `version`.
     pub version: String,
+    /// `linkLifetimeSeconds`: how long a `getLink` hard link lives; zero (the real default)
+    /// switches `getLink` off (501).
+    pub link_lifetime: Duration,
 }
 
 impl Default for IdsSettings {
@@ -25,6 +28,7 @@ impl Default for IdsSettings {
             read_only: false,
             enable_write: None,
             version: "2.1.1".to_string(),
+            link_lifetime: Duration::ZERO,
         }
     }
 }
@@ -33,5 +37,10 @@ impl IdsSettings {
     /// Whether the `write` call is enabled.
     pub fn write_enabled(&self) -> bool {
         self.enable_write.unwrap_or(!self.read_only)
+    }
+
+    /// Whether `getLink` is available (`linkLifetimeSeconds > 0`).
+    pub fn links_enabled(&self) -> bool {
+        !self.link_lifetime.is_zero()
     }
 }

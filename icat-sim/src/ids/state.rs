@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::catalog::{CatalogError, DatasetInfo, IdsCatalog};
 use super::error::{IdsError, IdsResult};
 use super::faults::{FaultSettings, Faults};
+use super::links::Links;
 use super::prepared::PreparedStore;
 use super::settings::IdsSettings;
 use super::storage::{Storage, StorageError};
@@ -83,6 +84,7 @@ struct Inner {
     catalog: Arc<dyn IdsCatalog>,
     storage: Storage,
     prepared: PreparedStore,
+    links: Links,
     settings: IdsSettings,
     faults: Faults,
     two_level: Mutex<TwoLevel>,
@@ -123,12 +125,14 @@ impl IdsState {
     ) -> Result<IdsState, StorageError> {
         let storage = Storage::open(storage_dir)?;
         let prepared = PreparedStore::open(storage.dir().join("prepared"))?;
+        let links = Links::open(storage.dir(), settings.link_lifetime)?;
         Ok(IdsState {
             inner: Arc::new(Inner {
                 locks: Mutex::default(),
                 catalog,
                 storage,
                 prepared,
+                links,
                 settings,
                 faults: Faults::new(faults),
                 two_level: Mutex::default(),
@@ -159,6 +163,51 @@ impl IdsState {
 
     pub(crate) fn prepared(&self) -> &PreparedStore {
         &self.inner.prepared
+    }
+
+    /// The directory holding `getLink` links (absolute).
+    pub fn link_dir(&self) -> &std::path::Path {
+        self.inner.links.dir()
+    }
+
+    /// Make a `getLink` hard link to the file at `location` for `username` (see
+    /// [`super::links`]); returns its absolute path.
+    pub(crate) async fn make_link(&self, location: String, username: String) -> IdsResult<PathBuf> {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            state
+                .inner
+                .links
+                .link(&state.inner.storage, &location, &username)
+        })
+        .await
+        .map_err(|e| IdsError::Internal(format!("making a link failed: {e}")))?
+        .map_err(IdsError::from)
+    }
+
+    /// Remove expired `getLink` links whenever one is due, forever; never finishes, and does
+    /// nothing when links are off. Servers run it next to themselves and drop it when they stop,
+    /// so no task outlives the server.
+    pub async fn sweep_links(self) {
+        if !self.inner.settings.links_enabled() {
+            return std::future::pending().await;
+        }
+        loop {
+            let now = std::time::Instant::now();
+            // Every new link expires after the ones already made: waiting for the earliest
+            // expiry, or a whole lifetime when there is none, misses nothing.
+            let wait = match self.inner.links.next_expiry() {
+                Some(at) => at.saturating_duration_since(now),
+                None => self.inner.links.lifetime(),
+            };
+            tokio::time::sleep(wait).await;
+            let state = self.clone();
+            if let Err(e) =
+                tokio::task::spawn_blocking(move || state.inner.links.remove_expired()).await
+            {
+                tracing::warn!(error = %e, "removing expired links failed");
+            }
+        }
     }
 
     /// Run a catalogue call on a blocking thread.

@@ -26,13 +26,19 @@ impl IdsServer {
         let addr = listener.local_addr()?;
         let app = axum::Router::new().nest("/ids", super::router(state.clone()));
         let (stop, stopped) = oneshot::channel::<()>();
+        let sweeper = state.clone().sweep_links();
         let task = tokio::spawn(async move {
-            let served = super::sendfile::serve(listener, app, async {
+            let serve = super::sendfile::serve(listener, app, async {
                 let _ = stopped.await;
-            })
-            .await;
-            if let Err(e) = served {
-                tracing::warn!(error = %e, "IDS test server failed");
+            });
+            // The link sweeper never finishes; it is dropped when the server stops.
+            tokio::select! {
+                served = serve => {
+                    if let Err(e) = served {
+                        tracing::warn!(error = %e, "IDS test server failed");
+                    }
+                }
+                () = sweeper => {}
             }
         });
         Ok(IdsServer {

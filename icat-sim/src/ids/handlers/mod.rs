@@ -2,12 +2,15 @@
 
 mod data;
 mod info;
+mod link;
 mod modify;
+mod put_post;
 mod selection;
 mod two_level;
+mod upload;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -41,8 +44,15 @@ pub fn router(state: IdsState) -> Router {
         .route("/restore", post(two_level::restore))
         .route("/write", post(two_level::write))
         .route("/reset", post(two_level::reset))
-        .route("/put", put(modify::put))
+        .route(
+            "/put",
+            put(modify::put)
+                .post(put_post::put_as_post)
+                // Uploads are streamed to storage, never held: no size limit.
+                .layer(DefaultBodyLimit::disable()),
+        )
         .route("/delete", delete(modify::delete))
+        .route("/getLink", post(link::get_link))
         .fallback(unknown_operation)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

@@ -1,26 +1,15 @@
-//! Calls that change data: put (upload a datafile) and delete.
+//! Calls that change data: put (upload a datafile as the request body) and delete.
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::upload::{require_writable, store_and_register};
 use super::{datasets_with_files, resolve};
-use crate::ids::catalog::NewDatafile;
-use crate::ids::error::{IdsError, IdsResult};
+use crate::ids::error::IdsResult;
 use crate::ids::params::Params;
 use crate::ids::state::IdsState;
-use crate::ids::storage::Storage;
-
-fn require_writable(state: &IdsState) -> IdsResult<()> {
-    if state.settings().read_only {
-        Err(IdsError::NotImplemented(
-            "This operation has been configured to be unavailable".to_string(),
-        ))
-    } else {
-        Ok(())
-    }
-}
 
 /// `PUT put?sessionId=&name=&datasetId=&datafileFormatId=[&description&doi&datafileCreateTime
 /// &datafileModTime]` with the file as body: store, catalogue, answer 201 with the CRC32.
@@ -29,70 +18,12 @@ pub(super) async fn put(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> IdsResult<Response> {
-    require_writable(&state)?;
     let params = Params::parse(query.unwrap_or_default().as_bytes());
-    let session = params.uuid("sessionId")?;
-    let name = params
-        .get("name")
-        .ok_or_else(|| IdsError::BadRequest("The name parameter must be set".to_string()))?
-        .to_string();
-    let datafile_format_id = params.required_long("datafileFormatId")?;
-    let dataset_id = params.required_long("datasetId")?;
-    let create_time_millis = params.optional_long("datafileCreateTime")?;
-    let mod_time_millis = params.optional_long("datafileModTime")?;
-    if name.is_empty() || name.contains('\0') {
-        return Err(IdsError::BadRequest(format!(
-            "Illegal filename or dataset: {name:?}"
-        )));
-    }
-
-    let sid = session.clone();
-    let dataset = state
-        .with_catalog(move |c| c.dataset(&sid, dataset_id))
-        .await?;
-    state.require_online(std::slice::from_ref(&dataset))?;
-    let _lock = state.lock_datasets(std::slice::from_ref(&dataset), false)?;
-
-    let location = Storage::new_location(dataset.investigation_id, dataset.id);
-    let stored = state
-        .storage()
-        .put_stream(&location, body.into_data_stream())
-        .await?;
-    let new = NewDatafile {
-        name,
-        dataset_id,
-        datafile_format_id,
-        description: params.get("description").map(str::to_string),
-        doi: params.get("doi").map(str::to_string),
-        create_time_millis,
-        mod_time_millis,
-        location: location.clone(),
-        file_size: stored.size as i64,
-        checksum: stored.checksum_hex(),
-    };
-    let registered = state
-        .with_catalog(move |c| c.register_datafile(&session, &new))
-        .await;
-    let id = match registered {
-        Ok(id) => id,
-        Err(e) => {
-            if let Err(delete_error) = state.storage().delete(&location).await {
-                tracing::warn!(error = %delete_error, "could not remove an uncatalogued upload");
-            }
-            return Err(e);
-        }
-    };
-    tracing::debug!(id, size = stored.size, "datafile put");
-    let body = serde_json::json!({
-        "id": id,
-        "checksum": stored.crc32,
-        "location": location,
-        "size": stored.size,
-    });
+    let uploaded = store_and_register(&state, &params, body.into_data_stream()).await?;
     Ok((
         StatusCode::CREATED,
         [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
+        uploaded.json(),
     )
         .into_response())
 }
