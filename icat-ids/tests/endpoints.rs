@@ -291,3 +291,17 @@ async fn five_thousand_datafile_ids() {
     assert!(f.catalog.datafile(ids[0]).is_none());
     assert!(f.catalog.datafile(ids[4999]).is_none());
 }
+
+#[tokio::test]
+async fn get_link_gives_a_path_to_the_same_bytes_when_links_are_on() {
+    let f = Fixture::with_settings(icat_sim::ids::IdsSettings {
+        link_lifetime: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    })
+    .await;
+    let path = f.client.get_link(f.df_small, "jdoe").await.unwrap();
+    assert!(std::path::Path::new(&path).is_absolute(), "{path}");
+    assert_eq!(std::fs::read(&path).unwrap(), SMALL);
+    let e = f.client.get_link(999_999, "jdoe").await.unwrap_err();
+    assert!(matches!(e, IdsError::NotFound { .. }), "{e}");
+}

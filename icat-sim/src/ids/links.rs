@@ -196,28 +196,31 @@ fn grant_read(username: &str, target: &Path) {
         );
         return;
     };
-    let entry = format!("user:{username}:r");
-    match std::process::Command::new(&setfacl)
+    match run_setfacl(&setfacl, username, target) {
+        Ok(()) => tracing::debug!(username, "getLink: read access granted"),
+        Err(message) => tracing::warn!(
+            username,
+            %message,
+            "getLink: setfacl failed (check that the user exists); the link is still returned"
+        ),
+    }
+}
+
+/// Run `<setfacl> -m user:<username>:r <target>` (no shell); the error says what went wrong.
+fn run_setfacl(setfacl: &Path, username: &str, target: &Path) -> Result<(), String> {
+    let out = std::process::Command::new(setfacl)
         .arg("-m")
-        .arg(&entry)
+        .arg(format!("user:{username}:r"))
         .arg(target)
         .stdin(std::process::Stdio::null())
         .output()
-    {
-        Ok(out) if out.status.success() => {
-            tracing::debug!(username, "getLink: read access granted");
-        }
-        Ok(out) => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let message: String = stderr.trim().chars().take(300).collect();
-            tracing::warn!(
-                username,
-                %message,
-                "getLink: setfacl failed (check that the user exists); the link is still returned"
-            );
-        }
-        Err(e) => tracing::warn!(username, error = %e, "getLink: could not run setfacl"),
+        .map_err(|e| format!("cannot run {}: {e}", setfacl.display()))?;
+    if out.status.success() {
+        return Ok(());
     }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let message: String = stderr.trim().chars().take(300).collect();
+    Err(format!("{} ({})", message, out.status))
 }
 
 #[cfg(test)]
@@ -241,6 +244,38 @@ mod tests {
         ] {
             assert!(!is_plain_account_name(bad), "{bad:?}");
         }
+    }
+
+    /// A stand-in `setfacl` that records its arguments and fails when asked to.
+    #[cfg(unix)]
+    fn fake_setfacl(dir: &Path, exit: i32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let script = dir.join("setfacl");
+        let record = dir.join("args");
+        let text = format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\necho 'no such user' >&2\nexit {exit}\n",
+            record.display()
+        );
+        std::fs::write(&script, text).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        script
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn setfacl_gets_one_acl_entry_and_failures_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("stored file");
+        std::fs::write(&target, b"x").unwrap();
+        let ok = fake_setfacl(dir.path(), 0);
+        run_setfacl(&ok, "jdoe", &target).unwrap();
+        let args = std::fs::read_to_string(dir.path().join("args")).unwrap();
+        assert_eq!(args, format!("-m\nuser:jdoe:r\n{}\n", target.display()));
+        let failing = fake_setfacl(dir.path(), 1);
+        let err = run_setfacl(&failing, "nosuchuser", &target).unwrap_err();
+        assert!(err.contains("no such user"), "{err}");
+        let missing = run_setfacl(&dir.path().join("absent"), "jdoe", &target).unwrap_err();
+        assert!(missing.contains("cannot run"), "{missing}");
     }
 
     #[test]
