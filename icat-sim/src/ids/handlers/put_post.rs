@@ -9,7 +9,8 @@
 //! `sessionId` is refused as for `put`, known fields after it are ignored, and an unknown field
 //! anywhere is 400 `Form field Xis not recognised` (after a file part, that file stays stored).
 //! Several file parts are several uploads; the answer is the last one's, and a form without a
-//! file part answers 204.
+//! file part answers 204. A body that is not multipart is 400 `Multipart content expected` (the
+//! real IDS's own check); a malformed multipart body is 500, as its `FileUploadException`.
 //!
 //! `wrap=true` puts the answer into `<html><script type="text/javascript">window.name='…';
 //! </script></html>` (a CORS work-around of the old GWT TopCAT); `padding=true` pads the wrapper
