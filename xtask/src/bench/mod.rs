@@ -333,17 +333,20 @@ pub fn cmd(root: &Path, args: impl Iterator<Item = String>) -> Result<ExitCode> 
     let _ = std::fs::remove_dir_all(&ctx.work);
     let mut rows = result?;
     let mut machine = machine;
+    // The report's header describes the run the merged rows mostly come from.
+    let mut opts = ctx.opts.clone();
     if let Some(previous) = previous {
-        (machine, rows) = merge(previous, &ctx.opts.only, machine, rows);
+        opts.reps = previous.reps;
+        (machine, rows) = merge(previous, &ctx.opts, machine, rows);
     }
     let missing = report::check_complete(&rows);
-    let text = report::render(&ctx.opts, &machine, &rows);
+    let text = report::render(&opts, &machine, &rows);
     let saved = Saved {
         machine,
         size: ctx.opts.size.clone(),
         profile: ctx.opts.profile.clone(),
         quick: ctx.opts.quick,
-        reps: ctx.opts.reps,
+        reps: opts.reps,
         facility: ctx.opts.facility.clone(),
         rows,
     };
@@ -426,10 +429,11 @@ fn previous_run(root: &Path, opts: &Options) -> Result<Saved> {
 /// scenarios, when, at which commit and under which load.
 fn merge(
     previous: Saved,
-    only: &[String],
+    opts: &Options,
     now: Vec<(String, String)>,
     fresh: Vec<Row>,
 ) -> (Vec<(String, String)>, Vec<Row>) {
+    let only = &opts.only;
     let mut rows = Vec::new();
     for (name, prefix) in SCENARIOS {
         let source = if only.iter().any(|o| o == name) {
@@ -462,9 +466,11 @@ fn merge(
     machine.push((
         format!("re-measured: {}", only.join(", ")),
         format!(
-            "{}, commit {}, load average at start {} (the other rows are from the run above)",
+            "{}, commit {}, {} repetitions, load average at start {} (the other rows are from \
+             the run above)",
             fact("date"),
             fact("commit"),
+            opts.reps,
             fact("load average at start")
         ),
     ));
