@@ -150,7 +150,7 @@ async fn crud_search_and_faults_over_soap() {
     let id = soap
         .call(&CreateRequest {
             session_id: Some(root.clone()),
-            bean: Some(Entity::Dataset(new_ds.clone())),
+            bean: Some(new_ds.clone().into()),
         })
         .await
         .unwrap()
@@ -158,7 +158,7 @@ async fn crud_search_and_faults_over_soap() {
     let dup = soap
         .call(&CreateRequest {
             session_id: Some(root.clone()),
-            bean: Some(Entity::Dataset(new_ds.clone())),
+            bean: Some(new_ds.clone().into()),
         })
         .await
         .unwrap_err();
@@ -167,14 +167,16 @@ async fn crud_search_and_faults_over_soap() {
         .call(&CreateManyRequest {
             session_id: Some(root.clone()),
             beans: vec![
-                Entity::Dataset(Dataset {
+                Dataset {
                     name: Some("other".into()),
                     ..new_ds.clone()
-                }),
-                Entity::Dataset(Dataset {
+                }
+                .into(),
+                Dataset {
                     name: None,
                     ..new_ds.clone()
-                }),
+                }
+                .into(),
             ],
         })
         .await
@@ -250,7 +252,7 @@ async fn crud_search_and_faults_over_soap() {
     let denied = soap
         .call(&CreateRequest {
             session_id: Some(user.clone()),
-            bean: Some(Entity::Dataset(new_ds)),
+            bean: Some(new_ds.into()),
         })
         .await
         .unwrap_err();
@@ -332,10 +334,13 @@ async fn sessions_expire_and_survive_a_restart_with_a_database_file() {
     let fac = soap
         .call(&CreateRequest {
             session_id: Some(root.clone()),
-            bean: Some(Entity::Facility(Facility {
-                name: Some("Kept".into()),
-                ..Default::default()
-            })),
+            bean: Some(
+                Facility {
+                    name: Some("Kept".into()),
+                    ..Default::default()
+                }
+                .into(),
+            ),
         })
         .await
         .unwrap()
@@ -343,11 +348,14 @@ async fn sessions_expire_and_survive_a_restart_with_a_database_file() {
     // Facilities are readable by everybody.
     soap.call(&CreateRequest {
         session_id: Some(root),
-        bean: Some(Entity::Rule(Rule {
-            crud_flags: Some("R".into()),
-            what: Some("Facility".into()),
-            ..Default::default()
-        })),
+        bean: Some(
+            Rule {
+                crud_flags: Some("R".into()),
+                what: Some("Facility".into()),
+                ..Default::default()
+            }
+            .into(),
+        ),
     })
     .await
     .unwrap();

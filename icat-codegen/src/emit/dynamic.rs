@@ -130,7 +130,7 @@ pub(crate) fn emit(model: &Model, rt: &TokenStream) -> TokenStream {
     let from_arms = entities.iter().map(|s| {
         let n = ident(&s.rust);
         let lit = &s.rust;
-        quote!(#lit => Entity::#n(#n::from_dyn(d)?),)
+        quote!(#lit => Entity::#n(Box::new(#n::from_dyn(d)?)),)
     });
     quote! {
         #(#impls)*

@@ -115,8 +115,8 @@ pub fn emit(model: &Model, source_label: &str, runtime: &str) -> GeneratedFiles 
         format!(" Bindings generated from the WSDL/XSD of target namespace `{target_ns}`.");
     let mod_rs = quote! {
         #![doc = #mod_doc]
-        // Entity and request unions hold their largest member inline: boxing every variant would cost
-        // an allocation per search result for no gain, so the size lint does not apply here.
+        // `Entity` boxes its variants (a search result is a pointer, not the largest entity); the
+        // request and response unions hold their members inline, so the size lint does not apply.
         #![allow(clippy::large_enum_variant)]
 
         pub mod dynamic;

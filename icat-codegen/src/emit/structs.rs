@@ -80,28 +80,32 @@ pub(crate) fn emit_struct(s: &StructDef, model: &Model, rt: &TokenStream) -> Tok
             (_, Occurs::Many) if keeps_nil_items(f) => {
                 quote!(out.#fname.push(#rt::xml::decode_opt(r, &child)?))
             }
+            (FieldType::Entity(_) | FieldType::Struct(_), Occurs::Many) => {
+                quote!(#rt::xml::decode_push_in_place(r, &child, &mut out.#fname)?)
+            }
             (_, Occurs::Many) => quote!(#rt::xml::decode_push(r, &child, &mut out.#fname)?),
         };
         quote!(#xml => #body,)
     });
-    let decode_body = if s.fields.is_empty() {
-        quote! {
+    let (self_arg, decode_body) = if s.fields.is_empty() {
+        let body = quote! {
             while let Some(child) = r.next_child(el)? {
                 r.skip(&child)?;
             }
-            Ok(Self::default())
-        }
+            Ok(())
+        };
+        (quote!(_out), body)
     } else {
-        quote! {
-            let mut out = Self::default();
+        let body = quote! {
             while let Some(child) = r.next_child(el)? {
                 match child.local_name() {
                     #(#decode_arms)*
                     _ => r.skip(&child)?,
                 }
             }
-            Ok(out)
-        }
+            Ok(())
+        };
+        (quote!(out), body)
     };
     let encode_stmts = s.fields.iter().map(|f| {
         let fname = ident(&f.rust);
@@ -184,12 +188,25 @@ pub(crate) fn emit_struct(s: &StructDef, model: &Model, rt: &TokenStream) -> Tok
             #(#fields)*
         }
 
+        impl #rt::xml::XmlDecodeFields for #name {
+            fn decode_fields(
+                &mut self,
+                r: &mut #rt::xml::XmlReader<'_>,
+                el: &#rt::xml::StartEl<'_>,
+            ) -> Result<(), #rt::xml::XmlError> {
+                let #self_arg = self;
+                #decode_body
+            }
+        }
+
         impl #rt::xml::XmlDecode for #name {
             fn decode(
                 r: &mut #rt::xml::XmlReader<'_>,
                 el: &#rt::xml::StartEl<'_>,
             ) -> Result<Self, #rt::xml::XmlError> {
-                #decode_body
+                let mut out = Self::default();
+                #rt::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
+                Ok(out)
             }
         }
 
@@ -207,8 +224,11 @@ pub(crate) fn emit_entities(model: &Model, rt: &TokenStream) -> TokenStream {
     let entities: Vec<&StructDef> = model.entities().collect();
     let variants = entities.iter().map(|s| {
         let n = ident(&s.rust);
-        let doc = format!(" A `{}`.", s.rust);
-        quote!(#[doc = #doc] #n(#n),)
+        let doc = format!(
+            " A `{}` (boxed, so an `Entity` stays small whatever the entity).",
+            s.rust
+        );
+        quote!(#[doc = #doc] #n(Box<#n>),)
     });
     let names = entities.iter().map(|s| {
         let n = ident(&s.rust);
@@ -239,17 +259,23 @@ pub(crate) fn emit_entities(model: &Model, rt: &TokenStream) -> TokenStream {
     let decode_arms = entities.iter().map(|s| {
         let n = ident(&s.rust);
         let lit = proc_macro2::Literal::byte_string(s.xml.as_bytes());
-        quote!(#lit => Entity::#n(#rt::xml::XmlDecode::decode(r, el)?),)
+        quote!(#lit => Entity::#n(#rt::xml::decode_box(r, el)?),)
     });
     let encode_arms = entities.iter().map(|s| {
         let n = ident(&s.rust);
-        quote!(Entity::#n(e) => #rt::xml::XmlEncode::encode_children(e, w),)
+        quote!(Entity::#n(e) => #rt::xml::XmlEncode::encode_children(&**e, w),)
     });
     let froms = entities.iter().map(|s| {
         let n = ident(&s.rust);
         quote! {
             impl From<#n> for Entity {
                 fn from(e: #n) -> Self {
+                    Entity::#n(Box::new(e))
+                }
+            }
+
+            impl From<Box<#n>> for Entity {
+                fn from(e: Box<#n>) -> Self {
                     Entity::#n(e)
                 }
             }

@@ -22,7 +22,7 @@ macro_rules! entity_types {
                 const NAME: &'static str = stringify!($name);
                 fn from_entity(entity: Entity) -> Result<Self, &'static str> {
                     match entity {
-                        Entity::$name(e) => Ok(e),
+                        Entity::$name(e) => Ok(*e),
                         other => Err(other.entity_name()),
                     }
                 }

@@ -8842,119 +8842,153 @@ impl Entity {
     ) -> Result<Entity, crate::dynamic::DynError> {
         Ok(
             match d.entity.as_str() {
-                "Affiliation" => Entity::Affiliation(Affiliation::from_dyn(d)?),
-                "Application" => Entity::Application(Application::from_dyn(d)?),
-                "DataCollection" => Entity::DataCollection(DataCollection::from_dyn(d)?),
+                "Affiliation" => Entity::Affiliation(Box::new(Affiliation::from_dyn(d)?)),
+                "Application" => Entity::Application(Box::new(Application::from_dyn(d)?)),
+                "DataCollection" => {
+                    Entity::DataCollection(Box::new(DataCollection::from_dyn(d)?))
+                }
                 "DataCollectionDatafile" => {
-                    Entity::DataCollectionDatafile(DataCollectionDatafile::from_dyn(d)?)
+                    Entity::DataCollectionDatafile(
+                        Box::new(DataCollectionDatafile::from_dyn(d)?),
+                    )
                 }
                 "DataCollectionDataset" => {
-                    Entity::DataCollectionDataset(DataCollectionDataset::from_dyn(d)?)
+                    Entity::DataCollectionDataset(
+                        Box::new(DataCollectionDataset::from_dyn(d)?),
+                    )
                 }
                 "DataCollectionInvestigation" => {
                     Entity::DataCollectionInvestigation(
-                        DataCollectionInvestigation::from_dyn(d)?,
+                        Box::new(DataCollectionInvestigation::from_dyn(d)?),
                     )
                 }
                 "DataCollectionParameter" => {
                     Entity::DataCollectionParameter(
-                        DataCollectionParameter::from_dyn(d)?,
+                        Box::new(DataCollectionParameter::from_dyn(d)?),
                     )
                 }
                 "DataPublication" => {
-                    Entity::DataPublication(DataPublication::from_dyn(d)?)
+                    Entity::DataPublication(Box::new(DataPublication::from_dyn(d)?))
                 }
                 "DataPublicationDate" => {
-                    Entity::DataPublicationDate(DataPublicationDate::from_dyn(d)?)
+                    Entity::DataPublicationDate(
+                        Box::new(DataPublicationDate::from_dyn(d)?),
+                    )
                 }
                 "DataPublicationFunding" => {
-                    Entity::DataPublicationFunding(DataPublicationFunding::from_dyn(d)?)
+                    Entity::DataPublicationFunding(
+                        Box::new(DataPublicationFunding::from_dyn(d)?),
+                    )
                 }
                 "DataPublicationType" => {
-                    Entity::DataPublicationType(DataPublicationType::from_dyn(d)?)
+                    Entity::DataPublicationType(
+                        Box::new(DataPublicationType::from_dyn(d)?),
+                    )
                 }
                 "DataPublicationUser" => {
-                    Entity::DataPublicationUser(DataPublicationUser::from_dyn(d)?)
+                    Entity::DataPublicationUser(
+                        Box::new(DataPublicationUser::from_dyn(d)?),
+                    )
                 }
-                "Datafile" => Entity::Datafile(Datafile::from_dyn(d)?),
-                "DatafileFormat" => Entity::DatafileFormat(DatafileFormat::from_dyn(d)?),
+                "Datafile" => Entity::Datafile(Box::new(Datafile::from_dyn(d)?)),
+                "DatafileFormat" => {
+                    Entity::DatafileFormat(Box::new(DatafileFormat::from_dyn(d)?))
+                }
                 "DatafileParameter" => {
-                    Entity::DatafileParameter(DatafileParameter::from_dyn(d)?)
+                    Entity::DatafileParameter(Box::new(DatafileParameter::from_dyn(d)?))
                 }
-                "Dataset" => Entity::Dataset(Dataset::from_dyn(d)?),
+                "Dataset" => Entity::Dataset(Box::new(Dataset::from_dyn(d)?)),
                 "DatasetInstrument" => {
-                    Entity::DatasetInstrument(DatasetInstrument::from_dyn(d)?)
+                    Entity::DatasetInstrument(Box::new(DatasetInstrument::from_dyn(d)?))
                 }
                 "DatasetParameter" => {
-                    Entity::DatasetParameter(DatasetParameter::from_dyn(d)?)
+                    Entity::DatasetParameter(Box::new(DatasetParameter::from_dyn(d)?))
                 }
                 "DatasetTechnique" => {
-                    Entity::DatasetTechnique(DatasetTechnique::from_dyn(d)?)
+                    Entity::DatasetTechnique(Box::new(DatasetTechnique::from_dyn(d)?))
                 }
-                "DatasetType" => Entity::DatasetType(DatasetType::from_dyn(d)?),
-                "Facility" => Entity::Facility(Facility::from_dyn(d)?),
-                "FacilityCycle" => Entity::FacilityCycle(FacilityCycle::from_dyn(d)?),
+                "DatasetType" => Entity::DatasetType(Box::new(DatasetType::from_dyn(d)?)),
+                "Facility" => Entity::Facility(Box::new(Facility::from_dyn(d)?)),
+                "FacilityCycle" => {
+                    Entity::FacilityCycle(Box::new(FacilityCycle::from_dyn(d)?))
+                }
                 "FundingReference" => {
-                    Entity::FundingReference(FundingReference::from_dyn(d)?)
+                    Entity::FundingReference(Box::new(FundingReference::from_dyn(d)?))
                 }
-                "Grouping" => Entity::Grouping(Grouping::from_dyn(d)?),
-                "Instrument" => Entity::Instrument(Instrument::from_dyn(d)?),
+                "Grouping" => Entity::Grouping(Box::new(Grouping::from_dyn(d)?)),
+                "Instrument" => Entity::Instrument(Box::new(Instrument::from_dyn(d)?)),
                 "InstrumentScientist" => {
-                    Entity::InstrumentScientist(InstrumentScientist::from_dyn(d)?)
+                    Entity::InstrumentScientist(
+                        Box::new(InstrumentScientist::from_dyn(d)?),
+                    )
                 }
-                "Investigation" => Entity::Investigation(Investigation::from_dyn(d)?),
+                "Investigation" => {
+                    Entity::Investigation(Box::new(Investigation::from_dyn(d)?))
+                }
                 "InvestigationFacilityCycle" => {
                     Entity::InvestigationFacilityCycle(
-                        InvestigationFacilityCycle::from_dyn(d)?,
+                        Box::new(InvestigationFacilityCycle::from_dyn(d)?),
                     )
                 }
                 "InvestigationFunding" => {
-                    Entity::InvestigationFunding(InvestigationFunding::from_dyn(d)?)
+                    Entity::InvestigationFunding(
+                        Box::new(InvestigationFunding::from_dyn(d)?),
+                    )
                 }
                 "InvestigationGroup" => {
-                    Entity::InvestigationGroup(InvestigationGroup::from_dyn(d)?)
+                    Entity::InvestigationGroup(
+                        Box::new(InvestigationGroup::from_dyn(d)?),
+                    )
                 }
                 "InvestigationInstrument" => {
                     Entity::InvestigationInstrument(
-                        InvestigationInstrument::from_dyn(d)?,
+                        Box::new(InvestigationInstrument::from_dyn(d)?),
                     )
                 }
                 "InvestigationParameter" => {
-                    Entity::InvestigationParameter(InvestigationParameter::from_dyn(d)?)
+                    Entity::InvestigationParameter(
+                        Box::new(InvestigationParameter::from_dyn(d)?),
+                    )
                 }
                 "InvestigationType" => {
-                    Entity::InvestigationType(InvestigationType::from_dyn(d)?)
+                    Entity::InvestigationType(Box::new(InvestigationType::from_dyn(d)?))
                 }
                 "InvestigationUser" => {
-                    Entity::InvestigationUser(InvestigationUser::from_dyn(d)?)
+                    Entity::InvestigationUser(Box::new(InvestigationUser::from_dyn(d)?))
                 }
-                "Job" => Entity::Job(Job::from_dyn(d)?),
-                "Keyword" => Entity::Keyword(Keyword::from_dyn(d)?),
-                "ParameterType" => Entity::ParameterType(ParameterType::from_dyn(d)?),
+                "Job" => Entity::Job(Box::new(Job::from_dyn(d)?)),
+                "Keyword" => Entity::Keyword(Box::new(Keyword::from_dyn(d)?)),
+                "ParameterType" => {
+                    Entity::ParameterType(Box::new(ParameterType::from_dyn(d)?))
+                }
                 "PermissibleStringValue" => {
-                    Entity::PermissibleStringValue(PermissibleStringValue::from_dyn(d)?)
+                    Entity::PermissibleStringValue(
+                        Box::new(PermissibleStringValue::from_dyn(d)?),
+                    )
                 }
-                "PublicStep" => Entity::PublicStep(PublicStep::from_dyn(d)?),
-                "Publication" => Entity::Publication(Publication::from_dyn(d)?),
+                "PublicStep" => Entity::PublicStep(Box::new(PublicStep::from_dyn(d)?)),
+                "Publication" => Entity::Publication(Box::new(Publication::from_dyn(d)?)),
                 "RelatedDatafile" => {
-                    Entity::RelatedDatafile(RelatedDatafile::from_dyn(d)?)
+                    Entity::RelatedDatafile(Box::new(RelatedDatafile::from_dyn(d)?))
                 }
-                "RelatedItem" => Entity::RelatedItem(RelatedItem::from_dyn(d)?),
-                "Rule" => Entity::Rule(Rule::from_dyn(d)?),
-                "Sample" => Entity::Sample(Sample::from_dyn(d)?),
+                "RelatedItem" => Entity::RelatedItem(Box::new(RelatedItem::from_dyn(d)?)),
+                "Rule" => Entity::Rule(Box::new(Rule::from_dyn(d)?)),
+                "Sample" => Entity::Sample(Box::new(Sample::from_dyn(d)?)),
                 "SampleParameter" => {
-                    Entity::SampleParameter(SampleParameter::from_dyn(d)?)
+                    Entity::SampleParameter(Box::new(SampleParameter::from_dyn(d)?))
                 }
-                "SampleType" => Entity::SampleType(SampleType::from_dyn(d)?),
-                "Shift" => Entity::Shift(Shift::from_dyn(d)?),
-                "Study" => Entity::Study(Study::from_dyn(d)?),
+                "SampleType" => Entity::SampleType(Box::new(SampleType::from_dyn(d)?)),
+                "Shift" => Entity::Shift(Box::new(Shift::from_dyn(d)?)),
+                "Study" => Entity::Study(Box::new(Study::from_dyn(d)?)),
                 "StudyInvestigation" => {
-                    Entity::StudyInvestigation(StudyInvestigation::from_dyn(d)?)
+                    Entity::StudyInvestigation(
+                        Box::new(StudyInvestigation::from_dyn(d)?),
+                    )
                 }
-                "Subject" => Entity::Subject(Subject::from_dyn(d)?),
-                "Technique" => Entity::Technique(Technique::from_dyn(d)?),
-                "User" => Entity::User(User::from_dyn(d)?),
-                "UserGroup" => Entity::UserGroup(UserGroup::from_dyn(d)?),
+                "Subject" => Entity::Subject(Box::new(Subject::from_dyn(d)?)),
+                "Technique" => Entity::Technique(Box::new(Technique::from_dyn(d)?)),
+                "User" => Entity::User(Box::new(User::from_dyn(d)?)),
+                "UserGroup" => Entity::UserGroup(Box::new(UserGroup::from_dyn(d)?)),
                 other => {
                     return Err(crate::dynamic::DynError::UnknownEntity(other.to_owned()));
                 }

@@ -34,12 +34,13 @@ pub struct Affiliation {
     #[serde(rename = "user", skip_serializing_if = "Option::is_none")]
     pub user: Option<Box<DataPublicationUser>>,
 }
-impl crate::xml::XmlDecode for Affiliation {
-    fn decode(
+impl crate::xml::XmlDecodeFields for Affiliation {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -54,6 +55,16 @@ impl crate::xml::XmlDecode for Affiliation {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for Affiliation {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -104,12 +115,13 @@ pub struct Application {
     #[serde(rename = "version", skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
-impl crate::xml::XmlDecode for Application {
-    fn decode(
+impl crate::xml::XmlDecodeFields for Application {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -118,12 +130,22 @@ impl crate::xml::XmlDecode for Application {
                 b"modId" => out.mod_id = r.read_opt_string(&child)?,
                 b"modTime" => out.mod_time = r.read_opt(&child)?,
                 b"facility" => out.facility = crate::xml::decode_boxed(r, &child)?,
-                b"jobs" => crate::xml::decode_push(r, &child, &mut out.jobs)?,
+                b"jobs" => crate::xml::decode_push_in_place(r, &child, &mut out.jobs)?,
                 b"name" => out.name = r.read_opt_string(&child)?,
                 b"version" => out.version = r.read_opt_string(&child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for Application {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -191,12 +213,13 @@ pub struct DataCollection {
     #[serde(rename = "parameters", skip_serializing_if = "Vec::is_empty")]
     pub parameters: Vec<DataCollectionParameter>,
 }
-impl crate::xml::XmlDecode for DataCollection {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DataCollection {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -205,40 +228,56 @@ impl crate::xml::XmlDecode for DataCollection {
                 b"modId" => out.mod_id = r.read_opt_string(&child)?,
                 b"modTime" => out.mod_time = r.read_opt(&child)?,
                 b"dataCollectionDatafiles" => {
-                    crate::xml::decode_push(
+                    crate::xml::decode_push_in_place(
                         r,
                         &child,
                         &mut out.data_collection_datafiles,
                     )?
                 }
                 b"dataCollectionDatasets" => {
-                    crate::xml::decode_push(
+                    crate::xml::decode_push_in_place(
                         r,
                         &child,
                         &mut out.data_collection_datasets,
                     )?
                 }
                 b"dataCollectionInvestigations" => {
-                    crate::xml::decode_push(
+                    crate::xml::decode_push_in_place(
                         r,
                         &child,
                         &mut out.data_collection_investigations,
                     )?
                 }
                 b"dataPublications" => {
-                    crate::xml::decode_push(r, &child, &mut out.data_publications)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.data_publications,
+                    )?
                 }
                 b"doi" => out.doi = r.read_opt_string(&child)?,
                 b"jobsAsInput" => {
-                    crate::xml::decode_push(r, &child, &mut out.jobs_as_input)?
+                    crate::xml::decode_push_in_place(r, &child, &mut out.jobs_as_input)?
                 }
                 b"jobsAsOutput" => {
-                    crate::xml::decode_push(r, &child, &mut out.jobs_as_output)?
+                    crate::xml::decode_push_in_place(r, &child, &mut out.jobs_as_output)?
                 }
-                b"parameters" => crate::xml::decode_push(r, &child, &mut out.parameters)?,
+                b"parameters" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.parameters)?
+                }
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DataCollection {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -299,12 +338,13 @@ pub struct DataCollectionDatafile {
     #[serde(rename = "datafile", skip_serializing_if = "Option::is_none")]
     pub datafile: Option<Box<Datafile>>,
 }
-impl crate::xml::XmlDecode for DataCollectionDatafile {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DataCollectionDatafile {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -319,6 +359,16 @@ impl crate::xml::XmlDecode for DataCollectionDatafile {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DataCollectionDatafile {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -363,12 +413,13 @@ pub struct DataCollectionDataset {
     #[serde(rename = "dataset", skip_serializing_if = "Option::is_none")]
     pub dataset: Option<Box<Dataset>>,
 }
-impl crate::xml::XmlDecode for DataCollectionDataset {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DataCollectionDataset {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -383,6 +434,16 @@ impl crate::xml::XmlDecode for DataCollectionDataset {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DataCollectionDataset {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -427,12 +488,13 @@ pub struct DataCollectionInvestigation {
     #[serde(rename = "investigation", skip_serializing_if = "Option::is_none")]
     pub investigation: Option<Box<Investigation>>,
 }
-impl crate::xml::XmlDecode for DataCollectionInvestigation {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DataCollectionInvestigation {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -449,6 +511,16 @@ impl crate::xml::XmlDecode for DataCollectionInvestigation {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DataCollectionInvestigation {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -511,12 +583,13 @@ pub struct DataCollectionParameter {
     #[serde(rename = "dataCollection", skip_serializing_if = "Option::is_none")]
     pub data_collection: Option<Box<DataCollection>>,
 }
-impl crate::xml::XmlDecode for DataCollectionParameter {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DataCollectionParameter {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -537,6 +610,16 @@ impl crate::xml::XmlDecode for DataCollectionParameter {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DataCollectionParameter {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -623,12 +706,13 @@ pub struct DataPublication {
     #[serde(rename = "users", skip_serializing_if = "Vec::is_empty")]
     pub users: Vec<DataPublicationUser>,
 }
-impl crate::xml::XmlDecode for DataPublication {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DataPublication {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -637,26 +721,42 @@ impl crate::xml::XmlDecode for DataPublication {
                 b"modId" => out.mod_id = r.read_opt_string(&child)?,
                 b"modTime" => out.mod_time = r.read_opt(&child)?,
                 b"content" => out.content = crate::xml::decode_boxed(r, &child)?,
-                b"dates" => crate::xml::decode_push(r, &child, &mut out.dates)?,
+                b"dates" => crate::xml::decode_push_in_place(r, &child, &mut out.dates)?,
                 b"description" => out.description = r.read_opt_string(&child)?,
                 b"facility" => out.facility = crate::xml::decode_boxed(r, &child)?,
                 b"fundingReferences" => {
-                    crate::xml::decode_push(r, &child, &mut out.funding_references)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.funding_references,
+                    )?
                 }
                 b"internalId" => out.internal_id = r.read_opt_string(&child)?,
                 b"pid" => out.pid = r.read_opt_string(&child)?,
                 b"publicationDate" => out.publication_date = r.read_opt(&child)?,
                 b"relatedItems" => {
-                    crate::xml::decode_push(r, &child, &mut out.related_items)?
+                    crate::xml::decode_push_in_place(r, &child, &mut out.related_items)?
                 }
                 b"subject" => out.subject = r.read_opt_string(&child)?,
-                b"subjects" => crate::xml::decode_push(r, &child, &mut out.subjects)?,
+                b"subjects" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.subjects)?
+                }
                 b"title" => out.title = r.read_opt_string(&child)?,
                 b"type" => out.type_ = crate::xml::decode_boxed(r, &child)?,
-                b"users" => crate::xml::decode_push(r, &child, &mut out.users)?,
+                b"users" => crate::xml::decode_push_in_place(r, &child, &mut out.users)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DataPublication {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -728,12 +828,13 @@ pub struct DataPublicationDate {
     #[serde(rename = "publication", skip_serializing_if = "Option::is_none")]
     pub publication: Option<Box<DataPublication>>,
 }
-impl crate::xml::XmlDecode for DataPublicationDate {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DataPublicationDate {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -747,6 +848,16 @@ impl crate::xml::XmlDecode for DataPublicationDate {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DataPublicationDate {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -790,12 +901,13 @@ pub struct DataPublicationFunding {
     #[serde(rename = "funding", skip_serializing_if = "Option::is_none")]
     pub funding: Option<Box<FundingReference>>,
 }
-impl crate::xml::XmlDecode for DataPublicationFunding {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DataPublicationFunding {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -810,6 +922,16 @@ impl crate::xml::XmlDecode for DataPublicationFunding {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DataPublicationFunding {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -860,12 +982,13 @@ pub struct DataPublicationType {
     #[serde(rename = "name", skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-impl crate::xml::XmlDecode for DataPublicationType {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DataPublicationType {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -874,7 +997,11 @@ impl crate::xml::XmlDecode for DataPublicationType {
                 b"modId" => out.mod_id = r.read_opt_string(&child)?,
                 b"modTime" => out.mod_time = r.read_opt(&child)?,
                 b"dataPublications" => {
-                    crate::xml::decode_push(r, &child, &mut out.data_publications)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.data_publications,
+                    )?
                 }
                 b"description" => out.description = r.read_opt_string(&child)?,
                 b"facility" => out.facility = crate::xml::decode_boxed(r, &child)?,
@@ -882,6 +1009,16 @@ impl crate::xml::XmlDecode for DataPublicationType {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DataPublicationType {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -949,12 +1086,13 @@ pub struct DataPublicationUser {
     #[serde(rename = "user", skip_serializing_if = "Option::is_none")]
     pub user: Option<Box<User>>,
 }
-impl crate::xml::XmlDecode for DataPublicationUser {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DataPublicationUser {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -963,7 +1101,7 @@ impl crate::xml::XmlDecode for DataPublicationUser {
                 b"modId" => out.mod_id = r.read_opt_string(&child)?,
                 b"modTime" => out.mod_time = r.read_opt(&child)?,
                 b"affiliations" => {
-                    crate::xml::decode_push(r, &child, &mut out.affiliations)?
+                    crate::xml::decode_push_in_place(r, &child, &mut out.affiliations)?
                 }
                 b"contributorType" => out.contributor_type = r.read_opt_string(&child)?,
                 b"email" => out.email = r.read_opt_string(&child)?,
@@ -976,6 +1114,16 @@ impl crate::xml::XmlDecode for DataPublicationUser {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DataPublicationUser {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1065,12 +1213,13 @@ pub struct Datafile {
     #[serde(rename = "sourceDatafiles", skip_serializing_if = "Vec::is_empty")]
     pub source_datafiles: Vec<RelatedDatafile>,
 }
-impl crate::xml::XmlDecode for Datafile {
-    fn decode(
+impl crate::xml::XmlDecodeFields for Datafile {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -1080,7 +1229,7 @@ impl crate::xml::XmlDecode for Datafile {
                 b"modTime" => out.mod_time = r.read_opt(&child)?,
                 b"checksum" => out.checksum = r.read_opt_string(&child)?,
                 b"dataCollectionDatafiles" => {
-                    crate::xml::decode_push(
+                    crate::xml::decode_push_in_place(
                         r,
                         &child,
                         &mut out.data_collection_datafiles,
@@ -1094,19 +1243,35 @@ impl crate::xml::XmlDecode for Datafile {
                 b"dataset" => out.dataset = crate::xml::decode_boxed(r, &child)?,
                 b"description" => out.description = r.read_opt_string(&child)?,
                 b"destDatafiles" => {
-                    crate::xml::decode_push(r, &child, &mut out.dest_datafiles)?
+                    crate::xml::decode_push_in_place(r, &child, &mut out.dest_datafiles)?
                 }
                 b"doi" => out.doi = r.read_opt_string(&child)?,
                 b"fileSize" => out.file_size = r.read_opt(&child)?,
                 b"location" => out.location = r.read_opt_string(&child)?,
                 b"name" => out.name = r.read_opt_string(&child)?,
-                b"parameters" => crate::xml::decode_push(r, &child, &mut out.parameters)?,
+                b"parameters" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.parameters)?
+                }
                 b"sourceDatafiles" => {
-                    crate::xml::decode_push(r, &child, &mut out.source_datafiles)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.source_datafiles,
+                    )?
                 }
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for Datafile {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1183,12 +1348,13 @@ pub struct DatafileFormat {
     #[serde(rename = "version", skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
-impl crate::xml::XmlDecode for DatafileFormat {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DatafileFormat {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -1196,7 +1362,9 @@ impl crate::xml::XmlDecode for DatafileFormat {
                 b"id" => out.id = r.read_opt(&child)?,
                 b"modId" => out.mod_id = r.read_opt_string(&child)?,
                 b"modTime" => out.mod_time = r.read_opt(&child)?,
-                b"datafiles" => crate::xml::decode_push(r, &child, &mut out.datafiles)?,
+                b"datafiles" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.datafiles)?
+                }
                 b"description" => out.description = r.read_opt_string(&child)?,
                 b"facility" => out.facility = crate::xml::decode_boxed(r, &child)?,
                 b"name" => out.name = r.read_opt_string(&child)?,
@@ -1205,6 +1373,16 @@ impl crate::xml::XmlDecode for DatafileFormat {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DatafileFormat {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1271,12 +1449,13 @@ pub struct DatafileParameter {
     #[serde(rename = "datafile", skip_serializing_if = "Option::is_none")]
     pub datafile: Option<Box<Datafile>>,
 }
-impl crate::xml::XmlDecode for DatafileParameter {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DatafileParameter {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -1295,6 +1474,16 @@ impl crate::xml::XmlDecode for DatafileParameter {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DatafileParameter {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1390,12 +1579,13 @@ pub struct Dataset {
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<Box<DatasetType>>,
 }
-impl crate::xml::XmlDecode for Dataset {
-    fn decode(
+impl crate::xml::XmlDecodeFields for Dataset {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -1405,18 +1595,28 @@ impl crate::xml::XmlDecode for Dataset {
                 b"modTime" => out.mod_time = r.read_opt(&child)?,
                 b"complete" => crate::xml::read_required(r, &child, &mut out.complete)?,
                 b"dataCollectionDatasets" => {
-                    crate::xml::decode_push(
+                    crate::xml::decode_push_in_place(
                         r,
                         &child,
                         &mut out.data_collection_datasets,
                     )?
                 }
-                b"datafiles" => crate::xml::decode_push(r, &child, &mut out.datafiles)?,
+                b"datafiles" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.datafiles)?
+                }
                 b"datasetInstruments" => {
-                    crate::xml::decode_push(r, &child, &mut out.dataset_instruments)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.dataset_instruments,
+                    )?
                 }
                 b"datasetTechniques" => {
-                    crate::xml::decode_push(r, &child, &mut out.dataset_techniques)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.dataset_techniques,
+                    )?
                 }
                 b"description" => out.description = r.read_opt_string(&child)?,
                 b"doi" => out.doi = r.read_opt_string(&child)?,
@@ -1428,13 +1628,25 @@ impl crate::xml::XmlDecode for Dataset {
                 }
                 b"location" => out.location = r.read_opt_string(&child)?,
                 b"name" => out.name = r.read_opt_string(&child)?,
-                b"parameters" => crate::xml::decode_push(r, &child, &mut out.parameters)?,
+                b"parameters" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.parameters)?
+                }
                 b"sample" => out.sample = crate::xml::decode_boxed(r, &child)?,
                 b"startDate" => out.start_date = r.read_opt(&child)?,
                 b"type" => out.type_ = crate::xml::decode_boxed(r, &child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for Dataset {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1506,12 +1718,13 @@ pub struct DatasetInstrument {
     #[serde(rename = "instrument", skip_serializing_if = "Option::is_none")]
     pub instrument: Option<Box<Instrument>>,
 }
-impl crate::xml::XmlDecode for DatasetInstrument {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DatasetInstrument {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -1524,6 +1737,16 @@ impl crate::xml::XmlDecode for DatasetInstrument {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DatasetInstrument {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1586,12 +1809,13 @@ pub struct DatasetParameter {
     #[serde(rename = "dataset", skip_serializing_if = "Option::is_none")]
     pub dataset: Option<Box<Dataset>>,
 }
-impl crate::xml::XmlDecode for DatasetParameter {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DatasetParameter {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -1610,6 +1834,16 @@ impl crate::xml::XmlDecode for DatasetParameter {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DatasetParameter {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1660,12 +1894,13 @@ pub struct DatasetTechnique {
     #[serde(rename = "technique", skip_serializing_if = "Option::is_none")]
     pub technique: Option<Box<Technique>>,
 }
-impl crate::xml::XmlDecode for DatasetTechnique {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DatasetTechnique {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -1678,6 +1913,16 @@ impl crate::xml::XmlDecode for DatasetTechnique {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DatasetTechnique {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1728,12 +1973,13 @@ pub struct DatasetType {
     #[serde(rename = "name", skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-impl crate::xml::XmlDecode for DatasetType {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DatasetType {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -1741,13 +1987,25 @@ impl crate::xml::XmlDecode for DatasetType {
                 b"id" => out.id = r.read_opt(&child)?,
                 b"modId" => out.mod_id = r.read_opt_string(&child)?,
                 b"modTime" => out.mod_time = r.read_opt(&child)?,
-                b"datasets" => crate::xml::decode_push(r, &child, &mut out.datasets)?,
+                b"datasets" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.datasets)?
+                }
                 b"description" => out.description = r.read_opt_string(&child)?,
                 b"facility" => out.facility = crate::xml::decode_boxed(r, &child)?,
                 b"name" => out.name = r.read_opt_string(&child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DatasetType {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1836,12 +2094,13 @@ pub struct Facility {
     #[serde(rename = "url", skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-impl crate::xml::XmlDecode for Facility {
-    fn decode(
+impl crate::xml::XmlDecodeFields for Facility {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -1850,46 +2109,80 @@ impl crate::xml::XmlDecode for Facility {
                 b"modId" => out.mod_id = r.read_opt_string(&child)?,
                 b"modTime" => out.mod_time = r.read_opt(&child)?,
                 b"applications" => {
-                    crate::xml::decode_push(r, &child, &mut out.applications)?
+                    crate::xml::decode_push_in_place(r, &child, &mut out.applications)?
                 }
                 b"dataPublicationTypes" => {
-                    crate::xml::decode_push(r, &child, &mut out.data_publication_types)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.data_publication_types,
+                    )?
                 }
                 b"dataPublications" => {
-                    crate::xml::decode_push(r, &child, &mut out.data_publications)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.data_publications,
+                    )?
                 }
                 b"datafileFormats" => {
-                    crate::xml::decode_push(r, &child, &mut out.datafile_formats)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.datafile_formats,
+                    )?
                 }
                 b"datasetTypes" => {
-                    crate::xml::decode_push(r, &child, &mut out.dataset_types)?
+                    crate::xml::decode_push_in_place(r, &child, &mut out.dataset_types)?
                 }
                 b"daysUntilRelease" => out.days_until_release = r.read_opt(&child)?,
                 b"description" => out.description = r.read_opt_string(&child)?,
                 b"facilityCycles" => {
-                    crate::xml::decode_push(r, &child, &mut out.facility_cycles)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.facility_cycles,
+                    )?
                 }
                 b"fullName" => out.full_name = r.read_opt_string(&child)?,
                 b"instruments" => {
-                    crate::xml::decode_push(r, &child, &mut out.instruments)?
+                    crate::xml::decode_push_in_place(r, &child, &mut out.instruments)?
                 }
                 b"investigationTypes" => {
-                    crate::xml::decode_push(r, &child, &mut out.investigation_types)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.investigation_types,
+                    )?
                 }
                 b"investigations" => {
-                    crate::xml::decode_push(r, &child, &mut out.investigations)?
+                    crate::xml::decode_push_in_place(r, &child, &mut out.investigations)?
                 }
                 b"name" => out.name = r.read_opt_string(&child)?,
                 b"parameterTypes" => {
-                    crate::xml::decode_push(r, &child, &mut out.parameter_types)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.parameter_types,
+                    )?
                 }
                 b"sampleTypes" => {
-                    crate::xml::decode_push(r, &child, &mut out.sample_types)?
+                    crate::xml::decode_push_in_place(r, &child, &mut out.sample_types)?
                 }
                 b"url" => out.url = r.read_opt_string(&child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for Facility {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1981,12 +2274,13 @@ pub struct FacilityCycle {
     #[serde(rename = "startDate", skip_serializing_if = "Option::is_none")]
     pub start_date: Option<crate::DateTime>,
 }
-impl crate::xml::XmlDecode for FacilityCycle {
-    fn decode(
+impl crate::xml::XmlDecodeFields for FacilityCycle {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -1998,7 +2292,7 @@ impl crate::xml::XmlDecode for FacilityCycle {
                 b"endDate" => out.end_date = r.read_opt(&child)?,
                 b"facility" => out.facility = crate::xml::decode_boxed(r, &child)?,
                 b"investigationFacilityCycles" => {
-                    crate::xml::decode_push(
+                    crate::xml::decode_push_in_place(
                         r,
                         &child,
                         &mut out.investigation_facility_cycles,
@@ -2009,6 +2303,16 @@ impl crate::xml::XmlDecode for FacilityCycle {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for FacilityCycle {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -2072,12 +2376,13 @@ pub struct FundingReference {
     #[serde(rename = "publications", skip_serializing_if = "Vec::is_empty")]
     pub publications: Vec<DataPublicationFunding>,
 }
-impl crate::xml::XmlDecode for FundingReference {
-    fn decode(
+impl crate::xml::XmlDecodeFields for FundingReference {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -2091,14 +2396,24 @@ impl crate::xml::XmlDecode for FundingReference {
                 b"funderIdentifier" => out.funder_identifier = r.read_opt_string(&child)?,
                 b"funderName" => out.funder_name = r.read_opt_string(&child)?,
                 b"investigations" => {
-                    crate::xml::decode_push(r, &child, &mut out.investigations)?
+                    crate::xml::decode_push_in_place(r, &child, &mut out.investigations)?
                 }
                 b"publications" => {
-                    crate::xml::decode_push(r, &child, &mut out.publications)?
+                    crate::xml::decode_push_in_place(r, &child, &mut out.publications)?
                 }
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for FundingReference {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -2154,12 +2469,13 @@ pub struct Grouping {
     #[serde(rename = "userGroups", skip_serializing_if = "Vec::is_empty")]
     pub user_groups: Vec<UserGroup>,
 }
-impl crate::xml::XmlDecode for Grouping {
-    fn decode(
+impl crate::xml::XmlDecodeFields for Grouping {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -2168,16 +2484,30 @@ impl crate::xml::XmlDecode for Grouping {
                 b"modId" => out.mod_id = r.read_opt_string(&child)?,
                 b"modTime" => out.mod_time = r.read_opt(&child)?,
                 b"investigationGroups" => {
-                    crate::xml::decode_push(r, &child, &mut out.investigation_groups)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.investigation_groups,
+                    )?
                 }
                 b"name" => out.name = r.read_opt_string(&child)?,
-                b"rules" => crate::xml::decode_push(r, &child, &mut out.rules)?,
+                b"rules" => crate::xml::decode_push_in_place(r, &child, &mut out.rules)?,
                 b"userGroups" => {
-                    crate::xml::decode_push(r, &child, &mut out.user_groups)?
+                    crate::xml::decode_push_in_place(r, &child, &mut out.user_groups)?
                 }
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for Grouping {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -2259,12 +2589,13 @@ pub struct Instrument {
     #[serde(rename = "url", skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-impl crate::xml::XmlDecode for Instrument {
-    fn decode(
+impl crate::xml::XmlDecodeFields for Instrument {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -2273,17 +2604,25 @@ impl crate::xml::XmlDecode for Instrument {
                 b"modId" => out.mod_id = r.read_opt_string(&child)?,
                 b"modTime" => out.mod_time = r.read_opt(&child)?,
                 b"datasetInstruments" => {
-                    crate::xml::decode_push(r, &child, &mut out.dataset_instruments)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.dataset_instruments,
+                    )?
                 }
                 b"description" => out.description = r.read_opt_string(&child)?,
                 b"endDate" => out.end_date = r.read_opt(&child)?,
                 b"facility" => out.facility = crate::xml::decode_boxed(r, &child)?,
                 b"fullName" => out.full_name = r.read_opt_string(&child)?,
                 b"instrumentScientists" => {
-                    crate::xml::decode_push(r, &child, &mut out.instrument_scientists)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.instrument_scientists,
+                    )?
                 }
                 b"investigationInstruments" => {
-                    crate::xml::decode_push(
+                    crate::xml::decode_push_in_place(
                         r,
                         &child,
                         &mut out.investigation_instruments,
@@ -2291,13 +2630,25 @@ impl crate::xml::XmlDecode for Instrument {
                 }
                 b"name" => out.name = r.read_opt_string(&child)?,
                 b"pid" => out.pid = r.read_opt_string(&child)?,
-                b"shifts" => crate::xml::decode_push(r, &child, &mut out.shifts)?,
+                b"shifts" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.shifts)?
+                }
                 b"startDate" => out.start_date = r.read_opt(&child)?,
                 b"type" => out.type_ = r.read_opt_string(&child)?,
                 b"url" => out.url = r.read_opt_string(&child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for Instrument {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -2359,12 +2710,13 @@ pub struct InstrumentScientist {
     #[serde(rename = "user", skip_serializing_if = "Option::is_none")]
     pub user: Option<Box<User>>,
 }
-impl crate::xml::XmlDecode for InstrumentScientist {
-    fn decode(
+impl crate::xml::XmlDecodeFields for InstrumentScientist {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -2377,6 +2729,16 @@ impl crate::xml::XmlDecode for InstrumentScientist {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for InstrumentScientist {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -2496,12 +2858,13 @@ pub struct Investigation {
     #[serde(rename = "visitId", skip_serializing_if = "Option::is_none")]
     pub visit_id: Option<String>,
 }
-impl crate::xml::XmlDecode for Investigation {
-    fn decode(
+impl crate::xml::XmlDecodeFields for Investigation {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -2510,53 +2873,79 @@ impl crate::xml::XmlDecode for Investigation {
                 b"modId" => out.mod_id = r.read_opt_string(&child)?,
                 b"modTime" => out.mod_time = r.read_opt(&child)?,
                 b"dataCollectionInvestigations" => {
-                    crate::xml::decode_push(
+                    crate::xml::decode_push_in_place(
                         r,
                         &child,
                         &mut out.data_collection_investigations,
                     )?
                 }
-                b"datasets" => crate::xml::decode_push(r, &child, &mut out.datasets)?,
+                b"datasets" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.datasets)?
+                }
                 b"doi" => out.doi = r.read_opt_string(&child)?,
                 b"endDate" => out.end_date = r.read_opt(&child)?,
                 b"facility" => out.facility = crate::xml::decode_boxed(r, &child)?,
                 b"fileCount" => out.file_count = r.read_opt(&child)?,
                 b"fileSize" => out.file_size = r.read_opt(&child)?,
                 b"fundingReferences" => {
-                    crate::xml::decode_push(r, &child, &mut out.funding_references)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.funding_references,
+                    )?
                 }
                 b"investigationFacilityCycles" => {
-                    crate::xml::decode_push(
+                    crate::xml::decode_push_in_place(
                         r,
                         &child,
                         &mut out.investigation_facility_cycles,
                     )?
                 }
                 b"investigationGroups" => {
-                    crate::xml::decode_push(r, &child, &mut out.investigation_groups)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.investigation_groups,
+                    )?
                 }
                 b"investigationInstruments" => {
-                    crate::xml::decode_push(
+                    crate::xml::decode_push_in_place(
                         r,
                         &child,
                         &mut out.investigation_instruments,
                     )?
                 }
                 b"investigationUsers" => {
-                    crate::xml::decode_push(r, &child, &mut out.investigation_users)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.investigation_users,
+                    )?
                 }
-                b"keywords" => crate::xml::decode_push(r, &child, &mut out.keywords)?,
+                b"keywords" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.keywords)?
+                }
                 b"name" => out.name = r.read_opt_string(&child)?,
-                b"parameters" => crate::xml::decode_push(r, &child, &mut out.parameters)?,
+                b"parameters" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.parameters)?
+                }
                 b"publications" => {
-                    crate::xml::decode_push(r, &child, &mut out.publications)?
+                    crate::xml::decode_push_in_place(r, &child, &mut out.publications)?
                 }
                 b"releaseDate" => out.release_date = r.read_opt(&child)?,
-                b"samples" => crate::xml::decode_push(r, &child, &mut out.samples)?,
-                b"shifts" => crate::xml::decode_push(r, &child, &mut out.shifts)?,
+                b"samples" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.samples)?
+                }
+                b"shifts" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.shifts)?
+                }
                 b"startDate" => out.start_date = r.read_opt(&child)?,
                 b"studyInvestigations" => {
-                    crate::xml::decode_push(r, &child, &mut out.study_investigations)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.study_investigations,
+                    )?
                 }
                 b"summary" => out.summary = r.read_opt_string(&child)?,
                 b"title" => out.title = r.read_opt_string(&child)?,
@@ -2565,6 +2954,16 @@ impl crate::xml::XmlDecode for Investigation {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for Investigation {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -2658,12 +3057,13 @@ pub struct InvestigationFacilityCycle {
     #[serde(rename = "investigation", skip_serializing_if = "Option::is_none")]
     pub investigation: Option<Box<Investigation>>,
 }
-impl crate::xml::XmlDecode for InvestigationFacilityCycle {
-    fn decode(
+impl crate::xml::XmlDecodeFields for InvestigationFacilityCycle {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -2680,6 +3080,16 @@ impl crate::xml::XmlDecode for InvestigationFacilityCycle {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for InvestigationFacilityCycle {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -2724,12 +3134,13 @@ pub struct InvestigationFunding {
     #[serde(rename = "investigation", skip_serializing_if = "Option::is_none")]
     pub investigation: Option<Box<Investigation>>,
 }
-impl crate::xml::XmlDecode for InvestigationFunding {
-    fn decode(
+impl crate::xml::XmlDecodeFields for InvestigationFunding {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -2744,6 +3155,16 @@ impl crate::xml::XmlDecode for InvestigationFunding {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for InvestigationFunding {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -2791,12 +3212,13 @@ pub struct InvestigationGroup {
     #[serde(rename = "role", skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
 }
-impl crate::xml::XmlDecode for InvestigationGroup {
-    fn decode(
+impl crate::xml::XmlDecodeFields for InvestigationGroup {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -2812,6 +3234,16 @@ impl crate::xml::XmlDecode for InvestigationGroup {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for InvestigationGroup {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -2857,12 +3289,13 @@ pub struct InvestigationInstrument {
     #[serde(rename = "investigation", skip_serializing_if = "Option::is_none")]
     pub investigation: Option<Box<Investigation>>,
 }
-impl crate::xml::XmlDecode for InvestigationInstrument {
-    fn decode(
+impl crate::xml::XmlDecodeFields for InvestigationInstrument {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -2877,6 +3310,16 @@ impl crate::xml::XmlDecode for InvestigationInstrument {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for InvestigationInstrument {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -2939,12 +3382,13 @@ pub struct InvestigationParameter {
     #[serde(rename = "investigation", skip_serializing_if = "Option::is_none")]
     pub investigation: Option<Box<Investigation>>,
 }
-impl crate::xml::XmlDecode for InvestigationParameter {
-    fn decode(
+impl crate::xml::XmlDecodeFields for InvestigationParameter {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -2965,6 +3409,16 @@ impl crate::xml::XmlDecode for InvestigationParameter {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for InvestigationParameter {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -3021,12 +3475,13 @@ pub struct InvestigationType {
     #[serde(rename = "name", skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-impl crate::xml::XmlDecode for InvestigationType {
-    fn decode(
+impl crate::xml::XmlDecodeFields for InvestigationType {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -3037,12 +3492,22 @@ impl crate::xml::XmlDecode for InvestigationType {
                 b"description" => out.description = r.read_opt_string(&child)?,
                 b"facility" => out.facility = crate::xml::decode_boxed(r, &child)?,
                 b"investigations" => {
-                    crate::xml::decode_push(r, &child, &mut out.investigations)?
+                    crate::xml::decode_push_in_place(r, &child, &mut out.investigations)?
                 }
                 b"name" => out.name = r.read_opt_string(&child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for InvestigationType {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -3092,12 +3557,13 @@ pub struct InvestigationUser {
     #[serde(rename = "user", skip_serializing_if = "Option::is_none")]
     pub user: Option<Box<User>>,
 }
-impl crate::xml::XmlDecode for InvestigationUser {
-    fn decode(
+impl crate::xml::XmlDecodeFields for InvestigationUser {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -3113,6 +3579,16 @@ impl crate::xml::XmlDecode for InvestigationUser {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for InvestigationUser {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -3164,12 +3640,13 @@ pub struct Job {
     #[serde(rename = "outputDataCollection", skip_serializing_if = "Option::is_none")]
     pub output_data_collection: Option<Box<DataCollection>>,
 }
-impl crate::xml::XmlDecode for Job {
-    fn decode(
+impl crate::xml::XmlDecodeFields for Job {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -3188,6 +3665,16 @@ impl crate::xml::XmlDecode for Job {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for Job {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -3236,12 +3723,13 @@ pub struct Keyword {
     #[serde(rename = "name", skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-impl crate::xml::XmlDecode for Keyword {
-    fn decode(
+impl crate::xml::XmlDecodeFields for Keyword {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -3256,6 +3744,16 @@ impl crate::xml::XmlDecode for Keyword {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for Keyword {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -3358,12 +3856,13 @@ pub struct ParameterType {
     #[serde(rename = "verified")]
     pub verified: bool,
 }
-impl crate::xml::XmlDecode for ParameterType {
-    fn decode(
+impl crate::xml::XmlDecodeFields for ParameterType {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -3399,23 +3898,31 @@ impl crate::xml::XmlDecode for ParameterType {
                     crate::xml::read_required(r, &child, &mut out.applicable_to_sample)?
                 }
                 b"dataCollectionParameters" => {
-                    crate::xml::decode_push(
+                    crate::xml::decode_push_in_place(
                         r,
                         &child,
                         &mut out.data_collection_parameters,
                     )?
                 }
                 b"datafileParameters" => {
-                    crate::xml::decode_push(r, &child, &mut out.datafile_parameters)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.datafile_parameters,
+                    )?
                 }
                 b"datasetParameters" => {
-                    crate::xml::decode_push(r, &child, &mut out.dataset_parameters)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.dataset_parameters,
+                    )?
                 }
                 b"description" => out.description = r.read_opt_string(&child)?,
                 b"enforced" => crate::xml::read_required(r, &child, &mut out.enforced)?,
                 b"facility" => out.facility = crate::xml::decode_boxed(r, &child)?,
                 b"investigationParameters" => {
-                    crate::xml::decode_push(
+                    crate::xml::decode_push_in_place(
                         r,
                         &child,
                         &mut out.investigation_parameters,
@@ -3425,7 +3932,7 @@ impl crate::xml::XmlDecode for ParameterType {
                 b"minimumNumericValue" => out.minimum_numeric_value = r.read_opt(&child)?,
                 b"name" => out.name = r.read_opt_string(&child)?,
                 b"permissibleStringValues" => {
-                    crate::xml::decode_push(
+                    crate::xml::decode_push_in_place(
                         r,
                         &child,
                         &mut out.permissible_string_values,
@@ -3433,7 +3940,11 @@ impl crate::xml::XmlDecode for ParameterType {
                 }
                 b"pid" => out.pid = r.read_opt_string(&child)?,
                 b"sampleParameters" => {
-                    crate::xml::decode_push(r, &child, &mut out.sample_parameters)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.sample_parameters,
+                    )?
                 }
                 b"units" => out.units = r.read_opt_string(&child)?,
                 b"unitsFullName" => out.units_full_name = r.read_opt_string(&child)?,
@@ -3442,6 +3953,16 @@ impl crate::xml::XmlDecode for ParameterType {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for ParameterType {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -3516,12 +4037,13 @@ pub struct PermissibleStringValue {
     #[serde(rename = "value", skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
-impl crate::xml::XmlDecode for PermissibleStringValue {
-    fn decode(
+impl crate::xml::XmlDecodeFields for PermissibleStringValue {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -3534,6 +4056,16 @@ impl crate::xml::XmlDecode for PermissibleStringValue {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for PermissibleStringValue {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -3576,12 +4108,13 @@ pub struct PublicStep {
     #[serde(rename = "origin", skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
 }
-impl crate::xml::XmlDecode for PublicStep {
-    fn decode(
+impl crate::xml::XmlDecodeFields for PublicStep {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -3594,6 +4127,16 @@ impl crate::xml::XmlDecode for PublicStep {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for PublicStep {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -3646,12 +4189,13 @@ pub struct Publication {
     #[serde(rename = "url", skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-impl crate::xml::XmlDecode for Publication {
-    fn decode(
+impl crate::xml::XmlDecodeFields for Publication {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -3670,6 +4214,16 @@ impl crate::xml::XmlDecode for Publication {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for Publication {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -3719,12 +4273,13 @@ pub struct RelatedDatafile {
     #[serde(rename = "sourceDatafile", skip_serializing_if = "Option::is_none")]
     pub source_datafile: Option<Box<Datafile>>,
 }
-impl crate::xml::XmlDecode for RelatedDatafile {
-    fn decode(
+impl crate::xml::XmlDecodeFields for RelatedDatafile {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -3742,6 +4297,16 @@ impl crate::xml::XmlDecode for RelatedDatafile {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for RelatedDatafile {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -3799,12 +4364,13 @@ pub struct RelatedItem {
     #[serde(rename = "title", skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
 }
-impl crate::xml::XmlDecode for RelatedItem {
-    fn decode(
+impl crate::xml::XmlDecodeFields for RelatedItem {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -3821,6 +4387,16 @@ impl crate::xml::XmlDecode for RelatedItem {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for RelatedItem {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -3876,12 +4452,13 @@ pub struct Rule {
     #[serde(rename = "what", skip_serializing_if = "Option::is_none")]
     pub what: Option<String>,
 }
-impl crate::xml::XmlDecode for Rule {
-    fn decode(
+impl crate::xml::XmlDecodeFields for Rule {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -3897,6 +4474,16 @@ impl crate::xml::XmlDecode for Rule {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for Rule {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -3954,12 +4541,13 @@ pub struct Sample {
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<Box<SampleType>>,
 }
-impl crate::xml::XmlDecode for Sample {
-    fn decode(
+impl crate::xml::XmlDecodeFields for Sample {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -3967,17 +4555,31 @@ impl crate::xml::XmlDecode for Sample {
                 b"id" => out.id = r.read_opt(&child)?,
                 b"modId" => out.mod_id = r.read_opt_string(&child)?,
                 b"modTime" => out.mod_time = r.read_opt(&child)?,
-                b"datasets" => crate::xml::decode_push(r, &child, &mut out.datasets)?,
+                b"datasets" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.datasets)?
+                }
                 b"investigation" => {
                     out.investigation = crate::xml::decode_boxed(r, &child)?;
                 }
                 b"name" => out.name = r.read_opt_string(&child)?,
-                b"parameters" => crate::xml::decode_push(r, &child, &mut out.parameters)?,
+                b"parameters" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.parameters)?
+                }
                 b"pid" => out.pid = r.read_opt_string(&child)?,
                 b"type" => out.type_ = crate::xml::decode_boxed(r, &child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for Sample {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -4048,12 +4650,13 @@ pub struct SampleParameter {
     #[serde(rename = "sample", skip_serializing_if = "Option::is_none")]
     pub sample: Option<Box<Sample>>,
 }
-impl crate::xml::XmlDecode for SampleParameter {
-    fn decode(
+impl crate::xml::XmlDecodeFields for SampleParameter {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -4072,6 +4675,16 @@ impl crate::xml::XmlDecode for SampleParameter {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for SampleParameter {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -4131,12 +4744,13 @@ pub struct SampleType {
     #[serde(rename = "samples", skip_serializing_if = "Vec::is_empty")]
     pub samples: Vec<Sample>,
 }
-impl crate::xml::XmlDecode for SampleType {
-    fn decode(
+impl crate::xml::XmlDecodeFields for SampleType {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -4150,10 +4764,22 @@ impl crate::xml::XmlDecode for SampleType {
                 b"safetyInformation" => {
                     out.safety_information = r.read_opt_string(&child)?;
                 }
-                b"samples" => crate::xml::decode_push(r, &child, &mut out.samples)?,
+                b"samples" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.samples)?
+                }
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for SampleType {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -4210,12 +4836,13 @@ pub struct Shift {
     #[serde(rename = "startDate", skip_serializing_if = "Option::is_none")]
     pub start_date: Option<crate::DateTime>,
 }
-impl crate::xml::XmlDecode for Shift {
-    fn decode(
+impl crate::xml::XmlDecodeFields for Shift {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -4233,6 +4860,16 @@ impl crate::xml::XmlDecode for Shift {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for Shift {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -4298,12 +4935,13 @@ pub struct Study {
     #[serde(rename = "user", skip_serializing_if = "Option::is_none")]
     pub user: Option<Box<User>>,
 }
-impl crate::xml::XmlDecode for Study {
-    fn decode(
+impl crate::xml::XmlDecodeFields for Study {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -4318,12 +4956,26 @@ impl crate::xml::XmlDecode for Study {
                 b"startDate" => out.start_date = r.read_opt(&child)?,
                 b"status" => out.status = r.read_opt(&child)?,
                 b"studyInvestigations" => {
-                    crate::xml::decode_push(r, &child, &mut out.study_investigations)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.study_investigations,
+                    )?
                 }
                 b"user" => out.user = crate::xml::decode_boxed(r, &child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for Study {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -4374,12 +5026,13 @@ pub struct StudyInvestigation {
     #[serde(rename = "study", skip_serializing_if = "Option::is_none")]
     pub study: Option<Box<Study>>,
 }
-impl crate::xml::XmlDecode for StudyInvestigation {
-    fn decode(
+impl crate::xml::XmlDecodeFields for StudyInvestigation {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -4394,6 +5047,16 @@ impl crate::xml::XmlDecode for StudyInvestigation {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for StudyInvestigation {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -4453,12 +5116,13 @@ pub struct Subject {
     #[serde(rename = "valueURI", skip_serializing_if = "Option::is_none")]
     pub value_uri: Option<String>,
 }
-impl crate::xml::XmlDecode for Subject {
-    fn decode(
+impl crate::xml::XmlDecodeFields for Subject {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -4480,6 +5144,16 @@ impl crate::xml::XmlDecode for Subject {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for Subject {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -4533,12 +5207,13 @@ pub struct Technique {
     #[serde(rename = "pid", skip_serializing_if = "Option::is_none")]
     pub pid: Option<String>,
 }
-impl crate::xml::XmlDecode for Technique {
-    fn decode(
+impl crate::xml::XmlDecodeFields for Technique {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -4547,7 +5222,11 @@ impl crate::xml::XmlDecode for Technique {
                 b"modId" => out.mod_id = r.read_opt_string(&child)?,
                 b"modTime" => out.mod_time = r.read_opt(&child)?,
                 b"datasetTechniques" => {
-                    crate::xml::decode_push(r, &child, &mut out.dataset_techniques)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.dataset_techniques,
+                    )?
                 }
                 b"description" => out.description = r.read_opt_string(&child)?,
                 b"name" => out.name = r.read_opt_string(&child)?,
@@ -4555,6 +5234,16 @@ impl crate::xml::XmlDecode for Technique {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for Technique {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -4629,12 +5318,13 @@ pub struct User {
     #[serde(rename = "userGroups", skip_serializing_if = "Vec::is_empty")]
     pub user_groups: Vec<UserGroup>,
 }
-impl crate::xml::XmlDecode for User {
-    fn decode(
+impl crate::xml::XmlDecodeFields for User {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -4644,27 +5334,51 @@ impl crate::xml::XmlDecode for User {
                 b"modTime" => out.mod_time = r.read_opt(&child)?,
                 b"affiliation" => out.affiliation = r.read_opt_string(&child)?,
                 b"dataPublicationUsers" => {
-                    crate::xml::decode_push(r, &child, &mut out.data_publication_users)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.data_publication_users,
+                    )?
                 }
                 b"email" => out.email = r.read_opt_string(&child)?,
                 b"familyName" => out.family_name = r.read_opt_string(&child)?,
                 b"fullName" => out.full_name = r.read_opt_string(&child)?,
                 b"givenName" => out.given_name = r.read_opt_string(&child)?,
                 b"instrumentScientists" => {
-                    crate::xml::decode_push(r, &child, &mut out.instrument_scientists)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.instrument_scientists,
+                    )?
                 }
                 b"investigationUsers" => {
-                    crate::xml::decode_push(r, &child, &mut out.investigation_users)?
+                    crate::xml::decode_push_in_place(
+                        r,
+                        &child,
+                        &mut out.investigation_users,
+                    )?
                 }
                 b"name" => out.name = r.read_opt_string(&child)?,
                 b"orcidId" => out.orcid_id = r.read_opt_string(&child)?,
-                b"studies" => crate::xml::decode_push(r, &child, &mut out.studies)?,
+                b"studies" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.studies)?
+                }
                 b"userGroups" => {
-                    crate::xml::decode_push(r, &child, &mut out.user_groups)?
+                    crate::xml::decode_push_in_place(r, &child, &mut out.user_groups)?
                 }
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for User {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -4725,12 +5439,13 @@ pub struct UserGroup {
     #[serde(rename = "user", skip_serializing_if = "Option::is_none")]
     pub user: Option<Box<User>>,
 }
-impl crate::xml::XmlDecode for UserGroup {
-    fn decode(
+impl crate::xml::XmlDecodeFields for UserGroup {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"createId" => out.create_id = r.read_opt_string(&child)?,
@@ -4743,6 +5458,16 @@ impl crate::xml::XmlDecode for UserGroup {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for UserGroup {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -4765,112 +5490,112 @@ impl crate::xml::XmlEncode for UserGroup {
 /// entity results of `search`) hold, named on the wire by `xsi:type`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Entity {
-    /// A `Affiliation`.
-    Affiliation(Affiliation),
-    /// A `Application`.
-    Application(Application),
-    /// A `DataCollection`.
-    DataCollection(DataCollection),
-    /// A `DataCollectionDatafile`.
-    DataCollectionDatafile(DataCollectionDatafile),
-    /// A `DataCollectionDataset`.
-    DataCollectionDataset(DataCollectionDataset),
-    /// A `DataCollectionInvestigation`.
-    DataCollectionInvestigation(DataCollectionInvestigation),
-    /// A `DataCollectionParameter`.
-    DataCollectionParameter(DataCollectionParameter),
-    /// A `DataPublication`.
-    DataPublication(DataPublication),
-    /// A `DataPublicationDate`.
-    DataPublicationDate(DataPublicationDate),
-    /// A `DataPublicationFunding`.
-    DataPublicationFunding(DataPublicationFunding),
-    /// A `DataPublicationType`.
-    DataPublicationType(DataPublicationType),
-    /// A `DataPublicationUser`.
-    DataPublicationUser(DataPublicationUser),
-    /// A `Datafile`.
-    Datafile(Datafile),
-    /// A `DatafileFormat`.
-    DatafileFormat(DatafileFormat),
-    /// A `DatafileParameter`.
-    DatafileParameter(DatafileParameter),
-    /// A `Dataset`.
-    Dataset(Dataset),
-    /// A `DatasetInstrument`.
-    DatasetInstrument(DatasetInstrument),
-    /// A `DatasetParameter`.
-    DatasetParameter(DatasetParameter),
-    /// A `DatasetTechnique`.
-    DatasetTechnique(DatasetTechnique),
-    /// A `DatasetType`.
-    DatasetType(DatasetType),
-    /// A `Facility`.
-    Facility(Facility),
-    /// A `FacilityCycle`.
-    FacilityCycle(FacilityCycle),
-    /// A `FundingReference`.
-    FundingReference(FundingReference),
-    /// A `Grouping`.
-    Grouping(Grouping),
-    /// A `Instrument`.
-    Instrument(Instrument),
-    /// A `InstrumentScientist`.
-    InstrumentScientist(InstrumentScientist),
-    /// A `Investigation`.
-    Investigation(Investigation),
-    /// A `InvestigationFacilityCycle`.
-    InvestigationFacilityCycle(InvestigationFacilityCycle),
-    /// A `InvestigationFunding`.
-    InvestigationFunding(InvestigationFunding),
-    /// A `InvestigationGroup`.
-    InvestigationGroup(InvestigationGroup),
-    /// A `InvestigationInstrument`.
-    InvestigationInstrument(InvestigationInstrument),
-    /// A `InvestigationParameter`.
-    InvestigationParameter(InvestigationParameter),
-    /// A `InvestigationType`.
-    InvestigationType(InvestigationType),
-    /// A `InvestigationUser`.
-    InvestigationUser(InvestigationUser),
-    /// A `Job`.
-    Job(Job),
-    /// A `Keyword`.
-    Keyword(Keyword),
-    /// A `ParameterType`.
-    ParameterType(ParameterType),
-    /// A `PermissibleStringValue`.
-    PermissibleStringValue(PermissibleStringValue),
-    /// A `PublicStep`.
-    PublicStep(PublicStep),
-    /// A `Publication`.
-    Publication(Publication),
-    /// A `RelatedDatafile`.
-    RelatedDatafile(RelatedDatafile),
-    /// A `RelatedItem`.
-    RelatedItem(RelatedItem),
-    /// A `Rule`.
-    Rule(Rule),
-    /// A `Sample`.
-    Sample(Sample),
-    /// A `SampleParameter`.
-    SampleParameter(SampleParameter),
-    /// A `SampleType`.
-    SampleType(SampleType),
-    /// A `Shift`.
-    Shift(Shift),
-    /// A `Study`.
-    Study(Study),
-    /// A `StudyInvestigation`.
-    StudyInvestigation(StudyInvestigation),
-    /// A `Subject`.
-    Subject(Subject),
-    /// A `Technique`.
-    Technique(Technique),
-    /// A `User`.
-    User(User),
-    /// A `UserGroup`.
-    UserGroup(UserGroup),
+    /// A `Affiliation` (boxed, so an `Entity` stays small whatever the entity).
+    Affiliation(Box<Affiliation>),
+    /// A `Application` (boxed, so an `Entity` stays small whatever the entity).
+    Application(Box<Application>),
+    /// A `DataCollection` (boxed, so an `Entity` stays small whatever the entity).
+    DataCollection(Box<DataCollection>),
+    /// A `DataCollectionDatafile` (boxed, so an `Entity` stays small whatever the entity).
+    DataCollectionDatafile(Box<DataCollectionDatafile>),
+    /// A `DataCollectionDataset` (boxed, so an `Entity` stays small whatever the entity).
+    DataCollectionDataset(Box<DataCollectionDataset>),
+    /// A `DataCollectionInvestigation` (boxed, so an `Entity` stays small whatever the entity).
+    DataCollectionInvestigation(Box<DataCollectionInvestigation>),
+    /// A `DataCollectionParameter` (boxed, so an `Entity` stays small whatever the entity).
+    DataCollectionParameter(Box<DataCollectionParameter>),
+    /// A `DataPublication` (boxed, so an `Entity` stays small whatever the entity).
+    DataPublication(Box<DataPublication>),
+    /// A `DataPublicationDate` (boxed, so an `Entity` stays small whatever the entity).
+    DataPublicationDate(Box<DataPublicationDate>),
+    /// A `DataPublicationFunding` (boxed, so an `Entity` stays small whatever the entity).
+    DataPublicationFunding(Box<DataPublicationFunding>),
+    /// A `DataPublicationType` (boxed, so an `Entity` stays small whatever the entity).
+    DataPublicationType(Box<DataPublicationType>),
+    /// A `DataPublicationUser` (boxed, so an `Entity` stays small whatever the entity).
+    DataPublicationUser(Box<DataPublicationUser>),
+    /// A `Datafile` (boxed, so an `Entity` stays small whatever the entity).
+    Datafile(Box<Datafile>),
+    /// A `DatafileFormat` (boxed, so an `Entity` stays small whatever the entity).
+    DatafileFormat(Box<DatafileFormat>),
+    /// A `DatafileParameter` (boxed, so an `Entity` stays small whatever the entity).
+    DatafileParameter(Box<DatafileParameter>),
+    /// A `Dataset` (boxed, so an `Entity` stays small whatever the entity).
+    Dataset(Box<Dataset>),
+    /// A `DatasetInstrument` (boxed, so an `Entity` stays small whatever the entity).
+    DatasetInstrument(Box<DatasetInstrument>),
+    /// A `DatasetParameter` (boxed, so an `Entity` stays small whatever the entity).
+    DatasetParameter(Box<DatasetParameter>),
+    /// A `DatasetTechnique` (boxed, so an `Entity` stays small whatever the entity).
+    DatasetTechnique(Box<DatasetTechnique>),
+    /// A `DatasetType` (boxed, so an `Entity` stays small whatever the entity).
+    DatasetType(Box<DatasetType>),
+    /// A `Facility` (boxed, so an `Entity` stays small whatever the entity).
+    Facility(Box<Facility>),
+    /// A `FacilityCycle` (boxed, so an `Entity` stays small whatever the entity).
+    FacilityCycle(Box<FacilityCycle>),
+    /// A `FundingReference` (boxed, so an `Entity` stays small whatever the entity).
+    FundingReference(Box<FundingReference>),
+    /// A `Grouping` (boxed, so an `Entity` stays small whatever the entity).
+    Grouping(Box<Grouping>),
+    /// A `Instrument` (boxed, so an `Entity` stays small whatever the entity).
+    Instrument(Box<Instrument>),
+    /// A `InstrumentScientist` (boxed, so an `Entity` stays small whatever the entity).
+    InstrumentScientist(Box<InstrumentScientist>),
+    /// A `Investigation` (boxed, so an `Entity` stays small whatever the entity).
+    Investigation(Box<Investigation>),
+    /// A `InvestigationFacilityCycle` (boxed, so an `Entity` stays small whatever the entity).
+    InvestigationFacilityCycle(Box<InvestigationFacilityCycle>),
+    /// A `InvestigationFunding` (boxed, so an `Entity` stays small whatever the entity).
+    InvestigationFunding(Box<InvestigationFunding>),
+    /// A `InvestigationGroup` (boxed, so an `Entity` stays small whatever the entity).
+    InvestigationGroup(Box<InvestigationGroup>),
+    /// A `InvestigationInstrument` (boxed, so an `Entity` stays small whatever the entity).
+    InvestigationInstrument(Box<InvestigationInstrument>),
+    /// A `InvestigationParameter` (boxed, so an `Entity` stays small whatever the entity).
+    InvestigationParameter(Box<InvestigationParameter>),
+    /// A `InvestigationType` (boxed, so an `Entity` stays small whatever the entity).
+    InvestigationType(Box<InvestigationType>),
+    /// A `InvestigationUser` (boxed, so an `Entity` stays small whatever the entity).
+    InvestigationUser(Box<InvestigationUser>),
+    /// A `Job` (boxed, so an `Entity` stays small whatever the entity).
+    Job(Box<Job>),
+    /// A `Keyword` (boxed, so an `Entity` stays small whatever the entity).
+    Keyword(Box<Keyword>),
+    /// A `ParameterType` (boxed, so an `Entity` stays small whatever the entity).
+    ParameterType(Box<ParameterType>),
+    /// A `PermissibleStringValue` (boxed, so an `Entity` stays small whatever the entity).
+    PermissibleStringValue(Box<PermissibleStringValue>),
+    /// A `PublicStep` (boxed, so an `Entity` stays small whatever the entity).
+    PublicStep(Box<PublicStep>),
+    /// A `Publication` (boxed, so an `Entity` stays small whatever the entity).
+    Publication(Box<Publication>),
+    /// A `RelatedDatafile` (boxed, so an `Entity` stays small whatever the entity).
+    RelatedDatafile(Box<RelatedDatafile>),
+    /// A `RelatedItem` (boxed, so an `Entity` stays small whatever the entity).
+    RelatedItem(Box<RelatedItem>),
+    /// A `Rule` (boxed, so an `Entity` stays small whatever the entity).
+    Rule(Box<Rule>),
+    /// A `Sample` (boxed, so an `Entity` stays small whatever the entity).
+    Sample(Box<Sample>),
+    /// A `SampleParameter` (boxed, so an `Entity` stays small whatever the entity).
+    SampleParameter(Box<SampleParameter>),
+    /// A `SampleType` (boxed, so an `Entity` stays small whatever the entity).
+    SampleType(Box<SampleType>),
+    /// A `Shift` (boxed, so an `Entity` stays small whatever the entity).
+    Shift(Box<Shift>),
+    /// A `Study` (boxed, so an `Entity` stays small whatever the entity).
+    Study(Box<Study>),
+    /// A `StudyInvestigation` (boxed, so an `Entity` stays small whatever the entity).
+    StudyInvestigation(Box<StudyInvestigation>),
+    /// A `Subject` (boxed, so an `Entity` stays small whatever the entity).
+    Subject(Box<Subject>),
+    /// A `Technique` (boxed, so an `Entity` stays small whatever the entity).
+    Technique(Box<Technique>),
+    /// A `User` (boxed, so an `Entity` stays small whatever the entity).
+    User(Box<User>),
+    /// A `UserGroup` (boxed, so an `Entity` stays small whatever the entity).
+    UserGroup(Box<UserGroup>),
 }
 impl Entity {
     /// The entity name as used in JPQL, e.g. `"Dataset"`.
@@ -5115,175 +5840,125 @@ impl Entity {
         Ok(
             Some(
                 match xml_type {
-                    b"affiliation" => {
-                        Entity::Affiliation(crate::xml::XmlDecode::decode(r, el)?)
-                    }
-                    b"application" => {
-                        Entity::Application(crate::xml::XmlDecode::decode(r, el)?)
-                    }
+                    b"affiliation" => Entity::Affiliation(crate::xml::decode_box(r, el)?),
+                    b"application" => Entity::Application(crate::xml::decode_box(r, el)?),
                     b"dataCollection" => {
-                        Entity::DataCollection(crate::xml::XmlDecode::decode(r, el)?)
+                        Entity::DataCollection(crate::xml::decode_box(r, el)?)
                     }
                     b"dataCollectionDatafile" => {
-                        Entity::DataCollectionDatafile(
-                            crate::xml::XmlDecode::decode(r, el)?,
-                        )
+                        Entity::DataCollectionDatafile(crate::xml::decode_box(r, el)?)
                     }
                     b"dataCollectionDataset" => {
-                        Entity::DataCollectionDataset(
-                            crate::xml::XmlDecode::decode(r, el)?,
-                        )
+                        Entity::DataCollectionDataset(crate::xml::decode_box(r, el)?)
                     }
                     b"dataCollectionInvestigation" => {
                         Entity::DataCollectionInvestigation(
-                            crate::xml::XmlDecode::decode(r, el)?,
+                            crate::xml::decode_box(r, el)?,
                         )
                     }
                     b"dataCollectionParameter" => {
-                        Entity::DataCollectionParameter(
-                            crate::xml::XmlDecode::decode(r, el)?,
-                        )
+                        Entity::DataCollectionParameter(crate::xml::decode_box(r, el)?)
                     }
                     b"dataPublication" => {
-                        Entity::DataPublication(crate::xml::XmlDecode::decode(r, el)?)
+                        Entity::DataPublication(crate::xml::decode_box(r, el)?)
                     }
                     b"dataPublicationDate" => {
-                        Entity::DataPublicationDate(
-                            crate::xml::XmlDecode::decode(r, el)?,
-                        )
+                        Entity::DataPublicationDate(crate::xml::decode_box(r, el)?)
                     }
                     b"dataPublicationFunding" => {
-                        Entity::DataPublicationFunding(
-                            crate::xml::XmlDecode::decode(r, el)?,
-                        )
+                        Entity::DataPublicationFunding(crate::xml::decode_box(r, el)?)
                     }
                     b"dataPublicationType" => {
-                        Entity::DataPublicationType(
-                            crate::xml::XmlDecode::decode(r, el)?,
-                        )
+                        Entity::DataPublicationType(crate::xml::decode_box(r, el)?)
                     }
                     b"dataPublicationUser" => {
-                        Entity::DataPublicationUser(
-                            crate::xml::XmlDecode::decode(r, el)?,
-                        )
+                        Entity::DataPublicationUser(crate::xml::decode_box(r, el)?)
                     }
-                    b"datafile" => {
-                        Entity::Datafile(crate::xml::XmlDecode::decode(r, el)?)
-                    }
+                    b"datafile" => Entity::Datafile(crate::xml::decode_box(r, el)?),
                     b"datafileFormat" => {
-                        Entity::DatafileFormat(crate::xml::XmlDecode::decode(r, el)?)
+                        Entity::DatafileFormat(crate::xml::decode_box(r, el)?)
                     }
                     b"datafileParameter" => {
-                        Entity::DatafileParameter(crate::xml::XmlDecode::decode(r, el)?)
+                        Entity::DatafileParameter(crate::xml::decode_box(r, el)?)
                     }
-                    b"dataset" => Entity::Dataset(crate::xml::XmlDecode::decode(r, el)?),
+                    b"dataset" => Entity::Dataset(crate::xml::decode_box(r, el)?),
                     b"datasetInstrument" => {
-                        Entity::DatasetInstrument(crate::xml::XmlDecode::decode(r, el)?)
+                        Entity::DatasetInstrument(crate::xml::decode_box(r, el)?)
                     }
                     b"datasetParameter" => {
-                        Entity::DatasetParameter(crate::xml::XmlDecode::decode(r, el)?)
+                        Entity::DatasetParameter(crate::xml::decode_box(r, el)?)
                     }
                     b"datasetTechnique" => {
-                        Entity::DatasetTechnique(crate::xml::XmlDecode::decode(r, el)?)
+                        Entity::DatasetTechnique(crate::xml::decode_box(r, el)?)
                     }
-                    b"datasetType" => {
-                        Entity::DatasetType(crate::xml::XmlDecode::decode(r, el)?)
-                    }
-                    b"facility" => {
-                        Entity::Facility(crate::xml::XmlDecode::decode(r, el)?)
-                    }
+                    b"datasetType" => Entity::DatasetType(crate::xml::decode_box(r, el)?),
+                    b"facility" => Entity::Facility(crate::xml::decode_box(r, el)?),
                     b"facilityCycle" => {
-                        Entity::FacilityCycle(crate::xml::XmlDecode::decode(r, el)?)
+                        Entity::FacilityCycle(crate::xml::decode_box(r, el)?)
                     }
                     b"fundingReference" => {
-                        Entity::FundingReference(crate::xml::XmlDecode::decode(r, el)?)
+                        Entity::FundingReference(crate::xml::decode_box(r, el)?)
                     }
-                    b"grouping" => {
-                        Entity::Grouping(crate::xml::XmlDecode::decode(r, el)?)
-                    }
-                    b"instrument" => {
-                        Entity::Instrument(crate::xml::XmlDecode::decode(r, el)?)
-                    }
+                    b"grouping" => Entity::Grouping(crate::xml::decode_box(r, el)?),
+                    b"instrument" => Entity::Instrument(crate::xml::decode_box(r, el)?),
                     b"instrumentScientist" => {
-                        Entity::InstrumentScientist(
-                            crate::xml::XmlDecode::decode(r, el)?,
-                        )
+                        Entity::InstrumentScientist(crate::xml::decode_box(r, el)?)
                     }
                     b"investigation" => {
-                        Entity::Investigation(crate::xml::XmlDecode::decode(r, el)?)
+                        Entity::Investigation(crate::xml::decode_box(r, el)?)
                     }
                     b"investigationFacilityCycle" => {
                         Entity::InvestigationFacilityCycle(
-                            crate::xml::XmlDecode::decode(r, el)?,
+                            crate::xml::decode_box(r, el)?,
                         )
                     }
                     b"investigationFunding" => {
-                        Entity::InvestigationFunding(
-                            crate::xml::XmlDecode::decode(r, el)?,
-                        )
+                        Entity::InvestigationFunding(crate::xml::decode_box(r, el)?)
                     }
                     b"investigationGroup" => {
-                        Entity::InvestigationGroup(crate::xml::XmlDecode::decode(r, el)?)
+                        Entity::InvestigationGroup(crate::xml::decode_box(r, el)?)
                     }
                     b"investigationInstrument" => {
-                        Entity::InvestigationInstrument(
-                            crate::xml::XmlDecode::decode(r, el)?,
-                        )
+                        Entity::InvestigationInstrument(crate::xml::decode_box(r, el)?)
                     }
                     b"investigationParameter" => {
-                        Entity::InvestigationParameter(
-                            crate::xml::XmlDecode::decode(r, el)?,
-                        )
+                        Entity::InvestigationParameter(crate::xml::decode_box(r, el)?)
                     }
                     b"investigationType" => {
-                        Entity::InvestigationType(crate::xml::XmlDecode::decode(r, el)?)
+                        Entity::InvestigationType(crate::xml::decode_box(r, el)?)
                     }
                     b"investigationUser" => {
-                        Entity::InvestigationUser(crate::xml::XmlDecode::decode(r, el)?)
+                        Entity::InvestigationUser(crate::xml::decode_box(r, el)?)
                     }
-                    b"job" => Entity::Job(crate::xml::XmlDecode::decode(r, el)?),
-                    b"keyword" => Entity::Keyword(crate::xml::XmlDecode::decode(r, el)?),
+                    b"job" => Entity::Job(crate::xml::decode_box(r, el)?),
+                    b"keyword" => Entity::Keyword(crate::xml::decode_box(r, el)?),
                     b"parameterType" => {
-                        Entity::ParameterType(crate::xml::XmlDecode::decode(r, el)?)
+                        Entity::ParameterType(crate::xml::decode_box(r, el)?)
                     }
                     b"permissibleStringValue" => {
-                        Entity::PermissibleStringValue(
-                            crate::xml::XmlDecode::decode(r, el)?,
-                        )
+                        Entity::PermissibleStringValue(crate::xml::decode_box(r, el)?)
                     }
-                    b"publicStep" => {
-                        Entity::PublicStep(crate::xml::XmlDecode::decode(r, el)?)
-                    }
-                    b"publication" => {
-                        Entity::Publication(crate::xml::XmlDecode::decode(r, el)?)
-                    }
+                    b"publicStep" => Entity::PublicStep(crate::xml::decode_box(r, el)?),
+                    b"publication" => Entity::Publication(crate::xml::decode_box(r, el)?),
                     b"relatedDatafile" => {
-                        Entity::RelatedDatafile(crate::xml::XmlDecode::decode(r, el)?)
+                        Entity::RelatedDatafile(crate::xml::decode_box(r, el)?)
                     }
-                    b"relatedItem" => {
-                        Entity::RelatedItem(crate::xml::XmlDecode::decode(r, el)?)
-                    }
-                    b"rule" => Entity::Rule(crate::xml::XmlDecode::decode(r, el)?),
-                    b"sample" => Entity::Sample(crate::xml::XmlDecode::decode(r, el)?),
+                    b"relatedItem" => Entity::RelatedItem(crate::xml::decode_box(r, el)?),
+                    b"rule" => Entity::Rule(crate::xml::decode_box(r, el)?),
+                    b"sample" => Entity::Sample(crate::xml::decode_box(r, el)?),
                     b"sampleParameter" => {
-                        Entity::SampleParameter(crate::xml::XmlDecode::decode(r, el)?)
+                        Entity::SampleParameter(crate::xml::decode_box(r, el)?)
                     }
-                    b"sampleType" => {
-                        Entity::SampleType(crate::xml::XmlDecode::decode(r, el)?)
-                    }
-                    b"shift" => Entity::Shift(crate::xml::XmlDecode::decode(r, el)?),
-                    b"study" => Entity::Study(crate::xml::XmlDecode::decode(r, el)?),
+                    b"sampleType" => Entity::SampleType(crate::xml::decode_box(r, el)?),
+                    b"shift" => Entity::Shift(crate::xml::decode_box(r, el)?),
+                    b"study" => Entity::Study(crate::xml::decode_box(r, el)?),
                     b"studyInvestigation" => {
-                        Entity::StudyInvestigation(crate::xml::XmlDecode::decode(r, el)?)
+                        Entity::StudyInvestigation(crate::xml::decode_box(r, el)?)
                     }
-                    b"subject" => Entity::Subject(crate::xml::XmlDecode::decode(r, el)?),
-                    b"technique" => {
-                        Entity::Technique(crate::xml::XmlDecode::decode(r, el)?)
-                    }
-                    b"user" => Entity::User(crate::xml::XmlDecode::decode(r, el)?),
-                    b"userGroup" => {
-                        Entity::UserGroup(crate::xml::XmlDecode::decode(r, el)?)
-                    }
+                    b"subject" => Entity::Subject(crate::xml::decode_box(r, el)?),
+                    b"technique" => Entity::Technique(crate::xml::decode_box(r, el)?),
+                    b"user" => Entity::User(crate::xml::decode_box(r, el)?),
+                    b"userGroup" => Entity::UserGroup(crate::xml::decode_box(r, el)?),
                     _ => return Ok(None),
                 },
             ),
@@ -5293,87 +5968,105 @@ impl Entity {
     pub fn encode_as(&self, w: &mut crate::xml::XmlWriter, name: &str) {
         w.start_typed(name, self.xsi_type());
         match self {
-            Entity::Affiliation(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::Application(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::DataCollection(e) => crate::xml::XmlEncode::encode_children(e, w),
+            Entity::Affiliation(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::Application(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::DataCollection(e) => crate::xml::XmlEncode::encode_children(&**e, w),
             Entity::DataCollectionDatafile(e) => {
-                crate::xml::XmlEncode::encode_children(e, w)
+                crate::xml::XmlEncode::encode_children(&**e, w)
             }
             Entity::DataCollectionDataset(e) => {
-                crate::xml::XmlEncode::encode_children(e, w)
+                crate::xml::XmlEncode::encode_children(&**e, w)
             }
             Entity::DataCollectionInvestigation(e) => {
-                crate::xml::XmlEncode::encode_children(e, w)
+                crate::xml::XmlEncode::encode_children(&**e, w)
             }
             Entity::DataCollectionParameter(e) => {
-                crate::xml::XmlEncode::encode_children(e, w)
+                crate::xml::XmlEncode::encode_children(&**e, w)
             }
-            Entity::DataPublication(e) => crate::xml::XmlEncode::encode_children(e, w),
+            Entity::DataPublication(e) => crate::xml::XmlEncode::encode_children(&**e, w),
             Entity::DataPublicationDate(e) => {
-                crate::xml::XmlEncode::encode_children(e, w)
+                crate::xml::XmlEncode::encode_children(&**e, w)
             }
             Entity::DataPublicationFunding(e) => {
-                crate::xml::XmlEncode::encode_children(e, w)
+                crate::xml::XmlEncode::encode_children(&**e, w)
             }
             Entity::DataPublicationType(e) => {
-                crate::xml::XmlEncode::encode_children(e, w)
+                crate::xml::XmlEncode::encode_children(&**e, w)
             }
             Entity::DataPublicationUser(e) => {
-                crate::xml::XmlEncode::encode_children(e, w)
+                crate::xml::XmlEncode::encode_children(&**e, w)
             }
-            Entity::Datafile(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::DatafileFormat(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::DatafileParameter(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::Dataset(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::DatasetInstrument(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::DatasetParameter(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::DatasetTechnique(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::DatasetType(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::Facility(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::FacilityCycle(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::FundingReference(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::Grouping(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::Instrument(e) => crate::xml::XmlEncode::encode_children(e, w),
+            Entity::Datafile(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::DatafileFormat(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::DatafileParameter(e) => {
+                crate::xml::XmlEncode::encode_children(&**e, w)
+            }
+            Entity::Dataset(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::DatasetInstrument(e) => {
+                crate::xml::XmlEncode::encode_children(&**e, w)
+            }
+            Entity::DatasetParameter(e) => {
+                crate::xml::XmlEncode::encode_children(&**e, w)
+            }
+            Entity::DatasetTechnique(e) => {
+                crate::xml::XmlEncode::encode_children(&**e, w)
+            }
+            Entity::DatasetType(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::Facility(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::FacilityCycle(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::FundingReference(e) => {
+                crate::xml::XmlEncode::encode_children(&**e, w)
+            }
+            Entity::Grouping(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::Instrument(e) => crate::xml::XmlEncode::encode_children(&**e, w),
             Entity::InstrumentScientist(e) => {
-                crate::xml::XmlEncode::encode_children(e, w)
+                crate::xml::XmlEncode::encode_children(&**e, w)
             }
-            Entity::Investigation(e) => crate::xml::XmlEncode::encode_children(e, w),
+            Entity::Investigation(e) => crate::xml::XmlEncode::encode_children(&**e, w),
             Entity::InvestigationFacilityCycle(e) => {
-                crate::xml::XmlEncode::encode_children(e, w)
+                crate::xml::XmlEncode::encode_children(&**e, w)
             }
             Entity::InvestigationFunding(e) => {
-                crate::xml::XmlEncode::encode_children(e, w)
+                crate::xml::XmlEncode::encode_children(&**e, w)
             }
-            Entity::InvestigationGroup(e) => crate::xml::XmlEncode::encode_children(e, w),
+            Entity::InvestigationGroup(e) => {
+                crate::xml::XmlEncode::encode_children(&**e, w)
+            }
             Entity::InvestigationInstrument(e) => {
-                crate::xml::XmlEncode::encode_children(e, w)
+                crate::xml::XmlEncode::encode_children(&**e, w)
             }
             Entity::InvestigationParameter(e) => {
-                crate::xml::XmlEncode::encode_children(e, w)
+                crate::xml::XmlEncode::encode_children(&**e, w)
             }
-            Entity::InvestigationType(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::InvestigationUser(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::Job(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::Keyword(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::ParameterType(e) => crate::xml::XmlEncode::encode_children(e, w),
+            Entity::InvestigationType(e) => {
+                crate::xml::XmlEncode::encode_children(&**e, w)
+            }
+            Entity::InvestigationUser(e) => {
+                crate::xml::XmlEncode::encode_children(&**e, w)
+            }
+            Entity::Job(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::Keyword(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::ParameterType(e) => crate::xml::XmlEncode::encode_children(&**e, w),
             Entity::PermissibleStringValue(e) => {
-                crate::xml::XmlEncode::encode_children(e, w)
+                crate::xml::XmlEncode::encode_children(&**e, w)
             }
-            Entity::PublicStep(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::Publication(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::RelatedDatafile(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::RelatedItem(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::Rule(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::Sample(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::SampleParameter(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::SampleType(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::Shift(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::Study(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::StudyInvestigation(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::Subject(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::Technique(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::User(e) => crate::xml::XmlEncode::encode_children(e, w),
-            Entity::UserGroup(e) => crate::xml::XmlEncode::encode_children(e, w),
+            Entity::PublicStep(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::Publication(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::RelatedDatafile(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::RelatedItem(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::Rule(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::Sample(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::SampleParameter(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::SampleType(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::Shift(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::Study(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::StudyInvestigation(e) => {
+                crate::xml::XmlEncode::encode_children(&**e, w)
+            }
+            Entity::Subject(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::Technique(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::User(e) => crate::xml::XmlEncode::encode_children(&**e, w),
+            Entity::UserGroup(e) => crate::xml::XmlEncode::encode_children(&**e, w),
         }
         w.end(name);
     }
@@ -5398,266 +6091,531 @@ impl crate::xml::XmlDecode for Entity {
 }
 impl From<Affiliation> for Entity {
     fn from(e: Affiliation) -> Self {
+        Entity::Affiliation(Box::new(e))
+    }
+}
+impl From<Box<Affiliation>> for Entity {
+    fn from(e: Box<Affiliation>) -> Self {
         Entity::Affiliation(e)
     }
 }
 impl From<Application> for Entity {
     fn from(e: Application) -> Self {
+        Entity::Application(Box::new(e))
+    }
+}
+impl From<Box<Application>> for Entity {
+    fn from(e: Box<Application>) -> Self {
         Entity::Application(e)
     }
 }
 impl From<DataCollection> for Entity {
     fn from(e: DataCollection) -> Self {
+        Entity::DataCollection(Box::new(e))
+    }
+}
+impl From<Box<DataCollection>> for Entity {
+    fn from(e: Box<DataCollection>) -> Self {
         Entity::DataCollection(e)
     }
 }
 impl From<DataCollectionDatafile> for Entity {
     fn from(e: DataCollectionDatafile) -> Self {
+        Entity::DataCollectionDatafile(Box::new(e))
+    }
+}
+impl From<Box<DataCollectionDatafile>> for Entity {
+    fn from(e: Box<DataCollectionDatafile>) -> Self {
         Entity::DataCollectionDatafile(e)
     }
 }
 impl From<DataCollectionDataset> for Entity {
     fn from(e: DataCollectionDataset) -> Self {
+        Entity::DataCollectionDataset(Box::new(e))
+    }
+}
+impl From<Box<DataCollectionDataset>> for Entity {
+    fn from(e: Box<DataCollectionDataset>) -> Self {
         Entity::DataCollectionDataset(e)
     }
 }
 impl From<DataCollectionInvestigation> for Entity {
     fn from(e: DataCollectionInvestigation) -> Self {
+        Entity::DataCollectionInvestigation(Box::new(e))
+    }
+}
+impl From<Box<DataCollectionInvestigation>> for Entity {
+    fn from(e: Box<DataCollectionInvestigation>) -> Self {
         Entity::DataCollectionInvestigation(e)
     }
 }
 impl From<DataCollectionParameter> for Entity {
     fn from(e: DataCollectionParameter) -> Self {
+        Entity::DataCollectionParameter(Box::new(e))
+    }
+}
+impl From<Box<DataCollectionParameter>> for Entity {
+    fn from(e: Box<DataCollectionParameter>) -> Self {
         Entity::DataCollectionParameter(e)
     }
 }
 impl From<DataPublication> for Entity {
     fn from(e: DataPublication) -> Self {
+        Entity::DataPublication(Box::new(e))
+    }
+}
+impl From<Box<DataPublication>> for Entity {
+    fn from(e: Box<DataPublication>) -> Self {
         Entity::DataPublication(e)
     }
 }
 impl From<DataPublicationDate> for Entity {
     fn from(e: DataPublicationDate) -> Self {
+        Entity::DataPublicationDate(Box::new(e))
+    }
+}
+impl From<Box<DataPublicationDate>> for Entity {
+    fn from(e: Box<DataPublicationDate>) -> Self {
         Entity::DataPublicationDate(e)
     }
 }
 impl From<DataPublicationFunding> for Entity {
     fn from(e: DataPublicationFunding) -> Self {
+        Entity::DataPublicationFunding(Box::new(e))
+    }
+}
+impl From<Box<DataPublicationFunding>> for Entity {
+    fn from(e: Box<DataPublicationFunding>) -> Self {
         Entity::DataPublicationFunding(e)
     }
 }
 impl From<DataPublicationType> for Entity {
     fn from(e: DataPublicationType) -> Self {
+        Entity::DataPublicationType(Box::new(e))
+    }
+}
+impl From<Box<DataPublicationType>> for Entity {
+    fn from(e: Box<DataPublicationType>) -> Self {
         Entity::DataPublicationType(e)
     }
 }
 impl From<DataPublicationUser> for Entity {
     fn from(e: DataPublicationUser) -> Self {
+        Entity::DataPublicationUser(Box::new(e))
+    }
+}
+impl From<Box<DataPublicationUser>> for Entity {
+    fn from(e: Box<DataPublicationUser>) -> Self {
         Entity::DataPublicationUser(e)
     }
 }
 impl From<Datafile> for Entity {
     fn from(e: Datafile) -> Self {
+        Entity::Datafile(Box::new(e))
+    }
+}
+impl From<Box<Datafile>> for Entity {
+    fn from(e: Box<Datafile>) -> Self {
         Entity::Datafile(e)
     }
 }
 impl From<DatafileFormat> for Entity {
     fn from(e: DatafileFormat) -> Self {
+        Entity::DatafileFormat(Box::new(e))
+    }
+}
+impl From<Box<DatafileFormat>> for Entity {
+    fn from(e: Box<DatafileFormat>) -> Self {
         Entity::DatafileFormat(e)
     }
 }
 impl From<DatafileParameter> for Entity {
     fn from(e: DatafileParameter) -> Self {
+        Entity::DatafileParameter(Box::new(e))
+    }
+}
+impl From<Box<DatafileParameter>> for Entity {
+    fn from(e: Box<DatafileParameter>) -> Self {
         Entity::DatafileParameter(e)
     }
 }
 impl From<Dataset> for Entity {
     fn from(e: Dataset) -> Self {
+        Entity::Dataset(Box::new(e))
+    }
+}
+impl From<Box<Dataset>> for Entity {
+    fn from(e: Box<Dataset>) -> Self {
         Entity::Dataset(e)
     }
 }
 impl From<DatasetInstrument> for Entity {
     fn from(e: DatasetInstrument) -> Self {
+        Entity::DatasetInstrument(Box::new(e))
+    }
+}
+impl From<Box<DatasetInstrument>> for Entity {
+    fn from(e: Box<DatasetInstrument>) -> Self {
         Entity::DatasetInstrument(e)
     }
 }
 impl From<DatasetParameter> for Entity {
     fn from(e: DatasetParameter) -> Self {
+        Entity::DatasetParameter(Box::new(e))
+    }
+}
+impl From<Box<DatasetParameter>> for Entity {
+    fn from(e: Box<DatasetParameter>) -> Self {
         Entity::DatasetParameter(e)
     }
 }
 impl From<DatasetTechnique> for Entity {
     fn from(e: DatasetTechnique) -> Self {
+        Entity::DatasetTechnique(Box::new(e))
+    }
+}
+impl From<Box<DatasetTechnique>> for Entity {
+    fn from(e: Box<DatasetTechnique>) -> Self {
         Entity::DatasetTechnique(e)
     }
 }
 impl From<DatasetType> for Entity {
     fn from(e: DatasetType) -> Self {
+        Entity::DatasetType(Box::new(e))
+    }
+}
+impl From<Box<DatasetType>> for Entity {
+    fn from(e: Box<DatasetType>) -> Self {
         Entity::DatasetType(e)
     }
 }
 impl From<Facility> for Entity {
     fn from(e: Facility) -> Self {
+        Entity::Facility(Box::new(e))
+    }
+}
+impl From<Box<Facility>> for Entity {
+    fn from(e: Box<Facility>) -> Self {
         Entity::Facility(e)
     }
 }
 impl From<FacilityCycle> for Entity {
     fn from(e: FacilityCycle) -> Self {
+        Entity::FacilityCycle(Box::new(e))
+    }
+}
+impl From<Box<FacilityCycle>> for Entity {
+    fn from(e: Box<FacilityCycle>) -> Self {
         Entity::FacilityCycle(e)
     }
 }
 impl From<FundingReference> for Entity {
     fn from(e: FundingReference) -> Self {
+        Entity::FundingReference(Box::new(e))
+    }
+}
+impl From<Box<FundingReference>> for Entity {
+    fn from(e: Box<FundingReference>) -> Self {
         Entity::FundingReference(e)
     }
 }
 impl From<Grouping> for Entity {
     fn from(e: Grouping) -> Self {
+        Entity::Grouping(Box::new(e))
+    }
+}
+impl From<Box<Grouping>> for Entity {
+    fn from(e: Box<Grouping>) -> Self {
         Entity::Grouping(e)
     }
 }
 impl From<Instrument> for Entity {
     fn from(e: Instrument) -> Self {
+        Entity::Instrument(Box::new(e))
+    }
+}
+impl From<Box<Instrument>> for Entity {
+    fn from(e: Box<Instrument>) -> Self {
         Entity::Instrument(e)
     }
 }
 impl From<InstrumentScientist> for Entity {
     fn from(e: InstrumentScientist) -> Self {
+        Entity::InstrumentScientist(Box::new(e))
+    }
+}
+impl From<Box<InstrumentScientist>> for Entity {
+    fn from(e: Box<InstrumentScientist>) -> Self {
         Entity::InstrumentScientist(e)
     }
 }
 impl From<Investigation> for Entity {
     fn from(e: Investigation) -> Self {
+        Entity::Investigation(Box::new(e))
+    }
+}
+impl From<Box<Investigation>> for Entity {
+    fn from(e: Box<Investigation>) -> Self {
         Entity::Investigation(e)
     }
 }
 impl From<InvestigationFacilityCycle> for Entity {
     fn from(e: InvestigationFacilityCycle) -> Self {
+        Entity::InvestigationFacilityCycle(Box::new(e))
+    }
+}
+impl From<Box<InvestigationFacilityCycle>> for Entity {
+    fn from(e: Box<InvestigationFacilityCycle>) -> Self {
         Entity::InvestigationFacilityCycle(e)
     }
 }
 impl From<InvestigationFunding> for Entity {
     fn from(e: InvestigationFunding) -> Self {
+        Entity::InvestigationFunding(Box::new(e))
+    }
+}
+impl From<Box<InvestigationFunding>> for Entity {
+    fn from(e: Box<InvestigationFunding>) -> Self {
         Entity::InvestigationFunding(e)
     }
 }
 impl From<InvestigationGroup> for Entity {
     fn from(e: InvestigationGroup) -> Self {
+        Entity::InvestigationGroup(Box::new(e))
+    }
+}
+impl From<Box<InvestigationGroup>> for Entity {
+    fn from(e: Box<InvestigationGroup>) -> Self {
         Entity::InvestigationGroup(e)
     }
 }
 impl From<InvestigationInstrument> for Entity {
     fn from(e: InvestigationInstrument) -> Self {
+        Entity::InvestigationInstrument(Box::new(e))
+    }
+}
+impl From<Box<InvestigationInstrument>> for Entity {
+    fn from(e: Box<InvestigationInstrument>) -> Self {
         Entity::InvestigationInstrument(e)
     }
 }
 impl From<InvestigationParameter> for Entity {
     fn from(e: InvestigationParameter) -> Self {
+        Entity::InvestigationParameter(Box::new(e))
+    }
+}
+impl From<Box<InvestigationParameter>> for Entity {
+    fn from(e: Box<InvestigationParameter>) -> Self {
         Entity::InvestigationParameter(e)
     }
 }
 impl From<InvestigationType> for Entity {
     fn from(e: InvestigationType) -> Self {
+        Entity::InvestigationType(Box::new(e))
+    }
+}
+impl From<Box<InvestigationType>> for Entity {
+    fn from(e: Box<InvestigationType>) -> Self {
         Entity::InvestigationType(e)
     }
 }
 impl From<InvestigationUser> for Entity {
     fn from(e: InvestigationUser) -> Self {
+        Entity::InvestigationUser(Box::new(e))
+    }
+}
+impl From<Box<InvestigationUser>> for Entity {
+    fn from(e: Box<InvestigationUser>) -> Self {
         Entity::InvestigationUser(e)
     }
 }
 impl From<Job> for Entity {
     fn from(e: Job) -> Self {
+        Entity::Job(Box::new(e))
+    }
+}
+impl From<Box<Job>> for Entity {
+    fn from(e: Box<Job>) -> Self {
         Entity::Job(e)
     }
 }
 impl From<Keyword> for Entity {
     fn from(e: Keyword) -> Self {
+        Entity::Keyword(Box::new(e))
+    }
+}
+impl From<Box<Keyword>> for Entity {
+    fn from(e: Box<Keyword>) -> Self {
         Entity::Keyword(e)
     }
 }
 impl From<ParameterType> for Entity {
     fn from(e: ParameterType) -> Self {
+        Entity::ParameterType(Box::new(e))
+    }
+}
+impl From<Box<ParameterType>> for Entity {
+    fn from(e: Box<ParameterType>) -> Self {
         Entity::ParameterType(e)
     }
 }
 impl From<PermissibleStringValue> for Entity {
     fn from(e: PermissibleStringValue) -> Self {
+        Entity::PermissibleStringValue(Box::new(e))
+    }
+}
+impl From<Box<PermissibleStringValue>> for Entity {
+    fn from(e: Box<PermissibleStringValue>) -> Self {
         Entity::PermissibleStringValue(e)
     }
 }
 impl From<PublicStep> for Entity {
     fn from(e: PublicStep) -> Self {
+        Entity::PublicStep(Box::new(e))
+    }
+}
+impl From<Box<PublicStep>> for Entity {
+    fn from(e: Box<PublicStep>) -> Self {
         Entity::PublicStep(e)
     }
 }
 impl From<Publication> for Entity {
     fn from(e: Publication) -> Self {
+        Entity::Publication(Box::new(e))
+    }
+}
+impl From<Box<Publication>> for Entity {
+    fn from(e: Box<Publication>) -> Self {
         Entity::Publication(e)
     }
 }
 impl From<RelatedDatafile> for Entity {
     fn from(e: RelatedDatafile) -> Self {
+        Entity::RelatedDatafile(Box::new(e))
+    }
+}
+impl From<Box<RelatedDatafile>> for Entity {
+    fn from(e: Box<RelatedDatafile>) -> Self {
         Entity::RelatedDatafile(e)
     }
 }
 impl From<RelatedItem> for Entity {
     fn from(e: RelatedItem) -> Self {
+        Entity::RelatedItem(Box::new(e))
+    }
+}
+impl From<Box<RelatedItem>> for Entity {
+    fn from(e: Box<RelatedItem>) -> Self {
         Entity::RelatedItem(e)
     }
 }
 impl From<Rule> for Entity {
     fn from(e: Rule) -> Self {
+        Entity::Rule(Box::new(e))
+    }
+}
+impl From<Box<Rule>> for Entity {
+    fn from(e: Box<Rule>) -> Self {
         Entity::Rule(e)
     }
 }
 impl From<Sample> for Entity {
     fn from(e: Sample) -> Self {
+        Entity::Sample(Box::new(e))
+    }
+}
+impl From<Box<Sample>> for Entity {
+    fn from(e: Box<Sample>) -> Self {
         Entity::Sample(e)
     }
 }
 impl From<SampleParameter> for Entity {
     fn from(e: SampleParameter) -> Self {
+        Entity::SampleParameter(Box::new(e))
+    }
+}
+impl From<Box<SampleParameter>> for Entity {
+    fn from(e: Box<SampleParameter>) -> Self {
         Entity::SampleParameter(e)
     }
 }
 impl From<SampleType> for Entity {
     fn from(e: SampleType) -> Self {
+        Entity::SampleType(Box::new(e))
+    }
+}
+impl From<Box<SampleType>> for Entity {
+    fn from(e: Box<SampleType>) -> Self {
         Entity::SampleType(e)
     }
 }
 impl From<Shift> for Entity {
     fn from(e: Shift) -> Self {
+        Entity::Shift(Box::new(e))
+    }
+}
+impl From<Box<Shift>> for Entity {
+    fn from(e: Box<Shift>) -> Self {
         Entity::Shift(e)
     }
 }
 impl From<Study> for Entity {
     fn from(e: Study) -> Self {
+        Entity::Study(Box::new(e))
+    }
+}
+impl From<Box<Study>> for Entity {
+    fn from(e: Box<Study>) -> Self {
         Entity::Study(e)
     }
 }
 impl From<StudyInvestigation> for Entity {
     fn from(e: StudyInvestigation) -> Self {
+        Entity::StudyInvestigation(Box::new(e))
+    }
+}
+impl From<Box<StudyInvestigation>> for Entity {
+    fn from(e: Box<StudyInvestigation>) -> Self {
         Entity::StudyInvestigation(e)
     }
 }
 impl From<Subject> for Entity {
     fn from(e: Subject) -> Self {
+        Entity::Subject(Box::new(e))
+    }
+}
+impl From<Box<Subject>> for Entity {
+    fn from(e: Box<Subject>) -> Self {
         Entity::Subject(e)
     }
 }
 impl From<Technique> for Entity {
     fn from(e: Technique) -> Self {
+        Entity::Technique(Box::new(e))
+    }
+}
+impl From<Box<Technique>> for Entity {
+    fn from(e: Box<Technique>) -> Self {
         Entity::Technique(e)
     }
 }
 impl From<User> for Entity {
     fn from(e: User) -> Self {
+        Entity::User(Box::new(e))
+    }
+}
+impl From<Box<User>> for Entity {
+    fn from(e: Box<User>) -> Self {
         Entity::User(e)
     }
 }
 impl From<UserGroup> for Entity {
     fn from(e: UserGroup) -> Self {
+        Entity::UserGroup(Box::new(e))
+    }
+}
+impl From<Box<UserGroup>> for Entity {
+    fn from(e: Box<UserGroup>) -> Self {
         Entity::UserGroup(e)
     }
 }

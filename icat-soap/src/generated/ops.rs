@@ -13,12 +13,13 @@ pub struct CreateRequest {
     #[serde(rename = "bean", skip_serializing_if = "Option::is_none")]
     pub bean: Option<Entity>,
 }
-impl crate::xml::XmlDecode for CreateRequest {
-    fn decode(
+impl crate::xml::XmlDecodeFields for CreateRequest {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"sessionId" => out.session_id = r.read_opt_string(&child)?,
@@ -26,6 +27,16 @@ impl crate::xml::XmlDecode for CreateRequest {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for CreateRequest {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -49,18 +60,29 @@ pub struct CreateResponse {
     #[serde(rename = "return")]
     pub return_: i64,
 }
-impl crate::xml::XmlDecode for CreateResponse {
-    fn decode(
+impl crate::xml::XmlDecodeFields for CreateResponse {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"return" => crate::xml::read_required(r, &child, &mut out.return_)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for CreateResponse {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -89,12 +111,13 @@ pub struct CreateManyRequest {
     #[serde(rename = "beans", skip_serializing_if = "Vec::is_empty")]
     pub beans: Vec<Entity>,
 }
-impl crate::xml::XmlDecode for CreateManyRequest {
-    fn decode(
+impl crate::xml::XmlDecodeFields for CreateManyRequest {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"sessionId" => out.session_id = r.read_opt_string(&child)?,
@@ -102,6 +125,16 @@ impl crate::xml::XmlDecode for CreateManyRequest {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for CreateManyRequest {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -125,18 +158,29 @@ pub struct CreateManyResponse {
     #[serde(rename = "return", skip_serializing_if = "Vec::is_empty")]
     pub return_: Vec<i64>,
 }
-impl crate::xml::XmlDecode for CreateManyResponse {
-    fn decode(
+impl crate::xml::XmlDecodeFields for CreateManyResponse {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"return" => crate::xml::read_push(r, &child, &mut out.return_)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for CreateManyResponse {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -165,12 +209,13 @@ pub struct DeleteRequest {
     #[serde(rename = "bean", skip_serializing_if = "Option::is_none")]
     pub bean: Option<Entity>,
 }
-impl crate::xml::XmlDecode for DeleteRequest {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DeleteRequest {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"sessionId" => out.session_id = r.read_opt_string(&child)?,
@@ -178,6 +223,16 @@ impl crate::xml::XmlDecode for DeleteRequest {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DeleteRequest {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -197,15 +252,27 @@ impl crate::xml::SoapMessage for DeleteRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct DeleteResponse {}
+impl crate::xml::XmlDecodeFields for DeleteResponse {
+    fn decode_fields(
+        &mut self,
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<(), crate::xml::XmlError> {
+        let _out = self;
+        while let Some(child) = r.next_child(el)? {
+            r.skip(&child)?;
+        }
+        Ok(())
+    }
+}
 impl crate::xml::XmlDecode for DeleteResponse {
     fn decode(
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
     ) -> Result<Self, crate::xml::XmlError> {
-        while let Some(child) = r.next_child(el)? {
-            r.skip(&child)?;
-        }
-        Ok(Self::default())
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
+        Ok(out)
     }
 }
 impl crate::xml::XmlEncode for DeleteResponse {
@@ -231,12 +298,13 @@ pub struct DeleteManyRequest {
     #[serde(rename = "beans", skip_serializing_if = "Vec::is_empty")]
     pub beans: Vec<Entity>,
 }
-impl crate::xml::XmlDecode for DeleteManyRequest {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DeleteManyRequest {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"sessionId" => out.session_id = r.read_opt_string(&child)?,
@@ -244,6 +312,16 @@ impl crate::xml::XmlDecode for DeleteManyRequest {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DeleteManyRequest {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -263,15 +341,27 @@ impl crate::xml::SoapMessage for DeleteManyRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct DeleteManyResponse {}
+impl crate::xml::XmlDecodeFields for DeleteManyResponse {
+    fn decode_fields(
+        &mut self,
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<(), crate::xml::XmlError> {
+        let _out = self;
+        while let Some(child) = r.next_child(el)? {
+            r.skip(&child)?;
+        }
+        Ok(())
+    }
+}
 impl crate::xml::XmlDecode for DeleteManyResponse {
     fn decode(
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
     ) -> Result<Self, crate::xml::XmlError> {
-        while let Some(child) = r.next_child(el)? {
-            r.skip(&child)?;
-        }
-        Ok(Self::default())
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
+        Ok(out)
     }
 }
 impl crate::xml::XmlEncode for DeleteManyResponse {
@@ -393,12 +483,13 @@ pub struct DummyRequest {
     #[serde(rename = "arg33", skip_serializing_if = "Option::is_none")]
     pub arg33: Option<FieldSet>,
 }
-impl crate::xml::XmlDecode for DummyRequest {
-    fn decode(
+impl crate::xml::XmlDecodeFields for DummyRequest {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"arg0" => out.arg0 = crate::xml::decode_boxed(r, &child)?,
@@ -438,6 +529,16 @@ impl crate::xml::XmlDecode for DummyRequest {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for DummyRequest {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -553,15 +654,27 @@ impl crate::xml::SoapMessage for DummyRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct DummyResponse {}
+impl crate::xml::XmlDecodeFields for DummyResponse {
+    fn decode_fields(
+        &mut self,
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<(), crate::xml::XmlError> {
+        let _out = self;
+        while let Some(child) = r.next_child(el)? {
+            r.skip(&child)?;
+        }
+        Ok(())
+    }
+}
 impl crate::xml::XmlDecode for DummyResponse {
     fn decode(
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
     ) -> Result<Self, crate::xml::XmlError> {
-        while let Some(child) = r.next_child(el)? {
-            r.skip(&child)?;
-        }
-        Ok(Self::default())
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
+        Ok(out)
     }
 }
 impl crate::xml::XmlEncode for DummyResponse {
@@ -590,12 +703,13 @@ pub struct GetRequest {
     #[serde(rename = "primaryKey")]
     pub primary_key: i64,
 }
-impl crate::xml::XmlDecode for GetRequest {
-    fn decode(
+impl crate::xml::XmlDecodeFields for GetRequest {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"sessionId" => out.session_id = r.read_opt_string(&child)?,
@@ -606,6 +720,16 @@ impl crate::xml::XmlDecode for GetRequest {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for GetRequest {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -628,18 +752,29 @@ pub struct GetResponse {
     #[serde(rename = "return", skip_serializing_if = "Option::is_none")]
     pub return_: Option<Entity>,
 }
-impl crate::xml::XmlDecode for GetResponse {
-    fn decode(
+impl crate::xml::XmlDecodeFields for GetResponse {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"return" => out.return_ = crate::xml::decode_opt(r, &child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for GetResponse {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -663,15 +798,27 @@ impl crate::xml::SoapOperation for GetRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct GetApiVersionRequest {}
+impl crate::xml::XmlDecodeFields for GetApiVersionRequest {
+    fn decode_fields(
+        &mut self,
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<(), crate::xml::XmlError> {
+        let _out = self;
+        while let Some(child) = r.next_child(el)? {
+            r.skip(&child)?;
+        }
+        Ok(())
+    }
+}
 impl crate::xml::XmlDecode for GetApiVersionRequest {
     fn decode(
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
     ) -> Result<Self, crate::xml::XmlError> {
-        while let Some(child) = r.next_child(el)? {
-            r.skip(&child)?;
-        }
-        Ok(Self::default())
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
+        Ok(out)
     }
 }
 impl crate::xml::XmlEncode for GetApiVersionRequest {
@@ -689,18 +836,29 @@ pub struct GetApiVersionResponse {
     #[serde(rename = "return", skip_serializing_if = "Option::is_none")]
     pub return_: Option<String>,
 }
-impl crate::xml::XmlDecode for GetApiVersionResponse {
-    fn decode(
+impl crate::xml::XmlDecodeFields for GetApiVersionResponse {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"return" => out.return_ = r.read_opt_string(&child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for GetApiVersionResponse {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -722,15 +880,27 @@ impl crate::xml::SoapOperation for GetApiVersionRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct GetAuthenticatorInfoRequest {}
+impl crate::xml::XmlDecodeFields for GetAuthenticatorInfoRequest {
+    fn decode_fields(
+        &mut self,
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<(), crate::xml::XmlError> {
+        let _out = self;
+        while let Some(child) = r.next_child(el)? {
+            r.skip(&child)?;
+        }
+        Ok(())
+    }
+}
 impl crate::xml::XmlDecode for GetAuthenticatorInfoRequest {
     fn decode(
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
     ) -> Result<Self, crate::xml::XmlError> {
-        while let Some(child) = r.next_child(el)? {
-            r.skip(&child)?;
-        }
-        Ok(Self::default())
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
+        Ok(out)
     }
 }
 impl crate::xml::XmlEncode for GetAuthenticatorInfoRequest {
@@ -748,18 +918,31 @@ pub struct GetAuthenticatorInfoResponse {
     #[serde(rename = "return", skip_serializing_if = "Vec::is_empty")]
     pub return_: Vec<AuthenticatorInfo>,
 }
+impl crate::xml::XmlDecodeFields for GetAuthenticatorInfoResponse {
+    fn decode_fields(
+        &mut self,
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
+        while let Some(child) = r.next_child(el)? {
+            match child.local_name() {
+                b"return" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.return_)?
+                }
+                _ => r.skip(&child)?,
+            }
+        }
+        Ok(())
+    }
+}
 impl crate::xml::XmlDecode for GetAuthenticatorInfoResponse {
     fn decode(
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
     ) -> Result<Self, crate::xml::XmlError> {
         let mut out = Self::default();
-        while let Some(child) = r.next_child(el)? {
-            match child.local_name() {
-                b"return" => crate::xml::decode_push(r, &child, &mut out.return_)?,
-                _ => r.skip(&child)?,
-            }
-        }
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -787,18 +970,29 @@ pub struct GetEntityInfoRequest {
     #[serde(rename = "beanName", skip_serializing_if = "Option::is_none")]
     pub bean_name: Option<String>,
 }
-impl crate::xml::XmlDecode for GetEntityInfoRequest {
-    fn decode(
+impl crate::xml::XmlDecodeFields for GetEntityInfoRequest {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"beanName" => out.bean_name = r.read_opt_string(&child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for GetEntityInfoRequest {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -819,18 +1013,29 @@ pub struct GetEntityInfoResponse {
     #[serde(rename = "return", skip_serializing_if = "Option::is_none")]
     pub return_: Option<EntityInfo>,
 }
-impl crate::xml::XmlDecode for GetEntityInfoResponse {
-    fn decode(
+impl crate::xml::XmlDecodeFields for GetEntityInfoResponse {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"return" => out.return_ = crate::xml::decode_opt(r, &child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for GetEntityInfoResponse {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -854,15 +1059,27 @@ impl crate::xml::SoapOperation for GetEntityInfoRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct GetEntityNamesRequest {}
+impl crate::xml::XmlDecodeFields for GetEntityNamesRequest {
+    fn decode_fields(
+        &mut self,
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<(), crate::xml::XmlError> {
+        let _out = self;
+        while let Some(child) = r.next_child(el)? {
+            r.skip(&child)?;
+        }
+        Ok(())
+    }
+}
 impl crate::xml::XmlDecode for GetEntityNamesRequest {
     fn decode(
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
     ) -> Result<Self, crate::xml::XmlError> {
-        while let Some(child) = r.next_child(el)? {
-            r.skip(&child)?;
-        }
-        Ok(Self::default())
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
+        Ok(out)
     }
 }
 impl crate::xml::XmlEncode for GetEntityNamesRequest {
@@ -880,18 +1097,29 @@ pub struct GetEntityNamesResponse {
     #[serde(rename = "return", skip_serializing_if = "Vec::is_empty")]
     pub return_: Vec<String>,
 }
-impl crate::xml::XmlDecode for GetEntityNamesResponse {
-    fn decode(
+impl crate::xml::XmlDecodeFields for GetEntityNamesResponse {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"return" => crate::xml::read_push(r, &child, &mut out.return_)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for GetEntityNamesResponse {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -917,18 +1145,29 @@ pub struct GetPropertiesRequest {
     #[serde(rename = "sessionId", skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
 }
-impl crate::xml::XmlDecode for GetPropertiesRequest {
-    fn decode(
+impl crate::xml::XmlDecodeFields for GetPropertiesRequest {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"sessionId" => out.session_id = r.read_opt_string(&child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for GetPropertiesRequest {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -949,18 +1188,29 @@ pub struct GetPropertiesResponse {
     #[serde(rename = "return", skip_serializing_if = "Vec::is_empty")]
     pub return_: Vec<String>,
 }
-impl crate::xml::XmlDecode for GetPropertiesResponse {
-    fn decode(
+impl crate::xml::XmlDecodeFields for GetPropertiesResponse {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"return" => crate::xml::read_push(r, &child, &mut out.return_)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for GetPropertiesResponse {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -986,18 +1236,29 @@ pub struct GetRemainingMinutesRequest {
     #[serde(rename = "sessionId", skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
 }
-impl crate::xml::XmlDecode for GetRemainingMinutesRequest {
-    fn decode(
+impl crate::xml::XmlDecodeFields for GetRemainingMinutesRequest {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"sessionId" => out.session_id = r.read_opt_string(&child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for GetRemainingMinutesRequest {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1018,18 +1279,29 @@ pub struct GetRemainingMinutesResponse {
     #[serde(rename = "return")]
     pub return_: f64,
 }
-impl crate::xml::XmlDecode for GetRemainingMinutesResponse {
-    fn decode(
+impl crate::xml::XmlDecodeFields for GetRemainingMinutesResponse {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"return" => crate::xml::read_required(r, &child, &mut out.return_)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for GetRemainingMinutesResponse {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1055,18 +1327,29 @@ pub struct GetUserNameRequest {
     #[serde(rename = "sessionId", skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
 }
-impl crate::xml::XmlDecode for GetUserNameRequest {
-    fn decode(
+impl crate::xml::XmlDecodeFields for GetUserNameRequest {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"sessionId" => out.session_id = r.read_opt_string(&child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for GetUserNameRequest {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1087,18 +1370,29 @@ pub struct GetUserNameResponse {
     #[serde(rename = "return", skip_serializing_if = "Option::is_none")]
     pub return_: Option<String>,
 }
-impl crate::xml::XmlDecode for GetUserNameResponse {
-    fn decode(
+impl crate::xml::XmlDecodeFields for GetUserNameResponse {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"return" => out.return_ = r.read_opt_string(&child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for GetUserNameResponse {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1120,15 +1414,27 @@ impl crate::xml::SoapOperation for GetUserNameRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct GetVersionRequest {}
+impl crate::xml::XmlDecodeFields for GetVersionRequest {
+    fn decode_fields(
+        &mut self,
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<(), crate::xml::XmlError> {
+        let _out = self;
+        while let Some(child) = r.next_child(el)? {
+            r.skip(&child)?;
+        }
+        Ok(())
+    }
+}
 impl crate::xml::XmlDecode for GetVersionRequest {
     fn decode(
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
     ) -> Result<Self, crate::xml::XmlError> {
-        while let Some(child) = r.next_child(el)? {
-            r.skip(&child)?;
-        }
-        Ok(Self::default())
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
+        Ok(out)
     }
 }
 impl crate::xml::XmlEncode for GetVersionRequest {
@@ -1146,18 +1452,29 @@ pub struct GetVersionResponse {
     #[serde(rename = "return", skip_serializing_if = "Option::is_none")]
     pub return_: Option<String>,
 }
-impl crate::xml::XmlDecode for GetVersionResponse {
-    fn decode(
+impl crate::xml::XmlDecodeFields for GetVersionResponse {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"return" => out.return_ = r.read_opt_string(&child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for GetVersionResponse {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1189,12 +1506,13 @@ pub struct IsAccessAllowedRequest {
     #[serde(rename = "accessType", skip_serializing_if = "Option::is_none")]
     pub access_type: Option<AccessType>,
 }
-impl crate::xml::XmlDecode for IsAccessAllowedRequest {
-    fn decode(
+impl crate::xml::XmlDecodeFields for IsAccessAllowedRequest {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"sessionId" => out.session_id = r.read_opt_string(&child)?,
@@ -1203,6 +1521,16 @@ impl crate::xml::XmlDecode for IsAccessAllowedRequest {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for IsAccessAllowedRequest {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1227,18 +1555,29 @@ pub struct IsAccessAllowedResponse {
     #[serde(rename = "return")]
     pub return_: bool,
 }
-impl crate::xml::XmlDecode for IsAccessAllowedResponse {
-    fn decode(
+impl crate::xml::XmlDecodeFields for IsAccessAllowedResponse {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"return" => crate::xml::read_required(r, &child, &mut out.return_)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for IsAccessAllowedResponse {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1267,12 +1606,13 @@ pub struct LoginRequest {
     #[serde(rename = "credentials")]
     pub credentials: LoginCredentials,
 }
-impl crate::xml::XmlDecode for LoginRequest {
-    fn decode(
+impl crate::xml::XmlDecodeFields for LoginRequest {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"plugin" => out.plugin = r.read_opt_string(&child)?,
@@ -1284,6 +1624,16 @@ impl crate::xml::XmlDecode for LoginRequest {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for LoginRequest {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1305,18 +1655,29 @@ pub struct LoginResponse {
     #[serde(rename = "return", skip_serializing_if = "Option::is_none")]
     pub return_: Option<String>,
 }
-impl crate::xml::XmlDecode for LoginResponse {
-    fn decode(
+impl crate::xml::XmlDecodeFields for LoginResponse {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"return" => out.return_ = r.read_opt_string(&child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for LoginResponse {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1342,18 +1703,29 @@ pub struct LogoutRequest {
     #[serde(rename = "sessionId", skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
 }
-impl crate::xml::XmlDecode for LogoutRequest {
-    fn decode(
+impl crate::xml::XmlDecodeFields for LogoutRequest {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"sessionId" => out.session_id = r.read_opt_string(&child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for LogoutRequest {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1370,15 +1742,27 @@ impl crate::xml::SoapMessage for LogoutRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct LogoutResponse {}
+impl crate::xml::XmlDecodeFields for LogoutResponse {
+    fn decode_fields(
+        &mut self,
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<(), crate::xml::XmlError> {
+        let _out = self;
+        while let Some(child) = r.next_child(el)? {
+            r.skip(&child)?;
+        }
+        Ok(())
+    }
+}
 impl crate::xml::XmlDecode for LogoutResponse {
     fn decode(
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
     ) -> Result<Self, crate::xml::XmlError> {
-        while let Some(child) = r.next_child(el)? {
-            r.skip(&child)?;
-        }
-        Ok(Self::default())
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
+        Ok(out)
     }
 }
 impl crate::xml::XmlEncode for LogoutResponse {
@@ -1401,18 +1785,29 @@ pub struct RefreshRequest {
     #[serde(rename = "sessionId", skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
 }
-impl crate::xml::XmlDecode for RefreshRequest {
-    fn decode(
+impl crate::xml::XmlDecodeFields for RefreshRequest {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"sessionId" => out.session_id = r.read_opt_string(&child)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for RefreshRequest {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1429,15 +1824,27 @@ impl crate::xml::SoapMessage for RefreshRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct RefreshResponse {}
+impl crate::xml::XmlDecodeFields for RefreshResponse {
+    fn decode_fields(
+        &mut self,
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<(), crate::xml::XmlError> {
+        let _out = self;
+        while let Some(child) = r.next_child(el)? {
+            r.skip(&child)?;
+        }
+        Ok(())
+    }
+}
 impl crate::xml::XmlDecode for RefreshResponse {
     fn decode(
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
     ) -> Result<Self, crate::xml::XmlError> {
-        while let Some(child) = r.next_child(el)? {
-            r.skip(&child)?;
-        }
-        Ok(Self::default())
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
+        Ok(out)
     }
 }
 impl crate::xml::XmlEncode for RefreshResponse {
@@ -1463,12 +1870,13 @@ pub struct SearchRequest {
     #[serde(rename = "query", skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
 }
-impl crate::xml::XmlDecode for SearchRequest {
-    fn decode(
+impl crate::xml::XmlDecodeFields for SearchRequest {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"sessionId" => out.session_id = r.read_opt_string(&child)?,
@@ -1476,6 +1884,16 @@ impl crate::xml::XmlDecode for SearchRequest {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for SearchRequest {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1497,18 +1915,29 @@ pub struct SearchResponse {
     #[serde(rename = "return", skip_serializing_if = "Vec::is_empty")]
     pub return_: Vec<Value>,
 }
-impl crate::xml::XmlDecode for SearchResponse {
-    fn decode(
+impl crate::xml::XmlDecodeFields for SearchResponse {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"return" => crate::xml::decode_push(r, &child, &mut out.return_)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for SearchResponse {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1539,12 +1968,13 @@ pub struct UpdateRequest {
     #[serde(rename = "bean", skip_serializing_if = "Option::is_none")]
     pub bean: Option<Entity>,
 }
-impl crate::xml::XmlDecode for UpdateRequest {
-    fn decode(
+impl crate::xml::XmlDecodeFields for UpdateRequest {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"sessionId" => out.session_id = r.read_opt_string(&child)?,
@@ -1552,6 +1982,16 @@ impl crate::xml::XmlDecode for UpdateRequest {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for UpdateRequest {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -1571,15 +2011,27 @@ impl crate::xml::SoapMessage for UpdateRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct UpdateResponse {}
+impl crate::xml::XmlDecodeFields for UpdateResponse {
+    fn decode_fields(
+        &mut self,
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<(), crate::xml::XmlError> {
+        let _out = self;
+        while let Some(child) = r.next_child(el)? {
+            r.skip(&child)?;
+        }
+        Ok(())
+    }
+}
 impl crate::xml::XmlDecode for UpdateResponse {
     fn decode(
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
     ) -> Result<Self, crate::xml::XmlError> {
-        while let Some(child) = r.next_child(el)? {
-            r.skip(&child)?;
-        }
-        Ok(Self::default())
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
+        Ok(out)
     }
 }
 impl crate::xml::XmlEncode for UpdateResponse {

@@ -16,12 +16,13 @@ pub struct AuthenticatorCredentialKey {
     #[serde(rename = "pattern", skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
 }
-impl crate::xml::XmlDecode for AuthenticatorCredentialKey {
-    fn decode(
+impl crate::xml::XmlDecodeFields for AuthenticatorCredentialKey {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"hide" => crate::xml::read_required(r, &child, &mut out.hide)?,
@@ -30,6 +31,16 @@ impl crate::xml::XmlDecode for AuthenticatorCredentialKey {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for AuthenticatorCredentialKey {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -57,21 +68,32 @@ pub struct AuthenticatorInfo {
     #[serde(rename = "mnemonic", skip_serializing_if = "Option::is_none")]
     pub mnemonic: Option<String>,
 }
+impl crate::xml::XmlDecodeFields for AuthenticatorInfo {
+    fn decode_fields(
+        &mut self,
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
+        while let Some(child) = r.next_child(el)? {
+            match child.local_name() {
+                b"admin" => crate::xml::read_required(r, &child, &mut out.admin)?,
+                b"friendly" => out.friendly = r.read_opt_string(&child)?,
+                b"keys" => crate::xml::decode_push_in_place(r, &child, &mut out.keys)?,
+                b"mnemonic" => out.mnemonic = r.read_opt_string(&child)?,
+                _ => r.skip(&child)?,
+            }
+        }
+        Ok(())
+    }
+}
 impl crate::xml::XmlDecode for AuthenticatorInfo {
     fn decode(
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
     ) -> Result<Self, crate::xml::XmlError> {
         let mut out = Self::default();
-        while let Some(child) = r.next_child(el)? {
-            match child.local_name() {
-                b"admin" => crate::xml::read_required(r, &child, &mut out.admin)?,
-                b"friendly" => out.friendly = r.read_opt_string(&child)?,
-                b"keys" => crate::xml::decode_push(r, &child, &mut out.keys)?,
-                b"mnemonic" => out.mnemonic = r.read_opt_string(&child)?,
-                _ => r.skip(&child)?,
-            }
-        }
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -93,18 +115,29 @@ pub struct Constraint {
     #[serde(rename = "fieldNames", skip_serializing_if = "Vec::is_empty")]
     pub field_names: Vec<String>,
 }
-impl crate::xml::XmlDecode for Constraint {
-    fn decode(
+impl crate::xml::XmlDecodeFields for Constraint {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"fieldNames" => crate::xml::read_push(r, &child, &mut out.field_names)?,
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for Constraint {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -136,12 +169,13 @@ pub struct EntityField {
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-impl crate::xml::XmlDecode for EntityField {
-    fn decode(
+impl crate::xml::XmlDecodeFields for EntityField {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"comment" => out.comment = r.read_opt_string(&child)?,
@@ -155,6 +189,16 @@ impl crate::xml::XmlDecode for EntityField {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for EntityField {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -182,22 +226,35 @@ pub struct EntityInfo {
     #[serde(rename = "fields", skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<EntityField>,
 }
+impl crate::xml::XmlDecodeFields for EntityInfo {
+    fn decode_fields(
+        &mut self,
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
+        while let Some(child) = r.next_child(el)? {
+            match child.local_name() {
+                b"classComment" => out.class_comment = r.read_opt_string(&child)?,
+                b"constraints" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.constraints)?
+                }
+                b"fields" => {
+                    crate::xml::decode_push_in_place(r, &child, &mut out.fields)?
+                }
+                _ => r.skip(&child)?,
+            }
+        }
+        Ok(())
+    }
+}
 impl crate::xml::XmlDecode for EntityInfo {
     fn decode(
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
     ) -> Result<Self, crate::xml::XmlError> {
         let mut out = Self::default();
-        while let Some(child) = r.next_child(el)? {
-            match child.local_name() {
-                b"classComment" => out.class_comment = r.read_opt_string(&child)?,
-                b"constraints" => {
-                    crate::xml::decode_push(r, &child, &mut out.constraints)?
-                }
-                b"fields" => crate::xml::decode_push(r, &child, &mut out.fields)?,
-                _ => r.skip(&child)?,
-            }
-        }
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -220,18 +277,29 @@ pub struct FieldSet {
     #[serde(rename = "fields", skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<Option<Value>>,
 }
-impl crate::xml::XmlDecode for FieldSet {
-    fn decode(
+impl crate::xml::XmlDecodeFields for FieldSet {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"fields" => out.fields.push(crate::xml::decode_opt(r, &child)?),
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for FieldSet {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -259,12 +327,13 @@ pub struct IcatException {
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<IcatExceptionType>,
 }
-impl crate::xml::XmlDecode for IcatException {
-    fn decode(
+impl crate::xml::XmlDecodeFields for IcatException {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"message" => out.message = r.read_opt_string(&child)?,
@@ -273,6 +342,16 @@ impl crate::xml::XmlDecode for IcatException {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for IcatException {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -291,18 +370,29 @@ pub struct LoginCredentials {
     #[serde(rename = "entry", skip_serializing_if = "Vec::is_empty")]
     pub entry: Vec<LoginCredentialsEntry>,
 }
+impl crate::xml::XmlDecodeFields for LoginCredentials {
+    fn decode_fields(
+        &mut self,
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
+        while let Some(child) = r.next_child(el)? {
+            match child.local_name() {
+                b"entry" => crate::xml::decode_push_in_place(r, &child, &mut out.entry)?,
+                _ => r.skip(&child)?,
+            }
+        }
+        Ok(())
+    }
+}
 impl crate::xml::XmlDecode for LoginCredentials {
     fn decode(
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
     ) -> Result<Self, crate::xml::XmlError> {
         let mut out = Self::default();
-        while let Some(child) = r.next_child(el)? {
-            match child.local_name() {
-                b"entry" => crate::xml::decode_push(r, &child, &mut out.entry)?,
-                _ => r.skip(&child)?,
-            }
-        }
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }
@@ -324,12 +414,13 @@ pub struct LoginCredentialsEntry {
     #[serde(rename = "value", skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
-impl crate::xml::XmlDecode for LoginCredentialsEntry {
-    fn decode(
+impl crate::xml::XmlDecodeFields for LoginCredentialsEntry {
+    fn decode_fields(
+        &mut self,
         r: &mut crate::xml::XmlReader<'_>,
         el: &crate::xml::StartEl<'_>,
-    ) -> Result<Self, crate::xml::XmlError> {
-        let mut out = Self::default();
+    ) -> Result<(), crate::xml::XmlError> {
+        let out = self;
         while let Some(child) = r.next_child(el)? {
             match child.local_name() {
                 b"key" => out.key = r.read_opt_string(&child)?,
@@ -337,6 +428,16 @@ impl crate::xml::XmlDecode for LoginCredentialsEntry {
                 _ => r.skip(&child)?,
             }
         }
+        Ok(())
+    }
+}
+impl crate::xml::XmlDecode for LoginCredentialsEntry {
+    fn decode(
+        r: &mut crate::xml::XmlReader<'_>,
+        el: &crate::xml::StartEl<'_>,
+    ) -> Result<Self, crate::xml::XmlError> {
+        let mut out = Self::default();
+        crate::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
         Ok(out)
     }
 }

@@ -32,6 +32,14 @@ pub trait XmlDecode: Sized {
     fn decode(r: &mut XmlReader<'_>, el: &StartEl<'_>) -> Result<Self, XmlError>;
 }
 
+/// A struct decoded field by field into a value that already exists (its default), so a large struct
+/// is filled where it ends up (a box, a vector slot) instead of being built and then moved there.
+pub trait XmlDecodeFields: Default {
+    /// Decodes the children of `el`, whose start tag has just been read, into `self`, up to and
+    /// including the end tag. Fields without a child element keep their value.
+    fn decode_fields(&mut self, r: &mut XmlReader<'_>, el: &StartEl<'_>) -> Result<(), XmlError>;
+}
+
 /// A complex type encoded as child elements (the caller writes the element itself).
 pub trait XmlEncode {
     /// Writes the child elements, in schema order; absent values are omitted.
@@ -111,12 +119,42 @@ pub fn decode_opt<T: XmlDecode>(
     T::decode(r, el).map(Some)
 }
 
-/// Decodes an optional complex element into a box: `xsi:nil="true"` gives `None`.
-pub fn decode_boxed<T: XmlDecode>(
+/// Decodes an optional struct element into a box: `xsi:nil="true"` gives `None`.
+pub fn decode_boxed<T: XmlDecodeFields>(
     r: &mut XmlReader<'_>,
     el: &StartEl<'_>,
 ) -> Result<Option<Box<T>>, XmlError> {
-    Ok(decode_opt(r, el)?.map(Box::new))
+    if el.is_nil() {
+        r.skip(el)?;
+        return Ok(None);
+    }
+    decode_box(r, el).map(Some)
+}
+
+/// Decodes a struct element into a box, filled in place.
+pub fn decode_box<T: XmlDecodeFields>(
+    r: &mut XmlReader<'_>,
+    el: &StartEl<'_>,
+) -> Result<Box<T>, XmlError> {
+    let mut b = Box::<T>::default();
+    b.decode_fields(r, el)?;
+    Ok(b)
+}
+
+/// Decodes one item of a repeated struct element in place at the end of `out`; nil items are dropped.
+pub fn decode_push_in_place<T: XmlDecodeFields>(
+    r: &mut XmlReader<'_>,
+    el: &StartEl<'_>,
+    out: &mut Vec<T>,
+) -> Result<(), XmlError> {
+    if el.is_nil() {
+        return r.skip(el);
+    }
+    push_tight(out, T::default());
+    match out.last_mut() {
+        Some(item) => item.decode_fields(r, el),
+        None => Ok(()),
+    }
 }
 
 /// Decodes one item of a repeated complex element and appends it; nil items are dropped.

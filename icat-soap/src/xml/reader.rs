@@ -501,10 +501,48 @@ impl<'a> XmlReader<'a> {
     ///
     /// Text between child elements (whitespace, or stray text) is ignored. The caller must consume
     /// each returned child completely (decode it or [`skip`](Self::skip) it) before asking for the next.
+    #[inline]
     pub fn next_child(&mut self, parent: &StartEl<'_>) -> Result<Option<StartEl<'a>>, XmlError> {
         if parent.empty {
             return Ok(None);
         }
+        // Fast path: the next markup follows at once and is `</parent>` or an attribute-less `<child>`.
+        if self.input.get(self.pos) == Some(&b'<') {
+            if self.try_end(parent.qname) {
+                self.close();
+                return Ok(None);
+            }
+            if let Some((qname, colon, empty, next)) = scan::plain_start_tag(self.input, self.pos)
+                && (empty || self.depth < self.max_depth)
+            {
+                let position = self.pos as u64;
+                self.pos = next;
+                self.depth += usize::from(!empty);
+                let (ns, local) = match colon {
+                    None => (self.default_kind, qname),
+                    Some(c) => (self.resolve(Some(&qname[..c])), &qname[c + 1..]),
+                };
+                return Ok(Some(StartEl {
+                    qname,
+                    local,
+                    empty,
+                    nil: false,
+                    xsi_type: None,
+                    ns,
+                    position,
+                }));
+            }
+        }
+        self.next_child_general(parent)
+    }
+
+    /// [`next_child`](Self::next_child) for everything but the fast path: text, comments, tags with
+    /// attributes, errors.
+    #[inline(never)]
+    fn next_child_general(
+        &mut self,
+        parent: &StartEl<'_>,
+    ) -> Result<Option<StartEl<'a>>, XmlError> {
         loop {
             if self.input.get(self.pos) != Some(&b'<') && self.text_to_markup().is_none() {
                 return Err(self.eof("child elements"));
@@ -581,10 +619,30 @@ impl<'a> XmlReader<'a> {
 
     /// Reads the text content of `el` (entity and character references resolved, CDATA included).
     /// Child elements inside a simple-typed element are an error.
+    #[inline]
     pub fn read_text(&mut self, el: &StartEl<'_>) -> Result<Cow<'a, str>, XmlError> {
         if el.empty {
             return Ok(Cow::Borrowed(""));
         }
+        // Fast path: short plain text (ASCII, no references, no `\r`) right before `</el>`.
+        let start = self.pos;
+        if let Some(len) = scan::short_plain_text(&self.input[start..]) {
+            let input = self.input;
+            self.pos = start + len;
+            if let Ok(text) = std::str::from_utf8(&input[start..start + len])
+                && self.try_end(el.qname)
+            {
+                self.close();
+                return Ok(Cow::Borrowed(text));
+            }
+            self.pos = start;
+        }
+        self.read_text_general(el)
+    }
+
+    /// [`read_text`](Self::read_text) for everything but short plain text.
+    #[inline(never)]
+    fn read_text_general(&mut self, el: &StartEl<'_>) -> Result<Cow<'a, str>, XmlError> {
         let start = self.pos;
         let Some(raw) = self.text_to_markup() else {
             return Err(self.eof("element text"));
@@ -634,25 +692,23 @@ impl<'a> XmlReader<'a> {
     }
 
     /// Reads `el`'s text as a value of type `T`.
+    #[inline]
     pub fn read_value<T: XmlValue>(&mut self, el: &StartEl<'_>) -> Result<T, XmlError> {
         let text = self.read_text(el)?;
         match T::from_text(&text) {
             Ok(v) => Ok(v),
-            Err(reason) => Err(XmlError::InvalidValue {
-                position: el.position,
-                element: el.name_lossy(),
-                value: shorten(&text),
-                reason,
-            }),
+            Err(reason) => Err(invalid_value(el, &text, reason)),
         }
     }
 
     /// Reads `el`'s text as a `String`.
+    #[inline]
     pub fn read_string(&mut self, el: &StartEl<'_>) -> Result<String, XmlError> {
         Ok(self.read_text(el)?.into_owned())
     }
 
     /// Like [`read_string`](Self::read_string), but `xsi:nil="true"` gives `None`.
+    #[inline]
     pub fn read_opt_string(&mut self, el: &StartEl<'_>) -> Result<Option<String>, XmlError> {
         if el.nil {
             self.skip(el)?;
@@ -662,12 +718,25 @@ impl<'a> XmlReader<'a> {
     }
 
     /// Like [`read_value`](Self::read_value), but `xsi:nil="true"` gives `None`.
+    #[inline]
     pub fn read_opt<T: XmlValue>(&mut self, el: &StartEl<'_>) -> Result<Option<T>, XmlError> {
         if el.nil {
             self.skip(el)?;
             return Ok(None);
         }
         self.read_value(el).map(Some)
+    }
+}
+
+/// The error for element text that does not parse as the element's type.
+#[cold]
+#[inline(never)]
+fn invalid_value(el: &StartEl<'_>, text: &str, reason: &'static str) -> XmlError {
+    XmlError::InvalidValue {
+        position: el.position,
+        element: el.name_lossy(),
+        value: shorten(text),
+        reason,
     }
 }
 

@@ -102,6 +102,50 @@ pub(crate) fn markup(input: &[u8], pos: usize) -> Result<(Markup<'_>, usize), Xm
     }
 }
 
+/// The longest text [`short_plain_text`] looks at; longer text takes the general (memchr) path.
+const SHORT_TEXT: usize = 64;
+
+/// The length of the text at the start of `rest` when it is short (under [`SHORT_TEXT`] bytes), plain
+/// ASCII without references or `\r` (so it is its own value), and ends at a `<`; `None` otherwise.
+#[inline]
+pub(crate) fn short_plain_text(rest: &[u8]) -> Option<usize> {
+    for (i, &b) in rest.iter().take(SHORT_TEXT).enumerate() {
+        match b {
+            b'<' => return Some(i),
+            b'&' | b'\r' | 0x80.. => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// An attribute-less start tag `<name>` or `<name/>` at `input[pos] == b'<'`: its qualified name, the
+/// index of the colon in it, whether it is empty, and the offset after it. `None` for anything else
+/// (end tags, comments, tags with attributes or whitespace), which [`markup`] then reads.
+#[inline]
+pub(crate) fn plain_start_tag(
+    input: &[u8],
+    pos: usize,
+) -> Option<(&[u8], Option<usize>, bool, usize)> {
+    let from = pos + 1;
+    let bytes = input.get(from..)?;
+    let mut colon = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'>' if i > 0 => return Some((&bytes[..i], colon, false, from + i + 1)),
+            b'/' if i > 0 && bytes.get(i + 1) == Some(&b'>') => {
+                return Some((&bytes[..i], colon, true, from + i + 2));
+            }
+            b':' if colon.is_none() => colon = Some(i),
+            b'>' | b'/' | b'"' | b'\'' | b'<' | b'!' | b'?' | b' ' | b'\t' | b'\r' | b'\n' => {
+                return None;
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// `<name attrs>` / `<name attrs/>`: finds the closing `>` outside quoted attribute values.
 #[inline]
 fn start_tag(input: &[u8], pos: usize) -> Result<(Markup<'_>, usize), XmlError> {
