@@ -68,7 +68,7 @@ pub async fn datafiles(session: &Session) -> Vec<Datafile> {
         .expect("datafiles")
         .into_iter()
         .filter_map(|v| match v {
-            Value::Entity(Entity::Datafile(df)) => Some(df),
+            Value::Entity(Entity::Datafile(df)) => Some(*df),
             _ => None,
         })
         .collect()
