@@ -269,7 +269,10 @@ impl<'a> XmlReader<'a> {
     fn try_end(&mut self, qname: &[u8]) -> bool {
         let rest = &self.input[self.pos..];
         let n = qname.len();
-        if rest.len() > n + 2 && rest[1] == b'/' && rest[n + 2] == b'>' && &rest[2..n + 2] == qname
+        if rest.len() > n + 2
+            && rest[1] == b'/'
+            && rest[n + 2] == b'>'
+            && scan::same_bytes(&rest[2..n + 2], qname)
         {
             self.pos += n + 3;
             true
@@ -626,12 +629,9 @@ impl<'a> XmlReader<'a> {
         }
         // Fast path: short plain text (ASCII, no references, no `\r`) right before `</el>`.
         let start = self.pos;
-        if let Some(len) = scan::short_plain_text(&self.input[start..]) {
-            let input = self.input;
-            self.pos = start + len;
-            if let Ok(text) = std::str::from_utf8(&input[start..start + len])
-                && self.try_end(el.qname)
-            {
+        if let Some(text) = scan::short_plain_text(&self.input[start..]) {
+            self.pos = start + text.len();
+            if self.try_end(el.qname) {
                 self.close();
                 return Ok(Cow::Borrowed(text));
             }

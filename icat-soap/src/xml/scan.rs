@@ -105,18 +105,49 @@ pub(crate) fn markup(input: &[u8], pos: usize) -> Result<(Markup<'_>, usize), Xm
 /// The longest text [`short_plain_text`] looks at; longer text takes the general (memchr) path.
 const SHORT_TEXT: usize = 64;
 
-/// The length of the text at the start of `rest` when it is short (under [`SHORT_TEXT`] bytes), plain
-/// ASCII without references or `\r` (so it is its own value), and ends at a `<`; `None` otherwise.
+/// The text at the start of `rest` when it is short (under [`SHORT_TEXT`] bytes), plain ASCII without
+/// references or `\r` (so it is its own value), and ends at a `<`; `None` otherwise.
 #[inline]
-pub(crate) fn short_plain_text(rest: &[u8]) -> Option<usize> {
+pub(crate) fn short_plain_text(rest: &[u8]) -> Option<&str> {
     for (i, &b) in rest.iter().take(SHORT_TEXT).enumerate() {
         match b {
-            b'<' => return Some(i),
+            b'<' => {
+                let ascii = &rest[..i];
+                // SAFETY: every byte before `i` was checked above to be below 0x80 (ASCII), and
+                // ASCII is valid UTF-8; this skips a second validation pass on the hottest path.
+                return Some(unsafe { std::str::from_utf8_unchecked(ascii) });
+            }
             b'&' | b'\r' | 0x80.. => return None,
             _ => {}
         }
     }
     None
+}
+
+/// Byte equality for the short names of tags, compared a word at a time without a `memcmp` call.
+#[inline]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+    }
+    let word = |s: &[u8], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let mut diff = 0u64;
+    let mut i = 0;
+    while i + 8 < n {
+        diff |= word(a, i) ^ word(b, i);
+        i += 8;
+    }
+    // The last word overlaps the previous one when `n` is not a multiple of 8.
+    diff |= word(a, n - 8) ^ word(b, n - 8);
+    diff == 0
 }
 
 /// An attribute-less start tag `<name>` or `<name/>` at `input[pos] == b'<'`: its qualified name, the
@@ -521,6 +552,31 @@ mod tests {
             markup(b"<a<b>", 0),
             Err(XmlError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn same_bytes_compares_every_length() {
+        let names: [&[u8]; 8] = [
+            b"",
+            b"a",
+            b"id",
+            b"name",
+            b"datafile",
+            b"datafiles",
+            b"createTime",
+            b"dataCollectionDatasets",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(same_bytes(a, b), a == b);
+            }
+            // One byte changed anywhere is seen.
+            for i in 0..a.len() {
+                let mut c = a.to_vec();
+                c[i] ^= 1;
+                assert!(!same_bytes(a, &c));
+            }
+        }
     }
 
     #[test]
