@@ -91,24 +91,15 @@ pub struct ConnArgs {
     #[arg(long = "cred", global = true, value_name = "KEY=VALUE")]
     pub creds: Vec<String>,
     /// Time allowed to open a connection, e.g. 30s (default 30s).
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, help_heading = "Network")]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = crate::config::positive_duration, help_heading = "Network")]
     pub connect_timeout: Option<std::time::Duration>,
     /// Longest wait for the next bytes of an answer, e.g. 2m (ICAT default: the 120s request
     /// limit; IDS default 120s).
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, help_heading = "Network")]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = crate::config::positive_duration, help_heading = "Network")]
     pub read_timeout: Option<std::time::Duration>,
     /// Retries of read-only calls after network errors or 502/503/504 answers (default 3).
     #[arg(long, global = true, value_name = "N", help_heading = "Network")]
     pub retries: Option<u32>,
-}
-
-/// A duration such as `500ms`, `30s`, `2m` or `1h` (a bare number means seconds).
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let d = icat_sim::config::parse_duration(text)?;
-    if d.is_zero() {
-        return Err("the duration must be longer than 0s".into());
-    }
-    Ok(d)
 }
 
 impl ConnArgs {

@@ -433,7 +433,17 @@ pub fn resolve(
     })
 }
 
-/// A positive duration (`30s`, `2m`, `500ms`; a bare number is seconds) from the file section.
+/// A duration longer than zero: `30s`, `2m`, `500ms`, `1h`; a bare number is seconds (the
+/// `--connect-timeout`/`--read-timeout` flags and the file keys).
+pub fn positive_duration(text: &str) -> Result<std::time::Duration, String> {
+    let d = icat_sim::config::parse_duration(text)?;
+    if d.is_zero() {
+        return Err("the duration must be longer than 0s".into());
+    }
+    Ok(d)
+}
+
+/// A [`positive_duration`] from the file section's `key` (`name` as the user writes it).
 fn file_duration(
     file: Option<&BTreeMap<String, String>>,
     key: &str,
@@ -442,17 +452,12 @@ fn file_duration(
     let Some(value) = file.and_then(|f| f.get(key)) else {
         return Ok(None);
     };
-    match icat_sim::config::parse_duration(value) {
-        Ok(d) if !d.is_zero() => Ok(Some(d)),
-        Ok(_) => Err(Failure::usage(
-            format!("config value {name} = {value:?} must be longer than 0s"),
+    positive_duration(value).map(Some).map_err(|e| {
+        Failure::usage(
+            format!("config value {name} = {value:?}: {e}"),
             "write e.g. 30s, 2m or 500ms",
-        )),
-        Err(e) => Err(Failure::usage(
-            format!("config value {name} = {value:?} is not a duration: {e}"),
-            "write e.g. 30s, 2m or 500ms",
-        )),
-    }
+        )
+    })
 }
 
 fn bad_bool(key: &str, value: &str) -> Failure {

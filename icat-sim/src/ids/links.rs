@@ -22,7 +22,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::names::{is_lower_uuid, random_uuid};
-use super::storage::{Storage, StorageError};
+use super::storage::{Storage, StorageError, io_err};
 
 /// The links made by `getLink` and when each expires.
 #[derive(Debug)]
@@ -30,13 +30,6 @@ pub(crate) struct Links {
     dir: PathBuf,
     lifetime: Duration,
     expiry: Mutex<BTreeMap<String, Instant>>,
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
-    move |source| StorageError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 impl Links {

@@ -54,7 +54,8 @@ pub enum StorageError {
     },
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
+/// Maps an I/O error on `path` to [`StorageError::Io`].
+pub(super) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
     move |source| StorageError::Io {
         path: path.to_path_buf(),
         source,
@@ -207,13 +208,7 @@ impl Storage {
         seed: u64,
         size: u64,
     ) -> Result<StoredFile, StorageError> {
-        let path = self.path_of(location)?;
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
-        }
-        let tmp = temp_path(&path);
-        let write = || -> std::io::Result<StoredFile> {
-            let mut file = std::fs::File::create(&tmp)?;
+        let (_, stored) = self.write_atomically(location, |file| {
             let mut buf = vec![0u8; 1 << 20];
             let mut hasher = crc32fast::Hasher::new();
             let mut offset = 0u64;
@@ -229,12 +224,26 @@ impl Storage {
                 size,
                 crc32: hasher.finalize(),
             })
-        };
-        match write() {
-            Ok(stored) => {
-                std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
-                Ok(stored)
-            }
+        })?;
+        Ok(stored)
+    }
+
+    /// Write a file at `location` through `write` under a temporary name beside it, then rename
+    /// it into place (parent directories are created); on any error the temporary file is
+    /// removed and nothing appears at the location. Returns the final path and `write`'s value.
+    fn write_atomically<T>(
+        &self,
+        location: &str,
+        write: impl FnOnce(&mut std::fs::File) -> std::io::Result<T>,
+    ) -> Result<(PathBuf, T), StorageError> {
+        let path = self.path_of(location)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        let tmp = temp_path(&path);
+        let written = std::fs::File::create(&tmp).and_then(|mut file| write(&mut file));
+        match written.and_then(|value| std::fs::rename(&tmp, &path).map(|()| value)) {
+            Ok(value) => Ok((path, value)),
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
                 Err(io_err(&path)(e))
@@ -250,43 +259,22 @@ impl Storage {
             StoredContent::File { path, .. } => return Ok(path),
             StoredContent::Synthetic(synthetic) => synthetic,
         };
-        let path = self.path_of(location)?;
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
-        }
-        let tmp = temp_path(&path);
-        let write = || -> std::io::Result<()> {
+        let (path, ()) = self.write_atomically(location, |file| {
             let mut reader = StoredContent::Synthetic(synthetic).open()?;
-            let mut file = std::fs::File::create(&tmp)?;
-            std::io::copy(&mut reader, &mut file)?;
+            std::io::copy(&mut reader, file)?;
             file.sync_all()
-        };
-        match write() {
-            Ok(()) => {
-                std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
-                tracing::debug!(
-                    location,
-                    size = synthetic.size,
-                    "synthetic file written out"
-                );
-                Ok(path)
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                Err(io_err(&path)(e))
-            }
-        }
+        })?;
+        tracing::debug!(
+            location,
+            size = synthetic.size,
+            "synthetic file written out"
+        );
+        Ok(path)
     }
 
     /// Store a small byte slice at `location` (synchronous; for tests and loaders).
     pub fn write_bytes(&self, location: &str, bytes: &[u8]) -> Result<StoredFile, StorageError> {
-        let path = self.path_of(location)?;
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
-        }
-        let tmp = temp_path(&path);
-        std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
+        self.write_atomically(location, |file| file.write_all(bytes))?;
         Ok(StoredFile {
             size: bytes.len() as u64,
             crc32: crc32fast::hash(bytes),
