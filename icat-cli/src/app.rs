@@ -83,7 +83,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 since: args.since,
                 mine: args.mine,
             };
-            let rows = browse::visit_rows(&conn.session, &filter).await?;
+            let rows = browse::visit_rows(&conn.session, &filter, args.limit).await?;
             browse::print_visits(&rows, args.format.format(), out)?;
         }
         Command::Show(args) => {
@@ -93,7 +93,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Search(args) => {
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
-            browse::search(&conn.session, &args.query, args.format.format(), out).await?;
+            browse::search(
+                &conn.session,
+                &args.query,
+                args.format.format(),
+                args.limit,
+                out,
+            )
+            .await?;
         }
         Command::Download(args) => {
             let pattern = args

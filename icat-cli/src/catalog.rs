@@ -1,8 +1,7 @@
-//! Reading ICAT search results: cells of `fieldSet` rows, entities as dynamic trees, JSON values,
-//! and resolving what a user typed (a visit, dataset or datafile ids) to catalogue objects.
+//! Reading ICAT search results: cells of `fieldSet` rows, typed entities, JSON values, paging
+//! past the server's `maxEntities`, and resolving what a user typed (a visit) to an investigation.
 
-use icat_soap::client::Session;
-use icat_soap::dynamic::DynEntity;
+use icat_soap::client::{EntityType, Session};
 use icat_soap::query::Query;
 use icat_soap::{IcatError, Value};
 
@@ -37,11 +36,7 @@ pub fn text(v: Option<&Value>) -> Option<String> {
         Value::Double(x) => x.to_string(),
         Value::Bool(b) => b.to_string(),
         Value::DateTime(d) => d.to_string(),
-        Value::Entity(e) => format!(
-            "{} {}",
-            e.entity_name(),
-            e.to_dyn().id().unwrap_or_default()
-        ),
+        Value::Entity(e) => format!("{} {}", e.entity_name(), e.id().unwrap_or_default()),
         Value::FieldSet(cols) => cols
             .iter()
             .map(|c| text(c.as_ref()).unwrap_or_default())
@@ -79,12 +74,12 @@ pub fn json(v: &Value) -> serde_json::Value {
     }
 }
 
-/// The entities of a result, as dynamic trees (non-entity values are skipped).
-pub fn entities(values: &[Value]) -> Vec<DynEntity> {
+/// The entities of type `T` in a result (values of other kinds are skipped).
+pub fn typed<T: EntityType>(values: Vec<Value>) -> Vec<T> {
     values
-        .iter()
+        .into_iter()
         .filter_map(|v| match v {
-            Value::Entity(e) => Some(e.to_dyn()),
+            Value::Entity(e) => T::from_entity(e).ok(),
             _ => None,
         })
         .collect()
@@ -95,29 +90,63 @@ pub fn entities(values: &[Value]) -> Vec<DynEntity> {
 /// and the investigation: 3,000 x 3 objects stays under the default.
 pub const PAGE: u64 = 3000;
 
+/// Whether the server refused a search because the answer would hold more objects than its
+/// `maxEntities` (ICAT's `EntityBeanManager`: "attempt to return more than N entities").
+pub fn is_too_many(e: &IcatError) -> bool {
+    match e {
+        IcatError::Validation { message, .. } => message.contains("attempt to return more than"),
+        IcatError::RetriesExhausted { last, .. } => is_too_many(last),
+        _ => false,
+    }
+}
+
 /// Every result of an ordered query, fetched `page` results at a time, so selections larger than
-/// the server's `maxEntities` work. When the server refuses a page as too large (a VALIDATION
-/// fault: its `maxEntities` is smaller than ours), the page is halved and asked again.
+/// the server's `maxEntities` work. When the server refuses a page as too large (its
+/// `maxEntities` is smaller than ours, or included objects push a page over it), the page is
+/// halved and asked again.
 pub async fn all_pages(session: &Session, query: &Query, page: u64) -> anyhow::Result<Vec<Value>> {
+    let jpql = |offset, count| {
+        query
+            .clone()
+            .limit(offset, count)
+            .to_jpql()
+            .map_err(anyhow::Error::from)
+    };
+    paged(session, page, None, jpql).await
+}
+
+/// Every result of the query that `page_query(offset, count)` renders (the same ordered query
+/// with `LIMIT offset, count`), `page` at a time and at most `limit` in all. Pages the server
+/// refuses as too large are halved down to 2 results; a refusal of 2 is returned as the error.
+pub async fn paged(
+    session: &Session,
+    page: u64,
+    limit: Option<u64>,
+    page_query: impl Fn(u64, u64) -> anyhow::Result<String>,
+) -> anyhow::Result<Vec<Value>> {
     let mut page = page.max(2);
-    let mut offset = 0u64;
     let mut values = Vec::new();
     loop {
-        let batch = match session.search(&query.clone().limit(offset, page)).await {
+        let offset = values.len() as u64;
+        let want = match limit {
+            Some(l) if offset >= l => return Ok(values),
+            Some(l) => page.min(l - offset),
+            None => page,
+        };
+        let batch = match session.search(page_query(offset, want)?.as_str()).await {
             Ok(batch) => batch,
-            Err(IcatError::Validation { message, .. }) if page > 2 => {
+            Err(e) if page > 2 && matches!(e, IcatError::Validation { .. }) => {
                 page /= 2;
-                tracing::info!(%message, page, "server refused the page; asking for smaller pages");
+                tracing::info!(error = %e, page, "server refused the page; asking for smaller pages");
                 continue;
             }
             Err(other) => return Err(other.into()),
         };
-        let full = batch.len() as u64 == page;
+        let full = batch.len() as u64 >= want;
         values.extend(batch);
         if !full {
             return Ok(values);
         }
-        offset += page;
     }
 }
 

@@ -241,6 +241,9 @@ pub struct VisitsArgs {
     /// Only visits I am a member of.
     #[arg(long)]
     pub mine: bool,
+    /// Stop after N visits (the list is fetched page by page, so any size works).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
     /// Output format.
     #[command(flatten)]
     pub format: FormatArgs,
@@ -261,6 +264,10 @@ pub struct ShowArgs {
 pub struct SearchArgs {
     /// The JPQL query, e.g. "SELECT d FROM Dataset d WHERE d.name LIKE 'scan%'".
     pub query: String,
+    /// Stop after N results. Queries are fetched page by page (entity queries ordered by id,
+    /// others by their own ORDER BY), so results beyond the server's per-answer limit work.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
     /// Output format.
     #[command(flatten)]
     pub format: FormatArgs,

@@ -191,7 +191,7 @@ async fn story(
         "Which visits can I see? (one query: counts and sizes included)",
         "icat visits",
     )?;
-    let rows = browse::visit_rows(&conn.session, &VisitFilter::default()).await?;
+    let rows = browse::visit_rows(&conn.session, &VisitFilter::default(), None).await?;
     let mut table = Vec::new();
     browse::print_visits(&rows, crate::output::Format::Table, &mut table)?;
     indent(out, &String::from_utf8_lossy(&table))?;

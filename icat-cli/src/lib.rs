@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod demo;
 pub mod failure;
 pub mod glob;
+pub mod jpql_text;
 pub mod logging;
 pub mod output;
 pub mod progress;

@@ -109,6 +109,16 @@ pub fn visits_query(filter: &VisitFilter) -> Result<String, Failure> {
     Ok(q)
 }
 
+/// How many instruments have this name or full name (to tell an unknown instrument from one
+/// without visits).
+pub fn instrument_count_query(instrument: &str) -> Result<String, Failure> {
+    let q = Query::new("Instrument").count().filter(Condition::any([
+        Condition::eq("name", instrument),
+        Condition::eq("fullName", instrument),
+    ]));
+    render(&q, instrument)
+}
+
 /// The condition picking a visit by visit id or investigation name, or by numeric id. `path` leads
 /// from the queried entity to the investigation (`""` on an `Investigation` query,
 /// `"dataset.investigation."` on a `Datafile` query).

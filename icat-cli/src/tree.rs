@@ -1,80 +1,56 @@
 //! The visit → datasets → datafiles tree printed by `icat show` (text) and `icat show --json`.
 
-use icat_soap::dynamic::{AttrValue, DynEntity};
+use icat_soap::{Datafile, Dataset, DateTime, Investigation};
 use serde::Serialize;
 
 use crate::output::{human_bytes, sanitize_cell};
 
-/// A string attribute of a dynamic entity (dates in their lexical form, numbers as text).
-pub fn attr_text(e: &DynEntity, name: &str) -> Option<String> {
-    e.attrs.get(name).map(|v| match v {
-        AttrValue::String(s) => s.clone(),
-        AttrValue::Long(n) => n.to_string(),
-        AttrValue::Double(x) => x.to_string(),
-        AttrValue::Bool(b) => b.to_string(),
-        AttrValue::DateTime(d) => d.to_string(),
-    })
-}
-
-/// A non-negative integer attribute of a dynamic entity.
-pub fn attr_u64(e: &DynEntity, name: &str) -> Option<u64> {
-    match e.attrs.get(name) {
-        Some(AttrValue::Long(n)) => u64::try_from(*n).ok(),
-        _ => None,
-    }
+fn date(d: &Option<DateTime>) -> Option<String> {
+    d.as_ref().map(ToString::to_string)
 }
 
 impl FileNode {
-    /// From a `Datafile` entity.
-    pub fn from_dyn(df: &DynEntity) -> FileNode {
+    /// From a `Datafile`.
+    pub fn from_datafile(df: &Datafile) -> FileNode {
         FileNode {
-            id: df.id().unwrap_or_default(),
-            name: attr_text(df, "name"),
-            size: attr_u64(df, "fileSize"),
-            checksum: attr_text(df, "checksum"),
-            create_time: attr_text(df, "datafileCreateTime")
-                .or_else(|| attr_text(df, "createTime")),
+            id: df.id.unwrap_or_default(),
+            name: df.name.clone(),
+            size: df.file_size.and_then(|n| u64::try_from(n).ok()),
+            checksum: df.checksum.clone(),
+            create_time: date(&df.datafile_create_time).or_else(|| date(&df.create_time)),
         }
     }
 }
 
 impl DatasetNode {
-    /// From a `Dataset` entity with its `datafiles` included.
-    pub fn from_dyn(ds: &DynEntity) -> DatasetNode {
+    /// From a `Dataset` with its `datafiles` included.
+    pub fn from_dataset(ds: &Dataset) -> DatasetNode {
         DatasetNode {
-            id: ds.id().unwrap_or_default(),
-            name: attr_text(ds, "name"),
-            location: attr_text(ds, "location"),
-            start_date: attr_text(ds, "startDate"),
+            id: ds.id.unwrap_or_default(),
+            name: ds.name.clone(),
+            location: ds.location.clone(),
+            start_date: date(&ds.start_date),
             file_count: 0,
             total_size: 0,
-            files: ds
-                .many
-                .get("datafiles")
-                .map(|fs| fs.iter().map(FileNode::from_dyn).collect())
-                .unwrap_or_default(),
+            files: ds.datafiles.iter().map(FileNode::from_datafile).collect(),
         }
         .finish()
     }
 }
 
 impl VisitNode {
-    /// From an `Investigation` entity with `datasets` and their `datafiles` included.
-    pub fn from_dyn(inv: &DynEntity) -> VisitNode {
+    /// From an `Investigation` with `datasets` and their `datafiles` included.
+    pub fn from_investigation(inv: &Investigation) -> VisitNode {
         VisitNode {
-            id: inv.id().unwrap_or_default(),
-            visit_id: attr_text(inv, "visitId"),
-            name: attr_text(inv, "name"),
-            title: attr_text(inv, "title"),
-            start_date: attr_text(inv, "startDate"),
-            end_date: attr_text(inv, "endDate"),
+            id: inv.id.unwrap_or_default(),
+            visit_id: inv.visit_id.clone(),
+            name: inv.name.clone(),
+            title: inv.title.clone(),
+            start_date: date(&inv.start_date),
+            end_date: date(&inv.end_date),
             file_count: 0,
             total_size: 0,
-            datasets: inv
-                .many
-                .get("datasets")
-                .map(|ds| ds.iter().map(DatasetNode::from_dyn).collect())
-                .unwrap_or_default(),
+            datasets: inv.datasets.iter().map(DatasetNode::from_dataset).collect(),
         }
         .finish()
     }
@@ -283,23 +259,26 @@ visit mx1-1  mx1  (investigation 7)  Crystals
     }
 
     #[test]
-    fn from_dynamic_entities() {
-        let mut df = DynEntity::new("Datafile");
-        df.attrs.insert("id".into(), AttrValue::Long(9));
-        df.attrs
-            .insert("name".into(), AttrValue::String("f.nxs".into()));
-        df.attrs.insert("fileSize".into(), AttrValue::Long(100));
-        let mut ds = DynEntity::new("Dataset");
-        ds.attrs.insert("id".into(), AttrValue::Long(3));
-        ds.attrs
-            .insert("name".into(), AttrValue::String("scan".into()));
-        ds.many.insert("datafiles".into(), vec![df]);
-        let mut inv = DynEntity::new("Investigation");
-        inv.attrs.insert("id".into(), AttrValue::Long(1));
-        inv.attrs
-            .insert("visitId".into(), AttrValue::String("1.1-N".into()));
-        inv.many.insert("datasets".into(), vec![ds]);
-        let v = VisitNode::from_dyn(&inv);
+    fn from_typed_entities() {
+        let df = Datafile {
+            id: Some(9),
+            name: Some("f.nxs".into()),
+            file_size: Some(100),
+            ..Default::default()
+        };
+        let ds = Dataset {
+            id: Some(3),
+            name: Some("scan".into()),
+            datafiles: vec![df],
+            ..Default::default()
+        };
+        let inv = Investigation {
+            id: Some(1),
+            visit_id: Some("1.1-N".into()),
+            datasets: vec![ds],
+            ..Default::default()
+        };
+        let v = VisitNode::from_investigation(&inv);
         assert_eq!(v.visit_id.as_deref(), Some("1.1-N"));
         assert_eq!(v.total_size, 100);
         assert_eq!(v.datasets[0].files[0].name.as_deref(), Some("f.nxs"));

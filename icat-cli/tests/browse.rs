@@ -62,9 +62,14 @@ fn visits_filters() {
         "jdoe is in some visits only"
     );
     let inst = json(&home.run(&["visits", "--instrument", "I01", "--json"]));
-    let none = json(&home.run(&["visits", "--instrument", "no such", "--json"]));
     assert!(!inst["visits"].as_array().unwrap().is_empty());
-    assert!(none["visits"].as_array().unwrap().is_empty());
+    let none = home.run(&["visits", "--instrument", "no such", "--json"]);
+    assert_eq!(none.status.code(), Some(4), "{}", stderr(&none));
+    assert!(
+        stderr(&none).contains("unknown instrument \"no such\""),
+        "{}",
+        stderr(&none)
+    );
     let o = home.run(&["visits", "--since", "last tuesday"]);
     assert_eq!(o.status.code(), Some(2));
 }
@@ -134,7 +139,10 @@ fn search_any_jpql() {
         "SELECT i.name FROM Investigation i ORDER BY i.name",
         "--csv",
     ]));
-    assert_eq!(csv, "value\r\nSIM000001\r\nSIM000002\r\nSIM000003\r\n");
+    assert_eq!(
+        csv, "i.name\r\nSIM000001\r\nSIM000002\r\nSIM000003\r\n",
+        "columns are headed with the SELECT items"
+    );
     let o = home.run(&["search", "SELECT nonsense FROM"]);
     assert_eq!(
         o.status.code(),
@@ -186,4 +194,95 @@ fn visits_larger_than_max_entities_are_paged() {
     let dest = home.path().join("data");
     let out = ok(&home.run(&["download", "SIM000001", "-o", dest.to_str().unwrap()]));
     assert!(out.contains("downloaded 60 files"), "{out}");
+}
+
+/// A simulator whose `maxEntities` (40) is far below the catalogue (50 visits, 50 datasets, 100
+/// datafiles), so every listing has to page.
+fn small_limit_sim() -> (Sim, Home) {
+    let config = icat_sim::config::SimConfig {
+        max_entities: 40,
+        ..Default::default()
+    };
+    let sim = common::start_sim_with(
+        "visits=50,datasets=1,files=2,size=1KiB",
+        false,
+        Duration::ZERO,
+        config,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    (sim, home)
+}
+
+#[test]
+fn visits_page_past_max_entities_and_stop_at_limit() {
+    let (_sim, home) = small_limit_sim();
+    let doc = json(&home.run(&["visits", "--json"]));
+    let visits = doc["visits"].as_array().unwrap();
+    assert_eq!(visits.len(), 50, "every visit, over several pages");
+    let mut ids: Vec<i64> = visits.iter().map(|v| v["id"].as_i64().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 50, "no visit twice");
+    let doc = json(&home.run(&["visits", "--limit", "7", "--json"]));
+    assert_eq!(doc["visits"].as_array().unwrap().len(), 7);
+    let table = ok(&home.run(&["visits"]));
+    assert_eq!(table.lines().count(), 51, "{table}");
+}
+
+#[test]
+fn search_pages_entity_queries_and_explains_unpageable_ones() {
+    let (_sim, home) = small_limit_sim();
+    let doc = json(&home.run(&["search", "SELECT df FROM Datafile df", "--json"]));
+    assert_eq!(doc["count"], 100, "entity queries are paged by id");
+    let doc = json(&home.run(&[
+        "search",
+        "SELECT ds.name FROM Dataset ds ORDER BY ds.name",
+        "--json",
+    ]));
+    assert_eq!(doc["count"], 50, "queries with an ORDER BY are paged");
+    let doc = json(&home.run(&[
+        "search",
+        "SELECT df FROM Datafile df",
+        "--limit",
+        "5",
+        "--json",
+    ]));
+    assert_eq!(doc["count"], 5);
+
+    let o = home.run(&["search", "SELECT df.name FROM Datafile df"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot page") && err.contains("ORDER BY") && err.contains("LIMIT 0, 1000"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("Session::"),
+        "no Rust API in a message: {err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn search_tables_show_included_objects_and_select_items() {
+    let (_sim, home) = setup();
+    let table = ok(&home.run(&[
+        "search",
+        "SELECT df FROM Datafile df INCLUDE df.dataset",
+        "--limit",
+        "2",
+    ]));
+    let head = table.lines().next().unwrap();
+    assert!(head.contains("dataset"), "{table}");
+    assert!(table.contains("Dataset "), "{table}");
+    let table = ok(&home.run(&[
+        "search",
+        "SELECT i.name, i.visitId FROM Investigation i ORDER BY i.name",
+    ]));
+    let head = table.lines().next().unwrap();
+    assert!(
+        head.contains("i.name") && head.contains("i.visitId") && !head.contains("column"),
+        "{table}"
+    );
 }

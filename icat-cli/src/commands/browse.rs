@@ -3,16 +3,23 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use icat_soap::IcatError;
 use icat_soap::client::Session;
 use icat_soap::dynamic::DynEntity;
+use icat_soap::{Datafile, Investigation, Value};
 use serde::Serialize;
 
 use crate::catalog::{self, columns, int, text};
 use crate::failure::Failure;
+use crate::jpql_text::{Paging, QueryShape, with_limit};
 use crate::output::{Align, Format, Table, human_bytes, to_json};
 use crate::queries::{self, VisitFilter};
 use crate::tree::{self, VisitNode};
+
+/// Rows per page of `icat visits` (one row per visit, under ICAT's default `maxEntities`).
+pub const VISIT_PAGE: u64 = 5000;
+
+/// Results per page of `icat search` (halved while the server refuses, e.g. for big INCLUDEs).
+pub const SEARCH_PAGE: u64 = 1000;
 
 /// One row of `icat visits`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -33,11 +40,33 @@ pub struct VisitRow {
     pub total_size: u64,
 }
 
-/// Runs the visit list query (one request).
-pub async fn visit_rows(session: &Session, filter: &VisitFilter) -> anyhow::Result<Vec<VisitRow>> {
-    let rows = session
-        .search(queries::visits_query(filter)?.as_str())
-        .await?;
+/// Runs the visit list query, page by page past the server's `maxEntities`, stopping after
+/// `limit` visits. An instrument that matches no visit is checked: unknown is an error.
+pub async fn visit_rows(
+    session: &Session,
+    filter: &VisitFilter,
+    limit: Option<u64>,
+) -> anyhow::Result<Vec<VisitRow>> {
+    let query = queries::visits_query(filter)?;
+    let rows = catalog::paged(session, VISIT_PAGE, limit, |offset, count| {
+        Ok(with_limit(&query, offset, count))
+    })
+    .await?;
+    if rows.is_empty()
+        && let Some(instrument) = &filter.instrument
+    {
+        let known = session
+            .search(&queries::instrument_count_query(instrument)?)
+            .await?;
+        let known = known.first().and_then(|v| int(Some(v))).unwrap_or(0);
+        if known == 0 {
+            return Err(Failure::not_found(
+                format!("unknown instrument {instrument:?}"),
+                "list the instruments with `icat search \"SELECT i.name FROM Instrument i\"`",
+            )
+            .into());
+        }
+    }
     Ok(rows
         .iter()
         .filter_map(|row| {
@@ -114,47 +143,45 @@ pub async fn visit_tree(session: &Session, visit: &str) -> anyhow::Result<VisitN
             "try again",
         )
     };
-    match session.search(&queries::visit_tree_query(found.id)).await {
-        Ok(values) => {
-            let inv = catalog::entities(&values)
-                .into_iter()
-                .next()
-                .ok_or_else(disappeared)?;
-            return Ok(VisitNode::from_dyn(&inv));
+    match session
+        .search_entities::<Investigation>(&queries::visit_tree_query(found.id))
+        .await
+    {
+        Ok(found) => {
+            let inv = found.into_iter().next().ok_or_else(disappeared)?;
+            return Ok(VisitNode::from_investigation(&inv));
         }
-        Err(IcatError::Validation { message, .. }) => {
-            tracing::info!(%message, "visit too large for one INCLUDE query; paging its datafiles");
+        Err(e) if catalog::is_too_many(&e) => {
+            tracing::info!(error = %e, "visit too large for one INCLUDE query; paging its datafiles");
         }
         Err(other) => return Err(other.into()),
     }
-    let values = session
-        .search(&queries::visit_datasets_query(found.id))
-        .await?;
-    let mut inv = catalog::entities(&values)
+    let mut inv = session
+        .search_entities::<Investigation>(&queries::visit_datasets_query(found.id))
+        .await?
         .into_iter()
         .next()
         .ok_or_else(disappeared)?;
-    let files = catalog::all_pages(
-        session,
-        &queries::datafiles_query(&queries::Target::Investigation(found.id)),
-        catalog::PAGE,
-    )
-    .await?;
-    let mut by_dataset: HashMap<i64, Vec<DynEntity>> = HashMap::new();
-    for mut df in catalog::entities(&files) {
-        let dataset = df.one.remove("dataset").and_then(|ds| ds.id());
-        if let Some(ds) = dataset {
+    let files: Vec<Datafile> = catalog::typed(
+        catalog::all_pages(
+            session,
+            &queries::datafiles_query(&queries::Target::Investigation(found.id)),
+            catalog::PAGE,
+        )
+        .await?,
+    );
+    let mut by_dataset: HashMap<i64, Vec<Datafile>> = HashMap::new();
+    for mut df in files {
+        if let Some(ds) = df.dataset.take().and_then(|ds| ds.id) {
             by_dataset.entry(ds).or_default().push(df);
         }
     }
-    if let Some(datasets) = inv.many.get_mut("datasets") {
-        for ds in datasets {
-            if let Some(files) = ds.id().and_then(|id| by_dataset.remove(&id)) {
-                ds.many.insert("datafiles".to_owned(), files);
-            }
+    for ds in &mut inv.datasets {
+        if let Some(files) = ds.id.and_then(|id| by_dataset.remove(&id)) {
+            ds.datafiles = files;
         }
     }
-    Ok(VisitNode::from_dyn(&inv))
+    Ok(VisitNode::from_investigation(&inv))
 }
 
 /// Prints a visit tree as text or JSON.
@@ -167,14 +194,70 @@ pub fn print_tree(node: &VisitNode, json: bool, out: &mut dyn Write) -> anyhow::
     Ok(())
 }
 
-/// `icat search`: runs any JPQL and prints typed results.
+/// Runs a user's JPQL: page by page when it can be ordered (entity queries by id, or queries
+/// with their own ORDER BY), as written otherwise; at most `limit` results.
+pub async fn search_values(
+    session: &Session,
+    query: &str,
+    limit: Option<u64>,
+) -> anyhow::Result<Vec<Value>> {
+    let shape = QueryShape::parse(query);
+    let paging = shape.paging();
+    if let Paging::Ordered(ordered) = &paging {
+        return catalog::paged(session, SEARCH_PAGE, limit, |offset, count| {
+            Ok(with_limit(ordered, offset, count))
+        })
+        .await;
+    }
+    match session.search(query).await {
+        Ok(mut values) => {
+            if let Some(l) = limit {
+                values.truncate(usize::try_from(l).unwrap_or(usize::MAX));
+            }
+            Ok(values)
+        }
+        Err(e) if catalog::is_too_many(&e) => {
+            let server = e.fault_message().unwrap_or_default().to_owned();
+            Err(if paging == Paging::OwnLimit {
+                Failure::usage(
+                    format!("the server refused the query: {server}"),
+                    "ask for fewer results at a time with a smaller LIMIT count, e.g. LIMIT 0, 1000",
+                )
+            } else {
+                let key = shape
+                    .select_items
+                    .first()
+                    .filter(|item| !item.contains('('))
+                    .cloned()
+                    .unwrap_or_else(|| "x.id".to_owned());
+                Failure::usage(
+                    format!(
+                        "the server refused the query ({server}) and icat cannot page it: it has \
+                         no ORDER BY"
+                    ),
+                    format!(
+                        "add ORDER BY (e.g. \"... ORDER BY {key}\") and icat fetches it page by \
+                         page, or add LIMIT for the first results (e.g. \"... LIMIT 0, 1000\")"
+                    ),
+                )
+            }
+            .into())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `icat search`: runs any JPQL and prints typed results. Tables head their columns with the
+/// SELECT items; entity results show one column per attribute, then the included objects (one
+/// cell per relation: the related object, or how many).
 pub async fn search(
     session: &Session,
     query: &str,
     format: Format,
+    limit: Option<u64>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let values = session.search(query).await?;
+    let values = search_values(session, query, limit).await?;
     if format == Format::Json {
         let doc = serde_json::json!({
             "query": query,
@@ -184,35 +267,25 @@ pub async fn search(
         out.write_all(to_json(&doc)?.as_bytes())?;
         return Ok(());
     }
-    let entities = catalog::entities(&values);
+    let entities: Vec<DynEntity> = values
+        .iter()
+        .filter_map(|v| match v {
+            Value::Entity(e) => Some(e.to_dyn()),
+            _ => None,
+        })
+        .collect();
     let table = if !values.is_empty() && entities.len() == values.len() {
-        // One row per entity, one column per attribute present (id first).
-        let mut names: Vec<String> = entities
-            .iter()
-            .flat_map(|e| e.attrs.keys().cloned())
-            .filter(|k| k != "id")
-            .collect();
-        names.sort();
-        names.dedup();
-        names.insert(0, "id".into());
-        let cols: Vec<(&str, Align)> = names.iter().map(|n| (n.as_str(), Align::Left)).collect();
-        let mut t = Table::new(&cols);
-        for e in &entities {
-            t.push(
-                names
-                    .iter()
-                    .map(|n| tree::attr_text(e, n).unwrap_or_default())
-                    .collect(),
-            );
-        }
-        t
+        entity_table(&entities)
     } else {
         let width = values.iter().map(|v| columns(v).len()).max().unwrap_or(1);
-        let heads: Vec<String> = if width == 1 {
-            vec!["value".into()]
-        } else {
-            (1..=width).map(|i| format!("column{i}")).collect()
-        };
+        let items = QueryShape::parse(query).select_items;
+        let heads: Vec<String> = (0..width)
+            .map(|i| match items.get(i) {
+                Some(item) if items.len() == width => item.clone(),
+                _ if width == 1 => "value".to_owned(),
+                _ => format!("column{}", i + 1),
+            })
+            .collect();
         let cols: Vec<(&str, Align)> = heads.iter().map(|n| (n.as_str(), Align::Left)).collect();
         let mut t = Table::new(&cols);
         for v in &values {
@@ -234,4 +307,76 @@ pub async fn search(
         }
     }
     Ok(())
+}
+
+/// One row per entity: `id`, the attributes present in any row (sorted), then one column per
+/// included relation: `Dataset 12` for a single object, `3 Datafile` for a list.
+fn entity_table(entities: &[DynEntity]) -> Table {
+    let mut attrs: Vec<String> = entities
+        .iter()
+        .flat_map(|e| e.attrs.keys().cloned())
+        .filter(|k| k != "id")
+        .collect();
+    attrs.sort();
+    attrs.dedup();
+    attrs.insert(0, "id".into());
+    let mut ones: Vec<String> = entities
+        .iter()
+        .flat_map(|e| e.one.keys().cloned())
+        .collect();
+    ones.sort();
+    ones.dedup();
+    let mut manys: Vec<String> = entities
+        .iter()
+        .flat_map(|e| e.many.keys().cloned())
+        .collect();
+    manys.sort();
+    manys.dedup();
+    let heads: Vec<&String> = attrs.iter().chain(&ones).chain(&manys).collect();
+    let cols: Vec<(&str, Align)> = heads.iter().map(|n| (n.as_str(), Align::Left)).collect();
+    let mut t = Table::new(&cols);
+    for e in entities {
+        let mut row: Vec<String> = attrs
+            .iter()
+            .map(|n| e.attrs.get(n).map(attr_cell).unwrap_or_default())
+            .collect();
+        row.extend(
+            ones.iter()
+                .map(|n| e.one.get(n).map(one_cell).unwrap_or_default()),
+        );
+        row.extend(manys.iter().map(|n| {
+            match e.many.get(n) {
+                Some(list) => format!(
+                    "{} {}",
+                    list.len(),
+                    list.first().map_or("", |x| x.entity.as_str())
+                )
+                .trim_end()
+                .to_owned(),
+                None => String::new(),
+            }
+        }));
+        t.push(row);
+    }
+    t
+}
+
+/// An attribute value as table text.
+fn attr_cell(v: &icat_soap::dynamic::AttrValue) -> String {
+    use icat_soap::dynamic::AttrValue;
+    match v {
+        AttrValue::String(s) => s.clone(),
+        AttrValue::Long(n) => n.to_string(),
+        AttrValue::Double(x) => x.to_string(),
+        AttrValue::Bool(b) => b.to_string(),
+        AttrValue::DateTime(d) => d.to_string(),
+    }
+}
+
+/// An included object as table text: its type and id.
+fn one_cell(e: &DynEntity) -> String {
+    match e.id() {
+        Some(id) => format!("{} {id}", e.entity),
+        None => e.entity.clone(),
+    }
 }

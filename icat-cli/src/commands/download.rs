@@ -10,7 +10,7 @@ use icat_ids::{
     CancellationToken, DatafileSpec, DownloadOptions, DownloadPlan, DownloadSummary, Expected,
     IdsError, Outcome, Phase, Progress, Strategy, WaitOptions, WaitStatus,
 };
-use icat_soap::dynamic::DynEntity;
+use icat_soap::Datafile;
 
 use crate::catalog;
 use crate::connect::Connection;
@@ -19,7 +19,6 @@ use crate::glob::Glob;
 use crate::output::{human_bytes, human_duration};
 use crate::progress::{ByteCounter, Reporter};
 use crate::queries::{self, Target};
-use crate::tree::{attr_text, attr_u64};
 
 /// What to download and how.
 #[derive(Clone, Debug)]
@@ -66,25 +65,28 @@ pub struct DatafileRecord {
 }
 
 impl DatafileRecord {
-    /// From a `Datafile` entity with `dataset` and `dataset.investigation` included.
-    pub fn from_dyn(df: &DynEntity) -> Option<DatafileRecord> {
-        let ds = df.one.get("dataset")?;
-        let inv = ds.one.get("investigation");
+    /// From a `Datafile` with `dataset` and `dataset.investigation` included.
+    pub fn from_datafile(df: &Datafile) -> Option<DatafileRecord> {
+        let ds = df.dataset.as_deref()?;
+        let inv = ds.investigation.as_deref();
         let visit = inv
-            .and_then(|i| attr_text(i, "visitId").or_else(|| attr_text(i, "name")))
+            .and_then(|i| i.visit_id.clone().or_else(|| i.name.clone()))
             .unwrap_or_else(|| "unknown-visit".into());
+        let dataset_id = ds.id.unwrap_or_default();
         Some(DatafileRecord {
-            id: df.id()?,
-            name: attr_text(df, "name")?,
-            size: attr_u64(df, "fileSize"),
-            checksum: attr_text(df, "checksum"),
-            stored: attr_text(df, "location").is_some(),
-            dataset_id: ds.id().unwrap_or_default(),
-            dataset: attr_text(ds, "name")
-                .unwrap_or_else(|| format!("dataset-{}", ds.id().unwrap_or_default())),
+            id: df.id?,
+            name: df.name.clone()?,
+            size: df.file_size.and_then(|n| u64::try_from(n).ok()),
+            checksum: df.checksum.clone(),
+            stored: df.location.is_some(),
+            dataset_id,
+            dataset: ds
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("dataset-{dataset_id}")),
             visit,
-            investigation_id: inv.and_then(DynEntity::id).unwrap_or_default(),
-            investigation_name: inv.and_then(|i| attr_text(i, "name")),
+            investigation_id: inv.and_then(|i| i.id).unwrap_or_default(),
+            investigation_name: inv.and_then(|i| i.name.clone()),
         })
     }
 
@@ -112,9 +114,9 @@ pub async fn find_datafiles(
         catalog::PAGE,
     )
     .await?;
-    let records: Vec<DatafileRecord> = catalog::entities(&values)
+    let records: Vec<DatafileRecord> = catalog::typed::<Datafile>(values)
         .iter()
-        .filter_map(DatafileRecord::from_dyn)
+        .filter_map(DatafileRecord::from_datafile)
         .collect();
     match &target {
         Target::Datafiles(ids) => {
@@ -461,28 +463,30 @@ pub fn visit_dirs<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use icat_soap::dynamic::AttrValue;
 
     #[test]
     fn records_from_entities() {
-        let mut inv = DynEntity::new("Investigation");
-        inv.attrs.insert("id".into(), AttrValue::Long(1));
-        inv.attrs
-            .insert("visitId".into(), AttrValue::String("1.1-N".into()));
-        let mut ds = DynEntity::new("Dataset");
-        ds.attrs.insert("id".into(), AttrValue::Long(2));
-        ds.attrs
-            .insert("name".into(), AttrValue::String("scan".into()));
-        ds.one.insert("investigation".into(), inv);
-        let mut df = DynEntity::new("Datafile");
-        df.attrs.insert("id".into(), AttrValue::Long(3));
-        df.attrs
-            .insert("name".into(), AttrValue::String("sub/f.nxs".into()));
-        df.attrs.insert("fileSize".into(), AttrValue::Long(10));
-        df.attrs
-            .insert("location".into(), AttrValue::String("a/b".into()));
-        df.one.insert("dataset".into(), ds);
-        let r = DatafileRecord::from_dyn(&df).unwrap();
+        use icat_soap::{Dataset, Investigation};
+        let inv = Investigation {
+            id: Some(1),
+            visit_id: Some("1.1-N".into()),
+            ..Default::default()
+        };
+        let ds = Dataset {
+            id: Some(2),
+            name: Some("scan".into()),
+            investigation: Some(Box::new(inv)),
+            ..Default::default()
+        };
+        let df = Datafile {
+            id: Some(3),
+            name: Some("sub/f.nxs".into()),
+            file_size: Some(10),
+            location: Some("a/b".into()),
+            dataset: Some(Box::new(ds)),
+            ..Default::default()
+        };
+        let r = DatafileRecord::from_datafile(&df).unwrap();
         assert_eq!(r.visit, "1.1-N");
         assert_eq!(r.dataset, "scan");
         assert_eq!(r.base_name(), "f.nxs");
