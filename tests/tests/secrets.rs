@@ -313,6 +313,7 @@ async fn session(said: Haystack) -> (Vec<String>, tempfile::TempDir) {
         &conn.session,
         "SELECT i FROM Investigation i",
         Format::Json,
+        None,
         &mut out,
     )
     .await
@@ -321,6 +322,7 @@ async fn session(said: Haystack) -> (Vec<String>, tempfile::TempDir) {
         &conn.session,
         "SELECT x FROM Nonsense x",
         Format::Table,
+        None,
         &mut out,
     )
     .await
