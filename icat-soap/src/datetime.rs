@@ -253,6 +253,34 @@ impl DateTime {
         })
     }
 
+    /// Parses a date (`2024-01-31`, read as midnight with no zone) or anything [`DateTime::parse`]
+    /// accepts. For query values and user input; the wire format always has a time.
+    ///
+    /// ```
+    /// let d = icat_soap::DateTime::parse_date_or_date_time("2024-01-31")?;
+    /// assert_eq!(d.to_string(), "2024-01-31T00:00:00");
+    /// # Ok::<(), icat_soap::DateTimeError>(())
+    /// ```
+    pub fn parse_date_or_date_time(input: &str) -> Result<DateTime, DateTimeError> {
+        let trimmed = input.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
+        if trimmed.len() <= 11 && !trimmed.contains('T') {
+            let mut dt = DateTime::parse(&format!("{trimmed}T00:00:00"))
+                .map_err(|e| DateTimeError::new(input, e.reason()))?;
+            dt.offset = Offset::None;
+            return Ok(dt);
+        }
+        DateTime::parse(input)
+    }
+
+    /// The instant `t` in UTC, with millisecond precision.
+    pub fn from_system_time(t: std::time::SystemTime) -> DateTime {
+        let millis = match t.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+            Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+        };
+        DateTime::from_unix_millis(millis)
+    }
+
     /// The UTC instant `millis` milliseconds after 1970-01-01T00:00:00Z, written with `Z` and with
     /// three fractional digits only when the milliseconds are non-zero (as ICAT's server does).
     pub fn from_unix_millis(millis: i64) -> DateTime {
@@ -277,12 +305,7 @@ impl DateTime {
 
     /// The current time, in UTC with millisecond precision.
     pub fn now_utc() -> DateTime {
-        let now = std::time::SystemTime::now();
-        let millis = match now.duration_since(std::time::UNIX_EPOCH) {
-            Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-            Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
-        };
-        DateTime::from_unix_millis(millis)
+        DateTime::from_system_time(std::time::SystemTime::now())
     }
 
     /// The instant as milliseconds since the Unix epoch (rounded down; a value without a zone is

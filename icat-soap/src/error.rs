@@ -14,7 +14,7 @@ use crate::query::QueryError;
 #[non_exhaustive]
 pub enum IcatError {
     /// `BAD_PARAMETER`: bad arguments or a query the server cannot parse.
-    #[error("ICAT rejected a parameter: {message}{}. Check the query or arguments.", offset_text(*offset))]
+    #[error("ICAT rejected a parameter: {}{}. Check the query or arguments.", clip_message(message), offset_text(*offset))]
     BadParameter {
         /// The server's message.
         message: String,
@@ -22,7 +22,7 @@ pub enum IcatError {
         offset: i32,
     },
     /// `INTERNAL`: a server-side failure (database, container or bug).
-    #[error("ICAT had an internal error: {message}{}. This is a server problem; try again later or tell the facility's ICAT administrators.", offset_text(*offset))]
+    #[error("ICAT had an internal error: {}{}. This is a server problem; try again later or tell the facility's ICAT administrators.", clip_message(message), offset_text(*offset))]
     Internal {
         /// The server's message.
         message: String,
@@ -30,7 +30,7 @@ pub enum IcatError {
         offset: i32,
     },
     /// `INSUFFICIENT_PRIVILEGES`: the authorization rules do not allow the operation.
-    #[error("ICAT refused the operation: {message}{}. Your account lacks the rights; log in as a user who has them or ask the facility for access.", offset_text(*offset))]
+    #[error("ICAT refused the operation: {}{}. Your account lacks the rights; log in as a user who has them or ask the facility for access.", clip_message(message), offset_text(*offset))]
     InsufficientPrivileges {
         /// The server's message.
         message: String,
@@ -38,7 +38,7 @@ pub enum IcatError {
         offset: i32,
     },
     /// `NO_SUCH_OBJECT_FOUND`: the object does not exist (or is not visible to you).
-    #[error("ICAT found no such object: {message}{}. Check the id or search for the object first.", offset_text(*offset))]
+    #[error("ICAT found no such object: {}{}. Check the id or search for the object first.", clip_message(message), offset_text(*offset))]
     NoSuchObjectFound {
         /// The server's message.
         message: String,
@@ -46,7 +46,7 @@ pub enum IcatError {
         offset: i32,
     },
     /// `OBJECT_ALREADY_EXISTS`: a uniqueness constraint would be violated.
-    #[error("ICAT already has this object: {message}{}. Update or reuse the existing object instead of creating it.", offset_text(*offset))]
+    #[error("ICAT already has this object: {}{}. Update or reuse the existing object instead of creating it.", clip_message(message), offset_text(*offset))]
     ObjectAlreadyExists {
         /// The server's message.
         message: String,
@@ -54,7 +54,7 @@ pub enum IcatError {
         offset: i32,
     },
     /// `SESSION`: the session is invalid, expired or unknown, or authentication failed.
-    #[error("ICAT session problem: {message}{}. Log in again (check the authenticator and credentials if this was a login).", offset_text(*offset))]
+    #[error("ICAT session problem: {}{}. Log in again (check the authenticator and credentials if this was a login).", clip_message(message), offset_text(*offset))]
     Session {
         /// The server's message.
         message: String,
@@ -63,7 +63,7 @@ pub enum IcatError {
     },
     /// `VALIDATION`: the change would leave the catalogue invalid, or a search returned more than
     /// the server's `maxEntities`.
-    #[error("ICAT validation failed: {message}{}. Fix the object, or for too-large searches page with LIMIT (see `Session::search_stream`).", offset_text(*offset))]
+    #[error("ICAT validation failed: {}{}. Fix the object, or for too-large searches page with LIMIT (see `Session::search_stream`).", clip_message(message), offset_text(*offset))]
     Validation {
         /// The server's message.
         message: String,
@@ -71,7 +71,7 @@ pub enum IcatError {
         offset: i32,
     },
     /// `NOT_IMPLEMENTED`: the server does not implement this.
-    #[error("ICAT does not implement this: {message}{}.", offset_text(*offset))]
+    #[error("ICAT does not implement this: {}{}.", clip_message(message), offset_text(*offset))]
     NotImplemented {
         /// The server's message.
         message: String,
@@ -79,7 +79,7 @@ pub enum IcatError {
         offset: i32,
     },
     /// An `IcatException` with a type this client does not know (a newer server).
-    #[error("ICAT fault of unknown type {kind}: {message}{}.", offset_text(*offset))]
+    #[error("ICAT fault of unknown type {kind}: {}{}.", clip_message(message), offset_text(*offset))]
     UnknownFault {
         /// The exception type as sent.
         kind: String,
@@ -90,7 +90,9 @@ pub enum IcatError {
     },
     /// A SOAP fault without an `IcatException` detail (e.g. the SOAP stack rejected the request).
     #[error(
-        "the server returned a SOAP fault {code}: {message}. The request did not reach ICAT's logic; check the URL points at an ICAT 6.x service."
+        "the server returned a SOAP fault {}: {}. The request did not reach ICAT's logic; check the URL points at an ICAT 6.x service.",
+        clip_message(code),
+        clip_message(message)
     )]
     SoapFault {
         /// The `faultcode`.
@@ -208,6 +210,19 @@ pub enum IcatError {
     /// An argument is unusable (checked before anything is sent).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+}
+
+/// The most characters of a server-given message an error's `Display` repeats: faults can quote
+/// the whole query, which may be hundreds of kilobytes.
+pub const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// `message` cut to [`MAX_MESSAGE_CHARS`] characters, saying how much was left out. The whole
+/// message stays available (e.g. [`IcatError::fault_message`]).
+fn clip_message(message: &str) -> String {
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((i, _)) => format!("{}… ({} more bytes)", &message[..i], message.len() - i),
+        None => message.to_owned(),
+    }
 }
 
 fn offset_text(offset: i32) -> String {
@@ -389,6 +404,31 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("try again later"), "{s}");
+    }
+
+    #[test]
+    fn fault_display_is_bounded_but_the_message_is_kept() {
+        let query = format!(
+            "SELECT d FROM Datafile d WHERE d.id IN ({})",
+            "12345, ".repeat(50_000)
+        );
+        let e = IcatError::from_fault("BAD_PARAMETER", query.clone(), -1);
+        let shown = e.to_string();
+        assert!(
+            shown.len() < MAX_MESSAGE_CHARS + 300,
+            "{} bytes",
+            shown.len()
+        );
+        assert!(
+            shown.contains("more bytes)") && shown.contains("Check the query"),
+            "{shown}"
+        );
+        assert_eq!(e.fault_message(), Some(query.as_str()));
+        let e = IcatError::SoapFault {
+            code: "S:Server".into(),
+            message: query,
+        };
+        assert!(e.to_string().len() < MAX_MESSAGE_CHARS + 300);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! builds must parse and compile, and hostile values must arrive as exactly one bound value.
 
 use icat_sim::jpql;
-use icat_soap::query::{Aggregate, Condition, JoinKind, Literal, Query, Schema};
+use icat_soap::query::{Aggregate, CompareOp, Condition, JoinKind, Jpql, Literal, Query, Schema};
 
 fn schema() -> Schema<'static> {
     Schema::new(icat_sim::entities())
@@ -62,6 +62,37 @@ fn every_builder_shape_parses_and_compiles() {
         Query::new("Facility")
             .include("investigations.datasets.datafiles")
             .include("instruments"),
+        // Several items, aggregates, GROUP BY and HAVING.
+        Query::new("Datafile")
+            .count()
+            .aggregate(Aggregate::Sum, "fileSize"),
+        Query::new("Datafile")
+            .select("dataset.investigation.name")
+            .count()
+            .aggregate(Aggregate::Sum, "fileSize")
+            .aggregate(Aggregate::Max, "datafileModTime")
+            .group_by("dataset.investigation.name")
+            .having(Condition::aggregate(
+                Aggregate::Sum,
+                "fileSize",
+                CompareOp::Gt,
+                10_i64,
+            ))
+            .having(Condition::count(CompareOp::Ge, 1_u64))
+            .order_by("dataset.investigation.name"),
+        Query::new("Investigation")
+            .select("name")
+            .aggregate(Aggregate::CountDistinct, "datasets")
+            .aggregate(Aggregate::Count, "datasets.datafiles")
+            .aggregate(Aggregate::Avg, "datasets.datafiles.fileSize")
+            .group_by("name"),
+        // LIKE with ESCAPE, and typed literals.
+        Query::new("Datafile").filter(Condition::contains("name", "100%_done!")),
+        Query::new("Datafile").filter(Condition::starts_with("name", "e2")),
+        Query::new("Datafile").filter(!Condition::ends_with("name", ".nxs")),
+        Query::new("ParameterType").where_eq("valueType", icat_soap::ParameterValueType::Numeric),
+        Query::new("Investigation").filter(Condition::ge("startDate", "2024-01-31")),
+        Query::new("Dataset").where_eq("investigation.id", Some(7_i64)),
     ];
     for q in &queries {
         compile(q);
@@ -93,6 +124,38 @@ fn hostile_values_arrive_as_one_bound_value() {
             compiled.sql
         );
     }
+}
+
+#[test]
+fn raw_jpql_with_bound_parameters_parses_and_compiles() {
+    let text = Jpql::new(
+        "SELECT COUNT(df), SUM(df.fileSize) FROM Datafile df JOIN df.dataset ds \
+         WHERE ds.name = :name AND df.id IN (:ids) AND df.name LIKE :pattern ESCAPE '!'",
+    )
+    .bind("name", "x' OR '1'='1")
+    .bind_list("ids", [1_i64, 2, 3])
+    .bind("pattern", "%a!%%")
+    .render()
+    .expect("renders");
+    let parsed = jpql::parse(&text).unwrap_or_else(|e| panic!("{text}\n  does not parse: {e}"));
+    let compiled = jpql::compile(&parsed, "simple/root", icat_sim::entities())
+        .unwrap_or_else(|e| panic!("{text}\n  does not compile: {e}"));
+    let debug = format!("{:?}", compiled.params);
+    assert_eq!(
+        debug.matches("Text(\"x' OR '1'='1\")").count(),
+        1,
+        "{debug}"
+    );
+}
+
+/// Wildcards in a `contains` value match only themselves: the compiled LIKE pattern escapes them.
+#[test]
+fn like_helpers_bind_an_escaped_pattern() {
+    let compiled =
+        compile(&Query::new("Datafile").filter(Condition::contains("name", "100%_done")));
+    let debug = format!("{:?}", compiled.params);
+    assert!(debug.contains("Text(\"%100!%!_done%\")"), "{debug}");
+    assert!(compiled.sql.contains("ESCAPE"), "{}", compiled.sql);
 }
 
 /// The builder with arbitrary strings in `=`, `LIKE` and `IN`.

@@ -7,6 +7,7 @@
 //! ```
 
 mod call;
+mod chunked;
 mod ops;
 mod options;
 mod retry;
@@ -18,6 +19,7 @@ mod url;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use chunked::DEFAULT_IN_CHUNK;
 pub use options::{
     ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_TIMEOUT,
 };

@@ -101,7 +101,7 @@ fn describe(value: &Value) -> String {
 }
 
 /// Takes `T` out of each value, failing on the first value of another kind.
-fn take_all<T: EntityType>(values: Vec<Value>) -> Result<Vec<T>, IcatError> {
+pub(crate) fn take_all<T: EntityType>(values: Vec<Value>) -> Result<Vec<T>, IcatError> {
     values
         .into_iter()
         .map(|v| match v {
@@ -118,7 +118,7 @@ fn take_all<T: EntityType>(values: Vec<Value>) -> Result<Vec<T>, IcatError> {
 }
 
 /// Checks, before sending, that a query can return `T`s.
-fn check_typed<T: EntityType>(query: &Query) -> Result<(), IcatError> {
+pub(crate) fn check_typed<T: EntityType>(query: &Query) -> Result<(), IcatError> {
     if query.entity() != T::NAME || !query.selects_entity() {
         let what = if query.selects_entity() {
             format!("{} entities", query.entity())

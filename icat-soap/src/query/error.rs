@@ -83,18 +83,103 @@ pub enum QueryError {
         /// The attribute's type.
         ty: &'static str,
     },
-    /// An enum value is not a constant name.
-    #[error(
-        "`{value}` is not a valid {enum_name} constant for `{path}`; use the constant's name, e.g. NUMERIC"
-    )]
+    /// An enum value is not one of the enum's constants.
+    #[error("`{value}` is not a {enum_name} constant, as `{path}` needs: {hint}")]
     InvalidEnumValue {
         /// The attribute path.
         path: String,
         /// The ICAT enum type.
         enum_name: String,
-        /// The value given.
+        /// The value given (cut to a bounded length).
         value: String,
+        /// The closest constant, or the list of constants.
+        hint: String,
     },
+    /// A `None` was given as a value.
+    #[error(
+        "the value for `{path}` is None (e.g. the id of an entity that was never stored); pass a value, or use Condition::is_null to match a missing one"
+    )]
+    MissingValue {
+        /// The attribute path (or parameter name).
+        path: String,
+    },
+    /// An unsigned integer too large for ICAT's 64-bit signed integers.
+    #[error("{value} for `{path}` is larger than the largest ICAT integer (9223372036854775807)")]
+    IntegerOutOfRange {
+        /// The attribute path (or parameter name).
+        path: String,
+        /// The value given.
+        value: u64,
+    },
+    /// A string given for a timestamp attribute is not a date or date-time.
+    #[error(
+        "`{value}` for `{path}` is not a date (2024-01-31) or date-time (2024-01-31T12:00:00): {reason}"
+    )]
+    InvalidTimestamp {
+        /// The attribute path.
+        path: String,
+        /// The value given (cut to a bounded length).
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An IN list longer than [`MAX_IN_VALUES`](super::MAX_IN_VALUES).
+    #[error(
+        "IN on `{path}` has {count} values, more than the {max} a query may hold; split the list (Session::search_in does it for you)"
+    )]
+    TooManyInValues {
+        /// The attribute path.
+        path: String,
+        /// Values given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An aggregate condition in WHERE.
+    #[error("{func}(...) cannot be used in WHERE; put aggregate conditions in Query::having")]
+    AggregateInWhere {
+        /// The aggregate function.
+        func: &'static str,
+    },
+    /// An attribute selected next to an aggregate is not grouped.
+    #[error(
+        "`{path}` is selected next to an aggregate but not grouped; add Query::group_by(\"{path}\")"
+    )]
+    NotGrouped {
+        /// The attribute path.
+        path: String,
+    },
+    /// GROUP BY on a query that selects the entity itself.
+    #[error(
+        "GROUP BY needs selected attributes and aggregates (Query::select, Query::count, Query::aggregate)"
+    )]
+    GroupByNeedsItems,
+    /// HAVING without GROUP BY.
+    #[error("HAVING needs a GROUP BY (Query::group_by)")]
+    HavingNeedsGroupBy,
+    /// A `:name` in raw JPQL that no value was bound to.
+    #[error("the JPQL uses the parameter :{name} but no value was bound to it (Jpql::bind)")]
+    UnboundParameter {
+        /// The parameter name.
+        name: String,
+    },
+    /// A value was bound to a name the JPQL does not use.
+    #[error("a value was bound to :{name} but the JPQL does not use that parameter")]
+    UnusedParameter {
+        /// The parameter name.
+        name: String,
+    },
+    /// A parameter name that is not an identifier, or the reserved `user`.
+    #[error(
+        "`{name}` cannot be a parameter name: use letters, digits and _ (and not `user`, which ICAT fills in)"
+    )]
+    InvalidParameterName {
+        /// The name given (cut to a bounded length).
+        name: String,
+    },
+    /// A quote in raw JPQL is never closed.
+    #[error("the JPQL has a string literal that is never closed")]
+    UnterminatedString,
     /// NaN or an infinity was given as a number.
     #[error(
         "the number compared with `{path}` is NaN or infinite; ICAT queries need a finite number"
@@ -144,6 +229,18 @@ pub enum QueryError {
     /// The LIMIT count is zero.
     #[error("LIMIT count must be at least 1")]
     ZeroLimit,
+}
+
+/// The most characters of a user-given value an error message repeats.
+pub(crate) const MAX_VALUE_CHARS: usize = 200;
+
+/// `value` cut to [`MAX_VALUE_CHARS`] characters (with `…` when cut), so that an error's text stays
+/// bounded whatever the input.
+pub(crate) fn clip(value: &str) -> String {
+    match value.char_indices().nth(MAX_VALUE_CHARS) {
+        Some((i, _)) => format!("{}…", &value[..i]),
+        None => value.to_owned(),
+    }
 }
 
 fn hint(suggestion: &Option<String>) -> String {

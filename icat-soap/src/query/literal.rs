@@ -28,9 +28,90 @@ pub enum Literal {
     /// date and time are written as given (fractions are truncated), so pass a value expressed in the
     /// server's zone.
     DateTime(crate::DateTime),
+    /// A value of one of ICAT's enums, written `org.icatproject.<enum_name>.<constant>`. Made by
+    /// `From` for the generated enums (`ParameterValueType::Numeric.into()`).
+    Enum {
+        /// The ICAT enum type, e.g. `"ParameterValueType"`.
+        enum_name: &'static str,
+        /// The constant as written on the wire, e.g. `"NUMERIC"`.
+        constant: String,
+    },
+    /// An unsigned integer (from `u64` / `usize`); rendering fails if it exceeds `i64::MAX`,
+    /// the largest value ICAT's `xs:long` attributes hold.
+    Unsigned(u64),
+    /// An absent value (from an `Option` that is `None`, e.g. the id of an entity that was never
+    /// stored). Rendering fails with [`QueryError::MissingValue`]: `= NULL` never matches in JPQL,
+    /// so use [`Condition::is_null`](super::Condition::is_null) to ask for a missing value.
+    Missing,
     /// The JPQL parameter `:user`, which the server replaces with the caller's user name.
     CurrentUser,
 }
+
+impl<T: Into<Literal>> From<Option<T>> for Literal {
+    /// `Some(v)` is `v`; `None` is [`Literal::Missing`], which the builder refuses offline.
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Literal::Missing, Into::into)
+    }
+}
+
+impl From<u64> for Literal {
+    fn from(v: u64) -> Self {
+        Literal::Unsigned(v)
+    }
+}
+
+impl From<usize> for Literal {
+    fn from(v: usize) -> Self {
+        Literal::Unsigned(u64::try_from(v).unwrap_or(u64::MAX))
+    }
+}
+
+impl From<&i64> for Literal {
+    fn from(v: &i64) -> Self {
+        Literal::Long(*v)
+    }
+}
+
+impl From<std::time::SystemTime> for Literal {
+    /// The instant in UTC (millisecond precision; the query keeps whole seconds). ICAT reads
+    /// timestamps in the server's time zone, so this matches exactly only on a UTC server.
+    fn from(v: std::time::SystemTime) -> Self {
+        Literal::DateTime(crate::DateTime::from_system_time(v))
+    }
+}
+
+/// `From` for each generated enum, so `where_eq("valueType", ParameterValueType::Numeric)` works.
+macro_rules! enum_literals {
+    ($($name:ident),* $(,)?) => {
+        $(
+            impl From<crate::generated::$name> for Literal {
+                fn from(v: crate::generated::$name) -> Self {
+                    Literal::Enum { enum_name: stringify!($name), constant: v.as_str().to_owned() }
+                }
+            }
+            impl From<&crate::generated::$name> for Literal {
+                fn from(v: &crate::generated::$name) -> Self {
+                    Literal::Enum { enum_name: stringify!($name), constant: v.as_str().to_owned() }
+                }
+            }
+        )*
+        /// The constants of an ICAT enum type, by its name (`"ParameterValueType"`).
+        pub(crate) fn enum_constants(enum_name: &str) -> Option<&'static [&'static str]> {
+            match enum_name {
+                $(stringify!($name) => Some(crate::generated::$name::VALUES),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+enum_literals!(
+    AccessType,
+    IcatExceptionType,
+    ParameterValueType,
+    RelType,
+    StudyStatus
+);
 
 impl From<&str> for Literal {
     fn from(v: &str) -> Self {
@@ -95,7 +176,31 @@ impl Literal {
             Literal::Double(_) => "number",
             Literal::Bool(_) => "boolean",
             Literal::DateTime(_) => "timestamp",
+            Literal::Enum { .. } => "enum constant",
+            Literal::Unsigned(_) => "integer",
+            Literal::Missing => "missing value (None)",
             Literal::CurrentUser => ":user",
+        }
+    }
+
+    /// Writes this value as a JPQL literal without knowing the attribute's type (for bound
+    /// parameters of raw JPQL, see [`Jpql`](super::Jpql)); `name` names it in errors.
+    pub(crate) fn render_untyped(&self, name: &str) -> Result<String, QueryError> {
+        match self {
+            Literal::String(s) => quote_string(s, name),
+            Literal::Long(n) => Ok(n.to_string()),
+            Literal::Unsigned(n) => render_unsigned(*n, name),
+            Literal::Double(x) => render_double(*x, name),
+            Literal::Bool(b) => Ok(if *b { "TRUE" } else { "FALSE" }.to_owned()),
+            Literal::DateTime(dt) => render_timestamp(dt, name),
+            Literal::Enum {
+                enum_name,
+                constant,
+            } => render_enum(enum_name, constant, name),
+            Literal::Missing => Err(QueryError::MissingValue {
+                path: name.to_owned(),
+            }),
+            Literal::CurrentUser => Ok(":user".to_owned()),
         }
     }
 
@@ -107,6 +212,29 @@ impl Literal {
             found: self.kind(),
         };
         match (ty, self) {
+            (_, Literal::Missing) => Err(QueryError::MissingValue {
+                path: path.to_owned(),
+            }),
+            (AttrType::Long | AttrType::Int | AttrType::Double, Literal::Unsigned(n)) => {
+                render_unsigned(*n, path)
+            }
+            (AttrType::DateTime, Literal::String(s)) => {
+                let dt = crate::DateTime::parse_date_or_date_time(s).map_err(|e| {
+                    QueryError::InvalidTimestamp {
+                        path: path.to_owned(),
+                        value: super::error::clip(s),
+                        reason: e.reason(),
+                    }
+                })?;
+                render_timestamp(&dt, path)
+            }
+            (
+                AttrType::Enum(name),
+                Literal::Enum {
+                    enum_name,
+                    constant,
+                },
+            ) if name == *enum_name => render_enum(name, constant, path),
             (AttrType::String, Literal::String(s)) => quote_string(s, path),
             (AttrType::String, Literal::CurrentUser) => Ok(":user".to_owned()),
             (AttrType::Long | AttrType::Int | AttrType::Double, Literal::Long(n)) => {
@@ -191,15 +319,38 @@ fn render_timestamp(dt: &crate::DateTime, path: &str) -> Result<String, QueryErr
     ))
 }
 
+fn render_unsigned(n: u64, path: &str) -> Result<String, QueryError> {
+    if i64::try_from(n).is_err() {
+        return Err(QueryError::IntegerOutOfRange {
+            path: path.to_owned(),
+            value: n,
+        });
+    }
+    Ok(n.to_string())
+}
+
+/// Writes an enum constant; the constant must be one the enum has (known enums) or at least an
+/// identifier (enums these bindings do not know), as the server refuses anything else.
 fn render_enum(enum_name: &str, value: &str, path: &str) -> Result<String, QueryError> {
-    let valid = !value.is_empty()
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !value.starts_with(|c: char| c.is_ascii_digit());
+    let valid = match enum_constants(enum_name) {
+        Some(constants) => constants.contains(&value),
+        None => {
+            !value.is_empty()
+                && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !value.starts_with(|c: char| c.is_ascii_digit())
+        }
+    };
     if !valid {
+        let constants = enum_constants(enum_name).unwrap_or_default();
         return Err(QueryError::InvalidEnumValue {
             path: path.to_owned(),
             enum_name: enum_name.to_owned(),
-            value: value.to_owned(),
+            value: super::error::clip(value),
+            hint: match constants.iter().find(|c| c.eq_ignore_ascii_case(value)) {
+                Some(c) => format!("did you mean {c}?"),
+                None if constants.is_empty() => "use the constant's name".to_owned(),
+                None => format!("one of {}", constants.join(", ")),
+            },
         });
     }
     Ok(format!("{ENUM_PREFIX}{enum_name}.{value}"))

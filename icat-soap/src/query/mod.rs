@@ -15,19 +15,51 @@
 //! );
 //! # Ok::<(), icat_soap::query::QueryError>(())
 //! ```
+//!
+//! Several select items, aggregates and GROUP BY / HAVING (ICAT returns one row per group):
+//!
+//! ```
+//! use icat_soap::query::{Aggregate, CompareOp, Condition, Query};
+//!
+//! let jpql = Query::new("Datafile")
+//!     .select("dataset.investigation.name")
+//!     .count()
+//!     .aggregate(Aggregate::Sum, "fileSize")
+//!     .group_by("dataset.investigation.name")
+//!     .having(Condition::aggregate(Aggregate::Sum, "fileSize", CompareOp::Gt, 1_000_000_i64))
+//!     .to_jpql()?;
+//! assert_eq!(
+//!     jpql,
+//!     "SELECT i.name, COUNT(d), SUM(d.fileSize) FROM Datafile d JOIN d.dataset d2 \
+//!      JOIN d2.investigation i GROUP BY i.name HAVING SUM(d.fileSize) > 1000000"
+//! );
+//! # Ok::<(), icat_soap::query::QueryError>(())
+//! ```
+//!
+//! User input in LIKE patterns is escaped by [`Condition::contains`], [`Condition::starts_with`]
+//! and [`Condition::ends_with`]; hand-written JPQL takes values through named parameters
+//! ([`Jpql::bind`]), so no value is ever formatted into query text.
 
 mod condition;
 mod error;
+mod jpql;
 mod keywords;
 mod literal;
 mod path;
 mod render;
 
-pub use condition::{CompareOp, Condition};
+pub use condition::{CompareOp, Condition, LIKE_ESCAPE, MatchKind, escape_like};
 pub use error::QueryError;
+pub use jpql::Jpql;
 pub use keywords::JPQL_KEYWORDS;
 pub use literal::{ENUM_PREFIX, Literal, quote_string};
 pub use path::Schema;
+
+/// The most values one `IN (...)` list may hold. Databases behind ICAT limit IN lists (Oracle
+/// refuses more than 1000 items) and long lists make queries the server may refuse; use
+/// [`Session::search_in`](crate::client::Session::search_in) to split a long list into several
+/// searches instead.
+pub const MAX_IN_VALUES: usize = 1000;
 
 /// An aggregate function over the selected entity or attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,9 +102,16 @@ pub enum Direction {
 enum Selection {
     /// The entity itself.
     Entity,
-    /// One or more attribute paths (several give `fieldSet` rows).
-    Attributes(Vec<String>),
-    /// An aggregate over the entity (`path` `None`) or an attribute path.
+    /// One or more attribute paths and aggregates (several give `fieldSet` rows).
+    Items(Vec<SelectItem>),
+}
+
+/// One item of a SELECT list that is not the entity itself.
+#[derive(Debug, Clone, PartialEq)]
+enum SelectItem {
+    /// An attribute path.
+    Attribute(String),
+    /// An aggregate over the entity (`path` `None`), an attribute path, or (COUNT only) a relation.
     Aggregate {
         func: Aggregate,
         path: Option<String>,
@@ -100,6 +139,8 @@ pub struct Query {
     distinct: bool,
     joins: Vec<(String, JoinKind)>,
     conditions: Vec<Condition>,
+    group_by: Vec<String>,
+    having: Vec<Condition>,
     order: Vec<(String, Direction)>,
     include: Include,
     limit: Option<(u64, u64)>,
@@ -114,6 +155,8 @@ impl Query {
             distinct: false,
             joins: Vec::new(),
             conditions: Vec::new(),
+            group_by: Vec::new(),
+            having: Vec::new(),
             order: Vec::new(),
             include: Include::Paths(Vec::new()),
             limit: None,
@@ -130,6 +173,16 @@ impl Query {
         self.selection == Selection::Entity
     }
 
+    /// True when the SELECT holds an aggregate (COUNT, SUM, ...).
+    pub fn has_aggregate(&self) -> bool {
+        match &self.selection {
+            Selection::Entity => false,
+            Selection::Items(items) => items
+                .iter()
+                .any(|i| matches!(i, SelectItem::Aggregate { .. })),
+        }
+    }
+
     /// True when the query has an ORDER BY clause.
     pub fn is_ordered(&self) -> bool {
         !self.order.is_empty()
@@ -141,37 +194,55 @@ impl Query {
     }
 
     /// Selects an attribute path instead of the entity; call again to select several (the server
-    /// then returns one `fieldSet` per row).
-    pub fn select(mut self, path: impl Into<String>) -> Self {
-        let path = path.into();
+    /// then returns one `fieldSet` per row). Can be mixed with aggregates ([`Query::count`],
+    /// [`Query::aggregate`]); every attribute selected next to an aggregate must be grouped
+    /// ([`Query::group_by`]).
+    pub fn select(self, path: impl Into<String>) -> Self {
+        self.push_item(SelectItem::Attribute(path.into()))
+    }
+
+    fn push_item(mut self, item: SelectItem) -> Self {
         match &mut self.selection {
-            Selection::Attributes(paths) => paths.push(path),
-            other => *other = Selection::Attributes(vec![path]),
+            Selection::Items(items) => items.push(item),
+            other => *other = Selection::Items(vec![item]),
         }
         self
     }
 
-    /// Selects `COUNT(entity)`.
-    pub fn count(mut self) -> Self {
-        self.selection = Selection::Aggregate {
+    /// Selects `COUNT(entity)`, after any items selected before.
+    pub fn count(self) -> Self {
+        self.push_item(SelectItem::Aggregate {
             func: Aggregate::Count,
             path: None,
-        };
-        self
+        })
     }
 
-    /// Selects an aggregate over an attribute path, e.g. `aggregate(Aggregate::Sum, "fileSize")`.
-    pub fn aggregate(mut self, func: Aggregate, path: impl Into<String>) -> Self {
-        self.selection = Selection::Aggregate {
+    /// Selects an aggregate over a path, after any items selected before, e.g.
+    /// `aggregate(Aggregate::Sum, "fileSize")`. COUNT also takes a relation path
+    /// (`aggregate(Aggregate::CountDistinct, "datasets")` counts related datasets).
+    pub fn aggregate(self, func: Aggregate, path: impl Into<String>) -> Self {
+        self.push_item(SelectItem::Aggregate {
             func,
             path: Some(path.into()),
-        };
+        })
+    }
+
+    /// Selects an aggregate over the entity itself (`COUNT(d)`, `COUNT(DISTINCT d)`), after any
+    /// items selected before.
+    pub fn aggregate_entity(self, func: Aggregate) -> Self {
+        self.push_item(SelectItem::Aggregate { func, path: None })
+    }
+
+    /// Adds a GROUP BY attribute path: aggregates are then computed per group, one row each.
+    pub fn group_by(mut self, path: impl Into<String>) -> Self {
+        self.group_by.push(path.into());
         self
     }
 
-    /// Selects an aggregate over the entity itself (`COUNT(d)`, `COUNT(DISTINCT d)`).
-    pub fn aggregate_entity(mut self, func: Aggregate) -> Self {
-        self.selection = Selection::Aggregate { func, path: None };
+    /// Adds a HAVING condition (all must hold): a condition on the groups, usually on an
+    /// aggregate ([`Condition::aggregate`]) or on a grouped path. Needs [`Query::group_by`].
+    pub fn having(mut self, condition: Condition) -> Self {
+        self.having.push(condition);
         self
     }
 
@@ -290,6 +361,18 @@ impl IntoJpql for &Query {
 impl IntoJpql for Query {
     fn into_jpql(self) -> Result<String, QueryError> {
         self.to_jpql()
+    }
+}
+
+impl IntoJpql for &Jpql {
+    fn into_jpql(self) -> Result<String, QueryError> {
+        self.render()
+    }
+}
+
+impl IntoJpql for Jpql {
+    fn into_jpql(self) -> Result<String, QueryError> {
+        self.render()
     }
 }
 

@@ -24,7 +24,7 @@ impl<'a> Schema<'a> {
     /// Looks up an entity, or says which names exist.
     pub(crate) fn require(&self, name: &str) -> Result<&'a EntityMeta, QueryError> {
         self.entity(name).ok_or_else(|| QueryError::UnknownEntity {
-            name: name.to_owned(),
+            name: super::error::clip(name),
             suggestion: closest(name, self.entities.iter().map(|e| e.name)),
         })
     }
@@ -58,7 +58,7 @@ pub(crate) fn segments(path: &str) -> Result<Vec<&str>, QueryError> {
         Ok(segs)
     } else {
         Err(QueryError::InvalidPath {
-            path: path.to_owned(),
+            path: super::error::clip(path),
         })
     }
 }
@@ -76,8 +76,8 @@ pub(crate) fn resolve<'a>(
     for (i, seg) in segs.iter().enumerate() {
         let field = current.field(seg).ok_or_else(|| QueryError::UnknownField {
             entity: current.name.to_owned(),
-            field: (*seg).to_owned(),
-            path: path.to_owned(),
+            field: super::error::clip(seg),
+            path: super::error::clip(path),
             suggestion: closest(seg, current.fields.iter().map(|f| f.name)),
         })?;
         if i == last_index {
@@ -88,7 +88,7 @@ pub(crate) fn resolve<'a>(
                 return Err(QueryError::NotARelation {
                     entity: current.name.to_owned(),
                     field: field.name.to_owned(),
-                    path: path.to_owned(),
+                    path: super::error::clip(path),
                 });
             }
             FieldKind::One { target } | FieldKind::Many { target, .. } => target,

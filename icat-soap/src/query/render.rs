@@ -5,11 +5,21 @@ use std::collections::HashMap;
 use crate::meta::{AttrType, EntityMeta, FieldKind, FieldMeta};
 
 use super::JPQL_KEYWORDS;
+use super::condition::{LIKE_ESCAPE, MatchKind, escape_like};
 use super::literal::attr_type_name;
+use super::literal::quote_string;
 use super::path::{self, Resolved, Schema};
 use super::{
-    Aggregate, CompareOp, Condition, Direction, Include, JoinKind, Query, QueryError, Selection,
+    Aggregate, CompareOp, Condition, Direction, Include, JoinKind, MAX_IN_VALUES, Query,
+    QueryError, SelectItem, Selection,
 };
+
+/// Where a condition stands, which decides whether aggregates may appear in it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Clause {
+    Where,
+    Having,
+}
 
 /// One generated `JOIN parent.field alias`.
 struct Join {
@@ -163,7 +173,20 @@ pub(crate) fn render(query: &Query, schema: Schema<'_>) -> Result<String, QueryE
 
     let mut where_parts = Vec::with_capacity(query.conditions.len());
     for c in &query.conditions {
-        where_parts.push(render_condition(c, &mut from, true)?);
+        where_parts.push(render_condition(c, &mut from, true, Clause::Where)?);
+    }
+
+    let mut group_parts = Vec::with_capacity(query.group_by.len());
+    for path in &query.group_by {
+        group_parts.push(from.attribute(path)?.0);
+    }
+    check_grouping(query)?;
+    if !query.having.is_empty() && query.group_by.is_empty() {
+        return Err(QueryError::HavingNeedsGroupBy);
+    }
+    let mut having_parts = Vec::with_capacity(query.having.len());
+    for c in &query.having {
+        having_parts.push(render_condition(c, &mut from, true, Clause::Having)?);
     }
 
     let mut order_parts = Vec::with_capacity(query.order.len());
@@ -181,6 +204,14 @@ pub(crate) fn render(query: &Query, schema: Schema<'_>) -> Result<String, QueryE
     if !where_parts.is_empty() {
         out.push_str(" WHERE ");
         out.push_str(&where_parts.join(" AND "));
+    }
+    if !group_parts.is_empty() {
+        out.push_str(" GROUP BY ");
+        out.push_str(&group_parts.join(", "));
+    }
+    if !having_parts.is_empty() {
+        out.push_str(" HAVING ");
+        out.push_str(&having_parts.join(" AND "));
     }
     if !order_parts.is_empty() {
         out.push_str(" ORDER BY ");
@@ -204,58 +235,176 @@ fn step_for<'a>(schema: &Schema<'a>, field: &'a FieldMeta) -> Result<path::Step<
     Ok(path::Step { field: field.name })
 }
 
+/// Attributes selected next to aggregates must be grouped, or the database refuses the query.
+fn check_grouping(query: &Query) -> Result<(), QueryError> {
+    let Selection::Items(items) = &query.selection else {
+        if !query.group_by.is_empty() {
+            return Err(QueryError::GroupByNeedsItems);
+        }
+        return Ok(());
+    };
+    if !query.has_aggregate() {
+        return Ok(());
+    }
+    for item in items {
+        if let SelectItem::Attribute(path) = item
+            && !query.group_by.contains(path)
+        {
+            return Err(QueryError::NotGrouped { path: path.clone() });
+        }
+    }
+    Ok(())
+}
+
+fn aggregate_name(func: Aggregate) -> &'static str {
+    match func {
+        Aggregate::Count | Aggregate::CountDistinct => "COUNT",
+        Aggregate::Min => "MIN",
+        Aggregate::Max => "MAX",
+        Aggregate::Avg => "AVG",
+        Aggregate::Sum => "SUM",
+    }
+}
+
+/// `FUNC([DISTINCT ]arg)` and the type of the value it gives (`None` for a COUNT).
+fn render_aggregate(
+    func: Aggregate,
+    path: Option<&str>,
+    distinct: bool,
+    from: &mut From<'_>,
+) -> Result<(String, AttrType), QueryError> {
+    let name = aggregate_name(func);
+    let is_count = matches!(func, Aggregate::Count | Aggregate::CountDistinct);
+    let (arg, ty) = match path {
+        None => (from.root_alias.clone(), None),
+        Some(p) => {
+            let resolved = from.resolve(p)?;
+            match resolved.last.kind {
+                FieldKind::Attribute(ty) => {
+                    let var = from.variable(&resolved);
+                    (format!("{var}.{}", resolved.last.name), Some(ty))
+                }
+                // COUNT over a relation counts the related objects: join it, count its variable.
+                FieldKind::One { .. } | FieldKind::Many { .. } if is_count => {
+                    let mut full = resolved.clone();
+                    full.steps.push(step_for(&from.schema, resolved.last)?);
+                    (from.variable(&full), None)
+                }
+                FieldKind::One { target } | FieldKind::Many { target, .. } => {
+                    return Err(QueryError::NotAnAttribute {
+                        path: p.to_owned(),
+                        target: target.to_owned(),
+                    });
+                }
+            }
+        }
+    };
+    let value_ty = match (func, ty) {
+        (Aggregate::Count | Aggregate::CountDistinct, _) => AttrType::Long,
+        (_, None) => return Err(QueryError::AggregateNeedsAttribute { func: name }),
+        (Aggregate::Avg | Aggregate::Sum, Some(ty))
+            if !matches!(ty, AttrType::Long | AttrType::Int | AttrType::Double) =>
+        {
+            return Err(QueryError::OperatorMismatch {
+                path: path.unwrap_or_default().to_owned(),
+                op: name,
+                ty: attr_type_name(ty),
+            });
+        }
+        (Aggregate::Avg, Some(_)) => AttrType::Double,
+        (_, Some(ty)) => ty,
+    };
+    let inner_distinct = if func == Aggregate::CountDistinct || distinct {
+        "DISTINCT "
+    } else {
+        ""
+    };
+    Ok((format!("{name}({inner_distinct}{arg})"), value_ty))
+}
+
 fn render_select(query: &Query, from: &mut From<'_>) -> Result<String, QueryError> {
     let distinct = if query.distinct { "DISTINCT " } else { "" };
     match &query.selection {
         Selection::Entity => Ok(format!("{distinct}{}", from.root_alias)),
-        Selection::Attributes(paths) => {
-            let mut items = Vec::with_capacity(paths.len());
-            for p in paths {
-                items.push(from.attribute(p)?.0);
-            }
-            Ok(format!("{distinct}{}", items.join(", ")))
+        // A lone aggregate keeps DISTINCT inside it: `COUNT(DISTINCT x)`.
+        Selection::Items(items)
+            if items.len() == 1 && matches!(items[0], SelectItem::Aggregate { .. }) =>
+        {
+            let SelectItem::Aggregate { func, path } = &items[0] else {
+                return Err(QueryError::EmptyGroup);
+            };
+            Ok(render_aggregate(*func, path.as_deref(), query.distinct, from)?.0)
         }
-        Selection::Aggregate { func, path } => {
-            let (arg, ty) = match path {
-                None => (from.root_alias.clone(), None),
-                Some(p) => {
-                    let (expr, ty) = from.attribute(p)?;
-                    (expr, Some(ty))
-                }
-            };
-            let name = match func {
-                Aggregate::Count | Aggregate::CountDistinct => "COUNT",
-                Aggregate::Min => "MIN",
-                Aggregate::Max => "MAX",
-                Aggregate::Avg => "AVG",
-                Aggregate::Sum => "SUM",
-            };
-            match (func, ty) {
-                (Aggregate::Count | Aggregate::CountDistinct, _) => {}
-                (_, None) => return Err(QueryError::AggregateNeedsAttribute { func: name }),
-                (Aggregate::Avg | Aggregate::Sum, Some(ty))
-                    if !matches!(ty, AttrType::Long | AttrType::Int | AttrType::Double) =>
-                {
-                    return Err(QueryError::OperatorMismatch {
-                        path: path.clone().unwrap_or_default(),
-                        op: name,
-                        ty: attr_type_name(ty),
-                    });
-                }
-                _ => {}
+        Selection::Items(items) => {
+            let mut parts = Vec::with_capacity(items.len());
+            for item in items {
+                parts.push(match item {
+                    SelectItem::Attribute(p) => from.attribute(p)?.0,
+                    SelectItem::Aggregate { func, path } => {
+                        render_aggregate(*func, path.as_deref(), false, from)?.0
+                    }
+                });
             }
-            let inner_distinct = if *func == Aggregate::CountDistinct || query.distinct {
-                "DISTINCT "
-            } else {
-                ""
-            };
-            Ok(format!("{name}({inner_distinct}{arg})"))
+            Ok(format!("{distinct}{}", parts.join(", ")))
         }
     }
 }
 
-fn render_condition(c: &Condition, from: &mut From<'_>, top: bool) -> Result<String, QueryError> {
+fn render_condition(
+    c: &Condition,
+    from: &mut From<'_>,
+    top: bool,
+    clause: Clause,
+) -> Result<String, QueryError> {
     match c {
+        Condition::Aggregate {
+            func,
+            path,
+            op,
+            value,
+        } => {
+            if clause == Clause::Where {
+                return Err(QueryError::AggregateInWhere {
+                    func: aggregate_name(*func),
+                });
+            }
+            let (expr, ty) = render_aggregate(*func, path.as_deref(), false, from)?;
+            let label = path.as_deref().unwrap_or(aggregate_name(*func));
+            if matches!(op, CompareOp::Like | CompareOp::NotLike) && ty != AttrType::String {
+                return Err(QueryError::OperatorMismatch {
+                    path: label.to_owned(),
+                    op: op.jpql(),
+                    ty: attr_type_name(ty),
+                });
+            }
+            Ok(format!("{expr} {} {}", op.jpql(), value.render(ty, label)?))
+        }
+        Condition::Match {
+            path,
+            kind,
+            text,
+            negated,
+        } => {
+            let (expr, ty) = from.attribute(path)?;
+            if ty != AttrType::String {
+                return Err(QueryError::OperatorMismatch {
+                    path: path.clone(),
+                    op: "LIKE",
+                    ty: attr_type_name(ty),
+                });
+            }
+            let escaped = escape_like(text);
+            let pattern = match kind {
+                MatchKind::Contains => format!("%{escaped}%"),
+                MatchKind::StartsWith => format!("{escaped}%"),
+                MatchKind::EndsWith => format!("%{escaped}"),
+            };
+            let kw = if *negated { "NOT LIKE" } else { "LIKE" };
+            Ok(format!(
+                "{expr} {kw} {} ESCAPE '{LIKE_ESCAPE}'",
+                quote_string(&pattern, path)?
+            ))
+        }
         Condition::Compare { path, op, value } => {
             let (expr, ty) = from.attribute(path)?;
             if matches!(op, CompareOp::Like | CompareOp::NotLike) && ty != AttrType::String {
@@ -283,6 +432,13 @@ fn render_condition(c: &Condition, from: &mut From<'_>, top: bool) -> Result<Str
         } => {
             if values.is_empty() {
                 return Err(QueryError::EmptyIn { path: path.clone() });
+            }
+            if values.len() > MAX_IN_VALUES {
+                return Err(QueryError::TooManyInValues {
+                    path: path.clone(),
+                    count: values.len(),
+                    max: MAX_IN_VALUES,
+                });
             }
             let (expr, ty) = from.attribute(path)?;
             let rendered = values
@@ -328,7 +484,7 @@ fn render_condition(c: &Condition, from: &mut From<'_>, top: bool) -> Result<Str
             };
             let parts = cs
                 .iter()
-                .map(|c| render_condition(c, from, false))
+                .map(|c| render_condition(c, from, false, clause))
                 .collect::<Result<Vec<_>, _>>()?;
             if parts.len() == 1 {
                 return Ok(parts.into_iter().next().unwrap_or_default());
@@ -340,7 +496,10 @@ fn render_condition(c: &Condition, from: &mut From<'_>, top: bool) -> Result<Str
                 Ok(format!("({joined})"))
             }
         }
-        Condition::Not(inner) => Ok(format!("NOT ({})", render_condition(inner, from, false)?)),
+        Condition::Not(inner) => Ok(format!(
+            "NOT ({})",
+            render_condition(inner, from, false, clause)?
+        )),
     }
 }
 

@@ -438,3 +438,192 @@ fn generated_variables_avoid_keywords() {
             WHERE or2.name = 'a' AND is2.name = 'b'")
     );
 }
+
+#[test]
+fn several_aggregates_group_by_and_having() {
+    let q = Query::new("Datafile")
+        .select("dataset.investigation.name")
+        .count()
+        .aggregate(Aggregate::Sum, "fileSize")
+        .group_by("dataset.investigation.name")
+        .having(Condition::aggregate(
+            Aggregate::Sum,
+            "fileSize",
+            CompareOp::Gt,
+            15_000_i64,
+        ))
+        .having(Condition::count(CompareOp::Ge, 2_u64))
+        .order_by("dataset.investigation.name");
+    assert_eq!(
+        jpql(&q).unwrap(),
+        "SELECT i.name, COUNT(d), SUM(d.fileSize) FROM Datafile d JOIN d.dataset d2 \
+         JOIN d2.investigation i GROUP BY i.name HAVING SUM(d.fileSize) > 15000 AND COUNT(d) >= 2 \
+         ORDER BY i.name"
+    );
+    // Two aggregates without grouping: one row for everything.
+    let q = Query::new("Datafile")
+        .count()
+        .aggregate(Aggregate::Sum, "fileSize");
+    assert_eq!(
+        jpql(&q).unwrap(),
+        "SELECT COUNT(d), SUM(d.fileSize) FROM Datafile d"
+    );
+    // COUNT over relations counts the related objects.
+    let q = Query::new("Investigation")
+        .select("name")
+        .aggregate(Aggregate::CountDistinct, "datasets")
+        .aggregate(Aggregate::Count, "datasets.datafiles")
+        .group_by("name");
+    assert_eq!(
+        jpql(&q).unwrap(),
+        "SELECT i.name, COUNT(DISTINCT d), COUNT(d2) FROM Investigation i JOIN i.datasets d \
+         JOIN d.datafiles d2 GROUP BY i.name"
+    );
+}
+
+#[test]
+fn grouping_mistakes_are_refused_offline() {
+    let q = Query::new("Datafile")
+        .select("name")
+        .aggregate(Aggregate::Sum, "fileSize");
+    assert_eq!(
+        jpql(&q),
+        Err(QueryError::NotGrouped {
+            path: "name".into()
+        })
+    );
+    let q = Query::new("Datafile").group_by("name");
+    assert_eq!(jpql(&q), Err(QueryError::GroupByNeedsItems));
+    let q = Query::new("Datafile")
+        .count()
+        .having(Condition::count(CompareOp::Gt, 1_i64));
+    assert_eq!(jpql(&q), Err(QueryError::HavingNeedsGroupBy));
+    let q = Query::new("Datafile").filter(Condition::count(CompareOp::Gt, 1_i64));
+    assert!(matches!(jpql(&q), Err(QueryError::AggregateInWhere { .. })));
+    let q = Query::new("Datafile")
+        .select("name")
+        .aggregate(Aggregate::Sum, "dataset")
+        .group_by("name");
+    assert!(matches!(jpql(&q), Err(QueryError::NotAnAttribute { .. })));
+}
+
+#[test]
+fn like_helpers_escape_wildcards_and_the_escape_character() {
+    let cases = [
+        (
+            Condition::contains("name", "100%_done"),
+            "LIKE '%100!%!_done%'",
+        ),
+        (Condition::starts_with("name", "a!b"), "LIKE 'a!!b%'"),
+        (Condition::ends_with("name", "O'_"), "LIKE '%O''!_'"),
+        (!Condition::contains("name", "%"), "NOT LIKE '%!%%'"),
+    ];
+    for (c, expected) in cases {
+        let text = jpql(&Query::new("Investigation").filter(c)).unwrap();
+        assert_eq!(
+            text,
+            format!("SELECT i FROM Investigation i WHERE i.name {expected} ESCAPE '!'")
+        );
+    }
+    let q = Query::new("Datafile").filter(Condition::contains("fileSize", "1"));
+    assert!(matches!(jpql(&q), Err(QueryError::OperatorMismatch { .. })));
+}
+
+#[test]
+fn literal_conversions_for_options_unsigned_dates_and_enums() {
+    let id: Option<i64> = Some(42);
+    assert_eq!(
+        jpql(&Query::new("Dataset").where_eq("investigation.id", id)).unwrap(),
+        "SELECT d FROM Dataset d JOIN d.investigation i WHERE i.id = 42"
+    );
+    let none: Option<i64> = None;
+    assert_eq!(
+        jpql(&Query::new("Dataset").where_eq("id", none)),
+        Err(QueryError::MissingValue { path: "id".into() })
+    );
+    assert_eq!(
+        jpql(&Query::new("Dataset").where_eq("id", 7_usize)).unwrap(),
+        "SELECT d FROM Dataset d WHERE d.id = 7"
+    );
+    assert_eq!(
+        jpql(&Query::new("Dataset").where_eq("id", u64::MAX)),
+        Err(QueryError::IntegerOutOfRange {
+            path: "id".into(),
+            value: u64::MAX
+        })
+    );
+    assert_eq!(
+        jpql(&Query::new("Dataset").filter(Condition::ge("startDate", "2024-01-31"))).unwrap(),
+        "SELECT d FROM Dataset d WHERE d.startDate >= {ts 2024-01-31 00:00:00}"
+    );
+    assert!(matches!(
+        jpql(&Query::new("Dataset").filter(Condition::ge("startDate", "31/01/2024"))),
+        Err(QueryError::InvalidTimestamp { .. })
+    ));
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(86_400 + 3_661);
+    assert_eq!(
+        jpql(&Query::new("Dataset").filter(Condition::lt("startDate", t))).unwrap(),
+        "SELECT d FROM Dataset d WHERE d.startDate < {ts 1970-01-02 01:01:01}"
+    );
+    assert_eq!(
+        jpql(
+            &Query::new("ParameterType").where_eq("valueType", crate::ParameterValueType::Numeric)
+        )
+        .unwrap(),
+        "SELECT pt FROM ParameterType pt WHERE pt.valueType = org.icatproject.ParameterValueType.NUMERIC"
+    );
+    // A constant of another enum is a type mismatch.
+    assert!(matches!(
+        jpql(&Query::new("ParameterType").where_eq("valueType", crate::AccessType::Read)),
+        Err(QueryError::TypeMismatch { .. })
+    ));
+}
+
+#[test]
+fn enum_strings_the_server_would_refuse_are_refused_offline() {
+    let err = jpql(&Query::new("ParameterType").where_eq("valueType", "numeric")).unwrap_err();
+    assert!(
+        matches!(err, QueryError::InvalidEnumValue { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("did you mean NUMERIC?"), "{err}");
+    let err = jpql(&Query::new("ParameterType").where_eq("valueType", "TEXT")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("one of DATE_AND_TIME, NUMERIC, STRING"),
+        "{err}"
+    );
+    assert_eq!(
+        jpql(&Query::new("ParameterType").where_eq("valueType", "STRING")).unwrap(),
+        "SELECT pt FROM ParameterType pt WHERE pt.valueType = org.icatproject.ParameterValueType.STRING"
+    );
+}
+
+#[test]
+fn in_lists_are_bounded_and_error_text_stays_short() {
+    let q = Query::new("Datafile").filter(Condition::is_in("id", 0..50_000_i64));
+    let err = jpql(&q).unwrap_err();
+    assert!(matches!(
+        err,
+        QueryError::TooManyInValues {
+            count: 50_000,
+            max: MAX_IN_VALUES,
+            ..
+        }
+    ));
+    let q = Query::new("Datafile").filter(Condition::is_in("id", 0..MAX_IN_VALUES as i64));
+    assert!(jpql(&q).is_ok());
+    let huge = "x".repeat(100_000);
+    for err in [
+        jpql(&Query::new(huge.as_str())).unwrap_err(),
+        jpql(&Query::new("Datafile").where_eq(huge.as_str(), 1_i64)).unwrap_err(),
+        jpql(&Query::new("ParameterType").where_eq("valueType", huge.as_str())).unwrap_err(),
+        jpql(&Query::new("Dataset").where_eq("startDate", huge.as_str())).unwrap_err(),
+    ] {
+        assert!(
+            err.to_string().len() < 600,
+            "{} bytes",
+            err.to_string().len()
+        );
+    }
+}
