@@ -95,8 +95,9 @@ macro_rules! enum_literals {
                 }
             }
         )*
-        /// The constants of an ICAT enum type, by its name (`"ParameterValueType"`).
-        pub(crate) fn enum_constants(enum_name: &str) -> Option<&'static [&'static str]> {
+        /// The constants of an ICAT enum type as written on the wire, by the enum's name
+        /// (`enum_constants("ParameterValueType")` gives `DATE_AND_TIME`, `NUMERIC`, `STRING`).
+        pub fn enum_constants(enum_name: &str) -> Option<&'static [&'static str]> {
             match enum_name {
                 $(stringify!($name) => Some(crate::generated::$name::VALUES),)*
                 _ => None,

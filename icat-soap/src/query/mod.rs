@@ -52,7 +52,7 @@ pub use condition::{CompareOp, Condition, LIKE_ESCAPE, MatchKind, escape_like};
 pub use error::QueryError;
 pub use jpql::Jpql;
 pub use keywords::JPQL_KEYWORDS;
-pub use literal::{ENUM_PREFIX, Literal, quote_string};
+pub use literal::{ENUM_PREFIX, Literal, enum_constants, quote_string};
 pub use path::Schema;
 
 /// The most values one `IN (...)` list may hold. Databases behind ICAT limit IN lists (Oracle
