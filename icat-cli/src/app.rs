@@ -206,7 +206,7 @@ pub fn describe_error(err: &anyhow::Error) -> (ExitKind, String) {
     }
     // Context layers first, then the cause, on one line.
     let mut text = String::new();
-    for part in err.chain().map(|c| c.to_string()) {
+    for part in err.chain().map(crate::advice::cli_text) {
         if text.contains(&part) {
             continue;
         }

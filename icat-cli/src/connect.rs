@@ -104,9 +104,7 @@ pub fn icat_client(
         builder = builder.ca_certificate(ca.clone());
     }
     if !check_cert {
-        tracing::warn!(
-            "TLS certificate verification is off (--no-check-certificate / checkCert = No)"
-        );
+        // The client warns once per process (ICAT and IDS clients share the warning).
         builder = builder.danger_accept_invalid_certs(true);
     }
     builder.build().map_err(|e| {
@@ -214,12 +212,13 @@ pub async fn connect_with(
         Some(c) if settings.url.is_none() => c.check_cert,
         _ => settings.check_cert,
     };
-    let client = icat_client(
-        &url,
-        check_cert,
-        settings.ca_file.as_ref(),
-        &settings.network,
-    )?;
+    // A CA file given now wins; else the one stored with the session for this server.
+    let ca_file = match (&settings.ca_file, &cached) {
+        (Some(path), _) => Some(absolute(path)),
+        (None, Some(c)) if c.url == url => c.ca_file.clone(),
+        _ => None,
+    };
+    let client = icat_client(&url, check_cert, ca_file.as_ref(), &settings.network)?;
     let idsurl = settings
         .idsurl
         .clone()
@@ -236,6 +235,7 @@ pub async fn connect_with(
                     if entry.idsurl.is_none() {
                         entry.idsurl = idsurl.clone();
                     }
+                    entry.ca_file = ca_file.clone();
                     // Best effort: a read-only cache must not stop the command.
                     if let Err(e) = cache.save(&entry) {
                         tracing::warn!("{e}");
@@ -246,7 +246,7 @@ pub async fn connect_with(
                         idsurl,
                         server_user: entry.server_user.clone(),
                         check_cert,
-                        ca_file: settings.ca_file.clone(),
+                        ca_file: ca_file.clone(),
                         network: settings.network,
                         cached: entry,
                         fresh_login: false,
@@ -327,6 +327,7 @@ pub async fn connect_with(
         expires_at_ms: now_ms() + (minutes_left(&session) * 60_000.0) as i64,
         saved_at_ms: now_ms(),
         check_cert,
+        ca_file: ca_file.clone(),
     };
     if let Err(e) = cache.save(&entry) {
         tracing::warn!("{e}");
@@ -337,12 +338,18 @@ pub async fn connect_with(
         idsurl,
         server_user,
         check_cert,
-        ca_file: settings.ca_file.clone(),
+        ca_file,
         network: settings.network,
         cached: entry,
         fresh_login: true,
         ids: std::sync::OnceLock::new(),
     })
+}
+
+/// An absolute form of a path given relative to the working directory (so a session stored by
+/// one command still finds its CA file from another directory).
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// The server's message of an ICAT fault, without the client's advice.

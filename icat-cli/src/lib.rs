@@ -3,6 +3,7 @@
 //! The binary in `main.rs` only parses arguments and maps failures to exit codes; everything else
 //! lives here so it can be unit-tested.
 
+pub mod advice;
 pub mod app;
 pub mod catalog;
 pub mod cli;

@@ -33,6 +33,9 @@ pub struct CachedSession {
     /// Whether TLS certificates are checked for this server.
     #[serde(default = "default_true")]
     pub check_cert: bool,
+    /// The extra CA certificate file (absolute path) trusted for this server, if any.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_true() -> bool {
@@ -225,6 +228,7 @@ mod tests {
             expires_at_ms: 1_000_000,
             saved_at_ms: saved,
             check_cert: true,
+            ca_file: None,
         }
     }
 

@@ -17,13 +17,14 @@ pub struct TransportOptions {
     /// Limit for one whole small call (ping, getSize, prepareData ...). Downloads and uploads are
     /// not limited by it, only by `read_timeout`, since large files take as long as they take.
     pub call_timeout: Duration,
-    /// Extra CA certificate(s), PEM file, trusted in addition to the built-in roots.
+    /// Extra CA certificate(s), PEM file, trusted in addition to the system store.
     pub ca_certificate: Option<PathBuf>,
     /// Use `HTTP(S)_PROXY` / `NO_PROXY` from the environment (default true).
     pub proxy_from_env: bool,
     /// Explicit proxy URL for all requests; overrides the environment.
     pub proxy: Option<String>,
-    /// Disable TLS certificate verification. Off by default; logged as a warning when on.
+    /// Disable TLS certificate verification. Off by default; logged as a warning (once per
+    /// process) when on.
     pub insecure: bool,
     /// The `User-Agent` header.
     pub user_agent: String,
@@ -52,42 +53,24 @@ impl TransportOptions {
             .read_timeout(self.read_timeout)
             .user_agent(self.user_agent.clone())
             .pool_idle_timeout(Duration::from_secs(60));
+        let mut trust = icat_soap::tls::Trust::system();
         if let Some(path) = &self.ca_certificate {
-            let pem = std::fs::read(path).map_err(|e| {
-                IdsError::Config(format!(
-                    "cannot read CA certificate {}: {e}",
-                    path.display()
-                ))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                IdsError::Config(format!(
-                    "CA certificate {} is not valid PEM: {e}",
-                    path.display()
-                ))
-            })?;
-            if certs.is_empty() {
-                return Err(IdsError::Config(format!(
-                    "CA certificate file {} holds no certificate",
-                    path.display()
-                )));
-            }
-            for c in certs {
-                b = b.add_root_certificate(c);
-            }
+            trust
+                .add_ca_file(path)
+                .map_err(|e| IdsError::Config(e.to_string()))?;
         }
+        trust.set_insecure(self.insecure);
+        b = b.tls_backend_preconfigured(
+            trust
+                .client_config()
+                .map_err(|e| IdsError::Config(e.to_string()))?,
+        );
         if let Some(p) = &self.proxy {
             let proxy = reqwest::Proxy::all(p)
                 .map_err(|e| IdsError::Config(format!("invalid proxy URL {p:?}: {e}")))?;
             b = b.proxy(proxy);
         } else if !self.proxy_from_env {
             b = b.no_proxy();
-        }
-        if self.insecure {
-            tracing::warn!(
-                "TLS certificate verification is DISABLED for the IDS connection (insecure mode); \
-                 anyone on the network path can read and alter the data"
-            );
-            b = b.danger_accept_invalid_certs(true);
         }
         b.build()
             .map_err(|e| IdsError::Config(format!("cannot build HTTP client: {e}")))

@@ -132,7 +132,7 @@ fn server() -> &'static Server {
         Server {
             url: sim.icat_url(),
             session,
-            http: reqwest::Client::new(),
+            http: icat_soap::tls::http_client().unwrap(),
             runtime,
             _sim: sim,
         }

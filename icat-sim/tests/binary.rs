@@ -25,7 +25,15 @@ async fn binary_prints_urls_and_stops_on_sigterm() {
         "{wsdl}"
     );
     assert_eq!(ids, wsdl.replace("/ICATService/ICAT?wsdl", "/ids"));
-    let body = reqwest::get(&wsdl).await.unwrap().text().await.unwrap();
+    let body = icat_soap::tls::http_client()
+        .unwrap()
+        .get(&wsdl)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(body.contains(&wsdl.replace("?wsdl", "")));
 
     let status = Command::new("kill")

@@ -20,7 +20,7 @@ async fn ids_serves_synthetic_files_and_registers_uploads() {
         .await
         .unwrap();
     let session = sim.icat().login("simple", &creds("root")).unwrap();
-    let http = reqwest::Client::new();
+    let http = icat_soap::tls::http_client().unwrap();
     let ids = sim.ids_url();
     assert_eq!(
         http.get(format!("{ids}/ping"))
@@ -193,7 +193,7 @@ async fn two_level_synthetic_data_starts_archived() {
         .await
         .unwrap();
     let session = sim.icat().login("simple", &creds("root")).unwrap();
-    let http = reqwest::Client::new();
+    let http = icat_soap::tls::http_client().unwrap();
     let ids = sim.ids_url();
     assert_eq!(
         http.get(format!("{ids}/isTwoLevel"))

@@ -14,7 +14,7 @@ struct Soap {
 impl Soap {
     fn new(url: String) -> Self {
         Soap {
-            http: reqwest::Client::new(),
+            http: icat_soap::tls::http_client().unwrap(),
             url,
         }
     }
@@ -305,7 +305,8 @@ async fn crud_search_and_faults_over_soap() {
 #[tokio::test]
 async fn malformed_requests_get_a_client_fault() {
     let sim = Simulator::builder().start().await.unwrap();
-    let response = reqwest::Client::new()
+    let response = icat_soap::tls::http_client()
+        .unwrap()
         .post(sim.icat_url())
         .header("Content-Type", "text/xml")
         .body("<not-soap")

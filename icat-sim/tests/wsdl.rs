@@ -5,7 +5,7 @@ use icat_sim::Simulator;
 #[tokio::test]
 async fn wsdl_and_xsd_are_served_with_rewritten_addresses() {
     let sim = Simulator::builder().start().await.unwrap();
-    let client = reqwest::Client::new();
+    let client = icat_soap::tls::http_client().unwrap();
     let wsdl = client.get(sim.wsdl_url()).send().await.unwrap();
     assert_eq!(wsdl.status(), 200);
     assert!(

@@ -122,7 +122,7 @@ pub enum IcatError {
     },
     /// The TLS handshake or certificate check failed.
     #[error(
-        "TLS error talking to {url}: {detail}. If the server uses a private certificate authority, add its certificate (ClientBuilder::ca_certificate)."
+        "TLS error talking to {url}: {detail}. If the server uses a private certificate authority, trust its CA certificate file."
     )]
     Tls {
         /// The endpoint called.

@@ -15,6 +15,7 @@ pub mod error;
 pub mod generated;
 pub mod meta;
 pub mod query;
+pub mod tls;
 pub mod xml;
 
 pub use client::Client;

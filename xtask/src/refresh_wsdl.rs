@@ -270,6 +270,9 @@ fn entity_json(info: &Node, previous: Option<&Value>) -> Value {
 /// Downloads everything from the server at `url`, merging with the `previous` entity-info JSON.
 pub async fn download(url: &str, previous: Option<&Value>) -> anyhow::Result<Snapshot> {
     let endpoint = endpoint(url)?;
+    // reqwest is built without a default crypto provider (the workspace uses ring); xtask must
+    // not depend on icat-soap, whose generated code it regenerates. Already installed is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(60))
         .build()?;

@@ -31,10 +31,11 @@ pub async fn logout(ctx: &Context, out: &mut dyn Write) -> anyhow::Result<()> {
     let Some(entry) = connect::find_cached(&settings, &cache) else {
         return Err(Failure::auth("not logged in (no stored session)", "nothing to do").into());
     };
+    let ca_file = settings.ca_file.clone().or_else(|| entry.ca_file.clone());
     let client = connect::icat_client(
         &entry.url,
         entry.check_cert,
-        settings.ca_file.as_ref(),
+        ca_file.as_ref(),
         &settings.network,
     )?;
     let ended = match client.resume(&entry.session_id, None).await {

@@ -110,7 +110,7 @@ impl Fixture {
             server,
             catalog,
             dir,
-            http: reqwest::Client::new(),
+            http: icat_soap::tls::http_client().unwrap(),
             session,
             root_session,
             investigation,

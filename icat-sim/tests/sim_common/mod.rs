@@ -57,7 +57,7 @@ impl Sim {
         };
         Sim {
             sim,
-            http: reqwest::Client::new(),
+            http: icat_soap::tls::http_client().unwrap(),
             root,
             dataset,
             format,

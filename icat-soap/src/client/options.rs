@@ -107,21 +107,21 @@ impl ClientBuilder {
         self
     }
 
-    /// Trusts the certificate authorities in this PEM file as well as the built-in roots
+    /// Trusts the certificate authorities in this PEM file as well as the system store
     /// (for servers with a private or institutional CA). Read when [`build`](Self::build) runs.
     pub fn ca_certificate(mut self, pem_file: impl Into<PathBuf>) -> Self {
         self.ca_files.push(pem_file.into());
         self
     }
 
-    /// Trusts the certificate authorities in this PEM text as well as the built-in roots.
+    /// Trusts the certificate authorities in this PEM text as well as the system store.
     pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.ca_pems.push(pem.into());
         self
     }
 
     /// Turns off TLS certificate verification. Off by default; anyone on the network path can
-    /// then read and change the traffic, including passwords. Logged as a warning when built.
+    /// then read and change the traffic, including passwords. Logged as a warning, once per process.
     pub fn danger_accept_invalid_certs(mut self, insecure: bool) -> Self {
         self.insecure = insecure;
         self
@@ -152,26 +152,23 @@ impl ClientBuilder {
         if let Some(t) = self.read_timeout {
             http = http.read_timeout(t);
         }
+        let mut trust = crate::tls::Trust::system();
         for path in &self.ca_files {
-            let pem = std::fs::read(path).map_err(|e| {
-                IcatError::Config(format!(
-                    "cannot read CA certificate file {}: {e}",
-                    path.display()
-                ))
-            })?;
-            http = add_pem(http, &pem, &path.display().to_string())?;
+            trust
+                .add_ca_file(path)
+                .map_err(|e| IcatError::Config(e.to_string()))?;
         }
         for pem in &self.ca_pems {
-            http = add_pem(http, pem, "the PEM text given")?;
+            trust
+                .add_ca_pem(pem, "the PEM text given")
+                .map_err(|e| IcatError::Config(e.to_string()))?;
         }
-        if self.insecure {
-            tracing::warn!(
-                endpoint = %endpoint,
-                "TLS CERTIFICATE VERIFICATION IS OFF for this ICAT client: traffic, including \
-                 passwords and session ids, can be read and changed by anyone on the network path"
-            );
-            http = http.danger_accept_invalid_certs(true);
-        }
+        trust.set_insecure(self.insecure);
+        let mut http = http.tls_backend_preconfigured(
+            trust
+                .client_config()
+                .map_err(|e| IcatError::Config(e.to_string()))?,
+        );
         if !self.proxy_from_env {
             http = http.no_proxy();
         }
@@ -190,23 +187,6 @@ impl ClientBuilder {
             }),
         })
     }
-}
-
-fn add_pem(
-    http: reqwest::ClientBuilder,
-    pem: &[u8],
-    origin: &str,
-) -> Result<reqwest::ClientBuilder, IcatError> {
-    let certs = reqwest::Certificate::from_pem_bundle(pem)
-        .map_err(|e| IcatError::Config(format!("{origin} is not a PEM certificate bundle: {e}")))?;
-    if certs.is_empty() {
-        return Err(IcatError::Config(format!(
-            "{origin} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)"
-        )));
-    }
-    Ok(certs
-        .into_iter()
-        .fold(http, |b, c| b.add_root_certificate(c)))
 }
 
 #[cfg(test)]

@@ -1,0 +1,231 @@
+//! The CLI's wording of library errors: what to do is said with `icat` flags and `icat.cfg`
+//! keys (`--ca-file`/`caFile`, `--read-timeout`, `--retries`), never with Rust API names, and a
+//! URL with the wrong scheme gets a hint to switch it.
+
+use std::error::Error;
+
+use icat_ids::IdsError;
+use icat_soap::IcatError;
+
+/// The hint for a TLS failure (or a plain-http answer to https) seen in `detail`, for `url`.
+pub fn tls_hint(url: &str, detail: &str) -> String {
+    if detail.contains("InvalidContentType") || detail.contains("corrupt message") {
+        return format!(
+            "the server at {} answers plain http, not TLS: use http:// in the URL (-w/url, --idsurl/idsurl)",
+            origin(url)
+        );
+    }
+    "if the server uses a private certificate authority, pass --ca-file FILE (or caFile = FILE in \
+     the icat.cfg section); if the certificate names another host, use that name in the URL"
+        .to_string()
+}
+
+/// The hint when an `http://` URL reached a server that speaks TLS (the answer is not HTTP, or
+/// the server hung up at once).
+fn http_to_tls_hint(url: &str, detail: &str) -> Option<String> {
+    let suspicious = [
+        "invalid HTTP version",
+        "connection closed before message completed",
+        "invalid HTTP status",
+        "Connection reset",
+        "connection reset",
+        "unexpected EOF",
+    ];
+    (url.starts_with("http://") && suspicious.iter().any(|s| detail.contains(s))).then(|| {
+        format!(
+            "if the server at {} expects TLS, use https:// in the URL (-w/url, --idsurl/idsurl)",
+            origin(url)
+        )
+    })
+}
+
+/// `scheme://host:port` of a URL.
+fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(i) => &url[..after_scheme + i],
+        None => url,
+    }
+}
+
+/// The messages of an error's sources, joined.
+fn chain_text(e: &(dyn Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = e.source();
+    while let Some(err) = current {
+        let text = err.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = err.source();
+    }
+    parts.join(": ")
+}
+
+/// How the CLI words an ICAT error; `None` keeps the library's text.
+pub fn icat_message(e: &IcatError) -> Option<String> {
+    Some(match e {
+        IcatError::Tls { url, detail } => {
+            format!(
+                "TLS error talking to {url}: {detail}; {}",
+                tls_hint(url, detail)
+            )
+        }
+        IcatError::Interrupted { url, detail } | IcatError::Connect { url, detail } => {
+            let hint = http_to_tls_hint(url, detail)?;
+            format!("no HTTP answer from {url}: {detail}; {hint}")
+        }
+        IcatError::Timeout { url, after } => format!(
+            "no answer from {url} within {after:?}; the server may be busy or unreachable: retry, \
+             narrow the query, or raise --read-timeout (readTimeout in icat.cfg)"
+        ),
+        IcatError::RetriesExhausted {
+            operation,
+            attempts,
+            last,
+        } => format!(
+            "{operation} failed {attempts} times in a row, giving up: {} The server or the network \
+             keeps failing; try again later, or raise --retries (retries in icat.cfg)",
+            icat_message(last).unwrap_or_else(|| last.to_string())
+        ),
+        IcatError::ResponseTooLarge { url, limit } => {
+            format!("the answer from {url} is larger than the {limit}-byte limit; narrow the query")
+        }
+        IcatError::Validation { message, .. } => format!(
+            "ICAT validation failed: {message}; fix the input, or narrow the query if it asks for too much"
+        ),
+        _ => return None,
+    })
+}
+
+/// How the CLI words an IDS error; `None` keeps the library's text.
+pub fn ids_message(e: &IdsError) -> Option<String> {
+    Some(match e {
+        IdsError::Timeout { call, after } => format!(
+            "IDS call {call} timed out after {after:?}; the server is slow or unreachable: retry \
+             later, or raise --read-timeout (readTimeout in icat.cfg)"
+        ),
+        IdsError::Connect { url, .. } => {
+            let detail = chain_text(e);
+            if is_tls_detail(&detail) {
+                format!(
+                    "TLS error talking to the IDS at {url}: {detail}; {}",
+                    tls_hint(url, &detail)
+                )
+            } else {
+                let hint = http_to_tls_hint(url, &detail)?;
+                format!("no HTTP answer from the IDS at {url}: {detail}; {hint}")
+            }
+        }
+        IdsError::Transport { call, .. } => {
+            let detail = chain_text(e);
+            if is_tls_detail(&detail) {
+                format!(
+                    "TLS error calling IDS {call}: {detail}; {}",
+                    tls_hint("the IDS URL", &detail)
+                )
+            } else {
+                let hint = http_to_tls_hint("http://the IDS URL", &detail)?;
+                format!("no HTTP answer to IDS {call}: {detail}; {hint}")
+            }
+        }
+        IdsError::SessionRenewal { source } => icat_message(source)?,
+        _ => return None,
+    })
+}
+
+/// Whether a transport error's text is a TLS failure (certificate, handshake, not TLS at all).
+fn is_tls_detail(detail: &str) -> bool {
+    [
+        "certificate",
+        "InvalidContentType",
+        "corrupt message",
+        "handshake",
+        "CaUsedAsEndEntity",
+        "UnknownIssuer",
+        "NotValidForName",
+        "trusted certificate authorities",
+    ]
+    .iter()
+    .any(|s| detail.contains(s))
+}
+
+/// The CLI's text for one error of a chain: its own wording for library errors, else `Display`.
+pub fn cli_text(cause: &(dyn Error + 'static)) -> String {
+    if let Some(e) = cause.downcast_ref::<IcatError>() {
+        if let Some(text) = icat_message(e) {
+            return text;
+        }
+    }
+    if let Some(e) = cause.downcast_ref::<IdsError>() {
+        if let Some(text) = ids_message(e) {
+            return text;
+        }
+    }
+    cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_name_flags_never_rust_paths() {
+        let tls = IcatError::Tls {
+            url: "https://h:1/ICATService/ICAT".into(),
+            detail: "invalid peer certificate: UnknownIssuer".into(),
+        };
+        let text = icat_message(&tls).unwrap();
+        assert!(
+            text.contains("--ca-file") && text.contains("caFile"),
+            "{text}"
+        );
+        let retries = IcatError::RetriesExhausted {
+            operation: "search".into(),
+            attempts: 4,
+            last: Box::new(IcatError::Timeout {
+                url: "https://h/ICATService/ICAT".into(),
+                after: std::time::Duration::from_secs(1),
+            }),
+        };
+        let text = icat_message(&retries).unwrap();
+        assert!(
+            text.contains("--retries") && text.contains("--read-timeout"),
+            "{text}"
+        );
+        for text in [
+            icat_message(&tls).unwrap(),
+            text,
+            icat_message(&IcatError::ResponseTooLarge {
+                url: "u".into(),
+                limit: 1,
+            })
+            .unwrap(),
+            icat_message(&IcatError::Validation {
+                message: "m".into(),
+                offset: -1,
+            })
+            .unwrap(),
+        ] {
+            assert!(!text.contains("::"), "{text}");
+        }
+    }
+
+    #[test]
+    fn wrong_scheme_hints() {
+        let text = tls_hint(
+            "https://h:8080/ICATService/ICAT",
+            "received corrupt message of type InvalidContentType",
+        );
+        assert!(
+            text.contains("use http://") && text.contains("https://h:8080"),
+            "{text}"
+        );
+        let hint = http_to_tls_hint("http://h:8181/ids", "invalid HTTP version parsed").unwrap();
+        assert!(hint.contains("use https://"), "{hint}");
+        assert_eq!(
+            http_to_tls_hint("https://h:8181/ids", "invalid HTTP version parsed"),
+            None
+        );
+    }
+}
