@@ -38,6 +38,36 @@ pub struct CachedSession {
     pub ca_file: Option<PathBuf>,
 }
 
+/// Which stored session is the default: server, authenticator and user of the last `icat login`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultKey {
+    /// The normalised ICAT URL.
+    pub url: String,
+    /// The authenticator.
+    pub auth: String,
+    /// The user name as given at login.
+    pub username: String,
+    /// The user name as the server reports it, for messages after the session is gone.
+    pub server_user: String,
+}
+
+impl DefaultKey {
+    /// The key of a stored session.
+    pub fn of(session: &CachedSession) -> Self {
+        DefaultKey {
+            url: session.url.clone(),
+            auth: session.auth.clone(),
+            username: session.username.clone(),
+            server_user: session.server_user.clone(),
+        }
+    }
+
+    /// Whether this key names that session.
+    pub fn names(&self, session: &CachedSession) -> bool {
+        self.url == session.url && self.auth == session.auth && self.username == session.username
+    }
+}
+
 fn default_true() -> bool {
     true
 }
@@ -122,6 +152,13 @@ impl SessionCache {
     /// Stores a session: private directory (0700), file mode 0600, written to a temporary file
     /// and renamed into place so a reader never sees half a file.
     pub fn save(&self, session: &CachedSession) -> Result<PathBuf, Failure> {
+        let path = self.path_for(&session.url, &session.auth, &session.username);
+        self.write_private(&path, session)?;
+        Ok(path)
+    }
+
+    /// Writes `value` as JSON to `path` in the cache directory, privately and atomically.
+    fn write_private(&self, path: &Path, value: &impl Serialize) -> Result<(), Failure> {
         let io_fail = |what: &str, err: std::io::Error| {
             Failure::bare(
                 crate::failure::ExitKind::Other,
@@ -132,21 +169,59 @@ impl SessionCache {
             )
         };
         create_private_dir(&self.dir).map_err(|e| io_fail("create", e))?;
-        let path = self.path_for(&session.url, &session.auth, &session.username);
         let tmp = path.with_extension(format!("json.tmp{}", std::process::id()));
-        let text = serde_json::to_vec_pretty(session)
+        let text = serde_json::to_vec_pretty(value)
             .map_err(|e| io_fail("encode", std::io::Error::other(e)))?;
         let result = (|| {
             let mut file = open_private(&tmp)?;
             file.write_all(&text)?;
             file.sync_all()?;
-            std::fs::rename(&tmp, &path)
+            std::fs::rename(&tmp, path)
         })();
         if let Err(err) = result {
             let _ = std::fs::remove_file(&tmp);
             return Err(io_fail("write", err));
         }
-        Ok(path)
+        Ok(())
+    }
+
+    fn default_path(&self) -> PathBuf {
+        self.dir.join("default.json")
+    }
+
+    /// The session plain commands use: the one of the last `icat login`, if any.
+    pub fn default_key(&self) -> Option<DefaultKey> {
+        let text = std::fs::read(self.default_path()).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// Makes this session the one plain commands use (`icat login` does this).
+    pub fn set_default(&self, session: &CachedSession) -> Result<(), Failure> {
+        self.write_private(&self.default_path(), &DefaultKey::of(session))
+    }
+
+    /// Forgets which session is the default (after `icat logout`).
+    pub fn clear_default(&self) -> Result<(), Failure> {
+        match std::fs::remove_file(self.default_path()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Failure::bare(
+                crate::failure::ExitKind::Other,
+                format!("cannot remove {}: {e}", self.default_path().display()),
+            )),
+        }
+    }
+
+    /// Removes the files of sessions whose expiry (as estimated when last used) has passed;
+    /// returns them.
+    pub fn prune_expired(&self, now_ms: i64) -> Vec<CachedSession> {
+        let mut gone = Vec::new();
+        for (path, session) in self.all() {
+            if session.expires_at_ms <= now_ms && std::fs::remove_file(&path).is_ok() {
+                gone.push(session);
+            }
+        }
+        gone
     }
 
     /// Removes a stored session file; returns whether one existed.
@@ -253,6 +328,28 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn default_key_and_pruning() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = SessionCache::at(dir.path().join("icat"));
+        assert_eq!(cache.default_key(), None);
+        let a = sample("jdoe", 10);
+        let mut b = sample("rbeck", 20);
+        b.expires_at_ms = 5;
+        cache.save(&a).unwrap();
+        cache.save(&b).unwrap();
+        cache.set_default(&a).unwrap();
+        assert!(cache.default_key().unwrap().names(&a));
+        // The default file is not a session file.
+        assert_eq!(cache.all().len(), 2);
+        let gone = cache.prune_expired(100);
+        assert_eq!(gone, vec![b]);
+        assert_eq!(cache.all().len(), 1);
+        cache.clear_default().unwrap();
+        cache.clear_default().unwrap();
+        assert_eq!(cache.default_key(), None);
     }
 
     #[cfg(unix)]
