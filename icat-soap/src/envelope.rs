@@ -112,7 +112,10 @@ pub fn write_icat_fault(e: &IcatException) -> String {
 /// Reads an envelope and decodes the first body element as `B`; a `Fault` body gives
 /// [`SoapError::Fault`]. Headers are ignored.
 pub fn read_envelope<B: SoapBody>(input: &[u8]) -> Result<B, SoapError> {
-    let mut r = XmlReader::new(input, B::TARGET_NAMESPACE);
+    read_envelope_from(XmlReader::new(input, B::TARGET_NAMESPACE))
+}
+
+fn read_envelope_from<B: SoapBody>(mut r: XmlReader<'_>) -> Result<B, SoapError> {
     let root = r.root()?;
     if !root.is(NsKind::Soap, "Envelope") {
         return Err(SoapError::NotEnvelope {
@@ -141,8 +144,11 @@ pub fn read_response_envelope<B: SoapBody>(input: &[u8]) -> Result<B, SoapError>
 }
 
 /// Server side: reads a request envelope, e.g. as the generated `Request` union of all operations.
+/// Simple values are unmarshalled as ICAT's JAXB RI does ([`crate::jaxb`]): `<complete/>` or
+/// `<endDate>yesterday</endDate>` leave the value unset and `<endDate>2019-12-31</endDate>` is
+/// midnight, where the client's own reading ([`read_response_envelope`]) refuses them.
 pub fn read_request_envelope<B: SoapBody>(input: &[u8]) -> Result<B, SoapError> {
-    read_envelope(input)
+    read_envelope_from(XmlReader::new(input, B::TARGET_NAMESPACE).with_jaxb_values())
 }
 
 fn read_body<B: SoapBody>(

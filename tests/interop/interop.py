@@ -5,6 +5,7 @@ Usage: interop.py WSDL_URL IDS_URL
 Fails (non-zero exit, traceback) on the first unexpected result.
 """
 
+import datetime
 import hashlib
 import io
 import os
@@ -93,6 +94,8 @@ def main():
     count = client.search("SELECT COUNT(ds) FROM Dataset ds WHERE ds.investigation.id = %d" % inv.id)
     check(count == [1], "COUNT gives a number")
 
+    jaxb_values_part(client, inv, ds_type, facility, inv_type, suffix)
+    jpql_part(client, dataset)
     ids_part(client, idsurl, dataset, facility)
 
     client.delete(again)
@@ -103,6 +106,50 @@ def main():
     expect_error(icat.exception.ICATSessionError, "logged-out session refused",
                  client.search, "SELECT f FROM Facility f")
     print("interop: all checks passed")
+
+
+def jaxb_values_part(client, inv, ds_type, facility, inv_type, suffix):
+    """Values as suds sends them, read as ICAT's JAXB does (icat_soap::jaxb)."""
+    # The tutorial pattern: complete left unset, suds sends an empty <complete/>.
+    tutorial = client.new("Dataset", name="tutorial", investigation=inv, type=ds_type)
+    tutorial.create()
+    check(client.get("Dataset", tutorial.id).complete is False, "empty <complete/> is false")
+    # A set-up script's date-only endDate is midnight (server time zone UTC).
+    dated = client.new("Investigation", name="dated" + suffix, visitId="1", title="Dates",
+                       facility=facility, type=inv_type, endDate="2019-12-31")
+    dated.create()
+    got = client.get("Investigation", dated.id).endDate
+    check(got == datetime.datetime(2019, 12, 31, tzinfo=datetime.timezone.utc),
+          "date-only endDate stored as midnight: %r" % (got,))
+    # createMany: the fault names the first offending object.
+    files = [client.new("Datafile", name="many%d.dat" % i, dataset=tutorial) for i in range(4)]
+    files[1].name = None
+    err = expect_error(icat.exception.ICATValidationError, "createMany with a bad second object",
+                       client.createMany, files)
+    check(err.offset == 1, "createMany fault carries offset 1: %r" % (err.offset,))
+    check(client.search("SELECT COUNT(df) FROM Datafile df WHERE df.dataset.id = %d"
+                        % tutorial.id) == [0], "createMany created nothing")
+    client.delete(tutorial)
+    client.delete(dated)
+
+
+def jpql_part(client, dataset):
+    """JPQL as python-icat users write it."""
+    df = client.new("Datafile", name="dated.dat", dataset=dataset,
+                    datafileCreateTime="2012-06-01T12:00:00Z")
+    df.create()
+    query = Query(client, "Datafile", conditions={
+        "datafileCreateTime": [">= '2012-01-01'", "< '2013-01-01'"],
+        "dataset.id": "= %d" % dataset.id})
+    found = client.search(query)
+    check([d.name for d in found] == ["dated.dat"], "date compared with a string literal")
+    query = Query(client, "Datafile", conditions={
+        "datafileCreateTime": ">= '2012-06-01 12:00:01'", "dataset.id": "= %d" % dataset.id})
+    check(client.search(query) == [], "date compared with a date-time string literal")
+    found = client.search("Dataset INCLUDE Datafile [id = %d]" % dataset.id)
+    check(len(found) == 1 and [d.name for d in found[0].datafiles] == ["dated.dat"],
+          "concise form with INCLUDE and a [condition]")
+    client.delete(df)
 
 
 def ids_part(client, idsurl, dataset, facility):

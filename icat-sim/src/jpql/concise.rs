@@ -1,13 +1,16 @@
-//! The old "concise" query syntax (`Dataset.id [name = 'x'] ORDER BY id INCLUDE 1`) and the `get`
-//! query syntax, both translated into the JPQL syntax tree.
+//! The old "concise" query syntax (`Dataset INCLUDE 1 [name = 'x'] <-> Investigation [...]`) and
+//! the `get` query syntax, both translated into the JPQL syntax tree.
 //!
-//! Concise forms accepted: an optional paging prefix `offset,count` (either part may be left out),
-//! an optional aggregate `MAX (Entity.attr)` or `DISTINCT`, `Entity` or `Entity.attr[.attr]`, an
-//! optional `[condition]` whose bare names are fields of the entity (bare enum names such as
-//! `NUMERIC` are allowed), further entities linked with `<->` (by their unique direct relationship
-//! or, failing that, the unique shortest chain of relationships) each with an optional condition,
-//! `ORDER BY attr [ASC|DESC], ...` relative to the first entity, and `INCLUDE 1` or
-//! `INCLUDE Type, Type`.
+//! The concise grammar is icat.server's `oldparser/OldSearchQuery.java` (6.2.0):
+//! `[offset] , [count]` (either part may be left out), then either an aggregate
+//! `MAX (Entity.attr)` or `[DISTINCT] Entity[.attr...]` followed directly by `ORDER BY attr
+//! [ASC|DESC], ...` (relative to the first entity) and, for a whole entity only, `INCLUDE 1` or
+//! `INCLUDE Type, Type` (the two in either order); then an optional `[condition]` on the first
+//! entity (bare names are its fields; bare enum names such as `NUMERIC` are allowed) and further
+//! entities linked with `<->` (by their unique direct relationship or, failing that, the unique
+//! shortest chain of relationships), each with an optional condition. So
+//! `Investigation INCLUDE Dataset [name = 'x']` is the investigation named x with its datasets,
+//! and an ORDER BY or INCLUDE after a condition is refused, as ICAT refuses it.
 
 use super::ast::*;
 use super::error::JpqlError;
@@ -45,13 +48,35 @@ pub fn parse_concise(query: &str) -> Result<Query, JpqlError> {
             pos: agg_pos,
         };
     }
+    // OldSearchQuery: an aggregate takes nothing more here; otherwise ORDER BY and, for a whole
+    // entity only, INCLUDE follow the name directly, in either order (INCLUDE first, or ORDER BY
+    // first), before any condition.
+    let mut order_by = Vec::new();
+    let mut include = None;
+    if aggregate.is_none() {
+        let simple = matches!(&select, Expr::Path(path) if path.fields.is_empty());
+        if p.peek().is_kw("ORDER") {
+            order_by = concise_order_by(&mut p, &var)?;
+            if simple && p.eat_kw("INCLUDE") {
+                include = Some(type_include(&mut p)?);
+            }
+        } else {
+            if simple && p.eat_kw("INCLUDE") {
+                include = Some(type_include(&mut p)?);
+            }
+            if p.peek().is_kw("ORDER") {
+                order_by = concise_order_by(&mut p, &var)?;
+            }
+        }
+    }
     let mut conditions = Vec::new();
     if let Some(c) = bracket_condition(&mut p, &var)? {
         conditions.push(c);
     }
     let mut joins = Vec::new();
     let mut prev = var.clone();
-    while p.eat_punct("<->") {
+    while !matches!(p.peek().tok, Tok::Eof) {
+        p.expect_punct("<->")?;
         let (other, opos) = p.ident("an entity name")?;
         let ovar = concise_var(&other);
         joins.push(Join {
@@ -68,19 +93,6 @@ pub fn parse_concise(query: &str) -> Result<Query, JpqlError> {
         }
         prev = ovar;
     }
-    let order_by = if p.peek().is_kw("ORDER") {
-        p.implicit_var = Some(var.clone());
-        let items = p.order_by()?;
-        p.implicit_var = None;
-        items
-    } else {
-        Vec::new()
-    };
-    let include = if p.eat_kw("INCLUDE") {
-        Some(type_include(&mut p)?)
-    } else {
-        None
-    };
     p.expect_eof()?;
     let where_clause = conditions
         .into_iter()
@@ -101,6 +113,14 @@ pub fn parse_concise(query: &str) -> Result<Query, JpqlError> {
         include,
         limit,
     })
+}
+
+/// `ORDER BY attr [ASC|DESC], ...` with bare names relative to the first entity.
+fn concise_order_by(p: &mut Parser, var: &str) -> Result<Vec<OrderItem>, JpqlError> {
+    p.implicit_var = Some(var.to_string());
+    let items = p.order_by()?;
+    p.implicit_var = None;
+    Ok(items)
 }
 
 /// `[offset] , [count]` before the entity name.

@@ -10,6 +10,8 @@ use rusqlite::types::Value;
 use super::*;
 use crate::db::{Clock, Db};
 
+mod fidelity;
+
 /// The user the table queries run as (`:user`).
 const USER: &str = "db/acord";
 /// `CURRENT_TIMESTAMP` in the tests: 2020-01-01 00:00:00 UTC.
@@ -1100,11 +1102,11 @@ const QUERIES: &[(&str, &str)] = &[
     ),
     ("COUNT (Datafile)", "10"),
     (
-        "Datafile.name <-> Investigation [name = '10100601-ST'] ORDER BY name",
+        "Datafile.name ORDER BY name <-> Investigation [name = '10100601-ST']",
         "e208339.dat, e208339.nxs, e208341.dat, e208341.vtk",
     ),
     (
-        "Keyword.name <-> Investigation <-> InvestigationUser <-> User [name = :user] ORDER BY name",
+        "Keyword.name ORDER BY name <-> Investigation <-> InvestigationUser <-> User [name = :user]",
         "Durol, Ni-Mn-Ga, single crystal, single crystal",
     ),
     (

@@ -22,6 +22,13 @@ pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 pub trait XmlValue: Sized {
     /// Parses the element text; the error says what was expected.
     fn from_text(text: &str) -> Result<Self, &'static str>;
+    /// What a JAXB RI server (ICAT) stores for this text when it unmarshals a request
+    /// ([`crate::jaxb`]): `None` where JAXB leaves the property unset. The default takes
+    /// [`from_text`](Self::from_text) and turns its error into `None`, as JAXB does for an enum
+    /// constant it does not know.
+    fn from_jaxb_text(text: &str) -> Option<Self> {
+        Self::from_text(text).ok()
+    }
     /// Writes the value as escaped element text.
     fn write_text(&self, w: &mut XmlWriter);
 }

@@ -162,6 +162,8 @@ pub struct XmlReader<'a> {
     default_kind: NsKind,
     /// Scratch stack of open element names while skipping.
     open: Vec<&'a [u8]>,
+    /// Simple values are read as a JAXB RI server reads them ([`XmlValue::from_jaxb_text`]).
+    jaxb_values: bool,
 }
 
 impl<'a> XmlReader<'a> {
@@ -181,7 +183,15 @@ impl<'a> XmlReader<'a> {
             bindings: Vec::with_capacity(8),
             default_kind: NsKind::None,
             open: Vec::new(),
+            jaxb_values: false,
         }
+    }
+
+    /// Reads optional simple values as ICAT's JAXB RI unmarshaller does (server side): a text it
+    /// cannot convert leaves the value unset instead of failing the document ([`crate::jaxb`]).
+    pub fn with_jaxb_values(mut self) -> Self {
+        self.jaxb_values = true;
+        self
     }
 
     /// Changes the nesting limit (default [`DEFAULT_MAX_DEPTH`]).
@@ -723,6 +733,10 @@ impl<'a> XmlReader<'a> {
         if el.nil {
             self.skip(el)?;
             return Ok(None);
+        }
+        if self.jaxb_values {
+            let text = self.read_text(el)?;
+            return Ok(T::from_jaxb_text(&text));
         }
         self.read_value(el).map(Some)
     }

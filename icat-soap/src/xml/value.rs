@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{XmlValue, XmlWriter};
-use crate::DateTime;
+use crate::{DateTime, jaxb};
 
 /// XML Schema's whitespace collapse for non-string types (leading/trailing only; inner space is invalid).
 fn collapse(s: &str) -> &str {
@@ -25,6 +25,9 @@ impl XmlValue for i64 {
             .parse()
             .map_err(|_| "expected an xs:long (a 64-bit integer)")
     }
+    fn from_jaxb_text(text: &str) -> Option<Self> {
+        jaxb::parse_long(text)
+    }
     fn write_text(&self, w: &mut XmlWriter) {
         w.raw(itoa_like(*self).as_str());
     }
@@ -35,6 +38,9 @@ impl XmlValue for i32 {
         collapse(text)
             .parse()
             .map_err(|_| "expected an xs:int (a 32-bit integer)")
+    }
+    fn from_jaxb_text(text: &str) -> Option<Self> {
+        jaxb::parse_int(text)
     }
     fn write_text(&self, w: &mut XmlWriter) {
         w.raw(itoa_like(i64::from(*self)).as_str());
@@ -56,6 +62,9 @@ impl XmlValue for f64 {
             }
             _ => t.parse().map_err(|_| "expected an xs:double"),
         }
+    }
+    fn from_jaxb_text(text: &str) -> Option<Self> {
+        jaxb::parse_double(text)
     }
     fn write_text(&self, w: &mut XmlWriter) {
         let mut s = String::new();
@@ -79,6 +88,9 @@ impl XmlValue for bool {
             _ => Err("expected an xs:boolean (true, false, 1 or 0)"),
         }
     }
+    fn from_jaxb_text(text: &str) -> Option<Self> {
+        jaxb::parse_boolean(text)
+    }
     fn write_text(&self, w: &mut XmlWriter) {
         w.raw(if *self { "true" } else { "false" });
     }
@@ -87,6 +99,9 @@ impl XmlValue for bool {
 impl XmlValue for DateTime {
     fn from_text(text: &str) -> Result<Self, &'static str> {
         DateTime::parse(text).map_err(|e| e.reason())
+    }
+    fn from_jaxb_text(text: &str) -> Option<Self> {
+        jaxb::parse_date_time(text)
     }
     fn write_text(&self, w: &mut XmlWriter) {
         w.raw(&self.to_string());

@@ -64,10 +64,11 @@ impl Compiler<'_> {
                 list,
                 negated,
             } => {
-                let l = self.expr(expr)?.sql;
+                let lt = self.expr(expr)?;
+                let l = lt.sql;
                 let items = list
                     .iter()
-                    .map(|i| self.expr(i).map(|t| t.sql))
+                    .map(|i| self.compared(i, lt.ty).map(|t| t.sql))
                     .collect::<Result<Vec<_>, _>>()?;
                 let not = if *negated { "NOT " } else { "" };
                 Typed {
@@ -94,9 +95,10 @@ impl Compiler<'_> {
                 high,
                 negated,
             } => {
-                let e = self.expr(expr)?.sql;
-                let lo = self.expr(low)?.sql;
-                let hi = self.expr(high)?.sql;
+                let et = self.expr(expr)?;
+                let e = et.sql;
+                let lo = self.compared(low, et.ty)?.sql;
+                let hi = self.compared(high, et.ty)?.sql;
                 let not = if *negated { "NOT " } else { "" };
                 Typed {
                     sql: format!("({e} {not}BETWEEN {lo} AND {hi})"),
@@ -256,9 +258,45 @@ impl Compiler<'_> {
         })
     }
 
+    /// An operand compared with `other`: a string literal next to a date attribute becomes the
+    /// date the database would convert it to ([`date_literal`](super::date_literal)); a string
+    /// that is no date becomes NULL and so matches nothing.
+    fn compared(&mut self, e: &Expr, other: Ty) -> Result<Typed, JpqlError> {
+        match (e, other) {
+            (Expr::Lit(Literal::Str(s)), Ty::Attr(AttrType::DateTime)) => {
+                let v = match super::date_literal::mysql_datetime_millis(s) {
+                    Some(ms) => Value::Integer(ms),
+                    None => Value::Null,
+                };
+                Ok(Typed {
+                    sql: self.bind(v),
+                    ty: Ty::Attr(AttrType::DateTime),
+                })
+            }
+            _ => self.expr(e),
+        }
+    }
+
+    /// Both sides of a comparison, each read against the other's type.
+    fn comparison(&mut self, l: &Expr, r: &Expr) -> Result<(Typed, Typed), JpqlError> {
+        if matches!(l, Expr::Lit(Literal::Str(_))) {
+            let rt = self.expr(r)?;
+            let lt = self.compared(l, rt.ty)?;
+            Ok((lt, rt))
+        } else {
+            let lt = self.expr(l)?;
+            let rt = self.compared(r, lt.ty)?;
+            Ok((lt, rt))
+        }
+    }
+
     pub(super) fn binary(&mut self, op: BinOp, l: &Expr, r: &Expr) -> Result<Typed, JpqlError> {
-        let lt = self.expr(l)?;
-        let rt = self.expr(r)?;
+        let (lt, rt) = match op {
+            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                self.comparison(l, r)?
+            }
+            _ => (self.expr(l)?, self.expr(r)?),
+        };
         let (sym, ty) = match op {
             BinOp::Or => ("OR", Ty::Bool),
             BinOp::And => ("AND", Ty::Bool),

@@ -17,6 +17,7 @@ use rusqlite::types::Value;
 use super::ast::*;
 use super::error::JpqlError;
 
+mod date_literal;
 mod expr;
 mod include;
 mod paths;
