@@ -193,6 +193,32 @@ pub enum IcatError {
         /// What came back.
         found: String,
     },
+    /// A search result row does not fit the Rust type asked for (`search_rows::<(String, i64)>`).
+    #[error(
+        "search result {row} does not fit the requested type: {error}. Change the Rust type or the query's select items."
+    )]
+    RowShape {
+        /// The 0-based index of the result.
+        row: usize,
+        /// What did not fit.
+        error: crate::rows::RowError,
+    },
+    /// A search that must give exactly one result gave another number.
+    #[error(
+        "expected exactly one search result, got {count}. Narrow the query, or use search_rows for several."
+    )]
+    NotOneResult {
+        /// Results returned.
+        count: usize,
+    },
+    /// An entity has no id where one is needed (it was never stored, or the id was not fetched).
+    #[error(
+        "the {entity} has no id: fetch it from ICAT or create it first, or set the id of the object it refers to"
+    )]
+    MissingId {
+        /// The entity type.
+        entity: &'static str,
+    },
     /// The server URL cannot be used.
     #[error("invalid ICAT URL `{url}`: {reason}")]
     InvalidUrl {

@@ -16,10 +16,12 @@ pub mod jaxb;
 pub mod generated;
 pub mod meta;
 pub mod query;
+pub mod rows;
+mod values;
 pub mod tls;
 pub mod xml;
 
-pub use client::Client;
+pub use client::{Client, EntityType, Session};
 pub use datetime::{DateTime, DateTimeError};
 pub use envelope::{SoapError, SoapFault};
 pub use error::IcatError;

@@ -151,3 +151,87 @@ async fn like_helpers_take_user_input_literally() {
         .expect("negated");
     assert_eq!(some.len(), 60);
 }
+
+#[tokio::test]
+async fn typed_rows_references_and_delete_by_id() {
+    use icat_soap::{Dataset, DatasetType, EntityType, Investigation};
+    let s = sim().await;
+    let session = root(&s).await;
+    let rows: Vec<(String, i64, Option<i64>)> = session
+        .search_rows(
+            &Query::new("Datafile")
+                .select("dataset.investigation.name")
+                .count()
+                .aggregate(Aggregate::Sum, "fileSize")
+                .group_by("dataset.investigation.name")
+                .order_by("dataset.investigation.name"),
+        )
+        .await
+        .expect("typed rows");
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|(_, n, sum)| *n == 15 && *sum == Some(240)));
+    let (files, bytes): (i64, Option<i64>) = session
+        .search_one(
+            &Query::new("Datafile")
+                .count()
+                .aggregate(Aggregate::Sum, "fileSize"),
+        )
+        .await
+        .expect("one row");
+    assert_eq!((files, bytes), (60, Some(960)));
+    // The wrong Rust type is a typed error that names the column.
+    match session
+        .search_rows::<(String, String)>(&Query::new("Datafile").select("name").select("fileSize"))
+        .await
+    {
+        Err(IcatError::RowShape { row: 0, error }) => {
+            assert_eq!((error.column, error.found.as_str()), (1, "an integer"));
+        }
+        other => panic!("{other:?}"),
+    }
+    match session
+        .search_one::<i64>(&Query::new("Datafile").select("id"))
+        .await
+    {
+        Err(IcatError::NotOneResult { count: 60 }) => {}
+        other => panic!("{other:?}"),
+    }
+
+    // Build with references (no Box, no `Some(id)`), delete by type and id.
+    let inv: Investigation = session
+        .search_one(&Query::new("Investigation").order_by("id").limit(0, 1))
+        .await
+        .expect("an investigation");
+    let type_id: i64 = session
+        .search_one(
+            &Query::new("DatasetType")
+                .select("id")
+                .order_by("id")
+                .limit(0, 1),
+        )
+        .await
+        .expect("a dataset type");
+    let id = session
+        .create(Dataset {
+            name: Some("library-api".into()),
+            investigation: Investigation::reference(inv.stored_id().expect("id")).into(),
+            type_: DatasetType::reference(type_id).into(),
+            ..Default::default()
+        })
+        .await
+        .expect("create");
+    let fetched: Dataset = session
+        .get_entity(id, &["investigation"])
+        .await
+        .expect("get");
+    assert_eq!(fetched.stored_id().expect("id"), id);
+    assert_eq!(
+        fetched.investigation.as_deref().and_then(EntityType::id),
+        inv.id
+    );
+    session.delete_by_id::<Dataset>(id).await.expect("delete");
+    assert!(matches!(
+        session.get_entity::<Dataset>(id, &[]).await,
+        Err(IcatError::NoSuchObjectFound { .. })
+    ));
+}

@@ -11,6 +11,7 @@ mod chunked;
 mod ops;
 mod options;
 mod retry;
+mod rows;
 mod session;
 mod transport;
 mod typed;

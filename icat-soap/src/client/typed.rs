@@ -13,6 +13,26 @@ pub trait EntityType: Into<Entity> + Sized + Send + 'static {
     const NAME: &'static str;
     /// Takes the struct out of the union, or names the entity type it holds instead.
     fn from_entity(entity: Entity) -> Result<Self, &'static str>;
+    /// The struct inside the union, if the union holds this type.
+    fn ref_from_entity(entity: &Entity) -> Option<&Self>;
+    /// The entity's id (`None` until it is stored).
+    fn id(&self) -> Option<i64>;
+    /// An entity with only its id set: what create, update and delete need to refer to an
+    /// existing object (`Dataset { investigation: Investigation::reference(id).into(), .. }`).
+    fn reference(id: i64) -> Self;
+
+    /// The id of an entity fetched from or stored on the server; an [`IcatError::MissingId`]
+    /// (instead of an `Option`) when it has none.
+    ///
+    /// ```
+    /// use icat_soap::{EntityType, Investigation};
+    /// assert_eq!(Investigation::reference(7).stored_id()?, 7);
+    /// assert!(Investigation::default().stored_id().is_err());
+    /// # Ok::<(), icat_soap::IcatError>(())
+    /// ```
+    fn stored_id(&self) -> Result<i64, IcatError> {
+        self.id().ok_or(IcatError::MissingId { entity: Self::NAME })
+    }
 }
 
 macro_rules! entity_types {
@@ -25,6 +45,36 @@ macro_rules! entity_types {
                         Entity::$name(e) => Ok(*e),
                         other => Err(other.entity_name()),
                     }
+                }
+                fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+                    match entity {
+                        Entity::$name(e) => Some(e),
+                        _ => None,
+                    }
+                }
+                fn id(&self) -> Option<i64> {
+                    self.id
+                }
+                fn reference(id: i64) -> Self {
+                    crate::generated::$name::reference(id)
+                }
+            }
+
+            impl crate::generated::$name {
+                /// An entity with only its id set, to refer to an existing object in a create,
+                /// update or delete.
+                pub fn reference(id: i64) -> Self {
+                    crate::generated::$name {
+                        id: Some(id),
+                        ..Default::default()
+                    }
+                }
+            }
+
+            impl From<crate::generated::$name> for Option<Box<crate::generated::$name>> {
+                /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+                fn from(entity: crate::generated::$name) -> Self {
+                    Some(Box::new(entity))
                 }
             }
         )*
