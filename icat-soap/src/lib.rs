@@ -17,8 +17,8 @@ pub mod generated;
 pub mod meta;
 pub mod query;
 pub mod rows;
-mod values;
 pub mod tls;
+mod values;
 pub mod xml;
 
 pub use client::{Client, EntityType, Session};

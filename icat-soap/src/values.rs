@@ -123,7 +123,7 @@ mod tests {
         assert_eq!(Value::Long(1).as_str(), None);
         assert_eq!(Value::Bool(true).as_bool(), Some(true));
         let ts = DateTime::parse("2024-01-31T10:00:00Z").unwrap();
-        assert_eq!(Value::DateTime(ts.clone()).as_datetime(), Some(&ts));
+        assert_eq!(Value::DateTime(ts).as_datetime(), Some(&ts));
         let row = Value::FieldSet(vec![None, Some(Value::Long(1))]);
         assert_eq!(row.as_row().map(<[_]>::len), Some(2));
         let inv = Value::Entity(Investigation::reference(4).into());

@@ -6,8 +6,9 @@ use crate::IcatError;
 use crate::generated::Value;
 use crate::query::{Condition, Literal, MAX_IN_VALUES, Query};
 
-/// How many values [`Session::search_in`] puts into one `IN (...)` list: ICAT's own default
-/// `maxIdsInQuery` (run.properties), which keeps each query well within what databases accept.
+/// How many values [`Session::search_in`] puts into one `IN (...)` list: half of the
+/// `maxIdsInQuery = 1000` of ids.server's example configuration, well within what databases
+/// behind ICAT accept (Oracle: 1000).
 pub const DEFAULT_IN_CHUNK: usize = 500;
 
 impl Session {
