@@ -177,7 +177,9 @@ pub fn ids_error_kind(e: &IdsError) -> ExitKind {
         }
         IdsError::SizeMismatch { .. }
         | IdsError::ChecksumMismatch { .. }
+        | IdsError::BodyTooLong { .. }
         | IdsError::UploadMismatch { .. } => ExitKind::Verify,
+        IdsError::NameCollision { .. } => ExitKind::Other,
         IdsError::Cancelled => ExitKind::Interrupted,
         IdsError::SessionRenewal { source } => icat_error_kind(source),
         IdsError::DiskFull { .. } | IdsError::Io { .. } | IdsError::TargetExists { .. } => {

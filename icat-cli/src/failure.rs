@@ -17,7 +17,9 @@ pub enum ExitKind {
     Server,
     /// Downloaded data did not match its recorded size or checksum.
     Verify,
-    /// Interrupted by Ctrl-C; partial downloads are kept as `.part` files.
+    /// Files were downloaded, but the catalogue gave nothing to verify some of them against.
+    Unverified,
+    /// Interrupted by Ctrl-C; partial raw downloads are kept for the next run.
     Interrupted,
 }
 
@@ -31,6 +33,7 @@ impl ExitKind {
             ExitKind::NotFound => 4,
             ExitKind::Server => 5,
             ExitKind::Verify => 6,
+            ExitKind::Unverified => 7,
             ExitKind::Interrupted => 130,
         }
     }
@@ -47,8 +50,9 @@ macro_rules! exit_codes_help {
   3    authentication failed (wrong credentials, expired session, no password)
   4    not found (unknown visit, dataset, datafile or file)
   5    server error (ICAT or IDS failed, refused the request or is unreachable)
-  6    verification failed (size or checksum mismatch)
-  130  interrupted (partial downloads are kept as .part files; rerun to resume)"
+  6    verification failed (size or checksum mismatch, or more data than the catalogue size)
+  7    downloaded, but some files could not be verified (no size or checksum in the catalogue)
+  130  interrupted (partial raw downloads are kept; rerun to resume)"
     };
 }
 
@@ -137,6 +141,7 @@ mod tests {
             ExitKind::NotFound,
             ExitKind::Server,
             ExitKind::Verify,
+            ExitKind::Unverified,
             ExitKind::Interrupted,
         ];
         let mut codes: Vec<u8> = kinds.iter().map(|k| k.code()).collect();

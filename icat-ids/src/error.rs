@@ -143,9 +143,32 @@ pub enum IdsError {
         /// Bytes expected.
         expected: u64,
     },
-    /// The operation was cancelled by the caller (Ctrl-C); partial downloads remain as `.part` files.
-    #[error("cancelled; partial downloads are kept as .part files and a later run resumes them")]
+    /// The operation was cancelled by the caller (Ctrl-C). Partial raw downloads are kept and a
+    /// later run resumes them; a partial zip is removed (zips are always fetched whole).
+    #[error("cancelled; partial raw downloads are kept and a later run resumes them")]
     Cancelled,
+    /// The server sent more bytes than expected (the catalogue's `fileSize`, else the announced
+    /// length): reading stopped at once and the bytes were thrown away.
+    #[error(
+        "the IDS sent more than the expected {expected} bytes for {file}; stopped reading and kept nothing. The catalogue or the server is wrong: report it to the facility."
+    )]
+    BodyTooLong {
+        /// The datafile's name or path (or zip entry).
+        file: String,
+        /// The most bytes that were expected.
+        expected: u64,
+    },
+    /// Two datafiles of one download differ only in letter case, so on a case-insensitive file
+    /// system (macOS, Windows) one would overwrite the other; neither is downloaded.
+    #[error(
+        "{path} and {other} differ only in letter case and would be one file on a case-insensitive file system; neither was downloaded. Download them separately (e.g. with --match) into different directories."
+    )]
+    NameCollision {
+        /// This datafile's local path.
+        path: PathBuf,
+        /// The other datafile's local path.
+        other: PathBuf,
+    },
     /// `prepare_and_wait` gave up at its deadline.
     #[error(
         "data for prepared id {prepared_id} was still not ready after {waited:?}. It may still be restoring from tape: wait longer (raise the deadline) and retry with the same prepared id."
@@ -242,7 +265,7 @@ pub enum IdsError {
     },
     /// The disk is full while writing.
     #[error(
-        "disk full while writing {path}: free some space and run again; the download resumes from the .part file"
+        "disk full while writing {path}: free some space and run the same command again (raw downloads resume where they stopped; a zip is fetched again)"
     )]
     DiskFull {
         /// The file being written.

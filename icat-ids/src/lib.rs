@@ -45,8 +45,9 @@ mod upload;
 pub use backoff::Backoff;
 pub use client::{DEFAULT_MAX_URL_LEN, DataStream, IdsClient, SessionId, normalize_ids_url};
 pub use download::{
-    DatafileSpec, DownloadOptions, DownloadPlan, DownloadSummary, Expected, FileReport, Outcome,
-    Phase, Progress, ProgressFn, RawOutcome, SafeRelPath, Strategy, ZipLayout, ZipOutput,
+    DatafileSpec, DownloadOptions, DownloadPlan, DownloadSummary, Expected, FileReport, FileStatus,
+    Outcome, Phase, Progress, ProgressFn, RawOutcome, SafeRelPath, Strategy, UnverifiedReason,
+    Verification, ZipLayout, ZipOutput,
 };
 pub use error::IdsError;
 pub use prepare::{WaitCallback, WaitOptions, WaitStatus};

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use futures_util::stream;
-use icat_ids::download::part_path;
+use icat_ids::download::datafile_part_for;
 use icat_ids::{
     Backoff, DownloadOptions, Expected, IdsClient, IdsError, SessionId, TransportOptions,
 };
@@ -159,7 +159,9 @@ async fn exhausted_retries_keep_the_part_and_the_next_run_resumes() {
     assert!(!format!("{e} {e:?}").contains("80d4"), "{e:?}");
     assert!(!target.exists());
     assert_eq!(
-        std::fs::metadata(part_path(&target)).unwrap().len(),
+        std::fs::metadata(datafile_part_for(&target, 1))
+            .unwrap()
+            .len(),
         200_000
     );
     let out = c
@@ -193,7 +195,9 @@ async fn stale_part_from_another_version_is_refetched_once() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("f.bin");
     // An earlier run left 1000 wrong bytes.
-    std::fs::write(part_path(&target), vec![0xAAu8; 1000]).unwrap();
+    let tmp = datafile_part_for(&target, 1);
+    std::fs::create_dir_all(tmp.parent().unwrap()).unwrap();
+    std::fs::write(&tmp, vec![0xAAu8; 1000]).unwrap();
     let out = client(&url)
         .download_datafile(1, &target, &expected, &opts(3))
         .await

@@ -119,11 +119,13 @@ async fn a_corrupted_stored_file_fails_its_checksum_and_never_reaches_the_final_
         !report.path.exists(),
         "a corrupt file reached its final path"
     );
-    assert!(icat_ids::download::part_path(&report.path).exists());
-    // The other two are complete and verified; only the bad one's .part is left beside them.
+    let tmp =
+        icat_ids::download::datafile_part(&icat_ids::download::work_dir(dir.path()), report.id);
+    assert!(tmp.exists());
+    // The other two are complete and verified; only the bad one's partial data is left.
     for f in files_under(dir.path()) {
         if f.extension().is_some_and(|e| e == "part") {
-            assert_eq!(f, icat_ids::download::part_path(&report.path));
+            assert_eq!(f, tmp);
         } else {
             let spec = plan
                 .files

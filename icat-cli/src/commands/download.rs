@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use icat_ids::{
     CancellationToken, DatafileSpec, DownloadOptions, DownloadPlan, DownloadSummary, Expected,
-    IdsError, Outcome, Phase, Progress, Strategy, WaitOptions, WaitStatus,
+    FileStatus, IdsError, Outcome, Phase, Progress, Strategy, WaitOptions, WaitStatus,
 };
 use icat_soap::Datafile;
 
@@ -153,6 +153,8 @@ pub struct DownloadReport {
     pub downloaded: usize,
     /// Files already present and matching the catalogue.
     pub skipped: usize,
+    /// Files downloaded without anything to verify them against (listed on stderr).
+    pub unverified: usize,
     /// Bytes transferred in this run.
     pub bytes: u64,
     /// Total catalogue size of the selection.
@@ -179,11 +181,14 @@ impl DownloadReport {
         if self.skipped > 0 || self.downloaded == 0 {
             line.push_str(&format!("; {} already present and verified", self.skipped));
         }
+        if self.unverified > 0 {
+            line.push_str(&format!("; {} NOT verified", self.unverified));
+        }
         line
     }
 }
 
-/// Runs a download; Ctrl-C (through `cancel`) leaves `.part` files for the next run.
+/// Runs a download; Ctrl-C (through `cancel`) keeps partial raw downloads for the next run.
 pub async fn download(
     conn: &Connection,
     req: &DownloadRequest,
@@ -283,47 +288,83 @@ pub async fn download(
     keep_alive.abort();
     bar.finish();
     let summary = result?;
-    report(summary, total, &req.dest, reporter)
+    report(summary, total, req, reporter)
 }
 
+/// Prints what went wrong or could not be verified, and maps the run to an exit code: failures
+/// first, then unverified files (exit 7 unless `--no-verify` asked for no verification).
 fn report(
     summary: DownloadSummary,
     total: u64,
-    dest: &std::path::Path,
+    req: &DownloadRequest,
     reporter: &Reporter,
 ) -> anyhow::Result<DownloadReport> {
     let mut downloaded = 0;
     let mut skipped = 0;
     let mut failures: Vec<(PathBuf, Arc<IdsError>)> = Vec::new();
+    let mut unverified = Vec::new();
     for f in &summary.files {
         match &f.outcome {
             Outcome::Downloaded { .. } => downloaded += 1,
             Outcome::Skipped { .. } => skipped += 1,
             Outcome::Failed(e) => failures.push((f.path.clone(), e.clone())),
         }
+        if let FileStatus::Unverified(why) = f.status() {
+            unverified.push((f.path.clone(), why));
+        }
+    }
+    if !summary.ignored.is_empty() {
+        reporter.note(&format!(
+            "the zip held {} entries that are not selected datafiles; they were not extracted",
+            summary.ignored.len()
+        ));
+        for e in summary.ignored.iter().take(10) {
+            reporter.note(&format!("  not extracted: {:?} ({})", e.name, e.reason));
+        }
+    }
+    if req.verify {
+        for (path, why) in unverified.iter().take(10) {
+            reporter.note(&format!(
+                "not verified: {}: {}",
+                path.display(),
+                why.describe()
+            ));
+        }
     }
     let report = DownloadReport {
         downloaded,
         skipped,
+        unverified: unverified.len(),
         bytes: summary.bytes_transferred,
         total,
         elapsed: summary.elapsed,
         paths: summary.files.iter().map(|f| f.path.clone()).collect(),
-        dest: dest.to_path_buf(),
+        dest: req.dest.clone(),
     };
     if summary.cancelled
         || failures
             .iter()
             .any(|(_, e)| matches!(e.as_ref(), IdsError::Cancelled))
     {
+        let (kept, hint) = if req.zip {
+            (
+                "a zip is never resumed and its partial data was removed",
+                "run the same command again to fetch the zip again (extracted files are kept)",
+            )
+        } else {
+            (
+                "partial files are kept",
+                "run the same command again to resume",
+            )
+        };
         return Err(Failure::new(
             ExitKind::Interrupted,
             format!(
-                "interrupted after {} of {} files; partial files are kept as .part",
+                "interrupted after {} of {} files; {kept}",
                 downloaded + skipped,
                 summary.files.len()
             ),
-            "run the same command again to resume",
+            hint,
         )
         .into());
     }
@@ -355,6 +396,20 @@ fn report(
         )
         .into());
     }
+    if req.verify && !unverified.is_empty() {
+        reporter.note(&report.summary_line());
+        return Err(Failure::new(
+            ExitKind::Unverified,
+            format!(
+                "{} of {} files were downloaded but could not be verified",
+                unverified.len(),
+                summary.files.len()
+            ),
+            "the catalogue holds no size or checksum for them: check them another way, \
+             or pass --no-verify to accept unverified files",
+        )
+        .into());
+    }
     Ok(report)
 }
 
@@ -380,7 +435,7 @@ fn progress_callback(bar: ByteCounter, zip: bool) -> icat_ids::ProgressFn {
                 match p.phase {
                     Phase::Started => bar.status("downloading"),
                     Phase::Done if zip => bar.line(&format!(
-                        "  zip received ({}), extracted and verified",
+                        "  zip received ({}) and extracted",
                         human_bytes(p.done)
                     )),
                     Phase::Done => bar.line(&format!("  {}  {}", p.name, human_bytes(p.done))),

@@ -26,6 +26,20 @@ impl Drop for Sim {
     }
 }
 
+impl Sim {
+    /// Runs SQL on the simulator's catalogue (to make it say what a test needs, e.g. a
+    /// datafile without a size or checksum).
+    pub fn sql(&self, sql: &str) {
+        let running = self.running.as_ref().expect("running");
+        running
+            .icat()
+            .db()
+            .conn()
+            .execute_batch(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
 /// Starts a simulator with a synthetic facility (`spec` as for `--synthetic`).
 pub fn start_sim(spec: &str, two_level: bool, restore_delay: Duration) -> Sim {
     start_sim_with(

@@ -1,10 +1,13 @@
 //! The download engine: verified, resumable single-file streams, zips kept or safely extracted,
-//! and concurrent multi-datafile plans, all writing through `.part` files with flat memory.
+//! and concurrent multi-datafile plans, all writing through temporary files in a hidden
+//! `.icat-download/` work folder with flat memory, reading no more than the expected size, and
+//! reporting per file whether it was verified.
 
 pub mod names;
 pub mod part;
 mod plan;
 mod raw;
+mod report;
 mod zipfile;
 
 use std::sync::Arc;
@@ -16,9 +19,14 @@ use crate::backoff::Backoff;
 use crate::prepare::WaitOptions;
 
 pub use names::{IdsEntry, SafeRelPath, ZipLayout, entry_path, parse_ids_entry};
-pub use part::{Expected, crc_hex, part_path};
-pub use plan::{DatafileSpec, DownloadPlan, DownloadSummary, FileReport, Outcome, Strategy};
+pub use part::{
+    Expected, WORK_DIR, crc_hex, datafile_part, datafile_part_for, part_path, work_dir,
+};
+pub use plan::{DatafileSpec, DownloadPlan, Strategy};
 pub use raw::RawOutcome;
+pub use report::{
+    DownloadSummary, FileReport, FileStatus, IgnoredEntry, Outcome, UnverifiedReason, Verification,
+};
 pub use zipfile::{ExtractOptions, ExtractReport, ZipOutput, extract_zip};
 
 /// What a progress report is about.
@@ -77,7 +85,7 @@ pub struct DownloadOptions {
     /// Replace final files that exist but differ from the catalogue (default false: such a
     /// file is an error, a matching one is skipped).
     pub overwrite: bool,
-    /// Stop when this fires; partial data stays in `.part` files for a later run.
+    /// Stop when this fires; partial raw downloads stay in the work folder for a later run.
     pub cancel: CancellationToken,
     /// Progress reports.
     pub progress: Option<ProgressFn>,

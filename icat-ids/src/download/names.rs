@@ -97,6 +97,12 @@ fn check_component(whole: &str, c: &str) -> Result<(), IdsError> {
     if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
         return Err(unsafe_name(whole, "drive letter"));
     }
+    if c.eq_ignore_ascii_case(super::part::WORK_DIR) {
+        return Err(unsafe_name(
+            whole,
+            "the name is reserved for the folder of partial downloads",
+        ));
+    }
     if c.len() > MAX_COMPONENT_LEN {
         return Err(unsafe_name(whole, "path component longer than 255 bytes"));
     }
@@ -222,6 +228,8 @@ mod tests {
             ("\\\\server\\share", "absolute"),
             ("", "empty"),
             ("./.", "empty"),
+            ("v/.icat-download/df-1.part", "reserved"),
+            (".ICAT-Download/x", "reserved"),
         ] {
             let e = SafeRelPath::parse(n).unwrap_err();
             assert!(matches!(e, IdsError::UnsafeName { .. }), "{n:?}: {why}");
@@ -313,7 +321,7 @@ mod prop {
         /// parts, give plain relative paths without control characters or overlong components.
         #[test]
         fn any_text_maps_inside_or_is_refused(
-            name in "\\PC{0,60}|(\\.\\.|/|%2[eEfF]|[a-z]|\\x00|\\x1b|\\\\|C:|\\+){0,20}",
+            name in "\\PC{0,60}|(\\.\\.|/|%2[eEfF]|[a-z]|\\x00|\\x1b|\\\\|C:|\\+|\\.icat-DOWNLOAD){0,20}",
             parts in proptest::collection::vec(any::<String>(), 1..4),
         ) {
             let root = Path::new("/dest");
@@ -329,6 +337,7 @@ mod prop {
                     let c = c.as_os_str().to_string_lossy();
                     prop_assert!(c.len() <= MAX_COMPONENT_LEN);
                     prop_assert!(!c.chars().any(|ch| ch.is_control() || ch == '\\'), "{:?}", c);
+                    prop_assert!(!c.eq_ignore_ascii_case(super::super::part::WORK_DIR), "{:?}", c);
                 }
             }
         }

@@ -1,5 +1,7 @@
-//! `.part` files: data is written beside its final path and renamed into place only once it is
-//! complete, synced and verified; plus size/CRC32 verification helpers.
+//! Temporary files: data is written into a hidden work folder of the destination
+//! ([`WORK_DIR`], where no catalogue name can reach: names are checked to never use it) under a
+//! name carrying the datafile id, and renamed into place only once it is complete, synced and
+//! verified; plus size/CRC32 verification helpers.
 
 use std::path::{Path, PathBuf};
 
@@ -10,11 +12,55 @@ use crate::error::IdsError;
 /// Write buffer for downloads; large enough that disk writes are few and cheap.
 pub(crate) const WRITE_BUF: usize = 1 << 20;
 
-/// `<target>.part`.
+/// `<target>.part`: the temporary name of a zip kept as a file the caller named.
 pub fn part_path(target: &Path) -> PathBuf {
     let mut s = target.as_os_str().to_owned();
     s.push(".part");
     PathBuf::from(s)
+}
+
+/// The hidden work folder holding partial downloads, directly under a destination. Names from
+/// the server may not use it as a path component (in any letter case).
+pub const WORK_DIR: &str = ".icat-download";
+
+/// `<dir>/.icat-download`.
+pub fn work_dir(dir: &Path) -> PathBuf {
+    dir.join(WORK_DIR)
+}
+
+/// The partial download of datafile `id` in work folder `work`: only this datafile ever
+/// resumes from it.
+pub fn datafile_part(work: &Path, id: i64) -> PathBuf {
+    work.join(format!("df-{id}.part"))
+}
+
+/// Where [`crate::IdsClient::download_datafile`] keeps the partial data of datafile `id` on its
+/// way to `target`: `<target's folder>/.icat-download/df-<id>.part`.
+pub fn datafile_part_for(target: &Path, id: i64) -> PathBuf {
+    datafile_part(&work_dir(target.parent().unwrap_or(Path::new(""))), id)
+}
+
+/// Create the work folder holding `part` (refusing a symbolic link in its place).
+pub(crate) async fn create_work_dir(part: &Path) -> Result<(), IdsError> {
+    let Some(dir) = part.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if let Ok(m) = tokio::fs::symlink_metadata(dir).await
+        && m.file_type().is_symlink()
+    {
+        return Err(IdsError::UnsafeName {
+            name: dir.display().to_string(),
+            reason: "the work folder for partial downloads is a symbolic link",
+        });
+    }
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| IdsError::io("create directory", dir, e))
+}
+
+/// Remove the work folder under `dest` when nothing is left in it (best effort).
+pub(crate) async fn remove_work_dir_if_empty(dest: &Path) {
+    let _ = tokio::fs::remove_dir(work_dir(dest)).await;
 }
 
 /// What the catalogue says a file should be.
@@ -147,16 +193,18 @@ pub struct PartFile {
 }
 
 impl PartFile {
-    /// Open `<target>.part` for appending, keeping what an earlier run left (resume), or
-    /// truncating it when `fresh`. Refuses a `.part` that is a symbolic link.
-    pub async fn open(target: &Path, fresh: bool) -> Result<Self, IdsError> {
-        let path = part_path(target);
+    /// Open the temporary file `path` (on its way to `target`) for appending, keeping what an
+    /// earlier run left (resume), or truncating it when `fresh`. Refuses a temporary file that
+    /// is a symbolic link.
+    pub async fn open(path: &Path, target: &Path, fresh: bool) -> Result<Self, IdsError> {
+        let path = path.to_path_buf();
+        create_work_dir(&path).await?;
         if let Ok(m) = tokio::fs::symlink_metadata(&path).await
             && m.file_type().is_symlink()
         {
             return Err(IdsError::UnsafeName {
                 name: path.display().to_string(),
-                reason: "the .part file is a symbolic link",
+                reason: "the temporary file is a symbolic link",
             });
         }
         if let Some(dir) = target.parent()
@@ -250,7 +298,14 @@ impl PartFile {
             .map_err(|e| IdsError::io("sync", &self.path, e))
     }
 
-    /// Rename the synced `.part` to the final path and sync the directory.
+    /// Close and delete the temporary file (its bytes cannot be used).
+    pub async fn discard(self) {
+        let PartFile { path, w, .. } = self;
+        drop(w);
+        let _ = tokio::fs::remove_file(&path).await;
+    }
+
+    /// Rename the synced temporary file to the final path and sync the directory.
     pub async fn commit(self) -> Result<PathBuf, IdsError> {
         let PartFile {
             path, target, w, ..
@@ -327,11 +382,13 @@ mod tests {
     async fn part_resume_truncate_commit() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("sub/file.bin");
-        let mut p = PartFile::open(&target, false).await.unwrap();
+        let tmp = datafile_part_for(&target, 7);
+        assert_eq!(tmp, dir.path().join("sub/.icat-download/df-7.part"));
+        let mut p = PartFile::open(&tmp, &target, false).await.unwrap();
         p.write(b"hello ").await.unwrap();
         p.flush().await.unwrap();
         drop(p);
-        let mut p = PartFile::open(&target, false).await.unwrap();
+        let mut p = PartFile::open(&tmp, &target, false).await.unwrap();
         assert_eq!(p.len(), 6);
         p.write(b"world").await.unwrap();
         p.sync(true).await.unwrap();
@@ -346,7 +403,7 @@ mod tests {
         p.sync(true).await.unwrap();
         let t = p.commit().await.unwrap();
         assert_eq!(std::fs::read(&t).unwrap(), b"new");
-        assert!(!part_path(&target).exists());
+        assert!(!tmp.exists());
     }
 
     #[cfg(unix)]
@@ -357,7 +414,11 @@ mod tests {
         std::fs::write(&outside, b"keep").unwrap();
         let target = dir.path().join("f");
         std::os::unix::fs::symlink(&outside, part_path(&target)).unwrap();
-        assert!(PartFile::open(&target, false).await.is_err());
+        assert!(
+            PartFile::open(&part_path(&target), &target, false)
+                .await
+                .is_err()
+        );
         assert_eq!(std::fs::read(&outside).unwrap(), b"keep");
     }
 }

@@ -5,17 +5,19 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::StreamExt;
 
 use super::names::{SafeRelPath, check_no_symlinks};
-use super::part::Expected;
-use super::zipfile::ZipOutput;
-use super::{DownloadOptions, Phase, Progress, ZipLayout};
+use super::part::{Expected, datafile_part, remove_work_dir_if_empty, work_dir};
+use super::raw::RawOutcome;
+use super::report::{DownloadSummary, FileReport, IgnoredEntry, Outcome};
+use super::zipfile::Wanted;
+use super::{DownloadOptions, Phase, Progress};
 use crate::client::IdsClient;
 use crate::error::IdsError;
-use crate::selection::{DataRef, DataSelection};
+use crate::selection::DataSelection;
 use crate::types::Packing;
 
 /// One datafile to download.
@@ -136,11 +138,18 @@ impl DownloadPlan {
         self.files.iter().map(|f| f.expected.size).sum()
     }
 
-    /// Reject two datafiles mapped to one path, and symbolic links inside the destination.
+    /// Reject two datafiles mapped to one path, one datafile listed twice, and symbolic links
+    /// inside the destination.
     pub fn check(&self) -> Result<(), IdsError> {
         let mut seen = HashSet::new();
+        let mut ids = HashSet::new();
         for f in &self.files {
             if !seen.insert(&f.path) {
+                return Err(IdsError::DuplicatePath {
+                    path: f.path.under(&self.dest),
+                });
+            }
+            if !ids.insert(f.id) {
                 return Err(IdsError::DuplicatePath {
                     path: f.path.under(&self.dest),
                 });
@@ -149,72 +158,32 @@ impl DownloadPlan {
         }
         Ok(())
     }
-}
 
-/// How one datafile ended.
-#[derive(Debug)]
-pub enum Outcome {
-    /// Downloaded and verified.
-    Downloaded {
-        /// Size in bytes.
-        bytes: u64,
-        /// Bytes reused from an earlier run's `.part` file.
-        resumed_from: u64,
-        /// Retries after dropped connections or server errors.
-        retries: u32,
-    },
-    /// Already present with the right size and checksum.
-    Skipped {
-        /// Size in bytes.
-        bytes: u64,
-    },
-    /// Failed; other files were still attempted.
-    Failed(Arc<IdsError>),
-}
-
-/// Result for one datafile of a plan.
-#[derive(Debug)]
-pub struct FileReport {
-    /// Datafile id.
-    pub id: i64,
-    /// Final local path.
-    pub path: PathBuf,
-    /// What happened.
-    pub outcome: Outcome,
-}
-
-/// Result of running a plan.
-#[derive(Debug, Default)]
-pub struct DownloadSummary {
-    /// One report per planned datafile, in plan order.
-    pub files: Vec<FileReport>,
-    /// Bytes transferred in this run (excluding skipped files and resumed bytes).
-    pub bytes_transferred: u64,
-    /// Wall time.
-    pub elapsed: Duration,
-    /// True when the run was cancelled (unfinished files remain as `.part`).
-    pub cancelled: bool,
-}
-
-impl DownloadSummary {
-    /// The failed files.
-    pub fn failed(&self) -> impl Iterator<Item = (&FileReport, &IdsError)> {
-        self.files.iter().filter_map(|f| match &f.outcome {
-            Outcome::Failed(e) => Some((f, e.as_ref())),
-            _ => None,
-        })
-    }
-
-    /// True when every file is downloaded or skipped.
-    pub fn is_complete(&self) -> bool {
-        self.failed().next().is_none() && !self.cancelled
+    /// The files whose paths differ from another file's only in letter case (one file on
+    /// macOS or Windows), each with the first path it collides with.
+    pub fn case_collisions(&self) -> HashMap<usize, PathBuf> {
+        let mut by_folded: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, f) in self.files.iter().enumerate() {
+            let folded = f.path.as_path().to_string_lossy().to_lowercase();
+            by_folded.entry(folded).or_default().push(i);
+        }
+        let mut out = HashMap::new();
+        for group in by_folded.values().filter(|g| g.len() > 1) {
+            for &i in group {
+                let other = group.iter().copied().find(|&j| j != i).unwrap_or(i);
+                out.insert(i, self.files[other].path.under(&self.dest));
+            }
+        }
+        out
     }
 }
 
 impl IdsClient {
-    /// Run a download plan: check it, then fetch with the configured strategy. Per-file failures
-    /// are in the summary; only plan-level problems (unsafe or colliding paths, a failed zip
-    /// preparation) are returned as errors.
+    /// Run a download plan: check it, then fetch with the configured strategy. Partial data
+    /// lives in the destination's `.icat-download/` work folder, named by datafile id; a run in
+    /// which every file succeeds leaves no work folder behind. Per-file failures (including
+    /// names that collide without letter case) are in the summary; only plan-level problems
+    /// (unsafe or duplicate paths, a failed zip preparation) are returned as errors.
     pub async fn download_plan(
         &self,
         plan: &DownloadPlan,
@@ -222,12 +191,34 @@ impl IdsClient {
     ) -> Result<DownloadSummary, IdsError> {
         plan.check()?;
         let start = Instant::now();
-        let mut summary = match opts.strategy {
-            Strategy::RawFiles => self.plan_raw(plan, opts).await,
-            Strategy::PreparedZip { compress } => self.plan_zip(plan, opts, compress).await?,
+        let collisions = plan.case_collisions();
+        let runnable: Vec<usize> = (0..plan.files.len())
+            .filter(|i| !collisions.contains_key(i))
+            .collect();
+        let mut results: HashMap<usize, Result<RawOutcome, IdsError>> = collisions
+            .into_iter()
+            .map(|(i, other)| {
+                let path = plan.files[i].path.under(&plan.dest);
+                (i, Err(IdsError::NameCollision { path, other }))
+            })
+            .collect();
+        let mut summary = DownloadSummary::default();
+        let shared = match opts.strategy {
+            Strategy::RawFiles => self.plan_raw(plan, opts, &runnable, &mut results).await,
+            Strategy::PreparedZip { compress } => {
+                let (ignored, shared) = self
+                    .plan_zip(plan, opts, compress, &runnable, &mut results)
+                    .await?;
+                summary.ignored = ignored;
+                shared
+            }
         };
+        finish(plan, results, shared, &mut summary);
         summary.elapsed = start.elapsed();
         summary.cancelled = opts.cancel.is_cancelled();
+        if summary.is_complete() {
+            remove_work_dir_if_empty(&plan.dest).await;
+        }
         Ok(summary)
     }
 
@@ -236,10 +227,12 @@ impl IdsClient {
         plan: &DownloadPlan,
         opts: &DownloadOptions,
         which: &[usize],
-    ) -> Vec<(usize, Result<super::raw::RawOutcome, IdsError>)> {
+    ) -> Vec<(usize, Result<RawOutcome, IdsError>)> {
+        let work = work_dir(&plan.dest);
         futures_util::stream::iter(which.iter().copied())
             .map(|i| {
                 let spec = &plan.files[i];
+                let tmp = datafile_part(&work, spec.id);
                 async move {
                     if opts.cancel.is_cancelled() {
                         return (i, Err(IdsError::Cancelled));
@@ -248,7 +241,7 @@ impl IdsClient {
                     let label = spec.path.as_path().display().to_string();
                     (
                         i,
-                        self.fetch_raw(spec.id, &target, &spec.expected, opts, i, &label)
+                        self.fetch_raw(spec.id, &target, &tmp, &spec.expected, opts, i, &label)
                             .await,
                     )
                 }
@@ -258,12 +251,18 @@ impl IdsClient {
             .await
     }
 
-    async fn plan_raw(&self, plan: &DownloadPlan, opts: &DownloadOptions) -> DownloadSummary {
-        let all: Vec<usize> = (0..plan.files.len()).collect();
-        let mut results: HashMap<usize, Result<super::raw::RawOutcome, IdsError>> =
-            self.run_raw(plan, opts, &all).await.into_iter().collect();
+    /// Raw streams for `which`; returns the error of a failed restore shared by the files that
+    /// were offline.
+    async fn plan_raw(
+        &self,
+        plan: &DownloadPlan,
+        opts: &DownloadOptions,
+        which: &[usize],
+        results: &mut HashMap<usize, Result<RawOutcome, IdsError>>,
+    ) -> Option<Arc<IdsError>> {
+        results.extend(self.run_raw(plan, opts, which).await);
 
-        let offline: Vec<usize> = all
+        let offline: Vec<usize> = which
             .iter()
             .copied()
             .filter(|i| matches!(results.get(i), Some(Err(IdsError::DataNotOnline { .. }))))
@@ -284,25 +283,31 @@ impl IdsClient {
             match self.prepare_and_wait(&sel, Packing::default(), &wait).await {
                 Ok(_) => results.extend(self.run_raw(plan, opts, &offline).await),
                 Err(e) => {
-                    let e = Arc::new(e);
                     // Every offline file fails with the preparation's error.
                     for i in offline {
                         results.remove(&i);
                     }
-                    return finish(plan, results, Some(e));
+                    return Some(Arc::new(e));
                 }
             }
         }
-        finish(plan, results, None)
+        None
     }
 
+    /// One prepared zip of `which`, extracted entry by entry: only entries that map to a
+    /// planned datafile are written; the others are returned as ignored.
     async fn plan_zip(
         &self,
         plan: &DownloadPlan,
         opts: &DownloadOptions,
         compress: bool,
-    ) -> Result<DownloadSummary, IdsError> {
-        let sel = DataSelection::datafiles(plan.files.iter().map(|f| f.id));
+        which: &[usize],
+        results: &mut HashMap<usize, Result<RawOutcome, IdsError>>,
+    ) -> Result<(Vec<IgnoredEntry>, Option<Arc<IdsError>>), IdsError> {
+        if which.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let sel = DataSelection::datafiles(which.iter().map(|&i| plan.files[i].id));
         let packing = Packing {
             zip: true,
             compress,
@@ -315,73 +320,60 @@ impl IdsClient {
             }
             None => self.prepare_data(&sel, packing).await?,
         };
-        let expected = plan
-            .files
+        let wanted: HashMap<PathBuf, Wanted> = which
             .iter()
-            .map(|f| (f.path.as_path().to_path_buf(), f.expected.clone()))
+            .map(|&i| {
+                let f = &plan.files[i];
+                (
+                    f.path.as_path().to_path_buf(),
+                    Wanted {
+                        index: i,
+                        id: f.id,
+                        path: f.path.clone(),
+                        expected: f.expected.clone(),
+                    },
+                )
+            })
             .collect();
-        let output = ZipOutput::Extract {
-            dir: plan.dest.clone(),
-            layout: ZipLayout::VisitDataset,
-        };
-        let rep = self
-            .download_zip_with(DataRef::Prepared(&id), compress, &output, opts, expected)
+        // A stored zip is its files plus headers (names up to a few KiB each, twice).
+        let limit = which
+            .iter()
+            .map(|&i| plan.files[i].expected.size.map(|s| s + 10_000))
+            .sum::<Option<u64>>()
+            .map(|t| t + (1 << 20));
+        let extracted = self
+            .download_selected_zip(&id, compress, &plan.dest, wanted, limit, opts)
             .await;
-        let mut summary = DownloadSummary::default();
-        let shared = rep.as_ref().err().map(|e| Arc::new(clone_error(e)));
-        let written: HashSet<PathBuf> = rep
-            .as_ref()
-            .map(|r| r.files.iter().cloned().collect())
-            .unwrap_or_default();
-        if let Ok(r) = &rep {
-            summary.bytes_transferred = r.bytes;
+        match extracted {
+            Ok(x) => {
+                results.extend(x.results);
+                for &i in which {
+                    results.entry(i).or_insert_with(|| {
+                        let f = &plan.files[i];
+                        Err(IdsError::NotFound {
+                            message: format!(
+                                "datafile {} ({}) was not in the prepared zip",
+                                f.id,
+                                f.path.as_path().display()
+                            ),
+                        })
+                    });
+                }
+                Ok((x.ignored, None))
+            }
+            // The zip as a whole failed (transfer, not a zip, cancelled): its files share the
+            // error itself, so its kind (and exit code) is kept.
+            Err(e) => Ok((Vec::new(), Some(Arc::new(e)))),
         }
-        for f in &plan.files {
-            let path = f.path.under(&plan.dest);
-            let outcome = match &shared {
-                Some(e) => Outcome::Failed(e.clone()),
-                None if written.contains(f.path.as_path()) => Outcome::Downloaded {
-                    bytes: f.expected.size.unwrap_or(0),
-                    resumed_from: 0,
-                    retries: 0,
-                },
-                None => Outcome::Failed(Arc::new(IdsError::NotFound {
-                    message: format!(
-                        "datafile {} ({}) was not in the prepared zip",
-                        f.id,
-                        f.path.as_path().display()
-                    ),
-                })),
-            };
-            summary.files.push(FileReport {
-                id: f.id,
-                path,
-                outcome,
-            });
-        }
-        if let Err(IdsError::Cancelled) = rep {
-            summary.cancelled = true;
-        }
-        Ok(summary)
-    }
-}
-
-/// Errors are not `Clone`; make a faithful copy of the message for sharing across files.
-fn clone_error(e: &IdsError) -> IdsError {
-    match e {
-        IdsError::Cancelled => IdsError::Cancelled,
-        other => IdsError::Internal {
-            message: other.to_string(),
-        },
     }
 }
 
 fn finish(
     plan: &DownloadPlan,
-    mut results: HashMap<usize, Result<super::raw::RawOutcome, IdsError>>,
+    mut results: HashMap<usize, Result<RawOutcome, IdsError>>,
     shared: Option<Arc<IdsError>>,
-) -> DownloadSummary {
-    let mut summary = DownloadSummary::default();
+    summary: &mut DownloadSummary,
+) {
     for (i, f) in plan.files.iter().enumerate() {
         let outcome = match results.remove(&i) {
             Some(Ok(o)) if o.skipped => Outcome::Skipped { bytes: o.bytes },
@@ -391,6 +383,7 @@ fn finish(
                     bytes: o.bytes,
                     resumed_from: o.resumed_from,
                     retries: o.retries,
+                    verification: o.verification,
                 }
             }
             Some(Err(e)) => Outcome::Failed(Arc::new(e)),
@@ -406,7 +399,6 @@ fn finish(
             outcome,
         });
     }
-    summary
 }
 
 #[cfg(test)]

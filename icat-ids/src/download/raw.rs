@@ -1,11 +1,16 @@
-//! One datafile as a raw stream: `.part` file, resume with `Range: bytes=N-` after a dropped
-//! connection (bounded retries with backoff), size + CRC32 verification, then rename.
+//! One datafile as a raw stream: a temporary file named after the datafile id, resume with
+//! `Range: bytes=N-` after a dropped connection (bounded retries with backoff), reading bounded
+//! by the expected size, size + CRC32 verification, then rename.
 
 use std::path::Path;
 
 use futures_util::StreamExt;
 
-use super::part::{Expected, PartFile, existing_matches, hash_file, verify};
+use super::part::{
+    Expected, PartFile, datafile_part_for, existing_matches, hash_file, remove_work_dir_if_empty,
+    verify,
+};
+use super::report::{UnverifiedReason, Verification};
 use super::{DownloadOptions, Phase, Progress};
 use crate::backoff::sleep_or_cancel;
 use crate::client::IdsClient;
@@ -18,18 +23,21 @@ use crate::types::Packing;
 pub struct RawOutcome {
     /// Final size in bytes.
     pub bytes: u64,
-    /// Bytes that were already in the `.part` file from an earlier run.
+    /// Bytes that were already in the temporary file from an earlier run.
     pub resumed_from: u64,
     /// Retries needed (dropped connections, server hiccups).
     pub retries: u32,
     /// The final file already existed and matched; nothing was downloaded.
     pub skipped: bool,
+    /// What the file was checked against.
+    pub verification: Verification,
 }
 
 impl IdsClient {
-    /// Download datafile `id` as raw bytes to `target`: resumes a `.part` left by an earlier run,
-    /// retries dropped connections with `Range`, verifies size and CRC32 against `expected`, and
-    /// only then renames into place.
+    /// Download datafile `id` as raw bytes to `target`: resumes the partial data an earlier run
+    /// left for this datafile (in `.icat-download/` beside `target`), retries dropped connections
+    /// with `Range`, stops reading as soon as more than the expected size arrives, verifies size
+    /// and CRC32 against `expected`, and only then renames into place.
     pub async fn download_datafile(
         &self,
         id: i64,
@@ -38,13 +46,24 @@ impl IdsClient {
         opts: &DownloadOptions,
     ) -> Result<RawOutcome, IdsError> {
         let label = target.display().to_string();
-        self.fetch_raw(id, target, expected, opts, 0, &label).await
+        let tmp = datafile_part_for(target, id);
+        let r = self
+            .fetch_raw(id, target, &tmp, expected, opts, 0, &label)
+            .await;
+        if r.is_ok()
+            && let Some(dir) = target.parent()
+        {
+            remove_work_dir_if_empty(dir).await;
+        }
+        r
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn fetch_raw(
         &self,
         id: i64,
         target: &Path,
+        tmp: &Path,
         expected: &Expected,
         opts: &DownloadOptions,
         index: usize,
@@ -75,6 +94,10 @@ impl IdsClient {
                             resumed_from: 0,
                             retries: 0,
                             skipped: true,
+                            verification: Verification::from_catalogue(
+                                expected,
+                                UnverifiedReason::NothingToCompare,
+                            ),
                         })
                     }
                     Err(detail) => Err(IdsError::TargetExists {
@@ -84,7 +107,7 @@ impl IdsClient {
                 };
             }
         }
-        let mut part = PartFile::open(target, false).await?;
+        let mut part = PartFile::open(tmp, target, false).await?;
         if expected.size.is_some_and(|s| part.len() > s) {
             part.truncate().await?;
         }
@@ -93,7 +116,7 @@ impl IdsClient {
             tracing::info!(
                 file = label,
                 bytes = resumed_from,
-                "resuming from .part file"
+                "resuming from the partial download"
             );
             hash_file(part.path(), Some(resumed_from)).await?.0
         } else {
@@ -108,7 +131,7 @@ impl IdsClient {
                 .stream_once(id, &mut part, &mut hasher, expected, opts, index, label)
                 .await;
             let err = match r {
-                Ok(()) => {
+                Ok(server_length) => {
                     part.sync(opts.fsync).await?;
                     let crc = hasher.clone().finalize();
                     match verify(label, part.path(), part.len(), Some(crc), expected) {
@@ -116,11 +139,17 @@ impl IdsClient {
                             let bytes = part.len();
                             part.commit().await?;
                             report(bytes, Phase::Done);
+                            let fallback = if server_length {
+                                UnverifiedReason::ServerLengthOnly
+                            } else {
+                                UnverifiedReason::NothingToCompare
+                            };
                             return Ok(RawOutcome {
                                 bytes,
                                 resumed_from,
                                 retries: attempt,
                                 skipped: false,
+                                verification: Verification::from_catalogue(expected, fallback),
                             });
                         }
                         Err(e) if used_resume && !restarted => {
@@ -139,6 +168,12 @@ impl IdsClient {
                             return Err(e);
                         }
                     }
+                }
+                Err(e @ IdsError::BodyTooLong { .. }) => {
+                    // The stream is not this file: its bytes are worth nothing.
+                    report(part.len(), Phase::Failed);
+                    part.discard().await;
+                    return Err(e);
                 }
                 Err(e) => e,
             };
@@ -167,7 +202,9 @@ impl IdsClient {
         }
     }
 
-    /// One `getData` request from the current end of `part`.
+    /// One `getData` request from the current end of `part`; true when the server announced
+    /// the length it sent (and all of it arrived). Reading stops, without writing, at the first
+    /// chunk that would take the file past the catalogue size (else the announced length).
     #[allow(clippy::too_many_arguments)]
     async fn stream_once(
         &self,
@@ -178,7 +215,7 @@ impl IdsClient {
         opts: &DownloadOptions,
         index: usize,
         label: &str,
-    ) -> Result<(), IdsError> {
+    ) -> Result<bool, IdsError> {
         let sel = DataSelection::datafiles([id]);
         let offset = part.len();
         let ds = tokio::select! {
@@ -193,9 +230,8 @@ impl IdsClient {
             part.truncate().await?;
             *hasher = crc32fast::Hasher::new();
         }
-        let total = expected
-            .size
-            .or_else(|| ds.content_length().map(|c| c + part.len()));
+        let server_length = ds.content_length().map(|c| c + part.len());
+        let total = expected.size.or(server_length);
         let mut stream = ds.into_stream();
         loop {
             let next = tokio::select! {
@@ -205,6 +241,14 @@ impl IdsClient {
             match next {
                 None => break,
                 Some(Ok(chunk)) => {
+                    if let Some(limit) = total
+                        && part.len() + chunk.len() as u64 > limit
+                    {
+                        return Err(IdsError::BodyTooLong {
+                            file: label.to_string(),
+                            expected: limit,
+                        });
+                    }
                     part.write(&chunk).await?;
                     hasher.update(&chunk);
                     opts.report(Progress {
@@ -227,6 +271,6 @@ impl IdsClient {
                 expected: t,
             });
         }
-        Ok(())
+        Ok(server_length.is_some())
     }
 }

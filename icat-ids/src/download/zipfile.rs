@@ -1,5 +1,7 @@
-//! Zip downloads: streamed to a `.part` file (re-fetched whole on failure, never spliced), then
-//! kept as a file or extracted entry by entry into a checked local tree.
+//! Zip downloads: streamed to a temporary file (re-fetched whole on failure, never spliced, and
+//! removed when a transfer fails), then kept as a file or extracted entry by entry into a
+//! checked local tree. For a plan only entries that map to a planned datafile are extracted,
+//! each bounded by its catalogue size; everything else is reported, not written.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
@@ -9,12 +11,17 @@ use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::names::{SafeRelPath, ZipLayout, check_no_symlinks, entry_path};
-use super::part::{Expected, PartFile, crc_hex, part_path, verify};
+use super::part::{
+    Expected, PartFile, crc_hex, datafile_part, part_path, remove_work_dir_if_empty, verify,
+    work_dir,
+};
+use super::raw::RawOutcome;
+use super::report::{IgnoredEntry, UnverifiedReason, Verification, clean_name};
 use super::{DownloadOptions, Phase, Progress};
 use crate::backoff::sleep_or_cancel;
 use crate::client::IdsClient;
 use crate::error::IdsError;
-use crate::selection::DataRef;
+use crate::selection::{DataRef, PreparedId};
 use crate::types::Packing;
 
 /// Where a downloaded zip goes.
@@ -85,15 +92,14 @@ fn bad_zip(path: &Path, e: impl std::fmt::Display) -> IdsError {
 /// Extract `zip_path` into `dest` (blocking; run it on a blocking thread). All entry names are
 /// checked before anything is written: one hostile name (absolute, `..`, drive letter, NUL,
 /// control character, overlong, symlink entry) rejects the whole archive. Each file goes through
-/// `<file>.part` and is renamed after its CRC32 (and any catalogue expectation) matched.
+/// a temporary file in `dest/.icat-download/`, is read no further than its expected (else
+/// declared) size, and is renamed after its CRC32 (and any catalogue expectation) matched.
 pub fn extract_zip(
     zip_path: &Path,
     dest: &Path,
     opts: &ExtractOptions,
 ) -> Result<ExtractReport, IdsError> {
-    let f = std::fs::File::open(zip_path).map_err(|e| IdsError::io("open", zip_path, e))?;
-    let mut zip =
-        zip::ZipArchive::new(std::io::BufReader::new(f)).map_err(|e| bad_zip(zip_path, e))?;
+    let mut zip = open_zip(zip_path)?;
 
     // Pass 1: validate every name, reject links, detect collisions.
     let mut planned = Vec::with_capacity(zip.len());
@@ -128,7 +134,7 @@ pub fn extract_zip(
 
     // Pass 2: write.
     let mut report = ExtractReport::default();
-    let mut buf = vec![0u8; 256 * 1024];
+    let work = work_dir(dest);
     for p in planned {
         if opts.cancel.is_cancelled() {
             return Err(IdsError::Cancelled);
@@ -139,79 +145,275 @@ pub fn extract_zip(
                 .map_err(|e| IdsError::io("create directory", &target, e))?;
             continue;
         }
-        let mut entry = zip.by_index(p.index).map_err(|e| bad_zip(zip_path, e))?;
-        let label = p.rel.as_path().display().to_string();
-        let mut expected = opts
+        let expected = opts
             .expected
             .get(p.rel.as_path())
             .cloned()
             .unwrap_or_default();
-        if expected.size.is_none() {
-            expected.size = Some(entry.size());
+        let tmp = work.join(format!("entry-{}.part", p.index));
+        let label = p.rel.as_path().display().to_string();
+        let (len, skipped) = extract_one(
+            &mut zip, zip_path, p.index, &label, &target, &tmp, &expected, opts,
+        )?;
+        if skipped {
+            report.skipped += 1;
+        } else {
+            report.bytes += len;
         }
-        if expected.checksum.is_none() {
-            expected.checksum = Some(crc_hex(entry.crc32()));
-        }
-        if let Ok(m) = std::fs::symlink_metadata(&target) {
-            if m.is_dir() {
-                return Err(IdsError::TargetExists {
-                    path: target,
-                    detail: "it is a directory".into(),
-                });
-            }
-            if !opts.overwrite {
-                let same = Some(m.len()) == expected.size
-                    && hash_std(&target)? == expected.crc32().unwrap_or(entry.crc32());
-                if same {
-                    report.skipped += 1;
-                    report.files.push(p.rel.as_path().to_path_buf());
-                    continue;
-                }
-                return Err(IdsError::TargetExists {
-                    path: target,
-                    detail: "content differs from the zip entry".into(),
-                });
-            }
-        }
-        if let Some(dir) = target.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| IdsError::io("create directory", dir, e))?;
-        }
-        let part = part_path(&target);
-        if std::fs::symlink_metadata(&part).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(IdsError::UnsafeName {
-                name: part.display().to_string(),
-                reason: "the .part file is a symbolic link",
-            });
-        }
-        let mut out = std::fs::File::create(&part).map_err(|e| IdsError::io("create", &part, e))?;
-        let mut h = crc32fast::Hasher::new();
-        let mut len = 0u64;
-        loop {
-            if opts.cancel.is_cancelled() {
-                return Err(IdsError::Cancelled);
-            }
-            let n = match entry.read(&mut buf) {
-                Ok(n) => n,
-                Err(e) => return Err(bad_zip(zip_path, format_args!("entry {label}: {e}"))),
-            };
-            if n == 0 {
-                break;
-            }
-            out.write_all(&buf[..n])
-                .map_err(|e| IdsError::io("write", &part, e))?;
-            h.update(&buf[..n]);
-            len += n as u64;
-        }
-        if opts.fsync {
-            out.sync_all().map_err(|e| IdsError::io("sync", &part, e))?;
-        }
-        drop(out);
-        verify(&label, &part, len, Some(h.finalize()), &expected)?;
-        std::fs::rename(&part, &target).map_err(|e| IdsError::io("rename", &target, e))?;
-        report.bytes += len;
         report.files.push(p.rel.as_path().to_path_buf());
     }
+    let _ = std::fs::remove_dir(&work);
     Ok(report)
+}
+
+type Zip = zip::ZipArchive<std::io::BufReader<std::fs::File>>;
+
+fn open_zip(zip_path: &Path) -> Result<Zip, IdsError> {
+    let f = std::fs::File::open(zip_path).map_err(|e| IdsError::io("open", zip_path, e))?;
+    zip::ZipArchive::new(std::io::BufReader::new(f)).map_err(|e| bad_zip(zip_path, e))
+}
+
+/// Extract entry `index` to `target` through `tmp`: at most the expected size (catalogue, else
+/// the size the zip declares) is read, the CRC32 is checked against the catalogue and the zip,
+/// then the file is renamed into place. Returns the length and whether an identical file was
+/// already there.
+#[allow(clippy::too_many_arguments)]
+fn extract_one(
+    zip: &mut Zip,
+    zip_path: &Path,
+    index: usize,
+    label: &str,
+    target: &Path,
+    tmp: &Path,
+    catalogue: &Expected,
+    opts: &ExtractOptions,
+) -> Result<(u64, bool), IdsError> {
+    let mut entry = zip.by_index(index).map_err(|e| bad_zip(zip_path, e))?;
+    let mut expected = catalogue.clone();
+    if expected.size.is_none() {
+        expected.size = Some(entry.size());
+    }
+    if expected.crc32().is_none() {
+        expected.checksum = Some(crc_hex(entry.crc32()));
+    }
+    let bound = expected.size.unwrap_or(0);
+    if let Ok(m) = std::fs::symlink_metadata(target) {
+        if m.is_dir() {
+            return Err(IdsError::TargetExists {
+                path: target.to_path_buf(),
+                detail: "it is a directory".into(),
+            });
+        }
+        if !opts.overwrite {
+            let same =
+                Some(m.len()) == expected.size && Some(hash_std(target)?) == expected.crc32();
+            if same {
+                return Ok((m.len(), true));
+            }
+            return Err(IdsError::TargetExists {
+                path: target.to_path_buf(),
+                detail: "content differs from the catalogue".into(),
+            });
+        }
+    }
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| IdsError::io("create directory", dir, e))?;
+    }
+    if let Some(work) = tmp.parent() {
+        if std::fs::symlink_metadata(work).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(IdsError::UnsafeName {
+                name: work.display().to_string(),
+                reason: "the work folder for partial downloads is a symbolic link",
+            });
+        }
+        std::fs::create_dir_all(work).map_err(|e| IdsError::io("create directory", work, e))?;
+    }
+    if std::fs::symlink_metadata(tmp).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(IdsError::UnsafeName {
+            name: tmp.display().to_string(),
+            reason: "the temporary file is a symbolic link",
+        });
+    }
+    let mut out = std::fs::File::create(tmp).map_err(|e| IdsError::io("create", tmp, e))?;
+    let written = copy_bounded(
+        &mut entry,
+        &mut out,
+        bound,
+        label,
+        tmp,
+        zip_path,
+        &opts.cancel,
+    );
+    let (len, crc) = match written {
+        Ok(v) => v,
+        Err(e) => {
+            drop(out);
+            let _ = std::fs::remove_file(tmp);
+            return Err(e);
+        }
+    };
+    if opts.fsync {
+        out.sync_all().map_err(|e| IdsError::io("sync", tmp, e))?;
+    }
+    drop(out);
+    verify(label, tmp, len, Some(crc), &expected)?;
+    if crc != entry.crc32() {
+        return Err(bad_zip(
+            zip_path,
+            format_args!("entry {label}: CRC32 differs from the zip's own"),
+        ));
+    }
+    std::fs::rename(tmp, target).map_err(|e| IdsError::io("rename", target, e))?;
+    Ok((len, false))
+}
+
+/// Copy at most `bound` bytes; one byte more is [`IdsError::BodyTooLong`] and is not written.
+fn copy_bounded(
+    entry: &mut impl Read,
+    out: &mut std::fs::File,
+    bound: u64,
+    label: &str,
+    tmp: &Path,
+    zip_path: &Path,
+    cancel: &CancellationToken,
+) -> Result<(u64, u32), IdsError> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut h = crc32fast::Hasher::new();
+    let mut len = 0u64;
+    loop {
+        if cancel.is_cancelled() {
+            return Err(IdsError::Cancelled);
+        }
+        let n = entry
+            .read(&mut buf)
+            .map_err(|e| bad_zip(zip_path, format_args!("entry {label}: {e}")))?;
+        if n == 0 {
+            return Ok((len, h.finalize()));
+        }
+        if len + n as u64 > bound {
+            return Err(IdsError::BodyTooLong {
+                file: label.to_string(),
+                expected: bound,
+            });
+        }
+        out.write_all(&buf[..n])
+            .map_err(|e| IdsError::io("write", tmp, e))?;
+        h.update(&buf[..n]);
+        len += n as u64;
+    }
+}
+
+/// A planned datafile a prepared zip should hold.
+#[derive(Debug, Clone)]
+pub(crate) struct Wanted {
+    /// Its index in the plan.
+    pub index: usize,
+    /// Datafile id (names its temporary file).
+    pub id: i64,
+    /// Its place under the destination.
+    pub path: SafeRelPath,
+    /// Catalogue values.
+    pub expected: Expected,
+}
+
+/// What extracting the planned datafiles from a zip gave.
+#[derive(Debug, Default)]
+pub(crate) struct SelectedExtract {
+    /// Per plan index.
+    pub results: HashMap<usize, Result<RawOutcome, IdsError>>,
+    /// Entries not extracted.
+    pub ignored: Vec<IgnoredEntry>,
+}
+
+/// Extract only the entries that map (with the IDS `<visit>/<dataset>/<file>` layout) to a
+/// wanted datafile; each is bounded by its catalogue size, checked and placed on its own, so
+/// one bad entry does not stop the others. Everything else is listed as ignored.
+fn extract_selected(
+    zip_path: &Path,
+    dest: &Path,
+    wanted: &HashMap<PathBuf, Wanted>,
+    opts: &ExtractOptions,
+) -> Result<SelectedExtract, IdsError> {
+    let mut zip = open_zip(zip_path)?;
+    let mut out = SelectedExtract::default();
+    let mut found: HashMap<usize, (usize, &Wanted)> = HashMap::new();
+    let mut ignore = |name: &str, reason: &'static str| {
+        out.ignored.push(IgnoredEntry {
+            name: clean_name(name),
+            reason,
+        })
+    };
+    for i in 0..zip.len() {
+        let entry = zip.by_index_raw(i).map_err(|e| bad_zip(zip_path, e))?;
+        let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
+        if entry.is_dir() {
+            continue;
+        }
+        if std::str::from_utf8(entry.name_raw()).is_err() {
+            ignore(&name, "the name is not UTF-8");
+            continue;
+        }
+        if entry.is_symlink() {
+            ignore(&name, "a symbolic link");
+            continue;
+        }
+        let Ok(rel) = entry_path(&name, ZipLayout::VisitDataset) else {
+            ignore(&name, "an unsafe name");
+            continue;
+        };
+        let Some(w) = wanted.get(rel.as_path()) else {
+            ignore(&name, "not one of the selected datafiles");
+            continue;
+        };
+        if found.insert(w.index, (i, w)).is_some() {
+            ignore(&name, "a second entry for one datafile");
+            out.results.insert(
+                w.index,
+                Err(IdsError::DuplicatePath {
+                    path: w.path.under(dest),
+                }),
+            );
+        }
+    }
+    let work = work_dir(dest);
+    let mut order: Vec<(usize, (usize, &Wanted))> = found.into_iter().collect();
+    order.sort_unstable_by_key(|&(_, (entry, _))| entry);
+    for (index, (entry, w)) in order {
+        if out.results.contains_key(&index) {
+            continue; // two entries: neither is trusted
+        }
+        if opts.cancel.is_cancelled() {
+            out.results.insert(index, Err(IdsError::Cancelled));
+            continue;
+        }
+        let target = w.path.under(dest);
+        let label = w.path.as_path().display().to_string();
+        let r = check_no_symlinks(dest, &w.path).and_then(|()| {
+            let tmp = datafile_part(&work, w.id);
+            extract_one(
+                &mut zip,
+                zip_path,
+                entry,
+                &label,
+                &target,
+                &tmp,
+                &w.expected,
+                opts,
+            )
+        });
+        let r = r.map(|(bytes, skipped)| RawOutcome {
+            bytes,
+            resumed_from: 0,
+            retries: 0,
+            skipped,
+            verification: Verification::from_catalogue(
+                &w.expected,
+                UnverifiedReason::ZipChecksumOnly,
+            ),
+        });
+        out.results.insert(index, r);
+    }
+    Ok(out)
 }
 
 fn hash_std(path: &Path) -> Result<u32, IdsError> {
@@ -229,9 +431,33 @@ fn hash_std(path: &Path) -> Result<u32, IdsError> {
     }
 }
 
+/// Remove temporary zips an interrupted or killed earlier run left in `dest` (this version's
+/// `.icat-download/zip-*.part` and older versions' `.ids-download-*.zip.part`): a zip is never
+/// resumed, so they are only taking space.
+async fn remove_orphaned_zips(dest: &Path) {
+    for (dir, prefix, suffix) in [
+        (work_dir(dest), "zip-", ".part"),
+        (dest.to_path_buf(), ".ids-download-", ".zip.part"),
+    ] {
+        let Ok(mut rd) = tokio::fs::read_dir(&dir).await else {
+            continue;
+        };
+        while let Ok(Some(e)) = rd.next_entry().await {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            let is_file = e.file_type().await.is_ok_and(|t| t.is_file());
+            if is_file && name.starts_with(prefix) && name.ends_with(suffix) {
+                tracing::info!(file = %e.path().display(), "removing a zip an earlier run left");
+                let _ = tokio::fs::remove_file(e.path()).await;
+            }
+        }
+    }
+}
+
 impl IdsClient {
     /// Download `what` as a zip and keep it or extract it. A dropped transfer is retried from the
-    /// start (a rebuilt zip differs byte for byte, so it is never resumed).
+    /// start (a rebuilt zip differs byte for byte, so it is never resumed); a failed transfer
+    /// leaves no temporary zip behind.
     pub async fn download_zip<'a>(
         &self,
         what: impl Into<DataRef<'a>>,
@@ -239,112 +465,30 @@ impl IdsClient {
         output: &ZipOutput,
         opts: &DownloadOptions,
     ) -> Result<ExtractReport, IdsError> {
-        self.download_zip_with(what.into(), compress, output, opts, HashMap::new())
-            .await
-    }
-
-    pub(crate) async fn download_zip_with(
-        &self,
-        what: DataRef<'_>,
-        compress: bool,
-        output: &ZipOutput,
-        opts: &DownloadOptions,
-        expected: HashMap<PathBuf, Expected>,
-    ) -> Result<ExtractReport, IdsError> {
+        let what = what.into();
         let zip_target = match output {
-            ZipOutput::File(p) => p.clone(),
-            // Named after what is fetched, so two zip downloads into one directory do not clash.
-            ZipOutput::Extract { dir, .. } => {
-                let key = match what {
-                    DataRef::Prepared(id) => id.to_string(),
-                    DataRef::Selection(sel) => {
-                        let mut h = crc32fast::Hasher::new();
-                        for (k, v) in sel.params() {
-                            h.update(k.as_bytes());
-                            h.update(v.as_bytes());
-                        }
-                        format!("sel-{:08x}", h.finalize())
-                    }
-                };
-                dir.join(format!(".ids-download-{key}.zip"))
-            }
+            ZipOutput::File(p) => part_path(p),
+            ZipOutput::Extract { dir, .. } => work_dir(dir).join(format!("zip-{}.part", key(what))),
         };
         let label = zip_target.display().to_string();
-        let packing = Packing {
-            zip: true,
-            compress,
+        let final_zip = match output {
+            ZipOutput::File(p) => p.clone(),
+            ZipOutput::Extract { .. } => zip_target.clone(),
         };
-        let mut attempt = 0u32;
-        let part = loop {
-            let mut part = PartFile::open(&zip_target, true).await?;
-            opts.report(Progress {
-                index: 0,
-                name: &label,
-                done: 0,
-                total: None,
-                phase: Phase::Started,
-            });
-            let r = self
-                .stream_zip(what, packing, &mut part, opts, &label)
-                .await;
-            match r {
-                Ok(()) => {
-                    part.sync(opts.fsync).await?;
-                    break part;
-                }
-                Err(e) => {
-                    part.flush().await?;
-                    if matches!(e, IdsError::Cancelled) || opts.cancel.is_cancelled() {
-                        return Err(IdsError::Cancelled);
-                    }
-                    if !e.is_transient() || attempt >= opts.max_retries {
-                        return Err(if attempt > 0 {
-                            IdsError::RetriesExhausted {
-                                file: label,
-                                attempts: attempt + 1,
-                                last: Box::new(e),
-                            }
-                        } else {
-                            e
-                        });
-                    }
-                    let delay = opts.backoff.delay(attempt);
-                    attempt += 1;
-                    tracing::warn!(file = %label, attempt, error = %e, "zip transfer failed; fetching it again in {delay:?}");
-                    opts.report(Progress {
-                        index: 0,
-                        name: &label,
-                        done: part.len(),
-                        total: None,
-                        phase: Phase::Retrying { attempt, delay },
-                    });
-                    sleep_or_cancel(delay, &opts.cancel).await?;
-                }
-            }
-        };
+        let part = self
+            .fetch_zip(what, compress, &zip_target, &final_zip, opts, &label, None)
+            .await?;
         let bytes = part.len();
         match output {
             ZipOutput::File(_) => {
                 let check = part.path().to_path_buf();
-                tokio::task::spawn_blocking(move || {
-                    let f =
-                        std::fs::File::open(&check).map_err(|e| IdsError::io("open", &check, e))?;
-                    zip::ZipArchive::new(std::io::BufReader::new(f))
-                        .map_err(|e| bad_zip(&check, e))?;
-                    Ok::<_, IdsError>(())
-                })
-                .await
-                .map_err(|e| IdsError::Internal {
-                    message: format!("zip check task failed: {e}"),
-                })??;
+                tokio::task::spawn_blocking(move || open_zip(&check).map(drop))
+                    .await
+                    .map_err(|e| IdsError::Internal {
+                        message: format!("zip check task failed: {e}"),
+                    })??;
                 let path = part.commit().await?;
-                opts.report(Progress {
-                    index: 0,
-                    name: &label,
-                    done: bytes,
-                    total: Some(bytes),
-                    phase: Phase::Done,
-                });
+                opts.report(done(&label, bytes));
                 Ok(ExtractReport {
                     files: vec![path],
                     bytes,
@@ -355,16 +499,13 @@ impl IdsClient {
                 let zip_part = part.path().to_path_buf();
                 drop(part);
                 opts.report(Progress {
-                    index: 0,
-                    name: &label,
-                    done: bytes,
-                    total: Some(bytes),
                     phase: Phase::Extracting,
+                    ..done(&label, bytes)
                 });
                 let xopts = ExtractOptions {
                     layout: *layout,
                     overwrite: opts.overwrite,
-                    expected,
+                    expected: HashMap::new(),
                     cancel: opts.cancel.clone(),
                     fsync: opts.fsync,
                 };
@@ -374,19 +515,138 @@ impl IdsClient {
                     .map_err(|e| IdsError::Internal {
                         message: format!("extraction task failed: {e}"),
                     })?;
-                if r.is_ok() {
+                // A zip that is not one is kept for inspection (the error names it).
+                if !matches!(r, Err(IdsError::BadZip { .. })) {
                     let _ = tokio::fs::remove_file(&zip_part).await;
+                    remove_work_dir_if_empty(dir).await;
                 }
                 let rep = r?;
-                opts.report(Progress {
-                    index: 0,
-                    name: &label,
-                    done: bytes,
-                    total: Some(bytes),
-                    phase: Phase::Done,
-                });
+                opts.report(done(&label, bytes));
                 Ok(rep)
             }
+        }
+    }
+
+    /// The prepared zip of a plan, extracted: only entries that are `wanted` datafiles are
+    /// written. Orphaned zips of earlier runs are removed first; this run's zip is removed when
+    /// it is done (kept only when it is not a zip at all, for inspection).
+    pub(crate) async fn download_selected_zip(
+        &self,
+        id: &PreparedId,
+        compress: bool,
+        dest: &Path,
+        wanted: HashMap<PathBuf, Wanted>,
+        limit: Option<u64>,
+        opts: &DownloadOptions,
+    ) -> Result<SelectedExtract, IdsError> {
+        remove_orphaned_zips(dest).await;
+        let what = DataRef::Prepared(id);
+        let zip_target = work_dir(dest).join(format!("zip-{}.part", key(what)));
+        let label = "prepared zip".to_string();
+        let part = self
+            .fetch_zip(
+                what,
+                compress,
+                &zip_target,
+                &zip_target,
+                opts,
+                &label,
+                limit,
+            )
+            .await?;
+        let bytes = part.len();
+        let zip_part = part.path().to_path_buf();
+        drop(part);
+        opts.report(Progress {
+            phase: Phase::Extracting,
+            ..done(&label, bytes)
+        });
+        let xopts = ExtractOptions {
+            layout: ZipLayout::VisitDataset,
+            overwrite: opts.overwrite,
+            expected: HashMap::new(),
+            cancel: opts.cancel.clone(),
+            fsync: opts.fsync,
+        };
+        let (zp, d) = (zip_part.clone(), dest.to_path_buf());
+        let r = tokio::task::spawn_blocking(move || extract_selected(&zp, &d, &wanted, &xopts))
+            .await
+            .map_err(|e| IdsError::Internal {
+                message: format!("extraction task failed: {e}"),
+            })?;
+        if !matches!(r, Err(IdsError::BadZip { .. })) {
+            let _ = tokio::fs::remove_file(&zip_part).await;
+        }
+        let x = r?;
+        opts.report(done(&label, bytes));
+        Ok(x)
+    }
+
+    /// Fetch a zip into `tmp` (on its way to `target`), retrying transient failures from the
+    /// start; on failure the temporary zip is removed (a later run fetches the zip again, it
+    /// never resumes it).
+    #[allow(clippy::too_many_arguments)]
+    async fn fetch_zip(
+        &self,
+        what: DataRef<'_>,
+        compress: bool,
+        tmp: &Path,
+        target: &Path,
+        opts: &DownloadOptions,
+        label: &str,
+        limit: Option<u64>,
+    ) -> Result<PartFile, IdsError> {
+        let packing = Packing {
+            zip: true,
+            compress,
+        };
+        let mut attempt = 0u32;
+        loop {
+            let mut part = PartFile::open(tmp, target, true).await?;
+            opts.report(Progress {
+                index: 0,
+                name: label,
+                done: 0,
+                total: None,
+                phase: Phase::Started,
+            });
+            let r = self
+                .stream_zip(what, packing, &mut part, opts, label, limit)
+                .await;
+            let e = match r {
+                Ok(()) => match part.sync(opts.fsync).await {
+                    Ok(()) => return Ok(part),
+                    Err(e) => e,
+                },
+                Err(e) => e,
+            };
+            let done = part.len();
+            part.discard().await;
+            if matches!(e, IdsError::Cancelled) || opts.cancel.is_cancelled() {
+                return Err(IdsError::Cancelled);
+            }
+            if !e.is_transient() || attempt >= opts.max_retries {
+                return Err(if attempt > 0 {
+                    IdsError::RetriesExhausted {
+                        file: label.to_string(),
+                        attempts: attempt + 1,
+                        last: Box::new(e),
+                    }
+                } else {
+                    e
+                });
+            }
+            let delay = opts.backoff.delay(attempt);
+            attempt += 1;
+            tracing::warn!(file = %label, attempt, error = %e, "zip transfer failed; fetching it again in {delay:?}");
+            opts.report(Progress {
+                index: 0,
+                name: label,
+                done,
+                total: None,
+                phase: Phase::Retrying { attempt, delay },
+            });
+            sleep_or_cancel(delay, &opts.cancel).await?;
         }
     }
 
@@ -397,6 +657,7 @@ impl IdsClient {
         part: &mut PartFile,
         opts: &DownloadOptions,
         label: &str,
+        limit: Option<u64>,
     ) -> Result<(), IdsError> {
         let ds = tokio::select! {
             _ = opts.cancel.cancelled() => return Err(IdsError::Cancelled),
@@ -411,6 +672,14 @@ impl IdsClient {
             match next {
                 None => return Ok(()),
                 Some(Ok(chunk)) => {
+                    if let Some(limit) = limit
+                        && part.len() + chunk.len() as u64 > limit
+                    {
+                        return Err(IdsError::BodyTooLong {
+                            file: label.to_string(),
+                            expected: limit,
+                        });
+                    }
                     part.write(&chunk).await?;
                     opts.report(Progress {
                         index: 0,
@@ -423,6 +692,31 @@ impl IdsClient {
                 Some(Err(e)) => return Err(self.map_reqwest("getData", e)),
             }
         }
+    }
+}
+
+/// A name for the temporary zip of `what`, so two zip downloads into one folder do not clash.
+fn key(what: DataRef<'_>) -> String {
+    match what {
+        DataRef::Prepared(id) => id.to_string(),
+        DataRef::Selection(sel) => {
+            let mut h = crc32fast::Hasher::new();
+            for (k, v) in sel.params() {
+                h.update(k.as_bytes());
+                h.update(v.as_bytes());
+            }
+            format!("sel-{:08x}", h.finalize())
+        }
+    }
+}
+
+fn done(label: &str, bytes: u64) -> Progress<'_> {
+    Progress {
+        index: 0,
+        name: label,
+        done: bytes,
+        total: Some(bytes),
+        phase: Phase::Done,
     }
 }
 
@@ -548,7 +842,7 @@ mod tests {
         let e = extract_zip(&zp, &dest, &opts).unwrap_err();
         assert!(matches!(e, IdsError::ChecksumMismatch { .. }), "{e}");
         assert!(!dest.join("v/d/f.dat").exists());
-        assert!(dest.join("v/d/f.dat.part").exists());
+        assert!(dest.join(".icat-download/entry-0.part").exists());
     }
 
     #[test]

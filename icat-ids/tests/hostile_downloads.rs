@@ -1,0 +1,220 @@
+//! Downloads against a hostile IDS (issue 14, download half): names that look like our
+//! temporary files, names that collide on case-insensitive file systems, endless bodies and lying
+//! lengths, and bodies that cannot be verified. Each test bounds what the server can send.
+
+mod hostile;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hostile::*;
+use icat_ids::download::crc_hex;
+use icat_ids::{DatafileSpec, DownloadPlan, Expected, IdsError, Outcome, SafeRelPath};
+
+fn expected_of(bytes: &[u8]) -> Expected {
+    Expected {
+        size: Some(bytes.len() as u64),
+        checksum: Some(crc_hex(crc32fast::hash(bytes))),
+    }
+}
+
+fn spec(id: i64, path: &str, expected: Expected) -> DatafileSpec {
+    DatafileSpec::new(id, SafeRelPath::parse(path).unwrap(), expected)
+}
+
+/// Serves datafile `id` as `content(id, sizes[id])`, honouring `Range`.
+async fn honest_ids(sizes: Vec<(i64, usize)>) -> HostileIds {
+    HostileIds::start(move |req| {
+        let Some(id) = datafile_id(req) else {
+            return Reply::not_found();
+        };
+        match sizes.iter().find(|(i, _)| *i == id) {
+            Some((_, len)) => {
+                let body = content(id, *len);
+                let from = req.range_from.unwrap_or(0) as usize;
+                let mut reply = Reply::ok(body[from.min(body.len())..].to_vec());
+                if req.range_from.is_some() {
+                    reply.status = 206;
+                }
+                reply
+            }
+            None => Reply::not_found(),
+        }
+    })
+    .await
+}
+
+/// Finding 1: a datafile named like our temporary file (`x.part` beside `x`) is a datafile like
+/// any other; neither is taken for the other's partial download, in any order or concurrency.
+#[tokio::test]
+async fn datafile_named_like_the_temporary_file_is_kept_apart() {
+    for (order, concurrency) in [([2, 1], 1), ([1, 2], 1), ([2, 1], 4)] {
+        let ids = honest_ids(vec![(1, 5000), (2, 9000)]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = DownloadPlan::new(dir.path());
+        for id in order {
+            let (name, len) = if id == 1 {
+                ("x", 5000)
+            } else {
+                ("x.part", 9000)
+            };
+            plan.push(spec(
+                id,
+                &format!("v/d/{name}"),
+                expected_of(&content(id, len)),
+            ));
+        }
+        let max = Arc::new(AtomicU64::new(0));
+        let mut opts = options(&max);
+        opts.concurrency = concurrency;
+        let s = client(&ids).download_plan(&plan, &opts).await.unwrap();
+        assert!(s.is_complete(), "{order:?}/{concurrency}: {s:?}");
+        let d = dir.path().join("v/d");
+        assert!(
+            std::fs::read(d.join("x")).unwrap() == content(1, 5000),
+            "{order:?}: x"
+        );
+        let other = std::fs::read(d.join("x.part")).unwrap();
+        assert!(other == content(2, 9000), "{order:?}: x.part");
+        // Nothing of ours is left once every file is in place.
+        let names: Vec<_> = files_with_sizes(dir.path())
+            .into_iter()
+            .map(|f| f.0)
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+}
+
+/// Finding 1: an earlier run's partial download of another datafile never becomes this one's
+/// resume data, even when it sits where the old `<name>.part` naming would have looked.
+#[tokio::test]
+async fn resume_only_takes_the_same_datafiles_partial_data() {
+    let ids = honest_ids(vec![(1, 5000)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("v/d");
+    std::fs::create_dir_all(&d).unwrap();
+    // A user's (or another datafile's) file that happens to be called x.part.
+    std::fs::write(d.join("x.part"), b"someone else's bytes").unwrap();
+    let mut plan = DownloadPlan::new(dir.path());
+    // No catalogue values: nothing would catch foreign bytes taken as a resume.
+    plan.push(spec(1, "v/d/x", Expected::default()));
+    let max = Arc::new(AtomicU64::new(0));
+    let s = client(&ids)
+        .download_plan(&plan, &options(&max))
+        .await
+        .unwrap();
+    assert!(s.is_complete(), "{s:?}");
+    assert!(std::fs::read(d.join("x")).unwrap() == content(1, 5000), "x");
+    assert_eq!(
+        std::fs::read(d.join("x.part")).unwrap(),
+        b"someone else's bytes"
+    );
+}
+
+/// Finding 1: `A.dat` and `a.dat` in one dataset would be one file on a case-insensitive file
+/// system: both are reported, neither is written, the rest of the plan goes ahead.
+#[tokio::test]
+async fn names_colliding_without_case_are_reported_not_merged() {
+    let ids = honest_ids(vec![(1, 100), (2, 200), (3, 300)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = DownloadPlan::new(dir.path());
+    plan.push(spec(1, "v/d/A.dat", expected_of(&content(1, 100))));
+    plan.push(spec(2, "v/d/a.dat", expected_of(&content(2, 200))));
+    plan.push(spec(3, "v/d/b.dat", expected_of(&content(3, 300))));
+    let max = Arc::new(AtomicU64::new(0));
+    let s = client(&ids)
+        .download_plan(&plan, &options(&max))
+        .await
+        .unwrap();
+    for f in &s.files[..2] {
+        match &f.outcome {
+            Outcome::Failed(e) => assert!(
+                matches!(e.as_ref(), IdsError::NameCollision { .. }),
+                "{}: {e}",
+                f.path.display()
+            ),
+            other => panic!("{}: {other:?}", f.path.display()),
+        }
+    }
+    assert!(matches!(s.files[2].outcome, Outcome::Downloaded { .. }));
+    let names: Vec<_> = files_with_sizes(dir.path())
+        .into_iter()
+        .map(|f| f.0)
+        .collect();
+    assert_eq!(names, vec![std::path::PathBuf::from("v/d/b.dat")]);
+}
+
+/// Finding 2: the catalogue says 1000 bytes, the IDS sends without end (no length, or a lying
+/// 50 GB `Content-Length`). The client stops at the expected size: typed error, nothing at the
+/// final path, not one byte written past 1000.
+#[tokio::test]
+async fn endless_body_stops_at_the_catalogue_size() {
+    for content_length in [None, Some(50_000_000_000u64)] {
+        let ids = HostileIds::start(move |_| Reply::body(Body::Endless { content_length })).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = DownloadPlan::new(dir.path());
+        plan.push(spec(
+            1,
+            "v/d/f.dat",
+            Expected {
+                size: Some(1000),
+                checksum: None,
+            },
+        ));
+        let max = Arc::new(AtomicU64::new(0));
+        let s = client(&ids)
+            .download_plan(&plan, &options(&max))
+            .await
+            .unwrap();
+        match &s.files[0].outcome {
+            Outcome::Failed(e) => assert!(
+                matches!(e.as_ref(), IdsError::BodyTooLong { expected: 1000, .. }),
+                "{content_length:?}: {e}"
+            ),
+            other => panic!("{content_length:?}: {other:?}"),
+        }
+        assert!(!dir.path().join("v/d/f.dat").exists());
+        assert!(
+            max.load(Ordering::SeqCst) <= 1000,
+            "{content_length:?}: wrote {max:?}"
+        );
+        for (p, len) in files_with_sizes(dir.path()) {
+            assert!(len <= 1000, "{}: {len} bytes", p.display());
+        }
+        assert!(
+            ids.bytes_sent() < hostile::SERVER_CAP,
+            "the client kept reading"
+        );
+    }
+}
+
+/// Finding 11: no catalogue size or checksum and a body without `Content-Length` cut short: the
+/// file is placed (nothing says it is wrong) but reported as unverified, never as verified.
+#[tokio::test]
+async fn body_with_nothing_to_verify_against_is_reported_unverified() {
+    let ids = HostileIds::start(|_| Reply::body(Body::CloseDelimited(content(1, 33_333)))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = DownloadPlan::new(dir.path());
+    plan.push(spec(1, "v/d/f.dat", Expected::default()));
+    plan.push(spec(
+        2,
+        "v/d/g.dat",
+        Expected {
+            size: Some(33_333),
+            checksum: None,
+        },
+    ));
+    let max = Arc::new(AtomicU64::new(0));
+    let s = client(&ids)
+        .download_plan(&plan, &options(&max))
+        .await
+        .unwrap();
+    use icat_ids::download::{FileStatus, UnverifiedReason};
+    assert_eq!(
+        s.files[0].status(),
+        FileStatus::Unverified(UnverifiedReason::NothingToCompare)
+    );
+    assert_eq!(s.files[1].status(), FileStatus::Verified);
+    assert_eq!(s.unverified().count(), 1);
+    assert!(!s.is_verified());
+}
