@@ -26,13 +26,14 @@ pub struct Context {
     pub reporter: Reporter,
 }
 
-/// A token cancelled by Ctrl-C, so downloads stop cleanly and keep their `.part` files.
+/// A token cancelled by Ctrl-C, so downloads stop cleanly (raw downloads keep their partial data;
+/// the command's final message says what was kept).
 pub fn ctrl_c_token() -> CancellationToken {
     let token = CancellationToken::new();
     let child = token.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ninterrupted: stopping; partial files stay as .part");
+            eprintln!("\ninterrupted: stopping");
             child.cancel();
         }
     });

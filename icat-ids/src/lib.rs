@@ -4,8 +4,10 @@
 //!   (long ones are split and merged or prepared with POST), retries of idempotent calls.
 //! - [`IdsClient::prepare_and_wait`]: prepare data and poll with backoff, a deadline and
 //!   cancellation until it is online.
-//! - [`download`]: `.part` files renamed only when complete and verified (size + CRC32), resume
-//!   with `Range`, safe zip extraction, concurrent plans with per-file summaries.
+//! - [`download`]: temporary files (in a hidden `.icat-download/` folder, named by datafile id)
+//!   renamed only when complete and verified (size + CRC32), reads bounded by the expected size,
+//!   resume with `Range`, safe zip extraction of selected entries, concurrent plans with per-file
+//!   summaries (verified / unverified with a reason / skipped / failed).
 //! - [`IdsClient::put`]: streamed upload with a CRC32 check.
 //!
 //! ```no_run
