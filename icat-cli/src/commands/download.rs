@@ -519,6 +519,40 @@ pub fn visit_dirs<'a>(
 mod tests {
     use super::*;
 
+    /// Finding 9/10 of issue 14: an interrupted `--zip` run does not promise a resume (its
+    /// partial zip is removed); an interrupted raw run does (its partial data is kept).
+    #[test]
+    fn interruption_message_tells_what_was_kept() {
+        for (zip, says, never) in [
+            (true, "never resumed", "to resume"),
+            (false, "to resume", "never resumed"),
+        ] {
+            let req = DownloadRequest {
+                target: Target::Datafiles(vec![1]),
+                pattern: None,
+                dest: PathBuf::from("out"),
+                parallel: 1,
+                zip,
+                verify: true,
+                fsync: true,
+            };
+            let summary = DownloadSummary {
+                cancelled: true,
+                ..DownloadSummary::default()
+            };
+            let reporter = Reporter::new(crate::progress::Mode::Quiet);
+            let e = report(summary, 0, &req, &reporter).unwrap_err();
+            let f = e.downcast_ref::<Failure>().unwrap();
+            assert_eq!(f.kind, ExitKind::Interrupted);
+            let text = f.to_string();
+            assert!(
+                text.contains(says) && !text.contains(never),
+                "{zip}: {text}"
+            );
+            assert!(!text.contains(".part"), "{text}");
+        }
+    }
+
     #[test]
     fn records_from_entities() {
         use icat_soap::{Dataset, Investigation};
