@@ -407,18 +407,9 @@ fn truncate(body: &str) -> String {
     clean(body, MAX_EXCERPT_LEN)
 }
 
-/// `text` trimmed, with control characters (newlines, escapes) turned into spaces, cut to at
-/// most `max` bytes on a character boundary.
+/// Server text made safe to show (the one cleaning function, shared with the ICAT client).
 fn clean(text: &str, max: usize) -> String {
-    let text = text.trim();
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end]
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    icat_soap::untrusted::clean_text(text, max)
 }
 
 #[cfg(test)]

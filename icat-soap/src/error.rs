@@ -160,6 +160,32 @@ pub enum IcatError {
         /// The configured limit in bytes.
         limit: u64,
     },
+    /// The server answered with an HTTP redirect. SOAP calls never follow one: it would re-send
+    /// the request (a login's password included) to wherever the server pointed.
+    #[error(
+        "{url} answered HTTP {status} redirecting to {location}; SOAP calls do not follow redirects (the request, a password included, would be sent there). If that address is the right ICAT, use it as the ICAT URL; otherwise check the URL and any proxy."
+    )]
+    Redirected {
+        /// The endpoint called.
+        url: String,
+        /// The HTTP status (301, 302, 303, 307 or 308).
+        status: u16,
+        /// Where the server pointed (resolved against the endpoint, cleaned and shortened).
+        location: String,
+    },
+    /// A paged search got back results it had already received: the server ignores the LIMIT
+    /// offset (or answers the same page forever), so paging stopped instead of looping.
+    #[error(
+        "paged search stopped at offset {offset} after {pages} pages: {reason}. The server seems to ignore the LIMIT offset; tell the facility's ICAT administrators, or search without paging."
+    )]
+    EndlessPaging {
+        /// The offset of the page that repeated earlier results.
+        offset: u64,
+        /// Pages received, the repeated one included.
+        pages: u64,
+        /// What was repeated.
+        reason: String,
+    },
     /// A read-only call kept failing with transient errors until the retry bound was reached.
     #[error(
         "{operation} failed {attempts} times in a row, giving up: {last} The server or the network keeps failing; try again later, or raise the retry limit (ClientBuilder::retry)."

@@ -18,6 +18,7 @@ pub mod meta;
 pub mod query;
 pub mod rows;
 pub mod tls;
+pub mod untrusted;
 mod values;
 pub mod xml;
 

@@ -10,6 +10,7 @@ use super::session::short_id;
 use super::transport::Reply;
 use crate::IcatError;
 use crate::envelope::{SoapError, read_response_envelope, write_request_envelope};
+use crate::untrusted::{MAX_FAULT_MESSAGE_LEN, clean_text};
 use crate::xml::SoapOperation;
 
 impl Client {
@@ -22,7 +23,10 @@ impl Client {
         &self,
         request: &Op,
         session: Option<&str>,
-    ) -> Result<Op::Response, IcatError> {
+    ) -> Result<Op::Response, IcatError>
+    where
+        Op::Response: Send + 'static,
+    {
         let attempts = self.call_with_retries(request, session);
         match self.transport.operation_timeout {
             None => attempts.await,
@@ -41,7 +45,10 @@ impl Client {
         &self,
         request: &Op,
         session: Option<&str>,
-    ) -> Result<Op::Response, IcatError> {
+    ) -> Result<Op::Response, IcatError>
+    where
+        Op::Response: Send + 'static,
+    {
         let policy = self.transport.retry;
         let retry = is_idempotent(Op::NAME);
         let mut attempt = 1;
@@ -79,7 +86,10 @@ impl Client {
         &self,
         request: &Op,
         session: Option<&str>,
-    ) -> Result<Op::Response, IcatError> {
+    ) -> Result<Op::Response, IcatError>
+    where
+        Op::Response: Send + 'static,
+    {
         let span = tracing::debug_span!(
             "icat",
             op = Op::NAME,
@@ -92,7 +102,7 @@ impl Client {
             match self.transport.post(envelope.into_bytes()).await {
                 Ok(Reply::Answer(body) | Reply::Fault(body)) => {
                     let received = body.len();
-                    let decoded = decode::<Op>(&body, session);
+                    let decoded = decode_bounded::<Op>(body, session).await;
                     tracing::debug!(
                         elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
                         sent,
@@ -118,15 +128,46 @@ impl Client {
     }
 }
 
-/// Decodes an answer for `Op`, mapping SOAP faults to [`IcatError`] variants.
+/// Answers above this size are decoded on a blocking thread.
+const DECODE_ON_THREAD_ABOVE: usize = 1 << 20;
+
+/// [`decode`], inside the operation timeout: a large answer is decoded on a blocking thread so
+/// that the timeout around the call can fire while it runs (decoding is linear in the answer's
+/// size, which `max_response_size` bounds, so the thread ends soon after).
+async fn decode_bounded<Op: SoapOperation>(
+    body: bytes::Bytes,
+    session: Option<&str>,
+) -> Result<Op::Response, IcatError>
+where
+    Op::Response: Send + 'static,
+{
+    if body.len() <= DECODE_ON_THREAD_ABOVE {
+        return decode::<Op>(&body, session);
+    }
+    let session = session.map(str::to_owned);
+    tokio::task::spawn_blocking(move || decode::<Op>(&body, session.as_deref()))
+        .await
+        .unwrap_or_else(|e| {
+            Err(IcatError::Decode {
+                operation: Op::NAME.to_owned(),
+                detail: format!("the decoding thread failed: {e}"),
+            })
+        })
+}
+
+/// Decodes an answer for `Op`, mapping SOAP faults to [`IcatError`] variants. Fault text is the
+/// server's: it is cleaned and bounded ([`clean_text`]) before it goes into an error.
 fn decode<Op: SoapOperation>(
     body: &[u8],
     session: Option<&str>,
 ) -> Result<Op::Response, IcatError> {
     // ICAT quotes the session id in SESSION faults; keep only its short form.
-    let redact = |text: String| match session {
-        Some(id) if !id.is_empty() && text.contains(id) => text.replace(id, &short_id(id)),
-        _ => text,
+    let redact = |text: String| {
+        let text = match session {
+            Some(id) if !id.is_empty() && text.contains(id) => text.replace(id, &short_id(id)),
+            _ => text,
+        };
+        clean_text(&text, MAX_FAULT_MESSAGE_LEN)
     };
     read_response_envelope::<Op::Response>(body).map_err(|e| match e {
         SoapError::Fault(fault) => {
@@ -142,7 +183,7 @@ fn decode<Op: SoapOperation>(
                     IcatError::from_fault(&kind, message, ex.offset)
                 }
                 None => IcatError::SoapFault {
-                    code: fault.code,
+                    code: clean_text(&fault.code, MAX_FAULT_MESSAGE_LEN),
                     message: redact(fault.message),
                 },
             }

@@ -10,6 +10,7 @@ mod call;
 mod chunked;
 mod ops;
 mod options;
+mod paging;
 mod retry;
 mod rows;
 mod session;
@@ -24,6 +25,7 @@ pub use chunked::DEFAULT_IN_CHUNK;
 pub use options::{
     ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_TIMEOUT,
 };
+pub use paging::PageGuard;
 pub use retry::{RetryPolicy, is_idempotent, is_retryable};
 pub use session::{Credentials, Session, short_id};
 pub use typed::{EntityType, get_query};

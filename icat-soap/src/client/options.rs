@@ -147,6 +147,10 @@ impl ClientBuilder {
             .connect_timeout(self.connect_timeout)
             .cookie_store(true)
             .gzip(true)
+            // Never follow a redirect: it would re-send the envelope (a login's password
+            // included) to wherever the server points, maybe plain http. It is reported instead.
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
             .user_agent(self.user_agent)
             .pool_idle_timeout(Duration::from_secs(60));
         if let Some(t) = self.read_timeout {

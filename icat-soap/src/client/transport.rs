@@ -11,9 +11,13 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use super::retry::RetryPolicy;
 use crate::IcatError;
 use crate::error::excerpt;
+use crate::untrusted::clean_text;
 
 /// How many characters of a non-SOAP body go into an error message.
 const EXCERPT_CHARS: usize = 200;
+
+/// Most bytes of a redirect target shown in an error message.
+const MAX_LOCATION_LEN: usize = 300;
 
 /// What came back from one POST of a SOAP envelope.
 #[derive(Debug, Clone)]
@@ -53,6 +57,9 @@ impl Transport {
             .await
             .map_err(|e| self.classify(e))?;
         let status = response.status();
+        if status.is_redirection() {
+            return Err(self.redirected(&response));
+        }
         let is_xml = response
             .headers()
             .get(CONTENT_TYPE)
@@ -68,6 +75,28 @@ impl Transport {
                 url: self.endpoint.to_string(),
                 excerpt: excerpt(&body, EXCERPT_CHARS),
             }),
+        }
+    }
+
+    /// The error for a redirect: the target, resolved against the endpoint and cleaned (the
+    /// header is the server's text), so the user can fix the URL.
+    fn redirected(&self, response: &reqwest::Response) -> IcatError {
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .map_or_else(
+                || "(no Location header)".to_owned(),
+                |raw| {
+                    self.endpoint
+                        .join(raw.trim())
+                        .map_or(raw, |u| u.to_string())
+                },
+            );
+        IcatError::Redirected {
+            url: self.endpoint.to_string(),
+            status: response.status().as_u16(),
+            location: clean_text(&location, MAX_LOCATION_LEN),
         }
     }
 

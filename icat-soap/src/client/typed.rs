@@ -2,7 +2,7 @@
 
 use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
 
-use super::Session;
+use super::{PageGuard, Session};
 use crate::IcatError;
 use crate::generated::{Entity, Value};
 use crate::query::Query;
@@ -220,7 +220,9 @@ impl Session {
     /// The query must have an ORDER BY (otherwise pages may overlap or miss rows) and no LIMIT, and
     /// `page_size` must be at least 2 (ICAT ignores `LIMIT` offsets on some id lookups, which would
     /// make a page size of 1 loop). If the data change between pages, rows can be missed or
-    /// repeated. The stream ends after the first short page.
+    /// repeated. The stream ends after the first short page. A page of entities that only repeats
+    /// earlier results (a server ignoring the offset) ends it with
+    /// [`IcatError::EndlessPaging`] (see [`PageGuard`]).
     pub fn search_pages(
         &self,
         query: &Query,
@@ -247,22 +249,26 @@ impl Session {
         query.to_jpql()?;
         let session = self.clone();
         let query = query.clone();
-        Ok(stream::try_unfold(Some(0u64), move |offset| {
-            let session = session.clone();
-            let query = query.clone();
-            async move {
-                let Some(offset) = offset else {
-                    return Ok(None);
-                };
-                let page = session.search(&query.limit(offset, page_size)).await?;
-                let len = page.len() as u64;
-                let next = (len == page_size).then(|| offset + page_size);
-                if page.is_empty() {
-                    return Ok(None);
+        Ok(stream::try_unfold(
+            Some((0u64, PageGuard::new())),
+            move |state| {
+                let session = session.clone();
+                let query = query.clone();
+                async move {
+                    let Some((offset, mut guard)) = state else {
+                        return Ok(None);
+                    };
+                    let page = session.search(&query.limit(offset, page_size)).await?;
+                    if page.is_empty() {
+                        return Ok(None);
+                    }
+                    guard.check(offset, &page)?;
+                    let len = page.len() as u64;
+                    let next = (len == page_size).then(|| (offset + page_size, guard));
+                    Ok(Some((page, next)))
                 }
-                Ok(Some((page, next)))
-            }
-        }))
+            },
+        ))
     }
 
     /// Like [`Session::search_pages`], one result at a time.

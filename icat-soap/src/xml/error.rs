@@ -37,6 +37,18 @@ pub enum XmlError {
         /// The nesting limit.
         limit: usize,
     },
+    /// More namespace declarations are in scope than the reader allows (a hostile answer trying
+    /// to make every name lookup slow).
+    #[error(
+        "more than {limit} namespace declarations in scope at byte {position}: refused as a \
+         hostile or broken answer"
+    )]
+    TooManyNamespaces {
+        /// Byte offset of the element whose declaration went beyond the limit.
+        position: u64,
+        /// The limit.
+        limit: usize,
+    },
     /// An entity reference other than the five predefined ones or a character reference.
     #[error("unknown entity reference &{name}; at byte {position}")]
     UnknownEntity {
@@ -116,6 +128,7 @@ impl XmlError {
             | XmlError::UnexpectedEof { position, .. }
             | XmlError::Doctype { position }
             | XmlError::TooDeep { position, .. }
+            | XmlError::TooManyNamespaces { position, .. }
             | XmlError::UnknownEntity { position, .. }
             | XmlError::InvalidValue { position, .. }
             | XmlError::UnexpectedElement { position, .. }

@@ -8,7 +8,7 @@ mod value;
 mod writer;
 
 pub use error::XmlError;
-pub use reader::{DEFAULT_MAX_DEPTH, NsKind, StartEl, XmlReader, XsiType};
+pub use reader::{DEFAULT_MAX_DEPTH, MAX_NAMESPACE_BINDINGS, NsKind, StartEl, XmlReader, XsiType};
 pub use writer::{XmlWriter, escape_into};
 
 /// The XML Schema namespace (`xs:`).

@@ -18,6 +18,12 @@ use super::{SOAP11_NS, XSD_NS, XSI_NS, XmlValue};
 /// Default limit on element nesting.
 pub const DEFAULT_MAX_DEPTH: usize = 128;
 
+/// Most namespace declarations in scope at once (all open elements together). Real ICAT answers
+/// and requests have fewer than ten; the bound keeps every prefix lookup, which scans the
+/// bindings in scope, cheap, so decoding stays linear in the input size (a hostile answer with
+/// 100,000 declarations and a million prefixed children would otherwise take minutes).
+pub const MAX_NAMESPACE_BINDINGS: usize = 64;
+
 /// Which namespace a name resolved to, relative to the bindings' target namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NsKind {
@@ -148,6 +154,39 @@ struct Binding<'a> {
     xsi: bool,
     /// Nesting level of the declaring element; the binding ends with that element.
     level: usize,
+    /// The namespace name as written (before references are resolved), to find attributes that
+    /// are repeated through two prefixes bound to the same namespace.
+    uri: &'a [u8],
+}
+
+/// The namespace-qualified names of one start tag's prefixed attributes, to refuse repeats.
+#[derive(Default)]
+struct ResolvedNames<'a> {
+    /// The first few names, searched linearly (the common case: one or two; no allocation).
+    small: [(&'a [u8], &'a [u8]); 8],
+    /// How many of `small` are used.
+    n: usize,
+    /// Beyond `small`, a set (a hostile tag may carry thousands).
+    more: std::collections::HashSet<(&'a [u8], &'a [u8])>,
+}
+
+impl<'a> ResolvedNames<'a> {
+    /// Records `{uri}local`; `false` when it was already there.
+    fn insert(&mut self, uri: &'a [u8], local: &'a [u8]) -> bool {
+        let name = (uri, local);
+        if self.small[..self.n].contains(&name)
+            || (!self.more.is_empty() && self.more.contains(&name))
+        {
+            return false;
+        }
+        if self.n < self.small.len() {
+            self.small[self.n] = name;
+            self.n += 1;
+        } else {
+            self.more.insert(name);
+        }
+        true
+    }
 }
 
 /// A pull reader over an in-memory document.
@@ -377,6 +416,12 @@ impl<'a> XmlReader<'a> {
                 other_prefixed |= key.contains(&b':');
                 continue;
             };
+            if self.bindings.len() >= MAX_NAMESPACE_BINDINGS {
+                return Err(XmlError::TooManyNamespaces {
+                    position,
+                    limit: MAX_NAMESPACE_BINDINGS,
+                });
+            }
             let value = scan::attribute_value(raw, position)?;
             let (kind, xsi) = if value.is_empty() && !prefix.is_empty() {
                 (NsKind::Unbound, false)
@@ -391,17 +436,38 @@ impl<'a> XmlReader<'a> {
                 kind,
                 xsi,
                 level,
+                uri: raw,
             });
         }
         if !other_prefixed {
             return Ok(());
         }
+        let mut seen = ResolvedNames::default();
         for attr in scan::Attributes::new(attrs) {
             let (key, raw) = attr.map_err(malformed)?;
             let (Some(prefix), local) = scan::split_qname(key) else {
                 continue;
             };
-            if prefix == b"xmlns" || !self.lookup(prefix).is_some_and(|b| b.xsi) {
+            if prefix == b"xmlns" {
+                continue;
+            }
+            let Some(binding) = self.lookup(prefix).copied() else {
+                continue;
+            };
+            // The same name through two prefixes bound to one namespace is a repeated
+            // attribute (Namespaces in XML 1.0, section 6.3): malformed, never "last one wins".
+            let uri: &[u8] = if binding.xsi {
+                XSI_NS.as_bytes()
+            } else {
+                binding.uri
+            };
+            if !seen.insert(uri, local) {
+                return Err(malformed(format!(
+                    "attribute {} is repeated (two prefixes bound to the same namespace)",
+                    shorten(&String::from_utf8_lossy(key))
+                )));
+            }
+            if !binding.xsi {
                 continue;
             }
             match local {

@@ -1,0 +1,38 @@
+//! Making server-provided text safe to show: bounded, and without control characters.
+
+/// Most bytes of an ICAT fault message kept (the rest is cut off).
+pub const MAX_FAULT_MESSAGE_LEN: usize = 2000;
+
+/// `text` trimmed, with control characters (newlines, ESC sequences, BEL ...) turned into spaces,
+/// cut to at most `max` bytes on a character boundary.
+///
+/// Every piece of text a server chose (fault messages, IDS error bodies, user names, session ids,
+/// entity names) goes through this before it can reach a terminal: a hostile server could
+/// otherwise clear the screen, retitle the window or fake output with escape sequences, or flood
+/// it with megabytes of text.
+pub fn clean_text(text: &str, max: usize) -> String {
+    let text = text.trim();
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end]
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_go_and_length_is_bounded() {
+        assert_eq!(
+            clean_text(" a\u{1b}[2J\u{1b}]0;pwned\u{7}b\n", 100),
+            "a [2J ]0;pwned b"
+        );
+        assert_eq!(clean_text("ééé", 3), "é");
+        assert_eq!(clean_text(&"x".repeat(100_000), 10).len(), 10);
+    }
+}
