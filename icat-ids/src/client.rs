@@ -19,6 +19,10 @@ use crate::types::{DatafileIds, Packing, ServiceStatus, Status};
 /// (python-icat broke at ~880 ids); longer selections are split or prepared with POST.
 pub const DEFAULT_MAX_URL_LEN: usize = 2000;
 
+/// Largest answer accepted from a small call (everything but `getData`): a prepared id, a
+/// status, a size, a `put` answer, or the JSON ids of `getDatafileIds` (about a million ids).
+pub const MAX_SMALL_ANSWER: u64 = 16 << 20;
+
 /// An ICAT session id. Its `Debug` and `Display` show only a short prefix so it never lands in
 /// logs whole.
 #[derive(Clone, PartialEq, Eq)]
@@ -330,7 +334,34 @@ impl IdsClient {
         form: bool,
     ) -> Result<String, IdsError> {
         let resp = self.call(call, method, params, form).await?;
-        resp.text().await.map_err(|e| self.map_reqwest(call, e))
+        self.small_answer(call, resp).await
+    }
+
+    /// The whole body of a small call's answer as text, refused with
+    /// [`IdsError::AnswerTooLarge`] beyond [`MAX_SMALL_ANSWER`] (as soon as `Content-Length`
+    /// says so, else while reading), so an endless answer cannot fill the memory.
+    pub(crate) async fn small_answer(
+        &self,
+        call: &'static str,
+        resp: Response,
+    ) -> Result<String, IdsError> {
+        let too_large = IdsError::AnswerTooLarge {
+            call,
+            limit: MAX_SMALL_ANSWER,
+        };
+        if resp.content_length().is_some_and(|n| n > MAX_SMALL_ANSWER) {
+            return Err(too_large);
+        }
+        let mut body = Vec::new();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.map_reqwest(call, e))?;
+            if (body.len() + chunk.len()) as u64 > MAX_SMALL_ANSWER {
+                return Err(too_large);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(String::from_utf8_lossy(&body).into_owned())
     }
 
     fn session_params(&self) -> Result<Vec<(&'static str, String)>, IdsError> {
@@ -681,6 +712,9 @@ impl IdsClient {
     }
 }
 
+/// Most bytes of a redirect target kept in an error message.
+const MAX_LOCATION_LEN: usize = 300;
+
 /// Turn a non-success response into a typed error (reading at most 64 KiB of its body). The
 /// server may echo the session id ("Session id:… has expired"): it is shortened like
 /// [`SessionId`]'s `Display` before the message reaches the error or a log.
@@ -693,6 +727,27 @@ pub(crate) async fn check_status(
     if status.is_success() {
         return Ok(resp);
     }
+    let mask = |text: String| match session.map(SessionId::expose).filter(|id| !id.is_empty()) {
+        Some(id) if text.contains(id) => {
+            text.replace(id, &session.map(ToString::to_string).unwrap_or_default())
+        }
+        _ => text,
+    };
+    if status.is_redirection() {
+        // Only same-origin redirects are followed (see `TransportOptions::build_client`).
+        let location = resp.headers().get(reqwest::header::LOCATION).map_or_else(
+            || "(no Location header)".to_owned(),
+            |v| String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        );
+        let location = icat_soap::untrusted::clean_text(&mask(location), MAX_LOCATION_LEN);
+        let err = IdsError::Redirected {
+            call,
+            status: status.as_u16(),
+            location,
+        };
+        tracing::debug!(call, status = status.as_u16(), error = %err, "IDS redirect not followed");
+        return Err(err);
+    }
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(Ok(chunk)) = stream.next().await {
@@ -701,12 +756,7 @@ pub(crate) async fn check_status(
             break;
         }
     }
-    let mut text = String::from_utf8_lossy(&body).into_owned();
-    if let Some(id) = session.map(SessionId::expose).filter(|id| !id.is_empty()) {
-        if text.contains(id) {
-            text = text.replace(id, &session.map(ToString::to_string).unwrap_or_default());
-        }
-    }
+    let text = mask(String::from_utf8_lossy(&body).into_owned());
     let err = IdsError::from_response(status.as_u16(), &text);
     tracing::debug!(call, status = status.as_u16(), error = %err, "IDS error");
     Err(err)

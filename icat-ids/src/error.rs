@@ -133,6 +133,30 @@ pub enum IdsError {
         #[source]
         source: reqwest::Error,
     },
+    /// The answer to a small call (not a download) was larger than the client accepts: a broken
+    /// or hostile server (it would otherwise fill the memory).
+    #[error(
+        "the IDS answer to {call} is larger than {limit} bytes, far more than such an answer holds; the server is broken or hostile: tell the facility, or check the IDS URL"
+    )]
+    AnswerTooLarge {
+        /// Which call.
+        call: &'static str,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The IDS redirected to another origin (scheme, host or port), which this client does not
+    /// follow: the session id would travel there (or in clear text, from https to http).
+    #[error(
+        "IDS call {call} was redirected (HTTP {status}) to {location}, another address, which is not followed so the session id stays with the IDS; if that address is the right IDS, use it as the IDS URL"
+    )]
+    Redirected {
+        /// Which call.
+        call: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// Where the server pointed (cleaned, shortened, the session id masked).
+        location: String,
+    },
     /// The connection ended before all bytes of a file arrived (retried with a ranged request).
     #[error("transfer of {file} ended early: {received} of {expected} bytes")]
     IncompleteTransfer {

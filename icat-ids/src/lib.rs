@@ -45,7 +45,9 @@ pub mod types;
 mod upload;
 
 pub use backoff::Backoff;
-pub use client::{DEFAULT_MAX_URL_LEN, DataStream, IdsClient, SessionId, normalize_ids_url};
+pub use client::{
+    DEFAULT_MAX_URL_LEN, DataStream, IdsClient, MAX_SMALL_ANSWER, SessionId, normalize_ids_url,
+};
 pub use download::{
     DatafileSpec, DownloadOptions, DownloadPlan, DownloadSummary, Expected, FileReport, FileStatus,
     Outcome, Phase, Progress, ProgressFn, RawOutcome, SafeRelPath, Strategy, UnverifiedReason,

@@ -52,7 +52,20 @@ impl TransportOptions {
             .connect_timeout(self.connect_timeout)
             .read_timeout(self.read_timeout)
             .user_agent(self.user_agent.clone())
-            .pool_idle_timeout(Duration::from_secs(60));
+            .pool_idle_timeout(Duration::from_secs(60))
+            // The URL holds the session id: never put it in a Referer.
+            .referer(false)
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let from = attempt.previous().last();
+                if attempt.previous().len() > MAX_REDIRECTS {
+                    attempt.stop()
+                } else if from.is_some_and(|from| redirect_allowed(from, attempt.url())) {
+                    attempt.follow()
+                } else {
+                    // The 3xx answer comes back and becomes `IdsError::Redirected`.
+                    attempt.stop()
+                }
+            }));
         let mut trust = icat_soap::tls::Trust::system();
         if let Some(path) = &self.ca_certificate {
             trust
@@ -77,9 +90,52 @@ impl TransportOptions {
     }
 }
 
+/// Most redirects followed for one request.
+const MAX_REDIRECTS: usize = 5;
+
+/// True when a redirect from `from` to `to` may be followed: same origin only (scheme, host and
+/// port), so the session id in the URL never reaches another server, and never from https to
+/// plain http.
+pub fn redirect_allowed(from: &reqwest::Url, to: &reqwest::Url) -> bool {
+    from.scheme() == to.scheme()
+        && from.host_str() == to.host_str()
+        && from.port_or_known_default() == to.port_or_known_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_same_origin_redirects_are_followed() {
+        let u = |s: &str| reqwest::Url::parse(s).unwrap();
+        let ids = u("https://ids.example.org:8181/ids/getData?sessionId=x");
+        assert!(redirect_allowed(
+            &ids,
+            &u("https://ids.example.org:8181/ids/other")
+        ));
+        assert!(redirect_allowed(
+            &u("https://ids.example.org/ids/a"),
+            &u("https://ids.example.org:443/ids/b")
+        ));
+        // https -> http, even to the same host and port: never.
+        assert!(!redirect_allowed(
+            &ids,
+            &u("http://ids.example.org:8181/ids/getData")
+        ));
+        assert!(!redirect_allowed(
+            &ids,
+            &u("https://evil.example.org:8181/ids/getData")
+        ));
+        assert!(!redirect_allowed(
+            &ids,
+            &u("https://ids.example.org:9999/ids/getData")
+        ));
+        assert!(!redirect_allowed(
+            &ids,
+            &u("https://ids.example.org.evil.org:8181/")
+        ));
+    }
 
     #[test]
     fn defaults_are_safe() {

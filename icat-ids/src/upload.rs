@@ -110,7 +110,7 @@ impl IdsClient {
             }
         };
         let resp = check_status("put", resp, self.session()).await?;
-        let text = resp.text().await.map_err(|e| self.map_reqwest("put", e))?;
+        let text = self.small_answer("put", resp).await?;
 
         #[derive(serde::Deserialize)]
         struct Answer {
