@@ -29,12 +29,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DUMP.xml")]
     pub load: Option<PathBuf>,
     /// Create a synthetic facility, e.g. visits=100,datasets=10,files=100,size=1MiB,archived=0.3
+    /// (archived above 0 switches on --two-level; with --db, a restart with the same spec reuses it)
     #[arg(long, value_name = "SPEC", value_parser = parse_spec)]
     pub synthetic: Option<SyntheticSpec>,
     /// Two-level IDS storage (archive + cache).
     #[arg(long)]
     pub two_level: bool,
-    /// How long an IDS restore takes in two-level mode, e.g. 2s or 500ms.
+    /// How long an IDS restore takes, e.g. 2s or 500ms (switches on --two-level).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub restore_delay: Option<Duration>,
 }

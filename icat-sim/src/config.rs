@@ -35,11 +35,13 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SimConfig {
-    /// The login plugins, in the order `getAuthenticatorInfo` lists them.
-    #[serde(default)]
+    /// The login plugins, in the order `getAuthenticatorInfo` lists them (without any
+    /// `[[authenticators]]`, the default `simple` and `db` ones).
+    #[serde(default = "default_authenticators")]
     pub authenticators: Vec<Authenticator>,
-    /// Users (with mechanism prefix, e.g. `simple/root`) with full access.
-    #[serde(default)]
+    /// Users (with mechanism prefix, e.g. `simple/root`) with full access (default
+    /// `["simple/root"]`).
+    #[serde(default = "default_root_user_names")]
     pub root_user_names: Vec<String>,
     /// Session lifetime in minutes (ICAT's `lifetimeMinutes`).
     #[serde(default = "default_lifetime")]
@@ -106,6 +108,23 @@ impl Default for IdsSettings {
             link_lifetime_seconds: 0,
         }
     }
+}
+
+/// The authenticators of the default configuration, for a file that configures none.
+fn default_authenticators() -> Vec<Authenticator> {
+    /// Only the authenticators of [`DEFAULT_TOML`].
+    #[derive(Deserialize)]
+    struct Authenticators {
+        authenticators: Vec<Authenticator>,
+    }
+    match toml::from_str::<Authenticators>(DEFAULT_TOML) {
+        Ok(a) => a.authenticators,
+        Err(e) => unreachable!("the built-in default authenticators are valid: {e}"),
+    }
+}
+
+fn default_root_user_names() -> Vec<String> {
+    vec!["simple/root".to_string()]
 }
 
 fn default_lifetime() -> u32 {
@@ -389,6 +408,28 @@ mod tests {
             SimConfig::from_toml_str(dup, "t"),
             Err(ConfigError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn missing_sections_and_keys_take_the_defaults() {
+        let defaults = SimConfig::default();
+        for text in ["", "lifetimeMinutes = 30\n", "[ids]\ntwoLevel = true\n"] {
+            let c = SimConfig::from_toml_str(text, "t").unwrap();
+            assert_eq!(c.authenticators, defaults.authenticators, "{text:?}");
+            assert_eq!(c.root_user_names, vec!["simple/root"], "{text:?}");
+            let db = c.authenticator("db").expect("the default db authenticator");
+            let creds = BTreeMap::from([
+                ("username".to_string(), "jdoe".to_string()),
+                ("password".to_string(), "secret".to_string()),
+            ]);
+            assert_eq!(db.authenticate(&creds).unwrap(), "db/jdoe");
+        }
+        // Given sections replace the defaults; an explicit empty list stays empty.
+        let own = "[[authenticators]]\nmnemonic = 'anon'\nanon = true\n";
+        let c = SimConfig::from_toml_str(own, "t").unwrap();
+        assert_eq!(c.authenticators.len(), 1);
+        let c = SimConfig::from_toml_str("authenticators = []\nrootUserNames = []", "t").unwrap();
+        assert!(c.authenticators.is_empty() && c.root_user_names.is_empty());
     }
 
     #[test]

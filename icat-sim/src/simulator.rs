@@ -2,7 +2,7 @@
 //! database, loads data, binds the listener and serves until [`RunningSimulator::shutdown`] or drop.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{ConfigError, SimConfig};
 use crate::db::{Clock, Db, DbError};
+use crate::error::IcatError;
 use crate::faults::FaultHandle;
 use crate::http::{AppState, ICAT_PATH};
 use crate::icat::Icat;
@@ -40,6 +41,19 @@ pub enum SimError {
         objects: i64,
         /// The dump that was to be loaded.
         dump: String,
+    },
+    /// `--synthetic` with a `--db` that holds a catalogue not made from the same spec.
+    #[error(
+        "the database {db} holds a catalogue {made}, not from --synthetic {requested}: start with \
+         the same --synthetic (or without it) to keep using it, or give a new --db file"
+    )]
+    SyntheticMismatch {
+        /// The database file.
+        db: String,
+        /// How the catalogue in it was made (`made from --synthetic SPEC` or `of N objects`).
+        made: String,
+        /// The spec asked for now (canonical form).
+        requested: String,
     },
     /// The synthetic facility could not be made.
     #[error("cannot create the synthetic facility: {0}")]
@@ -181,6 +195,24 @@ impl SimulatorBuilder {
         if let Some(delay) = self.restore_delay {
             config.ids.restore_delay = delay;
         }
+        // Archived synthetic datasets and a restore delay only mean something with two-level
+        // storage: they switch it on, unless the builder was told `.two_level(false)` (the
+        // command line never does that: without --two-level it says nothing).
+        let needs_two_level = if self.synthetic.as_ref().is_some_and(|s| s.archived > 0.0) {
+            Some("--synthetic ...,archived=")
+        } else if self.restore_delay.is_some() {
+            Some("--restore-delay")
+        } else {
+            None
+        };
+        if let (Some(what), false) = (needs_two_level, config.ids.two_level) {
+            if self.two_level.is_none() {
+                tracing::info!("{what} given: two-level IDS storage switched on");
+                config.ids.two_level = true;
+            } else {
+                tracing::warn!("{what} has no effect: two-level IDS storage was switched off");
+            }
+        }
         if let Some(faults) = self.faults {
             faults.validate().map_err(ConfigError::Invalid)?;
             config.faults = faults;
@@ -226,7 +258,11 @@ impl SimulatorBuilder {
             let n = crate::load::load_file(&mut db, path, &loader_user(&config))?;
             tracing::info!(objects = n, file = %path.display(), "loaded dump");
         }
-        if let Some(spec) = &self.synthetic {
+        let synthetic = match &self.synthetic {
+            Some(spec) => reuse_or_make(&db, spec, self.db_path.as_deref())?.then_some(spec),
+            None => None,
+        };
+        if let Some(spec) = synthetic {
             let storage = crate::ids::Storage::open(&storage_dir)
                 .map_err(|e| SimError::Synthetic(e.to_string()))?;
             let summary = crate::synthetic::generate(
@@ -237,6 +273,8 @@ impl SimulatorBuilder {
                 config.ids.two_level,
             )
             .map_err(|e| SimError::Synthetic(e.to_string()))?;
+            db.set_meta(SYNTHETIC_META_KEY, &spec.canonical())
+                .map_err(|e| SimError::Synthetic(e.to_string()))?;
             tracing::info!(?summary, "created synthetic facility");
         }
         let icat = Icat::new(db, config);
@@ -401,6 +439,32 @@ impl Drop for RunningSimulator {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
+}
+
+/// Where the spec a synthetic catalogue was made from is recorded.
+const SYNTHETIC_META_KEY: &str = "synthetic";
+
+/// Whether `--synthetic spec` must make its facility (`true`: the database is empty) or may reuse
+/// the one already there (`false`: made from the same spec); any other catalogue is an error.
+fn reuse_or_make(db: &Db, spec: &SyntheticSpec, path: Option<&Path>) -> Result<bool, SimError> {
+    let requested = spec.canonical();
+    let wrap = |e: IcatError| SimError::Synthetic(e.to_string());
+    let made = match db.meta(SYNTHETIC_META_KEY).map_err(wrap)? {
+        Some(made) if made == requested => {
+            tracing::info!(spec = %made, "reusing the synthetic facility in the database");
+            return Ok(false);
+        }
+        Some(made) => format!("made from --synthetic {made}"),
+        None => match db.object_count().map_err(wrap)? {
+            0 => return Ok(true),
+            n => format!("of {n} objects"),
+        },
+    };
+    Err(SimError::SyntheticMismatch {
+        db: path.map_or_else(|| ":memory:".to_string(), |p| p.display().to_string()),
+        made,
+        requested,
+    })
 }
 
 /// The user recorded as creator of loaded and synthetic data: the first root user.

@@ -130,6 +130,23 @@ impl FromStr for SyntheticSpec {
     }
 }
 
+impl SyntheticSpec {
+    /// The spec as one canonical `key=value,...` text (every key, sizes in bytes): two specs that
+    /// make the same facility have the same text.
+    pub fn canonical(&self) -> String {
+        format!(
+            "visits={},datasets={},files={},size={},archived={},seed={},users={}",
+            self.visits,
+            self.datasets,
+            self.files,
+            self.size,
+            self.archived,
+            self.seed,
+            self.users.join(";")
+        )
+    }
+}
+
 /// Errors making a synthetic facility.
 #[derive(Debug, thiserror::Error)]
 pub enum SyntheticError {

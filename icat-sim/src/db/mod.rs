@@ -2,6 +2,7 @@
 //! the entity metadata, with entity CRUD in ICAT's semantics and the session table.
 
 pub mod files;
+mod meta;
 mod read;
 pub mod schema;
 mod session;
@@ -100,6 +101,7 @@ impl Db {
             setup.push_str(";\n");
         }
         setup.push_str(session::DDL);
+        setup.push_str(meta::DDL);
         setup.push_str("COMMIT;\n");
         conn.execute_batch(&setup).map_err(wrap)?;
         conn.set_prepared_statement_cache_capacity(256);
