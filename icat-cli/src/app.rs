@@ -75,8 +75,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Login => {
             session::login(&ctx, out).await?;
         }
-        Command::Logout => session::logout(&ctx, out).await?,
+        Command::Logout(args) => session::logout(&ctx, args.all, out).await?,
         Command::Whoami(args) => session::whoami(&ctx, args.format.format(), out).await?,
+        Command::Sessions(args) => session::sessions(&ctx, args.format.format(), out)?,
         Command::Visits(args) => {
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
             let filter = VisitFilter {
@@ -111,6 +112,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .transpose()
                 .map_err(|e| Failure::usage(e, "fix the --match pattern"))?;
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
+            conn.announce(&ctx.reporter, "downloading from");
             let req = download::DownloadRequest {
                 target: target(&args.selection),
                 pattern,
@@ -131,6 +133,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Restore(args) => {
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
+            conn.announce(&ctx.reporter, "restoring on");
             archive::restore(
                 &conn,
                 &target(&args.selection),
@@ -143,6 +146,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Upload(args) => {
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
+            conn.announce(&ctx.reporter, "uploading to");
             upload::upload(
                 &conn,
                 &args.files,

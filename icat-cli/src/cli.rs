@@ -184,10 +184,12 @@ pub struct SelectionArgs {
 pub enum Command {
     /// Log in and keep the session for the next commands (the password is never stored).
     Login,
-    /// End the stored session on the server and forget it.
-    Logout,
+    /// End the stored session on the server and forget it (--all: every stored session).
+    Logout(LogoutArgs),
     /// Show who is logged in and for how many more minutes.
     Whoami(WhoamiArgs),
+    /// List the stored sessions: server, user, minutes left, and which one plain commands use.
+    Sessions(WhoamiArgs),
     /// List visits with their dataset count and total size (one query).
     Visits(VisitsArgs),
     /// Show a visit's datasets and datafiles as a tree.
@@ -221,7 +223,15 @@ pub enum SimCommand {
     Serve(icat_sim::cli::ServeArgs),
 }
 
-/// `icat whoami`.
+/// `icat logout`.
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// Log out of every stored session, not only the default one.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `icat whoami` and `icat sessions`.
 #[derive(Debug, Args)]
 pub struct WhoamiArgs {
     /// Output format.

@@ -219,6 +219,113 @@ fn parse_ini(file: &ConfigFile) -> Result<Vec<Section>, Failure> {
     Ok(sections)
 }
 
+/// The error for a selected section that no config file has, naming every file searched.
+pub fn section_not_found(name: &str, searched: &[PathBuf], files: &[ConfigFile]) -> Failure {
+    let list: Vec<String> = searched
+        .iter()
+        .map(|p| {
+            if files.iter().any(|f| &f.path == p) {
+                p.display().to_string()
+            } else {
+                format!("{} (absent)", p.display())
+            }
+        })
+        .collect();
+    Failure::usage(
+        format!(
+            "config section [{name}] not found; searched {}",
+            list.join(", ")
+        ),
+        "check -s/--section or ICAT_CFG_SECTION, or point -c/--configfile at the right file",
+    )
+}
+
+/// The error for a section that names no server: a section never borrows another session's.
+pub fn require_section_url(settings: &Settings, files: &[ConfigFile]) -> Result<(), Failure> {
+    let (Some(name), None) = (&settings.section, &settings.url) else {
+        return Ok(());
+    };
+    let holders: Vec<String> = files
+        .iter()
+        .filter(|f| parse_ini(f).is_ok_and(|secs| secs.iter().any(|(n, _)| n == name)))
+        .map(|f| f.path.display().to_string())
+        .collect();
+    Err(Failure::usage(
+        format!(
+            "config section [{name}] ({}) has no url",
+            holders.join(", ")
+        ),
+        "add url = https://host:port to the section, or pass -w URL",
+    ))
+}
+
+/// Whether any of the files has section `name`.
+pub fn has_section(files: &[ConfigFile], name: &str) -> Result<bool, Failure> {
+    for file in files {
+        if parse_ini(file)?.iter().any(|(n, _)| n == name) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The keys an `icat.cfg` section may hold (lower case): python-icat's and this tool's.
+/// `cred_<key>` keys are credentials for the authenticator and always allowed.
+pub const KNOWN_KEYS: &[(&str, &str)] = &[
+    ("url", "url"),
+    ("idsurl", "idsurl"),
+    ("auth", "auth"),
+    ("username", "username"),
+    ("password", "password"),
+    ("promptpass", "promptPass"),
+    ("checkcert", "checkCert"),
+    ("cafile", "caFile"),
+    ("capath", "caPath"),
+    ("http_proxy", "http_proxy"),
+    ("https_proxy", "https_proxy"),
+    ("no_proxy", "no_proxy"),
+    ("connecttimeout", "connectTimeout"),
+    ("readtimeout", "readTimeout"),
+    ("retries", "retries"),
+];
+
+/// Warnings for the keys of section `name` that no tool reads, with the likely intended key.
+pub fn unknown_key_warnings(name: &str, values: &BTreeMap<String, String>) -> Vec<String> {
+    values
+        .keys()
+        .filter(|k| !k.starts_with("cred_") && !KNOWN_KEYS.iter().any(|(known, _)| known == k))
+        .map(|key| {
+            let guess = KNOWN_KEYS
+                .iter()
+                .map(|(known, spelt)| (edit_distance(key, known), *spelt))
+                .filter(|(d, _)| *d <= 2)
+                .min_by_key(|(d, _)| *d);
+            match guess {
+                Some((_, spelt)) => format!(
+                    "icat.cfg section [{name}]: unknown key `{key}` is ignored; did you mean `{spelt}`?"
+                ),
+                None => format!("icat.cfg section [{name}]: unknown key `{key}` is ignored"),
+            }
+        })
+        .collect()
+}
+
+/// The Levenshtein distance between two short strings.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 /// python configparser's boolean words.
 pub fn parse_bool(value: &str) -> Option<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
@@ -305,12 +412,11 @@ pub fn resolve(
             }
         }
         if merged.is_none() {
-            let searched: Vec<String> =
-                files.iter().map(|f| f.path.display().to_string()).collect();
-            let where_ = if searched.is_empty() {
+            let found: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
+            let where_ = if found.is_empty() {
                 "no icat.cfg file was found".to_string()
             } else {
-                format!("searched {}", searched.join(", "))
+                format!("read {}", found.join(", "))
             };
             return Err(Failure::usage(
                 format!("config section [{name}] not found ({where_})"),
@@ -319,6 +425,9 @@ pub fn resolve(
         }
     }
     let file = merged.as_ref();
+    if let (Some(name), Some(values)) = (&section, file) {
+        warnings.extend(unknown_key_warnings(name, values));
+    }
 
     let url = pick(flags.url.as_ref(), env, "ICAT_SERVICE", file, "url")
         .map(|(v, _)| normalize_icat_url(&v));
@@ -773,6 +882,45 @@ mod tests {
                 Some("https://icat.example.com:8181/ids")
             );
         }
+    }
+
+    #[test]
+    fn misspelt_keys_warn_with_a_guess() {
+        let text = "[x]\nur1 = http://h\nusrname = jdoe\npasword = s\ncred_otp = 1\nzzzzzzzz = 1\ncaFile = /ca.pem\n";
+        let flags = ConnFlags {
+            section: Some("x".into()),
+            url: Some("http://h".into()),
+            ..Default::default()
+        };
+        let s = resolve(&flags, &env(&[]), &[file("icat.cfg", text)]).unwrap();
+        let all = s.warnings.join("\n");
+        assert!(
+            all.contains("`ur1`") && all.contains("did you mean `url`"),
+            "{all}"
+        );
+        assert!(all.contains("did you mean `username`"), "{all}");
+        assert!(all.contains("did you mean `password`"), "{all}");
+        assert!(
+            all.contains("`zzzzzzzz` is ignored") && !all.contains("cred_otp"),
+            "{all}"
+        );
+        assert_eq!(s.warnings.len(), 4, "{all}");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn a_section_without_url_is_an_error() {
+        let flags = ConnFlags {
+            section: Some("x".into()),
+            ..Default::default()
+        };
+        let files = [file("icat.cfg", "[x]\nauth = db\n")];
+        let s = resolve(&flags, &env(&[]), &files).unwrap();
+        let err = require_section_url(&s, &files).unwrap_err();
+        assert!(
+            err.message.contains("[x]") && err.message.contains("no url"),
+            "{err}"
+        );
     }
 
     #[test]

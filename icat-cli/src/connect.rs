@@ -61,7 +61,18 @@ pub fn settings(ctx: &Context) -> Result<Settings, Failure> {
     let home = dirs::home_dir().or_else(|| ctx.env.get("HOME").map(PathBuf::from));
     let (paths, explicit) = config::config_paths(&flags, &ctx.env, home.as_deref());
     let files = config::load_files(&paths, explicit)?;
+    let section = flags
+        .section
+        .clone()
+        .or_else(|| ctx.env.get("ICAT_CFG_SECTION").cloned())
+        .filter(|s| !s.is_empty());
+    if let Some(name) = section {
+        if !config::has_section(&files, &name)? {
+            return Err(config::section_not_found(&name, &paths, &files));
+        }
+    }
     let settings = config::resolve(&flags, &ctx.env, &files)?;
+    config::require_section_url(&settings, &files)?;
     for warning in &settings.warnings {
         ctx.reporter.note(&format!("warning: {warning}"));
     }
@@ -154,6 +165,12 @@ impl Connection {
         Ok(self.ids.get_or_init(|| client).clone())
     }
 
+    /// Says on stderr (not with `-q`) which server and user a command that reads or changes
+    /// data acts for, e.g. `downloading from https://icat.example.org/ICATService/ICAT as db/jdoe`.
+    pub fn announce(&self, reporter: &crate::progress::Reporter, action: &str) {
+        reporter.note(&format!("{action} {} as {}", self.url, self.server_user));
+    }
+
     /// Keeps the session alive during long work: refreshes it before it expires, every few minutes.
     pub fn keep_alive(&self) -> tokio::task::JoinHandle<()> {
         let session = self.session.clone();
@@ -186,6 +203,117 @@ pub async fn connect(ctx: &Context, reuse: Reuse) -> anyhow::Result<Connection> 
     connect_with(ctx, &settings, &cache, reuse).await
 }
 
+/// The server and user a command acts for, and its stored session if there is one.
+#[derive(Clone, Debug)]
+pub struct Chosen {
+    /// The normalised ICAT URL.
+    pub url: String,
+    /// The authenticator, when known.
+    pub auth: Option<String>,
+    /// The user name, when known.
+    pub username: Option<String>,
+    /// The stored session for exactly this server and user.
+    pub entry: Option<CachedSession>,
+    /// Chosen as the default (the last `icat login`), not by `-s`, `-w` or the environment.
+    pub from_default: bool,
+    /// The user as the server named it at the last login, for messages.
+    pub server_user: Option<String>,
+}
+
+/// The failure of a plain command when there is no default session.
+fn not_logged_in(detail: Option<String>) -> Failure {
+    let message = match detail {
+        Some(d) => format!("not logged in: {d}"),
+        None => "not logged in".to_string(),
+    };
+    Failure::auth(
+        message,
+        "run icat login (or choose a server with -s SECTION or -w URL)",
+    )
+}
+
+/// Chooses the session a command acts for.
+///
+/// With `-s`, `-w`, `ICAT_SERVICE` or `ICAT_CFG_SECTION` the settings name the server; a stored
+/// session is used only when it is for that server and, when the settings name an authenticator,
+/// user or section, exactly that authenticator and user (a section never borrows another user's
+/// session). Without them the default session is used, the one of the last `icat login`, and
+/// never any other.
+pub fn choose(settings: &Settings, cache: &SessionCache) -> Result<Option<Chosen>, Failure> {
+    let default = cache.default_key();
+    let Some(url) = settings.url.clone() else {
+        let Some(key) = default else {
+            return Ok(None);
+        };
+        let auth = settings.auth.clone().unwrap_or_else(|| key.auth.clone());
+        let username = settings
+            .username
+            .clone()
+            .unwrap_or_else(|| key.username.clone());
+        let same_user = auth == key.auth && username == key.username;
+        let entry = cache
+            .load(&key.url, &auth, &username)
+            .filter(|e| e.url == key.url);
+        return Ok(Some(Chosen {
+            url: key.url.clone(),
+            auth: Some(auth).filter(|a| !a.is_empty()),
+            username: Some(username).filter(|u| !u.is_empty()),
+            entry,
+            from_default: same_user,
+            server_user: same_user.then(|| key.server_user.clone()),
+        }));
+    };
+    let strict =
+        settings.section.is_some() || settings.auth.is_some() || settings.username.is_some();
+    let entry = if strict {
+        let auth = settings.auth.clone().unwrap_or_default();
+        let username = settings.username.clone().unwrap_or_default();
+        cache.load(&url, &auth, &username)
+    } else {
+        // Only a server was named: its default session if that is on this server, else the
+        // most recently used one there.
+        default
+            .as_ref()
+            .filter(|k| k.url == url)
+            .and_then(|k| cache.load(&k.url, &k.auth, &k.username))
+            .or_else(|| cache.latest(Some(&url)))
+    };
+    Ok(Some(Chosen {
+        auth: settings
+            .auth
+            .clone()
+            .or_else(|| entry.as_ref().map(|e| e.auth.clone())),
+        username: settings
+            .username
+            .clone()
+            .or_else(|| entry.as_ref().map(|e| e.username.clone()))
+            .filter(|u| !u.is_empty()),
+        server_user: entry.as_ref().map(|e| e.server_user.clone()),
+        url,
+        entry,
+        from_default: false,
+    }))
+}
+
+/// The IDS URL facilities deploy next to ICAT: the same origin plus `/ids`.
+pub fn derived_ids_url(icat_url: &str) -> String {
+    let after_scheme = icat_url.find("://").map_or(0, |i| i + 3);
+    let origin = match icat_url[after_scheme..].find('/') {
+        Some(i) => &icat_url[..after_scheme + i],
+        None => icat_url,
+    };
+    format!("{origin}/ids")
+}
+
+/// Whether a password can be had without the cache: piped in, or a terminal to ask on.
+fn can_get_password(ctx: &Context, settings: &Settings) -> bool {
+    use std::io::IsTerminal;
+    ctx.conn.password_stdin
+        || settings.password.is_some()
+        || std::io::stdin().is_terminal()
+        || std::io::stderr().is_terminal()
+}
+
 /// [`connect`] with explicit settings and cache (the demo uses its own).
 pub async fn connect_with(
     ctx: &Context,
@@ -193,23 +321,36 @@ pub async fn connect_with(
     cache: &SessionCache,
     reuse: Reuse,
 ) -> anyhow::Result<Connection> {
-    let cached = find_cached(settings, cache);
-    let url = match (&settings.url, &cached) {
-        (Some(url), _) => url.clone(),
-        (None, Some(c)) => c.url.clone(),
-        (None, None) if reuse == Reuse::CachedOnly => {
-            return Err(Failure::auth("not logged in", "run `icat login` first").into());
-        }
-        (None, None) => {
+    // Sessions past their expiry are removed as soon as they are noticed.
+    cache.prune_expired(now_ms());
+    let Some(chosen) = choose(settings, cache)? else {
+        if reuse == Reuse::AlwaysLogin {
             return Err(Failure::usage(
                 "no ICAT server configured",
-                "pass -w URL -a AUTH -u USER, set ICAT_SERVICE, choose an icat.cfg section with -s, or run `icat login` first",
+                "pass -w URL -a AUTH -u USER, set ICAT_SERVICE, or choose an icat.cfg section with -s",
             )
             .into());
         }
+        return Err(not_logged_in(None).into());
     };
-    let check_cert = match &cached {
-        Some(c) if settings.url.is_none() => c.check_cert,
+    let cached = chosen.entry.clone();
+    let url = chosen.url.clone();
+    let who = chosen
+        .server_user
+        .clone()
+        .or_else(|| chosen.username.clone())
+        .unwrap_or_else(|| "the last user".to_string());
+    if cached.is_none() && chosen.from_default && reuse != Reuse::AlwaysLogin {
+        let ended = format!("the session of {who} at {url} has ended");
+        if reuse == Reuse::CachedOnly || !can_get_password(ctx, settings) {
+            return Err(not_logged_in(Some(ended)).into());
+        }
+        ctx.reporter.note(&format!("{ended}; logging in again"));
+    }
+    // --check-certificate / --no-check-certificate win; else what the session was made with.
+    let check_cert = match (ctx.conn.to_flags().check_cert, &cached) {
+        (Some(flag), _) => flag,
+        (None, Some(c)) if settings.url.is_none() => c.check_cert,
         _ => settings.check_cert,
     };
     // A CA file given now wins; else the one stored with the session for this server.
@@ -219,10 +360,15 @@ pub async fn connect_with(
         _ => None,
     };
     let client = icat_client(&url, check_cert, ca_file.as_ref(), &settings.network)?;
+    let mut derived_ids = false;
     let idsurl = settings
         .idsurl
         .clone()
-        .or_else(|| cached.as_ref().and_then(|c| c.idsurl.clone()));
+        .or_else(|| cached.as_ref().and_then(|c| c.idsurl.clone()))
+        .or_else(|| {
+            derived_ids = true;
+            Some(derived_ids_url(&url))
+        });
 
     if reuse != Reuse::AlwaysLogin {
         if let Some(entry) = cached.clone() {
@@ -255,39 +401,33 @@ pub async fn connect_with(
                 }
                 Err(e) if e.is_session() => {
                     let _ = cache.remove(&entry.url, &entry.auth, &entry.username);
-                    if reuse == Reuse::CachedOnly {
-                        return Err(Failure::auth(
-                            format!("the stored session for {} has expired", entry.server_user),
-                            "run `icat login` again",
-                        )
-                        .into());
+                    let ended = format!(
+                        "the session of {} at {} has ended",
+                        entry.server_user, entry.url
+                    );
+                    if reuse == Reuse::CachedOnly
+                        || (chosen.from_default && !can_get_password(ctx, settings))
+                    {
+                        return Err(not_logged_in(Some(ended)).into());
                     }
-                    ctx.reporter
-                        .note("the stored session has expired; logging in again");
+                    ctx.reporter.note(&format!("{ended}; logging in again"));
                 }
                 Err(e) => return Err(e.into()),
             }
         } else if reuse == Reuse::CachedOnly {
-            return Err(Failure::auth("not logged in", "run `icat login` first").into());
+            return Err(not_logged_in(None).into());
         }
     }
 
-    let auth = settings
-        .auth
-        .clone()
-        .or_else(|| cached.as_ref().map(|c| c.auth.clone()))
-        .ok_or_else(|| {
-            Failure::usage(
-                "no authenticator configured",
-                "pass -a PLUGIN (e.g. db, ldap), set ICAT_AUTH, or add auth to the icat.cfg section",
-            )
-        })?;
+    let auth = chosen.auth.clone().ok_or_else(|| {
+        Failure::usage(
+            "no authenticator configured",
+            "pass -a PLUGIN (e.g. db, ldap), set ICAT_AUTH, or add auth to the icat.cfg section",
+        )
+    })?;
     let mut login_settings = settings.clone();
     if login_settings.username.is_none() {
-        login_settings.username = cached
-            .as_ref()
-            .map(|c| c.username.clone())
-            .filter(|u| !u.is_empty());
+        login_settings.username = chosen.username.clone();
     }
     let secrets = PasswordSources::with_real(ctx.conn.password_stdin, |sources| {
         build_credentials(&login_settings, &url, sources)
@@ -316,6 +456,13 @@ pub async fn connect_with(
         }
         Err(e) => return Err(e.into()),
     };
+    if derived_ids {
+        if let Some(ids) = &idsurl {
+            ctx.reporter.note(&format!(
+                "no IDS URL configured; using {ids} (same server + /ids; set --idsurl or idsurl in icat.cfg to change it)"
+            ));
+        }
+    }
     let server_user = session.user_name().await?;
     let entry = CachedSession {
         url: url.clone(),
@@ -331,6 +478,12 @@ pub async fn connect_with(
     };
     if let Err(e) = cache.save(&entry) {
         tracing::warn!("{e}");
+    }
+    // `icat login`, or a re-login of the default session, makes it the default.
+    if reuse == Reuse::AlwaysLogin || chosen.from_default {
+        if let Err(e) = cache.set_default(&entry) {
+            tracing::warn!("{e}");
+        }
     }
     Ok(Connection {
         session,
@@ -358,14 +511,4 @@ fn server_message(e: &icat_soap::IcatError) -> String {
         icat_soap::IcatError::Session { message, .. } => message.clone(),
         other => other.to_string(),
     }
-}
-
-/// The cache entry matching the settings: same server, authenticator and user where given.
-pub fn find_cached(settings: &Settings, cache: &SessionCache) -> Option<CachedSession> {
-    let matches = |c: &CachedSession| {
-        settings.url.as_ref().is_none_or(|u| &c.url == u)
-            && settings.auth.as_ref().is_none_or(|a| &c.auth == a)
-            && settings.username.as_ref().is_none_or(|u| &c.username == u)
-    };
-    cache.all().into_iter().map(|(_, c)| c).find(|c| matches(c))
 }

@@ -118,9 +118,9 @@ pub async fn run(ctx: &Context, output: Option<&Path>, out: &mut dyn Write) -> a
     writeln!(out)?;
     writeln!(
         out,
-        "Done in {}: {} files downloaded and verified.",
+        "Done in {}: {} downloaded and verified.",
         human_duration(started.elapsed()),
-        files
+        crate::grammar::count(files as u64, "file", "files")
     )?;
     writeln!(out, "Your files are in {}", dest.display())?;
     if let Some(dir) = kept {
@@ -176,11 +176,15 @@ async fn story(
     indent(
         out,
         &format!(
-            "logged in as {} (session {}, {:.0} minutes)\n\
+            "logged in as {} (session {}, {})\n\
              The session id (never the password) is cached with mode 0600 and reused by the next commands.",
             conn.server_user,
             short_id(&conn.cached.session_id),
-            connect::minutes_left(&conn.session)
+            crate::grammar::count(
+                connect::minutes_left(&conn.session).round() as u64,
+                "minute",
+                "minutes"
+            )
         ),
     )?;
 
@@ -376,8 +380,8 @@ fn verify_on_disk(
         return Err(Failure::new(
             ExitKind::Verify,
             format!(
-                "{bad} of {} files do not match the catalogue",
-                records.len()
+                "{bad} of {} do not match the catalogue",
+                crate::grammar::count(records.len() as u64, "file", "files")
             ),
             "this is a bug: please report it",
         )
@@ -385,8 +389,12 @@ fn verify_on_disk(
     }
     writeln!(
         out,
-        "   all {} files match the sizes and CRC32 checksums recorded in ICAT",
-        records.len()
+        "   {} the sizes and CRC32 checksums recorded in ICAT",
+        if records.len() == 1 {
+            "the file matches".to_string()
+        } else {
+            format!("all {} files match", records.len())
+        }
     )?;
     Ok(records.len())
 }

@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod demo;
 pub mod failure;
 pub mod glob;
+pub mod grammar;
 pub mod jpql_text;
 pub mod logging;
 pub mod output;

@@ -152,21 +152,21 @@ pub fn render(visits: &[VisitNode]) -> String {
             text(&visit.title)
         ));
         out.push_str(&format!(
-            "  started {}  {} datasets, {} files, {}\n",
+            "  started {}  {}, {}, {}\n",
             text(&visit.start_date),
-            visit.datasets.len(),
-            visit.file_count,
+            crate::grammar::count(visit.datasets.len() as u64, "dataset", "datasets"),
+            crate::grammar::count(visit.file_count, "file", "files"),
             human_bytes(visit.total_size)
         ));
         let n = visit.datasets.len();
         for (i, ds) in visit.datasets.iter().enumerate() {
             let last = i + 1 == n;
             out.push_str(&format!(
-                "{} dataset {}  {}  ({} files, {})\n",
+                "{} dataset {}  {}  ({}, {})\n",
                 if last { "└──" } else { "├──" },
                 ds.id,
                 text(&ds.name),
-                ds.file_count,
+                crate::grammar::count(ds.file_count, "file", "files"),
                 human_bytes(ds.total_size)
             ));
             let stem = if last { "    " } else { "│   " };

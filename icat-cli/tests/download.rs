@@ -97,7 +97,7 @@ fn download_datafiles_datasets_match_and_zip() {
         "-o",
         dest.to_str().unwrap(),
     ]));
-    assert!(out.contains("downloaded 1 files"), "{out}");
+    assert!(out.contains("downloaded 1 file "), "{out}");
     assert_eq!(files_under(&dest).len(), 1);
 
     let dest = home.path().join("zip");
@@ -230,7 +230,7 @@ fn archived_data_status_restore_and_download() {
     let ds = items[0]["id"].as_i64().unwrap().to_string();
     let out = ok(&home.run(&["restore", "--dataset", &ds, "--wait"]));
     assert!(
-        out.contains("restore requested for 1 datasets") && out.contains("online"),
+        out.contains("restore requested for 1 dataset\n") && out.contains("online"),
         "{out}"
     );
     let doc = json(&home.run(&["status", "--dataset", &ds, "--json"]));

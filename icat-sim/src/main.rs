@@ -18,6 +18,11 @@ async fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| "icat_sim=info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal, and never with NO_COLOR set.
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .init();
     let cli = Cli::parse();
     match icat_sim::cli::serve(&cli.serve, &mut std::io::stdout()).await {

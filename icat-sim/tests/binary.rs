@@ -1,4 +1,5 @@
-//! The `icat-sim` binary prints the WSDL and IDS URLs, serves, and stops cleanly on SIGTERM.
+//! The `icat-sim` binary prints the WSDL and IDS URLs, serves, stops cleanly on SIGTERM, and
+//! writes no colour codes to a redirected stderr.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -6,6 +7,9 @@ use std::process::{Command, Stdio};
 #[cfg(unix)]
 #[tokio::test]
 async fn binary_prints_urls_and_stops_on_sigterm() {
+    let log_dir = tempfile::tempdir().unwrap();
+    let log_path = log_dir.path().join("stderr.log");
+    let log = std::fs::File::create(&log_path).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_icat-sim"))
         .args([
             "--listen",
@@ -14,7 +18,7 @@ async fn binary_prints_urls_and_stops_on_sigterm() {
             "visits=2,datasets=1,files=2,size=10",
         ])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(log))
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -43,6 +47,12 @@ async fn binary_prints_urls_and_stops_on_sigterm() {
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(
+        !log.contains('\x1b'),
+        "colour codes in a redirected stderr: {log:?}"
+    );
 }
 
 #[test]

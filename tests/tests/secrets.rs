@@ -355,7 +355,7 @@ async fn session(said: Haystack) -> (Vec<String>, tempfile::TempDir) {
         .expect("log in again");
     ids_seen.push(conn.cached.session_id.clone());
     check_cache(&cache_dir);
-    cli_session::logout(&ctx, &mut out)
+    cli_session::logout(&ctx, false, &mut out)
         .await
         .expect("icat logout");
     let e = cli_session::whoami(&ctx, Format::Table, &mut out)

@@ -140,7 +140,11 @@ pub async fn restore(
     let kind = found[0].0;
     let sel = selection(kind, found.iter().map(|f| f.1));
     ids.restore(&sel).await?;
-    writeln!(out, "restore requested for {} {kind}s", found.len())?;
+    writeln!(
+        out,
+        "restore requested for {}",
+        crate::grammar::count(found.len() as u64, kind, &format!("{kind}s"))
+    )?;
     if wait {
         let line = reporter.status("waiting for the IDS to restore the data");
         let shown = line.clone();
@@ -162,7 +166,11 @@ pub async fn restore(
         keep_alive.abort();
         line.clear();
         result?;
-        writeln!(out, "all {} {kind}s are online", found.len())?;
+        if found.len() == 1 {
+            writeln!(out, "the {kind} is online")?;
+        } else {
+            writeln!(out, "all {} {kind}s are online", found.len())?;
+        }
     }
     Ok(())
 }

@@ -303,7 +303,11 @@ pub async fn search(
         _ if table.is_empty() => writeln!(out, "no results")?,
         _ => {
             out.write_all(table.render().as_bytes())?;
-            writeln!(out, "({} results)", values.len())?;
+            writeln!(
+                out,
+                "({})",
+                crate::grammar::count(values.len() as u64, "result", "results")
+            )?;
         }
     }
     Ok(())

@@ -172,8 +172,8 @@ impl DownloadReport {
     pub fn summary_line(&self) -> String {
         let secs = self.elapsed.as_secs_f64().max(0.001);
         let mut line = format!(
-            "downloaded {} files ({}) in {}, {}/s",
-            self.downloaded,
+            "downloaded {} ({}) in {}, {}/s",
+            crate::grammar::count(self.downloaded as u64, "file", "files"),
             human_bytes(self.bytes),
             human_duration(self.elapsed),
             human_bytes((self.bytes as f64 / secs) as u64),
@@ -200,7 +200,9 @@ pub async fn download(
     let unstored = all.iter().filter(|r| !r.stored).count();
     if unstored > 0 {
         reporter.note(&format!(
-            "{unstored} datafiles have no storage location in ICAT and cannot be downloaded; skipping them"
+            "{} no storage location in ICAT and cannot be downloaded; skipping {}",
+            crate::grammar::count(unstored as u64, "datafile has", "datafiles have"),
+            crate::grammar::noun(unstored as u64, "it", "them")
         ));
     }
     let records: Vec<&DatafileRecord> = all
@@ -253,8 +255,8 @@ pub async fn download(
     }
     let total: u64 = records.iter().filter_map(|r| r.size).sum();
     reporter.note(&format!(
-        "{} files, {} to {}",
-        records.len(),
+        "{}, {} to {}",
+        crate::grammar::count(records.len() as u64, "file", "files"),
         human_bytes(total),
         req.dest.display()
     ));
@@ -360,9 +362,9 @@ fn report(
         return Err(Failure::new(
             ExitKind::Interrupted,
             format!(
-                "interrupted after {} of {} files; {kept}",
+                "interrupted after {} of {}; {kept}",
                 downloaded + skipped,
-                summary.files.len()
+                crate::grammar::count(summary.files.len() as u64, "file", "files")
             ),
             hint,
         )
@@ -386,9 +388,9 @@ fn report(
         return Err(Failure::new(
             kind,
             format!(
-                "{} of {} files failed ({} downloaded, {} already present)",
+                "{} of {} failed ({} downloaded, {} already present)",
                 failures.len(),
-                summary.files.len(),
+                crate::grammar::count(summary.files.len() as u64, "file", "files"),
                 downloaded,
                 skipped
             ),
@@ -401,9 +403,9 @@ fn report(
         return Err(Failure::new(
             ExitKind::Unverified,
             format!(
-                "{} of {} files were downloaded but could not be verified",
+                "{} of {} downloaded but could not be verified",
                 unverified.len(),
-                summary.files.len()
+                crate::grammar::count(summary.files.len() as u64, "file was", "files were")
             ),
             "the catalogue holds no size or checksum for them: check them another way, \
              or pass --no-verify to accept unverified files",

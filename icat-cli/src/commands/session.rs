@@ -1,36 +1,36 @@
-//! `icat login`, `icat logout`, `icat whoami`.
+//! `icat login`, `icat logout`, `icat whoami`, `icat sessions`.
 
 use std::io::Write;
 
 use serde::Serialize;
 
 use crate::app::Context;
-use crate::connect::{self, Connection, Reuse, minutes_left};
+use crate::connect::{self, Connection, Reuse, minutes_left, now_ms};
 use crate::failure::Failure;
 use crate::output::{Format, to_json};
-use crate::session_cache::{SessionCache, short_id};
+use crate::session_cache::{CachedSession, SessionCache, short_id};
 
-/// `icat login`: always logs in anew and stores the session.
+/// `icat login`: always logs in anew, stores the session and makes it the default.
 pub async fn login(ctx: &Context, out: &mut dyn Write) -> anyhow::Result<Connection> {
     let conn = connect::connect(ctx, Reuse::AlwaysLogin).await?;
     writeln!(
         out,
-        "logged in as {} at {} (session {}, {:.0} minutes)",
+        "logged in as {} at {} (session {}, {})",
         conn.server_user,
         conn.url,
         short_id(&conn.cached.session_id),
-        minutes_left(&conn.session)
+        crate::grammar::count(
+            minutes_left(&conn.session).round() as u64,
+            "minute",
+            "minutes"
+        )
     )?;
     Ok(conn)
 }
 
-/// `icat logout`: ends the stored session on the server and removes it from the cache.
-pub async fn logout(ctx: &Context, out: &mut dyn Write) -> anyhow::Result<()> {
+/// Ends a stored session on the server (if it is still alive); returns whether it was alive.
+async fn end_session(ctx: &Context, entry: &CachedSession) -> anyhow::Result<bool> {
     let settings = connect::settings(ctx)?;
-    let cache = SessionCache::from_env(&ctx.env)?;
-    let Some(entry) = connect::find_cached(&settings, &cache) else {
-        return Err(Failure::auth("not logged in (no stored session)", "nothing to do").into());
-    };
     let ca_file = settings.ca_file.clone().or_else(|| entry.ca_file.clone());
     let client = connect::icat_client(
         &entry.url,
@@ -38,15 +38,63 @@ pub async fn logout(ctx: &Context, out: &mut dyn Write) -> anyhow::Result<()> {
         ca_file.as_ref(),
         &settings.network,
     )?;
-    let ended = match client.resume(&entry.session_id, None).await {
+    match client.resume(&entry.session_id, None).await {
         Ok(session) => {
             session.logout().await?;
-            true
+            Ok(true)
         }
-        Err(e) if e.is_session() => false,
-        Err(e) => return Err(e.into()),
+        Err(e) if e.is_session() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `icat logout`: ends the chosen session (the default one without `-s`/`-w`) on the server
+/// and removes it from the cache; with `--all`, every stored session.
+pub async fn logout(ctx: &Context, all: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let cache = SessionCache::from_env(&ctx.env)?;
+    if all {
+        let entries = cache.all();
+        let mut ended = 0;
+        for (_, entry) in &entries {
+            match end_session(ctx, entry).await {
+                Ok(true) => ended += 1,
+                Ok(false) => {}
+                Err(e) => ctx.reporter.note(&format!(
+                    "warning: could not end the session of {} at {} on the server ({}); forgetting it",
+                    entry.server_user,
+                    entry.url,
+                    crate::app::describe_error(&e).1
+                )),
+            }
+            cache.remove(&entry.url, &entry.auth, &entry.username)?;
+        }
+        cache.clear_default()?;
+        writeln!(
+            out,
+            "logged out of {} ({} still alive on the server)",
+            crate::grammar::count(entries.len() as u64, "session", "sessions"),
+            ended
+        )?;
+        return Ok(());
+    }
+    let settings = connect::settings(ctx)?;
+    cache.prune_expired(now_ms());
+    let chosen = connect::choose(&settings, &cache)?;
+    let Some(entry) = chosen.as_ref().and_then(|c| c.entry.clone()) else {
+        if chosen.as_ref().is_some_and(|c| c.from_default) {
+            cache.clear_default()?;
+        }
+        return Err(Failure::auth(
+            "not logged in (no stored session)",
+            "nothing to log out; `icat sessions` lists the stored sessions",
+        )
+        .into());
     };
+    let ended = end_session(ctx, &entry).await?;
     cache.remove(&entry.url, &entry.auth, &entry.username)?;
+    if cache.default_key().is_some_and(|k| k.names(&entry)) {
+        cache.clear_default()?;
+    }
     if ended {
         writeln!(out, "logged out {} from {}", entry.server_user, entry.url)?;
     } else {
@@ -100,9 +148,83 @@ pub async fn whoami(ctx: &Context, format: Format, out: &mut dyn Write) -> anyho
         }
         Format::Table => writeln!(
             out,
-            "{} at {}, {:.0} minutes left",
-            who.user, who.url, who.minutes_left
+            "{} at {}, {} left",
+            who.user,
+            who.url,
+            crate::grammar::count(who.minutes_left.round() as u64, "minute", "minutes")
         )?,
+    }
+    Ok(())
+}
+
+/// One row of `icat sessions`.
+#[derive(Debug, Serialize)]
+pub struct SessionRow {
+    /// Whether plain commands use this session (the last `icat login`).
+    pub default: bool,
+    /// The user as the server names it.
+    pub user: String,
+    /// The ICAT URL.
+    pub url: String,
+    /// Minutes left, as estimated when the session was last used.
+    pub minutes_left: i64,
+}
+
+/// `icat sessions`: the stored sessions, which one is the default; expired ones are removed.
+pub fn sessions(ctx: &Context, format: Format, out: &mut dyn Write) -> anyhow::Result<()> {
+    let cache = SessionCache::from_env(&ctx.env)?;
+    let now = now_ms();
+    let gone = cache.prune_expired(now);
+    if !gone.is_empty() {
+        ctx.reporter.note(&format!(
+            "removed {}",
+            crate::grammar::count(gone.len() as u64, "expired session", "expired sessions")
+        ));
+    }
+    let default = cache.default_key();
+    let mut rows: Vec<SessionRow> = cache
+        .all()
+        .into_iter()
+        .map(|(_, s)| SessionRow {
+            default: default.as_ref().is_some_and(|k| k.names(&s)),
+            minutes_left: (s.expires_at_ms - now) / 60_000,
+            user: s.server_user,
+            url: s.url,
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.url, &a.user).cmp(&(&b.url, &b.user)));
+    match format {
+        Format::Json => {
+            #[derive(Serialize)]
+            struct Doc<'a> {
+                sessions: &'a [SessionRow],
+            }
+            out.write_all(to_json(&Doc { sessions: &rows })?.as_bytes())?;
+        }
+        Format::Csv | Format::Table => {
+            use crate::output::{Align, Table};
+            let mut t = Table::new(&[
+                ("default", Align::Left),
+                ("user", Align::Left),
+                ("server", Align::Left),
+                ("minutes left", Align::Right),
+            ]);
+            for r in &rows {
+                t.push(vec![
+                    if r.default { "*" } else { "" }.to_string(),
+                    r.user.clone(),
+                    r.url.clone(),
+                    r.minutes_left.to_string(),
+                ]);
+            }
+            if format == Format::Csv {
+                out.write_all(t.render_csv().as_bytes())?;
+            } else if rows.is_empty() {
+                writeln!(out, "no stored sessions; run icat login")?;
+            } else {
+                out.write_all(t.render().as_bytes())?;
+            }
+        }
     }
     Ok(())
 }

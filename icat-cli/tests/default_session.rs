@@ -1,0 +1,235 @@
+//! Which session a command uses, driven as a user would: two servers and two users, expiry,
+//! logout, one-off `-s`, `icat sessions`, `icat logout --all`, and the first line of commands
+//! that act on data naming the server and user.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{Home, Sim, login, ok, start_sim, stderr, stdout};
+
+const SPEC: &str = "visits=2,datasets=1,files=1,size=1KiB";
+
+fn two_sims() -> (Sim, Sim) {
+    (
+        start_sim(SPEC, false, Duration::ZERO),
+        start_sim(SPEC, false, Duration::ZERO),
+    )
+}
+
+/// The stored session files (not the default marker).
+fn session_files(home: &Home) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(home.cache()) else {
+        return Vec::new();
+    };
+    let mut v: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("session-"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The stored session file of `server_user` at `url`.
+fn session_file_of(home: &Home, url: &str, server_user: &str) -> std::path::PathBuf {
+    session_files(home)
+        .into_iter()
+        .find(|p| {
+            let doc: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+            doc["url"] == url && doc["server_user"] == server_user
+        })
+        .unwrap_or_else(|| panic!("no session file for {server_user} at {url}"))
+}
+
+/// Changes one field of a stored session file.
+fn edit_session(path: &Path, key: &str, value: serde_json::Value) {
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    doc[key] = value;
+    std::fs::write(path, serde_json::to_vec(&doc).unwrap()).unwrap();
+}
+
+/// Makes the server forget a stored session, as when it expires there.
+fn expire_on_server(path: &Path) {
+    edit_session(
+        path,
+        "session_id",
+        serde_json::Value::from("00000000-0000-0000-0000-000000000000"),
+    );
+}
+
+fn assert_not_logged_in(o: &std::process::Output) {
+    assert_eq!(o.status.code(), Some(3), "{}\n{}", stdout(o), stderr(o));
+    assert!(stdout(o).is_empty(), "nothing may be listed: {}", stdout(o));
+    let err = stderr(o);
+    assert!(
+        err.contains("not logged in") && err.contains("icat login"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_expired_session_never_falls_back_to_another_server_or_user() {
+    let (a, b) = two_sims();
+    let home = Home::new();
+    login(&home, &a, "acord");
+    login(&home, &b, "jdoe");
+    expire_on_server(&session_file_of(&home, &b.icat_url, "db/jdoe"));
+    // No terminal and no password: the first and the second attempt both stop.
+    assert_not_logged_in(&home.run(&["visits"]));
+    assert_not_logged_in(&home.run(&["visits"]));
+    assert_not_logged_in(&home.run(&["whoami"]));
+    // The expired session's file is gone; acord's is still there and usable when chosen.
+    assert_eq!(session_files(&home).len(), 1);
+    let out = ok(&home.run(&["-w", &a.icat_url, "-a", "db", "-u", "acord", "whoami"]));
+    assert!(out.contains("db/acord"), "{out}");
+}
+
+#[test]
+fn logout_leaves_no_default_behind() {
+    let (a, b) = two_sims();
+    let home = Home::new();
+    login(&home, &a, "acord");
+    login(&home, &b, "jdoe");
+    let out = ok(&home.run(&["logout"]));
+    assert!(out.contains("db/jdoe"), "{out}");
+    assert_not_logged_in(&home.run(&["whoami"]));
+    assert_eq!(home.run(&["logout"]).status.code(), Some(3));
+    assert_not_logged_in(&home.run(&["visits"]));
+}
+
+#[test]
+fn sessions_lists_them_and_logout_all_ends_them() {
+    let (a, b) = two_sims();
+    let home = Home::new();
+    login(&home, &a, "acord");
+    login(&home, &b, "jdoe");
+    let out = ok(&home.run(&["sessions"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "header and two sessions:\n{out}");
+    let jdoe = lines.iter().find(|l| l.contains("db/jdoe")).unwrap();
+    let acord = lines.iter().find(|l| l.contains("db/acord")).unwrap();
+    assert!(
+        jdoe.trim_start().starts_with('*'),
+        "jdoe is the default:\n{out}"
+    );
+    assert!(!acord.trim_start().starts_with('*'), "{out}");
+    assert!(
+        jdoe.contains(&b.icat_url) && acord.contains(&a.icat_url),
+        "{out}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&ok(&home.run(&["sessions", "--json"]))).unwrap();
+    let rows = doc["sessions"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for r in rows {
+        let minutes = r["minutes_left"].as_i64().unwrap();
+        assert!((100..=120).contains(&minutes), "{r}");
+    }
+    // A session past its expiry is removed when noticed.
+    edit_session(
+        &session_file_of(&home, &a.icat_url, "db/acord"),
+        "expires_at_ms",
+        serde_json::Value::from(1),
+    );
+    let o = home.run(&["sessions"]);
+    assert!(!ok(&o).contains("db/acord"));
+    assert!(
+        stderr(&o).contains("removed 1 expired session"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(session_files(&home).len(), 1);
+    login(&home, &a, "acord");
+    let out = ok(&home.run(&["logout", "--all"]));
+    assert!(out.contains("2 sessions"), "{out}");
+    assert!(session_files(&home).is_empty());
+    assert_not_logged_in(&home.run(&["whoami"]));
+    // The server ended them too: the old ids no longer work there.
+}
+
+fn write_cfg(home: &Home, text: &str) {
+    let dir = home.path().join(".icat");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("icat.cfg");
+    std::fs::write(&path, text).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+#[test]
+fn a_one_off_section_does_not_change_the_default() {
+    let (a, b) = two_sims();
+    let home = Home::new();
+    write_cfg(
+        &home,
+        &format!(
+            "[a]\nurl = {}\nidsurl = {}\nauth = db\nusername = acord\npassword = secret\n\n\
+             [big]\nurl = {}\nidsurl = {}\nauth = db\nusername = jdoe\npassword = secret\n",
+            a.icat_url, a.ids_url, b.icat_url, b.ids_url
+        ),
+    );
+    ok(&home.run(&["-s", "a", "login"]));
+    ok(&home.run(&["-s", "big", "visits"]));
+    let out = ok(&home.run(&["whoami"]));
+    assert!(
+        out.contains("db/acord") && out.contains(&a.icat_url),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_section_never_borrows_another_users_session() {
+    let (a, b) = two_sims();
+    let home = Home::new();
+    login(&home, &b, "jdoe");
+    write_cfg(
+        &home,
+        &format!(
+            "[serveronly]\nurl = {}\n\n[nourl]\nauth = db\nusername = acord\n",
+            b.icat_url
+        ),
+    );
+    // Same server as jdoe's session but no user: not jdoe's session.
+    let o = home.run(&["-s", "serveronly", "visits"]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    // No url in the section: not the default session's server either.
+    let o = home.run(&["-s", "nourl", "visits"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("[nourl]") && stderr(&o).contains("url"),
+        "{}",
+        stderr(&o)
+    );
+    drop(a);
+}
+
+#[test]
+fn data_commands_name_the_server_and_user_first() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let dest = home.path().join("dl");
+    let o = home.run(&["download", "SIM000001", "-o", dest.to_str().unwrap()]);
+    ok(&o);
+    let first = stderr(&o).lines().next().unwrap_or_default().to_string();
+    assert!(
+        first.contains("db/jdoe") && first.contains(&sim.icat_url),
+        "first line: {first}\n{}",
+        stderr(&o)
+    );
+    let o = home.run(&["-q", "download", "SIM000001", "-o", dest.to_str().unwrap()]);
+    ok(&o);
+    assert!(!stderr(&o).contains("db/jdoe"), "{}", stderr(&o));
+}
