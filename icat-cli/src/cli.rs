@@ -19,7 +19,8 @@ use crate::output::Format;
         "Configuration is read like python-icat: icat.cfg in /etc/icat, ~/.config/icat, ~/.icat and . \
          (later files override earlier ones), section chosen with -s or ICAT_CFG_SECTION. \
          Flags override ICAT_SERVICE, ICAT_DATA_SERVICE, ICAT_AUTH and ICAT_USER, which override the file. \
-         Without any server settings, commands use the session of your last `icat login`.\n\n",
+         Without any server settings, commands use the session of your last `icat login` \
+         (`icat sessions` lists the stored ones).\n\n",
         crate::exit_codes_help!()
     )
 )]
@@ -78,7 +79,8 @@ pub struct ConnArgs {
     /// Verify the server's TLS certificate (the default; overrides checkCert = No in the file).
     #[arg(long, global = true)]
     pub check_certificate: bool,
-    /// Trust this extra CA certificate (PEM).
+    /// Trust the CA certificate(s) in this PEM file as well as the system store (caFile in
+    /// icat.cfg); kept with the session for later commands.
     #[arg(long, global = true, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
     /// Read the password from the first line of standard input.

@@ -8,6 +8,14 @@ use common::{Home, json, login, ok, start_sim, stderr, stdout};
 
 const SPEC: &str = "visits=2,datasets=1,files=1,size=1KiB";
 
+/// The session files in the cache (not the marker naming the default session).
+fn session_files(home: &Home) -> Vec<std::path::PathBuf> {
+    common::files_under(&home.cache())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().starts_with("session-"))
+        .collect()
+}
+
 #[test]
 fn login_caches_the_session_privately_and_without_the_password() {
     let sim = start_sim(SPEC, false, Duration::ZERO);
@@ -29,7 +37,7 @@ fn login_caches_the_session_privately_and_without_the_password() {
     );
     let out = ok(&o);
     assert!(out.contains("logged in as db/jdoe"), "{out}");
-    let files = common::files_under(&home.cache());
+    let files = session_files(&home);
     assert_eq!(files.len(), 1, "one session file: {files:?}");
     let path = home.cache().join(&files[0]);
     let text = std::fs::read_to_string(&path).unwrap();
@@ -120,9 +128,14 @@ fn no_password_and_no_terminal_is_an_authentication_failure() {
 }
 
 #[test]
-fn nothing_configured_is_a_usage_error() {
+fn nothing_configured_is_not_logged_in() {
     let home = Home::new();
     let o = home.run(&["visits"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not logged in"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("icat login"), "{}", stderr(&o));
+    // `icat login` with nothing configured is a usage error.
+    let o = home.run(&["login"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("no ICAT server configured"));
 }
@@ -148,7 +161,7 @@ fn verbose_logs_never_show_the_password_or_session_id() {
         "secret\n",
     );
     ok(&o);
-    let files = common::files_under(&home.cache());
+    let files = session_files(&home);
     let text = std::fs::read_to_string(home.cache().join(&files[0])).unwrap();
     let cached: serde_json::Value = serde_json::from_str(&text).unwrap();
     let sid = cached["session_id"].as_str().unwrap().to_owned();
