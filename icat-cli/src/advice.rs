@@ -31,7 +31,16 @@ fn http_to_tls_hint(url: &str, detail: &str) -> Option<String> {
         "connection reset",
         "unexpected EOF",
     ];
-    (url.starts_with("http://") && suspicious.iter().any(|s| detail.contains(s))).then(|| {
+    if !suspicious.iter().any(|s| detail.contains(s)) {
+        return None;
+    }
+    if url.is_empty() {
+        // The IDS client's transport errors do not carry the URL.
+        return Some(
+            "if the IDS expects TLS, use https:// in the IDS URL (--idsurl/idsurl)".to_string(),
+        );
+    }
+    url.starts_with("http://").then(|| {
         format!(
             "if the server at {} expects TLS, use https:// in the URL (-w/url, --idsurl/idsurl)",
             origin(url)
@@ -88,12 +97,13 @@ pub fn icat_message(e: &IcatError) -> Option<String> {
              keeps failing; try again later, or raise --retries (retries in icat.cfg)",
             icat_message(last).unwrap_or_else(|| last.to_string())
         ),
-        IcatError::ResponseTooLarge { url, limit } => {
-            format!("the answer from {url} is larger than the {limit}-byte limit; narrow the query")
-        }
-        IcatError::Validation { message, .. } => format!(
-            "ICAT validation failed: {message}; fix the input, or narrow the query if it asks for too much"
-        ),
+        // The library's text (server text already cleaned and bounded there) without the pointers
+        // to Rust APIs.
+        IcatError::ResponseTooLarge { .. } | IcatError::Validation { .. } => e
+            .to_string()
+            .replace(" (see `Session::search_stream`)", "")
+            .replace(" (page with LIMIT, see `Session::search_stream`)", "")
+            .replace(" or raise the limit (ClientBuilder::max_response_size)", ""),
         _ => return None,
     })
 }
@@ -125,7 +135,7 @@ pub fn ids_message(e: &IdsError) -> Option<String> {
                     tls_hint("the IDS URL", &detail)
                 )
             } else {
-                let hint = http_to_tls_hint("http://the IDS URL", &detail)?;
+                let hint = http_to_tls_hint("", &detail)?;
                 format!("no HTTP answer to IDS {call}: {detail}; {hint}")
             }
         }
@@ -227,5 +237,7 @@ mod tests {
             http_to_tls_hint("https://h:8181/ids", "invalid HTTP version parsed"),
             None
         );
+        let hint = http_to_tls_hint("", "connection closed before message completed").unwrap();
+        assert!(hint.contains("--idsurl"), "{hint}");
     }
 }
