@@ -174,6 +174,11 @@ impl IdsClient {
         self
     }
 
+    /// The backoff between retries of idempotent calls.
+    pub fn backoff(&self) -> Backoff {
+        self.backoff.clone()
+    }
+
     /// The normalised base URL (ending in `/ids/`).
     pub fn base_url(&self) -> &Url {
         &self.base

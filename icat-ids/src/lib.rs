@@ -9,6 +9,12 @@
 //!   resume with `Range`, safe zip extraction of selected entries, concurrent plans with per-file
 //!   summaries (verified / unverified with a reason / skipped / failed).
 //! - [`IdsClient::put`]: streamed upload with a CRC32 check.
+//! - [`SessionIds`]: `session.ids(url)` from a logged-in `icat_soap::Session`;
+//!   [`IdsClient::builder`] for other options.
+//!
+#![doc = include_str!("../README.md")]
+//!
+//! ## Without an ICAT session
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -34,17 +40,20 @@
 //! ```
 
 pub mod backoff;
+pub mod builder;
 pub mod client;
 pub mod download;
 pub mod error;
 pub mod prepare;
 pub mod selection;
 pub mod session_source;
+mod shortcuts;
 pub mod transport;
 pub mod types;
 mod upload;
 
 pub use backoff::Backoff;
+pub use builder::{IdsClientBuilder, SessionIds};
 pub use client::{
     DEFAULT_MAX_URL_LEN, DataStream, IdsClient, MAX_SMALL_ANSWER, SessionId, normalize_ids_url,
 };

@@ -1,4 +1,7 @@
 //! Typed async client for the ICAT SOAP API (ICAT 6.2), with bindings generated from the WSDL.
+#![doc = include_str!("../README.md")]
+//!
+//! ## Modules
 //!
 //! Hand-written runtime: [`meta`] (entity metadata types), [`dynamic`] (schema-driven entity view),
 //! [`DateTime`] (lossless `xs:dateTime`), [`xml`] (reader/writer the generated decoders use) and
@@ -22,9 +25,9 @@ pub mod untrusted;
 mod values;
 pub mod xml;
 
-pub use client::{Client, EntityType, Session};
+pub use client::{Client, Credentials, EntityType, Session};
 pub use datetime::{DateTime, DateTimeError};
 pub use envelope::{SoapError, SoapFault};
 pub use error::IcatError;
 pub use generated::*;
-pub use query::Query;
+pub use query::{Jpql, Query};

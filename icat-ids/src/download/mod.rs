@@ -96,7 +96,9 @@ pub struct DownloadOptions {
     /// in the page cache like `curl -o` leaves it) but a crash may leave a renamed, truncated file.
     pub fsync: bool,
     /// When data is offline (archived), request a restore and wait with these options; `None`
-    /// fails such files with [`crate::IdsError::DataNotOnline`].
+    /// fails such files with [`crate::IdsError::DataNotOnline`]. Default:
+    /// `Some(WaitOptions::default())`, which waits up to **24 hours** (its `deadline`) polling with
+    /// `Backoff::default()`; set a shorter deadline, or `None`, for interactive programs.
     pub wait_for_restore: Option<WaitOptions>,
 }
 

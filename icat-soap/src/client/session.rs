@@ -30,6 +30,13 @@ impl Credentials {
         Credentials::default()
     }
 
+    /// `username` and `password`: the pair the `db`, `ldap` and `simple` authenticators take.
+    pub fn user_password(user: impl Into<String>, password: impl Into<String>) -> Self {
+        Credentials::new()
+            .with("username", user)
+            .with("password", password)
+    }
+
     /// Adds (or replaces) one key/value pair.
     pub fn with(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.insert(key, value);

@@ -227,7 +227,8 @@ impl Session {
         &self,
         query: &Query,
         page_size: u64,
-    ) -> Result<impl Stream<Item = Result<Vec<Value>, IcatError>> + Send + 'static, IcatError> {
+    ) -> Result<impl Stream<Item = Result<Vec<Value>, IcatError>> + Send + Unpin + 'static, IcatError>
+    {
         if !query.is_ordered() {
             return Err(IcatError::InvalidArgument(
                 "paged search needs an ORDER BY (use Query::order_by), otherwise pages can overlap"
@@ -249,7 +250,8 @@ impl Session {
         query.to_jpql()?;
         let session = self.clone();
         let query = query.clone();
-        Ok(stream::try_unfold(
+        // Boxed, so that callers can `.try_next().await` without pinning it themselves.
+        Ok(Box::pin(stream::try_unfold(
             Some((0u64, PageGuard::new())),
             move |state| {
                 let session = session.clone();
@@ -268,7 +270,7 @@ impl Session {
                     Ok(Some((page, next)))
                 }
             },
-        ))
+        )))
     }
 
     /// Like [`Session::search_pages`], one result at a time.
@@ -276,7 +278,8 @@ impl Session {
         &self,
         query: &Query,
         page_size: u64,
-    ) -> Result<impl Stream<Item = Result<Value, IcatError>> + Send + 'static, IcatError> {
+    ) -> Result<impl Stream<Item = Result<Value, IcatError>> + Send + Unpin + 'static, IcatError>
+    {
         Ok(self
             .search_pages(query, page_size)?
             .map_ok(|page| stream::iter(page.into_iter().map(Ok)))
@@ -288,7 +291,7 @@ impl Session {
         &self,
         query: &Query,
         page_size: u64,
-    ) -> Result<impl Stream<Item = Result<T, IcatError>> + Send + 'static, IcatError> {
+    ) -> Result<impl Stream<Item = Result<T, IcatError>> + Send + Unpin + 'static, IcatError> {
         check_typed::<T>(query)?;
         Ok(self
             .search_pages(query, page_size)?
