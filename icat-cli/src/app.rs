@@ -8,10 +8,10 @@ use icat_ids::{CancellationToken, IdsError};
 use icat_soap::IcatError;
 
 use crate::cli::{Cli, Command, SelectionArgs, SimCommand};
-use crate::commands::{archive, browse, download, session, upload};
+use crate::commands::{archive, browse, download, dry_run, session, upload};
 use crate::connect::{self, Reuse};
 use crate::failure::{ExitKind, Failure, one_line};
-use crate::glob::Glob;
+use crate::glob::FileFilter;
 use crate::progress::{Mode, Reporter};
 use crate::queries::{Target, VisitFilter};
 
@@ -40,12 +40,25 @@ pub fn ctrl_c_token() -> CancellationToken {
     token
 }
 
-fn target(sel: &SelectionArgs) -> Target {
-    match (&sel.visit, sel.dataset.is_empty()) {
-        (Some(v), _) => Target::Visit(v.clone()),
-        (None, false) => Target::Datasets(sel.dataset.clone()),
+/// The target of a selection; dataset names need their visit.
+fn target(sel: &SelectionArgs) -> Result<Target, Failure> {
+    Ok(match (&sel.visit, sel.dataset.is_empty()) {
+        (Some(v), true) => Target::Visit(v.clone()),
+        (Some(v), false) => Target::VisitDatasets {
+            visit: v.clone(),
+            datasets: sel.dataset.clone(),
+        },
+        (None, false) => {
+            let ids: Result<Vec<i64>, _> = sel.dataset.iter().map(|d| d.parse::<i64>()).collect();
+            Target::Datasets(ids.map_err(|_| {
+                Failure::usage(
+                    "dataset names are looked up within a visit",
+                    "give the visit too (icat download VISIT --dataset NAME) or use dataset ids",
+                )
+            })?)
+        }
         (None, true) => Target::Datafiles(sel.datafile.clone()),
-    }
+    })
 }
 
 /// Runs the parsed command line.
@@ -91,7 +104,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Show(args) => {
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
             let tree = browse::visit_tree(&conn.session, &args.visit).await?;
-            browse::print_tree(&tree, args.json, out)?;
+            browse::print_tree(&tree, args.format.format(), out)?;
         }
         Command::Search(args) => {
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
@@ -105,30 +118,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
         }
         Command::Download(args) => {
-            let pattern = args
-                .pattern
-                .as_deref()
-                .map(Glob::new)
-                .transpose()
-                .map_err(|e| Failure::usage(e, "fix the --match pattern"))?;
-            let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
-            conn.announce(&ctx.reporter, "downloading from");
+            let filter = FileFilter::new(&args.patterns, &args.exclude)
+                .map_err(|e| Failure::usage(e, "fix the pattern (globs: * ? [a-z] {a,b})"))?;
             let req = download::DownloadRequest {
-                target: target(&args.selection),
-                pattern,
-                dest: args.output.clone(),
+                filter,
                 parallel: usize::from(args.parallel),
                 zip: args.zip,
                 verify: !args.no_verify,
                 fsync: !args.no_fsync,
+                overwrite: args.overwrite,
+                ..download::DownloadRequest::new(target(&args.selection)?, args.output.clone())
             };
-            let report = download::download(&conn, &req, &ctx.reporter, ctrl_c_token()).await?;
-            writeln!(out, "{}", report.summary_line())?;
-            writeln!(out, "files are in {}", report.dest.display())?;
+            let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
+            conn.announce(&ctx.reporter, "downloading from");
+            if args.dry_run {
+                let plan = dry_run::plan(&conn, &req, &ctx.reporter).await?;
+                dry_run::print(&plan, args.json, args.overwrite, out)?;
+                return Ok(());
+            }
+            let mut report = download::run(&conn, &req, &ctx.reporter, ctrl_c_token()).await?;
+            if args.json {
+                download::print_json(&report, out)?;
+            } else {
+                writeln!(out, "{}", report.summary_line())?;
+                writeln!(out, "files are in {}", report.dest.display())?;
+            }
+            if let Some(failure) = report.failure.take() {
+                return Err(failure.into());
+            }
         }
         Command::Status(args) => {
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
-            let rows = archive::status_rows(&conn, &target(&args.selection)).await?;
+            let rows = archive::status_rows(&conn, &target(&args.selection)?).await?;
             archive::print_status(&rows, args.format.format(), out)?;
         }
         Command::Restore(args) => {
@@ -136,7 +157,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             conn.announce(&ctx.reporter, "restoring on");
             archive::restore(
                 &conn,
-                &target(&args.selection),
+                &target(&args.selection)?,
                 args.wait,
                 &ctx.reporter,
                 ctrl_c_token(),

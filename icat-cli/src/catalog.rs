@@ -6,7 +6,7 @@ use icat_soap::query::Query;
 use icat_soap::{IcatError, Value};
 
 use crate::failure::Failure;
-use crate::queries;
+use crate::queries::{self, Target};
 
 /// The columns of a result row (a `fieldSet` gives several, anything else one).
 pub fn columns(v: &Value) -> Vec<Option<&Value>> {
@@ -217,6 +217,50 @@ pub async fn resolve_visit(session: &Session, visit: &str) -> anyhow::Result<Vis
         })
         .collect();
     Ok(pick_visit(visit, &candidates)?)
+}
+
+/// Resolves the visit of a target: a visit becomes its investigation, dataset names within a
+/// visit become dataset ids (every name must exist there). Ids are passed through.
+pub async fn resolve_target(session: &Session, target: &Target) -> anyhow::Result<Target> {
+    match target {
+        Target::Visit(v) => Ok(Target::Investigation(resolve_visit(session, v).await?.id)),
+        Target::VisitDatasets { visit, datasets } => {
+            let inv = resolve_visit(session, visit).await?;
+            let rows = session
+                .search(&queries::named_datasets_query(inv.id, datasets))
+                .await?;
+            let found: Vec<(i64, String)> = rows
+                .iter()
+                .filter_map(|row| {
+                    let c = columns(row);
+                    Some((
+                        int(c.first().copied().flatten())?,
+                        text(c.get(1).copied().flatten()).unwrap_or_default(),
+                    ))
+                })
+                .collect();
+            let missing: Vec<&str> = datasets
+                .iter()
+                .filter(|d| {
+                    !found
+                        .iter()
+                        .any(|(id, name)| name == *d || id.to_string() == **d)
+                })
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                return Err(Failure::not_found(
+                    format!("visit {} has no dataset {}", inv.name, missing.join(", ")),
+                    format!("list its datasets with `icat show {visit}`"),
+                )
+                .into());
+            }
+            Ok(Target::Datasets(
+                found.into_iter().map(|(id, _)| id).collect(),
+            ))
+        }
+        other => Ok(other.clone()),
+    }
 }
 
 #[cfg(test)]

@@ -163,14 +163,9 @@ pub struct SelectionArgs {
     /// The visit (visit id, investigation name, or numeric investigation id).
     #[arg(value_name = "VISIT", required_unless_present_any = ["dataset", "datafile"])]
     pub visit: Option<String>,
-    /// Dataset ids (repeat or separate with commas).
-    #[arg(
-        long = "dataset",
-        value_name = "ID",
-        value_delimiter = ',',
-        conflicts_with = "visit"
-    )]
-    pub dataset: Vec<i64>,
+    /// Datasets: ids, or with VISIT also names within the visit (repeat or separate with commas).
+    #[arg(long = "dataset", value_name = "ID|NAME", value_delimiter = ',')]
+    pub dataset: Vec<String>,
     /// Datafile ids (repeat or separate with commas).
     #[arg(
         long = "datafile",
@@ -266,9 +261,10 @@ pub struct VisitsArgs {
 pub struct ShowArgs {
     /// The visit (visit id, investigation name, or numeric investigation id).
     pub visit: String,
-    /// Print the nested structure as JSON.
-    #[arg(long)]
-    pub json: bool,
+    /// Output format: a tree by default, the nested structure with --json, one row per file
+    /// with --csv.
+    #[command(flatten)]
+    pub format: FormatArgs,
 }
 
 /// `icat search`.
@@ -291,9 +287,25 @@ pub struct DownloadArgs {
     /// What to download.
     #[command(flatten)]
     pub selection: SelectionArgs,
-    /// Only files whose name matches this glob (e.g. '*.nxs').
+    /// Only files matching this glob (repeatable; `{a,b}` alternatives): on the path within the
+    /// visit, `DATASET/FILE` (e.g. 'ds0002/*'), or on the file name when it has no '/' (e.g. '*.nxs').
     #[arg(long = "match", value_name = "GLOB")]
-    pub pattern: Option<String>,
+    pub patterns: Vec<String>,
+    /// Leave out files matching this glob (repeatable; same syntax as --match).
+    #[arg(long = "exclude", value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Print the plan (files, sizes, what is already here, what needs a restore, what would be
+    /// transferred) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print a JSON summary on stdout: one entry per file with its path, size, checksum and
+    /// outcome (verified, skipped, unverified or failed, and why).
+    #[arg(long)]
+    pub json: bool,
+    /// Replace local files that differ from the catalogue (the new copy is verified before it
+    /// replaces the old one). Without it such files are left alone and the exit code is 6.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Destination directory.
     #[arg(short = 'o', long = "output", value_name = "DIR", default_value = ".")]
     pub output: PathBuf,
@@ -419,8 +431,9 @@ mod tests {
         let Command::Download(d) = cli.command else {
             panic!("not download")
         };
-        assert_eq!(d.selection.dataset, vec![1, 2, 3]);
+        assert_eq!(d.selection.dataset, ["1", "2", "3"]);
         assert!(Cli::try_parse_from(["icat", "download"]).is_err());
-        assert!(Cli::try_parse_from(["icat", "download", "V1", "--dataset", "1"]).is_err());
+        assert!(Cli::try_parse_from(["icat", "download", "V1", "--datafile", "1"]).is_err());
+        assert!(Cli::try_parse_from(["icat", "download", "V1", "--dataset", "ds1"]).is_ok());
     }
 }

@@ -227,7 +227,7 @@ async fn story(
     )?;
     let tree = browse::visit_tree(&conn.session, &visit_name).await?;
     let mut text = Vec::new();
-    browse::print_tree(&tree, false, &mut text)?;
+    browse::print_tree(&tree, crate::output::Format::Table, &mut text)?;
     indent(out, &String::from_utf8_lossy(&text))?;
 
     // Which dataset is archived, which online?
@@ -273,13 +273,8 @@ async fn story(
     let report = download::download(
         &conn,
         &DownloadRequest {
-            target: Target::Datasets(vec![big.id]),
-            pattern: None,
-            dest: dest.to_path_buf(),
-            parallel: 4,
             zip: true,
-            verify: true,
-            fsync: true,
+            ..DownloadRequest::new(Target::Datasets(vec![big.id]), dest)
         },
         &ctx.reporter,
         ctrl_c_token(),
@@ -312,13 +307,8 @@ async fn story(
     let report = download::download(
         &conn,
         &DownloadRequest {
-            target: Target::Datafiles(picked.clone()),
-            pattern: None,
-            dest: dest.to_path_buf(),
             parallel: 2,
-            zip: false,
-            verify: true,
-            fsync: true,
+            ..DownloadRequest::new(Target::Datafiles(picked.clone()), dest)
         },
         &ctx.reporter,
         ctrl_c_token(),

@@ -1,132 +1,90 @@
-//! Shell-style glob matching for `icat download --match` (`*`, `?`, `[abc]`, `[a-z]`, `[!x]`).
+//! Which datafiles `icat download --match` / `--exclude` select. Patterns are globs (the `globset`
+//! crate: `*`, `?`, `[a-z]`, `[!x]`, `{a,b}`, `**`) on the path relative to the visit,
+//! `dataset/file`; `*` also crosses `/`, so `ds0002/*` is everything in dataset `ds0002`. A
+//! pattern without `/` matches the file name alone (as in `.gitignore`), so `'*.nxs'` works in
+//! every dataset.
 
-/// A compiled glob pattern.
-#[derive(Clone, Debug)]
-pub struct Glob {
-    tokens: Vec<Token>,
-    text: String,
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+/// The compiled `--match` and `--exclude` patterns; the default selects every file.
+#[derive(Clone, Debug, Default)]
+pub struct FileFilter {
+    include: Option<Patterns>,
+    exclude: Option<Patterns>,
 }
 
+/// Patterns split by what they are matched against.
 #[derive(Clone, Debug)]
-enum Token {
-    Literal(char),
-    AnyOne,
-    AnyMany,
-    Class {
-        negated: bool,
-        ranges: Vec<(char, char)>,
-    },
+struct Patterns {
+    by_name: GlobSet,
+    by_path: GlobSet,
+    text: Vec<String>,
 }
 
-impl Glob {
-    /// Compiles a pattern; an unclosed `[` is an error.
-    pub fn new(pattern: &str) -> Result<Glob, String> {
-        let chars: Vec<char> = pattern.chars().collect();
-        let mut tokens = Vec::new();
-        let mut i = 0;
-        while i < chars.len() {
-            match chars[i] {
-                '*' => {
-                    if !matches!(tokens.last(), Some(Token::AnyMany)) {
-                        tokens.push(Token::AnyMany);
-                    }
-                    i += 1;
-                }
-                '?' => {
-                    tokens.push(Token::AnyOne);
-                    i += 1;
-                }
-                '[' => {
-                    let mut j = i + 1;
-                    let negated = matches!(chars.get(j), Some('!') | Some('^'));
-                    if negated {
-                        j += 1;
-                    }
-                    let mut ranges = Vec::new();
-                    let mut first = true;
-                    loop {
-                        let Some(&c) = chars.get(j) else {
-                            return Err(format!("unclosed '[' in pattern {pattern:?}"));
-                        };
-                        if c == ']' && !first {
-                            break;
-                        }
-                        first = false;
-                        if chars.get(j + 1) == Some(&'-')
-                            && chars.get(j + 2).is_some_and(|&e| e != ']')
-                        {
-                            ranges.push((c, chars[j + 2]));
-                            j += 3;
-                        } else {
-                            ranges.push((c, c));
-                            j += 1;
-                        }
-                    }
-                    tokens.push(Token::Class { negated, ranges });
-                    i = j + 1;
-                }
-                c => {
-                    tokens.push(Token::Literal(c));
-                    i += 1;
-                }
+impl Patterns {
+    fn new(patterns: &[String], flag: &str) -> Result<Option<Patterns>, String> {
+        if patterns.is_empty() {
+            return Ok(None);
+        }
+        let mut by_name = GlobSetBuilder::new();
+        let mut by_path = GlobSetBuilder::new();
+        for p in patterns {
+            let glob = Glob::new(p).map_err(|e| format!("{flag} {p:?}: {}", e.kind()))?;
+            if p.contains('/') {
+                by_path.add(glob);
+            } else {
+                by_name.add(glob);
             }
         }
-        Ok(Glob {
-            tokens,
-            text: pattern.to_string(),
+        let build = |b: GlobSetBuilder| b.build().map_err(|e| format!("{flag}: {e}"));
+        Ok(Some(Patterns {
+            by_name: build(by_name)?,
+            by_path: build(by_path)?,
+            text: patterns.to_vec(),
+        }))
+    }
+
+    fn matches(&self, dataset: &str, name: &str) -> bool {
+        let base = name.rsplit('/').next().unwrap_or(name);
+        self.by_name.is_match(base) || self.by_path.is_match(format!("{dataset}/{name}"))
+    }
+}
+
+impl FileFilter {
+    /// Compiles `--match` (any may match; none given selects all) and `--exclude` patterns. The
+    /// error names the flag and the pattern.
+    pub fn new(include: &[String], exclude: &[String]) -> Result<FileFilter, String> {
+        Ok(FileFilter {
+            include: Patterns::new(include, "--match")?,
+            exclude: Patterns::new(exclude, "--exclude")?,
         })
     }
 
-    /// The pattern as written.
-    pub fn as_str(&self) -> &str {
-        &self.text
+    /// Whether file `name` of dataset `dataset` is selected.
+    pub fn selects(&self, dataset: &str, name: &str) -> bool {
+        self.include
+            .as_ref()
+            .is_none_or(|p| p.matches(dataset, name))
+            && !self
+                .exclude
+                .as_ref()
+                .is_some_and(|p| p.matches(dataset, name))
     }
 
-    /// Whether the whole of `name` matches.
-    pub fn matches(&self, name: &str) -> bool {
-        let chars: Vec<char> = name.chars().collect();
-        // Iterative matcher with single backtrack point for `*` (linear in practice).
-        let (mut t, mut n) = (0usize, 0usize);
-        let mut star: Option<(usize, usize)> = None;
-        while n < chars.len() {
-            if t < self.tokens.len() {
-                match &self.tokens[t] {
-                    Token::AnyMany => {
-                        star = Some((t, n));
-                        t += 1;
-                        continue;
-                    }
-                    tok if single_matches(tok, chars[n]) => {
-                        t += 1;
-                        n += 1;
-                        continue;
-                    }
-                    _ => {}
-                }
-            }
-            match star {
-                Some((st, sn)) => {
-                    t = st + 1;
-                    n = sn + 1;
-                    star = Some((st, sn + 1));
-                }
-                None => return false,
-            }
-        }
-        self.tokens[t..]
-            .iter()
-            .all(|tok| matches!(tok, Token::AnyMany))
+    /// Whether any pattern was given.
+    pub fn is_active(&self) -> bool {
+        self.include.is_some() || self.exclude.is_some()
     }
-}
 
-fn single_matches(token: &Token, c: char) -> bool {
-    match token {
-        Token::Literal(l) => *l == c,
-        Token::AnyOne => true,
-        Token::AnyMany => false,
-        Token::Class { negated, ranges } => {
-            ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)) != *negated
+    /// The patterns, for messages: `--match '*.nxs' --exclude 'ds1/*'`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        for (flag, p) in [("--match", &self.include), ("--exclude", &self.exclude)] {
+            for t in p.iter().flat_map(|p| &p.text) {
+                parts.push(format!("{flag} '{t}'"));
+            }
         }
+        parts.join(" ")
     }
 }
 
@@ -134,22 +92,34 @@ fn single_matches(token: &Token, c: char) -> bool {
 mod tests {
     use super::*;
 
-    fn m(p: &str, n: &str) -> bool {
-        Glob::new(p).unwrap().matches(n)
+    fn f(include: &[&str], exclude: &[&str]) -> FileFilter {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        FileFilter::new(&s(include), &s(exclude)).unwrap()
     }
 
     #[test]
-    fn globbing() {
-        assert!(m("*.nxs", "scan_001.nxs"));
-        assert!(!m("*.nxs", "scan_001.nxs.bak"));
-        assert!(m("scan_00?.*", "scan_007.h5"));
-        assert!(m("scan_[0-4]*", "scan_3.h5"));
-        assert!(!m("scan_[0-4]*", "scan_5.h5"));
-        assert!(m("scan_[!0-4]*", "scan_5.h5"));
-        assert!(m("*", ""));
-        assert!(m("a*b*c", "aXXbYYc"));
-        assert!(!m("a*b*c", "aXXbYY"));
-        assert!(m("[]]x", "]x"));
-        assert!(Glob::new("[abc").is_err());
+    fn names_and_paths() {
+        let all = FileFilter::default();
+        assert!(all.selects("ds", "x") && !all.is_active());
+        let nxs = f(&["*.nxs"], &[]);
+        assert!(nxs.selects("ds0001", "scan_1.nxs"));
+        assert!(nxs.selects("ds0001", "sub/scan_1.nxs"));
+        assert!(!nxs.selects("ds0001", "scan_1.nxs.bak"));
+        let ds = f(&["ds0002/*"], &[]);
+        assert!(ds.selects("ds0002", "a.h5") && ds.selects("ds0002", "sub/a.h5"));
+        assert!(!ds.selects("ds0001", "a.h5"));
+        let alt = f(&["ds000{1,3}/*.{nxs,h5}", "log.txt"], &[]);
+        assert!(alt.selects("ds0003", "x.h5") && alt.selects("ds0009", "log.txt"));
+        assert!(!alt.selects("ds0002", "x.h5"));
+        let ex = f(&["*"], &["*.tmp", "ds0002/*"]);
+        assert!(ex.selects("ds0001", "a.nxs"));
+        assert!(!ex.selects("ds0001", "a.tmp") && !ex.selects("ds0002", "a.nxs"));
+        assert_eq!(
+            ex.describe(),
+            "--match '*' --exclude '*.tmp' --exclude 'ds0002/*'"
+        );
+        assert!(f(&["scan_[!0-4]*"], &[]).selects("d", "scan_5.h5"));
+        let err = FileFilter::new(&["[abc".into()], &[]).unwrap_err();
+        assert!(err.contains("--match") && err.contains("[abc"), "{err}");
     }
 }

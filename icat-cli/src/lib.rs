@@ -12,6 +12,7 @@ pub mod config;
 pub mod connect;
 pub mod credentials;
 pub mod demo;
+pub mod destination;
 pub mod failure;
 pub mod glob;
 pub mod grammar;

@@ -133,6 +133,13 @@ pub fn visit_condition(path: &str, visit: &str) -> Condition {
     Condition::any(any)
 }
 
+/// How many investigations carry this visit id.
+pub fn visit_id_count_query(visit_id: &str) -> Query {
+    Query::new("Investigation")
+        .count()
+        .where_eq("visitId", visit_id)
+}
+
 /// The investigations a visit name or id refers to (id, visit id, name).
 pub fn visit_ids_query(visit: &str) -> Result<String, Failure> {
     let q = Query::new("Investigation")
@@ -163,6 +170,13 @@ pub fn visit_datasets_query(investigation: i64) -> Query {
 pub enum Target {
     /// A visit, by visit id, name or investigation id.
     Visit(String),
+    /// Datasets of a visit, by name or id.
+    VisitDatasets {
+        /// The visit, by visit id, name or investigation id.
+        visit: String,
+        /// Dataset names or ids within the visit.
+        datasets: Vec<String>,
+    },
     /// An investigation by id (a visit after resolution).
     Investigation(i64),
     /// Dataset ids.
@@ -171,12 +185,28 @@ pub enum Target {
     Datafiles(Vec<i64>),
 }
 
+/// Datasets by name, or by id for the values that are numbers; `path` leads to the dataset.
+pub fn dataset_condition(path: &str, datasets: &[String]) -> Condition {
+    let ids: Vec<i64> = datasets.iter().filter_map(|d| d.parse().ok()).collect();
+    let mut any = vec![Condition::is_in(
+        format!("{path}name"),
+        datasets.iter().map(String::as_str),
+    )];
+    if !ids.is_empty() {
+        any.push(Condition::is_in(format!("{path}id"), ids));
+    }
+    Condition::any(any)
+}
+
 /// The datafiles of a target with their dataset and investigation, ordered for stable paging.
 /// Unlimited: callers page it with `Session::search_pages`.
 pub fn datafiles_query(target: &Target) -> Query {
     let q = Query::new("Datafile");
     let q = match target {
         Target::Visit(v) => q.filter(visit_condition("dataset.investigation.", v)),
+        Target::VisitDatasets { visit, datasets } => q
+            .filter(visit_condition("dataset.investigation.", visit))
+            .filter(dataset_condition("dataset.", datasets)),
         Target::Investigation(id) => q.where_eq("dataset.investigation.id", *id),
         Target::Datasets(ids) => q.filter(Condition::is_in("dataset.id", ids.iter().copied())),
         Target::Datafiles(ids) => q.filter(Condition::is_in("id", ids.iter().copied())),
@@ -197,6 +227,15 @@ pub fn items_query(target: &Target) -> (&'static str, Query) {
                 .select("id")
                 .select("name")
                 .filter(visit_condition("investigation.", v))
+                .order_by("name"),
+        ),
+        Target::VisitDatasets { visit, datasets } => (
+            "dataset",
+            Query::new("Dataset")
+                .select("id")
+                .select("name")
+                .filter(visit_condition("investigation.", visit))
+                .filter(dataset_condition("", datasets))
                 .order_by("name"),
         ),
         Target::Investigation(id) => (
@@ -224,6 +263,16 @@ pub fn items_query(target: &Target) -> (&'static str, Query) {
                 .order_by("id"),
         ),
     }
+}
+
+/// The ids and names of the datasets of an investigation picked by name or id.
+pub fn named_datasets_query(investigation: i64, datasets: &[String]) -> Query {
+    Query::new("Dataset")
+        .select("id")
+        .select("name")
+        .where_eq("investigation.id", investigation)
+        .filter(dataset_condition("", datasets))
+        .order_by("id")
 }
 
 /// The facility id of a dataset.
@@ -337,6 +386,10 @@ mod tests {
             .unwrap();
         assert!(q.contains("visitId = 'V''1'"), "{q}");
         for target in [
+            Target::VisitDatasets {
+                visit: "V1".into(),
+                datasets: vec!["ds'1".into(), "7".into()],
+            },
             Target::Investigation(3),
             Target::Datafiles(vec![5]),
             Target::Visit("7".into()),

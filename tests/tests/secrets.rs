@@ -331,13 +331,12 @@ async fn session(said: Haystack) -> (Vec<String>, tempfile::TempDir) {
     said.error("icat search error", &e);
     for zip in [false, true] {
         let req = download::DownloadRequest {
-            target: Target::Visit(visit_id.clone()),
-            pattern: None,
-            dest: home.path().join(if zip { "zip" } else { "raw" }),
             parallel: 2,
             zip,
-            verify: true,
-            fsync: true,
+            ..download::DownloadRequest::new(
+                Target::Visit(visit_id.clone()),
+                home.path().join(if zip { "zip" } else { "raw" }),
+            )
         };
         let report = download::download(&conn, &req, &ctx.reporter, CancellationToken::new())
             .await

@@ -30,12 +30,7 @@ async fn items(
     conn: &Connection,
     target: &Target,
 ) -> anyhow::Result<Vec<(&'static str, i64, Option<String>)>> {
-    let target = match target {
-        Target::Visit(v) => {
-            Target::Investigation(catalog::resolve_visit(&conn.session, v).await?.id)
-        }
-        other => other.clone(),
-    };
+    let target = catalog::resolve_target(&conn.session, target).await?;
     let (kind, query) = queries::items_query(&target);
     let rows = conn.session.search(&query).await?;
     let found: Vec<(&'static str, i64, Option<String>)> = rows

@@ -184,12 +184,36 @@ pub async fn visit_tree(session: &Session, visit: &str) -> anyhow::Result<VisitN
     Ok(VisitNode::from_investigation(&inv))
 }
 
-/// Prints a visit tree as text or JSON.
-pub fn print_tree(node: &VisitNode, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
-    if json {
-        out.write_all(to_json(node)?.as_bytes())?;
-    } else {
-        out.write_all(tree::render(std::slice::from_ref(node)).as_bytes())?;
+/// Prints a visit tree as text, JSON, or CSV (one row per datafile).
+pub fn print_tree(node: &VisitNode, format: Format, out: &mut dyn Write) -> anyhow::Result<()> {
+    match format {
+        Format::Json => out.write_all(to_json(node)?.as_bytes())?,
+        Format::Table => out.write_all(tree::render(std::slice::from_ref(node)).as_bytes())?,
+        Format::Csv => {
+            let mut t = Table::new(&[
+                ("DATASET_ID", Align::Right),
+                ("DATASET", Align::Left),
+                ("DATAFILE_ID", Align::Right),
+                ("FILE", Align::Left),
+                ("SIZE", Align::Right),
+                ("CHECKSUM", Align::Left),
+                ("CREATED", Align::Left),
+            ]);
+            for ds in &node.datasets {
+                for f in &ds.files {
+                    t.push(vec![
+                        ds.id.to_string(),
+                        ds.name.clone().unwrap_or_default(),
+                        f.id.to_string(),
+                        f.name.clone().unwrap_or_default(),
+                        f.size.map(|s| s.to_string()).unwrap_or_default(),
+                        f.checksum.clone().unwrap_or_default(),
+                        f.create_time.clone().unwrap_or_default(),
+                    ]);
+                }
+            }
+            out.write_all(t.render_csv().as_bytes())?;
+        }
     }
     Ok(())
 }

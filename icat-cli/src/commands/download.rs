@@ -1,7 +1,7 @@
 //! `icat download`: find the datafiles in ICAT, then prepare (waiting for restores), stream,
-//! verify and place them under `DIR/<visit>/<dataset>/<file>` (see [`visit_dirs`]); reruns resume and skip.
+//! verify and place them under `DIR/<visit>/<dataset>/<file>` (see [`visit_dir`]); reruns resume and skip.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,11 +11,12 @@ use icat_ids::{
     FileStatus, IdsError, Outcome, Phase, Progress, Strategy, WaitOptions, WaitStatus,
 };
 use icat_soap::Datafile;
+use serde::Serialize;
 
 use crate::catalog;
 use crate::connect::Connection;
 use crate::failure::{ExitKind, Failure};
-use crate::glob::Glob;
+use crate::glob::FileFilter;
 use crate::output::{human_bytes, human_duration};
 use crate::progress::{ByteCounter, Reporter};
 use crate::queries::{self, Target};
@@ -25,8 +26,8 @@ use crate::queries::{self, Target};
 pub struct DownloadRequest {
     /// A visit, datasets or datafiles.
     pub target: Target,
-    /// Only datafiles whose name matches.
-    pub pattern: Option<Glob>,
+    /// Which files of the target (`--match`, `--exclude`).
+    pub filter: FileFilter,
     /// Destination root.
     pub dest: PathBuf,
     /// Concurrent transfers.
@@ -37,6 +38,25 @@ pub struct DownloadRequest {
     pub verify: bool,
     /// fsync each file before it is renamed into place.
     pub fsync: bool,
+    /// Replace local files that differ from the catalogue (after verifying the new copy).
+    pub overwrite: bool,
+}
+
+impl DownloadRequest {
+    /// A request with the defaults of `icat download`: every file, 4 at a time, raw streams,
+    /// verified and synced, mismatching local files left alone.
+    pub fn new(target: Target, dest: impl Into<PathBuf>) -> Self {
+        DownloadRequest {
+            target,
+            filter: FileFilter::default(),
+            dest: dest.into(),
+            parallel: 4,
+            zip: false,
+            verify: true,
+            fsync: true,
+            overwrite: false,
+        }
+    }
 }
 
 /// One datafile found in the catalogue.
@@ -101,12 +121,7 @@ pub async fn find_datafiles(
     conn: &Connection,
     target: &Target,
 ) -> anyhow::Result<Vec<DatafileRecord>> {
-    let target = match target {
-        Target::Visit(v) => {
-            Target::Investigation(catalog::resolve_visit(&conn.session, v).await?.id)
-        }
-        other => other.clone(),
-    };
+    let target = catalog::resolve_target(&conn.session, target).await?;
     // Paged (the query is ordered), so visits larger than the server's maxEntities work.
     let values = catalog::all_pages(
         &conn.session,
@@ -165,6 +180,27 @@ pub struct DownloadReport {
     pub paths: Vec<PathBuf>,
     /// The destination root.
     pub dest: PathBuf,
+    /// What happened to each file.
+    pub files: Vec<FileResult>,
+    /// Why the run as a whole failed (some files failed or it was interrupted), if it did.
+    pub failure: Option<Failure>,
+}
+
+/// What happened to one file, for `icat download --json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FileResult {
+    /// Datafile id.
+    pub id: i64,
+    /// Local path (under the destination).
+    pub path: String,
+    /// Catalogue size in bytes.
+    pub size: Option<u64>,
+    /// Catalogue checksum.
+    pub checksum: Option<String>,
+    /// `verified`, `unverified`, `skipped` or `failed`.
+    pub outcome: &'static str,
+    /// Why, for every outcome but `verified`.
+    pub reason: Option<String>,
 }
 
 impl DownloadReport {
@@ -188,14 +224,50 @@ impl DownloadReport {
     }
 }
 
-/// Runs a download; Ctrl-C (through `cancel`) keeps partial raw downloads for the next run.
-pub async fn download(
+/// Prints the report as JSON: totals, the failure if any, and one entry per file.
+pub fn print_json(report: &DownloadReport, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    let count = |o: &str| report.files.iter().filter(|f| f.outcome == o).count();
+    let doc = serde_json::json!({
+        "dest": report.dest.display().to_string(),
+        "ok": report.failure.is_none(),
+        "error": report.failure.as_ref().map(ToString::to_string),
+        "files_total": report.files.len(),
+        "verified": count("verified"),
+        "unverified": count("unverified"),
+        "skipped": count("skipped"),
+        "failed": count("failed"),
+        "bytes_transferred": report.bytes,
+        "total_size": report.total,
+        "elapsed_seconds": report.elapsed.as_secs_f64(),
+        "files": report.files,
+    });
+    out.write_all(crate::output::to_json(&doc)?.as_bytes())?;
+    Ok(())
+}
+
+/// What a request selects: the catalogue records, in plan order, and the engine's plan.
+#[derive(Debug)]
+pub struct Selected {
+    /// The selected, downloadable datafiles.
+    pub records: Vec<DatafileRecord>,
+    /// Where each goes and what it must match.
+    pub plan: DownloadPlan,
+}
+
+impl Selected {
+    /// Total catalogue size of the selection.
+    pub fn total(&self) -> u64 {
+        self.records.iter().filter_map(|r| r.size).sum()
+    }
+}
+
+/// Finds the datafiles of a request in ICAT, applies `--match`/`--exclude`, and plans where each
+/// goes. Nothing is written.
+pub async fn select(
     conn: &Connection,
     req: &DownloadRequest,
     reporter: &Reporter,
-    cancel: CancellationToken,
-) -> anyhow::Result<DownloadReport> {
-    let ids = conn.ids()?;
+) -> anyhow::Result<Selected> {
     let all = find_datafiles(conn, &req.target).await?;
     let unstored = all.iter().filter(|r| !r.stored).count();
     if unstored > 0 {
@@ -205,32 +277,25 @@ pub async fn download(
             crate::grammar::noun(unstored as u64, "it", "them")
         ));
     }
-    let records: Vec<&DatafileRecord> = all
+    let records: Vec<DatafileRecord> = all
         .iter()
-        .filter(|r| r.stored)
-        .filter(|r| {
-            req.pattern
-                .as_ref()
-                .is_none_or(|g| g.matches(r.base_name()))
-        })
+        .filter(|r| r.stored && req.filter.selects(&r.dataset, &r.name))
+        .cloned()
         .collect();
     if records.is_empty() {
-        let why = match &req.pattern {
-            Some(g) => format!(
-                "no datafile matches {:?} ({} in the selection)",
-                g.as_str(),
+        let why = if req.filter.is_active() {
+            format!(
+                "no datafile matches {} ({} in the selection)",
+                req.filter.describe(),
                 all.len()
-            ),
-            None => "the selection holds no downloadable datafiles".to_string(),
+            )
+        } else {
+            "the selection holds no downloadable datafiles".to_string()
         };
         return Err(Failure::not_found(why, "check the selection with `icat show VISIT`").into());
     }
-    let dirs = visit_dirs(records.iter().copied());
-    if req.zip
-        && records
-            .iter()
-            .any(|r| dirs.get(&r.investigation_id) != Some(&r.visit))
-    {
+    let shared = shared_visit_ids(conn, &records).await?;
+    if req.zip && records.iter().any(|r| shared.contains(&r.visit)) {
         return Err(Failure::usage(
             "the selection holds several investigations with the same visit id, which the IDS zip \
              layout cannot tell apart",
@@ -248,11 +313,42 @@ pub async fn download(
         } else {
             Expected::default()
         };
-        let visit_dir = dirs.get(&r.investigation_id).unwrap_or(&r.visit);
         plan.push(DatafileSpec::in_visit_dataset(
-            r.id, visit_dir, &r.dataset, &r.name, expected,
+            r.id,
+            &visit_dir(r, &shared),
+            &r.dataset,
+            &r.name,
+            expected,
         )?);
     }
+    Ok(Selected { records, plan })
+}
+
+/// Runs a download and fails when any file failed; see [`run`].
+pub async fn download(
+    conn: &Connection,
+    req: &DownloadRequest,
+    reporter: &Reporter,
+    cancel: CancellationToken,
+) -> anyhow::Result<DownloadReport> {
+    let mut report = run(conn, req, reporter, cancel).await?;
+    match report.failure.take() {
+        Some(f) => Err(f.into()),
+        None => Ok(report),
+    }
+}
+
+/// Runs a download; Ctrl-C (through `cancel`) keeps partial raw downloads for the next run. Failed
+/// files do not make this an error: the report lists them and says why the run failed, so that
+/// the summary is always printed.
+pub async fn run(
+    conn: &Connection,
+    req: &DownloadRequest,
+    reporter: &Reporter,
+    cancel: CancellationToken,
+) -> anyhow::Result<DownloadReport> {
+    let ids = conn.ids()?;
+    let Selected { records, plan } = select(conn, req, reporter).await?;
     let total: u64 = records.iter().filter_map(|r| r.size).sum();
     reporter.note(&format!(
         "{}, {} to {}",
@@ -260,12 +356,26 @@ pub async fn download(
         human_bytes(total),
         req.dest.display()
     ));
-    tokio::fs::create_dir_all(&req.dest).await.map_err(|e| {
-        Failure::usage(
-            format!("cannot create {}: {e}", req.dest.display()),
-            "choose another directory with -o",
-        )
-    })?;
+    // Before the first byte: a writable directory with room for what is still missing.
+    let work = icat_ids::download::work_dir(&plan.dest);
+    let targets: Vec<(PathBuf, PathBuf, Option<u64>)> = plan
+        .files
+        .iter()
+        .zip(&records)
+        .map(|(f, r)| {
+            (
+                f.path.under(&plan.dest),
+                icat_ids::download::datafile_part(&work, f.id),
+                r.size,
+            )
+        })
+        .collect();
+    let needed = crate::destination::still_needed(
+        targets
+            .iter()
+            .map(|(p, part, s)| (p.as_path(), part.as_path(), *s)),
+    );
+    crate::destination::prepare(&req.dest, needed)?;
 
     let bar = reporter.bytes((total > 0).then_some(total), "downloading");
     let options = DownloadOptions {
@@ -283,6 +393,7 @@ pub async fn download(
             ..WaitOptions::default()
         }),
         fsync: req.fsync,
+        overwrite: req.overwrite,
         ..DownloadOptions::default()
     };
     let keep_alive = conn.keep_alive();
@@ -290,7 +401,53 @@ pub async fn download(
     keep_alive.abort();
     bar.finish();
     let summary = result?;
-    report(summary, total, req, reporter)
+    let files = file_results(&summary, &records, &req.dest, req.verify);
+    Ok(report(summary, total, req, reporter, files))
+}
+
+/// One [`FileResult`] per file of the summary, with the catalogue's size and checksum.
+fn file_results(
+    summary: &DownloadSummary,
+    records: &[DatafileRecord],
+    dest: &std::path::Path,
+    verify: bool,
+) -> Vec<FileResult> {
+    let by_id: HashMap<i64, &DatafileRecord> = records.iter().map(|r| (r.id, r)).collect();
+    summary
+        .files
+        .iter()
+        .map(|f| {
+            let record = by_id.get(&f.id);
+            let size = record.and_then(|r| r.size);
+            let checksum = record.and_then(|r| r.checksum.clone());
+            let (outcome, reason) = match (f.status(), &f.outcome) {
+                (_, Outcome::Failed(e)) => ("failed", Some(crate::failure::one_line(&e.to_string()))),
+                (FileStatus::Unverified(why), _) if !verify => (
+                    "unverified",
+                    Some(format!("verification was turned off (--no-verify); {}", why.describe())),
+                ),
+                (FileStatus::Unverified(why), _) => ("unverified", Some(why.describe().to_owned())),
+                (FileStatus::Skipped, _) => (
+                    "skipped",
+                    Some("already present and matching the catalogue".to_owned()),
+                ),
+                (status, _) => (status.as_str(), None),
+            };
+            FileResult {
+                id: f.id,
+                path: f
+                    .path
+                    .strip_prefix(dest)
+                    .unwrap_or(&f.path)
+                    .to_string_lossy()
+                    .into_owned(),
+                size,
+                checksum,
+                outcome,
+                reason,
+            }
+        })
+        .collect()
 }
 
 /// Prints what went wrong or could not be verified, and maps the run to an exit code: failures
@@ -300,7 +457,8 @@ fn report(
     total: u64,
     req: &DownloadRequest,
     reporter: &Reporter,
-) -> anyhow::Result<DownloadReport> {
+    files: Vec<FileResult>,
+) -> DownloadReport {
     let mut downloaded = 0;
     let mut skipped = 0;
     let mut failures: Vec<(PathBuf, Arc<IdsError>)> = Vec::new();
@@ -333,7 +491,7 @@ fn report(
             ));
         }
     }
-    let report = DownloadReport {
+    let mut report = DownloadReport {
         downloaded,
         skipped,
         unverified: unverified.len(),
@@ -342,6 +500,8 @@ fn report(
         elapsed: summary.elapsed,
         paths: summary.files.iter().map(|f| f.path.clone()).collect(),
         dest: req.dest.clone(),
+        files,
+        failure: None,
     };
     if summary.cancelled
         || failures
@@ -359,7 +519,7 @@ fn report(
                 "run the same command again to resume",
             )
         };
-        return Err(Failure::new(
+        report.failure = Some(Failure::new(
             ExitKind::Interrupted,
             format!(
                 "interrupted after {} of {}; {kept}",
@@ -367,17 +527,21 @@ fn report(
                 crate::grammar::count(summary.files.len() as u64, "file", "files")
             ),
             hint,
-        )
-        .into());
+        ));
+        return report;
     }
     if !failures.is_empty() {
         for (path, e) in failures.iter().take(10) {
             reporter.note(&format!("failed: {}: {e}", path.display()));
         }
+        // A local file that differs from the catalogue and was left in place is a verification
+        // failure too.
         let verify = failures.iter().any(|(_, e)| {
             matches!(
                 e.as_ref(),
-                IdsError::ChecksumMismatch { .. } | IdsError::SizeMismatch { .. }
+                IdsError::ChecksumMismatch { .. }
+                    | IdsError::SizeMismatch { .. }
+                    | IdsError::TargetExists { .. }
             )
         });
         let kind = if verify {
@@ -385,7 +549,15 @@ fn report(
         } else {
             crate::app::ids_error_kind(&failures[0].1)
         };
-        return Err(Failure::new(
+        let hint = if failures
+            .iter()
+            .all(|(_, e)| matches!(e.as_ref(), IdsError::TargetExists { .. }))
+        {
+            "move those files away, or rerun with --overwrite to replace them"
+        } else {
+            "run the same command again to retry; finished files are kept"
+        };
+        report.failure = Some(Failure::new(
             kind,
             format!(
                 "{} of {} failed ({} downloaded, {} already present)",
@@ -394,13 +566,12 @@ fn report(
                 downloaded,
                 skipped
             ),
-            "run the same command again to retry; finished files are kept",
-        )
-        .into());
+            hint,
+        ));
+        return report;
     }
     if req.verify && !unverified.is_empty() {
-        reporter.note(&report.summary_line());
-        return Err(Failure::new(
+        report.failure = Some(Failure::new(
             ExitKind::Unverified,
             format!(
                 "{} of {} downloaded but could not be verified",
@@ -409,10 +580,9 @@ fn report(
             ),
             "the catalogue holds no size or checksum for them: check them another way, \
              or pass --no-verify to accept unverified files",
-        )
-        .into());
+        ));
     }
-    Ok(report)
+    report
 }
 
 /// Feeds the byte counter from per-file progress reports (which carry cumulative counts).
@@ -481,40 +651,44 @@ fn wait_callback(bar: ByteCounter) -> icat_ids::WaitCallback {
     })
 }
 
-/// The top-level directory of each investigation in a selection: its visit id, unless several
-/// investigations of the selection share that visit id (at ISIS every investigation has visit id
-/// `1`): then `<visit>_<investigation name>`, or `<visit>_inv<id>` when the names clash too.
-pub fn visit_dirs<'a>(
-    records: impl IntoIterator<Item = &'a DatafileRecord>,
-) -> HashMap<i64, String> {
-    let mut by_visit: BTreeMap<&str, BTreeMap<i64, Option<&str>>> = BTreeMap::new();
-    for r in records {
-        by_visit
-            .entry(r.visit.as_str())
-            .or_default()
-            .insert(r.investigation_id, r.investigation_name.as_deref());
+/// The top-level directory of a file's investigation: its visit id, or, when other
+/// investigations in the catalogue share that visit id (at ISIS every investigation has visit id
+/// `1`), `<visit>_<investigation name>` (`<visit>_inv<id>` without a name). It depends on the
+/// file's investigation and the catalogue only, never on what else is selected, so a rerun with
+/// another selection finds the files where the first run put them.
+pub fn visit_dir(record: &DatafileRecord, shared_visit_ids: &BTreeSet<String>) -> String {
+    if !shared_visit_ids.contains(&record.visit) {
+        return record.visit.clone();
     }
-    let mut dirs = HashMap::new();
-    for (visit, invs) in by_visit {
-        if invs.len() == 1 {
-            dirs.extend(invs.into_keys().map(|id| (id, visit.to_owned())));
-            continue;
-        }
-        let mut name_count: HashMap<Option<&str>, usize> = HashMap::new();
-        for name in invs.values() {
-            *name_count.entry(*name).or_default() += 1;
-        }
-        for (id, name) in invs {
-            let dir = match name {
-                Some(n) if name_count.get(&name) == Some(&1) && n != visit => {
-                    format!("{visit}_{n}")
-                }
-                _ => format!("{visit}_inv{id}"),
-            };
-            dirs.insert(id, dir);
+    match &record.investigation_name {
+        Some(n) if *n != record.visit && !n.contains('/') => format!("{}_{n}", record.visit),
+        _ => format!("{}_inv{}", record.visit, record.investigation_id),
+    }
+}
+
+/// The visit ids of a selection that more than one investigation in the catalogue carries
+/// (one count query per distinct visit id).
+async fn shared_visit_ids(
+    conn: &Connection,
+    records: &[DatafileRecord],
+) -> anyhow::Result<BTreeSet<String>> {
+    let visits: BTreeSet<&str> = records.iter().map(|r| r.visit.as_str()).collect();
+    let mut shared = BTreeSet::new();
+    for visit in visits {
+        let rows = conn
+            .session
+            .search(&queries::visit_id_count_query(visit))
+            .await?;
+        if rows
+            .first()
+            .and_then(|v| catalog::int(Some(v)))
+            .unwrap_or(0)
+            > 1
+        {
+            shared.insert(visit.to_owned());
         }
     }
-    dirs
+    Ok(shared)
 }
 
 #[cfg(test)]
@@ -602,21 +776,18 @@ mod tests {
     }
 
     #[test]
-    fn shared_visit_ids_get_distinct_directories() {
-        let records = [
-            record(1, "cm1-1", Some("cm1")),
-            record(2, "1", Some("RB1910123")),
-            record(3, "1", Some("RB1910124")),
-            record(4, "1", Some("RB1910124")),
-            record(5, "1", None),
-        ];
-        let dirs = visit_dirs(&records);
-        assert_eq!(dirs[&1], "cm1-1", "a unique visit id is used as is");
-        assert_eq!(dirs[&2], "1_RB1910123");
-        assert_eq!(dirs[&3], "1_inv3", "clashing names fall back to the id");
-        assert_eq!(dirs[&4], "1_inv4");
-        assert_eq!(dirs[&5], "1_inv5");
-        let unique: std::collections::HashSet<&String> = dirs.values().collect();
-        assert_eq!(unique.len(), records.len());
+    fn a_files_directory_depends_on_its_investigation_only() {
+        let shared: BTreeSet<String> = ["1".to_owned()].into();
+        let a = record(2, "1", Some("RB1910123"));
+        let b = record(3, "1", Some("RB1910124"));
+        assert_eq!(
+            visit_dir(&record(1, "cm1-1", Some("cm1")), &shared),
+            "cm1-1"
+        );
+        assert_eq!(visit_dir(&a, &shared), "1_RB1910123");
+        assert_eq!(visit_dir(&b, &shared), "1_RB1910124");
+        assert_eq!(visit_dir(&record(5, "1", None), &shared), "1_inv5");
+        assert_eq!(visit_dir(&record(6, "1", Some("1")), &shared), "1_inv6");
+        assert_eq!(visit_dir(&record(7, "1", Some("a/b")), &shared), "1_inv7");
     }
 }

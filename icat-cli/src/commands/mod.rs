@@ -3,5 +3,6 @@
 pub mod archive;
 pub mod browse;
 pub mod download;
+pub mod dry_run;
 pub mod session;
 pub mod upload;

@@ -85,26 +85,31 @@ impl IdsClient {
                     detail: "it is a directory".into(),
                 });
             }
-            if !opts.overwrite {
-                return match existing_matches(target, expected).await? {
-                    Ok(()) => {
-                        report(m.len(), Phase::Skipped);
-                        Ok(RawOutcome {
-                            bytes: m.len(),
-                            resumed_from: 0,
-                            retries: 0,
-                            skipped: true,
-                            verification: Verification::from_catalogue(
-                                expected,
-                                UnverifiedReason::NothingToCompare,
-                            ),
-                        })
-                    }
-                    Err(detail) => Err(IdsError::TargetExists {
+            // A matching file is skipped; one that differs is an error, or with `overwrite` is
+            // downloaded again into its `.part` file and replaces the old one once verified.
+            match existing_matches(target, expected).await? {
+                Ok(()) => {
+                    report(m.len(), Phase::Skipped);
+                    return Ok(RawOutcome {
+                        bytes: m.len(),
+                        resumed_from: 0,
+                        retries: 0,
+                        skipped: true,
+                        verification: Verification::from_catalogue(
+                            expected,
+                            UnverifiedReason::NothingToCompare,
+                        ),
+                    });
+                }
+                Err(detail) if !opts.overwrite => {
+                    return Err(IdsError::TargetExists {
                         path: target.to_path_buf(),
                         detail,
-                    }),
-                };
+                    });
+                }
+                Err(detail) => {
+                    tracing::info!(file = label, %detail, "replacing a local file that differs");
+                }
             }
         }
         let mut part = PartFile::open(tmp, target, false).await?;

@@ -1,0 +1,152 @@
+//! `icat download` and the local disk: the destination is checked before the first byte, and a
+//! file's folder depends on its investigation only (ISIS: every visit id is `1`).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Home, files_under, json, login, ok, start_sim, stderr};
+use icat_soap::{Datafile, Investigation, Query};
+
+#[test]
+fn destination_must_be_a_writable_directory_with_room() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=2,size=1KiB",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let afile = home.path().join("afile");
+    std::fs::write(&afile, b"x").unwrap();
+    let o = home.run(&["download", "SIM000001", "-o", afile.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is not a directory"), "{}", stderr(&o));
+    assert_eq!(stderr(&o).matches("error:").count(), 1, "{}", stderr(&o));
+
+    // A directory nobody may write to (for root, a directory of /proc).
+    #[cfg(target_os = "linux")]
+    {
+        let locked = home.path().join("locked");
+        std::fs::create_dir(&locked).unwrap();
+        let mut perms = std::fs::metadata(&locked).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o555);
+        std::fs::set_permissions(&locked, perms).unwrap();
+        let dir = if std::fs::write(locked.join("probe"), b"").is_ok() {
+            std::path::PathBuf::from("/proc/self")
+        } else {
+            locked
+        };
+        let o = home.run(&["download", "SIM000001", "-o", dir.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("cannot write to"), "{}", stderr(&o));
+        assert_eq!(
+            stderr(&o).lines().filter(|l| l.contains("error")).count(),
+            1
+        );
+    }
+}
+
+#[test]
+fn no_room_is_refused_before_the_first_byte() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=2,size=1KiB",
+        false,
+        Duration::ZERO,
+    );
+    // The catalogue now says one file holds a petabyte.
+    as_root(&sim, |session| async move {
+        let files: Vec<Datafile> = session
+            .search_entities(&Query::new("Datafile"))
+            .await
+            .unwrap();
+        // INCLUDE 1: an update must carry the object's required relations.
+        let mut big: Datafile = session
+            .get_entity(files[0].id.unwrap(), &["1"])
+            .await
+            .unwrap();
+        big.file_size = Some(1_000_000_000_000_000);
+        session.update(big).await.unwrap();
+    });
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let dest = home.path().join("big");
+    let o = home.run(&["download", "SIM000001", "-o", dest.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not enough room"), "{}", stderr(&o));
+    assert!(files_under(&dest).is_empty(), "nothing written");
+}
+
+/// Runs `f` with a root session of the simulator's ICAT.
+fn as_root<F, Fut>(sim: &common::Sim, f: F)
+where
+    F: FnOnce(icat_soap::client::Session) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use icat_soap::client::{Client, Credentials};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = Client::new(&sim.icat_url).unwrap();
+        let mut creds = Credentials::new();
+        creds.insert("username", "root");
+        creds.insert("password", "secret");
+        let session = client.login("simple", &creds).await.unwrap();
+        f(session).await;
+    });
+}
+
+/// Gives every investigation visit id `1`, as at ISIS.
+fn isis_visit_ids(sim: &common::Sim) {
+    as_root(sim, |session| async move {
+        let invs: Vec<Investigation> = session
+            .search_entities(&Query::new("Investigation"))
+            .await
+            .unwrap();
+        for inv in invs {
+            let mut inv: Investigation = session.get_entity(inv.id.unwrap(), &["1"]).await.unwrap();
+            inv.visit_id = Some("1".into());
+            session.update(inv).await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn isis_folders_do_not_depend_on_the_selection() {
+    let sim = start_sim(
+        "visits=2,datasets=1,files=2,size=1KiB",
+        false,
+        Duration::ZERO,
+    );
+    isis_visit_ids(&sim);
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let ds = |visit: &str| {
+        let doc = json(&home.run(&["show", visit, "--json"]));
+        doc["datasets"][0]["id"].as_i64().unwrap().to_string()
+    };
+    let (a, b) = (ds("SIM000001"), ds("SIM000002"));
+    let dest = home.path().join("isis");
+    let out = ok(&home.run(&["download", "--dataset", &a, "-o", dest.to_str().unwrap()]));
+    assert!(out.contains("downloaded 2 files"), "{out}");
+    let first = files_under(&dest);
+    assert!(
+        first.iter().all(|p| p.starts_with("1_SIM000001")),
+        "{first:?}"
+    );
+    // Both investigations now: the first one's files are where the first run put them.
+    let both = format!("{a},{b}");
+    let out = ok(&home.run(&["download", "--dataset", &both, "-o", dest.to_str().unwrap()]));
+    assert!(
+        out.contains("downloaded 2 files") && out.contains("2 already present"),
+        "{out}"
+    );
+    let all = files_under(&dest);
+    assert_eq!(all.len(), 4, "{all:?}");
+    assert!(
+        all.iter().filter(|p| p.starts_with("1_SIM000002")).count() == 2,
+        "{all:?}"
+    );
+}
