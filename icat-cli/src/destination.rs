@@ -119,8 +119,14 @@ mod tests {
         let part = dir.path().join("f.part");
         std::fs::write(&part, [0u8; 10]).unwrap();
         let target = dir.path().join("f");
-        assert_eq!(still_needed([(target.as_path(), part.as_path(), Some(25))]), 15);
-        assert_eq!(still_needed([(file.as_path(), part.as_path(), Some(25))]), 0);
+        assert_eq!(
+            still_needed([(target.as_path(), part.as_path(), Some(25))]),
+            15
+        );
+        assert_eq!(
+            still_needed([(file.as_path(), part.as_path(), Some(25))]),
+            0
+        );
         assert_eq!(with_margin(0), 64 * 1024 * 1024);
     }
 }

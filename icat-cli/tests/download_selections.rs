@@ -158,11 +158,13 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
         .path();
     std::fs::write(visit_dir.join(ds).join(&files[0]), b"changed").unwrap();
     std::fs::remove_file(visit_dir.join(ds).join(&files[1])).unwrap();
-    std::fs::write(
-        visit_dir.join(ds).join(format!("{}.part", files[1])),
-        [0u8; 100],
-    )
-    .unwrap();
+    // A partial download of the second file, where the download engine keeps them.
+    let tree = json(&home.run(&["show", "SIM000001", "--json"]));
+    let id = tree["datasets"][0]["files"][1]["id"].as_i64().unwrap();
+    assert_eq!(tree["datasets"][0]["files"][1]["name"], files[1].as_str());
+    let work = dest.join(".icat-download");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join(format!("df-{id}.part")), [0u8; 100]).unwrap();
     let before = names(&dest);
 
     let o = home.run(&[

@@ -421,10 +421,15 @@ fn file_results(
             let size = record.and_then(|r| r.size);
             let checksum = record.and_then(|r| r.checksum.clone());
             let (outcome, reason) = match (f.status(), &f.outcome) {
-                (_, Outcome::Failed(e)) => ("failed", Some(crate::failure::one_line(&e.to_string()))),
+                (_, Outcome::Failed(e)) => {
+                    ("failed", Some(crate::failure::one_line(&e.to_string())))
+                }
                 (FileStatus::Unverified(why), _) if !verify => (
                     "unverified",
-                    Some(format!("verification was turned off (--no-verify); {}", why.describe())),
+                    Some(format!(
+                        "verification was turned off (--no-verify); {}",
+                        why.describe()
+                    )),
                 ),
                 (FileStatus::Unverified(why), _) => ("unverified", Some(why.describe().to_owned())),
                 (FileStatus::Skipped, _) => (
