@@ -709,21 +709,17 @@ mod tests {
             (false, "to resume", "never resumed"),
         ] {
             let req = DownloadRequest {
-                target: Target::Datafiles(vec![1]),
-                pattern: None,
-                dest: PathBuf::from("out"),
-                parallel: 1,
                 zip,
-                verify: true,
-                fsync: true,
+                ..DownloadRequest::new(Target::Datafiles(vec![1]), "out")
             };
             let summary = DownloadSummary {
                 cancelled: true,
                 ..DownloadSummary::default()
             };
             let reporter = Reporter::new(crate::progress::Mode::Quiet);
-            let e = report(summary, 0, &req, &reporter).unwrap_err();
-            let f = e.downcast_ref::<Failure>().unwrap();
+            let f = report(summary, 0, &req, &reporter, Vec::new())
+                .failure
+                .unwrap();
             assert_eq!(f.kind, ExitKind::Interrupted);
             let text = f.to_string();
             assert!(
