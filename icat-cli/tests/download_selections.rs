@@ -285,7 +285,7 @@ fn json_report_mismatch_exit_6_and_overwrite() {
         "-o",
         dest.to_str().unwrap(),
     ]));
-    assert!(out.contains("downloaded 1 files"), "{out}");
+    assert!(out.contains("downloaded 1 file "), "{out}");
     assert_eq!(std::fs::metadata(dest.join(&spoiled)).unwrap().len(), 2048);
 }
 
