@@ -97,6 +97,14 @@ pub struct IdsSettings {
     /// switches `getLink` off (501).
     #[serde(default)]
     pub link_lifetime_seconds: u64,
+    /// How many prepared selections (`prepareData`) are kept before the oldest are deleted
+    /// (ids.server's `preparedCount`, 10000 in its example configuration).
+    #[serde(default = "default_prepared_count")]
+    pub prepared_count: usize,
+}
+
+fn default_prepared_count() -> usize {
+    crate::ids::DEFAULT_PREPARED_COUNT
 }
 
 impl Default for IdsSettings {
@@ -106,6 +114,7 @@ impl Default for IdsSettings {
             restore_delay: default_restore_delay(),
             read_only: false,
             link_lifetime_seconds: 0,
+            prepared_count: default_prepared_count(),
         }
     }
 }
@@ -248,6 +257,11 @@ impl SimConfig {
         if self.lifetime_minutes == 0 {
             return Err(ConfigError::Invalid(
                 "lifetimeMinutes must be positive".into(),
+            ));
+        }
+        if self.ids.prepared_count == 0 {
+            return Err(ConfigError::Invalid(
+                "[ids] preparedCount must be positive".into(),
             ));
         }
         if self.max_entities == 0 {

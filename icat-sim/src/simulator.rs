@@ -297,6 +297,7 @@ impl SimulatorBuilder {
             link_lifetime: self
                 .link_lifetime
                 .unwrap_or(Duration::from_secs(icat.config().ids.link_lifetime_seconds)),
+            prepared_count: icat.config().ids.prepared_count,
             ..crate::ids::IdsSettings::default()
         };
         let fault_config = icat.config().faults.clone();

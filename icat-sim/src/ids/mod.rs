@@ -40,7 +40,7 @@ pub use faults::{DropAt, FaultSettings, Faults};
 pub use handlers::router;
 pub use memory::{MemoryCatalog, MemoryDatafile};
 pub use names::{java_url_encode, zip_entry_name};
-pub use settings::IdsSettings;
+pub use settings::{DEFAULT_PREPARED_COUNT, IdsSettings};
 pub use state::{DataStatus, IdsState};
 pub use storage::{
     ReadSeek, Storage, StorageError, StoredContent, StoredFile, SyntheticFile, SyntheticTail,

@@ -25,11 +25,14 @@ pub struct Prepared {
 #[derive(Debug, Clone)]
 pub struct PreparedStore {
     dir: PathBuf,
+    /// How many prepared selections are kept (`preparedCount`).
+    keep: usize,
 }
 
 impl PreparedStore {
-    /// The store in `dir` (which must exist); removes temporary files left by a crash.
-    pub fn open(dir: PathBuf) -> Result<Self, StorageError> {
+    /// The store in `dir` (which must exist) keeping at most `keep` selections; removes temporary
+    /// files left by a crash.
+    pub fn open(dir: PathBuf, keep: usize) -> Result<Self, StorageError> {
         let io = |source| StorageError::Io {
             path: dir.clone(),
             source,
@@ -40,7 +43,7 @@ impl PreparedStore {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        Ok(PreparedStore { dir })
+        Ok(PreparedStore { dir, keep })
     }
 
     /// Save a prepared selection under a new random preparedId and return the id.
@@ -58,6 +61,13 @@ impl PreparedStore {
         };
         tokio::fs::write(&tmp, json).await.map_err(io)?;
         tokio::fs::rename(&tmp, &path).await.map_err(io)?;
+        let dir = self.dir.clone();
+        let keep = self.keep;
+        match tokio::task::spawn_blocking(move || tidy(&dir, keep)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot tidy prepared selections"),
+            Err(e) => tracing::warn!(error = %e, "tidying prepared selections failed"),
+        }
         Ok(id)
     }
 
@@ -80,4 +90,26 @@ impl PreparedStore {
             Err(source) => Err(StorageError::Io { path, source }),
         }
     }
+}
+
+/// ids.server's `Tidier.cleanPreparedDir`: when the directory holds more than `keep` files, the
+/// oldest by modification time are deleted until `keep` remain. (The real IDS does this every
+/// `sizeCheckIntervalSeconds`; the simulator does it after each `prepareData`.)
+fn tidy(dir: &std::path::Path, keep: usize) -> std::io::Result<()> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let modified = entry.metadata()?.modified()?;
+        files.push((modified, entry.path()));
+    }
+    if files.len() <= keep {
+        return Ok(());
+    }
+    files.sort();
+    let excess = files.len() - keep;
+    for (_, path) in files.into_iter().take(excess) {
+        tracing::debug!(path = %path.display(), "deleting an old prepared selection");
+        std::fs::remove_file(path)?;
+    }
+    Ok(())
 }

@@ -18,11 +18,18 @@ pub struct IdsSettings {
     /// `linkLifetimeSeconds`: how long a `getLink` hard link lives; zero (the real default)
     /// switches `getLink` off (501).
     pub link_lifetime: Duration,
+    /// `preparedCount`: how many prepared selections are kept; beyond it the oldest (by file
+    /// modification time) are deleted, as ids.server's `Tidier.cleanPreparedDir` does.
+    pub prepared_count: usize,
 }
+
+/// `preparedCount` of ids.server's `run.properties.example` (10000).
+pub const DEFAULT_PREPARED_COUNT: usize = 10_000;
 
 impl Default for IdsSettings {
     fn default() -> Self {
         IdsSettings {
+            prepared_count: DEFAULT_PREPARED_COUNT,
             two_level: false,
             restore_delay: Duration::from_secs(2),
             read_only: false,

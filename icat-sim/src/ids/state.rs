@@ -124,7 +124,8 @@ impl IdsState {
         faults: FaultSettings,
     ) -> Result<IdsState, StorageError> {
         let storage = Storage::open(storage_dir)?;
-        let prepared = PreparedStore::open(storage.dir().join("prepared"))?;
+        let prepared =
+            PreparedStore::open(storage.dir().join("prepared"), settings.prepared_count)?;
         let links = Links::open(storage.dir(), settings.link_lifetime)?;
         Ok(IdsState {
             inner: Arc::new(Inner {
