@@ -177,6 +177,14 @@ def ids_part(client, idsurl, dataset, facility):
     response = client.getData(prepared)
     data = response.read()
     check(hashlib.sha256(data).digest() == hashlib.sha256(content).digest(), "getData returns the upload")
+    # A prepared id needs no session: it still serves the data after its session is gone.
+    other = icat.Client(client.url, idsurl=idsurl)
+    other.login("simple", {"username": "root", "password": "secret"})
+    shared = other.prepareData({"datafileIds": [datafile.id]})
+    other.logout()
+    data = other.getData(shared).read()
+    check(data == content, "getData by preparedId after its session logged out")
+    check(other.ids.getSize(shared) == len(content), "getSize by preparedId without a session")
     client.deleteData([datafile])
 
 
