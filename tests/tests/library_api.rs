@@ -235,3 +235,29 @@ async fn typed_rows_references_and_delete_by_id() {
         Err(IcatError::NoSuchObjectFound { .. })
     ));
 }
+
+#[tokio::test]
+async fn any_generated_operation_through_the_session() {
+    use icat_soap::{GetApiVersionRequest, GetUserNameRequest, SearchRequest};
+    let s = sim().await;
+    let session = root(&s).await;
+    let name = session
+        .call(GetUserNameRequest::default())
+        .await
+        .expect("getUserName");
+    assert_eq!(name.return_.as_deref(), Some("simple/root"));
+    let answer = session
+        .call(SearchRequest {
+            query: Some("SELECT COUNT(d) FROM Datafile d".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("search");
+    assert_eq!(answer.return_, [Value::Long(60)]);
+    let version = session
+        .client()
+        .call_operation(&GetApiVersionRequest::default())
+        .await
+        .expect("version");
+    assert_eq!(version.return_.as_deref(), Some("6.2.0"));
+}

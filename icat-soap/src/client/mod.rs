@@ -8,6 +8,7 @@
 
 mod call;
 mod chunked;
+mod generic;
 mod ops;
 mod options;
 mod paging;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use chunked::DEFAULT_IN_CHUNK;
+pub use generic::SessionRequest;
 pub use options::{
     ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_TIMEOUT,
 };
