@@ -118,11 +118,16 @@ pub fn icat_client(
         // The client warns once per process (ICAT and IDS clients share the warning).
         builder = builder.danger_accept_invalid_certs(true);
     }
-    builder.build().map_err(|e| {
-        Failure::usage(
+    builder.build().map_err(|e| match e {
+        // An unreadable or bogus CA file: the URL is fine.
+        icat_soap::IcatError::Config(detail) => Failure::usage(
+            detail,
+            "check the --ca-file path or caFile in icat.cfg (a PEM file with -----BEGIN CERTIFICATE-----)",
+        ),
+        e => Failure::usage(
             format!("cannot use ICAT URL {url}: {e}"),
             "check -w/--url, ICAT_SERVICE or url in icat.cfg",
-        )
+        ),
     })
 }
 

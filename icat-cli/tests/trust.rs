@@ -224,3 +224,22 @@ fn wrong_scheme_gets_a_hint_to_switch_it() {
     let err = stderr(&o);
     assert!(err.contains("use https://"), "{err}");
 }
+
+#[test]
+fn an_unreadable_ca_file_names_the_flag_not_the_url() {
+    let sim = sim();
+    let home = Home::new();
+    let missing = home.path().join("missing-ca.pem");
+    let bogus = write(home.path(), "bogus.pem", "not a certificate\n");
+    for path in [missing, bogus] {
+        let p = path.to_str().unwrap();
+        let o = home.run_with_stdin(
+            &login_args(&sim.icat_url, &sim.ids_url, &["--ca-file", p]),
+            "secret\n",
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains(p) && err.contains("--ca-file"), "{err}");
+        assert!(!err.contains("check -w/--url"), "{err}");
+    }
+}
