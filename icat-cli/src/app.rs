@@ -57,6 +57,12 @@ fn target(sel: &SelectionArgs) -> Result<Target, Failure> {
                 )
             })?)
         }
+        (None, true) if sel.datafile.is_empty() => {
+            return Err(Failure::usage(
+                "nothing selected",
+                "give a VISIT, --dataset ID (or VISIT --dataset NAME) or --datafile ID",
+            ));
+        }
         (None, true) => Target::Datafiles(sel.datafile.clone()),
     })
 }
@@ -127,6 +133,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 verify: !args.no_verify,
                 fsync: !args.no_fsync,
                 overwrite: args.overwrite,
+                max_wait: args.max_wait,
+                max_unreachable: args.max_unreachable,
                 ..download::DownloadRequest::new(target(&args.selection)?, args.output.clone())
             };
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
@@ -158,7 +166,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             archive::restore(
                 &conn,
                 &target(&args.selection)?,
-                args.wait,
+                args.wait.then_some((args.max_wait, args.max_unreachable)),
                 &ctx.reporter,
                 ctrl_c_token(),
                 out,

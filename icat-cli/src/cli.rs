@@ -161,7 +161,8 @@ impl FormatArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct SelectionArgs {
     /// The visit (visit id, investigation name, or numeric investigation id).
-    #[arg(value_name = "VISIT", required_unless_present_any = ["dataset", "datafile"])]
+    /// Without VISIT, give --dataset or --datafile.
+    #[arg(value_name = "VISIT")]
     pub visit: Option<String>,
     /// Datasets: ids, or with VISIT also names within the visit (repeat or separate with commas).
     #[arg(long = "dataset", value_name = "ID|NAME", value_delimiter = ',')]
@@ -302,6 +303,13 @@ pub struct DownloadArgs {
     /// outcome (verified, skipped, unverified or failed, and why).
     #[arg(long)]
     pub json: bool,
+    /// Longest wait for archived data to be restored from tape before giving up (the restore
+    /// goes on at the server; run the command again later to continue).
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = crate::config::positive_duration)]
+    pub max_wait: std::time::Duration,
+    /// Stop (exit 5) when the IDS has not answered for this long while waiting for a restore.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::config::positive_duration)]
+    pub max_unreachable: std::time::Duration,
     /// Replace local files that differ from the catalogue (the new copy is verified before it
     /// replaces the old one). Without it such files are left alone and the exit code is 6.
     #[arg(long)]
@@ -345,6 +353,12 @@ pub struct RestoreArgs {
     /// Wait until the data is online.
     #[arg(long)]
     pub wait: bool,
+    /// With --wait: the longest wait before giving up (the restore goes on at the server).
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = crate::config::positive_duration)]
+    pub max_wait: std::time::Duration,
+    /// With --wait: stop (exit 5) when the IDS has not answered for this long.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::config::positive_duration)]
+    pub max_unreachable: std::time::Duration,
 }
 
 /// `icat upload`.
@@ -432,7 +446,6 @@ mod tests {
             panic!("not download")
         };
         assert_eq!(d.selection.dataset, ["1", "2", "3"]);
-        assert!(Cli::try_parse_from(["icat", "download"]).is_err());
         assert!(Cli::try_parse_from(["icat", "download", "V1", "--datafile", "1"]).is_err());
         assert!(Cli::try_parse_from(["icat", "download", "V1", "--dataset", "ds1"]).is_ok());
     }

@@ -115,7 +115,16 @@ pub fn csv_field(value: &str) -> String {
 pub fn sanitize_cell(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
-        if c.is_control() {
+        // Line breaks and tabs as a reader writes them; other controls as escapes.
+        let short = match c {
+            '\n' => Some("\\n"),
+            '\r' => Some("\\r"),
+            '\t' => Some("\\t"),
+            _ => None,
+        };
+        if let Some(text) = short {
+            out.push_str(text);
+        } else if c.is_control() {
             let _ = write!(out, "\\u{{{:x}}}", c as u32);
         } else {
             out.push(c);
@@ -179,6 +188,9 @@ mod tests {
         let mut t = Table::new(&[("NAME", Align::Left)]);
         t.push(vec!["evil\x1b[2Jname".into()]);
         assert!(t.render().contains("evil\\u{1b}[2Jname"));
+        let mut t = Table::new(&[("TITLE", Align::Left)]);
+        t.push(vec!["two\nlines\tand a tab".into()]);
+        assert_eq!(t.render(), "TITLE\ntwo\\nlines\\tand a tab\n");
     }
 
     #[test]

@@ -60,7 +60,8 @@ impl Reporter {
             Mode::Live => {
                 let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner} [{elapsed}] {wide_msg}")
+                    // The text carries its own elapsed time (one clock, not two that disagree).
+                    ProgressStyle::with_template("{spinner} {wide_msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 bar.enable_steady_tick(Duration::from_millis(120));
@@ -85,16 +86,7 @@ impl Reporter {
         let bar = match self.mode {
             Mode::Live => {
                 let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
-                let template = if total.is_some() {
-                    "[{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}  {wide_msg}"
-                } else {
-                    "{spinner} {bytes} {bytes_per_sec}  {wide_msg}"
-                };
-                bar.set_style(
-                    ProgressStyle::with_template(template)
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
-                );
+                bar.set_style(transfer_style(total.is_some()));
                 bar.set_message(label.to_string());
                 bar.enable_steady_tick(Duration::from_millis(200));
                 Some(bar)
@@ -107,6 +99,25 @@ impl Reporter {
             last: Arc::new(Mutex::new(String::new())),
         }
     }
+}
+
+/// The bar while bytes flow: progress, rate and ETA, then the status text (cut to the width).
+fn transfer_style(known_total: bool) -> ProgressStyle {
+    let template = if known_total {
+        "[{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}  {wide_msg}"
+    } else {
+        "{spinner} {bytes} {bytes_per_sec}  {wide_msg}"
+    };
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// The bar while waiting (restores, preparation): no rate or ETA, which would only fall while
+/// nothing is transferred; the bytes so far, then what is waited for, fitted to the width.
+fn waiting_style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} {bytes} so far  {wide_msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
 
 /// A status line that can be updated (restore waits, preparation).
@@ -154,6 +165,9 @@ impl StatusLine {
     }
 }
 
+/// The style state of a live byte counter that is waiting.
+const WAITING: &str = "\u{0}waiting";
+
 /// Counts transferred bytes.
 #[derive(Clone, Debug)]
 pub struct ByteCounter {
@@ -191,6 +205,32 @@ impl ByteCounter {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Shows that the download waits (no rate or ETA) with this text; plain mode prints the text
+    /// when its kind changes.
+    pub fn waiting(&self, text: &str) {
+        if let Some(bar) = &self.bar {
+            let mut state = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            if *state != WAITING {
+                bar.set_style(waiting_style());
+                *state = WAITING.to_owned();
+            }
+        }
+        self.status(text);
+    }
+
+    /// Back to the transfer display (rate and ETA) once bytes flow again.
+    pub fn transferring(&self) {
+        if let Some(bar) = &self.bar {
+            let mut state = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            if *state == WAITING {
+                bar.set_style(transfer_style(bar.length().is_some()));
+                // Rate and ETA start afresh instead of averaging in the wait.
+                bar.reset_eta();
+                state.clear();
+            }
         }
     }
 

@@ -37,6 +37,9 @@ pub struct WaitOptions {
     pub backoff: Backoff,
     /// Give up after this long (tape restores can take hours: set it generously).
     pub deadline: Duration,
+    /// Give up when the IDS has answered no poll for this long (it is down or unreachable):
+    /// the last transient error is returned. Default 5 minutes.
+    pub unreachable_limit: Duration,
     /// Stop waiting when this fires (e.g. on Ctrl-C).
     pub cancel: CancellationToken,
     /// Called after every poll that found the data not ready.
@@ -48,6 +51,7 @@ impl Default for WaitOptions {
         WaitOptions {
             backoff: Backoff::default(),
             deadline: Duration::from_secs(24 * 3600),
+            unreachable_limit: Duration::from_secs(5 * 60),
             cancel: CancellationToken::new(),
             on_status: None,
         }
@@ -59,6 +63,7 @@ impl std::fmt::Debug for WaitOptions {
         f.debug_struct("WaitOptions")
             .field("backoff", &self.backoff)
             .field("deadline", &self.deadline)
+            .field("unreachable_limit", &self.unreachable_limit)
             .finish_non_exhaustive()
     }
 }
@@ -86,6 +91,7 @@ impl IdsClient {
     /// deadline.
     pub async fn wait_prepared(&self, id: &PreparedId, opts: &WaitOptions) -> Result<(), IdsError> {
         let start = Instant::now();
+        let mut last_answer = start;
         let mut polls = 0u32;
         loop {
             if opts.cancel.is_cancelled() {
@@ -96,6 +102,9 @@ impl IdsClient {
                 r = self.is_prepared(id) => r,
             };
             polls += 1;
+            if ready.is_ok() {
+                last_answer = Instant::now();
+            }
             let status = match ready {
                 Ok(true) => return Ok(()),
                 Ok(false) => match self.get_status(id).await {
@@ -104,7 +113,11 @@ impl IdsClient {
                     Err(_) => None,
                 },
                 Err(e) if e.is_transient() => {
-                    tracing::warn!(error = %e, "polling isPrepared failed; will retry");
+                    if last_answer.elapsed() >= opts.unreachable_limit {
+                        tracing::warn!(error = %e, unreachable_for = ?last_answer.elapsed(), "the IDS stopped answering; giving up");
+                        return Err(e);
+                    }
+                    tracing::info!(error = %e, "polling isPrepared failed; will retry");
                     None
                 }
                 Err(e) => return Err(e),

@@ -121,11 +121,12 @@ pub fn print_status(rows: &[StatusRow], format: Format, out: &mut dyn Write) -> 
     Ok(())
 }
 
-/// `icat restore`: asks the IDS to restore the data; with `wait`, waits until it is online.
+/// `icat restore`: asks the IDS to restore the data; with `wait` (the longest wait and the
+/// longest time the IDS may stay unreachable), waits until it is online.
 pub async fn restore(
     conn: &Connection,
     target: &Target,
-    wait: bool,
+    wait: Option<(std::time::Duration, std::time::Duration)>,
     reporter: &Reporter,
     cancel: CancellationToken,
     out: &mut dyn Write,
@@ -134,24 +135,35 @@ pub async fn restore(
     let found = items(conn, target).await?;
     let kind = found[0].0;
     let sel = selection(kind, found.iter().map(|f| f.1));
+    if ids.get_status(&sel).await? == icat_ids::Status::Online {
+        writeln!(
+            out,
+            "already online: {}; nothing to restore",
+            crate::grammar::count(found.len() as u64, kind, &format!("{kind}s"))
+        )?;
+        return Ok(());
+    }
     ids.restore(&sel).await?;
     writeln!(
         out,
         "restore requested for {}",
         crate::grammar::count(found.len() as u64, kind, &format!("{kind}s"))
     )?;
-    if wait {
+    if let Some((max_wait, max_unreachable)) = wait {
         let line = reporter.status("waiting for the IDS to restore the data");
         let shown = line.clone();
         let opts = WaitOptions {
+            deadline: max_wait,
+            unreachable_limit: max_unreachable,
             cancel,
             on_status: Some(Arc::new(move |w: &WaitStatus| {
                 shown.set(&format!(
-                    "waiting for the IDS to restore the data: {} ({} so far)",
+                    "waiting for the IDS to restore the data ({}): {} so far, next check in {}",
                     w.status
                         .map(|s| s.to_string())
                         .unwrap_or_else(|| "PREPARING".into()),
-                    human_duration(w.elapsed)
+                    human_duration(w.elapsed),
+                    human_duration(w.next_poll_in)
                 ));
             })),
             ..WaitOptions::default()

@@ -40,6 +40,10 @@ pub struct DownloadRequest {
     pub fsync: bool,
     /// Replace local files that differ from the catalogue (after verifying the new copy).
     pub overwrite: bool,
+    /// How long to wait for a restore from tape.
+    pub max_wait: Duration,
+    /// How long the IDS may stay unreachable during a restore wait.
+    pub max_unreachable: Duration,
 }
 
 impl DownloadRequest {
@@ -55,6 +59,8 @@ impl DownloadRequest {
             verify: true,
             fsync: true,
             overwrite: false,
+            max_wait: WaitOptions::default().deadline,
+            max_unreachable: WaitOptions::default().unreachable_limit,
         }
     }
 }
@@ -388,6 +394,8 @@ pub async fn run(
             Strategy::RawFiles
         },
         wait_for_restore: Some(WaitOptions {
+            deadline: req.max_wait,
+            unreachable_limit: req.max_unreachable,
             cancel: cancel.clone(),
             on_status: Some(wait_callback(bar.clone())),
             ..WaitOptions::default()
@@ -554,11 +562,15 @@ fn report(
         } else {
             crate::app::ids_error_kind(&failures[0].1)
         };
-        let hint = if failures
-            .iter()
-            .all(|(_, e)| matches!(e.as_ref(), IdsError::TargetExists { .. }))
-        {
+        let all = |f: fn(&IdsError) -> bool| failures.iter().all(|(_, e)| f(e.as_ref()));
+        let hint = if all(|e| matches!(e, IdsError::TargetExists { .. })) {
             "move those files away, or rerun with --overwrite to replace them"
+        } else if all(|e| matches!(e, IdsError::DeadlineExceeded { .. })) {
+            "the restore from tape goes on at the server: run the same command again later to \
+             continue (finished files are kept), or wait longer with --max-wait"
+        } else if all(IdsError::is_transient) {
+            "the IDS is unreachable: run the same command again when it is back (finished files \
+             are kept, partial ones resume)"
         } else {
             "run the same command again to retry; finished files are kept"
         };
@@ -609,6 +621,9 @@ fn progress_callback(bar: ByteCounter, zip: bool) -> icat_ids::ProgressFn {
                     // A restart from zero (zips are re-fetched): count again from there.
                     *last = p.done;
                 }
+                if p.phase == Phase::Transferring || p.done > 0 {
+                    bar.transferring();
+                }
                 match p.phase {
                     Phase::Started => bar.status("downloading"),
                     Phase::Done if zip => bar.line(&format!(
@@ -633,7 +648,7 @@ fn progress_callback(bar: ByteCounter, zip: bool) -> icat_ids::ProgressFn {
                 human_duration(delay)
             )),
             Phase::WaitingForRestore => {
-                bar.status("waiting for the IDS to restore archived files");
+                bar.waiting("waiting for the IDS to restore archived files from tape");
             }
             Phase::Extracting => bar.status("streaming the zip and extracting it safely"),
             Phase::Failed => bar.line(&format!("  {}: failed", p.name)),
@@ -648,8 +663,8 @@ fn wait_callback(bar: ByteCounter) -> icat_ids::WaitCallback {
             .status
             .map(|s| s.to_string())
             .unwrap_or_else(|| "PREPARING".into());
-        bar.status(&format!(
-            "waiting for the IDS to restore data from tape: {status} ({} so far, next check in {})",
+        bar.waiting(&format!(
+            "waiting for the restore from tape ({status}): {} so far, next check in {}",
             human_duration(w.elapsed),
             human_duration(w.next_poll_in)
         ));

@@ -186,6 +186,12 @@ impl IdsClient {
             if matches!(err, IdsError::Cancelled) || opts.cancel.is_cancelled() {
                 return Err(IdsError::Cancelled);
             }
+            if matches!(err, IdsError::DataNotOnline { .. }) && part.is_empty() {
+                // Archived: not a failure (the plan may wait for a restore), and no empty
+                // partial file is left behind before any bytes arrived.
+                part.discard().await;
+                return Err(err);
+            }
             if !err.is_transient() || attempt >= opts.max_retries {
                 report(part.len(), Phase::Failed);
                 return Err(if attempt > 0 {

@@ -1,0 +1,137 @@
+//! Tape waits, servers that go away, and the one-line messages of refusals: `--max-wait`,
+//! `--max-unreachable`, archived files that wait instead of failing, `restore` on online data,
+//! `status` without a selection.
+
+mod common;
+
+use std::io::BufRead;
+use std::time::Duration;
+
+use common::{Home, files_under, login, ok, start_sim, stderr, stdout};
+
+#[test]
+fn status_without_a_selection_names_the_options() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=1,size=1KiB",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let o = home.run(&["status"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--dataset") && stderr(&o).contains("VISIT"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn restore_of_online_data_says_so() {
+    let sim = start_sim(
+        "visits=1,datasets=2,files=1,size=1KiB",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let out = ok(&home.run(&["restore", "SIM000001"]));
+    assert!(out.contains("already online"), "{out}");
+    assert!(!out.contains("restore requested"), "{out}");
+}
+
+#[test]
+fn archived_files_wait_for_their_restore_and_never_show_as_failed() {
+    let sim = start_sim(
+        "visits=1,datasets=2,files=3,size=1KiB,archived=1",
+        true,
+        Duration::from_millis(300),
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let dest = home.path().join("out");
+    let o = home.run(&["download", "SIM000001", "-o", dest.to_str().unwrap()]);
+    let out = ok(&o);
+    assert!(out.contains("downloaded 6 files"), "{out}");
+    let err = stderr(&o);
+    assert!(err.contains("waiting"), "{err}");
+    assert!(!err.contains("failed"), "archived is not failed: {err}");
+}
+
+#[test]
+fn max_wait_gives_up_with_advice_and_no_partial_files() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=3,size=1KiB,archived=1",
+        true,
+        Duration::from_secs(600),
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let dest = home.path().join("out");
+    let o = home.run(&[
+        "download",
+        "SIM000001",
+        "--max-wait",
+        "1s",
+        "-o",
+        dest.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(5), "{err}");
+    assert!(err.contains("--max-wait") && err.contains("again"), "{err}");
+    assert!(!err.contains(": failed"), "{err}");
+    assert!(
+        files_under(&dest).is_empty(),
+        "no partial file before any byte arrived: {:?}",
+        files_under(&dest)
+    );
+    assert!(stdout(&o).contains("downloaded 0 files"), "{}", stdout(&o));
+}
+
+#[test]
+fn an_ids_that_goes_away_during_a_restore_wait_stops_the_download() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=2,size=1KiB,archived=1",
+        true,
+        Duration::from_secs(600),
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let dest = home.path().join("out");
+    let mut child = home
+        .icat(&[
+            "download",
+            "SIM000001",
+            "--max-unreachable",
+            "1s",
+            "-o",
+            dest.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    // Once the download waits for the restore, the server goes away.
+    while let Ok(line) = rx.recv() {
+        if line.contains("waiting") {
+            break;
+        }
+    }
+    drop(sim);
+    let out = child.wait_with_output().unwrap();
+    let err = reader.join().unwrap();
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("run the same command again"), "{err}");
+}
