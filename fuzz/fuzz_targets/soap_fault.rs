@@ -3,8 +3,10 @@
 //! and its `IcatError` mapping works for any type and message.
 #![no_main]
 
+use icat_soap::IcatError;
+use icat_soap::envelope::SoapError;
 use icat_soap::envelope::{read_response_envelope, write_fault};
-use icat_soap::{IcatError, LoginResponse, SoapError};
+use icat_soap::ops::LoginResponse;
 use libfuzzer_sys::fuzz_target;
 
 const HEAD: &str = r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><S:Fault xmlns:ns4="http://www.w3.org/2003/05/soap-envelope">"#;

@@ -6,11 +6,11 @@
 use icat_soap::envelope::{
     read_request_envelope, read_response_envelope, write_request_envelope, write_response_envelope,
 };
-use icat_soap::xml::SoapBody;
-use icat_soap::{
+use icat_soap::ops::{
     CreateManyResponse, GetEntityInfoResponse, GetPropertiesResponse, GetResponse, LoginResponse,
     Request, SearchResponse,
 };
+use icat_soap::xml::SoapBody;
 use libfuzzer_sys::fuzz_target;
 
 /// The re-encoded form of a decoded value must decode to the same value; for values holding

@@ -3,7 +3,8 @@
 
 use icat_soap::client::{EntityType, Session};
 use icat_soap::query::Query;
-use icat_soap::{IcatError, Value};
+use icat_soap::IcatError;
+use icat_soap::model::Value;
 
 use crate::failure::Failure;
 use crate::queries::{self, Target};

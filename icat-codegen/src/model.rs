@@ -6,7 +6,7 @@ use std::path::Path;
 
 use xsd_parser::models::meta::{ElementMetaVariant, MetaTypeVariant};
 use xsd_parser::models::schema::xs::{ComplexBaseType, SchemaContent};
-use xsd_parser::models::schema::{MaxOccurs, NamespaceId};
+use xsd_parser::models::schema::{MaxOccurs, NamespaceId, Schemas};
 use xsd_parser::{IdentType, Interpreter, MetaTypes, Parser, TypeIdent};
 
 use crate::CodegenError;
@@ -148,7 +148,6 @@ impl Model {
 
 struct Ctx<'a> {
     types: &'a MetaTypes,
-    target: NamespaceId,
     xsd: Option<NamespaceId>,
     /// Rust names for complex types.
     names: BTreeMap<TypeIdent, String>,
@@ -303,8 +302,22 @@ fn variant_name(v: &MetaTypeVariant) -> &'static str {
     }
 }
 
+/// The entity hierarchy found in the schema: concrete entity types and their abstract bases.
+struct EntityTypes {
+    /// Complex types of the target namespace, named and anonymous.
+    complex: Vec<TypeIdent>,
+    /// Concrete entity types.
+    entities: BTreeSet<TypeIdent>,
+    /// Abstract entity bases (polymorphic slots).
+    abstract_entities: BTreeSet<TypeIdent>,
+}
+
 impl Model {
     /// Resolves `xsd_text` with xsd-parser and joins it with the WSDL's operations.
+    ///
+    /// Phases: parse and interpret the schema, find the namespaces, find the entity hierarchy, name
+    /// every complex type, then collect structs, enums and operations, and keep the entity info of
+    /// the entities the schema has.
     pub fn build(
         wsdl: &Wsdl,
         xsd_text: &str,
@@ -315,251 +328,28 @@ impl Model {
             path: xsd_path.to_owned(),
             message,
         };
-        if xsd_text.contains("<!DOCTYPE") {
-            return Err(schema_err("DOCTYPE declarations are not accepted".into()));
-        }
-        let schemas = Parser::new()
-            .with_default_namespaces()
-            .add_schema_from_str(xsd_text)
-            .map_err(|e| schema_err(e.to_string()))?
-            .finish();
-        let (types, _) = Interpreter::new(&schemas)
-            .with_buildin_types()
-            .and_then(|i| i.with_default_typedefs())
-            .and_then(|i| i.with_xs_any_type())
-            .and_then(|i| i.finish())
-            .map_err(|e| schema_err(e.to_string()))?;
-
-        let mut target = None;
-        let mut xsd = None;
-        for (id, ns) in schemas.namespaces() {
-            match ns.namespace.as_ref().map(|n| n.to_string()) {
-                Some(n) if n == wsdl.target_namespace => target = Some(*id),
-                Some(n) if n == XSD_NS => xsd = Some(*id),
-                _ => {}
-            }
-        }
-        let target = target.ok_or_else(|| {
-            schema_err(format!(
-                "the schema does not define the WSDL's target namespace {}",
-                wsdl.target_namespace
-            ))
-        })?;
-
-        // Abstract complex types, from the raw schema (the interpreted types do not keep the flag).
-        let mut abstract_names = BTreeSet::new();
-        for (_, info) in schemas.schemas() {
-            for item in &info.schema.content {
-                if let SchemaContent::ComplexType(ComplexBaseType {
-                    name: Some(name),
-                    abstract_: true,
-                    ..
-                }) = item
-                {
-                    abstract_names.insert(name.clone());
-                }
-            }
-        }
-
-        // Complex types of the target namespace, named and anonymous.
-        let complex: Vec<&TypeIdent> = types
-            .items
-            .iter()
-            .filter(|(id, t)| {
-                id.ns == target
-                    && matches!(id.type_, IdentType::Type | IdentType::ElementType)
-                    && matches!(t.variant, MetaTypeVariant::ComplexType(_))
-            })
-            .map(|(id, _)| id)
-            .collect();
-
-        // Base chains: the entity root is the abstract base with the most concrete descendants.
-        let base_of = |id: &TypeIdent| -> Option<TypeIdent> {
-            match types.items.get(id).map(|t| &t.variant) {
-                Some(MetaTypeVariant::ComplexType(c)) => match &c.base {
-                    xsd_parser::models::meta::Base::Extension(b) if b.ns == target => {
-                        Some(b.clone())
-                    }
-                    _ => None,
-                },
-                _ => None,
-            }
-        };
-        let top_of = |id: &TypeIdent| -> TypeIdent {
-            let mut cur = id.clone();
-            for _ in 0..64 {
-                match base_of(&cur) {
-                    Some(b) => cur = b,
-                    None => break,
-                }
-            }
-            cur
-        };
-        let mut descendants: BTreeMap<TypeIdent, usize> = BTreeMap::new();
-        for id in &complex {
-            if base_of(id).is_some() {
-                *descendants.entry(top_of(id)).or_default() += 1;
-            }
-        }
-        let root = descendants
-            .iter()
-            .filter(|(id, _)| abstract_names.contains(id.name.as_str()))
-            .max_by_key(|(_, n)| **n)
-            .map(|(id, _)| id.clone());
-        let mut entities = BTreeSet::new();
-        let mut abstract_entities = BTreeSet::new();
-        if let Some(root) = &root {
-            for id in &complex {
-                if id.type_ == IdentType::Type && &top_of(id) == root {
-                    if abstract_names.contains(id.name.as_str()) {
-                        abstract_entities.insert((*id).clone());
-                    } else {
-                        entities.insert((*id).clone());
-                    }
-                }
-            }
-        }
-
-        // Wrapper types of the operations.
-        let element_type = |name: &str| -> Result<TypeIdent, CodegenError> {
-            types
-                .items
-                .iter()
-                .find(|(id, _)| {
-                    id.ns == target && id.type_ == IdentType::Element && id.name.as_str() == name
-                })
-                .and_then(|(_, t)| match &t.variant {
-                    MetaTypeVariant::Reference(r) => Some(r.type_.clone()),
-                    _ => None,
-                })
-                .ok_or_else(|| {
-                    schema_err(format!(
-                        "no global element {name:?} for the WSDL's messages"
-                    ))
-                })
-        };
-        let mut names: BTreeMap<TypeIdent, String> = BTreeMap::new();
-        let mut wrappers: BTreeMap<TypeIdent, String> = BTreeMap::new();
-        for op in &wsdl.operations {
-            let base = type_name(&op.name);
-            wrappers.insert(element_type(&op.input_element)?, format!("{base}Request"));
-            wrappers.insert(element_type(&op.output_element)?, format!("{base}Response"));
-        }
-        for id in &complex {
-            if abstract_entities.contains(*id) {
-                continue;
-            }
-            let name = wrappers
-                .get(*id)
-                .cloned()
-                .unwrap_or_else(|| type_name(id.name.as_str()));
-            names.insert((*id).clone(), name);
-        }
-        let mut seen = BTreeMap::new();
-        for (id, n) in &names {
-            if let Some(other) = seen.insert(n.clone(), id.name.as_str()) {
-                return Err(CodegenError::Unsupported(format!(
-                    "types {other} and {} both map to the Rust name {n}",
-                    id.name
-                )));
-            }
-        }
-
+        let (schemas, types) = parse_schema(xsd_text).map_err(schema_err)?;
+        let (target, xsd) = namespaces(&schemas, &wsdl.target_namespace).map_err(schema_err)?;
+        let hierarchy = entity_types(&schemas, &types, target);
+        let wrappers = wrapper_names(wsdl, &types, target).map_err(schema_err)?;
+        let names = rust_names(&hierarchy, &wrappers)?;
         let ctx = Ctx {
             types: &types,
-            target,
             xsd,
             names,
-            entities,
-            abstract_entities,
+            entities: hierarchy.entities,
+            abstract_entities: hierarchy.abstract_entities,
         };
-        let _ = ctx.target;
-
-        let info_for = |rust: &str| info.and_then(|i| i.entities.get(rust));
-        let mut structs = Vec::new();
-        for (id, rust) in &ctx.names {
-            if wrappers.contains_key(id) {
-                continue;
-            }
-            let entity = ctx.entities.contains(id);
-            structs.push(StructDef {
-                xml: id.name.as_str().to_owned(),
-                rust: rust.clone(),
-                fields: ctx.fields(id)?,
-                entity,
-                doc: if entity {
-                    info_for(rust).and_then(|e| e.comment.clone())
-                } else {
-                    None
-                },
-            });
-        }
-        structs.sort_by(|a, b| a.rust.cmp(&b.rust));
-
-        let mut enums = Vec::new();
-        for (id, t) in &types.items {
-            if id.ns != target || id.type_ != IdentType::Type {
-                continue;
-            }
-            if let MetaTypeVariant::Enumeration(e) = &t.variant {
-                enums.push(EnumDef {
-                    xml: id.name.as_str().to_owned(),
-                    rust: type_name(id.name.as_str()),
-                    values: e
-                        .variants
-                        .iter()
-                        .map(|v| v.ident.name.as_str().to_owned())
-                        .collect(),
-                });
-            }
-        }
-        enums.sort_by(|a, b| a.rust.cmp(&b.rust));
-
-        let mut operations = Vec::new();
-        for op in &wsdl.operations {
-            let req = element_type(&op.input_element)?;
-            let resp = element_type(&op.output_element)?;
-            operations.push(Operation {
-                name: op.name.clone(),
-                soap_action: op.soap_action.clone(),
-                request: StructDef {
-                    xml: op.input_element.clone(),
-                    rust: ctx.names[&req].clone(),
-                    fields: ctx.fields(&req)?,
-                    entity: false,
-                    doc: None,
-                },
-                response: StructDef {
-                    xml: op.output_element.clone(),
-                    rust: ctx.names[&resp].clone(),
-                    fields: ctx.fields(&resp)?,
-                    entity: false,
-                    doc: None,
-                },
-                faults: op.fault_elements.clone(),
-            });
-        }
-
+        let structs = collect_structs(&ctx, &wrappers, info)?;
+        let enums = collect_enums(&types, target);
+        let operations = collect_operations(&ctx, wsdl, target, schema_err)?;
         let has_field_set = structs.iter().any(|s| {
             s.xml == "fieldSet"
                 && s.fields.len() == 1
                 && s.fields[0].ty == FieldType::Any
                 && s.fields[0].occurs == Occurs::Many
         });
-        let entity_names: BTreeSet<&str> = structs
-            .iter()
-            .filter(|s| s.entity)
-            .map(|s| s.rust.as_str())
-            .collect();
-        let info = info
-            .map(|i| {
-                i.entities
-                    .iter()
-                    .filter(|(k, _)| entity_names.contains(k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let info = info_of_known_entities(&structs, info);
         Ok(Model {
             target_ns: wsdl.target_namespace.clone(),
             enums,
@@ -569,4 +359,292 @@ impl Model {
             info,
         })
     }
+}
+
+/// Parses and interprets the schema (xsd-parser). Errors are messages about the schema file.
+fn parse_schema(xsd_text: &str) -> Result<(Schemas, MetaTypes), String> {
+    if xsd_text.contains("<!DOCTYPE") {
+        return Err("DOCTYPE declarations are not accepted".into());
+    }
+    let schemas = Parser::new()
+        .with_default_namespaces()
+        .add_schema_from_str(xsd_text)
+        .map_err(|e| e.to_string())?
+        .finish();
+    let (types, _) = Interpreter::new(&schemas)
+        .with_buildin_types()
+        .and_then(|i| i.with_default_typedefs())
+        .and_then(|i| i.with_xs_any_type())
+        .and_then(|i| i.finish())
+        .map_err(|e| e.to_string())?;
+    Ok((schemas, types))
+}
+
+/// The ids of the WSDL's target namespace (required) and of XML Schema (when referenced).
+fn namespaces(
+    schemas: &Schemas,
+    target_ns: &str,
+) -> Result<(NamespaceId, Option<NamespaceId>), String> {
+    let mut target = None;
+    let mut xsd = None;
+    for (id, ns) in schemas.namespaces() {
+        match ns.namespace.as_ref().map(|n| n.to_string()) {
+            Some(n) if n == target_ns => target = Some(*id),
+            Some(n) if n == XSD_NS => xsd = Some(*id),
+            _ => {}
+        }
+    }
+    let target = target.ok_or_else(|| {
+        format!("the schema does not define the WSDL's target namespace {target_ns}")
+    })?;
+    Ok((target, xsd))
+}
+
+/// Names of the abstract complex types, from the raw schema (interpreted types lose the flag).
+fn abstract_type_names(schemas: &Schemas) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for (_, info) in schemas.schemas() {
+        for item in &info.schema.content {
+            if let SchemaContent::ComplexType(ComplexBaseType {
+                name: Some(name),
+                abstract_: true,
+                ..
+            }) = item
+            {
+                names.insert(name.clone());
+            }
+        }
+    }
+    names
+}
+
+/// Finds the entity hierarchy: its root is the abstract base type with the most concrete
+/// descendants; every type below it is an entity (concrete) or an abstract entity base.
+fn entity_types(schemas: &Schemas, types: &MetaTypes, target: NamespaceId) -> EntityTypes {
+    let abstract_names = abstract_type_names(schemas);
+    let complex: Vec<TypeIdent> = types
+        .items
+        .iter()
+        .filter(|(id, t)| {
+            id.ns == target
+                && matches!(id.type_, IdentType::Type | IdentType::ElementType)
+                && matches!(t.variant, MetaTypeVariant::ComplexType(_))
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    let base_of = |id: &TypeIdent| -> Option<TypeIdent> {
+        match types.items.get(id).map(|t| &t.variant) {
+            Some(MetaTypeVariant::ComplexType(c)) => match &c.base {
+                xsd_parser::models::meta::Base::Extension(b) if b.ns == target => Some(b.clone()),
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    let top_of = |id: &TypeIdent| -> TypeIdent {
+        let mut cur = id.clone();
+        for _ in 0..64 {
+            match base_of(&cur) {
+                Some(b) => cur = b,
+                None => break,
+            }
+        }
+        cur
+    };
+    let mut descendants: BTreeMap<TypeIdent, usize> = BTreeMap::new();
+    for id in &complex {
+        if base_of(id).is_some() {
+            *descendants.entry(top_of(id)).or_default() += 1;
+        }
+    }
+    let root = descendants
+        .iter()
+        .filter(|(id, _)| abstract_names.contains(id.name.as_str()))
+        .max_by_key(|(_, n)| **n)
+        .map(|(id, _)| id.clone());
+    let mut entities = BTreeSet::new();
+    let mut abstract_entities = BTreeSet::new();
+    if let Some(root) = &root {
+        for id in &complex {
+            if id.type_ == IdentType::Type && &top_of(id) == root {
+                if abstract_names.contains(id.name.as_str()) {
+                    abstract_entities.insert(id.clone());
+                } else {
+                    entities.insert(id.clone());
+                }
+            }
+        }
+    }
+    EntityTypes {
+        complex,
+        entities,
+        abstract_entities,
+    }
+}
+
+/// The type of the global element `name` (an operation's wrapper element).
+fn element_type(types: &MetaTypes, target: NamespaceId, name: &str) -> Result<TypeIdent, String> {
+    types
+        .items
+        .iter()
+        .find(|(id, _)| {
+            id.ns == target && id.type_ == IdentType::Element && id.name.as_str() == name
+        })
+        .and_then(|(_, t)| match &t.variant {
+            MetaTypeVariant::Reference(r) => Some(r.type_.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| format!("no global element {name:?} for the WSDL's messages"))
+}
+
+/// The Rust names of the operations' wrapper types: `{Op}Request` and `{Op}Response`.
+fn wrapper_names(
+    wsdl: &Wsdl,
+    types: &MetaTypes,
+    target: NamespaceId,
+) -> Result<BTreeMap<TypeIdent, String>, String> {
+    let mut wrappers = BTreeMap::new();
+    for op in &wsdl.operations {
+        let base = type_name(&op.name);
+        wrappers.insert(
+            element_type(types, target, &op.input_element)?,
+            format!("{base}Request"),
+        );
+        wrappers.insert(
+            element_type(types, target, &op.output_element)?,
+            format!("{base}Response"),
+        );
+    }
+    Ok(wrappers)
+}
+
+/// A Rust name for every complex type but the abstract entity bases; two types may not share one.
+fn rust_names(
+    hierarchy: &EntityTypes,
+    wrappers: &BTreeMap<TypeIdent, String>,
+) -> Result<BTreeMap<TypeIdent, String>, CodegenError> {
+    let mut names: BTreeMap<TypeIdent, String> = BTreeMap::new();
+    for id in &hierarchy.complex {
+        if hierarchy.abstract_entities.contains(id) {
+            continue;
+        }
+        let name = wrappers
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| type_name(id.name.as_str()));
+        names.insert(id.clone(), name);
+    }
+    let mut seen = BTreeMap::new();
+    for (id, n) in &names {
+        if let Some(other) = seen.insert(n.clone(), id.name.as_str()) {
+            return Err(CodegenError::Unsupported(format!(
+                "types {other} and {} both map to the Rust name {n}",
+                id.name
+            )));
+        }
+    }
+    Ok(names)
+}
+
+/// The entity and helper structs (not the wrappers), sorted by Rust name; entities carry their
+/// comment from the entity info.
+fn collect_structs(
+    ctx: &Ctx<'_>,
+    wrappers: &BTreeMap<TypeIdent, String>,
+    info: Option<&EntityInfo>,
+) -> Result<Vec<StructDef>, CodegenError> {
+    let info_for = |rust: &str| info.and_then(|i| i.entities.get(rust));
+    let mut structs = Vec::new();
+    for (id, rust) in &ctx.names {
+        if wrappers.contains_key(id) {
+            continue;
+        }
+        let entity = ctx.entities.contains(id);
+        structs.push(StructDef {
+            xml: id.name.as_str().to_owned(),
+            rust: rust.clone(),
+            fields: ctx.fields(id)?,
+            entity,
+            doc: if entity {
+                info_for(rust).and_then(|e| e.comment.clone())
+            } else {
+                None
+            },
+        });
+    }
+    structs.sort_by(|a, b| a.rust.cmp(&b.rust));
+    Ok(structs)
+}
+
+/// The string enumerations of the target namespace, sorted by Rust name.
+fn collect_enums(types: &MetaTypes, target: NamespaceId) -> Vec<EnumDef> {
+    let mut enums = Vec::new();
+    for (id, t) in &types.items {
+        if id.ns != target || id.type_ != IdentType::Type {
+            continue;
+        }
+        if let MetaTypeVariant::Enumeration(e) = &t.variant {
+            enums.push(EnumDef {
+                xml: id.name.as_str().to_owned(),
+                rust: type_name(id.name.as_str()),
+                values: e
+                    .variants
+                    .iter()
+                    .map(|v| v.ident.name.as_str().to_owned())
+                    .collect(),
+            });
+        }
+    }
+    enums.sort_by(|a, b| a.rust.cmp(&b.rust));
+    enums
+}
+
+/// The WSDL's operations with their wrapper structs, in WSDL order.
+fn collect_operations(
+    ctx: &Ctx<'_>,
+    wsdl: &Wsdl,
+    target: NamespaceId,
+    schema_err: impl Fn(String) -> CodegenError,
+) -> Result<Vec<Operation>, CodegenError> {
+    let wrapper = |element: &str| -> Result<StructDef, CodegenError> {
+        let id = element_type(ctx.types, target, element).map_err(&schema_err)?;
+        Ok(StructDef {
+            xml: element.to_owned(),
+            rust: ctx.names[&id].clone(),
+            fields: ctx.fields(&id)?,
+            entity: false,
+            doc: None,
+        })
+    };
+    let mut operations = Vec::new();
+    for op in &wsdl.operations {
+        operations.push(Operation {
+            name: op.name.clone(),
+            soap_action: op.soap_action.clone(),
+            request: wrapper(&op.input_element)?,
+            response: wrapper(&op.output_element)?,
+            faults: op.fault_elements.clone(),
+        });
+    }
+    Ok(operations)
+}
+
+/// The entity info restricted to the entities the schema has.
+fn info_of_known_entities(
+    structs: &[StructDef],
+    info: Option<&EntityInfo>,
+) -> BTreeMap<String, EntityInfoEntry> {
+    let entity_names: BTreeSet<&str> = structs
+        .iter()
+        .filter(|s| s.entity)
+        .map(|s| s.rust.as_str())
+        .collect();
+    info.map(|i| {
+        i.entities
+            .iter()
+            .filter(|(k, _)| entity_names.contains(k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    })
+    .unwrap_or_default()
 }

@@ -3,8 +3,9 @@
 //! entity set). The reference files are read from `../shared/reference/real-icat-4.2/` (or
 //! `$ICAT_SHARED/reference/...`); the test is skipped with a message when they are absent.
 //!
-//! It builds a scratch crate under `target/icat42-check/` that path-depends on icat-soap and runs its
-//! test with `cargo test --offline` (first run compiles icat-soap's dependencies once).
+//! It builds a scratch crate under `target/icat42-check/` that depends on icat-soap alone (no serde
+//! of its own: generated code reaches serde through icat-soap) and runs its test with
+//! `cargo test --offline` (first run compiles icat-soap's dependencies once).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,7 +20,9 @@ fn shared_dir(root: &Path) -> PathBuf {
 const CHECK_TEST: &str = r##"
 #[cfg(test)]
 mod tests {
-    use crate::generated::*;
+    use crate::generated::meta;
+    use crate::generated::model::*;
+    use crate::generated::ops::*;
     use icat_soap::envelope::read_response_envelope;
 
     /// A 4.2 response: `entityBaseBean` order createId, createTime, modTime, id, modId.
@@ -90,7 +93,7 @@ fn real_icat_4_2_wsdl_generates_code_that_compiles_and_decodes() {
         krate.join("Cargo.toml"),
         format!(
             "[package]\nname = \"icat42-check\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-             [workspace]\n\n[dependencies]\nicat-soap = {{ path = {:?} }}\nserde = {{ version = \"1\", features = [\"derive\"] }}\n\n\
+             [workspace]\n\n[dependencies]\nicat-soap = {{ path = {:?} }}\n\n\
              [profile.dev.package.\"*\"]\nopt-level = 1\ndebug = false\n",
             soap.display().to_string()
         ),

@@ -79,7 +79,14 @@ fn fixture_model_has_the_expected_shape() {
     assert!(ops.contains("pub tags: Option<GetTags>"));
     assert!(ops.contains("soap_action: \"urn:get\""));
     assert!(ops.contains("faults: &[\"MiniFault\"]"));
-    assert!(get("enums.rs").contains("Unknown(String)"));
+    let enums = get("enums.rs");
+    assert!(enums.contains("Unknown(UnknownEnumValue)"));
+    assert!(enums.contains("#[non_exhaustive]"));
+    assert!(enums.contains("impl ::std::str::FromStr for"));
+    // One blanket decoder in the runtime, not one copy per struct; serde through the runtime.
+    assert!(!entities.contains("XmlDecode for Book"));
+    assert!(entities.contains("impl ::icat_soap::xml::XmlDecodeFields for Book"));
+    assert!(entities.contains("#[serde(crate = \"::icat_soap::__private::serde\")]"));
 }
 
 #[test]

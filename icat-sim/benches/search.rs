@@ -146,7 +146,7 @@ fn soap_search(bencher: divan::Bencher) {
     let mut n = 0;
     bencher.bench_local(|| {
         n += 1;
-        let request = icat_soap::SearchRequest {
+        let request = icat_soap::ops::SearchRequest {
             session_id: Some(s.session.clone()),
             query: Some(format!(
                 "SELECT i FROM Investigation i WHERE i.visitId = '{}' INCLUDE i.datasets",
@@ -165,7 +165,8 @@ fn soap_search(bencher: divan::Bencher) {
                 .await
                 .expect("body")
         });
-        let response: icat_soap::SearchResponse = read_response_envelope(&body).expect("response");
+        let response: icat_soap::ops::SearchResponse =
+            read_response_envelope(&body).expect("response");
         assert_eq!(response.return_.len(), 1);
     });
 }

@@ -518,8 +518,8 @@ fn cut_body(bytes: Bytes, at: u64) -> Body {
 /// The answer of an injected failure with `status`.
 fn failure(status: u16) -> Response {
     if status == 500 {
-        let fault = icat_soap::IcatException {
-            type_: Some(icat_soap::IcatExceptionType::Internal),
+        let fault = icat_soap::model::IcatException {
+            type_: Some(icat_soap::model::IcatExceptionType::Internal),
             message: Some("Injected fault: internal error".into()),
             offset: -1,
         };

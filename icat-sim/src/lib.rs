@@ -25,5 +25,5 @@ pub use simulator::{RunningSimulator, SimError, Simulator, SimulatorBuilder};
 
 /// The entity metadata the simulator's database schema is made from (the generated ICAT 6.2 tables).
 pub fn entities() -> &'static [icat_soap::meta::EntityMeta] {
-    icat_soap::generated::meta::ENTITIES
+    icat_soap::meta::ENTITIES
 }

@@ -10,12 +10,12 @@ use axum::response::{IntoResponse, Response};
 use icat_soap::envelope::{
     SoapFault, read_request_envelope, write_fault, write_icat_fault, write_response_envelope,
 };
-use icat_soap::xml::SoapBody;
-use icat_soap::{
+use icat_soap::model::{
     AccessType, AuthenticatorCredentialKey, AuthenticatorInfo, Constraint, Entity, EntityField,
-    EntityInfo, IcatException, IcatExceptionType, ParameterValueType, RelType, Request,
-    StudyStatus, Value,
+    EntityInfo, IcatException, IcatExceptionType, ParameterValueType, RelType, StudyStatus, Value,
 };
+use icat_soap::ops::Request;
+use icat_soap::xml::SoapBody;
 
 use crate::error::IcatError;
 use crate::http::AppState;
@@ -110,7 +110,7 @@ fn typed(e: &icat_soap::dynamic::DynEntity) -> Result<Entity, IcatError> {
 }
 
 fn dispatch(icat: &Icat, request: Request) -> Result<String, IcatError> {
-    use icat_soap::{
+    use icat_soap::ops::{
         CreateManyResponse, CreateResponse, DeleteManyResponse, DeleteResponse, DummyResponse,
         GetApiVersionResponse, GetAuthenticatorInfoResponse, GetEntityInfoResponse,
         GetEntityNamesResponse, GetPropertiesResponse, GetRemainingMinutesResponse, GetResponse,
@@ -253,7 +253,7 @@ fn dispatch(icat: &Icat, request: Request) -> Result<String, IcatError> {
                 Some(AccessType::Update) => Access::Update,
                 Some(AccessType::Delete) => Access::Delete,
                 Some(AccessType::Create) => Access::Create,
-                Some(AccessType::Unknown(s)) => {
+                Some(s) => {
                     return Err(IcatError::bad_parameter(format!(
                         "accessType {s} is not one of READ, UPDATE, DELETE, CREATE"
                     )));

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use icat_sim::Simulator;
 use icat_soap::client::{Client, Credentials, Session};
 use icat_soap::dynamic::{AttrValue, DynEntity};
-use icat_soap::{Entity, Value};
+use icat_soap::model::{Entity, Value};
 
 /// The python-icat reference data, or `None` (with a message) when `../shared` is absent.
 fn reference_data() -> Option<PathBuf> {

@@ -2,9 +2,11 @@
 
 use icat_sim::Simulator;
 use icat_sim::db::Clock;
+use icat_soap::envelope::SoapError;
 use icat_soap::envelope::{read_response_envelope, write_request_envelope};
+use icat_soap::model::*;
+use icat_soap::ops::*;
 use icat_soap::xml::SoapOperation;
-use icat_soap::*;
 
 struct Soap {
     http: reqwest::Client,

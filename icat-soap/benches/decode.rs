@@ -8,7 +8,8 @@ use std::sync::LazyLock;
 use divan::Bencher;
 use divan::counter::BytesCount;
 use icat_soap::envelope::read_response_envelope;
-use icat_soap::{SearchResponse, TARGET_NAMESPACE};
+use icat_soap::model::TARGET_NAMESPACE;
+use icat_soap::ops::SearchResponse;
 
 mod fixture;
 

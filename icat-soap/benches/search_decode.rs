@@ -13,7 +13,7 @@ use axum::response::Response;
 use divan::AllocProfiler;
 use icat_soap::client::{Client, Credentials, Session};
 use icat_soap::envelope::{read_response_envelope, write_request_envelope};
-use icat_soap::{SearchRequest, SearchResponse};
+use icat_soap::ops::{SearchRequest, SearchResponse};
 
 #[global_allocator]
 static ALLOC: AllocProfiler = AllocProfiler::system();

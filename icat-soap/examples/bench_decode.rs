@@ -10,8 +10,8 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use icat_soap::SearchResponse;
 use icat_soap::envelope::read_response_envelope;
+use icat_soap::ops::SearchResponse;
 
 #[path = "../benches/fixture/mod.rs"]
 mod fixture;

@@ -13,8 +13,9 @@
 use std::io::Write;
 
 use futures_util::TryStreamExt;
+use icat_soap::Query;
 use icat_soap::client::{Client, Credentials};
-use icat_soap::{Investigation, Query};
+use icat_soap::model::Investigation;
 use serde_json::{Value as Json, json};
 
 #[tokio::main]

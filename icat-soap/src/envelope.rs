@@ -1,7 +1,7 @@
 //! SOAP 1.1 envelopes for both sides: the client writes requests and reads responses or faults, the
 //! simulator reads requests and writes responses or faults carrying ICAT's `IcatException`.
 
-use crate::generated::{IcatException, TARGET_NAMESPACE};
+use crate::model::{IcatException, TARGET_NAMESPACE};
 use crate::xml::{
     NsKind, SOAP11_NS, SoapBody, StartEl, XmlDecode, XmlEncode, XmlError, XmlReader, XmlWriter,
 };

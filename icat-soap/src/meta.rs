@@ -1,7 +1,11 @@
 //! Static metadata about ICAT entity types (fields, relations, constraints), as the generator emits it.
 //!
-//! The tables themselves live in `crate::generated::meta`; this module holds the types they are made of
-//! and the lookups that the query builder, the simulator and the CLI share.
+//! The generated tables ([`ENTITIES`], [`OPERATIONS`]) are re-exported here beside the types they are
+//! made of and the lookups that the query builder, the simulator and the CLI share. Part of the
+//! runtime of the generated code (which names these types by path).
+
+pub use crate::generated::meta::ENTITIES;
+pub use crate::generated::ops::OPERATIONS;
 
 /// Everything known offline about one concrete ICAT entity type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +128,7 @@ pub struct OperationInfo {
 
 /// Looks up an entity by its JPQL name (e.g. `"Dataset"`); exact, case-sensitive.
 pub fn entity(name: &str) -> Option<&'static EntityMeta> {
-    let all = crate::generated::meta::ENTITIES;
+    let all = ENTITIES;
     all.binary_search_by(|e| e.name.cmp(name))
         .ok()
         .map(|i| &all[i])
@@ -132,12 +136,33 @@ pub fn entity(name: &str) -> Option<&'static EntityMeta> {
 
 /// Looks up an entity by its XSD type name (e.g. `"dataset"`).
 pub fn entity_by_xml_type(xml_type: &str) -> Option<&'static EntityMeta> {
-    crate::generated::meta::ENTITIES
-        .iter()
-        .find(|e| e.xml_type == xml_type)
+    ENTITIES.iter().find(|e| e.xml_type == xml_type)
 }
 
 /// Looks up an operation by name (e.g. `"search"`).
 pub fn operation(name: &str) -> Option<&'static OperationInfo> {
-    crate::generated::OPERATIONS.iter().find(|o| o.name == name)
+    OPERATIONS.iter().find(|o| o.name == name)
+}
+
+/// A string that is not one of a generated enumeration's known values (`str::parse` of an enum).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not a known {enum_name} value; use one of: {}", .expected.join(", "))]
+pub struct ParseEnumError {
+    /// The enumeration's Rust name, e.g. `"AccessType"`.
+    pub enum_name: &'static str,
+    /// The text that did not parse.
+    pub value: String,
+    /// Every known value.
+    pub expected: &'static [&'static str],
+}
+
+impl ParseEnumError {
+    /// The error for `value`, which is none of `expected` (used by generated `FromStr` impls).
+    pub fn new(enum_name: &'static str, value: &str, expected: &'static [&'static str]) -> Self {
+        ParseEnumError {
+            enum_name,
+            value: value.to_owned(),
+            expected,
+        }
+    }
 }

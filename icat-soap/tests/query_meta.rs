@@ -1,7 +1,7 @@
 //! The query builder against the generated ICAT 6.2 entity metadata: real paths pass, typos fail
 //! offline, and every field of every entity can be used where its kind allows.
 
-use icat_soap::generated::meta::ENTITIES;
+use icat_soap::meta::ENTITIES;
 use icat_soap::meta::{AttrType, FieldKind};
 use icat_soap::query::{Condition, Literal, Query, QueryError};
 

@@ -126,7 +126,7 @@ async fn writes_logout_and_login_are_never_retried() {
         .login("db", &creds())
         .await
         .expect("login");
-    let facility = icat_soap::Facility {
+    let facility = icat_soap::model::Facility {
         name: Some("F".into()),
         ..Default::default()
     };
@@ -206,7 +206,7 @@ async fn an_answer_cut_off_mid_body_is_retried_for_reads_and_reported_for_writes
         .await
         .expect("login");
     let err = session
-        .create(icat_soap::Facility::default())
+        .create(icat_soap::model::Facility::default())
         .await
         .unwrap_err();
     assert!(matches!(err, IcatError::Interrupted { .. }), "{err:?}");

@@ -4,14 +4,16 @@
 
 use std::fmt::Debug;
 
+use icat_soap::DateTime;
 use icat_soap::dynamic::{AttrValue, DynEntity};
 use icat_soap::envelope::{
     read_request_envelope, read_response_envelope, write_request_envelope, write_response_envelope,
 };
-use icat_soap::generated::meta::ENTITIES;
+use icat_soap::meta::ENTITIES;
 use icat_soap::meta::{AttrType, EntityMeta, FieldKind};
+use icat_soap::model::*;
+use icat_soap::ops::*;
 use icat_soap::xml::SoapMessage;
-use icat_soap::*;
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

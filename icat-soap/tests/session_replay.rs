@@ -11,7 +11,8 @@ use axum::response::Response;
 use common::{Recorded, Replay, answer, fault};
 use futures_util::TryStreamExt;
 use icat_soap::client::{Client, Credentials, Session};
-use icat_soap::{AccessType, Dataset, Entity, IcatError, Investigation, Query, Value};
+use icat_soap::model::{AccessType, Dataset, Entity, Investigation, Value};
+use icat_soap::{IcatError, Query};
 
 const SESSION_A: &str = "5c3d0b8e-1f2a-4c8e-9a43-0f1e2d3c4b5a";
 const SESSION_B: &str = "9f8e7d6c-5b4a-4321-8fed-cba987654321";

@@ -17,7 +17,7 @@ use icat_sim::synthetic::SyntheticSpec;
 use icat_sim::{RunningSimulator, Simulator};
 use icat_soap::client::{Client, Credentials, Reply, Session};
 use icat_soap::envelope::{read_response_envelope, write_request_envelope};
-use icat_soap::{SearchRequest, SearchResponse};
+use icat_soap::ops::{SearchRequest, SearchResponse};
 
 #[global_allocator]
 static ALLOC: AllocProfiler = AllocProfiler::system();

@@ -9,10 +9,9 @@ use icat_sim::db::Clock;
 use icat_sim::synthetic::SyntheticSpec;
 use icat_sim::{RunningSimulator, Simulator};
 use icat_soap::client::{Client, Credentials, Session};
+use icat_soap::model::{AccessType, Datafile, Dataset, Entity, Facility, Investigation, Value};
 use icat_soap::query::Condition;
-use icat_soap::{
-    AccessType, Datafile, Dataset, Entity, Facility, IcatError, Investigation, Query, Value,
-};
+use icat_soap::{IcatError, Query};
 
 fn root() -> Credentials {
     Credentials::new()

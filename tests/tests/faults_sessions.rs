@@ -12,7 +12,8 @@ use icat_ids::{IdsError, Outcome, Phase, Progress};
 use icat_sim::config::SimConfig;
 use icat_sim::ids::DropAt;
 use icat_soap::client::{Client, RetryPolicy};
-use icat_soap::{Facility, IcatError, Query};
+use icat_soap::model::Facility;
+use icat_soap::{IcatError, Query};
 
 async fn facilities(session: &icat_soap::client::Session) -> Result<Vec<Facility>, IcatError> {
     session.search_entities(&Query::new("Facility")).await

@@ -10,7 +10,8 @@ use icat_ids::{DataSelection, IdsClient, Packing, PutRequest, SessionId, Transpo
 use icat_sim::synthetic::SyntheticSpec;
 use icat_sim::{RunningSimulator, Simulator};
 use icat_soap::client::{Client, Credentials, Session};
-use icat_soap::{Datafile, Dataset, Entity, IcatError, Query, Value};
+use icat_soap::model::{Datafile, Dataset, Entity, Value};
+use icat_soap::{IcatError, Query};
 
 const CLIENTS: usize = 50;
 const OPS_PER_CLIENT: usize = 200;
@@ -100,11 +101,11 @@ async fn run_client(n: usize, shared: Shared) -> Result<ClientReport, String> {
 
     let dataset = Dataset {
         name: Some(format!("load-{n}")),
-        investigation: Some(Box::new(icat_soap::Investigation {
+        investigation: Some(Box::new(icat_soap::model::Investigation {
             id: Some(shared.investigation),
             ..Default::default()
         })),
-        type_: Some(Box::new(icat_soap::DatasetType {
+        type_: Some(Box::new(icat_soap::model::DatasetType {
             id: Some(shared.dataset_type),
             ..Default::default()
         })),

@@ -22,9 +22,10 @@ use icat_sim::Simulator;
 use icat_sim::config::SimConfig;
 use icat_sim::db::Clock;
 use icat_sim::synthetic::SyntheticSpec;
+use icat_soap::Query;
 use icat_soap::client::{Client, Credentials};
+use icat_soap::model::{Datafile, Investigation};
 use icat_soap::query::Literal;
-use icat_soap::{Datafile, Investigation, Query};
 
 /// A password that cannot appear by accident.
 const PASSWORD: &str = "Pw-7f3e9c-never-LOG-me";

@@ -1,9 +1,10 @@
 //! Emits the binding modules from the [`Model`] with `quote`, formatted by `prettyplease`.
 //!
-//! Files: `mod.rs` (module wiring, namespace), `enums.rs`, `types.rs` (helper complex types),
-//! `entities.rs` (entity structs and the `Entity` union), `value.rs` (`xs:anyType` values), `ops.rs`
-//! (request/response wrappers, the `Request` union, `OPERATIONS`), `meta.rs` (entity metadata) and
-//! `dynamic.rs` (conversions to and from `DynEntity`).
+//! Files: `mod.rs` (module wiring), `model.rs` (the public data-type module, re-exporting
+//! `entities.rs`, `enums.rs`, `types.rs` and `value.rs`), `ops.rs` (request/response wrappers, the
+//! `Request` union, `OPERATIONS`), `meta.rs` (entity metadata) and `dynamic.rs` (conversions to and
+//! from `DynEntity`). Generated code names the runtime by absolute paths (`::std`, the runtime crate,
+//! serde through the runtime's re-export), so it compiles in a crate without its own serde dependency.
 
 mod dynamic;
 mod meta;
@@ -28,9 +29,37 @@ pub(crate) fn ident(name: &str) -> Ident {
     Ident::new(name, Span::call_site())
 }
 
-/// The runtime crate path as tokens (`crate` inside icat-soap, `icat_soap` elsewhere).
+/// The runtime crate path as tokens: `crate` inside icat-soap, an absolute path (`::icat_soap`)
+/// elsewhere, so a local module of the same name cannot shadow it.
 pub(crate) fn rt(runtime: &str) -> TokenStream {
-    runtime.parse().unwrap_or_else(|_| quote!(crate))
+    let runtime = runtime.trim();
+    let path = if runtime == "crate" || runtime.starts_with("::") {
+        runtime.to_owned()
+    } else {
+        format!("::{runtime}")
+    };
+    path.parse().unwrap_or_else(|_| quote!(crate))
+}
+
+/// The path of serde as the runtime re-exports it (generated code does not need its own serde).
+pub(crate) fn serde_path(rt: &TokenStream) -> TokenStream {
+    quote!(#rt::__private::serde)
+}
+
+/// The `#[serde(crate = "...")]` attribute that makes serde's derives use [`serde_path`].
+pub(crate) fn serde_crate_attr(rt: &TokenStream) -> TokenStream {
+    let path = format!("{rt}::__private::serde").replace(' ', "");
+    quote!(#[serde(crate = #path)])
+}
+
+/// `#[derive(..., Serialize, Deserialize)]` through the runtime's serde, with the listed std derives.
+pub(crate) fn derive_with_serde(rt: &TokenStream, std_derives: TokenStream) -> TokenStream {
+    let serde = serde_path(rt);
+    let krate = serde_crate_attr(rt);
+    quote! {
+        #[derive(#std_derives #serde::Serialize, #serde::Deserialize)]
+        #krate
+    }
 }
 
 pub(crate) fn prim_ty(p: Prim, rt: &TokenStream) -> TokenStream {
@@ -97,6 +126,11 @@ fn format(header: &str, tokens: TokenStream) -> String {
 }
 
 /// Emits every file for `model`.
+///
+/// The public face is `model` (every data type of the schema) and `ops` (operation wrappers, the
+/// `Request` union, `OPERATIONS`), plus `meta` (the `ENTITIES` table) and `dynamic` (conversions to
+/// `DynEntity`). The data types are written to private files (`entities`, `enums`, `types`, `value`)
+/// that `model` re-exports, so a change to one kind of type touches one file.
 pub fn emit(model: &Model, source_label: &str, runtime: &str) -> GeneratedFiles {
     let rt = rt(runtime);
     let h = header(source_label);
@@ -105,7 +139,7 @@ pub fn emit(model: &Model, source_label: &str, runtime: &str) -> GeneratedFiles 
         let tokens = quote! {
             #![doc = #doc]
             #[allow(unused_imports)]
-            use super::*;
+            use super::model::*;
             #body
         };
         (PathBuf::from(format!("{name}.rs")), format(&h, tokens))
@@ -120,23 +154,29 @@ pub fn emit(model: &Model, source_label: &str, runtime: &str) -> GeneratedFiles 
         #![allow(clippy::large_enum_variant)]
 
         pub mod dynamic;
-        pub mod entities;
-        pub mod enums;
         pub mod meta;
+        pub mod model;
         pub mod ops;
-        pub mod types;
-        pub mod value;
 
-        pub use entities::*;
-        pub use enums::*;
-        pub use ops::*;
-        pub use types::*;
-        pub use value::*;
+        mod entities;
+        mod enums;
+        mod types;
+        mod value;
+    };
+    files.push((PathBuf::from("mod.rs"), format(&h, mod_rs)));
+    let model_rs = quote! {
+        //! Every data type of the schema: one struct per entity, the `Entity` union, `Value` (an
+        //! `xs:anyType` search result), the string enumerations and the helper types.
+
+        pub use super::entities::*;
+        pub use super::enums::*;
+        pub use super::types::*;
+        pub use super::value::*;
 
         /// The target namespace of the service (the wrapper elements and `xsi:type`s live in it).
         pub const TARGET_NAMESPACE: &str = #target_ns;
     };
-    files.push((PathBuf::from("mod.rs"), format(&h, mod_rs)));
+    files.push((PathBuf::from("model.rs"), format(&h, model_rs)));
     files.push(module(
         "dynamic",
         " Conversions between the typed entities and the schema-driven `DynEntity`.",
@@ -154,7 +194,7 @@ pub fn emit(model: &Model, source_label: &str, runtime: &str) -> GeneratedFiles 
     ));
     files.push(module(
         "meta",
-        " Static entity metadata: fields, relations, constraints.",
+        " Static entity metadata: fields, relations and constraints of every entity.",
         meta::emit(model, &rt),
     ));
     files.push(module(
@@ -164,7 +204,7 @@ pub fn emit(model: &Model, source_label: &str, runtime: &str) -> GeneratedFiles 
     ));
     files.push(module(
         "types",
-        " Complex types that are not entities (helpers, fault details, anonymous types).",
+        " Complex types that are not entities: helpers, fault details and anonymous types.",
         structs::emit_helpers(model, &rt),
     ));
     files.push(module(

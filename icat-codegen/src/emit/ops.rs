@@ -9,12 +9,13 @@ use crate::model::Model;
 use crate::naming::type_name;
 
 pub(crate) fn emit(model: &Model, rt: &TokenStream) -> TokenStream {
+    let derive = super::derive_with_serde(rt, quote!(Debug, Clone, PartialEq,));
     let mut items = Vec::new();
     for op in &model.operations {
         for (s, is_req) in [(&op.request, true), (&op.response, false)] {
             let mut s = s.clone();
             s.doc = Some(format!(
-                "The {} of `{}`: wrapper element `{}`",
+                "The {} of the `{}` operation (wrapper element `{}`)",
                 if is_req { "request" } else { "response" },
                 op.name,
                 s.xml
@@ -24,7 +25,7 @@ pub(crate) fn emit(model: &Model, rt: &TokenStream) -> TokenStream {
             let el = &s.xml;
             items.push(quote! {
                 impl #rt::xml::SoapMessage for #name {
-                    const NAMESPACE: &'static str = super::TARGET_NAMESPACE;
+                    const NAMESPACE: &'static str = super::model::TARGET_NAMESPACE;
                     const ELEMENT: &'static str = #el;
                 }
             });
@@ -85,7 +86,7 @@ pub(crate) fn emit(model: &Model, rt: &TokenStream) -> TokenStream {
         #(#items)*
 
         /// Any request, for servers: decode a request envelope as `Request` and dispatch on it.
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #derive
         pub enum Request {
             #(#variants)*
         }
@@ -98,14 +99,14 @@ pub(crate) fn emit(model: &Model, rt: &TokenStream) -> TokenStream {
         }
 
         impl #rt::xml::SoapBody for Request {
-            const TARGET_NAMESPACE: &'static str = super::TARGET_NAMESPACE;
+            const TARGET_NAMESPACE: &'static str = super::model::TARGET_NAMESPACE;
 
             fn decode_body(
                 r: &mut #rt::xml::XmlReader<'_>,
                 el: &#rt::xml::StartEl<'_>,
             ) -> Result<Self, #rt::xml::XmlError> {
                 if el.ns() != #rt::xml::NsKind::Target {
-                    return Err(el.unexpected(format!("an operation element in {}", super::TARGET_NAMESPACE)));
+                    return Err(el.unexpected(::std::format!("an operation element in {}", super::model::TARGET_NAMESPACE)));
                 }
                 Ok(match el.local_name() {
                     #(#decode_arms)*

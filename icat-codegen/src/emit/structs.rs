@@ -7,21 +7,49 @@ use super::{field_ty, ident, keeps_nil_items};
 use crate::model::{EnumDef, Field, FieldType, Model, Occurs, Prim, StructDef};
 use crate::naming::type_name;
 
-fn field_doc(f: &Field, comment: Option<&str>) -> String {
+/// `text` as a sentence: capitalised, ending in a full stop.
+pub(crate) fn sentence(text: &str) -> String {
+    let text = text.trim();
+    let mut out: String = match text.chars().next() {
+        Some(c) => c.to_uppercase().chain(text.chars().skip(1)).collect(),
+        None => String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+/// Doc lines (each with its leading space, as `///` writes them) as `#[doc]` attributes, with an
+/// empty line between paragraphs.
+pub(crate) fn doc_lines(paragraphs: &[String]) -> TokenStream {
+    let mut out = TokenStream::new();
+    for (i, p) in paragraphs.iter().enumerate() {
+        if i > 0 {
+            out.extend(quote!(#[doc = ""]));
+        }
+        let line = format!(" {p}");
+        out.extend(quote!(#[doc = #line]));
+    }
+    out
+}
+
+fn field_doc(f: &Field, comment: Option<&str>) -> TokenStream {
     let kind = match &f.ty {
         FieldType::Prim(p) => super::prim_xsd(*p).to_owned(),
-        FieldType::Enum(n) | FieldType::Struct(n) | FieldType::Entity(n) => n.clone(),
-        FieldType::Polymorphic => "any entity (by xsi:type)".to_owned(),
-        FieldType::Any => "any value (by xsi:type)".to_owned(),
+        FieldType::Enum(n) | FieldType::Struct(n) | FieldType::Entity(n) => format!("`{n}`"),
+        FieldType::Polymorphic => "any entity, named by `xsi:type`".to_owned(),
+        FieldType::Any => "any value, named by `xsi:type`".to_owned(),
     };
     let occurs = match f.occurs {
         Occurs::Required => "required",
         Occurs::Optional => "optional",
         Occurs::Many => "repeated",
     };
+    let wire = format!("The `{}` element ({kind}, {occurs}).", f.xml);
     match comment {
-        Some(c) => format!(" {c} (`{}`: {kind}, {occurs})", f.xml),
-        None => format!(" `{}`: {kind}, {occurs}.", f.xml),
+        Some(c) => doc_lines(&[sentence(c), wire]),
+        None => doc_lines(&[wire]),
     }
 }
 
@@ -30,8 +58,8 @@ pub(crate) fn emit_struct(s: &StructDef, model: &Model, rt: &TokenStream) -> Tok
     let name = ident(&s.rust);
     let info = model.info.get(&s.rust);
     let doc = match &s.doc {
-        Some(d) => format!(" {d} (XSD type `{}`.)", s.xml),
-        None => format!(" The XSD complex type `{}`.", s.xml),
+        Some(d) => doc_lines(&[sentence(d), format!("XSD type `{}`.", s.xml)]),
+        None => doc_lines(&[format!("The XSD complex type `{}`.", s.xml)]),
     };
     let fields = s.fields.iter().map(|f| {
         let fname = ident(&f.rust);
@@ -47,7 +75,7 @@ pub(crate) fn emit_struct(s: &StructDef, model: &Model, rt: &TokenStream) -> Tok
             Occurs::Many => quote!(, skip_serializing_if = "Vec::is_empty"),
         };
         quote! {
-            #[doc = #fdoc]
+            #fdoc
             #[serde(rename = #xml #skip)]
             pub #fname: #ty,
         }
@@ -180,9 +208,10 @@ pub(crate) fn emit_struct(s: &StructDef, model: &Model, rt: &TokenStream) -> Tok
     } else {
         quote!(Eq,)
     };
+    let derive = super::derive_with_serde(rt, quote!(Debug, Clone, PartialEq, #eq Default,));
     quote! {
-        #[doc = #doc]
-        #[derive(Debug, Clone, PartialEq, #eq Default, serde::Serialize, serde::Deserialize)]
+        #doc
+        #derive
         #[serde(default)]
         pub struct #name {
             #(#fields)*
@@ -196,17 +225,6 @@ pub(crate) fn emit_struct(s: &StructDef, model: &Model, rt: &TokenStream) -> Tok
             ) -> Result<(), #rt::xml::XmlError> {
                 let #self_arg = self;
                 #decode_body
-            }
-        }
-
-        impl #rt::xml::XmlDecode for #name {
-            fn decode(
-                r: &mut #rt::xml::XmlReader<'_>,
-                el: &#rt::xml::StartEl<'_>,
-            ) -> Result<Self, #rt::xml::XmlError> {
-                let mut out = Self::default();
-                #rt::xml::XmlDecodeFields::decode_fields(&mut out, r, el)?;
-                Ok(out)
             }
         }
 
@@ -281,13 +299,14 @@ pub(crate) fn emit_entities(model: &Model, rt: &TokenStream) -> TokenStream {
             }
         }
     });
+    let derive = super::derive_with_serde(rt, quote!(Debug, Clone, PartialEq,));
     let union = if entities.is_empty() {
         quote!()
     } else {
         quote! {
             /// Any concrete entity: what polymorphic slots (`bean`, `beans`, the `return` of `get` and
             /// entity results of `search`) hold, named on the wire by `xsi:type`.
-            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #derive
             pub enum Entity {
                 #(#variants)*
             }
@@ -308,7 +327,7 @@ pub(crate) fn emit_entities(model: &Model, rt: &TokenStream) -> TokenStream {
                     match self { #(#xsi_types)* }
                 }
 
-                /// The `id`, when set.
+                /// The `id` of the entity, when it is set.
                 pub fn id(&self) -> Option<i64> {
                     match self { #(#ids)* }
                 }
@@ -385,7 +404,7 @@ fn emit_enum(e: &EnumDef, rt: &TokenStream) -> TokenStream {
     let doc = format!(" The XSD enumeration `{}`.", e.xml);
     let variants = e.values.iter().zip(&variant_names).map(|(v, n)| {
         let n = ident(n);
-        let d = format!(" `{v}`.");
+        let d = format!(" The value `{v}`.");
         quote!(#[doc = #d] #n,)
     });
     let to_str = e.values.iter().zip(&variant_names).map(|(v, n)| {
@@ -397,13 +416,17 @@ fn emit_enum(e: &EnumDef, rt: &TokenStream) -> TokenStream {
         quote!(#v => #name::#n,)
     });
     let values = &e.values;
+    let rust_name = &e.rust;
+    let serde = super::serde_path(rt);
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
         pub enum #name {
             #(#variants)*
-            /// A value these bindings do not know (a newer server), kept as written.
-            Unknown(String),
+            /// A value these bindings do not know (from a newer server), kept as written. It is never
+            /// one of the known values: those always become their own variant.
+            Unknown(UnknownEnumValue),
         }
 
         impl #name {
@@ -414,27 +437,39 @@ fn emit_enum(e: &EnumDef, rt: &TokenStream) -> TokenStream {
             pub fn as_str(&self) -> &str {
                 match self {
                     #(#to_str)*
-                    #name::Unknown(s) => s,
+                    #name::Unknown(v) => v.as_str(),
                 }
             }
 
-            /// The value for a wire name; unknown names become `Unknown`.
+            /// The value for a wire name; names that are not known values become `Unknown`.
             pub fn from_wire(s: &str) -> Self {
                 match s {
                     #(#from_str)*
-                    other => #name::Unknown(other.to_owned()),
+                    other => #name::Unknown(UnknownEnumValue(other.to_owned())),
                 }
             }
         }
 
-        impl std::fmt::Display for #name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        impl ::std::str::FromStr for #name {
+            type Err = #rt::meta::ParseEnumError;
+
+            /// Parses a known value; anything else is an error that lists the known values.
+            fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
+                match #name::from_wire(s) {
+                    #name::Unknown(_) => Err(#rt::meta::ParseEnumError::new(#rust_name, s, Self::VALUES)),
+                    known => Ok(known),
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for #name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
         impl #rt::xml::XmlValue for #name {
-            fn from_text(text: &str) -> Result<Self, &'static str> {
+            fn from_text(text: &str) -> ::std::result::Result<Self, &'static str> {
                 Ok(#name::from_wire(text.trim()))
             }
             fn write_text(&self, w: &mut #rt::xml::XmlWriter) {
@@ -442,15 +477,15 @@ fn emit_enum(e: &EnumDef, rt: &TokenStream) -> TokenStream {
             }
         }
 
-        impl serde::Serialize for #name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        impl #serde::Serialize for #name {
+            fn serialize<S: #serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
             }
         }
 
-        impl<'de> serde::Deserialize<'de> for #name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = <String as serde::Deserialize>::deserialize(d)?;
+        impl<'de> #serde::Deserialize<'de> for #name {
+            fn deserialize<D: #serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
+                let s = <::std::string::String as #serde::Deserialize>::deserialize(d)?;
                 Ok(#name::from_wire(&s))
             }
         }
@@ -460,5 +495,27 @@ fn emit_enum(e: &EnumDef, rt: &TokenStream) -> TokenStream {
 /// All string enumerations.
 pub(crate) fn emit_enums(model: &Model, rt: &TokenStream) -> TokenStream {
     let enums = model.enums.iter().map(|e| emit_enum(e, rt));
-    quote!(#(#enums)*)
+    quote! {
+        /// A wire value that is none of its enumeration's known values, kept as the server wrote it.
+        ///
+        /// Only `from_wire` in this module makes one, after the known values did not match, so an
+        /// `Unknown` variant never holds a value that has a variant of its own.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct UnknownEnumValue(::std::string::String);
+
+        impl UnknownEnumValue {
+            /// The value as written on the wire.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl ::std::fmt::Display for UnknownEnumValue {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        #(#enums)*
+    }
 }

@@ -7,6 +7,7 @@ use super::ident;
 use crate::model::Model;
 
 pub(crate) fn emit(model: &Model, rt: &TokenStream) -> TokenStream {
+    let derive = super::derive_with_serde(rt, quote!(Debug, Clone, PartialEq,));
     let has_entities = model.entities().next().is_some();
     let reserved = [
         "Entity", "String", "Long", "Int", "Double", "Bool", "DateTime", "FieldSet",
@@ -72,7 +73,7 @@ pub(crate) fn emit(model: &Model, rt: &TokenStream) -> TokenStream {
     };
     quote! {
         /// One `xs:anyType` item, typed by its `xsi:type` (resolved through namespace bindings).
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #derive
         pub enum Value {
             #entity_variant
             /// `xs:string` (also other string-like XSD types, and untyped text).

@@ -66,7 +66,7 @@ impl DatafileSpec {
 impl DatafileSpec {
     /// A datafile from ICAT (searched with `INCLUDE df.dataset.investigation`), placed at
     /// `<visit>/<dataset>/<name>` and checked against its `fileSize` and `checksum`.
-    pub fn from_datafile(df: &icat_soap::Datafile) -> Result<Self, IdsError> {
+    pub fn from_datafile(df: &icat_soap::model::Datafile) -> Result<Self, IdsError> {
         let label = || match (df.id, &df.name) {
             (Some(id), _) => id.to_string(),
             (None, Some(n)) => n.clone(),
@@ -407,16 +407,16 @@ mod tests {
 
     #[test]
     fn spec_from_icat_datafile() {
-        let inv = icat_soap::Investigation {
+        let inv = icat_soap::model::Investigation {
             visit_id: Some("1.1-P".into()),
             ..Default::default()
         };
-        let ds = icat_soap::Dataset {
+        let ds = icat_soap::model::Dataset {
             name: Some("raw data".into()),
             investigation: Some(Box::new(inv)),
             ..Default::default()
         };
-        let mut df = icat_soap::Datafile {
+        let mut df = icat_soap::model::Datafile {
             id: Some(7),
             name: Some("a/b.nxs".into()),
             file_size: Some(12),

@@ -57,7 +57,7 @@ pub use error::JpqlError;
 pub use rule::{RuleQuery, compile_rule};
 
 /// Compiles a parsed query for `user` (the value of `:user`) against the entity model `entities`
-/// (normally `icat_soap::generated::meta::ENTITIES`), with no access restrictions and
+/// (normally `icat_soap::meta::ENTITIES`), with no access restrictions and
 /// `CURRENT_TIMESTAMP` taken from the system clock.
 pub fn compile(
     query: &Query,

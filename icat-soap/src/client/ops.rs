@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 use super::session::{Effect, Session, short_id};
 use super::{Client, Credentials};
 use crate::IcatError;
-use crate::generated::{
-    AccessType, AuthenticatorInfo, CreateManyRequest, CreateRequest, DeleteManyRequest,
-    DeleteRequest, Entity, EntityInfo, GetApiVersionRequest, GetAuthenticatorInfoRequest,
-    GetEntityInfoRequest, GetEntityNamesRequest, GetPropertiesRequest, GetRemainingMinutesRequest,
-    GetRequest, GetUserNameRequest, IsAccessAllowedRequest, LoginRequest, LogoutRequest,
-    RefreshRequest, SearchRequest, UpdateRequest, Value,
+use crate::model::{AccessType, AuthenticatorInfo, Entity, EntityInfo, Value};
+use crate::ops::{
+    CreateManyRequest, CreateRequest, DeleteManyRequest, DeleteRequest, GetApiVersionRequest,
+    GetAuthenticatorInfoRequest, GetEntityInfoRequest, GetEntityNamesRequest, GetPropertiesRequest,
+    GetRemainingMinutesRequest, GetRequest, GetUserNameRequest, IsAccessAllowedRequest,
+    LoginRequest, LogoutRequest, RefreshRequest, SearchRequest, UpdateRequest,
 };
 use crate::query::IntoJpql;
 
@@ -126,7 +126,7 @@ impl Client {
             request
                 .credentials
                 .entry
-                .push(crate::generated::LoginCredentialsEntry {
+                .push(crate::model::LoginCredentialsEntry {
                     key: Some(k.to_owned()),
                     value: Some(v.to_owned()),
                 });

@@ -4,7 +4,7 @@ use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
 
 use super::{PageGuard, Session};
 use crate::IcatError;
-use crate::generated::{Entity, Value};
+use crate::model::{Entity, Value};
 use crate::query::Query;
 
 /// An entity struct that can be taken out of the [`Entity`] union, e.g. `Investigation`.
@@ -38,7 +38,7 @@ pub trait EntityType: Into<Entity> + Sized + Send + 'static {
 macro_rules! entity_types {
     ($($name:ident),* $(,)?) => {
         $(
-            impl EntityType for crate::generated::$name {
+            impl EntityType for crate::model::$name {
                 const NAME: &'static str = stringify!($name);
                 fn from_entity(entity: Entity) -> Result<Self, &'static str> {
                     match entity {
@@ -189,7 +189,8 @@ impl Session {
     ///
     /// ```no_run
     /// # async fn demo(session: icat_soap::client::Session) -> Result<(), icat_soap::IcatError> {
-    /// use icat_soap::{Investigation, Query};
+    /// use icat_soap::Query;
+    /// use icat_soap::model::Investigation;
     /// let mine: Vec<Investigation> = session
     ///     .search_entities(&Query::new("Investigation").include("facility"))
     ///     .await?;

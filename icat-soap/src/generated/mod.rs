@@ -2,16 +2,10 @@
 //! Bindings generated from the WSDL/XSD of target namespace `http://icatproject.org`.
 #![allow(clippy::large_enum_variant)]
 pub mod dynamic;
-pub mod entities;
-pub mod enums;
 pub mod meta;
+pub mod model;
 pub mod ops;
-pub mod types;
-pub mod value;
-pub use entities::*;
-pub use enums::*;
-pub use ops::*;
-pub use types::*;
-pub use value::*;
-/// The target namespace of the service (the wrapper elements and `xsi:type`s live in it).
-pub const TARGET_NAMESPACE: &str = "http://icatproject.org";
+mod entities;
+mod enums;
+mod types;
+mod value;

@@ -319,7 +319,7 @@ impl Query {
 
     /// Renders the query as ICAT JPQL, checking every path against the built-in ICAT 6.2 metadata.
     pub fn to_jpql(&self) -> Result<String, QueryError> {
-        self.to_jpql_with(Schema::new(crate::generated::meta::ENTITIES))
+        self.to_jpql_with(Schema::new(crate::meta::ENTITIES))
     }
 
     /// Renders the query as ICAT JPQL, checking every path against `schema`.

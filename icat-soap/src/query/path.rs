@@ -11,7 +11,7 @@ pub struct Schema<'a> {
 }
 
 impl<'a> Schema<'a> {
-    /// A schema made of the given entities (for example `icat_soap::generated::meta::ENTITIES`).
+    /// A schema made of the given entities (for example `icat_soap::meta::ENTITIES`).
     pub fn new(entities: &'a [EntityMeta]) -> Self {
         Schema { entities }
     }

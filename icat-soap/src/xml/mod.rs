@@ -1,5 +1,6 @@
-//! XML runtime for the generated bindings: a scoped namespace-aware reader (over its own byte
-//! scanner), a writer, simple-type conversions and the traits every generated type implements.
+//! Runtime for the generated code: a scoped namespace-aware XML reader (over its own byte scanner),
+//! a writer, simple-type conversions and the traits every generated type implements. Hand-written
+//! code rarely needs it directly; the client and [`crate::envelope`] use it on its behalf.
 
 mod error;
 mod reader;
@@ -45,6 +46,15 @@ pub trait XmlDecodeFields: Default {
     /// Decodes the children of `el`, whose start tag has just been read, into `self`, up to and
     /// including the end tag. Fields without a child element keep their value.
     fn decode_fields(&mut self, r: &mut XmlReader<'_>, el: &StartEl<'_>) -> Result<(), XmlError>;
+}
+
+/// Every struct that decodes field by field decodes whole: a default value, filled in place.
+impl<T: XmlDecodeFields> XmlDecode for T {
+    fn decode(r: &mut XmlReader<'_>, el: &StartEl<'_>) -> Result<Self, XmlError> {
+        let mut out = T::default();
+        out.decode_fields(r, el)?;
+        Ok(out)
+    }
 }
 
 /// A complex type encoded as child elements (the caller writes the element itself).

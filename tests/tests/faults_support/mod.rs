@@ -13,7 +13,7 @@ use icat_ids::{
 use icat_sim::synthetic::SyntheticSpec;
 use icat_sim::{RunningSimulator, Simulator, SimulatorBuilder};
 use icat_soap::client::{Client, Credentials, RetryPolicy, Session};
-use icat_soap::{Datafile, Entity, Value};
+use icat_soap::model::{Datafile, Entity, Value};
 
 /// Bytes per synthetic datafile: several read chunks of the simulator, small enough to be quick.
 pub const FILE_SIZE: u64 = 48 * 1024;

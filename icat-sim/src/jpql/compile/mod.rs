@@ -30,7 +30,7 @@ pub use restriction::{ClockKind, ClockParam, Restriction};
 /// Settings for [`compile_with`].
 #[derive(Debug, Clone)]
 pub struct CompileOptions<'a> {
-    /// The entity model (normally `icat_soap::generated::meta::ENTITIES`); names are matched
+    /// The entity model (normally `icat_soap::meta::ENTITIES`); names are matched
     /// exactly (ICAT entity and field names are case-sensitive).
     pub entities: &'static [EntityMeta],
     /// Read restrictions by entity name; entities not in the map are unrestricted (see
