@@ -1,10 +1,10 @@
 //! Reading ICAT search results: cells of `fieldSet` rows, typed entities, JSON values, paging
 //! past the server's `maxEntities`, and resolving what a user typed (a visit) to an investigation.
 
-use icat_soap::client::{EntityType, Session};
-use icat_soap::query::Query;
 use icat_soap::IcatError;
+use icat_soap::client::{EntityType, Session};
 use icat_soap::model::Value;
+use icat_soap::query::Query;
 
 use crate::failure::Failure;
 use crate::queries::{self, Target};

@@ -1,6 +1,7 @@
 //! The visit → datasets → datafiles tree printed by `icat show` (text) and `icat show --json`.
 
-use icat_soap::{Datafile, Dataset, DateTime, Investigation};
+use icat_soap::DateTime;
+use icat_soap::model::{Datafile, Dataset, Investigation};
 use serde::Serialize;
 
 use crate::output::{human_bytes, sanitize_cell};

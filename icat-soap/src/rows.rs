@@ -3,7 +3,7 @@
 
 use crate::DateTime;
 use crate::client::EntityType;
-use crate::generated::Value;
+use crate::model::Value;
 
 /// Why a search result does not fit the requested Rust type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,7 +76,7 @@ impl<T: EntityType> FromValue for T {
 ///
 /// ```
 /// use icat_soap::rows::FromRow;
-/// use icat_soap::Value;
+/// use icat_soap::model::Value;
 /// let row = Value::FieldSet(vec![Some(Value::String("inv".into())), Some(Value::Long(3)), None]);
 /// let (name, count, sum): (String, i64, Option<i64>) = FromRow::from_row(row.clone())?;
 /// assert_eq!((name.as_str(), count, sum), ("inv", 3, None));
@@ -147,7 +147,7 @@ tuple_rows!(6; A 0, B 1, C 2, D 3, E 4, F 5);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generated::{Dataset, Investigation};
+    use crate::model::{Dataset, Investigation};
 
     #[test]
     fn single_values_and_entities() {

@@ -3,13 +3,13 @@
 
 use crate::DateTime;
 use crate::client::EntityType;
-use crate::generated::{Entity, Value};
+use crate::model::{Entity, Value};
 
 impl Value {
     /// The integer, for `xs:long` and `xs:int` values (ids, COUNT, file sizes).
     ///
     /// ```
-    /// use icat_soap::Value;
+    /// use icat_soap::model::Value;
     /// assert_eq!(Value::Long(3).as_i64(), Some(3));
     /// assert_eq!(Value::String("3".into()).as_i64(), None);
     /// ```
@@ -66,7 +66,7 @@ impl Value {
     /// The entity if it is a `T`, e.g. `value.as_entity::<Investigation>()`.
     ///
     /// ```
-    /// use icat_soap::{Dataset, Investigation, Value};
+    /// use icat_soap::model::{Dataset, Investigation, Value};
     /// let v = Value::Entity(Investigation::reference(7).into());
     /// assert_eq!(v.as_entity::<Investigation>().and_then(|i| i.id), Some(7));
     /// assert!(v.as_entity::<Dataset>().is_none());
@@ -112,7 +112,7 @@ impl Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generated::{Dataset, Investigation};
+    use crate::model::{Dataset, Investigation};
 
     #[test]
     fn accessors_answer_only_for_their_kind() {

@@ -2,9 +2,11 @@
 //! way suds (python-icat) writes them: empty elements for unset values, date-only dates. Response
 //! envelopes (the client's side) stay strict.
 
+use icat_soap::envelope::SoapError;
 use icat_soap::envelope::{read_request_envelope, read_response_envelope};
+use icat_soap::model::Entity;
+use icat_soap::ops::{CreateResponse, Request};
 use icat_soap::xml::XmlError;
-use icat_soap::{CreateResponse, Entity, Request, SoapError};
 
 fn create(bean: &str) -> Entity {
     let xml = format!(

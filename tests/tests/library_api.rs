@@ -4,8 +4,9 @@
 use icat_sim::synthetic::SyntheticSpec;
 use icat_sim::{RunningSimulator, Simulator};
 use icat_soap::client::{Client, Credentials, Session};
+use icat_soap::model::Value;
 use icat_soap::query::{Aggregate, CompareOp, Condition, Jpql, QueryError};
-use icat_soap::{IcatError, Query, Value};
+use icat_soap::{IcatError, Query};
 
 async fn sim() -> RunningSimulator {
     Simulator::builder()
@@ -116,7 +117,7 @@ async fn long_id_lists_are_searched_in_chunks() {
         _ => 0,
     });
     assert_eq!(found, expected);
-    let typed: Vec<icat_soap::Datafile> = session
+    let typed: Vec<icat_soap::model::Datafile> = session
         .search_entities_in(&Query::new("Datafile"), "id", wanted)
         .await
         .expect("typed chunked search");
@@ -154,7 +155,8 @@ async fn like_helpers_take_user_input_literally() {
 
 #[tokio::test]
 async fn typed_rows_references_and_delete_by_id() {
-    use icat_soap::{Dataset, DatasetType, EntityType, Investigation};
+    use icat_soap::EntityType;
+    use icat_soap::model::{Dataset, DatasetType, Investigation};
     let s = sim().await;
     let session = root(&s).await;
     let rows: Vec<(String, i64, Option<i64>)> = session

@@ -90,7 +90,8 @@ fn every_builder_shape_parses_and_compiles() {
         Query::new("Datafile").filter(Condition::contains("name", "100%_done!")),
         Query::new("Datafile").filter(Condition::starts_with("name", "e2")),
         Query::new("Datafile").filter(!Condition::ends_with("name", ".nxs")),
-        Query::new("ParameterType").where_eq("valueType", icat_soap::ParameterValueType::Numeric),
+        Query::new("ParameterType")
+            .where_eq("valueType", icat_soap::model::ParameterValueType::Numeric),
         Query::new("Investigation").filter(Condition::ge("startDate", "2024-01-31")),
         Query::new("Dataset").where_eq("investigation.id", Some(7_i64)),
     ];

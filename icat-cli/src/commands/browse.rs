@@ -5,7 +5,7 @@ use std::io::Write;
 
 use icat_soap::client::Session;
 use icat_soap::dynamic::DynEntity;
-use icat_soap::{Datafile, Investigation, Value};
+use icat_soap::model::{Datafile, Investigation, Value};
 use serde::Serialize;
 
 use crate::catalog::{self, columns, int, text};

@@ -10,7 +10,7 @@ use icat_ids::{
     CancellationToken, DatafileSpec, DownloadOptions, DownloadPlan, DownloadSummary, Expected,
     FileStatus, IdsError, Outcome, Phase, Progress, Strategy, WaitOptions, WaitStatus,
 };
-use icat_soap::Datafile;
+use icat_soap::model::Datafile;
 use serde::Serialize;
 
 use crate::catalog;
@@ -747,7 +747,7 @@ mod tests {
 
     #[test]
     fn records_from_entities() {
-        use icat_soap::{Dataset, Investigation};
+        use icat_soap::model::{Dataset, Investigation};
         let inv = Investigation {
             id: Some(1),
             visit_id: Some("1.1-N".into()),

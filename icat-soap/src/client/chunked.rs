@@ -3,7 +3,7 @@
 use super::Session;
 use super::typed::{EntityType, take_all};
 use crate::IcatError;
-use crate::generated::Value;
+use crate::model::Value;
 use crate::query::{Condition, Literal, MAX_IN_VALUES, Query};
 
 /// How many values [`Session::search_in`] puts into one `IN (...)` list: half of the

@@ -25,7 +25,8 @@ pub trait EntityType: Into<Entity> + Sized + Send + 'static {
     /// (instead of an `Option`) when it has none.
     ///
     /// ```
-    /// use icat_soap::{EntityType, Investigation};
+    /// use icat_soap::EntityType;
+    /// use icat_soap::model::Investigation;
     /// assert_eq!(Investigation::reference(7).stored_id()?, 7);
     /// assert!(Investigation::default().stored_id().is_err());
     /// # Ok::<(), icat_soap::IcatError>(())
@@ -56,24 +57,24 @@ macro_rules! entity_types {
                     self.id
                 }
                 fn reference(id: i64) -> Self {
-                    crate::generated::$name::reference(id)
+                    crate::model::$name::reference(id)
                 }
             }
 
-            impl crate::generated::$name {
+            impl crate::model::$name {
                 /// An entity with only its id set, to refer to an existing object in a create,
                 /// update or delete.
                 pub fn reference(id: i64) -> Self {
-                    crate::generated::$name {
+                    crate::model::$name {
                         id: Some(id),
                         ..Default::default()
                     }
                 }
             }
 
-            impl From<crate::generated::$name> for Option<Box<crate::generated::$name>> {
+            impl From<crate::model::$name> for Option<Box<crate::model::$name>> {
                 /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
-                fn from(entity: crate::generated::$name) -> Self {
+                fn from(entity: crate::model::$name) -> Self {
                     Some(Box::new(entity))
                 }
             }

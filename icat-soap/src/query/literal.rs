@@ -84,13 +84,13 @@ impl From<std::time::SystemTime> for Literal {
 macro_rules! enum_literals {
     ($($name:ident),* $(,)?) => {
         $(
-            impl From<crate::generated::$name> for Literal {
-                fn from(v: crate::generated::$name) -> Self {
+            impl From<crate::model::$name> for Literal {
+                fn from(v: crate::model::$name) -> Self {
                     Literal::Enum { enum_name: stringify!($name), constant: v.as_str().to_owned() }
                 }
             }
-            impl From<&crate::generated::$name> for Literal {
-                fn from(v: &crate::generated::$name) -> Self {
+            impl From<&crate::model::$name> for Literal {
+                fn from(v: &crate::model::$name) -> Self {
                     Literal::Enum { enum_name: stringify!($name), constant: v.as_str().to_owned() }
                 }
             }
@@ -99,7 +99,7 @@ macro_rules! enum_literals {
         /// (`enum_constants("ParameterValueType")` gives `DATE_AND_TIME`, `NUMERIC`, `STRING`).
         pub fn enum_constants(enum_name: &str) -> Option<&'static [&'static str]> {
             match enum_name {
-                $(stringify!($name) => Some(crate::generated::$name::VALUES),)*
+                $(stringify!($name) => Some(crate::model::$name::VALUES),)*
                 _ => None,
             }
         }

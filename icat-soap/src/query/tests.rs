@@ -567,14 +567,15 @@ fn literal_conversions_for_options_unsigned_dates_and_enums() {
     );
     assert_eq!(
         jpql(
-            &Query::new("ParameterType").where_eq("valueType", crate::ParameterValueType::Numeric)
+            &Query::new("ParameterType")
+                .where_eq("valueType", crate::model::ParameterValueType::Numeric)
         )
         .unwrap(),
         "SELECT pt FROM ParameterType pt WHERE pt.valueType = org.icatproject.ParameterValueType.NUMERIC"
     );
     // A constant of another enum is a type mismatch.
     assert!(matches!(
-        jpql(&Query::new("ParameterType").where_eq("valueType", crate::AccessType::Read)),
+        jpql(&Query::new("ParameterType").where_eq("valueType", crate::model::AccessType::Read)),
         Err(QueryError::TypeMismatch { .. })
     ));
 }
