@@ -6,7 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::{Home, files_under, json, login, ok, start_sim, stderr};
-use icat_soap::{Datafile, Investigation, Query};
+use icat_soap::Query;
+use icat_soap::model::{Datafile, Investigation};
 
 #[test]
 fn destination_must_be_a_writable_directory_with_room() {

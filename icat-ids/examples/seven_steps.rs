@@ -10,7 +10,8 @@ use std::{env, error::Error, path::Path};
 
 use futures_util::TryStreamExt;
 use icat_ids::{DownloadOptions, DownloadPlan, SessionIds};
-use icat_soap::{Client, Datafile, Dataset, DatasetType, IcatError, Investigation, Jpql, Query};
+use icat_soap::model::{Datafile, Dataset, DatasetType, Investigation};
+use icat_soap::{Client, IcatError, Jpql, Query};
 
 type Res<T = ()> = Result<T, Box<dyn Error>>;
 

@@ -13,7 +13,7 @@ impl DownloadPlan {
     /// [`DatafileSpec::from_datafile`]).
     pub fn of_datafiles<'a>(
         dest: impl Into<PathBuf>,
-        datafiles: impl IntoIterator<Item = &'a icat_soap::Datafile>,
+        datafiles: impl IntoIterator<Item = &'a icat_soap::model::Datafile>,
     ) -> Result<DownloadPlan, IdsError> {
         let mut plan = DownloadPlan::new(dest);
         for df in datafiles {

@@ -3,9 +3,11 @@
 //! declarations beyond the bound are refused (so prefix lookups stay cheap and decoding linear),
 //! and an attribute repeated through two prefixes bound to one namespace is malformed.
 
+use icat_soap::envelope::SoapError;
 use icat_soap::envelope::read_response_envelope;
+use icat_soap::model::{Entity, Value};
+use icat_soap::ops::{LoginResponse, SearchResponse};
 use icat_soap::xml::{MAX_NAMESPACE_BINDINGS, XmlError};
-use icat_soap::{Entity, LoginResponse, SearchResponse, SoapError, Value};
 use proptest::prelude::*;
 
 const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";

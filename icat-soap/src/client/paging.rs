@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use crate::{IcatError, Value};
+use crate::IcatError;
+use crate::model::Value;
 
 /// Watches the pages of one paged search (`LIMIT offset, n` with a growing offset) and refuses a
 /// page that only repeats results already received, or one beyond a known total.
@@ -97,7 +98,7 @@ impl PageGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Dataset, Entity};
+    use crate::model::{Dataset, Entity};
 
     fn datasets(ids: impl IntoIterator<Item = i64>) -> Vec<Value> {
         ids.into_iter()
