@@ -240,7 +240,7 @@ async fn typed_rows_references_and_delete_by_id() {
 
 #[tokio::test]
 async fn any_generated_operation_through_the_session() {
-    use icat_soap::{GetApiVersionRequest, GetUserNameRequest, SearchRequest};
+    use icat_soap::ops::{GetApiVersionRequest, GetUserNameRequest, SearchRequest};
     let s = sim().await;
     let session = root(&s).await;
     let name = session

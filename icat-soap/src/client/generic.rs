@@ -19,7 +19,7 @@ pub trait SessionRequest: SoapOperation {
 macro_rules! session_requests {
     ($($name:ident),* $(,)?) => {
         $(
-            impl SessionRequest for crate::generated::$name {
+            impl SessionRequest for crate::ops::$name {
                 fn set_session_id(&mut self, id: String) {
                     self.session_id = Some(id);
                 }
