@@ -52,7 +52,7 @@ impl Session {
     ///
     /// ```no_run
     /// # async fn demo(session: icat_soap::Session) -> Result<(), icat_soap::IcatError> {
-    /// use icat_soap::SearchRequest;
+    /// use icat_soap::ops::SearchRequest;
     /// let answer = session
     ///     .call(SearchRequest { query: Some("SELECT COUNT(d) FROM Dataset d".into()), ..Default::default() })
     ///     .await?;
