@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use clap::CommandFactory;
 use icat_ids::{CancellationToken, IdsError};
 use icat_soap::IcatError;
 
@@ -78,7 +77,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let out: &mut dyn Write = &mut stdout;
     match cli.command {
         Command::Completions(args) => {
-            let mut cmd = Cli::command();
+            let mut cmd = crate::cli::command();
             clap_complete::generate(args.shell, &mut cmd, "icat", out);
         }
         Command::Sim {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Arg, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::ConnFlags;
 use crate::failure::EXIT_CODES_HELP;
@@ -43,6 +43,40 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The command line as `icat` parses it: [`Cli`], with the connection flags listed in
+/// `icat --help` only. Subcommands accept them (they are global) but hide them from their help,
+/// which ends with a pointer to `icat --help` instead of ~30 repeated lines.
+pub fn command() -> clap::Command {
+    let conn: Vec<Arg> = ConnArgs::augment_args(clap::Command::new("conn"))
+        .get_arguments()
+        .cloned()
+        .collect();
+    hide_in_subcommands(Cli::command(), &conn)
+}
+
+/// Gives every subcommand (recursively) hidden copies of the connection flags, so that clap's
+/// propagation of global flags finds them present and does not list them again.
+fn hide_in_subcommands(cmd: clap::Command, conn: &[Arg]) -> clap::Command {
+    cmd.mut_subcommands(|sc| {
+        let mut sc = sc.after_help(
+            "Connection options (-w/--url, --idsurl, -a/--auth, -u/--user, -s/--section, -c, \
+             --ca-file, --cred, timeouts, ...) apply here too: see `icat --help`.",
+        );
+        for a in conn {
+            sc = sc.arg(a.clone().hide(true));
+        }
+        hide_in_subcommands(sc, conn)
+    })
+}
+
+impl Cli {
+    /// Parses the process arguments with [`command`]; exits with clap's message on errors.
+    pub fn parse_args() -> Cli {
+        let matches = command().get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
 }
 
 /// Connection flags, compatible with python-icat's scripts.
@@ -401,6 +435,42 @@ mod tests {
     #[test]
     fn command_line_is_consistent() {
         Cli::command().debug_assert();
+        command().debug_assert();
+    }
+
+    #[test]
+    fn connection_flags_are_in_the_top_help_only_and_still_accepted_after_a_subcommand() {
+        let top = command().render_long_help().to_string();
+        assert!(
+            top.contains("--idsurl") && top.contains("--ca-file"),
+            "{top}"
+        );
+        let mut cmd = command();
+        cmd.build();
+        let download = cmd
+            .find_subcommand_mut("download")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        let download = crate::failure::one_line(&download);
+        assert!(!download.contains("--idsurl <URL>"), "{download}");
+        assert!(
+            download.contains("--dry-run") && download.contains("icat --help"),
+            "{download}"
+        );
+        let matches = command()
+            .try_get_matches_from([
+                "icat",
+                "visits",
+                "-w",
+                "https://h:8181",
+                "--idsurl",
+                "https://h/ids",
+            ])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        assert_eq!(cli.conn.url.as_deref(), Some("https://h:8181"));
+        assert_eq!(cli.conn.idsurl.as_deref(), Some("https://h/ids"));
     }
 
     #[test]

@@ -2,11 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use icat_cli::cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     let demo = matches!(cli.command, icat_cli::cli::Command::Demo(_));
     icat_cli::logging::init(cli.quiet, cli.verbose, demo);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
