@@ -215,9 +215,11 @@ pub fn ids_error_kind(e: &IdsError) -> ExitKind {
         IdsError::NameCollision { .. } => ExitKind::Other,
         IdsError::Cancelled => ExitKind::Interrupted,
         IdsError::SessionRenewal { source } => icat_error_kind(source),
-        IdsError::DiskFull { .. } | IdsError::Io { .. } | IdsError::TargetExists { .. } => {
-            ExitKind::Other
-        }
+        IdsError::DiskFull { .. }
+        | IdsError::Io { .. }
+        | IdsError::TargetExists { .. }
+        | IdsError::DestinationBusy { .. }
+        | IdsError::LocalPathChanged { .. } => ExitKind::Other,
         _ => ExitKind::Server,
     }
 }

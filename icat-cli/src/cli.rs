@@ -348,7 +348,8 @@ pub struct DownloadArgs {
     /// replaces the old one). Without it such files are left alone and the exit code is 6.
     #[arg(long)]
     pub overwrite: bool,
-    /// Destination directory.
+    /// Destination directory. One download at a time per directory: a second `icat download`
+    /// into a DIR another one is writing into stops at once with a message.
     #[arg(short = 'o', long = "output", value_name = "DIR", default_value = ".")]
     pub output: PathBuf,
     /// How many files to download at once.

@@ -259,6 +259,41 @@ pub enum IdsError {
         /// Why it was rejected.
         reason: &'static str,
     },
+    /// Another download run holds the destination's lock: two runs writing into one
+    /// destination would write into the same temporary files.
+    #[error(
+        "another download is writing into {dest} (it holds {lock}); wait for it to finish, or download into another directory"
+    )]
+    DestinationBusy {
+        /// The destination.
+        dest: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// A folder on the way to a final path is no longer a plain folder inside the destination
+    /// (something on this machine replaced it by a symbolic link or a file during the run): the
+    /// file was not placed through it.
+    #[error(
+        "not placing {path}: {reason}; nothing was written through it. Check what changed in the destination and run the same command again."
+    )]
+    LocalPathChanged {
+        /// The final path that was not written.
+        path: PathBuf,
+        /// What was found.
+        reason: &'static str,
+    },
+    /// The server answered a ranged request with data that does not start where asked (or a
+    /// partial answer to a request for the whole file): the bytes cannot be joined to the
+    /// partial download.
+    #[error(
+        "the IDS answered the download of {file} with the wrong part of the file ({detail}); the partial data was thrown away. Retry; report it to the facility if it persists."
+    )]
+    BadRange {
+        /// The datafile's name or path.
+        file: String,
+        /// What was asked for and what came.
+        detail: String,
+    },
     /// Two entries would land on the same local path.
     #[error(
         "two items would be written to the same local path {path}; download them into separate directories or keep the zip as a file"
@@ -279,7 +314,7 @@ pub enum IdsError {
     },
     /// The zip from the server is corrupt or unreadable.
     #[error(
-        "zip archive {path} from the IDS is invalid: {detail}. Retry the download; it was kept for inspection."
+        "zip archive {path} is invalid: {detail}. A zip from the IDS is removed, never reused: retry the download, and report it to the facility if it persists."
     )]
     BadZip {
         /// The downloaded zip.

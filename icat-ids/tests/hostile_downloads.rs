@@ -218,3 +218,96 @@ async fn body_with_nothing_to_verify_against_is_reported_unverified() {
     assert_eq!(s.unverified().count(), 1);
     assert!(!s.is_verified());
 }
+
+/// Serves datafile 1 (`len` bytes) pausing after `head` bytes at the first request only; later
+/// requests get the whole file at once.
+async fn pausing_ids(len: usize, head: usize, gate: Gate) -> HostileIds {
+    let first = std::sync::atomic::AtomicBool::new(true);
+    HostileIds::start(move |_| {
+        let body = content(1, len);
+        if first.swap(false, Ordering::SeqCst) {
+            Reply::body(Body::Paused {
+                head: body[..head].to_vec(),
+                gate: gate.clone(),
+                tail: body[head..].to_vec(),
+            })
+        } else {
+            Reply::ok(body)
+        }
+    })
+    .await
+}
+
+/// Review H1: two runs fetch the same file into the same destination. Run A pauses mid-body;
+/// run B must not write into A's temporary file (it used to finish and rename, and A then
+/// appended to the renamed file: 8192 bytes for a 4096-byte datafile). B is refused at once
+/// while A holds the destination; A then finishes with the right bytes.
+#[tokio::test]
+async fn second_run_into_the_same_destination_is_refused() {
+    let gate = Gate::default();
+    let ids = pausing_ids(4096, 1000, gate.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = DownloadPlan::new(dir.path());
+    plan.push(spec(1, "v/d/f.dat", expected_of(&content(1, 4096))));
+    let max = Arc::new(AtomicU64::new(0));
+    let opts = options(&max);
+    let run_a = {
+        let (c, plan, opts) = (client(&ids), plan.clone(), opts.clone());
+        tokio::spawn(async move { c.download_plan(&plan, &opts).await })
+    };
+    gate.reached().await;
+    let b = client(&ids).download_plan(&plan, &opts).await;
+    gate.release();
+    let a = run_a.await.unwrap().unwrap();
+    match b {
+        Err(IdsError::DestinationBusy { .. }) => {}
+        other => panic!("run B: {other:?}"),
+    }
+    assert!(a.is_complete(), "run A: {a:?}");
+    let got = std::fs::read(dir.path().join("v/d/f.dat")).unwrap();
+    assert_eq!(got.len(), 4096);
+    assert!(got == content(1, 4096));
+    // The lock is gone with the run: nothing of ours is left.
+    let names: Vec<_> = files_with_sizes(dir.path())
+        .into_iter()
+        .map(|f| f.0)
+        .collect();
+    assert_eq!(names, vec![std::path::PathBuf::from("v/d/f.dat")]);
+    // And a later run may use the destination again.
+    let again = client(&ids).download_plan(&plan, &opts).await.unwrap();
+    assert!(again.is_complete(), "{again:?}");
+}
+
+/// Review H2: while the body is paused, something on this machine replaces the dataset folder
+/// by a symbolic link to a folder outside the destination. The finished file must not be
+/// renamed through the link: typed local error (not a server error), nothing outside.
+#[cfg(unix)]
+#[tokio::test]
+async fn folder_replaced_by_a_link_mid_transfer_is_not_followed() {
+    let gate = Gate::default();
+    let ids = pausing_ids(4096, 1000, gate.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("dest");
+    let outside = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&outside).unwrap();
+    let mut plan = DownloadPlan::new(&dest);
+    plan.push(spec(1, "v/ds/f.dat", expected_of(&content(1, 4096))));
+    let max = Arc::new(AtomicU64::new(0));
+    let run = {
+        let (c, plan, opts) = (client(&ids), plan.clone(), options(&max));
+        tokio::spawn(async move { c.download_plan(&plan, &opts).await })
+    };
+    gate.reached().await;
+    std::fs::remove_dir_all(dest.join("v/ds")).unwrap();
+    std::os::unix::fs::symlink(&outside, dest.join("v/ds")).unwrap();
+    gate.release();
+    let s = run.await.unwrap().unwrap();
+    match &s.files[0].outcome {
+        Outcome::Failed(e) => assert!(
+            matches!(e.as_ref(), IdsError::LocalPathChanged { .. }),
+            "{e}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(files_with_sizes(&outside), vec![]);
+}

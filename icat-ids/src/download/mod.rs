@@ -3,8 +3,10 @@
 //! `.icat-download/` work folder with flat memory, reading no more than the expected size, and
 //! reporting per file whether it was verified.
 
+mod lock;
 pub mod names;
 pub mod part;
+mod place;
 mod plan;
 mod raw;
 mod report;

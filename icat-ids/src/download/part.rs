@@ -58,11 +58,6 @@ pub(crate) async fn create_work_dir(part: &Path) -> Result<(), IdsError> {
         .map_err(|e| IdsError::io("create directory", dir, e))
 }
 
-/// Remove the work folder under `dest` when nothing is left in it (best effort).
-pub(crate) async fn remove_work_dir_if_empty(dest: &Path) {
-    let _ = tokio::fs::remove_dir(work_dir(dest)).await;
-}
-
 /// What the catalogue says a file should be.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Expected {
@@ -303,6 +298,29 @@ impl PartFile {
         let PartFile { path, w, .. } = self;
         drop(w);
         let _ = tokio::fs::remove_file(&path).await;
+    }
+
+    /// Rename the synced temporary file, which lives in `<root>/.icat-download/`, to
+    /// `<root>/<rel>` without following any symbolic link below `root` (see
+    /// [`super::place`]), and sync the folder.
+    pub(crate) async fn commit_within(self, root: &Path, rel: &Path) -> Result<PathBuf, IdsError> {
+        let PartFile { path, w, .. } = self;
+        drop(w);
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_owned)
+            .ok_or_else(|| IdsError::Internal {
+                message: format!("temporary file {} has no plain name", path.display()),
+            })?;
+        let (root, rel) = (root.to_path_buf(), rel.to_path_buf());
+        tokio::task::spawn_blocking(move || {
+            super::place::rename_within(&root, &name, &rel).map(|()| root.join(&rel))
+        })
+        .await
+        .map_err(|e| IdsError::Internal {
+            message: format!("rename task failed: {e}"),
+        })?
     }
 
     /// Rename the synced temporary file to the final path and sync the directory.

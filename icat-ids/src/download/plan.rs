@@ -9,8 +9,9 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 
+use super::lock::DestLock;
 use super::names::{SafeRelPath, check_no_symlinks};
-use super::part::{Expected, datafile_part, remove_work_dir_if_empty, work_dir};
+use super::part::Expected;
 use super::raw::RawOutcome;
 use super::report::{DownloadSummary, FileReport, IgnoredEntry, Outcome};
 use super::zipfile::Wanted;
@@ -190,6 +191,17 @@ impl IdsClient {
         opts: &DownloadOptions,
     ) -> Result<DownloadSummary, IdsError> {
         plan.check()?;
+        let lock = DestLock::acquire(&plan.dest).await?;
+        let r = self.download_plan_locked(plan, opts).await;
+        lock.release().await;
+        r
+    }
+
+    async fn download_plan_locked(
+        &self,
+        plan: &DownloadPlan,
+        opts: &DownloadOptions,
+    ) -> Result<DownloadSummary, IdsError> {
         let start = Instant::now();
         let collisions = plan.case_collisions();
         let runnable: Vec<usize> = (0..plan.files.len())
@@ -216,9 +228,6 @@ impl IdsClient {
         finish(plan, results, shared, &mut summary);
         summary.elapsed = start.elapsed();
         summary.cancelled = opts.cancel.is_cancelled();
-        if summary.is_complete() {
-            remove_work_dir_if_empty(&plan.dest).await;
-        }
         Ok(summary)
     }
 
@@ -228,20 +237,18 @@ impl IdsClient {
         opts: &DownloadOptions,
         which: &[usize],
     ) -> Vec<(usize, Result<RawOutcome, IdsError>)> {
-        let work = work_dir(&plan.dest);
         futures_util::stream::iter(which.iter().copied())
             .map(|i| {
                 let spec = &plan.files[i];
-                let tmp = datafile_part(&work, spec.id);
                 async move {
                     if opts.cancel.is_cancelled() {
                         return (i, Err(IdsError::Cancelled));
                     }
-                    let target = spec.path.under(&plan.dest);
                     let label = spec.path.as_path().display().to_string();
+                    let rel = spec.path.as_path();
                     (
                         i,
-                        self.fetch_raw(spec.id, &target, &tmp, &spec.expected, opts, i, &label)
+                        self.fetch_raw(spec.id, &plan.dest, rel, &spec.expected, opts, i, &label)
                             .await,
                     )
                 }

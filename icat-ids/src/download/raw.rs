@@ -6,9 +6,9 @@ use std::path::Path;
 
 use futures_util::StreamExt;
 
+use super::lock::DestLock;
 use super::part::{
-    Expected, PartFile, datafile_part_for, existing_matches, hash_file, remove_work_dir_if_empty,
-    verify,
+    Expected, PartFile, datafile_part, existing_matches, hash_file, verify, work_dir,
 };
 use super::report::{UnverifiedReason, Verification};
 use super::{DownloadOptions, Phase, Progress};
@@ -46,15 +46,18 @@ impl IdsClient {
         opts: &DownloadOptions,
     ) -> Result<RawOutcome, IdsError> {
         let label = target.display().to_string();
-        let tmp = datafile_part_for(target, id);
+        let root = target.parent().unwrap_or(Path::new(""));
+        let Some(name) = target.file_name() else {
+            return Err(IdsError::UnsafeName {
+                name: label,
+                reason: "the target has no file name",
+            });
+        };
+        let lock = DestLock::acquire(root).await?;
         let r = self
-            .fetch_raw(id, target, &tmp, expected, opts, 0, &label)
+            .fetch_raw(id, root, Path::new(name), expected, opts, 0, &label)
             .await;
-        if r.is_ok()
-            && let Some(dir) = target.parent()
-        {
-            remove_work_dir_if_empty(dir).await;
-        }
+        lock.release().await;
         r
     }
 
@@ -62,13 +65,15 @@ impl IdsClient {
     pub(crate) async fn fetch_raw(
         &self,
         id: i64,
-        target: &Path,
-        tmp: &Path,
+        root: &Path,
+        rel: &Path,
         expected: &Expected,
         opts: &DownloadOptions,
         index: usize,
         label: &str,
     ) -> Result<RawOutcome, IdsError> {
+        let target = &root.join(rel);
+        let tmp = &datafile_part(&work_dir(root), id);
         let report = |done, phase| {
             opts.report(Progress {
                 index,
@@ -142,7 +147,7 @@ impl IdsClient {
                     match verify(label, part.path(), part.len(), Some(crc), expected) {
                         Ok(()) => {
                             let bytes = part.len();
-                            part.commit().await?;
+                            part.commit_within(root, rel).await?;
                             report(bytes, Phase::Done);
                             let fallback = if server_length {
                                 UnverifiedReason::ServerLengthOnly

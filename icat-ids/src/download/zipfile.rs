@@ -10,11 +10,10 @@ use std::path::{Path, PathBuf};
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use super::lock::DestLock;
 use super::names::{SafeRelPath, ZipLayout, check_no_symlinks, entry_path};
-use super::part::{
-    Expected, PartFile, crc_hex, datafile_part, part_path, remove_work_dir_if_empty, verify,
-    work_dir,
-};
+use super::part::{Expected, PartFile, crc_hex, datafile_part, part_path, verify, work_dir};
+use super::place::rename_within;
 use super::raw::RawOutcome;
 use super::report::{IgnoredEntry, UnverifiedReason, Verification, clean_name};
 use super::{DownloadOptions, Phase, Progress};
@@ -153,7 +152,14 @@ pub fn extract_zip(
         let tmp = work.join(format!("entry-{}.part", p.index));
         let label = p.rel.as_path().display().to_string();
         let (len, skipped) = extract_one(
-            &mut zip, zip_path, p.index, &label, &target, &tmp, &expected, opts,
+            &mut zip,
+            zip_path,
+            p.index,
+            &label,
+            (dest, &p.rel),
+            &tmp,
+            &expected,
+            opts,
         )?;
         if skipped {
             report.skipped += 1;
@@ -183,11 +189,12 @@ fn extract_one(
     zip_path: &Path,
     index: usize,
     label: &str,
-    target: &Path,
+    (dest, rel): (&Path, &SafeRelPath),
     tmp: &Path,
     catalogue: &Expected,
     opts: &ExtractOptions,
 ) -> Result<(u64, bool), IdsError> {
+    let target = &rel.under(dest);
     let mut entry = zip.by_index(index).map_err(|e| bad_zip(zip_path, e))?;
     let mut expected = catalogue.clone();
     if expected.size.is_none() {
@@ -263,7 +270,13 @@ fn extract_one(
             format_args!("entry {label}: CRC32 differs from the zip's own"),
         ));
     }
-    std::fs::rename(tmp, target).map_err(|e| IdsError::io("rename", target, e))?;
+    let tmp_name = tmp
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| IdsError::Internal {
+            message: format!("temporary file {} has no plain name", tmp.display()),
+        })?;
+    rename_within(dest, tmp_name, rel.as_path())?;
     Ok((len, false))
 }
 
@@ -386,7 +399,6 @@ fn extract_selected(
             out.results.insert(index, Err(IdsError::Cancelled));
             continue;
         }
-        let target = w.path.under(dest);
         let label = w.path.as_path().display().to_string();
         let r = check_no_symlinks(dest, &w.path).and_then(|()| {
             let tmp = datafile_part(&work, w.id);
@@ -395,7 +407,7 @@ fn extract_selected(
                 zip_path,
                 entry,
                 &label,
-                &target,
+                (dest, &w.path),
                 &tmp,
                 &w.expected,
                 opts,
@@ -466,6 +478,24 @@ impl IdsClient {
         opts: &DownloadOptions,
     ) -> Result<ExtractReport, IdsError> {
         let what = what.into();
+        let lock = match output {
+            ZipOutput::Extract { dir, .. } => Some(DestLock::acquire(dir).await?),
+            ZipOutput::File(_) => None,
+        };
+        let r = self.download_zip_locked(what, compress, output, opts).await;
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
+        r
+    }
+
+    async fn download_zip_locked(
+        &self,
+        what: DataRef<'_>,
+        compress: bool,
+        output: &ZipOutput,
+        opts: &DownloadOptions,
+    ) -> Result<ExtractReport, IdsError> {
         let zip_target = match output {
             ZipOutput::File(p) => part_path(p),
             ZipOutput::Extract { dir, .. } => work_dir(dir).join(format!("zip-{}.part", key(what))),
@@ -482,11 +512,15 @@ impl IdsClient {
         match output {
             ZipOutput::File(_) => {
                 let check = part.path().to_path_buf();
-                tokio::task::spawn_blocking(move || open_zip(&check).map(drop))
+                let valid = tokio::task::spawn_blocking(move || open_zip(&check).map(drop))
                     .await
                     .map_err(|e| IdsError::Internal {
                         message: format!("zip check task failed: {e}"),
-                    })??;
+                    })?;
+                if let Err(e) = valid {
+                    part.discard().await;
+                    return Err(e);
+                }
                 let path = part.commit().await?;
                 opts.report(done(&label, bytes));
                 Ok(ExtractReport {
@@ -515,11 +549,8 @@ impl IdsClient {
                     .map_err(|e| IdsError::Internal {
                         message: format!("extraction task failed: {e}"),
                     })?;
-                // A zip that is not one is kept for inspection (the error names it).
-                if !matches!(r, Err(IdsError::BadZip { .. })) {
-                    let _ = tokio::fs::remove_file(&zip_part).await;
-                    remove_work_dir_if_empty(dir).await;
-                }
+                // The zip is never reused (not even an invalid one: a later run fetches it again).
+                let _ = tokio::fs::remove_file(&zip_part).await;
                 let rep = r?;
                 opts.report(done(&label, bytes));
                 Ok(rep)
@@ -528,8 +559,9 @@ impl IdsClient {
     }
 
     /// The prepared zip of a plan, extracted: only entries that are `wanted` datafiles are
-    /// written. Orphaned zips of earlier runs are removed first; this run's zip is removed when
-    /// it is done (kept only when it is not a zip at all, for inspection).
+    /// written. Orphaned zips of earlier runs are removed first (the caller holds the
+    /// destination's lock, so none of them belongs to a running download); this run's zip is
+    /// removed when it is done, also when it is not a valid zip.
     pub(crate) async fn download_selected_zip(
         &self,
         id: &PreparedId,
@@ -574,9 +606,7 @@ impl IdsClient {
             .map_err(|e| IdsError::Internal {
                 message: format!("extraction task failed: {e}"),
             })?;
-        if !matches!(r, Err(IdsError::BadZip { .. })) {
-            let _ = tokio::fs::remove_file(&zip_part).await;
-        }
+        let _ = tokio::fs::remove_file(&zip_part).await;
         let x = r?;
         opts.report(done(&label, bytes));
         Ok(x)

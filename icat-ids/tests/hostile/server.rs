@@ -51,6 +51,42 @@ pub enum Body {
     /// These bytes without a `Content-Length`, then the connection closes: a cut looks like
     /// the end of the body.
     CloseDelimited(Vec<u8>),
+    /// `head` then `tail` with a correct `Content-Length`, pausing in between until the test
+    /// releases the [`Gate`] (which it learns was reached with [`Gate::reached`]): orders events
+    /// between the client and the test without any timing.
+    Paused {
+        /// Sent before the pause.
+        head: Vec<u8>,
+        /// Where the answer waits.
+        gate: Gate,
+        /// Sent after the release.
+        tail: Vec<u8>,
+    },
+}
+
+/// A pause inside an answer: the server signals when it got there and waits for a release.
+#[derive(Clone, Default)]
+pub struct Gate {
+    reached: Arc<tokio::sync::Notify>,
+    release: Arc<tokio::sync::Notify>,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Gate")
+    }
+}
+
+impl Gate {
+    /// Wait until an answer has sent its head and paused here.
+    pub async fn reached(&self) {
+        self.reached.notified().await
+    }
+
+    /// Let the paused answer go on.
+    pub fn release(&self) {
+        self.release.notify_one()
+    }
 }
 
 /// An answer.
@@ -60,6 +96,8 @@ pub struct Reply {
     pub status: u16,
     /// The body.
     pub body: Body,
+    /// Extra headers (`Content-Range`, ...).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Reply {
@@ -68,12 +106,32 @@ impl Reply {
         Reply {
             status: 200,
             body: Body::Full(bytes.into()),
+            headers: Vec::new(),
         }
     }
 
     /// 200 with this body.
     pub fn body(body: Body) -> Reply {
-        Reply { status: 200, body }
+        Reply {
+            status: 200,
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    /// This status and bytes.
+    pub fn status(status: u16, bytes: impl Into<Vec<u8>>) -> Reply {
+        Reply {
+            status,
+            body: Body::Full(bytes.into()),
+            headers: Vec::new(),
+        }
+    }
+
+    /// The same answer with one more header.
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Reply {
+        self.headers.push((name.to_string(), value.into()));
+        self
     }
 
     /// 404 with an IDS error body.
@@ -81,6 +139,7 @@ impl Reply {
         Reply {
             status: 404,
             body: Body::Full(br#"{"code":"NotFoundException","message":"no such thing"}"#.to_vec()),
+            headers: Vec::new(),
         }
     }
 }
@@ -216,9 +275,13 @@ async fn serve(
         Body::Full(b) => Some(b.len() as u64),
         Body::Endless { content_length } => *content_length,
         Body::CloseDelimited(_) => None,
+        Body::Paused { head, tail, .. } => Some((head.len() + tail.len()) as u64),
     };
     if let Some(l) = length {
         out.push_str(&format!("Content-Length: {l}\r\n"));
+    }
+    for (k, v) in &reply.headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
     }
     out.push_str("Content-Type: application/octet-stream\r\n\r\n");
     conn.write_all(out.as_bytes()).await?;
@@ -226,6 +289,15 @@ async fn serve(
         Body::Full(b) | Body::CloseDelimited(b) => {
             conn.write_all(&b).await?;
             sent.fetch_add(b.len() as u64, Ordering::SeqCst);
+        }
+        Body::Paused { head, gate, tail } => {
+            conn.write_all(&head).await?;
+            conn.flush().await?;
+            sent.fetch_add(head.len() as u64, Ordering::SeqCst);
+            gate.reached.notify_one();
+            gate.release.notified().await;
+            conn.write_all(&tail).await?;
+            sent.fetch_add(tail.len() as u64, Ordering::SeqCst);
         }
         Body::Endless { .. } => {
             let block = vec![b'x'; 64 * 1024];
