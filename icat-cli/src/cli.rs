@@ -358,7 +358,8 @@ pub struct DownloadArgs {
     /// Fetch one prepared zip from the IDS and extract it safely (instead of one resumable stream per file).
     #[arg(long)]
     pub zip: bool,
-    /// Skip size and checksum verification.
+    /// Skip checksum verification. The catalogue size still bounds what is read (a safety
+    /// limit, not a check): an answer longer or shorter than it still fails.
     #[arg(long)]
     pub no_verify: bool,
     /// Do not fsync each file before renaming it into place: faster on slow disks (the data

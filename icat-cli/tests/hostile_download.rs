@@ -141,6 +141,44 @@ fn endless_body_exits_6_and_writes_nothing_past_the_catalogue_size() {
     }
 }
 
+/// Review M2: `--no-verify` used to drop the byte limit with the checks (50 MiB placed for a
+/// 4096-byte datafile). The catalogue size is a safety bound: with `--no-verify` an endless
+/// answer still stops there, nothing is placed, nothing past the size is written.
+#[test]
+fn no_verify_keeps_the_byte_limit() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=1,size=4096",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let df = &datafiles(&home, "SIM000001")[0];
+    let ids = serve(|_| {
+        Reply::body(Body::Endless {
+            content_length: None,
+        })
+    });
+    let dest = home.path().join("endless");
+    let o = download(
+        &ids,
+        &home,
+        &[
+            "--datafile",
+            &df.id.to_string(),
+            "--no-verify",
+            "-o",
+            dest.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    for (p, len) in sizes_under(&dest) {
+        assert!(len <= df.size, "{p}: {len} bytes, catalogue says {}", df.size);
+    }
+    assert!(!dest.join(&df.dir).join(&df.name).exists());
+    assert!(ids.ids.bytes_sent() < hostile::SERVER_CAP);
+}
+
 /// Findings 3 and 9: a `--zip` answer with extra entries (dot files, an autostart file), an
 /// entry that fails its catalogue checksum, and a good entry: the good file is extracted and
 /// verified, nothing else is written, the extra entries are reported, and the run exits 6

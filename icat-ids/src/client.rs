@@ -805,6 +805,31 @@ impl DataStream {
         self.offset > 0 && self.resp.status() == StatusCode::PARTIAL_CONTENT
     }
 
+    /// The HTTP status of the answer (200, or 206 for a ranged answer).
+    pub fn status(&self) -> u16 {
+        self.resp.status().as_u16()
+    }
+
+    /// The `Content-Range` header of a partial answer as (first byte, total length when not
+    /// `*`); `Some(Err(text))` when it is present but not `bytes FIRST-LAST/TOTAL`. The IDS sends
+    /// none (its 206 answers carry only a `Content-Length`); proxies and other servers do.
+    pub fn content_range(&self) -> Option<Result<(u64, Option<u64>), String>> {
+        let v = self.resp.headers().get(reqwest::header::CONTENT_RANGE)?;
+        let text = String::from_utf8_lossy(v.as_bytes()).chars().take(100).collect::<String>();
+        let parsed = (|| {
+            let rest = text.trim().strip_prefix("bytes ")?;
+            let (span, total) = rest.split_once('/')?;
+            let (first, _last) = span.split_once('-')?;
+            let first = first.trim().parse().ok()?;
+            let total = match total.trim() {
+                "*" => None,
+                t => Some(t.parse().ok()?),
+            };
+            Some((first, total))
+        })();
+        Some(parsed.ok_or(text))
+    }
+
     /// Bytes the server announced (only for a single raw file), counted from the offset.
     pub fn content_length(&self) -> Option<u64> {
         self.resp.content_length()

@@ -214,7 +214,8 @@ async fn body_with_nothing_to_verify_against_is_reported_unverified() {
         s.files[0].status(),
         FileStatus::Unverified(UnverifiedReason::NothingToCompare)
     );
-    assert_eq!(s.files[1].status(), FileStatus::Verified);
+    // Only its size vouches for it: not reported as (checksum-)verified.
+    assert_eq!(s.files[1].status(), FileStatus::SizeOnly);
     assert_eq!(s.unverified().count(), 1);
     assert!(!s.is_verified());
 }
@@ -310,4 +311,104 @@ async fn folder_replaced_by_a_link_mid_transfer_is_not_followed() {
         other => panic!("{other:?}"),
     }
     assert_eq!(files_with_sizes(&outside), vec![]);
+}
+
+/// Leaves `bytes` as an earlier run's partial download of datafile `id` under `dest`.
+fn plant_partial(dest: &std::path::Path, id: i64, bytes: &[u8]) {
+    let work = dest.join(".icat-download");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join(format!("df-{id}.part")), bytes).unwrap();
+}
+
+/// Review M1: a resume request from byte 1000 answered with 206 and `Content-Range: bytes
+/// 0-3095/4096` (the right length, the wrong bytes). With a checksum that is not a CRC32 the
+/// size alone used to "verify" the spliced file. Now the partial data is thrown away and the
+/// file fetched once more from the start; and a file only its size vouches for is reported as
+/// `size_only`, never as verified.
+#[tokio::test]
+async fn partial_answer_that_starts_elsewhere_is_not_spliced() {
+    let body = content(1, 4096);
+    let ids = {
+        let body = body.clone();
+        HostileIds::start(move |req| match req.range_from {
+            Some(from) => Reply::status(206, body[..4096 - from as usize].to_vec())
+                .header("Content-Range", format!("bytes 0-{}/4096", 4095 - from)),
+            None => Reply::ok(body.clone()),
+        })
+        .await
+    };
+    let dir = tempfile::tempdir().unwrap();
+    plant_partial(dir.path(), 1, &body[..1000]);
+    let mut plan = DownloadPlan::new(dir.path());
+    let md5 = Expected {
+        size: Some(4096),
+        checksum: Some("md5:00112233445566778899aabbccddeeff".into()),
+    };
+    plan.push(spec(1, "v/d/f.dat", md5));
+    let max = Arc::new(AtomicU64::new(0));
+    let s = client(&ids)
+        .download_plan(&plan, &options(&max))
+        .await
+        .unwrap();
+    assert!(s.is_complete(), "{s:?}");
+    assert!(std::fs::read(dir.path().join("v/d/f.dat")).unwrap() == body);
+    use icat_ids::download::FileStatus;
+    assert_eq!(s.files[0].status(), FileStatus::SizeOnly);
+    assert_eq!(s.files[0].status().as_str(), "size_only");
+    let ranges: Vec<_> = ids.requests().iter().map(|r| r.range_from).collect();
+    assert_eq!(ranges, vec![Some(1000), None]);
+}
+
+/// Review M1: a 206 with a tail of the file to a request for the whole file (no `Range`), with
+/// nothing in the catalogue to catch it, used to be placed as the file. Now: `BadRange`,
+/// nothing placed.
+#[tokio::test]
+async fn partial_answer_to_a_whole_file_request_is_refused() {
+    let body = content(1, 4096);
+    let ids = HostileIds::start(move |_| {
+        Reply::status(206, body[1000..].to_vec()).header("Content-Range", "bytes 1000-4095/4096")
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = DownloadPlan::new(dir.path());
+    plan.push(spec(1, "v/d/f.dat", Expected::default()));
+    let max = Arc::new(AtomicU64::new(0));
+    let s = client(&ids)
+        .download_plan(&plan, &options(&max))
+        .await
+        .unwrap();
+    match &s.files[0].outcome {
+        Outcome::Failed(e) => assert!(matches!(e.as_ref(), IdsError::BadRange { .. }), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(!dir.path().join("v/d/f.dat").exists());
+}
+
+/// Review L1: the server answers the resume request with 416 (the partial data no longer fits
+/// its file). The partial data is thrown away and the file fetched once from the start, instead
+/// of failing on every run.
+#[tokio::test]
+async fn range_not_satisfiable_restarts_from_the_start_once() {
+    let body = content(1, 4096);
+    let ids = {
+        let body = body.clone();
+        HostileIds::start(move |req| match req.range_from {
+            Some(_) => Reply::status(416, Vec::new()),
+            None => Reply::ok(body.clone()),
+        })
+        .await
+    };
+    let dir = tempfile::tempdir().unwrap();
+    plant_partial(dir.path(), 1, &content(9, 1000));
+    let mut plan = DownloadPlan::new(dir.path());
+    plan.push(spec(1, "v/d/f.dat", expected_of(&body)));
+    let max = Arc::new(AtomicU64::new(0));
+    let s = client(&ids)
+        .download_plan(&plan, &options(&max))
+        .await
+        .unwrap();
+    assert!(s.is_complete(), "{s:?}");
+    assert!(std::fs::read(dir.path().join("v/d/f.dat")).unwrap() == body);
+    let ranges: Vec<_> = ids.requests().iter().map(|r| r.range_from).collect();
+    assert_eq!(ranges, vec![Some(1000), None]);
 }

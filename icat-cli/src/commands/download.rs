@@ -311,13 +311,11 @@ pub async fn select(
     }
     let mut plan = DownloadPlan::new(&req.dest);
     for r in &records {
-        let expected = if req.verify {
-            Expected {
-                size: r.size,
-                checksum: r.checksum.clone(),
-            }
-        } else {
-            Expected::default()
+        // The catalogue size bounds what is read even with --no-verify: it is a safety limit
+        // (an endless answer must not fill the disk), not a check that can be switched off.
+        let expected = Expected {
+            size: r.size,
+            checksum: r.checksum.clone().filter(|_| req.verify),
         };
         plan.push(DatafileSpec::in_visit_dataset(
             r.id,

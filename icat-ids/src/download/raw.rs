@@ -134,6 +134,7 @@ impl IdsClient {
         };
         let mut attempt = 0u32;
         let mut restarted = false;
+        let mut range_restarted = false;
         let mut used_resume = resumed_from > 0;
         report(part.len(), Phase::Started);
         loop {
@@ -179,7 +180,25 @@ impl IdsClient {
                         }
                     }
                 }
-                Err(e @ IdsError::BodyTooLong { .. }) => {
+                Err(e)
+                    if !range_restarted
+                        && !part.is_empty()
+                        && matches!(
+                            e,
+                            IdsError::BadRange { .. } | IdsError::Server { status: 416, .. }
+                        ) =>
+                {
+                    // The partial data does not fit what the server has (or says): fetch the
+                    // whole file once, without a range.
+                    tracing::warn!(file = label, error = %e, "the server's answer does not continue the partial download; downloading again from the start");
+                    range_restarted = true;
+                    used_resume = false;
+                    part.truncate().await?;
+                    hasher = crc32fast::Hasher::new();
+                    report(0, Phase::Started);
+                    continue;
+                }
+                Err(e @ (IdsError::BodyTooLong { .. } | IdsError::BadRange { .. })) => {
                     // The stream is not this file: its bytes are worth nothing.
                     report(part.len(), Phase::Failed);
                     part.discard().await;
@@ -238,6 +257,7 @@ impl IdsClient {
             _ = opts.cancel.cancelled() => return Err(IdsError::Cancelled),
             r = self.get_data(&sel, Packing::default(), offset) => r?,
         };
+        check_range(label, offset, &ds, expected)?;
         if offset > 0 && !ds.is_partial() {
             tracing::info!(
                 file = label,
@@ -289,4 +309,59 @@ impl IdsClient {
         }
         Ok(server_length.is_some())
     }
+}
+
+/// Refuse a partial (206) answer that does not continue the partial download: one that starts
+/// elsewhere than asked (`Content-Range`), one for a file of another size, or a partial answer
+/// to a request for the whole file. The IDS itself sends 206 with only a `Content-Length`
+/// (the file size minus the offset), which is checked against the catalogue size.
+fn check_range(
+    label: &str,
+    offset: u64,
+    ds: &crate::client::DataStream,
+    expected: &Expected,
+) -> Result<(), IdsError> {
+    if ds.status() != 206 {
+        return Ok(());
+    }
+    let bad = |detail: String| {
+        Err(IdsError::BadRange {
+            file: label.to_string(),
+            detail,
+        })
+    };
+    match ds.content_range() {
+        Some(Ok((first, total))) => {
+            if first != offset {
+                return bad(format!(
+                    "asked for the bytes from {offset}, the answer starts at byte {first}"
+                ));
+            }
+            if let (Some(t), Some(s)) = (total, expected.size)
+                && t != s
+            {
+                return bad(format!(
+                    "the answer is part of a {t}-byte file, the catalogue says {s} bytes"
+                ));
+            }
+        }
+        Some(Err(text)) => {
+            return bad(format!(
+                "unreadable Content-Range {:?}",
+                super::report::clean_name(&text)
+            ));
+        }
+        None if offset == 0 => {
+            return bad("a partial answer (206) to a request for the whole file".into());
+        }
+        None => {}
+    }
+    if let (Some(len), Some(s)) = (ds.content_length(), expected.size)
+        && offset.checked_add(len) != Some(s)
+    {
+        return bad(format!(
+            "asked for the bytes from {offset} of a {s}-byte file, the answer holds {len}"
+        ));
+    }
+    Ok(())
 }

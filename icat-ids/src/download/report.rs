@@ -113,8 +113,11 @@ pub enum Outcome {
 /// One word for a file's outcome, with the reason when it could not be verified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileStatus {
-    /// Downloaded and checked against the catalogue.
+    /// Downloaded and checked against the catalogue's CRC32 checksum (and its size when known).
     Verified,
+    /// Downloaded; only its size could be checked against the catalogue (the catalogue has no
+    /// checksum, or one that is not a CRC32 and cannot be computed here).
+    SizeOnly,
     /// Downloaded, but there was nothing to check it against.
     Unverified(UnverifiedReason),
     /// Already present and matching the catalogue.
@@ -124,10 +127,12 @@ pub enum FileStatus {
 }
 
 impl FileStatus {
-    /// A stable machine-readable name: `verified`, `unverified`, `skipped`, `failed`.
+    /// A stable machine-readable name: `verified`, `size_only`, `unverified`, `skipped`,
+    /// `failed`.
     pub fn as_str(&self) -> &'static str {
         match self {
             FileStatus::Verified => "verified",
+            FileStatus::SizeOnly => "size_only",
             FileStatus::Unverified(_) => "unverified",
             FileStatus::Skipped => "skipped",
             FileStatus::Failed => "failed",
@@ -154,6 +159,13 @@ impl FileReport {
                 verification: Verification::Unverified(why),
                 ..
             } => FileStatus::Unverified(*why),
+            Outcome::Downloaded {
+                verification:
+                    Verification::Verified {
+                        checksum: false, ..
+                    },
+                ..
+            } => FileStatus::SizeOnly,
             Outcome::Downloaded { .. } => FileStatus::Verified,
             Outcome::Skipped { .. } => FileStatus::Skipped,
             Outcome::Failed(_) => FileStatus::Failed,
