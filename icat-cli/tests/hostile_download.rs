@@ -173,7 +173,11 @@ fn no_verify_keeps_the_byte_limit() {
     );
     assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
     for (p, len) in sizes_under(&dest) {
-        assert!(len <= df.size, "{p}: {len} bytes, catalogue says {}", df.size);
+        assert!(
+            len <= df.size,
+            "{p}: {len} bytes, catalogue says {}",
+            df.size
+        );
     }
     assert!(!dest.join(&df.dir).join(&df.name).exists());
     assert!(ids.ids.bytes_sent() < hostile::SERVER_CAP);

@@ -815,7 +815,10 @@ impl DataStream {
     /// none (its 206 answers carry only a `Content-Length`); proxies and other servers do.
     pub fn content_range(&self) -> Option<Result<(u64, Option<u64>), String>> {
         let v = self.resp.headers().get(reqwest::header::CONTENT_RANGE)?;
-        let text = String::from_utf8_lossy(v.as_bytes()).chars().take(100).collect::<String>();
+        let text = String::from_utf8_lossy(v.as_bytes())
+            .chars()
+            .take(100)
+            .collect::<String>();
         let parsed = (|| {
             let rest = text.trim().strip_prefix("bytes ")?;
             let (span, total) = rest.split_once('/')?;
