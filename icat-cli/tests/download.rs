@@ -166,7 +166,7 @@ fn interrupted_download_resumes_to_verified_files() {
     loop {
         let done = files_under(&dest)
             .iter()
-            .filter(|p| !p.to_string_lossy().ends_with(".part"))
+            .filter(|p| !p.to_string_lossy().ends_with(".part") && !p.starts_with(".icat-download"))
             .count();
         if done >= 1 || start.elapsed() > Duration::from_secs(60) {
             break;
@@ -183,7 +183,7 @@ fn interrupted_download_resumes_to_verified_files() {
     let o = child.wait_with_output().unwrap();
     let finished = files_under(&dest)
         .iter()
-        .filter(|p| !p.to_string_lossy().ends_with(".part"))
+        .filter(|p| !p.to_string_lossy().ends_with(".part") && !p.starts_with(".icat-download"))
         .count();
     if o.status.success() {
         eprintln!(
