@@ -219,6 +219,7 @@ pub fn ids_error_kind(e: &IdsError) -> ExitKind {
         | IdsError::Io { .. }
         | IdsError::TargetExists { .. }
         | IdsError::DestinationBusy { .. }
+        | IdsError::DuplicatePath { .. }
         | IdsError::LocalPathChanged { .. } => ExitKind::Other,
         _ => ExitKind::Server,
     }

@@ -185,7 +185,7 @@ pub enum IdsError {
     /// Two datafiles of one download differ only in letter case, so on a case-insensitive file
     /// system (macOS, Windows) one would overwrite the other; neither is downloaded.
     #[error(
-        "{path} and {other} differ only in letter case and would be one file on a case-insensitive file system; neither was downloaded. Download them separately (e.g. with --match) into different directories."
+        "{path} and {other} differ only in letter case or in how accented letters are encoded (Unicode normalisation) and would be one file on macOS or Windows; neither was downloaded. Download them separately (e.g. with --match) into different directories."
     )]
     NameCollision {
         /// This datafile's local path.
@@ -296,7 +296,7 @@ pub enum IdsError {
     },
     /// Two entries would land on the same local path.
     #[error(
-        "two items would be written to the same local path {path}; download them into separate directories or keep the zip as a file"
+        "two datafiles (or zip entries) would be written to the same local path {path}: their visit, dataset and file names coincide; nothing was written there. Download them one at a time into separate directories."
     )]
     DuplicatePath {
         /// The colliding path.
@@ -304,7 +304,7 @@ pub enum IdsError {
     },
     /// The final target already exists and differs from what the catalogue says.
     #[error(
-        "{path} already exists and does not match the catalogue ({detail}); move it away or ask to overwrite"
+        "{path} already exists and does not match the catalogue ({detail}); move it away, or allow replacing it (the new copy is verified before it replaces the old one)"
     )]
     TargetExists {
         /// The existing file.

@@ -412,3 +412,66 @@ async fn range_not_satisfiable_restarts_from_the_start_once() {
     let ranges: Vec<_> = ids.requests().iter().map(|r| r.range_from).collect();
     assert_eq!(ranges, vec![Some(1000), None]);
 }
+
+/// Review L2: `café` as one code point (NFC) and as `e` + combining accent (NFD) in one dataset
+/// are one name on macOS: both reported as colliding, like case twins, neither written.
+#[tokio::test]
+async fn names_colliding_by_unicode_normalisation_are_reported() {
+    let ids = honest_ids(vec![(1, 100), (2, 200), (3, 300)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = DownloadPlan::new(dir.path());
+    plan.push(spec(1, "v/d/caf\u{e9}.dat", expected_of(&content(1, 100))));
+    plan.push(spec(
+        2,
+        "v/d/cafe\u{301}.dat",
+        expected_of(&content(2, 200)),
+    ));
+    plan.push(spec(
+        3,
+        "v/d/CAFE\u{301}2.dat",
+        expected_of(&content(3, 300)),
+    ));
+    let max = Arc::new(AtomicU64::new(0));
+    let s = client(&ids)
+        .download_plan(&plan, &options(&max))
+        .await
+        .unwrap();
+    for f in &s.files[..2] {
+        match &f.outcome {
+            Outcome::Failed(e) => assert!(
+                matches!(e.as_ref(), IdsError::NameCollision { .. }),
+                "{}: {e}",
+                f.path.display()
+            ),
+            other => panic!("{}: {other:?}", f.path.display()),
+        }
+    }
+    assert!(matches!(s.files[2].outcome, Outcome::Downloaded { .. }));
+}
+
+/// Review L4: messages promise only what exists: an existing file is not "asked to
+/// overwrite", two datafiles on one path are not told to "keep the zip as a file", an invalid
+/// zip is not "kept for inspection" (it is removed).
+#[test]
+fn local_problem_messages_name_only_what_exists() {
+    let exists = IdsError::TargetExists {
+        path: "f".into(),
+        detail: "size 1 instead of 2".into(),
+    }
+    .to_string();
+    assert!(!exists.contains("ask to overwrite"), "{exists}");
+    let dup = IdsError::DuplicatePath {
+        path: "v/d/f".into(),
+    }
+    .to_string();
+    assert!(!dup.contains("keep the zip"), "{dup}");
+    let bad = IdsError::BadZip {
+        path: "z".into(),
+        detail: "x".into(),
+    }
+    .to_string();
+    assert!(
+        !bad.contains("inspection") && bad.contains("removed"),
+        "{bad}"
+    );
+}

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::StreamExt;
+use unicode_normalization::UnicodeNormalization;
 
 use super::lock::DestLock;
 use super::names::{SafeRelPath, check_no_symlinks};
@@ -160,12 +161,15 @@ impl DownloadPlan {
         Ok(())
     }
 
-    /// The files whose paths differ from another file's only in letter case (one file on
-    /// macOS or Windows), each with the first path it collides with.
+    /// The files whose paths differ from another file's only in letter case or Unicode
+    /// normalisation (one file on macOS or Windows), each with a path it collides with.
     pub fn case_collisions(&self) -> HashMap<usize, PathBuf> {
         let mut by_folded: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, f) in self.files.iter().enumerate() {
-            let folded = f.path.as_path().to_string_lossy().to_lowercase();
+            // NFC first (`é` as one code point or as `e` + combining accent are one name on
+            // macOS), then lower case, then NFC again (lower-casing can denormalise).
+            let nfc: String = f.path.as_path().to_string_lossy().nfc().collect();
+            let folded: String = nfc.to_lowercase().nfc().collect();
             by_folded.entry(folded).or_default().push(i);
         }
         let mut out = HashMap::new();
