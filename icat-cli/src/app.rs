@@ -253,8 +253,15 @@ pub fn describe_error(err: &anyhow::Error) -> (ExitKind, String) {
         }
         text.push_str(&part);
     }
-    (kind, one_line(&text))
+    // Server text is in there (fault messages, names): no control characters, bounded.
+    (
+        kind,
+        icat_soap::untrusted::clean_text(&one_line(&text), MAX_ERROR_LINE),
+    )
 }
+
+/// Most bytes of the one-line error message printed.
+const MAX_ERROR_LINE: usize = 4096;
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 //! past the server's `maxEntities`, and resolving what a user typed (a visit) to an investigation.
 
 use icat_soap::IcatError;
-use icat_soap::client::{EntityType, Session};
+use icat_soap::client::{EntityType, PageGuard, Session};
 use icat_soap::model::Value;
 use icat_soap::query::Query;
 
@@ -119,6 +119,8 @@ pub async fn all_pages(session: &Session, query: &Query, page: u64) -> anyhow::R
 /// Every result of the query that `page_query(offset, count)` renders (the same ordered query
 /// with `LIMIT offset, count`), `page` at a time and at most `limit` in all. Pages the server
 /// refuses as too large are halved down to 2 results; a refusal of 2 is returned as the error.
+/// A page that only repeats earlier results (a server ignoring the offset) ends the paging with
+/// `IcatError::EndlessPaging` ([`PageGuard`]).
 pub async fn paged(
     session: &Session,
     page: u64,
@@ -127,6 +129,8 @@ pub async fn paged(
 ) -> anyhow::Result<Vec<Value>> {
     let mut page = page.max(2);
     let mut values = Vec::new();
+    // A server ignoring the LIMIT offset would otherwise be asked forever (issue 14).
+    let mut guard = PageGuard::new();
     loop {
         let offset = values.len() as u64;
         let want = match limit {
@@ -143,6 +147,7 @@ pub async fn paged(
             }
             Err(other) => return Err(other.into()),
         };
+        guard.check(offset, &batch)?;
         let full = batch.len() as u64 >= want;
         values.extend(batch);
         if !full {

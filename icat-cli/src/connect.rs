@@ -13,6 +13,9 @@ use crate::credentials::{PasswordSources, build_credentials};
 use crate::failure::Failure;
 use crate::session_cache::{CachedSession, SessionCache, short_id};
 
+/// Most bytes of the user name the server reports that are kept and shown.
+const MAX_USER_NAME: usize = 256;
+
 /// A logged-in session with everything needed to reach ICAT and the IDS.
 #[derive(Debug)]
 pub struct Connection {
@@ -468,7 +471,8 @@ pub async fn connect_with(
             ));
         }
     }
-    let server_user = session.user_name().await?;
+    // The server's text, shown in messages and kept in the cache: cleaned and bounded once here.
+    let server_user = icat_soap::untrusted::clean_text(&session.user_name().await?, MAX_USER_NAME);
     let entry = CachedSession {
         url: url.clone(),
         idsurl: idsurl.clone(),

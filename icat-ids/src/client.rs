@@ -111,12 +111,7 @@ impl IdsClient {
     pub fn new(url: &str, options: TransportOptions) -> Result<Self, IdsError> {
         let base = normalize_ids_url(url)?;
         let http = options.build_client()?;
-        if base.scheme() == "http" {
-            tracing::warn!(
-                "IDS URL uses plain http: session ids and data travel unencrypted ({})",
-                base.host_str().unwrap_or("?")
-            );
-        }
+        icat_soap::client::warn_if_plain_http(&base, "IDS", "session ids and data");
         Ok(IdsClient {
             http,
             base,

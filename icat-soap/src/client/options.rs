@@ -142,6 +142,7 @@ impl ClientBuilder {
     /// Builds the client. Makes no network round trip; fails only on a bad URL or certificate.
     pub fn build(self) -> Result<Client, IcatError> {
         let endpoint = endpoint_url(&self.url)?;
+        super::warn_if_plain_http(&endpoint, "ICAT", "the password and session ids");
         let mut http = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)

@@ -7,6 +7,40 @@ use crate::IcatError;
 /// The path of the ICAT SOAP endpoint on a Payara/GlassFish server.
 pub const DEFAULT_PATH: &str = "/ICATService/ICAT";
 
+/// True when `url` names this machine (`localhost`, `*.localhost`, 127.0.0.0/8 or `::1`): plain
+/// http there does not cross a network.
+pub fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => {
+            let d = host.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+    }
+}
+
+/// Warns, once per process, that `url` is plain http to another machine: what is sent there
+/// (`what`: a password, session ids) can be read on the way. Nothing for https or loopback.
+pub fn warn_if_plain_http(url: &Url, service: &str, what: &str) {
+    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    if url.scheme() != "http" || is_loopback(url) {
+        return;
+    }
+    let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    if warned.iter().any(|s| s == service) {
+        return;
+    }
+    warned.push(service.to_owned());
+    tracing::warn!(
+        "the {service} URL uses plain http to {}: {what} travel unencrypted; use https",
+        url.host_str().unwrap_or("?")
+    );
+}
+
 /// Normalises a server address to the SOAP endpoint URL.
 ///
 /// * `https://host:8181` and `https://host:8181/` get `/ICATService/ICAT` appended;
@@ -82,6 +116,27 @@ fn redact(given: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_addresses() {
+        for l in [
+            "http://localhost:8080",
+            "http://127.0.0.1",
+            "http://127.1.2.3:9/x",
+            "http://[::1]:80",
+            "http://a.localhost",
+        ] {
+            assert!(is_loopback(&Url::parse(l).unwrap()), "{l}");
+        }
+        for n in [
+            "http://icat.example.org",
+            "http://10.0.0.1",
+            "http://[::2]",
+            "http://localhost.example.org",
+        ] {
+            assert!(!is_loopback(&Url::parse(n).unwrap()), "{n}");
+        }
+    }
 
     #[test]
     fn pasted_forms_all_reach_the_endpoint() {

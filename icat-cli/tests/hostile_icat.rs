@@ -1,0 +1,263 @@
+//! `icat` against a hostile ICAT (issue 14, findings 5, 8 and 13), a scripted raw-TCP SOAP
+//! server on 127.0.0.1: server text with terminal escape sequences never reaches the terminal
+//! raw or unbounded, paging stops when the server repeats a page, and plain http to another
+//! machine is warned about once (never for loopback).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{Home, login, start_sim, stderr, stdout};
+
+/// What the hostile ICAT answers to an operation: (HTTP status, body inside `S:Body`).
+type Script = dyn Fn(&str) -> (u16, String) + Send + Sync;
+
+/// A blocking raw-TCP SOAP server answering by operation name; counts `search` requests.
+struct HostileIcat {
+    url: String,
+    searches: Arc<AtomicUsize>,
+}
+
+fn operation(body: &str) -> String {
+    let after = body.split("Body>").nth(1).unwrap_or("");
+    let start = after.find('<').map_or(0, |i| i + 1);
+    let tag: String = after[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
+        .collect();
+    tag.rsplit(':').next().unwrap_or("").to_owned()
+}
+
+fn serve_one(mut conn: TcpStream, script: &Script, searches: &AtomicUsize) -> Option<()> {
+    conn.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let n = conn.read(&mut chunk).ok()?;
+            if n == 0 || buf.len() > 1 << 20 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        while buf.len() < head_end + length.min(1 << 20) {
+            let n = conn.read(&mut chunk).ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned();
+        buf.drain(..head_end + length);
+        let op = operation(&body);
+        if op == "search" {
+            searches.fetch_add(1, Ordering::SeqCst);
+        }
+        let (status, inner) = script(&op);
+        let envelope = format!(
+            "<?xml version='1.0' encoding='UTF-8'?><S:Envelope xmlns:S=\"http://schemas.xmlsoap.org/soap/envelope/\"><S:Body>{inner}</S:Body></S:Envelope>"
+        );
+        let reply = format!(
+            "HTTP/1.1 {status} X\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: {}\r\n\r\n{envelope}",
+            envelope.len()
+        );
+        conn.write_all(reply.as_bytes()).ok()?;
+    }
+}
+
+impl HostileIcat {
+    fn start(script: impl Fn(&str) -> (u16, String) + Send + Sync + 'static) -> HostileIcat {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!(
+            "http://{}/ICATService/ICAT",
+            listener.local_addr().expect("addr")
+        );
+        let searches = Arc::new(AtomicUsize::new(0));
+        let script: Arc<Script> = Arc::new(script);
+        let s = searches.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (script, s) = (script.clone(), s.clone());
+                std::thread::spawn(move || serve_one(conn, &*script, &s));
+            }
+        });
+        HostileIcat { url, searches }
+    }
+}
+
+fn answer(op: &str, inner: &str) -> (u16, String) {
+    (
+        200,
+        format!(
+            "<ns2:{op}Response xmlns:ns2=\"http://icatproject.org\">{inner}</ns2:{op}Response>"
+        ),
+    )
+}
+
+const EVIL: &str = "\u{1b}[2J\u{1b}]0;pwned\u{7}";
+
+fn no_terminal_control(text: &str) -> bool {
+    !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
+fn run_login(home: &Home, icat: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["-w", icat, "-a", "db", "-u", "root", "--password-stdin"];
+    args.extend_from_slice(extra);
+    args.push("login");
+    home.run_with_stdin(&args, "pw\n")
+}
+
+/// Finding 8: a user name and session id carrying `ESC[2J ESC]0;pwned BEL` were printed raw in
+/// "logged in as ...".
+#[test]
+fn names_and_session_ids_from_the_server_are_cleaned() {
+    let icat = HostileIcat::start(|op| match op {
+        "login" => answer("login", &format!("<return>{EVIL}0123456789abcdef</return>")),
+        "getUserName" => answer("getUserName", &format!("<return>{EVIL}db/root</return>")),
+        "getRemainingMinutes" => answer("getRemainingMinutes", "<return>120.0</return>"),
+        other => answer(other, ""),
+    });
+    let home = Home::new();
+    let o = run_login(&home, &icat.url, &[]);
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(out.contains("logged in as"), "{out}\n{err}");
+    assert!(out.contains("db/root"), "{out}");
+    assert!(no_terminal_control(&out), "{out:?}");
+    assert!(no_terminal_control(&err), "{err:?}");
+}
+
+/// Finding 8: 100 KB of fault text with escape sequences reached stderr raw.
+#[test]
+fn fault_text_from_the_server_is_cleaned_and_bounded() {
+    let icat = HostileIcat::start(|op| {
+        let message = format!("{EVIL}{}", "no\u{1b}[31m!\r\n".repeat(10_000));
+        match op {
+            "login" => (
+                500,
+                format!(
+                    "<S:Fault><faultcode>S:Server</faultcode><faultstring>{message}</faultstring><detail><ns2:IcatException xmlns:ns2=\"http://icatproject.org\"><message>{message}</message><offset>-1</offset><type>SESSION</type></ns2:IcatException></detail></S:Fault>"
+                ),
+            ),
+            other => answer(other, ""),
+        }
+    });
+    let home = Home::new();
+    let o = run_login(&home, &icat.url, &["--retries", "0"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    let start: String = err.chars().take(300).collect();
+    assert!(no_terminal_control(&err), "{start:?}");
+    assert!(err.len() < 8 * 1024, "{} bytes on stderr", err.len());
+}
+
+fn datafile_page(ids: std::ops::Range<i64>) -> String {
+    ids.map(|id| {
+        format!(
+            "<return xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"ns2:datafile\"><id>{id}</id><name>f{id}</name><fileSize>1</fileSize></return>"
+        )
+    })
+    .collect()
+}
+
+/// Finding 5 (CLI side): `catalog::paged`, which every paged CLI listing goes through, against
+/// an ICAT that ignores the LIMIT offset and always answers the same full page. Before: 2030
+/// requests and 10.4 GB in 35 s; now the repeat of the first page stops it.
+#[test]
+fn paging_stops_when_the_server_repeats_a_page() {
+    let icat = HostileIcat::start(|op| match op {
+        "login" => answer("login", "<return>sid-0123456789</return>"),
+        "getRemainingMinutes" => answer("getRemainingMinutes", "<return>120.0</return>"),
+        "search" => answer("search", &datafile_page(1..101)),
+        other => answer(other, ""),
+    });
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let err = rt.block_on(async {
+        let client = icat_soap::Client::new(&icat.url).expect("client");
+        let creds = icat_soap::client::Credentials::new().with("username", "u");
+        let session = client.login("db", &creds).await.expect("login");
+        let query = |offset: u64, count: u64| {
+            Ok(format!(
+                "SELECT df FROM Datafile df ORDER BY df.id LIMIT {offset}, {count}"
+            ))
+        };
+        // A guard against hanging (the unguarded loop never ends), not a timing threshold.
+        tokio::time::timeout(
+            Duration::from_secs(120),
+            icat_cli::catalog::paged(&session, 100, None, query),
+        )
+        .await
+        .expect("paging never stopped")
+        .unwrap_err()
+    });
+    let e = err
+        .downcast_ref::<icat_soap::IcatError>()
+        .unwrap_or_else(|| panic!("{err:?}"));
+    assert!(
+        matches!(e, icat_soap::IcatError::EndlessPaging { pages: 2, .. }),
+        "{e:?}"
+    );
+    assert_eq!(icat.searches.load(Ordering::SeqCst), 2);
+}
+
+/// Finding 13: a plain-http ICAT URL on another machine carries the password in clear text:
+/// warned about, once. (192.0.2.1 is TEST-NET-1: nothing answers there.)
+#[test]
+fn plain_http_to_another_machine_is_warned_about_once() {
+    let home = Home::new();
+    let o = run_login(
+        &home,
+        "http://192.0.2.1:9",
+        &["--connect-timeout", "300ms", "--retries", "0"],
+    );
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert_eq!(err.matches("ICAT URL uses plain http").count(), 1, "{err}");
+}
+
+/// Issue 15: no plain-http warning for loopback (the simulator), for ICAT or the IDS; a
+/// plain-http IDS on another machine is warned about once per command.
+#[test]
+fn no_plain_http_warning_for_loopback_and_one_for_a_remote_ids() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=2,size=1KiB",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let dest = home.path().join("d");
+    let o = home.run(&["download", "SIM000001", "-o", dest.to_str().expect("utf-8")]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("plain http"), "{err}");
+    let o = home.run(&[
+        "--idsurl",
+        "http://192.0.2.1:9/ids",
+        "--connect-timeout",
+        "300ms",
+        "--retries",
+        "0",
+        "download",
+        "SIM000001",
+        "-o",
+        home.path().join("d2").to_str().expect("utf-8"),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(err.matches("IDS URL uses plain http").count(), 1, "{err}");
+    assert!(!err.contains("ICAT URL uses plain http"), "{err}");
+}
