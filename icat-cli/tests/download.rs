@@ -300,6 +300,23 @@ fn upload_then_download_round_trips() {
     assert_eq!(got.len(), 1);
     assert!(got[0].ends_with("notes.txt"));
     assert_eq!(std::fs::read(dest.join(&got[0])).unwrap(), content);
+    // The same name again: one line saying what to do, a usage exit (not a retried server fault).
+    let o = home.run(&[
+        "upload",
+        file.to_str().unwrap(),
+        "--dataset",
+        &ds,
+        "--format",
+        "NeXus",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("already has a datafile named \"notes.txt\"")
+            && err.contains("rename the file")
+            && err.lines().filter(|l| l.starts_with("error:")).count() == 1,
+        "{err}"
+    );
     let o = home.run(&[
         "upload",
         file.to_str().unwrap(),

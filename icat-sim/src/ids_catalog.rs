@@ -88,6 +88,19 @@ pub fn to_catalog(e: IcatError) -> CatalogError {
     }
 }
 
+/// Maps an ICAT exception from creating the datafile in `put`, as ids.server 2.1.1's
+/// `IdsBean.registerDatafile` does: `SESSION` and `INSUFFICIENT_PRIVILEGES` become 403,
+/// `VALIDATION` 400, and every other type (`OBJECT_ALREADY_EXISTS` for a duplicate name among
+/// them) an `InternalException` with the text `"<TYPE> <message>"` (500).
+pub fn to_catalog_on_register(e: IcatError) -> CatalogError {
+    match e.kind {
+        IcatErrorKind::Session => CatalogError::Session(e.message),
+        IcatErrorKind::InsufficientPrivileges => CatalogError::InsufficientPrivileges(e.message),
+        IcatErrorKind::Validation => CatalogError::BadParameter(e.message),
+        kind => CatalogError::Internal(format!("{} {}", kind.wire_name(), e.message)),
+    }
+}
+
 fn dataset_info(d: DatasetRow) -> DatasetInfo {
     DatasetInfo {
         id: d.id,
@@ -214,7 +227,9 @@ impl IdsCatalog for SimCatalog {
             "datafileFormat".into(),
             reference("DatafileFormat", new.datafile_format_id),
         );
-        self.icat.create(session_id, &df).map_err(to_catalog)
+        self.icat
+            .create(session_id, &df)
+            .map_err(to_catalog_on_register)
     }
 
     fn delete_datafiles(&self, session_id: &str, datafile_ids: &[i64]) -> Result<(), CatalogError> {

@@ -417,10 +417,11 @@ async fn put_parameter_errors() {
             "987655",
         ),
         (
+            // IdsBean.registerDatafile: OBJECT_ALREADY_EXISTS is InternalException(type + " " + msg).
             format!("sessionId={s}&name=greet-jdoe.txt&datasetId={ds}&datafileFormatId={fmt}"),
-            400,
-            "BadRequestException",
-            "exists",
+            500,
+            "InternalException",
+            "OBJECT_ALREADY_EXISTS Datafile exists",
         ),
     ];
     for (q, status, code, message) in cases {

@@ -109,7 +109,10 @@ pub async fn upload(
             create_time_millis: modified,
             mod_time_millis: modified,
         };
-        let resp = ids.put(path, &req, None).await?;
+        let resp = ids
+            .put(path, &req, None)
+            .await
+            .map_err(|e| duplicate_name(e, &name, dataset))?;
         writeln!(
             out,
             "uploaded {} as datafile {} ({}, CRC32 {:x} verified)",
@@ -121,6 +124,22 @@ pub async fn upload(
         created.push(resp.id);
     }
     Ok(created)
+}
+
+/// A real IDS reports a name the dataset already holds as a 500 `InternalException` whose
+/// message starts with ICAT's `OBJECT_ALREADY_EXISTS` (ids.server `IdsBean.registerDatafile`);
+/// that is the user's input, not a server fault worth retrying, so say what to do instead.
+fn duplicate_name(e: icat_ids::IdsError, name: &str, dataset: i64) -> anyhow::Error {
+    match &e {
+        icat_ids::IdsError::Internal { message } if message.starts_with("OBJECT_ALREADY_EXISTS") => {
+            Failure::usage(
+                format!("dataset {dataset} already has a datafile named {name:?}"),
+                "rename the file or choose another --dataset",
+            )
+            .into()
+        }
+        _ => e.into(),
+    }
 }
 
 fn file_name(path: &Path) -> Result<String, Failure> {

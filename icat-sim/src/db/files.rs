@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use rusqlite::params_from_iter;
 
 use super::Db;
-use crate::error::IcatError;
+use crate::error::{IcatError, IcatErrorKind};
 
 /// One datafile as the IDS sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +126,11 @@ impl Db {
         let explicit = self.records("df.\"id\"", &selection.datafile_ids)?;
         for (rec, has_location) in explicit {
             if !has_location {
-                return Err(IcatError::not_found("Datafile", rec.id));
+                // ids.server 2.1.1 DataSelection.resolveDatasetIds: NotFoundException("Datafile " + id).
+                return Err(IcatError::new(
+                    IcatErrorKind::NoSuchObjectFound,
+                    format!("Datafile {}", rec.id),
+                ));
             }
             if seen.insert(rec.id) {
                 out.push(rec);

@@ -19,6 +19,8 @@ pub enum CatalogError {
     #[error("{0}")]
     NotFound(String),
     /// ICAT refused the values (`VALIDATION`, `BAD_PARAMETER`, `OBJECT_ALREADY_EXISTS`); 400.
+    /// When registering a `put` datafile only `VALIDATION` lands here (ids.server's
+    /// `IdsBean.registerDatafile`); the other types become [`CatalogError::Internal`].
     #[error("{0}")]
     BadParameter(String),
     /// Anything else that went wrong inside the catalogue; the IDS answers 500.

@@ -357,9 +357,11 @@ impl IdsCatalog for MemoryCatalog {
             .values()
             .any(|df| df.dataset_id == new.dataset_id && df.name == new.name);
         if duplicate {
-            return Err(CatalogError::BadParameter(format!(
-                "Datafile exists with name = '{}', dataset = 'id:{}'",
-                new.name, new.dataset_id
+            // ids.server's registerDatafile turns ICAT's OBJECT_ALREADY_EXISTS into
+            // InternalException("OBJECT_ALREADY_EXISTS " + message).
+            return Err(CatalogError::Internal(format!(
+                "OBJECT_ALREADY_EXISTS Datafile exists with dataset = 'id:{}', name = '{}'",
+                new.dataset_id, new.name
             )));
         }
         let id = data.new_id();
