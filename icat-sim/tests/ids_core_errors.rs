@@ -13,8 +13,17 @@ async fn put(s: &Sim, name: &str) -> (u16, String) {
         .text("datasetId", s.dataset.to_string())
         .text("datafileFormatId", s.format.to_string())
         .text("name", name.to_string())
-        .part("file", Part::bytes(b"abc".to_vec()).file_name(name.to_string()));
-    let r = s.http.post(s.url("put")).multipart(form).send().await.unwrap();
+        .part(
+            "file",
+            Part::bytes(b"abc".to_vec()).file_name(name.to_string()),
+        );
+    let r = s
+        .http
+        .post(s.url("put"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -38,7 +47,11 @@ async fn putting_an_existing_name_is_an_internal_exception_naming_the_icat_type(
             s.dataset
         ),
     );
-    assert_eq!(s.datafile_count(), before + 1, "the second put left nothing behind");
+    assert_eq!(
+        s.datafile_count(),
+        before + 1,
+        "the second put left nothing behind"
+    );
 }
 
 /// `DataSelection.resolveDatasetIds`: an explicitly selected datafile that exists but has no
@@ -57,12 +70,21 @@ async fn a_selected_datafile_without_location_is_not_found_by_id() {
         let r = s
             .http
             .get(s.url(call))
-            .query(&[("sessionId", s.root.as_str()), ("datafileIds", &id.to_string())])
+            .query(&[
+                ("sessionId", s.root.as_str()),
+                ("datafileIds", &id.to_string()),
+            ])
             .send()
             .await
             .unwrap();
         let status = r.status().as_u16();
         let body = r.text().await.unwrap();
-        assert_error(status, &body, 404, "NotFoundException", &format!("Datafile {id}"));
+        assert_error(
+            status,
+            &body,
+            404,
+            "NotFoundException",
+            &format!("Datafile {id}"),
+        );
     }
 }

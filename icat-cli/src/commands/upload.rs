@@ -131,7 +131,9 @@ pub async fn upload(
 /// that is the user's input, not a server fault worth retrying, so say what to do instead.
 fn duplicate_name(e: icat_ids::IdsError, name: &str, dataset: i64) -> anyhow::Error {
     match &e {
-        icat_ids::IdsError::Internal { message } if message.starts_with("OBJECT_ALREADY_EXISTS") => {
+        icat_ids::IdsError::Internal { message }
+            if message.starts_with("OBJECT_ALREADY_EXISTS") =>
+        {
             Failure::usage(
                 format!("dataset {dataset} already has a datafile named {name:?}"),
                 "rename the file or choose another --dataset",
