@@ -7,6 +7,8 @@ use std::error::Error;
 use icat_ids::IdsError;
 use icat_soap::IcatError;
 
+use crate::url_text::redact_url;
+
 /// The hint for a TLS failure (or a plain-http answer to https) seen in `detail`, for `url`.
 pub fn tls_hint(url: &str, detail: &str) -> String {
     if detail.contains("InvalidContentType") || detail.contains("corrupt message") {
@@ -75,12 +77,14 @@ fn chain_text(e: &(dyn Error + 'static)) -> String {
 pub fn icat_message(e: &IcatError) -> Option<String> {
     Some(match e {
         IcatError::Tls { url, detail } => {
+            let url = &redact_url(url);
             format!(
                 "TLS error talking to {url}: {detail}; {}",
                 tls_hint(url, detail)
             )
         }
         IcatError::Interrupted { url, detail } | IcatError::Connect { url, detail } => {
+            let url = &redact_url(url);
             let hint = http_to_tls_hint(url, detail)?;
             format!("no HTTP answer from {url}: {detail}; {hint}")
         }
@@ -116,6 +120,7 @@ pub fn ids_message(e: &IdsError) -> Option<String> {
              later, or raise --read-timeout (readTimeout in icat.cfg)"
         ),
         IdsError::Connect { url, .. } => {
+            let url = &redact_url(url);
             let detail = chain_text(e);
             if is_tls_detail(&detail) {
                 format!(

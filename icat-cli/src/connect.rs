@@ -12,6 +12,7 @@ use crate::config::{self, Network, Settings};
 use crate::credentials::{PasswordSources, build_credentials};
 use crate::failure::Failure;
 use crate::session_cache::{CachedSession, SessionCache, short_id};
+use crate::url_text::{has_userinfo, redact_url};
 
 /// Most bytes of the user name the server reports that are kept and shown.
 const MAX_USER_NAME: usize = 256;
@@ -98,6 +99,16 @@ pub fn icat_client(
     ca_file: Option<&PathBuf>,
     network: &Network,
 ) -> Result<Client, Failure> {
+    if has_userinfo(url) {
+        return Err(Failure::usage(
+            format!(
+                "the ICAT URL {} contains a user name or password",
+                redact_url(url)
+            ),
+            "remove them from -w/--url (ICAT_SERVICE, url in icat.cfg); give the user with -u USER \
+             and the password with --password-stdin",
+        ));
+    }
     let mut builder = Client::builder(url)
         .proxy_from_env(true)
         .user_agent(concat!("icat-rs/", env!("CARGO_PKG_VERSION")));
@@ -128,7 +139,7 @@ pub fn icat_client(
             "check the --ca-file path or caFile in icat.cfg (a PEM file with -----BEGIN CERTIFICATE-----)",
         ),
         e => Failure::usage(
-            format!("cannot use ICAT URL {url}: {e}"),
+            format!("cannot use ICAT URL {}: {e}", redact_url(url)),
             "check -w/--url, ICAT_SERVICE or url in icat.cfg",
         ),
     })
@@ -349,7 +360,7 @@ pub async fn connect_with(
         .or_else(|| chosen.username.clone())
         .unwrap_or_else(|| "the last user".to_string());
     if cached.is_none() && chosen.from_default && reuse != Reuse::AlwaysLogin {
-        let ended = format!("the session of {who} at {url} has ended");
+        let ended = format!("the session of {who} at {} has ended", redact_url(&url));
         if reuse == Reuse::CachedOnly || !can_get_password(ctx, settings) {
             return Err(not_logged_in(Some(ended)).into());
         }

@@ -23,3 +23,4 @@ pub mod progress;
 pub mod queries;
 pub mod session_cache;
 pub mod tree;
+pub mod url_text;

@@ -250,3 +250,26 @@ fn network_flags_bound_a_slow_server() {
         assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn a_password_in_the_url_is_never_printed() {
+    let home = Home::new();
+    let o = home.run_with_stdin(
+        &[
+            "-w",
+            "http://rbeck:hunter2xyz@127.0.0.1:1",
+            "-a",
+            "db",
+            "-u",
+            "jdoe",
+            "--password-stdin",
+            "login",
+        ],
+        "secret\n",
+    );
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(!err.contains("hunter2xyz"), "{err}");
+    assert!(!err.contains("pass them to login"), "{err}");
+    assert!(err.contains("--password-stdin"), "{err}");
+}
