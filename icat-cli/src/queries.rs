@@ -1,9 +1,9 @@
 //! The JPQL the CLI sends. Queries are built with `icat_soap::query::Query`, which escapes every
-//! value and checks every path against the ICAT schema offline; only the visit listing (which needs
-//! GROUP BY, which the builder does not offer) is written as text, with values quoted by the same
-//! `quote_string` the builder uses.
+//! value and checks every path against the ICAT schema offline; only the visit listing (which uses
+//! ICAT's `:user` variable) is written as text, with values quoted by the same `quote_string` the
+//! builder uses.
 
-use icat_soap::query::{Condition, Query, QueryError, quote_string};
+use icat_soap::query::{Aggregate, Condition, Query, QueryError, quote_string};
 
 use crate::failure::Failure;
 
@@ -80,11 +80,15 @@ pub struct VisitFilter {
     pub mine: bool,
 }
 
-/// One query for the visit list: id, visit id, name, title, start date, dataset count, total size.
+/// The visit list, one row per visit: id, visit id, name, title, start date.
+///
+/// Dataset counts and sizes are not aggregated here: on a real ICAT a non-root user's rule
+/// restrictions are added for every joined variable (`ds.id IN (...)`, `df.id IN (...)`), so an
+/// outer join to a dataset without datafiles yields a row no rule admits and the dataset is not
+/// counted. [`dataset_counts_query`] and [`datafile_sizes_query`] count with inner joins instead.
 pub fn visits_query(filter: &VisitFilter) -> Result<String, Failure> {
     let mut q = String::from(
-        "SELECT i.id, i.visitId, i.name, i.title, i.startDate, COUNT(DISTINCT ds.id), SUM(df.fileSize) \
-         FROM Investigation i LEFT JOIN i.datasets ds LEFT JOIN ds.datafiles df",
+        "SELECT DISTINCT i.id, i.visitId, i.name, i.title, i.startDate FROM Investigation i",
     );
     let mut conditions = Vec::new();
     if let Some(inst) = &filter.instrument {
@@ -103,10 +107,33 @@ pub fn visits_query(filter: &VisitFilter) -> Result<String, Failure> {
         q.push_str(" WHERE ");
         q.push_str(&conditions.join(" AND "));
     }
-    q.push_str(
-        " GROUP BY i.id, i.visitId, i.name, i.title, i.startDate ORDER BY i.startDate DESC, i.id",
-    );
+    q.push_str(" ORDER BY i.startDate DESC, i.id");
     Ok(q)
+}
+
+/// How many datasets each of these investigations has: rows of (investigation id, count), none
+/// for an investigation without (readable) datasets.
+pub fn dataset_counts_query(investigations: &[i64]) -> Query {
+    Query::new("Dataset")
+        .select("investigation.id")
+        .count()
+        .filter(Condition::is_in(
+            "investigation.id",
+            investigations.iter().copied(),
+        ))
+        .group_by("investigation.id")
+}
+
+/// The total datafile size of each of these investigations: rows of (investigation id, sum).
+pub fn datafile_sizes_query(investigations: &[i64]) -> Query {
+    Query::new("Datafile")
+        .select("dataset.investigation.id")
+        .aggregate(Aggregate::Sum, "fileSize")
+        .filter(Condition::is_in(
+            "dataset.investigation.id",
+            investigations.iter().copied(),
+        ))
+        .group_by("dataset.investigation.id")
 }
 
 /// How many instruments have this name or full name (to tell an unknown instrument from one

@@ -47,6 +47,31 @@ fn visits_table_json_and_csv() {
     assert!(csv.contains(",24576"), "CSV sizes are plain bytes: {csv}");
 }
 
+/// A dataset without datafiles still counts for a non-root user. On a real ICAT the rule
+/// restrictions of every joined variable are added to the query, so a LEFT JOIN row with no
+/// datafile is admitted by no rule: counting over outer joins would miss the empty dataset.
+#[test]
+fn visits_count_datasets_without_files_for_a_non_root_user() {
+    let (sim, home) = setup();
+    sim.sql(
+        "DELETE FROM \"Datafile\" WHERE \"dataset_id\" = (SELECT d.\"id\" FROM \"Dataset\" d \
+         JOIN \"Investigation\" i ON d.\"investigation_id\" = i.\"id\" \
+         WHERE i.\"name\" = 'SIM000001' ORDER BY d.\"id\" LIMIT 1)",
+    );
+    let doc = json(&home.run(&["visits", "--json"]));
+    let visits = doc["visits"].as_array().unwrap();
+    let first = visits
+        .iter()
+        .find(|v| v["name"] == "SIM000001")
+        .expect("SIM000001 listed");
+    assert_eq!(first["dataset_count"], 2, "{first}");
+    assert_eq!(first["total_size"], 3 * 4096, "{first}");
+    for v in visits.iter().filter(|v| v["name"] != "SIM000001") {
+        assert_eq!(v["dataset_count"], 2, "{v}");
+        assert_eq!(v["total_size"], 2 * 3 * 4096, "{v}");
+    }
+}
+
 #[test]
 fn visits_filters() {
     let (_sim, home) = setup();

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
+use icat_soap::IcatError;
 use icat_soap::client::Session;
 use icat_soap::dynamic::DynEntity;
 use icat_soap::model::{Datafile, Investigation, Value};
@@ -17,6 +18,9 @@ use crate::tree::{self, VisitNode};
 
 /// Rows per page of `icat visits` (one row per visit, under ICAT's default `maxEntities`).
 pub const VISIT_PAGE: u64 = 5000;
+
+/// Visits per pair of count searches (dataset counts, sizes): a bounded `IN (...)` list.
+const COUNT_CHUNK: usize = 500;
 
 /// Results per page of `icat search` (halved while the server refuses, e.g. for big INCLUDEs).
 pub const SEARCH_PAGE: u64 = 1000;
@@ -67,7 +71,7 @@ pub async fn visit_rows(
             .into());
         }
     }
-    Ok(rows
+    let mut visits: Vec<VisitRow> = rows
         .iter()
         .filter_map(|row| {
             let c = columns(row);
@@ -78,9 +82,57 @@ pub async fn visit_rows(
                 name: text(get(2)),
                 title: text(get(3)),
                 start_date: text(get(4)),
-                dataset_count: int(get(5)).unwrap_or(0).max(0) as u64,
-                total_size: int(get(6)).unwrap_or(0).max(0) as u64,
+                dataset_count: 0,
+                total_size: 0,
             })
+        })
+        .collect();
+    add_counts(session, &mut visits).await?;
+    Ok(visits)
+}
+
+/// Fills in dataset counts and sizes, up to [`COUNT_CHUNK`] visits per pair of searches (fewer
+/// while the server refuses to return that many rows: its `maxEntities` counts them too).
+async fn add_counts(session: &Session, visits: &mut [VisitRow]) -> anyhow::Result<()> {
+    let ids: Vec<i64> = visits.iter().map(|v| v.id).collect();
+    let mut datasets = HashMap::new();
+    let mut sizes = HashMap::new();
+    let mut chunk = COUNT_CHUNK;
+    let mut done = 0;
+    while done < ids.len() {
+        let part = &ids[done..ids.len().min(done + chunk)];
+        let counted = match per_investigation(session, queries::dataset_counts_query(part)).await {
+            Ok(counted) => counted,
+            Err(IcatError::Validation { .. }) if chunk > 1 => {
+                chunk /= 2;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        datasets.extend(counted);
+        sizes.extend(per_investigation(session, queries::datafile_sizes_query(part)).await?);
+        done += part.len();
+    }
+    for v in visits {
+        v.dataset_count = datasets.get(&v.id).copied().unwrap_or(0);
+        v.total_size = sizes.get(&v.id).copied().unwrap_or(0);
+    }
+    Ok(())
+}
+
+/// Runs a query of (investigation id, number) rows into a map.
+async fn per_investigation(
+    session: &Session,
+    query: icat_soap::Query,
+) -> Result<HashMap<i64, u64>, IcatError> {
+    let rows = session.search(&query).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let c = columns(row);
+            let id = int(c.first().copied().flatten())?;
+            let n = int(c.get(1).copied().flatten()).unwrap_or(0);
+            Some((id, n.max(0) as u64))
         })
         .collect())
 }
