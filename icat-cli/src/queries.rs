@@ -372,7 +372,13 @@ mod tests {
     fn visits_query_shapes() {
         let q = visits_query(&VisitFilter::default()).unwrap();
         assert!(!q.contains("WHERE"));
-        assert!(q.starts_with("SELECT i.id, i.visitId"));
+        assert!(q.starts_with("SELECT DISTINCT i.id, i.visitId"), "{q}");
+        assert!(!q.contains("LEFT JOIN") && !q.contains("COUNT"), "{q}");
+        assert_eq!(
+            dataset_counts_query(&[3, 4]).to_jpql().unwrap(),
+            "SELECT i.id, COUNT(d) FROM Dataset d JOIN d.investigation i \
+             WHERE i.id IN (3, 4) GROUP BY i.id"
+        );
         let q = visits_query(&VisitFilter {
             mine: true,
             since: Some("2020-01-01".into()),
