@@ -273,3 +273,14 @@ fn a_password_in_the_url_is_never_printed() {
     assert!(!err.contains("pass them to login"), "{err}");
     assert!(err.contains("--password-stdin"), "{err}");
 }
+
+#[test]
+fn logout_all_counts_failures_not_ended_sessions() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let out = ok(&home.run(&["logout", "--all"]));
+    assert_eq!(out.trim(), "logged out of 1 session", "{out}");
+    let out = ok(&home.run(&["logout", "--all"]));
+    assert_eq!(out.trim(), "no stored sessions", "{out}");
+}

@@ -54,27 +54,37 @@ pub async fn logout(ctx: &Context, all: bool, out: &mut dyn Write) -> anyhow::Re
     let cache = SessionCache::from_env(&ctx.env)?;
     if all {
         let entries = cache.all();
-        let mut ended = 0;
+        if entries.is_empty() {
+            cache.clear_default()?;
+            writeln!(out, "no stored sessions")?;
+            return Ok(());
+        }
+        let mut failed = 0u64;
         for (_, entry) in &entries {
-            match end_session(ctx, entry).await {
-                Ok(true) => ended += 1,
-                Ok(false) => {}
-                Err(e) => ctx.reporter.note(&format!(
+            if let Err(e) = end_session(ctx, entry).await {
+                failed += 1;
+                ctx.reporter.note(&format!(
                     "warning: could not end the session of {} at {} on the server ({}); forgetting it",
                     entry.server_user,
-                    entry.url,
+                    crate::url_text::redact_url(&entry.url),
                     crate::app::describe_error(&e).1
-                )),
+                ));
             }
             cache.remove(&entry.url, &entry.auth, &entry.username)?;
         }
         cache.clear_default()?;
-        writeln!(
-            out,
-            "logged out of {} ({} still alive on the server)",
-            crate::grammar::count(entries.len() as u64, "session", "sessions"),
-            ended
-        )?;
+        let logged_out = format!(
+            "logged out of {}",
+            crate::grammar::count(entries.len() as u64, "session", "sessions")
+        );
+        if failed == 0 {
+            writeln!(out, "{logged_out}")?;
+        } else {
+            writeln!(
+                out,
+                "{logged_out} ({failed} could not be ended on the server and may stay alive until it expires)"
+            )?;
+        }
         return Ok(());
     }
     let settings = connect::settings(ctx)?;
