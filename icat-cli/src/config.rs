@@ -400,12 +400,16 @@ pub fn resolve(
     let mut warnings = Vec::new();
     let mut merged: Option<BTreeMap<String, String>> = None;
     let mut password_file: Option<&ConfigFile> = None;
+    let mut ca_file_dir: Option<&Path> = None;
     if let Some(name) = &section {
         for file in files {
             for (sec_name, values) in parse_ini(file)? {
                 if &sec_name == name {
                     if values.contains_key("password") {
                         password_file = Some(file);
+                    }
+                    if values.contains_key("cafile") {
+                        ca_file_dir = file.path.parent();
                     }
                     merged.get_or_insert_with(BTreeMap::new).extend(values);
                 }
@@ -475,7 +479,11 @@ pub fn resolve(
     };
     let ca_file = flags.ca_file.clone().or_else(|| {
         file.and_then(|f| f.get("cafile"))
-            .map(|v| PathBuf::from(v.as_str()))
+            .map(|v| match ca_file_dir {
+                // A relative caFile is relative to the icat.cfg that names it.
+                Some(dir) => dir.join(v.as_str()),
+                None => PathBuf::from(v.as_str()),
+            })
     });
 
     let mut credentials = BTreeMap::new();

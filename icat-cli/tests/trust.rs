@@ -243,3 +243,24 @@ fn an_unreadable_ca_file_names_the_flag_not_the_url() {
         assert!(!err.contains("check -w/--url"), "{err}");
     }
 }
+
+#[test]
+fn relative_ca_file_in_icat_cfg_is_relative_to_the_file() {
+    let sim = sim();
+    let ca = private_ca();
+    let front = front(&sim, &ca.server.cert, &ca.server.key);
+    let home = Home::new();
+    let (url, ids) = https("localhost", front.port);
+    let cfg_dir = home.path().join(".icat");
+    std::fs::create_dir_all(&cfg_dir).unwrap();
+    write(&cfg_dir, "ca.pem", &ca.ca.cert);
+    std::fs::write(
+        cfg_dir.join("icat.cfg"),
+        format!(
+            "[jdoe]\nurl = {url}\nidsurl = {ids}\nauth = db\nusername = jdoe\ncaFile = ca.pem\n"
+        ),
+    )
+    .unwrap();
+    let o = home.run_with_stdin(&["-s", "jdoe", "--password-stdin", "login"], "secret\n");
+    ok(&o);
+}
