@@ -24,9 +24,19 @@ usage: cargo xtask codegen [--check] [--wsdl PATH [--entity-info PATH] --out DIR
   refresh-wsdl   download URL?wsdl, URL?xsd=1 and every getEntityInfo answer into wsdl/ (or DIR),
                  with addresses normalised, then regenerate the bindings (unless --no-codegen)";
 
+/// The repository being worked on, found at run time: the nearest directory at or above the
+/// current one whose `Cargo.toml` declares a `[workspace]` and that has `xtask/` (a path fixed at
+/// compile time would make a copy of the repository write into the original checkout).
 fn workspace_root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    find_workspace_root(&cwd).unwrap_or(cwd)
+}
+
+fn find_workspace_root(start: &Path) -> Option<PathBuf> {
+    start.ancestors().find_map(|dir| {
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+        (manifest.contains("[workspace]") && dir.join("xtask").is_dir()).then(|| dir.to_path_buf())
+    })
 }
 
 struct Args {
@@ -197,4 +207,25 @@ fn refresh_wsdl_cmd(mut args: impl Iterator<Item = String>) -> Result<ExitCode> 
         },
     };
     codegen(codegen_args)
+}
+
+#[cfg(test)]
+mod root_tests {
+    #[test]
+    fn the_root_is_found_from_the_current_directory_not_the_build() {
+        let copy = tempfile::tempdir().unwrap();
+        std::fs::write(
+            copy.path().join("Cargo.toml"),
+            "[workspace]\nmembers = []\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(copy.path().join("xtask")).unwrap();
+        let inner = copy.path().join("icat-soap/src");
+        std::fs::create_dir_all(&inner).unwrap();
+        assert_eq!(
+            super::find_workspace_root(&inner).as_deref(),
+            Some(copy.path())
+        );
+        assert_eq!(super::find_workspace_root(std::path::Path::new("/")), None);
+    }
 }
