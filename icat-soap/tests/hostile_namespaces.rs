@@ -1,5 +1,6 @@
-//! Hostile namespace use in SOAP answers (issue 14, findings 6 and 12), with the bounded
-//! property-based twins of the fuzz targets' namespace-heavy and duplicate-attribute seeds:
+//! Hostile namespace use in SOAP answers: bounded namespace declarations and attributes repeated
+//! after namespace resolution, with property-based tests of both (the `fuzz/` targets have no
+//! seeds of these shapes yet):
 //! declarations beyond the bound are refused (so prefix lookups stay cheap and decoding linear),
 //! and an attribute repeated through two prefixes bound to one namespace is malformed.
 
@@ -131,7 +132,7 @@ fn xsi_type_through_two_prefixes_is_malformed() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// Twin of the fuzz seeds `soap_response/namespace_heavy*`: any number of declarations, spread
+    /// Namespace-heavy answers: any number of declarations, spread
     /// over any nesting, decodes exactly when the bound holds, and never panics.
     #[test]
     fn namespace_heavy_answers_decode_exactly_within_the_bound(
@@ -150,7 +151,7 @@ proptest! {
         }
     }
 
-    /// Twin of the fuzz seeds `soap_response/duplicate_attribute*`: prefixes bound to a few
+    /// Duplicate attributes: prefixes bound to a few
     /// namespaces, attributes with a few local names; malformed exactly when two attributes
     /// resolve to the same `{namespace}local`.
     #[test]
