@@ -3,6 +3,7 @@
 //! `.icat-download/` work folder with flat memory, reading no more than the expected size, and
 //! reporting per file whether it was verified.
 
+mod digest;
 mod lock;
 pub mod names;
 pub mod part;
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::backoff::Backoff;
 use crate::prepare::WaitOptions;
 
+pub use digest::{DigestFactory, StreamDigest};
 pub use names::{IdsEntry, SafeRelPath, ZipLayout, entry_path, parse_ids_entry};
 pub use part::{
     Expected, WORK_DIR, crc_hex, datafile_part, datafile_part_for, part_path, work_dir,
@@ -102,6 +104,10 @@ pub struct DownloadOptions {
     /// `Some(WaitOptions::default())`, which waits up to **24 hours** (its `deadline`) polling with
     /// `Backoff::default()`; set a shorter deadline, or `None`, for interactive programs.
     pub wait_for_restore: Option<WaitOptions>,
+    /// An extra digest per datafile, computed while its bytes stream to disk (raw strategy; a
+    /// file skipped because it already matched is read once for it) and returned in
+    /// [`FileReport::extra_digest`]. Default `None`. The prepared-zip strategy does not compute it.
+    pub extra_digest: Option<DigestFactory>,
 }
 
 impl Default for DownloadOptions {
@@ -116,6 +122,7 @@ impl Default for DownloadOptions {
             strategy: Strategy::RawFiles,
             fsync: true,
             wait_for_restore: Some(WaitOptions::default()),
+            extra_digest: None,
         }
     }
 }
@@ -128,6 +135,7 @@ impl std::fmt::Debug for DownloadOptions {
             .field("overwrite", &self.overwrite)
             .field("strategy", &self.strategy)
             .field("fsync", &self.fsync)
+            .field("extra_digest", &self.extra_digest.is_some())
             .finish_non_exhaustive()
     }
 }

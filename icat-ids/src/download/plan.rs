@@ -386,7 +386,12 @@ fn finish(
     summary: &mut DownloadSummary,
 ) {
     for (i, f) in plan.files.iter().enumerate() {
-        let outcome = match results.remove(&i) {
+        let result = results.remove(&i);
+        let extra_digest = match &result {
+            Some(Ok(o)) => o.extra_digest.clone(),
+            _ => None,
+        };
+        let outcome = match result {
             Some(Ok(o)) if o.skipped => Outcome::Skipped { bytes: o.bytes },
             Some(Ok(o)) => {
                 summary.bytes_transferred += o.bytes - o.resumed_from;
@@ -408,6 +413,7 @@ fn finish(
             id: f.id,
             path: f.path.under(&plan.dest),
             outcome,
+            extra_digest,
         });
     }
 }

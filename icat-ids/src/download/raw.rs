@@ -6,10 +6,9 @@ use std::path::Path;
 
 use futures_util::StreamExt;
 
+use super::digest::{FileHasher, digest_existing};
 use super::lock::DestLock;
-use super::part::{
-    Expected, PartFile, datafile_part, existing_matches, hash_file, verify, work_dir,
-};
+use super::part::{Expected, PartFile, datafile_part, existing_matches, verify, work_dir};
 use super::report::{UnverifiedReason, Verification};
 use super::{DownloadOptions, Phase, Progress};
 use crate::backoff::sleep_or_cancel;
@@ -31,6 +30,9 @@ pub struct RawOutcome {
     pub skipped: bool,
     /// What the file was checked against.
     pub verification: Verification,
+    /// The caller's extra digest of the final file ([`DownloadOptions::extra_digest`]), computed
+    /// while streaming (over the resumed prefix too); `None` when none was asked for.
+    pub extra_digest: Option<String>,
 }
 
 impl IdsClient {
@@ -94,6 +96,7 @@ impl IdsClient {
             // downloaded again into its `.part` file and replaces the old one once verified.
             match existing_matches(target, expected).await? {
                 Ok(()) => {
+                    let extra_digest = digest_existing(opts.extra_digest.as_ref(), target).await?;
                     report(m.len(), Phase::Skipped);
                     return Ok(RawOutcome {
                         bytes: m.len(),
@@ -104,6 +107,7 @@ impl IdsClient {
                             expected,
                             UnverifiedReason::NothingToCompare,
                         ),
+                        extra_digest,
                     });
                 }
                 Err(detail) if !opts.overwrite => {
@@ -128,9 +132,9 @@ impl IdsClient {
                 bytes = resumed_from,
                 "resuming from the partial download"
             );
-            hash_file(part.path(), Some(resumed_from)).await?.0
+            FileHasher::with_prefix(opts.extra_digest.as_ref(), part.path(), resumed_from).await?
         } else {
-            crc32fast::Hasher::new()
+            FileHasher::new(opts.extra_digest.as_ref())
         };
         let mut attempt = 0u32;
         let mut restarted = false;
@@ -144,7 +148,7 @@ impl IdsClient {
             let err = match r {
                 Ok(server_length) => {
                     part.sync(opts.fsync).await?;
-                    let crc = hasher.clone().finalize();
+                    let crc = hasher.crc();
                     match verify(label, part.path(), part.len(), Some(crc), expected) {
                         Ok(()) => {
                             let bytes = part.len();
@@ -161,6 +165,7 @@ impl IdsClient {
                                 retries: attempt,
                                 skipped: false,
                                 verification: Verification::from_catalogue(expected, fallback),
+                                extra_digest: hasher.finish_extra(),
                             });
                         }
                         Err(e) if used_resume && !restarted => {
@@ -170,7 +175,7 @@ impl IdsClient {
                             restarted = true;
                             used_resume = false;
                             part.truncate().await?;
-                            hasher = crc32fast::Hasher::new();
+                            hasher.reset();
                             report(0, Phase::Started);
                             continue;
                         }
@@ -194,7 +199,7 @@ impl IdsClient {
                     range_restarted = true;
                     used_resume = false;
                     part.truncate().await?;
-                    hasher = crc32fast::Hasher::new();
+                    hasher.reset();
                     report(0, Phase::Started);
                     continue;
                 }
@@ -245,7 +250,7 @@ impl IdsClient {
         &self,
         id: i64,
         part: &mut PartFile,
-        hasher: &mut crc32fast::Hasher,
+        hasher: &mut FileHasher,
         expected: &Expected,
         opts: &DownloadOptions,
         index: usize,
@@ -264,7 +269,7 @@ impl IdsClient {
                 "server ignored the range; downloading from the start"
             );
             part.truncate().await?;
-            *hasher = crc32fast::Hasher::new();
+            hasher.reset();
         }
         let server_length = ds.content_length().map(|c| c + part.len());
         let total = expected.size.or(server_length);

@@ -149,6 +149,9 @@ pub struct FileReport {
     pub path: PathBuf,
     /// What happened.
     pub outcome: Outcome,
+    /// The extra digest asked for with [`super::DownloadOptions::extra_digest`], for a file
+    /// downloaded or skipped by the raw strategy.
+    pub extra_digest: Option<String>,
 }
 
 impl FileReport {

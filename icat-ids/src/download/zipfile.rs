@@ -422,6 +422,7 @@ fn extract_selected(
                 &w.expected,
                 UnverifiedReason::ZipChecksumOnly,
             ),
+            extra_digest: None,
         });
         out.results.insert(index, r);
     }
