@@ -319,7 +319,11 @@ impl SimulatorBuilder {
                 faults.soap_state(),
                 crate::faults::soap_layer,
             ))
-            .nest("/ids", crate::ids::router(ids_state));
+            .nest("/ids", crate::ids::router(ids_state))
+            .nest(
+                crate::rest::REST_PATH,
+                crate::rest::router(AppState { icat: icat.clone() }),
+            );
         let (stop_tx, mut stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
         if let Some(every) = fault_config.expire_sessions_every {
