@@ -38,6 +38,17 @@ pub struct ServeArgs {
     /// How long an IDS restore takes, e.g. 2s or 500ms (switches on --two-level).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub restore_delay: Option<Duration>,
+    /// Each restore takes the restore delay plus or minus up to this, e.g. 4s (seeded per
+    /// dataset by [ids] restoreSeed).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub restore_jitter: Option<Duration>,
+    /// Restores that run at once (tape drives); 0 is no limit.
+    #[arg(long, value_name = "N")]
+    pub tape_drives: Option<usize>,
+    /// Shape every answer like this facility network: lan, wan or transatlantic (the figures of
+    /// the config file's [network] section override the preset's; see the README).
+    #[arg(long, value_name = "PRESET")]
+    pub network: Option<String>,
 }
 
 fn parse_spec(text: &str) -> Result<SyntheticSpec, String> {
@@ -69,6 +80,15 @@ impl ServeArgs {
         }
         if let Some(delay) = self.restore_delay {
             b = b.restore_delay(delay);
+        }
+        if let Some(jitter) = self.restore_jitter {
+            b = b.restore_jitter(jitter);
+        }
+        if let Some(drives) = self.tape_drives {
+            b = b.tape_drives(drives);
+        }
+        if let Some(preset) = &self.network {
+            b = b.network_preset(preset);
         }
         Ok(b)
     }

@@ -58,6 +58,9 @@ pub struct SimConfig {
     /// Injected faults (all off by default; see [`crate::faults`]).
     #[serde(default)]
     pub faults: crate::faults::FaultConfig,
+    /// The facility's network (none by default: answers are not shaped; see [`crate::network`]).
+    #[serde(default)]
+    pub network: crate::network::NetworkConfig,
 }
 
 /// One login plugin, as `login(plugin, credentials)` knows it.
@@ -90,6 +93,15 @@ pub struct IdsSettings {
     /// How long a restore from the archive takes, e.g. `"2s"`, `"500ms"`.
     #[serde(default = "default_restore_delay", deserialize_with = "de_duration")]
     pub restore_delay: Duration,
+    /// Each restore takes `restoreDelay` plus or minus up to this, e.g. `"4s"` (default 0).
+    #[serde(default = "zero_duration", deserialize_with = "de_duration")]
+    pub restore_jitter: Duration,
+    /// Seed of the restore-time distribution.
+    #[serde(default)]
+    pub restore_seed: u64,
+    /// Restores that run at once (tape drives); 0 (the default) is no limit.
+    #[serde(default)]
+    pub tape_drives: usize,
     /// A read-only IDS refuses put, delete and write.
     #[serde(default)]
     pub read_only: bool,
@@ -112,6 +124,9 @@ impl Default for IdsSettings {
         IdsSettings {
             two_level: false,
             restore_delay: default_restore_delay(),
+            restore_jitter: Duration::ZERO,
+            restore_seed: 0,
+            tape_drives: 0,
             read_only: false,
             link_lifetime_seconds: 0,
             prepared_count: default_prepared_count(),
@@ -142,6 +157,10 @@ fn default_lifetime() -> u32 {
 
 fn default_max_entities() -> u64 {
     10_000
+}
+
+fn zero_duration() -> Duration {
+    Duration::ZERO
 }
 
 fn default_restore_delay() -> Duration {
@@ -286,6 +305,7 @@ impl SimConfig {
             return Err(ConfigError::Invalid("maxEntities must be positive".into()));
         }
         self.faults.validate().map_err(ConfigError::Invalid)?;
+        self.network.resolve(None).map_err(ConfigError::Invalid)?;
         Ok(())
     }
 
@@ -462,6 +482,36 @@ mod tests {
         assert_eq!(c.authenticators.len(), 1);
         let c = SimConfig::from_toml_str("authenticators = []\nrootUserNames = []", "t").unwrap();
         assert!(c.authenticators.is_empty() && c.root_user_names.is_empty());
+    }
+
+    #[test]
+    fn network_and_tape_sections_parse_and_are_checked() {
+        let c = SimConfig::from_toml_str(
+            "[ids]\ntapeDrives = 2\nrestoreJitter = \"3s\"\nrestoreSeed = 9\n\
+             [network]\npreset = \"wan\"\nrtt = \"30ms\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.ids.tape_drives, 2);
+        assert_eq!(c.ids.restore_jitter, Duration::from_secs(3));
+        assert_eq!(c.ids.restore_seed, 9);
+        let p = c.network.resolve(None).unwrap().unwrap();
+        assert_eq!(p.rtt, Duration::from_millis(30));
+        assert_eq!(p.preset.as_deref(), Some("wan"));
+        assert!(
+            SimConfig::default()
+                .network
+                .resolve(None)
+                .unwrap()
+                .is_none()
+        );
+        for bad in [
+            "[network]\npreset = \"moon\"\n",
+            "[network]\nlinkRate = \"fast\"\n",
+            "[network]\nbandwidth = 1\n",
+        ] {
+            assert!(SimConfig::from_toml_str(bad, "t").is_err(), "{bad}");
+        }
     }
 
     #[test]

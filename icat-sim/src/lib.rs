@@ -16,6 +16,7 @@ pub mod ids;
 pub mod ids_catalog;
 pub mod jpql;
 pub mod load;
+pub mod network;
 pub mod rest;
 pub mod simulator;
 pub mod soap;

@@ -15,6 +15,7 @@ use crate::faults::FaultHandle;
 use crate::http::{AppState, ICAT_PATH};
 use crate::icat::Icat;
 use crate::ids_catalog::SimCatalog;
+use crate::network::{Network, NetworkProfile};
 use crate::synthetic::SyntheticSpec;
 
 /// Errors starting a simulator.
@@ -98,6 +99,10 @@ impl Simulator {
             link_lifetime: None,
             clock: Clock::default(),
             faults: None,
+            network: None,
+            network_preset: None,
+            tape_drives: None,
+            restore_jitter: None,
         }
     }
 }
@@ -116,6 +121,10 @@ pub struct SimulatorBuilder {
     link_lifetime: Option<Duration>,
     clock: Clock,
     faults: Option<crate::faults::FaultConfig>,
+    network: Option<NetworkProfile>,
+    network_preset: Option<String>,
+    tape_drives: Option<usize>,
+    restore_jitter: Option<Duration>,
 }
 
 impl SimulatorBuilder {
@@ -174,6 +183,33 @@ impl SimulatorBuilder {
         self
     }
 
+    /// Shapes every answer with this facility profile (overrides the configuration's
+    /// `[network]`); see [`crate::network`].
+    pub fn network(mut self, profile: NetworkProfile) -> Self {
+        self.network = Some(profile);
+        self
+    }
+
+    /// Starts from this network preset (`lan`, `wan`, `transatlantic`); the figures of the
+    /// configuration's `[network]` still override it (what `--network PRESET` does).
+    pub fn network_preset(mut self, preset: impl Into<String>) -> Self {
+        self.network_preset = Some(preset.into());
+        self
+    }
+
+    /// Restores that run at once on two-level storage (tape drives; 0: no limit).
+    pub fn tape_drives(mut self, drives: usize) -> Self {
+        self.tape_drives = Some(drives);
+        self
+    }
+
+    /// Each restore takes the restore delay plus or minus up to `jitter` (seeded per dataset
+    /// by the configuration's `restoreSeed`).
+    pub fn restore_jitter(mut self, jitter: Duration) -> Self {
+        self.restore_jitter = Some(jitter);
+        self
+    }
+
     /// Uses this clock (tests move it forward to expire sessions).
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
@@ -195,6 +231,20 @@ impl SimulatorBuilder {
         if let Some(delay) = self.restore_delay {
             config.ids.restore_delay = delay;
         }
+        if let Some(drives) = self.tape_drives {
+            config.ids.tape_drives = drives;
+        }
+        if let Some(jitter) = self.restore_jitter {
+            config.ids.restore_jitter = jitter;
+        }
+        let network = match self.network {
+            Some(profile) => Some(profile),
+            None => config
+                .network
+                .resolve(self.network_preset.as_deref())
+                .map_err(ConfigError::Invalid)?,
+        }
+        .map(Network::new);
         // Archived synthetic datasets and a restore delay only mean something with two-level
         // storage: they switch it on, unless the builder was told `.two_level(false)` (the
         // command line never does that: without --two-level it says nothing).
@@ -293,6 +343,9 @@ impl SimulatorBuilder {
         let ids_settings = crate::ids::IdsSettings {
             two_level: icat.config().ids.two_level,
             restore_delay: icat.config().ids.restore_delay,
+            restore_jitter: icat.config().ids.restore_jitter,
+            restore_seed: icat.config().ids.restore_seed,
+            tape_drives: icat.config().ids.tape_drives,
             read_only: icat.config().ids.read_only,
             link_lifetime: self
                 .link_lifetime
@@ -312,6 +365,10 @@ impl SimulatorBuilder {
         if !fault_config.is_off() {
             tracing::warn!(faults = ?fault_config, "fault injection is on");
         }
+        if let Some(network) = &network {
+            ids_state.set_network(network.clone());
+            tracing::info!(profile = ?network.profile(), "facility network profile is on");
+        }
         let state = AppState { icat: icat.clone() };
         let link_sweeper = ids_state.clone().sweep_links();
         let router = crate::http::icat_router(state)
@@ -324,6 +381,19 @@ impl SimulatorBuilder {
                 crate::rest::REST_PATH,
                 crate::rest::router(AppState { icat: icat.clone() }),
             );
+        // The profile shapes every answer but its own counters.
+        let router = match &network {
+            Some(network) => router
+                .layer(axum::middleware::from_fn_with_state(
+                    network.clone(),
+                    crate::network::layer,
+                ))
+                .route(
+                    crate::network::STATS_PATH,
+                    axum::routing::get(crate::network::stats_handler).with_state(network.clone()),
+                ),
+            None => router,
+        };
         let (stop_tx, mut stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
         if let Some(every) = fault_config.expire_sessions_every {
@@ -355,7 +425,7 @@ impl SimulatorBuilder {
             };
             // The link sweeper never finishes; it is dropped when the server stops.
             tokio::select! {
-                served = crate::ids::sendfile::serve(listener, router, shutdown) => {
+                served = crate::ids::sendfile::serve_shaped(listener, router, network, shutdown) => {
                     if let Err(e) = served {
                         tracing::error!(error = %e, "server stopped with an error");
                     }

@@ -19,6 +19,10 @@ pub struct Prepared {
     pub datasets: Vec<DatasetInfo>,
     /// The datafiles, ascending by id.
     pub datafiles: Vec<DatafileRecord>,
+    /// The user who prepared it, recorded only when the facility profile caps downloads per
+    /// user (a real IDS's prepared file has no user; the cap is the facility front end's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// The directory of prepared selections, `<storage>/prepared/<preparedId>`.

@@ -28,10 +28,21 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_shaped(listener, router, None, shutdown).await
+}
+
+/// As [`serve`], and when `network` is given every new connection first waits its set-up time
+/// (TCP and TLS handshakes; on Linux only).
+pub async fn serve_shaped(
+    listener: TcpListener,
+    router: Router,
+    network: Option<crate::network::Network>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         axum::serve(
-            SendfileListener::new(listener),
+            SendfileListener::new(listener).with_network(network),
             router.into_make_service_with_connect_info::<FileSender>(),
         )
         .with_graceful_shutdown(shutdown)
@@ -39,6 +50,7 @@ pub async fn serve(
     }
     #[cfg(not(target_os = "linux"))]
     {
+        let _ = network;
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await
@@ -141,6 +153,8 @@ mod linux {
     pub struct SendfileStream {
         tcp: TcpStream,
         regions: Regions,
+        /// The facility profile's connection set-up time still to wait before the first read.
+        setup: Option<Pin<Box<tokio::time::Sleep>>>,
     }
 
     impl SendfileStream {
@@ -149,6 +163,7 @@ mod linux {
             SendfileStream {
                 tcp,
                 regions: Arc::default(),
+                setup: None,
             }
         }
 
@@ -201,7 +216,12 @@ mod linux {
             cx: &mut Context<'_>,
             buf: &mut ReadBuf<'_>,
         ) -> Poll<io::Result<()>> {
-            Pin::new(&mut self.get_mut().tcp).poll_read(cx, buf)
+            let this = self.get_mut();
+            if let Some(setup) = &mut this.setup {
+                ready!(setup.as_mut().poll(cx));
+                this.setup = None;
+            }
+            Pin::new(&mut this.tcp).poll_read(cx, buf)
         }
     }
 
@@ -251,12 +271,19 @@ mod linux {
     #[derive(Debug)]
     pub struct SendfileListener {
         tcp: TcpListener,
+        network: Option<crate::network::Network>,
     }
 
     impl SendfileListener {
         /// Wrap a bound listener.
         pub fn new(tcp: TcpListener) -> SendfileListener {
-            SendfileListener { tcp }
+            SendfileListener { tcp, network: None }
+        }
+
+        /// Charge every new connection the set-up time of this facility profile.
+        pub fn with_network(mut self, network: Option<crate::network::Network>) -> Self {
+            self.network = network;
+            self
         }
     }
 
@@ -267,7 +294,15 @@ mod linux {
         async fn accept(&mut self) -> (SendfileStream, SocketAddr) {
             loop {
                 match self.tcp.accept().await {
-                    Ok((tcp, addr)) => return (SendfileStream::new(tcp), addr),
+                    Ok((tcp, addr)) => {
+                        let mut stream = SendfileStream::new(tcp);
+                        if let Some(setup) =
+                            self.network.as_ref().and_then(|n| n.connection_setup())
+                        {
+                            stream.setup = Some(Box::pin(tokio::time::sleep(setup)));
+                        }
+                        return (stream, addr);
+                    }
                     Err(e) => {
                         // Out of descriptors and the like: wait a little rather than spin.
                         tracing::warn!(error = %e, "accepting a connection failed");

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::catalog::{CatalogError, DatasetInfo, IdsCatalog};
 use super::error::{IdsError, IdsResult};
@@ -12,6 +12,7 @@ use super::links::Links;
 use super::prepared::PreparedStore;
 use super::settings::IdsSettings;
 use super::storage::{Storage, StorageError};
+use crate::network::Network;
 
 /// The message of 503 answers for offline data (storageUnit=dataset).
 pub const NOT_ONLINE_MESSAGE: &str = "Before putting, getting or deleting a datafile, its dataset has to be restored, restoration requested automatically";
@@ -89,6 +90,10 @@ struct Inner {
     faults: Faults,
     two_level: Mutex<TwoLevel>,
     generation: AtomicU64,
+    /// The tape drives: one permit per restore that may run (none: no limit).
+    drives: Option<Arc<tokio::sync::Semaphore>>,
+    /// The facility profile's network, when the simulator runs with one.
+    network: OnceLock<Network>,
 }
 
 /// Everything the IDS handlers share; cheap to clone.
@@ -127,6 +132,8 @@ impl IdsState {
         let prepared =
             PreparedStore::open(storage.dir().join("prepared"), settings.prepared_count)?;
         let links = Links::open(storage.dir(), settings.link_lifetime)?;
+        let drives = (settings.tape_drives > 0)
+            .then(|| Arc::new(tokio::sync::Semaphore::new(settings.tape_drives)));
         Ok(IdsState {
             inner: Arc::new(Inner {
                 locks: Mutex::default(),
@@ -138,6 +145,8 @@ impl IdsState {
                 faults: Faults::new(faults),
                 two_level: Mutex::default(),
                 generation: AtomicU64::new(0),
+                drives,
+                network: OnceLock::new(),
             }),
         })
     }
@@ -155,6 +164,16 @@ impl IdsState {
     /// The settings.
     pub fn settings(&self) -> &IdsSettings {
         &self.inner.settings
+    }
+
+    /// Shape this IDS with the facility profile `network` (once; later calls are ignored).
+    pub fn set_network(&self, network: Network) {
+        let _ = self.inner.network.set(network);
+    }
+
+    /// The facility profile's network, when there is one.
+    pub fn network(&self) -> Option<&Network> {
+        self.inner.network.get()
     }
 
     /// The runtime fault knobs.
@@ -354,9 +373,26 @@ impl IdsState {
         let state = self.clone();
         let dataset_id = ds.id;
         tokio::spawn(async move {
-            tokio::time::sleep(state.inner.settings.restore_delay).await;
+            // Wait for a tape drive (in order of request); a restore cancelled meanwhile by an
+            // archive call gives its turn away without using the drive.
+            let _drive = match &state.inner.drives {
+                Some(drives) => match drives.clone().acquire_owned().await {
+                    Ok(permit) => Some(permit),
+                    Err(_) => return,
+                },
+                None => None,
+            };
+            if !state.restore_is_current(dataset_id, generation) {
+                return;
+            }
+            tracing::debug!(dataset = dataset_id, "restore started");
+            tokio::time::sleep(state.inner.settings.restore_time(dataset_id)).await;
             state.finish_restore(dataset_id, generation);
         });
+    }
+
+    fn restore_is_current(&self, dataset_id: i64, generation: u64) -> bool {
+        matches!(self.two_level().restoring.get(&dataset_id), Some((_, g)) if *g == generation)
     }
 
     fn finish_restore(&self, dataset_id: i64, generation: u64) {
@@ -402,5 +438,121 @@ impl IdsState {
             tl.restoring.values().map(|(ds, _)| ds.clone()).collect(),
             tl.failures.iter().copied().collect(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ids::MemoryCatalog;
+
+    fn dataset(id: i64) -> DatasetInfo {
+        DatasetInfo {
+            id,
+            name: format!("ds{id}"),
+            location: None,
+            investigation_id: 1,
+            investigation_name: "inv".into(),
+            visit_id: "1".into(),
+            facility_id: 1,
+            facility_name: "SIM".into(),
+        }
+    }
+
+    fn two_level(dir: &std::path::Path, settings: IdsSettings, archived: &[i64]) -> IdsState {
+        let catalog = Arc::new(MemoryCatalog::new("http://localhost/ICATService/ICAT"));
+        let state = IdsState::new(
+            catalog,
+            dir,
+            IdsSettings {
+                two_level: true,
+                ..settings
+            },
+        )
+        .unwrap();
+        state
+            .storage()
+            .set_archived(archived.iter().copied(), true)
+            .unwrap();
+        state
+    }
+
+    fn online(state: &IdsState, ids: &[i64]) -> usize {
+        ids.iter().filter(|id| state.is_online(**id)).count()
+    }
+
+    /// Restores wait for a tape drive: with 2 drives and 10 s per restore, 5 datasets come online
+    /// 2, 2 and 1 at a time (by the simulator's clock, run paused).
+    #[tokio::test(start_paused = true)]
+    async fn restores_run_at_most_as_many_at_once_as_there_are_tape_drives() {
+        let dir = tempfile::tempdir().unwrap();
+        let ids = [1, 2, 3, 4, 5];
+        let settings = IdsSettings {
+            restore_delay: Duration::from_secs(10),
+            tape_drives: 2,
+            ..IdsSettings::default()
+        };
+        let state = two_level(dir.path(), settings, &ids);
+        let datasets: Vec<DatasetInfo> = ids.iter().map(|id| dataset(*id)).collect();
+        assert!(!state.restore_offline(&datasets));
+        let start = tokio::time::Instant::now();
+        for (secs, expected) in [(9, 0), (11, 2), (19, 2), (21, 4), (29, 4), (31, 5)] {
+            tokio::time::sleep_until(start + Duration::from_secs(secs)).await;
+            assert_eq!(online(&state, &ids), expected, "after {secs} s");
+        }
+        assert_eq!(state.status(&datasets).unwrap(), DataStatus::Online);
+    }
+
+    /// Without a drive limit they all run at once; the restore times are drawn per dataset from
+    /// the seeded distribution, the same every time and within delay +- jitter.
+    #[tokio::test(start_paused = true)]
+    async fn restore_times_come_from_the_seeded_distribution() {
+        let settings = IdsSettings {
+            restore_delay: Duration::from_secs(10),
+            restore_jitter: Duration::from_secs(5),
+            restore_seed: 7,
+            ..IdsSettings::default()
+        };
+        let times: Vec<Duration> = (1..=50).map(|id| settings.restore_time(id)).collect();
+        assert_eq!(
+            times,
+            (1..=50)
+                .map(|id| settings.restore_time(id))
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            times
+                .iter()
+                .all(|t| (5.0..=15.0).contains(&t.as_secs_f64()))
+        );
+        assert!(times.iter().any(|t| t.as_secs_f64() < 8.0));
+        assert!(times.iter().any(|t| t.as_secs_f64() > 12.0));
+        let other_seed = IdsSettings {
+            restore_seed: 8,
+            ..settings.clone()
+        };
+        assert_ne!(times[0], other_seed.restore_time(1));
+
+        let dir = tempfile::tempdir().unwrap();
+        let ids: Vec<i64> = (1..=5).collect();
+        let state = two_level(dir.path(), settings.clone(), &ids);
+        let datasets: Vec<DatasetInfo> = ids.iter().map(|id| dataset(*id)).collect();
+        assert!(!state.restore_offline(&datasets));
+        let mut by_time: Vec<(Duration, i64)> = ids
+            .iter()
+            .map(|id| (settings.restore_time(*id), *id))
+            .collect();
+        by_time.sort();
+        let start = tokio::time::Instant::now();
+        for (i, (at, id)) in by_time.iter().enumerate() {
+            // Just before its time the dataset is still restoring, just after it is online.
+            tokio::time::sleep_until(start + *at - Duration::from_millis(1)).await;
+            assert!(!state.is_online(*id), "dataset {id} early");
+            tokio::time::sleep_until(start + *at + Duration::from_millis(1)).await;
+            assert!(state.is_online(*id), "dataset {id} late");
+            assert_eq!(online(&state, &ids), i + 1);
+        }
     }
 }

@@ -45,7 +45,10 @@ pub(super) async fn get_data(
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     let outname = params.get("outname").map(str::to_string);
     let prepared_mode = params.prepared_id()?;
-    let (zip, compress, datasets, datafiles) = if let Some(prepared_id) = &prepared_mode {
+    let capped = state
+        .network()
+        .is_some_and(|n| n.profile().max_downloads_per_user.is_some());
+    let (zip, compress, datasets, datafiles, user) = if let Some(prepared_id) = &prepared_mode {
         let prepared = load_prepared(&state, prepared_id).await?;
         let ids: Vec<i64> = prepared.datafiles.iter().map(|df| df.id).collect();
         let wanted = ids.len();
@@ -62,21 +65,45 @@ pub(super) async fn get_data(
             prepared.compress,
             prepared.datasets,
             prepared.datafiles,
+            prepared.owner,
         )
     } else {
         let session = params.uuid("sessionId")?;
-        let (selection, resolved) = resolve(&state, Some(session), &params).await?;
+        let (selection, resolved) = resolve(&state, Some(session.clone()), &params).await?;
+        let user = if capped {
+            Some(
+                state
+                    .with_catalog(move |c| c.user_for_session(&session))
+                    .await?,
+            )
+        } else {
+            None
+        };
         (
             params.flag("zip") || must_zip(&selection),
             params.flag("compress"),
             resolved.datasets,
             resolved.datafiles,
+            user,
         )
     };
     let offset = range_offset(&headers)?;
     let locked = datasets_with_files(&datasets, &datafiles);
     state.require_online(&locked)?;
     let lock = state.lock_datasets(&locked, false)?;
+    // The facility profile: a per-user cap on downloads (answered by the facility's front end),
+    // and the server reading the prefix a Range skips before the first byte goes.
+    let slot = match state.network() {
+        Some(network) => {
+            let slot = match network.begin_download(user.as_deref().unwrap_or("(prepared)")) {
+                Ok(slot) => slot,
+                Err(busy) => return Ok(busy),
+            };
+            network.read_skipped_prefix(offset).await;
+            slot
+        }
+        None => None,
+    };
 
     let mut response_headers = HeaderMap::new();
     response_headers.insert(
@@ -129,9 +156,10 @@ pub(super) async fn get_data(
         let cut = state.faults().take_drop(total.saturating_sub(offset));
         zip_body(items, compress, offset, cut)
     };
-    // The SHARED lock lives as long as the body is being sent.
+    // The SHARED lock (and the download's place under the cap) live as long as the body is
+    // being sent.
     let body = Body::from_stream(body.into_data_stream().map(move |chunk| {
-        let _held = &lock;
+        let _held = (&lock, &slot);
         chunk
     }));
     Ok((status, response_headers, body).into_response())

@@ -167,6 +167,9 @@ async fn resolve(
     params: &Params,
 ) -> IdsResult<(Selection, Resolved)> {
     let selection = params.selection()?;
+    if let (Some(network), Some(_)) = (state.network(), &session_id) {
+        network.session_overhead().await;
+    }
     let sel = selection.clone();
     let resolved = state
         .with_catalog(move |c| c.resolve(session_id.as_deref(), &sel))

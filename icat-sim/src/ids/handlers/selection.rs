@@ -21,13 +21,26 @@ pub(super) async fn prepare_data(
 ) -> IdsResult<Response> {
     let params = Params::parse(&body);
     let session = params.uuid("sessionId")?;
-    let (selection, resolved) = resolve(&state, Some(session), &params).await?;
+    let (selection, resolved) = resolve(&state, Some(session.clone()), &params).await?;
     let zip = params.flag("zip") || must_zip(&selection);
+    let owner = if state
+        .network()
+        .is_some_and(|n| n.profile().max_downloads_per_user.is_some())
+    {
+        Some(
+            state
+                .with_catalog(move |c| c.user_for_session(&session))
+                .await?,
+        )
+    } else {
+        None
+    };
     let prepared = Prepared {
         zip,
         compress: params.flag("compress"),
         datasets: resolved.datasets,
         datafiles: resolved.datafiles,
+        owner,
     };
     if state.settings().two_level {
         state.clear_failures(&prepared.datasets);

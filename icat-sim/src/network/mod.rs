@@ -1,0 +1,14 @@
+//! The facility profile's network model (`[network]` in sim.toml, `--network PRESET`): latency,
+//! per-connection and shared-link rates, IDS per-call costs and a per-user download cap, applied
+//! to every ICAT and IDS answer. Without a profile nothing is shaped.
+
+mod bucket;
+mod profile;
+mod shaper;
+
+pub use bucket::TokenBucket;
+pub use profile::{NetworkConfig, NetworkProfile, PRESETS, Rate};
+pub use shaper::{DownloadSlot, Network, NetworkStats, SLICE, layer, stats_handler};
+
+/// The path of the counters endpoint.
+pub const STATS_PATH: &str = "/sim/network";

@@ -1,0 +1,91 @@
+//! The facility profile's rate caps, measured in bytes and by the simulator's own clock (tokio's,
+//! run paused so the measurement is exact and takes no real time): one connection reaches its
+//! cap, several connections share the link capacity.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{StreamExt, stream};
+use icat_sim::network::{Network, NetworkProfile, Rate};
+use tokio::time::Instant;
+
+/// The bytes every test stream sends: slices of one static buffer, so nothing is allocated.
+static ZEROS: [u8; 256 * 1024] = [0; 256 * 1024];
+
+/// A body of `chunks` chunks of 256 KiB.
+fn body(chunks: usize) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
+    stream::iter((0..chunks).map(|_| Ok(Bytes::from_static(&ZEROS))))
+}
+
+/// Sends a body of `chunks` chunks through `network`; returns the bytes that came out and the
+/// time from the start to the last byte, by the simulator's clock.
+async fn transfer(network: Network, chunks: usize) -> (u64, Duration) {
+    let start = Instant::now();
+    let mut shaped = std::pin::pin!(network.shape_stream(body(chunks)));
+    let mut bytes = 0u64;
+    while let Some(chunk) = shaped.next().await {
+        bytes += chunk.expect("no errors in the test body").len() as u64;
+    }
+    (bytes, start.elapsed())
+}
+
+fn profile(connection_mbit: Option<f64>, link_mbit: Option<f64>) -> NetworkProfile {
+    NetworkProfile {
+        connection_rate: connection_mbit.map(Rate::mbit_per_sec),
+        link_rate: link_mbit.map(Rate::mbit_per_sec),
+        ..NetworkProfile::unshaped()
+    }
+}
+
+fn within_10_percent(measured: f64, expected: f64) -> bool {
+    (measured - expected).abs() <= 0.1 * expected
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_connection_reaches_its_cap_and_no_more() {
+    // 8 Mbit/s per connection (1 MB/s), a link ten times as fast.
+    let network = Network::new(profile(Some(8.0), Some(80.0)));
+    let (bytes, elapsed) = transfer(network, 16).await; // 4 MiB
+    assert_eq!(bytes, 16 * 256 * 1024);
+    let rate = bytes as f64 / elapsed.as_secs_f64();
+    assert!(
+        within_10_percent(rate, 1e6),
+        "one connection: {rate} B/s, cap 1e6 B/s"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn connections_share_the_link_capacity() {
+    // Four connections capped at 8 Mbit/s each (32 in all) on a 20 Mbit/s link (2.5 MB/s).
+    let network = Network::new(profile(Some(8.0), Some(20.0)));
+    let start = Instant::now();
+    let streams: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(transfer(network.clone(), 8)))
+        .collect();
+    let mut total = 0u64;
+    let mut each = Vec::new();
+    for s in streams {
+        let (bytes, elapsed) = s.await.expect("transfer task");
+        total += bytes;
+        each.push(bytes as f64 / elapsed.as_secs_f64());
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(total, 4 * 8 * 256 * 1024);
+    let rate = total as f64 / elapsed.as_secs_f64();
+    assert!(
+        within_10_percent(rate, 2.5e6),
+        "link: {rate} B/s, capacity 2.5e6 B/s"
+    );
+    // The link is shared fairly: every connection got about a quarter.
+    for r in each {
+        assert!(within_10_percent(r, 2.5e6 / 4.0), "one of four: {r} B/s");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_rates_nothing_waits() {
+    let network = Network::new(NetworkProfile::unshaped());
+    let (bytes, elapsed) = transfer(network, 64).await; // 16 MiB
+    assert_eq!(bytes, 64 * 256 * 1024);
+    assert_eq!(elapsed, Duration::ZERO);
+}
