@@ -8,7 +8,9 @@ mod shaper;
 
 pub use bucket::TokenBucket;
 pub use profile::{NetworkConfig, NetworkProfile, PRESETS, Rate};
-pub use shaper::{DownloadSlot, Network, NetworkStats, SLICE, layer, stats_handler};
+pub use shaper::{
+    DownloadCapReached, DownloadSlot, Network, NetworkStats, SLICE, layer, stats_handler,
+};
 
 /// The path of the counters endpoint.
 pub const STATS_PATH: &str = "/sim/network";

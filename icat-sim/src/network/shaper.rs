@@ -87,6 +87,37 @@ pub struct NetworkStats {
     pub peak_downloads_per_user: u64,
 }
 
+/// A getData refused because its user already receives as many as the profile allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DownloadCapReached {
+    /// The cap.
+    pub cap: u32,
+    /// The Retry-After to send.
+    pub retry_after: Option<Duration>,
+}
+
+impl IntoResponse for DownloadCapReached {
+    /// The answer a busy facility's front end gives: a plain 503 page, not an IDS error.
+    fn into_response(self) -> Response {
+        let mut response = (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!(
+                "Too many concurrent downloads: at most {} per user. Retry later.\n",
+                self.cap
+            ),
+        )
+            .into_response();
+        if let Some(after) = self.retry_after {
+            let secs = after.as_secs_f64().ceil().max(1.0) as u64;
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
 /// A getData answer counted against its user's cap; released when dropped.
 #[derive(Debug)]
 pub struct DownloadSlot {
@@ -199,9 +230,9 @@ impl Network {
         }
     }
 
-    /// Count a getData answer against `user`'s cap: `Ok(None)` without a cap, `Err` with the
-    /// 503 answer when the user already receives as many as allowed.
-    pub fn begin_download(&self, user: &str) -> Result<Option<DownloadSlot>, Response> {
+    /// Count a getData answer against `user`'s cap: `Ok(None)` without a cap, `Err` when the
+    /// user already receives as many as allowed.
+    pub fn begin_download(&self, user: &str) -> Result<Option<DownloadSlot>, DownloadCapReached> {
         let Some(cap) = self.inner.profile.max_downloads_per_user else {
             return Ok(None);
         };
@@ -211,7 +242,10 @@ impl Network {
             drop(downloads);
             add(&self.inner.counters.refused_downloads, 1);
             tracing::debug!(cap, "download refused: per-user cap reached");
-            return Err(self.capped_response(cap));
+            return Err(DownloadCapReached {
+                cap,
+                retry_after: self.inner.profile.retry_after,
+            });
         }
         *active += 1;
         self.inner
@@ -221,23 +255,6 @@ impl Network {
             network: self.clone(),
             user: user.to_string(),
         }))
-    }
-
-    /// The answer a busy facility's front end gives (a plain 503 page, not an IDS error).
-    fn capped_response(&self, cap: u32) -> Response {
-        let mut response = (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            format!("Too many concurrent downloads: at most {cap} per user. Retry later.\n"),
-        )
-            .into_response();
-        if let Some(after) = self.inner.profile.retry_after {
-            let secs = after.as_secs_f64().ceil().max(1.0) as u64;
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        response
     }
 
     /// Wait until `bytes` may go on a connection with bucket `connection`, then on the link.

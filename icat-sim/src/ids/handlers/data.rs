@@ -97,7 +97,7 @@ pub(super) async fn get_data(
         Some(network) => {
             let slot = match network.begin_download(user.as_deref().unwrap_or("(prepared)")) {
                 Ok(slot) => slot,
-                Err(busy) => return Ok(busy),
+                Err(busy) => return Ok(busy.into_response()),
             };
             network.read_skipped_prefix(offset).await;
             slot
