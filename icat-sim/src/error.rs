@@ -39,6 +39,9 @@ impl IcatErrorKind {
     }
 }
 
+/// The longest fault message the simulator sends, in bytes.
+pub const MAX_FAULT_MESSAGE: usize = 1000;
+
 /// An ICAT exception: type, message and the offset of the failing bean in a `*Many` call (else -1).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct IcatError {
@@ -107,8 +110,81 @@ impl IcatError {
 }
 
 impl From<rusqlite::Error> for IcatError {
+    /// A database failure is INTERNAL, as ICAT reports a failing database call (`ICAT.java`
+    /// wraps any `Throwable` as `INTERNAL` with its message). The fault carries the database's
+    /// short reason only, never the SQL statement; the detail goes to the log.
     fn from(e: rusqlite::Error) -> Self {
-        tracing::error!(error = %e, "database error");
-        IcatError::internal(format!("database error: {e}"))
+        log_database_error(&e);
+        IcatError::internal(format!("database error: {}", database_reason(&e)))
     }
+}
+
+/// A database failure caused by the query a user sent (a value or a construct the database
+/// cannot take): BAD_PARAMETER with the database's short reason, never the SQL. Failures that
+/// are not about the statement (I/O, a busy or full database) stay INTERNAL.
+pub fn query_database_error(e: rusqlite::Error) -> IcatError {
+    use rusqlite::ErrorCode;
+    // A statement SQLite cannot compile comes with the offset of the offending token.
+    let about_the_statement = matches!(e, rusqlite::Error::SqlInputError { .. })
+        || matches!(
+            e.sqlite_error_code(),
+            Some(ErrorCode::Unknown | ErrorCode::TooBig | ErrorCode::ParameterOutOfRange)
+        );
+    if !about_the_statement {
+        return e.into();
+    }
+    log_database_error(&e);
+    let reason = database_reason(&e);
+    if reason.starts_with("variable number must be between") {
+        return IcatError::bad_parameter(bounded(format!(
+            "the query holds more values than the database takes in one statement ({reason}); \
+             split it into several queries"
+        )));
+    }
+    IcatError::bad_parameter(bounded(format!("the query cannot be run: {reason}")))
+}
+
+/// The database's reason for `e`, without the statement text, at most [`MAX_FAULT_MESSAGE`]
+/// bytes.
+fn database_reason(e: &rusqlite::Error) -> String {
+    let reason = match e {
+        rusqlite::Error::SqlInputError { msg, .. } => msg.clone(),
+        rusqlite::Error::SqliteFailure(_, Some(msg)) => msg.clone(),
+        rusqlite::Error::SqliteFailure(code, None) => code.to_string(),
+        other => other.to_string(),
+    };
+    bounded(reason)
+}
+
+/// Logs a database failure with its statement (cut to a few KiB: a statement can be megabytes).
+fn log_database_error(e: &rusqlite::Error) {
+    const MAX_LOGGED: usize = 4096;
+    let detail = e.to_string();
+    let cut = detail.len() > MAX_LOGGED;
+    tracing::error!(
+        error = cut_at_char(&detail, MAX_LOGGED),
+        cut,
+        "database error"
+    );
+}
+
+/// `text` cut to at most [`MAX_FAULT_MESSAGE`] bytes (at a character boundary, marked with `…`).
+pub fn bounded(text: String) -> String {
+    if text.len() <= MAX_FAULT_MESSAGE {
+        return text;
+    }
+    let mut cut = cut_at_char(&text, MAX_FAULT_MESSAGE - '…'.len_utf8()).to_string();
+    cut.push('…');
+    cut
+}
+
+fn cut_at_char(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }

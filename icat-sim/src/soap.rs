@@ -64,7 +64,7 @@ fn answer(icat: &Icat, body: &[u8]) -> Answer {
             tracing::debug!(error = %e, "undecodable SOAP request");
             return Answer::Fault(write_fault(&SoapFault {
                 code: "S:Client".into(),
-                message: format!("Cannot process the request: {e}"),
+                message: crate::error::bounded(format!("Cannot process the request: {e}")),
                 icat: None,
             }));
         }
@@ -83,9 +83,12 @@ fn answer(icat: &Icat, body: &[u8]) -> Answer {
 }
 
 /// The `IcatException` fault bean of an error.
+///
+/// The message is cut to [`MAX_FAULT_MESSAGE`](crate::error::MAX_FAULT_MESSAGE) bytes: a fault
+/// never echoes megabytes of input back.
 pub fn exception(e: IcatError) -> IcatException {
     IcatException {
-        message: Some(e.message),
+        message: Some(crate::error::bounded(e.message)),
         offset: e.offset,
         type_: Some(IcatExceptionType::from_wire(e.kind.wire_name())),
     }

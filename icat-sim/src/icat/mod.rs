@@ -248,3 +248,6 @@ pub(crate) fn denied(access: Access, entity: &str) -> IcatError {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod hostile_query_tests;

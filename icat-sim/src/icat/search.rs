@@ -10,7 +10,7 @@ use rusqlite::types::ValueRef;
 use super::Icat;
 use crate::access::IncludeFilter;
 use crate::db::{Budget, Include, ReadFilter};
-use crate::error::IcatError;
+use crate::error::{IcatError, query_database_error};
 use crate::jpql::{self, ColumnType, IncludeNode, Shape};
 
 /// One value in a search result row.
@@ -104,11 +104,17 @@ impl Icat {
             .as_deref()
             .map(|access| IncludeFilter { access, now_millis });
         let filter = filter.as_ref().map(|f| f as &dyn ReadFilter);
-        let mut stmt = db.conn().prepare(&compiled.sql)?;
+        // The statement is the user's query: what the database refuses in it is a bad parameter.
+        let mut stmt = db
+            .conn()
+            .prepare(&compiled.sql)
+            .map_err(query_database_error)?;
         let width = stmt.column_count();
-        let mut rows = stmt.query(params_from_iter(compiled.params.iter()))?;
+        let mut rows = stmt
+            .query(params_from_iter(compiled.params.iter()))
+            .map_err(query_database_error)?;
         let mut raw: Vec<Vec<rusqlite::types::Value>> = Vec::new();
-        while let Some(row) = rows.next()? {
+        while let Some(row) = rows.next().map_err(query_database_error)? {
             if raw.len() as u64 >= max {
                 return Err(IcatError::validation(format!(
                     "attempt to return more than {max} entities"

@@ -36,11 +36,18 @@ pub(crate) struct Parser {
     pub(crate) implicit_var: Option<String>,
     /// Current nesting of expressions, bounded by [`MAX_DEPTH`].
     depth: usize,
+    /// Binary operators read so far, bounded by [`MAX_OPERATORS`].
+    operators: usize,
 }
 
 /// Deepest expression nesting accepted (parentheses, NOT, unary minus, subqueries), so that a
 /// hostile query cannot exhaust the stack.
 const MAX_DEPTH: usize = 50;
+
+/// Most binary operators (`OR`, `AND`, `+`, `-`, `*`, `/`) in one query. A chain `a OR b OR …`
+/// is a tree as deep as it is long, and everything that walks it recurses: 40,000 ORs overflowed
+/// the stack and aborted the whole simulator. SQLite refuses expressions deeper than 1000 anyway.
+const MAX_OPERATORS: usize = 1000;
 
 impl Parser {
     pub(crate) fn new(toks: Vec<Token>, implicit_var: Option<String>) -> Self {
@@ -48,6 +55,7 @@ impl Parser {
             toks,
             idx: 0,
             depth: 0,
+            operators: 0,
             implicit_var,
         }
     }
@@ -383,9 +391,26 @@ impl Parser {
         Ok(())
     }
 
+    /// Counts one binary operator, failing beyond [`MAX_OPERATORS`].
+    fn operator(&mut self) -> Result<(), JpqlError> {
+        if self.operators >= MAX_OPERATORS {
+            let t = self.peek();
+            return Err(JpqlError::syntax(
+                &format!(
+                    "More than {MAX_OPERATORS} operators in one query (use IN for long lists)"
+                ),
+                &t.text,
+                t.pos,
+            ));
+        }
+        self.operators += 1;
+        Ok(())
+    }
+
     fn or_expr(&mut self) -> Result<Expr, JpqlError> {
         let mut e = self.and_expr()?;
         while self.eat_kw("OR") {
+            self.operator()?;
             let r = self.and_expr()?;
             e = Expr::Binary(BinOp::Or, Box::new(e), Box::new(r));
         }
@@ -395,6 +420,7 @@ impl Parser {
     fn and_expr(&mut self) -> Result<Expr, JpqlError> {
         let mut e = self.not_expr()?;
         while self.eat_kw("AND") {
+            self.operator()?;
             let r = self.not_expr()?;
             e = Expr::Binary(BinOp::And, Box::new(e), Box::new(r));
         }
@@ -474,7 +500,22 @@ impl Parser {
         if self.eat_kw("LIKE") {
             let pattern = self.additive()?;
             let escape = if self.eat_kw("ESCAPE") {
-                Some(Box::new(self.additive()?))
+                let pos = self.peek().pos;
+                let escape = self.additive()?;
+                // The JPQL grammar's escape character is one character; SQL refuses any other
+                // string when the statement runs, so say so here, naming the clause.
+                if let Expr::Lit(Literal::Str(s)) = &escape
+                    && s.chars().count() != 1
+                {
+                    return Err(JpqlError::invalid(
+                        format!(
+                            "ESCAPE takes exactly one character, not a string of {} characters",
+                            s.chars().count()
+                        ),
+                        pos,
+                    ));
+                }
+                Some(Box::new(escape))
             } else {
                 None
             };
@@ -543,6 +584,7 @@ impl Parser {
             } else {
                 break;
             };
+            self.operator()?;
             let r = self.multiplicative()?;
             e = Expr::Binary(op, Box::new(e), Box::new(r));
         }
@@ -559,6 +601,7 @@ impl Parser {
             } else {
                 break;
             };
+            self.operator()?;
             let r = self.unary()?;
             e = Expr::Binary(op, Box::new(e), Box::new(r));
         }

@@ -9,6 +9,10 @@ use super::super::parser::ENUM_VALUES;
 use super::restriction::{ClockKind, ClockParam};
 use super::{Compiler, Shape, Ty, Typed, column_ty, q};
 
+/// IN lists up to this length bind one SQL variable per value (the SQL reads as the query does);
+/// longer ones are bound as one JSON array (see `in_list_as_one_value`).
+const IN_LIST_BOUND_ONE_BY_ONE: usize = 100;
+
 impl Compiler<'_> {
     // ---- expressions ----
 
@@ -66,15 +70,17 @@ impl Compiler<'_> {
             } => {
                 let lt = self.expr(expr)?;
                 let l = lt.sql;
+                let first_param = self.params.len();
                 let items = list
                     .iter()
                     .map(|i| self.compared(i, lt.ty).map(|t| t.sql))
                     .collect::<Result<Vec<_>, _>>()?;
                 let not = if *negated { "NOT " } else { "" };
-                Typed {
-                    sql: format!("({l} {not}IN ({}))", items.join(", ")),
-                    ty: Ty::Bool,
-                }
+                let sql = match self.in_list_as_one_value(&items, first_param) {
+                    Some(array) => format!("({l} {not}IN (SELECT value FROM json_each({array})))"),
+                    None => format!("({l} {not}IN ({}))", items.join(", ")),
+                };
+                Typed { sql, ty: Ty::Bool }
             }
             Expr::InSubquery {
                 expr,
@@ -258,6 +264,41 @@ impl Compiler<'_> {
         })
     }
 
+    /// A long IN list of bound values (`items`, bound from parameter `first_param` on) rebound as
+    /// one JSON array, so a list of any length needs one SQL variable: ICAT's JPQL has no limit
+    /// on IN lists, SQLite one on variables (32766). Returns the array's placeholder, or `None`
+    /// for a short list, one holding anything but single bound values (or a clock value, which
+    /// is re-bound by index later), or a value JSON cannot carry (an infinite or NaN real).
+    fn in_list_as_one_value(&mut self, items: &[String], first_param: usize) -> Option<String> {
+        if items.len() <= IN_LIST_BOUND_ONE_BY_ONE {
+            return None;
+        }
+        let values = self.params.get(first_param..)?;
+        if values.len() != items.len() {
+            return None;
+        }
+        let one_each = items
+            .iter()
+            .enumerate()
+            .all(|(k, sql)| *sql == format!("?{}", first_param + k + 1));
+        let clock_inside = self.clock_params.iter().any(|c| c.index >= first_param);
+        if !one_each || clock_inside {
+            return None;
+        }
+        let json = values
+            .iter()
+            .map(|v| match v {
+                Value::Null => Some(serde_json::Value::Null),
+                Value::Integer(n) => Some(serde_json::Value::from(*n)),
+                Value::Real(x) => serde_json::Number::from_f64(*x).map(serde_json::Value::Number),
+                Value::Text(s) => Some(serde_json::Value::String(s.clone())),
+                Value::Blob(_) => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        self.params.truncate(first_param);
+        Some(self.bind(Value::Text(serde_json::Value::Array(json).to_string())))
+    }
+
     /// An operand compared with `other`: a string literal next to a date attribute becomes the
     /// date the database would convert it to ([`date_literal`](super::date_literal)); a string
     /// that is no date becomes NULL and so matches nothing.
@@ -290,13 +331,42 @@ impl Compiler<'_> {
         }
     }
 
+    /// A binary operation. A chain `a OR b OR c …` (also AND and arithmetic) is a left-deep tree
+    /// as deep as the chain is long; it is walked in a loop, not by recursion, so a long chain
+    /// cannot overflow the stack (300 ORs did in a debug build).
     pub(super) fn binary(&mut self, op: BinOp, l: &Expr, r: &Expr) -> Result<Typed, JpqlError> {
-        let (lt, rt) = match op {
-            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                self.comparison(l, r)?
-            }
-            _ => (self.expr(l)?, self.expr(r)?),
-        };
+        if is_comparison(op) {
+            let (lt, rt) = self.comparison(l, r)?;
+            return Ok(combine(op, lt, rt));
+        }
+        // The operators from the top down, each with its right operand, then the leftmost operand.
+        let mut chain = vec![(op, r)];
+        let mut leftmost = l;
+        while let Expr::Binary(inner, l2, r2) = leftmost
+            && !is_comparison(*inner)
+        {
+            chain.push((*inner, r2));
+            leftmost = l2;
+        }
+        let mut acc = self.expr(leftmost)?;
+        for (op, r) in chain.into_iter().rev() {
+            let rt = self.expr(r)?;
+            acc = combine(op, acc, rt);
+        }
+        Ok(acc)
+    }
+}
+
+fn is_comparison(op: BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+    )
+}
+
+/// `lt op rt` with the type of the result.
+fn combine(op: BinOp, lt: Typed, rt: Typed) -> Typed {
+    {
         let (sym, ty) = match op {
             BinOp::Or => ("OR", Ty::Bool),
             BinOp::And => ("AND", Ty::Bool),
@@ -322,12 +392,14 @@ impl Compiler<'_> {
                 (sym, ty)
             }
         };
-        Ok(Typed {
+        Typed {
             sql: format!("({} {sym} {})", lt.sql, rt.sql),
             ty,
-        })
+        }
     }
+}
 
+impl Compiler<'_> {
     pub(super) fn func(
         &mut self,
         func: Func,
