@@ -35,6 +35,14 @@ pub enum DbError {
         /// The SQLite error.
         source: rusqlite::Error,
     },
+    /// The database file could not be created or made private (mode 0600).
+    #[error("cannot make database {path} readable by its owner only: {source}")]
+    Private {
+        /// The file.
+        path: String,
+        /// The file system error.
+        source: std::io::Error,
+    },
 }
 
 /// A wall clock that tests can move forward.
@@ -85,6 +93,12 @@ impl Db {
             path: shown.clone(),
             source,
         };
+        if let Some(p) = path {
+            private_file(p).map_err(|e| DbError::Private {
+                path: shown.clone(),
+                source: e,
+            })?;
+        }
         let conn = match path {
             Some(p) => Connection::open(p),
             None => Connection::open_in_memory(),
@@ -151,6 +165,45 @@ impl Db {
             .table(entity)
             .ok_or_else(|| IcatError::bad_parameter(format!("{entity} is not an ICAT entity")))
     }
+}
+
+/// Makes the database file at `path` (and a WAL or shared-memory file left beside it) readable
+/// and writable by the owner only: it holds live session ids, root's included. A new file is
+/// created with mode 0600 before SQLite opens it; SQLite gives the `-wal` and `-shm` files it
+/// creates the mode of the database file. An existing file with looser modes is tightened.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        let mut companions = vec![path.to_path_buf()];
+        for suffix in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_os_string();
+            name.push(suffix);
+            companions.push(name.into());
+        }
+        for file in companions {
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            if meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+                tracing::info!(file = %file.display(), "database file was readable by others: now 0600");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 #[cfg(test)]

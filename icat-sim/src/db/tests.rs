@@ -525,3 +525,31 @@ fn update_without_file_size_sets_it_to_the_java_default() {
     assert_eq!(got.attrs["fileSize"], AttrValue::Long(0));
     assert_eq!(totals(&db, "Dataset", ds), (0, 1));
 }
+
+/// The database file holds live session ids (root's too): it and its WAL and shared-memory
+/// files are readable by the owner only, also when the file existed with looser modes.
+#[cfg(unix)]
+#[test]
+fn database_files_are_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sim.db");
+    let mut db = Db::open(Some(&path), crate::entities(), Clock::default()).unwrap();
+    base(&mut db);
+    let wal = dir.path().join("sim.db-wal");
+    let shm = dir.path().join("sim.db-shm");
+    for p in [&path, &wal, &shm] {
+        assert_eq!(mode(p), 0o600, "{}", p.display());
+    }
+    drop(db);
+    // A file made elsewhere with 0644 is tightened when opened.
+    let other = dir.path().join("other.db");
+    std::fs::write(&other, b"").unwrap();
+    std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut db = Db::open(Some(&other), crate::entities(), Clock::default()).unwrap();
+    base(&mut db);
+    for p in [other.clone(), dir.path().join("other.db-wal")] {
+        assert_eq!(mode(&p), 0o600, "{}", p.display());
+    }
+}
