@@ -174,6 +174,20 @@ fn faults_on_the_wire_are_bounded() {
         .unwrap_err();
     assert_eq!(err.kind, IcatErrorKind::BadParameter);
     assert!(err.message.len() > 100_000, "the error itself is whole");
+    // The REST API's error body is bounded the same way.
+    let rest = crate::rest::error_response(&err).into_body();
+    let rest = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(axum::body::to_bytes(rest, usize::MAX))
+        .unwrap();
+    let rest: serde_json::Value = serde_json::from_slice(&rest).unwrap();
+    let rest_message = rest["message"].as_str().unwrap();
+    assert!(
+        rest_message.len() <= MAX_FAULT_MESSAGE,
+        "{} bytes",
+        rest_message.len()
+    );
     let sent = crate::soap::exception(err);
     let message = sent.message.unwrap();
     assert!(

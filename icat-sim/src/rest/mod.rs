@@ -53,9 +53,11 @@ pub fn status_of(kind: IcatErrorKind) -> StatusCode {
 }
 
 /// An ICAT error as `IcatExceptionMapper` answers it: `{"code":..., "message":...[, "offset":...]}`
-/// with the type's status.
+/// with the type's status. The message is cut to
+/// [`MAX_FAULT_MESSAGE`](crate::error::MAX_FAULT_MESSAGE) bytes, as SOAP faults are.
 pub fn error_response(e: &IcatError) -> Response {
-    let mut body = serde_json::json!({"code": e.kind.wire_name(), "message": e.message});
+    let message = crate::error::bounded(e.message.clone());
+    let mut body = serde_json::json!({"code": e.kind.wire_name(), "message": message});
     if e.offset >= 0 {
         body["offset"] = serde_json::json!(e.offset);
     }
