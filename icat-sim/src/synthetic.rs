@@ -25,6 +25,10 @@ pub struct SyntheticSpec {
     pub files: u32,
     /// Bytes per datafile.
     pub size: u64,
+    /// Extra large datafiles per visit (`large=16x64MiB`), spread over its datasets in turn.
+    pub large: u32,
+    /// Bytes per large datafile.
+    pub large_size: u64,
     /// Fraction of datasets that start archived on two-level storage (0 to 1).
     pub archived: f64,
     /// Seed of the pseudo-random choices and contents.
@@ -40,6 +44,8 @@ impl Default for SyntheticSpec {
             datasets: 3,
             files: 5,
             size: 1024,
+            large: 0,
+            large_size: 0,
             archived: 0.0,
             seed: 42,
             users: ["acord", "ahau", "jbotu", "jdoe", "nbour", "rbeck"]
@@ -103,6 +109,13 @@ impl FromStr for SyntheticSpec {
                 "datasets" => spec.datasets = count(value)?,
                 "files" | "datafiles" => spec.files = count(value)?,
                 "size" => spec.size = parse_size(value)?,
+                "large" => {
+                    let (n, size) = value.split_once(['x', 'X']).ok_or_else(|| {
+                        format!("large={value}: expected COUNTxSIZE, e.g. 16x64MiB")
+                    })?;
+                    spec.large = count(n)?;
+                    spec.large_size = parse_size(size)?;
+                }
                 "seed" => {
                     spec.seed = value
                         .trim()
@@ -121,7 +134,7 @@ impl FromStr for SyntheticSpec {
                 }
                 other => {
                     return Err(format!(
-                        "unknown synthetic key '{other}' (known: visits, datasets, files, size, archived, seed)"
+                        "unknown synthetic key '{other}' (known: visits, datasets, files, size, large, archived, seed)"
                     ));
                 }
             }
@@ -134,8 +147,14 @@ impl SyntheticSpec {
     /// The spec as one canonical `key=value,...` text (every key, sizes in bytes): two specs that
     /// make the same facility have the same text.
     pub fn canonical(&self) -> String {
+        // Specs without large files keep the text they had before `large=` existed.
+        let large = if self.large > 0 {
+            format!(",large={}x{}", self.large, self.large_size)
+        } else {
+            String::new()
+        };
         format!(
-            "visits={},datasets={},files={},size={},archived={},seed={},users={}",
+            "visits={},datasets={},files={},size={}{large},archived={},seed={},users={}",
             self.visits,
             self.datasets,
             self.files,
@@ -229,6 +248,7 @@ pub fn generate(
     let mut rng = SplitMix64::new(spec.seed);
     // One pass over the bytes all files share gives every checksum.
     let tail = SyntheticTail::new(spec.seed, spec.size);
+    let large_tail = (spec.large > 0).then(|| SyntheticTail::new(spec.seed, spec.large_size));
     let mut summary = SyntheticSummary::default();
     let fac = bulk.create(&ent(
         "Facility",
@@ -380,22 +400,28 @@ pub fn generate(
             if rng.next_f64() < spec.archived {
                 summary.archived_datasets.push(ds_id);
             }
-            for f in 0..spec.files {
-                let name = format!("df{:05}.nxs", f + 1);
-                let location = SyntheticFile::location(
-                    spec.seed,
-                    spec.size,
-                    &format!("{inv_id}/{ds_id}/{name}"),
-                );
+            // The visit's large files go to its datasets in turn: dataset d gets numbers
+            // d, d + datasets, ...
+            let large_here = match &large_tail {
+                Some(t) if spec.datasets > 0 => (d..spec.large)
+                    .step_by(spec.datasets as usize)
+                    .map(|n| (format!("big{:03}.nxs", n + 1), spec.large_size, t))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let small = (0..spec.files).map(|f| (format!("df{:05}.nxs", f + 1), spec.size, &tail));
+            for (name, size, tail) in small.chain(large_here) {
+                let location =
+                    SyntheticFile::location(spec.seed, size, &format!("{inv_id}/{ds_id}/{name}"));
                 let stored = SyntheticFile::parse(&location)
-                    .map(|file| file.stored(&tail))
+                    .map(|file| file.stored(tail))
                     .ok_or_else(|| StorageError::IllegalLocation(location.clone()))?;
                 bulk.create(&ent(
                     "Datafile",
                     vec![
                         ("name", s(name)),
                         ("location", s(location)),
-                        ("fileSize", AttrValue::Long(spec.size as i64)),
+                        ("fileSize", AttrValue::Long(size as i64)),
                         ("checksum", s(stored.checksum_hex())),
                         (
                             "datafileCreateTime",
@@ -408,7 +434,7 @@ pub fn generate(
                     ],
                 ))?;
                 summary.datafiles += 1;
-                summary.bytes = summary.bytes.saturating_add(spec.size);
+                summary.bytes = summary.bytes.saturating_add(size);
             }
         }
     }
@@ -439,6 +465,49 @@ mod tests {
         assert!("archived=2".parse::<SyntheticSpec>().is_err());
         assert!("colour=blue".parse::<SyntheticSpec>().is_err());
         assert!("size=3parsecs".parse::<SyntheticSpec>().is_err());
+    }
+
+    #[test]
+    fn large_files_are_spread_over_each_visits_datasets() {
+        let spec: SyntheticSpec = "visits=2,datasets=3,files=2,size=100,large=4x5000"
+            .parse()
+            .unwrap();
+        assert_eq!((spec.large, spec.large_size), (4, 5000));
+        assert!(spec.canonical().contains(",large=4x5000,"));
+        let plain: SyntheticSpec = "visits=2".parse().unwrap();
+        assert!(!plain.canonical().contains("large"));
+        assert!("large=4".parse::<SyntheticSpec>().is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let (db, summary, storage) = run(dir.path(), &spec);
+        assert_eq!(summary.datafiles, 2 * (3 * 2 + 4));
+        assert_eq!(summary.bytes, 2 * (3 * 2 * 100 + 4 * 5000));
+        // Per dataset of a visit: 2, 1 and 1 large files (numbers 1 and 4, 2, 3).
+        let mut st = db
+            .conn()
+            .prepare(
+                "SELECT \"dataset_id\", COUNT(*), SUM(\"fileSize\") FROM \"Datafile\" \
+                 WHERE \"name\" LIKE 'big%' GROUP BY \"dataset_id\" ORDER BY \"dataset_id\"",
+            )
+            .unwrap();
+        let per: Vec<(i64, i64)> = st
+            .query_map([], |r| Ok((r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(per, vec![(2, 10_000), (1, 5000), (1, 5000)].repeat(2));
+        let (location, checksum): (String, String) = db
+            .conn()
+            .query_row(
+                "SELECT \"location\", \"checksum\" FROM \"Datafile\" WHERE \"name\" = 'big004.nxs' LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let mut bytes = Vec::new();
+        let mut reader = storage.content(&location).unwrap().open().unwrap();
+        std::io::Read::read_to_end(&mut reader, &mut bytes).unwrap();
+        assert_eq!(bytes.len(), 5000);
+        assert_eq!(format!("{:x}", crc32fast::hash(&bytes)), checksum);
     }
 
     fn run(dir: &std::path::Path, spec: &SyntheticSpec) -> (Db, SyntheticSummary, Storage) {

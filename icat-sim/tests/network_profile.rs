@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use icat_sim::network::{NetworkProfile, NetworkStats, Rate, STATS_PATH};
+use icat_sim::network::{NetworkProfile, NetworkStats, Rate, RestoreRecord, STATS_PATH};
 use icat_sim::{RunningSimulator, Simulator};
 
 const MIB: u64 = 1 << 20;
@@ -55,7 +55,20 @@ async fn stats(http: &reqwest::Client, sim: &RunningSimulator) -> NetworkStats {
         .await
         .unwrap();
     let n = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"));
+    let restores = v["restores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| RestoreRecord {
+            dataset: r["dataset"].as_i64().unwrap(),
+            queued_ms: r["queuedMs"].as_u64().unwrap(),
+            started_ms: r["startedMs"].as_u64().unwrap(),
+            done_ms: r["doneMs"].as_u64().unwrap(),
+        })
+        .collect();
     NetworkStats {
+        uptime_ms: n("uptimeMs"),
+        restores,
         connections: n("connections"),
         setup_charged_ms: n("setupChargedMs"),
         requests: n("requests"),
@@ -306,6 +319,7 @@ async fn is_prepared_stays_false_until_every_dataset_is_restored_one_drive_at_a_
         )
         .restore_delay(Duration::from_secs(1))
         .tape_drives(1)
+        .network(NetworkProfile::unshaped())
         .start()
         .await
         .unwrap();
@@ -360,4 +374,14 @@ async fn is_prepared_stays_false_until_every_dataset_is_restored_one_drive_at_a_
         get("isPrepared", format!("preparedId={prepared}")).await,
         "true"
     );
+    // The simulator's record: both queued at once, the second started when the first was done.
+    let s = stats(&http, &sim).await;
+    assert_eq!(s.restores.len(), 2, "{:?}", s.restores);
+    let (a, b) = (&s.restores[0], &s.restores[1]);
+    assert!(
+        b.queued_ms <= a.done_ms && b.started_ms >= a.done_ms,
+        "{a:?} {b:?}"
+    );
+    assert!(a.done_ms - a.started_ms >= 1000 && b.done_ms - b.started_ms >= 1000);
+    assert!(s.uptime_ms >= b.done_ms);
 }

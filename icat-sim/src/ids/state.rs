@@ -372,6 +372,7 @@ impl IdsState {
         tracing::debug!(dataset = ds.id, "restore queued");
         let state = self.clone();
         let dataset_id = ds.id;
+        let queued = tokio::time::Instant::now();
         tokio::spawn(async move {
             // Wait for a tape drive (in order of request); a restore cancelled meanwhile by an
             // archive call gives its turn away without using the drive.
@@ -386,8 +387,13 @@ impl IdsState {
                 return;
             }
             tracing::debug!(dataset = dataset_id, "restore started");
+            let started = tokio::time::Instant::now();
             tokio::time::sleep(state.inner.settings.restore_time(dataset_id)).await;
             state.finish_restore(dataset_id, generation);
+            if let Some(network) = state.network() {
+                let done = tokio::time::Instant::now();
+                network.record_restore(dataset_id, queued, started, done);
+            }
         });
     }
 

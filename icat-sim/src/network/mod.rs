@@ -9,7 +9,8 @@ mod shaper;
 pub use bucket::TokenBucket;
 pub use profile::{NetworkConfig, NetworkProfile, PRESETS, Rate};
 pub use shaper::{
-    DownloadCapReached, DownloadSlot, Network, NetworkStats, SLICE, layer, stats_handler,
+    DownloadCapReached, DownloadSlot, Network, NetworkStats, RestoreRecord, SLICE, layer,
+    stats_handler,
 };
 
 /// The path of the counters endpoint.

@@ -45,6 +45,25 @@ struct Inner {
     counters: Counters,
     downloads: Mutex<HashMap<String, u32>>,
     peak_downloads: AtomicU64,
+    started: tokio::time::Instant,
+    restores: Mutex<Vec<RestoreRecord>>,
+}
+
+/// Most restore records kept (the oldest go first).
+const RESTORE_RECORDS: usize = 10_000;
+
+/// One restore from tape, in milliseconds since the simulator started.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreRecord {
+    /// The dataset restored.
+    pub dataset: i64,
+    /// When the restore was requested.
+    pub queued_ms: u64,
+    /// When it got a tape drive.
+    pub started_ms: u64,
+    /// When the dataset was online.
+    pub done_ms: u64,
 }
 
 /// The shaping state of one simulator, shared by all connections; cheap to clone.
@@ -57,6 +76,10 @@ pub struct Network {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkStats {
+    /// Milliseconds since the simulator started (the clock of the restore records).
+    pub uptime_ms: u64,
+    /// Restores from tape, oldest first (at most the last 10000).
+    pub restores: Vec<RestoreRecord>,
     /// Connections accepted.
     pub connections: u64,
     /// Total connection set-up time charged, in milliseconds.
@@ -158,6 +181,8 @@ impl Network {
                 counters: Counters::default(),
                 downloads: Mutex::default(),
                 peak_downloads: AtomicU64::new(0),
+                started: tokio::time::Instant::now(),
+                restores: Mutex::default(),
             }),
         }
     }
@@ -181,6 +206,13 @@ impl Network {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let ms = |a: &AtomicU64| get(a) / 1_000_000;
         NetworkStats {
+            uptime_ms: self.millis(tokio::time::Instant::now()),
+            restores: self
+                .inner
+                .restores
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
             connections: get(&c.connections),
             setup_charged_ms: ms(&c.setup_nanos),
             requests: get(&c.requests),
@@ -196,6 +228,37 @@ impl Network {
             refused_downloads: get(&c.refused_downloads),
             peak_downloads_per_user: self.inner.peak_downloads.load(Ordering::Relaxed),
         }
+    }
+
+    fn millis(&self, at: tokio::time::Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.inner.started).as_millis())
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Record a restore from tape (for the counters endpoint).
+    pub fn record_restore(
+        &self,
+        dataset: i64,
+        queued: tokio::time::Instant,
+        started: tokio::time::Instant,
+        done: tokio::time::Instant,
+    ) {
+        let record = RestoreRecord {
+            dataset,
+            queued_ms: self.millis(queued),
+            started_ms: self.millis(started),
+            done_ms: self.millis(done),
+        };
+        // A list updated in single statements: a poisoned lock is taken over.
+        let mut restores = self
+            .inner
+            .restores
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if restores.len() >= RESTORE_RECORDS {
+            restores.remove(0);
+        }
+        restores.push(record);
     }
 
     /// Count a new connection; returns the set-up time it must wait first (none when zero).
