@@ -494,7 +494,7 @@ mod tests {
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        assert_eq!(per, vec![(2, 10_000), (1, 5000), (1, 5000)].repeat(2));
+        assert_eq!(per, [(2, 10_000), (1, 5000), (1, 5000)].repeat(2));
         let (location, checksum): (String, String) = db
             .conn()
             .query_row(
