@@ -7,12 +7,14 @@ use icat_ids::{CancellationToken, IdsError};
 use icat_soap::IcatError;
 
 use crate::cli::{Cli, Command, SelectionArgs, SimCommand};
-use crate::commands::{archive, browse, download, dry_run, session, upload};
+use crate::commands::{archive, browse, cite, download, dry_run, session, upload};
 use crate::connect::{self, Reuse};
 use crate::failure::{ExitKind, Failure, one_line};
 use crate::glob::FileFilter;
+use crate::idlist::IdList;
 use crate::progress::{Mode, Reporter};
 use crate::queries::{Target, VisitFilter};
+use crate::resolve::{self, Reference, Resolved};
 
 /// What every command gets: the parsed flags, a snapshot of the environment, and the reporter.
 #[derive(Debug, Clone)]
@@ -59,11 +61,125 @@ fn target(sel: &SelectionArgs) -> Result<Target, Failure> {
         (None, true) if sel.datafile.is_empty() => {
             return Err(Failure::usage(
                 "nothing selected",
-                "give a VISIT, --dataset ID (or VISIT --dataset NAME) or --datafile ID",
+                "give a VISIT, a DOI, --dataset ID (or VISIT --dataset NAME), --datafile ID, \
+                 --collection ID, or - for ids on standard input",
             ));
         }
         (None, true) => Target::Datafiles(sel.datafile.clone()),
     })
+}
+
+/// A DOI or collection named by a selection, if any.
+fn reference(sel: &SelectionArgs) -> Result<Option<Reference>, Failure> {
+    if let Some(id) = sel.collection {
+        return Ok(Some(Reference::Collection(id)));
+    }
+    let Some(doi) = sel.visit.as_deref().and_then(resolve::parse_doi) else {
+        return Ok(None);
+    };
+    if !sel.dataset.is_empty() {
+        return Err(Failure::usage(
+            "--dataset picks datasets within a visit, not within a DOI",
+            "give the DOI alone, or the visit with --dataset",
+        ));
+    }
+    Ok(Some(Reference::Doi(doi)))
+}
+
+/// True when the selection is an id list on standard input (`-` or `--from-stdin`).
+fn from_stdin(sel: &SelectionArgs) -> bool {
+    sel.from_stdin || sel.visit.as_deref() == Some("-")
+}
+
+/// A selection checked before any request: a DOI or collection (resolved later), an id list
+/// read from standard input now, or a plain target.
+enum Pending {
+    Reference(Reference),
+    Ids(IdList),
+    Plain(Target),
+}
+
+fn pending(ctx: &Context, sel: &SelectionArgs) -> Result<Pending, Failure> {
+    if let Some(r) = reference(sel)? {
+        return Ok(Pending::Reference(r));
+    }
+    if from_stdin(sel) {
+        if !sel.dataset.is_empty() {
+            return Err(Failure::usage(
+                "--dataset cannot be combined with an id list on standard input",
+                "put dataset lines (`dataset ID`) into the list instead",
+            ));
+        }
+        if ctx.conn.password_stdin {
+            return Err(Failure::usage(
+                "standard input cannot carry both the password and the id list",
+                "log in first with `icat login --password-stdin`, then pipe the ids",
+            ));
+        }
+        return Ok(Pending::Ids(IdList::from_stdin()?));
+    }
+    Ok(Pending::Plain(target(sel)?))
+}
+
+/// A selection resolved against the catalogue: what to act on, how the user named it (for
+/// `bag-info.txt`), and the DOI or collection behind it.
+struct Selected {
+    target: Target,
+    described: String,
+    resolved: Option<Resolved>,
+}
+
+async fn resolve_pending(
+    conn: &connect::Connection,
+    pending: Pending,
+    sel: &SelectionArgs,
+    reporter: &Reporter,
+) -> anyhow::Result<Selected> {
+    Ok(match pending {
+        Pending::Reference(r) => {
+            let resolved = resolve::resolve(&conn.session, &r).await?;
+            reporter.note(&cite::heading(&resolved));
+            Selected {
+                target: resolved.target.clone(),
+                described: r.describe(),
+                resolved: Some(resolved),
+            }
+        }
+        Pending::Ids(list) => {
+            let described = format!(
+                "id list from standard input: {} investigations, {} datasets, {} datafiles",
+                list.investigations.len(),
+                list.datasets.len(),
+                list.datafiles.len()
+            );
+            Selected {
+                target: list.to_target(&conn.session).await?,
+                described,
+                resolved: None,
+            }
+        }
+        Pending::Plain(t) => Selected {
+            target: t,
+            described: describe_plain(sel),
+            resolved: None,
+        },
+    })
+}
+
+/// A plain selection in words, as the user gave it.
+fn describe_plain(sel: &SelectionArgs) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = &sel.visit {
+        parts.push(format!("visit {v}"));
+    }
+    if !sel.dataset.is_empty() {
+        parts.push(format!("datasets {}", sel.dataset.join(",")));
+    }
+    if !sel.datafile.is_empty() {
+        let ids: Vec<String> = sel.datafile.iter().map(i64::to_string).collect();
+        parts.push(format!("datafiles {}", ids.join(",")));
+    }
+    parts.join(" ")
 }
 
 /// Runs the parsed command line.
@@ -107,9 +223,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             browse::print_visits(&rows, args.format.format(), out)?;
         }
         Command::Show(args) => {
+            let sel = SelectionArgs {
+                visit: args.visit.clone(),
+                collection: args.collection,
+                ..SelectionArgs::default()
+            };
+            let reference = reference(&sel)?;
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
-            let tree = browse::visit_tree(&conn.session, &args.visit).await?;
-            browse::print_tree(&tree, args.format.format(), out)?;
+            match (reference, &args.visit) {
+                (Some(r), _) => {
+                    let resolved = resolve::resolve(&conn.session, &r).await?;
+                    let data = cite::cited_data(&conn.session, resolved).await?;
+                    cite::print(&data, args.format.format(), out)?;
+                }
+                (None, Some(visit)) => {
+                    let tree = browse::visit_tree(&conn.session, visit).await?;
+                    browse::print_tree(&tree, args.format.format(), out)?;
+                }
+                (None, None) => {
+                    return Err(Failure::usage(
+                        "nothing to show",
+                        "give a VISIT, a DOI or --collection ID",
+                    )
+                    .into());
+                }
+            }
         }
         Command::Search(args) => {
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
@@ -125,6 +263,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Download(args) => {
             let filter = FileFilter::new(&args.patterns, &args.exclude)
                 .map_err(|e| Failure::usage(e, "fix the pattern (globs: * ? [a-z] {a,b})"))?;
+            let pending = pending(&ctx, &args.selection)?;
+            let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
+            conn.announce(&ctx.reporter, "downloading from");
+            let selected = resolve_pending(&conn, pending, &args.selection, &ctx.reporter).await?;
+            let bag = args.manifest.then(|| download::BagRequest {
+                external_identifier: selected
+                    .resolved
+                    .as_ref()
+                    .filter(|r| r.reference.starts_with("doi:"))
+                    .map(|r| r.reference.clone()),
+                ..download::BagRequest::new(
+                    args.output.clone(),
+                    args.manifest_algorithm,
+                    selected.described.clone(),
+                )
+            });
+            let dest = bag
+                .as_ref()
+                .map_or_else(|| args.output.clone(), download::BagRequest::payload_dir);
             let req = download::DownloadRequest {
                 filter,
                 parallel: usize::from(args.parallel),
@@ -134,10 +291,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 overwrite: args.overwrite,
                 max_wait: args.max_wait,
                 max_unreachable: args.max_unreachable,
-                ..download::DownloadRequest::new(target(&args.selection)?, args.output.clone())
+                bag,
+                ..download::DownloadRequest::new(selected.target, dest)
             };
-            let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
-            conn.announce(&ctx.reporter, "downloading from");
             if args.dry_run {
                 let plan = dry_run::plan(&conn, &req, &ctx.reporter).await?;
                 dry_run::print(&plan, args.json, args.overwrite, out)?;
@@ -155,16 +311,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Status(args) => {
+            let pending = pending(&ctx, &args.selection)?;
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
-            let rows = archive::status_rows(&conn, &target(&args.selection)?).await?;
+            let selected = resolve_pending(&conn, pending, &args.selection, &ctx.reporter).await?;
+            let rows = archive::status_rows(&conn, &selected.target).await?;
             archive::print_status(&rows, args.format.format(), out)?;
         }
         Command::Restore(args) => {
+            let pending = pending(&ctx, &args.selection)?;
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
             conn.announce(&ctx.reporter, "restoring on");
+            let selected = resolve_pending(&conn, pending, &args.selection, &ctx.reporter).await?;
             archive::restore(
                 &conn,
-                &target(&args.selection)?,
+                &selected.target,
                 args.wait.then_some((args.max_wait, args.max_unreachable)),
                 &ctx.reporter,
                 ctrl_c_token(),

@@ -191,13 +191,21 @@ impl FormatArgs {
     }
 }
 
-/// A data selection: a visit, datasets or datafiles.
+/// A data selection: a visit, a DOI, a data collection, datasets, datafiles, or an id list.
 #[derive(Debug, Args, Clone, Default)]
 pub struct SelectionArgs {
-    /// The visit (visit id, investigation name, or numeric investigation id).
-    /// Without VISIT, give --dataset or --datafile.
-    #[arg(value_name = "VISIT")]
+    /// The visit (visit id, investigation name, or numeric investigation id), a DOI
+    /// (doi:10.xxxx/yyyy: a data publication, collection, investigation, dataset or datafile),
+    /// or - to read an id list from standard input (as `icat find --ids` prints it).
+    /// Without VISIT, give --dataset, --datafile or --collection.
+    #[arg(value_name = "VISIT|DOI|-")]
     pub visit: Option<String>,
+    /// A data collection id: everything it lists (datafiles, datasets, investigations).
+    #[arg(long = "collection", value_name = "ID", conflicts_with_all = ["visit", "dataset", "datafile"])]
+    pub collection: Option<i64>,
+    /// Read the id list from standard input (same as giving - as VISIT).
+    #[arg(long = "from-stdin", conflicts_with_all = ["visit", "dataset", "datafile", "collection"])]
+    pub from_stdin: bool,
     /// Datasets: ids, or with VISIT also names within the visit (repeat or separate with commas).
     #[arg(long = "dataset", value_name = "ID|NAME", value_delimiter = ',')]
     pub dataset: Vec<String>,
@@ -294,8 +302,13 @@ pub struct VisitsArgs {
 /// `icat show`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// The visit (visit id, investigation name, or numeric investigation id).
-    pub visit: String,
+    /// The visit (visit id, investigation name, or numeric investigation id), or a DOI
+    /// (doi:10.xxxx/yyyy).
+    #[arg(value_name = "VISIT|DOI", required_unless_present = "collection")]
+    pub visit: Option<String>,
+    /// A data collection id instead of a visit.
+    #[arg(long = "collection", value_name = "ID", conflicts_with = "visit")]
+    pub collection: Option<i64>,
     /// Output format: a tree by default, the nested structure with --json, one row per file
     /// with --csv.
     #[command(flatten)]
@@ -367,6 +380,19 @@ pub struct DownloadArgs {
     /// at its final path may be truncated.
     #[arg(long)]
     pub no_fsync: bool,
+    /// Make DIR a BagIt bag (RFC 8493): files under DIR/data, a manifest of digests computed
+    /// while the bytes stream, bag-info.txt naming the ICAT source, user, selection and time,
+    /// and a tag manifest, so the download can be cited and re-verified (`bagit.py --validate DIR`).
+    #[arg(long)]
+    pub manifest: bool,
+    /// The bag's digest algorithm.
+    #[arg(
+        long,
+        value_name = "ALG",
+        default_value = "sha512",
+        requires = "manifest"
+    )]
+    pub manifest_algorithm: crate::bagit::BagAlgorithm,
 }
 
 /// `icat status`.

@@ -5,6 +5,7 @@
 
 pub mod advice;
 pub mod app;
+pub mod bagit;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
@@ -16,11 +17,13 @@ pub mod destination;
 pub mod failure;
 pub mod glob;
 pub mod grammar;
+pub mod idlist;
 pub mod jpql_text;
 pub mod logging;
 pub mod output;
 pub mod progress;
 pub mod queries;
+pub mod resolve;
 pub mod session_cache;
 pub mod tree;
 pub mod url_text;

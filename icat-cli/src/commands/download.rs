@@ -13,6 +13,7 @@ use icat_ids::{
 use icat_soap::model::Datafile;
 use serde::Serialize;
 
+use crate::bagit::{BagAlgorithm, BagInfo, PayloadFile};
 use crate::catalog;
 use crate::connect::Connection;
 use crate::failure::{ExitKind, Failure};
@@ -44,6 +45,43 @@ pub struct DownloadRequest {
     pub max_wait: Duration,
     /// How long the IDS may stay unreachable during a restore wait.
     pub max_unreachable: Duration,
+    /// Make the destination a BagIt bag (`--manifest`): `dest` is then the bag's `data/`
+    /// folder.
+    pub bag: Option<BagRequest>,
+}
+
+/// `--manifest`: the bag around a download.
+#[derive(Clone, Debug)]
+pub struct BagRequest {
+    /// The bag's root folder (the download goes to its `data/`).
+    pub root: PathBuf,
+    /// The manifest algorithm.
+    pub algorithm: BagAlgorithm,
+    /// The selection as the user gave it, for `bag-info.txt`.
+    pub query: String,
+    /// The DOI the user cited, if any.
+    pub external_identifier: Option<String>,
+}
+
+impl BagRequest {
+    /// A bag rooted at `root` for a selection described by `query`.
+    pub fn new(
+        root: impl Into<PathBuf>,
+        algorithm: BagAlgorithm,
+        query: impl Into<String>,
+    ) -> Self {
+        BagRequest {
+            root: root.into(),
+            algorithm,
+            query: query.into(),
+            external_identifier: None,
+        }
+    }
+
+    /// Where the payload goes: `<root>/data`.
+    pub fn payload_dir(&self) -> PathBuf {
+        self.root.join(crate::bagit::PAYLOAD_DIR)
+    }
 }
 
 impl DownloadRequest {
@@ -61,6 +99,7 @@ impl DownloadRequest {
             overwrite: false,
             max_wait: WaitOptions::default().deadline,
             max_unreachable: WaitOptions::default().unreachable_limit,
+            bag: None,
         }
     }
 }
@@ -128,17 +167,32 @@ pub async fn find_datafiles(
     target: &Target,
 ) -> anyhow::Result<Vec<DatafileRecord>> {
     let target = catalog::resolve_target(&conn.session, target).await?;
-    // Paged (the query is ordered), so visits larger than the server's maxEntities work.
-    let values = catalog::all_pages(
-        &conn.session,
-        &queries::datafiles_query(&target),
-        catalog::PAGE,
-    )
-    .await?;
-    let records: Vec<DatafileRecord> = catalog::typed::<Datafile>(values)
-        .iter()
-        .filter_map(DatafileRecord::from_datafile)
-        .collect();
+    // Paged (the query is ordered), so visits larger than the server's maxEntities work; long
+    // id lists (a collection, ids from standard input) are asked in bounded IN lists.
+    let chunks: Vec<Target> = match &target {
+        Target::Datafiles(ids) if ids.len() > icat_soap::query::MAX_IN_VALUES => ids
+            .chunks(icat_soap::query::MAX_IN_VALUES)
+            .map(|c| Target::Datafiles(c.to_vec()))
+            .collect(),
+        other => vec![other.clone()],
+    };
+    let mut records: Vec<DatafileRecord> = Vec::new();
+    for chunk in &chunks {
+        let values = catalog::all_pages(
+            &conn.session,
+            &queries::datafiles_query(chunk),
+            catalog::PAGE,
+        )
+        .await?;
+        records.extend(
+            catalog::typed::<Datafile>(values)
+                .iter()
+                .filter_map(DatafileRecord::from_datafile),
+        );
+    }
+    if chunks.len() > 1 {
+        records.sort_by_key(|r| (r.investigation_id, r.dataset_id, r.id));
+    }
     match &target {
         Target::Datafiles(ids) => {
             let found: BTreeSet<i64> = records.iter().map(|r| r.id).collect();
@@ -207,6 +261,10 @@ pub struct FileResult {
     pub outcome: &'static str,
     /// Why, for every outcome but `verified`.
     pub reason: Option<String>,
+    /// With `--manifest`: the file's digest in the bag's manifest algorithm, computed while it
+    /// streamed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_digest: Option<String>,
 }
 
 impl DownloadReport {
@@ -400,6 +458,7 @@ pub async fn run(
         }),
         fsync: req.fsync,
         overwrite: req.overwrite,
+        extra_digest: req.bag.as_ref().map(|b| b.algorithm.factory()),
         ..DownloadOptions::default()
     };
     let keep_alive = conn.keep_alive();
@@ -408,7 +467,75 @@ pub async fn run(
     bar.finish();
     let summary = result?;
     let files = file_results(&summary, &records, &req.dest, req.verify);
-    Ok(report(summary, total, req, reporter, files))
+    let report = report(summary, total, req, reporter, files);
+    if let Some(bag) = &req.bag {
+        if report.failure.is_none() {
+            let written = write_bag(conn, bag, &req.dest, &report.files)?;
+            reporter.note(&format!(
+                "BagIt bag written: {} ({} manifest)",
+                bag.root.display(),
+                bag.algorithm.name()
+            ));
+            tracing::debug!(files = written.len(), "bag tag files written");
+        } else {
+            reporter.note("no BagIt manifest written: the download is not complete");
+        }
+    }
+    Ok(report)
+}
+
+/// Writes the tag files of a finished download's bag. A file whose digest the engine did not
+/// compute while streaming (the prepared-zip strategy) is read once from disk for it.
+fn write_bag(
+    conn: &Connection,
+    bag: &BagRequest,
+    payload: &std::path::Path,
+    files: &[FileResult],
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut payload_files = Vec::with_capacity(files.len());
+    for f in files {
+        let path = payload.join(&f.path);
+        let digest = match &f.manifest_digest {
+            Some(d) => d.clone(),
+            None => bag.algorithm.of_file(&path).map_err(|e| {
+                Failure::new(
+                    ExitKind::Other,
+                    format!("cannot read {} for the bag manifest: {e}", path.display()),
+                    "check the destination folder and run the same command again",
+                )
+            })?,
+        };
+        let size = std::fs::metadata(&path).map(|m| m.len()).map_err(|e| {
+            Failure::new(
+                ExitKind::Other,
+                format!("cannot read {} for the bag manifest: {e}", path.display()),
+                "check the destination folder and run the same command again",
+            )
+        })?;
+        payload_files.push(PayloadFile {
+            path: f.path.replace(std::path::MAIN_SEPARATOR, "/"),
+            digest,
+            size,
+        });
+    }
+    let info = BagInfo {
+        source: conn.url.clone(),
+        user: conn.server_user.clone(),
+        query: bag.query.clone(),
+        time: icat_soap::DateTime::now_utc().to_string(),
+        external_identifier: bag.external_identifier.clone(),
+    };
+    crate::bagit::write_bag(&bag.root, bag.algorithm, &payload_files, &info).map_err(|e| {
+        Failure::new(
+            ExitKind::Other,
+            format!(
+                "cannot write the BagIt files in {}: {e}",
+                bag.root.display()
+            ),
+            "check that the -o folder is writable and run the same command again",
+        )
+        .into()
+    })
 }
 
 /// One [`FileResult`] per file of the summary, with the catalogue's size and checksum.
@@ -456,6 +583,7 @@ fn file_results(
                 checksum,
                 outcome,
                 reason,
+                manifest_digest: f.extra_digest.clone(),
             }
         })
         .collect()

@@ -1,0 +1,267 @@
+//! DOIs and data collections as selections: `doi:10.xxxx/yyyy` resolves through ICAT (SOAP
+//! searches) to a DataPublication (its content collection), a DataCollection, an Investigation,
+//! a Dataset or a Datafile; `--collection ID` to a DataCollection's datafiles.
+
+use std::collections::BTreeSet;
+
+use icat_soap::client::Session;
+use icat_soap::model::{DataCollection, DataPublication, Datafile, Dataset, Investigation};
+use icat_soap::query::Query;
+use serde::Serialize;
+
+use crate::catalog;
+use crate::failure::Failure;
+use crate::queries::Target;
+
+/// A reference a user cites instead of a visit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reference {
+    /// A DOI, without the `doi:` prefix (`10.5286/isis.e.123`).
+    Doi(String),
+    /// A DataCollection id.
+    Collection(i64),
+}
+
+impl Reference {
+    /// How the user wrote it, for messages and `bag-info.txt`.
+    pub fn describe(&self) -> String {
+        match self {
+            Reference::Doi(d) => format!("doi:{d}"),
+            Reference::Collection(id) => format!("collection {id}"),
+        }
+    }
+}
+
+/// The DOI in `doi:10.x/y`, `https://doi.org/10.x/y` or `https://dx.doi.org/10.x/y` (case of
+/// the prefix ignored); `None` for anything else.
+pub fn parse_doi(text: &str) -> Option<String> {
+    let t = text.trim();
+    let lower = t.to_ascii_lowercase();
+    let rest = [
+        "doi:",
+        "https://doi.org/",
+        "http://doi.org/",
+        "https://dx.doi.org/",
+    ]
+    .iter()
+    .find(|p| lower.starts_with(*p))
+    .map(|p| &t[p.len()..])?;
+    let rest = rest.trim();
+    // A DOI is "10.<registrant>/<suffix>" with a non-empty suffix.
+    let (prefix, suffix) = rest.split_once('/')?;
+    (prefix.starts_with("10.") && prefix.len() > 3 && !suffix.is_empty()).then(|| rest.to_string())
+}
+
+/// What a reference resolved to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Resolved {
+    /// The reference as the user wrote it.
+    pub reference: String,
+    /// The entity it names: `DataPublication`, `DataCollection`, `Investigation`, `Dataset` or
+    /// `Datafile`.
+    pub kind: &'static str,
+    /// That entity's id.
+    pub id: i64,
+    /// Its title or name (untrusted server text).
+    pub title: Option<String>,
+    /// The DataCollection behind it (publications and collections).
+    pub collection: Option<i64>,
+    /// The data it selects.
+    #[serde(skip)]
+    pub target: Target,
+}
+
+/// Finds what a reference names. A DOI is looked up on DataPublication.pid, then
+/// DataCollection.doi, Investigation.doi, Dataset.doi and Datafile.doi (exact match); the first
+/// kind holding it wins.
+pub async fn resolve(session: &Session, reference: &Reference) -> anyhow::Result<Resolved> {
+    match reference {
+        Reference::Collection(id) => {
+            let found = session
+                .search_entities::<DataCollection>(
+                    &Query::new("DataCollection").where_eq("id", *id),
+                )
+                .await?;
+            let c = found.into_iter().next().ok_or_else(|| {
+                Failure::not_found(
+                    format!("no data collection with id {id} (or you may not read it)"),
+                    "check the id given to --collection",
+                )
+            })?;
+            collection_resolved(
+                session,
+                reference,
+                "DataCollection",
+                *id,
+                c.doi.clone(),
+                *id,
+            )
+            .await
+        }
+        Reference::Doi(doi) => resolve_doi(session, reference, doi).await,
+    }
+}
+
+async fn resolve_doi(
+    session: &Session,
+    reference: &Reference,
+    doi: &str,
+) -> anyhow::Result<Resolved> {
+    let publications = session
+        .search_entities::<DataPublication>(
+            &Query::new("DataPublication")
+                .where_eq("pid", doi)
+                .include("content"),
+        )
+        .await?;
+    if let Some(p) = publications.into_iter().next() {
+        let id = p.id.unwrap_or_default();
+        let Some(content) = p.content.as_ref().and_then(|c| c.id) else {
+            return Err(Failure::not_found(
+                format!(
+                    "data publication {id} ({}) has no content collection",
+                    reference.describe()
+                ),
+                "ask the facility: the publication lists no data",
+            )
+            .into());
+        };
+        return collection_resolved(session, reference, "DataPublication", id, p.title, content)
+            .await;
+    }
+    let collections = session
+        .search_entities::<DataCollection>(&Query::new("DataCollection").where_eq("doi", doi))
+        .await?;
+    if let Some(c) = collections.into_iter().next() {
+        let id = c.id.unwrap_or_default();
+        return collection_resolved(session, reference, "DataCollection", id, None, id).await;
+    }
+    let resolved = |kind, id: Option<i64>, title: Option<String>, target: fn(i64) -> Target| {
+        let id = id.unwrap_or_default();
+        Resolved {
+            reference: reference.describe(),
+            kind,
+            id,
+            title,
+            collection: None,
+            target: target(id),
+        }
+    };
+    if let Some(i) = session
+        .search_entities::<Investigation>(&Query::new("Investigation").where_eq("doi", doi))
+        .await?
+        .into_iter()
+        .next()
+    {
+        return Ok(resolved(
+            "Investigation",
+            i.id,
+            i.title,
+            Target::Investigation,
+        ));
+    }
+    if let Some(d) = session
+        .search_entities::<Dataset>(&Query::new("Dataset").where_eq("doi", doi))
+        .await?
+        .into_iter()
+        .next()
+    {
+        return Ok(resolved("Dataset", d.id, d.name, |id| {
+            Target::Datasets(vec![id])
+        }));
+    }
+    if let Some(f) = session
+        .search_entities::<Datafile>(&Query::new("Datafile").where_eq("doi", doi))
+        .await?
+        .into_iter()
+        .next()
+    {
+        return Ok(resolved("Datafile", f.id, f.name, |id| {
+            Target::Datafiles(vec![id])
+        }));
+    }
+    Err(Failure::not_found(
+        format!("no data publication, collection, investigation, dataset or datafile has DOI {doi} (or you may not read it)"),
+        "check the DOI (it is matched exactly), or log in as a user who may read the data",
+    )
+    .into())
+}
+
+/// A collection (directly or behind a publication) resolved to its datafiles: the ones it lists,
+/// those of the datasets it lists, and those of the investigations it lists.
+async fn collection_resolved(
+    session: &Session,
+    reference: &Reference,
+    kind: &'static str,
+    id: i64,
+    title: Option<String>,
+    collection: i64,
+) -> anyhow::Result<Resolved> {
+    let ids = collection_datafile_ids(session, collection).await?;
+    if ids.is_empty() {
+        return Err(Failure::not_found(
+            format!(
+                "{} ({kind} {id}) holds no datafiles you may read",
+                reference.describe()
+            ),
+            "check the reference, or log in as a user who may read the data",
+        )
+        .into());
+    }
+    Ok(Resolved {
+        reference: reference.describe(),
+        kind,
+        id,
+        title,
+        collection: Some(collection),
+        target: Target::Datafiles(ids.into_iter().collect()),
+    })
+}
+
+/// The ids of every datafile a DataCollection reaches (three ordered, paged id searches).
+pub async fn collection_datafile_ids(
+    session: &Session,
+    collection: i64,
+) -> anyhow::Result<BTreeSet<i64>> {
+    let mut ids = BTreeSet::new();
+    for path in [
+        "dataCollectionDatafiles.dataCollection.id",
+        "dataset.dataCollectionDatasets.dataCollection.id",
+        "dataset.investigation.dataCollectionInvestigations.dataCollection.id",
+    ] {
+        let q = Query::new("Datafile")
+            .select("id")
+            .distinct()
+            .where_eq(path, collection)
+            .order_by("id");
+        for v in catalog::all_pages(session, &q, catalog::PAGE).await? {
+            if let Some(id) = catalog::int(Some(&v)) {
+                ids.insert(id);
+            }
+        }
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doi_forms() {
+        assert_eq!(
+            parse_doi("doi:10.5286/ISIS.E.1234").as_deref(),
+            Some("10.5286/ISIS.E.1234")
+        );
+        assert_eq!(parse_doi("DOI:10.1/x").as_deref(), Some("10.1/x"));
+        assert_eq!(
+            parse_doi("https://doi.org/10.1/a/b").as_deref(),
+            Some("10.1/a/b")
+        );
+        assert_eq!(parse_doi("10.1/x"), None);
+        assert_eq!(parse_doi("doi:11.1/x"), None);
+        assert_eq!(parse_doi("doi:10./x"), None);
+        assert_eq!(parse_doi("doi:10.1/"), None);
+        assert_eq!(parse_doi("V1"), None);
+    }
+}
