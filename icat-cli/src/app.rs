@@ -7,7 +7,7 @@ use icat_ids::{CancellationToken, IdsError};
 use icat_soap::IcatError;
 
 use crate::cli::{Cli, Command, SelectionArgs, SimCommand};
-use crate::commands::{archive, browse, cite, download, dry_run, session, upload};
+use crate::commands::{archive, browse, cite, download, dry_run, find, session, upload};
 use crate::connect::{self, Reuse};
 use crate::failure::{ExitKind, Failure, one_line};
 use crate::glob::FileFilter;
@@ -182,6 +182,145 @@ fn describe_plain(sel: &SelectionArgs) -> String {
     parts.join(" ")
 }
 
+/// The bag around a download of `selected` into `output` (`--manifest`).
+fn bag_request(
+    selected: &Selected,
+    output: &std::path::Path,
+    algorithm: crate::bagit::BagAlgorithm,
+) -> download::BagRequest {
+    download::BagRequest {
+        external_identifier: selected
+            .resolved
+            .as_ref()
+            .filter(|r| r.reference.starts_with("doi:"))
+            .map(|r| r.reference.clone()),
+        ..download::BagRequest::new(output, algorithm, selected.described.clone())
+    }
+}
+
+/// Runs (or with `dry_run` plans) a download and prints its summary or JSON report.
+async fn execute_download(
+    ctx: &Context,
+    conn: &connect::Connection,
+    req: &download::DownloadRequest,
+    dry_run: bool,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    if dry_run {
+        let plan = dry_run::plan(conn, req, &ctx.reporter).await?;
+        dry_run::print(&plan, json, req.overwrite, out)?;
+        return Ok(());
+    }
+    let mut report = download::run(conn, req, &ctx.reporter, ctrl_c_token()).await?;
+    if json {
+        download::print_json(&report, out)?;
+    } else {
+        writeln!(out, "{}", report.summary_line())?;
+        writeln!(out, "files are in {}", report.dest.display())?;
+    }
+    match report.failure.take() {
+        Some(failure) => Err(failure.into()),
+        None => Ok(()),
+    }
+}
+
+/// `icat find`: search, then print the hits, their ids, or download them.
+async fn find_command(
+    ctx: &Context,
+    args: crate::cli::FindArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let target = if args.visits {
+        icat_rest::Target::Investigation
+    } else if args.datafiles {
+        icat_rest::Target::Datafile
+    } else {
+        icat_rest::Target::Dataset
+    };
+    let after = match &args.after {
+        Some(text) => Some(serde_json::from_str(text).map_err(|e| {
+            Failure::usage(
+                format!("--after is not the JSON a previous run printed: {e}"),
+                "copy the --after value from the previous run's last line",
+            )
+        })?),
+        None => None,
+    };
+    let req = find::FindRequest {
+        text: args.text.clone(),
+        target,
+        since: args
+            .since
+            .as_deref()
+            .map(|d| find::search_date(d, false))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|d| find::search_date(d, true))
+            .transpose()?,
+        instrument: args.instrument.clone(),
+        parameters: args
+            .parameters
+            .iter()
+            .map(|p| find::parameter(p))
+            .collect::<Result<_, _>>()?,
+        facets: args.facets,
+        limit: args.limit,
+        after,
+    };
+    let conn = connect::connect(ctx, Reuse::CachedOrLogin).await?;
+    let rest = find::rest_client(&conn)?;
+    let found = find::find(&rest, &req).await?;
+    if let Some(after) = &found.search_after {
+        ctx.reporter.note(&format!(
+            "more hits: --limit {} for more, or continue with --after '{}'",
+            args.limit.saturating_mul(2),
+            after
+        ));
+    }
+    if args.ids {
+        return find::print_ids(&found, out);
+    }
+    if !args.download {
+        return find::print(&found, args.format.format(), out);
+    }
+    if found.hits.is_empty() {
+        return Err(Failure::not_found(
+            format!("nothing to download: no hits for {:?}", args.text),
+            "try other words, or fewer filters",
+        )
+        .into());
+    }
+    conn.announce(&ctx.reporter, "downloading from");
+    let selected = Selected {
+        target: found.id_list().to_target(&conn.session).await?,
+        described: format!(
+            "icat find {:?} ({}, {} hits)",
+            args.text,
+            found.target,
+            found.hits.len()
+        ),
+        resolved: None,
+    };
+    let bag = args.manifest.then(|| {
+        bag_request(
+            &selected,
+            &args.output,
+            crate::bagit::BagAlgorithm::default(),
+        )
+    });
+    let dest = bag
+        .as_ref()
+        .map_or_else(|| args.output.clone(), download::BagRequest::payload_dir);
+    let req = download::DownloadRequest {
+        bag,
+        ..download::DownloadRequest::new(selected.target, dest)
+    };
+    execute_download(ctx, &conn, &req, args.dry_run, args.format.json, out).await
+}
+
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let ctx = Context {
@@ -267,18 +406,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
             conn.announce(&ctx.reporter, "downloading from");
             let selected = resolve_pending(&conn, pending, &args.selection, &ctx.reporter).await?;
-            let bag = args.manifest.then(|| download::BagRequest {
-                external_identifier: selected
-                    .resolved
-                    .as_ref()
-                    .filter(|r| r.reference.starts_with("doi:"))
-                    .map(|r| r.reference.clone()),
-                ..download::BagRequest::new(
-                    args.output.clone(),
-                    args.manifest_algorithm,
-                    selected.described.clone(),
-                )
-            });
+            let bag = args
+                .manifest
+                .then(|| bag_request(&selected, &args.output, args.manifest_algorithm));
             let dest = bag
                 .as_ref()
                 .map_or_else(|| args.output.clone(), download::BagRequest::payload_dir);
@@ -294,22 +424,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 bag,
                 ..download::DownloadRequest::new(selected.target, dest)
             };
-            if args.dry_run {
-                let plan = dry_run::plan(&conn, &req, &ctx.reporter).await?;
-                dry_run::print(&plan, args.json, args.overwrite, out)?;
-                return Ok(());
-            }
-            let mut report = download::run(&conn, &req, &ctx.reporter, ctrl_c_token()).await?;
-            if args.json {
-                download::print_json(&report, out)?;
-            } else {
-                writeln!(out, "{}", report.summary_line())?;
-                writeln!(out, "files are in {}", report.dest.display())?;
-            }
-            if let Some(failure) = report.failure.take() {
-                return Err(failure.into());
-            }
+            execute_download(&ctx, &conn, &req, args.dry_run, args.json, out).await?;
         }
+        Command::Find(args) => find_command(&ctx, args, out).await?,
         Command::Status(args) => {
             let pending = pending(&ctx, &args.selection)?;
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;

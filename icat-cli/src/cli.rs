@@ -232,8 +232,11 @@ pub enum Command {
     Sessions(WhoamiArgs),
     /// List visits with their dataset count and total size (one query).
     Visits(VisitsArgs),
-    /// Show a visit's datasets and datafiles as a tree.
+    /// Show a visit's datasets and datafiles as a tree (or what a DOI or collection holds).
     Show(ShowArgs),
+    /// Free-text search (ICAT 6.1+ REST search): ranked visits, datasets or datafiles, facet
+    /// counts, and the hits as an id list or straight into a download.
+    Find(FindArgs),
     /// Run any ICAT JPQL query and print typed results.
     Search(SearchArgs),
     /// Download a visit, datasets or datafiles: prepare, wait for restores, stream, verify, extract.
@@ -311,6 +314,72 @@ pub struct ShowArgs {
     pub collection: Option<i64>,
     /// Output format: a tree by default, the nested structure with --json, one row per file
     /// with --csv.
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+/// `icat find`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").args(["visits", "datasets", "datafiles"])))]
+pub struct FindArgs {
+    /// The words to look for (Lucene syntax: "lysozyme AND 100K", "lyso*", quotes for phrases).
+    #[arg(value_name = "TEXT")]
+    pub text: String,
+    /// Search visits (investigations).
+    #[arg(long)]
+    pub visits: bool,
+    /// Search datasets (the default).
+    #[arg(long)]
+    pub datasets: bool,
+    /// Search datafiles.
+    #[arg(long)]
+    pub datafiles: bool,
+    /// Only data from this date on (YYYY-MM-DD or YYYY-MM-DDTHH:MM, UTC); for visits and
+    /// datasets both their start and end must lie within --since/--until.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Only data up to this date (a day alone includes the whole day).
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Only data from this instrument (its short name).
+    #[arg(long, value_name = "NAME")]
+    pub instrument: Option<String>,
+    /// A parameter the hits must have: NAME=VALUE (text with * and ? wildcards, or a number),
+    /// NAME=LOW..HIGH, optionally NAME[UNITS]=...; repeatable, all must match.
+    #[arg(long = "parameter", value_name = "NAME=VALUE|NAME=LOW..HIGH")]
+    pub parameters: Vec<String>,
+    /// Also print counts per facet dimension (type or format, facility, instrument, size
+    /// ranges) over the hits; with --csv only the counts are printed.
+    #[arg(long)]
+    pub facets: bool,
+    /// Stop after N hits (pages of up to 100 are fetched with search_after as needed).
+    #[arg(long, value_name = "N", default_value_t = 25)]
+    pub limit: u64,
+    /// Continue after a previous run's last hit (the search_after JSON it printed).
+    #[arg(long, value_name = "JSON")]
+    pub after: Option<String>,
+    /// Print the hits as an id list (`dataset 12` lines) for `icat download -`.
+    #[arg(long, conflicts_with_all = ["json", "csv", "download"])]
+    pub ids: bool,
+    /// Download the hits' data into -o DIR (as `icat download` does).
+    #[arg(long)]
+    pub download: bool,
+    /// With --download: the destination directory.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "DIR",
+        default_value = ".",
+        requires = "download"
+    )]
+    pub output: PathBuf,
+    /// With --download: print the plan and change nothing.
+    #[arg(long, requires = "download")]
+    pub dry_run: bool,
+    /// With --download: make DIR a BagIt bag (see `icat download --help`).
+    #[arg(long, requires = "download")]
+    pub manifest: bool,
+    /// Output format.
     #[command(flatten)]
     pub format: FormatArgs,
 }

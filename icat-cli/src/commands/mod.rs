@@ -5,5 +5,6 @@ pub mod browse;
 pub mod cite;
 pub mod download;
 pub mod dry_run;
+pub mod find;
 pub mod session;
 pub mod upload;

@@ -1,0 +1,638 @@
+//! `icat find TEXT`: free-text search through ICAT's REST API (`search/documents`), ranked hits
+//! with their visit, dataset and size, facet counts, `search_after` paging on demand, and the
+//! hits as a stable id list for `icat download -`.
+
+use std::io::Write;
+
+use icat_rest::{
+    DimensionRequest, FacetRange, FacetRequest, Hit, ParameterFilter, ParameterValue, RestClient,
+    RestError, SearchQuery, SearchRequest, Target,
+};
+use icat_soap::model::IcatExceptionType;
+use icat_soap::untrusted::clean_text;
+use serde::Serialize;
+
+use crate::connect::Connection;
+use crate::failure::{ExitKind, Failure};
+use crate::idlist::IdList;
+use crate::output::{Align, Format, Table, human_bytes, sanitize_cell, to_json};
+
+/// Hits asked for per request (ICAT's `maxCount` default is 100).
+pub const PAGE: u32 = 100;
+
+/// Longest server text kept per field.
+const MAX_FIELD: usize = 200;
+
+/// What `icat find` searches for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FindRequest {
+    /// Free text.
+    pub text: String,
+    /// Visits, datasets or datafiles.
+    pub target: Target,
+    /// Earliest date, `yyyyMMddHHmm` UTC.
+    pub since: Option<String>,
+    /// Latest date, `yyyyMMddHHmm` UTC.
+    pub until: Option<String>,
+    /// Instrument name.
+    pub instrument: Option<String>,
+    /// Parameters that must match.
+    pub parameters: Vec<ParameterFilter>,
+    /// Ask for facet counts.
+    pub facets: bool,
+    /// Most hits.
+    pub limit: u64,
+    /// Continue after this point (a previous run's `search_after`).
+    pub after: Option<serde_json::Value>,
+}
+
+/// One hit as printed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FindHit {
+    /// 1 for the best hit.
+    pub rank: u64,
+    /// `investigation`, `dataset` or `datafile`.
+    pub kind: &'static str,
+    /// Entity id.
+    pub id: i64,
+    /// Relevance score, when ranked by relevance.
+    pub score: Option<f64>,
+    /// Visit id.
+    pub visit: Option<String>,
+    /// Investigation id.
+    pub investigation_id: Option<i64>,
+    /// Dataset name (datafiles and datasets).
+    pub dataset: Option<String>,
+    /// Dataset id (datafiles).
+    pub dataset_id: Option<i64>,
+    /// Name of the hit.
+    pub name: Option<String>,
+    /// Investigation title (visits and datasets).
+    pub title: Option<String>,
+    /// Files (1 for a datafile).
+    pub files: Option<i64>,
+    /// Size in bytes.
+    pub size: Option<i64>,
+}
+
+/// Facet counts summed over the pages fetched.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct FacetCounts {
+    /// `Target.dimension` and its labels with counts, in the server's order.
+    pub dimensions: Vec<(String, Vec<(String, u64)>)>,
+}
+
+impl FacetCounts {
+    fn add(&mut self, dims: &icat_rest::Dimensions) {
+        for d in &dims.0 {
+            let key = clean_text(&d.key, MAX_FIELD);
+            let idx = match self.dimensions.iter().position(|(k, _)| *k == key) {
+                Some(i) => i,
+                None => {
+                    self.dimensions.push((key, Vec::new()));
+                    self.dimensions.len() - 1
+                }
+            };
+            let labels = &mut self.dimensions[idx].1;
+            for l in &d.labels {
+                let label = clean_text(&l.label, MAX_FIELD);
+                match labels.iter_mut().find(|(k, _)| *k == label) {
+                    Some((_, n)) => *n += l.count,
+                    None => labels.push((label, l.count)),
+                }
+            }
+        }
+    }
+}
+
+/// What a find run found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Found {
+    /// `Investigation`, `Dataset` or `Datafile`.
+    pub target: &'static str,
+    /// The text searched for.
+    pub text: String,
+    /// The hits, best first.
+    pub hits: Vec<FindHit>,
+    /// Facet counts over the hits, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facets: Option<FacetCounts>,
+    /// Where the next hits start (`--after`), when there are more.
+    pub search_after: Option<serde_json::Value>,
+}
+
+impl Found {
+    /// The hits as an id list (`KIND ID` lines) for `icat download -`.
+    pub fn id_list(&self) -> IdList {
+        let mut list = IdList::default();
+        for h in &self.hits {
+            match h.kind {
+                "investigation" => list.investigations.insert(h.id),
+                "dataset" => list.datasets.insert(h.id),
+                _ => list.datafiles.insert(h.id),
+            };
+        }
+        list
+    }
+}
+
+/// `--since`/`--until` as ICAT's search dates: `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM` (UTC);
+/// a day alone means its first minute for `--since` and its last for `--until`.
+pub fn search_date(text: &str, end_of_day: bool) -> Result<String, Failure> {
+    let bad = || {
+        Failure::usage(
+            format!("{text:?} is not a date"),
+            "write YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)",
+        )
+    };
+    let (day, time) = match text.trim().split_once(['T', ' ']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (text.trim(), None),
+    };
+    let d: Vec<&str> = day.split('-').collect();
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if d.len() != 3 || !digits(d[0], 4) || !digits(d[1], 2) || !digits(d[2], 2) {
+        return Err(bad());
+    }
+    let num = |s: &str| s.parse::<u32>().unwrap_or(99);
+    if !(1..=12).contains(&num(d[1])) || !(1..=31).contains(&num(d[2])) {
+        return Err(bad());
+    }
+    let hm = match time {
+        None if end_of_day => "2359".to_string(),
+        None => "0000".to_string(),
+        Some(t) => {
+            let p: Vec<&str> = t.trim_end_matches('Z').split(':').collect();
+            if p.len() < 2
+                || !digits(p[0], 2)
+                || !digits(p[1], 2)
+                || num(p[0]) > 23
+                || num(p[1]) > 59
+            {
+                return Err(bad());
+            }
+            format!("{}{}", p[0], p[1])
+        }
+    };
+    Ok(format!("{}{}{}{hm}", d[0], d[1], d[2]))
+}
+
+/// `--parameter NAME=VALUE` or `NAME=LOW..HIGH`, with optional units as `NAME[UNITS]`: a number
+/// matches a numeric value exactly, a range both ends included, anything else a string value
+/// (`*` and `?` wildcards).
+pub fn parameter(text: &str) -> Result<ParameterFilter, Failure> {
+    let bad = |why: &str| {
+        Failure::usage(
+            format!("--parameter {text:?}: {why}"),
+            "write NAME=VALUE, NAME=LOW..HIGH, or NAME[UNITS]=... (e.g. temperature[K]=90..110)",
+        )
+    };
+    let (lhs, value) = text.split_once('=').ok_or_else(|| bad("no '='"))?;
+    let (name, units) = match lhs.split_once('[') {
+        Some((n, u)) => (
+            n.trim(),
+            u.strip_suffix(']')
+                .ok_or_else(|| bad("units need a closing ']'"))?
+                .trim(),
+        ),
+        None => (lhs.trim(), "*"),
+    };
+    if name.is_empty() || units.is_empty() {
+        return Err(bad("empty name or units"));
+    }
+    let value = value.trim();
+    let number = |s: &str| s.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+    let value = match value.split_once("..") {
+        Some((lo, hi)) => {
+            let (Some(lower), Some(upper)) = (number(lo), number(hi)) else {
+                return Err(bad("a range needs two numbers"));
+            };
+            if lower > upper {
+                return Err(bad("the range's low end is above its high end"));
+            }
+            ParameterValue::Numeric { lower, upper }
+        }
+        None => match number(value) {
+            Some(v) => ParameterValue::Numeric { lower: v, upper: v },
+            None if value.is_empty() => return Err(bad("empty value")),
+            None => ParameterValue::String {
+                string_value: value.to_string(),
+            },
+        },
+    };
+    Ok(ParameterFilter {
+        name: name.to_string(),
+        units: units.to_string(),
+        value,
+    })
+}
+
+/// The facets asked for with `--facets`: the target's type (or format) and facility, the
+/// instrument, and file sizes in three ranges.
+fn facet_requests(target: Target) -> Vec<FacetRequest> {
+    let own: Vec<DimensionRequest> = match target {
+        Target::Investigation => vec![
+            DimensionRequest::new("type.name"),
+            DimensionRequest::new("facility.name"),
+        ],
+        Target::Dataset => vec![DimensionRequest::new("type.name")],
+        Target::Datafile => vec![DimensionRequest::new("datafileFormat.name")],
+    };
+    let range = |key: &str, from: Option<f64>, to: Option<f64>| FacetRange {
+        key: Some(key.into()),
+        from,
+        to,
+    };
+    let mut own = own;
+    own.push(DimensionRequest {
+        dimension: "fileSize".into(),
+        ranges: vec![
+            range("< 1 MB", Some(0.0), Some(1e6)),
+            range("1 MB - 1 GB", Some(1e6), Some(1e9)),
+            range(">= 1 GB", Some(1e9), None),
+        ],
+    });
+    vec![
+        FacetRequest {
+            target: target.as_str().into(),
+            dimensions: own,
+        },
+        FacetRequest {
+            target: "InvestigationInstrument".into(),
+            dimensions: vec![DimensionRequest::new("instrument.name")],
+        },
+    ]
+}
+
+/// The REST client for a connection: its URL, TLS settings and session.
+pub fn rest_client(conn: &Connection) -> Result<RestClient, Failure> {
+    let mut b = RestClient::builder(&conn.url)
+        .user_agent(concat!("icat-rs/", env!("CARGO_PKG_VERSION")))
+        .danger_accept_invalid_certs(!conn.check_cert);
+    if let Some(ca) = &conn.ca_file {
+        b = b.ca_certificate(ca.clone());
+    }
+    if let Some(t) = conn.network.connect_timeout {
+        b = b.connect_timeout(t);
+    }
+    b.build()
+        .map(|c| c.with_session(conn.session.clone()))
+        .map_err(|e| {
+            Failure::usage(
+                e.to_string(),
+                "check -w/--url and --ca-file (url and caFile in icat.cfg)",
+            )
+        })
+}
+
+/// A REST error as a CLI failure with advice.
+pub fn rest_failure(e: RestError) -> Failure {
+    let text = e.to_string();
+    match &e {
+        RestError::Icat { kind, .. } => match kind {
+            IcatExceptionType::Session => Failure::auth(text, "log in again with `icat login`"),
+            IcatExceptionType::InsufficientPrivileges => {
+                Failure::auth(text, "ask the facility for access")
+            }
+            IcatExceptionType::BadParameter | IcatExceptionType::Validation => Failure::usage(
+                text,
+                "check the search text (Lucene syntax), dates and --parameter values",
+            ),
+            _ => Failure::new(
+                ExitKind::Server,
+                text,
+                "try again later, or ask the facility",
+            ),
+        },
+        RestError::NoEndpoint { .. } => Failure::new(
+            ExitKind::Server,
+            text,
+            "browse with `icat visits` or query with `icat search 'JPQL'` instead",
+        ),
+        RestError::Session(_) => Failure::auth(text, "log in again with `icat login`"),
+        RestError::Config { .. } => Failure::usage(text, "check -w/--url and --ca-file"),
+        _ => Failure::new(
+            ExitKind::Server,
+            text,
+            "check the network and -w/--url, then run the same command again",
+        ),
+    }
+}
+
+fn kind_of(target: Target) -> &'static str {
+    match target {
+        Target::Investigation => "investigation",
+        Target::Dataset => "dataset",
+        Target::Datafile => "datafile",
+    }
+}
+
+/// Server text, cleaned for a terminal and bounded.
+fn text_field(value: Option<&str>) -> Option<String> {
+    value.map(|v| clean_text(v, MAX_FIELD))
+}
+
+/// One hit's printed fields, from its document (server text cleaned).
+pub fn find_hit(rank: u64, target: Target, hit: &Hit) -> FindHit {
+    let s = &hit.source;
+    let (dataset, dataset_id, investigation_id, title) = match target {
+        Target::Investigation => (None, None, Some(hit.id), s.text("title")),
+        Target::Dataset => (s.name(), Some(hit.id), s.investigation_id(), s.title()),
+        Target::Datafile => (s.dataset_name(), s.dataset_id(), s.investigation_id(), None),
+    };
+    FindHit {
+        rank,
+        kind: kind_of(target),
+        id: hit.id,
+        score: hit.score,
+        visit: text_field(s.visit_id()),
+        investigation_id,
+        dataset: text_field(dataset),
+        dataset_id,
+        name: text_field(s.name()),
+        title: text_field(title),
+        files: s.file_count(),
+        size: s.file_size(),
+    }
+}
+
+/// Runs the search, fetching pages (`search_after`) until `limit` hits or the end.
+pub async fn find(rest: &RestClient, req: &FindRequest) -> Result<Found, Failure> {
+    let mut query = SearchQuery::new(req.target).text(req.text.clone());
+    query.lower = req.since.clone();
+    query.upper = req.until.clone();
+    query.parameters = req.parameters.clone();
+    if let Some(i) = &req.instrument {
+        query = query.instrument(i.clone());
+    }
+    if req.facets {
+        query.facets = facet_requests(req.target);
+    }
+    let mut sreq = SearchRequest::new(query);
+    sreq.search_after = req.after.clone();
+    let mut hits = Vec::new();
+    let mut facets = FacetCounts::default();
+    let mut after = None;
+    while (hits.len() as u64) < req.limit {
+        let want = (req.limit - hits.len() as u64).min(u64::from(PAGE)) as u32;
+        sreq.max_count = Some(want);
+        sreq.min_count = Some(want);
+        let page = rest.search(&sreq).await.map_err(rest_failure)?;
+        facets.add(&page.dimensions);
+        let got = page.results.len();
+        for h in page.results.iter().take(want as usize) {
+            let rank = hits.len() as u64 + 1;
+            hits.push(find_hit(rank, req.target, h));
+        }
+        after = page.search_after;
+        // No next point, or a page without hits (a server that would repeat itself): done.
+        if after.is_none() || got == 0 {
+            after = None;
+            break;
+        }
+        if sreq.search_after.as_ref() == after.as_ref() {
+            return Err(Failure::new(
+                ExitKind::Server,
+                "the server answered the same search_after twice; stopping",
+                "report this to the facility; use --limit to take what was found",
+            ));
+        }
+        sreq.search_after = after.clone();
+    }
+    Ok(Found {
+        target: req.target.as_str(),
+        text: req.text.clone(),
+        hits,
+        facets: req.facets.then_some(facets),
+        search_after: after,
+    })
+}
+
+/// Prints hits (and facets) as a table, JSON, or CSV (facet rows with `--facets`).
+pub fn print(found: &Found, format: Format, out: &mut dyn Write) -> anyhow::Result<()> {
+    match format {
+        Format::Json => out.write_all(to_json(found)?.as_bytes())?,
+        Format::Csv if found.facets.is_some() => {
+            let mut t = Table::new(&[
+                ("DIMENSION", Align::Left),
+                ("LABEL", Align::Left),
+                ("COUNT", Align::Right),
+            ]);
+            let dims = found.facets.as_ref().map(|f| f.dimensions.as_slice());
+            for (dim, labels) in dims.unwrap_or_default() {
+                for (label, n) in labels {
+                    t.push(vec![dim.clone(), label.clone(), n.to_string()]);
+                }
+            }
+            out.write_all(t.render_csv().as_bytes())?;
+        }
+        Format::Csv => out.write_all(hits_table(found, true).render_csv().as_bytes())?,
+        Format::Table => {
+            if found.hits.is_empty() {
+                writeln!(
+                    out,
+                    "no {} match {:?}",
+                    plural(found),
+                    sanitize_cell(&found.text)
+                )?;
+            } else {
+                out.write_all(hits_table(found, false).render().as_bytes())?;
+            }
+            if let Some(f) = &found.facets {
+                for (dim, labels) in &f.dimensions {
+                    let parts: Vec<String> = labels
+                        .iter()
+                        .map(|(l, n)| format!("{} {n}", sanitize_cell(l)))
+                        .collect();
+                    writeln!(out, "{}: {}", sanitize_cell(dim), parts.join(", "))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn plural(found: &Found) -> &'static str {
+    match found.target {
+        "Investigation" => "visits",
+        "Dataset" => "datasets",
+        _ => "datafiles",
+    }
+}
+
+fn hits_table(found: &Found, raw: bool) -> Table {
+    let size = |h: &FindHit| match (raw, h.size) {
+        (true, Some(s)) => s.to_string(),
+        (false, Some(s)) => human_bytes(u64::try_from(s).unwrap_or(0)),
+        (_, None) => String::new(),
+    };
+    let score = |h: &FindHit| h.score.map(|s| format!("{s:.3}")).unwrap_or_default();
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let int = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+    let (cols, rows): (Vec<(&str, Align)>, Vec<Vec<String>>) = match found.target {
+        "Investigation" => (
+            vec![
+                ("RANK", Align::Right),
+                ("SCORE", Align::Right),
+                ("ID", Align::Right),
+                ("VISIT", Align::Left),
+                ("NAME", Align::Left),
+                ("TITLE", Align::Left),
+                ("FILES", Align::Right),
+                ("SIZE", Align::Right),
+            ],
+            found
+                .hits
+                .iter()
+                .map(|h| {
+                    vec![
+                        h.rank.to_string(),
+                        score(h),
+                        h.id.to_string(),
+                        opt(&h.visit),
+                        opt(&h.name),
+                        opt(&h.title),
+                        int(h.files),
+                        size(h),
+                    ]
+                })
+                .collect(),
+        ),
+        "Dataset" => (
+            vec![
+                ("RANK", Align::Right),
+                ("SCORE", Align::Right),
+                ("ID", Align::Right),
+                ("VISIT", Align::Left),
+                ("DATASET", Align::Left),
+                ("FILES", Align::Right),
+                ("SIZE", Align::Right),
+            ],
+            found
+                .hits
+                .iter()
+                .map(|h| {
+                    vec![
+                        h.rank.to_string(),
+                        score(h),
+                        h.id.to_string(),
+                        opt(&h.visit),
+                        opt(&h.dataset),
+                        int(h.files),
+                        size(h),
+                    ]
+                })
+                .collect(),
+        ),
+        _ => (
+            vec![
+                ("RANK", Align::Right),
+                ("SCORE", Align::Right),
+                ("ID", Align::Right),
+                ("VISIT", Align::Left),
+                ("DATASET", Align::Left),
+                ("FILE", Align::Left),
+                ("SIZE", Align::Right),
+            ],
+            found
+                .hits
+                .iter()
+                .map(|h| {
+                    vec![
+                        h.rank.to_string(),
+                        score(h),
+                        h.id.to_string(),
+                        opt(&h.visit),
+                        opt(&h.dataset),
+                        opt(&h.name),
+                        size(h),
+                    ]
+                })
+                .collect(),
+        ),
+    };
+    let mut t = Table::new(&cols);
+    for r in rows {
+        t.push(r);
+    }
+    t
+}
+
+/// Prints the hits as `KIND ID` lines (`icat download -` reads them).
+pub fn print_ids(found: &Found, out: &mut dyn Write) -> anyhow::Result<()> {
+    for h in &found.hits {
+        writeln!(out, "{}", crate::idlist::line(h.kind, h.id))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_become_icat_minutes() {
+        assert_eq!(search_date("2024-03-01", false).unwrap(), "202403010000");
+        assert_eq!(search_date("2024-03-01", true).unwrap(), "202403012359");
+        assert_eq!(
+            search_date("2024-03-01T07:05", true).unwrap(),
+            "202403010705"
+        );
+        assert_eq!(
+            search_date("2024-03-01T07:05:09Z", false).unwrap(),
+            "202403010705"
+        );
+        for bad in ["2024-3-1", "yesterday", "2024-13-01", "2024-03-01T25:00"] {
+            assert!(search_date(bad, false).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parameters_parse_values_ranges_and_units() {
+        let p = parameter("temperature[K]=90..110").unwrap();
+        assert_eq!((p.name.as_str(), p.units.as_str()), ("temperature", "K"));
+        assert_eq!(
+            p.value,
+            ParameterValue::Numeric {
+                lower: 90.0,
+                upper: 110.0
+            }
+        );
+        let p = parameter("sample=lyso*").unwrap();
+        assert_eq!(p.units, "*");
+        assert_eq!(
+            p.value,
+            ParameterValue::String {
+                string_value: "lyso*".into()
+            }
+        );
+        assert_eq!(
+            parameter("energy=12.5").unwrap().value,
+            ParameterValue::Numeric {
+                lower: 12.5,
+                upper: 12.5
+            }
+        );
+        for bad in ["x", "=1", "t=", "t=5..1", "t=a..b", "t[K=1"] {
+            assert!(parameter(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn facet_counts_add_up_over_pages() {
+        let page: icat_rest::SearchAnswer = serde_json::from_str(
+            r#"{"dimensions":{"InvestigationInstrument.instrument.name":{"ALF":2,"ZOOM":1}}}"#,
+        )
+        .unwrap();
+        let mut f = FacetCounts::default();
+        f.add(&page.dimensions);
+        f.add(&page.dimensions);
+        assert_eq!(
+            f.dimensions,
+            vec![(
+                "InvestigationInstrument.instrument.name".to_string(),
+                vec![("ALF".to_string(), 4), ("ZOOM".to_string(), 2)]
+            )]
+        );
+    }
+}

@@ -1,0 +1,462 @@
+//! `icat find` against a front server on 127.0.0.1 that answers `/icat/search/documents` in
+//! icat.server's documented format (ICATRest.searchDocuments: `search_after`, `dimensions`,
+//! `results` of `id`/`score`/`source`) from the simulator's own catalogue, and passes every
+//! other request (SOAP, IDS, REST sessions) through to the simulator.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use common::{Home, files_under, json, ok, start_sim, stderr, stdout};
+use serde_json::{Value, json};
+
+/// One document the front server can return.
+#[derive(Clone)]
+struct Doc {
+    id: i64,
+    source: Value,
+}
+
+#[derive(Default)]
+struct Front {
+    sim: String,
+    /// Documents per target.
+    docs: HashMap<String, Vec<Doc>>,
+    /// Hits per page at most (to make the client page).
+    page_cap: usize,
+    /// Every search's parameters.
+    seen: Vec<HashMap<String, String>>,
+    /// Client for the simulator.
+    http: Option<reqwest::Client>,
+}
+
+type Shared = Arc<Mutex<Front>>;
+
+fn icat_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        json!({"code": code, "message": message}).to_string(),
+    )
+        .into_response()
+}
+
+/// The documents from `search_after` on, `min(maxCount, page_cap)` of them; scores fall with the
+/// rank; facets as ICAT writes them when asked for.
+async fn search(State(front): State<Shared>, Query(p): Query<HashMap<String, String>>) -> Response {
+    let (sim, docs, cap, http) = {
+        let mut f = front.lock().unwrap();
+        f.seen.push(p.clone());
+        (
+            f.sim.clone(),
+            f.docs.clone(),
+            f.page_cap,
+            f.http.clone().unwrap(),
+        )
+    };
+    // The session must be a live ICAT session (the simulator's REST session call says).
+    let id = p.get("sessionId").cloned().unwrap_or_default();
+    let live = http
+        .get(format!("{sim}/icat/session/{id}"))
+        .send()
+        .await
+        .map(|r| r.status().is_success())
+        .unwrap_or(false);
+    if !live {
+        return icat_error(
+            StatusCode::FORBIDDEN,
+            "SESSION",
+            "Unable to find user by sessionid",
+        );
+    }
+    let q: Value = serde_json::from_str(p.get("query").map_or("{}", String::as_str)).unwrap();
+    if q["text"] == "bad((" {
+        return icat_error(
+            StatusCode::BAD_REQUEST,
+            "BAD_PARAMETER",
+            "Cannot parse 'bad((': Encountered <EOF>",
+        );
+    }
+    let all = docs
+        .get(q["target"].as_str().unwrap_or(""))
+        .cloned()
+        .unwrap_or_default();
+    let max: usize = p.get("maxCount").map_or(100, |m| m.parse().unwrap());
+    let start = p
+        .get("search_after")
+        .map(|s| {
+            serde_json::from_str::<Value>(s).unwrap()["doc"]
+                .as_u64()
+                .unwrap() as usize
+                + 1
+        })
+        .unwrap_or(0);
+    let take = max.min(cap);
+    let page: Vec<Value> = all
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(take)
+        .map(|(i, d)| json!({"id": d.id, "score": 10.0 - i as f64, "source": d.source}))
+        .collect();
+    let end = start + page.len();
+    let mut body = json!({"results": page});
+    if end < all.len() {
+        body["search_after"] = json!({"doc": end - 1, "shardIndex": 0, "score": 1.0, "fields": []});
+    }
+    let mut text = body.to_string();
+    if q.get("facets").is_some() {
+        // Written as text to keep the server's label order.
+        text = format!(
+            "{{\"dimensions\":{{\"InvestigationInstrument.instrument.name\":{{\"ZOOM\":{},\"ALF\":1}},\
+             \"Dataset.fileSize\":{{\"< 1 MB\":{{\"from\":0,\"to\":1000000,\"count\":{}}}}}}},{}",
+            page.len().saturating_sub(1),
+            page.len(),
+            &text[1..]
+        );
+    }
+    text.into_response()
+}
+
+/// Everything else goes to the simulator unchanged.
+async fn pass(State(front): State<Shared>, req: Request) -> Response {
+    let (sim, http) = {
+        let f = front.lock().unwrap();
+        (f.sim.clone(), f.http.clone().unwrap())
+    };
+    let (parts, body) = req.into_parts();
+    let body: Bytes = axum::body::to_bytes(body, 64 << 20).await.unwrap();
+    let url = format!(
+        "{sim}{}",
+        parts.uri.path_and_query().map_or("/", |p| p.as_str())
+    );
+    let mut out = http.request(parts.method.clone(), url);
+    for (k, v) in &parts.headers {
+        if k != "host" {
+            out = out.header(k, v);
+        }
+    }
+    let r = out.body(body).send().await.unwrap();
+    let status = r.status();
+    let headers = r.headers().clone();
+    let bytes = r.bytes().await.unwrap();
+    let mut resp = (status, bytes).into_response();
+    for (k, v) in &headers {
+        if k != "transfer-encoding" && k != "content-length" {
+            resp.headers_mut().insert(k, v.clone());
+        }
+    }
+    resp
+}
+
+struct Setup {
+    _sim: common::Sim,
+    _rt: tokio::runtime::Runtime,
+    home: Home,
+    front: Shared,
+    /// SIM000001's datasets: (id, name, file ids).
+    datasets: Vec<(i64, String, Vec<i64>)>,
+}
+
+/// The simulator (2 visits x 2 datasets x 3 files of 2 KiB) behind the front server, jdoe
+/// logged in through the front. Documents: SIM000001's datasets, their datafiles, the visit.
+fn setup(page_cap: usize) -> Setup {
+    let sim = start_sim(
+        "visits=2,datasets=2,files=3,size=2KiB",
+        false,
+        Duration::from_millis(100),
+    );
+    let base = sim
+        .icat_url
+        .split("/ICATService")
+        .next()
+        .unwrap()
+        .to_string();
+    let front: Shared = Arc::new(Mutex::new(Front {
+        sim: base,
+        page_cap,
+        http: Some(icat_soap::tls::http_client().unwrap()),
+        ..Front::default()
+    }));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/icat/search/documents", get(search))
+        .fallback(pass)
+        .with_state(front.clone());
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let home = Home::new();
+    let ids_url = sim.ids_url.clone();
+    let icat_url = format!("http://{addr}/ICATService/ICAT");
+    ok(&home.run_with_stdin(
+        &[
+            "-w",
+            &icat_url,
+            "--idsurl",
+            &ids_url,
+            "-a",
+            "db",
+            "-u",
+            "jdoe",
+            "--password-stdin",
+            "login",
+        ],
+        "secret\n",
+    ));
+    let tree = json(&home.run(&["show", "SIM000001", "--json"]));
+    let visit = tree["visit_id"].as_str().unwrap().to_string();
+    let inv_id = tree["id"].as_i64().unwrap();
+    let mut datasets = Vec::new();
+    let (mut ds_docs, mut df_docs) = (Vec::new(), Vec::new());
+    for ds in tree["datasets"].as_array().unwrap() {
+        let (id, name) = (ds["id"].as_i64().unwrap(), ds["name"].as_str().unwrap());
+        let files: Vec<&Value> = ds["files"].as_array().unwrap().iter().collect();
+        ds_docs.push(Doc {
+            id,
+            source: json!({"name": name, "visitId": visit, "investigation.id": inv_id,
+                "investigation.title": "Lysozyme \u{1b}[2J soak", "fileCount": files.len(),
+                "fileSize": 2048 * files.len(), "id": id}),
+        });
+        for f in &files {
+            df_docs.push(Doc {
+                id: f["id"].as_i64().unwrap(),
+                source: json!({"name": f["name"], "dataset.name": name, "dataset.id": id,
+                    "visitId": visit, "investigation.id": inv_id, "fileSize": 2048,
+                    "fileCount": 1}),
+            });
+        }
+        datasets.push((
+            id,
+            name.to_string(),
+            files.iter().map(|f| f["id"].as_i64().unwrap()).collect(),
+        ));
+    }
+    {
+        let mut f = front.lock().unwrap();
+        f.docs.insert("Dataset".into(), ds_docs);
+        f.docs.insert("Datafile".into(), df_docs);
+        f.docs.insert(
+            "Investigation".into(),
+            vec![Doc {
+                id: inv_id,
+                source: json!({"name": "SIM000001", "visitId": visit,
+                    "title": "Lysozyme soak", "fileCount": 6, "fileSize": 6 * 2048}),
+            }],
+        );
+    }
+    Setup {
+        _sim: sim,
+        _rt: rt,
+        home,
+        front,
+        datasets,
+    }
+}
+
+#[test]
+fn find_prints_ranked_hits_as_table_json_and_csv() {
+    let s = setup(100);
+    let table = ok(&s.home.run(&["find", "lysozyme"]));
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].contains("RANK") && lines[0].contains("DATASET"),
+        "{table}"
+    );
+    assert!(
+        lines[1].contains(&s.datasets[0].1) && lines[1].contains("6.0 KiB"),
+        "{table}"
+    );
+    assert_eq!(lines.len(), 3, "{table}");
+
+    let doc = json(&s.home.run(&["find", "lysozyme", "--json"]));
+    assert_eq!(doc["target"], "Dataset");
+    let hits = doc["hits"].as_array().unwrap();
+    assert_eq!(hits[0]["rank"], 1);
+    assert_eq!(hits[0]["id"], s.datasets[0].0);
+    assert_eq!(hits[0]["files"], 3);
+    // Server text is cleaned before it is printed: no escape character survives.
+    assert!(
+        !hits[0]["title"].as_str().unwrap().contains('\u{1b}'),
+        "{doc}"
+    );
+    assert!(doc["search_after"].is_null());
+
+    let csv = ok(&s.home.run(&["find", "lysozyme", "--datafiles", "--csv"]));
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "RANK,SCORE,ID,VISIT,DATASET,FILE,SIZE");
+    assert_eq!(rows.len(), 1 + 6, "{csv}");
+    assert!(rows[1].ends_with(",2048"), "{csv}");
+
+    let visits = ok(&s.home.run(&["find", "lysozyme", "--visits"]));
+    assert!(
+        visits.contains("SIM000001") && visits.contains("Lysozyme soak"),
+        "{visits}"
+    );
+
+    // Filters reach the server as ICAT reads them.
+    ok(&s.home.run(&[
+        "find",
+        "lysozyme",
+        "--since",
+        "2024-01-01",
+        "--until",
+        "2024-12-31",
+        "--instrument",
+        "ALF",
+        "--parameter",
+        "temperature[K]=90..110",
+        "--parameter",
+        "sample=lyso*",
+    ]));
+    let seen = s.front.lock().unwrap().seen.last().cloned().unwrap();
+    let q: Value = serde_json::from_str(&seen["query"]).unwrap();
+    assert_eq!(q["target"], "Dataset");
+    assert_eq!(q["text"], "lysozyme");
+    assert_eq!(q["lower"], "202401010000");
+    assert_eq!(q["upper"], "202412312359");
+    assert_eq!(
+        q["filter"]["investigationinstrument.instrument.name"],
+        "ALF"
+    );
+    assert_eq!(
+        q["parameters"],
+        json!([{"name": "temperature", "units": "K", "lowerNumericValue": 90.0, "upperNumericValue": 110.0},
+               {"name": "sample", "units": "*", "stringValue": "lyso*"}])
+    );
+    // The session id is never printed.
+    assert!(!seen["sessionId"].is_empty());
+    assert!(!table.contains(&seen["sessionId"]));
+
+    // Nothing found, and a query the server refuses (exit 2, ICAT's message).
+    s.front.lock().unwrap().docs.clear();
+    let none = ok(&s.home.run(&["find", "nothing"]));
+    assert!(none.starts_with("no datasets match"), "{none}");
+    let o = s.home.run(&["find", "bad(("]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Cannot parse"), "{}", stderr(&o));
+}
+
+#[test]
+fn find_pages_with_search_after_on_demand_and_sums_facets() {
+    let s = setup(2);
+    // 6 datafile documents, 2 per page: --limit 5 takes three pages and says there is more.
+    let o = s
+        .home
+        .run(&["find", "x", "--datafiles", "--limit", "5", "--json"]);
+    let doc: Value = serde_json::from_str(&ok(&o)).unwrap();
+    let ranks: Vec<i64> = doc["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["rank"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ranks, [1, 2, 3, 4, 5]);
+    let seen: Vec<HashMap<String, String>> = s.front.lock().unwrap().seen.clone();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(
+        seen.iter()
+            .map(|p| p["maxCount"].clone())
+            .collect::<Vec<_>>(),
+        ["5", "3", "1"]
+    );
+    assert!(!seen[0].contains_key("search_after"));
+    assert!(stderr(&o).contains("--after"), "{}", stderr(&o));
+    // Continue where it stopped.
+    let after = doc["search_after"].to_string();
+    let rest = json(
+        &s.home
+            .run(&["find", "x", "--datafiles", "--after", &after, "--json"]),
+    );
+    assert_eq!(rest["hits"].as_array().unwrap().len(), 1);
+    assert!(rest["search_after"].is_null());
+
+    // Facets over all hits fetched: per page counts summed.
+    let t = ok(&s.home.run(&["find", "x", "--datafiles", "--facets"]));
+    assert!(
+        t.contains("InvestigationInstrument.instrument.name: ZOOM 3, ALF 3"),
+        "{t}"
+    );
+    let csv = ok(&s
+        .home
+        .run(&["find", "x", "--datafiles", "--facets", "--csv"]));
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "DIMENSION,LABEL,COUNT", "{csv}");
+    assert!(rows.contains(&"Dataset.fileSize,< 1 MB,6"), "{csv}");
+    let f = json(
+        &s.home
+            .run(&["find", "x", "--datafiles", "--facets", "--json"]),
+    );
+    assert!(f["facets"]["dimensions"].is_array(), "{f}");
+}
+
+#[test]
+fn hits_go_straight_into_a_download() {
+    let s = setup(100);
+    // As an id list, piped into `icat download -`.
+    let ids = ok(&s
+        .home
+        .run(&["find", "x", "--datafiles", "--limit", "2", "--ids"]));
+    assert_eq!(ids.lines().count(), 2, "{ids}");
+    assert!(ids.lines().all(|l| l.starts_with("datafile ")), "{ids}");
+    let dest = s.home.path().join("piped");
+    let mut child = s
+        .home
+        .icat(&["download", "-", "-o", dest.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(ids.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(ok(&o).contains("downloaded 2 files"), "{}", stdout(&o));
+    assert_eq!(files_under(&dest).len(), 2);
+
+    // --download with --dry-run changes nothing; then for real, as a bag.
+    let dest = s.home.path().join("found");
+    let plan = ok(&s.home.run(&[
+        "find",
+        "x",
+        "--download",
+        "--dry-run",
+        "-o",
+        dest.to_str().unwrap(),
+    ]));
+    assert!(plan.contains("dry run: 6 files"), "{plan}");
+    assert!(!dest.exists());
+    let o = s.home.run(&[
+        "find",
+        "x",
+        "--download",
+        "--manifest",
+        "-o",
+        dest.to_str().unwrap(),
+    ]);
+    assert!(ok(&o).contains("downloaded 6 files"), "{}", stdout(&o));
+    assert_eq!(files_under(&dest.join("data")).len(), 6);
+    let info = std::fs::read_to_string(dest.join("bag-info.txt")).unwrap();
+    assert!(
+        info.contains("ICAT-Query: icat find \"x\" (Dataset, 2 hits)"),
+        "{info}"
+    );
+}
