@@ -274,10 +274,16 @@ async fn find_command(
     let rest = find::rest_client(&conn)?;
     let found = find::find(&rest, &req).await?;
     if let Some(after) = &found.search_after {
+        // Server-made JSON: escaped by serde_json, and only shown when it is short.
+        let token = after.to_string();
+        let more = if token.len() <= 1000 && !token.contains('\'') {
+            format!(" or continue with --after '{token}'")
+        } else {
+            String::new()
+        };
         ctx.reporter.note(&format!(
-            "more hits: --limit {} for more, or continue with --after '{}'",
-            args.limit.saturating_mul(2),
-            after
+            "more hits: --limit {} for more{more}",
+            args.limit.saturating_mul(2)
         ));
     }
     if args.ids {

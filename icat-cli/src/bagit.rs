@@ -119,6 +119,8 @@ fn one_line(value: &str) -> String {
 }
 
 /// A path as a manifest line writes it: RFC 8493 §2.1.3 percent-encodes CR, LF and `%`.
+/// bagit-python (1.9) decodes only `%0D`/`%0A`, not `%25` (its issue #157, shared by most
+/// BagIt tools), so it misreads a bag holding a file name with `%`; the RFC is followed here.
 pub fn manifest_path(path: &str) -> String {
     path.replace('%', "%25")
         .replace('\r', "%0D")
