@@ -375,8 +375,9 @@ pub async fn find(rest: &RestClient, req: &FindRequest) -> Result<Found, Failure
     let mut after = None;
     while (hits.len() as u64) < req.limit {
         let want = (req.limit - hits.len() as u64).min(u64::from(PAGE)) as u32;
+        // minCount stays at the server's default (10): a larger one makes a real ICAT keep
+        // filtering blocks for a user who may read few hits, up to its search time limit.
         sreq.max_count = Some(want);
-        sreq.min_count = Some(want);
         let page = rest.search(&sreq).await.map_err(rest_failure)?;
         facets.add(&page.dimensions);
         let got = page.results.len();
