@@ -748,6 +748,10 @@ pub(crate) async fn check_status(
         tracing::debug!(call, status = status.as_u16(), error = %err, "IDS redirect not followed");
         return Err(err);
     }
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| parse_retry_after(v.as_bytes()));
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(Ok(chunk)) = stream.next().await {
@@ -757,9 +761,30 @@ pub(crate) async fn check_status(
         }
     }
     let text = mask(String::from_utf8_lossy(&body).into_owned());
-    let err = IdsError::from_response(status.as_u16(), &text);
+    let err = match (IdsError::from_response(status.as_u16(), &text), retry_after) {
+        // Only a proxy's or overloaded server's refusal carries a pause; an IDS exception keeps
+        // its own meaning.
+        (
+            IdsError::Server {
+                status, message, ..
+            },
+            Some(retry_after),
+        ) if status == 503 || status == 429 => IdsError::Busy {
+            status,
+            retry_after,
+            message,
+        },
+        (e, _) => e,
+    };
     tracing::debug!(call, status = status.as_u16(), error = %err, "IDS error");
     Err(err)
+}
+
+/// A `Retry-After` in seconds (the HTTP-date form is not used by IDS proxies and is ignored),
+/// capped at one hour.
+fn parse_retry_after(v: &[u8]) -> Option<std::time::Duration> {
+    let secs: u64 = std::str::from_utf8(v).ok()?.trim().parse().ok()?;
+    Some(std::time::Duration::from_secs(secs.min(3600)))
 }
 
 fn parse_bool(call: &'static str, t: &str) -> Result<bool, IdsError> {

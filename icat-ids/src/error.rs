@@ -67,6 +67,19 @@ pub enum IdsError {
         /// The server's message.
         message: String,
     },
+    /// 503 or 429 with a `Retry-After` header: the server (or a proxy in front of it) is
+    /// overloaded and says when to come back. Retried after at least that pause.
+    #[error(
+        "IDS is busy (HTTP {status}) and asks to retry after {retry_after:?}: {message}. Try again later, or with fewer transfers at once (--parallel)."
+    )]
+    Busy {
+        /// HTTP status (503 or 429).
+        status: u16,
+        /// The pause the server asked for (capped at one hour).
+        retry_after: Duration,
+        /// The server's message, or the start of the body.
+        message: String,
+    },
     /// Any other error status or an error code this client does not know.
     #[error("IDS answered HTTP {status} ({code}): {message}")]
     Server {
@@ -441,7 +454,7 @@ impl IdsError {
             | IdsError::Transport { .. }
             | IdsError::IncompleteTransfer { .. } => true,
             IdsError::DataNotOnline { message } => message.contains("busy"),
-            IdsError::Internal { .. } => true,
+            IdsError::Internal { .. } | IdsError::Busy { .. } => true,
             IdsError::Server { status, .. } => *status >= 500,
             _ => false,
         }

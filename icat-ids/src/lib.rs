@@ -58,9 +58,9 @@ pub use client::{
     DEFAULT_MAX_URL_LEN, DataStream, IdsClient, MAX_SMALL_ANSWER, SessionId, normalize_ids_url,
 };
 pub use download::{
-    DatafileSpec, DownloadOptions, DownloadPlan, DownloadSummary, Expected, FileReport, FileStatus,
-    Outcome, Phase, Progress, ProgressFn, RawOutcome, SafeRelPath, Strategy, UnverifiedReason,
-    Verification, ZipLayout, ZipOutput,
+    AutoOptions, ConcurrencyStats, DatafileSpec, DownloadOptions, DownloadPlan, DownloadSummary,
+    Expected, FileReport, FileStatus, Outcome, Phase, Progress, ProgressFn, RawOutcome,
+    SafeRelPath, Strategy, UnverifiedReason, Verification, ZipLayout, ZipOutput,
 };
 pub use error::IdsError;
 pub use prepare::{WaitCallback, WaitOptions, WaitStatus};

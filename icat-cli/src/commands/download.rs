@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use icat_ids::{
-    CancellationToken, DatafileSpec, DownloadOptions, DownloadPlan, DownloadSummary, Expected,
-    FileStatus, IdsError, Outcome, Phase, Progress, Strategy, WaitOptions, WaitStatus,
+    AutoOptions, CancellationToken, DatafileSpec, DownloadOptions, DownloadPlan, DownloadSummary,
+    Expected, FileStatus, IdsError, Outcome, Phase, Progress, Strategy, WaitOptions, WaitStatus,
 };
 use icat_soap::model::Datafile;
 use serde::Serialize;
@@ -375,13 +375,21 @@ pub async fn select(
             size: r.size,
             checksum: r.checksum.clone().filter(|_| req.verify),
         };
-        plan.push(DatafileSpec::in_visit_dataset(
+        let spec = DatafileSpec::in_visit_dataset(
             r.id,
             &visit_dir(r, &shared),
             &r.dataset,
             &r.name,
             expected,
-        )?);
+        )?
+        .with_dataset(r.dataset_id);
+        // The IDS zip names entries `<visit>/<dataset>/<name>`: a file placed elsewhere (a
+        // visit id other investigations share) is never fetched inside a zip.
+        plan.push(if shared.contains(&r.visit) {
+            spec.without_zip_entry()
+        } else {
+            spec
+        });
     }
     Ok(Selected { records, plan })
 }
@@ -447,7 +455,7 @@ pub async fn run(
         strategy: if req.zip {
             Strategy::PreparedZip { compress: false }
         } else {
-            Strategy::RawFiles
+            Strategy::Auto(AutoOptions::default())
         },
         wait_for_restore: Some(WaitOptions {
             deadline: req.max_wait,
@@ -728,11 +736,52 @@ fn report(
     report
 }
 
-/// Feeds the byte counter from per-file progress reports (which carry cumulative counts).
+/// Files of a run restored from tape: waiting for their restore, online, and transferred.
+#[derive(Default)]
+struct TapeCounts {
+    restoring: std::collections::HashSet<usize>,
+    online: usize,
+    transferred: usize,
+}
+
+impl TapeCounts {
+    fn line(&self) -> String {
+        format!(
+            "{} restoring from tape, {} online, {} transferred",
+            self.restoring.len(),
+            self.online,
+            self.transferred
+        )
+    }
+}
+
+/// Feeds the byte counter from per-file progress reports (which carry cumulative counts), and
+/// the status line from restores (files restoring, online, transferred).
 fn progress_callback(bar: ByteCounter, zip: bool) -> icat_ids::ProgressFn {
     let seen: Mutex<HashMap<usize, u64>> = Mutex::new(HashMap::new());
+    let tape: Mutex<TapeCounts> = Mutex::new(TapeCounts::default());
     Arc::new(move |p: &Progress<'_>| {
         let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(
+            p.phase,
+            Phase::WaitingForRestore | Phase::Online | Phase::Done | Phase::Extracted
+        ) {
+            let mut t = tape.lock().unwrap_or_else(|e| e.into_inner());
+            match p.phase {
+                Phase::WaitingForRestore => {
+                    t.restoring.insert(p.index);
+                }
+                Phase::Online if t.restoring.remove(&p.index) => t.online += 1,
+                Phase::Done | Phase::Extracted if t.online > 0 => t.transferred += 1,
+                _ => {}
+            }
+            if !t.restoring.is_empty() {
+                // Nothing may be moving while tapes are read: not a stall.
+                bar.waiting(&t.line());
+            } else if t.online > 0 {
+                bar.status(&t.line());
+            }
+        }
         let last = seen.entry(p.index).or_insert(0);
         match p.phase {
             Phase::Started | Phase::Transferring | Phase::Done => {
@@ -773,9 +822,13 @@ fn progress_callback(bar: ByteCounter, zip: bool) -> icat_ids::ProgressFn {
                 p.name,
                 human_duration(delay)
             )),
-            Phase::WaitingForRestore => {
-                bar.waiting("waiting for the IDS to restore archived files from tape");
-            }
+            // Shown above with the counts.
+            Phase::WaitingForRestore | Phase::Online => {}
+            Phase::Extracted => bar.line(&format!(
+                "  {}  {}",
+                p.name,
+                human_bytes(p.total.unwrap_or(0))
+            )),
             Phase::Extracting => bar.status("streaming the zip and extracting it safely"),
             Phase::Failed => bar.line(&format!("  {}: failed", p.name)),
         }

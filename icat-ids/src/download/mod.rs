@@ -1,9 +1,12 @@
 //! The download engine: verified, resumable single-file streams, zips kept or safely extracted,
-//! and concurrent multi-datafile plans, all writing through temporary files in a hidden
-//! `.icat-download/` work folder with flat memory, reading no more than the expected size, and
-//! reporting per file whether it was verified.
+//! and concurrent multi-datafile plans (small files bundled, large ones streamed or striped,
+//! adaptive concurrency, restores from tape pipelined dataset by dataset), all writing through
+//! temporary files in a hidden `.icat-download/` work folder with flat memory, reading no more
+//! than the expected size, and reporting per file whether it was verified.
 
+pub mod adaptive;
 mod digest;
+mod engine;
 mod lock;
 pub mod names;
 pub mod part;
@@ -11,6 +14,8 @@ mod place;
 mod plan;
 mod raw;
 mod report;
+pub mod split;
+mod stripe;
 mod zipfile;
 
 use std::sync::Arc;
@@ -21,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::backoff::Backoff;
 use crate::prepare::WaitOptions;
 
+pub use adaptive::ConcurrencyStats;
 pub use digest::{DigestFactory, StreamDigest};
 pub use names::{IdsEntry, SafeRelPath, ZipLayout, entry_path, parse_ids_entry};
 pub use part::{
@@ -31,6 +37,7 @@ pub use raw::RawOutcome;
 pub use report::{
     DownloadSummary, FileReport, FileStatus, IgnoredEntry, Outcome, UnverifiedReason, Verification,
 };
+pub use split::AutoOptions;
 pub use zipfile::{ExtractOptions, ExtractReport, ZipOutput, extract_zip};
 
 /// What a progress report is about.
@@ -49,6 +56,11 @@ pub enum Phase {
     },
     /// Data is offline; waiting for the IDS to restore it.
     WaitingForRestore,
+    /// Restored data is online; its transfer starts as soon as a slot is free.
+    Online,
+    /// Extracted from a bundle, verified and placed (its bytes were reported with the
+    /// bundle's transfer, whose index is past the plan's files).
+    Extracted,
     /// Extracting a downloaded zip.
     Extracting,
     /// Finished and verified.
@@ -80,7 +92,8 @@ pub type ProgressFn = Arc<dyn Fn(&Progress<'_>) + Send + Sync>;
 /// How downloads behave.
 #[derive(Clone)]
 pub struct DownloadOptions {
-    /// Datafiles fetched at once (default 4).
+    /// Most transfers at once (default 4): the cap of the adaptive limit, which starts at 2,
+    /// grows while goodput grows and backs off when the server is overloaded.
     pub concurrency: usize,
     /// Retries of a dropped or failed transfer per file (default 5).
     pub max_retries: u32,
@@ -104,8 +117,9 @@ pub struct DownloadOptions {
     /// `Some(WaitOptions::default())`, which waits up to **24 hours** (its `deadline`) polling with
     /// `Backoff::default()`; set a shorter deadline, or `None`, for interactive programs.
     pub wait_for_restore: Option<WaitOptions>,
-    /// An extra digest per datafile, computed while its bytes stream to disk (raw strategy; a
-    /// file skipped because it already matched is read once for it) and returned in
+    /// An extra digest per datafile, computed while its bytes stream to disk (raw streams; a
+    /// file skipped because it already matched, and with [`Strategy::Auto`] a file extracted
+    /// from a bundle or fetched striped, is read once for it) and returned in
     /// [`FileReport::extra_digest`]. Default `None`. The prepared-zip strategy does not compute it.
     pub extra_digest: Option<DigestFactory>,
 }

@@ -1,22 +1,25 @@
 //! Downloading many datafiles: a plan of (id, checked local path, expected size/checksum), run
-//! with a concurrency limit as raw streams, restoring offline data when asked, or as one prepared
-//! zip; the result is a per-file summary.
+//! under an adaptive concurrency limit as raw streams, as bundles and stripes chosen from the
+//! catalogue sizes ([`Strategy::Auto`]), or as one prepared zip, restoring offline data when
+//! asked; the result is a per-file summary.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::StreamExt;
 use unicode_normalization::UnicodeNormalization;
 
+use super::DownloadOptions;
+use super::adaptive::Limiter;
+use super::engine::{FileResult, wanted_entries};
 use super::lock::DestLock;
 use super::names::{SafeRelPath, check_no_symlinks};
-use super::part::Expected;
-use super::raw::RawOutcome;
+use super::part::{Expected, datafile_part, work_dir};
+use super::raw::Flow;
 use super::report::{DownloadSummary, FileReport, IgnoredEntry, Outcome};
-use super::zipfile::Wanted;
-use super::{DownloadOptions, Phase, Progress};
+use super::split::{AutoOptions, Item, split};
+use super::zipfile::remove_orphaned_zips;
 use crate::client::IdsClient;
 use crate::error::IdsError;
 use crate::selection::DataSelection;
@@ -31,12 +34,37 @@ pub struct DatafileSpec {
     pub path: SafeRelPath,
     /// Catalogue size and checksum to verify against.
     pub expected: Expected,
+    /// ICAT Dataset id, when known: restores from tape are requested, waited for and
+    /// downloaded dataset by dataset.
+    pub dataset: Option<i64>,
+    /// The datafile's entry name in an IDS zip (`<visit>/<dataset>/<name>`), when known: only
+    /// such files can be fetched bundled in a zip ([`Strategy::Auto`]).
+    pub zip_entry: Option<SafeRelPath>,
 }
 
 impl DatafileSpec {
-    /// A datafile with an explicit (checked) relative path.
+    /// A datafile with an explicit (checked) relative path; it is always fetched on its own.
     pub fn new(id: i64, path: SafeRelPath, expected: Expected) -> Self {
-        DatafileSpec { id, path, expected }
+        DatafileSpec {
+            id,
+            path,
+            expected,
+            dataset: None,
+            zip_entry: None,
+        }
+    }
+
+    /// The same datafile, known to belong to dataset `id`.
+    pub fn with_dataset(mut self, id: i64) -> Self {
+        self.dataset = Some(id);
+        self
+    }
+
+    /// The same datafile, never fetched inside a zip (e.g. when its path is not the IDS zip
+    /// layout's).
+    pub fn without_zip_entry(mut self) -> Self {
+        self.zip_entry = None;
+        self
     }
 
     /// A datafile placed at `<visit>/<dataset>/<name>`, the layout of extracted IDS zips; every
@@ -57,10 +85,13 @@ impl DatafileSpec {
                 });
             }
         }
+        let path = SafeRelPath::join_parts([visit, dataset, name])?;
         Ok(DatafileSpec {
             id,
-            path: SafeRelPath::join_parts([visit, dataset, name])?,
+            zip_entry: Some(path.clone()),
+            path,
             expected,
+            dataset: None,
         })
     }
 }
@@ -94,11 +125,16 @@ impl DatafileSpec {
             size: df.file_size.and_then(|s| u64::try_from(s).ok()),
             checksum: df.checksum.clone(),
         };
-        Self::in_visit_dataset(id, visit, ds_name, name, expected)
+        let spec = Self::in_visit_dataset(id, visit, ds_name, name, expected)?;
+        Ok(match ds.id {
+            Some(ds_id) => spec.with_dataset(ds_id),
+            None => spec,
+        })
     }
 }
 
-/// Which transfer method a plan uses.
+/// Which transfer method a plan uses. Every method runs under the adaptive concurrency limit
+/// (see [`super::adaptive`]) capped by [`DownloadOptions::concurrency`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Strategy {
     /// Each datafile as its own raw stream: resumable and verified one by one (default).
@@ -110,6 +146,10 @@ pub enum Strategy {
         /// Deflate the zip.
         compress: bool,
     },
+    /// Chosen per file from the catalogue sizes (see [`AutoOptions`]): small files bundled in
+    /// prepared zips (one request per bundle, each entry extracted and verified on its own),
+    /// large files as raw resumable streams, a very large file striped over several ranges.
+    Auto(AutoOptions),
 }
 
 /// A set of datafiles and the directory they go to.
@@ -211,109 +251,64 @@ impl IdsClient {
         let runnable: Vec<usize> = (0..plan.files.len())
             .filter(|i| !collisions.contains_key(i))
             .collect();
-        let mut results: HashMap<usize, Result<RawOutcome, IdsError>> = collisions
+        let mut results: HashMap<usize, FileResult> = collisions
             .into_iter()
             .map(|(i, other)| {
                 let path = plan.files[i].path.under(&plan.dest);
-                (i, Err(IdsError::NameCollision { path, other }))
+                (i, Err(Arc::new(IdsError::NameCollision { path, other })))
             })
             .collect();
         let mut summary = DownloadSummary::default();
-        let shared = match opts.strategy {
-            Strategy::RawFiles => self.plan_raw(plan, opts, &runnable, &mut results).await,
-            Strategy::PreparedZip { compress } => {
+        let limiter = Limiter::new(opts.concurrency, Instant::now());
+        let items = match opts.strategy {
+            Strategy::RawFiles => Some(runnable.iter().map(|&i| Item::Raw(i)).collect()),
+            Strategy::Auto(auto) => {
+                remove_orphaned_zips(&plan.dest).await;
+                let fresh = fresh_files(plan, &runnable).await;
+                Some(split(
+                    &plan.files,
+                    &runnable,
+                    opts.concurrency,
+                    &auto,
+                    |i| fresh.contains(&i),
+                ))
+            }
+            Strategy::PreparedZip { .. } => None,
+        };
+        let shared = match (opts.strategy, items) {
+            (_, Some(items)) => {
+                let out = self.run_items(plan, opts, items, &limiter).await;
+                results.extend(out.results);
+                summary.ignored = out.ignored;
+                None
+            }
+            (Strategy::PreparedZip { compress }, None) => {
+                remove_orphaned_zips(&plan.dest).await;
                 let (ignored, shared) = self
-                    .plan_zip(plan, opts, compress, &runnable, &mut results)
+                    .plan_zip(plan, opts, compress, &runnable, &mut results, &limiter)
                     .await?;
                 summary.ignored = ignored;
                 shared
             }
+            (_, None) => None,
         };
         finish(plan, results, shared, &mut summary);
+        summary.concurrency = limiter.stats();
         summary.elapsed = start.elapsed();
         summary.cancelled = opts.cancel.is_cancelled();
         Ok(summary)
     }
 
-    async fn run_raw(
-        &self,
-        plan: &DownloadPlan,
-        opts: &DownloadOptions,
-        which: &[usize],
-    ) -> Vec<(usize, Result<RawOutcome, IdsError>)> {
-        futures_util::stream::iter(which.iter().copied())
-            .map(|i| {
-                let spec = &plan.files[i];
-                async move {
-                    if opts.cancel.is_cancelled() {
-                        return (i, Err(IdsError::Cancelled));
-                    }
-                    let label = spec.path.as_path().display().to_string();
-                    let rel = spec.path.as_path();
-                    (
-                        i,
-                        self.fetch_raw(spec.id, &plan.dest, rel, &spec.expected, opts, i, &label)
-                            .await,
-                    )
-                }
-            })
-            .buffer_unordered(opts.concurrency.max(1))
-            .collect()
-            .await
-    }
-
-    /// Raw streams for `which`; returns the error of a failed restore shared by the files that
-    /// were offline.
-    async fn plan_raw(
-        &self,
-        plan: &DownloadPlan,
-        opts: &DownloadOptions,
-        which: &[usize],
-        results: &mut HashMap<usize, Result<RawOutcome, IdsError>>,
-    ) -> Option<Arc<IdsError>> {
-        results.extend(self.run_raw(plan, opts, which).await);
-
-        let offline: Vec<usize> = which
-            .iter()
-            .copied()
-            .filter(|i| matches!(results.get(i), Some(Err(IdsError::DataNotOnline { .. }))))
-            .collect();
-        if let (false, Some(wait)) = (offline.is_empty(), &opts.wait_for_restore) {
-            for &i in &offline {
-                opts.report(Progress {
-                    index: i,
-                    name: &plan.files[i].path.as_path().display().to_string(),
-                    done: 0,
-                    total: plan.files[i].expected.size,
-                    phase: Phase::WaitingForRestore,
-                });
-            }
-            let sel = DataSelection::datafiles(offline.iter().map(|&i| plan.files[i].id));
-            let mut wait = wait.clone();
-            wait.cancel = opts.cancel.clone();
-            match self.prepare_and_wait(&sel, Packing::default(), &wait).await {
-                Ok(_) => results.extend(self.run_raw(plan, opts, &offline).await),
-                Err(e) => {
-                    // Every offline file fails with the preparation's error.
-                    for i in offline {
-                        results.remove(&i);
-                    }
-                    return Some(Arc::new(e));
-                }
-            }
-        }
-        None
-    }
-
-    /// One prepared zip of `which`, extracted entry by entry: only entries that map to a
-    /// planned datafile are written; the others are returned as ignored.
+    /// One prepared zip of `which`, extracted: only entries that map to a planned datafile are
+    /// written; the others are returned as ignored.
     async fn plan_zip(
         &self,
         plan: &DownloadPlan,
         opts: &DownloadOptions,
         compress: bool,
         which: &[usize],
-        results: &mut HashMap<usize, Result<RawOutcome, IdsError>>,
+        results: &mut HashMap<usize, FileResult>,
+        limiter: &Limiter,
     ) -> Result<(Vec<IgnoredEntry>, Option<Arc<IdsError>>), IdsError> {
         if which.is_empty() {
             return Ok((Vec::new(), None));
@@ -331,43 +326,36 @@ impl IdsClient {
             }
             None => self.prepare_data(&sel, packing).await?,
         };
-        let wanted: HashMap<PathBuf, Wanted> = which
-            .iter()
-            .map(|&i| {
-                let f = &plan.files[i];
-                (
-                    f.path.as_path().to_path_buf(),
-                    Wanted {
-                        index: i,
-                        id: f.id,
-                        path: f.path.clone(),
-                        expected: f.expected.clone(),
-                    },
-                )
-            })
-            .collect();
-        // A stored zip is its files plus headers (names up to a few KiB each, twice).
-        let limit = which
-            .iter()
-            .map(|&i| plan.files[i].expected.size.map(|s| s + 10_000))
-            .sum::<Option<u64>>()
-            .map(|t| t + (1 << 20));
+        let (wanted, limit) = wanted_entries(plan, which);
+        let flow = Flow {
+            limiter: Some(limiter),
+            prepared: None,
+        };
         let extracted = self
-            .download_selected_zip(&id, compress, &plan.dest, wanted, limit, opts)
+            .download_selected_zip(
+                &id,
+                compress,
+                &plan.dest,
+                wanted,
+                limit,
+                opts,
+                (0, "prepared zip"),
+                &flow,
+            )
             .await;
         match extracted {
             Ok(x) => {
-                results.extend(x.results);
+                results.extend(x.results.into_iter().map(|(i, r)| (i, r.map_err(Arc::new))));
                 for &i in which {
                     results.entry(i).or_insert_with(|| {
                         let f = &plan.files[i];
-                        Err(IdsError::NotFound {
+                        Err(Arc::new(IdsError::NotFound {
                             message: format!(
                                 "datafile {} ({}) was not in the prepared zip",
                                 f.id,
                                 f.path.as_path().display()
                             ),
-                        })
+                        }))
                     });
                 }
                 Ok((x.ignored, None))
@@ -379,9 +367,25 @@ impl IdsClient {
     }
 }
 
+/// The plan indices among `which` with neither partial data in the work folder nor a file at
+/// their final path: only these are bundled or striped (the others resume or are checked).
+async fn fresh_files(plan: &DownloadPlan, which: &[usize]) -> HashSet<usize> {
+    let work = work_dir(&plan.dest);
+    let mut out = HashSet::new();
+    for &i in which {
+        let f = &plan.files[i];
+        let part = tokio::fs::symlink_metadata(datafile_part(&work, f.id)).await;
+        let target = tokio::fs::symlink_metadata(f.path.under(&plan.dest)).await;
+        if part.is_err() && target.is_err() {
+            out.insert(i);
+        }
+    }
+    out
+}
+
 fn finish(
     plan: &DownloadPlan,
-    mut results: HashMap<usize, Result<RawOutcome, IdsError>>,
+    mut results: HashMap<usize, FileResult>,
     shared: Option<Arc<IdsError>>,
     summary: &mut DownloadSummary,
 ) {
@@ -402,7 +406,7 @@ fn finish(
                     verification: o.verification,
                 }
             }
-            Some(Err(e)) => Outcome::Failed(Arc::new(e)),
+            Some(Err(e)) => Outcome::Failed(e),
             None => Outcome::Failed(shared.clone().unwrap_or_else(|| {
                 Arc::new(IdsError::Internal {
                     message: "no result recorded".into(),

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use futures_util::StreamExt;
 
+use super::adaptive::{Limiter, congestion};
 use super::digest::{FileHasher, digest_existing};
 use super::lock::DestLock;
 use super::part::{Expected, PartFile, datafile_part, existing_matches, verify, work_dir};
@@ -14,8 +15,37 @@ use super::{DownloadOptions, Phase, Progress};
 use crate::backoff::sleep_or_cancel;
 use crate::client::IdsClient;
 use crate::error::IdsError;
-use crate::selection::DataSelection;
+use crate::selection::{DataRef, DataSelection, PreparedId};
 use crate::types::Packing;
+
+/// What feeds one transfer of a run: the run's concurrency limiter (a slot is held only while
+/// a request is open, not during pauses) and, for data prepared in advance, its prepared id
+/// (then no request of the transfer needs the session).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Flow<'a> {
+    /// The run's limiter.
+    pub limiter: Option<&'a Limiter>,
+    /// Fetch by this prepared id instead of by session and datafile id.
+    pub prepared: Option<&'a PreparedId>,
+}
+
+impl Flow<'_> {
+    /// Tell the limiter what an error says about the server's load; returns the pause the
+    /// server asked for.
+    pub(crate) fn saw_error(&self, e: &IdsError) -> Option<std::time::Duration> {
+        let signal = congestion(e)?;
+        if let Some(l) = self.limiter {
+            l.congested(signal, std::time::Instant::now());
+        }
+        signal
+    }
+
+    pub(crate) fn record(&self, bytes: u64) {
+        if let Some(l) = self.limiter {
+            l.record(bytes, std::time::Instant::now());
+        }
+    }
+}
 
 /// Result of one raw datafile download.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +87,15 @@ impl IdsClient {
         };
         let lock = DestLock::acquire(root).await?;
         let r = self
-            .fetch_raw(id, root, Path::new(name), expected, opts, 0, &label)
+            .fetch_raw(
+                id,
+                root,
+                Path::new(name),
+                expected,
+                opts,
+                (0, &label),
+                &Flow::default(),
+            )
             .await;
         lock.release().await;
         r
@@ -71,8 +109,8 @@ impl IdsClient {
         rel: &Path,
         expected: &Expected,
         opts: &DownloadOptions,
-        index: usize,
-        label: &str,
+        (index, label): (usize, &str),
+        flow: &Flow<'_>,
     ) -> Result<RawOutcome, IdsError> {
         let target = &root.join(rel);
         let tmp = &datafile_part(&work_dir(root), id);
@@ -143,7 +181,15 @@ impl IdsClient {
         report(part.len(), Phase::Started);
         loop {
             let r = self
-                .stream_once(id, &mut part, &mut hasher, expected, opts, index, label)
+                .stream_once(
+                    id,
+                    &mut part,
+                    &mut hasher,
+                    expected,
+                    opts,
+                    (index, label),
+                    flow,
+                )
                 .await;
             let err = match r {
                 Ok(server_length) => {
@@ -215,12 +261,17 @@ impl IdsClient {
             if matches!(err, IdsError::Cancelled) || opts.cancel.is_cancelled() {
                 return Err(IdsError::Cancelled);
             }
-            if matches!(err, IdsError::DataNotOnline { .. }) && part.is_empty() {
-                // Archived: not a failure (the plan may wait for a restore), and no empty
-                // partial file is left behind before any bytes arrived.
-                part.discard().await;
+            if matches!(&err, IdsError::DataNotOnline { message } if !message.contains("busy")) {
+                // Archived: not a failure yet (the plan waits for the restore and tries again,
+                // so no `Failed` is reported), and no empty partial file is left behind before
+                // any bytes arrived; partial data is kept for the resume.
+                if part.is_empty() {
+                    part.discard().await;
+                }
                 return Err(err);
             }
+            // The limiter heard of it while the request's slot was still held (in stream_once).
+            let asked = congestion(&err).flatten();
             if !err.is_transient() || attempt >= opts.max_retries {
                 report(part.len(), Phase::Failed);
                 return Err(if attempt > 0 {
@@ -233,7 +284,7 @@ impl IdsClient {
                     err
                 });
             }
-            let delay = opts.backoff.delay(attempt);
+            let delay = opts.backoff.delay(attempt).max(asked.unwrap_or_default());
             attempt += 1;
             used_resume |= !part.is_empty();
             tracing::warn!(file = label, attempt, error = %err, "transfer failed; resuming in {delay:?}");
@@ -253,14 +304,47 @@ impl IdsClient {
         hasher: &mut FileHasher,
         expected: &Expected,
         opts: &DownloadOptions,
-        index: usize,
-        label: &str,
+        (index, label): (usize, &str),
+        flow: &Flow<'_>,
     ) -> Result<bool, IdsError> {
         let sel = DataSelection::datafiles([id]);
+        let what = match flow.prepared {
+            Some(p) => DataRef::Prepared(p),
+            None => DataRef::Selection(&sel),
+        };
+        // A slot of the run is held while the request is open.
+        let _permit = match flow.limiter {
+            Some(l) => Some(tokio::select! {
+                _ = opts.cancel.cancelled() => return Err(IdsError::Cancelled),
+                p = l.acquire() => p,
+            }),
+            None => None,
+        };
+        let r = self
+            .stream_body(what, part, hasher, expected, opts, (index, label), flow)
+            .await;
+        if let Err(e) = &r {
+            // While the slot is held, so no other transfer takes it before the limit drops.
+            flow.saw_error(e);
+        }
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn stream_body(
+        &self,
+        what: DataRef<'_>,
+        part: &mut PartFile,
+        hasher: &mut FileHasher,
+        expected: &Expected,
+        opts: &DownloadOptions,
+        (index, label): (usize, &str),
+        flow: &Flow<'_>,
+    ) -> Result<bool, IdsError> {
         let offset = part.len();
         let ds = tokio::select! {
             _ = opts.cancel.cancelled() => return Err(IdsError::Cancelled),
-            r = self.get_data(&sel, Packing::default(), offset) => r?,
+            r = self.get_data(what, Packing::default(), offset) => r?,
         };
         check_range(label, offset, &ds, expected)?;
         if offset > 0 && !ds.is_partial() {
@@ -292,6 +376,7 @@ impl IdsClient {
                     }
                     part.write(&chunk).await?;
                     hasher.update(&chunk);
+                    flow.record(chunk.len() as u64);
                     opts.report(Progress {
                         index,
                         name: label,

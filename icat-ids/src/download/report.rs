@@ -199,8 +199,10 @@ pub struct IgnoredEntry {
 pub struct DownloadSummary {
     /// One report per planned datafile, in plan order.
     pub files: Vec<FileReport>,
-    /// Zip entries that were not extracted (prepared-zip strategy only).
+    /// Zip entries that were not extracted (prepared zips and bundles).
     pub ignored: Vec<IgnoredEntry>,
+    /// How the concurrency limit moved during the run.
+    pub concurrency: super::adaptive::ConcurrencyStats,
     /// Bytes transferred in this run (excluding skipped files and resumed bytes).
     pub bytes_transferred: u64,
     /// Wall time.

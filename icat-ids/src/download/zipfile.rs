@@ -14,7 +14,7 @@ use super::lock::DestLock;
 use super::names::{SafeRelPath, ZipLayout, check_no_symlinks, entry_path};
 use super::part::{Expected, PartFile, crc_hex, datafile_part, part_path, verify, work_dir};
 use super::place::rename_within;
-use super::raw::RawOutcome;
+use super::raw::{Flow, RawOutcome};
 use super::report::{IgnoredEntry, UnverifiedReason, Verification, clean_name};
 use super::{DownloadOptions, Phase, Progress};
 use crate::backoff::sleep_or_cancel;
@@ -447,7 +447,7 @@ fn hash_std(path: &Path) -> Result<u32, IdsError> {
 /// Remove temporary zips an interrupted or killed earlier run left in `dest` (this version's
 /// `.icat-download/zip-*.part` and older versions' `.ids-download-*.zip.part`): a zip is never
 /// resumed, so they are only taking space.
-async fn remove_orphaned_zips(dest: &Path) {
+pub(crate) async fn remove_orphaned_zips(dest: &Path) {
     for (dir, prefix, suffix) in [
         (work_dir(dest), "zip-", ".part"),
         (dest.to_path_buf(), ".ids-download-", ".zip.part"),
@@ -507,7 +507,15 @@ impl IdsClient {
             ZipOutput::Extract { .. } => zip_target.clone(),
         };
         let part = self
-            .fetch_zip(what, compress, &zip_target, &final_zip, opts, &label, None)
+            .fetch_zip(
+                what,
+                compress,
+                (&zip_target, &final_zip),
+                opts,
+                (0, &label),
+                None,
+                &Flow::default(),
+            )
             .await?;
         let bytes = part.len();
         match output {
@@ -559,10 +567,11 @@ impl IdsClient {
         }
     }
 
-    /// The prepared zip of a plan, extracted: only entries that are `wanted` datafiles are
-    /// written. Orphaned zips of earlier runs are removed first (the caller holds the
-    /// destination's lock, so none of them belongs to a running download); this run's zip is
-    /// removed when it is done, also when it is not a valid zip.
+    /// The prepared zip of a plan (or of one bundle of it), extracted: only entries that are
+    /// `wanted` datafiles (keyed by their zip entry path) are written. The caller removes
+    /// orphaned zips of earlier runs first ([`remove_orphaned_zips`], under the destination's
+    /// lock); this zip is removed when it is done, also when it is not a valid zip.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn download_selected_zip(
         &self,
         id: &PreparedId,
@@ -571,28 +580,29 @@ impl IdsClient {
         wanted: HashMap<PathBuf, Wanted>,
         limit: Option<u64>,
         opts: &DownloadOptions,
+        (index, label): (usize, &str),
+        flow: &Flow<'_>,
     ) -> Result<SelectedExtract, IdsError> {
-        remove_orphaned_zips(dest).await;
         let what = DataRef::Prepared(id);
         let zip_target = work_dir(dest).join(format!("zip-{}.part", key(what)));
-        let label = "prepared zip".to_string();
         let part = self
             .fetch_zip(
                 what,
                 compress,
-                &zip_target,
-                &zip_target,
+                (&zip_target, &zip_target),
                 opts,
-                &label,
+                (index, label),
                 limit,
+                flow,
             )
             .await?;
         let bytes = part.len();
         let zip_part = part.path().to_path_buf();
         drop(part);
         opts.report(Progress {
+            index,
             phase: Phase::Extracting,
-            ..done(&label, bytes)
+            ..done(label, bytes)
         });
         let xopts = ExtractOptions {
             layout: ZipLayout::VisitDataset,
@@ -609,7 +619,10 @@ impl IdsClient {
             })?;
         let _ = tokio::fs::remove_file(&zip_part).await;
         let x = r?;
-        opts.report(done(&label, bytes));
+        opts.report(Progress {
+            index,
+            ..done(label, bytes)
+        });
         Ok(x)
     }
 
@@ -621,11 +634,11 @@ impl IdsClient {
         &self,
         what: DataRef<'_>,
         compress: bool,
-        tmp: &Path,
-        target: &Path,
+        (tmp, target): (&Path, &Path),
         opts: &DownloadOptions,
-        label: &str,
+        (index, label): (usize, &str),
         limit: Option<u64>,
+        flow: &Flow<'_>,
     ) -> Result<PartFile, IdsError> {
         let packing = Packing {
             zip: true,
@@ -635,14 +648,14 @@ impl IdsClient {
         loop {
             let mut part = PartFile::open(tmp, target, true).await?;
             opts.report(Progress {
-                index: 0,
+                index,
                 name: label,
                 done: 0,
                 total: None,
                 phase: Phase::Started,
             });
             let r = self
-                .stream_zip(what, packing, &mut part, opts, label, limit)
+                .stream_zip(what, packing, &mut part, opts, (index, label), limit, flow)
                 .await;
             let e = match r {
                 Ok(()) => match part.sync(opts.fsync).await {
@@ -656,6 +669,7 @@ impl IdsClient {
             if matches!(e, IdsError::Cancelled) || opts.cancel.is_cancelled() {
                 return Err(IdsError::Cancelled);
             }
+            let asked = super::adaptive::congestion(&e).flatten();
             if !e.is_transient() || attempt >= opts.max_retries {
                 return Err(if attempt > 0 {
                     IdsError::RetriesExhausted {
@@ -667,11 +681,11 @@ impl IdsClient {
                     e
                 });
             }
-            let delay = opts.backoff.delay(attempt);
+            let delay = opts.backoff.delay(attempt).max(asked.unwrap_or_default());
             attempt += 1;
             tracing::warn!(file = %label, attempt, error = %e, "zip transfer failed; fetching it again in {delay:?}");
             opts.report(Progress {
-                index: 0,
+                index,
                 name: label,
                 done,
                 total: None,
@@ -681,14 +695,44 @@ impl IdsClient {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn stream_zip(
         &self,
         what: DataRef<'_>,
         packing: Packing,
         part: &mut PartFile,
         opts: &DownloadOptions,
-        label: &str,
+        (index, label): (usize, &str),
         limit: Option<u64>,
+        flow: &Flow<'_>,
+    ) -> Result<(), IdsError> {
+        let _permit = match flow.limiter {
+            Some(l) => Some(tokio::select! {
+                _ = opts.cancel.cancelled() => return Err(IdsError::Cancelled),
+                p = l.acquire() => p,
+            }),
+            None => None,
+        };
+        let r = self
+            .stream_zip_body(what, packing, part, opts, (index, label), limit, flow)
+            .await;
+        if let Err(e) = &r {
+            // While the slot is held, so no other transfer takes it before the limit drops.
+            flow.saw_error(e);
+        }
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn stream_zip_body(
+        &self,
+        what: DataRef<'_>,
+        packing: Packing,
+        part: &mut PartFile,
+        opts: &DownloadOptions,
+        (index, label): (usize, &str),
+        limit: Option<u64>,
+        flow: &Flow<'_>,
     ) -> Result<(), IdsError> {
         let ds = tokio::select! {
             _ = opts.cancel.cancelled() => return Err(IdsError::Cancelled),
@@ -712,8 +756,9 @@ impl IdsClient {
                         });
                     }
                     part.write(&chunk).await?;
+                    flow.record(chunk.len() as u64);
                     opts.report(Progress {
-                        index: 0,
+                        index,
                         name: label,
                         done: part.len(),
                         total: None,

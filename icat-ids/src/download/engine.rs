@@ -1,0 +1,523 @@
+//! Running a plan's transfers (raw streams, bundles, stripes) under one adaptive concurrency
+//! limit, with the tape pipeline: when the plan knows its datasets, their status is asked up
+//! front, restores of every archived dataset are requested in one call, each transfer of an
+//! archived dataset is prepared at once (so everything after that runs by prepared id and a
+//! session that lapses during a long restore does not matter), and each dataset is downloaded
+//! as soon as it is online, not when the whole selection is.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use futures_util::StreamExt;
+use tokio::sync::Semaphore;
+
+use super::adaptive::Limiter;
+use super::digest::digest_existing;
+use super::plan::DownloadPlan;
+use super::raw::{Flow, RawOutcome};
+use super::report::IgnoredEntry;
+use super::split::Item;
+use super::zipfile::Wanted;
+use super::{DownloadOptions, Phase, Progress};
+use crate::client::IdsClient;
+use crate::error::IdsError;
+use crate::selection::{DataSelection, PreparedId};
+use crate::types::{Packing, Status};
+
+/// A file's result; errors shared by several files (a failed bundle or restore) are one `Arc`.
+pub(crate) type FileResult = Result<RawOutcome, Arc<IdsError>>;
+
+/// Prepared requests made in advance at most this many at a time.
+const PREPARE_AT_ONCE: usize = 4;
+
+/// What a run collects.
+#[derive(Default)]
+pub(crate) struct Collected {
+    pub results: HashMap<usize, FileResult>,
+    pub ignored: Vec<IgnoredEntry>,
+}
+
+/// The shared state of one run.
+struct Run<'a> {
+    plan: &'a DownloadPlan,
+    opts: &'a DownloadOptions,
+    limiter: &'a Limiter,
+    /// Bounds the transfers that are set up at once (open temporary files), whatever the limit.
+    open: Semaphore,
+    out: Mutex<Collected>,
+}
+
+impl Run<'_> {
+    fn put(&self, i: usize, r: FileResult) {
+        self.out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .results
+            .insert(i, r);
+    }
+
+    fn report(&self, i: usize, phase: Phase) {
+        report_file(self.opts, self.plan, i, phase);
+    }
+}
+
+/// A transfer ready to run: the item, and its prepared id when it was prepared in advance.
+struct Ready {
+    item: Item,
+    bundle_no: usize,
+    prepared: Option<PreparedId>,
+}
+
+impl IdsClient {
+    /// Run `items` of `plan`; the tape pipeline applies when the plan's files carry dataset ids
+    /// and waiting for restores is allowed.
+    pub(crate) async fn run_items(
+        &self,
+        plan: &DownloadPlan,
+        opts: &DownloadOptions,
+        items: Vec<Item>,
+        limiter: &Limiter,
+    ) -> Collected {
+        let run = Run {
+            plan,
+            opts,
+            limiter,
+            open: Semaphore::new(opts.concurrency.max(1)),
+            out: Mutex::new(Collected::default()),
+        };
+        let offline = self.offline_datasets(plan, opts, &items).await;
+        // Group by dataset, keeping the split's order inside a group.
+        let mut groups: BTreeMap<Option<i64>, Vec<(usize, Item)>> = BTreeMap::new();
+        for (no, item) in items.into_iter().enumerate() {
+            let ds = item.indices().first().and_then(|&i| plan.files[i].dataset);
+            groups.entry(ds).or_default().push((no, item));
+        }
+        if !offline.is_empty() {
+            self.request_restores(plan, opts, &groups, &offline).await;
+        }
+        let tasks = groups.into_iter().map(|(ds, items)| {
+            let archived = ds.is_some_and(|d| offline.contains_key(&d));
+            self.run_group(&run, items, archived)
+        });
+        futures_util::future::join_all(tasks).await;
+        let mut out = run.out.into_inner().unwrap_or_else(|e| e.into_inner());
+        self.restore_stragglers(plan, opts, limiter, &mut out).await;
+        out
+    }
+
+    /// The datasets of the plan that are not online (empty when the plan knows no datasets, the
+    /// caller does not wait for restores, or the IDS does not say).
+    async fn offline_datasets(
+        &self,
+        plan: &DownloadPlan,
+        opts: &DownloadOptions,
+        items: &[Item],
+    ) -> HashMap<i64, Status> {
+        let mut out = HashMap::new();
+        if opts.wait_for_restore.is_none() {
+            return out;
+        }
+        let mut datasets: Vec<i64> = items
+            .iter()
+            .flat_map(Item::indices)
+            .filter_map(|i| plan.files[i].dataset)
+            .collect();
+        datasets.sort_unstable();
+        datasets.dedup();
+        if datasets.is_empty() {
+            return out;
+        }
+        // One call for the whole selection; only when something is not online, one per dataset.
+        match self
+            .get_status(&DataSelection::datasets(datasets.iter().copied()))
+            .await
+        {
+            Ok(Status::Online) => return out,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "getStatus failed; restores are handled file by file");
+                return out;
+            }
+        }
+        for d in datasets {
+            match self.get_status(&DataSelection::datasets([d])).await {
+                Ok(Status::Online) => {}
+                Ok(s) => {
+                    out.insert(d, s);
+                }
+                Err(e) => tracing::debug!(dataset = d, error = %e, "getStatus failed"),
+            }
+        }
+        tracing::info!(datasets = out.len(), "archived datasets; restoring them");
+        out
+    }
+
+    /// One `restore` call for every archived dataset of the plan (a failure is only logged:
+    /// preparing the data asks for the restore too).
+    async fn request_restores(
+        &self,
+        plan: &DownloadPlan,
+        opts: &DownloadOptions,
+        groups: &BTreeMap<Option<i64>, Vec<(usize, Item)>>,
+        offline: &HashMap<i64, Status>,
+    ) {
+        let mut ids: Vec<i64> = offline.keys().copied().collect();
+        ids.sort_unstable();
+        if let Err(e) = self.restore(&DataSelection::datasets(ids)).await {
+            tracing::info!(error = %e, "restore request failed; preparing the data restores it");
+        }
+        for (ds, items) in groups {
+            if ds.is_some_and(|d| offline.contains_key(&d)) {
+                for (_, item) in items {
+                    for i in item.indices() {
+                        report_file(opts, plan, i, Phase::WaitingForRestore);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One dataset's transfers: when it is archived, prepare them all now (by session), wait
+    /// until they are online (by prepared id), then run them by prepared id.
+    async fn run_group(&self, run: &Run<'_>, items: Vec<(usize, Item)>, archived: bool) {
+        let mut ready = Vec::with_capacity(items.len());
+        if archived {
+            let prepared: Vec<_> = futures_util::stream::iter(items)
+                .map(|(no, item)| async move {
+                    let sel = DataSelection::datafiles(
+                        item.indices().iter().map(|&i| run.plan.files[i].id),
+                    );
+                    let packing = Packing {
+                        zip: matches!(item, Item::Bundle(_)),
+                        compress: false,
+                    };
+                    (no, item, self.prepare_data(&sel, packing).await)
+                })
+                .buffered(PREPARE_AT_ONCE)
+                .collect()
+                .await;
+            for (no, item, r) in prepared {
+                match r {
+                    Ok(id) => ready.push(Ready {
+                        item,
+                        bundle_no: no,
+                        prepared: Some(id),
+                    }),
+                    Err(e) => fail_all(run, &item, Arc::new(e)),
+                }
+            }
+            // The first wait is the restore; the others find their data online at once.
+            let mut waited = Vec::with_capacity(ready.len());
+            for r in ready {
+                let Some(id) = &r.prepared else { continue };
+                match self.wait_for(run.opts, id).await {
+                    Ok(()) => {
+                        for i in r.item.indices() {
+                            run.report(i, Phase::Online);
+                        }
+                        waited.push(r);
+                    }
+                    Err(e) => fail_all(run, &r.item, Arc::new(e)),
+                }
+            }
+            ready = waited;
+        } else {
+            ready = items
+                .into_iter()
+                .map(|(no, item)| Ready {
+                    item,
+                    bundle_no: no,
+                    prepared: None,
+                })
+                .collect();
+        }
+        futures_util::future::join_all(ready.into_iter().map(|r| self.run_ready(run, r))).await;
+    }
+
+    async fn wait_for(&self, opts: &DownloadOptions, id: &PreparedId) -> Result<(), IdsError> {
+        let mut wait = opts.wait_for_restore.clone().unwrap_or_default();
+        wait.cancel = opts.cancel.clone();
+        self.wait_prepared(id, &wait).await
+    }
+
+    async fn run_ready(&self, run: &Run<'_>, r: Ready) {
+        let Ok(_open) = run.open.acquire().await else {
+            return;
+        };
+        if run.opts.cancel.is_cancelled() {
+            fail_all(run, &r.item, Arc::new(IdsError::Cancelled));
+            return;
+        }
+        let flow = Flow {
+            limiter: Some(run.limiter),
+            prepared: r.prepared.as_ref(),
+        };
+        match r.item {
+            Item::Raw(i) => {
+                let f = &run.plan.files[i];
+                let label = f.path.as_path().display().to_string();
+                let res = self
+                    .fetch_raw(
+                        f.id,
+                        &run.plan.dest,
+                        f.path.as_path(),
+                        &f.expected,
+                        run.opts,
+                        (i, &label),
+                        &flow,
+                    )
+                    .await;
+                run.put(i, res.map_err(Arc::new));
+            }
+            Item::Striped { index: i, streams } => {
+                let f = &run.plan.files[i];
+                let label = f.path.as_path().display().to_string();
+                let res = self
+                    .fetch_striped(
+                        f.id,
+                        &run.plan.dest,
+                        f.path.as_path(),
+                        &f.expected,
+                        run.opts,
+                        (i, &label),
+                        &flow,
+                        streams,
+                    )
+                    .await;
+                run.put(i, res.map_err(Arc::new));
+            }
+            Item::Bundle(indices) => {
+                self.run_bundle(run, &indices, r.bundle_no, r.prepared.as_ref(), &flow)
+                    .await;
+            }
+        }
+    }
+
+    /// One bundle: prepared (unless it was in advance), fetched as one zip, each entry
+    /// extracted, bounded and verified on its own.
+    async fn run_bundle(
+        &self,
+        run: &Run<'_>,
+        indices: &[usize],
+        bundle_no: usize,
+        prepared: Option<&PreparedId>,
+        flow: &Flow<'_>,
+    ) {
+        let plan = run.plan;
+        let packing = Packing {
+            zip: true,
+            compress: false,
+        };
+        let id = match prepared {
+            Some(id) => id.clone(),
+            None => {
+                let sel = DataSelection::datafiles(indices.iter().map(|&i| plan.files[i].id));
+                let r = match &run.opts.wait_for_restore {
+                    Some(w) => {
+                        let mut w = w.clone();
+                        w.cancel = run.opts.cancel.clone();
+                        self.prepare_and_wait(&sel, packing, &w).await
+                    }
+                    None => self.prepare_data(&sel, packing).await,
+                };
+                match r {
+                    Ok(id) => id,
+                    Err(e) => {
+                        let e = Arc::new(e);
+                        for &i in indices {
+                            run.put(i, Err(e.clone()));
+                        }
+                        return;
+                    }
+                }
+            }
+        };
+        let (wanted, limit) = wanted_entries(plan, indices);
+        let label = format!("bundle {} ({} files)", bundle_no + 1, indices.len());
+        let index = plan.files.len() + bundle_no;
+        let r = self
+            .download_selected_zip(
+                &id,
+                false,
+                &plan.dest,
+                wanted,
+                limit,
+                run.opts,
+                (index, &label),
+                flow,
+            )
+            .await;
+        match r {
+            Ok(x) => {
+                for &i in indices {
+                    let r = match x.results.get(&i) {
+                        Some(_) => continue,
+                        None => missing_from_zip(plan, i),
+                    };
+                    run.put(i, Err(Arc::new(r)));
+                }
+                for (i, r) in x.results {
+                    let r = match r {
+                        Ok(mut o) => {
+                            // The caller's extra digest: the placed file is read once for it.
+                            let path = plan.files[i].path.under(&plan.dest);
+                            match digest_existing(run.opts.extra_digest.as_ref(), &path).await {
+                                Ok(d) => {
+                                    o.extra_digest = d;
+                                    run.report(i, Phase::Extracted);
+                                    Ok(o)
+                                }
+                                Err(e) => Err(e),
+                            }
+                        }
+                        Err(e) => Err(e),
+                    };
+                    run.put(i, r.map_err(Arc::new));
+                }
+                run.out
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .ignored
+                    .extend(x.ignored);
+            }
+            Err(e) => {
+                let e = Arc::new(e);
+                for &i in indices {
+                    run.put(i, Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    /// Files that turned out offline although nothing said so up front (no dataset ids, or the
+    /// IDS does not tell): restored together in one prepared request, then fetched again.
+    async fn restore_stragglers(
+        &self,
+        plan: &DownloadPlan,
+        opts: &DownloadOptions,
+        limiter: &Limiter,
+        out: &mut Collected,
+    ) {
+        let mut offline: Vec<usize> = out
+            .results
+            .iter()
+            .filter(|(_, r)| {
+                matches!(r, Err(e) if matches!(e.as_ref(), IdsError::DataNotOnline { .. }))
+            })
+            .map(|(&i, _)| i)
+            .collect();
+        offline.sort_unstable();
+        let Some(wait) = &opts.wait_for_restore else {
+            return;
+        };
+        if offline.is_empty() {
+            return;
+        }
+        for &i in &offline {
+            report_file(opts, plan, i, Phase::WaitingForRestore);
+        }
+        let sel = DataSelection::datafiles(offline.iter().map(|&i| plan.files[i].id));
+        let mut wait = wait.clone();
+        wait.cancel = opts.cancel.clone();
+        match self.prepare_and_wait(&sel, Packing::default(), &wait).await {
+            Ok(_) => {
+                let flow = Flow {
+                    limiter: Some(limiter),
+                    prepared: None,
+                };
+                let again: Vec<(usize, FileResult)> = futures_util::stream::iter(offline)
+                    .map(|i| {
+                        let f = &plan.files[i];
+                        let flow = &flow;
+                        async move {
+                            let label = f.path.as_path().display().to_string();
+                            let r = self
+                                .fetch_raw(
+                                    f.id,
+                                    &plan.dest,
+                                    f.path.as_path(),
+                                    &f.expected,
+                                    opts,
+                                    (i, &label),
+                                    flow,
+                                )
+                                .await;
+                            (i, r.map_err(Arc::new))
+                        }
+                    })
+                    .buffer_unordered(opts.concurrency.max(1))
+                    .collect()
+                    .await;
+                out.results.extend(again);
+            }
+            Err(e) => {
+                // Every offline file fails with the preparation's error.
+                let e = Arc::new(e);
+                for i in offline {
+                    out.results.insert(i, Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Report `phase` for file `i` of the plan.
+fn report_file(opts: &DownloadOptions, plan: &DownloadPlan, i: usize, phase: Phase) {
+    let f = &plan.files[i];
+    opts.report(Progress {
+        index: i,
+        name: &f.path.as_path().display().to_string(),
+        done: 0,
+        total: f.expected.size,
+        phase,
+    });
+}
+
+fn fail_all(run: &Run<'_>, item: &Item, e: Arc<IdsError>) {
+    for i in item.indices() {
+        run.report(i, Phase::Failed);
+        run.put(i, Err(e.clone()));
+    }
+}
+
+fn missing_from_zip(plan: &DownloadPlan, i: usize) -> IdsError {
+    let f = &plan.files[i];
+    IdsError::NotFound {
+        message: format!(
+            "datafile {} ({}) was not in the prepared zip",
+            f.id,
+            f.path.as_path().display()
+        ),
+    }
+}
+
+/// The entries a zip of `indices` should hold, keyed by their zip entry path, and the most
+/// bytes the zip may have: its files plus headers (names up to a few KiB each, twice).
+pub(crate) fn wanted_entries(
+    plan: &DownloadPlan,
+    indices: &[usize],
+) -> (HashMap<PathBuf, Wanted>, Option<u64>) {
+    let wanted = indices
+        .iter()
+        .map(|&i| {
+            let f = &plan.files[i];
+            let entry = f.zip_entry.as_ref().unwrap_or(&f.path);
+            (
+                entry.as_path().to_path_buf(),
+                Wanted {
+                    index: i,
+                    id: f.id,
+                    path: f.path.clone(),
+                    expected: f.expected.clone(),
+                },
+            )
+        })
+        .collect();
+    let limit = indices
+        .iter()
+        .map(|&i| plan.files[i].expected.size.map(|s| s + 10_000))
+        .sum::<Option<u64>>()
+        .map(|t| t + (1 << 20));
+    (wanted, limit)
+}

@@ -1,0 +1,503 @@
+//! The engine's choices against a scripted facility IDS (tests/facility): bundling small files,
+//! striping one very large file within its read budget, adaptive concurrency under 503 and
+//! `Retry-After`, the cap, and the tape pipeline (dataset by dataset, by prepared id after the
+//! session lapsed). No wall-clock thresholds: orderings are driven by the test (restores finish
+//! when it says so) and counted at the server.
+
+mod facility;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use facility::{Facility, VISIT, content, file};
+use icat_ids::download::{FileStatus, split};
+use icat_ids::{
+    AutoOptions, Backoff, DatafileSpec, DownloadOptions, DownloadPlan, Outcome, Phase, Progress,
+    SafeRelPath, Strategy, WaitOptions,
+};
+
+fn quick() -> Backoff {
+    Backoff {
+        initial: Duration::from_millis(20),
+        max: Duration::from_millis(100),
+        factor: 2.0,
+        jitter: 0.1,
+    }
+}
+
+fn options(cap: usize, strategy: Strategy) -> DownloadOptions {
+    DownloadOptions {
+        concurrency: cap,
+        backoff: quick(),
+        strategy,
+        wait_for_restore: Some(WaitOptions {
+            backoff: quick(),
+            deadline: Duration::from_secs(120),
+            ..WaitOptions::default()
+        }),
+        ..DownloadOptions::default()
+    }
+}
+
+fn auto() -> Strategy {
+    Strategy::Auto(AutoOptions {
+        bundle_max_file: 64 << 10,
+        ..AutoOptions::default()
+    })
+}
+
+/// The plan for `files` (as `icat download` makes it: `<visit>/<dataset>/<name>`, dataset ids).
+fn plan_for(ids: &Facility, dir: &std::path::Path, files: &[facility::File]) -> DownloadPlan {
+    let mut plan = DownloadPlan::new(dir);
+    for f in files {
+        plan.push(
+            DatafileSpec::in_visit_dataset(
+                f.id,
+                VISIT,
+                &format!("ds{}", f.dataset),
+                &f.name,
+                ids.expected(f.id),
+            )
+            .unwrap()
+            .with_dataset(f.dataset),
+        );
+    }
+    plan
+}
+
+fn assert_all_verified(
+    s: &icat_ids::DownloadSummary,
+    dir: &std::path::Path,
+    files: &[facility::File],
+) {
+    for (r, f) in s.files.iter().zip(files) {
+        assert_eq!(
+            r.status(),
+            FileStatus::Verified,
+            "{}: {:?}",
+            f.id,
+            r.outcome
+        );
+        assert_eq!(std::fs::read(&r.path).unwrap(), *f.bytes, "{}", f.id);
+    }
+    assert!(
+        !dir.join(".icat-download").exists(),
+        "a good run leaves no work folder"
+    );
+}
+
+/// Progress events as (index, phase), in order.
+fn recorder() -> (Arc<Mutex<Vec<(usize, Phase)>>>, icat_ids::ProgressFn) {
+    let log: Arc<Mutex<Vec<(usize, Phase)>>> = Arc::default();
+    let l = log.clone();
+    let cb: icat_ids::ProgressFn = Arc::new(move |p: &Progress<'_>| {
+        if !matches!(p.phase, Phase::Transferring) {
+            l.lock().unwrap().push((p.index, p.phase));
+        }
+    });
+    (log, cb)
+}
+
+/// Small files of a dataset go as one prepared zip each (one request by prepared id, not one
+/// by session per file); large files as their own raw streams.
+#[tokio::test]
+async fn small_files_are_bundled_per_dataset_and_large_ones_streamed() {
+    let mut files = Vec::new();
+    for ds in [1, 2] {
+        for k in 0..6 {
+            files.push(file(ds * 100 + k, ds, 2000 + k as usize));
+        }
+        files.push(file(ds * 100 + 50, ds, 300_000));
+    }
+    let ids = Facility::start(files.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_for(&ids, dir.path(), &files);
+    let s = ids
+        .client()
+        .download_plan(&plan, &options(4, auto()))
+        .await
+        .unwrap();
+    assert_all_verified(&s, dir.path(), &files);
+    let seen = ids.seen();
+    let prepares: Vec<_> = seen.iter().filter(|r| r.call == "prepareData").collect();
+    assert_eq!(prepares.len(), 2, "one bundle per dataset");
+    for p in &prepares {
+        assert_eq!(p.params.get("zip").map(String::as_str), Some("true"));
+        let mut got = p.ids("datafileIds");
+        got.sort_unstable();
+        let ds = got[0] / 100;
+        assert_eq!(got, (0..6).map(|k| ds * 100 + k).collect::<Vec<_>>());
+    }
+    let data: Vec<_> = seen.iter().filter(|r| r.call == "getData").collect();
+    assert_eq!(data.len(), 4, "2 bundles + 2 large files: {data:?}");
+    let by_session: Vec<i64> = data
+        .iter()
+        .filter(|r| r.by_session)
+        .flat_map(|r| r.ids("datafileIds"))
+        .collect();
+    assert_eq!(by_session.len(), 2);
+    assert!(by_session.iter().all(|id| id % 100 == 50), "{by_session:?}");
+    assert!(s.ignored.is_empty());
+}
+
+/// A bundle is only for fresh files: a file already present is checked locally, one with
+/// partial data resumes raw.
+#[tokio::test]
+async fn present_and_partial_files_are_not_bundled() {
+    let files: Vec<_> = (0..4).map(|k| file(k + 1, 1, 5000)).collect();
+    let ids = Facility::start(files.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_for(&ids, dir.path(), &files);
+    // File 1 complete, file 2 half there from an earlier run.
+    std::fs::create_dir_all(dir.path().join("visit/ds1")).unwrap();
+    std::fs::write(dir.path().join("visit/ds1/f1.dat"), &*files[0].bytes).unwrap();
+    std::fs::create_dir_all(dir.path().join(".icat-download")).unwrap();
+    std::fs::write(
+        dir.path().join(".icat-download/df-2.part"),
+        &files[1].bytes[..2500],
+    )
+    .unwrap();
+    let s = ids
+        .client()
+        .download_plan(&plan, &options(4, auto()))
+        .await
+        .unwrap();
+    assert!(matches!(s.files[0].outcome, Outcome::Skipped { .. }));
+    assert!(matches!(
+        s.files[1].outcome,
+        Outcome::Downloaded {
+            resumed_from: 2500,
+            ..
+        }
+    ));
+    for r in &s.files[1..] {
+        assert_eq!(r.status(), FileStatus::Verified);
+    }
+    let seen = ids.seen();
+    let bundle: Vec<_> = seen
+        .iter()
+        .filter(|r| r.call == "prepareData")
+        .flat_map(|r| r.ids("datafileIds"))
+        .collect();
+    assert_eq!(bundle, [3, 4]);
+    let resumed = seen
+        .iter()
+        .find(|r| r.call == "getData" && r.ids("datafileIds") == [2])
+        .unwrap();
+    assert_eq!(resumed.range_from, Some(2500));
+}
+
+/// A 503 with `Retry-After` halves the limit and holds every new transfer back for the pause;
+/// after it the run never goes above the level below the one that was refused, and the cap
+/// (`--parallel`) is never exceeded.
+#[tokio::test]
+async fn a_503_with_retry_after_backs_off_and_holds_new_transfers() {
+    let files: Vec<_> = (0..10).map(|k| file(k + 1, 1, 100_000)).collect();
+    let ids = Facility::start_with(files.clone(), 16 << 10, Duration::from_millis(1)).await;
+    ids.busy_spell(vec![Some(1)]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = DownloadPlan::new(dir.path());
+    for f in &files {
+        let p = SafeRelPath::parse(&format!("d/{}", f.name)).unwrap();
+        plan.push(DatafileSpec::new(f.id, p, ids.expected(f.id)));
+    }
+    let s = ids
+        .client()
+        .download_plan(&plan, &options(6, Strategy::RawFiles))
+        .await
+        .unwrap();
+    for r in &s.files {
+        assert_eq!(r.status(), FileStatus::Verified, "{:?}", r.outcome);
+    }
+    let c = &s.concurrency;
+    assert_eq!((c.start, c.cap), (2, 6));
+    assert_eq!(c.backoffs, 1, "{c:?}");
+    assert_eq!(c.final_limit, 1, "{c:?}");
+    let seen: Vec<_> = ids
+        .seen()
+        .into_iter()
+        .filter(|r| r.call == "getData")
+        .collect();
+    let refused = seen.iter().position(|r| r.status == 503).unwrap();
+    let refused_at = seen[refused].at;
+    // At most the one request already on its way when the 503 came; every new transfer
+    // waited for the pause the server asked for.
+    let inside_pause = seen[refused + 1..]
+        .iter()
+        .filter(|r| r.at < refused_at + Duration::from_secs(1))
+        .count();
+    assert!(
+        inside_pause <= 1,
+        "transfers started inside the Retry-After pause: {seen:?}"
+    );
+    assert!(ids.peak_open() <= 2, "peak {}", ids.peak_open());
+}
+
+/// Growing the limit never passes the cap, whatever the goodput does.
+#[tokio::test]
+async fn the_parallel_cap_is_never_exceeded() {
+    let files: Vec<_> = (0..24).map(|k| file(k + 1, 1, 200_000)).collect();
+    let ids = Facility::start_with(files.clone(), 16 << 10, Duration::from_millis(2)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = DownloadPlan::new(dir.path());
+    for f in &files {
+        let p = SafeRelPath::parse(&format!("d/{}", f.name)).unwrap();
+        plan.push(DatafileSpec::new(f.id, p, ids.expected(f.id)));
+    }
+    let s = ids
+        .client()
+        .download_plan(&plan, &options(3, Strategy::RawFiles))
+        .await
+        .unwrap();
+    for r in &s.files {
+        assert_eq!(r.status(), FileStatus::Verified);
+    }
+    assert!(ids.peak_open() <= 3, "peak {}", ids.peak_open());
+    assert!(s.concurrency.peak_limit <= 3 && s.concurrency.peak_in_flight <= 3);
+    assert_eq!(s.concurrency.start, 2);
+}
+
+/// Tape: restores of every archived dataset are asked for in one call before any data is
+/// fetched; each transfer is prepared while the session is good; the first dataset is
+/// downloaded and verified while the second is still on tape; the session then lapses and the
+/// rest of the run goes on by prepared id.
+#[tokio::test]
+async fn datasets_are_downloaded_as_each_is_restored_and_a_lapsed_session_does_not_stop_the_run() {
+    let mut files = Vec::new();
+    for ds in [1, 2] {
+        for k in 0..3 {
+            files.push(file(ds * 10 + k, ds, 3000));
+        }
+        files.push(file(ds * 10 + 9, ds, 200_000));
+    }
+    let ids = Facility::start(files.clone()).await;
+    ids.archive(&[1, 2]);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_for(&ids, dir.path(), &files);
+    let (log, cb) = recorder();
+    let opts = DownloadOptions {
+        progress: Some(cb),
+        ..options(4, auto())
+    };
+    let client = ids.client();
+    let run = tokio::spawn(async move { client.download_plan(&plan, &opts).await });
+
+    // Both restores asked for; every transfer prepared (2 bundles + 2 large files).
+    ids.restore_requested(1).await;
+    ids.restore_requested(2).await;
+    while ids
+        .seen()
+        .iter()
+        .filter(|r| r.call == "prepareData")
+        .count()
+        < 4
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    ids.expire_session();
+    let seen = ids.seen();
+    let restores: Vec<_> = seen.iter().filter(|r| r.call == "restore").collect();
+    assert_eq!(restores.len(), 1, "one restore call");
+    assert_eq!(restores[0].ids("datasetIds"), [1, 2]);
+    assert!(
+        !seen.iter().any(|r| r.call == "getData"),
+        "nothing was tried file by file before the restores were asked for"
+    );
+
+    // Dataset 1 comes off tape: its 4 files arrive while dataset 2 is still archived.
+    ids.finish_restore(1);
+    let first: HashSet<usize> = (0..4).collect();
+    loop {
+        let done: HashSet<usize> = log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, p)| matches!(p, Phase::Done | Phase::Extracted))
+            .map(|(i, _)| *i)
+            .collect();
+        if first.is_subset(&done) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!ids.is_online(2));
+    for f in &files[..4] {
+        let p = dir.path().join(format!("{VISIT}/ds1/{}", f.name));
+        assert_eq!(std::fs::read(p).unwrap(), *f.bytes);
+    }
+    assert!(!dir.path().join(format!("{VISIT}/ds2/f20.dat")).exists());
+
+    ids.finish_restore(2);
+    let s = run.await.unwrap().unwrap();
+    assert_all_verified(&s, dir.path(), &files);
+    // After the prepare calls only prepared ids were used.
+    let seen = ids.seen();
+    assert!(
+        seen.iter()
+            .filter(|r| r.call == "getData" || r.call == "isPrepared")
+            .all(|r| !r.by_session && r.status < 400),
+        "{seen:?}"
+    );
+    // Progress told what was restoring and when it came online; nothing failed on the way.
+    let log = log.lock().unwrap();
+    for i in 0..files.len() {
+        let phases: Vec<Phase> = log
+            .iter()
+            .filter(|(j, _)| *j == i)
+            .map(|(_, p)| *p)
+            .collect();
+        assert_eq!(
+            phases.first(),
+            Some(&Phase::WaitingForRestore),
+            "{i}: {phases:?}"
+        );
+        assert!(phases.contains(&Phase::Online), "{i}: {phases:?}");
+        assert!(!phases.contains(&Phase::Failed), "{i}: {phases:?}");
+    }
+}
+
+/// Issue 18: a file with partial data whose dataset went to tape is restored and resumed; on
+/// the way it is never reported failed.
+#[tokio::test]
+async fn an_archived_file_with_partial_data_is_restored_resumed_and_never_reported_failed() {
+    let files = vec![file(1, 1, 50_000)];
+    let ids = Facility::start(files.clone()).await;
+    ids.archive(&[1]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = DownloadPlan::new(dir.path());
+    // No dataset id: the engine only learns it is archived from getData.
+    plan.push(DatafileSpec::new(
+        1,
+        SafeRelPath::parse("d/f1.dat").unwrap(),
+        ids.expected(1),
+    ));
+    std::fs::create_dir_all(dir.path().join(".icat-download")).unwrap();
+    std::fs::write(
+        dir.path().join(".icat-download/df-1.part"),
+        &content(1, 50_000)[..1000],
+    )
+    .unwrap();
+    let restorer = {
+        let ids = ids.clone();
+        tokio::spawn(async move {
+            ids.restore_requested(1).await;
+            ids.finish_restore(1);
+        })
+    };
+    let (log, cb) = recorder();
+    let opts = DownloadOptions {
+        progress: Some(cb),
+        ..options(2, Strategy::RawFiles)
+    };
+    let s = ids.client().download_plan(&plan, &opts).await.unwrap();
+    restorer.await.unwrap();
+    assert!(
+        matches!(
+            s.files[0].outcome,
+            Outcome::Downloaded {
+                resumed_from: 1000,
+                ..
+            }
+        ),
+        "{:?}",
+        s.files[0].outcome
+    );
+    assert_eq!(s.files[0].status(), FileStatus::Verified);
+    let phases: Vec<Phase> = log.lock().unwrap().iter().map(|(_, p)| *p).collect();
+    assert!(!phases.contains(&Phase::Failed), "{phases:?}");
+    assert!(phases.contains(&Phase::WaitingForRestore), "{phases:?}");
+}
+
+/// The split is what the documented rule says for the issue's workload shape.
+#[test]
+fn the_split_rule_for_a_visit_of_small_and_large_files() {
+    let mut specs = Vec::new();
+    for id in 0..200 {
+        specs.push(
+            DatafileSpec::in_visit_dataset(
+                id,
+                "v",
+                &format!("ds{}", id % 4),
+                &format!("f{id}"),
+                icat_ids::Expected {
+                    size: Some(64 << 10),
+                    checksum: None,
+                },
+            )
+            .unwrap()
+            .with_dataset(id % 4),
+        );
+    }
+    for id in 200..204 {
+        specs.push(
+            DatafileSpec::in_visit_dataset(
+                id,
+                "v",
+                "big",
+                &format!("f{id}"),
+                icat_ids::Expected {
+                    size: Some(64 << 20),
+                    checksum: None,
+                },
+            )
+            .unwrap()
+            .with_dataset(9),
+        );
+    }
+    let which: Vec<usize> = (0..specs.len()).collect();
+    let items = split::split(&specs, &which, 4, &AutoOptions::default(), |_| true);
+    let bundles = items
+        .iter()
+        .filter(|i| matches!(i, split::Item::Bundle(_)))
+        .count();
+    let raw = items
+        .iter()
+        .filter(|i| matches!(i, split::Item::Raw(_)))
+        .count();
+    assert_eq!((bundles, raw), (4, 4), "{items:?}");
+}
+
+/// One very large file (no other large file to keep the streams busy) is fetched with K
+/// open-ended ranges at equal offsets, each stream dropped after its share; the server's reads
+/// (it reads and discards each offset's prefix) stay within the budget.
+#[tokio::test]
+async fn one_very_large_file_is_striped_within_the_read_budget() {
+    let size: usize = 8 << 20;
+    let files = vec![file(1, 1, size)];
+    let ids = Facility::start(files.clone()).await;
+    for (budget, k) in [(300u32, 4u32), (200, 3)] {
+        let before = ids.seen().len();
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan_for(&ids, dir.path(), &files);
+        let o = AutoOptions {
+            stripe_min_file: 1 << 20,
+            stripe_min_share: 1 << 20,
+            read_budget_percent: budget,
+            bundle_max_file: 64 << 10,
+            ..AutoOptions::default()
+        };
+        let s = ids
+            .client()
+            .download_plan(&plan, &options(4, Strategy::Auto(o)))
+            .await
+            .unwrap();
+        assert_all_verified(&s, dir.path(), &files);
+        let mut offsets: Vec<u64> = ids.seen()[before..]
+            .iter()
+            .filter(|r| r.call == "getData")
+            .map(|r| r.range_from.unwrap_or(0))
+            .collect();
+        offsets.sort_unstable();
+        assert_eq!(
+            offsets,
+            split::stripe_offsets(size as u64, k),
+            "budget {budget}"
+        );
+        let reads = split::server_reads(size as u64, &offsets);
+        assert!(
+            reads * 100 <= size as u64 * u64::from(budget),
+            "{reads} server reads for {size} bytes, budget {budget}%"
+        );
+    }
+}
