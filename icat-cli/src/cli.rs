@@ -434,7 +434,8 @@ pub struct DownloadArgs {
     /// into a DIR another one is writing into stops at once with a message.
     #[arg(short = 'o', long = "output", value_name = "DIR", default_value = ".")]
     pub output: PathBuf,
-    /// How many files to download at once.
+    /// Most transfers at once: the engine starts with 2 and adds more while the throughput grows,
+    /// and backs off when the IDS is busy (503, Retry-After).
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: u16,
     /// Fetch one prepared zip from the IDS and extract it safely (instead of one resumable stream per file).

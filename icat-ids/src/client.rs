@@ -881,6 +881,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn retry_after_in_seconds_is_read_and_capped() {
+        use std::time::Duration;
+        assert_eq!(parse_retry_after(b"3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after(b" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after(b"86400"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_retry_after(b"Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after(b"-1"), None);
+    }
+
+    #[test]
     fn url_forms_normalise_to_ids_root() {
         for u in [
             "https://h:8181",

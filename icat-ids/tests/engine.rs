@@ -88,8 +88,10 @@ fn assert_all_verified(
 }
 
 /// Progress events as (index, phase), in order.
-fn recorder() -> (Arc<Mutex<Vec<(usize, Phase)>>>, icat_ids::ProgressFn) {
-    let log: Arc<Mutex<Vec<(usize, Phase)>>> = Arc::default();
+type PhaseLog = Arc<Mutex<Vec<(usize, Phase)>>>;
+
+fn recorder() -> (PhaseLog, icat_ids::ProgressFn) {
+    let log: PhaseLog = Arc::default();
     let l = log.clone();
     let cb: icat_ids::ProgressFn = Arc::new(move |p: &Progress<'_>| {
         if !matches!(p.phase, Phase::Transferring) {
@@ -500,4 +502,70 @@ async fn one_very_large_file_is_striped_within_the_read_budget() {
             "{reads} server reads for {size} bytes, budget {budget}%"
         );
     }
+}
+
+/// An independent digest for the hook test: length and CRC32 of every byte fed.
+struct LenCrc(crc32fast::Hasher, u64);
+
+impl icat_ids::download::StreamDigest for LenCrc {
+    fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+        self.1 += data.len() as u64;
+    }
+    fn finish(self: Box<Self>) -> String {
+        format!("{}:{:08x}", self.1, self.0.finalize())
+    }
+}
+
+/// The extra digest hook (BagIt manifests) gives every file's digest with `Strategy::Auto`
+/// too: bundled, raw and striped files alike.
+#[tokio::test]
+async fn the_extra_digest_covers_bundled_raw_and_striped_files() {
+    let mut files: Vec<_> = (0..3).map(|k| file(k + 1, 1, 4000)).collect();
+    files.push(file(9, 2, 3 << 20));
+    let ids = Facility::start(files.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_for(&ids, dir.path(), &files);
+    let o = AutoOptions {
+        bundle_max_file: 64 << 10,
+        stripe_min_file: 1 << 20,
+        stripe_min_share: 1 << 20,
+        ..AutoOptions::default()
+    };
+    let mut opts = options(4, Strategy::Auto(o));
+    opts.extra_digest = Some(Arc::new(|| {
+        Box::new(LenCrc(crc32fast::Hasher::new(), 0)) as Box<dyn icat_ids::download::StreamDigest>
+    }));
+    let s = ids.client().download_plan(&plan, &opts).await.unwrap();
+    assert_all_verified(&s, dir.path(), &files);
+    let ranged = ids
+        .seen()
+        .iter()
+        .filter(|r| r.call == "getData" && r.range_from.is_some())
+        .count();
+    assert!(ranged > 0, "the large file was striped");
+    for (r, f) in s.files.iter().zip(&files) {
+        let want = format!("{}:{:08x}", f.bytes.len(), crc32fast::hash(&f.bytes));
+        assert_eq!(r.extra_digest.as_deref(), Some(want.as_str()), "{}", f.id);
+    }
+}
+
+/// A file already present is checked locally even when its dataset is on tape: no restore is
+/// asked for it and nothing waits.
+#[tokio::test]
+async fn a_present_file_of_an_archived_dataset_is_checked_without_a_restore() {
+    let files = vec![file(1, 1, 5000)];
+    let ids = Facility::start(files.clone()).await;
+    ids.archive(&[1]);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_for(&ids, dir.path(), &files);
+    std::fs::create_dir_all(dir.path().join("visit/ds1")).unwrap();
+    std::fs::write(dir.path().join("visit/ds1/f1.dat"), &*files[0].bytes).unwrap();
+    let s = ids
+        .client()
+        .download_plan(&plan, &options(4, auto()))
+        .await
+        .unwrap();
+    assert!(matches!(s.files[0].outcome, Outcome::Skipped { .. }));
+    assert!(ids.seen().is_empty(), "{:?}", ids.seen());
 }

@@ -45,6 +45,8 @@ struct Run<'a> {
     limiter: &'a Limiter,
     /// Bounds the transfers that are set up at once (open temporary files), whatever the limit.
     open: Semaphore,
+    /// Bounds the `prepareData` calls made in advance, over all datasets.
+    prepares: Semaphore,
     out: Mutex<Collected>,
 }
 
@@ -84,12 +86,31 @@ impl IdsClient {
             opts,
             limiter,
             open: Semaphore::new(opts.concurrency.max(1)),
+            prepares: Semaphore::new(PREPARE_AT_ONCE),
             out: Mutex::new(Collected::default()),
         };
+        // A file already at its final path is checked locally (skipped, or an error), whatever
+        // its dataset's status: it never waits for a restore.
+        let mut local = Vec::new();
+        let mut remote = Vec::new();
+        for (no, item) in items.into_iter().enumerate() {
+            match item {
+                Item::Raw(i)
+                    if tokio::fs::symlink_metadata(plan.files[i].path.under(&plan.dest))
+                        .await
+                        .is_ok() =>
+                {
+                    local.push((no, item));
+                }
+                _ => remote.push((no, item)),
+            }
+        }
+        self.run_group(&run, local, false).await;
+        let items: Vec<&Item> = remote.iter().map(|(_, item)| item).collect();
         let offline = self.offline_datasets(plan, opts, &items).await;
         // Group by dataset, keeping the split's order inside a group.
         let mut groups: BTreeMap<Option<i64>, Vec<(usize, Item)>> = BTreeMap::new();
-        for (no, item) in items.into_iter().enumerate() {
+        for (no, item) in remote {
             let ds = item.indices().first().and_then(|&i| plan.files[i].dataset);
             groups.entry(ds).or_default().push((no, item));
         }
@@ -112,7 +133,7 @@ impl IdsClient {
         &self,
         plan: &DownloadPlan,
         opts: &DownloadOptions,
-        items: &[Item],
+        items: &[&Item],
     ) -> HashMap<i64, Status> {
         let mut out = HashMap::new();
         if opts.wait_for_restore.is_none() {
@@ -120,7 +141,7 @@ impl IdsClient {
         }
         let mut datasets: Vec<i64> = items
             .iter()
-            .flat_map(Item::indices)
+            .flat_map(|item| item.indices())
             .filter_map(|i| plan.files[i].dataset)
             .collect();
         datasets.sort_unstable();
@@ -192,7 +213,11 @@ impl IdsClient {
                         zip: matches!(item, Item::Bundle(_)),
                         compress: false,
                     };
-                    (no, item, self.prepare_data(&sel, packing).await)
+                    let r = match run.prepares.acquire().await {
+                        Ok(_slot) => self.prepare_data(&sel, packing).await,
+                        Err(_) => Err(IdsError::Cancelled),
+                    };
+                    (no, item, r)
                 })
                 .buffered(PREPARE_AT_ONCE)
                 .collect()
@@ -474,9 +499,10 @@ fn report_file(opts: &DownloadOptions, plan: &DownloadPlan, i: usize, phase: Pha
     });
 }
 
+/// Every file of `item` fails with `e` (a failed preparation or restore wait: the summary says
+/// why; no per-file `Failed` progress, as for the restore of files found offline one by one).
 fn fail_all(run: &Run<'_>, item: &Item, e: Arc<IdsError>) {
     for i in item.indices() {
-        run.report(i, Phase::Failed);
         run.put(i, Err(e.clone()));
     }
 }

@@ -445,11 +445,13 @@ fn hash_std(path: &Path) -> Result<u32, IdsError> {
 }
 
 /// Remove temporary zips an interrupted or killed earlier run left in `dest` (this version's
-/// `.icat-download/zip-*.part` and older versions' `.ids-download-*.zip.part`): a zip is never
-/// resumed, so they are only taking space.
+/// `.icat-download/zip-*.part` and older versions' `.ids-download-*.zip.part`), and striped
+/// files (`.icat-download/df-*.stripes.part`): neither is ever resumed, so they are only taking
+/// space.
 pub(crate) async fn remove_orphaned_zips(dest: &Path) {
     for (dir, prefix, suffix) in [
         (work_dir(dest), "zip-", ".part"),
+        (work_dir(dest), "df-", ".stripes.part"),
         (dest.to_path_buf(), ".ids-download-", ".zip.part"),
     ] {
         let Ok(mut rd) = tokio::fs::read_dir(&dir).await else {
