@@ -275,6 +275,10 @@ pub fn rest_client(conn: &Connection) -> Result<RestClient, Failure> {
     if let Some(t) = conn.network.connect_timeout {
         b = b.connect_timeout(t);
     }
+    // One search answer is small: --read-timeout bounds the whole request.
+    if let Some(t) = conn.network.read_timeout {
+        b = b.timeout(t);
+    }
     b.build()
         .map(|c| c.with_session(conn.session.clone()))
         .map_err(|e| {
