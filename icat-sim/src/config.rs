@@ -61,6 +61,39 @@ pub struct SimConfig {
     /// The facility's network (none by default: answers are not shaped; see [`crate::network`]).
     #[serde(default)]
     pub network: crate::network::NetworkConfig,
+    /// Free-text search settings (`[search]`).
+    #[serde(default)]
+    pub search: SearchSettings,
+}
+
+/// Free-text search settings, as icat.server's `search.searchBlockSize` and
+/// `search.maxSearchTimeSeconds` (`run.properties`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SearchSettings {
+    /// Hits fetched from the index per block before access filtering (default 1000).
+    #[serde(default = "default_search_block_size")]
+    pub search_block_size: usize,
+    /// A search taking longer fails with INTERNAL (default 5).
+    #[serde(default = "default_max_search_time")]
+    pub max_search_time_seconds: u64,
+}
+
+fn default_search_block_size() -> usize {
+    1000
+}
+
+fn default_max_search_time() -> u64 {
+    5
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        SearchSettings {
+            search_block_size: default_search_block_size(),
+            max_search_time_seconds: default_max_search_time(),
+        }
+    }
 }
 
 /// One login plugin, as `login(plugin, credentials)` knows it.
@@ -271,6 +304,11 @@ impl SimConfig {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.search.search_block_size == 0 {
+            return Err(ConfigError::Invalid(
+                "[search] searchBlockSize must be at least 1".into(),
+            ));
+        }
         let mut seen = std::collections::BTreeSet::new();
         for a in &self.authenticators {
             if a.mnemonic.trim().is_empty() {

@@ -21,6 +21,7 @@ pub mod rest;
 pub mod simulator;
 pub mod soap;
 pub mod synthetic;
+pub mod textsearch;
 
 pub use faults::FaultHandle;
 pub use simulator::{RunningSimulator, SimError, Simulator, SimulatorBuilder};

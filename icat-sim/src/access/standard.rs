@@ -52,11 +52,19 @@ const INSIDE: [(&str, &str); 10] = [
 ];
 
 /// `(origin, field)` public steps.
-const PUBLIC_STEPS: [(&str, &str); 4] = [
+const PUBLIC_STEPS: [(&str, &str); 10] = [
     ("Investigation", "investigationUsers"),
     ("Investigation", "investigationInstruments"),
     ("InvestigationUser", "user"),
     ("Instrument", "instrumentScientists"),
+    // What free-text search may show with a hit (icat.server `getPublicSearchFields`) and facet
+    // (`buildFacetQuery`): whoever reads a dataset or datafile reads these under the rules above.
+    ("Datafile", "dataset"),
+    ("Dataset", "investigation"),
+    ("Dataset", "sample"),
+    ("Dataset", "parameters"),
+    ("Investigation", "parameters"),
+    ("Investigation", "samples"),
 ];
 
 /// The `what` of every read rule, in both syntaxes ICAT accepts.

@@ -118,6 +118,11 @@ impl Db {
         setup.push_str(meta::DDL);
         setup.push_str("COMMIT;\n");
         conn.execute_batch(&setup).map_err(wrap)?;
+        if crate::textsearch::index::install(&conn).map_err(wrap)? {
+            let started = std::time::Instant::now();
+            crate::textsearch::index::rebuild(&conn).map_err(wrap)?;
+            tracing::info!(elapsed = ?started.elapsed(), "built the full-text index");
+        }
         conn.set_prepared_statement_cache_capacity(256);
         Ok(Db {
             conn,

@@ -105,6 +105,12 @@ impl Icat {
         self.access.for_user(db, user).map(Some)
     }
 
+    /// The compiled rules of `user` even for a root user: what free-text search reads to know
+    /// which relationships are public (`GateKeeper.allowed` does not depend on the user).
+    pub fn public_access(&self, db: &Db, user: &str) -> Result<Arc<UserAccess>, IcatError> {
+        self.access.for_user(db, user)
+    }
+
     /// Fails with INSUFFICIENT_PRIVILEGES unless `user` may read the existing row `id` of
     /// `entity` (NO_SUCH_OBJECT_FOUND when there is no such row).
     pub fn check_read(&self, db: &Db, user: &str, entity: &str, id: i64) -> Result<(), IcatError> {

@@ -4,6 +4,7 @@
 
 mod entity_json;
 mod entity_manager;
+mod search;
 mod session;
 
 use axum::Router;
@@ -33,6 +34,8 @@ pub fn router(state: AppState) -> Router {
         .route("/version", get(session::version))
         .route("/properties", get(session::properties))
         .route("/entityManager", get(entity_manager::search_or_get))
+        .route("/search/documents", get(search::search_documents))
+        .route("/facet/documents", get(search::facet_documents))
         .fallback(not_implemented)
         .with_state(state)
 }
