@@ -57,6 +57,9 @@ fn archived_files_wait_for_their_restore_and_never_show_as_failed() {
     let err = stderr(&o);
     assert!(err.contains("waiting"), "{err}");
     assert!(!err.contains("failed"), "archived is not failed: {err}");
+    // The tape pipeline's counts: files restoring, then online, then transferred.
+    assert!(err.contains("3 restoring from tape, 0 online"), "{err}");
+    assert!(err.contains("online, 6 transferred"), "{err}");
 }
 
 #[test]
