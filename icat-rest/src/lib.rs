@@ -32,6 +32,6 @@ pub use answer::{Dimension, Dimensions, Document, FacetAnswer, FacetLabel, Hit, 
 pub use client::{RestClient, RestClientBuilder, SessionInfo, rest_base};
 pub use error::RestError;
 pub use query::{
-    DimensionRequest, Direction, FacetQuery, FacetRange, FacetRequest, ParameterFilter,
+    Bound, DimensionRequest, Direction, FacetQuery, FacetRange, FacetRequest, ParameterFilter,
     ParameterValue, SearchQuery, SearchRequest, Target, minutes,
 };

@@ -180,10 +180,33 @@ pub struct FacetRange {
     pub key: Option<String>,
     /// Lowest value (included).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub from: Option<f64>,
+    pub from: Option<Bound>,
     /// Upper bound (excluded).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub to: Option<f64>,
+    pub to: Option<Bound>,
+}
+
+/// A range bound: an integer for long fields (`fileSize`, `fileCount`, dates in milliseconds),
+/// a floating-point number for double fields (parameter values).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Bound {
+    /// For long fields (written without a decimal point).
+    Long(i64),
+    /// For double fields.
+    Double(f64),
+}
+
+impl From<i64> for Bound {
+    fn from(v: i64) -> Self {
+        Bound::Long(v)
+    }
+}
+
+impl From<f64> for Bound {
+    fn from(v: f64) -> Self {
+        Bound::Double(v)
+    }
 }
 
 /// A `facet/documents` query: facets over the documents matching `filter` (exact string
@@ -307,8 +330,8 @@ mod tests {
                 dimension: "fileSize".into(),
                 ranges: vec![FacetRange {
                     key: Some("small".into()),
-                    from: Some(0.0),
-                    to: Some(1e6),
+                    from: Some(0_i64.into()),
+                    to: Some(1_000_000_i64.into()),
                 }],
             }],
         });
@@ -323,7 +346,7 @@ mod tests {
                                 "lowerNumericValue": 90.0, "upperNumericValue": 110.0}],
                 "filter": {"investigationinstrument.instrument.name": "ALF"},
                 "facets": [{"target": "Dataset", "dimensions": [
-                    {"dimension": "fileSize", "ranges": [{"key": "small", "from": 0.0, "to": 1e6}]}]}]
+                    {"dimension": "fileSize", "ranges": [{"key": "small", "from": 0, "to": 1_000_000}]}]}]
             })
         );
         let s = serde_json::to_value(ParameterValue::String {

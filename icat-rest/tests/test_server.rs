@@ -215,8 +215,8 @@ async fn facets_with_ranges() {
                 dimension: "fileSize".into(),
                 ranges: vec![FacetRange {
                     key: Some("small".into()),
-                    from: Some(0.0),
-                    to: Some(2500.0),
+                    from: Some(0_i64.into()),
+                    to: Some(2500_i64.into()),
                 }],
             }],
         }],

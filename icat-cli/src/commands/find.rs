@@ -238,18 +238,18 @@ fn facet_requests(target: Target) -> Vec<FacetRequest> {
         Target::Dataset => vec![DimensionRequest::new("type.name")],
         Target::Datafile => vec![DimensionRequest::new("datafileFormat.name")],
     };
-    let range = |key: &str, from: Option<f64>, to: Option<f64>| FacetRange {
+    let range = |key: &str, from: Option<i64>, to: Option<i64>| FacetRange {
         key: Some(key.into()),
-        from,
-        to,
+        from: from.map(Into::into),
+        to: to.map(Into::into),
     };
     let mut own = own;
     own.push(DimensionRequest {
         dimension: "fileSize".into(),
         ranges: vec![
-            range("< 1 MB", Some(0.0), Some(1e6)),
-            range("1 MB - 1 GB", Some(1e6), Some(1e9)),
-            range(">= 1 GB", Some(1e9), None),
+            range("< 1 MB", Some(0), Some(1_000_000)),
+            range("1 MB - 1 GB", Some(1_000_000), Some(1_000_000_000)),
+            range(">= 1 GB", Some(1_000_000_000), None),
         ],
     });
     vec![
