@@ -15,9 +15,25 @@ Usage: pyicat.py COMMAND ARGS...   (the harness measures wall time and peak memo
                                    IDSClient.getData of a datafile (KIND single) or a dataset
                                    (KIND dataset, a zip) streamed to OUT in 8 KiB blocks
   whoami WSDL_URL SESSION          start-up: create a Client, reuse SESSION, call getUserName
+  visitinfo WSDL_URL SESSION       the first visit: {"investigation", "visit", "datasets": [{"id",
+                                   "files", "bytes"}]} (not measured)
+  visitzip WSDL_URL IDS_URL SESSION INV OUT TAPE
+                                   facility bench: Client.getData of the visit's datasets as one
+                                   zip to OUT; with TAPE=1 first prepareData and poll
+                                   isDataPrepared every second, then getData(preparedId)
+  perfile WSDL_URL IDS_URL SESSION DATASET OUTDIR TAPE
+                                   facility bench: one Client.getData per datafile of the dataset,
+                                   written to OUTDIR/dataset/file; with TAPE=1 first restoreData
+                                   of the dataset and poll getStatus every second until ONLINE
+  seeddl WSDL_URL IDS_URL SESSION DATASET OUTDIR
+                                   facility bench, the seed's pattern: the dataset's datafile ids,
+                                   then one query per attribute (name, size) and one getData per
+                                   datafile (getData by session: the IDS restores on demand, so
+                                   503 answers are retried every second)
 """
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -124,8 +140,85 @@ def whoami(url, session):
     print(c.getUserName())
 
 
+def facility_client(url, idsurl, session):
+    c = icat.Client(url, idsurl=idsurl)
+    c.autoLogout = False
+    c.sessionId = session
+    return c
+
+
+POLL = 1.0
+
+
+def visitinfo(url, session):
+    c = client(url)
+    c.sessionId = session
+    inv = c.search("SELECT i FROM Investigation i ORDER BY i.id LIMIT 0, 1")[0]
+    datasets = []
+    for ds in c.search("SELECT ds FROM Dataset ds WHERE ds.investigation.id = %d ORDER BY ds.id"
+                       % inv.id):
+        files = c.search("SELECT COUNT(df) FROM Datafile df WHERE df.dataset.id = %d" % ds.id)[0]
+        size = c.search("SELECT SUM(df.fileSize) FROM Datafile df WHERE df.dataset.id = %d"
+                        % ds.id)[0]
+        datasets.append({"id": ds.id, "files": files, "bytes": size})
+    print(json.dumps({"investigation": inv.id, "visit": inv.visitId, "datasets": datasets}))
+
+
+def visitzip(url, idsurl, session, inv, out, tape):
+    c = facility_client(url, idsurl, session)
+    dss = c.search("SELECT ds FROM Dataset ds WHERE ds.investigation.id = %d" % int(inv))
+    if tape == "1":
+        pid = c.prepareData(dss)
+        while not c.isDataPrepared(pid):
+            time.sleep(POLL)
+        r = c.getData(pid)
+    else:
+        r = c.getData(dss)
+    with r, open(out, "wb") as f:
+        shutil.copyfileobj(r, f, 8192)
+
+
+def get_with_retry(c, selection):
+    # getData of data on tape answers 503 and starts its restore: try again every POLL seconds.
+    while True:
+        try:
+            return c.getData(selection)
+        except icat.exception.IDSDataNotOnlineError:
+            time.sleep(POLL)
+
+
+def perfile(url, idsurl, session, dataset, outdir, tape):
+    c = facility_client(url, idsurl, session)
+    if tape == "1":
+        sel = DataSelection({"datasetIds": [int(dataset)]})
+        c.ids.restore(sel)
+        while c.ids.getStatus(sel) != "ONLINE":
+            time.sleep(POLL)
+    dfs = c.search("SELECT df FROM Datafile df WHERE df.dataset.id = %d "
+                   "ORDER BY df.id INCLUDE df.dataset" % int(dataset))
+    for df in dfs:
+        d = os.path.join(outdir, df.dataset.name)
+        os.makedirs(d, exist_ok=True)
+        with get_with_retry(c, DataSelection({"datafileIds": [df.id]})) as r, \
+                open(os.path.join(d, df.name), "wb") as f:
+            shutil.copyfileobj(r, f, 8192)
+
+
+def seeddl(url, idsurl, session, dataset, outdir):
+    c = facility_client(url, idsurl, session)
+    os.makedirs(outdir, exist_ok=True)
+    for fid in c.search("SELECT df.id FROM Datafile df WHERE df.dataset.id = %d" % int(dataset)):
+        name = c.search("SELECT df.name FROM Datafile df WHERE df.id = %d" % fid)[0]
+        c.search("SELECT df.fileSize FROM Datafile df WHERE df.id = %d" % fid)
+        with get_with_retry(c, DataSelection({"datafileIds": [fid]})) as r, \
+                open(os.path.join(outdir, name), "wb") as f:
+            shutil.copyfileobj(r, f, 8192)
+
+
 COMMANDS = {"prepare": (prepare, 1), "decode": (decode, 2), "walk": (walk, 2),
-            "seed": (seed, 2), "download": (download, 5), "whoami": (whoami, 2)}
+            "seed": (seed, 2), "download": (download, 5), "whoami": (whoami, 2),
+            "visitinfo": (visitinfo, 2), "visitzip": (visitzip, 6), "perfile": (perfile, 6),
+            "seeddl": (seeddl, 5)}
 
 
 def main():

@@ -6,6 +6,8 @@
 
 mod decode;
 mod download;
+mod facility;
+mod facility_report;
 mod measure;
 mod report;
 mod setup;
@@ -41,7 +43,9 @@ pub const USAGE: &str = "\
   --only LIST    re-measure only these scenarios (comma-separated: decode, walk, startup,
                  download, codegen) and merge them into the last run's results.json, which
                  must be of the same size and profile; the report names what was re-measured
-                 and when";
+                 and when; `facility` (every client over icat-sim --network wan: a visit of
+                 small and large files, one 1 GiB file, the visit with datasets on tape) has
+                 its own results (target/bench/facility.json) and section";
 
 /// The scenarios, in report order: the `--only` name and the prefix of their rows' scenario.
 const SCENARIOS: [(&str, &str); 5] = [
@@ -51,6 +55,9 @@ const SCENARIOS: [(&str, &str); 5] = [
     ("download", "download:"),
     ("codegen", "codegen:"),
 ];
+
+/// The `--only` name of the facility section (its own results and its own part of BENCHMARKS.md).
+const FACILITY: &str = "facility";
 
 /// Options of one benchmark run.
 #[derive(Debug, Clone)]
@@ -122,8 +129,9 @@ impl Options {
                 "--only" => {
                     let list = it.next().context("--only needs a list of scenarios")?;
                     for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                        if !SCENARIOS.iter().any(|(n, _)| *n == name) {
-                            let known: Vec<&str> = SCENARIOS.iter().map(|(n, _)| *n).collect();
+                        if name != FACILITY && !SCENARIOS.iter().any(|(n, _)| *n == name) {
+                            let mut known: Vec<&str> = SCENARIOS.iter().map(|(n, _)| *n).collect();
+                            known.push(FACILITY);
                             bail!("unknown scenario {name:?} (known: {})", known.join(", "));
                         }
                         only.push(name.to_string());
@@ -318,20 +326,74 @@ pub fn cmd(root: &Path, args: impl Iterator<Item = String>) -> Result<ExitCode> 
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let machine = setup::describe(root, &tools, &opts.profile);
+    let facility = opts.only.is_empty() || opts.only.iter().any(|o| o == FACILITY);
+    let mut loopback_opts = opts.clone();
+    loopback_opts.only.retain(|o| o != FACILITY);
+    let loopback = opts.only.is_empty() || !loopback_opts.only.is_empty();
     let ctx = Ctx {
         root: root.to_path_buf(),
-        opts,
+        opts: loopback_opts,
         tools,
         work,
     };
+    let mut ok = true;
+    if loopback {
+        let result = loopback_section(root, &ctx, &out_dir, machine.clone());
+        if !result? {
+            ok = false;
+        }
+    }
+    if facility {
+        let result = facility_section(&ctx, &out_dir, &machine);
+        result?;
+    }
+    let _ = std::fs::remove_dir_all(&ctx.work);
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The facility section: its workloads, `target/bench/facility.json`, its report and (when
+/// writing) its part of BENCHMARKS.md.
+fn facility_section(ctx: &Ctx, out_dir: &Path, machine: &[(String, String)]) -> Result<()> {
+    let rows = facility::run(ctx).context("scenario facility")?;
+    let sizes = facility::Sizes::new(ctx.opts.quick);
+    std::fs::write(
+        out_dir.join("facility.json"),
+        serde_json::to_vec_pretty(&rows)?,
+    )?;
+    let text = facility_report::render(machine, ctx.opts.quick, &sizes, &rows);
+    let section = out_dir.join("BENCHMARKS.facility.md");
+    std::fs::write(&section, &text)?;
+    eprintln!("{text}");
+    if ctx.opts.write {
+        facility_report::rewrite(&ctx.root.join("BENCHMARKS.md"), &text)?;
+        eprintln!("bench: rewrote the facility section of BENCHMARKS.md");
+    } else {
+        eprintln!(
+            "bench: facility report in {} (BENCHMARKS.md untouched)",
+            section.display()
+        );
+    }
+    Ok(())
+}
+
+/// The loopback scenarios (decode, walk, start-up, download, codegen) and their section;
+/// `false` when some scenario produced no numbers.
+fn loopback_section(
+    root: &Path,
+    ctx: &Ctx,
+    out_dir: &Path,
+    machine: Vec<(String, String)>,
+) -> Result<bool> {
     let previous = if ctx.opts.only.is_empty() {
         None
     } else {
         Some(previous_run(root, &ctx.opts)?)
     };
-    let result = run_all(&ctx);
-    let _ = std::fs::remove_dir_all(&ctx.work);
-    let mut rows = result?;
+    let mut rows = run_all(ctx)?;
     let mut machine = machine;
     // The report's header describes the run the merged rows mostly come from.
     let mut opts = ctx.opts.clone();
@@ -366,13 +428,10 @@ pub fn cmd(root: &Path, args: impl Iterator<Item = String>) -> Result<ExitCode> 
             section.display()
         );
     }
-    if !missing.is_empty() {
-        for m in &missing {
-            eprintln!("bench: no numbers for {m}");
-        }
-        return Ok(ExitCode::FAILURE);
+    for m in &missing {
+        eprintln!("bench: no numbers for {m}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(missing.is_empty())
 }
 
 fn run_all(ctx: &Ctx) -> Result<Vec<Row>> {

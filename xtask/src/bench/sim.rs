@@ -29,6 +29,17 @@ impl Sim {
     /// Starts `bin --synthetic spec` on a free port, with its storage and log under `dir`, and
     /// waits (up to `limit`) for it to print its URLs.
     pub fn start(bin: &Path, spec: &str, dir: &Path, limit: Duration) -> Result<Sim> {
+        Self::start_with(bin, spec, &[], dir, limit)
+    }
+
+    /// As [`Sim::start`], with more command-line options (e.g. `--network wan`).
+    pub fn start_with(
+        bin: &Path,
+        spec: &str,
+        extra: &[&str],
+        dir: &Path,
+        limit: Duration,
+    ) -> Result<Sim> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let storage = dir.join("storage");
         let log = dir.join("sim.log");
@@ -38,6 +49,7 @@ impl Sim {
         let mut child = Command::new(bin)
             .args(["--listen", "127.0.0.1:0", "--synthetic", spec, "--storage"])
             .arg(&storage)
+            .args(extra)
             .env("RUST_LOG", "icat_sim=info,icat_sim::requests=debug")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
