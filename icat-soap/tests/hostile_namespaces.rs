@@ -1,13 +1,14 @@
 //! Hostile namespace use in SOAP answers: bounded namespace declarations and attributes repeated
-//! after namespace resolution, with property-based tests of both (the `fuzz/` targets have no
-//! seeds of these shapes yet):
+//! after namespace resolution, with property-based tests of both (the `soap_response` fuzz
+//! target is seeded with both shapes: `fuzz/seeds/soap_response/ns_heavy_*` and `dup_attr_*`,
+//! checked here by `fuzz_seeds_of_these_shapes_give_their_outcome`):
 //! declarations beyond the bound are refused (so prefix lookups stay cheap and decoding linear),
 //! and an attribute repeated through two prefixes bound to one namespace is malformed.
 
 use icat_soap::envelope::SoapError;
-use icat_soap::envelope::read_response_envelope;
+use icat_soap::envelope::{read_request_envelope, read_response_envelope};
 use icat_soap::model::{Entity, Value};
-use icat_soap::ops::{LoginResponse, SearchResponse};
+use icat_soap::ops::{GetResponse, LoginResponse, Request, SearchResponse};
 use icat_soap::xml::{MAX_NAMESPACE_BINDINGS, XmlError};
 use proptest::prelude::*;
 
@@ -212,4 +213,42 @@ fn measure_namespace_heavy_decoding() {
             started.elapsed()
         );
     }
+}
+
+/// The fuzz seeds of these shapes exist where `fuzz/README.md` says and decode as the tests above
+/// expect (first byte: the `soap_response` target's choice of response type, 6 = a request).
+#[test]
+fn fuzz_seeds_of_these_shapes_give_their_outcome() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/soap_response");
+    let seed = |name: &str| -> (u8, Vec<u8>) {
+        let bytes = std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("seed {name}: {e}"));
+        (bytes[0], bytes[1..].to_vec())
+    };
+    let refused_namespaces = |r: Result<(), SoapError>| {
+        matches!(r, Err(SoapError::Xml(XmlError::TooManyNamespaces { .. })))
+    };
+    let malformed = |r: Result<(), SoapError>| {
+        matches!(r, Err(SoapError::Xml(XmlError::Malformed { .. })))
+    };
+    let login = |b: &[u8]| read_response_envelope::<LoginResponse>(b).map(|r| r.return_);
+
+    let (which, body) = seed("ns_heavy_login_within_bound");
+    assert_eq!(which % 7, 2);
+    assert_eq!(login(&body).unwrap().as_deref(), Some("sid-1"));
+    let (_, body) = seed("ns_heavy_login_nested_levels");
+    assert_eq!(login(&body).unwrap().as_deref(), Some("sid-1"));
+    let (_, body) = seed("ns_heavy_login_beyond_bound");
+    assert!(refused_namespaces(login(&body).map(drop)));
+
+    let (which, body) = seed("dup_attr_get_xsi_type_two_prefixes");
+    assert_eq!(which % 7, 1);
+    assert!(malformed(read_response_envelope::<GetResponse>(&body).map(drop)));
+    let (which, body) = seed("dup_attr_search_xsi_nil_two_prefixes");
+    assert_eq!(which % 7, 0);
+    assert!(malformed(read_response_envelope::<SearchResponse>(&body).map(drop)));
+    let (_, body) = seed("dup_attr_same_prefix_twice");
+    assert!(malformed(login(&body).map(drop)));
+    let (which, body) = seed("dup_attr_request_create_bean");
+    assert_eq!(which % 7, 6);
+    assert!(malformed(read_request_envelope::<Request>(&body).map(drop)));
 }
