@@ -227,9 +227,8 @@ fn fuzz_seeds_of_these_shapes_give_their_outcome() {
     let refused_namespaces = |r: Result<(), SoapError>| {
         matches!(r, Err(SoapError::Xml(XmlError::TooManyNamespaces { .. })))
     };
-    let malformed = |r: Result<(), SoapError>| {
-        matches!(r, Err(SoapError::Xml(XmlError::Malformed { .. })))
-    };
+    let malformed =
+        |r: Result<(), SoapError>| matches!(r, Err(SoapError::Xml(XmlError::Malformed { .. })));
     let login = |b: &[u8]| read_response_envelope::<LoginResponse>(b).map(|r| r.return_);
 
     let (which, body) = seed("ns_heavy_login_within_bound");
@@ -242,10 +241,14 @@ fn fuzz_seeds_of_these_shapes_give_their_outcome() {
 
     let (which, body) = seed("dup_attr_get_xsi_type_two_prefixes");
     assert_eq!(which % 7, 1);
-    assert!(malformed(read_response_envelope::<GetResponse>(&body).map(drop)));
+    assert!(malformed(
+        read_response_envelope::<GetResponse>(&body).map(drop)
+    ));
     let (which, body) = seed("dup_attr_search_xsi_nil_two_prefixes");
     assert_eq!(which % 7, 0);
-    assert!(malformed(read_response_envelope::<SearchResponse>(&body).map(drop)));
+    assert!(malformed(
+        read_response_envelope::<SearchResponse>(&body).map(drop)
+    ));
     let (_, body) = seed("dup_attr_same_prefix_twice");
     assert!(malformed(login(&body).map(drop)));
     let (which, body) = seed("dup_attr_request_create_bean");

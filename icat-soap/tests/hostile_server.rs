@@ -191,3 +191,65 @@ async fn a_server_ignoring_the_limit_offset_cannot_page_forever() {
         .count();
     assert_eq!(searches, 2);
 }
+
+/// A page of three string values no page has had before (`n` numbers the request).
+fn fresh_values(n: usize) -> String {
+    (0..3)
+        .map(|i| {
+            format!(
+                r#"<return xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" xsi:type="xs:string">v{n}-{i}</return>"#
+            )
+        })
+        .collect()
+}
+
+/// Finding 5, pages of plain values: they carry no ids, so a server that ignores the offset and
+/// answers every page with values never seen before cannot be caught by repetition. Before, the
+/// stream asked forever; now a COUNT made before paging bounds the pages (10 rows in pages of 3:
+/// at most 4 pages and one to spare), then a typed error.
+#[tokio::test]
+async fn endless_fresh_value_pages_stop_at_the_counted_total() {
+    let server = Replay::start(|rec, n| match rec.operation().as_str() {
+        "login" => answer("login", "<return>sid-0123456789</return>"),
+        "search" if rec.body.contains("COUNT(") => answer(
+            "search",
+            r#"<return xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" xsi:type="xs:long">10</return>"#,
+        ),
+        "search" => answer("search", &fresh_values(n)),
+        _ => answer("getRemainingMinutes", "<return>120.0</return>"),
+    })
+    .await;
+    let client = Client::new(&server.url).expect("client");
+    let session = client.login("db", &creds()).await.expect("login");
+    let query = Query::new("Dataset").select("name").order_by("name");
+    let mut stream = Box::pin(session.search_stream(&query, 3).expect("stream"));
+    let mut received = 0;
+    let err = loop {
+        match stream.try_next().await {
+            Ok(Some(_)) => {
+                received += 1;
+                assert!(received <= 300, "paging did not stop");
+            }
+            Ok(None) => panic!("the stream ended without noticing"),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(err, IcatError::EndlessPaging { pages: 6, .. }),
+        "{err:?}"
+    );
+    assert_eq!(received, 15);
+    let searches: Vec<String> = server
+        .recorded()
+        .iter()
+        .filter(|r| r.operation() == "search")
+        .map(|r| r.body.clone())
+        .collect();
+    assert_eq!(searches.len(), 7, "one COUNT and six pages");
+    assert!(
+        searches[0].contains("SELECT COUNT(d) FROM Dataset d"),
+        "{}",
+        searches[0]
+    );
+    assert!(!searches[0].contains("ORDER BY"), "{}", searches[0]);
+}

@@ -513,11 +513,16 @@ async fn paged_search_walks_limit_offsets_until_a_short_page() {
         names,
         (0..7).map(|i| format!("name{i}")).collect::<Vec<_>>()
     );
-    let limits: Vec<String> = server
+    let queries: Vec<String> = server
         .recorded()
         .iter()
         .filter(|r| r.operation() == "search")
         .filter_map(|r| element(&r.body, "query"))
+        .collect();
+    // Plain values are counted first: the count bounds the pages.
+    assert_eq!(queries[0], "SELECT COUNT(d) FROM Datafile d");
+    let limits: Vec<String> = queries[1..]
+        .iter()
         .map(|q| q.split("LIMIT ").nth(1).unwrap_or("").to_owned())
         .collect();
     assert_eq!(limits, ["0, 3", "3, 3", "6, 3"]);

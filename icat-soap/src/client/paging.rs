@@ -14,7 +14,8 @@ use crate::model::Value;
 /// whose every id was on the page before, means the server ignored the offset (with an ORDER BY,
 /// consecutive pages share no entity). Pages of attribute values or aggregates carry no identity
 /// (legitimately equal values can fill several pages), so for them only the bound given by
-/// [`PageGuard::with_expected_total`] applies.
+/// [`PageGuard::with_expected_total`] applies; `Session::search_pages` searches a `COUNT` of the
+/// same selection first to set it.
 ///
 /// ```
 /// use icat_soap::client::PageGuard;

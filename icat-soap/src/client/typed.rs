@@ -224,7 +224,9 @@ impl Session {
     /// make a page size of 1 loop). If the data change between pages, rows can be missed or
     /// repeated. The stream ends after the first short page. A page of entities that only repeats
     /// earlier results (a server ignoring the offset) ends it with
-    /// [`IcatError::EndlessPaging`] (see [`PageGuard`]).
+    /// [`IcatError::EndlessPaging`] (see [`PageGuard`]). Plain values carry no ids, so for them one
+    /// `COUNT` of the same selection is searched first and the pages are bounded by it (the
+    /// counted pages and one to spare), then [`IcatError::EndlessPaging`].
     pub fn search_pages(
         &self,
         query: &Query,
@@ -250,25 +252,33 @@ impl Session {
         }
         // Render once now so that path errors surface before the first page.
         query.to_jpql()?;
+        // Plain values carry no ids to notice a server repeating itself by: their pages are
+        // bounded by a COUNT made first (a single aggregate row needs no bound).
+        let count =
+            (!query.selects_entity() && !query.has_aggregate()).then(|| query.row_count_bound());
         let session = self.clone();
         let query = query.clone();
         // Boxed, so that callers can `.try_next().await` without pinning it themselves.
         Ok(Box::pin(stream::try_unfold(
-            Some((0u64, PageGuard::new())),
+            Some((0u64, PageGuard::new(), count)),
             move |state| {
                 let session = session.clone();
                 let query = query.clone();
                 async move {
-                    let Some((offset, mut guard)) = state else {
+                    let Some((offset, mut guard, count)) = state else {
                         return Ok(None);
                     };
+                    if let Some(count) = count {
+                        let total = counted_rows(session.search(&count).await?)?;
+                        guard = guard.with_expected_total(total, page_size);
+                    }
                     let page = session.search(&query.limit(offset, page_size)).await?;
                     if page.is_empty() {
                         return Ok(None);
                     }
                     guard.check(offset, &page)?;
                     let len = page.len() as u64;
-                    let next = (len == page_size).then(|| (offset + page_size, guard));
+                    let next = (len == page_size).then(|| (offset + page_size, guard, None));
                     Ok(Some((page, next)))
                 }
             },
@@ -327,4 +337,18 @@ pub fn get_query(entity: &str, includes: &[&str]) -> Result<String, IcatError> {
         .map(|(_, inc)| inc.to_owned())
         .unwrap_or_default();
     Ok(format!("{entity} {var} INCLUDE {include}"))
+}
+
+/// The number a `COUNT` search answered.
+fn counted_rows(values: Vec<Value>) -> Result<u64, IcatError> {
+    match values.as_slice() {
+        [one @ (Value::Long(_) | Value::Int(_))] => Ok(one
+            .as_i64()
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(0)),
+        other => Err(IcatError::UnexpectedResult {
+            expected: "one count".to_owned(),
+            found: format!("{} values", other.len()),
+        }),
+    }
 }

@@ -183,6 +183,26 @@ impl Query {
         }
     }
 
+    /// A `COUNT` of the rows this query returns at most: the same entity, joins and conditions,
+    /// selecting `COUNT(entity)` without DISTINCT, GROUP BY, HAVING, ORDER BY, INCLUDE or LIMIT.
+    /// DISTINCT, grouping and HAVING only ever return fewer rows, so the count bounds the rows
+    /// of a paged search of plain values (which carry no ids to notice repeats by).
+    pub(crate) fn row_count_bound(&self) -> Query {
+        Query {
+            selection: Selection::Items(vec![SelectItem::Aggregate {
+                func: Aggregate::Count,
+                path: None,
+            }]),
+            distinct: false,
+            group_by: Vec::new(),
+            having: Vec::new(),
+            order: Vec::new(),
+            include: Include::Paths(Vec::new()),
+            limit: None,
+            ..self.clone()
+        }
+    }
+
     /// True when the query has an ORDER BY clause.
     pub fn is_ordered(&self) -> bool {
         !self.order.is_empty()
