@@ -458,3 +458,84 @@ fn datafiles_named_like_temporary_files_or_colliding_in_case_download_apart() {
     assert!(!dest.join(&dir).join("A.dat").exists() && !dest.join(&dir).join("a.dat").exists());
     assert!(dest.join(&dir).join("x.part").exists());
 }
+
+/// Datafile and dataset names that are `.`, `..`, empty, or nothing but `/` and `.` once cleaned
+/// cannot be local paths (`.` would make the dataset folder itself the file). Each such datafile
+/// fails on its own, named in the report; the others download (raw and `--zip`).
+#[test]
+fn datafiles_whose_names_cannot_be_paths_fail_alone() {
+    let sim = start_sim(
+        "visits=1,datasets=2,files=4,size=1KiB",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    ok(&home.run_with_stdin(
+        &[
+            "-w",
+            &sim.icat_url,
+            "--idsurl",
+            &sim.ids_url,
+            "-a",
+            "simple",
+            "-u",
+            "root",
+            "--password-stdin",
+            "login",
+        ],
+        "secret\n",
+    ));
+    let files = datafiles(&home, "SIM000001");
+    assert_eq!(files.len(), 8);
+    let tree = json(&home.run(&["show", "SIM000001", "--json"]));
+    let second_ds = tree["datasets"][1]["id"].as_i64().unwrap();
+    let (first, second): (Vec<&Df>, Vec<&Df>) = files.iter().partition(|f| f.dir == files[0].dir);
+    assert_eq!((first.len(), second.len()), (4, 4));
+    for (f, name) in first.iter().zip(["..", "", "/./.", "ok.dat"]) {
+        sim.sql(&format!(
+            "UPDATE \"Datafile\" SET \"name\" = '{name}' WHERE \"id\" = {}",
+            f.id
+        ));
+    }
+    sim.sql(&format!(
+        "UPDATE \"Dataset\" SET \"name\" = '.' WHERE \"id\" = {second_ds}"
+    ));
+    let good = first[3];
+    for zip in [false, true] {
+        let dest = home.path().join(format!("out-{zip}"));
+        let mut args = vec![
+            "download",
+            "SIM000001",
+            "-o",
+            dest.to_str().unwrap(),
+            "--json",
+        ];
+        if zip {
+            args.push("--zip");
+        }
+        let o = home.run(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(5), "{err}");
+        assert!(err.contains("7 of 8 files failed (1 downloaded"), "{err}");
+        assert!(err.contains("ask the facility to rename them"), "{err}");
+        assert!(err.contains("refusing unsafe name"), "{err}");
+        // Only the good file is written, at its own path.
+        assert_eq!(
+            files_under(&dest),
+            [std::path::PathBuf::from(format!("{}/ok.dat", good.dir))],
+            "zip: {zip}"
+        );
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let outcomes: Vec<&str> = doc["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["outcome"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            outcomes.iter().filter(|o| **o == "failed").count(),
+            7,
+            "{doc}"
+        );
+    }
+}

@@ -60,7 +60,7 @@ pub use client::{
 pub use download::{
     AutoOptions, ConcurrencyStats, DatafileSpec, DownloadOptions, DownloadPlan, DownloadSummary,
     Expected, FileReport, FileStatus, Outcome, Phase, Progress, ProgressFn, RawOutcome,
-    SafeRelPath, Strategy, UnverifiedReason, Verification, ZipLayout, ZipOutput,
+    RefusedDatafile, SafeRelPath, Strategy, UnverifiedReason, Verification, ZipLayout, ZipOutput,
 };
 pub use error::IdsError;
 pub use prepare::{WaitCallback, WaitOptions, WaitStatus};

@@ -375,21 +375,25 @@ pub async fn select(
             size: r.size,
             checksum: r.checksum.clone().filter(|_| req.verify),
         };
+        // A name that cannot be a local path fails that file only (reported), not the run.
         let spec = DatafileSpec::in_visit_dataset(
             r.id,
             &visit_dir(r, &shared),
             &r.dataset,
             &r.name,
             expected,
-        )?
-        .with_dataset(r.dataset_id);
-        // The IDS zip names entries `<visit>/<dataset>/<name>`: a file placed elsewhere (a
-        // visit id other investigations share) is never fetched inside a zip.
-        plan.push(if shared.contains(&r.visit) {
-            spec.without_zip_entry()
-        } else {
-            spec
+        )
+        .map(|spec| {
+            let spec = spec.with_dataset(r.dataset_id);
+            // The IDS zip names entries `<visit>/<dataset>/<name>`: a file placed elsewhere (a
+            // visit id other investigations share) is never fetched inside a zip.
+            if shared.contains(&r.visit) {
+                spec.without_zip_entry()
+            } else {
+                spec
+            }
         });
+        plan.push_or_refuse(r.id, spec);
     }
     Ok(Selected { records, plan })
 }
@@ -702,6 +706,9 @@ fn report(
         } else if all(|e| matches!(e, IdsError::DeadlineExceeded { .. })) {
             "the restore from tape goes on at the server: run the same command again later to \
              continue (finished files are kept), or wait longer with --max-wait"
+        } else if all(|e| matches!(e, IdsError::UnsafeName { .. })) {
+            "the catalogue names of those datafiles cannot be local file names; ask the facility \
+             to rename them (the other files were downloaded)"
         } else if all(IdsError::is_transient) {
             "the IDS is unreachable: run the same command again when it is back (finished files \
              are kept, partial ones resume)"

@@ -32,7 +32,7 @@ pub use names::{IdsEntry, SafeRelPath, ZipLayout, entry_path, parse_ids_entry};
 pub use part::{
     Expected, WORK_DIR, crc_hex, datafile_part, datafile_part_for, part_path, work_dir,
 };
-pub use plan::{DatafileSpec, DownloadPlan, Strategy};
+pub use plan::{DatafileSpec, DownloadPlan, RefusedDatafile, Strategy};
 pub use raw::RawOutcome;
 pub use report::{
     DownloadSummary, FileReport, FileStatus, IgnoredEntry, Outcome, UnverifiedReason, Verification,

@@ -76,14 +76,30 @@ impl DatafileSpec {
         name: &str,
         expected: Expected,
     ) -> Result<Self, IdsError> {
-        // A '/' inside the visit or dataset name must not create directories.
+        let refuse = |reason| IdsError::UnsafeName {
+            name: super::report::clean_name(&format!("{visit}/{dataset}/{name}")),
+            reason,
+        };
+        // A '/' inside the visit or dataset name must not create directories, and each must be
+        // a folder of its own: `.`, `..` or an empty name would put the files elsewhere.
         for part in [visit, dataset] {
             if part.contains('/') {
-                return Err(IdsError::UnsafeName {
-                    name: format!("{visit}/{dataset}/{name}"),
-                    reason: "'/' in a visit id or dataset name",
-                });
+                return Err(refuse("'/' in a visit id or dataset name"));
             }
+            if part.is_empty() || part == "." || part == ".." {
+                return Err(refuse(
+                    "a visit id or dataset name that is empty, '.' or '..'",
+                ));
+            }
+        }
+        // The datafile name must name a file: not empty, `.` or `..`, nor only separators and
+        // `.` components (`./`, `/.//`), which would leave the dataset folder as its path.
+        let file_parts = name
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .count();
+        if file_parts == 0 {
+            return Err(refuse("a datafile name that is empty or '.' once cleaned"));
         }
         let path = SafeRelPath::join_parts([visit, dataset, name])?;
         Ok(DatafileSpec {
@@ -152,6 +168,15 @@ pub enum Strategy {
     Auto(AutoOptions),
 }
 
+/// A datafile left out of a plan because its catalogue names cannot be a safe local path.
+#[derive(Debug, Clone)]
+pub struct RefusedDatafile {
+    /// ICAT Datafile id.
+    pub id: i64,
+    /// Why ([`IdsError::UnsafeName`] naming the cleaned names).
+    pub error: Arc<IdsError>,
+}
+
 /// A set of datafiles and the directory they go to.
 #[derive(Debug, Clone, Default)]
 pub struct DownloadPlan {
@@ -159,6 +184,9 @@ pub struct DownloadPlan {
     pub dest: PathBuf,
     /// The datafiles.
     pub files: Vec<DatafileSpec>,
+    /// Datafiles whose names were refused: each is reported as failed with its error, after the
+    /// files of the plan; the others still download.
+    pub refused: Vec<RefusedDatafile>,
 }
 
 impl DownloadPlan {
@@ -167,12 +195,25 @@ impl DownloadPlan {
         DownloadPlan {
             dest: dest.into(),
             files: Vec::new(),
+            refused: Vec::new(),
         }
     }
 
     /// Add a datafile.
     pub fn push(&mut self, spec: DatafileSpec) {
         self.files.push(spec);
+    }
+
+    /// Add datafile `id` when its spec could be made, else record it as refused: one bad name
+    /// from the catalogue fails that file only, not the whole run.
+    pub fn push_or_refuse(&mut self, id: i64, spec: Result<DatafileSpec, IdsError>) {
+        match spec {
+            Ok(spec) => self.files.push(spec),
+            Err(e) => self.refused.push(RefusedDatafile {
+                id,
+                error: Arc::new(e),
+            }),
+        }
     }
 
     /// Total catalogue size, when every file's size is known.
@@ -420,11 +461,53 @@ fn finish(
             extra_digest,
         });
     }
+    // A refused datafile has no local path: its report names the destination, its error the
+    // names from the catalogue.
+    for r in &plan.refused {
+        summary.files.push(FileReport {
+            id: r.id,
+            path: plan.dest.clone(),
+            outcome: Outcome::Failed(r.error.clone()),
+            extra_digest: None,
+        });
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_cannot_be_paths_are_refused_per_file() {
+        let spec = |v: &str, d: &str, f: &str| {
+            DatafileSpec::in_visit_dataset(1, v, d, f, Expected::default())
+        };
+        for (v, d, f) in [
+            ("v", "d", ""),
+            ("v", "d", "."),
+            ("v", "d", ".."),
+            ("v", "d", "/./."),
+            ("v", "d", "./"),
+            ("v", ".", "f"),
+            ("v", "", "f"),
+            ("v", "..", "f"),
+            (".", "d", "f"),
+            ("", "d", "f"),
+        ] {
+            assert!(
+                matches!(spec(v, d, f), Err(IdsError::UnsafeName { .. })),
+                "{v:?}/{d:?}/{f:?} accepted"
+            );
+        }
+        for f in ["f", "sub/f", "./f", "a//f", ".hidden"] {
+            assert!(spec("v", "d", f).is_ok(), "{f:?} refused");
+        }
+        let mut plan = DownloadPlan::new("/tmp/x");
+        plan.push_or_refuse(1, spec("v", "d", "f"));
+        plan.push_or_refuse(2, spec("v", ".", "f"));
+        assert_eq!((plan.files.len(), plan.refused.len()), (1, 1));
+        assert_eq!(plan.refused[0].id, 2);
+    }
 
     #[test]
     fn spec_from_icat_datafile() {

@@ -197,7 +197,7 @@ pub struct IgnoredEntry {
 /// Result of running a plan.
 #[derive(Debug, Default)]
 pub struct DownloadSummary {
-    /// One report per planned datafile, in plan order.
+    /// One report per planned datafile, in plan order, then one per refused datafile.
     pub files: Vec<FileReport>,
     /// Zip entries that were not extracted (prepared zips and bundles).
     pub ignored: Vec<IgnoredEntry>,
