@@ -259,3 +259,80 @@ async fn a_failed_or_cancelled_zip_transfer_leaves_no_temporary_zip() {
     assert!(seen.load(Ordering::SeqCst) > 0);
     assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
 }
+
+/// A zip whose central directory lists `name` twice, first with `first` then with `second`
+/// (same length), beside `other`. The zip writer refuses duplicate names, so the second entry
+/// is written under a placeholder name of the same length and renamed in the bytes.
+fn zip_listing_twice(name: &str, first: &[u8], second: &[u8], other: (&str, &[u8])) -> Vec<u8> {
+    let mut placeholder = name[..name.len() - 1].to_string();
+    placeholder.push(if name.ends_with('Q') { 'R' } else { 'Q' });
+    assert_eq!(placeholder.len(), name.len());
+    let mut zip = make_zip(&[(name, first), (&placeholder, second), other], false);
+    let (from, to) = (placeholder.as_bytes(), name.as_bytes());
+    let mut i = 0;
+    while i + from.len() <= zip.len() {
+        if &zip[i..i + from.len()] == from {
+            zip[i..i + from.len()].copy_from_slice(to);
+            i += from.len();
+        } else {
+            i += 1;
+        }
+    }
+    zip
+}
+
+/// Review: a zip listing one datafile's entry twice. The zip reader keeps one entry per name
+/// (the last), so the second copy used to be extracted as the datafile: with only a size in the
+/// catalogue it was placed, and with `--overwrite` it replaced the verified file of an earlier
+/// run. Now both copies are refused, whichever comes first, and a file already there stays.
+#[tokio::test]
+async fn an_entry_listed_twice_never_replaces_a_verified_file() {
+    let good = b"the genuine bytes of f.dat".to_vec();
+    let evil = b"THE FORGED BYTES OF F.DAT!".to_vec();
+    assert_eq!(good.len(), evil.len());
+    let other = b"another selected datafile".to_vec();
+    let size_only = |b: &[u8]| Expected {
+        size: Some(b.len() as u64),
+        checksum: None,
+    };
+    let max = Arc::new(AtomicU64::new(0));
+    for (first, second) in [(&good, &evil), (&evil, &good)] {
+        let zip = zip_listing_twice(
+            "ids/F/I/v/d/f.dat",
+            first,
+            second,
+            ("ids/F/I/v/d/g.dat", &other),
+        );
+        let ids = zip_ids(zip).await;
+        let dir = tempfile::tempdir().unwrap();
+        let plan = zip_plan(
+            dir.path(),
+            &[
+                (1, "f.dat", size_only(&good)),
+                (2, "g.dat", expected_of(&other)),
+            ],
+        );
+        let s = client(&ids)
+            .download_plan(&plan, &zip_options(&max))
+            .await
+            .unwrap();
+        match &s.files[0].outcome {
+            Outcome::Failed(e) => {
+                assert!(matches!(e.as_ref(), IdsError::DuplicatePath { .. }), "{e}")
+            }
+            other => panic!("a twice-listed entry was extracted: {other:?}"),
+        }
+        assert_eq!(s.files[1].status(), FileStatus::Verified, "{s:?}");
+        assert_eq!(names(dir.path()), vec![PathBuf::from("v/d/g.dat")]);
+        let ignored: Vec<&str> = s.ignored.iter().map(|e| e.reason).collect();
+        assert!(ignored.iter().any(|r| r.contains("twice")), "{ignored:?}");
+
+        // An earlier run placed the genuine file; a rerun with --overwrite keeps it.
+        std::fs::write(dir.path().join("v/d/f.dat"), &good).unwrap();
+        let mut opts = zip_options(&max);
+        opts.overwrite = true;
+        let s = client(&ids).download_plan(&plan, &opts).await.unwrap();
+        assert!(matches!(s.files[0].outcome, Outcome::Failed(_)), "{s:?}");
+        assert_eq!(std::fs::read(dir.path().join("v/d/f.dat")).unwrap(), good);
+    }
+}

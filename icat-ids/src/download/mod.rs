@@ -16,6 +16,7 @@ mod raw;
 mod report;
 pub mod split;
 mod stripe;
+mod zip_directory;
 mod zipfile;
 
 use std::sync::Arc;

@@ -99,6 +99,7 @@ pub fn extract_zip(
     opts: &ExtractOptions,
 ) -> Result<ExtractReport, IdsError> {
     let mut zip = open_zip(zip_path)?;
+    let repeated = names_listed_twice(zip_path, &zip)?;
 
     // Pass 1: validate every name, reject links, detect collisions.
     let mut planned = Vec::with_capacity(zip.len());
@@ -106,6 +107,13 @@ pub fn extract_zip(
     for i in 0..zip.len() {
         let entry = zip.by_index_raw(i).map_err(|e| bad_zip(zip_path, e))?;
         let raw = entry.name_raw();
+        if repeated.contains(raw) {
+            let shown = String::from_utf8_lossy(raw);
+            return Err(IdsError::DuplicatePath {
+                path: entry_path(shown.trim_end_matches('/'), opts.layout)
+                    .map_or_else(|_| dest.to_path_buf(), |rel| rel.under(dest)),
+            });
+        }
         let name = std::str::from_utf8(raw).map_err(|_| IdsError::UnsafeName {
             name: String::from_utf8_lossy(raw).into_owned(),
             reason: "entry name is not UTF-8",
@@ -173,6 +181,14 @@ pub fn extract_zip(
 }
 
 type Zip = zip::ZipArchive<std::io::BufReader<std::fs::File>>;
+
+/// Entry names the zip's central directory lists more than once. The `zip` crate shows one entry
+/// per name (the last copy), so without this a second copy would silently be extracted in place
+/// of the first.
+fn names_listed_twice(zip_path: &Path, zip: &Zip) -> Result<HashSet<Vec<u8>>, IdsError> {
+    let max_records = zip.len().saturating_mul(2).saturating_add(1024);
+    super::zip_directory::repeated_names(zip_path, zip.central_directory_start(), max_records)
+}
 
 fn open_zip(zip_path: &Path) -> Result<Zip, IdsError> {
     let f = std::fs::File::open(zip_path).map_err(|e| IdsError::io("open", zip_path, e))?;
@@ -348,6 +364,7 @@ fn extract_selected(
     opts: &ExtractOptions,
 ) -> Result<SelectedExtract, IdsError> {
     let mut zip = open_zip(zip_path)?;
+    let repeated = names_listed_twice(zip_path, &zip)?;
     let mut out = SelectedExtract::default();
     let mut found: HashMap<usize, (usize, &Wanted)> = HashMap::new();
     let mut ignore = |name: &str, reason: &'static str| {
@@ -378,6 +395,17 @@ fn extract_selected(
             ignore(&name, "not one of the selected datafiles");
             continue;
         };
+        if repeated.contains(entry.name_raw()) {
+            // Two copies under one name: neither is trusted, a file already there stays.
+            ignore(&name, "listed twice in the zip");
+            out.results.insert(
+                w.index,
+                Err(IdsError::DuplicatePath {
+                    path: w.path.under(dest),
+                }),
+            );
+            continue;
+        }
         if found.insert(w.index, (i, w)).is_some() {
             ignore(&name, "a second entry for one datafile");
             out.results.insert(
@@ -921,6 +949,30 @@ mod tests {
         assert!(matches!(e, IdsError::ChecksumMismatch { .. }), "{e}");
         assert!(!dest.join("v/d/f.dat").exists());
         assert!(dest.join(".icat-download/entry-0.part").exists());
+    }
+
+    /// A zip listing one name twice (the second copy written as `f.daQ`, renamed in the bytes):
+    /// the `zip` crate shows one entry, the last copy; the archive is refused as a whole.
+    #[test]
+    fn an_entry_listed_twice_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let zp = dir.path().join("a.zip");
+        make_zip(&zp, &[("v/d/f.dat", b"first"), ("v/d/f.daQ", b"other")]);
+        let mut bytes = std::fs::read(&zp).unwrap();
+        for i in 0..bytes.len() - 9 {
+            if &bytes[i..i + 9] == b"v/d/f.daQ" {
+                bytes[i + 8] = b't';
+            }
+        }
+        std::fs::write(&zp, bytes).unwrap();
+        let opts = ExtractOptions {
+            layout: ZipLayout::AsStored,
+            ..Default::default()
+        };
+        let out = dir.path().join("o");
+        let e = extract_zip(&zp, &out, &opts).unwrap_err();
+        assert!(matches!(e, IdsError::DuplicatePath { .. }), "{e}");
+        assert!(!out.join("v/d/f.dat").exists());
     }
 
     #[test]
