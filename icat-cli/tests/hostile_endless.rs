@@ -132,8 +132,11 @@ fn login(home: &Home, icat: &str) -> Output {
 #[test]
 fn an_endless_soap_answer_is_refused_at_the_answer_limit() {
     let url = soap_server(|conn| {
-        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/xml; charset=utf-8\r\nConnection: close\r\n\r\n";
-        if conn.write_all(head.as_bytes()).is_err() || conn.write_all(LOGIN_OPEN.as_bytes()).is_err() {
+        let head =
+            "HTTP/1.1 200 OK\r\nContent-Type: text/xml; charset=utf-8\r\nConnection: close\r\n\r\n";
+        if conn.write_all(head.as_bytes()).is_err()
+            || conn.write_all(LOGIN_OPEN.as_bytes()).is_err()
+        {
             return;
         }
         let block = vec![b'a'; 64 * 1024];
@@ -146,7 +149,10 @@ fn an_endless_soap_answer_is_refused_at_the_answer_limit() {
     let o = login(&home, &url);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(5), "{err}");
-    assert!(err.contains("larger than the 268435456-byte limit"), "{err}");
+    assert!(
+        err.contains("larger than the 268435456-byte limit"),
+        "{err}"
+    );
 }
 
 /// The review's namespace-heavy `login` answer: 100,000 `xmlns:pN` declarations on
@@ -180,7 +186,11 @@ fn the_namespace_heavy_soap_answer_is_refused() {
 /// 64 MiB): `icat download --zip` stops at the 16 MiB bound of small IDS answers, exit 5.
 #[test]
 fn an_endless_ids_answer_is_refused_at_the_small_answer_bound() {
-    let sim = start_sim("visits=1,datasets=1,files=2,size=1KiB", false, Duration::ZERO);
+    let sim = start_sim(
+        "visits=1,datasets=1,files=2,size=1KiB",
+        false,
+        Duration::ZERO,
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
