@@ -145,6 +145,16 @@ pub fn ids_message(e: &IdsError) -> Option<String> {
             }
         }
         IdsError::SessionRenewal { source } => icat_message(source)?,
+        // Said after the file's path: the path once, and the flag that replaces it.
+        IdsError::TargetExists { detail, .. } => format!(
+            "already exists and does not match the catalogue ({detail}); move it away, or rerun \
+             with --overwrite to replace it (the new copy is verified before it replaces the old one)"
+        ),
+        IdsError::DeadlineExceeded { waited, .. } => format!(
+            "archived and not restored from tape yet (waited {}, the --max-wait limit); the restore \
+             goes on at the server: run the same command again later, or raise --max-wait",
+            crate::wait_text::seconds(*waited)
+        ),
         _ => return None,
     })
 }

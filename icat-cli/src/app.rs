@@ -213,9 +213,11 @@ async fn execute_download(
         return Ok(());
     }
     let mut report = download::run(conn, req, &ctx.reporter, ctrl_c_token()).await?;
+    // -q is errors only; --json keeps stdout pure JSON and says the summary on stderr.
     if json {
         download::print_json(&report, out)?;
-    } else {
+        ctx.reporter.note(&report.summary_line());
+    } else if ctx.reporter.mode() != Mode::Quiet {
         writeln!(out, "{}", report.summary_line())?;
         writeln!(out, "files are in {}", report.dest.display())?;
     }
@@ -343,13 +345,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sim {
             command: SimCommand::Serve(args),
-        } => icat_sim::cli::serve(&args, out).await.map_err(|e| {
-            let kind = match e {
-                icat_sim::SimError::Config(_) | icat_sim::SimError::Bind { .. } => ExitKind::Usage,
-                _ => ExitKind::Other,
-            };
-            Failure::bare(kind, format!("simulator: {e}"))
-        })?,
+        } => icat_sim::cli::serve(&args, out, &mut std::io::stderr())
+            .await
+            .map_err(|e| {
+                let kind = match e {
+                    icat_sim::SimError::Config(_) | icat_sim::SimError::Bind { .. } => {
+                        ExitKind::Usage
+                    }
+                    _ => ExitKind::Other,
+                };
+                Failure::bare(kind, format!("simulator: {e}"))
+            })?,
         Command::Demo(args) => crate::demo::run(&ctx, args.output.as_deref(), out).await?,
         Command::Login => {
             session::login(&ctx, out).await?;

@@ -230,7 +230,8 @@ pub enum Command {
     Whoami(WhoamiArgs),
     /// List the stored sessions: server, user, minutes left, and which one plain commands use.
     Sessions(WhoamiArgs),
-    /// List visits with their dataset count and total size (one query).
+    /// List visits with their dataset count and total size (a listing query, then counts for up
+    /// to 1000 visits per query).
     Visits(VisitsArgs),
     /// Show a visit's datasets and datafiles as a tree (or what a DOI or collection holds).
     Show(ShowArgs),

@@ -6,13 +6,18 @@ use std::path::Path;
 use crate::failure::Failure;
 use crate::output::human_bytes;
 
-/// Free space kept beyond the data itself: 1% of it plus 64 MiB, for file system overhead,
-/// `.part` files and whatever else writes to the disk meanwhile.
+/// Free space kept beyond the data itself, for file system overhead, `.part` files and whatever
+/// else writes to the disk meanwhile: 1% of the data plus a quarter of it, the quarter capped at
+/// 64 MiB. A small download needs little room beyond itself (64 KiB needs 80.6 KiB); from
+/// 256 MiB on the margin is 1% plus 64 MiB.
 pub fn with_margin(bytes: u64) -> u64 {
     bytes
         .saturating_add(bytes / 100)
-        .saturating_add(64 * 1024 * 1024)
+        .saturating_add((bytes / 4).min(MAX_MARGIN))
 }
+
+/// The most the fixed part of the margin asks for.
+const MAX_MARGIN: u64 = 64 * 1024 * 1024;
 
 /// Bytes still to fetch for files of these catalogue sizes, given as (final path, partial
 /// download path, size): files already at their final path count as nothing, partial downloads
@@ -31,23 +36,25 @@ pub fn still_needed<'a>(files: impl IntoIterator<Item = (&'a Path, &'a Path, Opt
         .sum()
 }
 
+/// `dest` is not a directory: a usage error naming `-o`.
+fn not_a_dir(dest: &Path) -> Failure {
+    Failure::usage(
+        format!("{} is not a directory", dest.display()),
+        "give -o a directory (it is created if missing)",
+    )
+}
+
 /// Creates `dest` if needed and checks that it is a writable directory with room for `needed`
 /// bytes plus the margin. Every failure is a usage error (exit 2) naming `-o`.
 pub fn prepare(dest: &Path, needed: u64) -> Result<(), Failure> {
     let shown = dest.display();
-    let not_a_dir = || {
-        Failure::usage(
-            format!("{shown} is not a directory"),
-            "give -o a directory (it is created if missing)",
-        )
-    };
     if dest.exists() && !dest.is_dir() {
-        return Err(not_a_dir());
+        return Err(not_a_dir(dest));
     }
     if let Err(e) = std::fs::create_dir_all(dest) {
         // A path through an existing file.
         if dest.ancestors().skip(1).any(Path::is_file) {
-            return Err(not_a_dir());
+            return Err(not_a_dir(dest));
         }
         return Err(Failure::usage(
             format!("cannot create {shown}: {e}"),
@@ -63,12 +70,58 @@ pub fn prepare(dest: &Path, needed: u64) -> Result<(), Failure> {
             "choose a directory you can write to with -o",
         ));
     }
-    if let Some(free) = free_space(dest)
+    check_room(dest, dest, needed)
+}
+
+/// The checks of [`prepare`] without changing anything (`--dry-run`): `dest`, or the nearest
+/// folder above it that exists (where it would be created), must be a directory this user can
+/// write to, on a file system with room for `needed` bytes plus the margin.
+pub fn check(dest: &Path, needed: u64) -> Result<(), Failure> {
+    let Some(existing) = dest.ancestors().find(|p| p.exists()) else {
+        return Ok(());
+    };
+    if !existing.is_dir() {
+        return Err(not_a_dir(dest));
+    }
+    if let Err(e) = writable(existing) {
+        let what = if existing == dest {
+            format!("cannot write to {}: {e}", dest.display())
+        } else {
+            format!(
+                "cannot create {}: {}: {e}",
+                dest.display(),
+                existing.display()
+            )
+        };
+        return Err(Failure::usage(
+            what,
+            "choose a directory you can write to with -o",
+        ));
+    }
+    check_room(dest, existing, needed)
+}
+
+/// Whether this user may create files in `dir`.
+#[cfg(unix)]
+fn writable(dir: &Path) -> std::io::Result<()> {
+    rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).map_err(std::io::Error::from)
+}
+
+/// Permissions are not checked ahead on this platform.
+#[cfg(not(unix))]
+fn writable(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Fails when the file system holding `on` has less room than `needed` plus the margin.
+fn check_room(dest: &Path, on: &Path, needed: u64) -> Result<(), Failure> {
+    if let Some(free) = free_space(on)
         && free < with_margin(needed)
     {
         return Err(Failure::usage(
             format!(
-                "not enough room in {shown}: the download needs {} (plus a margin of {}), {} is free",
+                "not enough room in {}: the download needs {} (plus a margin of {}), {} is free",
+                dest.display(),
                 human_bytes(needed),
                 human_bytes(with_margin(needed) - needed),
                 human_bytes(free)
@@ -127,6 +180,38 @@ mod tests {
             still_needed([(file.as_path(), part.as_path(), Some(25))]),
             0
         );
-        assert_eq!(with_margin(0), 64 * 1024 * 1024);
+        assert_eq!(with_margin(0), 0);
+    }
+
+    /// Finding 5 of the issue-16 trial: a fixed 64 MiB margin refused a 64 KiB file with
+    /// 300 KiB free; the margin is relative to the download, capped at 64 MiB (+1%).
+    #[test]
+    fn the_margin_is_relative_and_capped() {
+        assert!(
+            with_margin(64 * 1024) <= 300 * 1024,
+            "{}",
+            with_margin(64 * 1024)
+        );
+        assert_eq!(with_margin(64 * 1024), 64 * 1024 + 655 + 16 * 1024);
+        let big = 100 * 1024 * 1024 * 1024u64;
+        assert_eq!(with_margin(big), big + big / 100 + MAX_MARGIN);
+    }
+
+    #[test]
+    fn a_dry_check_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("afile");
+        std::fs::write(&file, b"x").unwrap();
+        assert!(
+            check(&file, 0)
+                .unwrap_err()
+                .message
+                .ends_with("is not a directory")
+        );
+        assert!(check(&file.join("sub"), 0).is_err());
+        let e = check(&dir.path().join("new"), u64::MAX / 2).unwrap_err();
+        assert!(e.message.contains("not enough room"), "{e}");
+        check(&dir.path().join("new/deeper"), 1).unwrap();
+        assert!(!dir.path().join("new").exists(), "nothing is created");
     }
 }

@@ -49,7 +49,8 @@ macro_rules! exit_codes_help {
   2    usage or configuration error
   3    authentication failed (wrong credentials, expired session, no password)
   4    not found (unknown visit, dataset, datafile or file)
-  5    server error (ICAT or IDS failed, refused the request or is unreachable)
+  5    server error (ICAT or IDS failed, refused the request or is unreachable), or archived
+       files not restored from tape within --max-wait (rerun later to continue)
   6    verification failed (size or checksum mismatch, or more data than the catalogue size)
   7    downloaded, but some files could not be verified (no size or checksum in the catalogue)
   130  interrupted (partial raw downloads are kept; rerun to resume)"

@@ -2,7 +2,8 @@
 //! crate: `*`, `?`, `[a-z]`, `[!x]`, `{a,b}`, `**`) on the path relative to the visit,
 //! `dataset/file`; `*` also crosses `/`, so `ds0002/*` is everything in dataset `ds0002`. A
 //! pattern without `/` matches the file name alone (as in `.gitignore`), so `'*.nxs'` works in
-//! every dataset.
+//! every dataset. A path as the download plan prints it, with the visit folder in front
+//! (`visit/dataset/file`), matches too.
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
@@ -44,9 +45,11 @@ impl Patterns {
         }))
     }
 
-    fn matches(&self, dataset: &str, name: &str) -> bool {
+    fn matches(&self, visit: &str, dataset: &str, name: &str) -> bool {
         let base = name.rsplit('/').next().unwrap_or(name);
-        self.by_name.is_match(base) || self.by_path.is_match(format!("{dataset}/{name}"))
+        self.by_name.is_match(base)
+            || self.by_path.is_match(format!("{dataset}/{name}"))
+            || self.by_path.is_match(format!("{visit}/{dataset}/{name}"))
     }
 }
 
@@ -60,15 +63,21 @@ impl FileFilter {
         })
     }
 
-    /// Whether file `name` of dataset `dataset` is selected.
-    pub fn selects(&self, dataset: &str, name: &str) -> bool {
+    /// Whether file `name` of dataset `dataset` is selected (`visit`: the visit folder the plan
+    /// puts it in, for patterns written as the plan prints paths).
+    pub fn selects(&self, visit: &str, dataset: &str, name: &str) -> bool {
         self.include
             .as_ref()
-            .is_none_or(|p| p.matches(dataset, name))
+            .is_none_or(|p| p.matches(visit, dataset, name))
             && !self
                 .exclude
                 .as_ref()
-                .is_some_and(|p| p.matches(dataset, name))
+                .is_some_and(|p| p.matches(visit, dataset, name))
+    }
+
+    /// Whether only `--exclude` was given.
+    pub fn excludes_only(&self) -> bool {
+        self.include.is_none() && self.exclude.is_some()
     }
 
     /// Whether any pattern was given.
@@ -100,25 +109,29 @@ mod tests {
     #[test]
     fn names_and_paths() {
         let all = FileFilter::default();
-        assert!(all.selects("ds", "x") && !all.is_active());
+        assert!(all.selects("v", "ds", "x") && !all.is_active());
         let nxs = f(&["*.nxs"], &[]);
-        assert!(nxs.selects("ds0001", "scan_1.nxs"));
-        assert!(nxs.selects("ds0001", "sub/scan_1.nxs"));
-        assert!(!nxs.selects("ds0001", "scan_1.nxs.bak"));
+        assert!(nxs.selects("v", "ds0001", "scan_1.nxs"));
+        assert!(nxs.selects("v", "ds0001", "sub/scan_1.nxs"));
+        assert!(!nxs.selects("v", "ds0001", "scan_1.nxs.bak"));
         let ds = f(&["ds0002/*"], &[]);
-        assert!(ds.selects("ds0002", "a.h5") && ds.selects("ds0002", "sub/a.h5"));
-        assert!(!ds.selects("ds0001", "a.h5"));
+        assert!(ds.selects("v", "ds0002", "a.h5") && ds.selects("v", "ds0002", "sub/a.h5"));
+        assert!(!ds.selects("v", "ds0001", "a.h5"));
         let alt = f(&["ds000{1,3}/*.{nxs,h5}", "log.txt"], &[]);
-        assert!(alt.selects("ds0003", "x.h5") && alt.selects("ds0009", "log.txt"));
-        assert!(!alt.selects("ds0002", "x.h5"));
+        assert!(alt.selects("v", "ds0003", "x.h5") && alt.selects("v", "ds0009", "log.txt"));
+        assert!(!alt.selects("v", "ds0002", "x.h5"));
         let ex = f(&["*"], &["*.tmp", "ds0002/*"]);
-        assert!(ex.selects("ds0001", "a.nxs"));
-        assert!(!ex.selects("ds0001", "a.tmp") && !ex.selects("ds0002", "a.nxs"));
+        assert!(ex.selects("v", "ds0001", "a.nxs"));
+        assert!(!ex.selects("v", "ds0001", "a.tmp") && !ex.selects("v", "ds0002", "a.nxs"));
         assert_eq!(
             ex.describe(),
             "--match '*' --exclude '*.tmp' --exclude 'ds0002/*'"
         );
-        assert!(f(&["scan_[!0-4]*"], &[]).selects("d", "scan_5.h5"));
+        assert!(f(&["scan_[!0-4]*"], &[]).selects("v", "d", "scan_5.h5"));
+        // Finding 9 of the issue-16 trial: the path as the plan prints it matches too.
+        let plan = f(&["SIM000002-1/ds0001/*"], &[]);
+        assert!(plan.selects("SIM000002-1", "ds0001", "df00001.nxs"));
+        assert!(!plan.selects("SIM000002-2", "ds0001", "df00001.nxs"));
         let err = FileFilter::new(&["[abc".into()], &[]).unwrap_err();
         assert!(err.contains("--match") && err.contains("[abc"), "{err}");
     }

@@ -27,3 +27,4 @@ pub mod resolve;
 pub mod session_cache;
 pub mod tree;
 pub mod url_text;
+pub mod wait_text;

@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -81,12 +81,12 @@ impl Reporter {
         line
     }
 
-    /// A byte counter with rate and ETA; `total` when known.
+    /// A byte counter; rate and ETA appear once bytes flow; `total` when known.
     pub fn bytes(&self, total: Option<u64>, label: &str) -> ByteCounter {
         let bar = match self.mode {
             Mode::Live => {
                 let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
-                bar.set_style(transfer_style(total.is_some()));
+                bar.set_style(style(Look::Idle, total.is_some()));
                 bar.set_message(label.to_string());
                 bar.enable_steady_tick(Duration::from_millis(200));
                 Some(bar)
@@ -97,28 +97,53 @@ impl Reporter {
             mode: self.mode,
             bar,
             last: Arc::new(Mutex::new(String::new())),
+            // Until bytes flow, the bar is idle: no rate or ETA.
+            look: Arc::new(Mutex::new(Look::Idle)),
+            wait_text: Arc::new(Mutex::new(None)),
+            ticking: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 }
 
-/// The bar while bytes flow: progress, rate and ETA, then the status text (cut to the width).
-fn transfer_style(known_total: bool) -> ProgressStyle {
-    let template = if known_total {
-        "[{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}  {wide_msg}"
-    } else {
-        "{spinner} {bytes} {bytes_per_sec}  {wide_msg}"
-    };
-    ProgressStyle::with_template(template)
+/// What a byte counter looks like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Look {
+    /// Before the first byte: progress without rate or ETA (both would read 0).
+    Idle,
+    /// While bytes flow: progress, rate and ETA.
+    Transfer,
+    /// Waiting (restores): no rate or ETA, which would only fall while nothing is transferred.
+    Waiting,
+}
+
+/// The template of a look; the status text comes last, cut to the width.
+fn template(look: Look, known_total: bool) -> &'static str {
+    match (look, known_total) {
+        (Look::Idle, true) => "[{bar:30}] {bytes}/{total_bytes}  {wide_msg}",
+        (Look::Idle, false) => "{spinner} {bytes}  {wide_msg}",
+        (Look::Transfer, true) => {
+            "[{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}  {wide_msg}"
+        }
+        (Look::Transfer, false) => "{spinner} {bytes} {bytes_per_sec}  {wide_msg}",
+        (Look::Waiting, _) => "{spinner} {bytes} so far  {wide_msg}",
+    }
+}
+
+/// The indicatif style of a look.
+fn style(look: Look, known_total: bool) -> ProgressStyle {
+    ProgressStyle::with_template(template(look, known_total))
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ")
 }
 
-/// The bar while waiting (restores, preparation): no rate or ETA, which would only fall while
-/// nothing is transferred; the bytes so far, then what is waited for, fitted to the width.
-fn waiting_style() -> ProgressStyle {
-    ProgressStyle::with_template("{spinner} {bytes} so far  {wide_msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+/// Columns left for the text of a waiting line (the spinner and byte count come first).
+fn wait_text_width() -> usize {
+    let (_, cols) = console::Term::stderr().size();
+    usize::from(cols).saturating_sub(26).max(20)
 }
+
+/// A waiting text rendered at a given time for a given width.
+pub type WaitText = Arc<dyn Fn(Instant, usize) -> String + Send + Sync>;
 
 /// A status line that can be updated (restore waits, preparation).
 #[derive(Clone, Debug)]
@@ -165,15 +190,26 @@ impl StatusLine {
     }
 }
 
-/// The style state of a live byte counter that is waiting.
-const WAITING: &str = "\u{0}waiting";
-
 /// Counts transferred bytes.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ByteCounter {
     mode: Mode,
     bar: Option<ProgressBar>,
     last: Arc<Mutex<String>>,
+    /// What the counter shows.
+    look: Arc<Mutex<Look>>,
+    /// The text of the current wait, rendered at each tick (live mode).
+    wait_text: Arc<Mutex<Option<WaitText>>>,
+    /// Whether the ticker that re-renders the wait text runs.
+    ticking: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl std::fmt::Debug for ByteCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ByteCounter")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ByteCounter {
@@ -211,27 +247,77 @@ impl ByteCounter {
     /// Shows that the download waits (no rate or ETA) with this text; plain mode prints the text
     /// when its kind changes.
     pub fn waiting(&self, text: &str) {
-        if let Some(bar) = &self.bar {
-            let mut state = self.last.lock().unwrap_or_else(|p| p.into_inner());
-            if *state != WAITING {
-                bar.set_style(waiting_style());
-                *state = WAITING.to_owned();
-            }
+        let mut look = self.look.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(bar) = &self.bar
+            && *look != Look::Waiting
+        {
+            bar.set_style(style(Look::Waiting, bar.length().is_some()));
         }
+        *look = Look::Waiting;
+        drop(look);
+        *self.wait_text.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.status(text);
+    }
+
+    /// Shows a wait whose text changes with time (elapsed time, next check): on a terminal it is
+    /// rendered afresh several times a second, fitted to the width; plain output prints it when
+    /// `kind` changes.
+    pub fn waiting_with(&self, kind: &str, text: WaitText) {
+        match (&self.bar, self.mode) {
+            (Some(bar), _) => {
+                self.waiting(&text(Instant::now(), wait_text_width()));
+                *self.wait_text.lock().unwrap_or_else(|p| p.into_inner()) = Some(text);
+                if !self.ticking.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    self.start_ticker(bar.downgrade());
+                }
+            }
+            (None, Mode::Plain) => {
+                let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+                if *last != kind {
+                    eprintln!("{}", text(Instant::now(), 100));
+                    *last = kind.to_owned();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Re-renders the wait text until the bar is gone.
+    fn start_ticker(&self, bar: indicatif::WeakProgressBar) {
+        let wait_text = self.wait_text.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(250));
+                let Some(bar) = bar.upgrade() else { break };
+                if bar.is_finished() {
+                    break;
+                }
+                let text = wait_text.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                if let Some(text) = text {
+                    bar.set_message(text(Instant::now(), wait_text_width()));
+                }
+            }
+        });
     }
 
     /// Back to the transfer display (rate and ETA) once bytes flow again.
     pub fn transferring(&self) {
-        if let Some(bar) = &self.bar {
-            let mut state = self.last.lock().unwrap_or_else(|p| p.into_inner());
-            if *state == WAITING {
-                bar.set_style(transfer_style(bar.length().is_some()));
+        let mut look = self.look.lock().unwrap_or_else(|p| p.into_inner());
+        if *look != Look::Transfer {
+            if let Some(bar) = &self.bar {
+                bar.set_style(style(Look::Transfer, bar.length().is_some()));
                 // Rate and ETA start afresh instead of averaging in the wait.
                 bar.reset_eta();
-                state.clear();
             }
+            *look = Look::Transfer;
         }
+        drop(look);
+        *self.wait_text.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Whether the counter shows rate and ETA (bytes are flowing).
+    pub fn shows_rate(&self) -> bool {
+        *self.look.lock().unwrap_or_else(|p| p.into_inner()) == Look::Transfer
     }
 
     /// Prints a line above the bar (or plainly).
@@ -248,5 +334,26 @@ impl ByteCounter {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Finding 3 of the issue-16 trial: before the first byte (a restore not yet started) the
+    /// bar showed `0 B/s ETA 0s`; rate and ETA appear only while bytes flow.
+    #[test]
+    fn rate_and_eta_only_while_bytes_flow() {
+        assert!(!template(Look::Idle, true).contains("eta"));
+        assert!(!template(Look::Idle, false).contains("per_sec"));
+        assert!(!template(Look::Waiting, true).contains("per_sec"));
+        assert!(template(Look::Transfer, true).contains("{eta}"));
+        let bar = Reporter::new(Mode::Plain).bytes(Some(10), "downloading");
+        assert!(!bar.shows_rate(), "a new counter is idle");
+        bar.transferring();
+        assert!(bar.shows_rate());
+        bar.waiting("waiting");
+        assert!(!bar.shows_rate());
     }
 }

@@ -138,3 +138,83 @@ fn an_ids_that_goes_away_during_a_restore_wait_stops_the_download() {
     assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(err.contains("run the same command again"), "{err}");
 }
+
+/// Runs `icat` with these arguments; once a stderr line contains `when`, drops the simulator
+/// (the server goes away); returns the exit code and all of stderr.
+fn run_and_stop_sim_when(
+    home: &Home,
+    sim: common::Sim,
+    args: &[&str],
+    when: &str,
+) -> (Option<i32>, String, String) {
+    let mut child = home
+        .icat(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    while let Ok(line) = rx.recv() {
+        if line.contains(when) {
+            break;
+        }
+    }
+    drop(sim);
+    let out = child.wait_with_output().unwrap();
+    let err = reader.join().unwrap();
+    (out.status.code(), stdout(&out), err)
+}
+
+/// Findings 2 of the issue-16 trial: an IDS killed during a restore wait gave retry warnings
+/// with raw ANSI escapes in the middle of the progress output, then one identical
+/// `failed: ...: cannot connect` line per file. Now: one status saying the IDS does not answer
+/// and when the wait gives up, no escapes, and the lost server said once.
+#[test]
+fn a_lost_ids_during_a_restore_wait_is_one_status_and_one_error() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=4,size=1KiB,archived=1",
+        true,
+        Duration::from_secs(600),
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let dest = home.path().join("out");
+    let (code, _, err) = run_and_stop_sim_when(
+        &home,
+        sim,
+        &[
+            "download",
+            "SIM000001",
+            "--max-unreachable",
+            "2s",
+            "-o",
+            dest.to_str().unwrap(),
+        ],
+        "waiting for the restore",
+    );
+    assert_eq!(code, Some(5), "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "no ANSI escapes when piped: {err:?}"
+    );
+    assert!(
+        err.contains("IDS not answering") && err.contains("giving up at 2 s"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("warning:"),
+        "retries are a status, not warnings: {err}"
+    );
+    let lost = err.lines().filter(|l| l.contains("connect")).count();
+    assert_eq!(lost, 1, "the lost server is said once: {err}");
+}

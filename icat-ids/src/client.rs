@@ -317,7 +317,7 @@ impl IdsClient {
                                 && matches!(e, IdsError::DataNotOnline { .. }))) =>
                 {
                     let d = self.backoff.delay(attempt);
-                    tracing::warn!(call, attempt, error = %e, "transient IDS failure, retrying in {d:?}");
+                    tracing::info!(call, attempt, error = %e, "transient IDS failure, retrying in {d:?}");
                     tokio::time::sleep(d).await;
                     attempt += 1;
                 }

@@ -208,7 +208,8 @@ pub enum IdsError {
     },
     /// `prepare_and_wait` gave up at its deadline.
     #[error(
-        "data for prepared id {prepared_id} was still not ready after {waited:?}. It may still be restoring from tape: wait longer (raise the deadline) and retry with the same prepared id."
+        "data for prepared id {prepared_id} was still not online after {} of waiting. It may still be restoring from tape: wait longer (raise WaitOptions::deadline), or poll the same prepared id again later.",
+        crate::error::whole_seconds(*waited)
     )]
     DeadlineExceeded {
         /// The prepared id (safe to show: it is not a session).
@@ -458,6 +459,18 @@ impl IdsError {
             IdsError::Server { status, .. } => *status >= 500,
             _ => false,
         }
+    }
+}
+
+/// A duration rounded to what people read: `1 s`, `4 min 5 s`, `2 h 10 min`.
+fn whole_seconds(d: Duration) -> String {
+    let s = d.as_secs_f64().round() as u64;
+    if s < 60 {
+        format!("{s} s")
+    } else if s < 3600 {
+        format!("{} min {} s", s / 60, s % 60)
+    } else {
+        format!("{} h {} min", s / 3600, (s % 3600) / 60)
     }
 }
 

@@ -25,6 +25,9 @@ pub struct WaitStatus {
     pub status: Option<Status>,
     /// When the next poll happens.
     pub next_poll_in: Duration,
+    /// How long the IDS has not answered, when this poll failed because it is unreachable
+    /// (the wait gives up at [`WaitOptions::unreachable_limit`]).
+    pub unreachable_for: Option<Duration>,
 }
 
 /// Callback for [`WaitStatus`] reports.
@@ -92,6 +95,9 @@ impl IdsClient {
     pub async fn wait_prepared(&self, id: &PreparedId, opts: &WaitOptions) -> Result<(), IdsError> {
         let start = Instant::now();
         let mut last_answer = start;
+        // This loop is the retry loop (with its own budget, `unreachable_limit`, and a status
+        // report per poll): polls are not retried inside the client as well.
+        let once = self.clone().with_retries(0, self.backoff());
         let mut polls = 0u32;
         loop {
             if opts.cancel.is_cancelled() {
@@ -99,37 +105,43 @@ impl IdsClient {
             }
             let ready = tokio::select! {
                 _ = opts.cancel.cancelled() => return Err(IdsError::Cancelled),
-                r = self.is_prepared(id) => r,
+                r = once.is_prepared(id) => r,
             };
             polls += 1;
             if ready.is_ok() {
                 last_answer = Instant::now();
             }
+            let mut unreachable_for = None;
             let status = match ready {
                 Ok(true) => return Ok(()),
-                Ok(false) => match self.get_status(id).await {
+                Ok(false) => match once.get_status(id).await {
                     Ok(s) => Some(s),
                     Err(e @ IdsError::RestoreFailed { .. }) => return Err(e),
                     Err(_) => None,
                 },
                 Err(e) if e.is_transient() => {
                     if last_answer.elapsed() >= opts.unreachable_limit {
-                        tracing::warn!(error = %e, unreachable_for = ?last_answer.elapsed(), "the IDS stopped answering; giving up");
+                        tracing::debug!(error = %e, unreachable_for = ?last_answer.elapsed(), "the IDS stopped answering; giving up");
                         return Err(e);
                     }
-                    tracing::info!(error = %e, "polling isPrepared failed; will retry");
+                    tracing::debug!(error = %e, "polling isPrepared failed; will retry");
+                    unreachable_for = Some(last_answer.elapsed());
                     None
                 }
                 Err(e) => return Err(e),
             };
-            let delay = opts.backoff.delay(polls.saturating_sub(1));
             let elapsed = start.elapsed();
-            if elapsed + delay > opts.deadline {
+            if elapsed >= opts.deadline {
                 return Err(IdsError::DeadlineExceeded {
                     prepared_id: id.to_string(),
                     waited: elapsed,
                 });
             }
+            // The last poll is at the deadline, so the whole deadline is waited.
+            let delay = opts
+                .backoff
+                .delay(polls.saturating_sub(1))
+                .min(opts.deadline - elapsed);
             if let Some(cb) = &opts.on_status {
                 cb(&WaitStatus {
                     prepared_id: id.clone(),
@@ -137,6 +149,7 @@ impl IdsClient {
                     elapsed,
                     status,
                     next_poll_in: delay,
+                    unreachable_for,
                 });
             }
             sleep_or_cancel(delay, &opts.cancel).await?;

@@ -56,12 +56,17 @@ fn parse_spec(text: &str) -> Result<SyntheticSpec, String> {
 }
 
 impl ServeArgs {
-    /// A simulator builder with these options.
-    pub fn builder(&self) -> Result<SimulatorBuilder, SimError> {
-        let config = match &self.config {
+    /// The configuration: the file given with `--config`, or the built-in defaults.
+    pub fn sim_config(&self) -> Result<SimConfig, SimError> {
+        Ok(match &self.config {
             Some(path) => SimConfig::from_file(path)?,
             None => SimConfig::default(),
-        };
+        })
+    }
+
+    /// A simulator builder with these options.
+    pub fn builder(&self) -> Result<SimulatorBuilder, SimError> {
+        let config = self.sim_config()?;
         let mut b = Simulator::builder().config(config).listen(self.listen);
         if let Some(db) = &self.db {
             b = b.db_path(db);
@@ -94,10 +99,19 @@ impl ServeArgs {
     }
 }
 
-/// Starts a simulator, writes the WSDL URL and the IDS URL to `out` (one per line), and serves until
-/// Ctrl-C or SIGTERM, then shuts down cleanly.
-pub async fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), SimError> {
+/// Starts a simulator, writes the test accounts it accepts to `notes` (for people: stderr), the
+/// WSDL URL and the IDS URL to `out` (one per line), and serves until Ctrl-C or SIGTERM, then
+/// shuts down cleanly.
+pub async fn serve(
+    args: &ServeArgs,
+    out: &mut dyn Write,
+    notes: &mut dyn Write,
+) -> Result<(), SimError> {
+    let accounts = args.sim_config()?.test_accounts();
     let running = args.builder()?.start().await?;
+    for line in accounts {
+        let _ = writeln!(notes, "{line}");
+    }
     // Watch for the signals before announcing the URLs, so a supervisor that reads them and then
     // signals us always gets a clean shutdown.
     let stop = stop_signal();

@@ -365,6 +365,48 @@ impl SimConfig {
             .collect()
     }
 
+    /// The simulator's test accounts, one line per login plugin, for people starting it:
+    /// `plugin db: jdoe, acord ... (password "secret")`. These are simulator test accounts from
+    /// the configuration (the built-in ones are documented in the README), not real secrets.
+    pub fn test_accounts(&self) -> Vec<String> {
+        let mut lines = vec!["test accounts (simulator only):".to_owned()];
+        for a in &self.authenticators {
+            if a.anon {
+                lines.push(format!("  plugin {}: anonymous, no password", a.mnemonic));
+                continue;
+            }
+            if a.users.is_empty() {
+                continue;
+            }
+            let passwords: std::collections::BTreeSet<&String> = a.users.values().collect();
+            let names: Vec<&str> = a.users.keys().map(String::as_str).collect();
+            let line = match passwords.iter().next() {
+                Some(p) if passwords.len() == 1 => {
+                    format!(
+                        "  plugin {}: {} (password {p:?})",
+                        a.mnemonic,
+                        names.join(", ")
+                    )
+                }
+                _ => format!(
+                    "  plugin {}: {}",
+                    a.mnemonic,
+                    a.users
+                        .iter()
+                        .map(|(u, p)| format!("{u} (password {p:?})"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            lines.push(line);
+        }
+        let root = self.root_user_names.join(", ");
+        lines.push(format!(
+            "  e.g. icat -w URL -a db -u jdoe login; root users: {root}"
+        ));
+        lines
+    }
+
     /// `getProperties` lines, "key value" as ICAT's run.properties would show them.
     pub fn properties(&self) -> Vec<String> {
         let mnemonics: Vec<&str> = self

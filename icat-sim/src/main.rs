@@ -25,7 +25,7 @@ async fn main() -> std::process::ExitCode {
         )
         .init();
     let cli = Cli::parse();
-    match icat_sim::cli::serve(&cli.serve, &mut std::io::stdout()).await {
+    match icat_sim::cli::serve(&cli.serve, &mut std::io::stdout(), &mut std::io::stderr()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("icat-sim: {e}");

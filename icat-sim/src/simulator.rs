@@ -325,7 +325,14 @@ impl SimulatorBuilder {
             .map_err(|e| SimError::Synthetic(e.to_string()))?;
             db.set_meta(SYNTHETIC_META_KEY, &spec.canonical())
                 .map_err(|e| SimError::Synthetic(e.to_string()))?;
-            tracing::info!(?summary, "created synthetic facility");
+            tracing::info!(
+                investigations = summary.investigations,
+                datasets = summary.datasets,
+                datafiles = summary.datafiles,
+                bytes = summary.bytes,
+                archived = %summary.archived_text(),
+                "created synthetic facility"
+            );
         }
         let icat = Icat::new(db, config);
         let listener = tokio::net::TcpListener::bind(self.listen)

@@ -192,6 +192,20 @@ pub struct SyntheticSummary {
     pub archived_datasets: Vec<i64>,
 }
 
+impl SyntheticSummary {
+    /// The archived datasets for a log line: how many, and the first few ids.
+    pub fn archived_text(&self) -> String {
+        const SHOWN: usize = 5;
+        let ids = &self.archived_datasets;
+        let first: Vec<String> = ids.iter().take(SHOWN).map(i64::to_string).collect();
+        match ids.len() {
+            0 => "none".to_owned(),
+            n if n <= SHOWN => format!("{n} datasets (ids {})", first.join(", ")),
+            n => format!("{n} datasets (ids {}, ...)", first.join(", ")),
+        }
+    }
+}
+
 /// A small, fast, seedable generator (SplitMix64): deterministic across platforms and versions.
 #[derive(Debug, Clone)]
 pub struct SplitMix64(u64);

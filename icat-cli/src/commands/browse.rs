@@ -271,7 +271,8 @@ pub fn print_tree(node: &VisitNode, format: Format, out: &mut dyn Write) -> anyh
 }
 
 /// Runs a user's JPQL: page by page when it can be ordered (entity queries by id, or queries
-/// with their own ORDER BY), as written otherwise; at most `limit` results.
+/// with their own ORDER BY), as written otherwise; at most `limit` results (for a query that
+/// cannot be paged, `LIMIT 0, limit` is added to it).
 pub async fn search_values(
     session: &Session,
     query: &str,
@@ -285,7 +286,13 @@ pub async fn search_values(
         })
         .await;
     }
-    match session.search(query).await {
+    // `--limit N` on a query that cannot be paged: the server stops at N itself (when it may
+    // return N results at all; if not, the refusal below says how to page).
+    let query = match (&paging, limit) {
+        (Paging::Unpageable, Some(n)) => with_limit(query, 0, n),
+        _ => query.to_owned(),
+    };
+    match session.search(&query).await {
         Ok(mut values) => {
             if let Some(l) = limit {
                 values.truncate(usize::try_from(l).unwrap_or(usize::MAX));

@@ -4,11 +4,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use icat_ids::{
     AutoOptions, CancellationToken, DatafileSpec, DownloadOptions, DownloadPlan, DownloadSummary,
-    Expected, FileStatus, IdsError, Outcome, Phase, Progress, Strategy, WaitOptions, WaitStatus,
+    Expected, FileStatus, IdsError, Outcome, Phase, Progress, Status, Strategy, WaitOptions,
+    WaitStatus,
 };
 use icat_soap::model::Datafile;
 use serde::Serialize;
@@ -21,6 +22,7 @@ use crate::glob::FileFilter;
 use crate::output::{human_bytes, human_duration};
 use crate::progress::{ByteCounter, Reporter};
 use crate::queries::{self, Target};
+use crate::wait_text::WaitView;
 
 /// What to download and how.
 #[derive(Clone, Debug)]
@@ -228,6 +230,10 @@ pub struct DownloadReport {
     pub downloaded: usize,
     /// Files already present and matching the catalogue.
     pub skipped: usize,
+    /// Downloaded files that replaced a local file that differed (`--overwrite`).
+    pub replaced: usize,
+    /// Archived files not restored from tape within `--max-wait`.
+    pub not_restored: usize,
     /// Files downloaded without anything to verify them against (listed on stderr).
     pub unverified: usize,
     /// Bytes transferred in this run.
@@ -257,7 +263,8 @@ pub struct FileResult {
     pub size: Option<u64>,
     /// Catalogue checksum.
     pub checksum: Option<String>,
-    /// `verified`, `unverified`, `skipped` or `failed`.
+    /// `verified`, `unverified`, `skipped`, `not_restored` (archived and not restored from tape
+    /// within `--max-wait`) or `failed`.
     pub outcome: &'static str,
     /// Why, for every outcome but `verified`.
     pub reason: Option<String>,
@@ -281,6 +288,22 @@ impl DownloadReport {
         if self.skipped > 0 || self.downloaded == 0 {
             line.push_str(&format!("; {} already present and verified", self.skipped));
         }
+        if self.replaced > 0 {
+            line.push_str(&format!(
+                "; {} (--overwrite)",
+                crate::grammar::count(
+                    self.replaced as u64,
+                    "local file replaced",
+                    "local files replaced"
+                )
+            ));
+        }
+        if self.not_restored > 0 {
+            line.push_str(&format!(
+                "; {} not restored from tape yet",
+                self.not_restored
+            ));
+        }
         if self.unverified > 0 {
             line.push_str(&format!("; {} NOT verified", self.unverified));
         }
@@ -299,7 +322,9 @@ pub fn print_json(report: &DownloadReport, out: &mut dyn std::io::Write) -> anyh
         "verified": count("verified"),
         "unverified": count("unverified"),
         "skipped": count("skipped"),
+        "not_restored": count("not_restored"),
         "failed": count("failed"),
+        "replaced": report.replaced,
         "bytes_transferred": report.bytes,
         "total_size": report.total,
         "elapsed_seconds": report.elapsed.as_secs_f64(),
@@ -341,24 +366,50 @@ pub async fn select(
             crate::grammar::noun(unstored as u64, "it", "them")
         ));
     }
-    let records: Vec<DatafileRecord> = all
+    // Before the filter: patterns may be written with the visit folder, as the plan prints paths.
+    let shared = shared_visit_ids(conn, &all).await?;
+    let stored: Vec<&DatafileRecord> = all.iter().filter(|r| r.stored).collect();
+    let records: Vec<DatafileRecord> = stored
         .iter()
-        .filter(|r| r.stored && req.filter.selects(&r.dataset, &r.name))
-        .cloned()
+        .filter(|r| {
+            req.filter
+                .selects(&visit_dir(r, &shared), &r.dataset, &r.name)
+        })
+        .map(|r| (*r).clone())
         .collect();
     if records.is_empty() {
-        let why = if req.filter.is_active() {
-            format!(
-                "no datafile matches {} ({} in the selection)",
-                req.filter.describe(),
-                all.len()
-            )
-        } else {
-            "the selection holds no downloadable datafiles".to_string()
-        };
-        return Err(Failure::not_found(why, "check the selection with `icat show VISIT`").into());
+        return Err(match stored.first() {
+            Some(example) if req.filter.is_active() => {
+                let files = crate::grammar::count(stored.len() as u64, "datafile", "datafiles");
+                let why = if req.filter.excludes_only() {
+                    format!(
+                        "{} leaves nothing to download: it excludes all {files} of the selection",
+                        req.filter.describe()
+                    )
+                } else {
+                    format!(
+                        "no datafile matches {} ({files} in the selection)",
+                        req.filter.describe()
+                    )
+                };
+                let dataset_path = format!("{}/{}", example.dataset, example.name);
+                Failure::not_found(
+                    why,
+                    format!(
+                        "patterns match a file name ('*.nxs') or a path from the dataset on, as in \
+                         '{dataset_path}' (or with the visit folder: '{}/{dataset_path}'); \
+                         see the paths with --dry-run",
+                        visit_dir(example, &shared)
+                    ),
+                )
+            }
+            _ => Failure::not_found(
+                "the selection holds no downloadable datafiles",
+                "check the selection with `icat show VISIT`",
+            ),
+        }
+        .into());
     }
-    let shared = shared_visit_ids(conn, &records).await?;
     if req.zip && records.iter().any(|r| shared.contains(&r.visit)) {
         return Err(Failure::usage(
             "the selection holds several investigations with the same visit id, which the IDS zip \
@@ -450,6 +501,12 @@ pub async fn run(
             .map(|(p, part, s)| (p.as_path(), part.as_path(), *s)),
     );
     crate::destination::prepare(&req.dest, needed)?;
+    // Files already in place: a download over one of them (--overwrite) replaced it.
+    let existing: BTreeSet<PathBuf> = targets
+        .iter()
+        .filter(|(p, _, _)| p.is_file())
+        .map(|(p, _, _)| p.clone())
+        .collect();
 
     let bar = reporter.bytes((total > 0).then_some(total), "downloading");
     let options = DownloadOptions {
@@ -465,7 +522,7 @@ pub async fn run(
             deadline: req.max_wait,
             unreachable_limit: req.max_unreachable,
             cancel: cancel.clone(),
-            on_status: Some(wait_callback(bar.clone())),
+            on_status: Some(wait_callback(bar.clone(), req.max_unreachable)),
             ..WaitOptions::default()
         }),
         fsync: req.fsync,
@@ -479,7 +536,7 @@ pub async fn run(
     bar.finish();
     let summary = result?;
     let files = file_results(&summary, &records, &req.dest, req.verify);
-    let report = report(summary, total, req, reporter, files);
+    let report = report(summary, total, req, reporter, files, &existing);
     if let Some(bag) = &req.bag {
         if report.failure.is_none() {
             let written = write_bag(conn, bag, &req.dest, &report.files)?;
@@ -566,9 +623,13 @@ fn file_results(
             let size = record.and_then(|r| r.size);
             let checksum = record.and_then(|r| r.checksum.clone());
             let (outcome, reason) = match (f.status(), &f.outcome) {
-                (_, Outcome::Failed(e)) => {
-                    ("failed", Some(crate::failure::one_line(&e.to_string())))
+                (_, Outcome::Failed(e)) if is_not_restored(e) => {
+                    ("not_restored", Some(not_restored_reason(e)))
                 }
+                (_, Outcome::Failed(e)) => (
+                    "failed",
+                    Some(crate::failure::one_line(&file_error_text(e))),
+                ),
                 (FileStatus::Unverified(why), _) if !verify => (
                     "unverified",
                     Some(format!(
@@ -609,15 +670,24 @@ fn report(
     req: &DownloadRequest,
     reporter: &Reporter,
     files: Vec<FileResult>,
+    existing: &BTreeSet<PathBuf>,
 ) -> DownloadReport {
     let mut downloaded = 0;
     let mut skipped = 0;
+    let mut replaced = 0;
     let mut failures: Vec<(PathBuf, Arc<IdsError>)> = Vec::new();
+    let mut not_restored: Vec<Arc<IdsError>> = Vec::new();
     let mut unverified = Vec::new();
     for f in &summary.files {
         match &f.outcome {
-            Outcome::Downloaded { .. } => downloaded += 1,
+            Outcome::Downloaded { .. } => {
+                downloaded += 1;
+                if existing.contains(&f.path) {
+                    replaced += 1;
+                }
+            }
             Outcome::Skipped { .. } => skipped += 1,
+            Outcome::Failed(e) if is_not_restored(e) => not_restored.push(e.clone()),
             Outcome::Failed(e) => failures.push((f.path.clone(), e.clone())),
         }
         if let FileStatus::Unverified(why) = f.status() {
@@ -645,6 +715,8 @@ fn report(
     let mut report = DownloadReport {
         downloaded,
         skipped,
+        replaced,
+        not_restored: not_restored.len(),
         unverified: unverified.len(),
         bytes: summary.bytes_transferred,
         total,
@@ -682,8 +754,12 @@ fn report(
         return report;
     }
     if !failures.is_empty() {
-        for (path, e) in failures.iter().take(10) {
-            reporter.note(&format!("failed: {}: {e}", path.display()));
+        let lines = failure_lines(&failures);
+        let shared = (lines.len() == 1 && failures.len() > 1).then(|| lines[0].1.clone());
+        if shared.is_none() {
+            for (paths, text) in lines.iter().take(10) {
+                reporter.note(&format!("failed: {paths}: {text}"));
+            }
         }
         // A local file that differs from the catalogue and was left in place is a verification
         // failure too.
@@ -703,9 +779,6 @@ fn report(
         let all = |f: fn(&IdsError) -> bool| failures.iter().all(|(_, e)| f(e.as_ref()));
         let hint = if all(|e| matches!(e, IdsError::TargetExists { .. })) {
             "move those files away, or rerun with --overwrite to replace them"
-        } else if all(|e| matches!(e, IdsError::DeadlineExceeded { .. })) {
-            "the restore from tape goes on at the server: run the same command again later to \
-             continue (finished files are kept), or wait longer with --max-wait"
         } else if all(|e| matches!(e, IdsError::UnsafeName { .. })) {
             "the catalogue names of those datafiles cannot be local file names; ask the facility \
              to rename them (the other files were downloaded)"
@@ -715,16 +788,37 @@ fn report(
         } else {
             "run the same command again to retry; finished files are kept"
         };
+        let mut message = format!(
+            "{} of {} failed ({} downloaded, {} already present{})",
+            failures.len(),
+            crate::grammar::count(summary.files.len() as u64, "file", "files"),
+            downloaded,
+            skipped,
+            if not_restored.is_empty() {
+                String::new()
+            } else {
+                format!(", {} not restored from tape yet", not_restored.len())
+            }
+        );
+        // One cause for every file (a server that went away): said once, here.
+        if let Some(text) = shared {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        report.failure = Some(Failure::new(kind, message, hint));
+        return report;
+    }
+    if let Some(e) = not_restored.first() {
         report.failure = Some(Failure::new(
-            kind,
+            ExitKind::Server,
             format!(
-                "{} of {} failed ({} downloaded, {} already present)",
-                failures.len(),
-                crate::grammar::count(summary.files.len() as u64, "file", "files"),
-                downloaded,
-                skipped
+                "{} of {} archived and not restored from tape yet ({})",
+                not_restored.len(),
+                crate::grammar::count(summary.files.len() as u64, "file is", "files are"),
+                waited_text(e)
             ),
-            hint,
+            "the restore goes on at the server: run the same command again later (finished files \
+             are kept), or raise --max-wait to wait longer",
         ));
         return report;
     }
@@ -741,6 +835,61 @@ fn report(
         ));
     }
     report
+}
+
+/// A file's error as the CLI words it (flags, not library options).
+fn file_error_text(e: &IdsError) -> String {
+    crate::advice::ids_message(e).unwrap_or_else(|| e.to_string())
+}
+
+/// Whether a file failed only because its restore from tape did not finish within `--max-wait`.
+fn is_not_restored(e: &IdsError) -> bool {
+    matches!(e, IdsError::DeadlineExceeded { .. })
+}
+
+/// How long the restore was waited for, human-rounded, naming the flag that sets it.
+fn waited_text(e: &IdsError) -> String {
+    match e {
+        IdsError::DeadlineExceeded { waited, .. } => format!(
+            "waited {}, the --max-wait limit",
+            crate::wait_text::seconds(*waited)
+        ),
+        _ => "not waited for".to_owned(),
+    }
+}
+
+/// The reason of a file not restored in time, for `--json`.
+fn not_restored_reason(e: &IdsError) -> String {
+    format!(
+        "archived and not restored from tape yet ({}); raise --max-wait or run the same command \
+         again later",
+        waited_text(e)
+    )
+}
+
+/// The failures as lines of (paths, cause): files that failed with the same cause share one
+/// line (`a, b and 4 more`), so a server that went away is reported once, not per file.
+fn failure_lines(failures: &[(PathBuf, Arc<IdsError>)]) -> Vec<(String, String)> {
+    let mut groups: Vec<(Vec<String>, String)> = Vec::new();
+    for (path, e) in failures {
+        let shown = path.display().to_string();
+        // The file's own path in the cause (mismatch messages name it) is said once, up front.
+        let text = file_error_text(e).replace(&format!("{shown}: "), "");
+        match groups.iter_mut().find(|(_, t)| *t == text) {
+            Some((paths, _)) => paths.push(shown),
+            None => groups.push((vec![shown], text)),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(paths, text)| {
+            let shown = match paths.len() {
+                1 | 2 => paths.join(" and "),
+                n => format!("{}, {} and {} more", paths[0], paths[1], n - 2),
+            };
+            (shown, text)
+        })
+        .collect()
 }
 
 /// Files of a run restored from tape: waiting for their restore, online, and transferred.
@@ -842,18 +991,29 @@ fn progress_callback(bar: ByteCounter, zip: bool) -> icat_ids::ProgressFn {
     })
 }
 
-/// Shows the restore wait on the status line.
-fn wait_callback(bar: ByteCounter) -> icat_ids::WaitCallback {
+/// Shows the restore wait on the status line: what is waited for (the last status the IDS told,
+/// kept while it does not answer), the time so far and the next check, or how long the IDS has
+/// not answered and when the wait gives up.
+fn wait_callback(bar: ByteCounter, unreachable_limit: Duration) -> icat_ids::WaitCallback {
+    let known: Mutex<Option<Status>> = Mutex::new(None);
     Arc::new(move |w: &WaitStatus| {
-        let status = w
-            .status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "PREPARING".into());
-        bar.waiting(&format!(
-            "waiting for the restore from tape ({status}): {} so far, next check in {}",
-            human_duration(w.elapsed),
-            human_duration(w.next_poll_in)
-        ));
+        let status = {
+            let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
+            if w.status.is_some() {
+                *known = w.status;
+            }
+            *known
+        };
+        let view = WaitView {
+            at: Instant::now(),
+            elapsed: w.elapsed,
+            next_check_in: w.next_poll_in,
+            status,
+            unreachable_for: w.unreachable_for,
+            unreachable_limit,
+        };
+        let kind = view.kind();
+        bar.waiting_with(kind, Arc::new(move |now, width| view.render(now, width)));
     })
 }
 
@@ -918,7 +1078,7 @@ mod tests {
                 ..DownloadSummary::default()
             };
             let reporter = Reporter::new(crate::progress::Mode::Quiet);
-            let f = report(summary, 0, &req, &reporter, Vec::new())
+            let f = report(summary, 0, &req, &reporter, Vec::new(), &BTreeSet::new())
                 .failure
                 .unwrap();
             assert_eq!(f.kind, ExitKind::Interrupted);

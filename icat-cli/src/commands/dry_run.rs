@@ -75,7 +75,8 @@ fn matches(path: &Path, expected: &Expected) -> bool {
 }
 
 /// Builds the plan: one ICAT search (paged), one IDS status check per dataset, and reads of
-/// the local files that exist. Nothing is created or changed.
+/// the local files that exist; then the real run's destination checks (a directory, writable,
+/// with room). Nothing is created or changed.
 pub async fn plan(
     conn: &Connection,
     req: &DownloadRequest,
@@ -134,10 +135,14 @@ pub async fn plan(
             .collect::<Vec<_>>()
     })
     .await?;
+    let to_transfer = files.iter().map(|f| f.to_transfer).sum();
+    // The destination checks of the real run, without creating anything: a dry run that
+    // succeeds promises a run that gets past them.
+    crate::destination::check(&dest, to_transfer)?;
     Ok(DryRun {
         dest: dest.display().to_string(),
         total_size: files.iter().filter_map(|f| f.size).sum(),
-        to_transfer: files.iter().map(|f| f.to_transfer).sum(),
+        to_transfer,
         need_restore: files.iter().filter(|f| f.needs_restore).count(),
         files,
     })
@@ -187,8 +192,8 @@ pub fn print(
     let count = |kind: &str| plan.files.iter().filter(|f| f.local == kind).count();
     writeln!(
         out,
-        "dry run: {} files ({}) into {}: {} present and verified, {} differ, {} would resume, {} to download, {} need a restore from tape; {} to transfer. Nothing was changed.",
-        plan.files.len(),
+        "dry run: {} ({}) into {}: {} present and verified, {} differ, {} would resume, {} to download, {} need a restore from tape; {} to transfer. Nothing was changed.",
+        crate::grammar::count(plan.files.len() as u64, "file", "files"),
         human_bytes(plan.total_size),
         plan.dest,
         count("present"),
