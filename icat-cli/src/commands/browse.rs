@@ -19,8 +19,12 @@ use crate::tree::{self, VisitNode};
 /// Rows per page of `icat visits` (one row per visit, under ICAT's default `maxEntities`).
 pub const VISIT_PAGE: u64 = 5000;
 
-/// Visits per pair of count searches (dataset counts, sizes): a bounded `IN (...)` list.
-const COUNT_CHUNK: usize = 500;
+/// Visits per pair of count searches (dataset counts, sizes): as many as one `IN (...)` list may
+/// hold.
+const COUNT_CHUNK: usize = icat_soap::query::MAX_IN_VALUES;
+
+/// Count searches in flight at once (each chunk's two searches count as two).
+const COUNT_CONCURRENCY: usize = 4;
 
 /// Results per page of `icat search` (halved while the server refuses, e.g. for big INCLUDEs).
 pub const SEARCH_PAGE: u64 = 1000;
@@ -91,33 +95,52 @@ pub async fn visit_rows(
     Ok(visits)
 }
 
-/// Fills in dataset counts and sizes, up to [`COUNT_CHUNK`] visits per pair of searches (fewer
-/// while the server refuses to return that many rows: its `maxEntities` counts them too).
+/// Fills in dataset counts and sizes: two searches per [`COUNT_CHUNK`] visits, a few in flight
+/// at once. While the server refuses to return that many rows (its `maxEntities` counts them
+/// too), the chunks are halved and the counts asked again.
 async fn add_counts(session: &Session, visits: &mut [VisitRow]) -> anyhow::Result<()> {
     let ids: Vec<i64> = visits.iter().map(|v| v.id).collect();
-    let mut datasets = HashMap::new();
-    let mut sizes = HashMap::new();
     let mut chunk = COUNT_CHUNK;
-    let mut done = 0;
-    while done < ids.len() {
-        let part = &ids[done..ids.len().min(done + chunk)];
-        let counted = match per_investigation(session, queries::dataset_counts_query(part)).await {
-            Ok(counted) => counted,
-            Err(IcatError::Validation { .. }) if chunk > 1 => {
-                chunk /= 2;
-                continue;
-            }
+    let (datasets, sizes) = loop {
+        match counts_in_chunks(session, &ids, chunk).await {
+            Ok(counted) => break counted,
+            Err(IcatError::Validation { .. }) if chunk > 1 => chunk /= 2,
             Err(e) => return Err(e.into()),
-        };
-        datasets.extend(counted);
-        sizes.extend(per_investigation(session, queries::datafile_sizes_query(part)).await?);
-        done += part.len();
-    }
+        }
+    };
     for v in visits {
         v.dataset_count = datasets.get(&v.id).copied().unwrap_or(0);
         v.total_size = sizes.get(&v.id).copied().unwrap_or(0);
     }
     Ok(())
+}
+
+/// Dataset counts and total sizes of these investigations, `chunk` per pair of searches, the
+/// searches of up to [`COUNT_CONCURRENCY`] / 2 chunks in flight at once.
+async fn counts_in_chunks(
+    session: &Session,
+    ids: &[i64],
+    chunk: usize,
+) -> Result<(HashMap<i64, u64>, HashMap<i64, u64>), IcatError> {
+    use futures_util::{StreamExt, TryStreamExt};
+    let parts: Vec<(HashMap<i64, u64>, HashMap<i64, u64>)> =
+        futures_util::stream::iter(ids.chunks(chunk.max(1)))
+            .map(|part| async move {
+                futures_util::try_join!(
+                    per_investigation(session, queries::dataset_counts_query(part)),
+                    per_investigation(session, queries::datafile_sizes_query(part)),
+                )
+            })
+            .buffer_unordered((COUNT_CONCURRENCY / 2).max(1))
+            .try_collect()
+            .await?;
+    let mut datasets = HashMap::new();
+    let mut sizes = HashMap::new();
+    for (d, s) in parts {
+        datasets.extend(d);
+        sizes.extend(s);
+    }
+    Ok((datasets, sizes))
 }
 
 /// Runs a query of (investigation id, number) rows into a map.

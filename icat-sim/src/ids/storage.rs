@@ -74,7 +74,10 @@ pub struct StoredFile {
 }
 
 impl StoredFile {
-    /// The checksum as ICAT stores it: lower-case hex without zero padding (`Long.toHexString`).
+    /// The checksum as ICAT stores it: lower-case hex without zero padding (`Long.toHexString`),
+    /// so a CRC32 below 0x10000000 has fewer than 8 digits (`8149dae`), as ids.server writes it:
+    /// `df.setChecksum(Long.toHexString(checksum))` in `IdsBean.java` (put), and
+    /// `FileChecker.java` compares against `Long.toHexString(crc.getValue())`.
     pub fn checksum_hex(&self) -> String {
         format!("{:x}", self.crc32)
     }
