@@ -23,15 +23,18 @@ pub enum RestError {
         /// The HTTP status.
         status: u16,
     },
-    /// The server has no such REST endpoint (ICAT before 6.1 has no `search/documents`).
+    /// The server has no such REST endpoint: ICAT before 6.1 has no `search/documents` and
+    /// answers `NOT_IMPLEMENTED` (its `NotFoundExceptionMapper`), other servers a bare 404.
     #[error(
-        "{url} has no ICAT REST endpoint {endpoint} (HTTP 404): free-text search needs ICAT 6.1 or later with a search engine configured"
+        "{url} has no ICAT REST endpoint {endpoint} (HTTP {status}): free-text search needs ICAT 6.1 or later with a search engine configured"
     )]
     NoEndpoint {
         /// The base URL.
         url: String,
         /// The endpoint path.
         endpoint: &'static str,
+        /// The HTTP status.
+        status: u16,
     },
     /// Another HTTP error without an ICAT error body.
     #[error("HTTP {status} from {endpoint}: {excerpt}")]
@@ -109,6 +112,13 @@ impl RestError {
             offset: Option<i64>,
         }
         if let Ok(b) = serde_json::from_slice::<Body>(body) {
+            if b.code == "NOT_IMPLEMENTED" {
+                return RestError::NoEndpoint {
+                    url: url.to_string(),
+                    endpoint,
+                    status,
+                };
+            }
             return RestError::Icat {
                 kind: IcatExceptionType::from_wire(&b.code),
                 message: clean(&b.message),
@@ -120,6 +130,7 @@ impl RestError {
             return RestError::NoEndpoint {
                 url: url.to_string(),
                 endpoint,
+                status,
             };
         }
         RestError::Http {
@@ -167,6 +178,17 @@ mod tests {
         ));
         let e = RestError::from_answer("search/documents", "http://h/icat", 404, b"<html>");
         assert!(matches!(e, RestError::NoEndpoint { .. }), "{e}");
+        // What icat.server's NotFoundExceptionMapper writes for a path it does not serve.
+        let e = RestError::from_answer(
+            "search/documents",
+            "http://h/icat",
+            501,
+            br#"{"code":"NOT_IMPLEMENTED","message":"Operation not implemented by this ICAT server."}"#,
+        );
+        assert!(
+            matches!(e, RestError::NoEndpoint { status: 501, .. }),
+            "{e}"
+        );
         let e = RestError::from_answer("x", "u", 502, b"bad \x1b[2J gateway");
         assert!(!e.to_string().contains('\x1b'), "{e}");
     }
