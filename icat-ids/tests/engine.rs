@@ -569,3 +569,41 @@ async fn a_present_file_of_an_archived_dataset_is_checked_without_a_restore() {
     assert!(matches!(s.files[0].outcome, Outcome::Skipped { .. }));
     assert!(ids.seen().is_empty(), "{:?}", ids.seen());
 }
+
+/// A server that ignores `Range` (answers 200 with the whole file) cannot be striped: the file
+/// falls back to one raw stream, ends verified, and no striped temporary file is left.
+#[tokio::test]
+async fn a_server_ignoring_ranges_gets_one_stream_instead_of_stripes() {
+    let size: usize = 4 << 20;
+    let files = vec![file(1, 1, size)];
+    let ids = Facility::start(files.clone()).await;
+    ids.ignore_ranges();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_for(&ids, dir.path(), &files);
+    let o = AutoOptions {
+        stripe_min_file: 1 << 20,
+        stripe_min_share: 1 << 20,
+        bundle_max_file: 64 << 10,
+        ..AutoOptions::default()
+    };
+    let s = ids
+        .client()
+        .download_plan(&plan, &options(4, Strategy::Auto(o)))
+        .await
+        .unwrap();
+    assert_all_verified(&s, dir.path(), &files);
+    let data: Vec<_> = ids
+        .seen()
+        .into_iter()
+        .filter(|r| r.call == "getData")
+        .collect();
+    assert!(
+        data.iter().any(|r| r.range_from.is_some()),
+        "striping was tried: {data:?}"
+    );
+    // The fallback is one whole-file request.
+    assert!(
+        data.last().is_some_and(|r| r.range_from.is_none()),
+        "{data:?}"
+    );
+}

@@ -68,6 +68,8 @@ struct Inner {
     busy: Vec<Option<u64>>,
     seen: Vec<Seen>,
     next_prepared: u64,
+    /// Answer `Range` requests with the whole file (200), as a server without range support.
+    ignore_ranges: bool,
 }
 
 /// The server's shared state.
@@ -165,6 +167,11 @@ impl Facility {
     /// From now on the session id is refused (403), as after an expiry.
     pub fn expire_session(&self) {
         lock(&self.inner).session_valid = false;
+    }
+
+    /// From now on `Range` is ignored: the whole file, 200.
+    pub fn ignore_ranges(&self) {
+        lock(&self.inner).ignore_ranges = true;
     }
 
     /// Refuse the next `getData` requests with 503, each with this `Retry-After` (seconds).
@@ -376,6 +383,7 @@ fn answer(
                 .iter()
                 .filter_map(|id| s.files.get(id).cloned())
                 .collect();
+            let range_from = range_from.filter(|_| !s.ignore_ranges);
             drop(s);
             let (status, data) = if !zip && files.len() == 1 {
                 let all = files[0].bytes.clone();
