@@ -33,9 +33,9 @@ pub struct DownloadRequest {
     pub filter: FileFilter,
     /// Destination root.
     pub dest: PathBuf,
-    /// Concurrent transfers.
+    /// Most transfers at once (the cap of the adaptive limit).
     pub parallel: usize,
-    /// One prepared zip, extracted safely, instead of a raw stream per file.
+    /// One prepared zip of everything, extracted safely, instead of the automatic split.
     pub zip: bool,
     /// Check sizes and CRC32 checksums against the catalogue.
     pub verify: bool,
@@ -87,8 +87,9 @@ impl BagRequest {
 }
 
 impl DownloadRequest {
-    /// A request with the defaults of `icat download`: every file, 4 at a time, raw streams,
-    /// verified and synced, mismatching local files left alone.
+    /// A request with the defaults of `icat download`: every file, at most 4 transfers at once
+    /// (small files bundled, large ones raw or striped), verified and synced, mismatching local
+    /// files left alone.
     pub fn new(target: Target, dest: impl Into<PathBuf>) -> Self {
         DownloadRequest {
             target,
