@@ -129,6 +129,8 @@ pub enum IcatError {
         url: String,
         /// What failed.
         detail: String,
+        /// What the failure says about the server, for advice.
+        problem: crate::tls::TlsProblem,
     },
     /// The connection could not be made or broke.
     #[error(

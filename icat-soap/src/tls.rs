@@ -11,6 +11,10 @@
 //! valid now and names the host. WebPKI alone refuses it (`CaUsedAsEndEntity`). Nothing else is
 //! relaxed: the handshake signature is always checked against the certificate's key.
 
+mod problem;
+
+pub use problem::{TlsProblem, classify, tls_problem};
+
 use std::path::Path;
 use std::sync::Arc;
 

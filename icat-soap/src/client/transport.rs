@@ -146,8 +146,12 @@ impl Transport {
             };
         }
         let detail = source_chain(&e);
-        if is_tls_failure(&e) {
-            return IcatError::Tls { url, detail };
+        if let Some(problem) = crate::tls::tls_problem(&e) {
+            return IcatError::Tls {
+                url,
+                detail,
+                problem,
+            };
         }
         if e.is_connect() {
             return IcatError::Connect { url, detail };
@@ -155,22 +159,6 @@ impl Transport {
         // The request went out and the connection broke before the answer was complete.
         IcatError::Interrupted { url, detail }
     }
-}
-
-/// True when a rustls error is somewhere in the error's source chain (also inside `io::Error`s).
-fn is_tls_failure(e: &reqwest::Error) -> bool {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = current {
-        if err.is::<rustls::Error>() {
-            return true;
-        }
-        // `io::Error::source` skips the wrapped error, so step into it with `get_ref`.
-        current = match err.downcast_ref::<std::io::Error>() {
-            Some(io) => io.get_ref().map(|inner| inner as _),
-            None => err.source(),
-        };
-    }
-    false
 }
 
 /// The messages of an error and its sources, joined, without the URL reqwest adds.

@@ -81,7 +81,8 @@ pub fn endpoint_url(given: &str) -> Result<Url, IcatError> {
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(invalid(
-            "user names and passwords do not belong in the URL; pass them to login",
+            "user names and passwords do not belong in the URL: remove them from the address, \
+             and give the user name and password as the login credentials instead",
         ));
     }
     url.set_query(None);
@@ -190,6 +191,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("secret"), "{err}");
-        assert!(err.contains("login"), "{err}");
+        assert!(
+            err.contains("remove them from the address") && !err.contains("pass them to login"),
+            "{err}"
+        );
     }
 }
