@@ -385,6 +385,17 @@ pub enum IdsError {
         #[source]
         last: Box<IdsError>,
     },
+    /// A multi-file download stopped: the IDS failed this many times in a row, across its
+    /// files, without any bytes arriving; the files not yet done were not tried again.
+    #[error(
+        "the IDS failed {failures} times in a row with no data arriving (last: {last}); the download stopped. Try again when the IDS is back: finished files are kept and partial ones resume."
+    )]
+    Unreachable {
+        /// Failed attempts in a row.
+        failures: u32,
+        /// The last failure, as text.
+        last: String,
+    },
 }
 
 impl IdsError {
@@ -450,10 +461,13 @@ impl IdsError {
     /// True for errors worth retrying after a pause (dropped connections, timeouts, 5xx busy).
     pub fn is_transient(&self) -> bool {
         match self {
-            IdsError::Connect { .. }
-            | IdsError::Timeout { .. }
-            | IdsError::Transport { .. }
-            | IdsError::IncompleteTransfer { .. } => true,
+            // A certificate the client does not trust stays untrusted: not worth a retry.
+            IdsError::Connect { source, .. } | IdsError::Transport { source, .. } => {
+                icat_soap::tls::tls_problem(source).is_none()
+            }
+            IdsError::Timeout { .. }
+            | IdsError::IncompleteTransfer { .. }
+            | IdsError::Unreachable { .. } => true,
             IdsError::DataNotOnline { message } => message.contains("busy"),
             IdsError::Internal { .. } | IdsError::Busy { .. } => true,
             IdsError::Server { status, .. } => *status >= 500,

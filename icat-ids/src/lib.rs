@@ -60,7 +60,8 @@ pub use client::{
 pub use download::{
     AutoOptions, ConcurrencyStats, DatafileSpec, DownloadOptions, DownloadPlan, DownloadSummary,
     Expected, FileReport, FileStatus, Outcome, Phase, Progress, ProgressFn, RawOutcome,
-    RefusedDatafile, SafeRelPath, Strategy, UnverifiedReason, Verification, ZipLayout, ZipOutput,
+    RefusedDatafile, RetryBudget, SafeRelPath, Strategy, UnverifiedReason, Verification, ZipLayout,
+    ZipOutput,
 };
 pub use error::IdsError;
 pub use prepare::{WaitCallback, WaitOptions, WaitStatus};

@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use tokio::sync::Semaphore;
 
 use super::adaptive::Limiter;
+use super::budget::stops_the_run;
 use super::digest::digest_existing;
 use super::plan::DownloadPlan;
 use super::raw::{Flow, RawOutcome};
@@ -61,6 +62,28 @@ impl Run<'_> {
 
     fn report(&self, i: usize, phase: Phase) {
         report_file(self.opts, self.plan, i, phase);
+    }
+
+    /// Why the run stopped (its retry budget is spent or the session is gone), if it did.
+    fn stopped(&self) -> Option<Arc<IdsError>> {
+        self.opts.retry_budget.as_ref().and_then(|b| b.stopped())
+    }
+
+    /// A transfer's result; an error that ends the whole run stops it, and every file then
+    /// shares that one reason.
+    fn put_transfer(&self, i: usize, r: Result<RawOutcome, IdsError>) {
+        let r = match (r, &self.opts.retry_budget) {
+            (Err(e), Some(budget)) if stops_the_run(&e) => {
+                budget.stop(e);
+                Err(budget.stopped().unwrap_or_else(|| {
+                    Arc::new(IdsError::Internal {
+                        message: "the run stopped without a reason".into(),
+                    })
+                }))
+            }
+            (r, _) => r.map_err(Arc::new),
+        };
+        self.put(i, r);
     }
 }
 
@@ -274,6 +297,11 @@ impl IdsClient {
             fail_all(run, &r.item, Arc::new(IdsError::Cancelled));
             return;
         }
+        if let Some(why) = run.stopped() {
+            // A stopped run tries no more transfers.
+            fail_all(run, &r.item, why);
+            return;
+        }
         let flow = Flow {
             limiter: Some(run.limiter),
             prepared: r.prepared.as_ref(),
@@ -293,7 +321,7 @@ impl IdsClient {
                         &flow,
                     )
                     .await;
-                run.put(i, res.map_err(Arc::new));
+                run.put_transfer(i, res);
             }
             Item::Striped { index: i, streams } => {
                 let f = &run.plan.files[i];
@@ -310,7 +338,7 @@ impl IdsClient {
                         streams,
                     )
                     .await;
-                run.put(i, res.map_err(Arc::new));
+                run.put_transfer(i, res);
             }
             Item::Bundle(indices) => {
                 self.run_bundle(run, &indices, r.bundle_no, r.prepared.as_ref(), &flow)
@@ -437,6 +465,13 @@ impl IdsClient {
             return;
         };
         if offline.is_empty() {
+            return;
+        }
+        if let Some(why) = opts.retry_budget.as_ref().and_then(|b| b.stopped()) {
+            // No restore for a stopped run: its offline files share the reason it stopped.
+            for i in offline {
+                out.results.insert(i, Err(why.clone()));
+            }
             return;
         }
         for &i in &offline {

@@ -5,6 +5,7 @@
 //! than the expected size, and reporting per file whether it was verified.
 
 pub mod adaptive;
+mod budget;
 mod digest;
 mod engine;
 mod lock;
@@ -28,6 +29,7 @@ use crate::backoff::Backoff;
 use crate::prepare::WaitOptions;
 
 pub use adaptive::ConcurrencyStats;
+pub use budget::RetryBudget;
 pub use digest::{DigestFactory, StreamDigest};
 pub use names::{IdsEntry, SafeRelPath, ZipLayout, entry_path, parse_ids_entry};
 pub use part::{
@@ -123,6 +125,11 @@ pub struct DownloadOptions {
     /// from a bundle or fetched striped, is read once for it) and returned in
     /// [`FileReport::extra_digest`]. Default `None`. The prepared-zip strategy does not compute it.
     pub extra_digest: Option<DigestFactory>,
+    /// The retry budget shared by every file of a plan run: when the IDS fails this many times
+    /// in a row with no bytes arriving, or the session is gone, the run stops once (the files
+    /// not done fail with that one reason, see [`DownloadSummary::stopped`]). `None` (default):
+    /// each plan run gets its own, allowing `max_retries × concurrency` failures in a row.
+    pub retry_budget: Option<Arc<RetryBudget>>,
 }
 
 impl Default for DownloadOptions {
@@ -138,6 +145,7 @@ impl Default for DownloadOptions {
             fsync: true,
             wait_for_restore: Some(WaitOptions::default()),
             extra_digest: None,
+            retry_budget: None,
         }
     }
 }

@@ -12,6 +12,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::DownloadOptions;
 use super::adaptive::Limiter;
+use super::budget::RetryBudget;
 use super::engine::{FileResult, wanted_entries};
 use super::lock::DestLock;
 use super::names::{SafeRelPath, check_no_symlinks};
@@ -318,9 +319,20 @@ impl IdsClient {
         };
         let shared = match (opts.strategy, items) {
             (_, Some(items)) => {
+                // One retry budget for all transfers of the run, so a lost server (or session)
+                // stops it once.
+                let budget = opts.retry_budget.clone().unwrap_or_else(|| {
+                    let parallel = u32::try_from(opts.concurrency.max(1)).unwrap_or(u32::MAX);
+                    Arc::new(RetryBudget::new(opts.max_retries.saturating_mul(parallel)))
+                });
+                let opts = &DownloadOptions {
+                    retry_budget: Some(budget.clone()),
+                    ..opts.clone()
+                };
                 let out = self.run_items(plan, opts, items, &limiter).await;
                 results.extend(out.results);
                 summary.ignored = out.ignored;
+                summary.stopped = budget.stopped();
                 None
             }
             (Strategy::PreparedZip { compress }, None) => {

@@ -270,6 +270,20 @@ impl IdsClient {
                 }
                 return Err(err);
             }
+            // A failure counts against the run's shared budget too: when that is spent (the
+            // IDS keeps failing for every file), this file stops and so does the run. A server
+            // that asks to come back later (`Busy`) is reachable and does not count.
+            if err.is_transient()
+                && !matches!(err, IdsError::Busy { .. })
+                && let Some(budget) = &opts.retry_budget
+                && !budget.failed(&err)
+            {
+                report(part.len(), Phase::Failed);
+                return Err(IdsError::Unreachable {
+                    failures: budget.failures_in_a_row(),
+                    last: err.to_string(),
+                });
+            }
             // The limiter heard of it while the request's slot was still held (in stream_once).
             let asked = congestion(&err).flatten();
             if !err.is_transient() || attempt >= opts.max_retries {
@@ -290,6 +304,16 @@ impl IdsClient {
             tracing::warn!(file = label, attempt, error = %err, "transfer failed; resuming in {delay:?}");
             report(part.len(), Phase::Retrying { attempt, delay });
             sleep_or_cancel(delay, &opts.cancel).await?;
+            if let Some(budget) = &opts.retry_budget
+                && budget.stopped().is_some()
+            {
+                // Another file spent the budget while this one waited: the run stops.
+                report(part.len(), Phase::Failed);
+                return Err(IdsError::Unreachable {
+                    failures: budget.failures_in_a_row(),
+                    last: err.to_string(),
+                });
+            }
         }
     }
 
@@ -377,6 +401,9 @@ impl IdsClient {
                     part.write(&chunk).await?;
                     hasher.update(&chunk);
                     flow.record(chunk.len() as u64);
+                    if let Some(budget) = &opts.retry_budget {
+                        budget.progress();
+                    }
                     opts.report(Progress {
                         index,
                         name: label,

@@ -209,6 +209,9 @@ pub struct DownloadSummary {
     pub elapsed: Duration,
     /// True when the run was cancelled.
     pub cancelled: bool,
+    /// Why the run stopped before all files were tried (the IDS kept failing, or the session is
+    /// gone); the files not done fail with this one error.
+    pub stopped: Option<Arc<IdsError>>,
 }
 
 impl DownloadSummary {

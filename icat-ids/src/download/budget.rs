@@ -1,0 +1,130 @@
+//! One retry budget shared by every file of a download run: when the IDS keeps failing with no
+//! bytes arriving anywhere, or the session behind the run is gone, the whole run stops once
+//! instead of each remaining file retrying (or failing) in turn.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::error::IdsError;
+
+/// Failed transfer attempts a run may have in a row (across all its files, with no bytes
+/// arriving in between) before it stops, and the reason it stopped, if it did.
+///
+/// Pass one in [`DownloadOptions::retry_budget`](super::DownloadOptions::retry_budget) to share
+/// it between runs; a plan run without one makes its own, allowing `max_retries × concurrency`
+/// failures in a row: about one file's retries in wall time, whatever the concurrency.
+#[derive(Debug)]
+pub struct RetryBudget {
+    limit: u32,
+    in_a_row: AtomicU32,
+    stopped: Mutex<Option<Arc<IdsError>>>,
+}
+
+impl RetryBudget {
+    /// A budget allowing `limit` failed attempts in a row (0: stop at the first failure).
+    pub fn new(limit: u32) -> Self {
+        RetryBudget {
+            limit,
+            in_a_row: AtomicU32::new(0),
+            stopped: Mutex::new(None),
+        }
+    }
+
+    /// Failed attempts in a row so far.
+    pub fn failures_in_a_row(&self) -> u32 {
+        self.in_a_row.load(Ordering::Relaxed)
+    }
+
+    /// Bytes arrived: the server is reachable, the count starts again.
+    pub fn progress(&self) {
+        if self.in_a_row.load(Ordering::Relaxed) != 0 {
+            self.in_a_row.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a failed attempt (a transient error); false when the budget is spent, and the
+    /// run is then stopped with [`IdsError::Unreachable`].
+    pub fn failed(&self, err: &IdsError) -> bool {
+        let n = self.in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+        if n <= self.limit && self.stopped().is_none() {
+            return true;
+        }
+        self.stop(IdsError::Unreachable {
+            failures: n,
+            last: err.to_string(),
+        });
+        false
+    }
+
+    /// Stops the run for `reason` (the first reason is kept).
+    pub fn stop(&self, reason: IdsError) {
+        let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        if stopped.is_none() {
+            tracing::info!(error = %reason, "stopping the download run");
+            *stopped = Some(Arc::new(reason));
+        }
+    }
+
+    /// Why the run stopped, if it did.
+    pub fn stopped(&self) -> Option<Arc<IdsError>> {
+        self.stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// Whether an error from one file ends the whole run: the session is gone (no later file can
+/// succeed), or the run's retry budget is spent.
+pub(crate) fn stops_the_run(e: &IdsError) -> bool {
+    match e {
+        IdsError::SessionRenewal { source } => source.is_session(),
+        IdsError::NoSession | IdsError::Unreachable { .. } => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transient() -> IdsError {
+        IdsError::Server {
+            status: 503,
+            code: "-".into(),
+            message: "Service Unavailable".into(),
+        }
+    }
+
+    #[test]
+    fn failures_in_a_row_spend_it_and_progress_restores_it() {
+        let b = RetryBudget::new(2);
+        assert!(b.failed(&transient()));
+        assert!(b.failed(&transient()));
+        b.progress();
+        assert!(b.failed(&transient()));
+        assert!(b.failed(&transient()));
+        assert!(b.stopped().is_none());
+        assert!(!b.failed(&transient()));
+        let why = b.stopped().unwrap();
+        assert!(
+            matches!(*why, IdsError::Unreachable { failures: 3, .. }),
+            "{why}"
+        );
+        // Once stopped, it stays stopped and keeps the first reason.
+        b.progress();
+        assert!(!b.failed(&transient()));
+        b.stop(IdsError::NoSession);
+        assert!(matches!(
+            *b.stopped().unwrap(),
+            IdsError::Unreachable { .. }
+        ));
+    }
+
+    #[test]
+    fn zero_stops_at_the_first_failure() {
+        let b = RetryBudget::new(0);
+        assert!(!b.failed(&transient()));
+        assert!(stops_the_run(&b.stopped().unwrap()));
+    }
+}
