@@ -6,20 +6,38 @@ use std::error::Error;
 
 use icat_ids::IdsError;
 use icat_soap::IcatError;
+use icat_soap::tls::{TlsProblem, tls_problem};
 
 use crate::url_text::redact_url;
 
-/// The hint for a TLS failure (or a plain-http answer to https) seen in `detail`, for `url`.
-pub fn tls_hint(url: &str, detail: &str) -> String {
-    if detail.contains("InvalidContentType") || detail.contains("corrupt message") {
-        return format!(
-            "the server at {} answers plain http, not TLS: use http:// in the URL (-w/url, --idsurl/idsurl)",
+/// What to do about a TLS failure of kind `problem` with the server at `url` (`detail` is the
+/// library's text, shown only when the kind says nothing more useful).
+pub fn tls_advice(url: &str, problem: TlsProblem, detail: &str) -> String {
+    match problem {
+        TlsProblem::Untrusted => "the server's certificate is not trusted: it is self-signed or \
+             signed by a certificate authority this computer does not trust. If you trust the \
+             server, give its CA certificate with --ca-file FILE (or caFile = FILE in the icat.cfg \
+             section); only as a last resort, on a network you trust, skip the check with \
+             --no-check-certificate (insecure)"
+            .to_string(),
+        TlsProblem::WrongHost => format!(
+            "the server's certificate is for another host name ({detail}): use the name the \
+             certificate names in the URL (-w/url, --idsurl/idsurl)"
+        ),
+        TlsProblem::NotValidNow => format!(
+            "the server's certificate has expired or is not valid yet ({detail}): check this \
+             computer's clock, or tell the facility"
+        ),
+        TlsProblem::NotTls => format!(
+            "the server at {} answers plain http, not TLS: use http:// in the URL (-w/url, \
+             --idsurl/idsurl)",
             origin(url)
-        );
+        ),
+        _ => format!(
+            "{detail}; if the server uses a private certificate authority, pass --ca-file FILE \
+             (or caFile = FILE in the icat.cfg section)"
+        ),
     }
-    "if the server uses a private certificate authority, pass --ca-file FILE (or caFile = FILE in \
-     the icat.cfg section); if the certificate names another host, use that name in the URL"
-        .to_string()
 }
 
 /// The hint when an `http://` URL reached a server that speaks TLS (the answer is not HTTP, or
@@ -76,11 +94,15 @@ fn chain_text(e: &(dyn Error + 'static)) -> String {
 /// How the CLI words an ICAT error; `None` keeps the library's text.
 pub fn icat_message(e: &IcatError) -> Option<String> {
     Some(match e {
-        IcatError::Tls { url, detail } => {
+        IcatError::Tls {
+            url,
+            detail,
+            problem,
+        } => {
             let url = &redact_url(url);
             format!(
-                "TLS error talking to {url}: {detail}; {}",
-                tls_hint(url, detail)
+                "TLS error talking to {url}: {}",
+                tls_advice(url, *problem, detail)
             )
         }
         IcatError::Interrupted { url, detail } | IcatError::Connect { url, detail } => {
@@ -122,10 +144,10 @@ pub fn ids_message(e: &IdsError) -> Option<String> {
         IdsError::Connect { url, .. } => {
             let url = &redact_url(url);
             let detail = chain_text(e);
-            if is_tls_detail(&detail) {
+            if let Some(problem) = tls_problem(e) {
                 format!(
-                    "TLS error talking to the IDS at {url}: {detail}; {}",
-                    tls_hint(url, &detail)
+                    "TLS error talking to the IDS at {url}: {}",
+                    tls_advice(url, problem, &detail)
                 )
             } else {
                 let hint = http_to_tls_hint(url, &detail)?;
@@ -134,10 +156,10 @@ pub fn ids_message(e: &IdsError) -> Option<String> {
         }
         IdsError::Transport { call, .. } => {
             let detail = chain_text(e);
-            if is_tls_detail(&detail) {
+            if let Some(problem) = tls_problem(e) {
                 format!(
-                    "TLS error calling IDS {call}: {detail}; {}",
-                    tls_hint("the IDS URL", &detail)
+                    "TLS error calling IDS {call}: {}",
+                    tls_advice("the IDS URL", problem, &detail)
                 )
             } else {
                 let hint = http_to_tls_hint("", &detail)?;
@@ -159,20 +181,14 @@ pub fn ids_message(e: &IdsError) -> Option<String> {
     })
 }
 
-/// Whether a transport error's text is a TLS failure (certificate, handshake, not TLS at all).
-fn is_tls_detail(detail: &str) -> bool {
-    [
-        "certificate",
-        "InvalidContentType",
-        "corrupt message",
-        "handshake",
-        "CaUsedAsEndEntity",
-        "UnknownIssuer",
-        "NotValidForName",
-        "trusted certificate authorities",
-    ]
-    .iter()
-    .any(|s| detail.contains(s))
+/// Whether the CLI words this error of a chain itself (then its sources add nothing).
+pub fn has_cli_wording(cause: &(dyn Error + 'static)) -> bool {
+    cause
+        .downcast_ref::<IcatError>()
+        .is_some_and(|e| icat_message(e).is_some())
+        || cause
+            .downcast_ref::<IdsError>()
+            .is_some_and(|e| ids_message(e).is_some())
 }
 
 /// The CLI's text for one error of a chain: its own wording for library errors, else `Display`.
@@ -199,6 +215,7 @@ mod tests {
         let tls = IcatError::Tls {
             url: "https://h:1/ICATService/ICAT".into(),
             detail: "invalid peer certificate: UnknownIssuer".into(),
+            problem: TlsProblem::Untrusted,
         };
         let text = icat_message(&tls).unwrap();
         assert!(
@@ -238,8 +255,9 @@ mod tests {
 
     #[test]
     fn wrong_scheme_hints() {
-        let text = tls_hint(
+        let text = tls_advice(
             "https://h:8080/ICATService/ICAT",
+            TlsProblem::NotTls,
             "received corrupt message of type InvalidContentType",
         );
         assert!(

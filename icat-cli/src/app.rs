@@ -531,16 +531,21 @@ pub fn describe_error(err: &anyhow::Error) -> (ExitKind, String) {
             break;
         }
     }
-    // Context layers first, then the cause, on one line.
+    // Context layers first, then the cause, on one line. A library error the CLI words itself
+    // already says everything its sources would (in plain words): the chain stops there.
     let mut text = String::new();
-    for part in err.chain().map(crate::advice::cli_text) {
-        if text.contains(&part) {
-            continue;
+    for cause in err.chain() {
+        let part = crate::advice::cli_text(cause);
+        let reworded = crate::advice::has_cli_wording(cause);
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
         }
-        if !text.is_empty() {
-            text.push_str(": ");
+        if reworded {
+            break;
         }
-        text.push_str(&part);
     }
     // Server text is in there (fault messages, names): no control characters, bounded.
     (

@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::failure::Failure;
+use crate::suggest::edit_distance;
 
 /// The config file name python-icat uses.
 pub const CONFIG_FILE_NAME: &str = "icat.cfg";
@@ -290,7 +291,12 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
 ];
 
 /// Warnings for the keys of section `name` that no tool reads, with the likely intended key.
-pub fn unknown_key_warnings(name: &str, values: &BTreeMap<String, String>) -> Vec<String> {
+pub fn unknown_key_warnings(
+    path: &Path,
+    name: &str,
+    values: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let path = path.display();
     values
         .keys()
         .filter(|k| !k.starts_with("cred_") && !KNOWN_KEYS.iter().any(|(known, _)| known == k))
@@ -302,28 +308,12 @@ pub fn unknown_key_warnings(name: &str, values: &BTreeMap<String, String>) -> Ve
                 .min_by_key(|(d, _)| *d);
             match guess {
                 Some((_, spelt)) => format!(
-                    "icat.cfg section [{name}]: unknown key `{key}` is ignored; did you mean `{spelt}`?"
+                    "{path} section [{name}]: unknown key `{key}` is ignored; did you mean `{spelt}`?"
                 ),
-                None => format!("icat.cfg section [{name}]: unknown key `{key}` is ignored"),
+                None => format!("{path} section [{name}]: unknown key `{key}` is ignored"),
             }
         })
         .collect()
-}
-
-/// The Levenshtein distance between two short strings.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// python configparser's boolean words.
@@ -411,6 +401,7 @@ pub fn resolve(
                     if values.contains_key("cafile") {
                         ca_file_dir = file.path.parent();
                     }
+                    warnings.extend(unknown_key_warnings(&file.path, name, &values));
                     merged.get_or_insert_with(BTreeMap::new).extend(values);
                 }
             }
@@ -429,9 +420,6 @@ pub fn resolve(
         }
     }
     let file = merged.as_ref();
-    if let (Some(name), Some(values)) = (&section, file) {
-        warnings.extend(unknown_key_warnings(name, values));
-    }
 
     let url = pick(flags.url.as_ref(), env, "ICAT_SERVICE", file, "url")
         .map(|(v, _)| normalize_icat_url(&v));
@@ -477,6 +465,17 @@ pub fn resolve(
             None => true,
         },
     };
+    if !check_cert && url.as_deref().is_some_and(|u| u.starts_with("http://")) {
+        let how = if flags.check_cert == Some(false) {
+            "--no-check-certificate"
+        } else {
+            "checkCert = No"
+        };
+        warnings.push(format!(
+            "{how} has no effect: the ICAT URL uses plain http, which has no certificate to \
+             check (and sends the password unencrypted)"
+        ));
+    }
     let ca_file = flags.ca_file.clone().or_else(|| {
         file.and_then(|f| f.get("cafile"))
             .map(|v| match ca_file_dir {

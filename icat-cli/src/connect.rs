@@ -59,6 +59,12 @@ pub fn minutes_left(session: &Session) -> f64 {
         / 60.0
 }
 
+/// The one rule for showing minutes left (`login`, `whoami`, `sessions`): to the nearest whole
+/// minute, never below zero.
+pub fn whole_minutes(minutes: f64) -> i64 {
+    minutes.round().max(0.0) as i64
+}
+
 /// Reads the config files and resolves the settings, printing any warnings.
 pub fn settings(ctx: &Context) -> Result<Settings, Failure> {
     let flags = ctx.conn.to_flags();
@@ -76,10 +82,11 @@ pub fn settings(ctx: &Context) -> Result<Settings, Failure> {
         }
     }
     let settings = config::resolve(&flags, &ctx.env, &files)?;
-    config::require_section_url(&settings, &files)?;
+    // Warnings first: a misspelt `url` explains the missing url.
     for warning in &settings.warnings {
         ctx.reporter.note(&format!("warning: {warning}"));
     }
+    config::require_section_url(&settings, &files)?;
     Ok(settings)
 }
 
@@ -239,16 +246,34 @@ pub struct Chosen {
     pub server_user: Option<String>,
 }
 
-/// The failure of a plain command when there is no default session.
-fn not_logged_in(detail: Option<String>) -> Failure {
+/// The failure of a command that has no session to use; the advice repeats the `-s SECTION` /
+/// `-w URL` (and `-a`, `-u`) the user ran, so the login it suggests is for the same server.
+fn not_logged_in(flags: &config::ConnFlags, detail: Option<String>) -> Failure {
     let message = match detail {
         Some(d) => format!("not logged in: {d}"),
         None => "not logged in".to_string(),
     };
-    Failure::auth(
-        message,
-        "run icat login (or choose a server with -s SECTION or -w URL)",
-    )
+    let mut login = vec!["icat".to_string()];
+    if let Some(section) = &flags.section {
+        login.push(format!("-s {section}"));
+    }
+    if let Some(url) = &flags.url {
+        login.push(format!("-w {}", redact_url(url)));
+    }
+    if login.len() == 1 {
+        return Failure::auth(
+            message,
+            "run icat login (or choose a server with -s SECTION or -w URL)",
+        );
+    }
+    if let Some(auth) = &flags.auth {
+        login.push(format!("-a {auth}"));
+    }
+    if let Some(user) = &flags.user {
+        login.push(format!("-u {user}"));
+    }
+    login.push("login".to_string());
+    Failure::auth(message, format!("run {}", login.join(" ")))
 }
 
 /// Chooses the session a command acts for.
@@ -350,7 +375,7 @@ pub async fn connect_with(
             )
             .into());
         }
-        return Err(not_logged_in(None).into());
+        return Err(not_logged_in(&ctx.conn.to_flags(), None).into());
     };
     let cached = chosen.entry.clone();
     let url = chosen.url.clone();
@@ -362,14 +387,15 @@ pub async fn connect_with(
     if cached.is_none() && chosen.from_default && reuse != Reuse::AlwaysLogin {
         let ended = format!("the session of {who} at {} has ended", redact_url(&url));
         if reuse == Reuse::CachedOnly || !can_get_password(ctx, settings) {
-            return Err(not_logged_in(Some(ended)).into());
+            return Err(not_logged_in(&ctx.conn.to_flags(), Some(ended)).into());
         }
         ctx.reporter.note(&format!("{ended}; logging in again"));
     }
     // --check-certificate / --no-check-certificate win; else what the session was made with.
     let check_cert = match (ctx.conn.to_flags().check_cert, &cached) {
         (Some(flag), _) => flag,
-        (None, Some(c)) if settings.url.is_none() => c.check_cert,
+        // `--no-check-certificate` given at login stays with the session (and warns each time).
+        (None, Some(c)) if c.url == url => c.check_cert && settings.check_cert,
         _ => settings.check_cert,
     };
     // A CA file given now wins; else the one stored with the session for this server.
@@ -427,14 +453,14 @@ pub async fn connect_with(
                     if reuse == Reuse::CachedOnly
                         || (chosen.from_default && !can_get_password(ctx, settings))
                     {
-                        return Err(not_logged_in(Some(ended)).into());
+                        return Err(not_logged_in(&ctx.conn.to_flags(), Some(ended)).into());
                     }
                     ctx.reporter.note(&format!("{ended}; logging in again"));
                 }
                 Err(e) => return Err(e.into()),
             }
         } else if reuse == Reuse::CachedOnly {
-            return Err(not_logged_in(None).into());
+            return Err(not_logged_in(&ctx.conn.to_flags(), None).into());
         }
     }
 
@@ -447,6 +473,9 @@ pub async fn connect_with(
     let mut login_settings = settings.clone();
     if login_settings.username.is_none() {
         login_settings.username = chosen.username.clone();
+    }
+    if login_settings.username.is_none() && login_settings.credentials.is_empty() {
+        require_no_credentials(&client, &auth, settings).await?;
     }
     let secrets = PasswordSources::with_real(ctx.conn.password_stdin, |sources| {
         build_credentials(&login_settings, &url, sources)
@@ -517,6 +546,64 @@ pub async fn connect_with(
         fresh_login: true,
         ids: std::sync::OnceLock::new(),
     })
+}
+
+/// Authenticators that take no credentials whatever the server says (ICAT's anonymous plugin).
+const ANONYMOUS_AUTHENTICATORS: &[&str] = &["anon"];
+
+/// Before a login with neither a user name nor any credential keys: refuses unless the
+/// authenticator needs none. As python-icat does, the server's `getAuthenticatorInfo` says which
+/// keys an authenticator needs; a server that cannot tell (ICAT before 4.9) allows it only for
+/// the anonymous authenticator.
+async fn require_no_credentials(
+    client: &Client,
+    auth: &str,
+    settings: &Settings,
+) -> Result<(), Failure> {
+    let needed: Vec<String> = match client.authenticator_info().await {
+        Ok(infos) => match infos.iter().find(|i| i.mnemonic.as_deref() == Some(auth)) {
+            Some(info) => info.keys.iter().filter_map(|k| k.name.clone()).collect(),
+            // An authenticator the server does not list: its login answer says so.
+            None => return Ok(()),
+        },
+        Err(e) => {
+            tracing::debug!(error = %e, "getAuthenticatorInfo failed");
+            if ANONYMOUS_AUTHENTICATORS.contains(&auth) {
+                return Ok(());
+            }
+            vec!["username".into()]
+        }
+    };
+    if needed.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<String> = needed
+        .iter()
+        .map(|k| icat_soap::untrusted::clean_text(k, 64))
+        .collect();
+    let missing = if keys.iter().any(|k| k == "username") {
+        "username".to_string()
+    } else {
+        keys.join(", ")
+    };
+    let place = match &settings.section {
+        Some(name) => {
+            format!("add username = NAME to the icat.cfg section [{name}] or pass -u NAME")
+        }
+        None => "pass -u NAME (or set ICAT_USER, or username in an icat.cfg section)".to_string(),
+    };
+    let place = if missing == "username" {
+        place
+    } else {
+        "pass them with --cred KEY=VALUE (cred_KEY in the icat.cfg section)".to_string()
+    };
+    Err(Failure::usage(
+        format!(
+            "no {missing} given: authenticator {auth} needs {}",
+            keys.join(" and ")
+        ),
+        place,
+    ))
 }
 
 /// An absolute form of a path given relative to the working directory (so a session stored by

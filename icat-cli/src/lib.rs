@@ -25,6 +25,7 @@ pub mod progress;
 pub mod queries;
 pub mod resolve;
 pub mod session_cache;
+pub mod suggest;
 pub mod tree;
 pub mod url_text;
 pub mod wait_text;

@@ -92,17 +92,44 @@ impl SessionCache {
     }
 
     /// The cache for this user: `$ICAT_CACHE_DIR`, else the platform cache dir + `icat`.
+    /// Warns when the directory already exists and others may read or write it.
     pub fn from_env(env: &HashMap<String, String>) -> Result<Self, Failure> {
-        if let Some(dir) = env.get("ICAT_CACHE_DIR").filter(|d| !d.is_empty()) {
-            return Ok(SessionCache::at(dir));
+        let cache = if let Some(dir) = env.get("ICAT_CACHE_DIR").filter(|d| !d.is_empty()) {
+            SessionCache::at(dir)
+        } else {
+            match dirs::cache_dir() {
+                Some(dir) => SessionCache::at(dir.join("icat")),
+                None => {
+                    return Err(Failure::usage(
+                        "cannot find a cache directory for the session cache",
+                        "set ICAT_CACHE_DIR to a private directory",
+                    ));
+                }
+            }
+        };
+        if let Some(mode) = cache.loose_mode() {
+            tracing::warn!(
+                "the session cache {} is open to other users (mode {mode:o}), who could replace \
+                 or remove your sessions; run `chmod 700 {}` (or set ICAT_CACHE_DIR to a private \
+                 directory)",
+                cache.dir.display(),
+                cache.dir.display()
+            );
         }
-        match dirs::cache_dir() {
-            Some(dir) => Ok(SessionCache::at(dir.join("icat"))),
-            None => Err(Failure::usage(
-                "cannot find a cache directory for the session cache",
-                "set ICAT_CACHE_DIR to a private directory",
-            )),
-        }
+        Ok(cache)
+    }
+
+    /// The permission bits of an existing cache directory that group or others have.
+    #[cfg(unix)]
+    fn loose_mode(&self) -> Option<u32> {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&self.dir).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+
+    #[cfg(not(unix))]
+    fn loose_mode(&self) -> Option<u32> {
+        None
     }
 
     /// The directory holding the session files.
@@ -215,7 +242,9 @@ impl SessionCache {
 
     /// Removes the files of sessions whose expiry (as estimated when last used) has passed;
     /// returns them.
+    /// A session file that cannot be read as one is removed too, with a warning naming it.
     pub fn prune_expired(&self, now_ms: i64) -> Vec<CachedSession> {
+        self.remove_unreadable();
         let mut gone = Vec::new();
         for (path, session) in self.all() {
             if session.expires_at_ms <= now_ms && std::fs::remove_file(&path).is_ok() {
@@ -235,6 +264,40 @@ impl SessionCache {
                 crate::failure::ExitKind::Other,
                 format!("cannot remove {}: {e}", path.display()),
             )),
+        }
+    }
+}
+
+impl SessionCache {
+    /// Removes session files that are not valid session JSON (cut short, edited, from an
+    /// incompatible version), saying which and what to do.
+    fn remove_unreadable(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+            let is_session = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("session-") && n.ends_with(".json"));
+            if !is_session {
+                continue;
+            }
+            let Ok(text) = std::fs::read(&path) else {
+                continue;
+            };
+            if let Err(e) = serde_json::from_slice::<CachedSession>(&text) {
+                let removed = std::fs::remove_file(&path).is_ok();
+                tracing::warn!(
+                    "the session file {} is damaged ({e}); {}: log in again with icat login",
+                    path.display(),
+                    if removed {
+                        "removed it"
+                    } else {
+                        "could not remove it either, delete it by hand"
+                    }
+                );
+            }
         }
     }
 }

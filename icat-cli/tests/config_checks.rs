@@ -5,11 +5,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Home, ok, start_sim, stderr};
+use common::{Home, login_without_idsurl, ok, start_sim, start_sim_with, stderr};
 
 const SPEC: &str = "visits=2,datasets=1,files=1,size=1KiB";
 
-fn write_cfg(home: &Home, text: &str) {
+/// Writes `~/.icat/icat.cfg` (mode 0600); returns its path.
+fn write_cfg(home: &Home, text: &str) -> std::path::PathBuf {
     let dir = home.path().join(".icat");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("icat.cfg");
@@ -19,6 +20,7 @@ fn write_cfg(home: &Home, text: &str) {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
+    path
 }
 
 #[test]
@@ -75,19 +77,7 @@ fn a_missing_section_names_the_files_searched() {
 fn without_an_ids_url_the_one_next_to_icat_is_used_and_said_once() {
     let sim = start_sim(SPEC, false, Duration::ZERO);
     let home = Home::new();
-    let o = home.run_with_stdin(
-        &[
-            "-w",
-            &sim.icat_url,
-            "-a",
-            "db",
-            "-u",
-            "jdoe",
-            "--password-stdin",
-            "login",
-        ],
-        "secret\n",
-    );
+    let o = login_without_idsurl(&home, &sim, "jdoe");
     ok(&o);
     let err = stderr(&o);
     assert!(
@@ -103,4 +93,82 @@ fn without_an_ids_url_the_one_next_to_icat_is_used_and_said_once() {
         stderr(&o)
     );
     assert_eq!(common::files_under(&dest).len(), 1);
+}
+
+/// A misspelt `url` is reported before the error it causes ("section has no url"), and
+/// warnings name the file the key is in.
+#[test]
+fn a_misspelt_url_is_reported_before_the_missing_url() {
+    let home = Home::new();
+    let path = write_cfg(
+        &home,
+        "[x]\nur1 = http://127.0.0.1:9/ICATService/ICAT\nauth = db\nusername = jdoe\n",
+    );
+    let o = home.run(&["-s", "x", "visits"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("did you mean `url`"), "{err}");
+    assert!(
+        err.contains(&format!("{} section [x]", path.display())),
+        "the warning names the file: {err}"
+    );
+    let warned = err.find("did you mean").unwrap_or(usize::MAX);
+    let failed = err.find("has no url").expect("the error");
+    assert!(warned < failed, "warning first: {err}");
+}
+
+/// A section with neither a user name nor credential keys: refused, naming the missing key,
+/// for an authenticator that needs credentials (the server's getAuthenticatorInfo says so);
+/// an anonymous authenticator logs in.
+#[test]
+fn a_section_without_credentials_needs_an_authenticator_that_takes_none() {
+    let mut config = icat_sim::config::SimConfig::default();
+    config.authenticators.push(icat_sim::config::Authenticator {
+        mnemonic: "anon".into(),
+        mechanism: Some("anon".into()),
+        friendly: None,
+        users: Default::default(),
+        anon: true,
+    });
+    let sim = start_sim_with(SPEC, false, Duration::ZERO, config);
+    let home = Home::new();
+    write_cfg(
+        &home,
+        &format!(
+            "[nobody]\nurl = {}\nauth = db\n[guest]\nurl = {}\nauth = anon\n",
+            sim.icat_url, sim.icat_url
+        ),
+    );
+    let o = home.run(&["-s", "nobody", "login"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("no username given")
+            && err.contains("username = NAME")
+            && err.contains("[nobody]"),
+        "{err}"
+    );
+    let out = ok(&home.run(&["-s", "guest", "login"]));
+    assert!(out.contains("logged in as anon/anon"), "{out}");
+}
+
+/// `checkCert = No` on a plain-http URL does nothing, and says so.
+#[test]
+fn check_cert_off_on_http_warns_that_it_does_nothing() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    write_cfg(
+        &home,
+        &format!(
+            "[jdoe]\nurl = {}\nauth = db\nusername = jdoe\npassword = secret\ncheckCert = No\n",
+            sim.icat_url
+        ),
+    );
+    let o = home.run(&["-s", "jdoe", "login"]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("checkCert = No has no effect"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Home, files_under, json, login, ok, size_and_crc, start_sim, stderr};
+use common::{Home, files_under, json, login, login_with, ok, size_and_crc, start_sim, stderr};
 
 /// Checks every downloaded file against what `icat show --json` says about it.
 fn assert_verified(home: &Home, visit: &str, dest: &Path) -> usize {
@@ -257,22 +257,7 @@ fn upload_then_download_round_trips() {
     );
     let home = Home::new();
     // Uploads need write access: root may write.
-    let o = home.run_with_stdin(
-        &[
-            "-w",
-            &sim.icat_url,
-            "--idsurl",
-            &sim.ids_url,
-            "-a",
-            "simple",
-            "-u",
-            "root",
-            "--password-stdin",
-            "login",
-        ],
-        "secret\n",
-    );
-    ok(&o);
+    login_with(&home, &sim, "simple", "root");
     let tree = json(&home.run(&["show", "SIM000001", "--json"]));
     let ds = tree["datasets"][0]["id"].as_i64().unwrap().to_string();
     let file = home.path().join("notes.txt");
@@ -326,4 +311,61 @@ fn upload_then_download_round_trips() {
         "NoSuchFormat",
     ]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+}
+
+/// Refusals of an upload: no write access to the dataset is one line naming the user, with
+/// advice about access (not "log in again", no doubled period), exit 3; format names match
+/// whatever their letter case, and an unknown one gets a suggestion.
+#[test]
+fn upload_refusals_say_what_to_do() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=1,size=1KiB",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let tree = json(&home.run(&["show", "SIM000001", "--json"]));
+    let ds = tree["datasets"][0]["id"].as_i64().unwrap().to_string();
+    let file = home.path().join("notes.txt");
+    std::fs::write(&file, b"some notes").unwrap();
+    let upload = |home: &Home, format: &str| {
+        home.run(&[
+            "upload",
+            file.to_str().unwrap(),
+            "--dataset",
+            &ds,
+            "--format",
+            format,
+        ])
+    };
+    let o = upload(&home, "nexus");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!("db/jdoe may not add files to dataset {ds}"))
+            && err.contains("write access"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("..") && !err.contains("Log in again"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{err}"
+    );
+    // As root: any letter case of a format name works, a misspelt one gets a suggestion.
+    let root = Home::new();
+    login_with(&root, &sim, "simple", "root");
+    let o = upload(&root, "NEXUS");
+    assert!(ok(&o).contains("verified"), "{}", stderr(&o));
+    let o = upload(&root, "nexsu");
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("did you mean --format NeXus"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Home, json, login, ok, start_sim, stderr, stdout};
+use common::{Home, json, login, login_args, ok, start_sim, stderr, stdout};
 
 const SPEC: &str = "visits=2,datasets=1,files=1,size=1KiB";
 
@@ -21,18 +21,7 @@ fn login_caches_the_session_privately_and_without_the_password() {
     let sim = start_sim(SPEC, false, Duration::ZERO);
     let home = Home::new();
     let o = home.run_with_stdin(
-        &[
-            "-w",
-            &sim.icat_url,
-            "--idsurl",
-            &sim.ids_url,
-            "-a",
-            "db",
-            "-u",
-            "jdoe",
-            "--password-stdin",
-            "login",
-        ],
+        &login_args(&sim.icat_url, Some(&sim.ids_url), "db", "jdoe"),
         "secret\n",
     );
     let out = ok(&o);
@@ -72,8 +61,8 @@ fn whoami_and_logout_use_the_cached_session() {
     let doc = json(&home.run(&["whoami", "--json"]));
     assert_eq!(doc["user"], "db/jdoe");
     assert_eq!(doc["url"], sim.icat_url.as_str());
-    let minutes = doc["minutes_left"].as_f64().unwrap();
-    assert!(minutes > 100.0 && minutes <= 120.0, "{minutes}");
+    let minutes = doc["minutes_left"].as_i64().unwrap();
+    assert!(minutes > 100 && minutes <= 120, "{minutes}");
     let out = ok(&home.run(&["logout"]));
     assert!(out.contains("logged out db/jdoe"), "{out}");
     assert!(common::files_under(&home.cache()).is_empty());
@@ -283,4 +272,116 @@ fn logout_all_counts_failures_not_ended_sessions() {
     assert_eq!(out.trim(), "logged out of 1 session", "{out}");
     let out = ok(&home.run(&["logout", "--all"]));
     assert_eq!(out.trim(), "no stored sessions", "{out}");
+}
+
+/// `icat logout` while the server is unreachable: the session is forgotten here anyway, with a
+/// warning that it could not be ended on the server; later commands are not logged in.
+#[test]
+fn logout_forgets_the_session_when_the_server_is_unreachable() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    drop(sim);
+    let o = home.run(&["--retries", "0", "logout"]);
+    let out = ok(&o);
+    assert!(out.contains("forgot the session of db/jdoe"), "{out}");
+    let err = stderr(&o);
+    assert!(
+        err.contains("could not end the session on the server"),
+        "{err}"
+    );
+    assert!(
+        session_files(&home).is_empty(),
+        "{:?}",
+        session_files(&home)
+    );
+    let o = home.run(&["whoami"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(ok(&home.run(&["sessions"])).contains("no stored sessions"));
+}
+
+/// `login`, `whoami` (table, CSV and JSON) and `sessions` show the same whole minutes left.
+#[test]
+fn minutes_left_are_rounded_the_same_everywhere() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    let o = home.run_with_stdin(
+        &login_args(&sim.icat_url, Some(&sim.ids_url), "db", "jdoe"),
+        "secret\n",
+    );
+    let out = ok(&o);
+    let who = json(&home.run(&["whoami", "--json"]));
+    let listed = json(&home.run(&["sessions", "--json"]));
+    let whoami = who["minutes_left"].as_i64().expect("whole minutes");
+    let sessions = listed["sessions"][0]["minutes_left"].as_i64().unwrap();
+    assert_eq!(whoami, sessions, "{who} {listed}");
+    assert!(out.contains(&format!("{whoami} minutes")), "{out}");
+    let table = ok(&home.run(&["whoami"]));
+    assert!(table.contains(&format!("{whoami} minutes left")), "{table}");
+    let csv = ok(&home.run(&["whoami", "--csv"]));
+    assert!(csv.trim_end().ends_with(&format!(",{whoami}")), "{csv}");
+}
+
+/// Without a session, the advice names the section or URL the user chose.
+#[test]
+fn not_logged_in_advice_names_the_section_or_url_given() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    let dir = home.path().join(".icat");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("icat.cfg"),
+        format!(
+            "[big]\nurl = {}\nauth = db\nusername = jdoe\n",
+            sim.icat_url
+        ),
+    )
+    .unwrap();
+    let o = home.run(&["-s", "big", "whoami"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("run icat -s big login"),
+        "{}",
+        stderr(&o)
+    );
+    let o = home.run(&["-w", &sim.icat_url, "whoami"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("run icat -w {} login", sim.icat_url)),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A cache directory others may write to is warned about; a damaged session file is named,
+/// removed, and the advice is to log in again.
+#[cfg(unix)]
+#[test]
+fn an_open_cache_directory_and_a_damaged_session_file_are_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    std::fs::create_dir_all(home.cache()).unwrap();
+    std::fs::set_permissions(home.cache(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = home.run_with_stdin(
+        &login_args(&sim.icat_url, Some(&sim.ids_url), "db", "jdoe"),
+        "secret\n",
+    );
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("chmod 700 {}", home.cache().display())),
+        "{err}"
+    );
+    std::fs::set_permissions(home.cache(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let file = home.cache().join(&session_files(&home)[0]);
+    std::fs::write(&file, b"{\"url\": \"cut sh").unwrap();
+    let o = home.run(&["visits"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&file.display().to_string()) && err.contains("icat login"),
+        "{err}"
+    );
+    assert!(!file.exists());
 }

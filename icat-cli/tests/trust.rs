@@ -264,3 +264,64 @@ fn relative_ca_file_in_icat_cfg_is_relative_to_the_file() {
     let o = home.run_with_stdin(&["-s", "jdoe", "--password-stdin", "login"], "secret\n");
     ok(&o);
 }
+
+/// A certificate nobody vouches for (the openssl-style self-signed one, rustls says
+/// `CaUsedAsEndEntity`; one from a private CA, `UnknownIssuer`), at the ICAT or the IDS: the
+/// message says in plain words that it is not trusted and what to do, in flags and keys.
+#[test]
+fn untrusted_certificates_are_explained_in_plain_words() {
+    let sim = sim();
+    let self_signed = openssl_style_self_signed();
+    let ca = private_ca();
+    let check = |err: &str| {
+        assert!(err.contains("certificate is not trusted"), "{err}");
+        for advice in ["--ca-file", "caFile", "--no-check-certificate"] {
+            assert!(err.contains(advice), "{advice} missing: {err}");
+        }
+        for jargon in ["CaUsedAsEndEntity", "UnknownIssuer", "OtherError"] {
+            assert!(!err.contains(jargon), "{jargon}: {err}");
+        }
+    };
+    // The ICAT, self-signed.
+    let front_icat = front(&sim, &self_signed.cert, &self_signed.key);
+    let home = Home::new();
+    let (url, ids) = https("localhost", front_icat.port);
+    let o = home.run_with_stdin(&login_args(&url, &ids, &[]), "secret\n");
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    check(&stderr(&o));
+    // The IDS behind a private CA, the ICAT plain http.
+    let front_ids = front(&sim, &ca.server.cert, &ca.server.key);
+    let (_, ids) = https("localhost", front_ids.port);
+    let o = home.run_with_stdin(&login_args(&sim.icat_url, &ids, &[]), "secret\n");
+    ok(&o);
+    let o = home.run(&["status", "SIM000001"]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    check(&stderr(&o));
+}
+
+/// `--no-check-certificate` given at login stays with the session for later `-w` commands of
+/// the same server, and each command says that verification is off.
+#[test]
+fn no_check_certificate_at_login_is_kept_with_the_session() {
+    let sim = sim();
+    let ca = private_ca();
+    let front = front(&sim, &ca.server.cert, &ca.server.key);
+    let home = Home::new();
+    let (url, ids) = https("localhost", front.port);
+    let o = home.run_with_stdin(
+        &login_args(&url, &ids, &["--no-check-certificate"]),
+        "secret\n",
+    );
+    ok(&o);
+    for args in [vec!["visits"], vec!["-w", url.as_str(), "visits"]] {
+        let o = home.run(&args);
+        let text = ok(&o);
+        assert!(text.contains("SIM000001"), "{text}");
+        assert_eq!(
+            stderr(&o).matches("verification is off").count(),
+            1,
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+}

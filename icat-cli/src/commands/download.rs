@@ -529,6 +529,12 @@ pub async fn run(
         fsync: req.fsync,
         overwrite: req.overwrite,
         extra_digest: req.bag.as_ref().map(|b| b.algorithm.factory()),
+        // --retries (retries in icat.cfg) bounds each file's retries and, times the
+        // concurrency, the failures in a row that stop the whole run.
+        max_retries: conn
+            .network
+            .retries
+            .unwrap_or(DownloadOptions::default().max_retries),
         ..DownloadOptions::default()
     };
     let keep_alive = conn.keep_alive();
@@ -754,6 +760,22 @@ fn report(
         ));
         return report;
     }
+    if let Some(why) = &summary.stopped {
+        // One reason for every file not done: said once, not once per file.
+        for (path, e) in failures
+            .iter()
+            .filter(|(_, e)| !Arc::ptr_eq(e, why))
+            .take(10)
+        {
+            reporter.note(&format!("failed: {}: {e}", path.display()));
+        }
+        report.failure = Some(stopped_failure(
+            why,
+            downloaded + skipped,
+            summary.files.len(),
+        ));
+        return report;
+    }
     if !failures.is_empty() {
         let lines = failure_lines(&failures);
         let shared = (lines.len() == 1 && failures.len() > 1).then(|| lines[0].1.clone());
@@ -891,6 +913,41 @@ fn failure_lines(failures: &[(PathBuf, Arc<IdsError>)]) -> Vec<(String, String)>
             (shown, text)
         })
         .collect()
+}
+
+/// The failure of a run that stopped early: the session is gone (exit 3), or the IDS kept
+/// failing with no data arriving (exit 5).
+fn stopped_failure(why: &IdsError, done: usize, total: usize) -> Failure {
+    let kind = crate::app::ids_error_kind(why);
+    let hint = if kind == ExitKind::Auth {
+        "log in again (icat login), then run the same command again: finished files are kept, \
+         partial ones resume"
+    } else {
+        "the IDS is unreachable: run the same command again when it is back (finished files are \
+         kept, partial ones resume); --retries sets how many failures in a row are tolerated"
+    };
+    let reason = match why {
+        IdsError::Unreachable { failures, last } => format!(
+            "the IDS failed {} with no data arriving (last: {})",
+            crate::grammar::count(u64::from(*failures), "time", "times in a row"),
+            crate::failure::one_line(last)
+        ),
+        IdsError::SessionRenewal {
+            source: icat_soap::IcatError::Session { message, .. },
+        } => format!(
+            "the ICAT session has ended (ICAT says: {})",
+            crate::failure::one_line(message)
+        ),
+        other => crate::advice::cli_text(other),
+    };
+    Failure::new(
+        kind,
+        format!(
+            "download stopped after {done} of {}: {reason}",
+            crate::grammar::count(total as u64, "file", "files")
+        ),
+        hint,
+    )
 }
 
 /// Files of a run restored from tape: waiting for their restore, online, and transferred.

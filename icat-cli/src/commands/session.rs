@@ -5,7 +5,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::app::Context;
-use crate::connect::{self, Connection, Reuse, minutes_left, now_ms};
+use crate::connect::{self, Connection, Reuse, minutes_left, now_ms, whole_minutes};
 use crate::failure::Failure;
 use crate::output::{Format, to_json};
 use crate::session_cache::{CachedSession, SessionCache, short_id};
@@ -20,7 +20,7 @@ pub async fn login(ctx: &Context, out: &mut dyn Write) -> anyhow::Result<Connect
         conn.url,
         short_id(&conn.cached.session_id),
         crate::grammar::count(
-            minutes_left(&conn.session).round() as u64,
+            whole_minutes(minutes_left(&conn.session)) as u64,
             "minute",
             "minutes"
         )
@@ -100,19 +100,32 @@ pub async fn logout(ctx: &Context, all: bool, out: &mut dyn Write) -> anyhow::Re
         )
         .into());
     };
-    let ended = end_session(ctx, &entry).await?;
+    // The session is forgotten here whatever the server says: `logout` must leave no session
+    // that later commands would use.
+    let ended = end_session(ctx, &entry).await;
     cache.remove(&entry.url, &entry.auth, &entry.username)?;
     if cache.default_key().is_some_and(|k| k.names(&entry)) {
         cache.clear_default()?;
     }
-    if ended {
-        writeln!(out, "logged out {} from {}", entry.server_user, entry.url)?;
-    } else {
-        writeln!(
+    match ended {
+        Ok(true) => writeln!(out, "logged out {} from {}", entry.server_user, entry.url)?,
+        Ok(false) => writeln!(
             out,
             "the session of {} at {} had already expired; forgot it",
             entry.server_user, entry.url
-        )?;
+        )?,
+        Err(e) => {
+            ctx.reporter.note(&format!(
+                "warning: could not end the session on the server ({}); it stays valid there \
+                 until it expires",
+                crate::app::describe_error(&e).1
+            ));
+            writeln!(
+                out,
+                "forgot the session of {} at {} on this computer",
+                entry.server_user, entry.url
+            )?;
+        }
     }
     Ok(())
 }
@@ -126,8 +139,8 @@ pub struct WhoAmI {
     pub url: String,
     /// The IDS URL, when known.
     pub idsurl: Option<String>,
-    /// Minutes until the session expires.
-    pub minutes_left: f64,
+    /// Whole minutes until the session expires (rounded as everywhere, see [`whole_minutes`]).
+    pub minutes_left: i64,
 }
 
 /// `icat whoami`: the user and minutes left of the stored session (one request).
@@ -137,7 +150,7 @@ pub async fn whoami(ctx: &Context, format: Format, out: &mut dyn Write) -> anyho
         user: conn.server_user.clone(),
         url: conn.url.clone(),
         idsurl: conn.idsurl.clone(),
-        minutes_left: (minutes_left(&conn.session) * 10.0).round() / 10.0,
+        minutes_left: whole_minutes(minutes_left(&conn.session)),
     };
     match format {
         Format::Json => out.write_all(to_json(&who)?.as_bytes())?,
@@ -152,7 +165,7 @@ pub async fn whoami(ctx: &Context, format: Format, out: &mut dyn Write) -> anyho
                 who.user,
                 who.url,
                 who.idsurl.unwrap_or_default(),
-                format!("{:.1}", who.minutes_left),
+                who.minutes_left.to_string(),
             ]);
             out.write_all(t.render_csv().as_bytes())?;
         }
@@ -161,7 +174,7 @@ pub async fn whoami(ctx: &Context, format: Format, out: &mut dyn Write) -> anyho
             "{} at {}, {} left",
             who.user,
             who.url,
-            crate::grammar::count(who.minutes_left.round() as u64, "minute", "minutes")
+            crate::grammar::count(who.minutes_left.max(0) as u64, "minute", "minutes")
         )?,
     }
     Ok(())
@@ -197,7 +210,7 @@ pub fn sessions(ctx: &Context, format: Format, out: &mut dyn Write) -> anyhow::R
         .into_iter()
         .map(|(_, s)| SessionRow {
             default: default.as_ref().is_some_and(|k| k.names(&s)),
-            minutes_left: (s.expires_at_ms - now) / 60_000,
+            minutes_left: whole_minutes((s.expires_at_ms - now) as f64 / 60_000.0),
             user: s.server_user,
             url: s.url,
         })

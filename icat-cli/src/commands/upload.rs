@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use icat_ids::PutRequest;
+use icat_soap::model::DatafileFormat;
 
 use crate::catalog;
 use crate::connect::Connection;
@@ -30,41 +31,86 @@ pub async fn resolve_format(conn: &Connection, dataset: i64, format: &str) -> an
     if let Ok(id) = format.parse::<i64>() {
         return Ok(id);
     }
-    let (name, version) = match format.split_once(':') {
+    let formats: Vec<DatafileFormat> = conn
+        .session
+        .search_entities(&queries::formats_query(facility))
+        .await?;
+    Ok(pick_format(&formats, format)?)
+}
+
+/// The format `NAME` or `NAME:VERSION` names among `formats`: letter case is ignored unless two
+/// formats differ only in case (then the exact spelling wins); an unknown name gets the closest
+/// known one as a suggestion.
+pub fn pick_format(formats: &[DatafileFormat], wanted: &str) -> Result<i64, Failure> {
+    let (name, version) = match wanted.split_once(':') {
         Some((n, v)) => (n, Some(v)),
-        None => (format, None),
+        None => (wanted, None),
     };
-    let q = queries::format_query(facility, name, version)?;
-    let rows = conn.session.search(q.as_str()).await?;
-    let found: Vec<(i64, Option<String>)> = rows
-        .iter()
-        .filter_map(|r| {
-            let c = catalog::columns(r);
-            Some((
-                catalog::int(c.first().copied().flatten())?,
-                catalog::text(c.get(1).copied().flatten()),
-            ))
-        })
-        .collect();
+    let fits = |f: &&DatafileFormat, exact: bool| {
+        let same = |have: Option<&String>, want: &str| {
+            have.is_some_and(|h| {
+                if exact {
+                    h == want
+                } else {
+                    h.eq_ignore_ascii_case(want)
+                }
+            })
+        };
+        same(f.name.as_ref(), name) && version.is_none_or(|v| same(f.version.as_ref(), v))
+    };
+    let mut found: Vec<&DatafileFormat> = formats.iter().filter(|f| fits(f, false)).collect();
+    if found.len() > 1 {
+        let exact: Vec<&DatafileFormat> = found.iter().copied().filter(|f| fits(f, true)).collect();
+        if !exact.is_empty() {
+            found = exact;
+        }
+    }
     match found.as_slice() {
-        [(id, _)] => Ok(*id),
-        [] => Err(Failure::not_found(
-            format!("no datafile format {format:?} at this facility"),
-            "list them with `icat search \"SELECT f FROM DatafileFormat f\"`",
-        )
-        .into()),
+        [f] => f.id.ok_or_else(|| {
+            Failure::bare(
+                crate::failure::ExitKind::Server,
+                "a datafile format without an id",
+            )
+        }),
+        [] => {
+            let names: Vec<&str> = formats.iter().filter_map(|f| f.name.as_deref()).collect();
+            let hint = match crate::suggest::closest(name, names.iter().copied(), 3) {
+                Some(guess) => format!("did you mean --format {guess}? "),
+                None => String::new(),
+            };
+            let mut known: Vec<String> = formats.iter().map(format_label).collect();
+            known.sort();
+            known.dedup();
+            let listed = if known.is_empty() {
+                "the facility has no datafile formats".to_string()
+            } else {
+                format!("known: {}", known.join(", "))
+            };
+            Err(Failure::not_found(
+                format!("no datafile format {wanted:?} at this facility"),
+                format!("{hint}{listed}"),
+            ))
+        }
         many => Err(Failure::usage(
             format!(
                 "datafile format {name:?} has {} versions ({})",
                 many.len(),
                 many.iter()
-                    .map(|(_, v)| v.clone().unwrap_or_default())
+                    .map(|f| f.version.clone().unwrap_or_default())
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            "give NAME:VERSION or the numeric id",
-        )
-        .into()),
+            "give --format NAME:VERSION or the numeric id",
+        )),
+    }
+}
+
+/// `NAME:VERSION` (or `NAME`) of a format, for messages.
+fn format_label(f: &DatafileFormat) -> String {
+    let name = icat_soap::untrusted::clean_text(f.name.as_deref().unwrap_or("?"), 100);
+    match &f.version {
+        Some(v) => format!("{name}:{}", icat_soap::untrusted::clean_text(v, 50)),
+        None => name,
     }
 }
 
@@ -112,7 +158,7 @@ pub async fn upload(
         let resp = ids
             .put(path, &req, None)
             .await
-            .map_err(|e| duplicate_name(e, &name, dataset))?;
+            .map_err(|e| refused(e, &name, dataset, &conn.server_user))?;
         writeln!(
             out,
             "uploaded {} as datafile {} ({}, CRC32 {:x} verified)",
@@ -126,10 +172,11 @@ pub async fn upload(
     Ok(created)
 }
 
-/// A real IDS reports a name the dataset already holds as a 500 `InternalException` whose
-/// message starts with ICAT's `OBJECT_ALREADY_EXISTS` (ids.server `IdsBean.registerDatafile`);
-/// that is the user's input, not a server fault worth retrying, so say what to do instead.
-fn duplicate_name(e: icat_ids::IdsError, name: &str, dataset: i64) -> anyhow::Error {
+/// A refused upload's one line with what to do. A real IDS reports a name the dataset already
+/// holds as a 500 `InternalException` whose message starts with ICAT's `OBJECT_ALREADY_EXISTS`
+/// (ids.server `IdsBean.registerDatafile`): the user's input, not a server fault worth
+/// retrying. Missing write access is a 403 `InsufficientPrivilegesException`.
+fn refused(e: icat_ids::IdsError, name: &str, dataset: i64, user: &str) -> anyhow::Error {
     match &e {
         icat_ids::IdsError::Internal { message }
             if message.starts_with("OBJECT_ALREADY_EXISTS") =>
@@ -140,6 +187,17 @@ fn duplicate_name(e: icat_ids::IdsError, name: &str, dataset: i64) -> anyhow::Er
             )
             .into()
         }
+        // The IDS client already tried a renewed session: this is about the dataset, not the
+        // session.
+        icat_ids::IdsError::InsufficientPrivileges { message } => Failure::auth(
+            format!(
+                "{user} may not add files to dataset {dataset} (the server says: {})",
+                crate::failure::one_line(message.trim_end_matches('.'))
+            ),
+            "ask the dataset's owner or the facility for write access, or upload to a dataset \
+             you may write to",
+        )
+        .into(),
         _ => e.into(),
     }
 }

@@ -168,22 +168,35 @@ pub fn ok(o: &Output) -> String {
 
 /// Logs in as `db/<user>` with the password on stdin; panics on failure.
 pub fn login(home: &Home, sim: &Sim, user: &str) {
-    let o = home.run_with_stdin(
-        &[
-            "-w",
-            &sim.icat_url,
-            "--idsurl",
-            &sim.ids_url,
-            "-a",
-            "db",
-            "-u",
-            user,
-            "--password-stdin",
-            "login",
-        ],
-        "secret\n",
-    );
-    ok(&o);
+    login_with(home, sim, "db", user);
+}
+
+/// The arguments of `icat -w ICAT [--idsurl IDS] -a AUTH -u USER --password-stdin login`.
+pub fn login_args<'a>(
+    icat_url: &'a str,
+    ids_url: Option<&'a str>,
+    auth: &'a str,
+    user: &'a str,
+) -> Vec<&'a str> {
+    let mut args = vec!["-w", icat_url];
+    if let Some(ids) = ids_url {
+        args.extend(["--idsurl", ids]);
+    }
+    args.extend(["-a", auth, "-u", user, "--password-stdin", "login"]);
+    args
+}
+
+/// Logs in as `<auth>/<user>` (the simulator's password is `secret`) with the simulator's IDS
+/// URL; panics on failure.
+pub fn login_with(home: &Home, sim: &Sim, auth: &str, user: &str) {
+    let args = login_args(&sim.icat_url, Some(&sim.ids_url), auth, user);
+    ok(&home.run_with_stdin(&args, "secret\n"));
+}
+
+/// Logs in as `db/<user>` without `--idsurl` (the IDS URL is then derived from the ICAT URL);
+/// returns the output, whatever it is.
+pub fn login_without_idsurl(home: &Home, sim: &Sim, user: &str) -> Output {
+    home.run_with_stdin(&login_args(&sim.icat_url, None, "db", user), "secret\n")
 }
 
 /// Parses stdout as JSON, panicking with the output on failure.

@@ -1,0 +1,156 @@
+//! A many-file `icat download` whose IDS is lost, or whose session ends, part-way (issue 16):
+//! the run stops once, quickly, with one message and the documented exit code, instead of
+//! retrying (or failing) every remaining file in turn. The simulator is the ICAT, a scripted
+//! server on 127.0.0.1 is the IDS; what it was asked is counted, so no timing is measured.
+
+mod common;
+
+#[path = "../../icat-ids/tests/hostile/server.rs"]
+mod hostile;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{Home, Sim, login, start_sim, stderr, stdout};
+use hostile::{Body, Gate, HostileIds, Reply};
+
+/// Every file of the simulator's catalogue becomes these bytes (so the scripted IDS can serve
+/// a file that verifies).
+const CONTENT: &[u8] = &[b'x'; 1000];
+
+/// A simulator with `files` datafiles of [`CONTENT`] in one visit, and `jdoe` logged in.
+fn catalogue(files: usize, home: &Home) -> Sim {
+    let sim = start_sim(
+        &format!("visits=1,datasets=1,files={files},size=1000"),
+        false,
+        Duration::ZERO,
+    );
+    sim.sql(&format!(
+        r#"UPDATE "Datafile" SET "fileSize" = {}, "checksum" = '{:x}'"#,
+        CONTENT.len(),
+        crc32fast::hash(CONTENT)
+    ));
+    login(home, &sim, "jdoe");
+    sim
+}
+
+/// The scripted IDS on its own runtime, and how many `getData` requests it answered.
+struct Ids {
+    ids: HostileIds,
+    rt: tokio::runtime::Runtime,
+    get_data: Arc<AtomicUsize>,
+}
+
+/// Serves `getData` number n (0-based) with `answer(n)`.
+fn serve(answer: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Ids {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let get_data = Arc::new(AtomicUsize::new(0));
+    let counter = get_data.clone();
+    let ids = rt.block_on(HostileIds::start(move |req| match req.call.as_str() {
+        "getData" => answer(counter.fetch_add(1, Ordering::SeqCst)),
+        other => panic!("unexpected IDS call {other}"),
+    }));
+    Ids { ids, rt, get_data }
+}
+
+fn download_args<'a>(ids: &'a str, dest: &'a str) -> Vec<&'a str> {
+    vec![
+        "--retries",
+        "2",
+        "--idsurl",
+        ids,
+        "download",
+        "SIM000001",
+        "--parallel",
+        "1",
+        "-o",
+        dest,
+    ]
+}
+
+/// The IDS answers the first file, then only a proxy's 503 page: the run stops after the
+/// shared budget (`--retries 2` × 1 at a time: three failures in a row), exit 5, one message;
+/// it does not try each of the 7 remaining files 3 times.
+#[test]
+fn a_lost_ids_stops_the_whole_download_once() {
+    let home = Home::new();
+    let _sim = catalogue(8, &home);
+    let ids = serve(|n| {
+        if n == 0 {
+            Reply::ok(CONTENT)
+        } else {
+            Reply::status(503, "<html><body>503 Service Unavailable</body></html>")
+        }
+    });
+    let dest = home.path().join("out");
+    let url = ids.ids.url();
+    let o = home.run(&download_args(&url, dest.to_str().unwrap()));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(5), "{err}");
+    let asked = ids.get_data.load(Ordering::SeqCst);
+    assert_eq!(asked, 1 + 3, "getData requests; stderr:\n{err}");
+    assert!(
+        err.contains("download stopped after 1 of 8 files") && err.contains("unreachable"),
+        "{err}"
+    );
+    assert!(!err.contains("failed: "), "no line per file: {err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    assert!(stdout(&o).contains("downloaded 1 file"), "{}", stdout(&o));
+}
+
+/// The session ends (another terminal logs out) while the first file streams; the IDS then
+/// refuses the session as ids.server does (403 InsufficientPrivilegesException from
+/// `DataSelection.resolveDatasetIds`), and without a password the session cannot be renewed:
+/// the run stops at the next file with one message and exit 3, not one error per file.
+#[test]
+fn a_session_lost_mid_run_stops_it_once() {
+    let home = Home::new();
+    let _sim = catalogue(8, &home);
+    let gate = Gate::default();
+    let paused = gate.clone();
+    let ids = serve(move |n| {
+        if n == 0 {
+            Reply::body(Body::Paused {
+                head: CONTENT[..500].to_vec(),
+                gate: paused.clone(),
+                tail: CONTENT[500..].to_vec(),
+            })
+        } else {
+            Reply::status(
+                403,
+                r#"{"code":"InsufficientPrivilegesException","message":"Unable to find user by sessionid: 0f0e0d0c-1111-2222-3333-444455556666"}"#,
+            )
+        }
+    });
+    let dest = home.path().join("out");
+    let url = ids.ids.url();
+    let child = home
+        .icat(&download_args(&url, dest.to_str().unwrap()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    ids.rt.block_on(gate.reached());
+    // Another terminal ends the session.
+    common::ok(&home.run(&["logout"]));
+    gate.release();
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert_eq!(
+        ids.get_data.load(Ordering::SeqCst),
+        2,
+        "getData requests; stderr:\n{err}"
+    );
+    assert!(
+        err.contains("download stopped after 1 of 8 files") && err.contains("icat login"),
+        "{err}"
+    );
+    assert!(!err.contains("failed: "), "no line per file: {err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+}
