@@ -15,21 +15,25 @@ use std::time::Duration;
 use common::{Home, Sim, login, start_sim, stderr, stdout};
 use hostile::{Body, Gate, HostileIds, Reply};
 
-/// Every file of the simulator's catalogue becomes these bytes (so the scripted IDS can serve
-/// a file that verifies).
-const CONTENT: &[u8] = &[b'x'; 1000];
+/// Every file of the simulator's catalogue becomes this many bytes of `x` (so the scripted IDS
+/// can serve a file that verifies): just above the largest file `icat download` bundles into a
+/// zip, so each file is its own raw transfer.
+const SIZE: usize = (8 << 20) + 1;
 
-/// A simulator with `files` datafiles of [`CONTENT`] in one visit, and `jdoe` logged in.
+fn content() -> Vec<u8> {
+    vec![b'x'; SIZE]
+}
+
+/// A simulator with `files` datafiles of [`SIZE`] bytes in one visit, and `jdoe` logged in.
 fn catalogue(files: usize, home: &Home) -> Sim {
     let sim = start_sim(
-        &format!("visits=1,datasets=1,files={files},size=1000"),
+        &format!("visits=1,datasets=1,files={files},size=1KiB"),
         false,
         Duration::ZERO,
     );
     sim.sql(&format!(
-        r#"UPDATE "Datafile" SET "fileSize" = {}, "checksum" = '{:x}'"#,
-        CONTENT.len(),
-        crc32fast::hash(CONTENT)
+        r#"UPDATE "Datafile" SET "fileSize" = {SIZE}, "checksum" = '{:x}'"#,
+        crc32fast::hash(&content())
     ));
     login(home, &sim, "jdoe");
     sim
@@ -42,7 +46,7 @@ struct Ids {
     get_data: Arc<AtomicUsize>,
 }
 
-/// Serves `getData` number n (0-based) with `answer(n)`.
+/// Serves `getData` number n (0-based) with `answer(n)`; every dataset is online.
 fn serve(answer: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Ids {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -53,6 +57,7 @@ fn serve(answer: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Ids {
     let counter = get_data.clone();
     let ids = rt.block_on(HostileIds::start(move |req| match req.call.as_str() {
         "getData" => answer(counter.fetch_add(1, Ordering::SeqCst)),
+        "getStatus" => Reply::ok("ONLINE"),
         other => panic!("unexpected IDS call {other}"),
     }));
     Ids { ids, rt, get_data }
@@ -80,9 +85,10 @@ fn download_args<'a>(ids: &'a str, dest: &'a str) -> Vec<&'a str> {
 fn a_lost_ids_stops_the_whole_download_once() {
     let home = Home::new();
     let _sim = catalogue(8, &home);
-    let ids = serve(|n| {
+    let bytes = content();
+    let ids = serve(move |n| {
         if n == 0 {
-            Reply::ok(CONTENT)
+            Reply::ok(bytes.clone())
         } else {
             Reply::status(503, "<html><body>503 Service Unavailable</body></html>")
         }
@@ -113,12 +119,13 @@ fn a_session_lost_mid_run_stops_it_once() {
     let _sim = catalogue(8, &home);
     let gate = Gate::default();
     let paused = gate.clone();
+    let bytes = content();
     let ids = serve(move |n| {
         if n == 0 {
             Reply::body(Body::Paused {
-                head: CONTENT[..500].to_vec(),
+                head: bytes[..1000].to_vec(),
                 gate: paused.clone(),
-                tail: CONTENT[500..].to_vec(),
+                tail: bytes[1000..].to_vec(),
             })
         } else {
             Reply::status(
