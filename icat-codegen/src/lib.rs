@@ -19,6 +19,9 @@ pub struct Config {
     pub wsdl: PathBuf,
     /// Optional `getEntityInfo` metadata (`entity-info.json`); missing file is fine when `None`.
     pub entity_info: Option<PathBuf>,
+    /// Optional table of the operations that only read (one name a line, `#` starts a comment),
+    /// e.g. `wsdl/read-only-operations.txt`; without it no operation is marked read-only.
+    pub read_only_operations: Option<PathBuf>,
     /// How the source is named in the generated files' first line, e.g. `wsdl/`.
     pub source_label: String,
     /// Path of the runtime crate in generated code: `crate` inside icat-soap, `icat_soap` elsewhere.
@@ -27,20 +30,43 @@ pub struct Config {
 
 impl Config {
     /// The configuration for a WSDL directory laid out like the repository's `wsdl/`
-    /// (`ICAT.wsdl`, and `entity-info.json` when present).
+    /// (`ICAT.wsdl`, and `entity-info.json` and `read-only-operations.txt` when present).
     pub fn for_wsdl(wsdl: impl Into<PathBuf>) -> Config {
         let wsdl = wsdl.into();
         let info = wsdl.with_file_name("entity-info.json");
+        let read_only = wsdl.with_file_name(READ_ONLY_OPERATIONS_FILE);
         let source_label = wsdl
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         Config {
             entity_info: info.is_file().then_some(info),
+            read_only_operations: read_only.is_file().then_some(read_only),
             wsdl,
             source_label,
             runtime: "icat_soap".into(),
         }
+    }
+}
+
+/// The name of the read-only operation table looked for beside the WSDL.
+pub const READ_ONLY_OPERATIONS_FILE: &str = "read-only-operations.txt";
+
+/// Parses a read-only operation table: one operation name a line; blank lines and everything after
+/// `#` are ignored.
+pub fn parse_operation_list(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Marks the operations named in `read_only` (names the WSDL lacks are ignored: an older server
+/// simply has fewer operations).
+fn mark_read_only(model: &mut model::Model, read_only: &[String]) {
+    for op in &mut model.operations {
+        op.read_only = read_only.contains(&op.name);
     }
 }
 
@@ -107,7 +133,10 @@ pub fn generate(config: &Config) -> Result<GeneratedFiles, CodegenError> {
         Some(p) => Some(entity_info::EntityInfo::read(p)?),
         None => None,
     };
-    let model = model::Model::build(&wsdl, &xsd, &xsd_path, info.as_ref())?;
+    let mut model = model::Model::build(&wsdl, &xsd, &xsd_path, info.as_ref())?;
+    if let Some(path) = &config.read_only_operations {
+        mark_read_only(&mut model, &parse_operation_list(&read_file(path)?));
+    }
     Ok(emit::emit(&model, &config.source_label, &config.runtime))
 }
 

@@ -115,6 +115,9 @@ pub struct Operation {
     pub response: StructDef,
     /// Fault element names.
     pub faults: Vec<String>,
+    /// True when the operation only reads (repeating it after a lost answer is harmless); from the
+    /// read-only table next to the WSDL, as the WSDL cannot say it.
+    pub read_only: bool,
 }
 
 /// Everything the emitter needs.
@@ -624,6 +627,7 @@ fn collect_operations(
             request: wrapper(&op.input_element)?,
             response: wrapper(&op.output_element)?,
             faults: op.fault_elements.clone(),
+            read_only: false,
         });
     }
     Ok(operations)

@@ -168,10 +168,11 @@ impl Wsdl {
             }
             if !empty {
                 stack.push(local);
-            } else if local.as_slice() == b"operation" && in_port_type {
-                if let Some(op) = current_op.take() {
-                    port_ops.push(op);
-                }
+            } else if local.as_slice() == b"operation"
+                && in_port_type
+                && let Some(op) = current_op.take()
+            {
+                port_ops.push(op);
             }
         }
         let target_namespace =
@@ -212,10 +213,10 @@ impl Wsdl {
     /// (`http...?xsd=1`) fall back to `ICAT.xsd` / `<wsdl stem>.xsd` beside the WSDL.
     pub fn schema_path(&self, wsdl_path: &Path) -> Result<PathBuf, CodegenError> {
         let dir = wsdl_path.parent().unwrap_or(Path::new("."));
-        if let Some(loc) = &self.schema_location {
-            if !loc.contains("://") {
-                return Ok(dir.join(loc));
-            }
+        if let Some(loc) = &self.schema_location
+            && !loc.contains("://")
+        {
+            return Ok(dir.join(loc));
         }
         let stem = wsdl_path
             .file_stem()

@@ -116,10 +116,9 @@ pub enum IdsError {
     /// No session id was set but the call needs one.
     #[error("no IDS session: log in to ICAT first and pass the session id to the IDS client")]
     NoSession,
-    /// Could not connect to the server.
-    #[error(
-        "cannot connect to IDS at {url}: {source}. Check the URL, your network and proxy settings."
-    )]
+    /// Could not connect to the server. What failed is the [`source`](std::error::Error::source),
+    /// not repeated in the `Display` text.
+    #[error("cannot connect to IDS at {url}. Check the URL, your network and proxy settings.")]
     Connect {
         /// The URL called.
         url: String,
@@ -137,8 +136,9 @@ pub enum IdsError {
         /// The limit that expired.
         after: Duration,
     },
-    /// Any other HTTP transport failure (TLS, connection reset, body decode, ...).
-    #[error("HTTP transport error calling IDS {call}: {source}")]
+    /// Any other HTTP transport failure (TLS, connection reset, body decode, ...). What failed is
+    /// the [`source`](std::error::Error::source), not repeated in the `Display` text.
+    #[error("HTTP transport error calling IDS {call}")]
     Transport {
         /// Which call.
         call: &'static str,

@@ -233,6 +233,10 @@ async fn unreachable_server_is_a_connect_error() {
         .with_retries(0, quick_backoff());
     let e = c.ping().await.unwrap_err();
     assert!(matches!(e, IdsError::Connect { .. }), "{e}");
+    // The reqwest error is the source, its text said once: not in Display as well.
+    let source = std::error::Error::source(&e).expect("a source");
+    assert!(source.is::<reqwest::Error>(), "{source:?}");
+    assert!(!e.to_string().contains(&source.to_string()), "{e}");
 }
 
 #[tokio::test]

@@ -2,42 +2,9 @@
 
 use std::fmt;
 
-/// The ICAT exception types (`icatExceptionType` on the wire).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IcatErrorKind {
-    /// Bad arguments or a query that does not parse.
-    BadParameter,
-    /// A database or simulator failure.
-    Internal,
-    /// The user may not do this.
-    InsufficientPrivileges,
-    /// The object does not exist.
-    NoSuchObjectFound,
-    /// A uniqueness constraint would be violated.
-    ObjectAlreadyExists,
-    /// Bad, unknown or expired session, or failed authentication.
-    Session,
-    /// The result would be invalid, or too large.
-    Validation,
-    /// Not implemented.
-    NotImplemented,
-}
-
-impl IcatErrorKind {
-    /// The wire name, e.g. `BAD_PARAMETER`.
-    pub fn wire_name(self) -> &'static str {
-        match self {
-            IcatErrorKind::BadParameter => "BAD_PARAMETER",
-            IcatErrorKind::Internal => "INTERNAL",
-            IcatErrorKind::InsufficientPrivileges => "INSUFFICIENT_PRIVILEGES",
-            IcatErrorKind::NoSuchObjectFound => "NO_SUCH_OBJECT_FOUND",
-            IcatErrorKind::ObjectAlreadyExists => "OBJECT_ALREADY_EXISTS",
-            IcatErrorKind::Session => "SESSION",
-            IcatErrorKind::Validation => "VALIDATION",
-            IcatErrorKind::NotImplemented => "NOT_IMPLEMENTED",
-        }
-    }
-}
+/// The ICAT exception types (`icatExceptionType` on the wire): the enumeration generated from the
+/// WSDL, so the simulator cannot report a type the schema lacks.
+pub use icat_soap::model::IcatExceptionType as IcatErrorKind;
 
 /// The longest fault message the simulator sends, in bytes.
 pub const MAX_FAULT_MESSAGE: usize = 1000;
@@ -55,7 +22,7 @@ pub struct IcatError {
 
 impl fmt::Display for IcatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind.wire_name(), self.message)
+        write!(f, "{}: {}", self.kind, self.message)
     }
 }
 
@@ -187,4 +154,22 @@ fn cut_at_char(text: &str, max: usize) -> &str {
         end -= 1;
     }
     &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_and_access_kinds_are_the_generated_enumerations() {
+        // The same types, not copies: a kind added to the WSDL reaches the simulator by codegen.
+        let kind: icat_soap::model::IcatExceptionType = IcatErrorKind::NoSuchObjectFound;
+        let access: icat_soap::model::AccessType = crate::icat::Access::Update;
+        let e = IcatError::new(kind, "Dataset[id:1] not found.");
+        assert_eq!(
+            e.to_string(),
+            "NO_SUCH_OBJECT_FOUND: Dataset[id:1] not found."
+        );
+        assert_eq!(access.as_str(), "UPDATE");
+    }
 }

@@ -82,9 +82,8 @@ pub fn to_catalog(e: IcatError) -> CatalogError {
         IcatErrorKind::BadParameter
         | IcatErrorKind::Validation
         | IcatErrorKind::ObjectAlreadyExists => CatalogError::BadParameter(e.message),
-        IcatErrorKind::Internal | IcatErrorKind::NotImplemented => {
-            CatalogError::Internal(e.message)
-        }
+        // INTERNAL, NOT_IMPLEMENTED and any type a newer schema adds.
+        _ => CatalogError::Internal(e.message),
     }
 }
 
@@ -97,7 +96,7 @@ pub fn to_catalog_on_register(e: IcatError) -> CatalogError {
         IcatErrorKind::Session => CatalogError::Session(e.message),
         IcatErrorKind::InsufficientPrivileges => CatalogError::InsufficientPrivileges(e.message),
         IcatErrorKind::Validation => CatalogError::BadParameter(e.message),
-        kind => CatalogError::Internal(format!("{} {}", kind.wire_name(), e.message)),
+        kind => CatalogError::Internal(format!("{} {}", kind.as_str(), e.message)),
     }
 }
 

@@ -12,15 +12,15 @@ use icat_soap::envelope::{
 };
 use icat_soap::model::{
     AccessType, AuthenticatorCredentialKey, AuthenticatorInfo, Constraint, Entity, EntityField,
-    EntityInfo, IcatException, IcatExceptionType, ParameterValueType, RelType, StudyStatus, Value,
+    EntityInfo, IcatException, ParameterValueType, RelType, StudyStatus, Value,
 };
 use icat_soap::ops::Request;
 use icat_soap::xml::SoapBody;
 
 use crate::error::IcatError;
 use crate::http::AppState;
+use crate::icat::Icat;
 use crate::icat::search::{Cell, SearchItem};
-use crate::icat::{Access, Icat};
 
 /// The `tracing` target of the one debug line logged per SOAP request (`operation=NAME`), so a
 /// request counter is `RUST_LOG=icat_sim=info,icat_sim::requests=debug` and counting lines.
@@ -76,7 +76,7 @@ fn answer(icat: &Icat, body: &[u8]) -> Answer {
     match dispatch(icat, request) {
         Ok(xml) => Answer::Ok(xml),
         Err(e) => {
-            tracing::debug!(operation = op, kind = e.kind.wire_name(), "ICAT fault");
+            tracing::debug!(operation = op, kind = e.kind.as_str(), "ICAT fault");
             Answer::Fault(write_icat_fault(&exception(e)))
         }
     }
@@ -90,7 +90,7 @@ pub fn exception(e: IcatError) -> IcatException {
     IcatException {
         message: Some(crate::error::bounded(e.message)),
         offset: e.offset,
-        type_: Some(IcatExceptionType::from_wire(e.kind.wire_name())),
+        type_: Some(e.kind),
     }
 }
 
@@ -252,15 +252,13 @@ fn dispatch(icat: &Icat, request: Request) -> Result<String, IcatError> {
         }
         Request::IsAccessAllowed(r) => {
             let access = match r.access_type {
-                Some(AccessType::Read) => Access::Read,
-                Some(AccessType::Update) => Access::Update,
-                Some(AccessType::Delete) => Access::Delete,
-                Some(AccessType::Create) => Access::Create,
-                Some(s) => {
+                Some(AccessType::Unknown(s)) => {
                     return Err(IcatError::bad_parameter(format!(
-                        "accessType {s} is not one of READ, UPDATE, DELETE, CREATE"
+                        "accessType {s} is not one of {}",
+                        AccessType::VALUES.join(", ")
                     )));
                 }
+                Some(access) => access,
                 None => return Err(IcatError::bad_parameter("accessType must not be null")),
             };
             let allowed = icat.is_access_allowed(session(&r.session_id), &bean(r.bean)?, access)?;

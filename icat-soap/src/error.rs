@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
+use crate::model::IcatExceptionType;
 use crate::query::QueryError;
+
+/// The wire name of the `NOT_IMPLEMENTED` fault type (absent from ICAT 4.2's schema).
+const NOT_IMPLEMENTED: &str = "NOT_IMPLEMENTED";
 
 /// Everything that can go wrong when talking to ICAT.
 ///
@@ -312,22 +316,50 @@ fn http_advice(status: u16) -> &'static str {
 impl IcatError {
     /// Builds the variant for an `IcatException` of type `kind` (wire name, e.g. `"SESSION"`).
     pub fn from_fault(kind: &str, message: impl Into<String>, offset: i32) -> IcatError {
+        IcatError::from_fault_kind(&IcatExceptionType::from_wire(kind), message, offset)
+    }
+
+    /// Builds the variant for an `IcatException` of the generated type `kind`; kinds these
+    /// bindings do not know become [`IcatError::UnknownFault`].
+    ///
+    /// ```
+    /// use icat_soap::IcatError;
+    /// use icat_soap::model::IcatExceptionType;
+    /// let e = IcatError::from_fault_kind(&IcatExceptionType::Session, "expired", -1);
+    /// assert!(e.is_session());
+    /// assert_eq!(e.fault_kind(), Some(IcatExceptionType::Session));
+    /// ```
+    pub fn from_fault_kind(
+        kind: &IcatExceptionType,
+        message: impl Into<String>,
+        offset: i32,
+    ) -> IcatError {
+        use IcatExceptionType as K;
         let message = message.into();
         match kind {
-            "BAD_PARAMETER" => IcatError::BadParameter { message, offset },
-            "INTERNAL" => IcatError::Internal { message, offset },
-            "INSUFFICIENT_PRIVILEGES" => IcatError::InsufficientPrivileges { message, offset },
-            "NO_SUCH_OBJECT_FOUND" => IcatError::NoSuchObjectFound { message, offset },
-            "OBJECT_ALREADY_EXISTS" => IcatError::ObjectAlreadyExists { message, offset },
-            "SESSION" => IcatError::Session { message, offset },
-            "VALIDATION" => IcatError::Validation { message, offset },
-            "NOT_IMPLEMENTED" => IcatError::NotImplemented { message, offset },
+            K::BadParameter => IcatError::BadParameter { message, offset },
+            K::Internal => IcatError::Internal { message, offset },
+            K::InsufficientPrivileges => IcatError::InsufficientPrivileges { message, offset },
+            K::NoSuchObjectFound => IcatError::NoSuchObjectFound { message, offset },
+            K::ObjectAlreadyExists => IcatError::ObjectAlreadyExists { message, offset },
+            K::Session => IcatError::Session { message, offset },
+            K::Validation => IcatError::Validation { message, offset },
+            // ICAT 4.2's schema has no NOT_IMPLEMENTED: matched by its wire name so that this
+            // runtime also compiles with bindings regenerated from an older WSDL.
+            other if other.as_str() == NOT_IMPLEMENTED => {
+                IcatError::NotImplemented { message, offset }
+            }
             other => IcatError::UnknownFault {
-                kind: other.to_owned(),
+                kind: other.as_str().to_owned(),
                 message,
                 offset,
             },
         }
+    }
+
+    /// The server's `IcatException` type, for faults (the generated enumeration).
+    pub fn fault_kind(&self) -> Option<IcatExceptionType> {
+        self.fault_type().map(IcatExceptionType::from_wire)
     }
 
     /// True for a `SESSION` fault (invalid, expired or unknown session, or failed login).
@@ -345,7 +377,7 @@ impl IcatError {
             IcatError::ObjectAlreadyExists { .. } => "OBJECT_ALREADY_EXISTS",
             IcatError::Session { .. } => "SESSION",
             IcatError::Validation { .. } => "VALIDATION",
-            IcatError::NotImplemented { .. } => "NOT_IMPLEMENTED",
+            IcatError::NotImplemented { .. } => NOT_IMPLEMENTED,
             IcatError::UnknownFault { kind, .. } => kind,
             _ => return None,
         })

@@ -124,6 +124,9 @@ pub struct OperationInfo {
     pub response_type: &'static str,
     /// Names of the faults the operation declares, e.g. `["IcatException"]`.
     pub faults: &'static [&'static str],
+    /// True when the operation only reads, so repeating it after a lost answer is harmless (from
+    /// `wsdl/read-only-operations.txt`: the WSDL cannot say it).
+    pub read_only: bool,
 }
 
 /// Looks up an entity by its JPQL name (e.g. `"Dataset"`); exact, case-sensitive.

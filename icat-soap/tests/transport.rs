@@ -206,6 +206,34 @@ async fn slow_servers_time_out_with_a_timeout_error() {
 }
 
 #[tokio::test]
+async fn a_client_brought_by_the_caller_sends_the_requests() {
+    let server = Replay::start(|_, _| answer("getApiVersion", "<return>6.2.0</return>")).await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-facility", "test-facility".parse().unwrap());
+    let http = icat_soap::tls::Trust::system()
+        .http_client_builder()
+        .unwrap()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .user_agent("own-client/1.0")
+        .build()
+        .unwrap();
+    let client = Client::builder(&server.url)
+        .http_client(http)
+        .build()
+        .expect("client");
+    let reply = client
+        .post_envelope(VERSION_REQUEST.into())
+        .await
+        .expect("reply");
+    assert!(matches!(reply, Reply::Answer(_)), "{reply:?}");
+    let rec = &server.recorded()[0];
+    assert_eq!(rec.header("x-facility"), Some("test-facility"));
+    assert_eq!(rec.header("user-agent"), Some("own-client/1.0"));
+    assert_eq!(rec.path, "/ICATService/ICAT");
+}
+
+#[tokio::test]
 async fn refused_connections_are_connect_errors() {
     // Bind then drop a listener to get a port nobody listens on.
     let port = {

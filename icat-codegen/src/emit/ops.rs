@@ -70,6 +70,7 @@ pub(crate) fn emit(model: &Model, rt: &TokenStream) -> TokenStream {
         let req = &op.request.rust;
         let resp = &op.response.rust;
         let faults = &op.faults;
+        let read_only = op.read_only;
         quote! {
             #rt::meta::OperationInfo {
                 name: #name,
@@ -79,6 +80,7 @@ pub(crate) fn emit(model: &Model, rt: &TokenStream) -> TokenStream {
                 request_type: #req,
                 response_type: #resp,
                 faults: &[#(#faults),*],
+                read_only: #read_only,
             },
         }
     });

@@ -237,6 +237,13 @@ pub(crate) fn emit_struct(s: &StructDef, model: &Model, rt: &TokenStream) -> Tok
 }
 
 /// Entity structs and the `Entity` union.
+/// True when the entity has the optional `id: Option<i64>` of `entityBaseBean`.
+fn has_optional_id(s: &StructDef) -> bool {
+    s.fields.iter().any(|f| {
+        f.xml == "id" && f.ty == FieldType::Prim(Prim::Long) && f.occurs == Occurs::Optional
+    })
+}
+
 pub(crate) fn emit_entities(model: &Model, rt: &TokenStream) -> TokenStream {
     let structs = model.entities().map(|s| emit_struct(s, model, rt));
     let entities: Vec<&StructDef> = model.entities().collect();
@@ -265,10 +272,7 @@ pub(crate) fn emit_entities(model: &Model, rt: &TokenStream) -> TokenStream {
     });
     let ids = entities.iter().map(|s| {
         let n = ident(&s.rust);
-        let has_id = s.fields.iter().any(|f| {
-            f.xml == "id" && f.ty == FieldType::Prim(Prim::Long) && f.occurs == Occurs::Optional
-        });
-        if has_id {
+        if has_optional_id(s) {
             quote!(Entity::#n(e) => e.id,)
         } else {
             quote!(Entity::#n(_) => None,)
@@ -299,6 +303,64 @@ pub(crate) fn emit_entities(model: &Model, rt: &TokenStream) -> TokenStream {
             }
         }
     });
+    // Entities with an `id` (every ICAT entity: `entityBaseBean` has one) get the runtime's
+    // `EntityType` trait, a reference-by-id constructor and `.into()` for related-object slots.
+    let with_id: Vec<&StructDef> = entities
+        .iter()
+        .copied()
+        .filter(|s| has_optional_id(s))
+        .collect();
+    let entity_types = with_id.iter().map(|s| {
+        let n = ident(&s.rust);
+        let lit = &s.rust;
+        quote! {
+            impl #rt::EntityType for #n {
+                const NAME: &'static str = #lit;
+                fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+                    match entity {
+                        Entity::#n(e) => Ok(*e),
+                        other => Err(other.entity_name()),
+                    }
+                }
+                fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+                    match entity {
+                        Entity::#n(e) => Some(e),
+                        _ => None,
+                    }
+                }
+                fn id(&self) -> Option<i64> {
+                    self.id
+                }
+                fn reference(id: i64) -> Self {
+                    #n::reference(id)
+                }
+            }
+
+            impl #n {
+                /// An entity with only its id set, to refer to an existing object in a create,
+                /// update or delete.
+                pub fn reference(id: i64) -> Self {
+                    #n {
+                        id: Some(id),
+                        ..::std::default::Default::default()
+                    }
+                }
+            }
+
+            impl From<#n> for Option<Box<#n>> {
+                /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+                fn from(entity: #n) -> Self {
+                    Some(Box::new(entity))
+                }
+            }
+        }
+    });
+    let all_names = entities.iter().map(|s| &s.rust);
+    let reference_arms = with_id.iter().map(|s| {
+        let n = ident(&s.rust);
+        let lit = &s.rust;
+        quote!(#lit => Entity::#n(Box::new(#n::reference(id))),)
+    });
     let derive = super::derive_with_serde(rt, quote!(Debug, Clone, PartialEq,));
     let union = if entities.is_empty() {
         quote!()
@@ -312,6 +374,18 @@ pub(crate) fn emit_entities(model: &Model, rt: &TokenStream) -> TokenStream {
             }
 
             impl Entity {
+                /// Every entity name of the schema (as used in JPQL), sorted.
+                pub const NAMES: &'static [&'static str] = &[#(#all_names),*];
+
+                /// An entity of type `entity_name` (e.g. `"Dataset"`) with only its id set, to refer
+                /// to an existing object; `None` when the schema has no such entity.
+                pub fn reference(entity_name: &str, id: i64) -> Option<Entity> {
+                    Some(match entity_name {
+                        #(#reference_arms)*
+                        _ => return None,
+                    })
+                }
+
                 /// The entity name as used in JPQL, e.g. `"Dataset"`.
                 pub fn entity_name(&self) -> &'static str {
                     match self { #(#names)* }
@@ -373,6 +447,8 @@ pub(crate) fn emit_entities(model: &Model, rt: &TokenStream) -> TokenStream {
             }
 
             #(#froms)*
+
+            #(#entity_types)*
         }
     };
     quote! {

@@ -84,7 +84,7 @@ fn an_in_list_longer_than_the_database_variable_limit_is_answered() {
         let found = found.unwrap_or_else(|e| {
             panic!(
                 "{}: {}",
-                e.kind.wire_name(),
+                e.kind.as_str(),
                 &e.message[..200.min(e.message.len())]
             )
         });

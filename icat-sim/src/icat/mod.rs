@@ -19,30 +19,9 @@ use crate::error::IcatError;
 /// The API version a 6.2.0 server reports.
 pub const API_VERSION: &str = "6.2.0";
 
-/// The kinds of access `isAccessAllowed` asks about (and rules grant).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Access {
-    /// READ.
-    Read,
-    /// UPDATE.
-    Update,
-    /// DELETE.
-    Delete,
-    /// CREATE.
-    Create,
-}
-
-impl Access {
-    /// The wire name (`READ`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            Access::Read => "READ",
-            Access::Update => "UPDATE",
-            Access::Delete => "DELETE",
-            Access::Create => "CREATE",
-        }
-    }
-}
+/// The kinds of access `isAccessAllowed` asks about (and rules grant): the enumeration generated
+/// from the WSDL (`accessType`).
+pub use icat_soap::model::AccessType as Access;
 
 /// One authenticator as `getAuthenticatorInfo` describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -248,7 +227,7 @@ impl Icat {
 pub(crate) fn denied(access: Access, entity: &str) -> IcatError {
     IcatError::privileges(format!(
         "{} access to this {entity} is not allowed.",
-        access.name()
+        access.as_str()
     ))
 }
 

@@ -140,7 +140,8 @@ impl Icat {
                     Err(e) => Err(e),
                 }
             }
-            Access::Read | Access::Update | Access::Delete => {
+            // READ, UPDATE and DELETE (the SOAP layer refuses types the schema lacks).
+            _ => {
                 let Some(id) = bean.id() else {
                     return Ok(false);
                 };

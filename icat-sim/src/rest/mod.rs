@@ -52,6 +52,8 @@ pub fn status_of(kind: IcatErrorKind) -> StatusCode {
             StatusCode::PRECONDITION_FAILED
         }
         IcatErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+        // A type a newer schema adds (the simulator never makes one).
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -60,7 +62,7 @@ pub fn status_of(kind: IcatErrorKind) -> StatusCode {
 /// [`MAX_FAULT_MESSAGE`](crate::error::MAX_FAULT_MESSAGE) bytes, as SOAP faults are.
 pub fn error_response(e: &IcatError) -> Response {
     let message = crate::error::bounded(e.message.clone());
-    let mut body = serde_json::json!({"code": e.kind.wire_name(), "message": message});
+    let mut body = serde_json::json!({"code": e.kind.as_str(), "message": message});
     if e.offset >= 0 {
         body["offset"] = serde_json::json!(e.offset);
     }
@@ -99,7 +101,7 @@ where
     match tokio::task::spawn_blocking(move || work(&icat)).await {
         Ok(Ok(response)) => response,
         Ok(Err(e)) => {
-            tracing::debug!(kind = e.kind.wire_name(), "ICAT REST error");
+            tracing::debug!(kind = e.kind.as_str(), "ICAT REST error");
             error_response(&e)
         }
         Err(e) => {

@@ -43,6 +43,7 @@ pub struct ClientBuilder {
     operation_timeout: Option<Duration>,
     max_response_size: u64,
     retry: RetryPolicy,
+    http: Option<reqwest::Client>,
 }
 
 impl ClientBuilder {
@@ -61,7 +62,38 @@ impl ClientBuilder {
             operation_timeout: None,
             max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
             retry: RetryPolicy::default(),
+            http: None,
         }
+    }
+
+    /// Sends the requests with this HTTP client (bring your own: a shared connection pool, a
+    /// custom resolver or middleware-configured client) instead of building one.
+    ///
+    /// The client is used as it is: the builder's HTTP-level settings ([`timeout`](Self::timeout),
+    /// [`connect_timeout`](Self::connect_timeout), [`read_timeout`](Self::read_timeout), CA
+    /// certificates, [`danger_accept_invalid_certs`](Self::danger_accept_invalid_certs),
+    /// [`proxy_from_env`](Self::proxy_from_env), [`user_agent`](Self::user_agent)) are not applied
+    /// to it; [`operation_timeout`](Self::operation_timeout),
+    /// [`max_response_size`](Self::max_response_size) and [`retry`](Self::retry) still are, and
+    /// `timeout` is what timeout errors report. Build the client with
+    /// `redirect(reqwest::redirect::Policy::none())`: a client that follows redirects would send a
+    /// login's password wherever a server points it. [`tls::Trust`](crate::tls::Trust) makes the
+    /// TLS settings this crate uses (`Trust::http_client_builder`).
+    ///
+    /// ```
+    /// let http = icat_soap::tls::Trust::system()
+    ///     .http_client_builder()?
+    ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .build()?;
+    /// let client = icat_soap::client::Client::builder("https://icat.example.org")
+    ///     .http_client(http)
+    ///     .build()?;
+    /// assert_eq!(client.endpoint(), "https://icat.example.org/ICATService/ICAT");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
     }
 
     /// Longest pause allowed between two reads of an answer (default: none beyond
@@ -143,6 +175,25 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client, IcatError> {
         let endpoint = endpoint_url(&self.url)?;
         super::warn_if_plain_http(&endpoint, "ICAT", "the password and session ids");
+        let http = match &self.http {
+            Some(http) => http.clone(),
+            None => self.build_http()?,
+        };
+        Ok(Client {
+            transport: Arc::new(Transport {
+                http,
+                endpoint,
+                timeout: self.timeout,
+                read_timeout: self.read_timeout,
+                operation_timeout: self.operation_timeout,
+                max_response_size: self.max_response_size,
+                retry: self.retry,
+            }),
+        })
+    }
+
+    /// The HTTP client for the builder's settings.
+    fn build_http(&self) -> Result<reqwest::Client, IcatError> {
         let mut http = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
@@ -152,7 +203,7 @@ impl ClientBuilder {
             // included) to wherever the server points, maybe plain http. It is reported instead.
             .redirect(reqwest::redirect::Policy::none())
             .referer(false)
-            .user_agent(self.user_agent)
+            .user_agent(&self.user_agent)
             .pool_idle_timeout(Duration::from_secs(60));
         if let Some(t) = self.read_timeout {
             http = http.read_timeout(t);
@@ -177,20 +228,8 @@ impl ClientBuilder {
         if !self.proxy_from_env {
             http = http.no_proxy();
         }
-        let http = http
-            .build()
-            .map_err(|e| IcatError::Config(format!("cannot set up the HTTP client: {e}")))?;
-        Ok(Client {
-            transport: Arc::new(Transport {
-                http,
-                endpoint,
-                timeout: self.timeout,
-                read_timeout: self.read_timeout,
-                operation_timeout: self.operation_timeout,
-                max_response_size: self.max_response_size,
-                retry: self.retry,
-            }),
-        })
+        http.build()
+            .map_err(|e| IcatError::Config(format!("cannot set up the HTTP client: {e}")))
     }
 }
 

@@ -73,23 +73,11 @@ impl RetryPolicy {
     }
 }
 
-/// True for operations that read only, so that repeating one after a lost answer is harmless.
+/// True for operations that read only, so that repeating one after a lost answer is harmless: the
+/// generated [`OperationInfo::read_only`](crate::meta::OperationInfo::read_only) flag. Operations
+/// these bindings do not know are never retried.
 pub fn is_idempotent(operation: &str) -> bool {
-    matches!(
-        operation,
-        "search"
-            | "get"
-            | "getUserName"
-            | "getRemainingMinutes"
-            | "getApiVersion"
-            | "getEntityNames"
-            | "getEntityInfo"
-            | "getAuthenticatorInfo"
-            | "getProperties"
-            | "isAccessAllowed"
-            | "refresh"
-            | "dummy"
-    )
+    crate::meta::operation(operation).is_some_and(|op| op.read_only)
 }
 
 /// True for failures that another attempt may not meet: no connection, a connection broken while
@@ -136,6 +124,7 @@ mod tests {
             "update",
             "delete",
             "deleteMany",
+            "noSuchOperation",
         ] {
             assert!(!is_idempotent(op), "{op}");
         }

@@ -8,6 +8,10 @@ use crate::model::{Entity, Value};
 use crate::query::Query;
 
 /// An entity struct that can be taken out of the [`Entity`] union, e.g. `Investigation`.
+///
+/// `cargo xtask codegen` implements it for every entity of the schema (with `reference(id)` and
+/// `From<T> for Option<Box<T>>`); [`Entity::NAMES`] lists them and [`Entity::reference`] builds one
+/// by name.
 pub trait EntityType: Into<Entity> + Sized + Send + 'static {
     /// The JPQL entity name, e.g. `"Investigation"`.
     const NAME: &'static str;
@@ -35,108 +39,6 @@ pub trait EntityType: Into<Entity> + Sized + Send + 'static {
         self.id().ok_or(IcatError::MissingId { entity: Self::NAME })
     }
 }
-
-macro_rules! entity_types {
-    ($($name:ident),* $(,)?) => {
-        $(
-            impl EntityType for crate::model::$name {
-                const NAME: &'static str = stringify!($name);
-                fn from_entity(entity: Entity) -> Result<Self, &'static str> {
-                    match entity {
-                        Entity::$name(e) => Ok(*e),
-                        other => Err(other.entity_name()),
-                    }
-                }
-                fn ref_from_entity(entity: &Entity) -> Option<&Self> {
-                    match entity {
-                        Entity::$name(e) => Some(e),
-                        _ => None,
-                    }
-                }
-                fn id(&self) -> Option<i64> {
-                    self.id
-                }
-                fn reference(id: i64) -> Self {
-                    crate::model::$name::reference(id)
-                }
-            }
-
-            impl crate::model::$name {
-                /// An entity with only its id set, to refer to an existing object in a create,
-                /// update or delete.
-                pub fn reference(id: i64) -> Self {
-                    crate::model::$name {
-                        id: Some(id),
-                        ..Default::default()
-                    }
-                }
-            }
-
-            impl From<crate::model::$name> for Option<Box<crate::model::$name>> {
-                /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
-                fn from(entity: crate::model::$name) -> Self {
-                    Some(Box::new(entity))
-                }
-            }
-        )*
-    };
-}
-
-entity_types!(
-    Affiliation,
-    Application,
-    DataCollection,
-    DataCollectionDatafile,
-    DataCollectionDataset,
-    DataCollectionInvestigation,
-    DataCollectionParameter,
-    DataPublication,
-    DataPublicationDate,
-    DataPublicationFunding,
-    DataPublicationType,
-    DataPublicationUser,
-    Datafile,
-    DatafileFormat,
-    DatafileParameter,
-    Dataset,
-    DatasetInstrument,
-    DatasetParameter,
-    DatasetTechnique,
-    DatasetType,
-    Facility,
-    FacilityCycle,
-    FundingReference,
-    Grouping,
-    Instrument,
-    InstrumentScientist,
-    Investigation,
-    InvestigationFacilityCycle,
-    InvestigationFunding,
-    InvestigationGroup,
-    InvestigationInstrument,
-    InvestigationParameter,
-    InvestigationType,
-    InvestigationUser,
-    Job,
-    Keyword,
-    ParameterType,
-    PermissibleStringValue,
-    PublicStep,
-    Publication,
-    RelatedDatafile,
-    RelatedItem,
-    Rule,
-    Sample,
-    SampleParameter,
-    SampleType,
-    Shift,
-    Study,
-    StudyInvestigation,
-    Subject,
-    Technique,
-    User,
-    UserGroup,
-);
 
 /// A short description of a search result, for errors.
 fn describe(value: &Value) -> String {

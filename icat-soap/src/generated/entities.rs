@@ -5982,6 +5982,228 @@ pub enum Entity {
     UserGroup(Box<UserGroup>),
 }
 impl Entity {
+    /// Every entity name of the schema (as used in JPQL), sorted.
+    pub const NAMES: &'static [&'static str] = &[
+        "Affiliation",
+        "Application",
+        "DataCollection",
+        "DataCollectionDatafile",
+        "DataCollectionDataset",
+        "DataCollectionInvestigation",
+        "DataCollectionParameter",
+        "DataPublication",
+        "DataPublicationDate",
+        "DataPublicationFunding",
+        "DataPublicationType",
+        "DataPublicationUser",
+        "Datafile",
+        "DatafileFormat",
+        "DatafileParameter",
+        "Dataset",
+        "DatasetInstrument",
+        "DatasetParameter",
+        "DatasetTechnique",
+        "DatasetType",
+        "Facility",
+        "FacilityCycle",
+        "FundingReference",
+        "Grouping",
+        "Instrument",
+        "InstrumentScientist",
+        "Investigation",
+        "InvestigationFacilityCycle",
+        "InvestigationFunding",
+        "InvestigationGroup",
+        "InvestigationInstrument",
+        "InvestigationParameter",
+        "InvestigationType",
+        "InvestigationUser",
+        "Job",
+        "Keyword",
+        "ParameterType",
+        "PermissibleStringValue",
+        "PublicStep",
+        "Publication",
+        "RelatedDatafile",
+        "RelatedItem",
+        "Rule",
+        "Sample",
+        "SampleParameter",
+        "SampleType",
+        "Shift",
+        "Study",
+        "StudyInvestigation",
+        "Subject",
+        "Technique",
+        "User",
+        "UserGroup",
+    ];
+    /// An entity of type `entity_name` (e.g. `"Dataset"`) with only its id set, to refer
+    /// to an existing object; `None` when the schema has no such entity.
+    pub fn reference(entity_name: &str, id: i64) -> Option<Entity> {
+        Some(
+            match entity_name {
+                "Affiliation" => {
+                    Entity::Affiliation(Box::new(Affiliation::reference(id)))
+                }
+                "Application" => {
+                    Entity::Application(Box::new(Application::reference(id)))
+                }
+                "DataCollection" => {
+                    Entity::DataCollection(Box::new(DataCollection::reference(id)))
+                }
+                "DataCollectionDatafile" => {
+                    Entity::DataCollectionDatafile(
+                        Box::new(DataCollectionDatafile::reference(id)),
+                    )
+                }
+                "DataCollectionDataset" => {
+                    Entity::DataCollectionDataset(
+                        Box::new(DataCollectionDataset::reference(id)),
+                    )
+                }
+                "DataCollectionInvestigation" => {
+                    Entity::DataCollectionInvestigation(
+                        Box::new(DataCollectionInvestigation::reference(id)),
+                    )
+                }
+                "DataCollectionParameter" => {
+                    Entity::DataCollectionParameter(
+                        Box::new(DataCollectionParameter::reference(id)),
+                    )
+                }
+                "DataPublication" => {
+                    Entity::DataPublication(Box::new(DataPublication::reference(id)))
+                }
+                "DataPublicationDate" => {
+                    Entity::DataPublicationDate(
+                        Box::new(DataPublicationDate::reference(id)),
+                    )
+                }
+                "DataPublicationFunding" => {
+                    Entity::DataPublicationFunding(
+                        Box::new(DataPublicationFunding::reference(id)),
+                    )
+                }
+                "DataPublicationType" => {
+                    Entity::DataPublicationType(
+                        Box::new(DataPublicationType::reference(id)),
+                    )
+                }
+                "DataPublicationUser" => {
+                    Entity::DataPublicationUser(
+                        Box::new(DataPublicationUser::reference(id)),
+                    )
+                }
+                "Datafile" => Entity::Datafile(Box::new(Datafile::reference(id))),
+                "DatafileFormat" => {
+                    Entity::DatafileFormat(Box::new(DatafileFormat::reference(id)))
+                }
+                "DatafileParameter" => {
+                    Entity::DatafileParameter(Box::new(DatafileParameter::reference(id)))
+                }
+                "Dataset" => Entity::Dataset(Box::new(Dataset::reference(id))),
+                "DatasetInstrument" => {
+                    Entity::DatasetInstrument(Box::new(DatasetInstrument::reference(id)))
+                }
+                "DatasetParameter" => {
+                    Entity::DatasetParameter(Box::new(DatasetParameter::reference(id)))
+                }
+                "DatasetTechnique" => {
+                    Entity::DatasetTechnique(Box::new(DatasetTechnique::reference(id)))
+                }
+                "DatasetType" => {
+                    Entity::DatasetType(Box::new(DatasetType::reference(id)))
+                }
+                "Facility" => Entity::Facility(Box::new(Facility::reference(id))),
+                "FacilityCycle" => {
+                    Entity::FacilityCycle(Box::new(FacilityCycle::reference(id)))
+                }
+                "FundingReference" => {
+                    Entity::FundingReference(Box::new(FundingReference::reference(id)))
+                }
+                "Grouping" => Entity::Grouping(Box::new(Grouping::reference(id))),
+                "Instrument" => Entity::Instrument(Box::new(Instrument::reference(id))),
+                "InstrumentScientist" => {
+                    Entity::InstrumentScientist(
+                        Box::new(InstrumentScientist::reference(id)),
+                    )
+                }
+                "Investigation" => {
+                    Entity::Investigation(Box::new(Investigation::reference(id)))
+                }
+                "InvestigationFacilityCycle" => {
+                    Entity::InvestigationFacilityCycle(
+                        Box::new(InvestigationFacilityCycle::reference(id)),
+                    )
+                }
+                "InvestigationFunding" => {
+                    Entity::InvestigationFunding(
+                        Box::new(InvestigationFunding::reference(id)),
+                    )
+                }
+                "InvestigationGroup" => {
+                    Entity::InvestigationGroup(
+                        Box::new(InvestigationGroup::reference(id)),
+                    )
+                }
+                "InvestigationInstrument" => {
+                    Entity::InvestigationInstrument(
+                        Box::new(InvestigationInstrument::reference(id)),
+                    )
+                }
+                "InvestigationParameter" => {
+                    Entity::InvestigationParameter(
+                        Box::new(InvestigationParameter::reference(id)),
+                    )
+                }
+                "InvestigationType" => {
+                    Entity::InvestigationType(Box::new(InvestigationType::reference(id)))
+                }
+                "InvestigationUser" => {
+                    Entity::InvestigationUser(Box::new(InvestigationUser::reference(id)))
+                }
+                "Job" => Entity::Job(Box::new(Job::reference(id))),
+                "Keyword" => Entity::Keyword(Box::new(Keyword::reference(id))),
+                "ParameterType" => {
+                    Entity::ParameterType(Box::new(ParameterType::reference(id)))
+                }
+                "PermissibleStringValue" => {
+                    Entity::PermissibleStringValue(
+                        Box::new(PermissibleStringValue::reference(id)),
+                    )
+                }
+                "PublicStep" => Entity::PublicStep(Box::new(PublicStep::reference(id))),
+                "Publication" => {
+                    Entity::Publication(Box::new(Publication::reference(id)))
+                }
+                "RelatedDatafile" => {
+                    Entity::RelatedDatafile(Box::new(RelatedDatafile::reference(id)))
+                }
+                "RelatedItem" => {
+                    Entity::RelatedItem(Box::new(RelatedItem::reference(id)))
+                }
+                "Rule" => Entity::Rule(Box::new(Rule::reference(id))),
+                "Sample" => Entity::Sample(Box::new(Sample::reference(id))),
+                "SampleParameter" => {
+                    Entity::SampleParameter(Box::new(SampleParameter::reference(id)))
+                }
+                "SampleType" => Entity::SampleType(Box::new(SampleType::reference(id))),
+                "Shift" => Entity::Shift(Box::new(Shift::reference(id))),
+                "Study" => Entity::Study(Box::new(Study::reference(id))),
+                "StudyInvestigation" => {
+                    Entity::StudyInvestigation(
+                        Box::new(StudyInvestigation::reference(id)),
+                    )
+                }
+                "Subject" => Entity::Subject(Box::new(Subject::reference(id))),
+                "Technique" => Entity::Technique(Box::new(Technique::reference(id))),
+                "User" => Entity::User(Box::new(User::reference(id))),
+                "UserGroup" => Entity::UserGroup(Box::new(UserGroup::reference(id))),
+                _ => return None,
+            },
+        )
+    }
     /// The entity name as used in JPQL, e.g. `"Dataset"`.
     pub fn entity_name(&self) -> &'static str {
         match self {
@@ -7001,5 +7223,1966 @@ impl From<UserGroup> for Entity {
 impl From<Box<UserGroup>> for Entity {
     fn from(e: Box<UserGroup>) -> Self {
         Entity::UserGroup(e)
+    }
+}
+impl crate::EntityType for Affiliation {
+    const NAME: &'static str = "Affiliation";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::Affiliation(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::Affiliation(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        Affiliation::reference(id)
+    }
+}
+impl Affiliation {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        Affiliation {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<Affiliation> for Option<Box<Affiliation>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: Affiliation) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for Application {
+    const NAME: &'static str = "Application";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::Application(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::Application(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        Application::reference(id)
+    }
+}
+impl Application {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        Application {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<Application> for Option<Box<Application>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: Application) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for DataCollection {
+    const NAME: &'static str = "DataCollection";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::DataCollection(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::DataCollection(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        DataCollection::reference(id)
+    }
+}
+impl DataCollection {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        DataCollection {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<DataCollection> for Option<Box<DataCollection>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: DataCollection) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for DataCollectionDatafile {
+    const NAME: &'static str = "DataCollectionDatafile";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::DataCollectionDatafile(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::DataCollectionDatafile(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        DataCollectionDatafile::reference(id)
+    }
+}
+impl DataCollectionDatafile {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        DataCollectionDatafile {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<DataCollectionDatafile> for Option<Box<DataCollectionDatafile>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: DataCollectionDatafile) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for DataCollectionDataset {
+    const NAME: &'static str = "DataCollectionDataset";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::DataCollectionDataset(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::DataCollectionDataset(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        DataCollectionDataset::reference(id)
+    }
+}
+impl DataCollectionDataset {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        DataCollectionDataset {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<DataCollectionDataset> for Option<Box<DataCollectionDataset>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: DataCollectionDataset) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for DataCollectionInvestigation {
+    const NAME: &'static str = "DataCollectionInvestigation";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::DataCollectionInvestigation(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::DataCollectionInvestigation(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        DataCollectionInvestigation::reference(id)
+    }
+}
+impl DataCollectionInvestigation {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        DataCollectionInvestigation {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<DataCollectionInvestigation> for Option<Box<DataCollectionInvestigation>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: DataCollectionInvestigation) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for DataCollectionParameter {
+    const NAME: &'static str = "DataCollectionParameter";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::DataCollectionParameter(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::DataCollectionParameter(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        DataCollectionParameter::reference(id)
+    }
+}
+impl DataCollectionParameter {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        DataCollectionParameter {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<DataCollectionParameter> for Option<Box<DataCollectionParameter>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: DataCollectionParameter) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for DataPublication {
+    const NAME: &'static str = "DataPublication";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::DataPublication(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::DataPublication(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        DataPublication::reference(id)
+    }
+}
+impl DataPublication {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        DataPublication {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<DataPublication> for Option<Box<DataPublication>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: DataPublication) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for DataPublicationDate {
+    const NAME: &'static str = "DataPublicationDate";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::DataPublicationDate(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::DataPublicationDate(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        DataPublicationDate::reference(id)
+    }
+}
+impl DataPublicationDate {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        DataPublicationDate {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<DataPublicationDate> for Option<Box<DataPublicationDate>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: DataPublicationDate) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for DataPublicationFunding {
+    const NAME: &'static str = "DataPublicationFunding";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::DataPublicationFunding(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::DataPublicationFunding(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        DataPublicationFunding::reference(id)
+    }
+}
+impl DataPublicationFunding {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        DataPublicationFunding {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<DataPublicationFunding> for Option<Box<DataPublicationFunding>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: DataPublicationFunding) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for DataPublicationType {
+    const NAME: &'static str = "DataPublicationType";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::DataPublicationType(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::DataPublicationType(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        DataPublicationType::reference(id)
+    }
+}
+impl DataPublicationType {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        DataPublicationType {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<DataPublicationType> for Option<Box<DataPublicationType>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: DataPublicationType) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for DataPublicationUser {
+    const NAME: &'static str = "DataPublicationUser";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::DataPublicationUser(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::DataPublicationUser(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        DataPublicationUser::reference(id)
+    }
+}
+impl DataPublicationUser {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        DataPublicationUser {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<DataPublicationUser> for Option<Box<DataPublicationUser>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: DataPublicationUser) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for Datafile {
+    const NAME: &'static str = "Datafile";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::Datafile(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::Datafile(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        Datafile::reference(id)
+    }
+}
+impl Datafile {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        Datafile {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<Datafile> for Option<Box<Datafile>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: Datafile) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for DatafileFormat {
+    const NAME: &'static str = "DatafileFormat";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::DatafileFormat(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::DatafileFormat(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        DatafileFormat::reference(id)
+    }
+}
+impl DatafileFormat {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        DatafileFormat {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<DatafileFormat> for Option<Box<DatafileFormat>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: DatafileFormat) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for DatafileParameter {
+    const NAME: &'static str = "DatafileParameter";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::DatafileParameter(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::DatafileParameter(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        DatafileParameter::reference(id)
+    }
+}
+impl DatafileParameter {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        DatafileParameter {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<DatafileParameter> for Option<Box<DatafileParameter>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: DatafileParameter) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for Dataset {
+    const NAME: &'static str = "Dataset";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::Dataset(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::Dataset(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        Dataset::reference(id)
+    }
+}
+impl Dataset {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        Dataset {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<Dataset> for Option<Box<Dataset>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: Dataset) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for DatasetInstrument {
+    const NAME: &'static str = "DatasetInstrument";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::DatasetInstrument(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::DatasetInstrument(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        DatasetInstrument::reference(id)
+    }
+}
+impl DatasetInstrument {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        DatasetInstrument {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<DatasetInstrument> for Option<Box<DatasetInstrument>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: DatasetInstrument) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for DatasetParameter {
+    const NAME: &'static str = "DatasetParameter";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::DatasetParameter(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::DatasetParameter(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        DatasetParameter::reference(id)
+    }
+}
+impl DatasetParameter {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        DatasetParameter {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<DatasetParameter> for Option<Box<DatasetParameter>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: DatasetParameter) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for DatasetTechnique {
+    const NAME: &'static str = "DatasetTechnique";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::DatasetTechnique(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::DatasetTechnique(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        DatasetTechnique::reference(id)
+    }
+}
+impl DatasetTechnique {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        DatasetTechnique {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<DatasetTechnique> for Option<Box<DatasetTechnique>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: DatasetTechnique) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for DatasetType {
+    const NAME: &'static str = "DatasetType";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::DatasetType(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::DatasetType(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        DatasetType::reference(id)
+    }
+}
+impl DatasetType {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        DatasetType {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<DatasetType> for Option<Box<DatasetType>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: DatasetType) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for Facility {
+    const NAME: &'static str = "Facility";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::Facility(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::Facility(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        Facility::reference(id)
+    }
+}
+impl Facility {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        Facility {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<Facility> for Option<Box<Facility>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: Facility) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for FacilityCycle {
+    const NAME: &'static str = "FacilityCycle";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::FacilityCycle(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::FacilityCycle(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        FacilityCycle::reference(id)
+    }
+}
+impl FacilityCycle {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        FacilityCycle {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<FacilityCycle> for Option<Box<FacilityCycle>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: FacilityCycle) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for FundingReference {
+    const NAME: &'static str = "FundingReference";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::FundingReference(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::FundingReference(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        FundingReference::reference(id)
+    }
+}
+impl FundingReference {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        FundingReference {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<FundingReference> for Option<Box<FundingReference>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: FundingReference) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for Grouping {
+    const NAME: &'static str = "Grouping";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::Grouping(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::Grouping(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        Grouping::reference(id)
+    }
+}
+impl Grouping {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        Grouping {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<Grouping> for Option<Box<Grouping>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: Grouping) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for Instrument {
+    const NAME: &'static str = "Instrument";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::Instrument(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::Instrument(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        Instrument::reference(id)
+    }
+}
+impl Instrument {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        Instrument {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<Instrument> for Option<Box<Instrument>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: Instrument) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for InstrumentScientist {
+    const NAME: &'static str = "InstrumentScientist";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::InstrumentScientist(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::InstrumentScientist(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        InstrumentScientist::reference(id)
+    }
+}
+impl InstrumentScientist {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        InstrumentScientist {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<InstrumentScientist> for Option<Box<InstrumentScientist>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: InstrumentScientist) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for Investigation {
+    const NAME: &'static str = "Investigation";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::Investigation(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::Investigation(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        Investigation::reference(id)
+    }
+}
+impl Investigation {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        Investigation {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<Investigation> for Option<Box<Investigation>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: Investigation) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for InvestigationFacilityCycle {
+    const NAME: &'static str = "InvestigationFacilityCycle";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::InvestigationFacilityCycle(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::InvestigationFacilityCycle(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        InvestigationFacilityCycle::reference(id)
+    }
+}
+impl InvestigationFacilityCycle {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        InvestigationFacilityCycle {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<InvestigationFacilityCycle> for Option<Box<InvestigationFacilityCycle>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: InvestigationFacilityCycle) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for InvestigationFunding {
+    const NAME: &'static str = "InvestigationFunding";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::InvestigationFunding(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::InvestigationFunding(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        InvestigationFunding::reference(id)
+    }
+}
+impl InvestigationFunding {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        InvestigationFunding {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<InvestigationFunding> for Option<Box<InvestigationFunding>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: InvestigationFunding) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for InvestigationGroup {
+    const NAME: &'static str = "InvestigationGroup";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::InvestigationGroup(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::InvestigationGroup(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        InvestigationGroup::reference(id)
+    }
+}
+impl InvestigationGroup {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        InvestigationGroup {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<InvestigationGroup> for Option<Box<InvestigationGroup>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: InvestigationGroup) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for InvestigationInstrument {
+    const NAME: &'static str = "InvestigationInstrument";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::InvestigationInstrument(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::InvestigationInstrument(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        InvestigationInstrument::reference(id)
+    }
+}
+impl InvestigationInstrument {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        InvestigationInstrument {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<InvestigationInstrument> for Option<Box<InvestigationInstrument>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: InvestigationInstrument) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for InvestigationParameter {
+    const NAME: &'static str = "InvestigationParameter";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::InvestigationParameter(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::InvestigationParameter(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        InvestigationParameter::reference(id)
+    }
+}
+impl InvestigationParameter {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        InvestigationParameter {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<InvestigationParameter> for Option<Box<InvestigationParameter>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: InvestigationParameter) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for InvestigationType {
+    const NAME: &'static str = "InvestigationType";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::InvestigationType(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::InvestigationType(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        InvestigationType::reference(id)
+    }
+}
+impl InvestigationType {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        InvestigationType {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<InvestigationType> for Option<Box<InvestigationType>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: InvestigationType) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for InvestigationUser {
+    const NAME: &'static str = "InvestigationUser";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::InvestigationUser(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::InvestigationUser(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        InvestigationUser::reference(id)
+    }
+}
+impl InvestigationUser {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        InvestigationUser {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<InvestigationUser> for Option<Box<InvestigationUser>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: InvestigationUser) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for Job {
+    const NAME: &'static str = "Job";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::Job(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::Job(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        Job::reference(id)
+    }
+}
+impl Job {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        Job {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<Job> for Option<Box<Job>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: Job) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for Keyword {
+    const NAME: &'static str = "Keyword";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::Keyword(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::Keyword(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        Keyword::reference(id)
+    }
+}
+impl Keyword {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        Keyword {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<Keyword> for Option<Box<Keyword>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: Keyword) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for ParameterType {
+    const NAME: &'static str = "ParameterType";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::ParameterType(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::ParameterType(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        ParameterType::reference(id)
+    }
+}
+impl ParameterType {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        ParameterType {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<ParameterType> for Option<Box<ParameterType>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: ParameterType) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for PermissibleStringValue {
+    const NAME: &'static str = "PermissibleStringValue";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::PermissibleStringValue(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::PermissibleStringValue(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        PermissibleStringValue::reference(id)
+    }
+}
+impl PermissibleStringValue {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        PermissibleStringValue {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<PermissibleStringValue> for Option<Box<PermissibleStringValue>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: PermissibleStringValue) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for PublicStep {
+    const NAME: &'static str = "PublicStep";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::PublicStep(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::PublicStep(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        PublicStep::reference(id)
+    }
+}
+impl PublicStep {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        PublicStep {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<PublicStep> for Option<Box<PublicStep>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: PublicStep) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for Publication {
+    const NAME: &'static str = "Publication";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::Publication(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::Publication(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        Publication::reference(id)
+    }
+}
+impl Publication {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        Publication {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<Publication> for Option<Box<Publication>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: Publication) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for RelatedDatafile {
+    const NAME: &'static str = "RelatedDatafile";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::RelatedDatafile(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::RelatedDatafile(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        RelatedDatafile::reference(id)
+    }
+}
+impl RelatedDatafile {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        RelatedDatafile {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<RelatedDatafile> for Option<Box<RelatedDatafile>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: RelatedDatafile) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for RelatedItem {
+    const NAME: &'static str = "RelatedItem";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::RelatedItem(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::RelatedItem(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        RelatedItem::reference(id)
+    }
+}
+impl RelatedItem {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        RelatedItem {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<RelatedItem> for Option<Box<RelatedItem>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: RelatedItem) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for Rule {
+    const NAME: &'static str = "Rule";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::Rule(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::Rule(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        Rule::reference(id)
+    }
+}
+impl Rule {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        Rule {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<Rule> for Option<Box<Rule>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: Rule) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for Sample {
+    const NAME: &'static str = "Sample";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::Sample(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::Sample(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        Sample::reference(id)
+    }
+}
+impl Sample {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        Sample {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<Sample> for Option<Box<Sample>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: Sample) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for SampleParameter {
+    const NAME: &'static str = "SampleParameter";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::SampleParameter(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::SampleParameter(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        SampleParameter::reference(id)
+    }
+}
+impl SampleParameter {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        SampleParameter {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<SampleParameter> for Option<Box<SampleParameter>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: SampleParameter) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for SampleType {
+    const NAME: &'static str = "SampleType";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::SampleType(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::SampleType(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        SampleType::reference(id)
+    }
+}
+impl SampleType {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        SampleType {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<SampleType> for Option<Box<SampleType>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: SampleType) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for Shift {
+    const NAME: &'static str = "Shift";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::Shift(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::Shift(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        Shift::reference(id)
+    }
+}
+impl Shift {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        Shift {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<Shift> for Option<Box<Shift>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: Shift) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for Study {
+    const NAME: &'static str = "Study";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::Study(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::Study(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        Study::reference(id)
+    }
+}
+impl Study {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        Study {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<Study> for Option<Box<Study>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: Study) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for StudyInvestigation {
+    const NAME: &'static str = "StudyInvestigation";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::StudyInvestigation(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::StudyInvestigation(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        StudyInvestigation::reference(id)
+    }
+}
+impl StudyInvestigation {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        StudyInvestigation {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<StudyInvestigation> for Option<Box<StudyInvestigation>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: StudyInvestigation) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for Subject {
+    const NAME: &'static str = "Subject";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::Subject(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::Subject(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        Subject::reference(id)
+    }
+}
+impl Subject {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        Subject {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<Subject> for Option<Box<Subject>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: Subject) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for Technique {
+    const NAME: &'static str = "Technique";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::Technique(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::Technique(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        Technique::reference(id)
+    }
+}
+impl Technique {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        Technique {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<Technique> for Option<Box<Technique>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: Technique) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for User {
+    const NAME: &'static str = "User";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::User(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::User(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        User::reference(id)
+    }
+}
+impl User {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        User {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<User> for Option<Box<User>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: User) -> Self {
+        Some(Box::new(entity))
+    }
+}
+impl crate::EntityType for UserGroup {
+    const NAME: &'static str = "UserGroup";
+    fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
+        match entity {
+            Entity::UserGroup(e) => Ok(*e),
+            other => Err(other.entity_name()),
+        }
+    }
+    fn ref_from_entity(entity: &Entity) -> Option<&Self> {
+        match entity {
+            Entity::UserGroup(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        self.id
+    }
+    fn reference(id: i64) -> Self {
+        UserGroup::reference(id)
+    }
+}
+impl UserGroup {
+    /// An entity with only its id set, to refer to an existing object in a create,
+    /// update or delete.
+    pub fn reference(id: i64) -> Self {
+        UserGroup {
+            id: Some(id),
+            ..::std::default::Default::default()
+        }
+    }
+}
+impl From<UserGroup> for Option<Box<UserGroup>> {
+    /// `Some(Box::new(entity))`, so related objects are set with `.into()`.
+    fn from(entity: UserGroup) -> Self {
+        Some(Box::new(entity))
     }
 }

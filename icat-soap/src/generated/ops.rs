@@ -2252,6 +2252,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "CreateRequest",
         response_type: "CreateResponse",
         faults: &["IcatException"],
+        read_only: false,
     },
     crate::meta::OperationInfo {
         name: "createMany",
@@ -2261,6 +2262,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "CreateManyRequest",
         response_type: "CreateManyResponse",
         faults: &["IcatException"],
+        read_only: false,
     },
     crate::meta::OperationInfo {
         name: "delete",
@@ -2270,6 +2272,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "DeleteRequest",
         response_type: "DeleteResponse",
         faults: &["IcatException"],
+        read_only: false,
     },
     crate::meta::OperationInfo {
         name: "deleteMany",
@@ -2279,6 +2282,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "DeleteManyRequest",
         response_type: "DeleteManyResponse",
         faults: &["IcatException"],
+        read_only: false,
     },
     crate::meta::OperationInfo {
         name: "dummy",
@@ -2288,6 +2292,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "DummyRequest",
         response_type: "DummyResponse",
         faults: &[],
+        read_only: true,
     },
     crate::meta::OperationInfo {
         name: "get",
@@ -2297,6 +2302,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "GetRequest",
         response_type: "GetResponse",
         faults: &["IcatException"],
+        read_only: true,
     },
     crate::meta::OperationInfo {
         name: "getApiVersion",
@@ -2306,6 +2312,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "GetApiVersionRequest",
         response_type: "GetApiVersionResponse",
         faults: &["IcatException"],
+        read_only: true,
     },
     crate::meta::OperationInfo {
         name: "getAuthenticatorInfo",
@@ -2315,6 +2322,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "GetAuthenticatorInfoRequest",
         response_type: "GetAuthenticatorInfoResponse",
         faults: &["IcatException"],
+        read_only: true,
     },
     crate::meta::OperationInfo {
         name: "getEntityInfo",
@@ -2324,6 +2332,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "GetEntityInfoRequest",
         response_type: "GetEntityInfoResponse",
         faults: &["IcatException"],
+        read_only: true,
     },
     crate::meta::OperationInfo {
         name: "getEntityNames",
@@ -2333,6 +2342,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "GetEntityNamesRequest",
         response_type: "GetEntityNamesResponse",
         faults: &["IcatException"],
+        read_only: true,
     },
     crate::meta::OperationInfo {
         name: "getProperties",
@@ -2342,6 +2352,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "GetPropertiesRequest",
         response_type: "GetPropertiesResponse",
         faults: &["IcatException"],
+        read_only: true,
     },
     crate::meta::OperationInfo {
         name: "getRemainingMinutes",
@@ -2351,6 +2362,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "GetRemainingMinutesRequest",
         response_type: "GetRemainingMinutesResponse",
         faults: &["IcatException"],
+        read_only: true,
     },
     crate::meta::OperationInfo {
         name: "getUserName",
@@ -2360,6 +2372,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "GetUserNameRequest",
         response_type: "GetUserNameResponse",
         faults: &["IcatException"],
+        read_only: true,
     },
     crate::meta::OperationInfo {
         name: "getVersion",
@@ -2369,6 +2382,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "GetVersionRequest",
         response_type: "GetVersionResponse",
         faults: &["IcatException"],
+        read_only: true,
     },
     crate::meta::OperationInfo {
         name: "isAccessAllowed",
@@ -2378,6 +2392,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "IsAccessAllowedRequest",
         response_type: "IsAccessAllowedResponse",
         faults: &["IcatException"],
+        read_only: true,
     },
     crate::meta::OperationInfo {
         name: "login",
@@ -2387,6 +2402,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "LoginRequest",
         response_type: "LoginResponse",
         faults: &["IcatException"],
+        read_only: false,
     },
     crate::meta::OperationInfo {
         name: "logout",
@@ -2396,6 +2412,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "LogoutRequest",
         response_type: "LogoutResponse",
         faults: &["IcatException"],
+        read_only: false,
     },
     crate::meta::OperationInfo {
         name: "refresh",
@@ -2405,6 +2422,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "RefreshRequest",
         response_type: "RefreshResponse",
         faults: &["IcatException"],
+        read_only: true,
     },
     crate::meta::OperationInfo {
         name: "search",
@@ -2414,6 +2432,7 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "SearchRequest",
         response_type: "SearchResponse",
         faults: &["IcatException"],
+        read_only: true,
     },
     crate::meta::OperationInfo {
         name: "update",
@@ -2423,5 +2442,6 @@ pub static OPERATIONS: &[crate::meta::OperationInfo] = &[
         request_type: "UpdateRequest",
         response_type: "UpdateResponse",
         faults: &["IcatException"],
+        read_only: false,
     },
 ];
