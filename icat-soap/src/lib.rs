@@ -18,6 +18,7 @@
 //! [`envelope`] (SOAP 1.1 envelopes and faults, for clients and servers), [`meta`] (metadata types)
 //! and [`dynamic`] (a schema-driven entity view).
 
+pub mod calendar;
 pub mod client;
 pub mod datetime;
 pub mod dynamic;

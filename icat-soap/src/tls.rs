@@ -18,6 +18,8 @@ pub use problem::{TlsProblem, classify, tls_problem};
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::calendar;
+
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
@@ -114,7 +116,8 @@ impl Trust {
         let provider = crypto_provider();
         let verifier: Arc<dyn ServerCertVerifier> = if self.insecure {
             warn_insecure_once();
-            Arc::new(NoVerification {
+            Arc::new(SignatureChecked {
+                certificates: AcceptAnyCertificate,
                 provider: provider.clone(),
             })
         } else {
@@ -126,11 +129,13 @@ impl Trust {
                     provider.clone(),
                 )
             };
-            Arc::new(TrustVerifier {
-                platform: platform.map_err(|e| {
-                    format!("no trusted certificate authorities could be loaded ({e})")
-                }),
-                pinned: self.extra_roots.clone(),
+            Arc::new(SignatureChecked {
+                certificates: TrustVerifier {
+                    platform: platform.map_err(|e| {
+                        format!("no trusted certificate authorities could be loaded ({e})")
+                    }),
+                    pinned: self.extra_roots.clone(),
+                },
                 provider: provider.clone(),
             })
         };
@@ -174,15 +179,90 @@ pub fn http_client() -> Result<reqwest::Client, TlsSetupError> {
         .map_err(|e| TlsSetupError::Setup(e.to_string()))
 }
 
+/// How a verifier decides whether to trust the server's certificate chain; the handshake
+/// signatures are checked the same way for every policy, by [`SignatureChecked`].
+trait CertificatePolicy: std::fmt::Debug + Send + Sync {
+    /// Accepts or refuses the certificate chain the server presented (see
+    /// [`ServerCertVerifier::verify_server_cert`]).
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error>;
+}
+
+/// A certificate policy plus the handshake-signature checks every verifier shares: whatever the
+/// policy, the server must prove it holds the key of the certificate it presented.
+#[derive(Debug)]
+struct SignatureChecked<P> {
+    certificates: P,
+    provider: Arc<CryptoProvider>,
+}
+
+impl<P: CertificatePolicy> ServerCertVerifier for SignatureChecked<P> {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.certificates.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
 /// The platform verifier, plus exact-match trust for a certificate given as a CA.
 #[derive(Debug)]
 struct TrustVerifier {
     platform: Result<rustls_platform_verifier::Verifier, String>,
     pinned: Vec<CertificateDer<'static>>,
-    provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for TrustVerifier {
+impl CertificatePolicy for TrustVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -211,40 +291,6 @@ impl ServerCertVerifier for TrustVerifier {
             Err(e) => Err(e),
         }
     }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
 
 /// The checks left for a certificate the user trusts by exact match: valid now, and for this host.
@@ -272,13 +318,12 @@ fn check_pinned(
         .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::NotValidForName))
 }
 
-/// Accepts any certificate (insecure mode) but still checks the handshake signatures.
+/// Accepts any certificate (insecure mode); [`SignatureChecked`] still checks the handshake
+/// signatures.
 #[derive(Debug)]
-struct NoVerification {
-    provider: Arc<CryptoProvider>,
-}
+struct AcceptAnyCertificate;
 
-impl ServerCertVerifier for NoVerification {
+impl CertificatePolicy for AcceptAnyCertificate {
     fn verify_server_cert(
         &self,
         _end_entity: &CertificateDer<'_>,
@@ -288,40 +333,6 @@ impl ServerCertVerifier for NoVerification {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
 
@@ -384,28 +395,15 @@ fn der_time(tag: u8, text: &[u8]) -> Option<i64> {
         (0x18, 14) => (num(&digits[..4]), &digits[4..]),
         _ => return None,
     };
-    let (month, day) = (num(&rest[0..2]), num(&rest[2..4]));
-    let (hour, minute, second) = (num(&rest[4..6]), num(&rest[6..8]), num(&rest[8..10]));
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
+    // Two digits each: every value fits a u8.
+    let two = |i: usize| num(&rest[i..i + 2]) as u8;
+    let (month, day, hour, minute, second) = (two(0), two(2), two(4), two(6), two(8));
+    if !calendar::is_valid_date(year, month, day) || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    Some(calendar::unix_seconds(
+        year, month, day, hour, minute, second,
+    ))
 }
 
 #[cfg(test)]
@@ -420,6 +418,9 @@ mod tests {
         assert_eq!(der_time(0x18, b"99991231235959Z"), Some(253_402_300_799));
         assert_eq!(der_time(0x17, b"7001010000Z"), None);
         assert_eq!(der_time(0x17, b"701301000000Z"), None);
+        // A day the month does not have (the calendar is icat_soap::calendar's).
+        assert_eq!(der_time(0x18, b"20230229000000Z"), None);
+        assert_eq!(der_time(0x18, b"20240229000000Z"), Some(1_709_164_800));
         assert_eq!(der_time(0x04, b"700101000000Z"), None);
     }
 
@@ -432,6 +433,41 @@ mod tests {
             .add_ca_file(Path::new("/nonexistent/ca.pem"))
             .unwrap_err();
         assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+    }
+
+    #[test]
+    fn every_verifier_checks_handshake_signatures_the_same_way() {
+        let provider = crypto_provider();
+        let insecure = SignatureChecked {
+            certificates: AcceptAnyCertificate,
+            provider: provider.clone(),
+        };
+        let exact = SignatureChecked {
+            certificates: TrustVerifier {
+                platform: Err("none".into()),
+                pinned: Vec::new(),
+            },
+            provider: provider.clone(),
+        };
+        let schemes = provider
+            .signature_verification_algorithms
+            .supported_schemes();
+        assert!(!schemes.is_empty());
+        assert_eq!(insecure.supported_verify_schemes(), schemes);
+        assert_eq!(exact.supported_verify_schemes(), schemes);
+        // Insecure mode trusts any certificate, never a bad signature.
+        let cert = CertificateDer::from(vec![0x30, 0x00]);
+        let name = ServerName::try_from("localhost").unwrap();
+        assert!(
+            insecure
+                .verify_server_cert(&cert, &[], &name, &[], UnixTime::now())
+                .is_ok()
+        );
+        assert!(
+            exact
+                .verify_server_cert(&cert, &[], &name, &[], UnixTime::now())
+                .is_err()
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Tokenizer for ICAT's query languages (JPQL and the old concise syntax).
 
 // The reserved words are shared with the query builder of `icat-soap`.
+use icat_soap::calendar;
 use icat_soap::query::JPQL_KEYWORDS as KEYWORDS;
 
 use super::error::JpqlError;
@@ -310,8 +311,10 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     if t.next().is_some() {
         return None;
     }
-    if !(1..=12).contains(&month)
-        || !(1..=days_in_month(year, month)).contains(&day)
+    let (Ok(month), Ok(day)) = (u8::try_from(month), u8::try_from(day)) else {
+        return None;
+    };
+    if !calendar::is_valid_date(year, month, day)
         || hour > 23
         || min > 59
         || sec > 60
@@ -329,28 +332,8 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
         }
         Some(_) => return None,
     };
-    let days = days_from_civil(year, month, day);
+    let days = calendar::days_from_civil(year, month, day);
     Some(((days * 24 + hour) * 60 + min) * 60_000 + sec * 1000 + millis)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        _ => 28,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@
 //! time, one-digit month, day, hour, minute and second, and the unbroken `YYYYMMDD` and
 //! `YYYYMMDDhhmmss`. A string that is no date in these forms gives `None`.
 
+use icat_soap::calendar;
+
 /// Milliseconds since the epoch (UTC) of a MySQL DATETIME literal.
 pub fn mysql_datetime_millis(s: &str) -> Option<i64> {
     let s = s.trim();
@@ -71,16 +73,13 @@ pub fn mysql_datetime_millis(s: &str) -> Option<i64> {
             (h, mi, sec, millis)
         }
     };
-    if !(1..=12).contains(&mo)
-        || d == 0
-        || d > days_in_month(y, mo)
-        || h > 23
-        || mi > 59
-        || sec > 59
-    {
+    let (Ok(mo), Ok(d)) = (u8::try_from(mo), u8::try_from(d)) else {
+        return None;
+    };
+    if !calendar::is_valid_date(i64::from(y), mo, d) || h > 23 || mi > 59 || sec > 59 {
         return None;
     }
-    let days = days_from_civil(i64::from(y), mo, d);
+    let days = calendar::days_from_civil(i64::from(y), mo, d);
     Some(
         ((days * 24 + i64::from(h)) * 60 + i64::from(mi)) * 60_000
             + i64::from(sec) * 1000
@@ -102,25 +101,6 @@ fn split_delimited(s: &str) -> Option<Vec<u32>> {
                 .flatten()
         })
         .collect()
-}
-
-fn days_in_month(y: u32, m: u32) -> u32 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        _ => 28,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
 }
 
 #[cfg(test)]
