@@ -72,12 +72,8 @@ fn default_true() -> bool {
     true
 }
 
-/// A session id shortened for display and logs (`1a2b3c4d…`); never print the whole id. The id
-/// is the server's text: control characters become spaces.
-pub fn short_id(id: &str) -> String {
-    let head: String = id.chars().take(8).collect();
-    format!("{}…", icat_soap::untrusted::clean_text(&head, 64))
-}
+/// A session id shortened for display and logs (`1a2b3c4d…`); never print the whole id.
+pub use icat_soap::client::short_id;
 
 /// The cache directory with its session files.
 #[derive(Clone, Debug)]

@@ -48,8 +48,7 @@ impl fmt::Debug for SessionId {
 
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let prefix: String = self.0.chars().take(4).collect();
-        write!(f, "{prefix}…")
+        f.write_str(&icat_soap::client::short_id(&self.0))
     }
 }
 
@@ -940,7 +939,8 @@ mod tests {
     #[test]
     fn session_is_redacted() {
         let s = SessionId::new("0d9a3706-80d4-4d29-9ff3-4d65d4308a24");
-        assert_eq!(format!("{s:?}"), "SessionId(0d9a…)");
+        // The one shortening of the workspace (icat_soap::client::short_id), as the CLI shows it.
+        assert_eq!(format!("{s:?}"), "SessionId(0d9a3706…)");
         let c = IdsClient::new("https://h", TransportOptions::default())
             .unwrap()
             .with_session(s);

@@ -82,13 +82,16 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Credentials {
     }
 }
 
-/// Shortens a session id for logs: the first 8 characters and an ellipsis.
+/// A session id shortened for display and logs: the first 8 characters and an ellipsis (never
+/// print or log the whole id). The id is the server's text, so control characters become spaces.
+/// The one shortening of the workspace: the CLI and the IDS client use it too.
 pub fn short_id(id: &str) -> String {
     let head: String = id.chars().take(8).collect();
+    let shown = crate::untrusted::clean_text(&head, 64);
     if head.len() < id.len() {
-        format!("{head}…")
+        format!("{shown}…")
     } else {
-        head
+        shown
     }
 }
 
@@ -390,6 +393,8 @@ mod tests {
             "5c3d0b8e…"
         );
         assert_eq!(short_id("abc"), "abc");
+        // A hostile server's id cannot reach the terminal as an escape sequence.
+        assert_eq!(short_id("ab\u{1b}[2Jcdefgh"), "ab [2Jcd…");
     }
 
     #[test]
