@@ -444,14 +444,14 @@ pub fn resolve(
             None => false,
         };
     let file_password = file.and_then(|f| f.get("password")).cloned();
-    if let (Some(_), Some(pf)) = (&file_password, password_file) {
-        if pf.readable_by_others {
-            warnings.push(format!(
-                "{} holds a password and is readable by other users; run `chmod 600 {}`",
-                pf.path.display(),
-                pf.path.display()
-            ));
-        }
+    if let (Some(_), Some(pf)) = (&file_password, password_file)
+        && pf.readable_by_others
+    {
+        warnings.push(format!(
+            "{} holds a password and is readable by other users; run `chmod 600 {}`",
+            pf.path.display(),
+            pf.path.display()
+        ));
     }
     let password = match (&file_password, username_source) {
         (Some(p), Some(Source::File)) if !prompt_pass => Some(Secret::new(p.clone())),

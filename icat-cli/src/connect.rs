@@ -76,10 +76,10 @@ pub fn settings(ctx: &Context) -> Result<Settings, Failure> {
         .clone()
         .or_else(|| ctx.env.get("ICAT_CFG_SECTION").cloned())
         .filter(|s| !s.is_empty());
-    if let Some(name) = section {
-        if !config::has_section(&files, &name)? {
-            return Err(config::section_not_found(&name, &paths, &files));
-        }
+    if let Some(name) = section
+        && !config::has_section(&files, &name)?
+    {
+        return Err(config::section_not_found(&name, &paths, &files));
     }
     let settings = config::resolve(&flags, &ctx.env, &files)?;
     // Warnings first: a misspelt `url` explains the missing url.
@@ -504,12 +504,10 @@ pub async fn connect_with(
         }
         Err(e) => return Err(e.into()),
     };
-    if derived_ids {
-        if let Some(ids) = &idsurl {
-            ctx.reporter.note(&format!(
+    if derived_ids && let Some(ids) = &idsurl {
+        ctx.reporter.note(&format!(
                 "no IDS URL configured; using {ids} (same server + /ids; set --idsurl or idsurl in icat.cfg to change it)"
             ));
-        }
     }
     // The server's text, shown in messages and kept in the cache: cleaned and bounded once here.
     let server_user = icat_soap::untrusted::clean_text(&session.user_name().await?, MAX_USER_NAME);
@@ -529,10 +527,10 @@ pub async fn connect_with(
         tracing::warn!("{e}");
     }
     // `icat login`, or a re-login of the default session, makes it the default.
-    if reuse == Reuse::AlwaysLogin || chosen.from_default {
-        if let Err(e) = cache.set_default(&entry) {
-            tracing::warn!("{e}");
-        }
+    if (reuse == Reuse::AlwaysLogin || chosen.from_default)
+        && let Err(e) = cache.set_default(&entry)
+    {
+        tracing::warn!("{e}");
     }
     Ok(Connection {
         session,

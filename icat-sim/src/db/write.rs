@@ -381,12 +381,11 @@ fn attribute_value(
         Some(v) => {
             if let (AttrValue::String(s), Some(max)) =
                 (&v, table.meta.field(field).and_then(|f| f.string_length))
+                && s.chars().count() > max as usize
             {
-                if s.chars().count() > max as usize {
-                    return Err(IcatError::validation(format!(
-                        "{entity}: {field} cannot have length > {max}"
-                    )));
-                }
+                return Err(IcatError::validation(format!(
+                    "{entity}: {field} cannot have length > {max}"
+                )));
             }
             to_sql(entity, field, ty, &v)
         }
@@ -410,10 +409,10 @@ fn reference_value(
     parent: Option<(&str, i64)>,
 ) -> Result<Value, IcatError> {
     let entity = table.name();
-    if let Some((back, parent_id)) = parent {
-        if back == field {
-            return Ok(Value::Integer(parent_id));
-        }
+    if let Some((back, parent_id)) = parent
+        && back == field
+    {
+        return Ok(Value::Integer(parent_id));
     }
     match bean.one.get(field) {
         Some(related) => {

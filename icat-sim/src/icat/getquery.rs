@@ -53,11 +53,11 @@ pub fn parse(query: &str, schema: &Schema) -> Result<GetQuery, IcatError> {
     if is_kw(toks.get(pos), "AS") {
         pos += 1;
     }
-    if let Some(t) = toks.get(pos) {
-        if !t.eq_ignore_ascii_case("INCLUDE") {
-            var = Some(t.clone());
-            pos += 1;
-        }
+    if let Some(t) = toks.get(pos)
+        && !t.eq_ignore_ascii_case("INCLUDE")
+    {
+        var = Some(t.clone());
+        pos += 1;
     }
     let mut include = Include::none();
     if pos == toks.len() {

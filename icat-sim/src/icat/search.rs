@@ -172,10 +172,10 @@ impl Icat {
                         cells.push(c);
                     }
                     if types.len() == 1 {
-                        if let Some(c) = cells.pop() {
-                            if c != Cell::Null {
-                                out.push(SearchItem::Value(c));
-                            }
+                        if let Some(c) = cells.pop()
+                            && c != Cell::Null
+                        {
+                            out.push(SearchItem::Value(c));
                         }
                     } else {
                         out.push(SearchItem::FieldSet(cells));

@@ -49,11 +49,11 @@ pub async fn file_body(
         .map_err(io::Error::other)??;
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(FILE_CHANNEL_DEPTH);
     tokio::task::spawn_blocking(move || {
-        if let Err(e) = read_file_into(&mut file, offset, corrupt, &tx) {
-            if e.kind() != io::ErrorKind::BrokenPipe {
-                tracing::warn!(error = %e, "reading a datafile failed mid-stream");
-                let _ = tx.blocking_send(Err(e));
-            }
+        if let Err(e) = read_file_into(&mut file, offset, corrupt, &tx)
+            && e.kind() != io::ErrorKind::BrokenPipe
+        {
+            tracing::warn!(error = %e, "reading a datafile failed mid-stream");
+            let _ = tx.blocking_send(Err(e));
         }
     });
     Ok(body_with_cut(receiver_stream(rx), cut_at))
@@ -123,11 +123,11 @@ pub fn zip_body(items: Vec<ZipItem>, compress: bool, offset: u64, cut_at: Option
             buf: Vec::with_capacity(ZIP_CHUNK),
             skip: offset,
         };
-        if let Err(e) = write_zip(writer, items, compress) {
-            if e.kind() != io::ErrorKind::BrokenPipe {
-                tracing::warn!(error = %e, "zip stream failed");
-                let _ = tx.blocking_send(Err(e));
-            }
+        if let Err(e) = write_zip(writer, items, compress)
+            && e.kind() != io::ErrorKind::BrokenPipe
+        {
+            tracing::warn!(error = %e, "zip stream failed");
+            let _ = tx.blocking_send(Err(e));
         }
     });
     body_with_cut(receiver_stream(rx), cut_at)

@@ -306,10 +306,10 @@ impl IdsCatalog for MemoryCatalog {
             dataset_ids.insert(ds_id);
         }
         for df in data.datafiles.values() {
-            if dataset_ids.contains(&df.dataset_id) {
-                if let Some(record) = data.record(df)? {
-                    files.insert(df.id, record);
-                }
+            if dataset_ids.contains(&df.dataset_id)
+                && let Some(record) = data.record(df)?
+            {
+                files.insert(df.id, record);
             }
         }
         for &df_id in &selection.datafile_ids {

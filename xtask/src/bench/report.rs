@@ -375,10 +375,10 @@ pub fn rewrite(path: &Path, section: &str) -> Result<()> {
 /// `old` with its generated section replaced by `section`.
 fn splice(old: &str, section: &str) -> String {
     let section = section.trim_end();
-    if let (Some(b), Some(e)) = (old.find("<!-- bench:begin"), old.find(END)) {
-        if b < e {
-            return format!("{}{section}{}", &old[..b], &old[e + END.len()..]);
-        }
+    if let (Some(b), Some(e)) = (old.find("<!-- bench:begin"), old.find(END))
+        && b < e
+    {
+        return format!("{}{section}{}", &old[..b], &old[e + END.len()..]);
     }
     match old.find("\n## ") {
         Some(i) => format!("{}{section}\n\n{}", &old[..=i], &old[i + 1..]),

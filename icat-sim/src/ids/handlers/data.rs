@@ -123,11 +123,11 @@ pub(super) async fn get_data(
         let stored = content.size();
         let name = download_name(false, outname.as_deref(), Some(&df.name));
         insert_disposition(&mut response_headers, &name);
-        if prepared_mode.is_none() {
-            if let Some(size) = df.file_size {
-                let length = (size.max(0) as u64).saturating_sub(offset);
-                response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-            }
+        if prepared_mode.is_none()
+            && let Some(size) = df.file_size
+        {
+            let length = (size.max(0) as u64).saturating_sub(offset);
+            response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
         }
         let cut = state.faults().take_drop(stored.saturating_sub(offset));
         let corrupt = state.faults().corrupts(df.id);

@@ -190,16 +190,16 @@ impl Compiler<'_> {
     }
 
     pub(super) fn select(&mut self, query: &Query) -> Result<(String, Shape), JpqlError> {
-        if let [Expr::Path(path)] = query.select.as_slice() {
-            if let Resolved::Entity { id_sql, entity } = self.resolve(path, true)? {
-                return Ok((
-                    id_sql,
-                    Shape::Entity {
-                        name: entity.name,
-                        include: Vec::new(),
-                    },
-                ));
-            }
+        if let [Expr::Path(path)] = query.select.as_slice()
+            && let Resolved::Entity { id_sql, entity } = self.resolve(path, true)?
+        {
+            return Ok((
+                id_sql,
+                Shape::Entity {
+                    name: entity.name,
+                    include: Vec::new(),
+                },
+            ));
         }
         let mut sqls = Vec::new();
         let mut types = Vec::new();
@@ -242,11 +242,11 @@ impl Compiler<'_> {
                 fields: path.fields[..entity_len].to_vec(),
                 pos: path.pos,
             };
-            if let Resolved::Entity { id_sql, entity } = self.resolve(&prefix, false)? {
-                if !done.contains(&id_sql) {
-                    self.restrict(entity, &id_sql);
-                    done.push(id_sql);
-                }
+            if let Resolved::Entity { id_sql, entity } = self.resolve(&prefix, false)?
+                && !done.contains(&id_sql)
+            {
+                self.restrict(entity, &id_sql);
+                done.push(id_sql);
             }
         }
         Ok(())
