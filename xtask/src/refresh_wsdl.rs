@@ -443,6 +443,12 @@ mod tests {
         assert_eq!(snap.xsd, xsd);
         let fresh: Value = serde_json::from_str(&snap.entity_info).expect("JSON");
         assert_eq!(fresh, previous);
+        // Byte for byte: the checked-in file is in the writer's form (sorted keys, one-space
+        // indent), so a refresh against an unchanged server leaves `git diff` empty.
+        assert!(
+            snap.entity_info == info,
+            "wsdl/entity-info.json is not in the form refresh-wsdl writes: a refresh would rewrite it"
+        );
         // A second refresh gives the same bytes: the files are stable.
         let again = download(&sim.wsdl_url(), Some(&fresh))
             .await

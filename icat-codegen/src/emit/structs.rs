@@ -310,10 +310,13 @@ pub(crate) fn emit_entities(model: &Model, rt: &TokenStream) -> TokenStream {
         .copied()
         .filter(|s| has_optional_id(s))
         .collect();
+    // The runtime's `EntityType` trait is about the runtime's own `Entity` union, so only bindings
+    // generated into the runtime itself implement it; code generated with `--out` has its own union.
+    let in_runtime = rt.to_string() == "crate";
     let entity_types = with_id.iter().map(|s| {
         let n = ident(&s.rust);
         let lit = &s.rust;
-        quote! {
+        let entity_type = quote! {
             impl #rt::EntityType for #n {
                 const NAME: &'static str = #lit;
                 fn from_entity(entity: Entity) -> ::std::result::Result<Self, &'static str> {
@@ -335,6 +338,10 @@ pub(crate) fn emit_entities(model: &Model, rt: &TokenStream) -> TokenStream {
                     #n::reference(id)
                 }
             }
+        };
+        let entity_type = if in_runtime { entity_type } else { quote!() };
+        quote! {
+            #entity_type
 
             impl #n {
                 /// An entity with only its id set, to refer to an existing object in a create,

@@ -389,12 +389,13 @@ pub async fn layer(State(network): State<Network>, request: Request, next: Next)
     let response = next.run(request).await;
     let (mut parts, body) = response.into_parts();
     // A stream body has no size of its own: keep the exact length hyper would have sent.
-    if let Some(len) = axum::body::HttpBody::size_hint(&body).exact() {
-        if len > 0 && !parts.headers.contains_key(header::CONTENT_LENGTH) {
-            parts
-                .headers
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-        }
+    if let Some(len) = axum::body::HttpBody::size_hint(&body).exact()
+        && len > 0
+        && !parts.headers.contains_key(header::CONTENT_LENGTH)
+    {
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
     Response::from_parts(parts, network.shape_body(body, get_data))
 }

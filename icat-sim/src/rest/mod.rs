@@ -67,7 +67,7 @@ pub fn error_response(e: &IcatError) -> Response {
         body["offset"] = serde_json::json!(e.offset);
     }
     (
-        status_of(e.kind),
+        status_of(e.kind.clone()),
         [(header::CONTENT_TYPE, "application/json")],
         body.to_string(),
     )
