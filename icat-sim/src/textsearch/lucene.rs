@@ -202,11 +202,10 @@ impl Parser<'_> {
             let node = self.parse_clause()?;
             // QueryParserBase.addClause with the OR default operator.
             if conj_and {
-                if let Some(last) = clauses.last_mut() {
-                    if last.0 != Occur::MustNot {
+                if let Some(last) = clauses.last_mut()
+                    && last.0 != Occur::MustNot {
                         last.0 = Occur::Must;
                     }
-                }
                 if !prohibited {
                     required = true;
                 }

@@ -217,10 +217,10 @@ pub fn rewrite(path: &Path, section: &str) -> Result<()> {
 
 fn splice(old: &str, section: &str) -> String {
     let section = section.trim_end();
-    if let (Some(b), Some(e)) = (old.find("<!-- bench-facility:begin"), old.find(END)) {
-        if b < e {
-            return format!("{}{section}{}", &old[..b], &old[e + END.len()..]);
-        }
+    if let (Some(b), Some(e)) = (old.find("<!-- bench-facility:begin"), old.find(END))
+        && b < e
+    {
+        return format!("{}{section}{}", &old[..b], &old[e + END.len()..]);
     }
     match old.find(super::report::END) {
         Some(i) => {
