@@ -203,9 +203,10 @@ impl Parser<'_> {
             // QueryParserBase.addClause with the OR default operator.
             if conj_and {
                 if let Some(last) = clauses.last_mut()
-                    && last.0 != Occur::MustNot {
-                        last.0 = Occur::Must;
-                    }
+                    && last.0 != Occur::MustNot
+                {
+                    last.0 = Occur::Must;
+                }
                 if !prohibited {
                     required = true;
                 }
