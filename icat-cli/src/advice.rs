@@ -193,15 +193,15 @@ pub fn has_cli_wording(cause: &(dyn Error + 'static)) -> bool {
 
 /// The CLI's text for one error of a chain: its own wording for library errors, else `Display`.
 pub fn cli_text(cause: &(dyn Error + 'static)) -> String {
-    if let Some(e) = cause.downcast_ref::<IcatError>() {
-        if let Some(text) = icat_message(e) {
-            return text;
-        }
+    if let Some(e) = cause.downcast_ref::<IcatError>()
+        && let Some(text) = icat_message(e)
+    {
+        return text;
     }
-    if let Some(e) = cause.downcast_ref::<IdsError>() {
-        if let Some(text) = ids_message(e) {
-            return text;
-        }
+    if let Some(e) = cause.downcast_ref::<IdsError>()
+        && let Some(text) = ids_message(e)
+    {
+        return text;
     }
     cause.to_string()
 }
