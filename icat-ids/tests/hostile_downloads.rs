@@ -475,3 +475,38 @@ fn local_problem_messages_name_only_what_exists() {
         "{bad}"
     );
 }
+
+/// A datafile of unknown size (the catalogue's `fileSize` absent or -1) and an endless body,
+/// with and without a lying `Content-Length`: the transfer stops at the unknown-size bound (here
+/// an explicit 64 KiB cap standing in for the destination's free space minus the margin), typed
+/// error, nothing at the final path.
+#[tokio::test]
+async fn endless_body_of_unknown_size_stops_at_the_room_bound() {
+    const CAP: u64 = 64 * 1024;
+    for content_length in [None, Some(50_000_000_000u64)] {
+        let ids = HostileIds::start(move |_| Reply::body(Body::Endless { content_length })).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = DownloadPlan::new(dir.path());
+        plan.push(spec(1, "v/d/f.dat", Expected::default()));
+        let max = Arc::new(AtomicU64::new(0));
+        let mut opts = options(&max);
+        opts.unknown_size_limit = Some(CAP);
+        let s = client(&ids).download_plan(&plan, &opts).await.unwrap();
+        match &s.files[0].outcome {
+            Outcome::Failed(e) => assert!(
+                matches!(e.as_ref(), IdsError::BodyTooLong { expected: CAP, .. }),
+                "{content_length:?}: {e}"
+            ),
+            other => panic!("{content_length:?}: {other:?}"),
+        }
+        assert!(!dir.path().join("v/d/f.dat").exists());
+        assert!(max.load(Ordering::SeqCst) <= CAP, "{content_length:?}");
+        for (p, len) in files_with_sizes(dir.path()) {
+            assert!(len <= CAP, "{}: {len} bytes", p.display());
+        }
+        assert!(
+            ids.bytes_sent() < hostile::SERVER_CAP,
+            "the client kept reading"
+        );
+    }
+}

@@ -336,3 +336,34 @@ async fn an_entry_listed_twice_never_replaces_a_verified_file() {
         assert_eq!(std::fs::read(dir.path().join("v/d/f.dat")).unwrap(), good);
     }
 }
+
+/// A zip entry for a datafile of unknown size (catalogue `fileSize` absent or -1) that declares
+/// 4 MiB of zeros in a zip of a few KiB: extraction stops at the unknown-size bound (here an
+/// explicit 64 KiB cap standing in for the destination's free space minus the margin), nothing
+/// at the final path.
+#[tokio::test]
+async fn zip_entry_of_unknown_size_stops_at_the_room_bound() {
+    const CAP: u64 = 64 * 1024;
+    let bomb = vec![0u8; 4 << 20];
+    let zip = make_zip(&[("ids/F/I/v/d/f.dat", &bomb)], true);
+    assert!(zip.len() < CAP as usize);
+    drop(bomb);
+    let ids = zip_ids(zip).await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = zip_plan(dir.path(), &[(1, "f.dat", Expected::default())]);
+    let max = Arc::new(AtomicU64::new(0));
+    let mut opts = zip_options(&max);
+    opts.unknown_size_limit = Some(CAP);
+    let s = client(&ids).download_plan(&plan, &opts).await.unwrap();
+    match &s.files[0].outcome {
+        Outcome::Failed(e) => assert!(
+            matches!(e.as_ref(), IdsError::BodyTooLong { expected: CAP, .. }),
+            "{e}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    for (p, len) in files_with_sizes(dir.path()) {
+        assert!(len <= CAP, "{}: {len} bytes written", p.display());
+    }
+    assert!(!dir.path().join("v/d/f.dat").exists());
+}

@@ -15,6 +15,7 @@ mod place;
 mod plan;
 mod raw;
 mod report;
+mod room;
 pub mod split;
 mod stripe;
 mod zip_directory;
@@ -130,6 +131,13 @@ pub struct DownloadOptions {
     /// not done fail with that one reason, see [`DownloadSummary::stopped`]). `None` (default):
     /// each plan run gets its own, allowing `max_retries × concurrency` failures in a row.
     pub retry_budget: Option<Arc<RetryBudget>>,
+    /// Most bytes written for one datafile whose catalogue size is unknown (absent or
+    /// negative `fileSize`), and for a prepared zip holding such a datafile. Whatever this says,
+    /// such data is also bounded by the destination's free space minus 64 MiB, and a raw
+    /// stream by its `Content-Length` when sent; a zip entry by the size the zip declares. One
+    /// byte more fails the file with [`crate::IdsError::BodyTooLong`], nothing at its final path.
+    /// Default `None`: only those bounds apply.
+    pub unknown_size_limit: Option<u64>,
 }
 
 impl Default for DownloadOptions {
@@ -146,6 +154,7 @@ impl Default for DownloadOptions {
             wait_for_restore: Some(WaitOptions::default()),
             extra_digest: None,
             retry_budget: None,
+            unknown_size_limit: None,
         }
     }
 }
@@ -159,6 +168,7 @@ impl std::fmt::Debug for DownloadOptions {
             .field("strategy", &self.strategy)
             .field("fsync", &self.fsync)
             .field("extra_digest", &self.extra_digest.is_some())
+            .field("unknown_size_limit", &self.unknown_size_limit)
             .finish_non_exhaustive()
     }
 }

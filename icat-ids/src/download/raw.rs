@@ -11,6 +11,7 @@ use super::digest::{FileHasher, digest_existing};
 use super::lock::DestLock;
 use super::part::{Expected, PartFile, datafile_part, existing_matches, verify, work_dir};
 use super::report::{UnverifiedReason, Verification};
+use super::room::{tighter, unknown_size_bound};
 use super::{DownloadOptions, Phase, Progress};
 use crate::backoff::sleep_or_cancel;
 use crate::client::IdsClient;
@@ -381,6 +382,17 @@ impl IdsClient {
         }
         let server_length = ds.content_length().map(|c| c + part.len());
         let total = expected.size.or(server_length);
+        // Unknown catalogue size: Content-Length (if sent) and the room at the destination.
+        let limit = match expected.size {
+            Some(s) => Some(s),
+            None => {
+                let dir = part.path().parent().unwrap_or(Path::new("."));
+                tighter(
+                    server_length,
+                    unknown_size_bound(dir, opts.unknown_size_limit),
+                )
+            }
+        };
         let mut stream = ds.into_stream();
         loop {
             let next = tokio::select! {
@@ -390,7 +402,7 @@ impl IdsClient {
             match next {
                 None => break,
                 Some(Ok(chunk)) => {
-                    if let Some(limit) = total
+                    if let Some(limit) = limit
                         && part.len() + chunk.len() as u64 > limit
                     {
                         return Err(IdsError::BodyTooLong {

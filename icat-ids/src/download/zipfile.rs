@@ -16,6 +16,7 @@ use super::part::{Expected, PartFile, crc_hex, datafile_part, part_path, verify,
 use super::place::rename_within;
 use super::raw::{Flow, RawOutcome};
 use super::report::{IgnoredEntry, UnverifiedReason, Verification, clean_name};
+use super::room::{tighter, unknown_size_bound};
 use super::{DownloadOptions, Phase, Progress};
 use crate::backoff::sleep_or_cancel;
 use crate::client::IdsClient;
@@ -61,6 +62,10 @@ pub struct ExtractOptions {
     pub cancel: CancellationToken,
     /// fsync each file before renaming it into place.
     pub fsync: bool,
+    /// Most bytes extracted for an entry whose catalogue size is unknown; such an entry is also
+    /// bounded by the size the zip declares and by the destination's free space minus 64 MiB.
+    /// Default `None`: only those bounds apply.
+    pub unknown_size_limit: Option<u64>,
 }
 
 impl Default for ExtractOptions {
@@ -71,6 +76,7 @@ impl Default for ExtractOptions {
             expected: HashMap::new(),
             cancel: CancellationToken::new(),
             fsync: true,
+            unknown_size_limit: None,
         }
     }
 }
@@ -213,13 +219,18 @@ fn extract_one(
     let target = &rel.under(dest);
     let mut entry = zip.by_index(index).map_err(|e| bad_zip(zip_path, e))?;
     let mut expected = catalogue.clone();
+    // Unknown catalogue size: the size the zip declares, and the room at the destination.
+    let room = match catalogue.size {
+        Some(_) => None,
+        None => unknown_size_bound(tmp.parent().unwrap_or(dest), opts.unknown_size_limit),
+    };
     if expected.size.is_none() {
         expected.size = Some(entry.size());
     }
     if expected.crc32().is_none() {
         expected.checksum = Some(crc_hex(entry.crc32()));
     }
-    let bound = expected.size.unwrap_or(0);
+    let bound = tighter(expected.size, room).unwrap_or(0);
     if let Ok(m) = std::fs::symlink_metadata(target) {
         if m.is_dir() {
             return Err(IdsError::TargetExists {
@@ -581,6 +592,7 @@ impl IdsClient {
                     expected: HashMap::new(),
                     cancel: opts.cancel.clone(),
                     fsync: opts.fsync,
+                    unknown_size_limit: opts.unknown_size_limit,
                 };
                 let (zp, d) = (zip_part.clone(), dir.clone());
                 let r = tokio::task::spawn_blocking(move || extract_zip(&zp, &d, &xopts))
@@ -640,6 +652,7 @@ impl IdsClient {
             expected: HashMap::new(),
             cancel: opts.cancel.clone(),
             fsync: opts.fsync,
+            unknown_size_limit: opts.unknown_size_limit,
         };
         let (zp, d) = (zip_part.clone(), dest.to_path_buf());
         let r = tokio::task::spawn_blocking(move || extract_selected(&zp, &d, &wanted, &xopts))
@@ -768,6 +781,11 @@ impl IdsClient {
             _ = opts.cancel.cancelled() => return Err(IdsError::Cancelled),
             r = self.get_data(what, packing, 0) => r?,
         };
+        // A zip holding a datafile of unknown size: bounded by the room at the destination.
+        let limit = limit.or_else(|| {
+            let dir = part.path().parent().unwrap_or(Path::new("."));
+            unknown_size_bound(dir, None)
+        });
         let mut stream = ds.into_stream();
         loop {
             let next = tokio::select! {
