@@ -113,24 +113,34 @@ pub async fn all_pages(session: &Session, query: &Query, page: u64) -> anyhow::R
             .to_jpql()
             .map_err(anyhow::Error::from)
     };
-    paged(session, page, None, jpql).await
+    paged(session, page, None, None, jpql).await
 }
 
 /// Every result of the query that `page_query(offset, count)` renders (the same ordered query
 /// with `LIMIT offset, count`), `page` at a time and at most `limit` in all. Pages the server
 /// refuses as too large are halved down to 2 results; a refusal of 2 is returned as the error.
 /// A page that only repeats earlier results (a server ignoring the offset) ends the paging with
-/// `IcatError::EndlessPaging` ([`PageGuard`]).
+/// `IcatError::EndlessPaging` ([`PageGuard`]). With a `count_query` (a COUNT of at least the
+/// rows the paged query returns), that count is searched first and more results than it and
+/// one page more end the paging with `IcatError::EndlessPaging` too: a server handing out
+/// fresh full pages forever is stopped (issue 14).
 pub async fn paged(
     session: &Session,
     page: u64,
     limit: Option<u64>,
+    count_query: Option<String>,
     page_query: impl Fn(u64, u64) -> anyhow::Result<String>,
 ) -> anyhow::Result<Vec<Value>> {
     let mut page = page.max(2);
     let mut values = Vec::new();
     // A server ignoring the LIMIT offset would otherwise be asked forever (issue 14).
     let mut guard = PageGuard::new();
+    let counted_total = match count_query {
+        Some(q) => Some(counted(session.search(q.as_str()).await?)?),
+        None => None,
+    };
+    // One page to spare for rows added meanwhile.
+    let most = counted_total.map(|total| total.saturating_add(page));
     loop {
         let offset = values.len() as u64;
         let want = match limit {
@@ -148,11 +158,38 @@ pub async fn paged(
             Err(other) => return Err(other.into()),
         };
         guard.check(offset, &batch)?;
+        if let Some(most) = most
+            && offset + batch.len() as u64 > most
+        {
+            return Err(IcatError::EndlessPaging {
+                offset,
+                pages: guard.pages(),
+                reason: format!(
+                    "the server sent more results than the {} it counted before paging",
+                    counted_total.unwrap_or(0)
+                ),
+            }
+            .into());
+        }
         let full = batch.len() as u64 >= want;
         values.extend(batch);
         if !full {
             return Ok(values);
         }
+    }
+}
+
+/// The number a `COUNT` search answered.
+fn counted(values: Vec<Value>) -> Result<u64, IcatError> {
+    match values.as_slice() {
+        [one @ (Value::Long(_) | Value::Int(_))] => Ok(one
+            .as_i64()
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(0)),
+        other => Err(IcatError::UnexpectedResult {
+            expected: "one count".to_owned(),
+            found: format!("{} values", other.len()),
+        }),
     }
 }
 

@@ -164,6 +164,43 @@ impl QueryShape {
         }
     }
 
+    /// A `COUNT` of the rows this query returns at most, searched before paging it so that a
+    /// server handing out fresh pages forever is stopped (issue 14): `SELECT COUNT(v)` of the
+    /// first FROM variable over the same FROM .. WHERE, without DISTINCT, GROUP BY, HAVING,
+    /// ORDER BY or INCLUDE (those only ever return fewer rows). `None` for queries in the concise
+    /// syntax, with their own LIMIT, or whose FROM clause names no variable.
+    pub fn row_count_query(&self) -> Option<String> {
+        if self.limit_at.is_some() {
+            return None;
+        }
+        let words = top_level_words(&self.text);
+        if words.first().is_none_or(|(_, w)| w != "SELECT") {
+            return None;
+        }
+        let from_at = words.iter().find(|(_, w)| w == "FROM")?.0;
+        let end = [self.group_at, self.order_at, self.include_at]
+            .into_iter()
+            .flatten()
+            .filter(|&at| at > from_at)
+            .min()
+            .unwrap_or(self.text.len());
+        let body = self.text[from_at..end].trim_end();
+        let mut rest = body.split_whitespace().skip(2);
+        let mut var = rest.next()?;
+        if var.eq_ignore_ascii_case("AS") {
+            var = rest.next()?;
+        }
+        let var = var.trim_end_matches(',');
+        let keyword = ["WHERE", "JOIN", "LEFT", "INNER", "OUTER"]
+            .iter()
+            .any(|k| var.eq_ignore_ascii_case(k));
+        if var.is_empty() || keyword || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return None;
+        }
+        Some(format!("SELECT COUNT({var}) {body}"))
+    }
+
     /// The query as written.
     pub fn text(&self) -> &str {
         &self.text
@@ -178,6 +215,22 @@ pub fn with_limit(query: &str, offset: u64, count: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_count_query_counts_the_same_selection() {
+        let count = |q: &str| QueryShape::parse(q).row_count_query();
+        assert_eq!(
+            count("SELECT i FROM Investigation i").as_deref(),
+            Some("SELECT COUNT(i) FROM Investigation i")
+        );
+        assert_eq!(
+            count("select distinct ds.name from Dataset AS ds JOIN ds.investigation i WHERE i.id = 1 GROUP BY ds.name ORDER BY ds.name INCLUDE 1").as_deref(),
+            Some("SELECT COUNT(ds) from Dataset AS ds JOIN ds.investigation i WHERE i.id = 1")
+        );
+        assert_eq!(count("SELECT i FROM Investigation i LIMIT 0, 5"), None);
+        assert_eq!(count("Investigation [id > 3]"), None);
+        assert_eq!(count("SELECT i FROM Investigation WHERE 1 = 1"), None);
+    }
 
     #[test]
     fn select_items_head_the_columns() {

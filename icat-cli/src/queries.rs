@@ -87,9 +87,24 @@ pub struct VisitFilter {
 /// outer join to a dataset without datafiles yields a row no rule admits and the dataset is not
 /// counted. [`dataset_counts_query`] and [`datafile_sizes_query`] count with inner joins instead.
 pub fn visits_query(filter: &VisitFilter) -> Result<String, Failure> {
-    let mut q = String::from(
-        "SELECT DISTINCT i.id, i.visitId, i.name, i.title, i.startDate FROM Investigation i",
-    );
+    let mut q = String::from("SELECT DISTINCT i.id, i.visitId, i.name, i.title, i.startDate FROM ");
+    q.push_str(&visits_selection(filter)?);
+    q.push_str(" ORDER BY i.startDate DESC, i.id");
+    Ok(q)
+}
+
+/// At least as many as the visits [`visits_query`] lists (the same selection without DISTINCT),
+/// searched before paging it so that a server handing out fresh pages forever is stopped.
+pub fn visits_count_query(filter: &VisitFilter) -> Result<String, Failure> {
+    Ok(format!(
+        "SELECT COUNT(i) FROM {}",
+        visits_selection(filter)?
+    ))
+}
+
+/// The FROM .. WHERE of the visit list.
+fn visits_selection(filter: &VisitFilter) -> Result<String, Failure> {
+    let mut q = String::from("Investigation i");
     let mut conditions = Vec::new();
     if let Some(inst) = &filter.instrument {
         q.push_str(" JOIN i.investigationInstruments ii JOIN ii.instrument inst");
@@ -107,7 +122,6 @@ pub fn visits_query(filter: &VisitFilter) -> Result<String, Failure> {
         q.push_str(" WHERE ");
         q.push_str(&conditions.join(" AND "));
     }
-    q.push_str(" ORDER BY i.startDate DESC, i.id");
     Ok(q)
 }
 

@@ -56,7 +56,8 @@ pub async fn visit_rows(
     limit: Option<u64>,
 ) -> anyhow::Result<Vec<VisitRow>> {
     let query = queries::visits_query(filter)?;
-    let rows = catalog::paged(session, VISIT_PAGE, limit, |offset, count| {
+    let count = queries::visits_count_query(filter)?;
+    let rows = catalog::paged(session, VISIT_PAGE, limit, Some(count), |offset, count| {
         Ok(with_limit(&query, offset, count))
     })
     .await?;
@@ -304,7 +305,8 @@ pub async fn search_values(
     let shape = QueryShape::parse(query);
     let paging = shape.paging();
     if let Paging::Ordered(ordered) = &paging {
-        return catalog::paged(session, SEARCH_PAGE, limit, |offset, count| {
+        let count = shape.row_count_query();
+        return catalog::paged(session, SEARCH_PAGE, limit, count, |offset, count| {
             Ok(with_limit(ordered, offset, count))
         })
         .await;
