@@ -510,3 +510,35 @@ async fn endless_body_of_unknown_size_stops_at_the_room_bound() {
         );
     }
 }
+
+/// A datafile `sub` beside `sub/nested.dat` in one dataset: one would have to be a file and a
+/// folder at once. Both are reported as `NameCollision` (exit 1), not as "already exists (it is
+/// a directory)"; the rest of the dataset downloads.
+#[tokio::test]
+async fn a_file_named_like_another_files_folder_is_a_name_collision() {
+    let ids = honest_ids(vec![(1, 10), (2, 20), (3, 30)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = DownloadPlan::new(dir.path());
+    plan.push(spec(1, "v/d/sub", expected_of(&content(1, 10))));
+    plan.push(spec(2, "v/d/sub/nested.dat", expected_of(&content(2, 20))));
+    plan.push(spec(3, "v/d/other.dat", expected_of(&content(3, 30))));
+    let max = Arc::new(AtomicU64::new(0));
+    let s = client(&ids)
+        .download_plan(&plan, &options(&max))
+        .await
+        .unwrap();
+    for f in &s.files[..2] {
+        match &f.outcome {
+            Outcome::Failed(e) => {
+                assert!(matches!(e.as_ref(), IdsError::NameCollision { .. }), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        matches!(s.files[2].outcome, Outcome::Downloaded { .. }),
+        "{:?}",
+        s.files[2]
+    );
+    assert!(!dir.path().join("v/d/sub").exists());
+}

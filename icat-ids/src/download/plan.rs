@@ -244,7 +244,8 @@ impl DownloadPlan {
     }
 
     /// The files whose paths differ from another file's only in letter case or Unicode
-    /// normalisation (one file on macOS or Windows), each with a path it collides with.
+    /// normalisation (one file on macOS or Windows), or name a folder of another file's path
+    /// (`sub` beside `sub/nested.dat`), each with a path it collides with.
     pub fn case_collisions(&self) -> HashMap<usize, PathBuf> {
         let mut by_folded: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, f) in self.files.iter().enumerate() {
@@ -259,6 +260,22 @@ impl DownloadPlan {
             for &i in group {
                 let other = group.iter().copied().find(|&j| j != i).unwrap_or(i);
                 out.insert(i, self.files[other].path.under(&self.dest));
+            }
+        }
+        // A file whose path is a folder of another file's path (`sub` beside `sub/nested.dat`):
+        // one of them cannot be written, so neither is.
+        for (folded, group) in &by_folded {
+            let mut folder = folded.as_str();
+            while let Some((parent, _)) = folder.rsplit_once('/') {
+                folder = parent;
+                if let Some(files) = by_folded.get(folder) {
+                    for &i in group {
+                        out.insert(i, self.files[files[0]].path.under(&self.dest));
+                    }
+                    for &j in files {
+                        out.insert(j, self.files[group[0]].path.under(&self.dest));
+                    }
+                }
             }
         }
         out
