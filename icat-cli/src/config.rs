@@ -208,13 +208,33 @@ fn parse_ini(file: &ConfigFile) -> Result<Vec<Section>, Failure> {
             "fix the file (INI format: [section] then key = value lines)",
         )
     })?;
-    let mut sections = Vec::new();
+    let mut sections: Vec<Section> = Vec::new();
     for (name, props) in parsed.iter() {
         let Some(name) = name else { continue };
-        let map = props
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
+        // python's configparser (which python-icat reads these files with) refuses a section or a
+        // key given twice; merging them silently could send one block's password to the other's url.
+        if sections.iter().any(|(seen, _)| seen == name) {
+            return Err(Failure::usage(
+                format!(
+                    "config file {} has section [{name}] twice",
+                    file.path.display()
+                ),
+                "remove or rename one of them (python-icat refuses such a file too)",
+            ));
+        }
+        let mut map = BTreeMap::new();
+        for (key, value) in props.iter() {
+            let key = key.to_ascii_lowercase();
+            if map.insert(key.clone(), value.trim().to_string()).is_some() {
+                return Err(Failure::usage(
+                    format!(
+                        "config file {} section [{name}] has key `{key}` twice",
+                        file.path.display()
+                    ),
+                    "keep one of them (python-icat refuses such a file too)",
+                ));
+            }
+        }
         sections.push((name.to_string(), map));
     }
     Ok(sections)

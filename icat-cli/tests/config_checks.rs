@@ -117,6 +117,35 @@ fn a_misspelt_url_is_reported_before_the_missing_url() {
     assert!(warned < failed, "warning first: {err}");
 }
 
+/// A section given twice, or a key given twice in one section, is refused as python's
+/// configparser refuses it: merging them would send one block's password to the other's url.
+#[test]
+fn a_section_or_key_given_twice_is_refused() {
+    let home = Home::new();
+    let path = write_cfg(
+        &home,
+        "[a]\nurl = http://127.0.0.1:9/ICATService/ICAT\nauth = db\nusername = acord\npassword = secret\n\
+         [a]\nurl = http://127.0.0.1:8/ICATService/ICAT\nusername = jdoe\n",
+    );
+    let o = home.run(&["-s", "a", "visits"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("{} has section [a] twice", path.display())),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "{err}");
+
+    write_cfg(
+        &home,
+        "[b]\nurl = http://127.0.0.1:9/ICATService/ICAT\nauth = db\nURL = http://127.0.0.1:8/ICATService/ICAT\n",
+    );
+    let o = home.run(&["-s", "b", "visits"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("section [b] has key `url` twice"), "{err}");
+}
+
 /// A section with neither a user name nor credential keys: refused, naming the missing key,
 /// for an authenticator that needs credentials (the server's getAuthenticatorInfo says so);
 /// an anonymous authenticator logs in.
