@@ -136,7 +136,20 @@ pub async fn paged(
     // A server ignoring the LIMIT offset would otherwise be asked forever (issue 14).
     let mut guard = PageGuard::new();
     let counted_total = match count_query {
-        Some(q) => Some(counted(session.search(q.as_str()).await?)?),
+        Some(q) => match session.search(q.as_str()).await {
+            Ok(values) => Some(counted(values)?),
+            // The count is built from the user's query; a server that cannot count that
+            // selection still pages it, with the repeated-page guard alone.
+            Err(
+                e @ (IcatError::BadParameter { .. }
+                | IcatError::Internal { .. }
+                | IcatError::NotImplemented { .. }),
+            ) => {
+                tracing::debug!(error = %e, "the server refused the count before paging; paging without it");
+                None
+            }
+            Err(e) => return Err(e.into()),
+        },
         None => None,
     };
     // One page to spare for rows added meanwhile.

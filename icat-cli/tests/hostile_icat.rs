@@ -383,3 +383,37 @@ fn no_plain_http_warning_for_loopback_and_one_for_a_remote_ids() {
     assert_eq!(err.matches("IDS URL uses plain http").count(), 1, "{err}");
     assert!(!err.contains("ICAT URL uses plain http"), "{err}");
 }
+
+/// The COUNT bound is built from the user's query; an ICAT that refuses to count that
+/// selection (BAD_PARAMETER) still gets the query paged, with the repeated-page guard alone,
+/// rather than a search that worked before the bound existed now failing.
+#[test]
+fn a_refused_count_still_pages_the_search() {
+    let icat = HostileIcat::start_reading(move |op, body| {
+        match op {
+        "login" => answer("login", "<return>sid-0123456789</return>"),
+        "getRemainingMinutes" => answer("getRemainingMinutes", "<return>120.0</return>"),
+        "search" if body.contains("COUNT(") => (
+            500,
+            "<S:Fault><faultcode>S:Server</faultcode><faultstring>no</faultstring><detail><ns2:IcatException xmlns:ns2=\"http://icatproject.org\"><message>cannot count this</message><offset>-1</offset><type>BAD_PARAMETER</type></ns2:IcatException></detail></S:Fault>".to_owned(),
+        ),
+        "search" => answer("search", &investigation_page(1, 3)),
+        other => answer(other, ""),
+    }
+    });
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let session = session_at(&rt, &icat.url);
+    let rows = rt
+        .block_on(icat_cli::commands::browse::search_values(
+            &session,
+            "SELECT i FROM Investigation i",
+            None,
+        ))
+        .expect("paged without the count");
+    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        icat.searches.load(Ordering::SeqCst),
+        2,
+        "the COUNT, one page"
+    );
+}
