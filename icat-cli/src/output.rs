@@ -124,7 +124,7 @@ pub fn sanitize_cell(value: &str) -> String {
         };
         if let Some(text) = short {
             out.push_str(text);
-        } else if c.is_control() {
+        } else if c.is_control() || icat_soap::untrusted::is_bidi_control(c) {
             let _ = write!(out, "\\u{{{:x}}}", c as u32);
         } else {
             out.push(c);
@@ -191,6 +191,13 @@ mod tests {
         let mut t = Table::new(&[("TITLE", Align::Left)]);
         t.push(vec!["two\nlines\tand a tab".into()]);
         assert_eq!(t.render(), "TITLE\ntwo\\nlines\\tand a tab\n");
+    }
+
+    #[test]
+    fn table_escapes_bidirectional_overrides() {
+        let mut t = Table::new(&[("NAME", Align::Left)]);
+        t.push(vec!["rtl\u{202e}txt.exe".into()]);
+        assert!(t.render().contains("rtl\\u{202e}txt.exe"), "{}", t.render());
     }
 
     #[test]

@@ -50,7 +50,7 @@ impl Reporter {
     /// An informational line on stderr (not in quiet mode).
     pub fn note(&self, text: &str) {
         if self.mode != Mode::Quiet {
-            eprintln!("{text}");
+            eprintln!("{}", shown(text));
         }
     }
 
@@ -65,7 +65,7 @@ impl Reporter {
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 bar.enable_steady_tick(Duration::from_millis(120));
-                bar.set_message(initial.to_string());
+                bar.set_message(shown(initial));
                 Some(bar)
             }
             _ => None,
@@ -87,7 +87,7 @@ impl Reporter {
             Mode::Live => {
                 let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
                 bar.set_style(style(Look::Idle, total.is_some()));
-                bar.set_message(label.to_string());
+                bar.set_message(shown(label));
                 bar.enable_steady_tick(Duration::from_millis(200));
                 Some(bar)
             }
@@ -117,6 +117,21 @@ enum Look {
 }
 
 /// The template of a look; the status text comes last, cut to the width.
+/// Text as the terminal gets it: bidirectional formatting characters (which a terminal obeys,
+/// so `rtl\u{202e}txt.exe` would show as `rtlexe.txt`) become `?`. Names in the text come from
+/// the server.
+fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if icat_soap::untrusted::is_bidi_control(c) {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 fn template(look: Look, known_total: bool) -> &'static str {
     match (look, known_total) {
         (Look::Idle, true) => "[{bar:30}] {bytes}/{total_bytes}  {wide_msg}",
@@ -159,13 +174,13 @@ impl StatusLine {
         match self.mode {
             Mode::Live => {
                 if let Some(bar) = &self.bar {
-                    bar.set_message(text.to_string());
+                    bar.set_message(shown(text));
                 }
             }
             Mode::Plain => {
                 let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
                 if *last != text {
-                    eprintln!("{text}");
+                    eprintln!("{}", shown(text));
                     *last = text.to_string();
                 }
             }
@@ -177,7 +192,7 @@ impl StatusLine {
     pub fn finish(&self, text: &str) {
         match (&self.bar, self.mode) {
             (Some(bar), _) => bar.finish_with_message(text.to_string()),
-            (None, Mode::Plain) => eprintln!("{text}"),
+            (None, Mode::Plain) => eprintln!("{}", shown(text)),
             _ => {}
         }
     }
@@ -230,13 +245,13 @@ impl ByteCounter {
     /// Sets the status text shown with the bar; plain mode prints it when it changes.
     pub fn status(&self, text: &str) {
         match (&self.bar, self.mode) {
-            (Some(bar), _) => bar.set_message(text.to_string()),
+            (Some(bar), _) => bar.set_message(shown(text)),
             (None, Mode::Plain) => {
                 let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
                 // Plain lines only when the status kind changes, not on every timer tick.
                 let kind: String = text.split(['(', ':']).next().unwrap_or(text).to_string();
                 if *last != kind {
-                    eprintln!("{text}");
+                    eprintln!("{}", shown(text));
                     *last = kind;
                 }
             }
@@ -274,7 +289,7 @@ impl ByteCounter {
             (None, Mode::Plain) => {
                 let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
                 if *last != kind {
-                    eprintln!("{}", text(Instant::now(), 100));
+                    eprintln!("{}", shown(&text(Instant::now(), 100)));
                     *last = kind.to_owned();
                 }
             }
@@ -294,7 +309,7 @@ impl ByteCounter {
                 }
                 let text = wait_text.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 if let Some(text) = text {
-                    bar.set_message(text(Instant::now(), wait_text_width()));
+                    bar.set_message(shown(&text(Instant::now(), wait_text_width())));
                 }
             }
         });
@@ -324,7 +339,7 @@ impl ByteCounter {
     pub fn line(&self, text: &str) {
         match (&self.bar, self.mode) {
             (Some(bar), _) => bar.println(text),
-            (None, Mode::Plain) => eprintln!("{text}"),
+            (None, Mode::Plain) => eprintln!("{}", shown(text)),
             _ => {}
         }
     }
@@ -343,6 +358,15 @@ mod tests {
 
     /// Finding 3 of the issue-16 trial: before the first byte (a restore not yet started) the
     /// bar showed `0 B/s ETA 0s`; rate and ETA appear only while bytes flow.
+    #[test]
+    fn names_cannot_reorder_the_line() {
+        assert_eq!(
+            shown("SIM/ds/rtl\u{202e}txt.exe 12 KiB"),
+            "SIM/ds/rtl?txt.exe 12 KiB"
+        );
+        assert_eq!(shown("plain ünïcødé"), "plain ünïcødé");
+    }
+
     #[test]
     fn rate_and_eta_only_while_bytes_flow() {
         assert!(!template(Look::Idle, true).contains("eta"));

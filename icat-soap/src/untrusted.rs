@@ -18,8 +18,25 @@ pub fn clean_text(text: &str, max: usize) -> String {
     }
     text[..end]
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() || is_bidi_control(c) {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect()
+}
+
+/// True for the Unicode bidirectional formatting characters (U+061C, U+200E, U+200F,
+/// U+202A to U+202E, U+2066 to U+2069). They are not control characters, yet a terminal
+/// obeys them: `rtl\u{202e}txt.exe` shows as `rtlexe.txt`. Server text is cleaned of them
+/// wherever it is cleaned of control characters.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
 }
 
 #[cfg(test)]
@@ -34,5 +51,12 @@ mod tests {
         );
         assert_eq!(clean_text("ééé", 3), "é");
         assert_eq!(clean_text(&"x".repeat(100_000), 10).len(), 10);
+    }
+
+    #[test]
+    fn bidirectional_overrides_go_too() {
+        assert_eq!(clean_text("rtl\u{202e}txt.exe", 100), "rtl txt.exe");
+        assert_eq!(clean_text("a\u{2066}b\u{2069}c\u{200f}", 100), "a b c ");
+        assert_eq!(clean_text("ünïcødé 日本", 100), "ünïcødé 日本");
     }
 }

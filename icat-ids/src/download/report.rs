@@ -242,7 +242,13 @@ impl DownloadSummary {
 /// Clean a server-provided name for a report: no control characters, at most 200 characters.
 pub(crate) fn clean_name(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
+        .map(|c| {
+            if c.is_control() || icat_soap::untrusted::is_bidi_control(c) {
+                '?'
+            } else {
+                c
+            }
+        })
         .take(200)
         .collect()
 }
