@@ -300,6 +300,23 @@ fn logout_forgets_the_session_when_the_server_is_unreachable() {
     assert!(ok(&home.run(&["sessions"])).contains("no stored sessions"));
 }
 
+/// `logout --all` with the server gone: one attempt per session and one plain line each, not
+/// a retry loop with log-style warnings (a user trial saw 24 lines and 8.6 s for 6 sessions).
+#[test]
+fn logout_all_with_the_server_gone_does_not_retry() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    drop(sim);
+    let o = home.run(&["logout", "--all"]);
+    let out = ok(&o);
+    assert!(out.contains("logged out of 1 session"), "{out}");
+    let err = stderr(&o);
+    assert_eq!(err.matches("could not end the session").count(), 1, "{err}");
+    assert!(!err.contains("retrying"), "{err}");
+    assert!(session_files(&home).is_empty());
+}
+
 /// `login`, `whoami` (table, CSV and JSON) and `sessions` show the same whole minutes left.
 #[test]
 fn minutes_left_are_rounded_the_same_everywhere() {

@@ -32,12 +32,11 @@ pub async fn login(ctx: &Context, out: &mut dyn Write) -> anyhow::Result<Connect
 async fn end_session(ctx: &Context, entry: &CachedSession) -> anyhow::Result<bool> {
     let settings = connect::settings(ctx)?;
     let ca_file = settings.ca_file.clone().or_else(|| entry.ca_file.clone());
-    let client = connect::icat_client(
-        &entry.url,
-        entry.check_cert,
-        ca_file.as_ref(),
-        &settings.network,
-    )?;
+    // One attempt unless --retries says otherwise: the session is forgotten here whatever the
+    // server answers, so retrying only delays the user (and floods the terminal).
+    let mut network = settings.network;
+    network.retries = Some(network.retries.unwrap_or(0));
+    let client = connect::icat_client(&entry.url, entry.check_cert, ca_file.as_ref(), &network)?;
     match client.resume(&entry.session_id, None).await {
         Ok(session) => {
             session.logout().await?;
