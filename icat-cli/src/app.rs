@@ -210,7 +210,11 @@ async fn execute_download(
     if dry_run {
         let plan = dry_run::plan(conn, req, &ctx.reporter).await?;
         dry_run::print(&plan, json, req.overwrite, out)?;
-        return Ok(());
+        // The exit code the real run would have for what the plan foresees.
+        return match dry_run::foreseen_failure(&plan, req.overwrite) {
+            Some(failure) => Err(failure.into()),
+            None => Ok(()),
+        };
     }
     let mut report = download::run(conn, req, &ctx.reporter, ctrl_c_token()).await?;
     // -q is errors only; --json keeps stdout pure JSON and says the summary on stderr.
@@ -481,7 +485,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// The exit kind for an ICAT error.
 pub fn icat_error_kind(e: &IcatError) -> ExitKind {
     match e {
-        IcatError::Session { .. } | IcatError::InsufficientPrivileges { .. } => ExitKind::Auth,
+        IcatError::Session { .. } => ExitKind::Auth,
+        IcatError::InsufficientPrivileges { .. } => ExitKind::Denied,
         IcatError::NoSuchObjectFound { .. } => ExitKind::NotFound,
         IcatError::BadParameter { .. } => ExitKind::Usage,
         IcatError::RetriesExhausted { last, .. } => icat_error_kind(last),
@@ -492,7 +497,10 @@ pub fn icat_error_kind(e: &IcatError) -> ExitKind {
 /// The exit kind for an IDS error.
 pub fn ids_error_kind(e: &IdsError) -> ExitKind {
     match e {
-        IdsError::InsufficientPrivileges { .. } | IdsError::NoSession => ExitKind::Auth,
+        // The IDS client has already tried a renewed session when it reports this: what is
+        // left is a refusal of the data, not of the login.
+        IdsError::InsufficientPrivileges { .. } => ExitKind::Denied,
+        IdsError::NoSession => ExitKind::Auth,
         IdsError::NotFound { .. } => ExitKind::NotFound,
         IdsError::BadRequest { .. } | IdsError::InvalidUrl { .. } | IdsError::Config(_) => {
             ExitKind::Usage
@@ -547,10 +555,12 @@ pub fn describe_error(err: &anyhow::Error) -> (ExitKind, String) {
             break;
         }
     }
+    // Server text often ends with a period before our "; hint" or ": cause" (".;").
+    let text = one_line(&text).replace(".; ", "; ").replace(".: ", ": ");
     // Server text is in there (fault messages, names): no control characters, bounded.
     (
         kind,
-        icat_soap::untrusted::clean_text(&one_line(&text), MAX_ERROR_LINE),
+        icat_soap::untrusted::clean_text(&text, MAX_ERROR_LINE),
     )
 }
 

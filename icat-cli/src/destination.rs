@@ -16,6 +16,39 @@ pub fn with_margin(bytes: u64) -> u64 {
         .saturating_add((bytes / 4).min(MAX_MARGIN))
 }
 
+/// Room a download of `missing` bytes takes on the destination's disk: the files themselves,
+/// and with `--zip` the prepared zip as well, which is stored whole next to them (in
+/// `DIR/.icat-download/`) before it is extracted, so about twice the data.
+pub fn room_for(missing: u64, zip: bool) -> Room {
+    Room { missing, zip }
+}
+
+/// What a download needs on disk: see [`room_for`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Room {
+    /// Bytes of data still to fetch.
+    pub missing: u64,
+    /// Whether they arrive as one prepared zip stored before it is extracted.
+    pub zip: bool,
+}
+
+impl Room {
+    /// Bytes the disk must hold at the peak.
+    pub fn bytes(self) -> u64 {
+        if self.zip {
+            self.missing.saturating_mul(2)
+        } else {
+            self.missing
+        }
+    }
+}
+
+impl From<u64> for Room {
+    fn from(missing: u64) -> Room {
+        room_for(missing, false)
+    }
+}
+
 /// The most the fixed part of the margin asks for.
 const MAX_MARGIN: u64 = 64 * 1024 * 1024;
 
@@ -46,7 +79,7 @@ fn not_a_dir(dest: &Path) -> Failure {
 
 /// Creates `dest` if needed and checks that it is a writable directory with room for `needed`
 /// bytes plus the margin. Every failure is a usage error (exit 2) naming `-o`.
-pub fn prepare(dest: &Path, needed: u64) -> Result<(), Failure> {
+pub fn prepare(dest: &Path, needed: impl Into<Room>) -> Result<(), Failure> {
     let shown = dest.display();
     if dest.exists() && !dest.is_dir() {
         return Err(not_a_dir(dest));
@@ -76,7 +109,7 @@ pub fn prepare(dest: &Path, needed: u64) -> Result<(), Failure> {
 /// The checks of [`prepare`] without changing anything (`--dry-run`): `dest`, or the nearest
 /// folder above it that exists (where it would be created), must be a directory this user can
 /// write to, on a file system with room for `needed` bytes plus the margin.
-pub fn check(dest: &Path, needed: u64) -> Result<(), Failure> {
+pub fn check(dest: &Path, needed: impl Into<Room>) -> Result<(), Failure> {
     let Some(existing) = dest.ancestors().find(|p| p.exists()) else {
         return Ok(());
     };
@@ -114,19 +147,35 @@ fn writable(_dir: &Path) -> std::io::Result<()> {
 }
 
 /// Fails when the file system holding `on` has less room than `needed` plus the margin.
-fn check_room(dest: &Path, on: &Path, needed: u64) -> Result<(), Failure> {
+fn check_room(dest: &Path, on: &Path, room: impl Into<Room>) -> Result<(), Failure> {
+    let room = room.into();
+    let needed = room.bytes();
     if let Some(free) = free_space(on)
         && free < with_margin(needed)
     {
+        let what = if room.zip {
+            format!(
+                "{} ({} of data, stored once as the zip and once extracted)",
+                human_bytes(needed),
+                human_bytes(room.missing)
+            )
+        } else {
+            human_bytes(needed)
+        };
         return Err(Failure::usage(
             format!(
-                "not enough room in {}: the download needs {} (plus a margin of {}), {} is free",
+                "not enough room in {}: the download needs {what} (plus a margin of {}), {} is free",
                 dest.display(),
-                human_bytes(needed),
                 human_bytes(with_margin(needed) - needed),
                 human_bytes(free)
             ),
-            "free some space, narrow the selection (--match, --exclude, --dataset) or choose another disk with -o",
+            if room.zip {
+                "download without --zip (files then need room only once), free some space, narrow \
+                 the selection (--match, --exclude, --dataset) or choose another disk with -o"
+            } else {
+                "free some space, narrow the selection (--match, --exclude, --dataset) or choose \
+                 another disk with -o"
+            },
         ));
     }
     Ok(())
@@ -181,6 +230,24 @@ mod tests {
             0
         );
         assert_eq!(with_margin(0), 0);
+    }
+
+    /// Issue-16 finding M3: a --zip download stores the whole zip before extracting it, so it
+    /// needs room for the data twice; the check asked for it once.
+    #[test]
+    fn a_zip_needs_room_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let free = free_space(dir.path()).unwrap();
+        // 3/5 of the free space fits once with its margin (at most 1.26x), not twice.
+        let fits_once = free / 5 * 3;
+        check(dir.path(), room_for(fits_once, false)).unwrap();
+        let e = check(dir.path(), room_for(fits_once, true)).unwrap_err();
+        assert!(
+            e.message
+                .contains("stored once as the zip and once extracted")
+                && e.to_string().contains("without --zip"),
+            "{e}"
+        );
     }
 
     /// Finding 5 of the issue-16 trial: a fixed 64 MiB margin refused a 64 KiB file with

@@ -19,6 +19,8 @@ pub enum ExitKind {
     Verify,
     /// Files were downloaded, but the catalogue gave nothing to verify some of them against.
     Unverified,
+    /// Logged in, but the server refuses this user the action (no read or write access).
+    Denied,
     /// Interrupted by Ctrl-C; partial raw downloads are kept for the next run.
     Interrupted,
 }
@@ -34,6 +36,7 @@ impl ExitKind {
             ExitKind::Server => 5,
             ExitKind::Verify => 6,
             ExitKind::Unverified => 7,
+            ExitKind::Denied => 8,
             ExitKind::Interrupted => 130,
         }
     }
@@ -53,6 +56,7 @@ macro_rules! exit_codes_help {
        files not restored from tape within --max-wait (rerun later to continue)
   6    verification failed (size or checksum mismatch, or more data than the catalogue size)
   7    downloaded, but some files could not be verified (no size or checksum in the catalogue)
+  8    permission denied (logged in, but this user may not read or change that data)
   130  interrupted (partial raw downloads are kept; rerun to resume)"
     };
 }
@@ -104,18 +108,29 @@ impl Failure {
     pub fn auth(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Failure::new(ExitKind::Auth, message, hint)
     }
+
+    /// A permission refusal: the user is known, the action is not allowed.
+    pub fn denied(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Failure::new(ExitKind::Denied, message, hint)
+    }
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.hint {
-            Some(hint) => write!(f, "{}; {}", self.message, hint),
+            // Server text often ends with a period: "refused.; ask" reads as a typo.
+            Some(hint) => write!(f, "{}; {}", without_final_stop(&self.message), hint),
             None => f.write_str(&self.message),
         }
     }
 }
 
 impl std::error::Error for Failure {}
+
+/// `text` without trailing periods and spaces (one ellipsis-free clause to go before `; `).
+pub fn without_final_stop(text: &str) -> &str {
+    text.trim_end_matches(|c: char| c == '.' || c.is_whitespace())
+}
 
 /// Collapses a message to one line (servers sometimes send multi-line text).
 pub fn one_line(text: &str) -> String {
@@ -143,6 +158,7 @@ mod tests {
             ExitKind::Server,
             ExitKind::Verify,
             ExitKind::Unverified,
+            ExitKind::Denied,
             ExitKind::Interrupted,
         ];
         let mut codes: Vec<u8> = kinds.iter().map(|k| k.code()).collect();
@@ -165,5 +181,13 @@ mod tests {
             "no ICAT URL configured; pass -w URL or set ICAT_SERVICE"
         );
         assert_eq!(one_line("a\n  b\tc "), "a b c");
+    }
+
+    /// Issue-16 finding: a message ending with a period was followed by `; hint` (".;").
+    #[test]
+    fn no_period_before_the_hint() {
+        let f = Failure::denied("the server says: not allowed.", "ask the owner");
+        assert_eq!(f.to_string(), "the server says: not allowed; ask the owner");
+        assert_eq!(f.kind.code(), 8);
     }
 }

@@ -102,12 +102,28 @@ impl Table {
     }
 }
 
-/// One CSV field, quoted when needed (RFC 4180).
+/// One CSV field, quoted when needed (RFC 4180), with spreadsheet formulas neutralised: see
+/// [`neutralise_formula`]. Every CSV the CLI prints goes through here.
 pub fn csv_field(value: &str) -> String {
+    let neutral = neutralise_formula(value);
+    let value: &str = &neutral;
     if value.contains([',', '"', '\n', '\r']) || value.starts_with(' ') || value.ends_with(' ') {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {
         value.to_string()
+    }
+}
+
+/// A cell a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return: names and titles come from the catalogue, which anyone with write access
+/// fills) gets a leading `'`, as OWASP's CSV-injection advice says; spreadsheets then show it as
+/// text. Plain numbers (`-1.5`) are left as they are.
+pub fn neutralise_formula(value: &str) -> std::borrow::Cow<'_, str> {
+    let risky = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && value.trim().parse::<f64>().is_err() {
+        std::borrow::Cow::Owned(format!("'{value}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
     }
 }
 
@@ -208,6 +224,24 @@ mod tests {
         assert_eq!(
             t.render_csv(),
             "a,b\r\n\"x,y\",\"say \"\"hi\"\"\"\r\n\"line\nbreak\",plain\r\n"
+        );
+    }
+
+    /// Issue-16 finding: CSV cells were not neutralised against spreadsheet formulas.
+    #[test]
+    fn csv_neutralises_formulas() {
+        let mut t = Table::new(&[("a", Align::Left), ("b", Align::Left)]);
+        t.push(vec![
+            "=HYPERLINK(\"http://x\",\"y\")".into(),
+            "+1+cmd".into(),
+        ]);
+        t.push(vec!["@SUM(A1)".into(), "-2+3".into()]);
+        t.push(vec!["\tx".into(), "\rx".into()]);
+        t.push(vec!["-1.5".into(), "a=b".into()]);
+        assert_eq!(
+            t.render_csv(),
+            "a,b\r\n\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'+1+cmd\r\n\
+             '@SUM(A1),'-2+3\r\n'\tx,\"'\rx\"\r\n-1.5,a=b\r\n"
         );
     }
 

@@ -314,8 +314,9 @@ fn upload_then_download_round_trips() {
 }
 
 /// Refusals of an upload: no write access to the dataset is one line naming the user, with
-/// advice about access (not "log in again", no doubled period), exit 3; format names match
-/// whatever their letter case, and an unknown one gets a suggestion.
+/// advice about access (not "log in again", no doubled period), exit 8 (permission denied,
+/// not 3, which `--help` documents as "authentication failed"); format names match whatever
+/// their letter case, and an unknown one gets a suggestion.
 #[test]
 fn upload_refusals_say_what_to_do() {
     let sim = start_sim(
@@ -341,14 +342,16 @@ fn upload_refusals_say_what_to_do() {
     };
     let o = upload(&home, "nexus");
     let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert_eq!(o.status.code(), Some(8), "{err}");
+    let help = ok(&home.run(&["--help"]));
+    assert!(help.contains("  8    permission denied"), "{help}");
     assert!(
         err.contains(&format!("db/jdoe may not add files to dataset {ds}"))
             && err.contains("write access"),
         "{err}"
     );
     assert!(
-        !err.contains("..") && !err.contains("Log in again"),
+        !err.contains("..") && !err.contains(".;") && !err.contains("Log in again"),
         "{err}"
     );
     assert_eq!(

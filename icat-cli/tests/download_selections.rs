@@ -174,7 +174,9 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
         "-o",
         dest.to_str().unwrap(),
     ]);
-    let text = ok(&o);
+    // A local file differs: the plan is printed, and the exit code is the real run's (6).
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    let text = stdout(&o);
     assert!(text.contains("Nothing was changed"), "{text}");
     assert!(
         text.contains("1 present and verified")
@@ -188,6 +190,7 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
         "download",
         "SIM000001",
         "--dry-run",
+        "--overwrite",
         "--json",
         "-o",
         dest.to_str().unwrap(),

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Home, ok, start_sim, start_sim_with, stderr};
+use common::{Home, json, login_with, ok, start_sim, start_sim_with, stderr, stdout};
 
 const SPEC: &str = "visits=1,datasets=1,files=1,size=1KiB";
 
@@ -85,4 +85,64 @@ fn counts_of_one_are_singular() {
         !out.contains("1 files") && !out.contains("1 datasets"),
         "{out}"
     );
+}
+
+/// Issue-16 finding: `show --csv` (and every CSV) printed catalogue text a spreadsheet runs as a
+/// formula. Cells starting with = + - @ tab or CR get a leading ' (OWASP CSV-injection advice).
+#[test]
+fn csv_cells_cannot_be_spreadsheet_formulas() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    login_with(&home, &sim, "simple", "root");
+    sim.sql(
+        "UPDATE \"Datafile\" SET \"name\" = '=HYPERLINK(\"http://evil\",\"x\")'; \
+         UPDATE \"Dataset\" SET \"name\" = '@SUM(A1)'",
+    );
+    let csv = ok(&home.run(&["show", "SIM000001", "--csv"]));
+    assert!(
+        csv.contains("\"'=HYPERLINK(") && csv.contains(",'@SUM(A1),"),
+        "{csv}"
+    );
+    for line in csv.lines() {
+        for cell in line.split(',') {
+            let cell = cell.trim_start_matches('"');
+            assert!(!cell.starts_with(['=', '+', '@']), "{cell} in {csv}");
+        }
+    }
+    sim.sql("UPDATE \"Investigation\" SET \"title\" = '-2+cmd|calc'");
+    let csv = ok(&home.run(&["visits", "--csv"]));
+    assert!(csv.contains(",'-2+cmd|calc,"), "{csv}");
+}
+
+/// Issue-16 finding: `upload` echoed local file names raw; a name with an escape sequence or a
+/// bidirectional override reached the terminal. It is cleaned like server text.
+#[test]
+fn upload_cleans_local_file_names_it_prints() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    login_with(&home, &sim, "simple", "root");
+    let tree = json(&home.run(&["show", "SIM000001", "--json"]));
+    let ds = tree["datasets"][0]["id"].as_i64().unwrap().to_string();
+    let name = "evil\u{1b}]0;pwned\u{7}\u{202e}txt.exe";
+    let file = home.path().join(name);
+    std::fs::write(&file, b"x").unwrap();
+    let o = home.run(&[
+        "upload",
+        file.to_str().unwrap(),
+        "--dataset",
+        &ds,
+        "--format",
+        "NeXus",
+    ]);
+    let out = ok(&o);
+    assert!(
+        out.contains("uploaded ") && out.contains("txt.exe"),
+        "{out}"
+    );
+    for text in [out, stdout(&o), stderr(&o)] {
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}') && !text.contains('\u{202e}'),
+            "{text:?}"
+        );
+    }
 }

@@ -258,14 +258,16 @@ pub struct DownloadReport {
 pub struct FileResult {
     /// Datafile id.
     pub id: i64,
-    /// Local path (under the destination).
-    pub path: String,
+    /// Local path (under the destination); `null` for a datafile whose catalogue names cannot
+    /// be a safe local path (its `reason` says which name and why).
+    pub path: Option<String>,
     /// Catalogue size in bytes.
     pub size: Option<u64>,
     /// Catalogue checksum.
     pub checksum: Option<String>,
-    /// `verified`, `unverified`, `skipped`, `not_restored` (archived and not restored from tape
-    /// within `--max-wait`) or `failed`.
+    /// `verified`, `replaced` (a local file that differed was replaced by a verified new copy,
+    /// `--overwrite`), `unverified`, `skipped`, `not_restored` (archived and not restored from
+    /// tape within `--max-wait`) or `failed`.
     pub outcome: &'static str,
     /// Why, for every outcome but `verified`.
     pub reason: Option<String>,
@@ -320,12 +322,12 @@ pub fn print_json(report: &DownloadReport, out: &mut dyn std::io::Write) -> anyh
         "ok": report.failure.is_none(),
         "error": report.failure.as_ref().map(ToString::to_string),
         "files_total": report.files.len(),
-        "verified": count("verified"),
+        "verified": count("verified") + count("replaced"),
         "unverified": count("unverified"),
         "skipped": count("skipped"),
         "not_restored": count("not_restored"),
         "failed": count("failed"),
-        "replaced": report.replaced,
+        "replaced": count("replaced"),
         "bytes_transferred": report.bytes,
         "total_size": report.total,
         "elapsed_seconds": report.elapsed.as_secs_f64(),
@@ -484,15 +486,16 @@ pub async fn run(
     ));
     // Before the first byte: a writable directory with room for what is still missing.
     let work = icat_ids::download::work_dir(&plan.dest);
+    // Datafiles refused for their names are in `records` but not in `plan.files`: by id.
+    let sizes: HashMap<i64, Option<u64>> = records.iter().map(|r| (r.id, r.size)).collect();
     let targets: Vec<(PathBuf, PathBuf, Option<u64>)> = plan
         .files
         .iter()
-        .zip(&records)
-        .map(|(f, r)| {
+        .map(|f| {
             (
                 f.path.under(&plan.dest),
                 icat_ids::download::datafile_part(&work, f.id),
-                r.size,
+                sizes.get(&f.id).copied().flatten(),
             )
         })
         .collect();
@@ -501,7 +504,7 @@ pub async fn run(
             .iter()
             .map(|(p, part, s)| (p.as_path(), part.as_path(), *s)),
     );
-    crate::destination::prepare(&req.dest, needed)?;
+    crate::destination::prepare(&req.dest, crate::destination::room_for(needed, req.zip))?;
     // Files already in place: a download over one of them (--overwrite) replaced it.
     let existing: BTreeSet<PathBuf> = targets
         .iter()
@@ -542,7 +545,7 @@ pub async fn run(
     keep_alive.abort();
     bar.finish();
     let summary = result?;
-    let files = file_results(&summary, &records, &req.dest, req.verify);
+    let files = file_results(&summary, &records, &req.dest, req.verify, &existing);
     let report = report(summary, total, req, reporter, files, &existing);
     if let Some(bag) = &req.bag {
         if report.failure.is_none() {
@@ -570,7 +573,9 @@ fn write_bag(
 ) -> anyhow::Result<Vec<PathBuf>> {
     let mut payload_files = Vec::with_capacity(files.len());
     for f in files {
-        let path = payload.join(&f.path);
+        // Only complete downloads get a bag, and every file of one has a path.
+        let Some(rel) = &f.path else { continue };
+        let path = payload.join(rel);
         let digest = match &f.manifest_digest {
             Some(d) => d.clone(),
             None => bag.algorithm.of_file(&path).map_err(|e| {
@@ -589,7 +594,7 @@ fn write_bag(
             )
         })?;
         payload_files.push(PayloadFile {
-            path: f.path.replace(std::path::MAIN_SEPARATOR, "/"),
+            path: rel.replace(std::path::MAIN_SEPARATOR, "/"),
             digest,
             size,
         });
@@ -620,6 +625,7 @@ fn file_results(
     records: &[DatafileRecord],
     dest: &std::path::Path,
     verify: bool,
+    existing: &BTreeSet<PathBuf>,
 ) -> Vec<FileResult> {
     let by_id: HashMap<i64, &DatafileRecord> = records.iter().map(|r| (r.id, r)).collect();
     summary
@@ -649,16 +655,31 @@ fn file_results(
                     "skipped",
                     Some("already present and matching the catalogue".to_owned()),
                 ),
+                (FileStatus::Verified, Outcome::Downloaded { .. })
+                    if existing.contains(&f.path) =>
+                {
+                    (
+                        "replaced",
+                        Some(
+                            "the local file differed from the catalogue and was replaced by a \
+                         verified new copy (--overwrite)"
+                                .to_owned(),
+                        ),
+                    )
+                }
                 (status, _) => (status.as_str(), None),
             };
+            // A datafile refused for its names has no path of its own (the engine reports the
+            // destination itself): null, and the reason says why.
+            let path = f
+                .path
+                .strip_prefix(dest)
+                .ok()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(|p| p.to_string_lossy().into_owned());
             FileResult {
                 id: f.id,
-                path: f
-                    .path
-                    .strip_prefix(dest)
-                    .unwrap_or(&f.path)
-                    .to_string_lossy()
-                    .into_owned(),
+                path,
                 size,
                 checksum,
                 outcome,

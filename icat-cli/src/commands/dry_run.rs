@@ -1,6 +1,9 @@
 //! `icat download --dry-run`: what a download would do, file by file, without writing anything:
 //! which files are already here and verified, which differ, which would resume from a partial
-//! download, which need a restore from tape first, and how much would be transferred.
+//! download, which need a restore from tape first, which would fail (names that cannot be local
+//! paths), and how much would be transferred. It ends with the exit code the real run would have
+//! for what it can foresee: 6 when local files differ (without `--overwrite`), the real run's
+//! code when names would fail.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -11,6 +14,7 @@ use serde::Serialize;
 
 use crate::commands::download::{DownloadRequest, Selected, select};
 use crate::connect::Connection;
+use crate::failure::{ExitKind, Failure};
 use crate::output::{Align, Table, human_bytes, to_json};
 use crate::progress::Reporter;
 
@@ -19,13 +23,17 @@ use crate::progress::Reporter;
 pub struct PlannedFile {
     /// Datafile id.
     pub id: i64,
-    /// Local path under the destination.
-    pub path: String,
+    /// Local path under the destination; `null` when the catalogue names cannot be a safe
+    /// local path (`local` is then `unsafe_name` and `reason` says why).
+    pub path: Option<String>,
     /// Catalogue size.
     pub size: Option<u64>,
     /// `present` (here and verified), `differs` (here but not what the catalogue says),
-    /// `resume` (a partial download holds the start), or `download`.
+    /// `resume` (a partial download holds the start), `download`, or `unsafe_name` (would
+    /// fail: its names cannot be a local path).
     pub local: &'static str,
+    /// Why the file would fail (`unsafe_name`), else `null`.
+    pub reason: Option<String>,
     /// Bytes already in the partial download (for `resume`).
     pub resume_from: u64,
     /// Whether the IDS must restore the file's data from tape first.
@@ -47,6 +55,8 @@ pub struct DryRun {
     pub to_transfer: u64,
     /// Files needing a restore first.
     pub need_restore: usize,
+    /// Files the real run would fail (`unsafe_name`).
+    pub would_fail: usize,
 }
 
 /// Size and CRC32 of a local file (`None` when it cannot be read).
@@ -84,6 +94,9 @@ pub async fn plan(
 ) -> anyhow::Result<DryRun> {
     let ids = conn.ids()?;
     let Selected { records, plan } = select(conn, req, reporter).await?;
+    // Datafiles refused for their names are in `records` but not in `plan.files`: by id.
+    let by_id: HashMap<i64, crate::commands::download::DatafileRecord> =
+        records.iter().map(|r| (r.id, r.clone())).collect();
     let mut offline: HashMap<i64, bool> = HashMap::new();
     for r in &records {
         if let std::collections::hash_map::Entry::Vacant(e) = offline.entry(r.dataset_id) {
@@ -95,9 +108,10 @@ pub async fn plan(
     }
     let dest = plan.dest.clone();
     let files = tokio::task::spawn_blocking(move || {
-        plan.files
+        let mut files: Vec<PlannedFile> = plan
+            .files
             .iter()
-            .zip(&records)
+            .filter_map(|spec| Some((spec, by_id.get(&spec.id)?)))
             .map(|(spec, r)| {
                 let target = spec.path.under(&plan.dest);
                 let part = icat_ids::download::datafile_part(
@@ -123,29 +137,85 @@ pub async fn plan(
                 };
                 PlannedFile {
                     id: r.id,
-                    path: spec.path.as_path().to_string_lossy().into_owned(),
+                    path: Some(spec.path.as_path().to_string_lossy().into_owned()),
                     size,
                     local,
+                    reason: None,
                     resume_from,
                     needs_restore: local != "present"
                         && offline.get(&r.dataset_id).copied().unwrap_or(false),
                     to_transfer,
                 }
             })
-            .collect::<Vec<_>>()
+            .collect();
+        // What the real run reports as failed, with the same words, after the others.
+        files.extend(plan.refused.iter().map(|refused| PlannedFile {
+            id: refused.id,
+            path: None,
+            size: by_id.get(&refused.id).and_then(|r| r.size),
+            local: "unsafe_name",
+            reason: Some(crate::failure::one_line(&refused.error.to_string())),
+            resume_from: 0,
+            needs_restore: false,
+            to_transfer: 0,
+        }));
+        files
     })
     .await?;
     let to_transfer = files.iter().map(|f| f.to_transfer).sum();
     // The destination checks of the real run, without creating anything: a dry run that
     // succeeds promises a run that gets past them.
-    crate::destination::check(&dest, to_transfer)?;
+    crate::destination::check(&dest, crate::destination::room_for(to_transfer, req.zip))?;
     Ok(DryRun {
         dest: dest.display().to_string(),
         total_size: files.iter().filter_map(|f| f.size).sum(),
         to_transfer,
         need_restore: files.iter().filter(|f| f.needs_restore).count(),
+        would_fail: files.iter().filter(|f| f.local == "unsafe_name").count(),
         files,
     })
+}
+
+/// The failure the real run would end with, as far as the plan shows it: files whose names
+/// cannot be local paths fail (exit 5, as the real run), local files that differ are left in
+/// place without `--overwrite` (exit 6). `None` when the plan foresees none.
+pub fn foreseen_failure(plan: &DryRun, overwrite: bool) -> Option<Failure> {
+    let differ = plan.files.iter().filter(|f| f.local == "differs").count();
+    let mut problems = Vec::new();
+    if plan.would_fail > 0 {
+        problems.push(format!(
+            "{} fail (catalogue names that cannot be local paths)",
+            crate::grammar::count(plan.would_fail as u64, "file would", "files would")
+        ));
+    }
+    if differ > 0 && !overwrite {
+        problems.push(format!(
+            "{} from the catalogue and would be left in place",
+            crate::grammar::count(differ as u64, "local file differs", "local files differ")
+        ));
+    }
+    if problems.is_empty() {
+        return None;
+    }
+    // The real run's exit code: failed names first (they decide its code), then mismatches.
+    let (kind, hint) = if plan.would_fail > 0 {
+        (
+            ExitKind::Server,
+            "the real run downloads the other files and fails these; ask the facility to \
+             rename them",
+        )
+    } else {
+        (
+            ExitKind::Verify,
+            "the real run would exit 6 too: move those files away, or add --overwrite to \
+             replace them",
+        )
+    };
+    Some(Failure::new(
+        kind,
+        format!("dry run: {}", problems.join("; ")),
+        hint,
+    ))
 }
 
 /// Prints the plan as a table with a closing summary, or as JSON.
@@ -170,9 +240,18 @@ pub fn print(
             "present" => "present, verified".to_owned(),
             "differs" => "present, differs from the catalogue".to_owned(),
             "resume" => format!("{} in .part", human_bytes(f.resume_from)),
+            "unsafe_name" => "-".to_owned(),
             _ => "missing".to_owned(),
         };
+        let fail;
         let action = match (f.local, overwrite) {
+            ("unsafe_name", _) => {
+                fail = format!(
+                    "would fail: {}",
+                    f.reason.as_deref().unwrap_or("unsafe name")
+                );
+                fail.as_str()
+            }
             ("present", _) => "skip",
             ("differs", true) => "replace (--overwrite)",
             ("differs", false) => "leave (exit 6; --overwrite replaces it)",
@@ -182,7 +261,9 @@ pub fn print(
             _ => "download",
         };
         t.push(vec![
-            f.path.clone(),
+            f.path
+                .clone()
+                .unwrap_or_else(|| format!("(datafile {}: no safe path)", f.id)),
             f.size.map(human_bytes).unwrap_or_else(|| "?".into()),
             local,
             action.to_owned(),
@@ -192,7 +273,7 @@ pub fn print(
     let count = |kind: &str| plan.files.iter().filter(|f| f.local == kind).count();
     writeln!(
         out,
-        "dry run: {} ({}) into {}: {} present and verified, {} differ, {} would resume, {} to download, {} need a restore from tape; {} to transfer. Nothing was changed.",
+        "dry run: {} ({}) into {}: {} present and verified, {} differ, {} would resume, {} to download, {} need a restore from tape, {} would fail; {} to transfer. Nothing was changed.",
         crate::grammar::count(plan.files.len() as u64, "file", "files"),
         human_bytes(plan.total_size),
         plan.dest,
@@ -201,6 +282,7 @@ pub fn print(
         count("resume"),
         count("download"),
         plan.need_restore,
+        plan.would_fail,
         human_bytes(plan.to_transfer),
     )?;
     Ok(())

@@ -130,13 +130,13 @@ pub async fn upload(
         let name = file_name(path)?;
         let meta = tokio::fs::metadata(path).await.map_err(|e| {
             Failure::not_found(
-                format!("cannot read {}: {e}", path.display()),
+                format!("cannot read {}: {e}", shown(path)),
                 "check the path",
             )
         })?;
         if !meta.is_file() {
             return Err(Failure::usage(
-                format!("{} is not a regular file", path.display()),
+                format!("{} is not a regular file", shown(path)),
                 "upload files, not directories",
             )
             .into());
@@ -162,7 +162,7 @@ pub async fn upload(
         writeln!(
             out,
             "uploaded {} as datafile {} ({}, CRC32 {:x} verified)",
-            path.display(),
+            shown(path),
             resp.id,
             human_bytes(resp.size),
             resp.checksum
@@ -182,14 +182,17 @@ fn refused(e: icat_ids::IdsError, name: &str, dataset: i64, user: &str) -> anyho
             if message.starts_with("OBJECT_ALREADY_EXISTS") =>
         {
             Failure::usage(
-                format!("dataset {dataset} already has a datafile named {name:?}"),
+                format!(
+                    "dataset {dataset} already has a datafile named \"{}\"",
+                    shown(Path::new(name))
+                ),
                 "rename the file or choose another --dataset",
             )
             .into()
         }
         // The IDS client already tried a renewed session: this is about the dataset, not the
         // session.
-        icat_ids::IdsError::InsufficientPrivileges { message } => Failure::auth(
+        icat_ids::IdsError::InsufficientPrivileges { message } => Failure::denied(
             format!(
                 "{user} may not add files to dataset {dataset} (the server says: {})",
                 crate::failure::one_line(message.trim_end_matches('.'))
@@ -202,13 +205,20 @@ fn refused(e: icat_ids::IdsError, name: &str, dataset: i64, user: &str) -> anyho
     }
 }
 
+/// A local path as printed: control and bidirectional formatting characters in a file name
+/// (a name made to rewrite the terminal or reorder the line) are cleaned like server text.
+fn shown(path: &Path) -> String {
+    icat_soap::untrusted::clean_text(&path.display().to_string(), 4096)
+}
+
+/// The file name of `path` as the datafile's name.
 fn file_name(path: &Path) -> Result<String, Failure> {
     path.file_name()
         .and_then(|n| n.to_str())
         .map(String::from)
         .ok_or_else(|| {
             Failure::usage(
-                format!("{} has no usable file name", path.display()),
+                format!("{} has no usable file name", shown(path)),
                 "rename the file to UTF-8",
             )
         })
