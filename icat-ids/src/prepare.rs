@@ -2,7 +2,9 @@
 //! a deadline passes, the caller cancels, or the restore fails.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 

@@ -607,3 +607,56 @@ async fn a_server_ignoring_ranges_gets_one_stream_instead_of_stripes() {
         "{data:?}"
     );
 }
+
+/// `--max-wait` (`WaitOptions::deadline`) is one deadline for the whole run: the transfers of
+/// datasets that never come off tape (each prepared on its own, waited one after the other)
+/// all give up when it has passed once, not one deadline after the other. Paused tokio clock:
+/// the run's virtual time is measured, no wall clock.
+#[tokio::test(start_paused = true)]
+async fn the_restore_deadline_is_one_for_the_whole_run() {
+    let mut files = Vec::new();
+    for ds in [1, 2] {
+        for k in 0..3 {
+            files.push(file(ds * 10 + k, ds, 200_000));
+        }
+    }
+    let ids = Facility::start(files.clone()).await;
+    ids.archive(&[1, 2]);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_for(&ids, dir.path(), &files);
+    let deadline = Duration::from_secs(600);
+    let opts = DownloadOptions {
+        wait_for_restore: Some(WaitOptions {
+            backoff: Backoff {
+                initial: Duration::from_secs(5),
+                max: Duration::from_secs(60),
+                factor: 2.0,
+                jitter: 0.1,
+            },
+            deadline,
+            ..WaitOptions::default()
+        }),
+        ..options(4, auto())
+    };
+    let t0 = tokio::time::Instant::now();
+    let s = ids.client().download_plan(&plan, &opts).await.unwrap();
+    let took = t0.elapsed();
+    for r in &s.files {
+        match &r.outcome {
+            Outcome::Failed(e) => match e.as_ref() {
+                icat_ids::IdsError::DeadlineExceeded { waited, .. } => assert!(
+                    *waited >= deadline && *waited <= took,
+                    "{}: waited {waited:?} of a {deadline:?} deadline in a run of {took:?}",
+                    r.path.display()
+                ),
+                other => panic!("{}: {other}", r.path.display()),
+            },
+            other => panic!("{}: {other:?}", r.path.display()),
+        }
+    }
+    // Six transfers, three per dataset: one deadline, plus the last poll's round trip.
+    assert!(
+        took < deadline + deadline / 10,
+        "the run took {took:?} for a {deadline:?} deadline"
+    );
+}

@@ -18,6 +18,7 @@ use super::digest::digest_existing;
 use super::plan::DownloadPlan;
 use super::raw::{Flow, RawOutcome};
 use super::report::IgnoredEntry;
+use super::restore_wait::RestoreClock;
 use super::split::Item;
 use super::zipfile::Wanted;
 use super::{DownloadOptions, Phase, Progress};
@@ -48,6 +49,8 @@ struct Run<'a> {
     open: Semaphore,
     /// Bounds the `prepareData` calls made in advance, over all datasets.
     prepares: Semaphore,
+    /// The run's one restore deadline (`None`: offline data is not waited for).
+    restore: Option<RestoreClock>,
     out: Mutex<Collected>,
 }
 
@@ -110,6 +113,7 @@ impl IdsClient {
             limiter,
             open: Semaphore::new(opts.concurrency.max(1)),
             prepares: Semaphore::new(PREPARE_AT_ONCE),
+            restore: RestoreClock::start(opts.wait_for_restore.as_ref()),
             out: Mutex::new(Collected::default()),
         };
         // A file already at its final path is checked locally (skipped, or an error), whatever
@@ -146,7 +150,10 @@ impl IdsClient {
         });
         futures_util::future::join_all(tasks).await;
         let mut out = run.out.into_inner().unwrap_or_else(|e| e.into_inner());
-        self.restore_stragglers(plan, opts, limiter, &mut out).await;
+        if let Some(clock) = &run.restore {
+            self.restore_stragglers(plan, opts, limiter, clock, &mut out)
+                .await;
+        }
         out
     }
 
@@ -259,7 +266,7 @@ impl IdsClient {
             let mut waited = Vec::with_capacity(ready.len());
             for r in ready {
                 let Some(id) = &r.prepared else { continue };
-                match self.wait_for(run.opts, id).await {
+                match self.wait_for(run, id).await {
                     Ok(()) => {
                         for i in r.item.indices() {
                             run.report(i, Phase::Online);
@@ -283,10 +290,15 @@ impl IdsClient {
         futures_util::future::join_all(ready.into_iter().map(|r| self.run_ready(run, r))).await;
     }
 
-    async fn wait_for(&self, opts: &DownloadOptions, id: &PreparedId) -> Result<(), IdsError> {
-        let mut wait = opts.wait_for_restore.clone().unwrap_or_default();
-        wait.cancel = opts.cancel.clone();
-        self.wait_prepared(id, &wait).await
+    /// Wait for prepared data until the run's restore deadline.
+    async fn wait_for(&self, run: &Run<'_>, id: &PreparedId) -> Result<(), IdsError> {
+        let Some(clock) = &run.restore else {
+            // Only archived groups wait, and only runs that wait for restores find them.
+            return Ok(());
+        };
+        self.wait_prepared(id, &clock.options(&run.opts.cancel))
+            .await
+            .map_err(|e| clock.run_error(e))
     }
 
     async fn run_ready(&self, run: &Run<'_>, r: Ready) {
@@ -366,12 +378,11 @@ impl IdsClient {
             Some(id) => id.clone(),
             None => {
                 let sel = DataSelection::datafiles(indices.iter().map(|&i| plan.files[i].id));
-                let r = match &run.opts.wait_for_restore {
-                    Some(w) => {
-                        let mut w = w.clone();
-                        w.cancel = run.opts.cancel.clone();
-                        self.prepare_and_wait(&sel, packing, &w).await
-                    }
+                let r = match &run.restore {
+                    Some(clock) => self
+                        .prepare_and_wait(&sel, packing, &clock.options(&run.opts.cancel))
+                        .await
+                        .map_err(|e| clock.run_error(e)),
                     None => self.prepare_data(&sel, packing).await,
                 };
                 match r {
@@ -450,6 +461,7 @@ impl IdsClient {
         plan: &DownloadPlan,
         opts: &DownloadOptions,
         limiter: &Limiter,
+        clock: &RestoreClock,
         out: &mut Collected,
     ) {
         let mut offline: Vec<usize> = out
@@ -461,9 +473,6 @@ impl IdsClient {
             .map(|(&i, _)| i)
             .collect();
         offline.sort_unstable();
-        let Some(wait) = &opts.wait_for_restore else {
-            return;
-        };
         if offline.is_empty() {
             return;
         }
@@ -478,9 +487,11 @@ impl IdsClient {
             report_file(opts, plan, i, Phase::WaitingForRestore);
         }
         let sel = DataSelection::datafiles(offline.iter().map(|&i| plan.files[i].id));
-        let mut wait = wait.clone();
-        wait.cancel = opts.cancel.clone();
-        match self.prepare_and_wait(&sel, Packing::default(), &wait).await {
+        match self
+            .prepare_and_wait(&sel, Packing::default(), &clock.options(&opts.cancel))
+            .await
+            .map_err(|e| clock.run_error(e))
+        {
             Ok(_) => {
                 let flow = Flow {
                     limiter: Some(limiter),

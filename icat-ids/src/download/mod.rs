@@ -15,6 +15,7 @@ mod place;
 mod plan;
 mod raw;
 mod report;
+mod restore_wait;
 mod room;
 pub mod split;
 mod stripe;
@@ -119,7 +120,9 @@ pub struct DownloadOptions {
     /// When data is offline (archived), request a restore and wait with these options; `None`
     /// fails such files with [`crate::IdsError::DataNotOnline`]. Default:
     /// `Some(WaitOptions::default())`, which waits up to **24 hours** (its `deadline`) polling with
-    /// `Backoff::default()`; set a shorter deadline, or `None`, for interactive programs.
+    /// `Backoff::default()`; set a shorter deadline, or `None`, for interactive programs. The
+    /// deadline is one for the whole run, counted from its start: every wait of the run (each
+    /// archived dataset's transfers, files found offline) gets what is left of it.
     pub wait_for_restore: Option<WaitOptions>,
     /// An extra digest per datafile, computed while its bytes stream to disk (raw streams; a
     /// file skipped because it already matched, and with [`Strategy::Auto`] a file extracted
