@@ -96,19 +96,31 @@ pub fn icat_message(e: &IcatError) -> Option<String> {
     Some(match e {
         IcatError::Tls {
             url,
-            detail,
             problem,
+            source,
         } => {
             let url = &redact_url(url);
             format!(
                 "TLS error talking to {url}: {}",
-                tls_advice(url, *problem, detail)
+                tls_advice(url, *problem, &chain_text(source))
             )
         }
-        IcatError::Interrupted { url, detail } | IcatError::Connect { url, detail } => {
+        IcatError::Interrupted { url, source } | IcatError::Connect { url, source } => {
             let url = &redact_url(url);
-            let hint = http_to_tls_hint(url, detail)?;
-            format!("no HTTP answer from {url}: {detail}; {hint}")
+            // What failed below reqwest (its own text repeats the URL).
+            let detail = chain_text(source);
+            match http_to_tls_hint(url, &detail) {
+                Some(hint) => format!("no HTTP answer from {url}: {detail}; {hint}"),
+                None if matches!(e, IcatError::Connect { .. }) => format!(
+                    "cannot reach {url}: {detail}; check the URL (-w/url), the network and any \
+                     proxy settings (https_proxy/no_proxy)"
+                ),
+                None => format!(
+                    "the connection to {url} broke while the answer was arriving: {detail}; \
+                     read-only calls are retried by themselves, for other calls check whether \
+                     the change was made before repeating it"
+                ),
+            }
         }
         IcatError::Timeout { url, after } => format!(
             "no answer from {url} within {after:?}; the server may be busy or unreachable: retry, \
@@ -210,12 +222,35 @@ pub fn cli_text(cause: &(dyn Error + 'static)) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn hints_name_flags_never_rust_paths() {
+    /// A real transport error: ICAT's client refused at a port nobody listens on.
+    async fn refused() -> (String, reqwest::Error) {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let client = icat_soap::Client::new(&format!("http://127.0.0.1:{port}")).expect("client");
+        match client.post_envelope(b"<x/>".to_vec()).await {
+            Err(IcatError::Connect { url, source }) => (url, source),
+            other => panic!("expected a connect error: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn connect_errors_say_the_cause_once_with_flags() {
+        let (url, source) = refused().await;
+        let err = IcatError::Connect { url, source };
+        let text = icat_message(&err).unwrap();
+        assert!(text.contains("-w/url") && !text.contains("::"), "{text}");
+        assert_eq!(text.matches("Connection refused").count(), 1, "{text}");
+        assert!(!text.contains("error sending request"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn hints_name_flags_never_rust_paths() {
         let tls = IcatError::Tls {
             url: "https://h:1/ICATService/ICAT".into(),
-            detail: "invalid peer certificate: UnknownIssuer".into(),
             problem: TlsProblem::Untrusted,
+            source: refused().await.1,
         };
         let text = icat_message(&tls).unwrap();
         assert!(

@@ -124,37 +124,44 @@ pub enum IcatError {
         /// The configured timeout.
         after: Duration,
     },
-    /// The TLS handshake or certificate check failed.
+    /// The TLS handshake or certificate check failed. What failed is the
+    /// [`source`](std::error::Error::source) (the `reqwest::Error`, whose own chain reaches the
+    /// rustls/webpki error), not repeated in the `Display` text.
     #[error(
-        "TLS error talking to {url}: {detail}. If the server uses a private certificate authority, trust its CA certificate file."
+        "TLS error talking to {url}. If the server uses a private certificate authority, trust its CA certificate file."
     )]
     Tls {
         /// The endpoint called.
         url: String,
-        /// What failed.
-        detail: String,
         /// What the failure says about the server, for advice.
         problem: crate::tls::TlsProblem,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
     },
-    /// The connection could not be made or broke.
+    /// The connection could not be made. What failed is the
+    /// [`source`](std::error::Error::source), not repeated in the `Display` text.
     #[error(
-        "cannot reach {url}: {detail}. Check the URL, the network and any proxy settings (https_proxy/no_proxy)."
+        "cannot reach {url}. Check the URL, the network and any proxy settings (https_proxy/no_proxy)."
     )]
     Connect {
         /// The endpoint called.
         url: String,
-        /// What failed.
-        detail: String,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
     },
-    /// The connection broke while the answer was arriving (reset, closed early).
+    /// The connection broke while the answer was arriving (reset, closed early). What failed is
+    /// the [`source`](std::error::Error::source), not repeated in the `Display` text.
     #[error(
-        "the connection to {url} broke while the answer was arriving: {detail}. Read-only calls are retried by themselves; for other calls check whether the change was made before repeating it."
+        "the connection to {url} broke while the answer was arriving. Read-only calls are retried by themselves; for other calls check whether the change was made before repeating it."
     )]
     Interrupted {
         /// The endpoint called.
         url: String,
-        /// What failed.
-        detail: String,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
     },
     /// The answer was larger than the client accepts.
     #[error(

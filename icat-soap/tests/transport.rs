@@ -246,6 +246,30 @@ async fn refused_connections_are_connect_errors() {
         .await
         .unwrap_err();
     assert!(matches!(err, IcatError::Connect { .. }), "{err:?}");
+    assert_source_is_the_transport_error(&err);
+}
+
+/// The transport error is kept as `source()` (a `reqwest::Error` with its own chain down to the
+/// OS or TLS error) and its text is not repeated in `Display`.
+fn assert_source_is_the_transport_error(err: &IcatError) {
+    use std::error::Error as _;
+    let source = err.source().expect("the transport error is the source");
+    let reqwest = source
+        .downcast_ref::<reqwest::Error>()
+        .expect("the source is the reqwest::Error itself");
+    let display = err.to_string();
+    let mut cause: Option<&dyn std::error::Error> = Some(reqwest);
+    let mut depth = 0;
+    while let Some(c) = cause {
+        let text = c.to_string();
+        assert!(
+            !display.contains(&text),
+            "Display repeats the source `{text}`: {display}"
+        );
+        cause = c.source();
+        depth += 1;
+    }
+    assert!(depth >= 2, "the chain reaches below reqwest: {err:?}");
 }
 
 #[tokio::test]
@@ -259,4 +283,5 @@ async fn tls_failures_are_tls_errors() {
         .await
         .unwrap_err();
     assert!(matches!(err, IcatError::Tls { .. }), "{err:?}");
+    assert_source_is_the_transport_error(&err);
 }

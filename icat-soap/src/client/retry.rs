@@ -130,8 +130,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn only_transient_failures_are_retried() {
+    /// A real connection-refused error, as the transport reports it.
+    async fn refused() -> IcatError {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let client = crate::Client::new(&format!("http://127.0.0.1:{port}")).expect("client");
+        client.post_envelope(b"<x/>".to_vec()).await.unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn only_transient_failures_are_retried() {
         let http = |status| IcatError::Http {
             status,
             url: "u".into(),
@@ -139,10 +149,9 @@ mod tests {
         };
         assert!(is_retryable(&http(503)) && is_retryable(&http(502)) && is_retryable(&http(504)));
         assert!(!is_retryable(&http(500)) && !is_retryable(&http(404)));
-        assert!(is_retryable(&IcatError::Connect {
-            url: "u".into(),
-            detail: "refused".into()
-        }));
+        let refused = refused().await;
+        assert!(matches!(refused, IcatError::Connect { .. }), "{refused:?}");
+        assert!(is_retryable(&refused));
         assert!(!is_retryable(&IcatError::from_fault("INTERNAL", "m", -1)));
         assert!(!is_retryable(&IcatError::from_fault("SESSION", "m", -1)));
         assert!(!is_retryable(&IcatError::Timeout {

@@ -1,6 +1,5 @@
 //! SOAP 1.1 over HTTP: one POST per call, and the sorting of HTTP outcomes into answers, faults and errors.
 
-use std::error::Error as _;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -132,7 +131,7 @@ impl Transport {
         }
         IcatError::Interrupted {
             url: self.endpoint.to_string(),
-            detail: source_chain(&e),
+            source: e,
         }
     }
 
@@ -145,37 +144,19 @@ impl Transport {
                 after: self.read_timeout.unwrap_or(self.timeout).min(self.timeout),
             };
         }
-        let detail = source_chain(&e);
         if let Some(problem) = crate::tls::tls_problem(&e) {
             return IcatError::Tls {
                 url,
-                detail,
                 problem,
+                source: e,
             };
         }
         if e.is_connect() {
-            return IcatError::Connect { url, detail };
+            return IcatError::Connect { url, source: e };
         }
         // The request went out and the connection broke before the answer was complete.
-        IcatError::Interrupted { url, detail }
+        IcatError::Interrupted { url, source: e }
     }
-}
-
-/// The messages of an error and its sources, joined, without the URL reqwest adds.
-fn source_chain(e: &reqwest::Error) -> String {
-    let mut parts = Vec::new();
-    let mut current: Option<&dyn std::error::Error> = e.source();
-    while let Some(err) = current {
-        let text = err.to_string();
-        if !parts.contains(&text) {
-            parts.push(text);
-        }
-        current = err.source();
-    }
-    if parts.is_empty() {
-        parts.push(e.to_string());
-    }
-    parts.join(": ")
 }
 
 /// True when the body starts (after an optional XML declaration, comments and whitespace) with an
