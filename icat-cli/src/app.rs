@@ -211,7 +211,7 @@ async fn execute_download(
         let plan = dry_run::plan(conn, req, &ctx.reporter).await?;
         dry_run::print(&plan, json, req.overwrite, out)?;
         // The exit code the real run would have for what the plan foresees.
-        return match dry_run::foreseen_failure(&plan, req.overwrite) {
+        return match dry_run::foreseen_failure(&plan, req) {
             Some(failure) => Err(failure.into()),
             None => Ok(()),
         };
@@ -511,6 +511,8 @@ pub fn ids_error_kind(e: &IdsError) -> ExitKind {
         | IdsError::UploadMismatch { .. } => ExitKind::Verify,
         IdsError::NameCollision { .. } => ExitKind::Other,
         IdsError::Cancelled => ExitKind::Interrupted,
+        // `restore --wait` past --max-wait: not online yet, the restore goes on.
+        IdsError::DeadlineExceeded { .. } => ExitKind::NotOnline,
         IdsError::SessionRenewal { source } => icat_error_kind(source),
         IdsError::DiskFull { .. }
         | IdsError::Io { .. }

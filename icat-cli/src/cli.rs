@@ -295,8 +295,9 @@ pub struct VisitsArgs {
     /// Only visits I am a member of.
     #[arg(long)]
     pub mine: bool,
-    /// Stop after N visits (the list is fetched page by page, so any size works).
-    #[arg(long, value_name = "N")]
+    /// Stop after N visits, N at least 1 (the list is fetched page by page, so any size works;
+    /// without --limit every visit is listed).
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub limit: Option<u64>,
     /// Output format.
     #[command(flatten)]
@@ -390,9 +391,10 @@ pub struct FindArgs {
 pub struct SearchArgs {
     /// The JPQL query, e.g. "SELECT d FROM Dataset d WHERE d.name LIKE 'scan%'".
     pub query: String,
-    /// Stop after N results. Queries are fetched page by page (entity queries ordered by id,
-    /// others by their own ORDER BY), so results beyond the server's per-answer limit work.
-    #[arg(long, value_name = "N")]
+    /// Stop after N results, N at least 1 (without --limit every result). Queries are fetched
+    /// page by page (entity queries ordered by id, others by their own ORDER BY), so results
+    /// beyond the server's per-answer limit work.
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub limit: Option<u64>,
     /// Output format.
     #[command(flatten)]
@@ -421,8 +423,9 @@ pub struct DownloadArgs {
     #[arg(long)]
     pub json: bool,
     /// Longest wait for archived data to be restored from tape before giving up (the restore
-    /// goes on at the server; run the command again later to continue).
-    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = crate::config::positive_duration)]
+    /// goes on at the server; run the command again later to continue). 0 does not wait: what
+    /// is online is downloaded, a restore of the rest is requested, and the command exits 9.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = duration_or_zero)]
     pub max_wait: std::time::Duration,
     /// Stop (exit 5) when the IDS has not answered for this long while waiting for a restore.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::config::positive_duration)]
@@ -464,6 +467,20 @@ pub struct DownloadArgs {
         requires = "manifest"
     )]
     pub manifest_algorithm: crate::bagit::BagAlgorithm,
+}
+
+/// A duration, 0 included (`--max-wait 0`: do not wait).
+fn duration_or_zero(text: &str) -> Result<std::time::Duration, String> {
+    icat_sim::config::parse_duration(text).map_err(|e| e.to_string())
+}
+
+/// A count of at least 1: `--limit 0` would list nothing, which is never what is meant.
+fn at_least_one(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("0 would list nothing; leave --limit out to list everything".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e} (give a whole number, at least 1)")),
+    }
 }
 
 /// `icat status`.

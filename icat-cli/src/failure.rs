@@ -21,6 +21,9 @@ pub enum ExitKind {
     Unverified,
     /// Logged in, but the server refuses this user the action (no read or write access).
     Denied,
+    /// Archived data is not online yet: not restored from tape within `--max-wait` (with
+    /// `--max-wait 0` not waited for). The restore goes on at the server; a rerun continues.
+    NotOnline,
     /// Interrupted by Ctrl-C; partial raw downloads are kept for the next run.
     Interrupted,
 }
@@ -37,6 +40,7 @@ impl ExitKind {
             ExitKind::Verify => 6,
             ExitKind::Unverified => 7,
             ExitKind::Denied => 8,
+            ExitKind::NotOnline => 9,
             ExitKind::Interrupted => 130,
         }
     }
@@ -52,11 +56,12 @@ macro_rules! exit_codes_help {
   2    usage or configuration error
   3    authentication failed (wrong credentials, expired session, no password)
   4    not found (unknown visit, dataset, datafile or file)
-  5    server error (ICAT or IDS failed, refused the request or is unreachable), or archived
-       files not restored from tape within --max-wait (rerun later to continue)
+  5    server error (ICAT or IDS failed, refused the request or is unreachable)
   6    verification failed (size or checksum mismatch, or more data than the catalogue size)
   7    downloaded, but some files could not be verified (no size or checksum in the catalogue)
   8    permission denied (logged in, but this user may not read or change that data)
+  9    archived files not online yet: not restored from tape within --max-wait, or not waited
+       for with --max-wait 0 (the restore goes on at the server; rerun later to continue)
   130  interrupted (partial raw downloads are kept; rerun to resume)"
     };
 }
@@ -159,6 +164,7 @@ mod tests {
             ExitKind::Verify,
             ExitKind::Unverified,
             ExitKind::Denied,
+            ExitKind::NotOnline,
             ExitKind::Interrupted,
         ];
         let mut codes: Vec<u8> = kinds.iter().map(|k| k.code()).collect();

@@ -135,9 +135,76 @@ impl QueryShape {
         shape
     }
 
+    /// Whether the query is in ICAT's concise syntax (`Investigation [name = 'x']`, `0, 10
+    /// Dataset`), which has no LIMIT clause (its paging is an `offset, count` prefix) and which
+    /// icat does not page.
+    pub fn is_concise(&self) -> bool {
+        top_level_words(&self.text)
+            .first()
+            .is_none_or(|(_, w)| w != "SELECT")
+    }
+
+    /// The entity a concise query is about (`Investigation` in `0, 5 DISTINCT Investigation
+    /// [...]`), for advice.
+    pub fn concise_entity(&self) -> Option<String> {
+        if !self.is_concise() {
+            return None;
+        }
+        top_level_words(&self.text)
+            .into_iter()
+            .map(|(at, _)| {
+                self.text[at..]
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .find(|w| !w.eq_ignore_ascii_case("DISTINCT") && !w.is_empty())
+    }
+
+    /// The query asking for its first `count` results only: `LIMIT 0, count` appended, or for
+    /// the concise syntax the `0, count` prefix.
+    pub fn first(&self, count: u64) -> String {
+        if self.is_concise() {
+            format!("0, {count} {}", self.text)
+        } else {
+            with_limit(&self.text, 0, count)
+        }
+    }
+
+    /// The identification variable of the first FROM item (`i` in `FROM Investigation i`).
+    pub fn from_var(&self) -> Option<String> {
+        let words = top_level_words(&self.text);
+        let from_at = words.iter().find(|(_, w)| w == "FROM")?.0;
+        let mut rest = self.text[from_at..].split_whitespace().skip(2);
+        let mut var = rest.next()?;
+        if var.eq_ignore_ascii_case("AS") {
+            var = rest.next()?;
+        }
+        let var = var.trim_end_matches(',');
+        let keyword = [
+            "WHERE", "JOIN", "LEFT", "INNER", "OUTER", "ORDER", "GROUP", "INCLUDE",
+        ]
+        .iter()
+        .any(|k| var.eq_ignore_ascii_case(k));
+        (!var.is_empty() && !keyword && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            .then(|| var.to_owned())
+    }
+
     /// How to fetch the results page by page. Entity queries without ORDER BY are ordered by
     /// id; ordered entity queries get the id as a last sort key, so pages never overlap.
+    /// Concise queries are run as written (their own `offset, count` prefix, or none).
     pub fn paging(&self) -> Paging {
+        if self.is_concise() {
+            let own_prefix = self
+                .text
+                .starts_with(|c: char| c.is_ascii_digit() || c == ',');
+            return if own_prefix {
+                Paging::OwnLimit
+            } else {
+                Paging::Unpageable
+            };
+        }
         if self.limit_at.is_some() {
             return Paging::OwnLimit;
         }
@@ -215,6 +282,30 @@ pub fn with_limit(query: &str, offset: u64, count: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue-16 finding: `icat search Investigation` (concise syntax) was treated like JPQL
+    /// (ORDER BY advice, `LIMIT` appended); it is run as written, `--limit` becomes the
+    /// `0, N` prefix.
+    #[test]
+    fn concise_queries_are_not_jpql() {
+        let s = QueryShape::parse("Investigation");
+        assert!(s.is_concise());
+        assert_eq!(s.paging(), Paging::Unpageable);
+        assert_eq!(s.first(5), "0, 5 Investigation");
+        assert_eq!(s.concise_entity().as_deref(), Some("Investigation"));
+        let s = QueryShape::parse("Investigation ORDER BY id [name = 'x']");
+        assert_eq!(s.paging(), Paging::Unpageable);
+        let s = QueryShape::parse("10, 20 DISTINCT Dataset.name");
+        assert_eq!(s.paging(), Paging::OwnLimit);
+        assert_eq!(s.concise_entity().as_deref(), Some("Dataset"));
+        let s = QueryShape::parse("SELECT COUNT(i) FROM Investigation AS i GROUP BY i.name");
+        assert!(!s.is_concise());
+        assert_eq!(s.from_var().as_deref(), Some("i"));
+        assert_eq!(
+            s.first(3),
+            "SELECT COUNT(i) FROM Investigation AS i GROUP BY i.name LIMIT 0, 3"
+        );
+    }
 
     #[test]
     fn row_count_query_counts_the_same_selection() {

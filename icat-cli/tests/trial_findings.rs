@@ -13,7 +13,8 @@ use common::{Home, json, login, ok, start_sim, start_sim_with, stderr, stdout};
 
 /// Finding 1: archived files not restored within `--max-wait` are "not restored yet", not
 /// "failed"; the wait lasts the whole `--max-wait` and is said in whole seconds, without library
-/// terms (prepared id, deadline); one line says what to do; exit 5 (documented for it).
+/// terms (prepared id, deadline); one line says what to do; exit 9 (documented for it: not
+/// online yet, which scripts can tell from a server error, 5).
 #[test]
 fn files_not_restored_within_max_wait_are_not_failures() {
     let sim = start_sim(
@@ -34,7 +35,7 @@ fn files_not_restored_within_max_wait_are_not_failures() {
         "--json",
     ]);
     let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(5), "{err}");
+    assert_eq!(o.status.code(), Some(9), "{err}");
     let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON on stdout");
     let files = doc["files"].as_array().unwrap();
     let waiting: Vec<&serde_json::Value> = files
@@ -57,7 +58,7 @@ fn files_not_restored_within_max_wait_are_not_failures() {
     assert!(!err.contains("failed"), "{err}");
     assert!(
         icat_cli::failure::EXIT_CODES_HELP.contains("--max-wait"),
-        "exit 5 documents it"
+        "exit 9 documents it"
     );
 }
 

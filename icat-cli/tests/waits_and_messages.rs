@@ -81,7 +81,7 @@ fn max_wait_gives_up_with_advice_and_no_partial_files() {
         dest.to_str().unwrap(),
     ]);
     let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(5), "{err}");
+    assert_eq!(o.status.code(), Some(9), "{err}");
     assert!(err.contains("--max-wait") && err.contains("again"), "{err}");
     assert!(!err.contains(": failed"), "{err}");
     assert!(

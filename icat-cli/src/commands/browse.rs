@@ -314,7 +314,7 @@ pub async fn search_values(
     // `--limit N` on a query that cannot be paged: the server stops at N itself (when it may
     // return N results at all; if not, the refusal below says how to page).
     let query = match (&paging, limit) {
-        (Paging::Unpageable, Some(n)) => with_limit(query, 0, n),
+        (Paging::Unpageable, Some(n)) => shape.first(n),
         _ => query.to_owned(),
     };
     match session.search(&query).await {
@@ -326,7 +326,26 @@ pub async fn search_values(
         }
         Err(e) if catalog::is_too_many(&e) => {
             let server = e.fault_message().unwrap_or_default().to_owned();
-            Err(if paging == Paging::OwnLimit {
+            let server = crate::failure::without_final_stop(&server);
+            Err(if let Some(entity) = shape.concise_entity() {
+                // ORDER BY or LIMIT advice means nothing in the concise syntax: say how to write
+                // it so that icat pages it, or how to ask for the first results.
+                let more = if shape.text().trim().eq_ignore_ascii_case(&entity) {
+                    ""
+                } else {
+                    " with its conditions in WHERE"
+                };
+                Failure::usage(
+                    format!(
+                        "the server refused the query ({server}) and icat cannot page a query in \
+                         ICAT's concise syntax"
+                    ),
+                    format!(
+                        "write it in JPQL, which icat fetches page by page (e.g. \"SELECT x FROM \
+                         {entity} x\"{more}), or ask for the first results with --limit 1000"
+                    ),
+                )
+            } else if paging == Paging::OwnLimit {
                 Failure::usage(
                     format!("the server refused the query: {server}"),
                     "ask for fewer results at a time with a smaller LIMIT count, e.g. LIMIT 0, 1000",
@@ -337,7 +356,8 @@ pub async fn search_values(
                     .first()
                     .filter(|item| !item.contains('('))
                     .cloned()
-                    .unwrap_or_else(|| "x.id".to_owned());
+                    .or_else(|| shape.from_var().map(|v| format!("{v}.id")))
+                    .unwrap_or_else(|| "its id".to_owned());
                 Failure::usage(
                     format!(
                         "the server refused the query ({server}) and icat cannot page it: it has \

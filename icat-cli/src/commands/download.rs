@@ -545,7 +545,7 @@ pub async fn run(
     keep_alive.abort();
     bar.finish();
     let summary = result?;
-    let files = file_results(&summary, &records, &req.dest, req.verify, &existing);
+    let files = file_results(&summary, &records, req, &existing);
     let report = report(summary, total, req, reporter, files, &existing);
     if let Some(bag) = &req.bag {
         if report.failure.is_none() {
@@ -623,10 +623,10 @@ fn write_bag(
 fn file_results(
     summary: &DownloadSummary,
     records: &[DatafileRecord],
-    dest: &std::path::Path,
-    verify: bool,
+    req: &DownloadRequest,
     existing: &BTreeSet<PathBuf>,
 ) -> Vec<FileResult> {
+    let (dest, verify) = (req.dest.as_path(), req.verify);
     let by_id: HashMap<i64, &DatafileRecord> = records.iter().map(|r| (r.id, r)).collect();
     summary
         .files
@@ -637,7 +637,7 @@ fn file_results(
             let checksum = record.and_then(|r| r.checksum.clone());
             let (outcome, reason) = match (f.status(), &f.outcome) {
                 (_, Outcome::Failed(e)) if is_not_restored(e) => {
-                    ("not_restored", Some(not_restored_reason(e)))
+                    ("not_restored", Some(not_restored_reason(e, req.max_wait)))
                 }
                 (_, Outcome::Failed(e)) => (
                     "failed",
@@ -754,11 +754,14 @@ fn report(
         files,
         failure: None,
     };
-    if summary.cancelled
+    let interrupted = summary.cancelled
         || failures
             .iter()
-            .any(|(_, e)| matches!(e.as_ref(), IdsError::Cancelled))
-    {
+            .any(|(_, e)| matches!(e.as_ref(), IdsError::Cancelled));
+    if interrupted && !summary.files.is_empty() && downloaded + skipped == summary.files.len() {
+        // Ctrl-C after the last file was in place: nothing was cut short.
+        reporter.note("interrupted while finishing: every file had already arrived");
+    } else if interrupted {
         let (kept, hint) = if req.zip {
             (
                 "a zip is never resumed and its partial data was removed",
@@ -854,15 +857,20 @@ fn report(
     }
     if let Some(e) = not_restored.first() {
         report.failure = Some(Failure::new(
-            ExitKind::Server,
+            ExitKind::NotOnline,
             format!(
                 "{} of {} archived and not restored from tape yet ({})",
                 not_restored.len(),
                 crate::grammar::count(summary.files.len() as u64, "file is", "files are"),
-                waited_text(e)
+                waited_text(e, req.max_wait)
             ),
-            "the restore goes on at the server: run the same command again later (finished files \
-             are kept), or raise --max-wait to wait longer",
+            if req.max_wait.is_zero() {
+                "the restore goes on at the server: run the same command again later (finished \
+                 files are kept), or give --max-wait a duration to wait for it"
+            } else {
+                "the restore goes on at the server: run the same command again later (finished \
+                 files are kept), or raise --max-wait to wait longer"
+            },
         ));
         return report;
     }
@@ -891,9 +899,13 @@ fn is_not_restored(e: &IdsError) -> bool {
     matches!(e, IdsError::DeadlineExceeded { .. })
 }
 
-/// How long the restore was waited for, human-rounded, naming the flag that sets it.
-fn waited_text(e: &IdsError) -> String {
+/// How long the restore was waited for, human-rounded, naming the flag that sets it
+/// (`--max-wait 0`: not waited for, the restore only requested).
+fn waited_text(e: &IdsError, max_wait: Duration) -> String {
     match e {
+        IdsError::DeadlineExceeded { .. } if max_wait.is_zero() => {
+            "not waited for: --max-wait 0; a restore was requested".to_owned()
+        }
         IdsError::DeadlineExceeded { waited, .. } => format!(
             "waited {}, the --max-wait limit",
             crate::wait_text::seconds(*waited)
@@ -903,11 +915,11 @@ fn waited_text(e: &IdsError) -> String {
 }
 
 /// The reason of a file not restored in time, for `--json`.
-fn not_restored_reason(e: &IdsError) -> String {
+fn not_restored_reason(e: &IdsError, max_wait: Duration) -> String {
     format!(
         "archived and not restored from tape yet ({}); raise --max-wait or run the same command \
          again later",
-        waited_text(e)
+        waited_text(e, max_wait)
     )
 }
 
@@ -1168,6 +1180,50 @@ mod tests {
             );
             assert!(!text.contains(".part"), "{text}");
         }
+    }
+
+    /// Issue-16 finding: Ctrl-C after every file had arrived made the run "interrupted" (exit
+    /// 130); it is a complete download, said so on stderr.
+    #[test]
+    fn an_interruption_after_the_last_file_is_a_success() {
+        let req = DownloadRequest::new(Target::Datafiles(vec![1, 2]), "out");
+        let done = |id: i64| icat_ids::FileReport {
+            id,
+            path: PathBuf::from(format!("out/v/d/f{id}")),
+            outcome: Outcome::Downloaded {
+                bytes: 1,
+                resumed_from: 0,
+                retries: 0,
+                verification: icat_ids::Verification::Verified {
+                    size: true,
+                    checksum: true,
+                },
+            },
+            extra_digest: None,
+        };
+        let summary = DownloadSummary {
+            cancelled: true,
+            files: vec![done(1), done(2)],
+            ..DownloadSummary::default()
+        };
+        let reporter = Reporter::new(crate::progress::Mode::Quiet);
+        let r = report(summary, 2, &req, &reporter, Vec::new(), &BTreeSet::new());
+        assert!(r.failure.is_none(), "{:?}", r.failure);
+        assert_eq!(r.downloaded, 2);
+        // One file cut short: interrupted, as before.
+        let summary = DownloadSummary {
+            cancelled: true,
+            files: vec![
+                done(1),
+                icat_ids::FileReport {
+                    outcome: Outcome::Failed(Arc::new(IdsError::Cancelled)),
+                    ..done(2)
+                },
+            ],
+            ..DownloadSummary::default()
+        };
+        let r = report(summary, 2, &req, &reporter, Vec::new(), &BTreeSet::new());
+        assert_eq!(r.failure.unwrap().kind, ExitKind::Interrupted);
     }
 
     #[test]

@@ -178,8 +178,11 @@ pub async fn plan(
 
 /// The failure the real run would end with, as far as the plan shows it: files whose names
 /// cannot be local paths fail (exit 5, as the real run), local files that differ are left in
-/// place without `--overwrite` (exit 6). `None` when the plan foresees none.
-pub fn foreseen_failure(plan: &DryRun, overwrite: bool) -> Option<Failure> {
+/// place without `--overwrite` (exit 6), files needing a restore are not waited for with
+/// `--max-wait 0` (exit 9). `None` when the plan foresees none.
+pub fn foreseen_failure(plan: &DryRun, req: &DownloadRequest) -> Option<Failure> {
+    let overwrite = req.overwrite;
+    let no_wait = req.max_wait.is_zero() && plan.need_restore > 0;
     let differ = plan.files.iter().filter(|f| f.local == "differs").count();
     let mut problems = Vec::new();
     if plan.would_fail > 0 {
@@ -194,6 +197,12 @@ pub fn foreseen_failure(plan: &DryRun, overwrite: bool) -> Option<Failure> {
             crate::grammar::count(differ as u64, "local file differs", "local files differ")
         ));
     }
+    if no_wait {
+        problems.push(format!(
+            "{} a restore from tape, which --max-wait 0 does not wait for",
+            crate::grammar::count(plan.need_restore as u64, "file needs", "files need")
+        ));
+    }
     if problems.is_empty() {
         return None;
     }
@@ -204,11 +213,17 @@ pub fn foreseen_failure(plan: &DryRun, overwrite: bool) -> Option<Failure> {
             "the real run downloads the other files and fails these; ask the facility to \
              rename them",
         )
-    } else {
+    } else if differ > 0 && !overwrite {
         (
             ExitKind::Verify,
             "the real run would exit 6 too: move those files away, or add --overwrite to \
              replace them",
+        )
+    } else {
+        (
+            ExitKind::NotOnline,
+            "the real run would request the restore and exit 9: run it again later, or give \
+             --max-wait a duration to wait for the restore",
         )
     };
     Some(Failure::new(
