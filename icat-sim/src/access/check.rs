@@ -52,9 +52,7 @@ impl UserAccess {
                 .collect::<Vec<_>>()
                 .join(",");
             // `entity` names a table only after `grant` found rules for it (a known entity).
-            let query = format!(
-                "SELECT \"id\" FROM \"{entity}\" WHERE \"id\" IN ({marks}) AND \"id\" IN ({sql})"
-            );
+            let query = check_sql(entity, sql, &marks);
             let mut all = params.clone();
             all.extend(chunk.iter().map(|id| Value::Integer(*id)));
             let mut stmt = conn.prepare_cached(&query)?;
@@ -69,6 +67,19 @@ impl UserAccess {
             .filter(|id| allowed.contains(id))
             .collect())
     }
+}
+
+/// The statement selecting which of the ids bound at `marks` (rows of `entity`) the restriction
+/// `sql` allows. The restriction is checked per id (a correlated `EXISTS` over its `UNION ALL` arms,
+/// which SQLite flattens into primary-key lookups from each id), so the cost follows the number of
+/// ids, not the number of rows the user may read: `id IN (sql)` would build the whole readable set
+/// (every datafile of every released visit) for each chunk.
+pub(crate) fn check_sql(entity: &str, sql: &str, marks: &str) -> String {
+    format!(
+        "WITH \"_allowed\"(\"id\") AS ({sql}) SELECT \"_chk\".\"id\" FROM \"{entity}\" AS \"_chk\" \
+         WHERE \"_chk\".\"id\" IN ({marks}) AND EXISTS (SELECT 1 FROM \"_allowed\" \
+         WHERE \"_allowed\".\"id\" = \"_chk\".\"id\")"
+    )
 }
 
 /// Drops INCLUDEd objects the user may not read, except across public steps and to public types.

@@ -522,3 +522,76 @@ fn the_ids_refuses_data_the_user_may_not_read() {
     let all = catalog.resolve(Some(&f.root), &of(f.inv[1])).unwrap();
     assert_eq!(all.datafiles.len(), 1);
 }
+
+/// The SQLite plan of `sql` with `params` bound: one detail line per step.
+fn query_plan(db: &Db, sql: &str, params: &[rusqlite::types::Value]) -> Vec<String> {
+    let mut stmt = db
+        .conn()
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap();
+    stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| {
+        r.get::<_, String>(3)
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+#[test]
+fn checking_ids_looks_each_up_instead_of_listing_every_readable_row() {
+    // With the synthetic facility's rules a user reads their visits, the visits of their
+    // instruments and every released visit: listing those rows for each batch of search hits
+    // costs a pass over the whole catalogue (what made a 1M-datafile search as db/nbour time out).
+    let mut db = Db::open(None, crate::entities(), Clock::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let storage = crate::ids::Storage::open(dir.path()).unwrap();
+    let spec = "visits=4,datasets=2,files=3".parse().unwrap();
+    crate::synthetic::generate(&mut db, &spec, "simple/root", &storage, false).unwrap();
+    let access = super::rules::compile_for(&db, "db/nbour").unwrap();
+    let Some(super::Grant::Rows(crate::jpql::Restriction::IdsIn { sql, params, .. })) =
+        access.grant(Access::Read, "Datafile")
+    else {
+        panic!("datafiles should be restricted for db/nbour");
+    };
+    let ids = [1_i64, 5, 9];
+    let marks = (0..ids.len())
+        .map(|i| format!("?{}", params.len() + i + 1))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut all = params.clone();
+    all.extend(ids.iter().map(|id| rusqlite::types::Value::Integer(*id)));
+    let plan = query_plan(&db, &super::check::check_sql("Datafile", sql, &marks), &all);
+    // No full scan, and no list of the readable rows built up front.
+    let listing = |l: &&String| l.starts_with("SCAN") || l.starts_with("LIST SUBQUERY");
+    assert!(
+        !plan.iter().any(|l| listing(&l)),
+        "the check lists rows: {plan:#?}"
+    );
+    // And the check still answers what the rules say.
+    let readable = access
+        .allowed_ids(
+            db.conn(),
+            Access::Read,
+            "Datafile",
+            &(1..=24).collect::<Vec<_>>(),
+            0,
+        )
+        .unwrap();
+    let expected: Vec<i64> = {
+        let mut stmt = db
+            .conn()
+            .prepare(
+                "SELECT df.\"id\" FROM \"Datafile\" df JOIN \"Dataset\" d ON d.\"id\" = df.\"dataset_id\" \
+                 JOIN \"InvestigationUser\" iu ON iu.\"investigation_id\" = d.\"investigation_id\" \
+                 JOIN \"User\" u ON u.\"id\" = iu.\"user_id\" WHERE u.\"name\" = 'db/nbour' \
+                 AND df.\"id\" <= 24 ORDER BY df.\"id\"",
+            )
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert!(!expected.is_empty());
+    assert_eq!(readable, expected);
+}

@@ -217,18 +217,22 @@ impl Plan {
         }))
     }
 
-    /// One block of hits after `after` (ids, scores and sort values).
-    fn block(
-        &self,
-        db: &Db,
-        after: Option<&[Value]>,
-        size: usize,
-    ) -> Result<Vec<(i64, f64, Vec<Value>)>, IcatError> {
-        let mut params = self.with.params.clone();
-        let sort_cols: Vec<String> = match &self.sort {
+    /// The sort columns (none for a sort by score).
+    fn sort_cols(&self) -> Vec<String> {
+        match &self.sort {
             Sort::Score => Vec::new(),
             Sort::Fields(f) => f.iter().map(|(sql, ..)| sql.to_string()).collect(),
-        };
+        }
+    }
+
+    /// The query of one block of hits after `after`, with its parameters.
+    fn block_sql(
+        &self,
+        after: Option<&[Value]>,
+        size: usize,
+    ) -> Result<(String, Vec<Sql>), IcatError> {
+        let mut params = self.with.params.clone();
+        let sort_cols = self.sort_cols();
         let mut sql = format!(
             "{}SELECT x.\"id\", {}{} FROM \"{}\" x {} WHERE {}",
             self.with.sql,
@@ -260,6 +264,18 @@ impl Plan {
             }
         };
         sql.push_str(&format!(" ORDER BY {order} LIMIT {size}"));
+        Ok((sql, params))
+    }
+
+    /// One block of hits after `after` (ids, scores and sort values).
+    fn block(
+        &self,
+        db: &Db,
+        after: Option<&[Value]>,
+        size: usize,
+    ) -> Result<Vec<(i64, f64, Vec<Value>)>, IcatError> {
+        let (sql, params) = self.block_sql(after, size)?;
+        let sort_cols = self.sort_cols();
         let mut stmt = db.conn().prepare_cached(&sql)?;
         let rows = stmt.query_map(params_from_iter(params.iter()), |r| {
             let id: i64 = r.get(0)?;
@@ -292,7 +308,11 @@ impl Plan {
         }
         let values: Vec<Sql> = after.iter().map(sql_of_json).collect::<Result<_, _>>()?;
         let mut ors = Vec::new();
-        let mut params = Vec::new();
+        // The first sort value also bounds the rows on its own: implied by the OR below, but a
+        // range an index on the first sort column can start at, instead of reading every row
+        // before the page again.
+        let lead = format!("{} {} ?", cols[0], if descs[0] { "<=" } else { ">=" });
+        let mut params = vec![values[0].clone()];
         for i in 0..=cols.len() {
             let mut ands = Vec::new();
             for j in 0..i {
@@ -311,7 +331,7 @@ impl Plan {
             params.push(values[i].clone());
             ors.push(format!("({})", ands.join(" AND ")));
         }
-        Ok((format!("({})", ors.join(" OR ")), params))
+        Ok((format!("{lead} AND ({})", ors.join(" OR ")), params))
     }
 }
 
@@ -494,3 +514,6 @@ fn source_of(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

@@ -57,8 +57,10 @@ impl ClockKind {
 }
 
 impl Restriction {
-    /// The rows allowed by any of `parts` (an SQL `UNION` of the id sets); [`Restriction::DenyAll`]
-    /// when there are none.
+    /// The rows allowed by any of `parts` (an SQL `UNION ALL` of the id sets: the restriction is
+    /// only ever used as a set, `id IN (...)` or a correlated `EXISTS`, and unlike `UNION` it lets
+    /// SQLite flatten a correlated check into each part); [`Restriction::DenyAll`] when there are
+    /// none.
     pub fn any_of(parts: impl IntoIterator<Item = Restriction>) -> Restriction {
         let mut sqls = Vec::new();
         let mut all_params = Vec::new();
@@ -78,7 +80,7 @@ impl Restriction {
             Restriction::DenyAll
         } else {
             Restriction::IdsIn {
-                sql: sqls.join(" UNION "),
+                sql: sqls.join(" UNION ALL "),
                 params: all_params,
                 clock: all_clock,
             }
