@@ -135,15 +135,31 @@ pub fn icat_message(e: &IcatError) -> Option<String> {
              keeps failing; try again later, or raise --retries (retries in icat.cfg)",
             icat_message(last).unwrap_or_else(|| last.to_string())
         ),
+        IcatError::ResponseTooLarge { url, limit } => format!(
+            "the answer from {} is larger than the {} limit and was not read further; narrow \
+             the query, or if the server's answers really are that large raise --max-answer-mib \
+             (maxAnswerMiB in icat.cfg)",
+            redact_url(url),
+            size_text(*limit)
+        ),
         // The library's text (server text already cleaned and bounded there) without the pointers
         // to Rust APIs.
-        IcatError::ResponseTooLarge { .. } | IcatError::Validation { .. } => e
+        IcatError::Validation { .. } => e
             .to_string()
             .replace(" (see `Session::search_stream`)", "")
             .replace(" (page with LIMIT, see `Session::search_stream`)", "")
             .replace(" or raise the limit (ClientBuilder::max_response_size)", ""),
         _ => return None,
     })
+}
+
+/// A byte count in whole MiB when it is one, else in bytes.
+fn size_text(bytes: u64) -> String {
+    if bytes % (1 << 20) == 0 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes}-byte")
+    }
 }
 
 /// How the CLI words an IDS error; `None` keeps the library's text.
@@ -278,6 +294,11 @@ mod tests {
                 limit: 1,
             })
             .unwrap(),
+            icat_message(&IcatError::ResponseTooLarge {
+                url: "u".into(),
+                limit: 32 << 20,
+            })
+            .unwrap(),
             icat_message(&IcatError::Validation {
                 message: "m".into(),
                 offset: -1,
@@ -286,6 +307,20 @@ mod tests {
         ] {
             assert!(!text.contains("::"), "{text}");
         }
+    }
+
+    #[test]
+    fn an_answer_above_the_limit_names_the_flag_and_key_that_raise_it() {
+        let text = icat_message(&IcatError::ResponseTooLarge {
+            url: "https://h/ICATService/ICAT".into(),
+            limit: 32 << 20,
+        })
+        .unwrap();
+        assert!(text.contains("the 32 MiB limit"), "{text}");
+        assert!(
+            text.contains("--max-answer-mib") && text.contains("maxAnswerMiB"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -103,8 +103,10 @@ pub fn is_too_many(e: &IcatError) -> bool {
 
 /// Every result of an ordered query, fetched `page` results at a time, so selections larger than
 /// the server's `maxEntities` work. When the server refuses a page as too large (its
-/// `maxEntities` is smaller than ours, or included objects push a page over it), the page is
-/// halved and asked again.
+/// `maxEntities` is smaller than ours, or included objects push a page over it), or its answer
+/// is above the answer limit (`--max-answer-mib`), the page is halved and asked again. A COUNT
+/// of the same selection is searched first and bounds the paging ([`paged`]): a server handing
+/// out fresh pages forever is stopped with `IcatError::EndlessPaging` (issue 14).
 pub async fn all_pages(session: &Session, query: &Query, page: u64) -> anyhow::Result<Vec<Value>> {
     let jpql = |offset, count| {
         query
@@ -113,12 +115,14 @@ pub async fn all_pages(session: &Session, query: &Query, page: u64) -> anyhow::R
             .to_jpql()
             .map_err(anyhow::Error::from)
     };
-    paged(session, page, None, None, jpql).await
+    let count = query.row_count_bound().to_jpql()?;
+    paged(session, page, None, Some(count), jpql).await
 }
 
 /// Every result of the query that `page_query(offset, count)` renders (the same ordered query
 /// with `LIMIT offset, count`), `page` at a time and at most `limit` in all. Pages the server
-/// refuses as too large are halved down to 2 results; a refusal of 2 is returned as the error.
+/// refuses as too large, and pages whose answer is above the client's answer limit, are halved
+/// down to 2 results; a refusal of 2 is returned as the error.
 /// A page that only repeats earlier results (a server ignoring the offset) ends the paging with
 /// `IcatError::EndlessPaging` ([`PageGuard`]). With a `count_query` (a COUNT of at least the
 /// rows the paged query returns), that count is searched first and more results than it and
@@ -163,7 +167,13 @@ pub async fn paged(
         };
         let batch = match session.search(page_query(offset, want)?.as_str()).await {
             Ok(batch) => batch,
-            Err(e) if page > 2 && matches!(e, IcatError::Validation { .. }) => {
+            Err(e)
+                if page > 2
+                    && matches!(
+                        e,
+                        IcatError::Validation { .. } | IcatError::ResponseTooLarge { .. }
+                    ) =>
+            {
                 page /= 2;
                 tracing::info!(error = %e, page, "server refused the page; asking for smaller pages");
                 continue;

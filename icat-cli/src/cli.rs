@@ -136,6 +136,10 @@ pub struct ConnArgs {
     /// Retries of read-only calls after network errors or 502/503/504 answers (default 3).
     #[arg(long, global = true, value_name = "N", help_heading = "Network")]
     pub retries: Option<u32>,
+    /// Largest ICAT answer accepted, in MiB (maxAnswerMiB in icat.cfg; default 32). An answer
+    /// is held in memory whole, so this bounds what a broken server can cost.
+    #[arg(long, global = true, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Network")]
+    pub max_answer_mib: Option<u32>,
 }
 
 impl ConnArgs {
@@ -162,6 +166,7 @@ impl ConnArgs {
                 connect_timeout: self.connect_timeout,
                 read_timeout: self.read_timeout,
                 retries: self.retries,
+                max_answer_mib: self.max_answer_mib,
             },
         }
     }

@@ -14,9 +14,9 @@ use crate::suggest::edit_distance;
 /// The config file name python-icat uses.
 pub const CONFIG_FILE_NAME: &str = "icat.cfg";
 
-/// Network limits: `--connect-timeout`, `--read-timeout`, `--retries` on the command line, or
-/// `connectTimeout`, `readTimeout`, `retries` in the config file section; `None` keeps the
-/// library defaults.
+/// Network limits: `--connect-timeout`, `--read-timeout`, `--retries`, `--max-answer-mib` on the
+/// command line, or `connectTimeout`, `readTimeout`, `retries`, `maxAnswerMiB` in the config file
+/// section; `None` keeps the library defaults.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Network {
     /// Time allowed to open a connection (ICAT and IDS).
@@ -25,6 +25,8 @@ pub struct Network {
     pub read_timeout: Option<std::time::Duration>,
     /// Retries of read-only calls after network errors and 502/503/504 (ICAT and IDS).
     pub retries: Option<u32>,
+    /// Largest ICAT answer accepted, in MiB (the library's default is 32 MiB).
+    pub max_answer_mib: Option<u32>,
 }
 
 /// Connection options given on the command line (the `-w`, `-a`, `-u`, ... flags).
@@ -308,6 +310,7 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     ("connecttimeout", "connectTimeout"),
     ("readtimeout", "readTimeout"),
     ("retries", "retries"),
+    ("maxanswermib", "maxAnswerMiB"),
 ];
 
 /// Warnings for the keys of section `name` that no tool reads, with the likely intended key.
@@ -550,6 +553,22 @@ pub fn resolve(
                 None => None,
             },
         },
+        max_answer_mib: match flags.network.max_answer_mib {
+            Some(n) => Some(n),
+            None => match file.and_then(|f| f.get("maxanswermib")) {
+                Some(v) => Some(v.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(
+                    || {
+                        Failure::usage(
+                            format!(
+                                "config value maxAnswerMiB = {v:?} is not a positive whole number"
+                            ),
+                            "write e.g. maxAnswerMiB = 64 (the default is 32)",
+                        )
+                    },
+                )?),
+                None => None,
+            },
+        },
     };
 
     Ok(Settings {
@@ -686,7 +705,7 @@ mod tests {
 
     #[test]
     fn network_limits_from_the_file_section_and_flags_over_file() {
-        let cfg = "[jdoe]\nconnectTimeout = 5s\nreadTimeout = 2m\nretries = 0\n";
+        let cfg = "[jdoe]\nconnectTimeout = 5s\nreadTimeout = 2m\nretries = 0\nmaxAnswerMiB = 64\n";
         let flags = ConnFlags {
             section: Some("jdoe".into()),
             ..Default::default()
@@ -695,11 +714,13 @@ mod tests {
         assert_eq!(s.network.connect_timeout, Some(Duration::from_secs(5)));
         assert_eq!(s.network.read_timeout, Some(Duration::from_secs(120)));
         assert_eq!(s.network.retries, Some(0));
+        assert_eq!(s.network.max_answer_mib, Some(64));
         let flags = ConnFlags {
             network: Network {
                 connect_timeout: Some(Duration::from_secs(1)),
                 read_timeout: None,
                 retries: Some(7),
+                max_answer_mib: Some(128),
             },
             ..flags
         };
@@ -707,6 +728,7 @@ mod tests {
         assert_eq!(s.network.connect_timeout, Some(Duration::from_secs(1)));
         assert_eq!(s.network.read_timeout, Some(Duration::from_secs(120)));
         assert_eq!(s.network.retries, Some(7));
+        assert_eq!(s.network.max_answer_mib, Some(128));
         // Without a section nothing comes from the file.
         let s = resolve(&ConnFlags::default(), &env(&[]), &[file("icat.cfg", cfg)]).unwrap();
         assert_eq!(s.network, Network::default());
@@ -722,6 +744,8 @@ mod tests {
             ("[x]\nreadTimeout = soon\n", "readTimeout"),
             ("[x]\nconnectTimeout = 0s\n", "connectTimeout"),
             ("[x]\nretries = -1\n", "retries"),
+            ("[x]\nmaxAnswerMiB = 0\n", "maxAnswerMiB"),
+            ("[x]\nmaxAnswerMiB = lots\n", "maxAnswerMiB"),
         ] {
             let err = resolve(&flags, &env(&[]), &[file("icat.cfg", cfg)]).unwrap_err();
             assert!(err.message.contains(key), "{cfg}: {err}");

@@ -125,6 +125,9 @@ pub fn icat_client(
     if let Some(t) = network.read_timeout {
         builder = builder.read_timeout(t);
     }
+    if let Some(mib) = network.max_answer_mib {
+        builder = builder.max_response_size(u64::from(mib) << 20);
+    }
     if let Some(n) = network.retries {
         let default = RetryPolicy::default();
         builder = builder.retry(RetryPolicy {

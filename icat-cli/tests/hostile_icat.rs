@@ -336,6 +336,92 @@ fn visit_list_pages_stop_one_page_past_the_count() {
     );
 }
 
+/// Finding 5, the CLI's internal lists: `catalog::all_pages` (the datafile lists of `download`,
+/// `resolve`, id lists and `cite`) against an ICAT that hands out a full page of new datafiles
+/// every time. Before: no COUNT, paging went on until the test server gave up after 20 pages.
+/// Now the COUNT of the same selection (5000) is searched first and paging stops one page past
+/// it: one COUNT and three pages of 3000.
+#[test]
+fn internal_lists_stop_one_page_past_the_count_when_every_page_is_fresh() {
+    let page = icat_cli::catalog::PAGE;
+    let icat = fresh_pages_icat(5000, page, |first, n| {
+        datafile_page(first..first + n as i64)
+    });
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let session = session_at(&rt, &icat.url);
+    let query = icat_soap::Query::new("Datafile")
+        .where_eq("dataset.id", 1_i64)
+        .order_by("id")
+        .include("dataset");
+    let err = rt
+        .block_on(icat_cli::catalog::all_pages(&session, &query, page))
+        .unwrap_err();
+    assert_counted_stop(&err);
+    assert_eq!(
+        icat.searches.load(Ordering::SeqCst),
+        4,
+        "one COUNT, three pages"
+    );
+}
+
+/// The `LIMIT offset, count` of a search request body.
+fn limit_of(body: &str) -> Option<(i64, i64)> {
+    let rest = &body[body.find("LIMIT ")? + 6..];
+    let (offset, rest) = rest.split_once(',')?;
+    let count: String = rest
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    Some((offset.trim().parse().ok()?, count.parse().ok()?))
+}
+
+/// Issue 14, answer limit: a page whose answer is above the client's answer limit (here
+/// 64 KiB; the CLI's `--max-answer-mib`) is halved and asked again, like a page ICAT refuses
+/// for `maxEntities`, so a legitimate selection with large entities still lists whole. 250
+/// datafiles of about 1 KiB each, asked 100 at a time: refused at 100, read 50 at a time.
+#[test]
+fn pages_above_the_answer_limit_are_halved() {
+    const TOTAL: i64 = 250;
+    let icat = HostileIcat::start_reading(|op, body| match op {
+        "login" => answer("login", "<return>sid-0123456789</return>"),
+        "search" => {
+            let (offset, count) = limit_of(body).expect("a LIMIT");
+            let page: String = (offset..(offset + count).min(TOTAL))
+                .map(|id| {
+                    format!(
+                        "<return xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"ns2:datafile\"><id>{}</id><name>{}</name></return>",
+                        id + 1,
+                        "n".repeat(1000)
+                    )
+                })
+                .collect();
+            answer("search", &page)
+        }
+        other => answer(other, ""),
+    });
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let rows = rt
+        .block_on(async {
+            let client = icat_soap::Client::builder(&icat.url)
+                .max_response_size(64 * 1024)
+                .build()
+                .expect("client");
+            let creds = icat_soap::client::Credentials::new().with("username", "u");
+            let session = client.login("db", &creds).await.expect("login");
+            let query = |offset: u64, count: u64| {
+                Ok(format!(
+                    "SELECT df FROM Datafile df ORDER BY df.id LIMIT {offset}, {count}"
+                ))
+            };
+            icat_cli::catalog::paged(&session, 100, None, None, query).await
+        })
+        .expect("the list is read in smaller pages");
+    assert_eq!(rows.len(), TOTAL as usize);
+    // One refused page of 100, then 50 at a time: 5 full pages and the empty one after them.
+    assert_eq!(icat.searches.load(Ordering::SeqCst), 7);
+}
+
 /// Finding 13: a plain-http ICAT URL on another machine carries the password in clear text:
 /// warned about, once. (192.0.2.1 is TEST-NET-1: nothing answers there.)
 #[test]

@@ -13,9 +13,17 @@ use crate::IcatError;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// The default connect timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// The default largest answer accepted (256 MiB): far above any answer within ICAT's
-/// `maxEntities`, far below what would exhaust memory.
-pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 256 * 1024 * 1024;
+/// The default largest answer accepted (32 MiB). An answer is held whole before it is decoded,
+/// so this is also about the most memory a broken or hostile server's endless answer can cost.
+///
+/// ICAT refuses searches that would return more than `maxEntities` objects (10,000 by default,
+/// included objects counted). Encoded with every text field filled, 10,000 datafiles take
+/// 11.3 MiB, 2,000 datafiles with their format and three parameters with types each 7.3 MiB,
+/// and 3,000 datafiles each with its dataset and investigation (a 4,000-character summary)
+/// 20.3 MiB (`tests/answer_size.rs`). Only a server with a raised `maxEntities`, or 10,000
+/// investigations all with maximal summaries (46 MiB), needs more: page the search, or raise
+/// the limit with [`ClientBuilder::max_response_size`].
+pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 32 * 1024 * 1024;
 
 /// Builds a [`Client`] with non-default options.
 ///

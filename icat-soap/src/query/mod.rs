@@ -186,8 +186,9 @@ impl Query {
     /// A `COUNT` of the rows this query returns at most: the same entity, joins and conditions,
     /// selecting `COUNT(entity)` without DISTINCT, GROUP BY, HAVING, ORDER BY, INCLUDE or LIMIT.
     /// DISTINCT, grouping and HAVING only ever return fewer rows, so the count bounds the rows
-    /// of a paged search of plain values (which carry no ids to notice repeats by).
-    pub(crate) fn row_count_bound(&self) -> Query {
+    /// of a paged search (entities or plain values): with it, a server handing out fresh pages
+    /// forever can be stopped (see [`PageGuard::with_expected_total`](crate::client::PageGuard::with_expected_total)).
+    pub fn row_count_bound(&self) -> Query {
         Query {
             selection: Selection::Items(vec![SelectItem::Aggregate {
                 func: Aggregate::Count,
