@@ -155,7 +155,7 @@ pub fn icat_message(e: &IcatError) -> Option<String> {
 
 /// A byte count in whole MiB when it is one, else in bytes.
 fn size_text(bytes: u64) -> String {
-    if bytes % (1 << 20) == 0 {
+    if bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)
     } else {
         format!("{bytes}-byte")

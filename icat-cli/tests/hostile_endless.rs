@@ -42,6 +42,8 @@ fn run(home: &Home, args: &[&str], stdin: &str) -> (Output, Option<u64>) {
 
 /// Runs `icat` and reaps it with `wait4`, which gives this one child's resource usage.
 #[cfg(target_os = "linux")]
+// The child is reaped by `wait4`, which clippy does not see.
+#[allow(clippy::zombie_processes)]
 fn run_measured(home: &Home, args: &[&str], stdin: &str) -> (Output, u64) {
     use std::os::unix::process::ExitStatusExt;
     let mut child = home
