@@ -36,6 +36,8 @@ struct Front {
     seen: Vec<HashMap<String, String>>,
     /// Client for the simulator.
     http: Option<reqwest::Client>,
+    /// Searches still to be answered 503 by the "gateway" (an HTML page, no ICAT error).
+    busy: usize,
 }
 
 type Shared = Arc<Mutex<Front>>;
@@ -54,6 +56,10 @@ async fn search(State(front): State<Shared>, Query(p): Query<HashMap<String, Str
     let (sim, docs, cap, http) = {
         let mut f = front.lock().unwrap();
         f.seen.push(p.clone());
+        if f.busy > 0 {
+            f.busy -= 1;
+            return (StatusCode::SERVICE_UNAVAILABLE, "<html>busy</html>").into_response();
+        }
         (
             f.sim.clone(),
             f.docs.clone(),
@@ -348,6 +354,29 @@ fn find_prints_ranked_hits_as_table_json_and_csv() {
     let o = s.home.run(&["find", "bad(("]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("Cannot parse"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_busy_gateway_is_retried_within_the_retries_allowed() {
+    let s = setup(100);
+    let searches = |s: &Setup| s.front.lock().unwrap().seen.len();
+    // Two 503s: the default retries (3) get through.
+    s.front.lock().unwrap().busy = 2;
+    let t = ok(&s.home.run(&["find", "lysozyme"]));
+    assert!(t.contains(&s.datasets[0].1), "{t}");
+    assert_eq!(searches(&s), 3);
+    // --retries 1 is two attempts: both meet a 503, and the message says what to do.
+    s.front.lock().unwrap().busy = 2;
+    let o = s.home.run(&["--retries", "1", "find", "lysozyme"]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("503") && err.contains("--retries"), "{err}");
+    assert_eq!(searches(&s), 5);
+    // --retries 0: one attempt.
+    s.front.lock().unwrap().busy = 1;
+    let o = s.home.run(&["--retries", "0", "find", "lysozyme"]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert_eq!(searches(&s), 6);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use icat_soap::client::{Session, short_id};
+use icat_soap::client::{RetryPolicy, Session, short_id};
 use serde::de::DeserializeOwned;
 
 use crate::answer::{FacetAnswer, SearchAnswer};
@@ -31,6 +31,7 @@ pub struct RestClient {
     base: String,
     session: SessionSource,
     max_answer: u64,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for RestClient {
@@ -57,6 +58,7 @@ pub struct RestClientBuilder {
     timeout: Duration,
     user_agent: String,
     max_answer: u64,
+    retry: RetryPolicy,
 }
 
 /// The REST base (`scheme://host:port/<prefix>/icat`) of an ICAT URL in any form the SOAP client
@@ -80,7 +82,8 @@ pub fn rest_base(url: &str) -> Result<String, RestError> {
 
 impl RestClientBuilder {
     /// Verification on, the system trust store, 30 s to connect, 120 s per request (ICAT's
-    /// search limit is 5 s by default).
+    /// search limit is 5 s by default), reads retried as the SOAP client retries them
+    /// ([`RetryPolicy::default`]).
     pub fn new(url: &str) -> Self {
         RestClientBuilder {
             url: url.to_string(),
@@ -90,6 +93,7 @@ impl RestClientBuilder {
             timeout: Duration::from_secs(120),
             user_agent: concat!("icat-rs/", env!("CARGO_PKG_VERSION")).to_string(),
             max_answer: DEFAULT_MAX_ANSWER,
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -129,6 +133,17 @@ impl RestClientBuilder {
         self
     }
 
+    /// How the reads (`search`, `facets`, `version`, `session_info`) are retried after a
+    /// transient failure: no connection, a connection broken mid-answer, or HTTP 502/503/504
+    /// from a gateway. `login` is never retried; [`RetryPolicy::none`] turns retries off.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = RetryPolicy {
+            max_attempts: policy.max_attempts.max(1),
+            ..policy
+        };
+        self
+    }
+
     /// The client (no request is made).
     pub fn build(self) -> Result<RestClient, RestError> {
         let base = rest_base(&self.url)?;
@@ -158,6 +173,7 @@ impl RestClientBuilder {
             base,
             session: SessionSource::None,
             max_answer: self.max_answer,
+            retry: self.retry,
         })
     }
 }
@@ -241,10 +257,8 @@ impl RestClient {
     /// `GET /icat/session/{id}`: the user name and minutes left of this client's session.
     pub async fn session_info(&self) -> Result<SessionInfo, RestError> {
         let id = self.session_id().await?;
-        let req = self
-            .http
-            .get(format!("{}/session/{}", self.base, encode(&id)));
-        self.send("session", req).await
+        let path = format!("session/{}", encode(&id));
+        self.get("session", &path, &[]).await
     }
 
     /// `search/documents`: one page of hits. Pass the answer's `search_after` back in the next
@@ -311,14 +325,42 @@ impl RestClient {
         }
     }
 
+    /// A GET, retried after transient failures as the policy allows (a read may be repeated).
     async fn get<T: DeserializeOwned>(
         &self,
         endpoint: &'static str,
         path: &str,
         params: &[(&str, &str)],
     ) -> Result<T, RestError> {
-        let req = self.http.get(format!("{}/{path}", self.base)).query(params);
-        self.send(endpoint, req).await
+        let mut attempt = 1;
+        loop {
+            let req = self.http.get(format!("{}/{path}", self.base)).query(params);
+            match self.send(endpoint, req).await {
+                Err(e) if e.is_transient() => {
+                    if attempt >= self.retry.max_attempts {
+                        return Err(if attempt > 1 {
+                            RestError::RetriesExhausted {
+                                endpoint,
+                                attempts: attempt,
+                                last: Box::new(e),
+                            }
+                        } else {
+                            e
+                        });
+                    }
+                    let delay = self.retry.delay(attempt);
+                    tracing::warn!(
+                        endpoint,
+                        attempt,
+                        error = %e,
+                        "transient ICAT REST failure; retrying in {delay:?}"
+                    );
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn send<T: DeserializeOwned>(

@@ -84,6 +84,17 @@ pub enum RestError {
         /// Why.
         detail: String,
     },
+    /// A read failed transiently (no connection, 502/503/504) on every attempt allowed.
+    #[error("{endpoint} failed {attempts} times; the last time: {last}")]
+    RetriesExhausted {
+        /// The endpoint path.
+        endpoint: &'static str,
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        #[source]
+        last: Box<RestError>,
+    },
     /// The shared SOAP session could not give a valid session id.
     #[error("the ICAT session could not be renewed: {0}")]
     Session(#[source] icat_soap::IcatError),
@@ -99,6 +110,17 @@ impl RestError {
                 ..
             }
         )
+    }
+
+    /// True for failures another attempt may not meet (as `icat_soap::client::is_retryable`
+    /// judges SOAP failures): no connection or one broken mid-answer, or a gateway saying the
+    /// service is briefly unavailable (HTTP 502, 503, 504 without an ICAT error body).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RestError::Connect { .. } => true,
+            RestError::Http { status, .. } => matches!(status, 502..=504),
+            _ => false,
+        }
     }
 
     /// The error for an HTTP answer with status `status` and body `body` from `endpoint`.

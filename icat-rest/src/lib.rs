@@ -31,6 +31,8 @@ pub mod query;
 pub use answer::{Dimension, Dimensions, Document, FacetAnswer, FacetLabel, Hit, SearchAnswer};
 pub use client::{RestClient, RestClientBuilder, SessionInfo, rest_base};
 pub use error::RestError;
+/// How reads are retried ([`RestClientBuilder::retry`]); the SOAP client's policy type.
+pub use icat_soap::client::RetryPolicy;
 pub use query::{
     Bound, DimensionRequest, Direction, FacetQuery, FacetRange, FacetRequest, ParameterFilter,
     ParameterValue, SearchQuery, SearchRequest, Target, minutes,

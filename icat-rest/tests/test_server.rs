@@ -3,7 +3,9 @@
 //! JSON errors), recording what it was sent.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -12,7 +14,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use icat_rest::{
     DimensionRequest, Direction, FacetQuery, FacetRange, FacetRequest, RestClient, RestError,
-    SearchQuery, SearchRequest, Target,
+    RetryPolicy, SearchQuery, SearchRequest, Target,
 };
 use serde_json::{Value, json};
 
@@ -272,7 +274,9 @@ async fn errors_are_typed_and_never_show_the_session_id() {
         RestError::TooLarge { limit: 1000, .. }
     ));
     // Nothing listening: a connect error without the session id.
-    let gone = RestClient::new("http://127.0.0.1:9")
+    let gone = RestClient::builder("http://127.0.0.1:9")
+        .retry(RetryPolicy::none())
+        .build()
         .unwrap()
         .with_session_id(SESSION);
     let e = gone
@@ -304,4 +308,98 @@ async fn login_and_session_info_over_rest() {
             .unwrap_err()
             .is_session()
     );
+}
+
+/// A gateway in front of ICAT that answers 503 (an HTML page, no ICAT error) to the first
+/// `busy` searches, then ICAT's answer; a BAD_PARAMETER for a Dataset target. Counts requests.
+async fn gateway(busy: usize) -> (String, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let app = Router::new().route(
+        "/icat/search/documents",
+        get(move |Query(p): Query<HashMap<String, String>>| {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if p.get("query").is_some_and(|q| q.contains("Dataset")) {
+                    return icat_error(StatusCode::BAD_REQUEST, "BAD_PARAMETER", "no datasets");
+                }
+                if n < busy {
+                    return (StatusCode::SERVICE_UNAVAILABLE, "<html>busy</html>").into_response();
+                }
+                json!({"results": [{"id": 1, "score": 1.0, "source": {"name": "a.nxs"}}]})
+                    .to_string()
+                    .into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let h = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (format!("http://{addr}/ICATService/ICAT"), calls, h)
+}
+
+#[tokio::test]
+async fn reads_are_retried_after_gateway_errors_within_the_policy() {
+    let quick = |attempts| RetryPolicy::new(attempts, Duration::from_millis(1));
+    let client = |url: &str, policy| {
+        RestClient::builder(url)
+            .retry(policy)
+            .build()
+            .unwrap()
+            .with_session_id(SESSION)
+    };
+    let datafiles = SearchRequest::new(SearchQuery::new(Target::Datafile));
+    // Two 503s, three attempts allowed: the third answers.
+    let (url, calls, _h) = gateway(2).await;
+    let page = client(&url, quick(3)).search(&datafiles).await.unwrap();
+    assert_eq!(page.results.len(), 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    // Two attempts allowed: both meet a 503, and the error says so.
+    let (url, calls, _h) = gateway(2).await;
+    let e = client(&url, quick(2)).search(&datafiles).await.unwrap_err();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    match &e {
+        RestError::RetriesExhausted {
+            attempts: 2, last, ..
+        } => {
+            assert!(matches!(**last, RestError::Http { status: 503, .. }), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // No retries: the 503 itself after one request.
+    let (url, calls, _h) = gateway(2).await;
+    let e = client(&url, RetryPolicy::none())
+        .search(&datafiles)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RestError::Http { status: 503, .. }), "{e}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // ICAT's own refusals are answers, not transient: never repeated.
+    let (url, calls, _h) = gateway(0).await;
+    let e = client(&url, quick(3))
+        .search(&SearchRequest::new(SearchQuery::new(Target::Dataset)))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RestError::Icat { status: 400, .. }), "{e}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // Nothing listening: retried too, then reported as a connection failure.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let e = client(&format!("http://127.0.0.1:{port}"), quick(2))
+        .search(&datafiles)
+        .await
+        .unwrap_err();
+    match &e {
+        RestError::RetriesExhausted {
+            attempts: 2, last, ..
+        } => {
+            assert!(matches!(**last, RestError::Connect { .. }), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -279,6 +279,13 @@ pub fn rest_client(conn: &Connection) -> Result<RestClient, Failure> {
     if let Some(t) = conn.network.read_timeout {
         b = b.timeout(t);
     }
+    // --retries (retries in icat.cfg) as for the SOAP calls: N retries after the first attempt.
+    if let Some(n) = conn.network.retries {
+        b = b.retry(icat_rest::RetryPolicy {
+            max_attempts: n.saturating_add(1),
+            ..icat_rest::RetryPolicy::default()
+        });
+    }
     b.build()
         .map(|c| c.with_session(conn.session.clone()))
         .map_err(|e| {
@@ -314,6 +321,12 @@ pub fn rest_failure(e: RestError) -> Failure {
             "browse with `icat visits` or query with `icat search 'JPQL'` instead",
         ),
         RestError::Session(_) => Failure::auth(text, "log in again with `icat login`"),
+        RestError::RetriesExhausted { .. } => Failure::new(
+            ExitKind::Server,
+            text,
+            "the server or a gateway in front of it keeps failing; try again later, or raise \
+             --retries (retries in icat.cfg)",
+        ),
         RestError::Config { .. } => Failure::usage(text, "check -w/--url and --ca-file"),
         _ => Failure::new(
             ExitKind::Server,
