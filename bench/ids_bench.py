@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
 """Download benchmark: icat-ids vs curl vs python-icat against the simulator's IDS.
 
-Usage (from the workspace root): python3 icat-ids/bench/run.py [repetitions]
-Builds the `ids_bench` example in release mode and a venv with python-icat 1.7.0 (PyPI) under
+Usage (from the workspace root): python3 bench/ids_bench.py [repetitions]
+Builds the `ids_bench` binary of icat-bench in release mode and a venv with python-icat 1.7.0 (PyPI) under
 target/, starts the IDS with a 1 GiB file and a 100-file 1 GiB dataset, then times each client
 in its own process (wall time and peak resident memory via wait4), median of the repetitions.
 Prints a Markdown table of throughput, peak memory and ratios.
 """
 import json, os, shutil, statistics, subprocess, sys, tempfile, time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 VENV = os.path.join(ROOT, "target", "bench-venv")
-BIN = os.path.join(ROOT, "target", "release", "examples", "ids_bench")
+BIN = os.path.join(ROOT, "target", "release", "ids_bench")
 GIB = 1 << 30
 
 PY_SINGLE = """
@@ -38,8 +38,8 @@ def run(cmd):
 
 def main():
     reps = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    subprocess.check_call(["cargo", "build", "--quiet", "--release", "-p", "icat-ids",
-                           "--example", "ids_bench"], cwd=ROOT)
+    subprocess.check_call(["cargo", "build", "--quiet", "--release", "-p", "icat-bench",
+                           "--bin", "ids_bench"], cwd=ROOT)
     if not os.path.exists(os.path.join(VENV, "bin", "python")):
         subprocess.check_call([sys.executable, "-m", "venv", VENV])
     subprocess.check_call([os.path.join(VENV, "bin", "pip"), "install", "--quiet",

@@ -133,3 +133,54 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The crates' `examples/` hold user examples only (the benchmark drivers live in `bench/`): each
+/// example is one of those this file runs, or `visits` (run by `cargo xtask bench` against the
+/// simulator), and the crate's README or the top README points users at it.
+#[test]
+fn examples_are_user_examples_only() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root");
+    let user_examples = [
+        "icat-ids/examples/seven_steps.rs",
+        "icat-soap/examples/update.rs",
+        "icat-soap/examples/paged_export.rs",
+        "icat-soap/examples/visits.rs",
+    ];
+    let mut found = Vec::new();
+    for krate in [
+        "icat-codegen",
+        "icat-soap",
+        "icat-ids",
+        "icat-rest",
+        "icat-sim",
+        "icat-cli",
+    ] {
+        let dir = root.join(krate).join("examples");
+        if !dir.is_dir() {
+            continue;
+        }
+        for path in walk(&dir) {
+            if path.extension().is_some_and(|e| e == "rs") {
+                let rel = path.strip_prefix(root).expect("under root");
+                found.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    found.sort();
+    let mut expected: Vec<String> = user_examples.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    assert_eq!(
+        found, expected,
+        "an example that is not a user example (benchmark drivers belong in bench/)"
+    );
+    let readmes: String = ["README.md", "icat-soap/README.md", "icat-ids/README.md"]
+        .iter()
+        .map(|r| std::fs::read_to_string(root.join(r)).expect("README"))
+        .collect();
+    for example in user_examples {
+        let name = example.rsplit('/').next().expect("file name");
+        assert!(readmes.contains(name), "no README names {example}");
+    }
+}

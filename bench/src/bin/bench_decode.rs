@@ -13,7 +13,7 @@ use std::time::Instant;
 use icat_soap::envelope::read_response_envelope;
 use icat_soap::ops::SearchResponse;
 
-#[path = "../benches/fixture/mod.rs"]
+#[path = "../../../icat-soap/benches/fixture/mod.rs"]
 mod fixture;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;

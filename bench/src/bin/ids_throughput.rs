@@ -1,6 +1,6 @@
 //! Measures getData throughput of the simulated IDS against `cat` on the same stored file.
 //!
-//! `cargo run --release -p icat-sim --example ids_throughput [SIZE_MIB]` (default 1024). It
+//! `cargo run --release -p icat-bench --bin ids_throughput [SIZE_MIB]` (default 1024). It
 //! writes a synthetic file, serves it with the IDS alone (the simulator's router and
 //! connections), and times `cat FILE > /dev/null` and `curl -o /dev/null getData?...` in the
 //! same run: five alternating rounds of cat and the raw file, then the uncompressed zip. It

@@ -3,7 +3,7 @@
 //! `search/documents` queries (median and p95 over repetitions, root and a non-root user), and the
 //! process's peak resident memory.
 //!
-//! `cargo run --release -p icat-sim --example search_index [VISITS DATASETS FILES [REPS]]`
+//! `cargo run --release -p icat-bench --bin search_index [VISITS DATASETS FILES [REPS]]`
 //! (default 1000 10 100 20: 1,000,000 datafiles). `... 10 5 10 3` is a quick check.
 
 use std::collections::BTreeMap;

@@ -1,5 +1,5 @@
 //! Scenario 1: decoding one 10,000-entity `searchResponse` (nested includes), built once and
-//! written to a file, by the generated decoder (`bench_decode` example) and by suds (python-icat's
+//! written to a file, by the generated decoder (`bench_decode` of icat-bench) and by suds (python-icat's
 //! SOAP layer, fed the same bytes through `__inject`).
 
 use std::process::Command;

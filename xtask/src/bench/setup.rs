@@ -18,7 +18,7 @@ pub struct Tools {
     pub sim: PathBuf,
     /// The `visits` example of icat-soap (the catalogue walk).
     pub walk: PathBuf,
-    /// The `bench_decode` example of icat-soap.
+    /// The `bench_decode` driver of icat-bench.
     pub decode: PathBuf,
     /// The venv's python.
     pub python: PathBuf,
@@ -61,7 +61,7 @@ pub fn cargo(root: &Path) -> Command {
     cmd
 }
 
-/// Builds `icat`, `icat-sim` and the two icat-soap examples in `profile` ("release" or "dev").
+/// Builds `icat`, `icat-sim`, the `visits` example and the `bench_decode` driver in `profile` ("release" or "dev").
 pub fn build(root: &Path, profile: &str) -> Result<()> {
     let mut cmd = cargo(root);
     cmd.args([
@@ -81,10 +81,14 @@ pub fn build(root: &Path, profile: &str) -> Result<()> {
         "icat-sim",
         "--example",
         "visits",
-        "--example",
+        "-p",
+        "icat-bench",
+        "--bin",
         "bench_decode",
     ]);
-    eprintln!("bench: building icat, icat-sim and the icat-soap examples ({profile} profile)");
+    eprintln!(
+        "bench: building icat, icat-sim, the visits example and bench_decode ({profile} profile)"
+    );
     let status = cmd.status().context("running cargo build")?;
     if !status.success() {
         bail!("cargo build --profile {profile} failed");
@@ -110,7 +114,7 @@ pub fn tools(root: &Path, profile: &str) -> Result<Tools> {
         icat: bin.join("icat"),
         sim: bin.join("icat-sim"),
         walk: bin.join("examples/visits"),
-        decode: bin.join("examples/bench_decode"),
+        decode: bin.join("bench_decode"),
         python,
         pyicat: root.join("xtask/bench/pyicat.py"),
         curl,
