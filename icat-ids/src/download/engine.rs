@@ -33,6 +33,9 @@ pub(crate) type FileResult = Result<RawOutcome, Arc<IdsError>>;
 /// Prepared requests made in advance at most this many at a time.
 const PREPARE_AT_ONCE: usize = 4;
 
+/// Transfers under way per request slot of the cap (see [`Run::open`]).
+const OPEN_PER_SLOT: usize = 2;
+
 /// What a run collects.
 #[derive(Default)]
 pub(crate) struct Collected {
@@ -45,7 +48,10 @@ struct Run<'a> {
     plan: &'a DownloadPlan,
     opts: &'a DownloadOptions,
     limiter: &'a Limiter,
-    /// Bounds the transfers that are set up at once (open temporary files), whatever the limit.
+    /// Bounds the transfers that are under way at once (open temporary files), whatever the
+    /// limit: twice the cap, so that while `cap` requests move data (the limiter holds them to
+    /// its limit), as many others prepare their zip or finish (fsync, extraction, rename)
+    /// without holding a request slot idle.
     open: Semaphore,
     /// Bounds the `prepareData` calls made in advance, over all datasets.
     prepares: Semaphore,
@@ -111,7 +117,7 @@ impl IdsClient {
             plan,
             opts,
             limiter,
-            open: Semaphore::new(opts.concurrency.max(1)),
+            open: Semaphore::new(opts.concurrency.max(1).saturating_mul(OPEN_PER_SLOT)),
             prepares: Semaphore::new(PREPARE_AT_ONCE),
             restore: RestoreClock::start(opts.wait_for_restore.as_ref()),
             out: Mutex::new(Collected::default()),

@@ -8,6 +8,7 @@ pub mod adaptive;
 mod budget;
 mod digest;
 mod engine;
+mod finish;
 mod lock;
 pub mod names;
 pub mod part;

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use super::finish::{Finish, finishing_in_parallel};
 use super::lock::DestLock;
 use super::names::{SafeRelPath, ZipLayout, check_no_symlinks, entry_path};
 use super::part::{Expected, PartFile, crc_hex, datafile_part, part_path, verify, work_dir};
-use super::place::rename_within;
 use super::raw::{Flow, RawOutcome};
 use super::report::{IgnoredEntry, UnverifiedReason, Verification, clean_name};
 use super::room::{tighter, unknown_size_bound};
@@ -145,42 +145,47 @@ pub fn extract_zip(
         });
     }
 
-    // Pass 2: write.
+    // Pass 2: write; each written file is synced and renamed on a finishing thread.
     let mut report = ExtractReport::default();
     let work = work_dir(dest);
-    for p in planned {
-        if opts.cancel.is_cancelled() {
-            return Err(IdsError::Cancelled);
+    let (written, finished) = finishing_in_parallel(dest, opts.fsync, |finish| {
+        for p in planned {
+            if opts.cancel.is_cancelled() {
+                return Err(IdsError::Cancelled);
+            }
+            let target = p.rel.under(dest);
+            if p.is_dir {
+                std::fs::create_dir_all(&target)
+                    .map_err(|e| IdsError::io("create directory", &target, e))?;
+                continue;
+            }
+            let expected = opts
+                .expected
+                .get(p.rel.as_path())
+                .cloned()
+                .unwrap_or_default();
+            let tmp = work.join(format!("entry-{}.part", p.index));
+            let label = p.rel.as_path().display().to_string();
+            match extract_one(
+                &mut zip,
+                zip_path,
+                p.index,
+                &label,
+                (dest, &p.rel),
+                &tmp,
+                &expected,
+                opts,
+            )? {
+                Extracted::Present(_) => report.skipped += 1,
+                Extracted::Written(f) => finish(p.rel.as_path().to_path_buf(), f),
+            }
+            report.files.push(p.rel.as_path().to_path_buf());
         }
-        let target = p.rel.under(dest);
-        if p.is_dir {
-            std::fs::create_dir_all(&target)
-                .map_err(|e| IdsError::io("create directory", &target, e))?;
-            continue;
-        }
-        let expected = opts
-            .expected
-            .get(p.rel.as_path())
-            .cloned()
-            .unwrap_or_default();
-        let tmp = work.join(format!("entry-{}.part", p.index));
-        let label = p.rel.as_path().display().to_string();
-        let (len, skipped) = extract_one(
-            &mut zip,
-            zip_path,
-            p.index,
-            &label,
-            (dest, &p.rel),
-            &tmp,
-            &expected,
-            opts,
-        )?;
-        if skipped {
-            report.skipped += 1;
-        } else {
-            report.bytes += len;
-        }
-        report.files.push(p.rel.as_path().to_path_buf());
+        Ok(())
+    });
+    written?;
+    for (_, r) in finished {
+        report.bytes += r?;
     }
     let _ = std::fs::remove_dir(&work);
     Ok(report)
@@ -201,10 +206,18 @@ fn open_zip(zip_path: &Path) -> Result<Zip, IdsError> {
     zip::ZipArchive::new(std::io::BufReader::new(f)).map_err(|e| bad_zip(zip_path, e))
 }
 
-/// Extract entry `index` to `target` through `tmp`: at most the expected size (catalogue, else
-/// the size the zip declares) is read, the CRC32 is checked against the catalogue and the zip,
-/// then the file is renamed into place. Returns the length and whether an identical file was
-/// already there.
+/// What extracting one entry gave.
+#[derive(Debug)]
+enum Extracted {
+    /// An identical file of this length was already at the target.
+    Present(u64),
+    /// Written and verified; to be synced and renamed into place.
+    Written(Finish),
+}
+
+/// Extract entry `index` for `target` into `tmp`: at most the expected size (catalogue, else
+/// the size the zip declares) is read, and the CRC32 is checked against the catalogue and the
+/// zip; the caller then syncs it and renames it into place ([`Finish::run`]).
 #[allow(clippy::too_many_arguments)]
 fn extract_one(
     zip: &mut Zip,
@@ -215,7 +228,7 @@ fn extract_one(
     tmp: &Path,
     catalogue: &Expected,
     opts: &ExtractOptions,
-) -> Result<(u64, bool), IdsError> {
+) -> Result<Extracted, IdsError> {
     let target = &rel.under(dest);
     let mut entry = zip.by_index(index).map_err(|e| bad_zip(zip_path, e))?;
     let mut expected = catalogue.clone();
@@ -242,7 +255,7 @@ fn extract_one(
             let same =
                 Some(m.len()) == expected.size && Some(hash_std(target)?) == expected.crc32();
             if same {
-                return Ok((m.len(), true));
+                return Ok(Extracted::Present(m.len()));
             }
             return Err(IdsError::TargetExists {
                 path: target.to_path_buf(),
@@ -286,10 +299,6 @@ fn extract_one(
             return Err(e);
         }
     };
-    if opts.fsync {
-        out.sync_all().map_err(|e| IdsError::io("sync", tmp, e))?;
-    }
-    drop(out);
     verify(label, tmp, len, Some(crc), &expected)?;
     if crc != entry.crc32() {
         return Err(bad_zip(
@@ -303,8 +312,13 @@ fn extract_one(
         .ok_or_else(|| IdsError::Internal {
             message: format!("temporary file {} has no plain name", tmp.display()),
         })?;
-    rename_within(dest, tmp_name, rel.as_path())?;
-    Ok((len, false))
+    Ok(Extracted::Written(Finish {
+        file: out,
+        tmp: tmp.to_path_buf(),
+        tmp_name: tmp_name.to_string(),
+        rel: rel.clone(),
+        len,
+    }))
 }
 
 /// Copy at most `bound` bytes; one byte more is [`IdsError::BodyTooLong`] and is not written.
@@ -430,40 +444,56 @@ fn extract_selected(
     let work = work_dir(dest);
     let mut order: Vec<(usize, (usize, &Wanted))> = found.into_iter().collect();
     order.sort_unstable_by_key(|&(_, (entry, _))| entry);
-    for (index, (entry, w)) in order {
-        if out.results.contains_key(&index) {
-            continue; // two entries: neither is trusted
+    let by_index: HashMap<usize, &Wanted> = order.iter().map(|&(i, (_, w))| (i, w)).collect();
+    let outcome = |w: &Wanted, bytes: u64, skipped: bool| RawOutcome {
+        bytes,
+        resumed_from: 0,
+        retries: 0,
+        skipped,
+        verification: Verification::from_catalogue(&w.expected, UnverifiedReason::ZipChecksumOnly),
+        extra_digest: None,
+    };
+    // Entries are read in zip order by this thread; each written file is synced and renamed on
+    // a finishing thread meanwhile.
+    let ((), finished) = finishing_in_parallel(dest, opts.fsync, |finish| {
+        for &(index, (entry, w)) in &order {
+            if out.results.contains_key(&index) {
+                continue; // two entries: neither is trusted
+            }
+            if opts.cancel.is_cancelled() {
+                out.results.insert(index, Err(IdsError::Cancelled));
+                continue;
+            }
+            let label = w.path.as_path().display().to_string();
+            let r = check_no_symlinks(dest, &w.path).and_then(|()| {
+                let tmp = datafile_part(&work, w.id);
+                extract_one(
+                    &mut zip,
+                    zip_path,
+                    entry,
+                    &label,
+                    (dest, &w.path),
+                    &tmp,
+                    &w.expected,
+                    opts,
+                )
+            });
+            match r {
+                Ok(Extracted::Present(bytes)) => {
+                    out.results.insert(index, Ok(outcome(w, bytes, true)));
+                }
+                Ok(Extracted::Written(f)) => finish(index, f),
+                Err(e) => {
+                    out.results.insert(index, Err(e));
+                }
+            }
         }
-        if opts.cancel.is_cancelled() {
-            out.results.insert(index, Err(IdsError::Cancelled));
-            continue;
+    });
+    for (index, r) in finished {
+        if let Some(w) = by_index.get(&index) {
+            out.results
+                .insert(index, r.map(|bytes| outcome(w, bytes, false)));
         }
-        let label = w.path.as_path().display().to_string();
-        let r = check_no_symlinks(dest, &w.path).and_then(|()| {
-            let tmp = datafile_part(&work, w.id);
-            extract_one(
-                &mut zip,
-                zip_path,
-                entry,
-                &label,
-                (dest, &w.path),
-                &tmp,
-                &w.expected,
-                opts,
-            )
-        });
-        let r = r.map(|(bytes, skipped)| RawOutcome {
-            bytes,
-            resumed_from: 0,
-            retries: 0,
-            skipped,
-            verification: Verification::from_catalogue(
-                &w.expected,
-                UnverifiedReason::ZipChecksumOnly,
-            ),
-            extra_digest: None,
-        });
-        out.results.insert(index, r);
     }
     Ok(out)
 }
@@ -556,6 +586,7 @@ impl IdsClient {
                 (0, &label),
                 None,
                 &Flow::default(),
+                matches!(output, ZipOutput::File(_)) && opts.fsync,
             )
             .await?;
         let bytes = part.len();
@@ -636,6 +667,7 @@ impl IdsClient {
                 (index, label),
                 limit,
                 flow,
+                false,
             )
             .await?;
         let bytes = part.len();
@@ -671,7 +703,8 @@ impl IdsClient {
 
     /// Fetch a zip into `tmp` (on its way to `target`), retrying transient failures from the
     /// start; on failure the temporary zip is removed (a later run fetches the zip again, it
-    /// never resumes it).
+    /// never resumes it). `sync`: fsync it (a zip that is kept; one that is only extracted and
+    /// removed needs no sync, its files are synced one by one).
     #[allow(clippy::too_many_arguments)]
     async fn fetch_zip(
         &self,
@@ -682,6 +715,7 @@ impl IdsClient {
         (index, label): (usize, &str),
         limit: Option<u64>,
         flow: &Flow<'_>,
+        sync: bool,
     ) -> Result<PartFile, IdsError> {
         let packing = Packing {
             zip: true,
@@ -701,7 +735,7 @@ impl IdsClient {
                 .stream_zip(what, packing, &mut part, opts, (index, label), limit, flow)
                 .await;
             let e = match r {
-                Ok(()) => match part.sync(opts.fsync).await {
+                Ok(()) => match part.sync(sync).await {
                     Ok(()) => return Ok(part),
                     Err(e) => e,
                 },
