@@ -20,7 +20,12 @@ use crate::output::Format;
          (later files override earlier ones), section chosen with -s or ICAT_CFG_SECTION. \
          Flags override ICAT_SERVICE, ICAT_DATA_SERVICE, ICAT_AUTH and ICAT_USER, which override the file. \
          Without any server settings, commands use the session of your last `icat login` \
-         (`icat sessions` lists the stored ones).\n\n",
+         (`icat sessions` lists the stored ones).\n\n\
+         Sessions for one command: -s SECTION, or -w URL with or without -a and -u (or ICAT_SERVICE), \
+         use the stored session for that server and user without changing the default. When there \
+         is none, the command logs in for itself if it can get the password (--password-stdin, the \
+         section's password, or a prompt on a terminal); otherwise it stops with \
+         `not logged in as USER at URL` (exit 3) and the `icat login ...` to run.\n\n",
         crate::exit_codes_help!()
     )
 )]

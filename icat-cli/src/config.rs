@@ -339,6 +339,15 @@ pub fn unknown_key_warnings(
         .collect()
 }
 
+/// `~` or `~/...` at the start of a path is the home directory (as a shell would expand it;
+/// `caFile = ~/ca.pem` in icat.cfg, `--ca-file=~/ca.pem`). Other paths are left alone.
+pub fn expand_home(path: &Path, home: Option<&Path>) -> PathBuf {
+    let (Some(home), Ok(rest)) = (home, path.strip_prefix("~")) else {
+        return path.to_path_buf();
+    };
+    home.join(rest)
+}
+
 /// python configparser's boolean words.
 pub fn parse_bool(value: &str) -> Option<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
@@ -412,14 +421,18 @@ pub fn resolve(
         .filter(|s| !s.is_empty());
     let mut warnings = Vec::new();
     let mut merged: Option<BTreeMap<String, String>> = None;
-    let mut password_file: Option<&ConfigFile> = None;
+    let mut password_file: Option<(usize, &ConfigFile)> = None;
+    let mut url_file: Option<(usize, &ConfigFile)> = None;
     let mut ca_file_dir: Option<&Path> = None;
     if let Some(name) = &section {
-        for file in files {
+        for (index, file) in files.iter().enumerate() {
             for (sec_name, values) in parse_ini(file)? {
                 if &sec_name == name {
                     if values.contains_key("password") {
-                        password_file = Some(file);
+                        password_file = Some((index, file));
+                    }
+                    if values.contains_key("url") {
+                        url_file = Some((index, file));
                     }
                     if values.contains_key("cafile") {
                         ca_file_dir = file.path.parent();
@@ -444,8 +457,9 @@ pub fn resolve(
     }
     let file = merged.as_ref();
 
-    let url = pick(flags.url.as_ref(), env, "ICAT_SERVICE", file, "url")
-        .map(|(v, _)| normalize_icat_url(&v));
+    let url_pick = pick(flags.url.as_ref(), env, "ICAT_SERVICE", file, "url");
+    let url_source = url_pick.as_ref().map(|(_, s)| *s);
+    let url = url_pick.map(|(v, _)| normalize_icat_url(&v));
     let idsurl = pick(
         flags.idsurl.as_ref(),
         env,
@@ -467,7 +481,7 @@ pub fn resolve(
             None => false,
         };
     let file_password = file.and_then(|f| f.get("password")).cloned();
-    if let (Some(_), Some(pf)) = (&file_password, password_file)
+    if let (Some(_), Some((_, pf))) = (&file_password, password_file)
         && pf.readable_by_others
     {
         warnings.push(format!(
@@ -480,6 +494,30 @@ pub fn resolve(
         (Some(p), Some(Source::File)) if !prompt_pass => Some(Secret::new(p.clone())),
         _ => None,
     };
+    if password.is_some()
+        && url_source == Some(Source::File)
+        && let (Some((url_at, uf)), Some((password_at, pf)), Some(name)) =
+            (url_file, password_file, &section)
+        && url_at != password_at
+    {
+        let (u, p) = (uf.path.display(), pf.path.display());
+        if url_at > password_at {
+            // A file read later (e.g. ./icat.cfg in the working directory) would redirect the
+            // password kept in another file to a server that file does not name.
+            return Err(Failure::usage(
+                format!(
+                    "config section [{name}]: the password in {p} would be sent to the url set in {u}"
+                ),
+                format!(
+                    "put url and password in the same file, or remove url from [{name}] in {u} \
+                     (or give the server with -w URL)"
+                ),
+            ));
+        }
+        warnings.push(format!(
+            "config section [{name}]: the password from {p} is sent to the url from {u}"
+        ));
+    }
 
     let check_cert = match flags.check_cert {
         Some(v) => v,
@@ -499,14 +537,21 @@ pub fn resolve(
              check (and sends the password unencrypted)"
         ));
     }
-    let ca_file = flags.ca_file.clone().or_else(|| {
-        file.and_then(|f| f.get("cafile"))
-            .map(|v| match ca_file_dir {
-                // A relative caFile is relative to the icat.cfg that names it.
-                Some(dir) => dir.join(v.as_str()),
-                None => PathBuf::from(v.as_str()),
+    let home = env.get("HOME").map(Path::new);
+    let ca_file = flags
+        .ca_file
+        .as_ref()
+        .map(|p| expand_home(p, home))
+        .or_else(|| {
+            file.and_then(|f| f.get("cafile")).map(|v| {
+                let path = expand_home(Path::new(v.as_str()), home);
+                match ca_file_dir {
+                    // A relative caFile is relative to the icat.cfg that names it.
+                    Some(dir) => dir.join(path),
+                    None => path,
+                }
             })
-    });
+        });
 
     let mut credentials = BTreeMap::new();
     if let Some(f) = file {
@@ -971,6 +1016,77 @@ mod tests {
         assert!(
             err.message.contains("[x]") && err.message.contains("no url"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn url_and_password_from_different_files() {
+        let flags = ConnFlags {
+            section: Some("jdoe".into()),
+            ..Default::default()
+        };
+        // ./icat.cfg overrides the url of a section whose password is in ~/.icat: refused.
+        let files = [
+            file("/home/u/.icat/icat.cfg", JDOE),
+            file(
+                "./icat.cfg",
+                "[jdoe]\nurl = https://elsewhere.example.org\n",
+            ),
+        ];
+        let err = resolve(&flags, &env(&[]), &files).unwrap_err();
+        assert!(
+            err.message.contains("/home/u/.icat/icat.cfg") && err.message.contains("./icat.cfg"),
+            "{err}"
+        );
+        // -w names the server: the user chose where the password goes.
+        let with_url = ConnFlags {
+            url: Some("https://h".into()),
+            ..flags.clone()
+        };
+        assert!(resolve(&with_url, &env(&[]), &files).is_ok());
+        // A url from an earlier (system) file with a personal password: allowed, said once.
+        let files = [
+            file(
+                "/etc/icat/icat.cfg",
+                "[jdoe]\nurl = https://icat.example.org\n",
+            ),
+            file(
+                "/home/u/.icat/icat.cfg",
+                "[jdoe]\nauth = db\nusername = jdoe\npassword = s\n",
+            ),
+        ];
+        let s = resolve(&flags, &env(&[]), &files).unwrap();
+        assert!(s.password.is_some());
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+        assert!(
+            s.warnings[0].contains("/etc/icat/icat.cfg"),
+            "{:?}",
+            s.warnings
+        );
+        // Same file: nothing to say.
+        let s = resolve(&flags, &env(&[]), &[file("/etc/icat/icat.cfg", JDOE)]).unwrap();
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    }
+
+    #[test]
+    fn ca_file_expands_the_home_directory() {
+        let flags = ConnFlags {
+            section: Some("x".into()),
+            ..Default::default()
+        };
+        let e = env(&[("HOME", "/home/u")]);
+        let files = [file("/etc/icat/icat.cfg", "[x]\ncaFile = ~/certs/ca.pem\n")];
+        let s = resolve(&flags, &e, &files).unwrap();
+        assert_eq!(s.ca_file, Some(PathBuf::from("/home/u/certs/ca.pem")));
+        let flags = ConnFlags {
+            ca_file: Some("~/ca.pem".into()),
+            ..flags
+        };
+        let s = resolve(&flags, &e, &files).unwrap();
+        assert_eq!(s.ca_file, Some(PathBuf::from("/home/u/ca.pem")));
+        assert_eq!(
+            expand_home(Path::new("~other/ca.pem"), Some(Path::new("/h"))),
+            PathBuf::from("~other/ca.pem")
         );
     }
 

@@ -249,19 +249,35 @@ pub struct Chosen {
     pub server_user: Option<String>,
 }
 
-/// The failure of a command that has no session to use; the advice repeats the `-s SECTION` /
-/// `-w URL` (and `-a`, `-u`) the user ran, so the login it suggests is for the same server.
-fn not_logged_in(flags: &config::ConnFlags, detail: Option<String>) -> Failure {
+/// The failure of a command that has no session to use. With `-s`/`-w` (or the environment)
+/// the advice is the exact `icat login` to run for that server and user (`-a AUTH`, `-u USER`
+/// stand for what the user did not say); a plain command is told to run `icat login`.
+fn not_logged_in(
+    flags: &config::ConnFlags,
+    chosen: Option<&Chosen>,
+    detail: Option<String>,
+) -> Failure {
     let message = match detail {
         Some(d) => format!("not logged in: {d}"),
-        None => "not logged in".to_string(),
+        None => match chosen.filter(|c| !c.from_default) {
+            Some(c) => match &c.username {
+                Some(user) => format!("not logged in as {user} at {}", redact_url(&c.url)),
+                None => format!("not logged in at {}", redact_url(&c.url)),
+            },
+            None => "not logged in".to_string(),
+        },
     };
-    let mut login = vec!["icat".to_string()];
+    let mut login = vec!["icat login".to_string()];
     if let Some(section) = &flags.section {
         login.push(format!("-s {section}"));
-    }
-    if let Some(url) = &flags.url {
-        login.push(format!("-w {}", redact_url(url)));
+        login.extend(flags.auth.as_ref().map(|a| format!("-a {a}")));
+        login.extend(flags.user.as_ref().map(|u| format!("-u {u}")));
+    } else if let Some(c) = chosen.filter(|c| !c.from_default) {
+        login.push(format!("-w {}", redact_url(&c.url)));
+        login.push(format!("-a {}", c.auth.as_deref().unwrap_or("AUTH")));
+        if c.username.is_some() || c.auth.is_none() {
+            login.push(format!("-u {}", c.username.as_deref().unwrap_or("USER")));
+        }
     }
     if login.len() == 1 {
         return Failure::auth(
@@ -269,13 +285,6 @@ fn not_logged_in(flags: &config::ConnFlags, detail: Option<String>) -> Failure {
             "run icat login (or choose a server with -s SECTION or -w URL)",
         );
     }
-    if let Some(auth) = &flags.auth {
-        login.push(format!("-a {auth}"));
-    }
-    if let Some(user) = &flags.user {
-        login.push(format!("-u {user}"));
-    }
-    login.push("login".to_string());
     Failure::auth(message, format!("run {}", login.join(" ")))
 }
 
@@ -310,20 +319,30 @@ pub fn choose(settings: &Settings, cache: &SessionCache) -> Result<Option<Chosen
             server_user: same_user.then(|| key.server_user.clone()),
         }));
     };
-    let strict =
-        settings.section.is_some() || settings.auth.is_some() || settings.username.is_some();
-    let entry = if strict {
+    let entry = if settings.section.is_some() {
+        // A section names exactly one authenticator and user (none: anonymous).
         let auth = settings.auth.clone().unwrap_or_default();
         let username = settings.username.clone().unwrap_or_default();
         cache.load(&url, &auth, &username)
     } else {
-        // Only a server was named: its default session if that is on this server, else the
-        // most recently used one there.
+        // `-w`/`ICAT_SERVICE` with or without `-a`/`-u`: a stored session on this server that
+        // has the authenticator and user given (either may be left out): the default session if
+        // it is one, else the most recently used one.
+        let fits = |auth: &str, username: &str| {
+            settings.auth.as_deref().is_none_or(|a| a == auth)
+                && settings.username.as_deref().is_none_or(|u| u == username)
+        };
         default
             .as_ref()
-            .filter(|k| k.url == url)
+            .filter(|k| k.url == url && fits(&k.auth, &k.username))
             .and_then(|k| cache.load(&k.url, &k.auth, &k.username))
-            .or_else(|| cache.latest(Some(&url)))
+            .or_else(|| {
+                cache
+                    .all()
+                    .into_iter()
+                    .map(|(_, s)| s)
+                    .find(|s| s.url == url && fits(&s.auth, &s.username))
+            })
     };
     Ok(Some(Chosen {
         auth: settings
@@ -361,6 +380,13 @@ fn can_get_password(ctx: &Context, settings: &Settings) -> bool {
         || std::io::stderr().is_terminal()
 }
 
+/// Whether a command without a stored session for its server and user may log in for itself:
+/// the authenticator is known and, for a named user, a password can be had (piped in, from the
+/// section, or asked on a terminal).
+fn can_log_in_now(ctx: &Context, settings: &Settings, chosen: &Chosen) -> bool {
+    chosen.auth.is_some() && (chosen.username.is_none() || can_get_password(ctx, settings))
+}
+
 /// [`connect`] with explicit settings and cache (the demo uses its own).
 pub async fn connect_with(
     ctx: &Context,
@@ -378,7 +404,7 @@ pub async fn connect_with(
             )
             .into());
         }
-        return Err(not_logged_in(&ctx.conn.to_flags(), None).into());
+        return Err(not_logged_in(&ctx.conn.to_flags(), None, None).into());
     };
     let cached = chosen.entry.clone();
     let url = chosen.url.clone();
@@ -390,7 +416,7 @@ pub async fn connect_with(
     if cached.is_none() && chosen.from_default && reuse != Reuse::AlwaysLogin {
         let ended = format!("the session of {who} at {} has ended", redact_url(&url));
         if reuse == Reuse::CachedOnly || !can_get_password(ctx, settings) {
-            return Err(not_logged_in(&ctx.conn.to_flags(), Some(ended)).into());
+            return Err(not_logged_in(&ctx.conn.to_flags(), Some(&chosen), Some(ended)).into());
         }
         ctx.reporter.note(&format!("{ended}; logging in again"));
     }
@@ -456,14 +482,21 @@ pub async fn connect_with(
                     if reuse == Reuse::CachedOnly
                         || (chosen.from_default && !can_get_password(ctx, settings))
                     {
-                        return Err(not_logged_in(&ctx.conn.to_flags(), Some(ended)).into());
+                        return Err(not_logged_in(
+                            &ctx.conn.to_flags(),
+                            Some(&chosen),
+                            Some(ended),
+                        )
+                        .into());
                     }
                     ctx.reporter.note(&format!("{ended}; logging in again"));
                 }
                 Err(e) => return Err(e.into()),
             }
-        } else if reuse == Reuse::CachedOnly {
-            return Err(not_logged_in(&ctx.conn.to_flags(), None).into());
+        } else if reuse == Reuse::CachedOnly || !can_log_in_now(ctx, settings, &chosen) {
+            // A one-off `-s`/`-w`/`-a`/`-u` with no stored session logs in for this command
+            // only when it can without asking anyone (see `icat --help`).
+            return Err(not_logged_in(&ctx.conn.to_flags(), Some(&chosen), None).into());
         }
     }
 
@@ -526,13 +559,29 @@ pub async fn connect_with(
         check_cert,
         ca_file: ca_file.clone(),
     };
-    if let Err(e) = cache.save(&entry) {
-        tracing::warn!("{e}");
-    }
+    let saved = cache.save(&entry);
     // `icat login`, or a re-login of the default session, makes it the default.
-    if (reuse == Reuse::AlwaysLogin || chosen.from_default)
-        && let Err(e) = cache.set_default(&entry)
-    {
+    let saved = match saved {
+        Ok(_) if reuse == Reuse::AlwaysLogin || chosen.from_default => cache.set_default(&entry),
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = saved {
+        if reuse == Reuse::AlwaysLogin {
+            // `icat login` exists to keep the session: a session nobody can use again is ended.
+            if let Err(end) = session.logout().await {
+                tracing::debug!(error = %end, "could not end the session that was not saved");
+            }
+            return Err(Failure::bare(
+                crate::failure::ExitKind::Other,
+                format!(
+                    "logged in, but the session could not be saved, so it was ended: {}",
+                    e.message
+                ),
+            )
+            .into());
+        }
+        // Any other command still does its work with the session it has.
         tracing::warn!("{e}");
     }
     Ok(Connection {

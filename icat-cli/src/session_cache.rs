@@ -119,7 +119,12 @@ impl SessionCache {
     #[cfg(unix)]
     fn loose_mode(&self) -> Option<u32> {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&self.dir).ok()?.permissions().mode() & 0o777;
+        let meta = std::fs::metadata(&self.dir).ok()?;
+        // Not a directory: saving says what is wrong with it.
+        if !meta.is_dir() {
+            return None;
+        }
+        let mode = meta.permissions().mode() & 0o777;
         (mode & 0o077 != 0).then_some(mode)
     }
 
@@ -192,6 +197,15 @@ impl SessionCache {
                 ),
             )
         };
+        if self.dir.exists() && !self.dir.is_dir() {
+            return Err(Failure::bare(
+                crate::failure::ExitKind::Other,
+                format!(
+                    "the session cache {} is not a directory; set ICAT_CACHE_DIR to a writable private directory",
+                    self.dir.display()
+                ),
+            ));
+        }
         create_private_dir(&self.dir).map_err(|e| io_fail("create", e))?;
         let tmp = path.with_extension(format!("json.tmp{}", std::process::id()));
         let text = serde_json::to_vec_pretty(value)

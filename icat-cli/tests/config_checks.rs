@@ -201,3 +201,39 @@ fn check_cert_off_on_http_warns_that_it_does_nothing() {
         stderr(&o)
     );
 }
+
+/// A later icat.cfg (./icat.cfg in the working directory) that changes the url of a section
+/// whose password is in another file is refused: the password would go to a server the file
+/// holding it never named.
+#[test]
+fn a_url_from_another_file_than_the_password_is_refused() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let other = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    let personal = write_cfg(
+        &home,
+        &format!(
+            "[jdoe]\nurl = {}\nauth = db\nusername = jdoe\npassword = secret\n",
+            sim.icat_url
+        ),
+    );
+    ok(&home.run(&["-s", "jdoe", "login"]));
+    // The working directory is the home: ./icat.cfg is read after ~/.icat/icat.cfg.
+    std::fs::write(
+        home.path().join("icat.cfg"),
+        format!("[jdoe]\nurl = {}\n", other.icat_url),
+    )
+    .unwrap();
+    for args in [["-s", "jdoe", "login"], ["-s", "jdoe", "visits"]] {
+        let o = home.run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&personal.display().to_string()) && err.contains("./icat.cfg"),
+            "{err}"
+        );
+        assert!(err.contains("password"), "{err}");
+    }
+    // The other server never saw a login: its only session is none.
+    ok(&home.run(&["-w", &sim.icat_url, "whoami"]));
+}

@@ -233,3 +233,72 @@ fn data_commands_name_the_server_and_user_first() {
     ok(&o);
     assert!(!stderr(&o).contains("db/jdoe"), "{}", stderr(&o));
 }
+
+/// `-w URL -u USER` finds USER's stored session there without `-a`; a one-off selection that
+/// matches no stored session and has no password to log in with stops with the exact
+/// `icat login` to run (exit 3), and with a password it logs in without changing the default.
+#[test]
+fn one_off_user_selection_finds_its_session_or_names_the_login_to_run() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let url = sim.icat_url.as_str();
+    let out = ok(&home.run(&["-w", url, "-u", "jdoe", "whoami"]));
+    assert!(out.contains("db/jdoe"), "{out}");
+    ok(&home.run(&["-w", url, "-u", "jdoe", "visits"]));
+    // No session for acord, no password: the login to run, not a password complaint.
+    let o = home.run(&["-w", url, "-a", "db", "-u", "acord", "visits"]);
+    assert_not_logged_in(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("not logged in as acord at {url}"))
+            && err.contains(&format!("run icat login -w {url} -a db -u acord")),
+        "{err}"
+    );
+    assert!(!err.contains("password"), "{err}");
+    let o = home.run(&["-w", url, "-u", "acord", "visits"]);
+    assert_not_logged_in(&o);
+    assert!(
+        stderr(&o).contains(&format!("run icat login -w {url} -a AUTH -u acord")),
+        "{}",
+        stderr(&o)
+    );
+    // With the password piped in, the one-off logs in; the default stays jdoe's.
+    let o = home.run_with_stdin(
+        &[
+            "-w",
+            url,
+            "-a",
+            "db",
+            "-u",
+            "acord",
+            "--password-stdin",
+            "whoami",
+        ],
+        "secret\n",
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "whoami never logs in: {}",
+        stderr(&o)
+    );
+    let o = home.run_with_stdin(
+        &[
+            "-w",
+            url,
+            "-a",
+            "db",
+            "-u",
+            "acord",
+            "--password-stdin",
+            "visits",
+        ],
+        "secret\n",
+    );
+    ok(&o);
+    let out = ok(&home.run(&["whoami"]));
+    assert!(out.contains("db/jdoe"), "{out}");
+    let out = ok(&home.run(&["-w", url, "-u", "acord", "whoami"]));
+    assert!(out.contains("db/acord"), "{out}");
+}

@@ -357,14 +357,17 @@ fn not_logged_in_advice_names_the_section_or_url_given() {
     let o = home.run(&["-s", "big", "whoami"]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("run icat -s big login"),
+        stderr(&o).contains("run icat login -s big"),
         "{}",
         stderr(&o)
     );
     let o = home.run(&["-w", &sim.icat_url, "whoami"]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains(&format!("run icat -w {} login", sim.icat_url)),
+        stderr(&o).contains(&format!(
+            "run icat login -w {} -a AUTH -u USER",
+            sim.icat_url
+        )),
         "{}",
         stderr(&o)
     );
@@ -401,4 +404,68 @@ fn an_open_cache_directory_and_a_damaged_session_file_are_reported() {
         "{err}"
     );
     assert!(!file.exists());
+}
+
+/// `icat login` that cannot keep the session (the cache is a file, not a directory) fails with
+/// a clear message and a non-zero exit, and leaves no live session on the server.
+#[test]
+fn login_that_cannot_save_the_session_fails() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    std::fs::write(home.cache(), b"not a directory").unwrap();
+    let o = home.run_with_stdin(
+        &login_args(&sim.icat_url, Some(&sim.ids_url), "db", "jdoe"),
+        "secret\n",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("could not be saved")
+            && err.contains("not a directory")
+            && err.contains("ICAT_CACHE_DIR"),
+        "{err}"
+    );
+    assert!(!err.contains("open to other users"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// Whether `text` holds a whole UUID (`8-4-4-4-12` hex digits), as session and prepared ids are.
+fn holds_whole_uuid(text: &str) -> bool {
+    let b = text.as_bytes();
+    (0..b.len().saturating_sub(35)).any(|start| {
+        b[start..start + 36]
+            .iter()
+            .enumerate()
+            .all(|(i, &c)| match i {
+                8 | 13 | 18 | 23 => c == b'-',
+                _ => c.is_ascii_hexdigit(),
+            })
+    })
+}
+
+/// A prepared id grants access to the data without a session: `-vvv` shows it shortened, like
+/// session ids.
+#[test]
+fn verbose_logs_never_show_a_whole_prepared_id() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let dest = home.path().join("zipped");
+    let o = home.run(&[
+        "-vvv",
+        "download",
+        "SIM000001",
+        "--zip",
+        "-o",
+        dest.to_str().unwrap(),
+    ]);
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("prepared_id="),
+        "the id is logged, shortened: {err}"
+    );
+    assert!(!holds_whole_uuid(&err), "a whole id in the log: {err}");
+    assert!(!holds_whole_uuid(&stdout(&o)), "{}", stdout(&o));
 }

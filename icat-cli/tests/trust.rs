@@ -325,3 +325,26 @@ fn no_check_certificate_at_login_is_kept_with_the_session() {
         );
     }
 }
+
+/// `caFile = ~/ca.pem` in icat.cfg is the file in the home directory, as a shell would read it.
+#[test]
+fn ca_file_in_icat_cfg_expands_the_home_directory() {
+    let sim = sim();
+    let ca = private_ca();
+    let front = front(&sim, &ca.server.cert, &ca.server.key);
+    let home = Home::new();
+    write(home.path(), "my-ca.pem", &ca.ca.cert);
+    let (url, ids) = https("localhost", front.port);
+    let cfg_dir = home.path().join(".icat");
+    std::fs::create_dir_all(&cfg_dir).unwrap();
+    std::fs::write(
+        cfg_dir.join("icat.cfg"),
+        format!(
+            "[jdoe]\nurl = {url}\nidsurl = {ids}\nauth = db\nusername = jdoe\ncaFile = ~/my-ca.pem\n"
+        ),
+    )
+    .unwrap();
+    let o = home.run_with_stdin(&["-s", "jdoe", "--password-stdin", "login"], "secret\n");
+    ok(&o);
+    ok(&home.run(&["visits"]));
+}

@@ -97,7 +97,11 @@ impl IdsClient {
             return Err(IdsError::Cancelled);
         }
         let id = self.prepare_data(sel, packing).await?;
-        tracing::info!(prepared_id = %id, "data prepared; waiting until it is online");
+        // A prepared id grants access to the data without a session: logs show its start only.
+        tracing::info!(
+            prepared_id = %icat_soap::client::short_id(id.as_str()),
+            "data prepared; waiting until it is online"
+        );
         self.wait_prepared(&id, opts).await?;
         Ok(id)
     }

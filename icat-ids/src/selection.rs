@@ -235,7 +235,8 @@ impl fmt::Display for PreparedId {
 
 impl fmt::Debug for PreparedId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PreparedId({})", self.0)
+        // Like a session id, never whole in logs or debug output.
+        write!(f, "PreparedId({})", icat_soap::client::short_id(&self.0))
     }
 }
 
