@@ -68,6 +68,138 @@ fn http_to_tls_hint(url: &str, detail: &str) -> Option<String> {
     })
 }
 
+/// Which server a connection failed to reach, for the flags and keys that set its URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Server {
+    Icat,
+    Ids,
+}
+
+impl Server {
+    fn name(self) -> &'static str {
+        match self {
+            Server::Icat => "ICAT",
+            Server::Ids => "the IDS",
+        }
+    }
+
+    fn url_settings(self) -> &'static str {
+        match self {
+            Server::Icat => "-w/--url, ICAT_SERVICE or url in icat.cfg",
+            Server::Ids => "--idsurl, ICAT_DATA_SERVICE or idsurl in icat.cfg",
+        }
+    }
+}
+
+/// A failed connection in plain words: what happened (refused, unknown host name, no answer in
+/// time, no route) at which URL, and what to check, instead of the HTTP stack's
+/// `client error (Connect): tcp connect error: ...`.
+fn connect_failure(server: Server, url: &str, detail: &str) -> String {
+    let d = detail.to_ascii_lowercase();
+    let place = host_port(url);
+    let host = place.rsplit_once(':').map_or(place.as_str(), |(h, _)| h);
+    let settings = server.url_settings();
+    let name = server.name();
+    let (what, check) = if d.contains("connection refused") {
+        (
+            format!("connection refused: nothing accepts connections at {place}"),
+            format!(
+                "check the host and port in the URL ({settings}) and that the server is running"
+            ),
+        )
+    } else if [
+        "dns error",
+        "failed to lookup address",
+        "name or service not known",
+        "no such host",
+        "nodename nor servname",
+    ]
+    .iter()
+    .any(|s| d.contains(s))
+    {
+        (
+            format!("the host name {host} is not known (DNS lookup failed)"),
+            format!(
+                "check the spelling of the host in the URL ({settings}), and your network or VPN"
+            ),
+        )
+    } else if d.contains("timed out") || d.contains("timeout") {
+        (
+            format!("no connection to {place} within the connect timeout"),
+            format!(
+                "the host may be down or a firewall may drop the traffic: check the URL \
+                 ({settings}), your network, VPN and proxy settings (https_proxy/no_proxy), or \
+                 raise --connect-timeout (connectTimeout in icat.cfg)"
+            ),
+        )
+    } else if [
+        "network is unreachable",
+        "no route to host",
+        "host is unreachable",
+    ]
+    .iter()
+    .any(|s| d.contains(s))
+    {
+        (
+            format!("{place} cannot be reached from this computer (no route to it)"),
+            format!("check your network or VPN, and the URL ({settings})"),
+        )
+    } else {
+        (
+            plain_transport_text(detail),
+            format!(
+                "check the URL ({settings}), your network and proxy settings (https_proxy/no_proxy)"
+            ),
+        )
+    };
+    format!("cannot connect to {name} at {url}: {what}; {check}")
+}
+
+/// The transport's text without the HTTP stack's layer names (`client error (Connect)`,
+/// `error sending request`, `tcp connect error`) and OS error numbers.
+fn plain_transport_text(detail: &str) -> String {
+    let mut text = detail.to_string();
+    for noise in [
+        "error sending request: ",
+        "error sending request",
+        "client error (Connect): ",
+        "client error (Connect)",
+        "tcp connect error: ",
+    ] {
+        text = text.replace(noise, "");
+    }
+    while let Some(start) = text.find(" (os error ") {
+        let Some(len) = text[start..].find(')') else {
+            break;
+        };
+        text.replace_range(start..start + len + 1, "");
+    }
+    let text = text.trim_matches([' ', ':']).to_string();
+    if text.is_empty() {
+        "the connection failed".to_string()
+    } else {
+        text
+    }
+}
+
+/// `host:port` of a URL (the scheme's port when none is written).
+fn host_port(url: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let has_port = authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if has_port {
+        authority.to_string()
+    } else if url.starts_with("https://") {
+        format!("{authority}:443")
+    } else {
+        format!("{authority}:80")
+    }
+}
+
 /// `scheme://host:port` of a URL.
 fn origin(url: &str) -> &str {
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
@@ -111,10 +243,9 @@ pub fn icat_message(e: &IcatError) -> Option<String> {
             let detail = chain_text(source);
             match http_to_tls_hint(url, &detail) {
                 Some(hint) => format!("no HTTP answer from {url}: {detail}; {hint}"),
-                None if matches!(e, IcatError::Connect { .. }) => format!(
-                    "cannot reach {url}: {detail}; check the URL (-w/url), the network and any \
-                     proxy settings (https_proxy/no_proxy)"
-                ),
+                None if matches!(e, IcatError::Connect { .. }) => {
+                    connect_failure(Server::Icat, url, &detail)
+                }
                 None => format!(
                     "the connection to {url} broke while the answer was arriving: {detail}; \
                      read-only calls are retried by themselves, for other calls check whether \
@@ -178,8 +309,12 @@ pub fn ids_message(e: &IdsError) -> Option<String> {
                     tls_advice(url, problem, &detail)
                 )
             } else {
-                let hint = http_to_tls_hint(url, &detail)?;
-                format!("no HTTP answer from the IDS at {url}: {detail}; {hint}")
+                match http_to_tls_hint(url, &detail) {
+                    Some(hint) => {
+                        format!("no HTTP answer from the IDS at {url}: {detail}; {hint}")
+                    }
+                    None => connect_failure(Server::Ids, url, &detail),
+                }
             }
         }
         IdsError::Transport { call, .. } => {
@@ -256,8 +391,8 @@ mod tests {
         let (url, source) = refused().await;
         let err = IcatError::Connect { url, source };
         let text = icat_message(&err).unwrap();
-        assert!(text.contains("-w/url") && !text.contains("::"), "{text}");
-        assert_eq!(text.matches("Connection refused").count(), 1, "{text}");
+        assert!(text.contains("-w/--url") && !text.contains("::"), "{text}");
+        assert_eq!(text.matches("connection refused").count(), 1, "{text}");
         assert!(!text.contains("error sending request"), "{text}");
     }
 
@@ -321,6 +456,53 @@ mod tests {
             text.contains("--max-answer-mib") && text.contains("maxAnswerMiB"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn connection_failures_in_plain_words() {
+        let refused = connect_failure(
+            Server::Icat,
+            "http://127.0.0.1:1/ICATService/ICAT",
+            "client error (Connect): tcp connect error: Connection refused (os error 111)",
+        );
+        assert!(
+            refused.contains("connection refused")
+                && refused.contains("127.0.0.1:1")
+                && refused.contains("-w/--url"),
+            "{refused}"
+        );
+        let dns = connect_failure(
+            Server::Ids,
+            "https://nowhere.invalid/ids",
+            "error sending request: client error (Connect): dns error: failed to lookup address information: Name or service not known",
+        );
+        assert!(
+            dns.contains("host name nowhere.invalid is not known") && dns.contains("--idsurl"),
+            "{dns}"
+        );
+        let timeout = connect_failure(
+            Server::Icat,
+            "https://h/x",
+            "client error (Connect): operation timed out",
+        );
+        assert!(
+            timeout.contains("h:443") && timeout.contains("--connect-timeout"),
+            "{timeout}"
+        );
+        let other = connect_failure(
+            Server::Icat,
+            "https://h:8/x",
+            "client error (Connect): something odd (os error 5)",
+        );
+        assert!(other.contains(": something odd;"), "{other}");
+        for text in [refused, dns, timeout, other] {
+            assert!(
+                !text.contains("client error")
+                    && !text.contains("(Connect)")
+                    && !text.contains("os error"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

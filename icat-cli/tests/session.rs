@@ -469,3 +469,69 @@ fn verbose_logs_never_show_a_whole_prepared_id() {
     assert!(!holds_whole_uuid(&err), "a whole id in the log: {err}");
     assert!(!holds_whole_uuid(&stdout(&o)), "{}", stdout(&o));
 }
+
+/// A port nothing listens on (bound, then released).
+fn dead_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A server that cannot be reached is said in plain words (refused, unknown host name) with the
+/// URL and the flag that sets it, never the HTTP stack's `client error (Connect)`.
+#[test]
+fn unreachable_servers_are_explained_in_plain_words() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    let jargon = |err: &str| {
+        for word in ["client error", "(Connect)", "os error", "tcp connect error"] {
+            assert!(!err.contains(word), "{word}: {err}");
+        }
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    };
+    let refused = format!("http://127.0.0.1:{}/ICATService/ICAT", dead_port());
+    let o = home.run_with_stdin(
+        &["--retries", "0"]
+            .into_iter()
+            .chain(login_args(&refused, None, "db", "jdoe"))
+            .collect::<Vec<_>>(),
+        "secret\n",
+    );
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "cannot connect to ICAT at {refused}: connection refused"
+        )) && err.contains("-w/--url"),
+        "{err}"
+    );
+    jargon(&err);
+    let unknown = "http://icat.nowhere.invalid/ICATService/ICAT";
+    let o = home.run_with_stdin(
+        &["--retries", "0"]
+            .into_iter()
+            .chain(login_args(unknown, None, "db", "jdoe"))
+            .collect::<Vec<_>>(),
+        "secret\n",
+    );
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let err = stderr(&o);
+    let err = err.lines().last().unwrap_or_default();
+    assert!(
+        err.contains("the host name icat.nowhere.invalid is not known"),
+        "{err}"
+    );
+    jargon(err);
+    // The IDS: its URL and its flag.
+    login(&home, &sim, "jdoe");
+    let ids = format!("http://127.0.0.1:{}/ids", dead_port());
+    let o = home.run(&["--retries", "0", "--idsurl", &ids, "status", "SIM000001"]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("cannot connect to the IDS at")
+            && err.contains("connection refused")
+            && err.contains("--idsurl"),
+        "{err}"
+    );
+    jargon(&err);
+}
