@@ -88,13 +88,11 @@ fn working_directory_file_overrides_home_file_and_explicit_file_wins() {
     let home = Home::new();
     write_private(
         &home.path().join(".icat/icat.cfg"),
-        &section("me", "http://127.0.0.1:9", &sim.ids_url, "jdoe"),
+        &section("me", &sim.icat_url, &sim.ids_url, "jdoe").replace("auth = db", "auth = nosuch"),
     );
-    // ./icat.cfg (the working directory is the home here) only overrides the url key.
-    write_private(
-        &home.path().join("icat.cfg"),
-        &format!("[me]\nurl = {}\n", sim.icat_url),
-    );
+    // ./icat.cfg (the working directory is the home here) only overrides the auth key (a url
+    // there would redirect the home file's password, which is refused: see config_checks.rs).
+    write_private(&home.path().join("icat.cfg"), "[me]\nauth = db\n");
     let o = home.run(&["-s", "me", "login"]);
     assert!(ok(&o).contains("db/jdoe"));
     // -c names one file; other files are not read.
