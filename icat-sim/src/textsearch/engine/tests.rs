@@ -44,10 +44,12 @@ fn date_sorted_datafile_blocks_are_read_from_an_index() {
                 .unwrap();
             let (sql, params) = plan.block_sql(after, 1000).unwrap();
             let steps = query_plan(&db, &sql, &params);
+            // SQLite 3.53 reads the same index as a covering one.
             assert!(
-                steps
-                    .iter()
-                    .any(|s| s.starts_with("SEARCH x USING INDEX _search_datafile_date")),
+                steps.iter().any(|s| {
+                    s.starts_with("SEARCH x USING INDEX _search_datafile_date")
+                        || s.starts_with("SEARCH x USING COVERING INDEX _search_datafile_date")
+                }),
                 "{query} {sort} after {after:?}: {steps:#?}"
             );
             // Ties on the date may still be put in id order, but never the whole range sorted.
