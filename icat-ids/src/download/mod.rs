@@ -20,6 +20,7 @@ mod restore_wait;
 mod room;
 pub mod split;
 mod stripe;
+mod stripe_state;
 mod zip_directory;
 mod zipfile;
 

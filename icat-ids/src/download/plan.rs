@@ -20,6 +20,7 @@ use super::part::{Expected, datafile_part, work_dir};
 use super::raw::Flow;
 use super::report::{DownloadSummary, FileReport, IgnoredEntry, Outcome};
 use super::split::{AutoOptions, Item, split};
+use super::stripe_state::{StripeState, stripes_part};
 use super::zipfile::remove_orphaned_zips;
 use crate::client::IdsClient;
 use crate::error::IdsError;
@@ -324,13 +325,10 @@ impl IdsClient {
             Strategy::Auto(auto) => {
                 remove_orphaned_zips(&plan.dest).await;
                 let fresh = fresh_files(plan, &runnable).await;
-                Some(split(
-                    &plan.files,
-                    &runnable,
-                    opts.concurrency,
-                    &auto,
-                    |i| fresh.contains(&i),
-                ))
+                let items = split(&plan.files, &runnable, opts.concurrency, &auto, |i| {
+                    fresh.contains(&i)
+                });
+                Some(resume_stripes(plan, items).await)
             }
             Strategy::PreparedZip { .. } => None,
         };
@@ -449,6 +447,32 @@ async fn fresh_files(plan: &DownloadPlan, which: &[usize]) -> HashSet<usize> {
         if part.is_err() && target.is_err() {
             out.insert(i);
         }
+    }
+    out
+}
+
+/// A file that an earlier run fetched striped and left with its state is striped again with
+/// the same shares, which resume where they stopped (whatever the split chose this time).
+async fn resume_stripes(plan: &DownloadPlan, items: Vec<Item>) -> Vec<Item> {
+    let work = work_dir(&plan.dest);
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let i = match item {
+            Item::Raw(i) | Item::Striped { index: i, .. } => i,
+            other => {
+                out.push(other);
+                continue;
+            }
+        };
+        let f = &plan.files[i];
+        let part = stripes_part(&work, f.id);
+        out.push(match StripeState::load(&part, &f.expected).await {
+            Some(s) if s.shares.len() > 1 => Item::Striped {
+                index: i,
+                streams: u32::try_from(s.shares.len()).unwrap_or(u32::MAX),
+            },
+            _ => item,
+        });
     }
     out
 }

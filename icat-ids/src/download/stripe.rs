@@ -5,15 +5,17 @@
 //!
 //! A share whose stream breaks is fetched again from where it stopped (bounded retries); a
 //! server that ignores ranges makes the file fall back to one raw stream. A striped transfer
-//! that fails or is cancelled removes its temporary file (it is not resumed by a later run,
-//! which fetches the file again).
+//! that fails or is cancelled keeps its temporary file and its state (`stripe_state.rs`): a
+//! later run resumes every share where it stopped (reading the resumed bytes back for the
+//! CRC32) and, when the resumed file fails verification, fetches it once more from scratch.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::StreamExt;
-use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::adaptive::congestion;
@@ -22,6 +24,7 @@ use super::part::{Expected, WRITE_BUF, create_work_dir, verify, work_dir};
 use super::raw::{Flow, RawOutcome};
 use super::report::{UnverifiedReason, Verification};
 use super::split::stripe_offsets;
+use super::stripe_state::{StripeState, stripes_part};
 use super::{DownloadOptions, Phase, Progress};
 use crate::backoff::sleep_or_cancel;
 use crate::client::IdsClient;
@@ -29,12 +32,33 @@ use crate::error::IdsError;
 use crate::selection::{DataRef, DataSelection};
 use crate::types::Packing;
 
-/// Where one share goes and what it gave.
+/// A share's progress is saved after about this many bytes (and when the transfer stops).
+const SAVE_EVERY: u64 = 16 << 20;
+
+/// Where one share goes: its number in the state, its range, and where its bytes start.
 struct Share {
+    k: usize,
     from: u64,
     to: u64,
+    done: u64,
 }
 
+/// The state of a striped transfer, shared by its shares; saving is serialized by the lock.
+struct Saved<'a> {
+    part: &'a Path,
+    state: Mutex<StripeState>,
+}
+
+impl Saved<'_> {
+    /// Share `k` has its bytes up to `done` written (handed to the OS): record and save it.
+    async fn progress(&self, k: usize, done: u64) -> Result<(), IdsError> {
+        let mut s = self.state.lock().await;
+        if let Some(share) = s.shares.get_mut(k) {
+            share.done = done;
+        }
+        s.save(self.part).await
+    }
+}
 impl IdsClient {
     /// Fetch datafile `id` (`expected.size` known) with `streams` ranges; falls back to one raw
     /// stream when the server does not honour ranges.
@@ -58,36 +82,62 @@ impl IdsClient {
                     .await;
             }
         };
-        let tmp = work_dir(root).join(format!("df-{id}.stripes.part"));
+        let tmp = stripes_part(&work_dir(root), id);
         if let Some(dir) = root.join(rel).parent() {
             tokio::fs::create_dir_all(dir)
                 .await
                 .map_err(|e| IdsError::io("create directory", dir, e))?;
         }
-        let r = self
-            .striped_into(id, &tmp, size, opts, (index, label), flow, streams)
-            .await;
-        let crc = match r {
-            Ok(crc) => crc,
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&tmp).await;
-                if matches!(e, IdsError::BadRange { .. }) {
-                    tracing::info!(file = label, error = %e, "ranges not honoured; one stream instead");
-                    return self
-                        .fetch_raw(id, root, rel, expected, opts, (index, label), flow)
-                        .await;
+        let mut resume = StripeState::load(&tmp, expected).await;
+        let (crc, resumed_from) = loop {
+            let resumed = resume.take();
+            let was_resumed = resumed.as_ref().is_some_and(|s| s.written() > 0);
+            let r = self
+                .striped_into(
+                    id,
+                    &tmp,
+                    size,
+                    expected,
+                    resumed,
+                    opts,
+                    (index, label),
+                    flow,
+                    streams,
+                )
+                .await;
+            let (crc, resumed_from) = match r {
+                Ok(v) => v,
+                Err(e) => {
+                    if matches!(e, IdsError::BadRange { .. }) {
+                        discard(&tmp).await;
+                        tracing::info!(file = label, error = %e, "ranges not honoured; one stream instead");
+                        return self
+                            .fetch_raw(id, root, rel, expected, opts, (index, label), flow)
+                            .await;
+                    }
+                    // The shares written so far stay for a later run.
+                    if !matches!(e, IdsError::Cancelled) {
+                        opts.report(progress(index, label, 0, size, Phase::Failed));
+                    }
+                    return Err(e);
                 }
-                if !matches!(e, IdsError::Cancelled) {
-                    opts.report(progress(index, label, 0, size, Phase::Failed));
+            };
+            match verify(label, &tmp, size, Some(crc), expected) {
+                Ok(()) => break (crc, resumed_from),
+                Err(e) if was_resumed => {
+                    // The resumed bytes may belong to an older version of the file: fetch it
+                    // whole once more before giving up.
+                    tracing::warn!(file = label, error = %e, "verification failed after resuming the shares; fetching the file again");
+                    discard(&tmp).await;
                 }
-                return Err(e);
+                Err(e) => {
+                    discard(&tmp).await;
+                    opts.report(progress(index, label, size, size, Phase::Failed));
+                    return Err(e);
+                }
             }
         };
-        if let Err(e) = verify(label, &tmp, size, Some(crc), expected) {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            opts.report(progress(index, label, size, size, Phase::Failed));
-            return Err(e);
-        }
+        let _ = crc;
         let name = tmp
             .file_name()
             .and_then(|n| n.to_str())
@@ -103,9 +153,10 @@ impl IdsClient {
                     message: format!("rename task failed: {e}"),
                 })?;
         if let Err(e) = placed {
-            let _ = tokio::fs::remove_file(&tmp).await;
+            discard(&tmp).await;
             return Err(e);
         }
+        StripeState::remove(&tmp).await;
         let _ = tokio::fs::remove_dir(work_dir(root)).await;
         // The caller's extra digest: the placed file is read once for it (shares arrive out
         // of order, so it cannot be computed while streaming).
@@ -114,7 +165,7 @@ impl IdsClient {
         Ok(RawOutcome {
             extra_digest,
             bytes: size,
-            resumed_from: 0,
+            resumed_from,
             retries: 0,
             skipped: false,
             verification: Verification::from_catalogue(
@@ -124,18 +175,21 @@ impl IdsClient {
         })
     }
 
-    /// All shares into `tmp`; the CRC32 of the whole file.
+    /// All shares into `tmp`, from where `resumed` says they stopped (else from scratch, in
+    /// `streams` shares); the CRC32 of the whole file and the bytes that were resumed.
     #[allow(clippy::too_many_arguments)]
     async fn striped_into(
         &self,
         id: i64,
         tmp: &Path,
         size: u64,
+        expected: &Expected,
+        resumed: Option<StripeState>,
         opts: &DownloadOptions,
         (index, label): (usize, &str),
         flow: &Flow<'_>,
         streams: u32,
-    ) -> Result<u32, IdsError> {
+    ) -> Result<(u32, u64), IdsError> {
         create_work_dir(tmp).await?;
         if let Ok(m) = tokio::fs::symlink_metadata(tmp).await
             && m.file_type().is_symlink()
@@ -145,36 +199,70 @@ impl IdsClient {
                 reason: "the temporary file is a symbolic link",
             });
         }
-        let f = tokio::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .open(tmp)
-            .await
-            .map_err(|e| IdsError::io("create", tmp, e))?;
-        f.set_len(size)
-            .await
-            .map_err(|e| IdsError::io("allocate", tmp, e))?;
-        drop(f);
-        let offsets = stripe_offsets(size, streams);
-        let shares: Vec<Share> = offsets
+        let state = match resumed {
+            Some(s) => {
+                tracing::info!(
+                    file = label,
+                    bytes = s.written(),
+                    shares = s.shares.len(),
+                    "resuming the striped partial download"
+                );
+                s
+            }
+            None => {
+                let f = tokio::fs::OpenOptions::new()
+                    .create(true)
+                    .write(true)
+                    .truncate(true)
+                    .open(tmp)
+                    .await
+                    .map_err(|e| IdsError::io("create", tmp, e))?;
+                f.set_len(size)
+                    .await
+                    .map_err(|e| IdsError::io("allocate", tmp, e))?;
+                drop(f);
+                let s = StripeState::fresh(size, expected, &stripe_offsets(size, streams));
+                s.save(tmp).await?;
+                s
+            }
+        };
+        let resumed_from = state.written();
+        let shares: Vec<Share> = state
+            .shares
             .iter()
             .enumerate()
-            .map(|(k, &from)| Share {
-                from,
-                to: offsets.get(k + 1).copied().unwrap_or(size),
+            .map(|(k, s)| Share {
+                k,
+                from: s.from,
+                to: s.to,
+                done: s.done,
             })
             .collect();
-        opts.report(progress(index, label, 0, size, Phase::Started));
-        let done = Arc::new(AtomicU64::new(0));
+        let saved = Saved {
+            part: tmp,
+            state: Mutex::new(state),
+        };
+        opts.report(progress(index, label, resumed_from, size, Phase::Started));
+        let done = Arc::new(AtomicU64::new(resumed_from));
         // One failed share stops the others.
         let stop = opts.cancel.child_token();
         let tasks = shares.iter().map(|s| {
             let done = done.clone();
             let stop = stop.clone();
+            let saved = &saved;
             async move {
                 let r = self
-                    .fetch_share(id, tmp, s, size, opts, (index, label), flow, &done, &stop)
+                    .fetch_share(
+                        id,
+                        (tmp, saved),
+                        s,
+                        size,
+                        opts,
+                        (index, label),
+                        flow,
+                        &done,
+                        &stop,
+                    )
                     .await;
                 if r.is_err() {
                     stop.cancel();
@@ -184,6 +272,7 @@ impl IdsClient {
         });
         let results = futures_util::future::join_all(tasks).await;
         if opts.cancel.is_cancelled() {
+            // Every share saved where it stopped: a later run resumes them.
             return Err(IdsError::Cancelled);
         }
         let mut crc: Option<crc32fast::Hasher> = None;
@@ -214,16 +303,18 @@ impl IdsClient {
                 .await
                 .map_err(|e| IdsError::io("sync", tmp, e))?;
         }
-        Ok(crc.unwrap_or_default().finalize())
+        Ok((crc.unwrap_or_default().finalize(), resumed_from))
     }
 
-    /// One share: from its start (or where a broken stream stopped) to its end, then the stream
-    /// is dropped; the CRC32 of the share.
+    /// One share: from where it stopped (its start, where a broken stream stopped, or where an
+    /// earlier run left it: those bytes are read back for the CRC32) to its end, then the
+    /// stream is dropped; the CRC32 of the share. Its progress is saved every [`SAVE_EVERY`]
+    /// bytes and when it stops, whatever the reason.
     #[allow(clippy::too_many_arguments)]
     async fn fetch_share(
         &self,
         id: i64,
-        tmp: &Path,
+        (tmp, saved): (&Path, &Saved<'_>),
         share: &Share,
         size: u64,
         opts: &DownloadOptions,
@@ -237,12 +328,17 @@ impl IdsClient {
             .open(tmp)
             .await
             .map_err(|e| IdsError::io("open", tmp, e))?;
+        let mut hasher = crc32fast::Hasher::new();
+        hash_range(tmp, share.from, share.done, &mut hasher).await?;
         let mut w = BufWriter::with_capacity(WRITE_BUF, f);
-        w.seek(std::io::SeekFrom::Start(share.from))
+        w.seek(std::io::SeekFrom::Start(share.done))
             .await
             .map_err(|e| IdsError::io("seek", tmp, e))?;
-        let mut hasher = crc32fast::Hasher::new();
-        let mut pos = share.from;
+        let mut pos = share.done;
+        if pos >= share.to {
+            return Ok(hasher);
+        }
+        let mut saved_at = pos;
         let sel = DataSelection::datafiles([id]);
         let what = match flow.prepared {
             Some(p) => DataRef::Prepared(p),
@@ -263,12 +359,12 @@ impl IdsClient {
                         what,
                         &mut w,
                         &mut hasher,
-                        &mut pos,
-                        share.to,
+                        (&mut pos, &mut saved_at),
+                        share,
                         size,
                         (stop, opts),
                         flow,
-                        (done, tmp),
+                        (done, tmp, saved),
                         (index, label),
                     )
                     .await;
@@ -278,12 +374,14 @@ impl IdsClient {
                 r
             }
             .await;
-            let e = match r {
-                Ok(()) => {
-                    w.flush().await.map_err(|e| IdsError::io("write", tmp, e))?;
-                    return Ok(hasher);
-                }
-                Err(e) => e,
+            // Whatever happened, the bytes received so far are written and saved.
+            let kept = match w.flush().await {
+                Ok(()) => saved.progress(share.k, pos).await,
+                Err(e) => Err(IdsError::io("write", tmp, e)),
+            };
+            let e = match (r, kept) {
+                (Ok(()), Ok(())) => return Ok(hasher),
+                (Err(e), _) | (Ok(()), Err(e)) => e,
             };
             if matches!(e, IdsError::Cancelled) || stop.is_cancelled() {
                 return Err(IdsError::Cancelled);
@@ -309,21 +407,22 @@ impl IdsClient {
         }
     }
 
-    /// One request for the share from `pos`; reads up to `to` and drops the stream there.
+    /// One request for the share from `pos`; reads up to its end and drops the stream there.
     #[allow(clippy::too_many_arguments)]
     async fn stream_share(
         &self,
         what: DataRef<'_>,
         w: &mut BufWriter<tokio::fs::File>,
         hasher: &mut crc32fast::Hasher,
-        pos: &mut u64,
-        to: u64,
+        (pos, saved_at): (&mut u64, &mut u64),
+        share: &Share,
         size: u64,
         (stop, opts): (&CancellationToken, &DownloadOptions),
         flow: &Flow<'_>,
-        (done, tmp): (&AtomicU64, &Path),
+        (done, tmp, saved): (&AtomicU64, &Path, &Saved<'_>),
         (index, label): (usize, &str),
     ) -> Result<(), IdsError> {
+        let to = share.to;
         let ds = tokio::select! {
             _ = stop.cancelled() => return Err(IdsError::Cancelled),
             r = self.get_data(what, Packing::default(), *pos) => r?,
@@ -389,10 +488,58 @@ impl IdsClient {
             flow.record(take as u64);
             let total = done.fetch_add(take as u64, Ordering::Relaxed) + take as u64;
             opts.report(progress(index, label, total, size, Phase::Transferring));
+            if *pos - *saved_at >= SAVE_EVERY {
+                w.flush().await.map_err(|e| IdsError::io("write", tmp, e))?;
+                saved.progress(share.k, *pos).await?;
+                *saved_at = *pos;
+            }
         }
         // Dropping the stream closes this connection: the share is complete.
         Ok(())
     }
+}
+
+/// Remove a striped temporary file and its state.
+async fn discard(tmp: &Path) {
+    let _ = tokio::fs::remove_file(tmp).await;
+    StripeState::remove(tmp).await;
+}
+
+/// Feed bytes `from..to` of `path` (written by an earlier run or attempt) to `hasher`.
+async fn hash_range(
+    path: &Path,
+    from: u64,
+    to: u64,
+    hasher: &mut crc32fast::Hasher,
+) -> Result<(), IdsError> {
+    if to <= from {
+        return Ok(());
+    }
+    let mut f = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| IdsError::io("open", path, e))?;
+    f.seek(std::io::SeekFrom::Start(from))
+        .await
+        .map_err(|e| IdsError::io("seek", path, e))?;
+    let mut left = to - from;
+    let mut buf = vec![0u8; WRITE_BUF];
+    while left > 0 {
+        let want = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+        let n = f
+            .read(&mut buf[..want])
+            .await
+            .map_err(|e| IdsError::io("read", path, e))?;
+        if n == 0 {
+            return Err(IdsError::io(
+                "read",
+                path,
+                std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
+            ));
+        }
+        hasher.update(&buf[..n]);
+        left -= n as u64;
+    }
+    Ok(())
 }
 
 fn progress(index: usize, name: &str, done: u64, total: u64, phase: Phase) -> Progress<'_> {

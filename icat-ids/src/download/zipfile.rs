@@ -514,13 +514,13 @@ fn hash_std(path: &Path) -> Result<u32, IdsError> {
 }
 
 /// Remove temporary zips an interrupted or killed earlier run left in `dest` (this version's
-/// `.icat-download/zip-*.part` and older versions' `.ids-download-*.zip.part`), and striped
-/// files (`.icat-download/df-*.stripes.part`): neither is ever resumed, so they are only taking
-/// space.
+/// `.icat-download/zip-*.part` and older versions' `.ids-download-*.zip.part`): they are never
+/// resumed, so they are only taking space. Striped files (`df-*.stripes.part`) are resumed
+/// with their state file; one without its state (left by an older version) is removed.
 pub(crate) async fn remove_orphaned_zips(dest: &Path) {
+    remove_stateless_stripes(&work_dir(dest)).await;
     for (dir, prefix, suffix) in [
         (work_dir(dest), "zip-", ".part"),
-        (work_dir(dest), "df-", ".stripes.part"),
         (dest.to_path_buf(), ".ids-download-", ".zip.part"),
     ] {
         let Ok(mut rd) = tokio::fs::read_dir(&dir).await else {
@@ -532,6 +532,26 @@ pub(crate) async fn remove_orphaned_zips(dest: &Path) {
             let is_file = e.file_type().await.is_ok_and(|t| t.is_file());
             if is_file && name.starts_with(prefix) && name.ends_with(suffix) {
                 tracing::info!(file = %e.path().display(), "removing a zip an earlier run left");
+                let _ = tokio::fs::remove_file(e.path()).await;
+            }
+        }
+    }
+}
+
+/// Remove the striped temporary files in `work` that have no state file (nothing can resume
+/// them).
+async fn remove_stateless_stripes(work: &Path) {
+    let Ok(mut rd) = tokio::fs::read_dir(work).await else {
+        return;
+    };
+    while let Ok(Some(e)) = rd.next_entry().await {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let is_file = e.file_type().await.is_ok_and(|t| t.is_file());
+        if is_file && name.starts_with("df-") && name.ends_with(".stripes.part") {
+            let state = super::stripe_state::state_path(&e.path());
+            if tokio::fs::symlink_metadata(&state).await.is_err() {
+                tracing::info!(file = %e.path().display(), "removing a striped file an earlier run left without its state");
                 let _ = tokio::fs::remove_file(e.path()).await;
             }
         }

@@ -70,6 +70,11 @@ struct Inner {
     next_prepared: u64,
     /// Answer `Range` requests with the whole file (200), as a server without range support.
     ignore_ranges: bool,
+    /// Break the body of the next `getData` answer after this many bytes (a dropped
+    /// connection).
+    cut_next: Option<usize>,
+    /// 503 answers (with these `Retry-After`s) that start once that answer is under way.
+    busy_after_cut: Vec<Option<u64>>,
 }
 
 /// The server's shared state.
@@ -177,6 +182,15 @@ impl Facility {
     /// Refuse the next `getData` requests with 503, each with this `Retry-After` (seconds).
     pub fn busy_spell(&self, answers: Vec<Option<u64>>) {
         lock(&self.inner).busy = answers;
+    }
+
+    /// Break the body of the next `getData` answer after `bytes` bytes; from the moment that
+    /// answer starts, refuse the next `getData` requests with 503 (`busy`, as
+    /// [`Facility::busy_spell`]).
+    pub fn cut_next(&self, bytes: usize, busy: Vec<Option<u64>>) {
+        let mut s = lock(&self.inner);
+        s.cut_next = Some(bytes);
+        s.busy_after_cut = busy;
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -384,6 +398,10 @@ fn answer(
                 .filter_map(|id| s.files.get(id).cloned())
                 .collect();
             let range_from = range_from.filter(|_| !s.ignore_ranges);
+            let cut = s.cut_next.take();
+            if cut.is_some() {
+                s.busy = std::mem::take(&mut s.busy_after_cut);
+            }
             drop(s);
             let (status, data) = if !zip && files.len() == 1 {
                 let all = files[0].bytes.clone();
@@ -393,15 +411,16 @@ fn answer(
             } else {
                 (200, Arc::new(make_zip(&files)))
             };
-            paced(f, status, data)
+            paced(f, status, data, cut)
         }
         other => error(400, "BadRequestException", &format!("unknown call {other}")),
     }
 }
 
-/// The body in chunks with a pause between them; the answer counts as open until its last
-/// chunk is handed over (so a client that read everything never overlaps it with its next).
-fn paced(f: &Facility, status: u16, data: Arc<Vec<u8>>) -> Response {
+/// The body in chunks with a pause between them, broken after `cut` bytes when given; the
+/// answer counts as open until its last chunk is handed over (so a client that read everything
+/// never overlaps it with its next).
+fn paced(f: &Facility, status: u16, data: Arc<Vec<u8>>, cut: Option<usize>) -> Response {
     let now = f.open.fetch_add(1, Ordering::SeqCst) + 1;
     f.peak_open.fetch_max(now, Ordering::SeqCst);
     let guard = Arc::new(Mutex::new(Some(OpenGuard(f.open.clone()))));
@@ -415,10 +434,19 @@ fn paced(f: &Facility, status: u16, data: Arc<Vec<u8>>) -> Response {
                 guard.lock().unwrap().take();
                 return None;
             }
+            if cut.is_some_and(|c| at >= c) {
+                guard.lock().unwrap().take();
+                return Some((
+                    Err(std::io::Error::other("connection dropped by the test")),
+                    data.len(),
+                ));
+            }
             if at > 0 && !pause.is_zero() {
                 tokio::time::sleep(pause).await;
             }
-            let end = (at + chunk).min(data.len());
+            let end = (at + chunk)
+                .min(data.len())
+                .min(cut.unwrap_or(usize::MAX).max(at + 1));
             if end == data.len() {
                 guard.lock().unwrap().take();
             }

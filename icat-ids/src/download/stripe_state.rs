@@ -1,0 +1,221 @@
+//! What a striped transfer has on disk, so that an interrupted one (Ctrl-C, a failure, a killed
+//! process) resumes its shares in a later run instead of fetching the whole file again: a small
+//! text file beside the striped temporary file (`df-<id>.stripes.state` next to
+//! `df-<id>.stripes.part`) lists the file's size and catalogue checksum and, per share, its
+//! range and how far its bytes are written. It is only ever written after those bytes were
+//! handed to the operating system, and replaced by a rename, so it never claims more than the
+//! temporary file holds; the resumed bytes are read back for the CRC32, so the final check
+//! covers them too.
+
+use std::path::{Path, PathBuf};
+
+use tokio::io::AsyncWriteExt;
+
+use super::part::Expected;
+use crate::error::IdsError;
+
+/// First line of a state file (its format version).
+const MAGIC: &str = "icat-stripes 1";
+
+/// The striped temporary file of datafile `id` in work folder `work`.
+pub(crate) fn stripes_part(work: &Path, id: i64) -> PathBuf {
+    work.join(format!("df-{id}.stripes.part"))
+}
+
+/// The state file of a striped temporary file.
+pub(crate) fn state_path(part: &Path) -> PathBuf {
+    part.with_extension("state")
+}
+
+/// One share: its range `from..to` of the file and the end of its bytes written so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ShareState {
+    /// First byte of the share.
+    pub from: u64,
+    /// One past its last byte.
+    pub to: u64,
+    /// Bytes `from..done` are written.
+    pub done: u64,
+}
+
+/// The state of one striped transfer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StripeState {
+    /// The file's catalogue size.
+    pub size: u64,
+    /// Its catalogue checksum, `-` when unknown.
+    pub checksum: String,
+    /// The shares, in file order.
+    pub shares: Vec<ShareState>,
+}
+
+impl StripeState {
+    /// A fresh transfer of a `size`-byte file at these share offsets.
+    pub(crate) fn fresh(size: u64, expected: &Expected, offsets: &[u64]) -> StripeState {
+        let shares = offsets
+            .iter()
+            .enumerate()
+            .map(|(k, &from)| ShareState {
+                from,
+                to: offsets.get(k + 1).copied().unwrap_or(size),
+                done: from,
+            })
+            .collect();
+        StripeState {
+            size,
+            checksum: checksum_of(expected),
+            shares,
+        }
+    }
+
+    /// Bytes written over all shares.
+    pub(crate) fn written(&self) -> u64 {
+        self.shares.iter().map(|s| s.done - s.from).sum()
+    }
+
+    fn render(&self) -> String {
+        let mut out = format!("{MAGIC}\nsize {}\nchecksum {}\n", self.size, self.checksum);
+        for s in &self.shares {
+            out.push_str(&format!("share {} {} {}\n", s.from, s.to, s.done));
+        }
+        out
+    }
+
+    /// Parse a state file; `None` when it is not one, or its shares do not tile `0..size`
+    /// with each share's progress inside its range.
+    fn parse(text: &str) -> Option<StripeState> {
+        let mut lines = text.lines();
+        if lines.next()? != MAGIC {
+            return None;
+        }
+        let size = lines.next()?.strip_prefix("size ")?.parse().ok()?;
+        let checksum = lines.next()?.strip_prefix("checksum ")?.to_string();
+        let mut shares = Vec::new();
+        for line in lines {
+            let mut f = line.strip_prefix("share ")?.split(' ');
+            let mut num = || f.next()?.parse::<u64>().ok();
+            let (from, to, done) = (num()?, num()?, num()?);
+            shares.push(ShareState { from, to, done });
+        }
+        let tiles = !shares.is_empty()
+            && shares.first().is_some_and(|s| s.from == 0)
+            && shares.last().is_some_and(|s| s.to == size)
+            && shares.windows(2).all(|w| w[0].to == w[1].from)
+            && shares.iter().all(|s| s.from <= s.done && s.done <= s.to);
+        tiles.then_some(StripeState {
+            size,
+            checksum,
+            shares,
+        })
+    }
+
+    /// The state saved for `part`, when there is one for this file (same size and checksum) and
+    /// the temporary file is still there at its full length.
+    pub(crate) async fn load(part: &Path, expected: &Expected) -> Option<StripeState> {
+        let state = state_path(part);
+        // Neither may be a link planted in the work folder.
+        let plain = |m: std::fs::Metadata| m.file_type().is_file();
+        let part_len = tokio::fs::symlink_metadata(part)
+            .await
+            .ok()
+            .filter(|m| plain(m.clone()))?
+            .len();
+        tokio::fs::symlink_metadata(&state)
+            .await
+            .ok()
+            .filter(|m| plain(m.clone()) && m.len() < 1 << 20)?;
+        let text = tokio::fs::read_to_string(&state).await.ok()?;
+        let s = StripeState::parse(&text)?;
+        (Some(s.size) == expected.size && s.checksum == checksum_of(expected) && part_len == s.size)
+            .then_some(s)
+    }
+
+    /// Save for `part`: written to a new temporary name, then renamed over the old state.
+    pub(crate) async fn save(&self, part: &Path) -> Result<(), IdsError> {
+        let state = state_path(part);
+        let tmp = part.with_extension("state-new");
+        // A link planted under the temporary name is removed, not followed.
+        let _ = tokio::fs::remove_file(&tmp).await;
+        let mut f = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .await
+            .map_err(|e| IdsError::io("create", &tmp, e))?;
+        f.write_all(self.render().as_bytes())
+            .await
+            .map_err(|e| IdsError::io("write", &tmp, e))?;
+        f.flush()
+            .await
+            .map_err(|e| IdsError::io("write", &tmp, e))?;
+        drop(f);
+        tokio::fs::rename(&tmp, &state)
+            .await
+            .map_err(|e| IdsError::io("rename", &state, e))
+    }
+
+    /// Remove the state of `part` (the transfer finished, or its data is worth nothing).
+    pub(crate) async fn remove(part: &Path) {
+        let _ = tokio::fs::remove_file(state_path(part)).await;
+    }
+}
+
+fn checksum_of(expected: &Expected) -> String {
+    match expected.checksum.as_deref().map(str::trim) {
+        Some(c) if !c.is_empty() && !c.contains(char::is_whitespace) => c.to_string(),
+        _ => "-".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expected() -> Expected {
+        Expected {
+            size: Some(300),
+            checksum: Some("abc".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_saved_state_loads_back_only_for_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = stripes_part(dir.path(), 7);
+        std::fs::write(&part, vec![0u8; 300]).unwrap();
+        let mut s = StripeState::fresh(300, &expected(), &[0, 100, 200]);
+        s.shares[1].done = 150;
+        s.save(&part).await.unwrap();
+        assert_eq!(StripeState::load(&part, &expected()).await, Some(s.clone()));
+        assert_eq!(s.written(), 50);
+        // Another checksum or size: not this file any more.
+        let other = Expected {
+            checksum: Some("abd".into()),
+            ..expected()
+        };
+        assert_eq!(StripeState::load(&part, &other).await, None);
+        // A temporary file of the wrong length is not resumed.
+        std::fs::write(&part, vec![0u8; 299]).unwrap();
+        assert_eq!(StripeState::load(&part, &expected()).await, None);
+        StripeState::remove(&part).await;
+        std::fs::write(&part, vec![0u8; 300]).unwrap();
+        assert_eq!(StripeState::load(&part, &expected()).await, None);
+    }
+
+    #[test]
+    fn states_whose_shares_do_not_tile_the_file_are_refused() {
+        let ok = "icat-stripes 1\nsize 10\nchecksum -\nshare 0 5 3\nshare 5 10 10\n";
+        assert!(StripeState::parse(ok).is_some());
+        for bad in [
+            "icat-stripes 2\nsize 10\nchecksum -\nshare 0 10 3\n",
+            "icat-stripes 1\nsize 10\nchecksum -\n",
+            "icat-stripes 1\nsize 10\nchecksum -\nshare 0 5 6\nshare 5 10 10\n",
+            "icat-stripes 1\nsize 10\nchecksum -\nshare 0 4 3\nshare 5 10 10\n",
+            "icat-stripes 1\nsize 10\nchecksum -\nshare 0 5 3\nshare 5 9 9\n",
+            "icat-stripes 1\nsize 10\nchecksum -\nshare 1 10 3\n",
+            "icat-stripes 1\nsize x\nchecksum -\nshare 0 10 3\n",
+        ] {
+            assert_eq!(StripeState::parse(bad), None, "{bad}");
+        }
+    }
+}

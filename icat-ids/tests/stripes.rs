@@ -1,0 +1,232 @@
+//! Striped transfers under trouble, against the scripted facility IDS (tests/facility): a
+//! share cut mid-stream while the server then answers 503 resumes where it stopped, and a
+//! striped download interrupted (Ctrl-C) keeps its shares and resumes them in the next run,
+//! the resumed bytes covered by the final CRC32 check. No wall-clock thresholds: the test
+//! decides when to interrupt from the progress reports, and counts at the server.
+
+mod facility;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use facility::{Facility, VISIT, file};
+use icat_ids::download::{FileStatus, split};
+use icat_ids::{
+    AutoOptions, Backoff, CancellationToken, DatafileSpec, DownloadOptions, DownloadPlan, Outcome,
+    Phase, Progress, Strategy,
+};
+
+const SIZE: usize = 4 << 20;
+
+fn quick() -> Backoff {
+    Backoff {
+        initial: Duration::from_millis(20),
+        max: Duration::from_millis(100),
+        factor: 2.0,
+        jitter: 0.1,
+    }
+}
+
+/// Striping from 1 MiB: the 4 MiB file goes as 4 shares.
+fn options() -> DownloadOptions {
+    DownloadOptions {
+        concurrency: 4,
+        backoff: quick(),
+        strategy: Strategy::Auto(AutoOptions {
+            stripe_min_file: 1 << 20,
+            stripe_min_share: 1 << 20,
+            bundle_max_file: 64 << 10,
+            ..AutoOptions::default()
+        }),
+        ..DownloadOptions::default()
+    }
+}
+
+fn plan_for(ids: &Facility, dir: &std::path::Path, f: &facility::File) -> DownloadPlan {
+    let mut plan = DownloadPlan::new(dir);
+    plan.push(
+        DatafileSpec::in_visit_dataset(
+            f.id,
+            VISIT,
+            &format!("ds{}", f.dataset),
+            &f.name,
+            ids.expected(f.id),
+        )
+        .unwrap()
+        .with_dataset(f.dataset),
+    );
+    plan
+}
+
+fn get_data_offsets(ids: &Facility, from: usize) -> Vec<u64> {
+    let mut v: Vec<u64> = ids.seen()[from..]
+        .iter()
+        .filter(|r| r.call == "getData")
+        .map(|r| r.range_from.unwrap_or(0))
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// A share whose stream is cut mid-way while the server then refuses with 503 backs off,
+/// asks again from where it stopped (not from its start), and the file ends verified.
+#[tokio::test]
+async fn a_cut_share_resumes_where_it_stopped_after_the_server_refuses_with_503() {
+    let f = file(1, 1, SIZE);
+    let ids = Facility::start_with(vec![f.clone()], 64 << 10, Duration::from_millis(5)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_for(&ids, dir.path(), &f);
+    // The first share's answer breaks after 300,000 bytes; from its start on, the next three
+    // requests get 503.
+    ids.cut_next(300_000, vec![None, None, None]);
+    let s = ids.client().download_plan(&plan, &options()).await.unwrap();
+    assert_eq!(
+        s.files[0].status(),
+        FileStatus::Verified,
+        "{:?}",
+        s.files[0].outcome
+    );
+    assert_eq!(std::fs::read(&s.files[0].path).unwrap(), *f.bytes);
+    let fresh = split::stripe_offsets(SIZE as u64, 4);
+    let offsets = get_data_offsets(&ids, 0);
+    let ok: Vec<u64> = ids
+        .seen()
+        .iter()
+        .filter(|r| r.call == "getData" && r.status < 400)
+        .map(|r| r.range_from.unwrap_or(0))
+        .collect();
+    // The cut share came back at the byte where its stream broke.
+    assert!(
+        ok.iter().any(|o| !fresh.contains(o)),
+        "no share resumed mid-way: {offsets:?}"
+    );
+    assert!(s.concurrency.backoffs >= 1, "{:?}", s.concurrency);
+    assert!(
+        !dir.path().join(".icat-download").exists(),
+        "a finished striped file leaves nothing in the work folder"
+    );
+}
+
+/// Ctrl-C during a striped download keeps the shares written so far (and their state); the
+/// next run resumes every share from where it stopped, reads the resumed bytes back for the
+/// CRC32, and the file ends verified with the same bytes as the server's.
+#[tokio::test]
+async fn an_interrupted_striped_download_resumes_its_shares_in_the_next_run() {
+    let f = file(1, 1, SIZE);
+    let ids = Facility::start_with(vec![f.clone()], 64 << 10, Duration::from_millis(10)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_for(&ids, dir.path(), &f);
+
+    // First run: cancelled once 1.5 MiB arrived (every share is part-way).
+    let cancel = CancellationToken::new();
+    let seen = Arc::new(AtomicU64::new(0));
+    let (c, n) = (cancel.clone(), seen.clone());
+    let opts = DownloadOptions {
+        cancel: cancel.clone(),
+        progress: Some(Arc::new(move |p: &Progress<'_>| {
+            if matches!(p.phase, Phase::Transferring) {
+                n.fetch_max(p.done, Ordering::SeqCst);
+                if p.done >= 3 << 19 {
+                    c.cancel();
+                }
+            }
+        })),
+        ..options()
+    };
+    let s = ids.client().download_plan(&plan, &opts).await.unwrap();
+    assert!(s.cancelled);
+    assert!(matches!(s.files[0].outcome, Outcome::Failed(_)));
+    let work = dir.path().join(".icat-download");
+    let state = std::fs::read_to_string(work.join("df-1.stripes.state"))
+        .expect("the shares' state is kept for the next run");
+    assert_eq!(
+        std::fs::metadata(work.join("df-1.stripes.part"))
+            .unwrap()
+            .len(),
+        SIZE as u64
+    );
+    // Where each share stopped, as saved.
+    let stopped: Vec<(u64, u64, u64)> = state
+        .lines()
+        .filter_map(|l| {
+            let v: Vec<u64> = l
+                .strip_prefix("share ")?
+                .split(' ')
+                .map(|x| x.parse().unwrap())
+                .collect();
+            Some((v[0], v[1], v[2]))
+        })
+        .collect();
+    assert_eq!(stopped.len(), 4, "{state}");
+    let kept: u64 = stopped.iter().map(|(from, _, done)| done - from).sum();
+    assert!(kept > 0, "{state}");
+    assert!(!dir.path().join(format!("{VISIT}/ds1/f1.dat")).exists());
+
+    // Second run: each unfinished share asks from where it stopped, nothing from scratch.
+    let before = ids.seen().len();
+    let s = ids.client().download_plan(&plan, &options()).await.unwrap();
+    assert_eq!(
+        s.files[0].status(),
+        FileStatus::Verified,
+        "{:?}",
+        s.files[0].outcome
+    );
+    assert!(
+        matches!(s.files[0].outcome, Outcome::Downloaded { resumed_from, .. } if resumed_from == kept),
+        "{:?}, {kept} bytes kept",
+        s.files[0].outcome
+    );
+    assert_eq!(std::fs::read(&s.files[0].path).unwrap(), *f.bytes);
+    let mut wanted: Vec<u64> = stopped
+        .iter()
+        .filter(|(_, to, done)| done < to)
+        .map(|(_, _, done)| *done)
+        .collect();
+    wanted.sort_unstable();
+    assert_eq!(get_data_offsets(&ids, before), wanted);
+    assert!(!work.exists(), "a finished run leaves no work folder");
+}
+
+/// Resumed shares are checked: a byte of the kept data changed between the runs fails the
+/// CRC32 of the whole file, which is then fetched once more from scratch and ends verified.
+#[tokio::test]
+async fn a_resumed_striped_file_that_fails_its_checksum_is_fetched_again() {
+    let f = file(1, 1, SIZE);
+    let ids = Facility::start_with(vec![f.clone()], 64 << 10, Duration::from_millis(10)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_for(&ids, dir.path(), &f);
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    let opts = DownloadOptions {
+        cancel: cancel.clone(),
+        progress: Some(Arc::new(move |p: &Progress<'_>| {
+            if matches!(p.phase, Phase::Transferring) && p.done >= 3 << 19 {
+                c.cancel();
+            }
+        })),
+        ..options()
+    };
+    let s = ids.client().download_plan(&plan, &opts).await.unwrap();
+    assert!(s.cancelled);
+    // Flip the first byte of the file (the first share always has data by now).
+    let part = dir.path().join(".icat-download/df-1.stripes.part");
+    let mut bytes = std::fs::read(&part).unwrap();
+    bytes[0] ^= 0xff;
+    std::fs::write(&part, bytes).unwrap();
+
+    let before = ids.seen().len();
+    let s = ids.client().download_plan(&plan, &options()).await.unwrap();
+    assert_eq!(
+        s.files[0].status(),
+        FileStatus::Verified,
+        "{:?}",
+        s.files[0].outcome
+    );
+    assert_eq!(std::fs::read(&s.files[0].path).unwrap(), *f.bytes);
+    // The resumed attempt, then the whole file again at the fresh offsets.
+    let offsets = get_data_offsets(&ids, before);
+    for o in split::stripe_offsets(SIZE as u64, 4) {
+        assert!(offsets.contains(&o), "{offsets:?}");
+    }
+}
