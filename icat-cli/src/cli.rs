@@ -437,7 +437,9 @@ pub struct DownloadArgs {
     /// is online is downloaded, a restore of the rest is requested, and the command exits 9.
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = duration_or_zero)]
     pub max_wait: std::time::Duration,
-    /// Stop (exit 5) when the IDS has not answered for this long while waiting for a restore.
+    /// Stop (exit 5) when the IDS has not answered for this long: while waiting for a restore,
+    /// and while transfers fail one after another with no data arriving (--retries bounds how
+    /// many such failures in a row, this how long).
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::config::positive_duration)]
     pub max_unreachable: std::time::Duration,
     /// Replace local files that differ from the catalogue (the new copy is verified before it

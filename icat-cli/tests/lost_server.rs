@@ -161,3 +161,100 @@ fn a_session_lost_mid_run_stops_it_once() {
     assert!(!err.contains("failed: "), "no line per file: {err}");
     assert_eq!(err.matches("error:").count(), 1, "{err}");
 }
+
+/// `download_args` with other `--retries`, and `extra` before `-o`.
+fn download_args_with<'a>(
+    ids: &'a str,
+    dest: &'a str,
+    retries: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "--retries",
+        retries,
+        "--idsurl",
+        ids,
+        "download",
+        "SIM000001",
+        "--parallel",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["-o", dest]);
+    args
+}
+
+/// Issue-16 finding M2: raw transfers to an IDS that keeps failing ignored `--max-unreachable`
+/// (only the count of failures in a row stopped them: 34 s with the defaults). With
+/// `--retries 4` the count allows 5 failed requests; `--max-unreachable 500ms` stops the run at
+/// the first failure after it (the first retry waits at least 0.8 s), so 2 requests.
+#[test]
+fn max_unreachable_stops_raw_transfers_too() {
+    let home = Home::new();
+    let _sim = catalogue(4, &home);
+    let ids = serve(|_| Reply::status(503, "<html><body>503 Service Unavailable</body></html>"));
+    let dest = home.path().join("out");
+    let url = ids.ids.url();
+    let o = home.run(&download_args_with(
+        &url,
+        dest.to_str().unwrap(),
+        "4",
+        &["--max-unreachable", "500ms"],
+    ));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(5), "{err}");
+    assert_eq!(
+        ids.get_data.load(Ordering::SeqCst),
+        2,
+        "getData requests; stderr:\n{err}"
+    );
+    assert!(
+        err.contains("download stopped after 0 of 4 files") && err.contains("--max-unreachable"),
+        "{err}"
+    );
+}
+
+/// Issue-16 finding M2: failures of the prepared zips that carry small files (bundles) were not
+/// counted in the run's retry budget, so each bundle retried in turn. Four datasets of small
+/// files make four bundles; with `--retries 2` at 1 transfer at a time the run stops after 3
+/// failed getData requests in all.
+#[test]
+fn bundle_failures_count_against_the_shared_budget() {
+    let home = Home::new();
+    let sim = start_sim(
+        "visits=1,datasets=4,files=2,size=1KiB",
+        false,
+        Duration::ZERO,
+    );
+    login(&home, &sim, "jdoe");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let get_data = Arc::new(AtomicUsize::new(0));
+    let counter = get_data.clone();
+    let ids = rt.block_on(HostileIds::start(move |req| match req.call.as_str() {
+        "getData" => {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Reply::status(503, "<html><body>503 Service Unavailable</body></html>")
+        }
+        "getStatus" => Reply::ok("ONLINE"),
+        "prepareData" => Reply::ok("0f0e0d0c-1111-2222-3333-444455556666"),
+        "isPrepared" => Reply::ok("true"),
+        other => panic!("unexpected IDS call {other}"),
+    }));
+    let dest = home.path().join("out");
+    let url = ids.url();
+    let o = home.run(&download_args_with(&url, dest.to_str().unwrap(), "2", &[]));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(5), "{err}");
+    assert_eq!(
+        get_data.load(Ordering::SeqCst),
+        3,
+        "getData requests; stderr:\n{err}"
+    );
+    assert!(err.contains("download stopped after 0 of 8 files"), "{err}");
+    drop(ids);
+    drop(rt);
+}

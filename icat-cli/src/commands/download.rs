@@ -957,7 +957,8 @@ fn stopped_failure(why: &IdsError, done: usize, total: usize) -> Failure {
          partial ones resume"
     } else {
         "the IDS is unreachable: run the same command again when it is back (finished files are \
-         kept, partial ones resume); --retries sets how many failures in a row are tolerated"
+         kept, partial ones resume); --retries sets how many failures in a row are tolerated, \
+         --max-unreachable for how long"
     };
     let reason = match why {
         IdsError::Unreachable { failures, last } => format!(

@@ -4,11 +4,14 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::error::IdsError;
 
 /// Failed transfer attempts a run may have in a row (across all its files, with no bytes
-/// arriving in between) before it stops, and the reason it stopped, if it did.
+/// arriving in between) before it stops, and for how long (see
+/// [`with_unreachable_limit`](Self::with_unreachable_limit)), and the reason it stopped, if it
+/// did. Raw, striped and bundled (prepared zip) transfers all count.
 ///
 /// Pass one in [`DownloadOptions::retry_budget`](super::DownloadOptions::retry_budget) to share
 /// it between runs; a plan run without one makes its own, allowing `max_retries × concurrency`
@@ -17,6 +20,10 @@ use crate::error::IdsError;
 pub struct RetryBudget {
     limit: u32,
     in_a_row: AtomicU32,
+    /// The longest time from the first failure of a run of failures to a later one.
+    time_limit: Option<Duration>,
+    /// When the current run of failures in a row began.
+    first_failure: Mutex<Option<Instant>>,
     stopped: Mutex<Option<Arc<IdsError>>>,
 }
 
@@ -26,8 +33,19 @@ impl RetryBudget {
         RetryBudget {
             limit,
             in_a_row: AtomicU32::new(0),
+            time_limit: None,
+            first_failure: Mutex::new(None),
             stopped: Mutex::new(None),
         }
+    }
+
+    /// Also stop when failures have followed each other, with no bytes arriving, for `limit`
+    /// (the same bound as [`WaitOptions::unreachable_limit`](crate::WaitOptions) for restore
+    /// waits): a failure that comes `limit` or more after the first of the row spends the
+    /// budget, however few failures that was.
+    pub fn with_unreachable_limit(mut self, limit: Duration) -> Self {
+        self.time_limit = Some(limit);
+        self
     }
 
     /// Failed attempts in a row so far.
@@ -39,6 +57,7 @@ impl RetryBudget {
     pub fn progress(&self) {
         if self.in_a_row.load(Ordering::Relaxed) != 0 {
             self.in_a_row.store(0, Ordering::Relaxed);
+            *self.first_failure.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
     }
 
@@ -46,7 +65,12 @@ impl RetryBudget {
     /// run is then stopped with [`IdsError::Unreachable`].
     pub fn failed(&self, err: &IdsError) -> bool {
         let n = self.in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
-        if n <= self.limit && self.stopped().is_none() {
+        let failing_for = {
+            let mut first = self.first_failure.lock().unwrap_or_else(|e| e.into_inner());
+            first.get_or_insert_with(Instant::now).elapsed()
+        };
+        let in_time = self.time_limit.is_none_or(|t| failing_for < t);
+        if n <= self.limit && in_time && self.stopped().is_none() {
             return true;
         }
         self.stop(IdsError::Unreachable {
@@ -119,6 +143,22 @@ mod tests {
             *b.stopped().unwrap(),
             IdsError::Unreachable { .. }
         ));
+    }
+
+    /// Issue-16 finding M2: the count alone let raw transfers go on past `--max-unreachable`.
+    #[test]
+    fn the_time_limit_spends_it_too() {
+        let b = RetryBudget::new(100).with_unreachable_limit(Duration::ZERO);
+        assert!(!b.failed(&transient()));
+        assert!(matches!(
+            *b.stopped().unwrap(),
+            IdsError::Unreachable { failures: 1, .. }
+        ));
+        let b = RetryBudget::new(100).with_unreachable_limit(Duration::from_secs(3600));
+        for _ in 0..100 {
+            assert!(b.failed(&transient()));
+        }
+        assert!(!b.failed(&transient()));
     }
 
     #[test]

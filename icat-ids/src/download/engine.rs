@@ -452,7 +452,18 @@ impl IdsClient {
                     .extend(x.ignored);
             }
             Err(e) => {
-                let e = Arc::new(e);
+                // A spent budget (or a lost session) stops the run, as for raw transfers.
+                let e = match &run.opts.retry_budget {
+                    Some(budget) if stops_the_run(&e) => {
+                        budget.stop(e);
+                        budget.stopped().unwrap_or_else(|| {
+                            Arc::new(IdsError::Internal {
+                                message: "the run stopped without a reason".into(),
+                            })
+                        })
+                    }
+                    _ => Arc::new(e),
+                };
                 for &i in indices {
                     run.put(i, Err(e.clone()));
                 }

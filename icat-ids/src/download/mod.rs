@@ -133,8 +133,11 @@ pub struct DownloadOptions {
     pub extra_digest: Option<DigestFactory>,
     /// The retry budget shared by every file of a plan run: when the IDS fails this many times
     /// in a row with no bytes arriving, or the session is gone, the run stops once (the files
-    /// not done fail with that one reason, see [`DownloadSummary::stopped`]). `None` (default):
-    /// each plan run gets its own, allowing `max_retries × concurrency` failures in a row.
+    /// not done fail with that one reason, see [`DownloadSummary::stopped`]). Raw, striped and
+    /// zip transfers all count. `None` (default): each plan run gets its own, allowing
+    /// `max_retries × concurrency` failures in a row, and no more than
+    /// `wait_for_restore`'s `unreachable_limit` of them (see
+    /// [`RetryBudget::with_unreachable_limit`]).
     pub retry_budget: Option<Arc<RetryBudget>>,
     /// Most bytes written for one datafile whose catalogue size is unknown (absent or
     /// negative `fileSize`), and for a prepared zip holding such a datafile. Whatever this says,

@@ -332,22 +332,26 @@ impl IdsClient {
             }
             Strategy::PreparedZip { .. } => None,
         };
+        // One retry budget for all transfers of the run (raw, striped, bundled or the one
+        // prepared zip), so a lost server (or session) stops it once.
+        let budget = opts.retry_budget.clone().unwrap_or_else(|| {
+            let parallel = u32::try_from(opts.concurrency.max(1)).unwrap_or(u32::MAX);
+            let budget = RetryBudget::new(opts.max_retries.saturating_mul(parallel));
+            // The restore wait's bound on an unanswering IDS bounds transfers too.
+            Arc::new(match &opts.wait_for_restore {
+                Some(w) => budget.with_unreachable_limit(w.unreachable_limit),
+                None => budget,
+            })
+        });
+        let opts = &DownloadOptions {
+            retry_budget: Some(budget.clone()),
+            ..opts.clone()
+        };
         let shared = match (opts.strategy, items) {
             (_, Some(items)) => {
-                // One retry budget for all transfers of the run, so a lost server (or session)
-                // stops it once.
-                let budget = opts.retry_budget.clone().unwrap_or_else(|| {
-                    let parallel = u32::try_from(opts.concurrency.max(1)).unwrap_or(u32::MAX);
-                    Arc::new(RetryBudget::new(opts.max_retries.saturating_mul(parallel)))
-                });
-                let opts = &DownloadOptions {
-                    retry_budget: Some(budget.clone()),
-                    ..opts.clone()
-                };
                 let out = self.run_items(plan, opts, items, &limiter).await;
                 results.extend(out.results);
                 summary.ignored = out.ignored;
-                summary.stopped = budget.stopped();
                 None
             }
             (Strategy::PreparedZip { compress }, None) => {
@@ -360,6 +364,7 @@ impl IdsClient {
             }
             (_, None) => None,
         };
+        summary.stopped = budget.stopped();
         finish(plan, results, shared, &mut summary);
         summary.concurrency = limiter.stats();
         summary.elapsed = start.elapsed();

@@ -766,6 +766,18 @@ impl IdsClient {
             if matches!(e, IdsError::Cancelled) || opts.cancel.is_cancelled() {
                 return Err(IdsError::Cancelled);
             }
+            // As for raw transfers: a failure counts against the run's shared budget, and when
+            // that is spent this zip stops and so does the run (a `Busy` server is reachable).
+            if e.is_transient()
+                && !matches!(e, IdsError::Busy { .. })
+                && let Some(budget) = &opts.retry_budget
+                && !budget.failed(&e)
+            {
+                return Err(IdsError::Unreachable {
+                    failures: budget.failures_in_a_row(),
+                    last: e.to_string(),
+                });
+            }
             let asked = super::adaptive::congestion(&e).flatten();
             if !e.is_transient() || attempt >= opts.max_retries {
                 return Err(if attempt > 0 {
@@ -789,6 +801,15 @@ impl IdsClient {
                 phase: Phase::Retrying { attempt, delay },
             });
             sleep_or_cancel(delay, &opts.cancel).await?;
+            if let Some(budget) = &opts.retry_budget
+                && budget.stopped().is_some()
+            {
+                // Another transfer spent the budget while this one waited: the run stops.
+                return Err(IdsError::Unreachable {
+                    failures: budget.failures_in_a_row(),
+                    last: e.to_string(),
+                });
+            }
         }
     }
 
@@ -859,6 +880,9 @@ impl IdsClient {
                     }
                     part.write(&chunk).await?;
                     flow.record(chunk.len() as u64);
+                    if let Some(budget) = &opts.retry_budget {
+                        budget.progress();
+                    }
                     opts.report(Progress {
                         index,
                         name: label,
