@@ -424,12 +424,15 @@ pub struct DownloadArgs {
     /// Leave out files matching this glob (repeatable; same syntax as --match).
     #[arg(long = "exclude", value_name = "GLOB")]
     pub exclude: Vec<String>,
-    /// Print the plan (files, sizes, what is already here, what needs a restore, what would be
-    /// transferred) and change nothing.
+    /// Print the plan (files, sizes, what is already here, what needs a restore, what would
+    /// fail, what would be transferred) and change nothing; the exit code is the real run's for
+    /// what the plan foresees (6 for local files that differ, 5 for names that cannot be paths,
+    /// 9 for restores with --max-wait 0).
     #[arg(long)]
     pub dry_run: bool,
-    /// Print a JSON summary on stdout: one entry per file with its path, size, checksum and
-    /// outcome (verified, skipped, unverified or failed, and why).
+    /// Print a JSON summary on stdout: one entry per file with its path (null when the
+    /// catalogue name cannot be a local path), size, checksum and outcome (verified, replaced,
+    /// skipped, unverified, not_restored or failed, and why).
     #[arg(long)]
     pub json: bool,
     /// Longest wait for archived data to be restored from tape before giving up (the restore
