@@ -330,6 +330,12 @@ pub fn ids_message(e: &IdsError) -> Option<String> {
             }
         }
         IdsError::SessionRenewal { source } => icat_message(source)?,
+        // Said after the file's path: the path once, and the flag that avoids the zip.
+        IdsError::ZipEntryRepeated { .. } => "the zip from the IDS holds this datafile twice \
+             (two different copies); neither was extracted and a file already there was left as \
+             it is. The IDS built a broken zip: download it without --zip (each file is then \
+             fetched on its own and verified), and report it to the facility"
+            .to_owned(),
         // Said after the file's path: the path once, and the flag that replaces it.
         IdsError::TargetExists { detail, .. } => format!(
             "already exists and does not match the catalogue ({detail}); move it away, or rerun \
@@ -456,6 +462,19 @@ mod tests {
             text.contains("--max-answer-mib") && text.contains("maxAnswerMiB"),
             "{text}"
         );
+    }
+
+    /// Issue 14 review: a zip entry listed twice was answered "download them one at a time into
+    /// separate directories", which cannot help: it is one datafile, and the zip is broken.
+    #[test]
+    fn a_twice_listed_zip_entry_says_to_download_without_zip() {
+        let text = ids_message(&IdsError::ZipEntryRepeated {
+            path: "out/v/d/f.dat".into(),
+        })
+        .unwrap();
+        assert!(text.contains("without --zip"), "{text}");
+        assert!(text.contains("report it to the facility"), "{text}");
+        assert!(!text.contains("separate directories"), "{text}");
     }
 
     #[test]

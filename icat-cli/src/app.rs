@@ -515,6 +515,7 @@ pub fn ids_error_kind(e: &IdsError) -> ExitKind {
         IdsError::DeadlineExceeded { .. } => ExitKind::NotOnline,
         IdsError::SessionRenewal { source } => icat_error_kind(source),
         IdsError::DiskFull { .. }
+        | IdsError::NotEnoughSpace { .. }
         | IdsError::Io { .. }
         | IdsError::TargetExists { .. }
         | IdsError::DestinationBusy { .. }

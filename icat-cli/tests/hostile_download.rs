@@ -519,6 +519,19 @@ fn datafiles_whose_names_cannot_be_paths_fail_alone() {
         assert!(err.contains("7 of 8 files failed (1 downloaded"), "{err}");
         assert!(err.contains("ask the facility to rename them"), "{err}");
         assert!(err.contains("refusing unsafe name"), "{err}");
+        // Each refused datafile is named (by its id; the error quotes its names), never the
+        // destination folder as if it were the file that failed.
+        for f in first[..3].iter().chain(&second) {
+            assert!(
+                err.contains(&format!("failed: datafile {}: refusing unsafe name", f.id)),
+                "datafile {} not named: {err}",
+                f.id
+            );
+        }
+        assert!(
+            !err.contains(&format!("failed: {}:", dest.display())),
+            "{err}"
+        );
         // Only the good file is written, at its own path.
         assert_eq!(
             files_under(&dest),
@@ -536,6 +549,116 @@ fn datafiles_whose_names_cannot_be_paths_fail_alone() {
             outcomes.iter().filter(|o| **o == "failed").count(),
             7,
             "{doc}"
+        );
+    }
+}
+
+/// The zip entry named `name` in `zip` declared as `declared` bytes long, in its local header
+/// and in the central directory, whatever it really holds (a lying zip).
+fn declare_entry_size(zip: &mut [u8], name: &str, declared: u32) {
+    let mut patched = 0;
+    for i in 0..zip.len().saturating_sub(46) {
+        let (size_at, name_at) = match &zip[i..i + 4] {
+            b"PK\x03\x04" => (i + 22, i + 30),
+            b"PK\x01\x02" => (i + 24, i + 46),
+            _ => continue,
+        };
+        if zip.get(name_at..name_at + name.len()) == Some(name.as_bytes()) {
+            zip[size_at..size_at + 4].copy_from_slice(&declared.to_le_bytes());
+            patched += 1;
+        }
+    }
+    assert_eq!(patched, 2, "local header and central directory entry");
+}
+
+/// Review H1 at the command line: datafiles whose catalogue size is -1 or absent (and no
+/// checksum) had no byte bound at all. With `--zip`, an entry that declares 2000 bytes and
+/// inflates to 64 MiB stops at its declared size: exit 6, nothing at the final paths, nothing
+/// larger than 2000 bytes on disk. Raw, a body that says `Content-Length: 3000` and goes on
+/// sending is read to its length only: the files hold 3000 bytes, named as not verified (exit 7).
+#[test]
+fn files_of_unknown_size_are_bounded_by_what_the_answer_declares() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=2,size=2000",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let files = datafiles(&home, "SIM000001");
+    for (f, size) in files.iter().zip(["-1", "NULL"]) {
+        sim.sql(&format!(
+            r#"UPDATE "Datafile" SET "fileSize" = {size}, "checksum" = NULL WHERE "id" = {}"#,
+            f.id
+        ));
+    }
+    let ids_arg: Vec<String> = files.iter().map(|f| f.id.to_string()).collect();
+    let selection = ["--datafile", &ids_arg[0], "--datafile", &ids_arg[1]];
+
+    let bomb = vec![0u8; 64 << 20];
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| format!("ids/SIM/INV/{}/{}", f.dir, f.name))
+        .collect();
+    let mut zip = make_zip(
+        &[
+            (names[0].as_str(), &bomb[..]),
+            (names[1].as_str(), &bomb[..]),
+        ],
+        true,
+    );
+    drop(bomb);
+    for name in &names {
+        declare_entry_size(&mut zip, name, 2000);
+    }
+    let ids = serve(move |req| match req.call.as_str() {
+        "prepareData" => Reply::ok(PREPARED_ID),
+        "isPrepared" => Reply::ok("true"),
+        "getData" => Reply::ok(zip.clone()),
+        _ => Reply::not_found(),
+    });
+    let dest = home.path().join("zip");
+    let mut args = selection.to_vec();
+    args.extend(["--zip", "-o", dest.to_str().unwrap()]);
+    let o = download(&ids, &home, &args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(6), "{err}");
+    assert!(err.contains("more than the expected 2000 bytes"), "{err}");
+    for (p, len) in sizes_under(&dest) {
+        assert!(
+            len <= 2000,
+            "{p}: {len} bytes written past the declared 2000"
+        );
+    }
+    for f in &files {
+        assert!(!dest.join(&f.dir).join(&f.name).exists(), "{}", f.name);
+    }
+
+    let ids = serve(|_| {
+        Reply::body(Body::Endless {
+            content_length: Some(3000),
+        })
+    });
+    let dest = home.path().join("raw");
+    let mut args = selection.to_vec();
+    args.extend(["-o", dest.to_str().unwrap()]);
+    let o = download(&ids, &home, &args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(7), "{err}");
+    assert!(err.contains("not verified"), "{err}");
+    for f in &files {
+        let placed = dest.join(&f.dir).join(&f.name);
+        assert_eq!(
+            std::fs::metadata(&placed).map(|m| m.len()).ok(),
+            Some(3000),
+            "{}",
+            f.name
+        );
+    }
+    for (p, len) in sizes_under(&dest) {
+        assert!(
+            len <= 3000,
+            "{p}: {len} bytes written past the declared 3000"
         );
     }
 }

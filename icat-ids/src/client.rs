@@ -738,11 +738,26 @@ pub(crate) async fn check_status(
             || "(no Location header)".to_owned(),
             |v| String::from_utf8_lossy(v.as_bytes()).into_owned(),
         );
+        // A target this client would have followed (same origin) means it stopped following:
+        // the redirects go round within the IDS, not to another address.
+        let within = resp
+            .url()
+            .join(location.trim())
+            .is_ok_and(|to| crate::transport::redirect_allowed(resp.url(), &to));
         let location = icat_soap::untrusted::clean_text(&mask(location), MAX_LOCATION_LEN);
-        let err = IdsError::Redirected {
-            call,
-            status: status.as_u16(),
-            location,
+        let err = if within {
+            IdsError::RedirectLoop {
+                call,
+                status: status.as_u16(),
+                location,
+                followed: crate::transport::MAX_REDIRECTS,
+            }
+        } else {
+            IdsError::Redirected {
+                call,
+                status: status.as_u16(),
+                location,
+            }
         };
         tracing::debug!(call, status = status.as_u16(), error = %err, "IDS redirect not followed");
         return Err(err);

@@ -170,6 +170,22 @@ pub enum IdsError {
         /// Where the server pointed (cleaned, shortened, the session id masked).
         location: String,
     },
+    /// The IDS kept redirecting within itself (same origin) until the client stopped following:
+    /// a loop, or a chain longer than the client follows. Not "another address": the target is
+    /// the IDS itself.
+    #[error(
+        "IDS call {call} was still being redirected (HTTP {status}, to {location}) after {followed} redirects within the IDS; its redirects go round in a loop. The IDS is misconfigured: report it to the facility, and check the IDS URL is the one the facility gives"
+    )]
+    RedirectLoop {
+        /// Which call.
+        call: &'static str,
+        /// The HTTP status of the last redirect.
+        status: u16,
+        /// Where the last redirect pointed (cleaned, shortened, the session id masked).
+        location: String,
+        /// Redirects followed before the client stopped.
+        followed: usize,
+    },
     /// The connection ended before all bytes of a file arrived (retried with a ranged request).
     #[error("transfer of {file} ended early: {received} of {expected} bytes")]
     IncompleteTransfer {
@@ -335,6 +351,31 @@ pub enum IdsError {
         path: PathBuf,
         /// What the zip reader said.
         detail: String,
+    },
+    /// A file whose size the catalogue does not give grew past the room at its destination:
+    /// the free space there, minus a 64 MiB margin kept free. Reading stopped and its bytes were
+    /// thrown away; nothing is at its final path.
+    #[error(
+        "not enough free space on {dir} for {file}: it needs more than the {room} bytes left there ({free} bytes free, 64 MiB of them kept free; the catalogue gives no size for this file). Free some space or download to another disk; if the file cannot be that large, the server is wrong: report it to the facility."
+    )]
+    NotEnoughSpace {
+        /// The datafile's name or path (or zip entry).
+        file: String,
+        /// The folder the file was being written to.
+        dir: PathBuf,
+        /// The bytes the file may take there (free space minus the margin).
+        room: u64,
+        /// The free space there when the transfer started.
+        free: u64,
+    },
+    /// A zip from the IDS lists one entry name twice (two copies of one datafile): which copy
+    /// is right cannot be told, so neither is extracted and a file already there stays as it is.
+    #[error(
+        "the zip from the IDS holds {path} more than once; neither copy was extracted and any file already there was left as it is. The IDS built a broken zip: download this datafile without a zip (each file is then fetched on its own and verified), and report it to the facility."
+    )]
+    ZipEntryRepeated {
+        /// The local path the entries map to.
+        path: PathBuf,
     },
     /// The disk is full while writing.
     #[error(

@@ -91,7 +91,7 @@ impl TransportOptions {
 }
 
 /// Most redirects followed for one request.
-const MAX_REDIRECTS: usize = 5;
+pub(crate) const MAX_REDIRECTS: usize = 5;
 
 /// True when a redirect from `from` to `to` may be followed: same origin only (scheme, host and
 /// port), so the session id in the URL never reaches another server, and never from https to

@@ -242,6 +242,30 @@ async fn a_redirect_to_another_origin_is_reported_and_not_followed() {
     assert_eq!(heads.lock().expect("lock").len(), 2);
 }
 
+/// Review: an IDS redirecting to the very URL asked (a loop within the IDS). The client follows
+/// same-origin redirects, gives up after five, and used to report the target as "another
+/// address, ... if that address is the right IDS, use it as the IDS URL": it is the IDS URL.
+/// Now the error says the redirects go round in a loop.
+#[tokio::test]
+async fn a_redirect_loop_within_the_ids_is_called_a_loop() {
+    let (url, heads) = redirecting(|port| format!("http://127.0.0.1:{port}/ids/getSize")).await;
+    let e = client(&url)
+        .get_size(&DataSelection::datafiles([1]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, IdsError::RedirectLoop { status: 302, followed: 5, location, .. } if location.ends_with("/ids/getSize")),
+        "{e:?}"
+    );
+    let text = e.to_string();
+    assert!(text.contains("loop"), "{text}");
+    assert!(!text.contains("another address"), "{text}");
+    assert!(!text.contains("use it as the IDS URL"), "{text}");
+    assert!(!text.contains(SESSION), "{text}");
+    // The first request and the five redirects followed.
+    assert_eq!(heads.lock().expect("lock").len(), 6);
+}
+
 /// Same-origin redirects are still followed, without a Referer.
 #[tokio::test]
 async fn a_same_origin_redirect_is_followed_without_a_referer() {

@@ -284,7 +284,9 @@ fn zip_listing_twice(name: &str, first: &[u8], second: &[u8], other: (&str, &[u8
 /// Review: a zip listing one datafile's entry twice. The zip reader keeps one entry per name
 /// (the last), so the second copy used to be extracted as the datafile: with only a size in the
 /// catalogue it was placed, and with `--overwrite` it replaced the verified file of an earlier
-/// run. Now both copies are refused, whichever comes first, and a file already there stays.
+/// run. Now both copies are refused, whichever comes first, and a file already there stays;
+/// the error says what to do (fetch it without a zip, tell the facility), not "download them
+/// into separate directories", which cannot help with one datafile listed twice.
 #[tokio::test]
 async fn an_entry_listed_twice_never_replaces_a_verified_file() {
     let good = b"the genuine bytes of f.dat".to_vec();
@@ -318,7 +320,16 @@ async fn an_entry_listed_twice_never_replaces_a_verified_file() {
             .unwrap();
         match &s.files[0].outcome {
             Outcome::Failed(e) => {
-                assert!(matches!(e.as_ref(), IdsError::DuplicatePath { .. }), "{e}")
+                assert!(
+                    matches!(e.as_ref(), IdsError::ZipEntryRepeated { .. }),
+                    "{e}"
+                );
+                let text = e.to_string();
+                assert!(
+                    text.contains("without a zip") && text.contains("report it to the facility"),
+                    "{text}"
+                );
+                assert!(!text.contains("separate directories"), "{text}");
             }
             other => panic!("a twice-listed entry was extracted: {other:?}"),
         }

@@ -186,6 +186,17 @@ pub enum IcatError {
         /// Where the server pointed (resolved against the endpoint, cleaned and shortened).
         location: String,
     },
+    /// The server answered with an HTTP redirect to the very address that was called: it can
+    /// never answer there (a misconfigured server or proxy), and no other URL would help.
+    #[error(
+        "{url} answered HTTP {status} redirecting to itself, so it never answers: the server, or a proxy in front of it, is misconfigured. Tell the facility's ICAT administrators, and check that the ICAT URL is the one the facility gives."
+    )]
+    RedirectLoop {
+        /// The endpoint called (and the redirect's target).
+        url: String,
+        /// The HTTP status (301, 302, 303, 307 or 308).
+        status: u16,
+    },
     /// A paged search got back results it had already received: the server ignores the LIMIT
     /// offset (or answers the same page forever), so paging stopped instead of looping.
     #[error(

@@ -108,6 +108,29 @@ async fn a_redirect_target_is_resolved_and_cleaned() {
     assert!(!location.chars().any(char::is_control), "{location:?}");
 }
 
+/// Review: a redirect to the very URL called was reported as "redirecting to <the same URL> ...
+/// If that address is the right ICAT, use it as the ICAT URL", advice that cannot help. It is
+/// `RedirectLoop`, saying the server redirects to itself.
+#[tokio::test]
+async fn a_redirect_to_the_same_url_is_called_a_loop() {
+    for status in [302, 307, 308] {
+        let server = Replay::start(move |rec, _| redirect(status, &rec.path)).await;
+        let client = Client::builder(&server.url)
+            .retry(RetryPolicy::none())
+            .build()
+            .expect("client");
+        let err = client.api_version().await.unwrap_err();
+        assert!(
+            matches!(&err, IcatError::RedirectLoop { status: s, url } if *s == status && url == client.endpoint()),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.contains("redirecting to itself"), "{text}");
+        assert!(!text.contains("use it as the ICAT URL"), "{text}");
+        assert_eq!(server.requests.lock().expect("lock").len(), 1);
+    }
+}
+
 /// Finding 8 (library side): 100 KB of fault text with terminal escape sequences arrives as a
 /// short message without control characters.
 #[tokio::test]

@@ -716,7 +716,7 @@ fn report(
             }
             Outcome::Skipped { .. } => skipped += 1,
             Outcome::Failed(e) if is_not_restored(e) => not_restored.push(e.clone()),
-            Outcome::Failed(e) => failures.push((f.path.clone(), e.clone())),
+            Outcome::Failed(e) => failures.push((failed_file_name(f, &req.dest), e.clone())),
         }
         if let FileStatus::Unverified(why) = f.status() {
             unverified.push((f.path.clone(), why));
@@ -826,6 +826,9 @@ fn report(
         let all = |f: fn(&IdsError) -> bool| failures.iter().all(|(_, e)| f(e.as_ref()));
         let hint = if all(|e| matches!(e, IdsError::TargetExists { .. })) {
             "move those files away, or rerun with --overwrite to replace them"
+        } else if all(|e| matches!(e, IdsError::ZipEntryRepeated { .. })) {
+            "download those datafiles without --zip (each is then fetched on its own and \
+             verified), and report the broken zip to the facility"
         } else if all(|e| matches!(e, IdsError::UnsafeName { .. })) {
             "the catalogue names of those datafiles cannot be local file names; ask the facility \
              to rename them (the other files were downloaded)"
@@ -887,6 +890,17 @@ fn report(
         ));
     }
     report
+}
+
+/// How a failed file is named in the failure lines: its path, or, for a datafile refused for
+/// its catalogue names (the engine reports the destination itself as its path), `datafile
+/// <id>`; the error then quotes the names.
+fn failed_file_name(f: &icat_ids::FileReport, dest: &std::path::Path) -> PathBuf {
+    if f.path == dest {
+        PathBuf::from(format!("datafile {}", f.id))
+    } else {
+        f.path.clone()
+    }
 }
 
 /// A file's error as the CLI words it (flags, not library options).

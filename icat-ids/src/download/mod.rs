@@ -143,7 +143,9 @@ pub struct DownloadOptions {
     /// negative `fileSize`), and for a prepared zip holding such a datafile. Whatever this says,
     /// such data is also bounded by the destination's free space minus 64 MiB, and a raw
     /// stream by its `Content-Length` when sent; a zip entry by the size the zip declares. One
-    /// byte more fails the file with [`crate::IdsError::BodyTooLong`], nothing at its final path.
+    /// byte more fails the file, nothing at its final path: with
+    /// [`crate::IdsError::NotEnoughSpace`] when the free space was the bound, else with
+    /// [`crate::IdsError::BodyTooLong`].
     /// Default `None`: only those bounds apply.
     pub unknown_size_limit: Option<u64>,
 }

@@ -11,7 +11,7 @@ use super::digest::{FileHasher, digest_existing};
 use super::lock::DestLock;
 use super::part::{Expected, PartFile, datafile_part, existing_matches, verify, work_dir};
 use super::report::{UnverifiedReason, Verification};
-use super::room::{tighter, unknown_size_bound};
+use super::room::{Bound, tighter, unknown_size_bound};
 use super::{DownloadOptions, Phase, Progress};
 use crate::backoff::sleep_or_cancel;
 use crate::client::IdsClient;
@@ -250,7 +250,11 @@ impl IdsClient {
                     report(0, Phase::Started);
                     continue;
                 }
-                Err(e @ (IdsError::BodyTooLong { .. } | IdsError::BadRange { .. })) => {
+                Err(
+                    e @ (IdsError::BodyTooLong { .. }
+                    | IdsError::NotEnoughSpace { .. }
+                    | IdsError::BadRange { .. }),
+                ) => {
                     // The stream is not this file: its bytes are worth nothing.
                     report(part.len(), Phase::Failed);
                     part.discard().await;
@@ -383,15 +387,13 @@ impl IdsClient {
         let server_length = ds.content_length().map(|c| c + part.len());
         let total = expected.size.or(server_length);
         // Unknown catalogue size: Content-Length (if sent) and the room at the destination.
+        let dir = part.path().parent().unwrap_or(Path::new(".")).to_path_buf();
         let limit = match expected.size {
-            Some(s) => Some(s),
-            None => {
-                let dir = part.path().parent().unwrap_or(Path::new("."));
-                tighter(
-                    server_length,
-                    unknown_size_bound(dir, opts.unknown_size_limit),
-                )
-            }
+            Some(s) => Some(Bound::Size(s)),
+            None => tighter(
+                server_length.map(Bound::Size),
+                unknown_size_bound(&dir, opts.unknown_size_limit),
+            ),
         };
         let mut stream = ds.into_stream();
         loop {
@@ -403,12 +405,9 @@ impl IdsClient {
                 None => break,
                 Some(Ok(chunk)) => {
                     if let Some(limit) = limit
-                        && part.len() + chunk.len() as u64 > limit
+                        && part.len() + chunk.len() as u64 > limit.bytes()
                     {
-                        return Err(IdsError::BodyTooLong {
-                            file: label.to_string(),
-                            expected: limit,
-                        });
+                        return Err(limit.exceeded(label, &dir));
                     }
                     part.write(&chunk).await?;
                     hasher.update(&chunk);

@@ -16,7 +16,7 @@ use super::names::{SafeRelPath, ZipLayout, check_no_symlinks, entry_path};
 use super::part::{Expected, PartFile, crc_hex, datafile_part, part_path, verify, work_dir};
 use super::raw::{Flow, RawOutcome};
 use super::report::{IgnoredEntry, UnverifiedReason, Verification, clean_name};
-use super::room::{tighter, unknown_size_bound};
+use super::room::{Bound, tighter, unknown_size_bound};
 use super::{DownloadOptions, Phase, Progress};
 use crate::backoff::sleep_or_cancel;
 use crate::client::IdsClient;
@@ -115,7 +115,7 @@ pub fn extract_zip(
         let raw = entry.name_raw();
         if repeated.contains(raw) {
             let shown = String::from_utf8_lossy(raw);
-            return Err(IdsError::DuplicatePath {
+            return Err(IdsError::ZipEntryRepeated {
                 path: entry_path(shown.trim_end_matches('/'), opts.layout)
                     .map_or_else(|_| dest.to_path_buf(), |rel| rel.under(dest)),
             });
@@ -243,7 +243,7 @@ fn extract_one(
     if expected.crc32().is_none() {
         expected.checksum = Some(crc_hex(entry.crc32()));
     }
-    let bound = tighter(expected.size, room).unwrap_or(0);
+    let bound = tighter(expected.size.map(Bound::Size), room).unwrap_or(Bound::Size(0));
     if let Ok(m) = std::fs::symlink_metadata(target) {
         if m.is_dir() {
             return Err(IdsError::TargetExists {
@@ -321,11 +321,12 @@ fn extract_one(
     }))
 }
 
-/// Copy at most `bound` bytes; one byte more is [`IdsError::BodyTooLong`] and is not written.
+/// Copy at most `bound` bytes; one byte more is not written and is the bound's error
+/// ([`IdsError::BodyTooLong`], or [`IdsError::NotEnoughSpace`] for the room at the destination).
 fn copy_bounded(
     entry: &mut impl Read,
     out: &mut std::fs::File,
-    bound: u64,
+    bound: Bound,
     label: &str,
     tmp: &Path,
     zip_path: &Path,
@@ -344,11 +345,8 @@ fn copy_bounded(
         if n == 0 {
             return Ok((len, h.finalize()));
         }
-        if len + n as u64 > bound {
-            return Err(IdsError::BodyTooLong {
-                file: label.to_string(),
-                expected: bound,
-            });
+        if len + n as u64 > bound.bytes() {
+            return Err(bound.exceeded(label, tmp.parent().unwrap_or(tmp)));
         }
         out.write_all(&buf[..n])
             .map_err(|e| IdsError::io("write", tmp, e))?;
@@ -425,7 +423,7 @@ fn extract_selected(
             ignore(&name, "listed twice in the zip");
             out.results.insert(
                 w.index,
-                Err(IdsError::DuplicatePath {
+                Err(IdsError::ZipEntryRepeated {
                     path: w.path.under(dest),
                 }),
             );
@@ -857,10 +855,10 @@ impl IdsClient {
             r = self.get_data(what, packing, 0) => r?,
         };
         // A zip holding a datafile of unknown size: bounded by the room at the destination.
-        let limit = limit.or_else(|| {
-            let dir = part.path().parent().unwrap_or(Path::new("."));
-            unknown_size_bound(dir, None)
-        });
+        let dir = part.path().parent().unwrap_or(Path::new(".")).to_path_buf();
+        let limit = limit
+            .map(Bound::Size)
+            .or_else(|| unknown_size_bound(&dir, None));
         let mut stream = ds.into_stream();
         loop {
             let next = tokio::select! {
@@ -871,12 +869,9 @@ impl IdsClient {
                 None => return Ok(()),
                 Some(Ok(chunk)) => {
                     if let Some(limit) = limit
-                        && part.len() + chunk.len() as u64 > limit
+                        && part.len() + chunk.len() as u64 > limit.bytes()
                     {
-                        return Err(IdsError::BodyTooLong {
-                            file: label.to_string(),
-                            expected: limit,
-                        });
+                        return Err(limit.exceeded(label, &dir));
                     }
                     part.write(&chunk).await?;
                     flow.record(chunk.len() as u64);
@@ -1067,7 +1062,7 @@ mod tests {
         };
         let out = dir.path().join("o");
         let e = extract_zip(&zp, &out, &opts).unwrap_err();
-        assert!(matches!(e, IdsError::DuplicatePath { .. }), "{e}");
+        assert!(matches!(e, IdsError::ZipEntryRepeated { .. }), "{e}");
         assert!(!out.join("v/d/f.dat").exists());
     }
 

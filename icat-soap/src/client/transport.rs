@@ -78,20 +78,31 @@ impl Transport {
     }
 
     /// The error for a redirect: the target, resolved against the endpoint and cleaned (the
-    /// header is the server's text), so the user can fix the URL.
+    /// header is the server's text), so the user can fix the URL; a redirect to the endpoint
+    /// itself is [`IcatError::RedirectLoop`], no other address to suggest.
     fn redirected(&self, response: &reqwest::Response) -> IcatError {
-        let location = response
+        let raw = response
             .headers()
             .get(reqwest::header::LOCATION)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .map_or_else(
-                || "(no Location header)".to_owned(),
-                |raw| {
-                    self.endpoint
-                        .join(raw.trim())
-                        .map_or(raw, |u| u.to_string())
-                },
-            );
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        if raw
+            .as_deref()
+            .and_then(|r| self.endpoint.join(r.trim()).ok())
+            .is_some_and(|to| to == self.endpoint)
+        {
+            return IcatError::RedirectLoop {
+                url: self.endpoint.to_string(),
+                status: response.status().as_u16(),
+            };
+        }
+        let location = raw.map_or_else(
+            || "(no Location header)".to_owned(),
+            |raw| {
+                self.endpoint
+                    .join(raw.trim())
+                    .map_or(raw, |u| u.to_string())
+            },
+        );
         IcatError::Redirected {
             url: self.endpoint.to_string(),
             status: response.status().as_u16(),
