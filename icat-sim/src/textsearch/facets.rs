@@ -564,9 +564,10 @@ fn range_labels(
             let bound = |k: &str, default: i64| -> Result<i64, IcatError> {
                 match r.get(k) {
                     None => Ok(default),
-                    Some(v) => v.as_i64().ok_or_else(|| {
-                        IcatError::bad_parameter(format!("range {k} should be a long, not {v}"))
-                    }),
+                    Some(v) if v.is_number() => long_value_exact(v),
+                    Some(v) => Err(IcatError::bad_parameter(format!(
+                        "range {k} should be a long, not {v}"
+                    ))),
                 }
             };
             let lo = bound("from", i64::MIN)?;
@@ -597,6 +598,29 @@ fn range_labels(
         }
     }
     Ok(out)
+}
+
+/// A JSON number as `JsonNumber.longValueExact` reads it (icat.lucene reads long range bounds so):
+/// any number without a fractional part, `0.0` and `1e3` included; a fractional or out-of-range
+/// one is an `ArithmeticException`, which icat.lucene answers with HTTP 500 and icat.server
+/// passes on as INTERNAL.
+pub(crate) fn long_value_exact(v: &Value) -> Result<i64, IcatError> {
+    if let Some(n) = v.as_i64() {
+        return Ok(n);
+    }
+    let d = v.as_f64().unwrap_or(f64::NAN);
+    // 2^63 as f64 is exactly i64::MAX + 1: beyond the range.
+    if d.is_finite() && d.fract() == 0.0 && d >= i64::MIN as f64 && d < i64::MAX as f64 {
+        return Ok(d as i64);
+    }
+    let why = if d.is_finite() && d.fract() != 0.0 {
+        "Rounding necessary"
+    } else {
+        "Overflow"
+    };
+    Err(IcatError::internal(format!(
+        "class java.lang.ArithmeticException {why}"
+    )))
 }
 
 /// `Math.nextDown` for finite values.
@@ -744,3 +768,6 @@ pub fn filter_allowed(public: &UserAccess, klass: Target, facet_target: &str) ->
     };
     allowed(public, &[(parent, relation, target)])
 }
+
+#[cfg(test)]
+mod tests;
