@@ -276,6 +276,18 @@ async fn find_command(
         limit: args.limit,
         after,
     };
+    if req.limit == 0 {
+        return Err(Failure::usage("--limit 0 finds nothing", "give --limit 1 or more").into());
+    }
+    if let (Some(since), Some(until)) = (&req.since, &req.until)
+        && since > until
+    {
+        return Err(Failure::usage(
+            "--since is after --until: nothing can match",
+            "swap the two dates",
+        )
+        .into());
+    }
     let conn = connect::connect(ctx, Reuse::CachedOrLogin).await?;
     let rest = find::rest_client(&conn)?;
     let found = find::find(&rest, &req).await?;
@@ -316,13 +328,9 @@ async fn find_command(
         ),
         resolved: None,
     };
-    let bag = args.manifest.then(|| {
-        bag_request(
-            &selected,
-            &args.output,
-            crate::bagit::BagAlgorithm::default(),
-        )
-    });
+    let bag = args
+        .manifest
+        .then(|| bag_request(&selected, &args.output, args.manifest_algorithm));
     let dest = bag
         .as_ref()
         .map_or_else(|| args.output.clone(), download::BagRequest::payload_dir);

@@ -334,8 +334,9 @@ pub struct ShowArgs {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("what").args(["visits", "datasets", "datafiles"])))]
 pub struct FindArgs {
-    /// The words to look for (Lucene syntax: "lysozyme AND 100K", "lyso*", quotes for phrases).
-    #[arg(value_name = "TEXT")]
+    /// The words to look for (Lucene syntax: "lysozyme AND 100K", "lyso*", quotes for phrases;
+    /// put `--` before words that start with '-'). Without words, everything the filters select.
+    #[arg(value_name = "TEXT", default_value = "")]
     pub text: String,
     /// Search visits (investigations).
     #[arg(long)]
@@ -391,6 +392,14 @@ pub struct FindArgs {
     /// With --download: make DIR a BagIt bag (see `icat download --help`).
     #[arg(long, requires = "download")]
     pub manifest: bool,
+    /// With --manifest: the digest of the manifest, sha512 (the default) or sha256.
+    #[arg(
+        long = "manifest-algorithm",
+        value_name = "ALGORITHM",
+        default_value = "sha512",
+        requires = "manifest"
+    )]
+    pub manifest_algorithm: crate::bagit::BagAlgorithm,
     /// Output format.
     #[command(flatten)]
     pub format: FormatArgs,

@@ -38,6 +38,8 @@ struct Front {
     http: Option<reqwest::Client>,
     /// Searches still to be answered 503 by the "gateway" (an HTML page, no ICAT error).
     busy: usize,
+    /// Every page repeats the first hits (a broken server), while search_after moves on.
+    repeat: bool,
 }
 
 type Shared = Arc<Mutex<Front>>;
@@ -53,7 +55,7 @@ fn icat_error(status: StatusCode, code: &str, message: &str) -> Response {
 /// The documents from `search_after` on, `min(maxCount, page_cap)` of them; scores fall with the
 /// rank; facets as ICAT writes them when asked for.
 async fn search(State(front): State<Shared>, Query(p): Query<HashMap<String, String>>) -> Response {
-    let (sim, docs, cap, http) = {
+    let (sim, docs, cap, http, repeat) = {
         let mut f = front.lock().unwrap();
         f.seen.push(p.clone());
         if f.busy > 0 {
@@ -65,6 +67,7 @@ async fn search(State(front): State<Shared>, Query(p): Query<HashMap<String, Str
             f.docs.clone(),
             f.page_cap,
             f.http.clone().unwrap(),
+            f.repeat,
         )
     };
     // The session must be a live ICAT session (the simulator's REST session call says).
@@ -108,7 +111,7 @@ async fn search(State(front): State<Shared>, Query(p): Query<HashMap<String, Str
     let page: Vec<Value> = all
         .iter()
         .enumerate()
-        .skip(start)
+        .skip(if repeat { 0 } else { start })
         .take(take)
         .map(|(i, d)| json!({"id": d.id, "score": 10.0 - i as f64, "source": d.source}))
         .collect();
@@ -395,12 +398,18 @@ fn find_pages_with_search_after_on_demand_and_sums_facets() {
         .collect();
     assert_eq!(ranks, [1, 2, 3, 4, 5]);
     let seen: Vec<HashMap<String, String>> = s.front.lock().unwrap().seen.clone();
-    assert_eq!(seen.len(), 3);
+    // Three pages, then one hit more asked for to tell whether any follow.
+    assert_eq!(seen.len(), 4);
     assert_eq!(
         seen.iter()
             .map(|p| p["maxCount"].clone())
             .collect::<Vec<_>>(),
-        ["5", "3", "1"]
+        ["5", "3", "1", "1"]
+    );
+    assert!(
+        seen[3]["search_after"].contains("\"doc\":4"),
+        "{:?}",
+        seen[3]
     );
     assert!(!seen[0].contains_key("search_after"));
     // minCount is left at the server's default (a large one can run into ICAT's search time limit).
@@ -490,4 +499,25 @@ fn hits_go_straight_into_a_download() {
         info.contains("ICAT-Query: icat find \"x\" (Dataset, 2 hits)"),
         "{info}"
     );
+    // The bag's digest can be chosen here as with `icat download`.
+    let sha256 = s.home.path().join("found256");
+    ok(&s.home.run(&[
+        "find",
+        "x",
+        "--download",
+        "--manifest",
+        "--manifest-algorithm",
+        "sha256",
+        "-o",
+        sha256.to_str().unwrap(),
+    ]));
+    assert!(sha256.join("manifest-sha256.txt").is_file());
+
+    // A server repeating the same hits on every page: each id is listed once.
+    s.front.lock().unwrap().page_cap = 2;
+    s.front.lock().unwrap().repeat = true;
+    let ids = ok(&s
+        .home
+        .run(&["find", "x", "--datafiles", "--limit", "6", "--ids"]));
+    assert_eq!(ids.lines().count(), 2, "{ids}");
 }

@@ -150,3 +150,44 @@ fn a_non_root_user_finds_exactly_the_visits_soap_lets_them_read() {
     assert!(!found.is_empty());
     assert_eq!(found, readable);
 }
+
+#[test]
+fn the_last_page_says_when_nothing_follows_and_filters_alone_find_data() {
+    let (_sim, home) = setup();
+    // Exactly two lysozyme visits: --limit 2 gets both, and nothing says there are more.
+    let o = home.run(&["find", "lysozyme", "--visits", "--limit", "2", "--json"]);
+    let both = json(&o);
+    assert_eq!(names(&both, "name"), ["SIM000001", "SIM000009"], "{both}");
+    assert!(both["search_after"].is_null(), "{both}");
+    assert!(
+        !common::stderr(&o).contains("more hits"),
+        "{}",
+        common::stderr(&o)
+    );
+    // --limit 1 does leave one.
+    let o = home.run(&["find", "lysozyme", "--visits", "--limit", "1", "--json"]);
+    assert!(!json(&o)["search_after"].is_null());
+    assert!(
+        common::stderr(&o).contains("more hits"),
+        "{}",
+        common::stderr(&o)
+    );
+    // Continuing after the last hit: no more, said as such.
+    let last = &both["hits"][1];
+    let after = serde_json::json!([last["score"], last["id"]]).to_string();
+    let t = ok(&home.run(&["find", "lysozyme", "--visits", "--after", &after]));
+    assert_eq!(t.trim(), "no more visits match \"lysozyme\"", "{t}");
+    // Without words: everything the filters select (instrument I02 runs visits 2, 5, 8).
+    let on_i02 = json(&home.run(&["find", "--visits", "--instrument", "I02", "--json"]));
+    assert_eq!(
+        names(&on_i02, "name"),
+        ["SIM000002", "SIM000005", "SIM000008"],
+        "{on_i02}"
+    );
+    // A filter that excludes everything is named as the reason.
+    let t = ok(&home.run(&["find", "lysozyme", "--instrument", "NOPE"]));
+    assert!(
+        t.starts_with("no datasets match \"lysozyme\" with these filters"),
+        "{t}"
+    );
+}

@@ -119,6 +119,12 @@ pub struct Found {
     pub facets: Option<FacetCounts>,
     /// Where the next hits start (`--after`), when there are more.
     pub search_after: Option<serde_json::Value>,
+    /// The search continued a previous one (`--after`).
+    #[serde(skip)]
+    pub continued: bool,
+    /// Filters (dates, instrument, parameters) narrowed the search.
+    #[serde(skip)]
+    pub filtered: bool,
 }
 
 impl Found {
@@ -155,7 +161,13 @@ pub fn search_date(text: &str, end_of_day: bool) -> Result<String, Failure> {
         return Err(bad());
     }
     let num = |s: &str| s.parse::<u32>().unwrap_or(99);
-    if !(1..=12).contains(&num(d[1])) || !(1..=31).contains(&num(d[2])) {
+    let (year, month, day_of_month) = (i64::from(num(d[0])), num(d[1]), num(d[2]));
+    // 2020-02-30 and 2021-02-29 are not dates either.
+    if !icat_soap::calendar::is_valid_date(
+        year,
+        u8::try_from(month).unwrap_or(0),
+        u8::try_from(day_of_month).unwrap_or(0),
+    ) {
         return Err(bad());
     }
     let hm = match time {
@@ -375,7 +387,11 @@ pub fn find_hit(rank: u64, target: Target, hit: &Hit) -> FindHit {
 
 /// Runs the search, fetching pages (`search_after`) until `limit` hits or the end.
 pub async fn find(rest: &RestClient, req: &FindRequest) -> Result<Found, Failure> {
-    let mut query = SearchQuery::new(req.target).text(req.text.clone());
+    // No words: every document the filters select (ICAT scores them all 1.0).
+    let mut query = SearchQuery::new(req.target);
+    if !req.text.trim().is_empty() {
+        query = query.text(req.text.clone());
+    }
     query.lower = req.since.clone();
     query.upper = req.until.clone();
     query.parameters = req.parameters.clone();
@@ -417,12 +433,29 @@ pub async fn find(rest: &RestClient, req: &FindRequest) -> Result<Found, Failure
         }
         sreq.search_after = after.clone();
     }
+    // ICAT hands out a search_after whenever a page is full, also when nothing follows: with
+    // exactly `limit` hits, ask for one more before saying there are more.
+    if after.is_some() && hits.len() as u64 >= req.limit {
+        sreq.search_after = after.clone();
+        sreq.max_count = Some(1);
+        match rest.search(&sreq).await {
+            Ok(next) if next.results.is_empty() => after = None,
+            Ok(_) => {}
+            // The hits are there; whether more follow stays unknown (said as "more hits").
+            Err(e) => tracing::debug!(error = %e, "could not tell whether more hits follow"),
+        }
+    }
     Ok(Found {
         target: req.target.as_str(),
         text: req.text.clone(),
         hits,
         facets: req.facets.then_some(facets),
         search_after: after,
+        continued: req.after.is_some(),
+        filtered: req.since.is_some()
+            || req.until.is_some()
+            || req.instrument.is_some()
+            || !req.parameters.is_empty(),
     })
 }
 
@@ -447,16 +480,19 @@ pub fn print(found: &Found, format: Format, out: &mut dyn Write) -> anyhow::Resu
         Format::Csv => out.write_all(hits_table(found, true).render_csv().as_bytes())?,
         Format::Table => {
             if found.hits.is_empty() {
-                writeln!(
-                    out,
-                    "no {} match {:?}",
-                    plural(found),
-                    sanitize_cell(&found.text)
-                )?;
+                writeln!(out, "{}", no_hits_line(found))?;
             } else {
                 out.write_all(hits_table(found, false).render().as_bytes())?;
             }
-            if let Some(f) = &found.facets {
+            if let Some(f) = &found.facets.as_ref().filter(|f| !f.dimensions.is_empty()) {
+                // ICAT counts facets over the hits it returns, not over every match; instrument
+                // counts are of the hits' visits.
+                writeln!(
+                    out,
+                    "facet counts over the {} hit{} shown (InvestigationInstrument: their visits):",
+                    found.hits.len(),
+                    if found.hits.len() == 1 { "" } else { "s" }
+                )?;
                 for (dim, labels) in &f.dimensions {
                     let parts: Vec<String> = labels
                         .iter()
@@ -468,6 +504,27 @@ pub fn print(found: &Found, format: Format, out: &mut dyn Write) -> anyhow::Resu
         }
     }
     Ok(())
+}
+
+/// What a table says when there are no hits: for the words and filters given, or that a page
+/// continued with `--after` found no more.
+fn no_hits_line(found: &Found) -> String {
+    let what = if found.text.trim().is_empty() {
+        "the filters".to_string()
+    } else {
+        format!("{:?}", sanitize_cell(&found.text))
+    };
+    if found.continued {
+        format!("no more {} match {what}", plural(found))
+    } else if found.filtered {
+        format!(
+            "no {} match {what} with these filters (instrument names and parameter names are \
+             case-sensitive)",
+            plural(found)
+        )
+    } else {
+        format!("no {} match {what}", plural(found))
+    }
 }
 
 fn plural(found: &Found) -> &'static str {
@@ -578,7 +635,9 @@ fn hits_table(found: &Found, raw: bool) -> Table {
 
 /// Prints the hits as `KIND ID` lines (`icat download -` reads them).
 pub fn print_ids(found: &Found, out: &mut dyn Write) -> anyhow::Result<()> {
-    for h in &found.hits {
+    // A server that repeats a hit across pages gets one line for it.
+    let mut seen = std::collections::HashSet::new();
+    for h in found.hits.iter().filter(|h| seen.insert((h.kind, h.id))) {
         writeln!(out, "{}", crate::idlist::line(h.kind, h.id))?;
     }
     Ok(())
@@ -600,7 +659,16 @@ mod tests {
             search_date("2024-03-01T07:05:09Z", false).unwrap(),
             "202403010705"
         );
-        for bad in ["2024-3-1", "yesterday", "2024-13-01", "2024-03-01T25:00"] {
+        for bad in [
+            "2024-3-1",
+            "yesterday",
+            "2024-13-01",
+            "2024-03-01T25:00",
+            "2020-02-30",
+            "2021-02-29",
+            "2020-04-31",
+            "2020-01-00",
+        ] {
             assert!(search_date(bad, false).is_err(), "{bad}");
         }
     }
