@@ -223,7 +223,10 @@ async fn execute_download(
         ctx.reporter.note(&report.summary_line());
     } else if ctx.reporter.mode() != Mode::Quiet {
         writeln!(out, "{}", report.summary_line())?;
-        writeln!(out, "files are in {}", report.dest.display())?;
+        // Only when there is something to find there.
+        if report.downloaded + report.skipped > 0 {
+            writeln!(out, "files are in {}", report.dest.display())?;
+        }
     }
     match report.failure.take() {
         Some(failure) => Err(failure.into()),

@@ -63,12 +63,19 @@ pub fn command() -> clap::Command {
 
 /// Gives every subcommand (recursively) hidden copies of the connection flags, so that clap's
 /// propagation of global flags finds them present and does not list them again.
+/// Subcommands that talk to ICAT or the IDS also get a pointer to them in their help (not
+/// `icat sim` or `icat completions`, which connect to nothing).
 fn hide_in_subcommands(cmd: clap::Command, conn: &[Arg]) -> clap::Command {
     cmd.mut_subcommands(|sc| {
-        let mut sc = sc.after_help(
-            "Connection options (-w/--url, --idsurl, -a/--auth, -u/--user, -s/--section, -c, \
-             --ca-file, --cred, timeouts, ...) apply here too: see `icat --help`.",
-        );
+        let connects = !matches!(sc.get_name(), "sim" | "completions" | "serve");
+        let mut sc = if connects {
+            sc.after_help(
+                "Connection options (-w/--url, --idsurl, -a/--auth, -u/--user, -s/--section, \
+                 -c, --ca-file, --cred, timeouts, ...) apply here too: see `icat --help`.",
+            )
+        } else {
+            sc
+        };
         for a in conn {
             sc = sc.arg(a.clone().hide(true));
         }
@@ -598,6 +605,16 @@ mod tests {
             download.contains("--dry-run") && download.contains("icat --help"),
             "{download}"
         );
+        // Re-review finding 10: the simulator connects to nothing; no pointer there.
+        let sim = cmd.find_subcommand_mut("sim").unwrap();
+        let serve = sim
+            .find_subcommand_mut("serve")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(!serve.contains("Connection options"), "{serve}");
+        let sim = sim.render_long_help().to_string();
+        assert!(!sim.contains("Connection options"), "{sim}");
         let matches = command()
             .try_get_matches_from([
                 "icat",

@@ -60,8 +60,9 @@ macro_rules! exit_codes_help {
   6    verification failed (size or checksum mismatch, or more data than the catalogue size)
   7    downloaded, but some files could not be verified (no size or checksum in the catalogue)
   8    permission denied (logged in, but this user may not read or change that data)
-  9    archived files not online yet: not restored from tape within --max-wait, or not waited
-       for with --max-wait 0 (the restore goes on at the server; rerun later to continue)
+  9    archived data not online yet: not restored from tape within --max-wait, not waited
+       for with --max-wait 0 (the restore goes on at the server; rerun later to continue), or
+       an upload into an archived dataset (icat restore --dataset ID --wait first)
   130  interrupted (partial raw downloads are kept; rerun to resume)"
     };
 }

@@ -83,7 +83,7 @@ fn max_wait_zero_downloads_what_is_online_and_exits_9() {
     assert_eq!(files_under(&dest).len(), 2, "{:?}", files_under(&dest));
     let help = ok(&home.run(&["--help"]));
     assert!(
-        help.contains("  9    archived files not online yet"),
+        help.contains("  9    archived data not online yet"),
         "{help}"
     );
 }
@@ -119,4 +119,38 @@ fn concise_queries_get_advice_that_fits_them() {
     // The JPQL form it advises is paged past the limit.
     let out = ok(&home.run(&["search", "SELECT x FROM Investigation x"]));
     assert!(out.contains("(8 results)"), "{out}");
+}
+
+/// Re-review finding 3: an upload into an archived dataset said "...or use prepare-and-wait" (not
+/// an icat command) with exit 5; it names `icat restore --dataset N --wait` and exits 9 (not
+/// online yet).
+#[test]
+fn upload_into_an_archived_dataset_says_restore_first() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=1,size=1KiB,archived=1",
+        true,
+        Duration::from_secs(600),
+    );
+    let home = Home::new();
+    common::login_with(&home, &sim, "simple", "root");
+    let tree: serde_json::Value =
+        serde_json::from_str(&ok(&home.run(&["show", "SIM000001", "--json"]))).unwrap();
+    let ds = tree["datasets"][0]["id"].as_i64().unwrap().to_string();
+    let file = home.path().join("notes.txt");
+    std::fs::write(&file, b"notes").unwrap();
+    let o = home.run(&[
+        "upload",
+        file.to_str().unwrap(),
+        "--dataset",
+        &ds,
+        "--format",
+        "NeXus",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(9), "{err}");
+    assert!(
+        err.contains(&format!("icat restore --dataset {ds} --wait"))
+            && !err.contains("prepare-and-wait"),
+        "{err}"
+    );
 }

@@ -213,6 +213,12 @@ fn max_unreachable_stops_raw_transfers_too() {
         err.contains("download stopped after 0 of 4 files") && err.contains("--max-unreachable"),
         "{err}"
     );
+    // Re-review finding 6: no "files are in DIR" when no file is there.
+    let out = stdout(&o);
+    assert!(
+        out.contains("downloaded 0 files") && !out.contains("files are in"),
+        "{out}"
+    );
 }
 
 /// Issue-16 finding M2: failures of the prepared zips that carry small files (bundles) were not
@@ -255,7 +261,10 @@ fn bundle_failures_count_against_the_shared_budget() {
         3,
         "getData requests; stderr:\n{err}"
     );
-    assert!(err.contains("download stopped after 0 of 8 files"), "{err}");
+    assert!(
+        err.contains("download stopped after 0 of 8 files") && err.contains("unreachable"),
+        "{err}"
+    );
     drop(ids);
     drop(rt);
 }

@@ -769,7 +769,7 @@ fn report(
             )
         } else {
             (
-                "partial files are kept",
+                "partial raw files are kept (a zip of small files cut short is fetched again)",
                 "run the same command again to resume",
             )
         };
@@ -1173,7 +1173,8 @@ mod tests {
     fn interruption_message_tells_what_was_kept() {
         for (zip, says, never) in [
             (true, "never resumed", "to resume"),
-            (false, "to resume", "never resumed"),
+            // Re-review finding 8: a bundle cut short is not resumed; the message says so.
+            (false, "fetched again", "never resumed"),
         ] {
             let req = DownloadRequest {
                 zip,

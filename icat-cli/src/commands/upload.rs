@@ -190,6 +190,18 @@ fn refused(e: icat_ids::IdsError, name: &str, dataset: i64, user: &str) -> anyho
             )
             .into()
         }
+        // ids.server refuses writes into a dataset that is not online (archived on two-level
+        // storage) with DataNotOnlineException: restore it first.
+        icat_ids::IdsError::DataNotOnline { .. } => Failure::new(
+            crate::failure::ExitKind::NotOnline,
+            format!(
+                "dataset {dataset} is archived (not online), so files cannot be added to it now"
+            ),
+            format!(
+                "restore it first with `icat restore --dataset {dataset} --wait`, then upload again"
+            ),
+        )
+        .into(),
         // The IDS client already tried a renewed session: this is about the dataset, not the
         // session.
         icat_ids::IdsError::InsufficientPrivileges { message } => Failure::denied(
