@@ -187,15 +187,25 @@ fn bag_request(
     selected: &Selected,
     output: &std::path::Path,
     algorithm: crate::bagit::BagAlgorithm,
-) -> download::BagRequest {
-    download::BagRequest {
+) -> Result<download::BagRequest, Failure> {
+    crate::bagit::check_bag_root(output, &selected.described).map_err(|old| {
+        Failure::usage(
+            format!(
+                "{} is already a bag of another selection ({})",
+                crate::output::sanitize_cell(&output.display().to_string()),
+                crate::output::sanitize_cell(&old)
+            ),
+            "give a new -o DIR for this selection; the same selection again completes that bag",
+        )
+    })?;
+    Ok(download::BagRequest {
         external_identifier: selected
             .resolved
             .as_ref()
             .filter(|r| r.reference.starts_with("doi:"))
             .map(|r| r.reference.clone()),
         ..download::BagRequest::new(output, algorithm, selected.described.clone())
-    }
+    })
 }
 
 /// Runs (or with `dry_run` plans) a download and prints its summary or JSON report.
@@ -333,7 +343,8 @@ async fn find_command(
     };
     let bag = args
         .manifest
-        .then(|| bag_request(&selected, &args.output, args.manifest_algorithm));
+        .then(|| bag_request(&selected, &args.output, args.manifest_algorithm))
+        .transpose()?;
     let dest = bag
         .as_ref()
         .map_or_else(|| args.output.clone(), download::BagRequest::payload_dir);
@@ -435,7 +446,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let selected = resolve_pending(&conn, pending, &args.selection, &ctx.reporter).await?;
             let bag = args
                 .manifest
-                .then(|| bag_request(&selected, &args.output, args.manifest_algorithm));
+                .then(|| bag_request(&selected, &args.output, args.manifest_algorithm))
+                .transpose()?;
             let dest = bag
                 .as_ref()
                 .map_or_else(|| args.output.clone(), download::BagRequest::payload_dir);

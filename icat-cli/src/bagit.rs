@@ -127,6 +127,26 @@ pub fn manifest_path(path: &str) -> String {
         .replace('\n', "%0A")
 }
 
+/// The selection a bag already at `root` was made for (the `ICAT-Query` of its `bag-info.txt`),
+/// or `None` when `root` holds no such bag.
+pub fn bagged_selection(root: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join("bag-info.txt")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("ICAT-Query:"))
+        .map(|v| v.trim().to_string())
+}
+
+/// Refuses a bag for `query` at `root` when a bag of another selection is there: its payload
+/// would mix both and its manifest, Payload-Oxum and bag-info would describe only the new one
+/// (an invalid bag). The same selection again completes or refreshes the bag. The error names the
+/// selection already bagged.
+pub fn check_bag_root(root: &Path, query: &str) -> Result<(), String> {
+    match bagged_selection(root) {
+        Some(old) if old != one_line(query) => Err(old),
+        _ => Ok(()),
+    }
+}
+
 /// The text of `bag-info.txt`.
 pub fn bag_info_text(info: &BagInfo, files: &[PayloadFile]) -> String {
     let bytes: u64 = files.iter().map(|f| f.size).sum();

@@ -499,6 +499,37 @@ fn hits_go_straight_into_a_download() {
         info.contains("ICAT-Query: icat find \"x\" (Dataset, 2 hits)"),
         "{info}"
     );
+    // Another selection into the same bag would make it invalid (payload of both, manifest and
+    // Payload-Oxum of one): refused before anything is downloaded. The same one again is fine.
+    let o = s.home.run(&[
+        "find",
+        "x",
+        "--visits",
+        "--download",
+        "--manifest",
+        "-o",
+        dest.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("already a bag of another selection"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(files_under(&dest.join("data")).len(), 6);
+    assert_eq!(
+        std::fs::read_to_string(dest.join("bag-info.txt")).unwrap(),
+        info
+    );
+    ok(&s.home.run(&[
+        "find",
+        "x",
+        "--download",
+        "--manifest",
+        "-o",
+        dest.to_str().unwrap(),
+    ]));
+
     // The bag's digest can be chosen here as with `icat download`.
     let sha256 = s.home.path().join("found256");
     ok(&s.home.run(&[
