@@ -68,6 +68,52 @@ fn http_to_tls_hint(url: &str, detail: &str) -> Option<String> {
     })
 }
 
+/// The IDS URL this command uses, for messages about IDS answers (the library's errors do not
+/// carry it); set once when the IDS client is made.
+static IDS_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Remembers the IDS URL this command talks to, for [`ids_message`].
+pub fn note_ids_url(url: &str) {
+    let _ = IDS_URL.set(redact_url(url));
+}
+
+/// `the IDS at URL`, or `the IDS` before any IDS client was made.
+fn the_ids() -> String {
+    match IDS_URL.get() {
+        Some(url) => format!("the IDS at {url}"),
+        None => "the IDS".to_string(),
+    }
+}
+
+/// What to do when the IDS URL may be wrong: the settings that set it.
+const CHECK_IDS_URL: &str = "check the IDS URL (--idsurl, ICAT_DATA_SERVICE or idsurl in icat.cfg; usually https://host:8181/ids)";
+
+/// Whether an IDS refusal says the session is unknown there (ICAT's `Unable to find user by
+/// sessionid`, passed on by the IDS): after the client already tried a renewed session, the
+/// IDS asks another ICAT than the one the session is from.
+pub fn ids_does_not_know_the_session(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("sessionid") || m.contains("session id")
+}
+
+/// The wording for an IDS that does not know the session of a command's ICAT.
+pub fn foreign_ids_text(message: &str) -> String {
+    format!(
+        "{} does not know this session (it says: {}): it works with another ICAT than this \
+         session's, so the IDS URL is probably wrong; {CHECK_IDS_URL}, or run icat login if the \
+         session ended",
+        the_ids(),
+        crate::failure::one_line(message.trim_end_matches('.'))
+    )
+}
+
+/// Whether a 404's text is not an IDS error (the IDS answers JSON naming `NotFoundException`;
+/// the library keeps `HTTP 404` or the page's text otherwise).
+pub fn not_an_ids_404(message: &str) -> bool {
+    let m = message.trim_start().to_ascii_lowercase();
+    m == "http 404" || m.starts_with('<') || m.contains("<html")
+}
+
 /// Which server a connection failed to reach, for the flags and keys that set its URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Server {
@@ -336,6 +382,19 @@ pub fn ids_message(e: &IdsError) -> Option<String> {
              it is. The IDS built a broken zip: download it without --zip (each file is then \
              fetched on its own and verified), and report it to the facility"
             .to_owned(),
+        IdsError::NotFound { message } if not_an_ids_404(message) => format!(
+            "{} does not know this request (404 Not Found, not an IDS answer); {CHECK_IDS_URL}",
+            the_ids()
+        ),
+        IdsError::NotFound { message } => format!(
+            "{} could not find it: {}; check the ids asked for, and that the IDS URL is the one \
+             of this ICAT (--idsurl, ICAT_DATA_SERVICE or idsurl in icat.cfg)",
+            the_ids(),
+            crate::failure::one_line(message.trim_end_matches('.'))
+        ),
+        IdsError::InsufficientPrivileges { message } if ids_does_not_know_the_session(message) => {
+            foreign_ids_text(message)
+        }
         // Said after the file's path: the path once, and the flag that replaces it.
         IdsError::TargetExists { detail, .. } => format!(
             "already exists and does not match the catalogue ({detail}); move it away, or rerun \
@@ -522,6 +581,35 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_wrong_ids_url_is_named_not_an_evicted_prepared_id() {
+        for message in ["HTTP 404", "<html><body>Not Found</body></html>"] {
+            let text = ids_message(&IdsError::NotFound {
+                message: message.into(),
+            })
+            .unwrap();
+            assert!(
+                text.contains("--idsurl") && !text.contains("evicted"),
+                "{text}"
+            );
+        }
+        let text = ids_message(&IdsError::InsufficientPrivileges {
+            message: "Unable to find user by sessionid: 0f0e0d0c…".into(),
+        })
+        .unwrap();
+        assert!(
+            text.contains("--idsurl") && text.contains("another ICAT"),
+            "{text}"
+        );
+        // A real refusal keeps the library's words.
+        assert_eq!(
+            ids_message(&IdsError::InsufficientPrivileges {
+                message: "jdoe may not read datafile 3".into(),
+            }),
+            None
+        );
     }
 
     #[test]

@@ -476,7 +476,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore(args) => {
             let pending = pending(&ctx, &args.selection)?;
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
-            conn.announce(&ctx.reporter, "restoring on");
+            conn.announce_ids(&ctx.reporter, "restoring on");
             let selected = resolve_pending(&conn, pending, &args.selection, &ctx.reporter).await?;
             archive::restore(
                 &conn,
@@ -490,7 +490,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Upload(args) => {
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
-            conn.announce(&ctx.reporter, "uploading to");
+            conn.announce_ids(&ctx.reporter, "uploading to");
             upload::upload(
                 &conn,
                 &args.files,
@@ -522,8 +522,17 @@ pub fn ids_error_kind(e: &IdsError) -> ExitKind {
     match e {
         // The IDS client has already tried a renewed session when it reports this: what is
         // left is a refusal of the data, not of the login.
+        // ... unless the IDS does not know the session at all: another ICAT's IDS (or the
+        // session ended).
+        IdsError::InsufficientPrivileges { message }
+            if crate::advice::ids_does_not_know_the_session(message) =>
+        {
+            ExitKind::Auth
+        }
         IdsError::InsufficientPrivileges { .. } => ExitKind::Denied,
         IdsError::NoSession => ExitKind::Auth,
+        // A 404 that is not an IDS answer: the IDS URL is wrong (a configuration error).
+        IdsError::NotFound { message } if crate::advice::not_an_ids_404(message) => ExitKind::Usage,
         IdsError::NotFound { .. } => ExitKind::NotFound,
         IdsError::BadRequest { .. } | IdsError::InvalidUrl { .. } | IdsError::Config(_) => {
             ExitKind::Usage

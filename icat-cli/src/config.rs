@@ -526,7 +526,12 @@ pub fn resolve(
             None => true,
         },
     };
-    if !check_cert && url.as_deref().is_some_and(|u| u.starts_with("http://")) {
+    // Said when no server of the section uses TLS (with an https IDS the check is really off,
+    // which the TLS layer says).
+    if !check_cert
+        && url.as_deref().is_some_and(|u| u.starts_with("http://"))
+        && idsurl.as_deref().is_none_or(|u| u.starts_with("http://"))
+    {
         let how = if flags.check_cert == Some(false) {
             "--no-check-certificate"
         } else {

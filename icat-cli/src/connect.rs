@@ -90,6 +90,12 @@ pub fn settings(ctx: &Context) -> Result<Settings, Failure> {
     Ok(settings)
 }
 
+/// Whether a URL is plain `http://` (no TLS, so no certificate to check).
+fn is_plain_http(url: &str) -> bool {
+    url.get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+}
+
 /// The pause between retries of small IDS calls chosen with `--retries` (the library's).
 fn ids_backoff() -> icat_ids::Backoff {
     icat_ids::Backoff {
@@ -138,7 +144,9 @@ pub fn icat_client(
     if let Some(ca) = ca_file {
         builder = builder.ca_certificate(ca.clone());
     }
-    if !check_cert {
+    // Plain http has no certificate to check: turning the check off there changes nothing and
+    // would only add a second warning to the one the configuration gives.
+    if !check_cert && !is_plain_http(url) {
         // The client warns once per process (ICAT and IDS clients share the warning).
         builder = builder.danger_accept_invalid_certs(true);
     }
@@ -167,10 +175,11 @@ impl Connection {
                 "pass --idsurl URL, set ICAT_DATA_SERVICE, or add idsurl to the icat.cfg section",
             ));
         };
+        crate::advice::note_ids_url(idsurl);
         let defaults = TransportOptions::default();
         let options = TransportOptions {
             ca_certificate: self.ca_file.clone(),
-            insecure: !self.check_cert,
+            insecure: !self.check_cert && !is_plain_http(idsurl),
             proxy_from_env: true,
             connect_timeout: self
                 .network
@@ -198,6 +207,20 @@ impl Connection {
     /// data acts for, e.g. `downloading from https://icat.example.org/ICATService/ICAT as db/jdoe`.
     pub fn announce(&self, reporter: &crate::progress::Reporter, action: &str) {
         reporter.note(&format!("{action} {} as {}", self.url, self.server_user));
+    }
+
+    /// Like [`Connection::announce`] for commands that act on the IDS (`upload`, `restore`):
+    /// `uploading to the IDS at https://host/ids as db/jdoe (ICAT https://host/ICATService/ICAT)`.
+    pub fn announce_ids(&self, reporter: &crate::progress::Reporter, action: &str) {
+        match &self.idsurl {
+            Some(ids) => reporter.note(&format!(
+                "{action} the IDS at {} as {} (ICAT {})",
+                redact_url(ids),
+                self.server_user,
+                self.url
+            )),
+            None => self.announce(reporter, action),
+        }
     }
 
     /// Keeps the session alive during long work: refreshes it before it expires, every few minutes.
@@ -394,7 +417,8 @@ pub async fn connect_with(
     cache: &SessionCache,
     reuse: Reuse,
 ) -> anyhow::Result<Connection> {
-    // Sessions past their expiry are removed as soon as they are noticed.
+    // Damaged session files and sessions past their expiry are removed as soon as noticed.
+    let mut damaged = cache.remove_damaged();
     cache.prune_expired(now_ms());
     let Some(chosen) = choose(settings, cache)? else {
         if reuse == Reuse::AlwaysLogin {
@@ -413,7 +437,35 @@ pub async fn connect_with(
         .clone()
         .or_else(|| chosen.username.clone())
         .unwrap_or_else(|| "the last user".to_string());
-    if cached.is_none() && chosen.from_default && reuse != Reuse::AlwaysLogin {
+    // The chosen session's own file was damaged: that is what the user needs to hear (once).
+    let chosen_damaged = cache
+        .default_key()
+        .filter(|_| chosen.from_default)
+        .map(|k| cache.path_for(&k.url, &k.auth, &k.username))
+        .or_else(|| {
+            let auth = chosen.auth.as_deref()?;
+            let user = chosen.username.as_deref().unwrap_or_default();
+            Some(cache.path_for(&url, auth, user))
+        })
+        .and_then(|p| damaged.iter().position(|d| d.path == p))
+        .map(|i| damaged.remove(i));
+    for d in &damaged {
+        tracing::warn!("{}", d.describe());
+    }
+    if let Some(d) = &chosen_damaged
+        && cached.is_none()
+        && reuse != Reuse::AlwaysLogin
+    {
+        let what = format!(
+            "the stored session of {who} at {}: {}",
+            redact_url(&url),
+            d.describe()
+        );
+        if reuse == Reuse::CachedOnly || !can_log_in_now(ctx, settings, &chosen) {
+            return Err(not_logged_in(&ctx.conn.to_flags(), Some(&chosen), Some(what)).into());
+        }
+        ctx.reporter.note(&format!("{what}; logging in again"));
+    } else if cached.is_none() && chosen.from_default && reuse != Reuse::AlwaysLogin {
         let ended = format!("the session of {who} at {} has ended", redact_url(&url));
         if reuse == Reuse::CachedOnly || !can_get_password(ctx, settings) {
             return Err(not_logged_in(&ctx.conn.to_flags(), Some(&chosen), Some(ended)).into());

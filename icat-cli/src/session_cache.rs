@@ -254,7 +254,9 @@ impl SessionCache {
     /// returns them.
     /// A session file that cannot be read as one is removed too, with a warning naming it.
     pub fn prune_expired(&self, now_ms: i64) -> Vec<CachedSession> {
-        self.remove_unreadable();
+        for damaged in self.remove_damaged() {
+            tracing::warn!("{}", damaged.describe());
+        }
         let mut gone = Vec::new();
         for (path, session) in self.all() {
             if session.expires_at_ms <= now_ms && std::fs::remove_file(&path).is_ok() {
@@ -278,13 +280,42 @@ impl SessionCache {
     }
 }
 
+/// A session file that was not a session: cut short, edited, from an incompatible version, or
+/// holding another server's or user's session than its name says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DamagedFile {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub problem: String,
+    /// Whether it could be removed.
+    pub removed: bool,
+}
+
+impl DamagedFile {
+    /// One sentence for the user: which file, what is wrong, what was done.
+    pub fn describe(&self) -> String {
+        format!(
+            "the session file {} is damaged ({}); {}",
+            self.path.display(),
+            self.problem,
+            if self.removed {
+                "removed it"
+            } else {
+                "could not remove it either, delete it by hand"
+            }
+        )
+    }
+}
+
 impl SessionCache {
-    /// Removes session files that are not valid session JSON (cut short, edited, from an
-    /// incompatible version), saying which and what to do.
-    fn remove_unreadable(&self) {
+    /// Removes the session files that are not valid sessions (not session JSON, or a session
+    /// other than the one its file name is for) and says which.
+    pub fn remove_damaged(&self) -> Vec<DamagedFile> {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return;
+            return Vec::new();
         };
+        let mut damaged = Vec::new();
         for path in entries.filter_map(Result::ok).map(|e| e.path()) {
             let is_session = path
                 .file_name()
@@ -296,19 +327,21 @@ impl SessionCache {
             let Ok(text) = std::fs::read(&path) else {
                 continue;
             };
-            if let Err(e) = serde_json::from_slice::<CachedSession>(&text) {
-                let removed = std::fs::remove_file(&path).is_ok();
-                tracing::warn!(
-                    "the session file {} is damaged ({e}); {}: log in again with icat login",
-                    path.display(),
-                    if removed {
-                        "removed it"
-                    } else {
-                        "could not remove it either, delete it by hand"
-                    }
-                );
-            }
+            let problem = match serde_json::from_slice::<CachedSession>(&text) {
+                Err(e) => e.to_string(),
+                Ok(s) if self.path_for(&s.url, &s.auth, &s.username) != path => {
+                    "it was edited: its server or user is not the one its name is for".to_string()
+                }
+                Ok(_) => continue,
+            };
+            let removed = std::fs::remove_file(&path).is_ok();
+            damaged.push(DamagedFile {
+                path,
+                problem,
+                removed,
+            });
         }
+        damaged
     }
 }
 

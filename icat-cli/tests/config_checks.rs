@@ -200,6 +200,18 @@ fn check_cert_off_on_http_warns_that_it_does_nothing() {
         "{}",
         stderr(&o)
     );
+    // One warning, not also "verification is off" (there is no certificate on http), on login
+    // and on commands that talk to ICAT and the IDS.
+    for args in [
+        vec!["-s", "jdoe", "login"],
+        vec!["-s", "jdoe", "status", "SIM000001"],
+    ] {
+        let o = home.run(&args);
+        ok(&o);
+        let err = stderr(&o);
+        assert!(!err.contains("verification is off"), "{args:?}: {err}");
+        assert_eq!(err.matches("checkCert").count(), 1, "{args:?}: {err}");
+    }
 }
 
 /// A later icat.cfg (./icat.cfg in the working directory) that changes the url of a section

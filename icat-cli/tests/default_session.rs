@@ -302,3 +302,120 @@ fn one_off_user_selection_finds_its_session_or_names_the_login_to_run() {
     let out = ok(&home.run(&["-w", url, "-u", "acord", "whoami"]));
     assert!(out.contains("db/acord"), "{out}");
 }
+
+/// A session with less than a minute left by the last estimate may already be gone on the
+/// server (its time is known to the minute): `icat sessions` says `expiring`, not a minute.
+#[test]
+fn sessions_marks_a_session_in_its_last_minute_as_expiring() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    edit_session(
+        &session_file_of(&home, &sim.icat_url, "db/jdoe"),
+        "expires_at_ms",
+        serde_json::Value::from(now_ms + 40_000),
+    );
+    let out = ok(&home.run(&["sessions"]));
+    let row = out.lines().find(|l| l.contains("db/jdoe")).unwrap();
+    assert!(row.trim_end().ends_with("expiring"), "{out}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&ok(&home.run(&["sessions", "--json"]))).unwrap();
+    assert_eq!(doc["sessions"][0]["expiring"], true, "{doc}");
+    assert_eq!(doc["sessions"][0]["minutes_left"], 1, "{doc}");
+}
+
+/// A session file that is cut short or was edited (it names another user than its file is
+/// for) is said to be damaged and removed, not that the session "has ended".
+#[test]
+fn a_damaged_or_edited_session_file_is_named_not_an_ended_session() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    for damage in ["cut", "edited"] {
+        for args in [&["visits"][..], &["whoami"][..]] {
+            login(&home, &sim, "jdoe");
+            let file = session_file_of(&home, &sim.icat_url, "db/jdoe");
+            match damage {
+                "cut" => std::fs::write(&file, b"{\"url\": \"http://127.0").unwrap(),
+                _ => edit_session(&file, "username", serde_json::Value::from("acord")),
+            }
+            let o = home.run(args);
+            assert_not_logged_in(&o);
+            let err = stderr(&o);
+            assert!(
+                err.contains("damaged") && err.contains(&file.display().to_string()),
+                "{damage} {args:?}: {err}"
+            );
+            assert!(!err.contains("has ended"), "{damage}: {err}");
+            assert!(!file.exists(), "{damage}: the file is removed");
+            if args == ["visits"] {
+                assert_eq!(err.trim_end().lines().count(), 1, "said once: {err}");
+            }
+        }
+    }
+}
+
+/// A wrong IDS URL is said to be one: another ICAT's IDS (it does not know the session) or a
+/// URL that is no IDS (a bare 404) names --idsurl, not "ask the data owner" or "a prepared id
+/// may have been evicted"; upload and restore name the IDS they act on in their first line.
+#[test]
+fn a_wrong_ids_url_is_named_as_such() {
+    let (a, b) = two_sims();
+    let home = Home::new();
+    common::login_with(&home, &a, "simple", "root");
+    let not_an_ids = a.ids_url.replace("/ids", "/nothere");
+    let check = |o: &std::process::Output, url: &str, code: i32| {
+        let err = stderr(o);
+        assert_eq!(o.status.code(), Some(code), "{err}");
+        let last = err.trim_end().lines().last().unwrap_or_default();
+        assert!(
+            last.contains(&format!("the IDS at {url}")) && last.contains("--idsurl"),
+            "{err}"
+        );
+        for misleading in ["evicted", "data owner", "write access", "may not add"] {
+            assert!(!last.contains(misleading), "{misleading}: {err}");
+        }
+    };
+    for (ids, code) in [(b.ids_url.as_str(), 3), (not_an_ids.as_str(), 2)] {
+        check(
+            &home.run(&["--idsurl", ids, "status", "SIM000001"]),
+            ids,
+            code,
+        );
+        let dest = home.path().join("dl");
+        let o = home.run(&[
+            "--idsurl",
+            ids,
+            "download",
+            "SIM000001",
+            "--zip",
+            "-o",
+            dest.to_str().unwrap(),
+        ]);
+        check(&o, ids, code);
+    }
+    let file = home.path().join("notes.txt");
+    std::fs::write(&file, b"some notes").unwrap();
+    let o = home.run(&[
+        "--idsurl",
+        &b.ids_url,
+        "upload",
+        file.to_str().unwrap(),
+        "--dataset",
+        "1",
+        "--format",
+        "NeXus",
+    ]);
+    check(&o, &b.ids_url, 3);
+    let first = stderr(&o).lines().next().unwrap_or_default().to_string();
+    assert!(
+        first.contains(&format!(
+            "uploading to the IDS at {} as simple/root",
+            b.ids_url
+        )),
+        "{first}"
+    );
+}

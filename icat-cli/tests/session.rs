@@ -311,10 +311,33 @@ fn logout_all_with_the_server_gone_does_not_retry() {
     let o = home.run(&["logout", "--all"]);
     let out = ok(&o);
     assert!(out.contains("logged out of 1 session"), "{out}");
+    assert!(
+        out.contains(
+            "1 could not be ended on the server and may stay alive there until it expires"
+        ),
+        "{out}"
+    );
     let err = stderr(&o);
     assert_eq!(err.matches("could not end the session").count(), 1, "{err}");
     assert!(!err.contains("retrying"), "{err}");
     assert!(session_files(&home).is_empty());
+}
+
+/// Two sessions that could not be ended: the sentence is about them, in the plural.
+#[test]
+fn logout_all_says_sessions_left_alive_in_the_plural() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    login(&home, &sim, "acord");
+    drop(sim);
+    let out = ok(&home.run(&["logout", "--all"]));
+    assert!(
+        out.contains(
+            "(2 could not be ended on the server and may stay alive there until they expire)"
+        ),
+        "{out}"
+    );
 }
 
 /// `login`, `whoami` (table, CSV and JSON) and `sessions` show the same whole minutes left.

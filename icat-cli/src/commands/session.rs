@@ -79,9 +79,14 @@ pub async fn logout(ctx: &Context, all: bool, out: &mut dyn Write) -> anyhow::Re
         if failed == 0 {
             writeln!(out, "{logged_out}")?;
         } else {
+            let (stay, expire) = if failed == 1 {
+                ("stays", "it expires")
+            } else {
+                ("stay", "they expire")
+            };
             writeln!(
                 out,
-                "{logged_out} ({failed} could not be ended on the server and may stay alive until it expires)"
+                "{logged_out} ({failed} could not be ended on the server and may {stay} alive there until {expire})"
             )?;
         }
         return Ok(());
@@ -190,6 +195,9 @@ pub struct SessionRow {
     pub url: String,
     /// Minutes left, as estimated when the session was last used.
     pub minutes_left: i64,
+    /// Less than a minute left by that estimate: the server may already have ended it (its
+    /// remaining time is known to the minute only), so no command should count on it.
+    pub expiring: bool,
 }
 
 /// `icat sessions`: the stored sessions, which one is the default; expired ones are removed.
@@ -210,6 +218,7 @@ pub fn sessions(ctx: &Context, format: Format, out: &mut dyn Write) -> anyhow::R
         .map(|(_, s)| SessionRow {
             default: default.as_ref().is_some_and(|k| k.names(&s)),
             minutes_left: whole_minutes((s.expires_at_ms - now) as f64 / 60_000.0),
+            expiring: s.expires_at_ms - now < 60_000,
             user: s.server_user,
             url: s.url,
         })
@@ -236,7 +245,11 @@ pub fn sessions(ctx: &Context, format: Format, out: &mut dyn Write) -> anyhow::R
                     if r.default { "*" } else { "" }.to_string(),
                     r.user.clone(),
                     r.url.clone(),
-                    r.minutes_left.to_string(),
+                    if r.expiring && format == Format::Table {
+                        "expiring".to_string()
+                    } else {
+                        r.minutes_left.to_string()
+                    },
                 ]);
             }
             if format == Format::Csv {

@@ -8,7 +8,7 @@ use icat_soap::model::DatafileFormat;
 
 use crate::catalog;
 use crate::connect::Connection;
-use crate::failure::Failure;
+use crate::failure::{ExitKind, Failure};
 use crate::output::human_bytes;
 use crate::queries;
 
@@ -204,6 +204,11 @@ fn refused(e: icat_ids::IdsError, name: &str, dataset: i64, user: &str) -> anyho
         .into(),
         // The IDS client already tried a renewed session: this is about the dataset, not the
         // session.
+        icat_ids::IdsError::InsufficientPrivileges { message }
+            if crate::advice::ids_does_not_know_the_session(message) =>
+        {
+            Failure::bare(ExitKind::Auth, crate::advice::foreign_ids_text(message)).into()
+        }
         icat_ids::IdsError::InsufficientPrivileges { message } => Failure::denied(
             format!(
                 "{user} may not add files to dataset {dataset} (the server says: {})",
