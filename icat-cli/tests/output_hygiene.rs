@@ -9,29 +9,36 @@ use common::{Home, json, login_with, ok, start_sim, start_sim_with, stderr, stdo
 
 const SPEC: &str = "visits=1,datasets=1,files=1,size=1KiB";
 
+#[cfg(unix)]
 #[test]
 fn redirected_stderr_has_no_colour_and_plain_warning_lines() {
     let sim = start_sim(SPEC, false, Duration::ZERO);
     let home = Home::new();
     common::login(&home, &sim, "jdoe");
-    // --no-check-certificate makes the clients warn; stderr is a pipe here.
-    let o = home.run(&["--no-check-certificate", "visits"]);
+    // A session cache others may write to makes icat warn (a log warning); stderr is a pipe
+    // here. (--no-check-certificate no longer warns against a plain-http server: nothing to
+    // check there.)
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(home.cache(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let o = home.run(&["visits"]);
     ok(&o);
     let err = stderr(&o);
     assert!(!err.contains('\x1b'), "colour codes: {err:?}");
     let warning = err
         .lines()
-        .find(|l| l.contains("verification is off"))
+        .find(|l| l.contains("open to other users"))
         .unwrap_or_else(|| panic!("no warning: {err}"));
     assert!(warning.starts_with("warning: "), "{warning}");
     // With -v, the log style (level column, timestamp) and still no colour.
-    let o = home.run(&["-v", "--no-check-certificate", "visits"]);
+    let o = home.run(&["-v", "visits"]);
     ok(&o);
     let err = stderr(&o);
     assert!(!err.contains('\x1b'), "colour codes: {err:?}");
     let warning = err
         .lines()
-        .find(|l| l.contains("verification is off"))
+        .find(|l| l.contains("open to other users"))
         .unwrap();
     assert!(
         warning.contains("WARN") && !warning.starts_with("warning:"),

@@ -79,14 +79,14 @@ pub async fn logout(ctx: &Context, all: bool, out: &mut dyn Write) -> anyhow::Re
         if failed == 0 {
             writeln!(out, "{logged_out}")?;
         } else {
-            let (stay, expire) = if failed == 1 {
-                ("stays", "it expires")
+            let expire = if failed == 1 {
+                "it expires"
             } else {
-                ("stay", "they expire")
+                "they expire"
             };
             writeln!(
                 out,
-                "{logged_out} ({failed} could not be ended on the server and may {stay} alive there until {expire})"
+                "{logged_out} ({failed} could not be ended on the server and may stay alive there until {expire})"
             )?;
         }
         return Ok(());
