@@ -84,6 +84,9 @@ fn lex(text: &str) -> Result<Vec<Tok>, IcatError> {
                     .position(|&c| c == '"')
                     .map(|p| start + p)
                     .ok_or_else(unparsable)?;
+                if let Some(&c @ ('~' | '^')) = chars.get(end + 1) {
+                    return Err(unsupported_operator(c));
+                }
                 out.push(Tok::Phrase(chars[start..end].iter().collect()));
                 i = end + 1;
             }
@@ -100,6 +103,9 @@ fn lex(text: &str) -> Result<Vec<Tok>, IcatError> {
                     if c.is_whitespace() || matches!(c, '(' | ')' | '"') {
                         break;
                     }
+                    if matches!(c, '~' | '^') {
+                        return Err(unsupported_operator(c));
+                    }
                     word.push(c);
                     i += 1;
                 }
@@ -115,6 +121,21 @@ fn lex(text: &str) -> Result<Vec<Tok>, IcatError> {
         }
     }
     Ok(out)
+}
+
+/// Fuzzy (`term~2`), proximity (`"a b"~3`) and boost (`term^10`) queries: icat.lucene's parser
+/// takes them, FTS5 has no equivalent, so the simulator refuses them instead of reading the
+/// number as another word (which returned unrelated hits and dropped the matching ones).
+fn unsupported_operator(c: char) -> IcatError {
+    let what = if c == '~' {
+        "fuzzy or proximity (~)"
+    } else {
+        "boost (^)"
+    };
+    IcatError::bad_parameter(format!(
+        "the simulator's search does not support {what} queries; it supports words, \"phrases\", \
+         AND/OR/NOT, +/-, parentheses, field: and a trailing *"
+    ))
 }
 
 fn unparsable() -> IcatError {
@@ -469,6 +490,24 @@ mod tests {
             Match::Expr("((\"sim000001\" OR \"1\"))".into())
         );
         assert!(translate("ly?ozyme", &cols).is_err());
+        // Fuzzy, proximity and boost are refused, not read as extra words.
+        for text in [
+            "lysozym~",
+            "lysozyme~2",
+            "\"lysozyme crystal\"~3",
+            "lysozyme^10",
+            "\"a b\"^2",
+        ] {
+            let e = translate(text, &cols).unwrap_err();
+            assert_eq!(e.kind, crate::error::IcatErrorKind::BadParameter, "{text}");
+            assert!(
+                e.message.contains("does not support"),
+                "{text}: {}",
+                e.message
+            );
+        }
+        // Escaped, they are plain characters.
+        assert!(translate("lysozyme\\~2", &cols).is_ok());
         assert!(translate("(a1", &cols).is_err());
         assert!(translate("\"open", &cols).is_err());
     }
