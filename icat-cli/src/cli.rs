@@ -379,7 +379,7 @@ pub struct FindArgs {
     #[arg(long, value_name = "JSON")]
     pub after: Option<String>,
     /// Print the hits as an id list (`dataset 12` lines) for `icat download -`.
-    #[arg(long, conflicts_with_all = ["json", "csv", "download"])]
+    #[arg(long, conflicts_with_all = ["json", "csv", "download", "facets"])]
     pub ids: bool,
     /// Download the hits' data into -o DIR (as `icat download` does).
     #[arg(long)]

@@ -309,6 +309,13 @@ fn find_prints_ranked_hits_as_table_json_and_csv() {
     assert_eq!(rows[0], "RANK,SCORE,ID,VISIT,DATASET,FILE,SIZE");
     assert_eq!(rows.len(), 1 + 6, "{csv}");
     assert!(rows[1].ends_with(",2048"), "{csv}");
+    // Scores with every digit (what --after needs), not rounded as in the table.
+    let s1: f64 = rows[1].split(',').nth(1).unwrap().parse().unwrap();
+    assert_eq!(s1, 10.0, "{csv}");
+    assert!(rows[1].starts_with("1,10,"), "{csv}");
+    // --facets has no place in an id list: refused like --ids --json.
+    let o = s.home.run(&["find", "lysozyme", "--ids", "--facets"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 
     let visits = ok(&s.home.run(&["find", "lysozyme", "--visits"]));
     assert!(

@@ -541,7 +541,12 @@ fn hits_table(found: &Found, raw: bool) -> Table {
         (false, Some(s)) => human_bytes(u64::try_from(s).unwrap_or(0)),
         (_, None) => String::new(),
     };
-    let score = |h: &FindHit| h.score.map(|s| format!("{s:.3}")).unwrap_or_default();
+    // The table rounds; CSV keeps every digit (`--after` needs the exact score of a hit).
+    let score = |h: &FindHit| match (raw, h.score) {
+        (true, Some(s)) => s.to_string(),
+        (false, Some(s)) => format!("{s:.3}"),
+        (_, None) => String::new(),
+    };
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let int = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
     let (cols, rows): (Vec<(&str, Align)>, Vec<Vec<String>>) = match found.target {
