@@ -535,105 +535,50 @@ fn plural(found: &Found) -> &'static str {
     }
 }
 
+/// One printed column: header, alignment, and the cell of a hit (`raw`: CSV, exact numbers).
+type Column = (&'static str, Align, fn(&FindHit, bool) -> String);
+
+fn text_cell(v: &Option<String>) -> String {
+    v.clone().unwrap_or_default()
+}
+
+const RANK: Column = ("RANK", Align::Right, |h, _| h.rank.to_string());
+// The table rounds; CSV keeps every digit (`--after` needs the exact score of a hit).
+const SCORE: Column = ("SCORE", Align::Right, |h, raw| match (raw, h.score) {
+    (true, Some(s)) => s.to_string(),
+    (false, Some(s)) => format!("{s:.3}"),
+    (_, None) => String::new(),
+});
+const ID: Column = ("ID", Align::Right, |h, _| h.id.to_string());
+const VISIT: Column = ("VISIT", Align::Left, |h, _| text_cell(&h.visit));
+const NAME: Column = ("NAME", Align::Left, |h, _| text_cell(&h.name));
+const TITLE: Column = ("TITLE", Align::Left, |h, _| text_cell(&h.title));
+const DATASET: Column = ("DATASET", Align::Left, |h, _| text_cell(&h.dataset));
+const FILE: Column = ("FILE", Align::Left, |h, _| text_cell(&h.name));
+const FILES: Column = ("FILES", Align::Right, |h, _| {
+    h.files.map(|n| n.to_string()).unwrap_or_default()
+});
+const SIZE: Column = ("SIZE", Align::Right, |h, raw| match (raw, h.size) {
+    (true, Some(s)) => s.to_string(),
+    (false, Some(s)) => human_bytes(u64::try_from(s).unwrap_or(0)),
+    (_, None) => String::new(),
+});
+
+/// The columns of each target's hits, for the table and CSV alike.
+fn columns(target: &str) -> &'static [Column] {
+    match target {
+        "Investigation" => &[RANK, SCORE, ID, VISIT, NAME, TITLE, FILES, SIZE],
+        "Dataset" => &[RANK, SCORE, ID, VISIT, DATASET, FILES, SIZE],
+        _ => &[RANK, SCORE, ID, VISIT, DATASET, FILE, SIZE],
+    }
+}
+
 fn hits_table(found: &Found, raw: bool) -> Table {
-    let size = |h: &FindHit| match (raw, h.size) {
-        (true, Some(s)) => s.to_string(),
-        (false, Some(s)) => human_bytes(u64::try_from(s).unwrap_or(0)),
-        (_, None) => String::new(),
-    };
-    // The table rounds; CSV keeps every digit (`--after` needs the exact score of a hit).
-    let score = |h: &FindHit| match (raw, h.score) {
-        (true, Some(s)) => s.to_string(),
-        (false, Some(s)) => format!("{s:.3}"),
-        (_, None) => String::new(),
-    };
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    let int = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
-    let (cols, rows): (Vec<(&str, Align)>, Vec<Vec<String>>) = match found.target {
-        "Investigation" => (
-            vec![
-                ("RANK", Align::Right),
-                ("SCORE", Align::Right),
-                ("ID", Align::Right),
-                ("VISIT", Align::Left),
-                ("NAME", Align::Left),
-                ("TITLE", Align::Left),
-                ("FILES", Align::Right),
-                ("SIZE", Align::Right),
-            ],
-            found
-                .hits
-                .iter()
-                .map(|h| {
-                    vec![
-                        h.rank.to_string(),
-                        score(h),
-                        h.id.to_string(),
-                        opt(&h.visit),
-                        opt(&h.name),
-                        opt(&h.title),
-                        int(h.files),
-                        size(h),
-                    ]
-                })
-                .collect(),
-        ),
-        "Dataset" => (
-            vec![
-                ("RANK", Align::Right),
-                ("SCORE", Align::Right),
-                ("ID", Align::Right),
-                ("VISIT", Align::Left),
-                ("DATASET", Align::Left),
-                ("FILES", Align::Right),
-                ("SIZE", Align::Right),
-            ],
-            found
-                .hits
-                .iter()
-                .map(|h| {
-                    vec![
-                        h.rank.to_string(),
-                        score(h),
-                        h.id.to_string(),
-                        opt(&h.visit),
-                        opt(&h.dataset),
-                        int(h.files),
-                        size(h),
-                    ]
-                })
-                .collect(),
-        ),
-        _ => (
-            vec![
-                ("RANK", Align::Right),
-                ("SCORE", Align::Right),
-                ("ID", Align::Right),
-                ("VISIT", Align::Left),
-                ("DATASET", Align::Left),
-                ("FILE", Align::Left),
-                ("SIZE", Align::Right),
-            ],
-            found
-                .hits
-                .iter()
-                .map(|h| {
-                    vec![
-                        h.rank.to_string(),
-                        score(h),
-                        h.id.to_string(),
-                        opt(&h.visit),
-                        opt(&h.dataset),
-                        opt(&h.name),
-                        size(h),
-                    ]
-                })
-                .collect(),
-        ),
-    };
-    let mut t = Table::new(&cols);
-    for r in rows {
-        t.push(r);
+    let cols = columns(found.target);
+    let heads: Vec<(&str, Align)> = cols.iter().map(|(h, a, _)| (*h, *a)).collect();
+    let mut t = Table::new(&heads);
+    for h in &found.hits {
+        t.push(cols.iter().map(|(_, _, cell)| cell(h, raw)).collect());
     }
     t
 }
