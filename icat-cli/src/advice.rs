@@ -419,6 +419,27 @@ pub fn has_cli_wording(cause: &(dyn Error + 'static)) -> bool {
             .is_some_and(|e| ids_message(e).is_some())
 }
 
+/// An error and its causes as one line in the CLI's words: each cause said once, and none after
+/// one the CLI words itself (its wording already says what matters).
+pub fn chain_cli_text(e: &(dyn Error + 'static)) -> String {
+    let mut text = String::new();
+    let mut current = Some(e);
+    while let Some(cause) = current {
+        let part = cli_text(cause);
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+        if has_cli_wording(cause) {
+            break;
+        }
+        current = cause.source();
+    }
+    text
+}
+
 /// The CLI's text for one error of a chain: its own wording for library errors, else `Display`.
 pub fn cli_text(cause: &(dyn Error + 'static)) -> String {
     if let Some(e) = cause.downcast_ref::<IcatError>()
@@ -449,6 +470,22 @@ mod tests {
             Err(IcatError::Connect { url, source }) => (url, source),
             other => panic!("expected a connect error: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_file_error_shows_its_cause_once() {
+        let last = IdsError::from_response(
+            500,
+            r#"{"code":"InternalException","message":"disk on fire"}"#,
+        );
+        let e = IdsError::RetriesExhausted {
+            file: "a.dat".into(),
+            attempts: 3,
+            last: Box::new(last),
+        };
+        let text = chain_cli_text(&e);
+        assert!(text.starts_with("download of a.dat failed after 3 attempts: "), "{text}");
+        assert_eq!(text.matches("disk on fire").count(), 1, "{text}");
     }
 
     #[tokio::test]

@@ -406,17 +406,19 @@ pub enum IdsError {
         /// The missing field.
         field: &'static str,
     },
-    /// The ICAT session behind the IDS calls could not be refreshed or renewed.
+    /// The ICAT session behind the IDS calls could not be refreshed or renewed. Why is the
+    /// [`source`](std::error::Error::source), not repeated in `Display`.
     #[error(
-        "the ICAT session used for the IDS could not be refreshed or renewed: {source} (log in again; a session made with re-login enabled renews itself)"
+        "the ICAT session used for the IDS could not be refreshed or renewed (log in again; a session made with re-login enabled renews itself)"
     )]
     SessionRenewal {
         /// The ICAT error.
         #[source]
         source: icat_soap::IcatError,
     },
-    /// Retries were exhausted while downloading.
-    #[error("download of {file} failed after {attempts} attempts: {last}")]
+    /// Retries were exhausted while downloading. The last attempt's error is the
+    /// [`source`](std::error::Error::source), not repeated in `Display`.
+    #[error("download of {file} failed after {attempts} attempts")]
     RetriesExhausted {
         /// The datafile's name or path.
         file: String,
@@ -588,6 +590,29 @@ mod tests {
         assert!(matches!(e, IdsError::Server { status: 502, .. }) && e.is_transient());
         let e = IdsError::from_response(404, "");
         assert!(matches!(e, IdsError::NotFound { ref message } if message == "HTTP 404"));
+    }
+
+    #[test]
+    fn wrapping_errors_say_their_source_once() {
+        use std::error::Error as _;
+        let last = IdsError::from_response(500, r#"{"code":"InternalException","message":"disk on fire"}"#);
+        let last_text = last.to_string();
+        let e = IdsError::RetriesExhausted {
+            file: "a.dat".into(),
+            attempts: 3,
+            last: Box::new(last),
+        };
+        assert!(!e.to_string().contains("disk on fire"), "{e}");
+        assert_eq!(e.source().map(|s| s.to_string()), Some(last_text));
+        let renewal = IdsError::SessionRenewal {
+            source: icat_soap::IcatError::from_fault("SESSION", "session expired", -1),
+        };
+        assert!(!renewal.to_string().contains("session expired"), "{renewal}");
+        assert!(
+            renewal
+                .source()
+                .is_some_and(|s| s.to_string().contains("session expired"))
+        );
     }
 
     #[test]

@@ -127,9 +127,7 @@ pub enum IcatError {
     /// The TLS handshake or certificate check failed. What failed is the
     /// [`source`](std::error::Error::source) (the `reqwest::Error`, whose own chain reaches the
     /// rustls/webpki error), not repeated in the `Display` text.
-    #[error(
-        "TLS error talking to {url}. If the server uses a private certificate authority, trust its CA certificate file."
-    )]
+    #[error("TLS error talking to {url}. {}", tls_advice(*problem))]
     Tls {
         /// The endpoint called.
         url: String,
@@ -210,9 +208,10 @@ pub enum IcatError {
         /// What was repeated.
         reason: String,
     },
-    /// A read-only call kept failing with transient errors until the retry bound was reached.
+    /// A read-only call kept failing with transient errors until the retry bound was reached. The
+    /// last attempt's error is the [`source`](std::error::Error::source), not repeated in `Display`.
     #[error(
-        "{operation} failed {attempts} times in a row, giving up: {last} The server or the network keeps failing; try again later, or raise the retry limit (ClientBuilder::retry)."
+        "{operation} failed {attempts} times in a row, giving up. The server or the network keeps failing; try again later, or raise the retry limit (ClientBuilder::retry)."
     )]
     RetriesExhausted {
         /// The operation called.
@@ -255,7 +254,7 @@ pub enum IcatError {
     },
     /// A search that must give exactly one result gave another number.
     #[error(
-        "expected exactly one search result, got {count}. Narrow the query, or use search_rows for several."
+        "expected exactly one search result, got {count}. {}", one_result_advice(*count)
     )]
     NotOneResult {
         /// Results returned.
@@ -328,6 +327,37 @@ fn http_advice(status: u16) -> &'static str {
         }
         500..=599 => "The server failed; try again later or tell its administrators.",
         _ => "The server did not answer as an ICAT SOAP service; check the URL.",
+    }
+}
+
+/// What to do about a TLS failure, by what it says about the server.
+fn tls_advice(problem: crate::tls::TlsProblem) -> &'static str {
+    use crate::tls::TlsProblem;
+    match problem {
+        TlsProblem::Untrusted => {
+            "The server's certificate is not trusted: if the server uses a private certificate authority, trust its CA certificate file."
+        }
+        TlsProblem::WrongHost => {
+            "The server's certificate is for another host name: use the name the certificate names in the URL."
+        }
+        TlsProblem::NotValidNow => {
+            "The server's certificate has expired or is not valid yet: check this computer's clock, or tell the server's administrators."
+        }
+        TlsProblem::NotTls => {
+            "The server does not speak TLS there: use http:// in the URL, or check the port."
+        }
+        _ => {
+            "If the server uses a private certificate authority, trust its CA certificate file."
+        }
+    }
+}
+
+/// What to do when a search that must give one result gave `count`.
+fn one_result_advice(count: usize) -> &'static str {
+    if count == 0 {
+        "Nothing matched: check the query's values (search_one gives this error, not NoSuchObjectFound, for no match)."
+    } else {
+        "Narrow the query, or use search_rows for several."
     }
 }
 
@@ -463,6 +493,34 @@ pub(crate) fn excerpt(body: &[u8], max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retries_exhausted_says_the_last_error_once_through_source() {
+        use std::error::Error as _;
+        let last = IcatError::Timeout {
+            url: "https://h/ICATService/ICAT".into(),
+            after: Duration::from_secs(3),
+        };
+        let last_text = last.to_string();
+        let e = IcatError::RetriesExhausted {
+            operation: "search".into(),
+            attempts: 4,
+            last: Box::new(last),
+        };
+        let shown = e.to_string();
+        assert!(!shown.contains(&last_text), "{shown}");
+        assert!(shown.contains("search failed 4 times"), "{shown}");
+        assert_eq!(e.source().map(|s| s.to_string()), Some(last_text));
+    }
+
+    #[test]
+    fn no_match_for_search_one_is_not_told_to_narrow_the_query() {
+        let none = IcatError::NotOneResult { count: 0 }.to_string();
+        assert!(!none.contains("Narrow"), "{none}");
+        assert!(none.contains("Nothing matched"), "{none}");
+        let many = IcatError::NotOneResult { count: 3 }.to_string();
+        assert!(many.contains("Narrow the query"), "{many}");
+    }
 
     #[test]
     fn every_fault_type_maps_to_its_own_variant() {

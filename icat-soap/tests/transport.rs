@@ -282,6 +282,21 @@ async fn tls_failures_are_tls_errors() {
         .post_envelope(VERSION_REQUEST.into())
         .await
         .unwrap_err();
-    assert!(matches!(err, IcatError::Tls { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            IcatError::Tls {
+                problem: icat_soap::tls::TlsProblem::NotTls,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_source_is_the_transport_error(&err);
+    // The advice fits the problem: plain http there, not a certificate authority to trust.
+    let shown = err.to_string();
+    assert!(
+        shown.contains("http://") && !shown.contains("certificate authority"),
+        "{shown}"
+    );
 }

@@ -903,9 +903,9 @@ fn failed_file_name(f: &icat_ids::FileReport, dest: &std::path::Path) -> PathBuf
     }
 }
 
-/// A file's error as the CLI words it (flags, not library options).
+/// A file's error as the CLI words it (flags, not library options), with its causes.
 fn file_error_text(e: &IdsError) -> String {
-    crate::advice::ids_message(e).unwrap_or_else(|| e.to_string())
+    crate::advice::chain_cli_text(e)
 }
 
 /// Whether a file failed only because its restore from tape did not finish within `--max-wait`.

@@ -36,7 +36,8 @@ impl Session {
 
     /// Runs a search that must give exactly one result and converts it to `R`, e.g.
     /// `let (files, bytes): (i64, Option<i64>) = session.search_one(&q).await?;`. (SUM over no
-    /// rows is null, hence the `Option`.)
+    /// rows is null, hence the `Option`.) No match and several matches are both
+    /// [`IcatError::NotOneResult`] (never `NoSuchObjectFound`), with the count.
     pub async fn search_one<R: FromRow>(&self, query: impl IntoJpql) -> Result<R, IcatError> {
         let mut rows = self.search(query).await?;
         if rows.len() != 1 {
