@@ -59,7 +59,9 @@ pub fn text(v: Option<&Value>) -> Option<String> {
 pub fn json(v: &Value) -> serde_json::Value {
     use serde_json::Value as J;
     match v {
-        Value::Entity(e) => serde_json::to_value(e.to_dyn()).unwrap_or(J::Null),
+        Value::Entity(e) => {
+            serde_json::to_value(crate::entity_view::EntityView::of(e)).unwrap_or(J::Null)
+        }
         Value::String(s) => J::String(s.clone()),
         Value::Long(n) => J::from(*n),
         Value::Int(n) => J::from(*n),

@@ -357,31 +357,20 @@ pub fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-/// Normalises an ICAT URL as python-icat does: `/ICATService/ICAT` when there is no path; `?wsdl` dropped.
+/// Normalises an ICAT URL with the client's own rules (`icat_soap::client::endpoint_url`):
+/// `/ICATService/ICAT` when there is no path, `?wsdl` dropped. An address the client cannot use
+/// is kept as given, for the client to refuse with its reason.
 pub fn normalize_icat_url(url: &str) -> String {
-    let url = url.trim();
-    let url = url.strip_suffix("?wsdl").unwrap_or(url);
-    let url = url.trim_end_matches('/');
-    if has_path(url) {
-        url.to_string()
-    } else {
-        format!("{url}/ICATService/ICAT")
-    }
+    icat_soap::client::endpoint_url(url).map_or_else(|_| url.trim().to_string(), String::from)
 }
 
-/// Normalises an IDS URL as python-icat does: `/ids` when there is no path.
+/// Normalises an IDS URL with the client's own rules (`icat_soap::client::ids_url`): `/ids` when
+/// there is no path, written without the trailing slash.
 pub fn normalize_ids_url(url: &str) -> String {
-    let url = url.trim().trim_end_matches('/');
-    if has_path(url) {
-        url.to_string()
-    } else {
-        format!("{url}/ids")
-    }
-}
-
-fn has_path(url: &str) -> bool {
-    let after_scheme = url.split_once("://").map(|(_, rest)| rest).unwrap_or(url);
-    after_scheme.contains('/')
+    icat_soap::client::ids_url(url).map_or_else(
+        |_| url.trim().to_string(),
+        |u| u.as_str().trim_end_matches('/').to_string(),
+    )
 }
 
 /// Picks the first present value by precedence flag > environment > file.
@@ -747,7 +736,8 @@ mod tests {
             s.url.as_deref(),
             Some("https://env.example.org/ICATService/ICAT")
         );
-        assert_eq!(s.idsurl.as_deref(), Some("https://ids.example.org:443/ids"));
+        // The client's normaliser writes the default port as implied (the same address).
+        assert_eq!(s.idsurl.as_deref(), Some("https://ids.example.org/ids"));
         assert_eq!(s.auth.as_deref(), Some("simple"));
         assert_eq!(s.username.as_deref(), Some("jdoe"));
         assert_eq!(s.username_source, Some(Source::File));

@@ -386,12 +386,10 @@ pub fn choose(settings: &Settings, cache: &SessionCache) -> Result<Option<Chosen
 
 /// The IDS URL facilities deploy next to ICAT: the same origin plus `/ids`.
 pub fn derived_ids_url(icat_url: &str) -> String {
-    let after_scheme = icat_url.find("://").map_or(0, |i| i + 3);
-    let origin = match icat_url[after_scheme..].find('/') {
-        Some(i) => &icat_url[..after_scheme + i],
-        None => icat_url,
-    };
-    format!("{origin}/ids")
+    icat_soap::client::ids_url_beside(icat_url).map_or_else(
+        |_| icat_url.to_string(),
+        |u| u.as_str().trim_end_matches('/').to_string(),
+    )
 }
 
 /// Whether a password can be had without the cache: piped in, or a terminal to ask on.

@@ -14,6 +14,7 @@ pub mod connect;
 pub mod credentials;
 pub mod demo;
 pub mod destination;
+pub mod entity_view;
 pub mod failure;
 pub mod glob;
 pub mod grammar;

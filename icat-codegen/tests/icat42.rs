@@ -93,7 +93,7 @@ fn real_icat_4_2_wsdl_generates_code_that_compiles_and_decodes() {
         krate.join("Cargo.toml"),
         format!(
             "[package]\nname = \"icat42-check\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-             [workspace]\n\n[dependencies]\nicat-soap = {{ path = {:?} }}\n\n\
+             [workspace]\n\n[features]\ndynamic = [\"icat-soap/dynamic\"]\n\n[dependencies]\nicat-soap = {{ path = {:?} }}\n\n\
              [profile.dev.package.\"*\"]\nopt-level = 1\ndebug = false\n",
             soap.display().to_string()
         ),
@@ -103,7 +103,7 @@ fn real_icat_4_2_wsdl_generates_code_that_compiles_and_decodes() {
     std::fs::copy(root.join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["test", "--offline", "--quiet", "--manifest-path"])
+        .args(["test", "--offline", "--quiet", "--features", "dynamic", "--manifest-path"])
         .arg(krate.join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", root.join("target/icat42-check/target"))
         .env_remove("RUSTFLAGS")

@@ -77,32 +77,14 @@ impl fmt::Debug for IdsClient {
 /// Normalise an IDS URL: `https://host:8181`, `https://host:8181/` and `https://host:8181/ids`
 /// all become `https://host:8181/ids/`.
 pub fn normalize_ids_url(url: &str) -> Result<Url, IdsError> {
-    let bad = |reason: &str| IdsError::InvalidUrl {
-        url: url.to_string(),
-        reason: reason.to_string(),
-    };
-    let mut u = Url::parse(url.trim()).map_err(|e| bad(&e.to_string()))?;
-    if u.scheme() != "https" && u.scheme() != "http" {
-        return Err(bad(
-            "the scheme must be https (or http for a local test server)",
-        ));
-    }
-    if u.host_str().is_none() {
-        return Err(bad("no host"));
-    }
-    if !u.username().is_empty() || u.password().is_some() {
-        return Err(bad("credentials in the URL are not allowed"));
-    }
-    u.set_query(None);
-    u.set_fragment(None);
-    let path = u.path().trim_end_matches('/').to_string();
-    let path = if path.ends_with("/ids") {
-        format!("{path}/")
-    } else {
-        format!("{path}/ids/")
-    };
-    u.set_path(&path);
-    Ok(u)
+    // One normaliser for every server address: icat-soap's.
+    icat_soap::client::ids_url(url).map_err(|e| match e {
+        icat_soap::IcatError::InvalidUrl { url, reason } => IdsError::InvalidUrl { url, reason },
+        other => IdsError::InvalidUrl {
+            url: url.to_string(),
+            reason: other.to_string(),
+        },
+    })
 }
 
 impl IdsClient {

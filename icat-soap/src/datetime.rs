@@ -56,6 +56,12 @@ impl DateTimeError {
         DateTimeError { input, reason }
     }
 
+    /// A valid value that another library cannot hold (`why` says which).
+    #[cfg_attr(not(any(feature = "jiff", feature = "chrono")), allow(dead_code))]
+    pub(crate) fn out_of_range(value: &DateTime, why: &'static str) -> Self {
+        DateTimeError::new(&value.to_string(), why)
+    }
+
     /// What is wrong with the input.
     pub fn reason(&self) -> &'static str {
         self.reason
@@ -264,6 +270,28 @@ impl DateTime {
             fraction_digits: if ms == 0 { 0 } else { 3 },
             offset: Offset::Utc,
         }
+    }
+
+    /// The UTC instant `secs` seconds and `nanos` (below 1e9) nanoseconds after the Unix epoch,
+    /// written with `Z` and as many fractional digits as the nanoseconds need (0, 3, 6 or 9).
+    #[cfg_attr(not(any(feature = "jiff", feature = "chrono")), allow(dead_code))]
+    pub(crate) fn from_unix_nanos(secs: i64, nanos: u32) -> DateTime {
+        let mut dt = DateTime::from_unix_millis(secs.saturating_mul(1000));
+        let nanos = u64::from(nanos.min(999_999_999));
+        (dt.fraction, dt.fraction_digits) = match nanos {
+            0 => (0, 0),
+            n if n % 1_000_000 == 0 => (n / 1_000_000, 3),
+            n if n % 1_000 == 0 => (n / 1_000, 6),
+            n => (n, 9),
+        };
+        dt
+    }
+
+    /// The instant as (seconds since the Unix epoch, nanoseconds 0..1e9); a value without a zone
+    /// is taken as UTC.
+    #[cfg_attr(not(any(feature = "jiff", feature = "chrono")), allow(dead_code))]
+    pub(crate) fn unix_seconds_nanos(&self) -> (i64, u32) {
+        self.instant()
     }
 
     /// The current time, in UTC with millisecond precision.

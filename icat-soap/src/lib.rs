@@ -11,16 +11,25 @@
 //!   [`model::Entity`] union, [`model::Value`] (a search result), string enumerations and helper types;
 //! - [`ops`]: the request and response wrapper of every operation, the [`ops::Request`] union (for
 //!   servers) and the [`ops::OPERATIONS`] table;
-//! - the [`meta::ENTITIES`] table (fields, relations, constraints) and the `to_dyn`/`from_dyn`
-//!   conversions of [`dynamic`].
+//! - the [`meta::ENTITIES`] table (fields, relations, constraints) and, with the `dynamic` feature,
+//!   the `to_dyn`/`from_dyn` conversions of `dynamic`.
 //!
 //! Runtime for the generated code: [`xml`] (reader, writer, the traits generated types implement),
 //! [`envelope`] (SOAP 1.1 envelopes and faults, for clients and servers), [`meta`] (metadata types)
-//! and [`dynamic`] (a schema-driven entity view).
+//! and, with the `dynamic` feature, `dynamic` (a schema-driven entity view, for code that handles
+//! any entity by field name, such as a simulator's storage).
+//!
+//! Cargo features (all off by default): `jiff` and `chrono` convert [`DateTime`] from and to
+//! `jiff::Timestamp` and `chrono::DateTime`; `dynamic` as above.
 
 pub mod calendar;
 pub mod client;
 pub mod datetime;
+#[cfg(feature = "chrono")]
+mod datetime_chrono;
+#[cfg(feature = "jiff")]
+mod datetime_jiff;
+#[cfg(feature = "dynamic")]
 pub mod dynamic;
 pub mod envelope;
 pub mod error;

@@ -24,24 +24,9 @@ pub struct Snapshot {
     pub entity_info: String,
 }
 
-/// The SOAP endpoint for a pasted address (same rules as `icat_soap::client::endpoint_url`).
+/// The SOAP endpoint for a pasted address (`icat_soap::client::endpoint_url`: one normaliser).
 pub fn endpoint(url: &str) -> anyhow::Result<reqwest::Url> {
-    let mut u = reqwest::Url::parse(url.trim()).with_context(|| format!("invalid URL {url}"))?;
-    if u.scheme() != "http" && u.scheme() != "https" {
-        bail!("only http(s) URLs are supported: {url}");
-    }
-    u.set_query(None);
-    u.set_fragment(None);
-    let path = u.path().trim_end_matches('/').to_owned();
-    let path = if path.is_empty() {
-        "/ICATService/ICAT".to_owned()
-    } else if path.ends_with("/ICATService") {
-        format!("{path}/ICAT")
-    } else {
-        path
-    };
-    u.set_path(&path);
-    Ok(u)
+    Ok(icat_soap::client::endpoint_url(url)?)
 }
 
 /// Replaces every `attr="…"` value in `text` whose value satisfies `pick` with `new`.

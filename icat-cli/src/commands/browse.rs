@@ -5,7 +5,7 @@ use std::io::Write;
 
 use icat_soap::IcatError;
 use icat_soap::client::Session;
-use icat_soap::dynamic::DynEntity;
+use crate::entity_view::{EntityView, attr_text};
 use icat_soap::model::{Datafile, Investigation, Value};
 use serde::Serialize;
 
@@ -395,10 +395,10 @@ pub async fn search(
         out.write_all(to_json(&doc)?.as_bytes())?;
         return Ok(());
     }
-    let entities: Vec<DynEntity> = values
+    let entities: Vec<EntityView> = values
         .iter()
         .filter_map(|v| match v {
-            Value::Entity(e) => Some(e.to_dyn()),
+            Value::Entity(e) => Some(EntityView::of(e)),
             _ => None,
         })
         .collect();
@@ -443,7 +443,7 @@ pub async fn search(
 
 /// One row per entity: `id`, the attributes present in any row (sorted), then one column per
 /// included relation: `Dataset 12` for a single object, `3 Datafile` for a list.
-fn entity_table(entities: &[DynEntity]) -> Table {
+fn entity_table(entities: &[EntityView]) -> Table {
     let mut attrs: Vec<String> = entities
         .iter()
         .flat_map(|e| e.attrs.keys().cloned())
@@ -470,7 +470,7 @@ fn entity_table(entities: &[DynEntity]) -> Table {
     for e in entities {
         let mut row: Vec<String> = attrs
             .iter()
-            .map(|n| e.attrs.get(n).map(attr_cell).unwrap_or_default())
+            .map(|n| e.attrs.get(n).map(attr_text).unwrap_or_default())
             .collect();
         row.extend(
             ones.iter()
@@ -493,20 +493,8 @@ fn entity_table(entities: &[DynEntity]) -> Table {
     t
 }
 
-/// An attribute value as table text.
-fn attr_cell(v: &icat_soap::dynamic::AttrValue) -> String {
-    use icat_soap::dynamic::AttrValue;
-    match v {
-        AttrValue::String(s) => s.clone(),
-        AttrValue::Long(n) => n.to_string(),
-        AttrValue::Double(x) => x.to_string(),
-        AttrValue::Bool(b) => b.to_string(),
-        AttrValue::DateTime(d) => d.to_string(),
-    }
-}
-
 /// An included object as table text: its type and id.
-fn one_cell(e: &DynEntity) -> String {
+fn one_cell(e: &EntityView) -> String {
     match e.id() {
         Some(id) => format!("{} {id}", e.entity),
         None => e.entity.clone(),

@@ -129,7 +129,8 @@ fn format(header: &str, tokens: TokenStream) -> String {
 ///
 /// The public face is `model` (every data type of the schema) and `ops` (operation wrappers, the
 /// `Request` union, `OPERATIONS`), plus `meta` (the `ENTITIES` table) and `dynamic` (conversions to
-/// `DynEntity`). The data types are written to private files (`entities`, `enums`, `types`, `value`)
+/// `DynEntity`, compiled only with the crate's `dynamic` feature, which must enable
+/// `icat-soap/dynamic` in a crate generated with `--out`). The data types are written to private files (`entities`, `enums`, `types`, `value`)
 /// that `model` re-exports, so a change to one kind of type touches one file.
 pub fn emit(model: &Model, source_label: &str, runtime: &str) -> GeneratedFiles {
     let rt = rt(runtime);
@@ -153,6 +154,9 @@ pub fn emit(model: &Model, source_label: &str, runtime: &str) -> GeneratedFiles 
         // request and response unions hold their members inline, so the size lint does not apply.
         #![allow(clippy::large_enum_variant)]
 
+        // The schema-driven `DynEntity` view serves code that handles any entity by field name (a
+        // simulator's storage); typed code does not need it, so it is built on request only.
+        #[cfg(feature = "dynamic")]
         pub mod dynamic;
         pub mod meta;
         pub mod model;

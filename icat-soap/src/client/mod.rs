@@ -31,7 +31,9 @@ pub use paging::PageGuard;
 pub use retry::{RetryPolicy, is_idempotent, is_retryable};
 pub use session::{Credentials, Session, short_id};
 pub use typed::{EntityType, get_query};
-pub use url::{DEFAULT_PATH, endpoint_url, is_loopback, warn_if_plain_http};
+pub use url::{
+    DEFAULT_PATH, IDS_PATH, endpoint_url, ids_url, ids_url_beside, is_loopback, warn_if_plain_http,
+};
 
 pub use transport::Reply;
 use transport::Transport;

@@ -65,6 +65,56 @@ pub fn warn_if_plain_http(url: &Url, service: &str, what: &str) {
 /// }
 /// ```
 pub fn endpoint_url(given: &str) -> Result<Url, IcatError> {
+    let mut url = checked_server_url(given)?;
+    let path = url.path().trim_end_matches('/').to_owned();
+    let new_path = if path.is_empty() {
+        DEFAULT_PATH.to_owned()
+    } else if path.ends_with("/ICATService") {
+        format!("{path}/ICAT")
+    } else {
+        path
+    };
+    url.set_path(&new_path);
+    Ok(url)
+}
+
+/// The path of the IDS service on a facility's server.
+pub const IDS_PATH: &str = "/ids";
+
+/// Normalises an IDS address to the service root, with a trailing slash so that relative call
+/// names join below it: `https://host:8181`, `…/` and `…/ids` all become `https://host:8181/ids/`;
+/// any other path gets `/ids/` appended (`https://h/proxy` is `https://h/proxy/ids/`). The same
+/// checks as [`endpoint_url`] (scheme, host, no user info; query and fragment dropped).
+///
+/// ```
+/// use icat_soap::client::ids_url;
+/// for given in ["https://h:8181", "https://h:8181/ids", "https://h:8181/ids/?x#y"] {
+///     assert_eq!(ids_url(given).unwrap().as_str(), "https://h:8181/ids/");
+/// }
+/// ```
+pub fn ids_url(given: &str) -> Result<Url, IcatError> {
+    let mut url = checked_server_url(given)?;
+    let path = url.path().trim_end_matches('/').to_owned();
+    let path = if path.ends_with(IDS_PATH) {
+        format!("{path}/")
+    } else {
+        format!("{path}{IDS_PATH}/")
+    };
+    url.set_path(&path);
+    Ok(url)
+}
+
+/// The IDS root that facilities deploy beside an ICAT: the ICAT address's scheme, host and port
+/// with `/ids/` (`https://h:8181/ICATService/ICAT` gives `https://h:8181/ids/`).
+pub fn ids_url_beside(icat: &str) -> Result<Url, IcatError> {
+    let mut url = checked_server_url(icat)?;
+    url.set_path(IDS_PATH);
+    ids_url(url.as_str())
+}
+
+/// The checks every server address passes (http or https, a host, no user info), with query
+/// and fragment dropped; the path is left as given.
+fn checked_server_url(given: &str) -> Result<Url, IcatError> {
     let trimmed = given.trim();
     let invalid = |reason: &str| IcatError::InvalidUrl {
         url: redact(trimmed),
@@ -87,15 +137,6 @@ pub fn endpoint_url(given: &str) -> Result<Url, IcatError> {
     }
     url.set_query(None);
     url.set_fragment(None);
-    let path = url.path().trim_end_matches('/').to_owned();
-    let new_path = if path.is_empty() {
-        DEFAULT_PATH.to_owned()
-    } else if path.ends_with("/ICATService") {
-        format!("{path}/ICAT")
-    } else {
-        path
-    };
-    url.set_path(&new_path);
     Ok(url)
 }
 
@@ -176,6 +217,27 @@ mod tests {
                 Some(want),
                 "{given}"
             );
+        }
+    }
+
+    #[test]
+    fn ids_addresses_reach_the_service_root() {
+        for given in [
+            "https://h:8181",
+            "https://h:8181/",
+            "https://h:8181/ids",
+            "https://h:8181/ids/",
+            " https://h:8181/ids?x=1#f ",
+        ] {
+            assert_eq!(ids_url(given).unwrap().as_str(), "https://h:8181/ids/", "{given}");
+        }
+        assert_eq!(ids_url("https://h/proxy").unwrap().as_str(), "https://h/proxy/ids/");
+        assert_eq!(
+            ids_url_beside("https://h:8181/ICATService/ICAT?wsdl").unwrap().as_str(),
+            "https://h:8181/ids/"
+        );
+        for bad in ["ftp://h/", "not a url", "https://u:p@h"] {
+            assert!(matches!(ids_url(bad), Err(IcatError::InvalidUrl { .. })), "{bad}");
         }
     }
 
