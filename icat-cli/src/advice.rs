@@ -484,7 +484,10 @@ mod tests {
             last: Box::new(last),
         };
         let text = chain_cli_text(&e);
-        assert!(text.starts_with("download of a.dat failed after 3 attempts: "), "{text}");
+        assert!(
+            text.starts_with("download of a.dat failed after 3 attempts: "),
+            "{text}"
+        );
         assert_eq!(text.matches("disk on fire").count(), 1, "{text}");
     }
 

@@ -46,7 +46,8 @@ impl EntityView {
         for (field, value) in fields {
             match entity_meta.and_then(|m| m.field(&field)).map(|f| f.kind) {
                 Some(FieldKind::One { target }) => {
-                    view.one.insert(field, EntityView::from_fields(target, value));
+                    view.one
+                        .insert(field, EntityView::from_fields(target, value));
                 }
                 Some(FieldKind::Many { target, .. }) => {
                     let list = match value {

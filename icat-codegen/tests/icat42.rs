@@ -103,7 +103,14 @@ fn real_icat_4_2_wsdl_generates_code_that_compiles_and_decodes() {
     std::fs::copy(root.join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["test", "--offline", "--quiet", "--features", "dynamic", "--manifest-path"])
+        .args([
+            "test",
+            "--offline",
+            "--quiet",
+            "--features",
+            "dynamic",
+            "--manifest-path",
+        ])
         .arg(krate.join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", root.join("target/icat42-check/target"))
         .env_remove("RUSTFLAGS")

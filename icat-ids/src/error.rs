@@ -595,7 +595,10 @@ mod tests {
     #[test]
     fn wrapping_errors_say_their_source_once() {
         use std::error::Error as _;
-        let last = IdsError::from_response(500, r#"{"code":"InternalException","message":"disk on fire"}"#);
+        let last = IdsError::from_response(
+            500,
+            r#"{"code":"InternalException","message":"disk on fire"}"#,
+        );
         let last_text = last.to_string();
         let e = IdsError::RetriesExhausted {
             file: "a.dat".into(),
@@ -607,7 +610,10 @@ mod tests {
         let renewal = IdsError::SessionRenewal {
             source: icat_soap::IcatError::from_fault("SESSION", "session expired", -1),
         };
-        assert!(!renewal.to_string().contains("session expired"), "{renewal}");
+        assert!(
+            !renewal.to_string().contains("session expired"),
+            "{renewal}"
+        );
         assert!(
             renewal
                 .source()

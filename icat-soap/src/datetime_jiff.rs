@@ -57,8 +57,12 @@ mod tests {
             assert_eq!(parsed.to_unix_millis(), dt.to_unix_millis(), "{text}");
         }
         assert_eq!(
-            DateTime::from("1969-12-31T23:59:59.25Z".parse::<jiff::Timestamp>().unwrap())
-                .to_string(),
+            DateTime::from(
+                "1969-12-31T23:59:59.25Z"
+                    .parse::<jiff::Timestamp>()
+                    .unwrap()
+            )
+            .to_string(),
             "1969-12-31T23:59:59.250Z"
         );
     }

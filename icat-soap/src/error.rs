@@ -346,9 +346,7 @@ fn tls_advice(problem: crate::tls::TlsProblem) -> &'static str {
         TlsProblem::NotTls => {
             "The server does not speak TLS there: use http:// in the URL, or check the port."
         }
-        _ => {
-            "If the server uses a private certificate authority, trust its CA certificate file."
-        }
+        _ => "If the server uses a private certificate authority, trust its CA certificate file.",
     }
 }
 

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::io::Write;
 
+use crate::entity_view::{EntityView, attr_text};
 use icat_soap::IcatError;
 use icat_soap::client::Session;
-use crate::entity_view::{EntityView, attr_text};
 use icat_soap::model::{Datafile, Investigation, Value};
 use serde::Serialize;
 

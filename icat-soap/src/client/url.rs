@@ -229,15 +229,27 @@ mod tests {
             "https://h:8181/ids/",
             " https://h:8181/ids?x=1#f ",
         ] {
-            assert_eq!(ids_url(given).unwrap().as_str(), "https://h:8181/ids/", "{given}");
+            assert_eq!(
+                ids_url(given).unwrap().as_str(),
+                "https://h:8181/ids/",
+                "{given}"
+            );
         }
-        assert_eq!(ids_url("https://h/proxy").unwrap().as_str(), "https://h/proxy/ids/");
         assert_eq!(
-            ids_url_beside("https://h:8181/ICATService/ICAT?wsdl").unwrap().as_str(),
+            ids_url("https://h/proxy").unwrap().as_str(),
+            "https://h/proxy/ids/"
+        );
+        assert_eq!(
+            ids_url_beside("https://h:8181/ICATService/ICAT?wsdl")
+                .unwrap()
+                .as_str(),
             "https://h:8181/ids/"
         );
         for bad in ["ftp://h/", "not a url", "https://u:p@h"] {
-            assert!(matches!(ids_url(bad), Err(IcatError::InvalidUrl { .. })), "{bad}");
+            assert!(
+                matches!(ids_url(bad), Err(IcatError::InvalidUrl { .. })),
+                "{bad}"
+            );
         }
     }
 
