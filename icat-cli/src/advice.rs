@@ -20,14 +20,23 @@ pub fn tls_advice(url: &str, problem: TlsProblem, detail: &str) -> String {
              section); only as a last resort, on a network you trust, skip the check with \
              --no-check-certificate (insecure)"
             .to_string(),
-        TlsProblem::WrongHost => format!(
-            "the server's certificate is for another host name ({detail}): use the name the \
-             certificate names in the URL (-w/url, --idsurl/idsurl)"
-        ),
-        TlsProblem::NotValidNow => format!(
-            "the server's certificate has expired or is not valid yet ({detail}): check this \
-             computer's clock, or tell the facility"
-        ),
+        TlsProblem::WrongHost => {
+            let names = quoted_names(detail.split("only valid for").nth(1).unwrap_or(""));
+            let names = if names.is_empty() {
+                let place = host_port(url);
+                let host = place.rsplit_once(':').map_or(place.as_str(), |(h, _)| h);
+                format!(" (not for {host})")
+            } else {
+                format!(" (it names {})", names.join(", "))
+            };
+            format!(
+                "the server's certificate is for another host name{names}: use the name the \
+                 certificate names in the URL (-w/url, --idsurl/idsurl)"
+            )
+        }
+        TlsProblem::NotValidNow => "the server's certificate has expired or is not valid yet: \
+             check this computer's clock, or tell the facility"
+            .to_string(),
         TlsProblem::NotTls => format!(
             "the server at {} answers plain http, not TLS: use http:// in the URL (-w/url, \
              --idsurl/idsurl)",
@@ -38,6 +47,19 @@ pub fn tls_advice(url: &str, problem: TlsProblem, detail: &str) -> String {
              (or caFile = FILE in the icat.cfg section)"
         ),
     }
+}
+
+/// The host names a TLS library's text quotes after "only valid for" (`DnsName("a.example")`, `"b.example"`), cleaned:
+/// the names without the library's notation.
+fn quoted_names(detail: &str) -> Vec<String> {
+    detail
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .map(|n| icat_soap::untrusted::clean_text(n, 253))
+        .filter(|n| !n.is_empty())
+        .take(8)
+        .collect()
 }
 
 /// The hint when an `http://` URL reached a server that speaks TLS (the answer is not HTTP, or
@@ -649,6 +671,32 @@ mod tests {
                 message: "jdoe may not read datafile 3".into(),
             }),
             None
+        );
+    }
+
+    #[test]
+    fn certificate_names_and_dates_in_plain_words() {
+        let host = tls_advice(
+            "https://127.0.0.1:1/ids",
+            TlsProblem::WrongHost,
+            "client error (Connect): invalid peer certificate: certificate not valid for name \
+             \"127.0.0.1\"; certificate is only valid for DnsName(\"wrong.example\")",
+        );
+        assert!(
+            host.contains("(it names wrong.example)") && !host.contains("DnsName"),
+            "{host}"
+        );
+        let expired = tls_advice(
+            "https://h/ids",
+            TlsProblem::NotValidNow,
+            "client error (Connect): invalid peer certificate: certificate expired: verification \
+             time 1796526581 (UNIX), but certificate is not valid after 1580515200",
+        );
+        assert!(
+            expired.contains("expired")
+                && !expired.contains("UNIX")
+                && !expired.contains("client error"),
+            "{expired}"
         );
     }
 

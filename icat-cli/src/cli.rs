@@ -25,7 +25,10 @@ use crate::output::Format;
          use the stored session for that server and user without changing the default. When there \
          is none, the command logs in for itself if it can get the password (--password-stdin, the \
          section's password, or a prompt on a terminal); otherwise it stops with \
-         `not logged in as USER at URL` (exit 3) and the `icat login ...` to run.\n\n",
+         `not logged in as USER at URL` (exit 3) and the `icat login ...` to run (whoami and \
+         logout never log in). -w URL without -u uses the default session if it is on that \
+         server, else the only stored session there; with several it asks for -u. -a or -u \
+         without -w mean that user on the default session's server.\n\n",
         crate::exit_codes_help!()
     )
 )]

@@ -411,7 +411,8 @@ pub fn resolve(
     let mut warnings = Vec::new();
     let mut merged: Option<BTreeMap<String, String>> = None;
     let mut password_file: Option<(usize, &ConfigFile)> = None;
-    let mut url_file: Option<(usize, &ConfigFile)> = None;
+    // Which file (read order, file) set each key of the section last.
+    let mut key_files: BTreeMap<String, (usize, &ConfigFile)> = BTreeMap::new();
     let mut ca_file_dir: Option<&Path> = None;
     if let Some(name) = &section {
         for (index, file) in files.iter().enumerate() {
@@ -420,8 +421,18 @@ pub fn resolve(
                     if values.contains_key("password") {
                         password_file = Some((index, file));
                     }
-                    if values.contains_key("url") {
-                        url_file = Some((index, file));
+                    for key in values.keys() {
+                        if let Some((_, earlier)) = key_files.insert(key.clone(), (index, file))
+                            && key != "password"
+                        {
+                            // A later file changes the section: said, so that a file in the
+                            // working directory cannot change it unnoticed.
+                            warnings.push(format!(
+                                "{} overrides `{key}` of section [{name}] set in {}",
+                                file.path.display(),
+                                earlier.path.display()
+                            ));
+                        }
                     }
                     if values.contains_key("cafile") {
                         ca_file_dir = file.path.parent();
@@ -449,14 +460,15 @@ pub fn resolve(
     let url_pick = pick(flags.url.as_ref(), env, "ICAT_SERVICE", file, "url");
     let url_source = url_pick.as_ref().map(|(_, s)| *s);
     let url = url_pick.map(|(v, _)| normalize_icat_url(&v));
-    let idsurl = pick(
+    let idsurl_pick = pick(
         flags.idsurl.as_ref(),
         env,
         "ICAT_DATA_SERVICE",
         file,
         "idsurl",
-    )
-    .map(|(v, _)| normalize_ids_url(&v));
+    );
+    let idsurl_source = idsurl_pick.as_ref().map(|(_, s)| *s);
+    let idsurl = idsurl_pick.map(|(v, _)| normalize_ids_url(&v));
     let auth = pick(flags.auth.as_ref(), env, "ICAT_AUTH", file, "auth").map(|(v, _)| v);
     let user = pick(flags.user.as_ref(), env, "ICAT_USER", file, "username");
     let (username, username_source) = match user {
@@ -470,42 +482,66 @@ pub fn resolve(
             None => false,
         };
     let file_password = file.and_then(|f| f.get("password")).cloned();
-    if let (Some(_), Some((_, pf))) = (&file_password, password_file)
-        && pf.readable_by_others
-    {
-        warnings.push(format!(
-            "{} holds a password and is readable by other users; run `chmod 600 {}`",
-            pf.path.display(),
-            pf.path.display()
-        ));
+    // Any file read that others may read and that holds a password in any section (or a
+    // misspelt `password` key, which is still a secret), not only the section in use.
+    if section.is_some() {
+        for f in files.iter().filter(|f| f.readable_by_others) {
+            let holds_password = parse_ini(f)?.iter().any(|(_, values)| {
+                values
+                    .keys()
+                    .any(|k| k == "password" || edit_distance(k, "password") <= 2)
+            });
+            if holds_password {
+                warnings.push(format!(
+                    "{} holds a password and is readable by other users; run `chmod 600 {}`",
+                    f.path.display(),
+                    f.path.display()
+                ));
+            }
+        }
     }
     let password = match (&file_password, username_source) {
         (Some(p), Some(Source::File)) if !prompt_pass => Some(Secret::new(p.clone())),
         _ => None,
     };
-    if password.is_some()
-        && url_source == Some(Source::File)
-        && let (Some((url_at, uf)), Some((password_at, pf)), Some(name)) =
-            (url_file, password_file, &section)
-        && url_at != password_at
-    {
-        let (u, p) = (uf.path.display(), pf.path.display());
-        if url_at > password_at {
-            // A file read later (e.g. ./icat.cfg in the working directory) would redirect the
-            // password kept in another file to a server that file does not name.
-            return Err(Failure::usage(
-                format!(
-                    "config section [{name}]: the password in {p} would be sent to the url set in {u}"
-                ),
-                format!(
-                    "put url and password in the same file, or remove url from [{name}] in {u} \
-                     (or give the server with -w URL)"
-                ),
-            ));
+    if let (Some(_), Some((password_at, pf)), Some(name)) = (&password, password_file, &section) {
+        let p = pf.path.display();
+        // A file read later (e.g. ./icat.cfg in the working directory) must not redirect the
+        // password kept in another file, or the session it buys, to a server (or for a user)
+        // that file does not name.
+        let sources = [
+            ("url", url_source, "-w URL"),
+            ("idsurl", idsurl_source, "--idsurl URL"),
+            ("username", username_source, "-u NAME"),
+        ];
+        for (key, source, flag) in sources {
+            let Some((at, kf)) = key_files.get(key).copied() else {
+                continue;
+            };
+            if source != Some(Source::File) || at == password_at {
+                continue;
+            }
+            let k = kf.path.display();
+            if at > password_at {
+                let what = match key {
+                    "username" => format!("for the user set in {k}"),
+                    "idsurl" => format!("(as the session it buys) to the IDS set in {k}"),
+                    _ => format!("to the url set in {k}"),
+                };
+                return Err(Failure::usage(
+                    format!("config section [{name}]: the password in {p} would be sent {what}"),
+                    format!(
+                        "put {key} and password in the same file, or remove {key} from [{name}] \
+                         in {k} (or give it with {flag})"
+                    ),
+                ));
+            }
+            if key == "url" {
+                warnings.push(format!(
+                    "config section [{name}]: the password from {p} is sent to the url from {k}"
+                ));
+            }
         }
-        warnings.push(format!(
-            "config section [{name}]: the password from {p} is sent to the url from {u}"
-        ));
     }
 
     let check_cert = match flags.check_cert {
@@ -902,8 +938,21 @@ mod tests {
         assert_eq!(s.warnings.len(), 1);
         assert!(s.warnings[0].contains("chmod 600"));
         f.contents = "[jdoe]\nurl = http://h\n".into();
-        let s = resolve(&flags, &env(&[]), &[f]).unwrap();
+        let s = resolve(&flags, &env(&[]), std::slice::from_ref(&f)).unwrap();
         assert!(s.warnings.is_empty());
+        // A password in another section, or a misspelt one, is a secret all the same.
+        for other in [
+            "[root]\npassword = hunter2\n",
+            "[root]\npasword = hunter2\n",
+        ] {
+            f.contents = format!("[jdoe]\nurl = http://h\n{other}");
+            let s = resolve(&flags, &env(&[]), std::slice::from_ref(&f)).unwrap();
+            assert!(
+                s.warnings.iter().any(|w| w.contains("chmod 600")),
+                "{other}: {:?}",
+                s.warnings
+            );
+        }
     }
 
     #[test]
@@ -1020,7 +1069,24 @@ mod tests {
             section: Some("jdoe".into()),
             ..Default::default()
         };
-        // ./icat.cfg overrides the url of a section whose password is in ~/.icat: refused.
+        // ./icat.cfg sets the url, IDS or user of a section whose password is in ~/.icat:
+        // refused.
+        for key in ["url", "idsurl", "username"] {
+            let files = [
+                file("/home/u/.icat/icat.cfg", JDOE),
+                file(
+                    "./icat.cfg",
+                    &format!("[jdoe]\n{key} = https://x.example.org\n"),
+                ),
+            ];
+            let err = resolve(&flags, &env(&[]), &files).unwrap_err();
+            assert!(
+                err.message.contains("/home/u/.icat/icat.cfg")
+                    && err.message.contains("./icat.cfg")
+                    && err.hint.as_deref().is_some_and(|h| h.contains(key)),
+                "{key}: {err}"
+            );
+        }
         let files = [
             file("/home/u/.icat/icat.cfg", JDOE),
             file(

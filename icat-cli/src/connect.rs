@@ -295,10 +295,17 @@ fn not_logged_in(
         login.push(format!("-s {section}"));
         login.extend(flags.auth.as_ref().map(|a| format!("-a {a}")));
         login.extend(flags.user.as_ref().map(|u| format!("-u {u}")));
-    } else if let Some(c) = chosen.filter(|c| !c.from_default) {
+    } else if let Some(c) = chosen {
+        // The default session's own login too: the exact command, not a bare `icat login`.
         login.push(format!("-w {}", redact_url(&c.url)));
         login.push(format!("-a {}", c.auth.as_deref().unwrap_or("AUTH")));
-        if c.username.is_some() || c.auth.is_none() {
+        // Only the anonymous authenticator goes without a user name.
+        if c.username.is_some()
+            || !c
+                .auth
+                .as_deref()
+                .is_some_and(|a| ANONYMOUS_AUTHENTICATORS.contains(&a))
+        {
             login.push(format!("-u {}", c.username.as_deref().unwrap_or("USER")));
         }
     }
@@ -324,50 +331,83 @@ pub fn choose(settings: &Settings, cache: &SessionCache) -> Result<Option<Chosen
         let Some(key) = default else {
             return Ok(None);
         };
-        let auth = settings.auth.clone().unwrap_or_else(|| key.auth.clone());
-        let username = settings
-            .username
-            .clone()
-            .unwrap_or_else(|| key.username.clone());
-        let same_user = auth == key.auth && username == key.username;
-        let entry = cache
-            .load(&key.url, &auth, &username)
-            .filter(|e| e.url == key.url);
-        return Ok(Some(Chosen {
-            url: key.url.clone(),
-            auth: Some(auth).filter(|a| !a.is_empty()),
-            username: Some(username).filter(|u| !u.is_empty()),
-            entry,
-            from_default: same_user,
-            server_user: same_user.then(|| key.server_user.clone()),
-        }));
+        let same_user = settings.auth.as_deref().is_none_or(|a| a == key.auth)
+            && settings
+                .username
+                .as_deref()
+                .is_none_or(|u| u == key.username);
+        if same_user {
+            let entry = cache
+                .load(&key.url, &key.auth, &key.username)
+                .filter(|e| e.url == key.url);
+            return Ok(Some(Chosen {
+                url: key.url.clone(),
+                auth: Some(key.auth.clone()).filter(|a| !a.is_empty()),
+                username: Some(key.username.clone()).filter(|u| !u.is_empty()),
+                entry,
+                from_default: true,
+                server_user: Some(key.server_user.clone()),
+            }));
+        }
+        // `-a`/`-u` for another user without `-w`: that user on the default session's server,
+        // never the default user's authenticator or name.
+        return on_server(settings, cache, key.url.clone(), None).map(Some);
     };
+    on_server(settings, cache, url, default).map(Some)
+}
+
+/// [`choose`] for a named server: a section's exact authenticator and user, or the stored
+/// session that has the `-a`/`-u` given (either may be left out). Without `-u`, the default
+/// session if it is on this server, else the only stored session that fits; several are
+/// ambiguous (which user would change with history) and refused.
+fn on_server(
+    settings: &Settings,
+    cache: &SessionCache,
+    url: String,
+    default: Option<crate::session_cache::DefaultKey>,
+) -> Result<Chosen, Failure> {
     let entry = if settings.section.is_some() {
         // A section names exactly one authenticator and user (none: anonymous).
         let auth = settings.auth.clone().unwrap_or_default();
         let username = settings.username.clone().unwrap_or_default();
         cache.load(&url, &auth, &username)
     } else {
-        // `-w`/`ICAT_SERVICE` with or without `-a`/`-u`: a stored session on this server that
-        // has the authenticator and user given (either may be left out): the default session if
-        // it is one, else the most recently used one.
         let fits = |auth: &str, username: &str| {
             settings.auth.as_deref().is_none_or(|a| a == auth)
                 && settings.username.as_deref().is_none_or(|u| u == username)
         };
-        default
+        match default
             .as_ref()
             .filter(|k| k.url == url && fits(&k.auth, &k.username))
             .and_then(|k| cache.load(&k.url, &k.auth, &k.username))
-            .or_else(|| {
-                cache
+        {
+            Some(entry) => Some(entry),
+            None => {
+                let mut fitting: Vec<CachedSession> = cache
                     .all()
                     .into_iter()
                     .map(|(_, s)| s)
-                    .find(|s| s.url == url && fits(&s.auth, &s.username))
-            })
+                    .filter(|s| s.url == url && fits(&s.auth, &s.username))
+                    .collect();
+                if fitting.len() > 1 {
+                    let mut users: Vec<String> =
+                        fitting.iter().map(|s| s.server_user.clone()).collect();
+                    users.sort();
+                    return Err(Failure::usage(
+                        format!(
+                            "{} stored sessions at {} fit ({}): which one is meant?",
+                            fitting.len(),
+                            redact_url(&url),
+                            users.join(", ")
+                        ),
+                        "add -u USER (and -a AUTH) to choose one",
+                    ));
+                }
+                fitting.pop()
+            }
+        }
     };
-    Ok(Some(Chosen {
+    Ok(Chosen {
         auth: settings
             .auth
             .clone()
@@ -381,7 +421,7 @@ pub fn choose(settings: &Settings, cache: &SessionCache) -> Result<Option<Chosen
         url,
         entry,
         from_default: false,
-    }))
+    })
 }
 
 /// The IDS URL facilities deploy next to ICAT: the same origin plus `/ids`.

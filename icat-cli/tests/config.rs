@@ -95,6 +95,15 @@ fn working_directory_file_overrides_home_file_and_explicit_file_wins() {
     write_private(&home.path().join("icat.cfg"), "[me]\nauth = db\n");
     let o = home.run(&["-s", "me", "login"]);
     assert!(ok(&o).contains("db/jdoe"));
+    // The override is said, naming both files.
+    assert!(
+        stderr(&o).contains(&format!(
+            "./icat.cfg overrides `auth` of section [me] set in {}",
+            home.path().join(".icat/icat.cfg").display()
+        )),
+        "{}",
+        stderr(&o)
+    );
     // -c names one file; other files are not read.
     let other = home.path().join("elsewhere.cfg");
     write_private(&other, &section("me", &sim.icat_url, &sim.ids_url, "acord"));

@@ -230,21 +230,32 @@ fn a_url_from_another_file_than_the_password_is_refused() {
         ),
     );
     ok(&home.run(&["-s", "jdoe", "login"]));
-    // The working directory is the home: ./icat.cfg is read after ~/.icat/icat.cfg.
-    std::fs::write(
-        home.path().join("icat.cfg"),
-        format!("[jdoe]\nurl = {}\n", other.icat_url),
-    )
-    .unwrap();
-    for args in [["-s", "jdoe", "login"], ["-s", "jdoe", "visits"]] {
-        let o = home.run(&args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
-        let err = stderr(&o);
-        assert!(
-            err.contains(&personal.display().to_string()) && err.contains("./icat.cfg"),
-            "{err}"
-        );
-        assert!(err.contains("password"), "{err}");
+    // The working directory is the home: ./icat.cfg is read after ~/.icat/icat.cfg. Neither
+    // the url, nor the IDS the session id goes to, nor the user may come from it.
+    for (key, value) in [
+        ("url", other.icat_url.as_str()),
+        ("idsurl", other.ids_url.as_str()),
+        ("username", "acord"),
+    ] {
+        std::fs::write(
+            home.path().join("icat.cfg"),
+            format!("[jdoe]\n{key} = {value}\n"),
+        )
+        .unwrap();
+        for args in [
+            vec!["-s", "jdoe", "login"],
+            vec!["-s", "jdoe", "status", "SIM000001"],
+        ] {
+            let o = home.run(&args);
+            assert_eq!(o.status.code(), Some(2), "{key} {args:?}: {}", stderr(&o));
+            let err = stderr(&o);
+            assert!(
+                err.contains(&personal.display().to_string())
+                    && err.contains("./icat.cfg")
+                    && err.contains(&format!("put {key} and password in the same file")),
+                "{key}: {err}"
+            );
+        }
     }
     // The other server never saw a login: its only session is none.
     ok(&home.run(&["-w", &sim.icat_url, "whoami"]));

@@ -419,3 +419,62 @@ fn a_wrong_ids_url_is_named_as_such() {
         "{first}"
     );
 }
+
+/// `-w URL` without `-u` where several users have stored sessions (none of them the default)
+/// is refused as ambiguous instead of taking whoever was used last.
+#[test]
+fn a_server_with_several_stored_users_needs_u() {
+    let (a, b) = two_sims();
+    let home = Home::new();
+    login(&home, &a, "ahau");
+    login(&home, &a, "acord");
+    login(&home, &b, "jdoe");
+    let o = home.run(&["-w", &a.icat_url, "whoami"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("2 stored sessions")
+            && err.contains("db/acord, db/ahau")
+            && err.contains("-u USER"),
+        "{err}"
+    );
+    let out = ok(&home.run(&["-w", &a.icat_url, "-u", "ahau", "whoami"]));
+    assert!(out.contains("db/ahau"), "{out}");
+    // The default session's server: the default, whatever else is stored there.
+    login(&home, &b, "rbeck");
+    let out = ok(&home.run(&["-w", &b.icat_url, "whoami"]));
+    assert!(out.contains("db/rbeck"), "{out}");
+}
+
+/// `-a`/`-u` without `-w` mean another user on the default session's server; the advice never
+/// borrows the default user's name or authenticator. An ended default session's advice is the
+/// exact login.
+#[test]
+fn one_off_auth_or_user_never_borrow_the_default_users_parts() {
+    let sim = start_sim(SPEC, false, Duration::ZERO);
+    let home = Home::new();
+    common::login_with(&home, &sim, "simple", "root");
+    let url = sim.icat_url.as_str();
+    let o = home.run(&["-a", "db", "whoami"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("run icat login -w {url} -a db -u USER")),
+        "{}",
+        stderr(&o)
+    );
+    let o = home.run(&["-u", "acord", "whoami"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("run icat login -w {url} -a AUTH -u acord")),
+        "{}",
+        stderr(&o)
+    );
+    expire_on_server(&session_file_of(&home, url, "simple/root"));
+    let o = home.run(&["visits"]);
+    assert_not_logged_in(&o);
+    assert!(
+        stderr(&o).contains(&format!("run icat login -w {url} -a simple -u root")),
+        "{}",
+        stderr(&o)
+    );
+}
