@@ -437,6 +437,11 @@ fn find_pages_with_search_after_on_demand_and_sums_facets() {
         t.contains("InvestigationInstrument.instrument.name: ZOOM 3, ALF 3"),
         "{t}"
     );
+    // What the counts cover is said: the hits shown, instrument counts by visit (ICAT's).
+    assert!(
+        t.contains("facet counts over the 6 hits shown (InvestigationInstrument: their visits)"),
+        "{t}"
+    );
     let csv = ok(&s
         .home
         .run(&["find", "x", "--datafiles", "--facets", "--csv"]));
