@@ -74,7 +74,17 @@ fn reference(sel: &SelectionArgs) -> Result<Option<Reference>, Failure> {
     if let Some(id) = sel.collection {
         return Ok(Some(Reference::Collection(id)));
     }
-    let Some(doi) = sel.visit.as_deref().and_then(resolve::parse_doi) else {
+    let Some(text) = sel.visit.as_deref() else {
+        return Ok(None);
+    };
+    let Some(doi) = resolve::parse_doi(text) else {
+        if resolve::after_doi_prefix(text).is_some() {
+            let shown: String = text.chars().take(80).filter(|c| !c.is_control()).collect();
+            return Err(Failure::usage(
+                format!("{shown:?} is not a valid DOI"),
+                "a DOI is 10.PREFIX/SUFFIX, e.g. doi:10.5286/ISIS.E.12345 or https://doi.org/10.5286/ISIS.E.12345",
+            ));
+        }
         return Ok(None);
     };
     if !sel.dataset.is_empty() {
@@ -127,6 +137,37 @@ struct Selected {
     target: Target,
     described: String,
     resolved: Option<Resolved>,
+    /// For an id list: the ids the catalogue does not show this user, as `KIND ID`, and how
+    /// many ids the list held; the command ends with exit 4 naming them after doing the rest.
+    missing: Option<(Vec<String>, usize)>,
+}
+
+impl Selected {
+    /// The not-found failure for ids of the list that were left out, if any.
+    fn missing_failure(&self) -> Option<Failure> {
+        let (missing, total) = self.missing.as_ref().filter(|(m, _)| !m.is_empty())?;
+        const SHOWN: usize = 20;
+        let mut named = missing
+            .iter()
+            .take(SHOWN)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if missing.len() > SHOWN {
+            named.push_str(&format!(" and {} more", missing.len() - SHOWN));
+        }
+        Some(Failure::not_found(
+            format!(
+                "{} of {total} ids not found or not readable: {named}",
+                missing.len()
+            ),
+            if missing.len() == *total {
+                "check the ids (`icat show`), or ask the facility for access"
+            } else {
+                "the other ids were handled; check these ids (`icat show`), or ask the facility for access"
+            },
+        ))
+    }
 }
 
 async fn resolve_pending(
@@ -143,6 +184,7 @@ async fn resolve_pending(
                 target: resolved.target.clone(),
                 described: r.describe(),
                 resolved: Some(resolved),
+                missing: None,
             }
         }
         Pending::Ids(list) => {
@@ -152,16 +194,32 @@ async fn resolve_pending(
                 list.datasets.len(),
                 list.datafiles.len()
             );
+            let (present, missing) = list.split_missing(&conn.session).await?;
+            // Nothing left to act on: say so now rather than with an empty selection.
+            if present.is_empty() {
+                let all = Selected {
+                    target: Target::Datafiles(Vec::new()),
+                    described,
+                    resolved: None,
+                    missing: Some((missing, list.len())),
+                };
+                return Err(all.missing_failure().map_or_else(
+                    || anyhow::anyhow!("the id list selected nothing"),
+                    anyhow::Error::from,
+                ));
+            }
             Selected {
-                target: list.to_target(&conn.session).await?,
+                target: present.to_target(&conn.session).await?,
                 described,
                 resolved: None,
+                missing: Some((missing, list.len())),
             }
         }
         Pending::Plain(t) => Selected {
             target: t,
             described: describe_plain(sel),
             resolved: None,
+            missing: None,
         },
     })
 }
@@ -340,6 +398,7 @@ async fn find_command(
             found.hits.len()
         ),
         resolved: None,
+        missing: None,
     };
     let bag = args
         .manifest
@@ -444,6 +503,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
             conn.announce(&ctx.reporter, "downloading from");
             let selected = resolve_pending(&conn, pending, &args.selection, &ctx.reporter).await?;
+            let missing = selected.missing_failure();
             let bag = args
                 .manifest
                 .then(|| bag_request(&selected, &args.output, args.manifest_algorithm))
@@ -464,6 +524,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 ..download::DownloadRequest::new(selected.target, dest)
             };
             execute_download(&ctx, &conn, &req, args.dry_run, args.json, out).await?;
+            if let Some(failure) = missing {
+                return Err(failure.into());
+            }
         }
         Command::Find(args) => find_command(&ctx, args, out).await?,
         Command::Status(args) => {
@@ -472,6 +535,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let selected = resolve_pending(&conn, pending, &args.selection, &ctx.reporter).await?;
             let rows = archive::status_rows(&conn, &selected.target).await?;
             archive::print_status(&rows, args.format.format(), out)?;
+            if let Some(failure) = selected.missing_failure() {
+                return Err(failure.into());
+            }
         }
         Command::Restore(args) => {
             let pending = pending(&ctx, &args.selection)?;
@@ -487,6 +553,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 out,
             )
             .await?;
+            if let Some(failure) = selected.missing_failure() {
+                return Err(failure.into());
+            }
         }
         Command::Upload(args) => {
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;

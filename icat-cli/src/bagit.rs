@@ -213,6 +213,41 @@ pub fn write_bag(
     Ok(written)
 }
 
+/// Up to `limit` entries under `payload` (a bag's `data/`) that are not in `expected`, skipping
+/// the folder `skip` (the download's work folder): a bag written now would leave them out of
+/// its manifest and fail validation. A missing `payload` has none.
+pub fn stray_payload_files(
+    payload: &Path,
+    expected: &std::collections::BTreeSet<PathBuf>,
+    skip: &Path,
+    limit: usize,
+) -> std::io::Result<Vec<PathBuf>> {
+    let mut strays = Vec::new();
+    let mut folders = vec![payload.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let entries = match std::fs::read_dir(&folder) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if path == skip {
+                continue;
+            }
+            if std::fs::symlink_metadata(&path)?.is_dir() {
+                folders.push(path);
+            } else if !expected.contains(&path) {
+                strays.push(path);
+                if strays.len() >= limit {
+                    return Ok(strays);
+                }
+            }
+        }
+    }
+    Ok(strays)
+}
+
 /// Writes through a temporary file and a rename, so a bag never holds half a tag file.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();

@@ -1,6 +1,7 @@
 //! The stable id list that `icat find --ids` prints and `icat download -` (or `--from-stdin`)
 //! reads: one `KIND ID` per line (`investigation 12`, `dataset 345`, `datafile 6789`), a bare
-//! number meaning a datafile; blank lines and `#` comments are ignored.
+//! number meaning a datafile; blank lines and `#` comments (whole lines, or after an id) are
+//! ignored.
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -36,8 +37,8 @@ impl IdList {
     pub fn parse(text: &str) -> Result<IdList, String> {
         let mut list = IdList::default();
         for (n, raw) in text.lines().enumerate() {
-            let l = raw.trim();
-            if l.is_empty() || l.starts_with('#') {
+            let l = raw.split_once('#').map_or(raw, |(before, _)| before).trim();
+            if l.is_empty() {
                 continue;
             }
             let bad = || {
@@ -101,6 +102,55 @@ impl IdList {
         Ok(list)
     }
 
+    /// The list split into the ids this user can see in the catalogue and those it cannot (no
+    /// such entity, or not readable), the latter as `KIND ID` lines in list order; found with id
+    /// searches in bounded IN lists.
+    pub async fn split_missing(&self, session: &Session) -> anyhow::Result<(IdList, Vec<String>)> {
+        let mut present = IdList::default();
+        let mut missing = Vec::new();
+        for (entity, kind, set, kept) in [
+            (
+                "Investigation",
+                "investigation",
+                &self.investigations,
+                &mut present.investigations,
+            ),
+            ("Dataset", "dataset", &self.datasets, &mut present.datasets),
+            (
+                "Datafile",
+                "datafile",
+                &self.datafiles,
+                &mut present.datafiles,
+            ),
+        ] {
+            let all: Vec<i64> = set.iter().copied().collect();
+            for chunk in all.chunks(MAX_IN_VALUES) {
+                let q = Query::new(entity)
+                    .select("id")
+                    .filter(Condition::is_in("id", chunk.iter().copied()))
+                    .order_by("id");
+                let found: BTreeSet<i64> = catalog::all_pages(session, &q, catalog::PAGE)
+                    .await?
+                    .iter()
+                    .filter_map(|v| catalog::int(Some(v)))
+                    .collect();
+                for &id in chunk {
+                    if found.contains(&id) {
+                        kept.insert(id);
+                    } else {
+                        missing.push(line(kind, id));
+                    }
+                }
+            }
+        }
+        Ok((present, missing))
+    }
+
+    /// How many ids the list holds.
+    pub fn len(&self) -> usize {
+        self.investigations.len() + self.datasets.len() + self.datafiles.len()
+    }
+
     /// The selection the ids make: one kind stays as it is; a mix becomes the datafiles of all
     /// of them (found with id searches in bounded IN lists).
     pub async fn to_target(&self, session: &Session) -> anyhow::Result<Target> {
@@ -162,6 +212,13 @@ mod tests {
             IdList::parse(&line("dataset", 9)).unwrap().datasets.len(),
             1
         );
+    }
+
+    #[test]
+    fn a_comment_after_an_id_is_ignored() {
+        let l = IdList::parse("dataset 84 # c\n85# from find\n  # indented comment\n").unwrap();
+        assert_eq!(l.datasets.iter().copied().collect::<Vec<_>>(), [84]);
+        assert_eq!(l.datafiles.iter().copied().collect::<Vec<_>>(), [85]);
     }
 
     #[test]

@@ -32,12 +32,13 @@ impl Reference {
     }
 }
 
-/// The DOI in `doi:10.x/y`, `https://doi.org/10.x/y` or `https://dx.doi.org/10.x/y` (case of
-/// the prefix ignored); `None` for anything else.
-pub fn parse_doi(text: &str) -> Option<String> {
+/// The text after a DOI prefix (`doi:`, `https://doi.org/`, `http://doi.org/`,
+/// `https://dx.doi.org/`, case ignored), whether or not a valid DOI follows; `None` when the
+/// text has no such prefix.
+pub fn after_doi_prefix(text: &str) -> Option<&str> {
     let t = text.trim();
     let lower = t.to_ascii_lowercase();
-    let rest = [
+    [
         "doi:",
         "https://doi.org/",
         "http://doi.org/",
@@ -45,8 +46,13 @@ pub fn parse_doi(text: &str) -> Option<String> {
     ]
     .iter()
     .find(|p| lower.starts_with(*p))
-    .map(|p| &t[p.len()..])?;
-    let rest = rest.trim();
+    .map(|p| t[p.len()..].trim())
+}
+
+/// The DOI in `doi:10.x/y`, `https://doi.org/10.x/y` or `https://dx.doi.org/10.x/y` (case of
+/// the prefix ignored); `None` for anything else.
+pub fn parse_doi(text: &str) -> Option<String> {
+    let rest = after_doi_prefix(text)?;
     // A DOI is "10.<registrant>/<suffix>" with a non-empty suffix.
     let (prefix, suffix) = rest.split_once('/')?;
     (prefix.starts_with("10.") && prefix.len() > 3 && !suffix.is_empty()).then(|| rest.to_string())
@@ -263,5 +269,8 @@ mod tests {
         assert_eq!(parse_doi("doi:10./x"), None);
         assert_eq!(parse_doi("doi:10.1/"), None);
         assert_eq!(parse_doi("V1"), None);
+        assert_eq!(after_doi_prefix("doi:%"), Some("%"));
+        assert_eq!(after_doi_prefix("HTTPS://doi.org/"), Some(""));
+        assert_eq!(after_doi_prefix("V1"), None);
     }
 }

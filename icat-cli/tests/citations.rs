@@ -361,3 +361,110 @@ fn download_reads_an_id_list_from_standard_input() {
     let o = run_stdin(&home, &["download", "-"], "\n# nothing\n");
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// Review finding S1: ids in the list that do not exist (or may not be read) are named and
+/// exit 4, while the rest is still downloaded; a list of only such ids fails before anything.
+#[test]
+fn download_names_ids_of_the_list_that_are_not_found_and_exits_4() {
+    let (_sim, home, ds) = setup();
+    let dest = home.path().join("some");
+    // One kind (datasets) and a mix of kinds take different paths: both are checked.
+    for (n, input) in [
+        format!("dataset {}\ndataset 999999\n", ds[0].0),
+        format!(
+            "dataset {}\ndataset 999999\ndatafile 888888\ninvestigation 777777\n",
+            ds[0].0
+        ),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let out = dest.join(n.to_string());
+        let o = run_stdin(
+            &home,
+            &["download", "-", "--json", "-o", out.to_str().unwrap()],
+            input,
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(4), "{err}");
+        let total = input.lines().count();
+        assert!(
+            err.contains(&format!(
+                "{} of {total} ids not found or not readable: ",
+                total - 1
+            )) && err.contains("dataset 999999"),
+            "{err}"
+        );
+        if n == 1 {
+            assert!(
+                err.contains("datafile 888888") && err.contains("investigation 777777"),
+                "{err}"
+            );
+        }
+        // The dataset that exists was downloaded all the same.
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let mut got: Vec<i64> = doc["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_i64().unwrap())
+            .collect();
+        got.sort();
+        assert_eq!(got, sorted(ds[0].1.clone()), "{input}");
+        assert_eq!(files_under(&out).len(), 2, "{input}");
+    }
+    // Only unknown ids: exit 4 naming them, nothing written.
+    let none = dest.join("none");
+    let o = run_stdin(
+        &home,
+        &["download", "-", "-o", none.to_str().unwrap()],
+        "dataset 999999\n",
+    );
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 of 1 ids not found or not readable: dataset 999999"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!none.exists() || files_under(&none).is_empty());
+}
+
+/// Review finding S6: `doi:` prefixes without a DOI after them are not visit names.
+#[test]
+fn show_says_a_doi_prefix_without_a_doi_is_not_a_valid_doi() {
+    let (_sim, home, _ds) = setup();
+    for text in ["doi:%", "doi:", "doi:_", "https://doi.org/", "DOI:11.1/x"] {
+        let o = home.run(&["show", text]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{text}: {err}");
+        assert!(
+            err.contains("is not a valid DOI") && err.contains("10.PREFIX/SUFFIX"),
+            "{text}: {err}"
+        );
+        assert!(!err.contains("no visit"), "{text}: {err}");
+    }
+}
+
+/// Review finding B1: a second selection into an existing bag would write a manifest and
+/// Payload-Oxum covering only its own files (an invalid bag): refused before any byte, the
+/// old bag left valid; the same selection again is still a rerun.
+#[test]
+fn manifest_into_a_bag_of_another_selection_is_refused() {
+    let (_sim, home, _ds) = setup();
+    let bag = home.path().join("bag");
+    let bag_arg = bag.to_str().unwrap();
+    ok(&home.run(&["download", "SIM000001", "--manifest", "-o", bag_arg]));
+    let before = files_under(&bag.join("data")).len();
+    let o = home.run(&["download", "SIM000002", "--manifest", "-o", bag_arg]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("already holds data this selection does not download")
+            && err.contains("new, empty -o folder"),
+        "{err}"
+    );
+    assert_eq!(files_under(&bag.join("data")).len(), before);
+    check_bag(&bag);
+    ok(&home.run(&["download", "SIM000001", "--manifest", "-o", bag_arg]));
+    check_bag(&bag);
+}

@@ -499,6 +499,9 @@ pub async fn run(
             )
         })
         .collect();
+    if req.bag.is_some() {
+        refuse_foreign_payload(&plan.dest, &work, &targets)?;
+    }
     let needed = crate::destination::still_needed(
         targets
             .iter()
@@ -561,6 +564,50 @@ pub async fn run(
         }
     }
     Ok(report)
+}
+
+/// `--manifest` into a bag whose `data/` already holds files this download does not write
+/// (another selection's bag): the new manifest would leave them out and the bag would fail
+/// validation, so refuse before the first byte. A rerun of the same selection is fine.
+fn refuse_foreign_payload(
+    payload: &std::path::Path,
+    work: &std::path::Path,
+    targets: &[(PathBuf, PathBuf, Option<u64>)],
+) -> Result<(), Failure> {
+    const SHOWN: usize = 5;
+    let expected: BTreeSet<PathBuf> = targets.iter().map(|(p, _, _)| p.clone()).collect();
+    let strays =
+        crate::bagit::stray_payload_files(payload, &expected, work, SHOWN + 1).map_err(|e| {
+            Failure::new(
+                ExitKind::Other,
+                format!("cannot read {} to check the bag: {e}", payload.display()),
+                "check the -o folder, or give --manifest a new, empty -o folder",
+            )
+        })?;
+    if strays.is_empty() {
+        return Ok(());
+    }
+    let root = payload.parent().unwrap_or(payload);
+    let mut named: Vec<String> = strays
+        .iter()
+        .take(SHOWN)
+        .map(|p| {
+            let rel = p.strip_prefix(root).unwrap_or(p).display().to_string();
+            rel.chars().filter(|c| !c.is_control()).collect()
+        })
+        .collect();
+    if strays.len() > SHOWN {
+        named.push("...".to_string());
+    }
+    Err(Failure::usage(
+        format!(
+            "{} already holds data this selection does not download ({}): a --manifest bag \
+             written there would not cover it",
+            root.display(),
+            named.join(", ")
+        ),
+        "give --manifest a new, empty -o folder (one bag per selection), or remove the old bag first",
+    ))
 }
 
 /// Writes the tag files of a finished download's bag. A file whose digest the engine did not
