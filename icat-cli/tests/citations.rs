@@ -445,26 +445,28 @@ fn show_says_a_doi_prefix_without_a_doi_is_not_a_valid_doi() {
     }
 }
 
-/// Review finding B1: a second selection into an existing bag would write a manifest and
-/// Payload-Oxum covering only its own files (an invalid bag): refused before any byte, the
-/// old bag left valid; the same selection again is still a rerun.
+/// Review finding B1, the case a bag-info check cannot see: `data/` already holds files this
+/// selection does not download (no bag yet, or put there by hand). A bag written around them
+/// would fail Payload-Oxum validation: refused before any byte; without them it is a bag.
 #[test]
-fn manifest_into_a_bag_of_another_selection_is_refused() {
+fn manifest_into_a_folder_whose_data_holds_other_files_is_refused() {
     let (_sim, home, _ds) = setup();
     let bag = home.path().join("bag");
     let bag_arg = bag.to_str().unwrap();
-    ok(&home.run(&["download", "SIM000001", "--manifest", "-o", bag_arg]));
-    let before = files_under(&bag.join("data")).len();
-    let o = home.run(&["download", "SIM000002", "--manifest", "-o", bag_arg]);
+    std::fs::create_dir_all(bag.join("data/old")).unwrap();
+    std::fs::write(bag.join("data/old/notes.txt"), "mine\n").unwrap();
+    let o = home.run(&["download", "SIM000001", "--manifest", "-o", bag_arg]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
         err.contains("already holds data this selection does not download")
+            && err.contains("data/old/notes.txt")
             && err.contains("new, empty -o folder"),
         "{err}"
     );
-    assert_eq!(files_under(&bag.join("data")).len(), before);
-    check_bag(&bag);
+    assert_eq!(files_under(&bag.join("data")).len(), 1);
+    assert!(!bag.join("bag-info.txt").exists());
+    std::fs::remove_dir_all(bag.join("data/old")).unwrap();
     ok(&home.run(&["download", "SIM000001", "--manifest", "-o", bag_arg]));
     check_bag(&bag);
 }
