@@ -321,6 +321,12 @@ pub fn icat_message(e: &IcatError) -> Option<String> {
                 ),
             }
         }
+        IcatError::AnswerTimeout { url, after } => format!(
+            "the answer from {} began to arrive but was not complete within {after:?}, the time \
+             allowed for one request; the server is sending it very slowly or stalled: retry \
+             later or narrow the query (--read-timeout only bounds the pauses between reads)",
+            redact_url(url)
+        ),
         IcatError::Timeout { url, after } => format!(
             "no answer from {url} within {after:?}; the server may be busy or unreachable: retry, \
              narrow the query, or raise --read-timeout (readTimeout in icat.cfg)"

@@ -455,6 +455,9 @@ fn datafiles_named_like_temporary_files_or_colliding_in_case_download_apart() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("differ only in letter case"), "{err}");
+    // Review: the summary said "run the same command again to retry", which cannot help.
+    assert!(err.contains("a rerun cannot help"), "{err}");
+    assert!(!err.contains("run the same command again"), "{err}");
     assert!(!dest.join(&dir).join("A.dat").exists() && !dest.join(&dir).join("a.dat").exists());
     assert!(dest.join(&dir).join("x.part").exists());
 }
@@ -661,4 +664,36 @@ fn files_of_unknown_size_are_bounded_by_what_the_answer_declares() {
             "{p}: {len} bytes written past the declared 3000"
         );
     }
+}
+
+/// Review: a run whose every datafile was refused for its name ended "(the other files were
+/// downloaded)" though none was; and a datafile name carrying a right-to-left override
+/// (`U+202E txt.exe`, shown by file managers as `exe.txt`) was written to disk. Both names are
+/// refused per file, nothing is written, and the summary claims no other downloads.
+#[test]
+fn names_that_lie_or_cannot_be_paths_are_refused_and_the_summary_claims_nothing_else() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=2,size=1KiB",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let files = datafiles(&home, "SIM000001");
+    for (f, name) in files.iter().zip(["..", "\u{202e}txt.exe"]) {
+        sim.sql(&format!(
+            r#"UPDATE "Datafile" SET "name" = '{name}' WHERE "id" = {}"#,
+            f.id
+        ));
+    }
+    let dest = home.path().join("out");
+    let o = home.run(&["download", "SIM000001", "-o", dest.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(5), "{err}");
+    assert!(err.contains("2 of 2 files failed (0 downloaded"), "{err}");
+    assert!(err.contains("ask the facility to rename them"), "{err}");
+    assert!(!err.contains("the other files were downloaded"), "{err}");
+    assert!(err.contains("bidirectional"), "{err}");
+    assert!(!err.contains('\u{202e}'), "{err}");
+    assert!(files_under(&dest).is_empty(), "{:?}", files_under(&dest));
 }

@@ -124,6 +124,18 @@ pub enum IcatError {
         /// The configured timeout.
         after: Duration,
     },
+    /// The answer began to arrive but was not complete when the time allowed for one request ran
+    /// out: the server sends it very slowly (or stalled after starting). Not a pause longer than
+    /// the read timeout, which would be [`IcatError::Timeout`].
+    #[error(
+        "the answer from {url} began to arrive but was not complete within {after:?}, the time allowed for one request; the server is sending it very slowly or stalled. Retry later or narrow the query; if the server is known to be this slow, raise the request timeout."
+    )]
+    AnswerTimeout {
+        /// The endpoint called.
+        url: String,
+        /// The request time limit.
+        after: Duration,
+    },
     /// The TLS handshake or certificate check failed. What failed is the
     /// [`source`](std::error::Error::source) (the `reqwest::Error`, whose own chain reaches the
     /// rustls/webpki error), not repeated in the `Display` text.

@@ -169,13 +169,22 @@ fn dataset_page(ids: std::ops::Range<i64>) -> String {
     .collect()
 }
 
+/// The answer to a COUNT search: `n`.
+fn counted(n: u64) -> String {
+    format!(
+        r#"<return xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" xsi:type="xs:long">{n}</return>"#
+    )
+}
+
 /// Finding 5 (library side): an ICAT that ignores the LIMIT offset and always answers the same
 /// full page. Before, `search_stream` asked forever (the CLI reached 10.4 GB); now the second
-/// page, a repeat of the first, ends it with a typed error.
+/// page, a repeat of the first, ends it with a typed error (after the COUNT made first, which
+/// here says 100).
 #[tokio::test]
 async fn a_server_ignoring_the_limit_offset_cannot_page_forever() {
     let server = Replay::start(|rec, _| match rec.operation().as_str() {
         "login" => answer("login", "<return>sid-0123456789</return>"),
+        "search" if rec.body.contains("COUNT(") => answer("search", &counted(100)),
         "search" => answer("search", &dataset_page(1..4)),
         _ => answer("getRemainingMinutes", "<return>120.0</return>"),
     })
@@ -212,7 +221,57 @@ async fn a_server_ignoring_the_limit_offset_cannot_page_forever() {
         .iter()
         .filter(|r| r.operation() == "search")
         .count();
-    assert_eq!(searches, 2);
+    assert_eq!(searches, 3, "one COUNT and two pages");
+}
+
+/// Finding 5, fresh pages of entities: a server that ignores the offset and answers every page
+/// with datasets never seen before (new ids each time) is not caught by repetition. Before,
+/// the library searched a COUNT only for plain values, so this stream never ended; now the
+/// COUNT made first (10 in pages of 3) bounds it like value pages: the sixth page is refused.
+#[tokio::test]
+async fn endless_fresh_entity_pages_stop_at_the_counted_total() {
+    let server = Replay::start(|rec, n| match rec.operation().as_str() {
+        "login" => answer("login", "<return>sid-0123456789</return>"),
+        "search" if rec.body.contains("COUNT(") => answer("search", &counted(10)),
+        "search" => {
+            let first = 1 + 3 * n as i64;
+            answer("search", &dataset_page(first..first + 3))
+        }
+        _ => answer("getRemainingMinutes", "<return>120.0</return>"),
+    })
+    .await;
+    let client = Client::new(&server.url).expect("client");
+    let session = client.login("db", &creds()).await.expect("login");
+    let query = Query::new("Dataset").order_by("id");
+    let mut stream = Box::pin(session.search_stream(&query, 3).expect("stream"));
+    let mut received = 0;
+    let err = loop {
+        match stream.try_next().await {
+            Ok(Some(_)) => {
+                received += 1;
+                assert!(received <= 300, "paging did not stop");
+            }
+            Ok(None) => panic!("the stream ended without noticing"),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(err, IcatError::EndlessPaging { pages: 6, .. }),
+        "{err:?}"
+    );
+    assert_eq!(received, 15);
+    let searches: Vec<String> = server
+        .recorded()
+        .iter()
+        .filter(|r| r.operation() == "search")
+        .map(|r| r.body.clone())
+        .collect();
+    assert_eq!(searches.len(), 7, "one COUNT and six pages");
+    assert!(
+        searches[0].contains("SELECT COUNT(d) FROM Dataset d"),
+        "{}",
+        searches[0]
+    );
 }
 
 /// A page of three string values no page has had before (`n` numbers the request).

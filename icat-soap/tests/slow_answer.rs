@@ -1,7 +1,8 @@
 //! A hostile ICAT that sends its SOAP answer a byte at a time (issue 14, finding 6: "the
 //! whole-operation timeout must cover decoding"): each byte comes well within the read
 //! timeout, so only the operation timeout can end the call, and it does, with a typed
-//! `IcatError::Timeout` naming the operation timeout, not a hang.
+//! `IcatError::Timeout` naming the operation timeout, not a hang; without one, the request
+//! timeout ends it, named as such (`IcatError::AnswerTimeout`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -81,6 +82,44 @@ async fn an_answer_trickling_in_is_ended_by_the_operation_timeout() {
     );
     assert!(sent.load(Ordering::SeqCst) < MOST_BYTES);
     // The connection is dropped with the call: the server's next write fails.
+    for _ in 0..500 {
+        if hung_up.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        hung_up.load(Ordering::SeqCst),
+        "the client kept the connection"
+    );
+}
+
+/// Review: with only the request timeout (here 2 s; 120 s by default) and a read timeout the
+/// bytes keep within (30 s), an answer trickling in ended with "no answer within 30 s ... raise
+/// the read timeout": the wrong limit and the wrong knob. It is `AnswerTimeout`, naming the
+/// request limit that ran out while the answer was arriving.
+#[tokio::test]
+async fn an_answer_outlasting_the_request_timeout_names_that_limit() {
+    let (url, _sent, hung_up) = trickling().await;
+    let client = Client::builder(&url)
+        .timeout(Duration::from_secs(2))
+        .read_timeout(Duration::from_secs(30))
+        .retry(RetryPolicy::none())
+        .build()
+        .expect("client");
+    let creds = Credentials::new().with("username", "u");
+    // A guard against a hang, not a timing threshold: the assertion is on the error.
+    let err = tokio::time::timeout(Duration::from_secs(150), client.login("db", &creds))
+        .await
+        .expect("the call hung past the request timeout")
+        .unwrap_err();
+    assert!(
+        matches!(err, IcatError::AnswerTimeout { after, .. } if after == Duration::from_secs(2)),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("was not complete within 2s"), "{text}");
+    assert!(!text.contains("no answer"), "{text}");
     for _ in 0..500 {
         if hung_up.load(Ordering::SeqCst) {
             break;

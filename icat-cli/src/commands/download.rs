@@ -877,8 +877,16 @@ fn report(
             "download those datafiles without --zip (each is then fetched on its own and \
              verified), and report the broken zip to the facility"
         } else if all(|e| matches!(e, IdsError::UnsafeName { .. })) {
-            "the catalogue names of those datafiles cannot be local file names; ask the facility \
-             to rename them (the other files were downloaded)"
+            if downloaded + skipped > 0 {
+                "the catalogue names of those datafiles cannot be local file names; ask the \
+                 facility to rename them (the other files were downloaded)"
+            } else {
+                "the catalogue names of those datafiles cannot be local file names; ask the \
+                 facility to rename them"
+            }
+        } else if all(|e| matches!(e, IdsError::NameCollision { .. })) {
+            "a rerun cannot help: download the colliding datafiles separately (e.g. with --match) \
+             into different directories, or ask the facility to rename them"
         } else if all(IdsError::is_transient) {
             "the IDS is unreachable: run the same command again when it is back (finished files \
              are kept, partial ones resume)"

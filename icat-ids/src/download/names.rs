@@ -90,6 +90,14 @@ fn check_component(whole: &str, c: &str) -> Result<(), IdsError> {
     if c.chars().any(|ch| ch.is_control()) {
         return Err(unsafe_name(whole, "control character"));
     }
+    // A right-to-left override and its kin make a file manager show `<RLO>txt.exe` as
+    // `exe.txt`: a name that lies about itself (issue 14 review).
+    if c.chars().any(icat_soap::untrusted::is_bidi_control) {
+        return Err(unsafe_name(
+            whole,
+            "bidirectional formatting character (it changes how the name is shown)",
+        ));
+    }
     if c.contains('\\') {
         return Err(unsafe_name(whole, "backslash (Windows path separator)"));
     }
@@ -224,6 +232,8 @@ mod tests {
             ("a/c:x", "drive"),
             ("a\0b", "NUL"),
             ("a\nb", "control"),
+            ("d/\u{202e}txt.exe", "bidirectional override"),
+            ("\u{2067}x/y", "bidirectional isolate"),
             ("a\\..\\b", "backslash"),
             ("\\\\server\\share", "absolute"),
             ("", "empty"),

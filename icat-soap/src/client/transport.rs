@@ -42,6 +42,7 @@ pub(crate) struct Transport {
 impl Transport {
     /// POSTs a SOAP envelope and sorts the outcome.
     pub async fn post(&self, envelope: Vec<u8>) -> Result<Reply, IcatError> {
+        let started = std::time::Instant::now();
         let response = self
             .http
             .post(self.endpoint.clone())
@@ -64,7 +65,7 @@ impl Transport {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.to_ascii_lowercase().contains("xml"));
-        let body = self.read_body(response).await?;
+        let body = self.read_body(response, started).await?;
         let soap = is_xml && looks_like_envelope(&body);
         match status.as_u16() {
             200 if soap => Ok(Reply::Answer(body)),
@@ -111,7 +112,11 @@ impl Transport {
     }
 
     /// Reads a whole answer body, refusing one above `max_response_size` as soon as that is known.
-    async fn read_body(&self, response: reqwest::Response) -> Result<Bytes, IcatError> {
+    async fn read_body(
+        &self,
+        response: reqwest::Response,
+        started: std::time::Instant,
+    ) -> Result<Bytes, IcatError> {
         let limit = self.max_response_size;
         let too_large = || IcatError::ResponseTooLarge {
             url: self.endpoint.to_string(),
@@ -123,7 +128,7 @@ impl Transport {
         let mut body = bytes::BytesMut::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| self.classify_body(e))?;
+            let chunk = chunk.map_err(|e| self.classify_body(e, started))?;
             if (body.len() + chunk.len()) as u64 > limit {
                 return Err(too_large());
             }
@@ -132,9 +137,17 @@ impl Transport {
         Ok(body.freeze())
     }
 
-    /// Maps an error while the answer body arrives: a timeout, or a broken connection.
-    fn classify_body(&self, e: reqwest::Error) -> IcatError {
+    /// Maps an error while the answer body arrives: a timeout, or a broken connection. A
+    /// timeout once the whole request's time is used up is the request limit
+    /// ([`IcatError::AnswerTimeout`]: the answer was arriving, too slowly), else the read timeout.
+    fn classify_body(&self, e: reqwest::Error, started: std::time::Instant) -> IcatError {
         if e.is_timeout() {
+            if started.elapsed() >= self.timeout {
+                return IcatError::AnswerTimeout {
+                    url: self.endpoint.to_string(),
+                    after: self.timeout,
+                };
+            }
             return IcatError::Timeout {
                 url: self.endpoint.to_string(),
                 after: self.read_timeout.unwrap_or(self.timeout).min(self.timeout),

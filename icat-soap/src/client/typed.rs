@@ -126,9 +126,11 @@ impl Session {
     /// make a page size of 1 loop). If the data change between pages, rows can be missed or
     /// repeated. The stream ends after the first short page. A page of entities that only repeats
     /// earlier results (a server ignoring the offset) ends it with
-    /// [`IcatError::EndlessPaging`] (see [`PageGuard`]). Plain values carry no ids, so for them one
-    /// `COUNT` of the same selection is searched first and the pages are bounded by it (the
-    /// counted pages and one to spare), then [`IcatError::EndlessPaging`].
+    /// [`IcatError::EndlessPaging`] (see [`PageGuard`]). A server can also hand out fresh pages
+    /// forever (new entities, or plain values, which carry no ids to notice repeats by), so one
+    /// `COUNT` of the same selection is searched first (not for a query selecting only an
+    /// aggregate) and the pages are bounded by it (the counted pages and one to spare), then
+    /// [`IcatError::EndlessPaging`].
     pub fn search_pages(
         &self,
         query: &Query,
@@ -154,10 +156,10 @@ impl Session {
         }
         // Render once now so that path errors surface before the first page.
         query.to_jpql()?;
-        // Plain values carry no ids to notice a server repeating itself by: their pages are
-        // bounded by a COUNT made first (a single aggregate row needs no bound).
-        let count =
-            (!query.selects_entity() && !query.has_aggregate()).then(|| query.row_count_bound());
+        // A server may hand out fresh pages forever (new entities, or plain values, which carry
+        // no ids to notice repeats by): the pages are bounded by a COUNT made first (an
+        // aggregate's rows need no bound).
+        let count = (!query.has_aggregate()).then(|| query.row_count_bound());
         let session = self.clone();
         let query = query.clone();
         // Boxed, so that callers can `.try_next().await` without pinning it themselves.
