@@ -155,7 +155,7 @@ async fn sessions_expired_early_are_renewed_with_relogin_and_reported_without() 
 #[tokio::test]
 async fn sessions_forgotten_every_so_often_by_configuration() {
     let text = format!(
-        "{}\n[faults]\nexpireSessionsEvery = \"100ms\"\n[faults.icat]\nfailNext = 2\n",
+        "{}\n[faults]\nexpireSessionsEvery = \"1s\"\n[faults.icat]\nfailNext = 2\n",
         SimConfig::default_toml()
     );
     let config = SimConfig::from_toml_str(&text, "<test>").expect("config");
@@ -168,10 +168,10 @@ async fn sessions_forgotten_every_so_often_by_configuration() {
     }
     let plain = client.login("simple", &root()).await.expect("login");
     assert_eq!(facilities(&plain).await.expect("search").len(), 1);
-    // Within a few periods the session is gone (re-login itself is covered deterministically
+    // Within a period or two the session is gone (re-login itself is covered deterministically
     // by the test above, which forgets sessions at a known moment).
     let mut gone = None;
-    for _ in 0..100 {
+    for _ in 0..200 {
         tokio::time::sleep(Duration::from_millis(50)).await;
         if let Err(e) = facilities(&plain).await {
             gone = Some(e);
@@ -231,7 +231,11 @@ async fn a_session_expiring_mid_download_without_relogin_fails_typed_and_leaves_
         .iter()
         .filter(|f| matches!(f.outcome, Outcome::Downloaded { .. }))
         .count();
-    assert_eq!(done, 1, "{:?}", summary.files);
+    // The file whose completion forgot the sessions is done; a transfer the engine had
+    // already started beside it (it keeps up to twice the concurrency under way) may finish
+    // too, since its request was authorised before the sessions went. Every other file needs
+    // a request after that, and must fail typed.
+    assert!((1..=2).contains(&done), "{:?}", summary.files);
     for (report, err) in summary.failed() {
         assert!(
             matches!(err, IdsError::SessionRenewal { source } if source.is_session()),
@@ -239,11 +243,11 @@ async fn a_session_expiring_mid_download_without_relogin_fails_typed_and_leaves_
         );
         assert!(!report.path.exists());
     }
-    assert_eq!(summary.failed().count(), plan.files.len() - 1);
-    // Besides the one complete file, nothing but .part files.
+    assert_eq!(summary.failed().count(), plan.files.len() - done);
+    // Besides the complete files, nothing but .part files.
     let finals: Vec<_> = files_under(dir.path())
         .into_iter()
         .filter(|f| f.extension().is_none_or(|e| e != "part"))
         .collect();
-    assert_eq!(finals.len(), 1, "{finals:?}");
+    assert_eq!(finals.len(), done, "{finals:?}");
 }
