@@ -1,6 +1,8 @@
 //! Reading ICAT search results: cells of `fieldSet` rows, typed entities, JSON values, paging
 //! past the server's `maxEntities`, and resolving what a user typed (a visit) to an investigation.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use icat_soap::IcatError;
 use icat_soap::client::{EntityType, PageGuard, Session};
 use icat_soap::model::Value;
@@ -103,6 +105,43 @@ pub fn is_too_many(e: &IcatError) -> bool {
     }
 }
 
+/// The default of `--max-rows` (`maxRows` in icat.cfg): the most results a paged listing reads.
+pub const DEFAULT_MAX_ROWS: u64 = 1_000_000;
+
+/// The row limit of this process, set once from `--max-rows` / `maxRows` when it connects.
+static MAX_ROWS: AtomicU64 = AtomicU64::new(DEFAULT_MAX_ROWS);
+
+/// Sets the most results a paged listing reads (`--max-rows`; at least 1).
+pub fn set_max_rows(rows: u64) {
+    MAX_ROWS.store(rows.max(1), Ordering::Relaxed);
+}
+
+/// The most results a paged listing reads: a server whose COUNT says more, or that keeps
+/// sending fresh pages past it, is refused with [`too_many_rows`] (issue 14: a lying COUNT
+/// with fresh pages grew `icat search` to 2.3 GB).
+pub fn max_rows() -> u64 {
+    MAX_ROWS.load(Ordering::Relaxed)
+}
+
+/// The refusal of a listing larger than the row limit: `counted` is the server's COUNT when
+/// that is what went past the limit.
+pub fn too_many_rows(limit: u64, counted: Option<u64>) -> Failure {
+    let message = match counted {
+        Some(n) => format!(
+            "the server counts {n} results for this selection, more than the {limit} icat reads \
+             for one listing"
+        ),
+        None => format!(
+            "the server sent more than {limit} results, the most icat reads for one listing"
+        ),
+    };
+    Failure::usage(
+        message,
+        "narrow the selection (add conditions, or use --limit N where the command has it), or \
+         raise the limit with --max-rows N (maxRows in icat.cfg)",
+    )
+}
+
 /// Every result of an ordered query, fetched `page` results at a time, so selections larger than
 /// the server's `maxEntities` work. When the server refuses a page as too large (its
 /// `maxEntities` is smaller than ours, or included objects push a page over it), or its answer
@@ -129,7 +168,8 @@ pub async fn all_pages(session: &Session, query: &Query, page: u64) -> anyhow::R
 /// `IcatError::EndlessPaging` ([`PageGuard`]). With a `count_query` (a COUNT of at least the
 /// rows the paged query returns), that count is searched first and more results than it and
 /// one page more end the paging with `IcatError::EndlessPaging` too: a server handing out
-/// fresh full pages forever is stopped (issue 14).
+/// fresh full pages forever is stopped (issue 14). More results than [`max_rows`] (unless
+/// `limit` is below it), counted or sent, are refused with [`too_many_rows`].
 pub async fn paged(
     session: &Session,
     page: u64,
@@ -158,6 +198,13 @@ pub async fn paged(
         },
         None => None,
     };
+    // The row limit: unless `limit` stops the paging first, a larger count is refused at once
+    // and a server sending more than the limit is stopped there.
+    let row_limit = max_rows();
+    let capped = limit.is_none_or(|l| l > row_limit);
+    if capped && let Some(total) = counted_total.filter(|t| *t > row_limit) {
+        return Err(too_many_rows(row_limit, Some(total)).into());
+    }
     // One page to spare for rows added meanwhile.
     let most = counted_total.map(|total| total.saturating_add(page));
     loop {
@@ -195,6 +242,9 @@ pub async fn paged(
                 ),
             }
             .into());
+        }
+        if capped && offset + batch.len() as u64 > row_limit {
+            return Err(too_many_rows(row_limit, None).into());
         }
         let full = batch.len() as u64 >= want;
         values.extend(batch);

@@ -155,6 +155,10 @@ pub struct ConnArgs {
     /// is held in memory whole, so this bounds what a broken server can cost.
     #[arg(long, global = true, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Network")]
     pub max_answer_mib: Option<u32>,
+    /// Most results a listing reads from ICAT (maxRows in icat.cfg; default 1000000): a
+    /// selection counted larger, or a server sending more, is refused.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rows: Option<u64>,
 }
 
 impl ConnArgs {
@@ -182,6 +186,7 @@ impl ConnArgs {
                 read_timeout: self.read_timeout,
                 retries: self.retries,
                 max_answer_mib: self.max_answer_mib,
+                max_rows: self.max_rows,
             },
         }
     }

@@ -14,9 +14,9 @@ use crate::suggest::edit_distance;
 /// The config file name python-icat uses.
 pub const CONFIG_FILE_NAME: &str = "icat.cfg";
 
-/// Network limits: `--connect-timeout`, `--read-timeout`, `--retries`, `--max-answer-mib` on the
-/// command line, or `connectTimeout`, `readTimeout`, `retries`, `maxAnswerMiB` in the config file
-/// section; `None` keeps the library defaults.
+/// Network and listing limits: `--connect-timeout`, `--read-timeout`, `--retries`,
+/// `--max-answer-mib`, `--max-rows` on the command line, or `connectTimeout`, `readTimeout`,
+/// `retries`, `maxAnswerMiB`, `maxRows` in the config file section; `None` keeps the defaults.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Network {
     /// Time allowed to open a connection (ICAT and IDS).
@@ -27,6 +27,9 @@ pub struct Network {
     pub retries: Option<u32>,
     /// Largest ICAT answer accepted, in MiB (the library's default is 32 MiB).
     pub max_answer_mib: Option<u32>,
+    /// Most results a paged listing reads (`--max-rows`, `maxRows`; default
+    /// [`crate::catalog::DEFAULT_MAX_ROWS`]).
+    pub max_rows: Option<u64>,
 }
 
 /// Connection options given on the command line (the `-w`, `-a`, `-u`, ... flags).
@@ -311,6 +314,7 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     ("readtimeout", "readTimeout"),
     ("retries", "retries"),
     ("maxanswermib", "maxAnswerMiB"),
+    ("maxrows", "maxRows"),
 ];
 
 /// Warnings for the keys of section `name` that no tool reads, with the likely intended key.
@@ -644,6 +648,20 @@ pub fn resolve(
                 None => None,
             },
         },
+        max_rows: match flags.network.max_rows {
+            Some(n) => Some(n),
+            None => match file.and_then(|f| f.get("maxrows")) {
+                Some(v) => Some(v.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(
+                    || {
+                        Failure::usage(
+                            format!("config value maxRows = {v:?} is not a positive whole number"),
+                            "write e.g. maxRows = 2000000 (the default is 1000000)",
+                        )
+                    },
+                )?),
+                None => None,
+            },
+        },
     };
 
     Ok(Settings {
@@ -781,7 +799,7 @@ mod tests {
 
     #[test]
     fn network_limits_from_the_file_section_and_flags_over_file() {
-        let cfg = "[jdoe]\nconnectTimeout = 5s\nreadTimeout = 2m\nretries = 0\nmaxAnswerMiB = 64\n";
+        let cfg = "[jdoe]\nconnectTimeout = 5s\nreadTimeout = 2m\nretries = 0\nmaxAnswerMiB = 64\nmaxRows = 20\n";
         let flags = ConnFlags {
             section: Some("jdoe".into()),
             ..Default::default()
@@ -791,12 +809,14 @@ mod tests {
         assert_eq!(s.network.read_timeout, Some(Duration::from_secs(120)));
         assert_eq!(s.network.retries, Some(0));
         assert_eq!(s.network.max_answer_mib, Some(64));
+        assert_eq!(s.network.max_rows, Some(20));
         let flags = ConnFlags {
             network: Network {
                 connect_timeout: Some(Duration::from_secs(1)),
                 read_timeout: None,
                 retries: Some(7),
                 max_answer_mib: Some(128),
+                max_rows: Some(5),
             },
             ..flags
         };
@@ -805,6 +825,7 @@ mod tests {
         assert_eq!(s.network.read_timeout, Some(Duration::from_secs(120)));
         assert_eq!(s.network.retries, Some(7));
         assert_eq!(s.network.max_answer_mib, Some(128));
+        assert_eq!(s.network.max_rows, Some(5));
         // Without a section nothing comes from the file.
         let s = resolve(&ConnFlags::default(), &env(&[]), &[file("icat.cfg", cfg)]).unwrap();
         assert_eq!(s.network, Network::default());
@@ -822,6 +843,8 @@ mod tests {
             ("[x]\nretries = -1\n", "retries"),
             ("[x]\nmaxAnswerMiB = 0\n", "maxAnswerMiB"),
             ("[x]\nmaxAnswerMiB = lots\n", "maxAnswerMiB"),
+            ("[x]\nmaxRows = 0\n", "maxRows"),
+            ("[x]\nmaxRows = many\n", "maxRows"),
         ] {
             let err = resolve(&flags, &env(&[]), &[file("icat.cfg", cfg)]).unwrap_err();
             assert!(err.message.contains(key), "{cfg}: {err}");

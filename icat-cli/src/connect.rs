@@ -252,6 +252,12 @@ pub enum Reuse {
 pub async fn connect(ctx: &Context, reuse: Reuse) -> anyhow::Result<Connection> {
     let settings = settings(ctx)?;
     let cache = SessionCache::from_env(&ctx.env)?;
+    crate::catalog::set_max_rows(
+        settings
+            .network
+            .max_rows
+            .unwrap_or(crate::catalog::DEFAULT_MAX_ROWS),
+    );
     connect_with(ctx, &settings, &cache, reuse).await
 }
 

@@ -5,13 +5,14 @@
 //! (measured with `wait4`, printed with `--nocapture`: the numbers in RELIABILITY.md).
 
 mod common;
+mod peak_memory;
 
 #[path = "../../icat-ids/tests/hostile/server.rs"]
 mod hostile;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use common::{Home, start_sim, stderr};
@@ -21,74 +22,27 @@ use hostile::{Body, HostileIds, Reply};
 /// the client's own bound is what stops it.
 const SOAP_CAP: usize = 300 << 20;
 
-/// The goal for the peak memory of `icat` under an endless answer.
-const PEAK_GOAL_KIB: u64 = 64 * 1024;
-
 /// `icat` with these arguments and `stdin`, and its peak resident memory in KiB (its own
 /// `ru_maxrss`, from `wait4`; Linux only, else `None`). Printed to the test's stderr (the
 /// numbers in RELIABILITY.md).
 fn run(home: &Home, args: &[&str], stdin: &str) -> (Output, Option<u64>) {
-    #[cfg(target_os = "linux")]
-    {
-        let (o, peak) = run_measured(home, args, stdin);
-        eprintln!("icat {}: peak resident memory {peak} KiB", args.join(" "));
-        (o, Some(peak))
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        (home.run_with_stdin(args, stdin), None)
-    }
-}
-
-/// Runs `icat` and reaps it with `wait4`, which gives this one child's resource usage.
-#[cfg(target_os = "linux")]
-// The child is reaped by `wait4`, which clippy does not see.
-#[allow(clippy::zombie_processes)]
-fn run_measured(home: &Home, args: &[&str], stdin: &str) -> (Output, u64) {
-    use std::os::unix::process::ExitStatusExt;
-    let mut child = home
-        .icat(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("icat starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            bytes
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().expect("stdout")));
-    let err = drain(Box::new(child.stderr.take().expect("stderr")));
-    let pid = libc::pid_t::try_from(child.id()).expect("pid");
-    let mut status: libc::c_int = 0;
-    // SAFETY: `rusage` is plain data, all zeroes is a valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our own child, not yet reaped; the pointers are to live locals.
-    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
+    let m = peak_memory::run_measured(home.icat(args), stdin);
+    let peak = m.peak_kib;
     let output = Output {
-        status: std::process::ExitStatus::from_raw(status),
-        stdout: out.join().expect("stdout reader"),
-        stderr: err.join().expect("stderr reader"),
+        status: m.status,
+        stdout: m.stdout,
+        stderr: m.stderr,
     };
-    (output, u64::try_from(usage.ru_maxrss).unwrap_or(0))
+    (output, peak)
 }
 
 /// Asserts the peak memory goal when it was measured.
 fn assert_peak_within_goal(peak: Option<u64>) {
     if let Some(kib) = peak {
         assert!(
-            kib < PEAK_GOAL_KIB,
-            "icat peaked at {kib} KiB, above the {PEAK_GOAL_KIB} KiB goal"
+            kib < peak_memory::PEAK_GOAL_KIB,
+            "icat peaked at {kib} KiB, above the {} KiB goal",
+            peak_memory::PEAK_GOAL_KIB
         );
     }
 }

@@ -4,6 +4,7 @@
 //! machine is warned about once (never for loopback).
 
 mod common;
+mod peak_memory;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -226,9 +227,20 @@ fn paging_stops_when_the_server_repeats_a_page() {
 /// `page` results (`fresh(first_id, page)`); after 20 pages it answers with a fault, so that
 /// unbounded paging ends (and fails the test) instead of running forever.
 fn fresh_pages_icat(total: u64, page: u64, fresh: fn(i64, u64) -> String) -> HostileIcat {
+    fresh_pages_icat_serving(total, page, fresh, 20)
+}
+
+/// [`fresh_pages_icat`] giving up after `max_pages` pages.
+fn fresh_pages_icat_serving(
+    total: u64,
+    page: u64,
+    fresh: fn(i64, u64) -> String,
+    max_pages: usize,
+) -> HostileIcat {
     let pages = AtomicUsize::new(0);
     HostileIcat::start_reading(move |op, body| match op {
         "login" => answer("login", "<return>sid-0123456789</return>"),
+        "getUserName" => answer("getUserName", "<return>db/root</return>"),
         "getRemainingMinutes" => answer("getRemainingMinutes", "<return>120.0</return>"),
         "search" if body.contains("COUNT(") => answer(
             "search",
@@ -237,13 +249,16 @@ fn fresh_pages_icat(total: u64, page: u64, fresh: fn(i64, u64) -> String) -> Hos
             ),
         ),
         "search" => {
-            let n = pages.fetch_add(1, Ordering::SeqCst) as i64;
-            if n >= 20 {
+            let n = pages.fetch_add(1, Ordering::SeqCst);
+            if n >= max_pages {
                 return (
                     500,
-                    "<S:Fault><faultcode>S:Server</faultcode><faultstring>enough</faultstring><detail><ns2:IcatException xmlns:ns2=\"http://icatproject.org\"><message>test server: 20 pages served</message><offset>-1</offset><type>INTERNAL</type></ns2:IcatException></detail></S:Fault>".to_owned(),
+                    format!(
+                        "<S:Fault><faultcode>S:Server</faultcode><faultstring>enough</faultstring><detail><ns2:IcatException xmlns:ns2=\"http://icatproject.org\"><message>test server: {max_pages} pages served</message><offset>-1</offset><type>INTERNAL</type></ns2:IcatException></detail></S:Fault>"
+                    ),
                 );
             }
+            let n = n as i64;
             answer("search", &fresh(1 + n * page as i64, page))
         }
         other => answer(other, ""),
@@ -502,4 +517,130 @@ fn a_refused_count_still_pages_the_search() {
         2,
         "the COUNT, one page"
     );
+}
+
+/// A COUNT the lying ICATs below answer: more results than any catalogue holds.
+const LYING_COUNT: u64 = 1_000_000_000_000;
+
+/// Pages the lying ICATs serve before they give up (so that a client without a bound ends,
+/// and fails the test, instead of running until memory runs out).
+const LYING_PAGES: usize = 200;
+
+/// `icat` logged in at `icat` in a fresh home.
+fn logged_in(icat: &HostileIcat) -> Home {
+    let home = Home::new();
+    let o = run_login(&home, &icat.url, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    home
+}
+
+/// Asserts that a run ended with the row limit's typed error: exit 2 (usage), the flag and
+/// the config key that raise the limit named, memory within the goal.
+fn assert_row_limit_refusal(m: &peak_memory::Measured) {
+    let err = m.stderr_text();
+    eprintln!("{err}");
+    assert_eq!(m.status.code(), Some(2), "{err}");
+    assert!(err.contains("--max-rows"), "{err}");
+    assert!(err.contains("maxRows"), "{err}");
+    m.assert_peak_within_goal();
+}
+
+/// Re-review (issue 14, high): an ICAT whose COUNT lies (10^12) and hands out a fresh page of
+/// new investigations for every LIMIT offset. `icat search` held every row until the end (the
+/// review: 2.3 GB after 30 s). Now a COUNT above the row limit (`--max-rows`, default
+/// 1,000,000) is refused before any page is asked.
+#[test]
+fn a_lying_count_cannot_make_search_hold_rows_without_end() {
+    let icat = fresh_pages_icat_serving(
+        LYING_COUNT,
+        icat_cli::commands::browse::SEARCH_PAGE,
+        investigation_page,
+        LYING_PAGES,
+    );
+    let home = logged_in(&icat);
+    let m = peak_memory::run_measured(home.icat(&["search", "SELECT i FROM Investigation i"]), "");
+    assert_row_limit_refusal(&m);
+    assert_eq!(icat.searches.load(Ordering::SeqCst), 1, "the COUNT only");
+}
+
+/// The same against `icat visits` (the review: 269 MB after 8 s).
+#[test]
+fn a_lying_count_cannot_make_visits_hold_rows_without_end() {
+    let icat = fresh_pages_icat_serving(
+        LYING_COUNT,
+        icat_cli::commands::browse::VISIT_PAGE,
+        long_page,
+        LYING_PAGES,
+    );
+    let home = logged_in(&icat);
+    let m = peak_memory::run_measured(home.icat(&["visits"]), "");
+    assert_row_limit_refusal(&m);
+    assert_eq!(icat.searches.load(Ordering::SeqCst), 1, "the COUNT only");
+}
+
+/// The same against a download plan, which needs every datafile before the first transfer.
+#[test]
+fn a_lying_count_cannot_make_a_download_plan_hold_rows_without_end() {
+    let icat = fresh_pages_icat_serving(
+        LYING_COUNT,
+        icat_cli::catalog::PAGE,
+        |first, n| datafile_page(first..first + n as i64),
+        LYING_PAGES,
+    );
+    let home = logged_in(&icat);
+    let dest = home.path().join("d");
+    let m = peak_memory::run_measured(
+        home.icat(&[
+            "--idsurl",
+            "http://127.0.0.1:9/ids",
+            "download",
+            "--dataset",
+            "1",
+            "-o",
+            dest.to_str().expect("utf-8"),
+        ]),
+        "",
+    );
+    assert_row_limit_refusal(&m);
+    assert!(!dest.exists() || common::files_under(&dest).is_empty());
+}
+
+/// An ICAT that refuses the COUNT (so paging has only the repeated-page guard) and hands out
+/// fresh pages: the row limit stops the paging itself, at `--max-rows` (here 2500: three pages
+/// of 1000 are asked, the third goes past it).
+#[test]
+fn the_row_limit_stops_fresh_pages_when_the_count_is_refused() {
+    let pages = Arc::new(AtomicUsize::new(0));
+    let served = pages.clone();
+    let icat = HostileIcat::start_reading(move |op, body| {
+        match op {
+        "login" => answer("login", "<return>sid-0123456789</return>"),
+        "getUserName" => answer("getUserName", "<return>db/root</return>"),
+        "getRemainingMinutes" => answer("getRemainingMinutes", "<return>120.0</return>"),
+        "search" if body.contains("COUNT(") => (
+            500,
+            "<S:Fault><faultcode>S:Server</faultcode><faultstring>no</faultstring><detail><ns2:IcatException xmlns:ns2=\"http://icatproject.org\"><message>cannot count this</message><offset>-1</offset><type>BAD_PARAMETER</type></ns2:IcatException></detail></S:Fault>".to_owned(),
+        ),
+        "search" => {
+            let n = served.fetch_add(1, Ordering::SeqCst);
+            if n >= LYING_PAGES {
+                return (500, String::new());
+            }
+            answer("search", &investigation_page(1 + n as i64 * 1000, 1000))
+        }
+        other => answer(other, ""),
+    }
+    });
+    let home = logged_in(&icat);
+    let m = peak_memory::run_measured(
+        home.icat(&[
+            "--max-rows",
+            "2500",
+            "search",
+            "SELECT i FROM Investigation i",
+        ]),
+        "",
+    );
+    assert_row_limit_refusal(&m);
+    assert_eq!(pages.load(Ordering::SeqCst), 3, "three pages of 1000");
 }
