@@ -361,7 +361,7 @@ async fn find_command(
     }
     let conn = connect::connect(ctx, Reuse::CachedOrLogin).await?;
     let rest = find::rest_client(&conn)?;
-    let found = find::find(&rest, &req).await?;
+    let found = find::find(&rest, &conn.session, &req).await?;
     if let Some(after) = &found.search_after {
         // Server-made JSON: escaped by serde_json, and only shown when it is short.
         let token = after.to_string();

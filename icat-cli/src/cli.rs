@@ -376,8 +376,9 @@ pub struct FindArgs {
     /// NAME=LOW..HIGH, optionally NAME[UNITS]=...; repeatable, all must match.
     #[arg(long = "parameter", value_name = "NAME=VALUE|NAME=LOW..HIGH")]
     pub parameters: Vec<String>,
-    /// Also print counts per facet dimension (type or format, facility, instrument, size
-    /// ranges) over the hits; with --csv only the counts are printed.
+    /// Also print counts per facet dimension (type or format, size and date ranges, parameter
+    /// names, techniques, instruments) over every hit you may read, not only those printed (up
+    /// to 100000 hits); with --csv only the counts are printed.
     #[arg(long)]
     pub facets: bool,
     /// Stop after N hits (pages of up to 100 are fetched with search_after as needed).

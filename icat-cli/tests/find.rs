@@ -53,7 +53,7 @@ fn icat_error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// The documents from `search_after` on, `min(maxCount, page_cap)` of them; scores fall with the
-/// rank; facets as ICAT writes them when asked for.
+/// rank.
 async fn search(State(front): State<Shared>, Query(p): Query<HashMap<String, String>>) -> Response {
     let (sim, docs, cap, http, repeat) = {
         let mut f = front.lock().unwrap();
@@ -120,18 +120,7 @@ async fn search(State(front): State<Shared>, Query(p): Query<HashMap<String, Str
     if end < all.len() {
         body["search_after"] = json!({"doc": end - 1, "shardIndex": 0, "score": 1.0, "fields": []});
     }
-    let mut text = body.to_string();
-    if q.get("facets").is_some() {
-        // Written as text to keep the server's label order.
-        text = format!(
-            "{{\"dimensions\":{{\"InvestigationInstrument.instrument.name\":{{\"ZOOM\":{},\"ALF\":1}},\
-             \"Dataset.fileSize\":{{\"< 1 MB\":{{\"from\":0,\"to\":1000000,\"count\":{}}}}}}},{}",
-            page.len().saturating_sub(1),
-            page.len(),
-            &text[1..]
-        );
-    }
-    text.into_response()
+    body.to_string().into_response()
 }
 
 /// Everything else goes to the simulator unchanged.
@@ -390,7 +379,7 @@ fn a_busy_gateway_is_retried_within_the_retries_allowed() {
 }
 
 #[test]
-fn find_pages_with_search_after_on_demand_and_sums_facets() {
+fn find_pages_with_search_after_on_demand_and_counts_facets_over_every_hit() {
     let s = setup(2);
     // 6 datafile documents, 2 per page: --limit 5 takes three pages and says there is more.
     let o = s
@@ -431,23 +420,39 @@ fn find_pages_with_search_after_on_demand_and_sums_facets() {
     assert_eq!(rest["hits"].as_array().unwrap().len(), 1);
     assert!(rest["search_after"].is_null());
 
-    // Facets over all hits fetched: per page counts summed.
-    let t = ok(&s.home.run(&["find", "x", "--datafiles", "--facets"]));
+    // Facets over every hit of the search, not only those printed: the search is paged through
+    // from its start, then facet/documents counts over the hits' ids.
+    let before = s.front.lock().unwrap().seen.len();
+    let t = ok(&s
+        .home
+        .run(&["find", "x", "--datafiles", "--limit", "1", "--facets"]));
     assert!(
-        t.contains("InvestigationInstrument.instrument.name: ZOOM 3, ALF 3"),
+        t.contains("facet counts over all 6 datafiles matching:"),
         "{t}"
     );
-    // What the counts cover is said: the hits shown, instrument counts by visit (ICAT's).
+    assert!(t.contains("Datafile.datafileFormat.name: NeXus 6"), "{t}");
+    // Ranges in their natural order, not the server's.
     assert!(
-        t.contains("facet counts over the 6 hits shown (InvestigationInstrument: their visits)"),
+        t.contains("Datafile.fileSize: < 1 MB 6, 1 MB - 1 GB 0, >= 1 GB 0"),
         "{t}"
+    );
+    let seen: Vec<HashMap<String, String>> = s.front.lock().unwrap().seen[before..].to_vec();
+    // The page shown (1 hit), whether more follow (1), then the whole search, 2 per page.
+    let counting: Vec<&HashMap<String, String>> =
+        seen.iter().filter(|p| p["maxCount"] == "1000").collect();
+    assert_eq!(counting.len(), 3, "{seen:?}");
+    assert!(!counting[0].contains_key("search_after"));
+    // The search asks the server for no facets of its own (they would cover one page).
+    assert!(
+        seen.iter().all(|p| !p["query"].contains("facets")),
+        "{seen:?}"
     );
     let csv = ok(&s
         .home
         .run(&["find", "x", "--datafiles", "--facets", "--csv"]));
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows[0], "DIMENSION,LABEL,COUNT", "{csv}");
-    assert!(rows.contains(&"Dataset.fileSize,< 1 MB,6"), "{csv}");
+    assert!(rows.contains(&"Datafile.fileSize,< 1 MB,6"), "{csv}");
     let f = json(
         &s.home
             .run(&["find", "x", "--datafiles", "--facets", "--json"]),

@@ -191,3 +191,121 @@ fn the_last_page_says_when_nothing_follows_and_filters_alone_find_data() {
         "{t}"
     );
 }
+
+/// Dataset text as the oracle reads it (plain SQL, no index): name, description, doi, sample
+/// name and type, dataset type, visit id.
+const DS_TEXT: &str = r#"SELECT d."id", d."name", d."description", d."doi", s."name", st."name", t."name", i."visitId"
+FROM "Dataset" d JOIN "Investigation" i ON i."id" = d."investigation_id" LEFT JOIN "Sample" s ON s."id" = d."sample_id"
+LEFT JOIN "SampleType" st ON st."id" = s."type_id" LEFT JOIN "DatasetType" t ON t."id" = d."type_id""#;
+
+/// Label -> count of one printed dimension.
+fn dimension(doc: &Value, key: &str) -> std::collections::BTreeMap<String, u64> {
+    doc["facets"]["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d[0] == key)
+        .map(|d| {
+            d[1].as_array()
+                .unwrap()
+                .iter()
+                .map(|l| (l[0].as_str().unwrap().to_string(), l[1].as_u64().unwrap()))
+                .filter(|(_, n)| *n > 0)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Counts of the oracle's rows' first column.
+fn tally(rows: Vec<Vec<String>>) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for r in rows {
+        *out.entry(r[0].clone()).or_default() += 1;
+    }
+    out
+}
+
+#[test]
+fn facets_count_every_readable_hit_not_only_the_page_shown() {
+    use icat_sim::textsearch::lucene::analyse;
+    let (sim, root) = setup();
+    let nbour = Home::new();
+    common::login(&nbour, &sim, "nbour");
+    let mut counted = Vec::new();
+    for (home, auth, user) in [(&root, "simple", "root"), (&nbour, "db", "nbour")] {
+        // The oracle: datasets whose text holds the word, among those the user may read.
+        let readable = sim.readable(auth, user, "Dataset");
+        let matching: Vec<i64> = sim
+            .rows(DS_TEXT)
+            .into_iter()
+            .filter(|r| {
+                r[1..]
+                    .iter()
+                    .any(|c| analyse(c).iter().any(|t| t == "diffraction"))
+            })
+            .map(|r| r[0].parse().unwrap())
+            .filter(|id| readable.contains(id))
+            .collect();
+        assert!(matching.len() > 1, "{user}: {matching:?}");
+        let list = matching
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        // One hit is printed; the counts cover every match.
+        let doc = json(&home.run(&["find", "diffraction", "--limit", "1", "--facets", "--json"]));
+        assert_eq!(doc["hits"].as_array().unwrap().len(), 1, "{doc}");
+        assert_eq!(
+            doc["facets"]["hits_counted"],
+            matching.len(),
+            "{user}: {doc}"
+        );
+        assert_eq!(doc["facets"]["all_hits"], true);
+        let types = tally(sim.rows(&format!(
+            r#"SELECT t."name" FROM "Dataset" d JOIN "DatasetType" t ON t."id" = d."type_id" WHERE d."id" IN ({list})"#
+        )));
+        assert_eq!(dimension(&doc, "Dataset.type.name"), types, "{user}: {doc}");
+        let instruments = tally(sim.rows(&format!(
+            r#"SELECT ins."name" FROM "Dataset" d JOIN "InvestigationInstrument" ii ON ii."investigation_id" = d."investigation_id"
+               JOIN "Instrument" ins ON ins."id" = ii."instrument_id" WHERE d."id" IN ({list})"#
+        )));
+        // Instruments in datasets (a visit's instrument counts once per dataset of it).
+        assert_eq!(
+            dimension(&doc, "InvestigationInstrument.instrument.name"),
+            instruments,
+            "{user}: {doc}"
+        );
+        let small = sim.rows(&format!(
+            r#"SELECT d."id" FROM "Dataset" d WHERE d."id" IN ({list}) AND COALESCE(d."fileSize", 0) < 1000000"#
+        ));
+        assert_eq!(
+            dimension(&doc, "Dataset.fileSize"),
+            std::collections::BTreeMap::from([("< 1 MB".to_string(), small.len() as u64)]),
+            "{user}: {doc}"
+        );
+        // Ranges print in their natural order.
+        let sizes: Vec<&str> = doc["facets"]["dimensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d[0] == "Dataset.fileSize")
+            .unwrap()[1]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l[0].as_str().unwrap())
+            .collect();
+        assert_eq!(sizes, ["< 1 MB", "1 MB - 1 GB", ">= 1 GB"]);
+        let table = ok(&home.run(&["find", "diffraction", "--limit", "1", "--facets"]));
+        assert!(
+            table.contains(&format!(
+                "facet counts over all {} datasets matching:",
+                matching.len()
+            )),
+            "{table}"
+        );
+        counted.push(matching.len());
+    }
+    // The second user may read fewer: their counts hide what they may not read.
+    assert!(counted[1] < counted[0], "{counted:?}");
+}

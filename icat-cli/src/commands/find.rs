@@ -5,13 +5,13 @@
 use std::io::Write;
 
 use icat_rest::{
-    DimensionRequest, FacetRange, FacetRequest, Hit, ParameterFilter, ParameterValue, RestClient,
-    RestError, SearchQuery, SearchRequest, Target,
+    Hit, ParameterFilter, ParameterValue, RestClient, RestError, SearchQuery, SearchRequest, Target,
 };
 use icat_soap::model::IcatExceptionType;
 use icat_soap::untrusted::clean_text;
 use serde::Serialize;
 
+use super::find_facets::{self, FacetCounts};
 use crate::connect::Connection;
 use crate::failure::{ExitKind, Failure};
 use crate::idlist::IdList;
@@ -75,36 +75,6 @@ pub struct FindHit {
     pub size: Option<i64>,
 }
 
-/// Facet counts summed over the pages fetched.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct FacetCounts {
-    /// `Target.dimension` and its labels with counts, in the server's order.
-    pub dimensions: Vec<(String, Vec<(String, u64)>)>,
-}
-
-impl FacetCounts {
-    fn add(&mut self, dims: &icat_rest::Dimensions) {
-        for d in &dims.0 {
-            let key = clean_text(&d.key, MAX_FIELD);
-            let idx = match self.dimensions.iter().position(|(k, _)| *k == key) {
-                Some(i) => i,
-                None => {
-                    self.dimensions.push((key, Vec::new()));
-                    self.dimensions.len() - 1
-                }
-            };
-            let labels = &mut self.dimensions[idx].1;
-            for l in &d.labels {
-                let label = clean_text(&l.label, MAX_FIELD);
-                match labels.iter_mut().find(|(k, _)| *k == label) {
-                    Some((_, n)) => *n += l.count,
-                    None => labels.push((label, l.count)),
-                }
-            }
-        }
-    }
-}
-
 /// What a find run found.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Found {
@@ -114,7 +84,7 @@ pub struct Found {
     pub text: String,
     /// The hits, best first.
     pub hits: Vec<FindHit>,
-    /// Facet counts over the hits, when asked for.
+    /// Facet counts over every hit of the search (not only those printed), when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub facets: Option<FacetCounts>,
     /// Where the next hits start (`--after`), when there are more.
@@ -239,43 +209,6 @@ pub fn parameter(text: &str) -> Result<ParameterFilter, Failure> {
     })
 }
 
-/// The facets asked for with `--facets`: the target's type (or format) and facility, the
-/// instrument, and file sizes in three ranges.
-fn facet_requests(target: Target) -> Vec<FacetRequest> {
-    let own: Vec<DimensionRequest> = match target {
-        Target::Investigation => vec![
-            DimensionRequest::new("type.name"),
-            DimensionRequest::new("facility.name"),
-        ],
-        Target::Dataset => vec![DimensionRequest::new("type.name")],
-        Target::Datafile => vec![DimensionRequest::new("datafileFormat.name")],
-    };
-    let range = |key: &str, from: Option<i64>, to: Option<i64>| FacetRange {
-        key: Some(key.into()),
-        from: from.map(Into::into),
-        to: to.map(Into::into),
-    };
-    let mut own = own;
-    own.push(DimensionRequest {
-        dimension: "fileSize".into(),
-        ranges: vec![
-            range("< 1 MB", Some(0), Some(1_000_000)),
-            range("1 MB - 1 GB", Some(1_000_000), Some(1_000_000_000)),
-            range(">= 1 GB", Some(1_000_000_000), None),
-        ],
-    });
-    vec![
-        FacetRequest {
-            target: target.as_str().into(),
-            dimensions: own,
-        },
-        FacetRequest {
-            target: "InvestigationInstrument".into(),
-            dimensions: vec![DimensionRequest::new("instrument.name")],
-        },
-    ]
-}
-
 /// The REST client for a connection: its URL, TLS settings and session.
 pub fn rest_client(conn: &Connection) -> Result<RestClient, Failure> {
     let mut b = RestClient::builder(&conn.url)
@@ -385,8 +318,13 @@ pub fn find_hit(rank: u64, target: Target, hit: &Hit) -> FindHit {
     }
 }
 
-/// Runs the search, fetching pages (`search_after`) until `limit` hits or the end.
-pub async fn find(rest: &RestClient, req: &FindRequest) -> Result<Found, Failure> {
+/// Runs the search, fetching pages (`search_after`) until `limit` hits or the end; with
+/// `facets`, counts them over every hit of the search (`session` names instruments).
+pub async fn find(
+    rest: &RestClient,
+    session: &icat_soap::Session,
+    req: &FindRequest,
+) -> Result<Found, Failure> {
     // No words: every document the filters select (ICAT scores them all 1.0).
     let mut query = SearchQuery::new(req.target);
     if !req.text.trim().is_empty() {
@@ -398,13 +336,9 @@ pub async fn find(rest: &RestClient, req: &FindRequest) -> Result<Found, Failure
     if let Some(i) = &req.instrument {
         query = query.instrument(i.clone());
     }
-    if req.facets {
-        query.facets = facet_requests(req.target);
-    }
-    let mut sreq = SearchRequest::new(query);
+    let mut sreq = SearchRequest::new(query.clone());
     sreq.search_after = req.after.clone();
     let mut hits = Vec::new();
-    let mut facets = FacetCounts::default();
     let mut after = None;
     while (hits.len() as u64) < req.limit {
         let want = (req.limit - hits.len() as u64).min(u64::from(PAGE)) as u32;
@@ -412,7 +346,6 @@ pub async fn find(rest: &RestClient, req: &FindRequest) -> Result<Found, Failure
         // filtering blocks for a user who may read few hits, up to its search time limit.
         sreq.max_count = Some(want);
         let page = rest.search(&sreq).await.map_err(rest_failure)?;
-        facets.add(&page.dimensions);
         let got = page.results.len();
         for h in page.results.iter().take(want as usize) {
             let rank = hits.len() as u64 + 1;
@@ -445,11 +378,17 @@ pub async fn find(rest: &RestClient, req: &FindRequest) -> Result<Found, Failure
             Err(e) => tracing::debug!(error = %e, "could not tell whether more hits follow"),
         }
     }
+    let facets = if req.facets {
+        let matches = find_facets::collect(rest, &query).await?;
+        Some(find_facets::count(rest, session, req.target, &matches).await?)
+    } else {
+        None
+    };
     Ok(Found {
         target: req.target.as_str(),
         text: req.text.clone(),
         hits,
-        facets: req.facets.then_some(facets),
+        facets,
         search_after: after,
         continued: req.after.is_some(),
         filtered: req.since.is_some()
@@ -484,26 +423,45 @@ pub fn print(found: &Found, format: Format, out: &mut dyn Write) -> anyhow::Resu
             } else {
                 out.write_all(hits_table(found, false).render().as_bytes())?;
             }
-            if let Some(f) = &found.facets.as_ref().filter(|f| !f.dimensions.is_empty()) {
-                // ICAT counts facets over the hits it returns, not over every match; instrument
-                // counts are of the hits' visits.
-                writeln!(
-                    out,
-                    "facet counts over the {} hit{} shown (InvestigationInstrument: their visits):",
-                    found.hits.len(),
-                    if found.hits.len() == 1 { "" } else { "s" }
-                )?;
+            if let Some(f) = &found.facets {
+                writeln!(out, "{}", facets_heading(found, f))?;
                 for (dim, labels) in &f.dimensions {
                     let parts: Vec<String> = labels
                         .iter()
                         .map(|(l, n)| format!("{} {n}", sanitize_cell(l)))
                         .collect();
-                    writeln!(out, "{}: {}", sanitize_cell(dim), parts.join(", "))?;
+                    let low = if f.may_be_low.contains(dim) {
+                        " (each request tells its 10 largest labels: others may be low)"
+                    } else {
+                        ""
+                    };
+                    writeln!(out, "{}: {}{low}", sanitize_cell(dim), parts.join(", "))?;
                 }
             }
         }
     }
     Ok(())
+}
+
+/// What the facet counts cover: every hit the user may read (or the first ones of a very large
+/// search).
+fn facets_heading(found: &Found, f: &FacetCounts) -> String {
+    let n = f.hits_counted;
+    let unit = if n == 1 {
+        plural(found).trim_end_matches('s')
+    } else {
+        plural(found)
+    };
+    let over = if f.all_hits {
+        format!("all {n} {unit} matching")
+    } else {
+        format!("the first {n} {unit} matching (the search has more)")
+    };
+    if f.dimensions.is_empty() {
+        format!("facet counts over {over}: none")
+    } else {
+        format!("facet counts over {over}:")
+    }
 }
 
 /// What a table says when there are no hits: for the words and filters given, or that a page
@@ -652,23 +610,5 @@ mod tests {
         for bad in ["x", "=1", "t=", "t=5..1", "t=a..b", "t[K=1"] {
             assert!(parameter(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn facet_counts_add_up_over_pages() {
-        let page: icat_rest::SearchAnswer = serde_json::from_str(
-            r#"{"dimensions":{"InvestigationInstrument.instrument.name":{"ALF":2,"ZOOM":1}}}"#,
-        )
-        .unwrap();
-        let mut f = FacetCounts::default();
-        f.add(&page.dimensions);
-        f.add(&page.dimensions);
-        assert_eq!(
-            f.dimensions,
-            vec![(
-                "InvestigationInstrument.instrument.name".to_string(),
-                vec![("ALF".to_string(), 4), ("ZOOM".to_string(), 2)]
-            )]
-        );
     }
 }

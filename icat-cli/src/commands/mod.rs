@@ -6,5 +6,6 @@ pub mod cite;
 pub mod download;
 pub mod dry_run;
 pub mod find;
+pub mod find_facets;
 pub mod session;
 pub mod upload;

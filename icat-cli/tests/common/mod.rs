@@ -40,6 +40,59 @@ impl Sim {
     }
 }
 
+impl Sim {
+    /// Rows of plain SQL over the simulator's catalogue (a brute-force oracle for searches),
+    /// every column as text (NULL as "").
+    pub fn rows(&self, sql: &str) -> Vec<Vec<String>> {
+        let running = self.running.as_ref().expect("running");
+        let db = running.icat().db();
+        let mut stmt = db
+            .conn()
+            .prepare(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let width = stmt.column_count();
+        stmt.query_map([], |r| {
+            let mut cols = Vec::new();
+            for i in 0..width {
+                cols.push(match r.get::<_, rusqlite::types::Value>(i)? {
+                    rusqlite::types::Value::Text(t) => t,
+                    rusqlite::types::Value::Integer(n) => n.to_string(),
+                    rusqlite::types::Value::Real(d) => d.to_string(),
+                    _ => String::new(),
+                });
+            }
+            Ok(cols)
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    }
+
+    /// The ids of `entity` that `auth/user` may read, by SOAP search (ICAT's access rules).
+    pub fn readable(
+        &self,
+        auth: &str,
+        user: &str,
+        entity: &str,
+    ) -> std::collections::BTreeSet<i64> {
+        use icat_sim::icat::search::{Cell, SearchItem};
+        let icat = self.running.as_ref().expect("running").icat();
+        let creds = std::collections::BTreeMap::from([
+            ("username".to_string(), user.to_string()),
+            ("password".to_string(), "secret".to_string()),
+        ]);
+        let session = icat.login(auth, &creds).unwrap();
+        icat.search(&session, &format!("SELECT x.id FROM {entity} x"))
+            .unwrap()
+            .into_iter()
+            .map(|item| match item {
+                SearchItem::Value(Cell::Long(id)) => id,
+                other => panic!("not an id: {other:?}"),
+            })
+            .collect()
+    }
+}
+
 /// Starts a simulator with a synthetic facility (`spec` as for `--synthetic`).
 pub fn start_sim(spec: &str, two_level: bool, restore_delay: Duration) -> Sim {
     start_sim_with(
