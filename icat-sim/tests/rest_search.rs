@@ -448,8 +448,7 @@ async fn facet_counts_match_the_oracle_and_hide_unreadable_objects() {
         // facet/documents over every visit: only readable ones are counted.
         let every: Vec<i64> = readable(&sim, &root, "Investigation").into_iter().collect();
         let fq = json!({"target": "Investigation", "filter": {"investigation.id": every},
-            "facets": [{"target": "InvestigationInstrument", "dimensions": [{"dimension": "instrument.name"}]},
-                       {"target": "InvestigationParameter", "dimensions": [{"dimension": "numericValue", "ranges": [{"from": 0, "to": 10}]}]}]});
+            "facets": [{"target": "InvestigationParameter", "dimensions": [{"dimension": "numericValue", "ranges": [{"from": 0, "to": 10}]}]}]});
         let (status, body) = get(
             &sim,
             &http,
@@ -458,15 +457,19 @@ async fn facet_counts_match_the_oracle_and_hide_unreadable_objects() {
         )
         .await;
         assert_eq!(status, 200, "{body}");
-        let got: BTreeMap<String, i64> =
-            body["dimensions"]["InvestigationInstrument.instrument.name"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_i64().unwrap()))
-                .collect();
+        let fq = json!({"target": "Investigation", "filter": {"id": every},
+            "facets": [{"target": "Investigation", "dimensions": [{"dimension": "type.name"}]}]});
+        let (status, types) = get(
+            &sim,
+            &http,
+            "facet/documents",
+            &[("sessionId", session.clone()), ("query", fq.to_string())],
+        )
+        .await;
+        assert_eq!(status, 200, "{types}");
         assert_eq!(
-            got, instruments,
+            types["dimensions"]["Investigation.type.name"],
+            json!({"experiment": hit_ids.len()}),
             "facet/documents counts readable visits only"
         );
         assert_eq!(
@@ -626,4 +629,78 @@ async fn search_errors_are_icat_exceptions() {
             Some("Search term could not be parsed due to syntax errors")
         )
     );
+}
+
+/// icat.server's `buildFacetQuery` finds a joined facet target's relationship by
+/// `target.toLowerCase() + "s"` in a map keyed by field name: `InvestigationInstrument` through
+/// `facet/documents`, and `DatasetTechnique` or `InvestigationUser` in a search, are not found and
+/// `GateKeeper.allowed(null)` throws (INTERNAL); `Sample` of visits (`samples`) is found.
+#[tokio::test]
+async fn facet_targets_whose_relationship_icat_cannot_find_are_internal_errors() {
+    let (sim, http) = start().await;
+    let root = login(&sim, "simple", "root");
+    let facet = |target: &str, facet_target: &str, dim: &str| {
+        json!({"target": target, "filter": {"id": [1, 2]},
+            "facets": [{"target": facet_target, "dimensions": [{"dimension": dim}]}]})
+    };
+    for (endpoint, q) in [
+        (
+            "facet/documents",
+            facet(
+                "Investigation",
+                "InvestigationInstrument",
+                "instrument.name",
+            ),
+        ),
+        (
+            "facet/documents",
+            facet("Datafile", "DatasetTechnique", "technique.name"),
+        ),
+        (
+            "search/documents",
+            facet("Dataset", "DatasetTechnique", "technique.name"),
+        ),
+        (
+            "search/documents",
+            facet("Investigation", "InvestigationUser", "user.id"),
+        ),
+    ] {
+        let (status, body) = get(
+            &sim,
+            &http,
+            endpoint,
+            &[("sessionId", root.clone()), ("query", q.to_string())],
+        )
+        .await;
+        assert_eq!(status, 500, "{endpoint} {q}: {body}");
+        assert_eq!(body["code"], "INTERNAL", "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("NullPointerException"),
+            "{body}"
+        );
+    }
+    // Found relationships still count: datasets' techniques through facet/documents, and the
+    // samples of visits in a search.
+    for (endpoint, q) in [
+        (
+            "facet/documents",
+            facet("Dataset", "DatasetTechnique", "technique.name"),
+        ),
+        (
+            "search/documents",
+            facet("Investigation", "Sample", "type.name"),
+        ),
+    ] {
+        let (status, body) = get(
+            &sim,
+            &http,
+            endpoint,
+            &[("sessionId", root.clone()), ("query", q.to_string())],
+        )
+        .await;
+        assert_eq!(status, 200, "{endpoint} {q}: {body}");
+    }
 }

@@ -126,7 +126,7 @@ fn run_search(
         let sources: Vec<&Map<String, Value>> = found.hits.iter().map(|h| &h.source).collect();
         for facet in &q.facets {
             let target = facet_target(facet)?;
-            if let Some(filter) = facets::hits_query(&public, q.target, target, &ids, &sources) {
+            if let Some(filter) = facets::hits_query(&public, q.target, target, &ids, &sources)? {
                 dimensions.extend(facets::facet(
                     &db,
                     None,
@@ -195,7 +195,7 @@ pub async fn facet_documents(State(state): State<AppState>, RawQuery(raw): RawQu
                     IcatError::bad_parameter("facets should be an ARRAY of OBJECT")
                 })?;
                 let facet_target = facet_target(facet)?;
-                if facets::filter_allowed(&public, target, facet_target) {
+                if facets::filter_allowed(&public, target, facet_target)? {
                     dimensions.extend(facets::facet(
                         &db,
                         access.as_deref(),

@@ -643,14 +643,15 @@ fn allowed(public: &UserAccess, steps: &[(&str, &str, &str)]) -> bool {
 
 /// The query of a facet over the hits of a search (`EntityBeanManager.buildFacetQuery` with
 /// results): the document type to facet and the id field with its values, or `None` when the
-/// relationship to it is not public.
+/// relationship to it is not public; INTERNAL where icat.server's relationship lookup fails
+/// ([`lowercase_relation`]).
 pub fn hits_query(
     public: &UserAccess,
     klass: Target,
     facet_target: &str,
     hit_ids: &[i64],
     sources: &[&Map<String, Value>],
-) -> Option<Map<String, Value>> {
+) -> Result<Option<Map<String, Value>>, IcatError> {
     let parent = klass.entity();
     let ids_from = |field: &str| -> Value {
         let mut out = Vec::new();
@@ -670,7 +671,7 @@ pub fn hits_query(
         Some(m)
     };
     if facet_target == parent {
-        return one("id", hits);
+        return Ok(one("id", hits));
     }
     if facet_target == "SampleParameter" {
         let mut steps = Vec::new();
@@ -683,7 +684,9 @@ pub fn hits_query(
             steps.push(("Dataset", "sample", "Sample"));
         }
         steps.push(("Sample", "parameters", "SampleParameter"));
-        return allowed(public, &steps).then(|| one("sample.id", ids_from("sample.id")))?;
+        return Ok(allowed(public, &steps)
+            .then(|| one("sample.id", ids_from("sample.id")))
+            .flatten());
     }
     if facet_target == "InvestigationInstrument" {
         let mut steps = Vec::new();
@@ -705,33 +708,78 @@ pub fn hits_query(
             "InvestigationInstrument",
         ));
         steps.push(("InvestigationInstrument", "instrument", "Instrument"));
-        return allowed(public, &steps).then(|| one("investigation.id", ids_from(field)))?;
+        return Ok(allowed(public, &steps)
+            .then(|| one("investigation.id", ids_from(field)))
+            .flatten());
     }
     let parent_id = format!("{}.id", parent.to_lowercase());
     if facet_target.contains("Parameter") {
         let param = format!("{parent}Parameter");
-        return allowed(public, &[(parent, "parameters", param.as_str())])
-            .then(|| one(&parent_id, hits))?;
+        return Ok(allowed(public, &[(parent, "parameters", param.as_str())])
+            .then(|| one(&parent_id, hits))
+            .flatten());
     }
-    if facet_target == "Sample" && klass == Target::Investigation {
-        return allowed(public, &[("Investigation", "samples", "Sample")])
-            .then(|| one("sample.investigation.id", hits))?;
-    }
-    let relation = match (klass, facet_target) {
-        (Target::Investigation, "InvestigationUser") => "investigationUsers",
-        (Target::Investigation, "InvestigationFacilityCycle") => "investigationFacilityCycles",
-        (Target::Dataset, "DatasetTechnique") => "datasetTechniques",
-        _ => return None,
+    let relation = lowercase_relation(klass, facet_target)?;
+    let Some(relation) = relation else {
+        return Ok(None);
     };
-    allowed(public, &[(parent, relation, facet_target)]).then(|| one(&parent_id, hits))?
+    if !allowed(public, &[(parent, relation, facet_target)]) {
+        return Ok(None);
+    }
+    if facet_target == "Sample" {
+        // Samples are one to many on investigations: their documents hold
+        // `sample.investigation.id`.
+        return Ok(one("sample.investigation.id", hits));
+    }
+    Ok(one(&parent_id, hits))
+}
+
+/// The relationship `buildFacetQuery` looks up for a joined target that is not a parameter:
+/// `getRelationshipsByName(klass).get(target.toLowerCase() + "s")`. The map is keyed by field
+/// name, so only all-lower-case fields are found (`samples`, `datasets`, `datafiles`); for any
+/// other target of the catalogue's documents (`InvestigationUser`, `DatasetTechnique` in a
+/// search, a `Sample` of a dataset, ...) the lookup gives null and `GateKeeper.allowed(null)`
+/// throws a NullPointerException (INTERNAL). `Ok(None)`: a target the simulator has no
+/// documents for (nothing counted).
+fn lowercase_relation(
+    klass: Target,
+    facet_target: &str,
+) -> Result<Option<&'static str>, IcatError> {
+    match (klass, facet_target) {
+        (Target::Investigation, "Sample") => Ok(Some("samples")),
+        (Target::Investigation, "Dataset") => Ok(Some("datasets")),
+        (Target::Dataset, "Datafile") => Ok(Some("datafiles")),
+        (
+            _,
+            "Investigation"
+            | "Dataset"
+            | "Datafile"
+            | "Sample"
+            | "InvestigationInstrument"
+            | "InvestigationUser"
+            | "InvestigationFacilityCycle"
+            | "DatasetTechnique",
+        ) => Err(IcatError::internal(format!(
+            "class java.lang.NullPointerException no relationship {}s from {}",
+            facet_target.to_lowercase(),
+            klass.entity()
+        ))),
+        _ => Ok(None),
+    }
 }
 
 /// Whether `facet/documents` may facet `facet_target` for searches of `klass`
-/// (`EntityBeanManager.buildFacetQuery` with a filter).
-pub fn filter_allowed(public: &UserAccess, klass: Target, facet_target: &str) -> bool {
+/// (`EntityBeanManager.buildFacetQuery` with a filter); INTERNAL where its relationship lookup
+/// fails ([`lowercase_relation`]; unlike a search, `DatasetTechnique` of datasets is looked up
+/// as `datasetTechniques`).
+pub fn filter_allowed(
+    public: &UserAccess,
+    klass: Target,
+    facet_target: &str,
+) -> Result<bool, IcatError> {
     let parent = klass.entity();
     if facet_target == parent {
-        return true;
+        return Ok(true);
     }
     if facet_target == "SampleParameter" {
         let mut steps = Vec::new();
@@ -744,29 +792,27 @@ pub fn filter_allowed(public: &UserAccess, klass: Target, facet_target: &str) ->
             steps.push(("Dataset", "sample", "Sample"));
         }
         steps.push(("Sample", "parameters", "SampleParameter"));
-        return allowed(public, &steps);
+        return Ok(allowed(public, &steps));
     }
-    let param = format!("{parent}Parameter");
-    let (relation, target) = if facet_target.contains("Parameter") {
-        ("parameters", param.as_str())
-    } else if facet_target.contains("DatasetTechnique") {
-        ("datasetTechniques", "DatasetTechnique")
-    } else {
-        match (klass, facet_target) {
-            (Target::Investigation, "Sample") => ("samples", "Sample"),
-            (Target::Investigation, "InvestigationInstrument") => {
-                ("investigationInstruments", "InvestigationInstrument")
-            }
-            (Target::Investigation, "InvestigationUser") => {
-                ("investigationUsers", "InvestigationUser")
-            }
-            (Target::Investigation, "InvestigationFacilityCycle") => {
-                ("investigationFacilityCycles", "InvestigationFacilityCycle")
-            }
-            _ => return false,
+    if facet_target.contains("Parameter") {
+        let param = format!("{parent}Parameter");
+        return Ok(allowed(public, &[(parent, "parameters", param.as_str())]));
+    }
+    if facet_target.contains("DatasetTechnique") {
+        if klass != Target::Dataset {
+            return Err(IcatError::internal(format!(
+                "class java.lang.NullPointerException no relationship datasetTechniques from {parent}"
+            )));
         }
-    };
-    allowed(public, &[(parent, relation, target)])
+        return Ok(allowed(
+            public,
+            &[("Dataset", "datasetTechniques", "DatasetTechnique")],
+        ));
+    }
+    match lowercase_relation(klass, facet_target)? {
+        Some(relation) => Ok(allowed(public, &[(parent, relation, facet_target)])),
+        None => Ok(false),
+    }
 }
 
 #[cfg(test)]
