@@ -136,6 +136,8 @@ fn pending(ctx: &Context, sel: &SelectionArgs) -> Result<Pending, Failure> {
 struct Selected {
     target: Target,
     described: String,
+    /// The ids a search or an id list came to (`investigations 1,2; datasets 7`).
+    selection: Option<String>,
     resolved: Option<Resolved>,
     /// For an id list: the ids the catalogue does not show this user, as `KIND ID`, and how
     /// many ids the list held; the command ends with exit 4 naming them after doing the rest.
@@ -183,16 +185,16 @@ async fn resolve_pending(
             Selected {
                 target: resolved.target.clone(),
                 described: r.describe(),
+                selection: None,
                 resolved: Some(resolved),
                 missing: None,
             }
         }
         Pending::Ids(list) => {
             let described = format!(
-                "id list from standard input: {} investigations, {} datasets, {} datafiles",
-                list.investigations.len(),
-                list.datasets.len(),
-                list.datafiles.len()
+                "id list from standard input ({} id{})",
+                list.len(),
+                if list.len() == 1 { "" } else { "s" }
             );
             let (present, missing) = list.split_missing(&conn.session).await?;
             // Nothing left to act on: say so now rather than with an empty selection.
@@ -200,6 +202,7 @@ async fn resolve_pending(
                 let all = Selected {
                     target: Target::Datafiles(Vec::new()),
                     described,
+                    selection: None,
                     resolved: None,
                     missing: Some((missing, list.len())),
                 };
@@ -211,6 +214,7 @@ async fn resolve_pending(
             Selected {
                 target: present.to_target(&conn.session).await?,
                 described,
+                selection: Some(present.summary()),
                 resolved: None,
                 missing: Some((missing, list.len())),
             }
@@ -218,6 +222,7 @@ async fn resolve_pending(
         Pending::Plain(t) => Selected {
             target: t,
             described: describe_plain(sel),
+            selection: None,
             resolved: None,
             missing: None,
         },
@@ -262,6 +267,7 @@ fn bag_request(
             .as_ref()
             .filter(|r| r.reference.starts_with("doi:"))
             .map(|r| r.reference.clone()),
+        selection: selected.selection.clone(),
         ..download::BagRequest::new(output, algorithm, selected.described.clone())
     })
 }
@@ -300,6 +306,35 @@ async fn execute_download(
         Some(failure) => Err(failure.into()),
         None => Ok(()),
     }
+}
+
+/// The `icat find` command that makes a selection, with every option that narrows it, as
+/// `bag-info.txt` records it (shell-quoted).
+fn find_command_line(args: &crate::cli::FindArgs) -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let mut words = vec!["icat find".to_string(), quote(&args.text)];
+    if args.visits {
+        words.push("--visits".into());
+    } else if args.datafiles {
+        words.push("--datafiles".into());
+    }
+    for (flag, value) in [
+        ("--since", &args.since),
+        ("--until", &args.until),
+        ("--instrument", &args.instrument),
+    ] {
+        if let Some(v) = value {
+            words.push(format!("{flag} {}", quote(v)));
+        }
+    }
+    for p in &args.parameters {
+        words.push(format!("--parameter {}", quote(p)));
+    }
+    words.push(format!("--limit {}", args.limit));
+    if let Some(a) = &args.after {
+        words.push(format!("--after {}", quote(a)));
+    }
+    words.join(" ")
 }
 
 /// `icat find`: search, then print the hits, their ids, or download them.
@@ -391,12 +426,8 @@ async fn find_command(
     conn.announce(&ctx.reporter, "downloading from");
     let selected = Selected {
         target: found.id_list().to_target(&conn.session).await?,
-        described: format!(
-            "icat find {:?} ({}, {} hits)",
-            args.text,
-            found.target,
-            found.hits.len()
-        ),
+        described: find_command_line(&args),
+        selection: Some(found.id_list().summary()),
         resolved: None,
         missing: None,
     };
@@ -502,7 +533,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pending = pending(&ctx, &args.selection)?;
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
             conn.announce(&ctx.reporter, "downloading from");
-            let selected = resolve_pending(&conn, pending, &args.selection, &ctx.reporter).await?;
+            let mut selected =
+                resolve_pending(&conn, pending, &args.selection, &ctx.reporter).await?;
+            // The file filters narrow the selection: the bag records them too.
+            for (flag, globs) in [("--match", &args.patterns), ("--exclude", &args.exclude)] {
+                for g in globs {
+                    selected.described.push_str(&format!(" {flag} '{g}'"));
+                }
+            }
             let missing = selected.missing_failure();
             let bag = args
                 .manifest

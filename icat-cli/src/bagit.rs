@@ -91,6 +91,9 @@ pub struct BagInfo {
     pub user: String,
     /// The selection as the user gave it (command line words, a DOI, a search).
     pub query: String,
+    /// The ids the selection came to, when it was a search or an id list
+    /// (`investigations 1,2; datasets 7`).
+    pub selection: Option<String>,
     /// When the bag was made, `xs:dateTime` in UTC.
     pub time: String,
     /// The identifier the user cited (a DOI), if any.
@@ -160,8 +163,11 @@ pub fn bag_info_text(info: &BagInfo, files: &[PayloadFile]) -> String {
         ("ICAT-Source", info.source.clone()),
         ("ICAT-User", info.user.clone()),
         ("ICAT-Query", info.query.clone()),
-        ("ICAT-Download-Time", info.time.clone()),
     ];
+    if let Some(ids) = &info.selection {
+        lines.push(("ICAT-Selection", ids.clone()));
+    }
+    lines.push(("ICAT-Download-Time", info.time.clone()));
     if let Some(id) = &info.external_identifier {
         lines.push(("External-Identifier", id.clone()));
     }
@@ -297,6 +303,7 @@ mod tests {
             source: "https://icat.example.org".into(),
             user: "db/jdoe".into(),
             query: "visit 'V1'\nsecond line".into(),
+            selection: Some("datasets 4,7".into()),
             time: "2026-12-05T23:30:00Z".into(),
             external_identifier: Some("doi:10.5286/x".into()),
         };
@@ -313,7 +320,7 @@ mod tests {
             "{bag_info}"
         );
         assert!(
-            bag_info.contains("ICAT-Query: visit 'V1' second line\n"),
+            bag_info.contains("ICAT-Query: visit 'V1' second line\nICAT-Selection: datasets 4,7\n"),
             "{bag_info}"
         );
         let tags = read("tagmanifest-sha256.txt");

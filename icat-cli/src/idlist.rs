@@ -33,6 +33,22 @@ pub fn line(kind: &str, id: i64) -> String {
 }
 
 impl IdList {
+    /// The ids on one line, by kind (`investigations 1,2; datasets 7`), for `bag-info.txt`.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        for (kind, ids) in [
+            ("investigations", &self.investigations),
+            ("datasets", &self.datasets),
+            ("datafiles", &self.datafiles),
+        ] {
+            if !ids.is_empty() {
+                let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+                parts.push(format!("{kind} {}", ids.join(",")));
+            }
+        }
+        parts.join("; ")
+    }
+
     /// Parses the text; the error names the first bad line.
     pub fn parse(text: &str) -> Result<IdList, String> {
         let mut list = IdList::default();

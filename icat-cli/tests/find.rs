@@ -501,19 +501,37 @@ fn hits_go_straight_into_a_download() {
     ]));
     assert!(plan.contains("dry run: 6 files"), "{plan}");
     assert!(!dest.exists());
-    let o = s.home.run(&[
+    let bag_find = [
         "find",
         "x",
+        "--instrument",
+        "ALF",
+        "--since",
+        "2024-01-01",
+        "--parameter",
+        "temperature[K]=90..110",
         "--download",
         "--manifest",
         "-o",
         dest.to_str().unwrap(),
-    ]);
+    ];
+    let o = s.home.run(&bag_find);
     assert!(ok(&o).contains("downloaded 6 files"), "{}", stdout(&o));
     assert_eq!(files_under(&dest.join("data")).len(), 6);
+    // The bag records the search with every filter, and the ids it came to.
     let info = std::fs::read_to_string(dest.join("bag-info.txt")).unwrap();
     assert!(
-        info.contains("ICAT-Query: icat find \"x\" (Dataset, 2 hits)"),
+        info.contains(
+            "ICAT-Query: icat find 'x' --since '2024-01-01' --instrument 'ALF' \
+             --parameter 'temperature[K]=90..110' --limit 25\n"
+        ),
+        "{info}"
+    );
+    assert!(
+        info.contains(&format!(
+            "ICAT-Selection: datasets {},{}\n",
+            s.datasets[0].0, s.datasets[1].0
+        )),
         "{info}"
     );
     // Another selection into the same bag would make it invalid (payload of both, manifest and
@@ -538,14 +556,52 @@ fn hits_go_straight_into_a_download() {
         std::fs::read_to_string(dest.join("bag-info.txt")).unwrap(),
         info
     );
+    ok(&s.home.run(&bag_find));
+
+    // An id list from standard input: the bag records the ids downloaded.
+    let listed = s.home.path().join("listed");
+    let o = s.home.run_with_stdin(
+        &[
+            "download",
+            "-",
+            "--manifest",
+            "-o",
+            listed.to_str().unwrap(),
+        ],
+        &format!(
+            "datafile {}\ndatafile {}\n",
+            s.datasets[0].2[0], s.datasets[0].2[1]
+        ),
+    );
+    ok(&o);
+    let info = std::fs::read_to_string(listed.join("bag-info.txt")).unwrap();
+    assert!(
+        info.contains("ICAT-Query: id list from standard input (2 ids)\n"),
+        "{info}"
+    );
+    assert!(
+        info.contains(&format!(
+            "ICAT-Selection: datafiles {},{}\n",
+            s.datasets[0].2[0], s.datasets[0].2[1]
+        )),
+        "{info}"
+    );
+    // A plain download's file filters are part of its selection.
+    let matched = s.home.path().join("matched");
     ok(&s.home.run(&[
-        "find",
-        "x",
-        "--download",
+        "download",
+        "SIM000001",
+        "--match",
+        "*1.nxs",
         "--manifest",
         "-o",
-        dest.to_str().unwrap(),
+        matched.to_str().unwrap(),
     ]));
+    let info = std::fs::read_to_string(matched.join("bag-info.txt")).unwrap();
+    assert!(
+        info.contains("ICAT-Query: visit SIM000001 --match '*1.nxs'\n"),
+        "{info}"
+    );
 
     // The bag's digest can be chosen here as with `icat download`.
     let sha256 = s.home.path().join("found256");

@@ -47,6 +47,17 @@ target/debug/icat -q download SIM000001 --manifest -o "$work/bag"
 "$venv/bin/python" -m bagit --validate "$work/bag"
 target/debug/icat -q download SIM000002 --zip --manifest --manifest-algorithm sha256 -o "$work/bag256"
 "$venv/bin/python" -m bagit --validate "$work/bag256"
+# A search's hits as a bag: bag-info records the search (every filter) and the ids it came to,
+# and bagit-python reads those fields (a long ICAT-Selection line included).
+target/debug/icat -q find diffraction --since 2020-01-01 --limit 3 --download --manifest -o "$work/bagfind"
+"$venv/bin/python" -m bagit --validate "$work/bagfind"
+"$venv/bin/python" - "$work/bagfind" <<'PY'
+import sys
+import bagit
+info = bagit.Bag(sys.argv[1]).info
+assert info["ICAT-Query"] == "icat find 'diffraction' --since '2020-01-01' --limit 3", info
+assert info["ICAT-Selection"].startswith("datasets "), info
+PY
 # A file name with '%': RFC 8493 section 2.1.3 writes it as %25 in the manifest. bagit-python
 # 1.9.0 decodes only %0D and %0A (its issue #157), so its stock validator reports the file
 # missing; with the RFC's decoding put in, its full validation (every digest, Payload-Oxum, the

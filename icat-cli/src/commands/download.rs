@@ -61,6 +61,8 @@ pub struct BagRequest {
     pub algorithm: BagAlgorithm,
     /// The selection as the user gave it, for `bag-info.txt`.
     pub query: String,
+    /// The ids the selection came to (a search's hits, an id list), for `bag-info.txt`.
+    pub selection: Option<String>,
     /// The DOI the user cited, if any.
     pub external_identifier: Option<String>,
 }
@@ -76,6 +78,7 @@ impl BagRequest {
             root: root.into(),
             algorithm,
             query: query.into(),
+            selection: None,
             external_identifier: None,
         }
     }
@@ -650,6 +653,7 @@ fn write_bag(
         source: conn.url.clone(),
         user: conn.server_user.clone(),
         query: bag.query.clone(),
+        selection: bag.selection.clone(),
         time: icat_soap::DateTime::now_utc().to_string(),
         external_identifier: bag.external_identifier.clone(),
     };
