@@ -423,6 +423,19 @@ async fn find_command(
         )
         .into());
     }
+    // What is about to be downloaded, as the search printed it (with its facets): a table on
+    // stdout before the download's report; with --json (stdout is the report) a line on stderr.
+    if args.format.json {
+        ctx.reporter.note(&format!(
+            "{} hit{}: {}",
+            found.hits.len(),
+            if found.hits.len() == 1 { "" } else { "s" },
+            found.id_list().summary()
+        ));
+    } else if ctx.reporter.mode() != Mode::Quiet {
+        find::print(&found, crate::output::Format::Table, out)?;
+        writeln!(out)?;
+    }
     conn.announce(&ctx.reporter, "downloading from");
     let selected = Selected {
         target: found.id_list().to_target(&conn.session).await?,

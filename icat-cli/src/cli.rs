@@ -390,7 +390,8 @@ pub struct FindArgs {
     /// Print the hits as an id list (`dataset 12` lines) for `icat download -`.
     #[arg(long, conflicts_with_all = ["json", "csv", "download", "facets"])]
     pub ids: bool,
-    /// Download the hits' data into -o DIR (as `icat download` does).
+    /// Download the hits' data into -o DIR (as `icat download` does), after printing the hits
+    /// (and --facets); with --json the hits are named on stderr.
     #[arg(long)]
     pub download: bool,
     /// With --download: the destination directory.

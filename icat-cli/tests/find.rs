@@ -500,6 +500,29 @@ fn hits_go_straight_into_a_download() {
         dest.to_str().unwrap(),
     ]));
     assert!(plan.contains("dry run: 6 files"), "{plan}");
+    // The hits come first, as the search prints them, then the plan.
+    let table = plan.find("RANK").expect("hits table");
+    assert!(table < plan.find("dry run: 6 files").unwrap(), "{plan}");
+    assert!(plan.contains(&s.datasets[1].1), "{plan}");
+    // With --json the report stays the only thing on stdout; the hits are named on stderr.
+    let o = s.home.run(&[
+        "find",
+        "x",
+        "--download",
+        "--dry-run",
+        "--json",
+        "-o",
+        dest.to_str().unwrap(),
+    ]);
+    json(&o);
+    assert!(
+        stderr(&o).contains(&format!(
+            "2 hits: datasets {},{}",
+            s.datasets[0].0, s.datasets[1].0
+        )),
+        "{}",
+        stderr(&o)
+    );
     assert!(!dest.exists());
     let bag_find = [
         "find",
