@@ -181,6 +181,9 @@ async fn resolve_pending(
     Ok(match pending {
         Pending::Reference(r) => {
             let resolved = resolve::resolve(&conn.session, &r).await?;
+            if let Some(failure) = resolved.no_data() {
+                return Err(failure.into());
+            }
             reporter.note(&cite::heading(&resolved));
             Selected {
                 target: resolved.target.clone(),

@@ -78,8 +78,8 @@ pub struct Resolved {
 }
 
 /// Finds what a reference names. A DOI is looked up on DataPublication.pid, then
-/// DataCollection.doi, Investigation.doi, Dataset.doi and Datafile.doi (exact match); the first
-/// kind holding it wins.
+/// DataCollection.doi, Investigation.doi, Dataset.doi and Datafile.doi (ignoring case, as DOI
+/// names are case-insensitive); the first kind holding it wins.
 pub async fn resolve(session: &Session, reference: &Reference) -> anyhow::Result<Resolved> {
     match reference {
         Reference::Collection(id) => {
@@ -108,18 +108,38 @@ pub async fn resolve(session: &Session, reference: &Reference) -> anyhow::Result
     }
 }
 
+/// The `T` entities whose `field` holds `doi`, ignoring case (DOI names are case-insensitive:
+/// DOI Handbook 2.4, "case-insensitive for ASCII characters"), with `include` paths.
+async fn by_doi<T: icat_soap::EntityType>(
+    session: &Session,
+    field: &str,
+    doi: &str,
+    include: &str,
+) -> anyhow::Result<Vec<T>> {
+    let jpql = icat_soap::Jpql::new(format!(
+        "SELECT x FROM {} x WHERE UPPER(x.{field}) = UPPER(:doi){include}",
+        T::NAME
+    ))
+    .bind("doi", doi);
+    let mut out = Vec::new();
+    for v in session.search(jpql).await? {
+        match v {
+            icat_soap::model::Value::Entity(e) => match T::from_entity(e) {
+                Ok(t) => out.push(t),
+                Err(other) => anyhow::bail!("the server answered a {other} for a {}", T::NAME),
+            },
+            _ => anyhow::bail!("the server answered a value for a {} search", T::NAME),
+        }
+    }
+    Ok(out)
+}
+
 async fn resolve_doi(
     session: &Session,
     reference: &Reference,
     doi: &str,
 ) -> anyhow::Result<Resolved> {
-    let publications = session
-        .search_entities::<DataPublication>(
-            &Query::new("DataPublication")
-                .where_eq("pid", doi)
-                .include("content"),
-        )
-        .await?;
+    let publications = by_doi::<DataPublication>(session, "pid", doi, " INCLUDE x.content").await?;
     if let Some(p) = publications.into_iter().next() {
         let id = p.id.unwrap_or_default();
         let Some(content) = p.content.as_ref().and_then(|c| c.id) else {
@@ -135,9 +155,7 @@ async fn resolve_doi(
         return collection_resolved(session, reference, "DataPublication", id, p.title, content)
             .await;
     }
-    let collections = session
-        .search_entities::<DataCollection>(&Query::new("DataCollection").where_eq("doi", doi))
-        .await?;
+    let collections = by_doi::<DataCollection>(session, "doi", doi, "").await?;
     if let Some(c) = collections.into_iter().next() {
         let id = c.id.unwrap_or_default();
         return collection_resolved(session, reference, "DataCollection", id, None, id).await;
@@ -153,8 +171,7 @@ async fn resolve_doi(
             target: target(id),
         }
     };
-    if let Some(i) = session
-        .search_entities::<Investigation>(&Query::new("Investigation").where_eq("doi", doi))
+    if let Some(i) = by_doi::<Investigation>(session, "doi", doi, "")
         .await?
         .into_iter()
         .next()
@@ -166,8 +183,7 @@ async fn resolve_doi(
             Target::Investigation,
         ));
     }
-    if let Some(d) = session
-        .search_entities::<Dataset>(&Query::new("Dataset").where_eq("doi", doi))
+    if let Some(d) = by_doi::<Dataset>(session, "doi", doi, "")
         .await?
         .into_iter()
         .next()
@@ -176,8 +192,7 @@ async fn resolve_doi(
             Target::Datasets(vec![id])
         }));
     }
-    if let Some(f) = session
-        .search_entities::<Datafile>(&Query::new("Datafile").where_eq("doi", doi))
+    if let Some(f) = by_doi::<Datafile>(session, "doi", doi, "")
         .await?
         .into_iter()
         .next()
@@ -188,9 +203,25 @@ async fn resolve_doi(
     }
     Err(Failure::not_found(
         format!("no data publication, collection, investigation, dataset or datafile has DOI {doi} (or you may not read it)"),
-        "check the DOI (it is matched exactly), or log in as a user who may read the data",
+        "check the DOI (case does not matter), or log in as a user who may read the data",
     )
     .into())
+}
+
+impl Resolved {
+    /// The not-found failure of a download of a reference that selects no datafiles.
+    pub fn no_data(&self) -> Option<Failure> {
+        matches!(&self.target, Target::Datafiles(ids) if ids.is_empty()).then(|| {
+            Failure::not_found(
+                format!(
+                    "{} ({} {}) holds no datafiles you may read",
+                    self.reference, self.kind, self.id
+                ),
+                "check the reference (`icat show` lists what it holds), or log in as a user who \
+                 may read the data",
+            )
+        })
+    }
 }
 
 /// A collection (directly or behind a publication) resolved to its datafiles: the ones it lists,
@@ -203,17 +234,9 @@ async fn collection_resolved(
     title: Option<String>,
     collection: i64,
 ) -> anyhow::Result<Resolved> {
+    // An empty collection (or one whose data the user may not read) resolves to no datafiles:
+    // `show` says so, a download refuses it (`Resolved::no_data`).
     let ids = collection_datafile_ids(session, collection).await?;
-    if ids.is_empty() {
-        return Err(Failure::not_found(
-            format!(
-                "{} ({kind} {id}) holds no datafiles you may read",
-                reference.describe()
-            ),
-            "check the reference, or log in as a user who may read the data",
-        )
-        .into());
-    }
     Ok(Resolved {
         reference: reference.describe(),
         kind,

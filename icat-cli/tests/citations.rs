@@ -470,3 +470,42 @@ fn manifest_into_a_folder_whose_data_holds_other_files_is_refused() {
     ok(&home.run(&["download", "SIM000001", "--manifest", "-o", bag_arg]));
     check_bag(&bag);
 }
+
+/// Review findings 15: DOI names are case-insensitive (DOI Handbook 2.4), so an upper-cased DOI
+/// from a citation resolves; an empty collection is shown as empty (exit 0), while a download of
+/// it has nothing to do (exit 4).
+#[test]
+fn dois_match_ignoring_case_and_an_empty_collection_is_shown_as_empty() {
+    let (sim, home, ds) = setup();
+    cite(&sim, &ds);
+    let doc = json(&home.run(&["show", "DOI:10.5286/TEST.INV", "--json"]));
+    assert_eq!(doc["kind"], "Investigation", "{doc}");
+    let doc = json(&home.run(&["show", "https://doi.org/10.5286/Test.Pub", "--json"]));
+    assert_eq!(doc["kind"], "DataPublication", "{doc}");
+    let dest = home.path().join("upper");
+    let out = ok(&home.run(&[
+        "download",
+        "doi:10.5286/TEST.DS",
+        "-o",
+        dest.to_str().unwrap(),
+    ]));
+    assert!(out.contains("downloaded 2 files"), "{out}");
+
+    sim.sql("INSERT INTO \"DataCollection\" (\"id\", \"doi\") VALUES (2, '10.5286/test.empty');");
+    let o = home.run(&["show", "--collection", "2"]);
+    let t = ok(&o);
+    assert!(
+        t.contains("holds no datafiles you may read (empty, or not yours to read)"),
+        "{t}"
+    );
+    let doc = json(&home.run(&["show", "doi:10.5286/test.empty", "--json"]));
+    assert_eq!(doc["kind"], "DataCollection", "{doc}");
+    assert_eq!(doc["visits"], serde_json::json!([]), "{doc}");
+    let o = home.run(&["download", "--collection", "2", "-o", "x"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("holds no datafiles you may read"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -95,6 +95,12 @@ pub fn print(data: &CitedData, format: Format, out: &mut dyn Write) -> anyhow::R
         Format::Json => out.write_all(to_json(data)?.as_bytes())?,
         Format::Table => {
             writeln!(out, "{}", heading(&data.resolved))?;
+            if data.visits.is_empty() {
+                writeln!(
+                    out,
+                    "  it holds no datafiles you may read (empty, or not yours to read)"
+                )?;
+            }
             out.write_all(tree::render(&data.visits).as_bytes())?;
         }
         Format::Csv => {
