@@ -140,7 +140,10 @@ pub fn sanitize_cell(value: &str) -> String {
         };
         if let Some(text) = short {
             out.push_str(text);
-        } else if c.is_control() || icat_soap::untrusted::is_bidi_control(c) {
+        } else if c.is_control()
+            || icat_soap::untrusted::is_bidi_control(c)
+            || icat_soap::untrusted::is_invisible_format(c)
+        {
             let _ = write!(out, "\\u{{{:x}}}", c as u32);
         } else {
             out.push(c);

@@ -226,7 +226,7 @@ fn setup(page_cap: usize) -> Setup {
         ds_docs.push(Doc {
             id,
             source: json!({"name": name, "visitId": visit, "investigation.id": inv_id,
-                "investigation.title": "Lysozyme \u{1b}[2J soak", "fileCount": files.len(),
+                "investigation.title": "Lysozyme \u{1b}[2J so\u{200b}ak\u{2066}", "fileCount": files.len(),
                 "fileSize": 2048 * files.len(), "id": id}),
         });
         for f in &files {
@@ -287,10 +287,13 @@ fn find_prints_ranked_hits_as_table_json_and_csv() {
     assert_eq!(hits[0]["id"], s.datasets[0].0);
     assert_eq!(hits[0]["files"], 3);
     // Server text is cleaned before it is printed: no escape character survives.
+    // Every field alike: escapes, bidi controls and invisible characters (U+200B) do not pass.
+    let title = hits[0]["title"].as_str().unwrap();
     assert!(
-        !hits[0]["title"].as_str().unwrap().contains('\u{1b}'),
+        !title.contains('\u{1b}') && !title.contains('\u{200b}') && !title.contains('\u{2066}'),
         "{doc}"
     );
+    assert!(title.contains("soak"), "{doc}");
     assert!(doc["search_after"].is_null());
 
     let csv = ok(&s.home.run(&["find", "lysozyme", "--datafiles", "--csv"]));
@@ -647,4 +650,28 @@ fn hits_go_straight_into_a_download() {
         .home
         .run(&["find", "x", "--datafiles", "--limit", "6", "--ids"]));
     assert_eq!(ids.lines().count(), 2, "{ids}");
+}
+
+/// Review finding N3: a hit with a non-positive id is a lying answer (exit 5), never a row, an
+/// id list line or a silently skipped download.
+#[test]
+fn a_hit_id_below_one_is_an_unexpected_answer() {
+    let s = setup(100);
+    s.front.lock().unwrap().docs.insert(
+        "Dataset".into(),
+        vec![Doc {
+            id: -5,
+            source: json!({"name": "evil"}),
+        }],
+    );
+    for args in [
+        vec!["find", "x"],
+        vec!["find", "x", "--ids"],
+        vec!["find", "x", "--download", "--dry-run", "-o", "out"],
+    ] {
+        let o = s.home.run(&args);
+        assert_eq!(o.status.code(), Some(5), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("not an ICAT id"), "{}", stderr(&o));
+        assert!(!stdout(&o).contains("-5"), "{}", stdout(&o));
+    }
 }

@@ -33,7 +33,8 @@ pub struct FacetAnswer {
 /// One hit.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 pub struct Hit {
-    /// The entity id.
+    /// The entity id (ICAT ids are positive: another is a lying answer, refused when decoded).
+    #[serde(deserialize_with = "positive_id")]
     pub id: i64,
     /// Relevance (absent when sorted by fields).
     #[serde(default)]
@@ -41,6 +42,17 @@ pub struct Hit {
     /// The indexed document (server text: untrusted).
     #[serde(default)]
     pub source: Document,
+}
+
+/// An entity id as ICAT hands them out (from 1 up); zero or negative is not an ICAT answer.
+fn positive_id<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let id = i64::deserialize(d)?;
+    if id <= 0 {
+        return Err(serde::de::Error::custom(format!(
+            "hit id {id} is not an ICAT id (ids are positive)"
+        )));
+    }
+    Ok(id)
 }
 
 /// An indexed document: the fields ICAT indexes for the entity (`name`, `visitId`, `title`,
@@ -229,6 +241,16 @@ impl<'de> Deserialize<'de> for Labels {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_hit_id_below_one_is_refused() {
+        for bad in [r#"{"results":[{"id":-5}]}"#, r#"{"results":[{"id":0}]}"#] {
+            let e = serde_json::from_str::<SearchAnswer>(bad).unwrap_err();
+            assert!(e.to_string().contains("is not an ICAT id"), "{e}");
+        }
+        let ok: SearchAnswer = serde_json::from_str(r#"{"results":[{"id":7}]}"#).unwrap();
+        assert_eq!(ok.results[0].id, 7);
+    }
+
     use super::*;
 
     #[test]

@@ -18,6 +18,7 @@ pub fn clean_text(text: &str, max: usize) -> String {
     }
     text[..end]
         .chars()
+        .filter(|c| !is_invisible_format(*c))
         .map(|c| {
             if c.is_control() || is_bidi_control(c) {
                 ' '
@@ -26,6 +27,27 @@ pub fn clean_text(text: &str, max: usize) -> String {
             }
         })
         .collect()
+}
+
+/// True for the invisible Unicode format characters other than bidirectional controls: soft
+/// hyphen, zero-width space, joiners and non-joiner, word joiner and invisible operators, the
+/// byte order mark, interlinear annotation and tag characters. They show as nothing, so server
+/// text could hide a difference behind them (`ds0001\u{200b}` reads as `ds0001`); cleaned text
+/// drops them, in every field alike.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00ad}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200d}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{206a}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0001}'
+            | '\u{e0020}'..='\u{e007f}'
+    )
 }
 
 /// True for the Unicode bidirectional formatting characters (U+061C, U+200E, U+200F,
@@ -42,6 +64,16 @@ pub fn is_bidi_control(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invisible_format_characters_are_dropped() {
+        assert_eq!(
+            clean_text("ds\u{200b}0001\u{feff}\u{2060}\u{00ad}\u{e0041}", 100),
+            "ds0001"
+        );
+        // Bidirectional controls still become spaces.
+        assert_eq!(clean_text("a\u{2066}b", 100), "a b");
+    }
 
     #[test]
     fn control_characters_go_and_length_is_bounded() {
