@@ -410,6 +410,11 @@ pub fn ids_message(e: &IdsError) -> Option<String> {
              it is. The IDS built a broken zip: download it without --zip (each file is then \
              fetched on its own and verified), and report it to the facility"
             .to_owned(),
+        IdsError::ZipEntryNotAFile { kind, .. } => format!(
+            "the zip from the IDS holds {kind} where this datafile was expected; nothing was \
+             written there. The IDS built a broken zip: download it without --zip (each file is \
+             then fetched on its own and verified), and report it to the facility"
+        ),
         IdsError::NotFound { message } if not_an_ids_404(message) => format!(
             "{} does not know this request (404 Not Found, not an IDS answer); {CHECK_IDS_URL}",
             the_ids()

@@ -671,6 +671,7 @@ pub fn ids_error_kind(e: &IdsError) -> ExitKind {
         IdsError::SessionRenewal { source } => icat_error_kind(source),
         IdsError::DiskFull { .. }
         | IdsError::NotEnoughSpace { .. }
+        | IdsError::LargerThanFreeSpace { .. }
         | IdsError::Io { .. }
         | IdsError::TargetExists { .. }
         | IdsError::DestinationBusy { .. }

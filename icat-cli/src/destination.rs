@@ -181,6 +181,12 @@ fn check_room(dest: &Path, on: &Path, room: impl Into<Room>) -> Result<(), Failu
     Ok(())
 }
 
+/// Bytes available to this user where `dest` is or would be created (the nearest folder above
+/// it that exists); `None` when that cannot be read.
+pub fn free_space_for(dest: &Path) -> Option<u64> {
+    free_space(dest.ancestors().find(|p| p.exists())?)
+}
+
 /// Bytes available to this user on the file system holding `dir`.
 #[cfg(unix)]
 fn free_space(dir: &Path) -> Option<u64> {

@@ -48,6 +48,9 @@ fn destination_must_be_a_writable_directory_with_room() {
     }
 }
 
+/// Files that each fit the free space but together do not: refused before the first byte
+/// (exit 2, "not enough room"). A file that alone is larger than the free space fails on its
+/// own instead (`hostile_download.rs::an_absurd_catalogue_size_fails_that_file_alone`).
 #[test]
 fn no_room_is_refused_before_the_first_byte() {
     let sim = start_sim(
@@ -55,21 +58,25 @@ fn no_room_is_refused_before_the_first_byte() {
         false,
         Duration::ZERO,
     );
-    // The catalogue now says one file holds a petabyte.
+    let home = Home::new();
+    let free = {
+        let st = rustix::fs::statvfs(home.path()).unwrap();
+        st.f_bavail * st.f_frsize
+    };
+    // The catalogue now says each file holds 60 % of the free space: together 120 %.
+    let each = i64::try_from(free / 10 * 6).unwrap();
     as_root(&sim, |session| async move {
         let files: Vec<Datafile> = session
             .search_entities(&Query::new("Datafile"))
             .await
             .unwrap();
-        // INCLUDE 1: an update must carry the object's required relations.
-        let mut big: Datafile = session
-            .get_entity(files[0].id.unwrap(), &["1"])
-            .await
-            .unwrap();
-        big.file_size = Some(1_000_000_000_000_000);
-        session.update(big).await.unwrap();
+        for f in &files {
+            // INCLUDE 1: an update must carry the object's required relations.
+            let mut big: Datafile = session.get_entity(f.id.unwrap(), &["1"]).await.unwrap();
+            big.file_size = Some(each);
+            session.update(big).await.unwrap();
+        }
     });
-    let home = Home::new();
     login(&home, &sim, "jdoe");
     let dest = home.path().join("big");
     let o = home.run(&["download", "SIM000001", "-o", dest.to_str().unwrap()]);

@@ -697,3 +697,151 @@ fn names_that_lie_or_cannot_be_paths_are_refused_and_the_summary_claims_nothing_
     assert!(!err.contains('\u{202e}'), "{err}");
     assert!(files_under(&dest).is_empty(), "{:?}", files_under(&dest));
 }
+
+/// Re-review (issue 14, low): a zip from the IDS holding a symbolic link, or a folder, under
+/// the name of a selected datafile. Before, that datafile was "not in the prepared zip", exit 4
+/// (not found), as if the catalogue were wrong; it is the IDS's zip that is broken: refused as
+/// what it is, exit 5 (a server answer that lies, like a zip holding one datafile twice),
+/// nothing written at its path, the good entry extracted.
+#[test]
+fn a_link_or_folder_in_place_of_a_selected_file_is_refused_as_a_broken_zip() {
+    use std::io::Write;
+    let sim = start_sim(
+        "visits=1,datasets=1,files=3,size=2000",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let dfs = datafiles(&home, "SIM000001");
+    let good_bytes = {
+        let dest = home.path().join("reference");
+        ok(&home.run(&[
+            "download",
+            "--datafile",
+            &dfs[2].id.to_string(),
+            "-o",
+            dest.to_str().unwrap(),
+        ]));
+        std::fs::read(dest.join(&dfs[2].dir).join(&dfs[2].name)).unwrap()
+    };
+    let entry = |df: &Df| format!("ids/SIM/INV/{}/{}", df.dir, df.name);
+    let zip = {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        w.add_symlink(entry(&dfs[0]), "/etc/passwd", opts).unwrap();
+        w.add_directory(format!("{}/", entry(&dfs[1])), opts)
+            .unwrap();
+        w.start_file(entry(&dfs[2]), opts).unwrap();
+        w.write_all(&good_bytes).unwrap();
+        w.finish().unwrap().into_inner()
+    };
+    let ids = serve(move |req| match req.call.as_str() {
+        "prepareData" => Reply::ok(PREPARED_ID),
+        "isPrepared" => Reply::ok("true"),
+        "getData" => Reply::ok(zip.clone()),
+        _ => Reply::not_found(),
+    });
+    let dest = home.path().join("zip");
+    let ids_list = format!("{},{},{}", dfs[0].id, dfs[1].id, dfs[2].id);
+    let o = download(
+        &ids,
+        &home,
+        &[
+            "--datafile",
+            &ids_list,
+            "--zip",
+            "-o",
+            dest.to_str().unwrap(),
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(5), "{err}");
+    assert!(!err.contains("not in the prepared zip"), "{err}");
+    assert!(err.contains("a symbolic link where"), "{err}");
+    assert!(err.contains("a folder where"), "{err}");
+    assert!(err.contains("report it to the facility"), "{err}");
+    let good = format!("{}/{}", dfs[2].dir, dfs[2].name);
+    assert_eq!(files_under(&dest), vec![std::path::PathBuf::from(&good)]);
+    assert_eq!(std::fs::read(dest.join(&good)).unwrap(), good_bytes);
+}
+
+/// Re-review (issue 14, low): a partial download as long as the whole file but with other
+/// bytes: the resume asks from its end, the server cannot continue it (416), the file is
+/// fetched once more from the start. The summary said "downloaded 1 file (0 B)", counting the
+/// refetched file as resumed from its full length; it must count the bytes fetched again.
+#[test]
+fn a_refetched_file_counts_the_bytes_fetched_again() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=1,size=3000",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let df = datafiles(&home, "SIM000001").remove(0);
+    let dest = home.path().join("d");
+    let work = dest.join(".icat-download");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(
+        work.join(format!("df-{}.part", df.id)),
+        vec![b'x'; df.size as usize],
+    )
+    .unwrap();
+    let o = home.run(&[
+        "download",
+        "--datafile",
+        &df.id.to_string(),
+        "-o",
+        dest.to_str().unwrap(),
+        "--json",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(doc["bytes_transferred"].as_u64(), Some(df.size), "{doc}");
+    assert!(!err.contains("(0 B)"), "{err}");
+    assert_eq!(
+        std::fs::metadata(dest.join(&df.dir).join(&df.name))
+            .unwrap()
+            .len(),
+        df.size
+    );
+}
+
+/// Re-review (issue 14, low): one datafile whose catalogue `fileSize` is absurd (i64::MAX,
+/// 8 EiB). Before, the whole run stopped with exit 2 ("not enough room"); now that file alone
+/// fails, saying its size is more than the destination's free space, and the others download.
+#[test]
+fn an_absurd_catalogue_size_fails_that_file_alone() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=3,size=1000",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let dfs = datafiles(&home, "SIM000001");
+    sim.sql(&format!(
+        "UPDATE \"Datafile\" SET \"fileSize\" = {} WHERE \"id\" = {}",
+        i64::MAX,
+        dfs[0].id
+    ));
+    let dest = home.path().join("d");
+    let o = home.run(&["download", "SIM000001", "-o", dest.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("1 of 3 files failed (2 downloaded"), "{err}");
+    assert!(
+        err.contains(&format!("{} bytes by the catalogue", i64::MAX)),
+        "{err}"
+    );
+    assert!(err.contains("report it to the facility"), "{err}");
+    let mut expected: Vec<std::path::PathBuf> = dfs[1..]
+        .iter()
+        .map(|f| std::path::PathBuf::from(format!("{}/{}", f.dir, f.name)))
+        .collect();
+    expected.sort();
+    assert_eq!(files_under(&dest), expected);
+}

@@ -368,6 +368,21 @@ pub enum IdsError {
         /// The free space there when the transfer started.
         free: u64,
     },
+    /// A datafile whose catalogue size alone is more than the free space at its destination
+    /// (or absurd, like `i64::MAX`): it is not fetched, the other files are.
+    #[error(
+        "{file} is {size} bytes by the catalogue, more than the {free} bytes free on {dir}: it was not downloaded. Free some space or download it to another disk; if the file cannot be that large, the catalogue is wrong: report it to the facility."
+    )]
+    LargerThanFreeSpace {
+        /// The datafile (its name and id).
+        file: String,
+        /// Its catalogue size.
+        size: u64,
+        /// The destination.
+        dir: PathBuf,
+        /// The free space there.
+        free: u64,
+    },
     /// A zip from the IDS lists one entry name twice (two copies of one datafile): which copy
     /// is right cannot be told, so neither is extracted and a file already there stays as it is.
     #[error(
@@ -376,6 +391,17 @@ pub enum IdsError {
     ZipEntryRepeated {
         /// The local path the entries map to.
         path: PathBuf,
+    },
+    /// A zip from the IDS holds a symbolic link or a folder under the name of a selected
+    /// datafile, where the file itself was expected: nothing is extracted for it.
+    #[error(
+        "the zip from the IDS holds {kind} where the datafile {path} was expected; nothing was written there. The IDS built a broken zip: download this datafile without a zip (each file is then fetched on its own and verified), and report it to the facility."
+    )]
+    ZipEntryNotAFile {
+        /// The local path the entry maps to.
+        path: PathBuf,
+        /// What the entry is instead: "a symbolic link" or "a folder".
+        kind: &'static str,
     },
     /// The disk is full while writing.
     #[error(

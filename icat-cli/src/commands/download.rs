@@ -352,8 +352,16 @@ pub struct Selected {
 impl Selected {
     /// Total catalogue size of the selection.
     pub fn total(&self) -> u64 {
-        self.records.iter().filter_map(|r| r.size).sum()
+        total_size(&self.records)
     }
+}
+
+/// Total catalogue size of these records (saturating: a catalogue may give absurd sizes).
+fn total_size(records: &[DatafileRecord]) -> u64 {
+    records
+        .iter()
+        .filter_map(|r| r.size)
+        .fold(0, u64::saturating_add)
 }
 
 /// Finds the datafiles of a request in ICAT, applies `--match`/`--exclude`, and plans where each
@@ -425,7 +433,24 @@ pub async fn select(
         .into());
     }
     let mut plan = DownloadPlan::new(&req.dest);
+    // A file the destination's disk cannot hold on its own (or an absurd catalogue size, like
+    // i64::MAX) fails alone; the room check then covers the others.
+    let free = crate::destination::free_space_for(&req.dest);
     for r in &records {
+        if let (Some(size), Some(free)) = (r.size, free)
+            && size > free
+        {
+            plan.push_or_refuse(
+                r.id,
+                Err(IdsError::LargerThanFreeSpace {
+                    file: format!("{:?}", r.name),
+                    size,
+                    dir: req.dest.clone(),
+                    free,
+                }),
+            );
+            continue;
+        }
         // The catalogue size bounds what is read even with --no-verify: it is a safety limit
         // (an endless answer must not fill the disk), not a check that can be switched off.
         let expected = Expected {
@@ -480,7 +505,13 @@ pub async fn run(
 ) -> anyhow::Result<DownloadReport> {
     let ids = conn.ids()?;
     let Selected { records, plan } = select(conn, req, reporter).await?;
-    let total: u64 = records.iter().filter_map(|r| r.size).sum();
+    // Files refused before the first byte (names, sizes) do not count towards the total.
+    let refused: BTreeSet<i64> = plan.refused.iter().map(|r| r.id).collect();
+    let total = records
+        .iter()
+        .filter(|r| !refused.contains(&r.id))
+        .filter_map(|r| r.size)
+        .fold(0, u64::saturating_add);
     reporter.note(&format!(
         "{}, {} to {}",
         crate::grammar::count(records.len() as u64, "file", "files"),
@@ -877,7 +908,12 @@ fn report(
         let all = |f: fn(&IdsError) -> bool| failures.iter().all(|(_, e)| f(e.as_ref()));
         let hint = if all(|e| matches!(e, IdsError::TargetExists { .. })) {
             "move those files away, or rerun with --overwrite to replace them"
-        } else if all(|e| matches!(e, IdsError::ZipEntryRepeated { .. })) {
+        } else if all(|e| {
+            matches!(
+                e,
+                IdsError::ZipEntryRepeated { .. } | IdsError::ZipEntryNotAFile { .. }
+            )
+        }) {
             "download those datafiles without --zip (each is then fetched on its own and \
              verified), and report the broken zip to the facility"
         } else if all(|e| matches!(e, IdsError::UnsafeName { .. })) {
@@ -888,6 +924,9 @@ fn report(
                 "the catalogue names of those datafiles cannot be local file names; ask the \
                  facility to rename them"
             }
+        } else if all(|e| matches!(e, IdsError::LargerThanFreeSpace { .. })) {
+            "free some space or download those files to another disk with -o; if they cannot be \
+             that large, the catalogue is wrong: report it to the facility"
         } else if all(|e| matches!(e, IdsError::NameCollision { .. })) {
             "a rerun cannot help: download the colliding datafiles separately (e.g. with --match) \
              into different directories, or ask the facility to rename them"

@@ -24,15 +24,17 @@ pub struct PlannedFile {
     /// Datafile id.
     pub id: i64,
     /// Local path under the destination; `null` when the catalogue names cannot be a safe
-    /// local path (`local` is then `unsafe_name` and `reason` says why).
+    /// local path (`local` is then `unsafe_name` and `reason` says why), or the file was
+    /// refused for its size (`too_large`).
     pub path: Option<String>,
     /// Catalogue size.
     pub size: Option<u64>,
     /// `present` (here and verified), `differs` (here but not what the catalogue says),
-    /// `resume` (a partial download holds the start), `download`, or `unsafe_name` (would
-    /// fail: its names cannot be a local path).
+    /// `resume` (a partial download holds the start), `download`, `unsafe_name` (would
+    /// fail: its names cannot be a local path), or `too_large` (would fail: its catalogue size
+    /// alone is more than the destination's free space).
     pub local: &'static str,
-    /// Why the file would fail (`unsafe_name`), else `null`.
+    /// Why the file would fail (`unsafe_name`, `too_large`), else `null`.
     pub reason: Option<String>,
     /// Bytes already in the partial download (for `resume`).
     pub resume_from: u64,
@@ -55,7 +57,7 @@ pub struct DryRun {
     pub to_transfer: u64,
     /// Files needing a restore first.
     pub need_restore: usize,
-    /// Files the real run would fail (`unsafe_name`).
+    /// Files the real run would fail (`unsafe_name`, `too_large`).
     pub would_fail: usize,
 }
 
@@ -153,7 +155,10 @@ pub async fn plan(
             id: refused.id,
             path: None,
             size: by_id.get(&refused.id).and_then(|r| r.size),
-            local: "unsafe_name",
+            local: match refused.error.as_ref() {
+                icat_ids::IdsError::LargerThanFreeSpace { .. } => "too_large",
+                _ => "unsafe_name",
+            },
             reason: Some(crate::failure::one_line(&refused.error.to_string())),
             resume_from: 0,
             needs_restore: false,
@@ -162,16 +167,25 @@ pub async fn plan(
         files
     })
     .await?;
-    let to_transfer = files.iter().map(|f| f.to_transfer).sum();
+    let to_transfer = files
+        .iter()
+        .map(|f| f.to_transfer)
+        .fold(0, u64::saturating_add);
     // The destination checks of the real run, without creating anything: a dry run that
     // succeeds promises a run that gets past them.
     crate::destination::check(&dest, crate::destination::room_for(to_transfer, req.zip))?;
     Ok(DryRun {
         dest: dest.display().to_string(),
-        total_size: files.iter().filter_map(|f| f.size).sum(),
+        total_size: files
+            .iter()
+            .filter_map(|f| f.size)
+            .fold(0, u64::saturating_add),
         to_transfer,
         need_restore: files.iter().filter(|f| f.needs_restore).count(),
-        would_fail: files.iter().filter(|f| f.local == "unsafe_name").count(),
+        would_fail: files
+            .iter()
+            .filter(|f| matches!(f.local, "unsafe_name" | "too_large"))
+            .count(),
         files,
     })
 }
@@ -255,12 +269,12 @@ pub fn print(
             "present" => "present, verified".to_owned(),
             "differs" => "present, differs from the catalogue".to_owned(),
             "resume" => format!("{} in .part", human_bytes(f.resume_from)),
-            "unsafe_name" => "-".to_owned(),
+            "unsafe_name" | "too_large" => "-".to_owned(),
             _ => "missing".to_owned(),
         };
         let fail;
         let action = match (f.local, overwrite) {
-            ("unsafe_name", _) => {
+            ("unsafe_name" | "too_large", _) => {
                 fail = format!(
                     "would fail: {}",
                     f.reason.as_deref().unwrap_or("unsafe name")

@@ -185,6 +185,8 @@ pub struct PartFile {
     target: PathBuf,
     w: BufWriter<tokio::fs::File>,
     len: u64,
+    /// Bytes an earlier run left that are still in the file (0 once it is truncated).
+    kept: u64,
 }
 
 impl PartFile {
@@ -227,12 +229,19 @@ impl PartFile {
             path,
             target: target.to_path_buf(),
             len,
+            kept: len,
         })
     }
 
     /// Bytes in the file (written or buffered).
     pub fn len(&self) -> u64 {
         self.len
+    }
+
+    /// Bytes of the file that an earlier run left and that are still in it: what was not
+    /// fetched by this run (0 once the file was truncated to be fetched from the start).
+    pub fn kept_from_earlier(&self) -> u64 {
+        self.kept
     }
 
     /// True when nothing has been written.
@@ -276,6 +285,7 @@ impl PartFile {
             .await
             .map_err(|e| IdsError::io("seek", &self.path, e))?;
         self.len = 0;
+        self.kept = 0;
         Ok(())
     }
 

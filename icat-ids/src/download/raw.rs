@@ -53,7 +53,8 @@ impl Flow<'_> {
 pub struct RawOutcome {
     /// Final size in bytes.
     pub bytes: u64,
-    /// Bytes that were already in the temporary file from an earlier run.
+    /// Bytes from an earlier run's temporary file that the final file kept (0 when they were
+    /// thrown away and the file fetched again from the start).
     pub resumed_from: u64,
     /// Retries needed (dropped connections, server hiccups).
     pub retries: u32,
@@ -199,6 +200,8 @@ impl IdsClient {
                     match verify(label, part.path(), part.len(), Some(crc), expected) {
                         Ok(()) => {
                             let bytes = part.len();
+                            // What this run did not fetch: 0 after a refetch from the start.
+                            let resumed_from = part.kept_from_earlier();
                             part.commit_within(root, rel).await?;
                             report(bytes, Phase::Done);
                             let fallback = if server_length {

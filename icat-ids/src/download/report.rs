@@ -94,7 +94,8 @@ pub enum Outcome {
     Downloaded {
         /// Size in bytes.
         bytes: u64,
-        /// Bytes reused from an earlier run's partial download.
+        /// Bytes reused from an earlier run's partial download (0 when they were thrown away
+        /// and the file fetched again from the start).
         resumed_from: u64,
         /// Retries after dropped connections or server errors.
         retries: u32,

@@ -396,18 +396,36 @@ fn extract_selected(
             reason,
         })
     };
+    // Selected datafiles whose entry is a link or a folder instead of a file.
+    let mut not_files: HashMap<usize, &'static str> = HashMap::new();
     for i in 0..zip.len() {
         let entry = zip.by_index_raw(i).map_err(|e| bad_zip(zip_path, e))?;
         let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
-        if entry.is_dir() {
+        let not_a_file = if entry.is_dir() {
+            Some("a folder")
+        } else if entry.is_symlink() {
+            Some("a symbolic link")
+        } else {
+            None
+        };
+        if let Some(kind) = not_a_file {
+            // In place of a selected datafile, the zip is broken (reported for that datafile
+            // below, unless a file entry of that name turns up too); anything else is a folder
+            // of the layout, or a link nobody asked for.
+            let selected = entry_path(name.trim_end_matches('/'), ZipLayout::VisitDataset)
+                .ok()
+                .and_then(|rel| wanted.get(rel.as_path()));
+            match selected {
+                Some(w) => {
+                    not_files.insert(w.index, kind);
+                }
+                None if kind == "a folder" => {}
+                None => ignore(&name, "a symbolic link"),
+            }
             continue;
         }
         if std::str::from_utf8(entry.name_raw()).is_err() {
             ignore(&name, "the name is not UTF-8");
-            continue;
-        }
-        if entry.is_symlink() {
-            ignore(&name, "a symbolic link");
             continue;
         }
         let Ok(rel) = entry_path(&name, ZipLayout::VisitDataset) else {
@@ -435,6 +453,20 @@ fn extract_selected(
                 w.index,
                 Err(IdsError::DuplicatePath {
                     path: w.path.under(dest),
+                }),
+            );
+        }
+    }
+    for w in wanted.values() {
+        if let Some(kind) = not_files.get(&w.index)
+            && !found.contains_key(&w.index)
+            && !out.results.contains_key(&w.index)
+        {
+            out.results.insert(
+                w.index,
+                Err(IdsError::ZipEntryNotAFile {
+                    path: w.path.under(dest),
+                    kind,
                 }),
             );
         }
