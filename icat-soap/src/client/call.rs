@@ -97,12 +97,18 @@ impl Client {
         );
         async {
             let started = Instant::now();
+            // The request's time limit covers decoding the answer too (issue 14, finding 6).
+            let deadline = tokio::time::Instant::now().checked_add(self.transport.timeout);
             let envelope = write_request_envelope(request);
             let sent = envelope.len();
             match self.transport.post(envelope.into_bytes()).await {
                 Ok(Reply::Answer(body) | Reply::Fault(body)) => {
                     let received = body.len();
-                    let decoded = decode_bounded::<Op>(body, session).await;
+                    let out_of_time = || IcatError::Timeout {
+                        url: self.endpoint().to_owned(),
+                        after: self.transport.timeout,
+                    };
+                    let decoded = decode_before::<Op>(deadline, body, session, out_of_time).await;
                     tracing::debug!(
                         elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
                         sent,
@@ -126,6 +132,29 @@ impl Client {
         .instrument(span)
         .await
     }
+}
+
+/// [`decode_bounded`] before `deadline` (the end of the time allowed for the request, `None`
+/// for no end): an answer that arrives when that time is used up is not decoded, and decoding
+/// still under way when it runs out is given up; both are `out_of_time()`.
+async fn decode_before<Op: SoapOperation>(
+    deadline: Option<tokio::time::Instant>,
+    body: bytes::Bytes,
+    session: Option<&str>,
+    out_of_time: impl FnOnce() -> IcatError,
+) -> Result<Op::Response, IcatError>
+where
+    Op::Response: Send + 'static,
+{
+    let Some(deadline) = deadline else {
+        return decode_bounded::<Op>(body, session).await;
+    };
+    if tokio::time::Instant::now() >= deadline {
+        return Err(out_of_time());
+    }
+    tokio::time::timeout_at(deadline, decode_bounded::<Op>(body, session))
+        .await
+        .unwrap_or_else(|_| Err(out_of_time()))
 }
 
 /// Answers above this size are decoded on a blocking thread.
@@ -193,4 +222,62 @@ fn decode<Op: SoapOperation>(
             detail: other.to_string(),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generated::ops::GetApiVersionRequest;
+    use std::time::Duration;
+
+    fn answer(padding: usize) -> bytes::Bytes {
+        bytes::Bytes::from(format!(
+            "<S:Envelope xmlns:S=\"http://schemas.xmlsoap.org/soap/envelope/\"><S:Body><ns2:getApiVersionResponse xmlns:ns2=\"http://icatproject.org\"><return>6.2.0{}</return></ns2:getApiVersionResponse></S:Body></S:Envelope>",
+            " ".repeat(padding)
+        ))
+    }
+
+    fn out_of_time() -> IcatError {
+        IcatError::Timeout {
+            url: "http://icat.test/".to_owned(),
+            after: Duration::from_secs(1),
+        }
+    }
+
+    /// Issue 14, finding 6: the request's time limit covers decoding. An answer that arrives
+    /// when that time is used up is not decoded (small answers, decoded inline, and large ones,
+    /// decoded on a blocking thread, alike): the outcome is the timeout, not the answer.
+    #[tokio::test]
+    async fn an_answer_arriving_after_the_deadline_is_not_decoded() {
+        let passed = tokio::time::Instant::now();
+        for padding in [0, DECODE_ON_THREAD_ABOVE + 1] {
+            let r = decode_before::<GetApiVersionRequest>(
+                Some(passed),
+                answer(padding),
+                None,
+                out_of_time,
+            )
+            .await;
+            assert!(matches!(r, Err(IcatError::Timeout { .. })), "{r:?}");
+        }
+    }
+
+    /// The same answers before the deadline (or without one) are decoded.
+    #[tokio::test]
+    async fn an_answer_within_the_deadline_is_decoded() {
+        let later = tokio::time::Instant::now() + Duration::from_secs(3600);
+        for deadline in [Some(later), None] {
+            for padding in [0, DECODE_ON_THREAD_ABOVE + 1] {
+                let r = decode_before::<GetApiVersionRequest>(
+                    deadline,
+                    answer(padding),
+                    None,
+                    out_of_time,
+                )
+                .await
+                .expect("decoded");
+                assert_eq!(r.return_.as_deref().map(str::trim), Some("6.2.0"));
+            }
+        }
+    }
 }
