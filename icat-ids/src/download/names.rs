@@ -174,6 +174,25 @@ pub fn entry_path(name: &str, layout: ZipLayout) -> Result<SafeRelPath, IdsError
     }
 }
 
+/// A zip entry name as the catalogue shows the datafile's name: ICAT's names reach the client
+/// through XML, which cannot carry the C0 control characters other than tab, line feed and
+/// carriage return, so they arrive as U+FFFD; the IDS names its zip entries with the characters
+/// themselves. Looking an entry up under this form matches it to the datafile the catalogue
+/// listed, which is then written under the name the catalogue gave, as when it is fetched alone
+/// (issue 16).
+pub(crate) fn as_the_catalogue_shows_it(name: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| c < ' ' && !matches!(c, '\t' | '\n' | '\r');
+    if name.contains(hidden) {
+        std::borrow::Cow::Owned(
+            name.chars()
+                .map(|c| if hidden(c) { '\u{FFFD}' } else { c })
+                .collect(),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
 /// Decode Java `URLEncoder` output: `+` is a space, `%XX` a byte; the result must be UTF-8.
 fn url_decode(whole: &str, s: &str) -> Result<String, IdsError> {
     let b = s.as_bytes();
@@ -351,5 +370,19 @@ mod prop {
                 }
             }
         }
+    }
+
+    #[test]
+    fn entry_names_look_as_the_catalogue_shows_them() {
+        assert_eq!(
+            as_the_catalogue_shows_it("a\u{1}b\0c"),
+            "a\u{FFFD}b\u{FFFD}c"
+        );
+        // Tab, line feed and carriage return travel through XML: they stay (and are refused).
+        assert_eq!(as_the_catalogue_shows_it("a\tb\nc\rd"), "a\tb\nc\rd");
+        assert!(matches!(
+            as_the_catalogue_shows_it("plain.dat"),
+            std::borrow::Cow::Borrowed("plain.dat")
+        ));
     }
 }

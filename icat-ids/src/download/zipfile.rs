@@ -12,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::finish::{Finish, finishing_in_parallel};
 use super::lock::DestLock;
-use super::names::{SafeRelPath, ZipLayout, check_no_symlinks, entry_path};
+use super::names::{
+    SafeRelPath, ZipLayout, as_the_catalogue_shows_it, check_no_symlinks, entry_path,
+};
 use super::part::{Expected, PartFile, crc_hex, datafile_part, part_path, verify, work_dir};
 use super::raw::{Flow, RawOutcome};
 use super::report::{IgnoredEntry, UnverifiedReason, Verification, clean_name};
@@ -412,7 +414,8 @@ fn extract_selected(
             // In place of a selected datafile, the zip is broken (reported for that datafile
             // below, unless a file entry of that name turns up too); anything else is a folder
             // of the layout, or a link nobody asked for.
-            let selected = entry_path(name.trim_end_matches('/'), ZipLayout::VisitDataset)
+            let shown = as_the_catalogue_shows_it(name.trim_end_matches('/'));
+            let selected = entry_path(&shown, ZipLayout::VisitDataset)
                 .ok()
                 .and_then(|rel| wanted.get(rel.as_path()));
             match selected {
@@ -428,7 +431,7 @@ fn extract_selected(
             ignore(&name, "the name is not UTF-8");
             continue;
         }
-        let Ok(rel) = entry_path(&name, ZipLayout::VisitDataset) else {
+        let Ok(rel) = entry_path(&as_the_catalogue_shows_it(&name), ZipLayout::VisitDataset) else {
             ignore(&name, "an unsafe name");
             continue;
         };
