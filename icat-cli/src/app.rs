@@ -384,6 +384,7 @@ async fn find_command(
         facets: args.facets,
         limit: args.limit,
         after,
+        first_rank: args.first_rank,
     };
     if req.limit == 0 {
         return Err(Failure::usage("--limit 0 finds nothing", "give --limit 1 or more").into());
@@ -404,7 +405,10 @@ async fn find_command(
         // Server-made JSON: escaped by serde_json, and only shown when it is short.
         let token = after.to_string();
         let more = if token.len() <= 1000 && !token.contains('\'') {
-            format!(" or continue with --after '{token}'")
+            format!(
+                " or continue with --after '{token}' --first-rank {}",
+                found.next_rank.unwrap_or(1)
+            )
         } else {
             String::new()
         };

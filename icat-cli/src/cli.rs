@@ -350,7 +350,10 @@ pub struct ShowArgs {
 #[command(group(clap::ArgGroup::new("what").args(["visits", "datasets", "datafiles"])))]
 pub struct FindArgs {
     /// The words to look for (Lucene syntax: "lysozyme AND 100K", "lyso*", quotes for phrases;
-    /// put `--` before words that start with '-'). Without words, everything the filters select.
+    /// put `--` before words that start with '-': `icat find -- -crystal`). Without words,
+    /// everything the filters select. Visits match through their own text or any of their
+    /// samples (ICAT joins the two with OR), so `lysozyme NOT crystal` still finds a visit titled
+    /// "crystal" whose sample matches.
     #[arg(value_name = "TEXT", default_value = "")]
     pub text: String,
     /// Search visits (investigations).
@@ -387,6 +390,10 @@ pub struct FindArgs {
     /// Continue after a previous run's last hit (the search_after JSON it printed).
     #[arg(long, value_name = "JSON")]
     pub after: Option<String>,
+    /// Number the hits from N (with --after: the rank the previous run's hint gives, so the
+    /// numbering continues).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub first_rank: u64,
     /// Print the hits as an id list (`dataset 12` lines) for `icat download -`.
     #[arg(long, conflicts_with_all = ["json", "csv", "download", "facets"])]
     pub ids: bool,

@@ -298,7 +298,7 @@ fn find_prints_ranked_hits_as_table_json_and_csv() {
 
     let csv = ok(&s.home.run(&["find", "lysozyme", "--datafiles", "--csv"]));
     let rows: Vec<&str> = csv.lines().collect();
-    assert_eq!(rows[0], "RANK,SCORE,ID,VISIT,DATASET,FILE,SIZE");
+    assert_eq!(rows[0], "RANK,SCORE,ID,VISIT,DATE,DATASET,FILE,SIZE");
     assert_eq!(rows.len(), 1 + 6, "{csv}");
     assert!(rows[1].ends_with(",2048"), "{csv}");
     // Scores with every digit (what --after needs), not rounded as in the table.
@@ -413,14 +413,26 @@ fn find_pages_with_search_after_on_demand_and_counts_facets_over_every_hit() {
     assert!(!seen[0].contains_key("search_after"));
     // minCount is left at the server's default (a large one can run into ICAT's search time limit).
     assert!(!seen[0].contains_key("minCount"));
-    assert!(stderr(&o).contains("--after"), "{}", stderr(&o));
-    // Continue where it stopped.
-    let after = doc["search_after"].to_string();
-    let rest = json(
-        &s.home
-            .run(&["find", "x", "--datafiles", "--after", &after, "--json"]),
+    assert!(
+        stderr(&o).contains("--after") && stderr(&o).contains("--first-rank 6"),
+        "{}",
+        stderr(&o)
     );
+    assert_eq!(doc["next_rank"], 6, "{doc}");
+    // Continue where it stopped, the numbering too.
+    let after = doc["search_after"].to_string();
+    let rest = json(&s.home.run(&[
+        "find",
+        "x",
+        "--datafiles",
+        "--after",
+        &after,
+        "--first-rank",
+        "6",
+        "--json",
+    ]));
     assert_eq!(rest["hits"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["hits"][0]["rank"], 6, "{rest}");
     assert!(rest["search_after"].is_null());
 
     // Facets over every hit of the search, not only those printed: the search is paged through

@@ -61,8 +61,33 @@ fn find_searches_the_simulators_index() {
         assert!(h["visit"].as_str().unwrap().starts_with("SIM00000"), "{h}");
         assert_eq!(h["size"], 2048, "{h}");
     }
+    // The hit's date (a dataset's start: SIM000001's on 2020-01-01, SIM000009's eight days on).
+    let mut dates: Vec<&str> = datasets["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["date"].as_str().unwrap())
+        .collect();
+    dates.sort();
+    assert_eq!(
+        dates,
+        ["2020-01-01", "2020-01-01", "2020-01-09", "2020-01-09"]
+    );
+    let table = ok(&home.run(&["find", "lysozyme", "--visits"]));
+    assert!(table.lines().next().unwrap().contains("DATE"), "{table}");
+    assert!(table.contains("2020-01-09"), "{table}");
     let files = json(&home.run(&["find", "lysozyme", "--datafiles", "--json"]));
     assert_eq!(files["hits"].as_array().unwrap().len(), 8, "{files}");
+
+    // As on ICAT (icat.lucene SearchBucket.parseInvestigationQuery: the visit's text OR its
+    // samples'), NOT does not keep out a visit whose sample matches the rest: SIM000001 is
+    // "Crystal structure of lysozyme", its sample "lysozyme 1".
+    let not = json(&home.run(&["find", "lysozyme NOT crystal", "--visits", "--json"]));
+    assert_eq!(names(&not, "name"), ["SIM000001", "SIM000009"], "{not}");
+    // A word starting with '-' after `--` is search text, not an option.
+    let minus = json(&home.run(&["find", "--visits", "--json", "--", "-crystal lysozyme"]));
+    assert!(minus["hits"].is_array(), "{minus}");
+    assert_eq!(minus["text"], "-crystal lysozyme", "{minus}");
 
     // Parameters: numeric ranges with units.
     let warm = json(&home.run(&[

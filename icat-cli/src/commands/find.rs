@@ -44,6 +44,8 @@ pub struct FindRequest {
     pub limit: u64,
     /// Continue after this point (a previous run's `search_after`).
     pub after: Option<serde_json::Value>,
+    /// The rank of the first hit (1, or where a previous run stopped plus one).
+    pub first_rank: u64,
 }
 
 /// One hit as printed.
@@ -67,6 +69,9 @@ pub struct FindHit {
     pub dataset_id: Option<i64>,
     /// Name of the hit.
     pub name: Option<String>,
+    /// The document's `date` (a visit's or dataset's start, a datafile's modification), UTC
+    /// `YYYY-MM-DD`.
+    pub date: Option<String>,
     /// Investigation title (visits and datasets).
     pub title: Option<String>,
     /// Files (1 for a datafile).
@@ -89,6 +94,9 @@ pub struct Found {
     pub facets: Option<FacetCounts>,
     /// Where the next hits start (`--after`), when there are more.
     pub search_after: Option<serde_json::Value>,
+    /// The rank of the next hit (`--first-rank`), when there are more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_rank: Option<u64>,
     /// The search continued a previous one (`--after`).
     #[serde(skip)]
     pub continued: bool,
@@ -294,6 +302,12 @@ fn text_field(value: Option<&str>) -> Option<String> {
     value.map(|v| clean_text(v, MAX_FIELD))
 }
 
+/// The UTC day of a time in milliseconds since the epoch, `YYYY-MM-DD`.
+fn day_of(millis: i64) -> String {
+    let (y, m, d) = icat_soap::calendar::civil_from_days(millis.div_euclid(86_400_000));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// One hit's printed fields, from its document (server text cleaned).
 pub fn find_hit(rank: u64, target: Target, hit: &Hit) -> FindHit {
     let s = &hit.source;
@@ -312,6 +326,7 @@ pub fn find_hit(rank: u64, target: Target, hit: &Hit) -> FindHit {
         dataset: text_field(dataset),
         dataset_id,
         name: text_field(s.name()),
+        date: s.date_millis().map(day_of),
         title: text_field(title),
         files: s.file_count(),
         size: s.file_size(),
@@ -348,7 +363,7 @@ pub async fn find(
         let page = rest.search(&sreq).await.map_err(rest_failure)?;
         let got = page.results.len();
         for h in page.results.iter().take(want as usize) {
-            let rank = hits.len() as u64 + 1;
+            let rank = req.first_rank.saturating_add(hits.len() as u64);
             hits.push(find_hit(rank, req.target, h));
         }
         after = page.search_after;
@@ -384,11 +399,15 @@ pub async fn find(
     } else {
         None
     };
+    let next_rank = after
+        .is_some()
+        .then(|| req.first_rank.saturating_add(hits.len() as u64));
     Ok(Found {
         target: req.target.as_str(),
         text: req.text.clone(),
         hits,
         facets,
+        next_rank,
         search_after: after,
         continued: req.after.is_some(),
         filtered: req.since.is_some()
@@ -509,6 +528,7 @@ const SCORE: Column = ("SCORE", Align::Right, |h, raw| match (raw, h.score) {
 });
 const ID: Column = ("ID", Align::Right, |h, _| h.id.to_string());
 const VISIT: Column = ("VISIT", Align::Left, |h, _| text_cell(&h.visit));
+const DATE: Column = ("DATE", Align::Left, |h, _| text_cell(&h.date));
 const NAME: Column = ("NAME", Align::Left, |h, _| text_cell(&h.name));
 const TITLE: Column = ("TITLE", Align::Left, |h, _| text_cell(&h.title));
 const DATASET: Column = ("DATASET", Align::Left, |h, _| text_cell(&h.dataset));
@@ -525,9 +545,9 @@ const SIZE: Column = ("SIZE", Align::Right, |h, raw| match (raw, h.size) {
 /// The columns of each target's hits, for the table and CSV alike.
 fn columns(target: &str) -> &'static [Column] {
     match target {
-        "Investigation" => &[RANK, SCORE, ID, VISIT, NAME, TITLE, FILES, SIZE],
-        "Dataset" => &[RANK, SCORE, ID, VISIT, DATASET, FILES, SIZE],
-        _ => &[RANK, SCORE, ID, VISIT, DATASET, FILE, SIZE],
+        "Investigation" => &[RANK, SCORE, ID, VISIT, DATE, NAME, TITLE, FILES, SIZE],
+        "Dataset" => &[RANK, SCORE, ID, VISIT, DATE, DATASET, FILES, SIZE],
+        _ => &[RANK, SCORE, ID, VISIT, DATE, DATASET, FILE, SIZE],
     }
 }
 
