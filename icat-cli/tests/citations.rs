@@ -53,11 +53,47 @@ fn setup() -> (Sim, Home, Vec<(i64, Vec<i64>)>) {
     (sim, home, datasets)
 }
 
+/// Item 5 of the #20 review: the synthetic catalogue has DOIs (visits 10.5286/SIM.E.N, their
+/// datasets .D1, .D2, ...), a data collection (10.5286/SIM.C.1: the first dataset of every third
+/// visit) and a data publication (10.5286/SIM.P.1: the first visit), so they can be tried.
+#[test]
+fn the_synthetic_catalogue_has_dois_a_collection_and_a_publication() {
+    let (_sim, home, ds) = setup();
+    let doc = json(&home.run(&["show", "doi:10.5286/SIM.E.2", "--json"]));
+    assert_eq!(doc["kind"], "Investigation", "{doc}");
+    assert_eq!(file_ids(&doc).len(), 4, "{doc}");
+    let doc = json(&home.run(&["show", "doi:10.5286/sim.e.1.d2", "--json"]));
+    assert_eq!(doc["kind"], "Dataset", "{doc}");
+    assert_eq!(file_ids(&doc), sorted(ds[1].1.clone()), "{doc}");
+    let doc = json(&home.run(&["show", "doi:10.5286/SIM.C.1", "--json"]));
+    assert_eq!(doc["kind"], "DataCollection", "{doc}");
+    assert_eq!(file_ids(&doc), sorted(ds[0].1.clone()), "{doc}");
+    let id = doc["id"].as_i64().unwrap().to_string();
+    let doc = json(&home.run(&["show", "--collection", &id, "--json"]));
+    assert_eq!(file_ids(&doc), sorted(ds[0].1.clone()), "{doc}");
+    let doc = json(&home.run(&["show", "doi:10.5286/SIM.P.1", "--json"]));
+    assert_eq!(doc["kind"], "DataPublication", "{doc}");
+    assert_eq!(file_ids(&doc).len(), 4, "{doc}");
+    let dest = home.path().join("pub");
+    let out = ok(&home.run(&[
+        "download",
+        "doi:10.5286/SIM.P.1",
+        "-o",
+        dest.to_str().unwrap(),
+    ]));
+    assert!(out.contains("downloaded 4 files"), "{out}");
+}
+
 /// Collection 1 = dataset A of SIM000001 + one file of dataset B + (nothing else); publication
 /// 10.5286/test.pub shows it. SIM000002 has DOI 10.5286/test.inv, dataset B has
 /// 10.5286/test.ds, and B's second file 10.5286/test.df.
 fn cite(sim: &Sim, ds: &[(i64, Vec<i64>)]) {
     let (a, b) = (&ds[0], &ds[1]);
+    // The synthetic catalogue's own collections and publication make way for these.
+    sim.sql(
+        "DELETE FROM \"DataPublication\"; DELETE FROM \"DataCollectionDataset\";
+         DELETE FROM \"DataCollectionInvestigation\"; DELETE FROM \"DataCollection\";",
+    );
     sim.sql(&format!(
         "INSERT INTO \"DataCollection\" (\"id\", \"doi\") VALUES (1, '10.5286/test.coll');
          INSERT INTO \"DataCollectionDataset\" (\"id\", \"dataCollection_id\", \"dataset_id\") VALUES (1, 1, {});
