@@ -1,19 +1,28 @@
 //! The generator on a real ICAT 4.2 WSDL/XSD (as published by a running server): the output compiles
 //! against the `icat_soap` runtime and decodes a 4.2-shaped response (4.2's base-field order, 4.2
-//! entity set). The reference files are read from `../shared/reference/real-icat-4.2/` (or
+//! entity set). The reference files are read from
+//! `../shared/reference/real-icat-4.2/` (or a `shared/` beside a parent directory, or
 //! `$ICAT_SHARED/reference/...`); the test is skipped with a message when they are absent.
 //!
-//! It builds a scratch crate under `target/icat42-check/` that depends on icat-soap alone (no serde
-//! of its own: generated code reaches serde through icat-soap) and runs its test with
-//! `cargo test --offline` (first run compiles icat-soap's dependencies once).
+//! It builds a scratch crate under `<target>/tmp/icat42-check/` that depends on icat-soap alone (no
+//! serde of its own: generated code reaches serde through icat-soap) and runs its test with
+//! `cargo test --offline` in the workspace's target directory, so the dependencies the workspace
+//! already built are reused.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// `$ICAT_SHARED`, else the `shared/` folder beside the checkout or beside one of its parents
+/// (`../shared` for a checkout, `../../shared` for a worktree under `wt/`).
 fn shared_dir(root: &Path) -> PathBuf {
     match std::env::var_os("ICAT_SHARED") {
         Some(d) => PathBuf::from(d),
-        None => root.join("../shared"),
+        None => root
+            .ancestors()
+            .skip(1)
+            .map(|d| d.join("shared"))
+            .find(|d| d.join("reference").is_dir())
+            .unwrap_or_else(|| root.join("../shared")),
     }
 }
 
@@ -77,7 +86,8 @@ fn real_icat_4_2_wsdl_generates_code_that_compiles_and_decodes() {
         "4.2 has no getEntityNames"
     );
 
-    let krate = root.join("target/icat42-check");
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let krate = tmp.join("icat42-check");
     let gen_dir = krate.join("src/generated");
     std::fs::create_dir_all(&gen_dir).unwrap();
     for (rel, contents) in &files.files {
@@ -112,7 +122,7 @@ fn real_icat_4_2_wsdl_generates_code_that_compiles_and_decodes() {
             "--manifest-path",
         ])
         .arg(krate.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", root.join("target/icat42-check/target"))
+        .env("CARGO_TARGET_DIR", tmp.parent().expect("the target directory"))
         .env_remove("RUSTFLAGS")
         .output()
         .expect("cargo runs");

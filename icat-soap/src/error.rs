@@ -104,6 +104,17 @@ pub enum IcatError {
         /// The `faultstring`.
         message: String,
     },
+    /// The server does not have this operation: it runs an older ICAT (e.g. `refresh`,
+    /// `getEntityNames` and `isAccessAllowed` came with 4.3, `getAuthenticatorInfo` with 4.9), or
+    /// these bindings were generated from a schema without it. Sessions cope by themselves (with
+    /// no `refresh` they log in again when they must); other uses have no substitute.
+    #[error(
+        "this ICAT server does not offer the {operation} operation (it runs an older ICAT version), so what needs it cannot be done with this server"
+    )]
+    NotSupported {
+        /// The operation, e.g. `"refresh"`.
+        operation: String,
+    },
     /// An HTTP error that is not a SOAP answer (a proxy page, a 404, a 502 ...).
     #[error("HTTP {status} from {url} without a SOAP answer{}. {}", excerpt_text(excerpt), http_advice(*status))]
     Http {
@@ -423,6 +434,11 @@ impl IcatError {
     /// True for a `SESSION` fault (invalid, expired or unknown session, or failed login).
     pub fn is_session(&self) -> bool {
         matches!(self, IcatError::Session { .. })
+    }
+
+    /// True when the server lacks the operation called ([`IcatError::NotSupported`]).
+    pub fn is_not_supported(&self) -> bool {
+        matches!(self, IcatError::NotSupported { .. })
     }
 
     /// The server's `IcatException` type name, for faults.

@@ -1,10 +1,10 @@
 //! Static metadata about ICAT entity types (fields, relations, constraints), as the generator emits it.
 //!
-//! The generated tables ([`ENTITIES`], [`OPERATIONS`]) are re-exported here beside the types they are
+//! The generated tables ([`ENTITIES`], [`ENUMS`], [`OPERATIONS`]) are re-exported here beside the types they are
 //! made of and the lookups that the query builder, the simulator and the CLI share. Part of the
 //! runtime of the generated code (which names these types by path).
 
-pub use crate::generated::meta::ENTITIES;
+pub use crate::generated::meta::{ENTITIES, ENUMS};
 pub use crate::generated::ops::OPERATIONS;
 
 /// Everything known offline about one concrete ICAT entity type.
@@ -140,6 +140,22 @@ pub fn entity(name: &str) -> Option<&'static EntityMeta> {
 /// Looks up an entity by its XSD type name (e.g. `"dataset"`).
 pub fn entity_by_xml_type(xml_type: &str) -> Option<&'static EntityMeta> {
     ENTITIES.iter().find(|e| e.xml_type == xml_type)
+}
+
+/// One string enumeration of the schema, as listed in the generated [`ENUMS`] table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnumMeta {
+    /// The Rust (and ICAT) name, e.g. `"ParameterValueType"`.
+    pub name: &'static str,
+    /// The XSD type name, e.g. `"parameterValueType"`.
+    pub xml_type: &'static str,
+    /// Every known value, in schema order, as written on the wire.
+    pub values: &'static [&'static str],
+}
+
+/// Looks up an enumeration by its Rust name (e.g. `"ParameterValueType"`); exact.
+pub fn enumeration(name: &str) -> Option<&'static EnumMeta> {
+    ENUMS.iter().find(|e| e.name == name)
 }
 
 /// Looks up an operation by name (e.g. `"search"`).

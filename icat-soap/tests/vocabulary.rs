@@ -206,3 +206,74 @@ fn every_fault_type_of_the_schema_has_its_own_error_variant() {
     let access = &xsd.enums["accessType"];
     assert_eq!(access.as_slice(), icat_soap::model::AccessType::VALUES);
 }
+
+#[test]
+fn every_schema_enumeration_is_in_the_generated_table_and_usable_in_queries() {
+    let xsd = read_xsd();
+    assert!(xsd.enums.len() >= 5, "{:?}", xsd.enums.keys());
+    let generated: BTreeMap<String, Vec<String>> = meta::ENUMS
+        .iter()
+        .map(|e| {
+            (
+                e.xml_type.to_owned(),
+                e.values.iter().map(|v| (*v).to_owned()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        generated, xsd.enums,
+        "regenerate with `cargo xtask codegen`"
+    );
+    for e in meta::ENUMS {
+        assert_eq!(
+            icat_soap::query::enum_constants(e.name),
+            Some(e.values),
+            "{}",
+            e.name
+        );
+    }
+}
+
+#[test]
+fn every_request_with_a_session_id_can_be_sent_through_a_session() {
+    // Compile-time: `Session::call` takes any `SessionRequest`; the generator implements it for
+    // each request whose wrapper has a `sessionId`. Checked here for the schema's requests.
+    fn session_request<R: icat_soap::client::SessionRequest>() -> &'static str {
+        R::NAME
+    }
+    let with_session: BTreeSet<&str> = [
+        session_request::<icat_soap::ops::CreateRequest>(),
+        session_request::<icat_soap::ops::CreateManyRequest>(),
+        session_request::<icat_soap::ops::DeleteRequest>(),
+        session_request::<icat_soap::ops::DeleteManyRequest>(),
+        session_request::<icat_soap::ops::GetRequest>(),
+        session_request::<icat_soap::ops::GetPropertiesRequest>(),
+        session_request::<icat_soap::ops::GetRemainingMinutesRequest>(),
+        session_request::<icat_soap::ops::GetUserNameRequest>(),
+        session_request::<icat_soap::ops::IsAccessAllowedRequest>(),
+        session_request::<icat_soap::ops::LogoutRequest>(),
+        session_request::<icat_soap::ops::RefreshRequest>(),
+        session_request::<icat_soap::ops::SearchRequest>(),
+        session_request::<icat_soap::ops::UpdateRequest>(),
+    ]
+    .into_iter()
+    .collect();
+    // The others have no session id (login and the metadata calls).
+    let without: BTreeSet<&str> = OPERATIONS
+        .iter()
+        .map(|o| o.name)
+        .filter(|n| !with_session.contains(n))
+        .collect();
+    let expected: BTreeSet<&str> = [
+        "dummy",
+        "getApiVersion",
+        "getAuthenticatorInfo",
+        "getEntityInfo",
+        "getEntityNames",
+        "getVersion",
+        "login",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(without, expected);
+}

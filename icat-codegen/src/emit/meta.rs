@@ -1,8 +1,10 @@
-//! The `ENTITIES` table: static metadata for every concrete entity type.
+//! The `ENTITIES` and `ENUMS` tables: static metadata for every concrete entity type and every
+//! string enumeration.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use super::ident;
 use crate::model::{FieldType, Model, Occurs, Prim};
 
 fn opt_str(s: Option<&str>) -> TokenStream {
@@ -77,10 +79,27 @@ pub(crate) fn emit(model: &Model, rt: &TokenStream) -> TokenStream {
             },
         }
     });
+    let enums = model.enums.iter().map(|e| {
+        let name = &e.rust;
+        let ty = ident(&e.rust);
+        let xml = &e.xml;
+        quote! {
+            #rt::meta::EnumMeta {
+                name: #name,
+                xml_type: #xml,
+                values: #ty::VALUES,
+            },
+        }
+    });
     quote! {
         /// Every concrete entity type, sorted by name (binary-searchable; see `meta::entity`).
         pub static ENTITIES: &[#rt::meta::EntityMeta] = &[
             #(#entities)*
+        ];
+
+        /// Every string enumeration of the schema, sorted by name (see `meta::enumeration`).
+        pub static ENUMS: &[#rt::meta::EnumMeta] = &[
+            #(#enums)*
         ];
     }
 }

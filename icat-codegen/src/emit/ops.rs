@@ -1,11 +1,12 @@
-//! Operation wrappers, the `Request` union (for servers) and the `OPERATIONS` table.
+//! Operation wrappers, the `Request` union (for servers), the `OPERATIONS` table and the
+//! `if_operation!` macro that lets hand-written code use operations older schemas lack.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::ident;
 use super::structs::emit_struct;
-use crate::model::Model;
+use crate::model::{FieldType, Model, Occurs, Prim};
 use crate::naming::type_name;
 
 pub(crate) fn emit(model: &Model, rt: &TokenStream) -> TokenStream {
@@ -41,7 +42,53 @@ pub(crate) fn emit(model: &Model, rt: &TokenStream) -> TokenStream {
                 const SOAP_ACTION: &'static str = #action;
             }
         });
+        // A request with an optional `sessionId` string can be sent through a session, which
+        // fills the id in (`Session::call`).
+        let session_field = op.request.fields.iter().find(|f| {
+            f.xml == "sessionId"
+                && f.ty == FieldType::Prim(Prim::String)
+                && f.occurs == Occurs::Optional
+        });
+        if let Some(f) = session_field {
+            let field = ident(&f.rust);
+            items.push(quote! {
+                impl #rt::client::SessionRequest for #req {
+                    fn set_session_id(&mut self, id: ::std::string::String) {
+                        self.#field = Some(id);
+                    }
+                }
+            });
+        }
     }
+    // `if_operation!(name { present } else { absent })`: one arm per operation of this schema, so
+    // hand-written code beside the bindings can use an operation that older servers lack and
+    // still compile when the bindings are regenerated from such a server's WSDL.
+    // (An operation name that is no Rust identifier, possible in XML, has no arm: code cannot
+    // name it in `if_operation!` anyway.)
+    let is_ident = |n: &str| {
+        n.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let present_arms = model
+        .operations
+        .iter()
+        .filter(|op| is_ident(&op.name))
+        .map(|op| {
+            let n = ident(&op.name);
+            quote!((#n { $($present:tt)* } else { $($absent:tt)* }) => { $($present)* };)
+        });
+    let op_macro = quote! {
+        /// Expands `present` when this schema has the operation named first, `absent` otherwise:
+        /// `if_operation!(refresh { ... } else { ... })`. Hand-written code uses it for operations
+        /// that older servers lack, so that it compiles with bindings regenerated from any WSDL.
+        #[allow(unused_macros)]
+        macro_rules! if_operation {
+            #(#present_arms)*
+            ($other:ident { $($present:tt)* } else { $($absent:tt)* }) => { $($absent)* };
+        }
+        #[allow(unused_imports)]
+        pub(crate) use if_operation;
+    };
     let variants = model.operations.iter().map(|op| {
         let v = ident(&type_name(&op.name));
         let t = ident(&op.request.rust);
@@ -86,6 +133,8 @@ pub(crate) fn emit(model: &Model, rt: &TokenStream) -> TokenStream {
     });
     quote! {
         #(#items)*
+
+        #op_macro
 
         /// Any request, for servers: decode a request envelope as `Request` and dispatch on it.
         #derive

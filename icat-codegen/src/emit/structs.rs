@@ -572,6 +572,20 @@ fn emit_enum(e: &EnumDef, rt: &TokenStream) -> TokenStream {
                 Ok(#name::from_wire(&s))
             }
         }
+
+        impl ::std::convert::From<#name> for #rt::query::Literal {
+            /// The constant as a query value, for `Query::where_eq` and the other conditions.
+            fn from(v: #name) -> Self {
+                #rt::query::Literal::Enum { enum_name: #rust_name, constant: v.as_str().to_owned() }
+            }
+        }
+
+        impl ::std::convert::From<&#name> for #rt::query::Literal {
+            /// The constant as a query value.
+            fn from(v: &#name) -> Self {
+                #rt::query::Literal::Enum { enum_name: #rust_name, constant: v.as_str().to_owned() }
+            }
+        }
     }
 }
 

@@ -50,26 +50,31 @@ pub(crate) fn emit(model: &Model, rt: &TokenStream) -> TokenStream {
     } else {
         (quote!(), quote!(return Err(el.unknown_type())), quote!())
     };
-    let (fs_variant, fs_decode, fs_encode) = if model.has_field_set {
-        (
-            quote!(/// A row of several selected columns (`xsi:type="tns:fieldSet"`); `None` is a null column.
-                FieldSet(Vec<Option<Value>>),),
-            quote!("fieldSet" => Value::FieldSet(<FieldSet as #rt::xml::XmlDecode>::decode(r, el)?.fields),),
-            quote! {
-                Value::FieldSet(cols) => {
-                    w.start_typed(name, "tns:fieldSet");
-                    for c in cols {
-                        match c {
-                            Some(v) => v.encode_as(w, "fields"),
-                            None => w.nil("fields"),
-                        }
-                    }
-                    w.end(name);
-                }
-            },
-        )
+    // The `FieldSet` variant exists whatever the schema says, so that code reading rows compiles
+    // against bindings for any ICAT version; it is decoded only when the schema has `fieldSet`
+    // (servers without it, such as ICAT 4.2, never send one).
+    let fs_doc = if model.has_field_set {
+        " A row of several selected columns (`xsi:type=\"tns:fieldSet\"`); `None` is a null column."
     } else {
-        (quote!(), quote!(), quote!())
+        " A row of several selected columns; `None` is a null column. This schema has no `fieldSet`, so its servers never send one."
+    };
+    let fs_variant = quote!(#[doc = #fs_doc] FieldSet(Vec<Option<Value>>),);
+    let fs_decode = if model.has_field_set {
+        quote!("fieldSet" => Value::FieldSet(<FieldSet as #rt::xml::XmlDecode>::decode(r, el)?.fields),)
+    } else {
+        quote!()
+    };
+    let fs_encode = quote! {
+        Value::FieldSet(cols) => {
+            w.start_typed(name, "tns:fieldSet");
+            for c in cols {
+                match c {
+                    Some(v) => v.encode_as(w, "fields"),
+                    None => w.nil("fields"),
+                }
+            }
+            w.end(name);
+        }
     };
     quote! {
         /// One `xs:anyType` item, typed by its `xsi:type` (resolved through namespace bindings).

@@ -211,6 +211,11 @@ fn decode<Op: SoapOperation>(
                     let message = redact(ex.message.clone().unwrap_or(fault.message));
                     IcatError::from_fault(&kind, message, ex.offset)
                 }
+                None if is_unknown_operation(&fault.code, &fault.message) => {
+                    IcatError::NotSupported {
+                        operation: Op::NAME.to_owned(),
+                    }
+                }
                 None => IcatError::SoapFault {
                     code: clean_text(&fault.code, MAX_FAULT_MESSAGE_LEN),
                     message: redact(fault.message),
@@ -222,6 +227,18 @@ fn decode<Op: SoapOperation>(
             detail: other.to_string(),
         },
     })
+}
+
+/// True for the fault a JAX-WS (Metro) server such as ICAT's answers a request for an operation
+/// it does not have with: faultcode `Client`, faultstring `Cannot find dispatch method for
+/// {namespace}operation` (JAX-WS RI `SEIInvokerPipe`/`OperationDispatcher`, message
+/// `dispatch.cannotFindMethod`). An older ICAT answers so to e.g. `refresh`.
+fn is_unknown_operation(code: &str, message: &str) -> bool {
+    let local_code = code.rsplit(':').next().unwrap_or(code);
+    local_code == "Client"
+        && message
+            .trim_start()
+            .starts_with("Cannot find dispatch method for")
 }
 
 #[cfg(test)]

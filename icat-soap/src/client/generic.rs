@@ -9,40 +9,13 @@ use crate::IcatError;
 use crate::xml::SoapOperation;
 
 /// A request that carries a session id (the `sessionId` child of most ICAT operations), so that
-/// [`Session::call`] can fill it in. Implemented for every such ICAT 6.2 request; bindings
-/// generated for another WSDL implement it with one line per request (set the field).
+/// [`Session::call`] can fill it in. The generator implements it for every request of the schema
+/// that has an optional `sessionId` string, in icat-soap's bindings and in bindings generated with
+/// `cargo xtask codegen --out` alike.
 pub trait SessionRequest: SoapOperation {
     /// Sets the request's session id.
     fn set_session_id(&mut self, id: String);
 }
-
-macro_rules! session_requests {
-    ($($name:ident),* $(,)?) => {
-        $(
-            impl SessionRequest for crate::ops::$name {
-                fn set_session_id(&mut self, id: String) {
-                    self.session_id = Some(id);
-                }
-            }
-        )*
-    };
-}
-
-session_requests!(
-    CreateRequest,
-    CreateManyRequest,
-    DeleteRequest,
-    DeleteManyRequest,
-    GetRequest,
-    GetPropertiesRequest,
-    GetRemainingMinutesRequest,
-    GetUserNameRequest,
-    IsAccessAllowedRequest,
-    LogoutRequest,
-    RefreshRequest,
-    SearchRequest,
-    UpdateRequest,
-);
 
 impl Session {
     /// Calls any operation whose request carries a session id: the id is filled in, the session

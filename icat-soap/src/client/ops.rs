@@ -1,4 +1,9 @@
 //! A method per ICAT operation: those that need no session on [`Client`], the rest on [`Session`].
+//!
+//! Operations that older servers lack (see [`crate::meta::OPERATIONS`]) are used through
+//! `if_operation!`: with bindings generated from such a server's WSDL, a method whose types the
+//! schema lacks is absent, and the others return [`IcatError::NotSupported`] or fall back (with no
+//! `getEntityNames`, [`Client::entity_names`] lists the schema's entities).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -6,12 +11,14 @@ use std::time::{Duration, Instant};
 use super::session::{Effect, Session, short_id};
 use super::{Client, Credentials};
 use crate::IcatError;
-use crate::model::{AccessType, AuthenticatorInfo, Entity, EntityInfo, Value};
+use crate::model::{Entity, EntityInfo, Value};
+// Operations every ICAT since 4.2 has. Newer ones (`refresh`, `getEntityNames`, `isAccessAllowed`,
+// `getProperties`, `getAuthenticatorInfo`) are named only inside `if_operation!`, so that this
+// runtime compiles with bindings regenerated from an older server's WSDL.
 use crate::ops::{
     CreateManyRequest, CreateRequest, DeleteManyRequest, DeleteRequest, GetApiVersionRequest,
-    GetAuthenticatorInfoRequest, GetEntityInfoRequest, GetEntityNamesRequest, GetPropertiesRequest,
-    GetRemainingMinutesRequest, GetRequest, GetUserNameRequest, IsAccessAllowedRequest,
-    LoginRequest, LogoutRequest, RefreshRequest, SearchRequest, UpdateRequest,
+    GetEntityInfoRequest, GetRemainingMinutesRequest, GetRequest, GetUserNameRequest, LoginRequest,
+    LogoutRequest, SearchRequest, UpdateRequest, if_operation,
 };
 use crate::query::IntoJpql;
 
@@ -148,12 +155,18 @@ impl Client {
         Ok(minutes(r.return_))
     }
 
+    /// `refresh`, or [`IcatError::NotSupported`] when the schema has no `refresh` (ICAT 4.2).
     pub(crate) async fn refresh_raw(&self, id: &str) -> Result<(), IcatError> {
-        let request = RefreshRequest {
-            session_id: Some(id.to_owned()),
-        };
-        self.call(&request, Some(id)).await?;
-        Ok(())
+        if_operation! { refresh {
+            let request = crate::ops::RefreshRequest {
+                session_id: Some(id.to_owned()),
+            };
+            self.call(&request, Some(id)).await?;
+            Ok(())
+        } else {
+            let _ = id;
+            Err(IcatError::NotSupported { operation: "refresh".into() })
+        }}
     }
 
     /// The server's API version, e.g. `"6.2.0"` (`getApiVersion`; needs no session).
@@ -162,12 +175,18 @@ impl Client {
         Ok(r.return_.unwrap_or_default())
     }
 
-    /// All entity names, alphabetically (`getEntityNames`; needs no session).
+    /// All entity names, alphabetically (`getEntityNames`; needs no session). With bindings
+    /// generated from a schema without `getEntityNames` (ICAT before 4.3), the schema's own entity
+    /// list, which is that server's, with no round trip.
     pub async fn entity_names(&self) -> Result<Vec<String>, IcatError> {
-        Ok(self
-            .call(&GetEntityNamesRequest::default(), None)
-            .await?
-            .return_)
+        if_operation! { getEntityNames {
+            Ok(self
+                .call(&crate::ops::GetEntityNamesRequest::default(), None)
+                .await?
+                .return_)
+        } else {
+            Ok(crate::meta::ENTITIES.iter().map(|e| e.name.to_owned()).collect())
+        }}
     }
 
     /// The server's description of one entity type (`getEntityInfo`; needs no session).
@@ -184,16 +203,23 @@ impl Client {
                 detail: "the answer holds no entity info".into(),
             })
     }
-
-    /// The configured authenticators and the credential keys each takes
-    /// (`getAuthenticatorInfo`; needs no session).
-    pub async fn authenticator_info(&self) -> Result<Vec<AuthenticatorInfo>, IcatError> {
-        Ok(self
-            .call(&GetAuthenticatorInfoRequest::default(), None)
-            .await?
-            .return_)
-    }
 }
+
+// `getAuthenticatorInfo` and its result type came with ICAT 4.9.
+if_operation! { getAuthenticatorInfo {
+    impl Client {
+        /// The configured authenticators and the credential keys each takes
+        /// (`getAuthenticatorInfo`; needs no session; ICAT 4.9 and later).
+        pub async fn authenticator_info(
+            &self,
+        ) -> Result<Vec<crate::model::AuthenticatorInfo>, IcatError> {
+            Ok(self
+                .call(&crate::ops::GetAuthenticatorInfoRequest::default(), None)
+                .await?
+                .return_)
+        }
+    }
+} else {}}
 
 impl Session {
     /// Runs a JPQL query (a string or a [`Query`](crate::Query)) and returns the decoded results: entities,
@@ -317,26 +343,6 @@ impl Session {
         Ok(())
     }
 
-    /// Whether the user may do `access` (READ, UPDATE, DELETE, CREATE) on `entity`.
-    pub async fn is_access_allowed(
-        &self,
-        entity: impl Into<Entity>,
-        access: AccessType,
-    ) -> Result<bool, IcatError> {
-        let bean = entity.into();
-        let r = self
-            .run(Effect::ReadOnly, |sid| {
-                let request = IsAccessAllowedRequest {
-                    session_id: Some(sid.to_string()),
-                    bean: Some(bean.clone()),
-                    access_type: Some(access.clone()),
-                };
-                async move { self.client().call(&request, Some(&sid)).await }
-            })
-            .await?;
-        Ok(r.return_)
-    }
-
     /// The user name of this session, e.g. `"db/jdoe"`.
     pub async fn user_name(&self) -> Result<String, IcatError> {
         let r = self
@@ -376,16 +382,21 @@ impl Session {
     }
 
     /// The server's `run.properties` lines ("key value"); root users only.
+    /// [`IcatError::NotSupported`] with bindings for a schema without `getProperties` (ICAT 4.2).
     pub async fn properties(&self) -> Result<Vec<String>, IcatError> {
-        let r = self
-            .run(Effect::ReadOnly, |sid| {
-                let request = GetPropertiesRequest {
-                    session_id: Some(sid.to_string()),
-                };
-                async move { self.client().call(&request, Some(&sid)).await }
-            })
-            .await?;
-        Ok(r.return_)
+        if_operation! { getProperties {
+            let r = self
+                .run(Effect::ReadOnly, |sid| {
+                    let request = crate::ops::GetPropertiesRequest {
+                        session_id: Some(sid.to_string()),
+                    };
+                    async move { self.client().call(&request, Some(&sid)).await }
+                })
+                .await?;
+            Ok(r.return_)
+        } else {
+            Err(IcatError::NotSupported { operation: "getProperties".into() })
+        }}
     }
 
     /// Ends the session on the server. Clones of this session stop working too.
@@ -400,3 +411,29 @@ impl Session {
         Ok(())
     }
 }
+
+// `isAccessAllowed` and its `accessType` enumeration came with ICAT 4.3.
+if_operation! { isAccessAllowed {
+    impl Session {
+        /// Whether the user may do `access` (READ, UPDATE, DELETE, CREATE) on `entity`
+        /// (ICAT 4.3 and later).
+        pub async fn is_access_allowed(
+            &self,
+            entity: impl Into<Entity>,
+            access: crate::model::AccessType,
+        ) -> Result<bool, IcatError> {
+            let bean = entity.into();
+            let r = self
+                .run(Effect::ReadOnly, |sid| {
+                    let request = crate::ops::IsAccessAllowedRequest {
+                        session_id: Some(sid.to_string()),
+                        bean: Some(bean.clone()),
+                        access_type: Some(access.clone()),
+                    };
+                    async move { self.client().call(&request, Some(&sid)).await }
+                })
+                .await?;
+            Ok(r.return_)
+        }
+    }
+} else {}}

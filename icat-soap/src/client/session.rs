@@ -105,6 +105,9 @@ struct State {
     lifetime_known: bool,
     /// Bumped on every re-login, so concurrent callers renew only once.
     generation: u64,
+    /// The server has no `refresh` (ICAT before 4.3): the session cannot be extended, only
+    /// replaced by a new login (when credentials were kept).
+    no_refresh: bool,
 }
 
 struct Inner {
@@ -171,6 +174,7 @@ impl Session {
                     lifetime: remaining,
                     lifetime_known: fresh,
                     generation: 0,
+                    no_refresh: false,
                 }),
                 renew: tokio::sync::Mutex::new(()),
             }),
@@ -224,18 +228,48 @@ impl Session {
         if &*id != stale {
             return Ok(id.to_string());
         }
-        let started = Instant::now();
-        match self.inner.client.refresh_raw(&id).await {
-            Ok(()) => {
-                self.mark_refreshed(started);
-                Ok(id.to_string())
-            }
+        match self.check_alive(&id).await {
+            Ok(()) => Ok(id.to_string()),
             Err(e) if e.is_session() && self.inner.credentials.is_some() => {
                 tracing::info!(session = %short_id(&id), "session refused elsewhere and by ICAT; logging in again");
                 self.relogin_locked(generation).await?;
                 Ok(self.id())
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// Asks ICAT whether it still accepts `id`: with a refresh (which also extends it), or on a
+    /// server without `refresh` with `getRemainingMinutes`. A SESSION error when it does not.
+    async fn check_alive(&self, id: &str) -> Result<(), IcatError> {
+        let started = Instant::now();
+        if !self.state().no_refresh {
+            match self.inner.client.refresh_raw(id).await {
+                Ok(()) => {
+                    self.mark_refreshed(started);
+                    return Ok(());
+                }
+                Err(e) if e.is_not_supported() => self.note_no_refresh(),
+                Err(e) => return Err(e),
+            }
+        }
+        let remaining = self.inner.client.remaining_raw(id).await?;
+        self.mark_remaining(started, remaining);
+        Ok(())
+    }
+
+    /// Records that the server has no `refresh`, warning once when the session cannot be renewed
+    /// at all (no credentials kept).
+    fn note_no_refresh(&self) {
+        let first = !std::mem::replace(&mut self.state().no_refresh, true);
+        if first && self.inner.credentials.is_none() {
+            tracing::warn!(
+                "this ICAT server cannot refresh sessions (it is older than ICAT 4.3) and no credentials were kept to log in again: the session ends when its lifetime runs out"
+            );
+        } else if first {
+            tracing::info!(
+                "this ICAT server cannot refresh sessions (it is older than ICAT 4.3): logging in again before the session expires"
+            );
         }
     }
 
@@ -267,6 +301,10 @@ impl Session {
             let s = self.state();
             (s.id.clone(), s.generation)
         };
+        if self.state().no_refresh {
+            // Nothing to extend: replace the session (needs_refresh is false without credentials).
+            return self.relogin_locked(generation).await;
+        }
         tracing::debug!(session = %short_id(&id), "refreshing ICAT session before it expires");
         let started = Instant::now();
         match self.inner.client.refresh_raw(&id).await {
@@ -290,6 +328,14 @@ impl Session {
                 }
                 Ok(())
             }
+            Err(e) if e.is_not_supported() => {
+                self.note_no_refresh();
+                if self.inner.credentials.is_some() {
+                    self.relogin_locked(generation).await
+                } else {
+                    Ok(())
+                }
+            }
             Err(e) if e.is_session() && self.inner.credentials.is_some() => {
                 tracing::info!(session = %short_id(&id), "session could not be refreshed; logging in again");
                 self.relogin_locked(generation).await
@@ -300,6 +346,9 @@ impl Session {
 
     fn needs_refresh(&self, now: Instant) -> bool {
         let s = self.state();
+        if s.no_refresh && self.inner.credentials.is_none() {
+            return false; // the server cannot extend it and nothing can replace it
+        }
         // Until the lifetime is known (a resumed session), refresh when under the largest margin.
         let margin = if s.lifetime_known {
             (s.lifetime / 4).min(MAX_REFRESH_MARGIN)

@@ -102,6 +102,24 @@ impl<'de> crate::__private::serde::Deserialize<'de> for AccessType {
         Ok(AccessType::from_wire(&s))
     }
 }
+impl ::std::convert::From<AccessType> for crate::query::Literal {
+    /// The constant as a query value, for `Query::where_eq` and the other conditions.
+    fn from(v: AccessType) -> Self {
+        crate::query::Literal::Enum {
+            enum_name: "AccessType",
+            constant: v.as_str().to_owned(),
+        }
+    }
+}
+impl ::std::convert::From<&AccessType> for crate::query::Literal {
+    /// The constant as a query value.
+    fn from(v: &AccessType) -> Self {
+        crate::query::Literal::Enum {
+            enum_name: "AccessType",
+            constant: v.as_str().to_owned(),
+        }
+    }
+}
 /// The XSD enumeration `icatExceptionType`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -216,6 +234,24 @@ impl<'de> crate::__private::serde::Deserialize<'de> for IcatExceptionType {
         Ok(IcatExceptionType::from_wire(&s))
     }
 }
+impl ::std::convert::From<IcatExceptionType> for crate::query::Literal {
+    /// The constant as a query value, for `Query::where_eq` and the other conditions.
+    fn from(v: IcatExceptionType) -> Self {
+        crate::query::Literal::Enum {
+            enum_name: "IcatExceptionType",
+            constant: v.as_str().to_owned(),
+        }
+    }
+}
+impl ::std::convert::From<&IcatExceptionType> for crate::query::Literal {
+    /// The constant as a query value.
+    fn from(v: &IcatExceptionType) -> Self {
+        crate::query::Literal::Enum {
+            enum_name: "IcatExceptionType",
+            constant: v.as_str().to_owned(),
+        }
+    }
+}
 /// The XSD enumeration `parameterValueType`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -301,6 +337,24 @@ impl<'de> crate::__private::serde::Deserialize<'de> for ParameterValueType {
         Ok(ParameterValueType::from_wire(&s))
     }
 }
+impl ::std::convert::From<ParameterValueType> for crate::query::Literal {
+    /// The constant as a query value, for `Query::where_eq` and the other conditions.
+    fn from(v: ParameterValueType) -> Self {
+        crate::query::Literal::Enum {
+            enum_name: "ParameterValueType",
+            constant: v.as_str().to_owned(),
+        }
+    }
+}
+impl ::std::convert::From<&ParameterValueType> for crate::query::Literal {
+    /// The constant as a query value.
+    fn from(v: &ParameterValueType) -> Self {
+        crate::query::Literal::Enum {
+            enum_name: "ParameterValueType",
+            constant: v.as_str().to_owned(),
+        }
+    }
+}
 /// The XSD enumeration `relType`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -378,6 +432,24 @@ impl<'de> crate::__private::serde::Deserialize<'de> for RelType {
             d,
         )?;
         Ok(RelType::from_wire(&s))
+    }
+}
+impl ::std::convert::From<RelType> for crate::query::Literal {
+    /// The constant as a query value, for `Query::where_eq` and the other conditions.
+    fn from(v: RelType) -> Self {
+        crate::query::Literal::Enum {
+            enum_name: "RelType",
+            constant: v.as_str().to_owned(),
+        }
+    }
+}
+impl ::std::convert::From<&RelType> for crate::query::Literal {
+    /// The constant as a query value.
+    fn from(v: &RelType) -> Self {
+        crate::query::Literal::Enum {
+            enum_name: "RelType",
+            constant: v.as_str().to_owned(),
+        }
     }
 }
 /// The XSD enumeration `studyStatus`.
@@ -466,5 +538,23 @@ impl<'de> crate::__private::serde::Deserialize<'de> for StudyStatus {
             d,
         )?;
         Ok(StudyStatus::from_wire(&s))
+    }
+}
+impl ::std::convert::From<StudyStatus> for crate::query::Literal {
+    /// The constant as a query value, for `Query::where_eq` and the other conditions.
+    fn from(v: StudyStatus) -> Self {
+        crate::query::Literal::Enum {
+            enum_name: "StudyStatus",
+            constant: v.as_str().to_owned(),
+        }
+    }
+}
+impl ::std::convert::From<&StudyStatus> for crate::query::Literal {
+    /// The constant as a query value.
+    fn from(v: &StudyStatus) -> Self {
+        crate::query::Literal::Enum {
+            enum_name: "StudyStatus",
+            constant: v.as_str().to_owned(),
+        }
     }
 }

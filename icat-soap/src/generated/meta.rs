@@ -5140,3 +5140,31 @@ pub static ENTITIES: &[crate::meta::EntityMeta] = &[
         constraints: &[&["user", "grouping"]],
     },
 ];
+/// Every string enumeration of the schema, sorted by name (see `meta::enumeration`).
+pub static ENUMS: &[crate::meta::EnumMeta] = &[
+    crate::meta::EnumMeta {
+        name: "AccessType",
+        xml_type: "accessType",
+        values: AccessType::VALUES,
+    },
+    crate::meta::EnumMeta {
+        name: "IcatExceptionType",
+        xml_type: "icatExceptionType",
+        values: IcatExceptionType::VALUES,
+    },
+    crate::meta::EnumMeta {
+        name: "ParameterValueType",
+        xml_type: "parameterValueType",
+        values: ParameterValueType::VALUES,
+    },
+    crate::meta::EnumMeta {
+        name: "RelType",
+        xml_type: "relType",
+        values: RelType::VALUES,
+    },
+    crate::meta::EnumMeta {
+        name: "StudyStatus",
+        xml_type: "studyStatus",
+        values: StudyStatus::VALUES,
+    },
+];

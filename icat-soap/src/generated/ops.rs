@@ -101,6 +101,11 @@ impl crate::xml::SoapOperation for CreateRequest {
     const NAME: &'static str = "create";
     const SOAP_ACTION: &'static str = "";
 }
+impl crate::client::SessionRequest for CreateRequest {
+    fn set_session_id(&mut self, id: ::std::string::String) {
+        self.session_id = Some(id);
+    }
+}
 /// The request of the `createMany` operation (wrapper element `createMany`).
 ///
 /// XSD type `createMany`.
@@ -200,6 +205,11 @@ impl crate::xml::SoapOperation for CreateManyRequest {
     const NAME: &'static str = "createMany";
     const SOAP_ACTION: &'static str = "";
 }
+impl crate::client::SessionRequest for CreateManyRequest {
+    fn set_session_id(&mut self, id: ::std::string::String) {
+        self.session_id = Some(id);
+    }
+}
 /// The request of the `delete` operation (wrapper element `delete`).
 ///
 /// XSD type `delete`.
@@ -290,6 +300,11 @@ impl crate::xml::SoapOperation for DeleteRequest {
     const NAME: &'static str = "delete";
     const SOAP_ACTION: &'static str = "";
 }
+impl crate::client::SessionRequest for DeleteRequest {
+    fn set_session_id(&mut self, id: ::std::string::String) {
+        self.session_id = Some(id);
+    }
+}
 /// The request of the `deleteMany` operation (wrapper element `deleteMany`).
 ///
 /// XSD type `deleteMany`.
@@ -379,6 +394,11 @@ impl crate::xml::SoapOperation for DeleteManyRequest {
     type Response = DeleteManyResponse;
     const NAME: &'static str = "deleteMany";
     const SOAP_ACTION: &'static str = "";
+}
+impl crate::client::SessionRequest for DeleteManyRequest {
+    fn set_session_id(&mut self, id: ::std::string::String) {
+        self.session_id = Some(id);
+    }
 }
 /// The request of the `dummy` operation (wrapper element `dummy`).
 ///
@@ -799,6 +819,11 @@ impl crate::xml::SoapOperation for GetRequest {
     type Response = GetResponse;
     const NAME: &'static str = "get";
     const SOAP_ACTION: &'static str = "";
+}
+impl crate::client::SessionRequest for GetRequest {
+    fn set_session_id(&mut self, id: ::std::string::String) {
+        self.session_id = Some(id);
+    }
 }
 /// The request of the `getApiVersion` operation (wrapper element `getApiVersion`).
 ///
@@ -1242,6 +1267,11 @@ impl crate::xml::SoapOperation for GetPropertiesRequest {
     const NAME: &'static str = "getProperties";
     const SOAP_ACTION: &'static str = "";
 }
+impl crate::client::SessionRequest for GetPropertiesRequest {
+    fn set_session_id(&mut self, id: ::std::string::String) {
+        self.session_id = Some(id);
+    }
+}
 /// The request of the `getRemainingMinutes` operation (wrapper element `getRemainingMinutes`).
 ///
 /// XSD type `getRemainingMinutes`.
@@ -1333,6 +1363,11 @@ impl crate::xml::SoapOperation for GetRemainingMinutesRequest {
     type Response = GetRemainingMinutesResponse;
     const NAME: &'static str = "getRemainingMinutes";
     const SOAP_ACTION: &'static str = "";
+}
+impl crate::client::SessionRequest for GetRemainingMinutesRequest {
+    fn set_session_id(&mut self, id: ::std::string::String) {
+        self.session_id = Some(id);
+    }
 }
 /// The request of the `getUserName` operation (wrapper element `getUserName`).
 ///
@@ -1426,6 +1461,11 @@ impl crate::xml::SoapOperation for GetUserNameRequest {
     type Response = GetUserNameResponse;
     const NAME: &'static str = "getUserName";
     const SOAP_ACTION: &'static str = "";
+}
+impl crate::client::SessionRequest for GetUserNameRequest {
+    fn set_session_id(&mut self, id: ::std::string::String) {
+        self.session_id = Some(id);
+    }
 }
 /// The request of the `getVersion` operation (wrapper element `getVersion`).
 ///
@@ -1615,6 +1655,11 @@ impl crate::xml::SoapOperation for IsAccessAllowedRequest {
     const NAME: &'static str = "isAccessAllowed";
     const SOAP_ACTION: &'static str = "";
 }
+impl crate::client::SessionRequest for IsAccessAllowedRequest {
+    fn set_session_id(&mut self, id: ::std::string::String) {
+        self.session_id = Some(id);
+    }
+}
 /// The request of the `login` operation (wrapper element `login`).
 ///
 /// XSD type `login`.
@@ -1800,6 +1845,11 @@ impl crate::xml::SoapOperation for LogoutRequest {
     const NAME: &'static str = "logout";
     const SOAP_ACTION: &'static str = "";
 }
+impl crate::client::SessionRequest for LogoutRequest {
+    fn set_session_id(&mut self, id: ::std::string::String) {
+        self.session_id = Some(id);
+    }
+}
 /// The request of the `refresh` operation (wrapper element `refresh`).
 ///
 /// XSD type `refresh`.
@@ -1883,6 +1933,11 @@ impl crate::xml::SoapOperation for RefreshRequest {
     type Response = RefreshResponse;
     const NAME: &'static str = "refresh";
     const SOAP_ACTION: &'static str = "";
+}
+impl crate::client::SessionRequest for RefreshRequest {
+    fn set_session_id(&mut self, id: ::std::string::String) {
+        self.session_id = Some(id);
+    }
 }
 /// The request of the `search` operation (wrapper element `search`).
 ///
@@ -1983,6 +2038,11 @@ impl crate::xml::SoapOperation for SearchRequest {
     const NAME: &'static str = "search";
     const SOAP_ACTION: &'static str = "";
 }
+impl crate::client::SessionRequest for SearchRequest {
+    fn set_session_id(&mut self, id: ::std::string::String) {
+        self.session_id = Some(id);
+    }
+}
 /// The request of the `update` operation (wrapper element `update`).
 ///
 /// XSD type `update`.
@@ -2073,6 +2133,82 @@ impl crate::xml::SoapOperation for UpdateRequest {
     const NAME: &'static str = "update";
     const SOAP_ACTION: &'static str = "";
 }
+impl crate::client::SessionRequest for UpdateRequest {
+    fn set_session_id(&mut self, id: ::std::string::String) {
+        self.session_id = Some(id);
+    }
+}
+/// Expands `present` when this schema has the operation named first, `absent` otherwise:
+/// `if_operation!(refresh { ... } else { ... })`. Hand-written code uses it for operations
+/// that older servers lack, so that it compiles with bindings regenerated from any WSDL.
+#[allow(unused_macros)]
+macro_rules! if_operation {
+    (create { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (createMany { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (delete { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (deleteMany { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (dummy { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (get { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (getApiVersion { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (getAuthenticatorInfo { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (getEntityInfo { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (getEntityNames { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (getProperties { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (getRemainingMinutes { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (getUserName { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (getVersion { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (isAccessAllowed { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (login { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (logout { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (refresh { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (search { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (update { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    ($other:ident { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($absent)*
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use if_operation;
 /// Any request, for servers: decode a request envelope as `Request` and dispatch on it.
 #[derive(
     Debug,

@@ -80,39 +80,15 @@ impl From<std::time::SystemTime> for Literal {
     }
 }
 
-/// `From` for each generated enum, so `where_eq("valueType", ParameterValueType::Numeric)` works.
-macro_rules! enum_literals {
-    ($($name:ident),* $(,)?) => {
-        $(
-            impl From<crate::model::$name> for Literal {
-                fn from(v: crate::model::$name) -> Self {
-                    Literal::Enum { enum_name: stringify!($name), constant: v.as_str().to_owned() }
-                }
-            }
-            impl From<&crate::model::$name> for Literal {
-                fn from(v: &crate::model::$name) -> Self {
-                    Literal::Enum { enum_name: stringify!($name), constant: v.as_str().to_owned() }
-                }
-            }
-        )*
-        /// The constants of an ICAT enum type as written on the wire, by the enum's name
-        /// (`enum_constants("ParameterValueType")` gives `DATE_AND_TIME`, `NUMERIC`, `STRING`).
-        pub fn enum_constants(enum_name: &str) -> Option<&'static [&'static str]> {
-            match enum_name {
-                $(stringify!($name) => Some(crate::model::$name::VALUES),)*
-                _ => None,
-            }
-        }
-    };
-}
+// `From<E> for Literal` for each generated enumeration `E` is generated beside the enumeration,
+// so `where_eq("valueType", ParameterValueType::Numeric)` works for whatever enums the schema has.
 
-enum_literals!(
-    AccessType,
-    IcatExceptionType,
-    ParameterValueType,
-    RelType,
-    StudyStatus
-);
+/// The constants of an ICAT enum type as written on the wire, by the enum's name
+/// (`enum_constants("ParameterValueType")` gives `DATE_AND_TIME`, `NUMERIC`, `STRING`): the
+/// generated [`ENUMS`](crate::meta::ENUMS) table.
+pub fn enum_constants(enum_name: &str) -> Option<&'static [&'static str]> {
+    crate::meta::enumeration(enum_name).map(|e| e.values)
+}
 
 impl From<&str> for Literal {
     fn from(v: &str) -> Self {
