@@ -122,7 +122,10 @@ fn real_icat_4_2_wsdl_generates_code_that_compiles_and_decodes() {
             "--manifest-path",
         ])
         .arg(krate.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", tmp.parent().expect("the target directory"))
+        .env(
+            "CARGO_TARGET_DIR",
+            tmp.parent().expect("the target directory"),
+        )
         .env_remove("RUSTFLAGS")
         .output()
         .expect("cargo runs");
