@@ -506,8 +506,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 since: args.since,
                 mine: args.mine,
             };
-            let rows = browse::visit_rows(&conn.session, &filter, args.limit).await?;
-            browse::print_visits(&rows, args.format.format(), out)?;
+            browse::visits(
+                &conn.session,
+                &filter,
+                args.limit,
+                args.format.format(),
+                out,
+            )
+            .await?;
         }
         Command::Show(args) => {
             let sel = SelectionArgs {

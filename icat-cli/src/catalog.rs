@@ -177,79 +177,136 @@ pub async fn paged(
     count_query: Option<String>,
     page_query: impl Fn(u64, u64) -> anyhow::Result<String>,
 ) -> anyhow::Result<Vec<Value>> {
-    let mut page = page.max(2);
+    let mut pages = Pager::start(session, page, limit, count_query, page_query).await?;
     let mut values = Vec::new();
-    // A server ignoring the LIMIT offset would otherwise be asked forever (issue 14).
-    let mut guard = PageGuard::new();
-    let counted_total = match count_query {
-        Some(q) => match session.search(q.as_str()).await {
-            Ok(values) => Some(counted(values)?),
-            // The count is built from the user's query; a server that cannot count that
-            // selection still pages it, with the repeated-page guard alone.
-            Err(
-                e @ (IcatError::BadParameter { .. }
-                | IcatError::Internal { .. }
-                | IcatError::NotImplemented { .. }),
-            ) => {
-                tracing::debug!(error = %e, "the server refused the count before paging; paging without it");
-                None
-            }
-            Err(e) => return Err(e.into()),
-        },
-        None => None,
-    };
-    // The row limit: unless `limit` stops the paging first, a larger count is refused at once
-    // and a server sending more than the limit is stopped there.
-    let row_limit = max_rows();
-    let capped = limit.is_none_or(|l| l > row_limit);
-    if capped && let Some(total) = counted_total.filter(|t| *t > row_limit) {
-        return Err(too_many_rows(row_limit, Some(total)).into());
-    }
-    // One page to spare for rows added meanwhile.
-    let most = counted_total.map(|total| total.saturating_add(page));
-    loop {
-        let offset = values.len() as u64;
-        let want = match limit {
-            Some(l) if offset >= l => return Ok(values),
-            Some(l) => page.min(l - offset),
-            None => page,
-        };
-        let batch = match session.search(page_query(offset, want)?.as_str()).await {
-            Ok(batch) => batch,
-            Err(e)
-                if page > 2
-                    && matches!(
-                        e,
-                        IcatError::Validation { .. } | IcatError::ResponseTooLarge { .. }
-                    ) =>
-            {
-                page /= 2;
-                tracing::info!(error = %e, page, "server refused the page; asking for smaller pages");
-                continue;
-            }
-            Err(other) => return Err(other.into()),
-        };
-        guard.check(offset, &batch)?;
-        if let Some(most) = most
-            && offset + batch.len() as u64 > most
-        {
-            return Err(IcatError::EndlessPaging {
-                offset,
-                pages: guard.pages(),
-                reason: format!(
-                    "the server sent more results than the {} it counted before paging",
-                    counted_total.unwrap_or(0)
-                ),
-            }
-            .into());
-        }
-        if capped && offset + batch.len() as u64 > row_limit {
-            return Err(too_many_rows(row_limit, None).into());
-        }
-        let full = batch.len() as u64 >= want;
+    while let Some(batch) = pages.next_page().await? {
         values.extend(batch);
-        if !full {
-            return Ok(values);
+    }
+    Ok(values)
+}
+
+/// The pages of a paged search one at a time, with the bounds of [`paged`]: for output that is
+/// printed as it arrives, so that only one page is held whatever the server's COUNT says.
+pub struct Pager<'a, F> {
+    session: &'a Session,
+    page: u64,
+    limit: Option<u64>,
+    page_query: F,
+    guard: PageGuard,
+    counted_total: Option<u64>,
+    /// Most results the count allows, with one page to spare for rows added meanwhile.
+    most: Option<u64>,
+    row_limit: u64,
+    /// Whether the row limit applies (no `limit` below it).
+    capped: bool,
+    offset: u64,
+    done: bool,
+}
+
+impl<'a, F: Fn(u64, u64) -> anyhow::Result<String>> Pager<'a, F> {
+    /// Searches the count (when given) and checks it against the row limit; see [`paged`].
+    pub async fn start(
+        session: &'a Session,
+        page: u64,
+        limit: Option<u64>,
+        count_query: Option<String>,
+        page_query: F,
+    ) -> anyhow::Result<Self> {
+        let counted_total = match count_query {
+            Some(q) => match session.search(q.as_str()).await {
+                Ok(values) => Some(counted(values)?),
+                // The count is built from the user's query; a server that cannot count that
+                // selection still pages it, with the repeated-page guard alone.
+                Err(
+                    e @ (IcatError::BadParameter { .. }
+                    | IcatError::Internal { .. }
+                    | IcatError::NotImplemented { .. }),
+                ) => {
+                    tracing::debug!(error = %e, "the server refused the count before paging; paging without it");
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        // The row limit: unless `limit` stops the paging first, a larger count is refused at
+        // once and a server sending more than the limit is stopped there.
+        let row_limit = max_rows();
+        let capped = limit.is_none_or(|l| l > row_limit);
+        if capped && let Some(total) = counted_total.filter(|t| *t > row_limit) {
+            return Err(too_many_rows(row_limit, Some(total)).into());
+        }
+        let page = page.max(2);
+        Ok(Pager {
+            session,
+            page,
+            limit,
+            page_query,
+            // A server ignoring the LIMIT offset would otherwise be asked forever (issue 14).
+            guard: PageGuard::new(),
+            counted_total,
+            most: counted_total.map(|total| total.saturating_add(page)),
+            row_limit,
+            capped,
+            offset: 0,
+            done: false,
+        })
+    }
+
+    /// The next page (never empty), or `None` after the last.
+    pub async fn next_page(&mut self) -> anyhow::Result<Option<Vec<Value>>> {
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            let offset = self.offset;
+            let want = match self.limit {
+                Some(l) if offset >= l => return Ok(None),
+                Some(l) => self.page.min(l - offset),
+                None => self.page,
+            };
+            let batch = match self
+                .session
+                .search((self.page_query)(offset, want)?.as_str())
+                .await
+            {
+                Ok(batch) => batch,
+                Err(e)
+                    if self.page > 2
+                        && matches!(
+                            e,
+                            IcatError::Validation { .. } | IcatError::ResponseTooLarge { .. }
+                        ) =>
+                {
+                    self.page /= 2;
+                    tracing::info!(error = %e, page = self.page, "server refused the page; asking for smaller pages");
+                    continue;
+                }
+                Err(other) => return Err(other.into()),
+            };
+            self.guard.check(offset, &batch)?;
+            if let Some(most) = self.most
+                && offset + batch.len() as u64 > most
+            {
+                return Err(IcatError::EndlessPaging {
+                    offset,
+                    pages: self.guard.pages(),
+                    reason: format!(
+                        "the server sent more results than the {} it counted before paging",
+                        self.counted_total.unwrap_or(0)
+                    ),
+                }
+                .into());
+            }
+            if self.capped && offset + batch.len() as u64 > self.row_limit {
+                return Err(too_many_rows(self.row_limit, None).into());
+            }
+            self.done = (batch.len() as u64) < want;
+            self.offset += batch.len() as u64;
+            if batch.is_empty() {
+                return Ok(None);
+            }
+            return Ok(Some(batch));
         }
     }
 }

@@ -55,32 +55,49 @@ impl Table {
 
     /// Aligned columns separated by two spaces; control characters from the server are escaped.
     pub fn render(&self) -> String {
-        let cells: Vec<Vec<String>> = std::iter::once(&self.headers)
-            .chain(self.rows.iter())
-            .map(|r| r.iter().map(|c| sanitize_cell(c)).collect())
-            .collect();
+        self.render_with(&self.widths(), true)
+    }
+
+    /// The width of each column: its longest cell, header included (as [`Table::render`]
+    /// shows them).
+    pub fn widths(&self) -> Vec<usize> {
         let mut widths = vec![0usize; self.headers.len()];
-        for row in &cells {
+        for row in std::iter::once(&self.headers).chain(self.rows.iter()) {
             for (i, cell) in row.iter().enumerate() {
-                widths[i] = widths[i].max(cell.chars().count());
+                widths[i] = widths[i].max(sanitize_cell(cell).chars().count());
             }
         }
+        widths
+    }
+
+    /// Like [`Table::render`] with given column widths (a cell longer than its column pushes
+    /// the rest of its line out), the header line only when `header`: a table printed page by
+    /// page keeps the widths of its first page.
+    pub fn render_with(&self, widths: &[usize], header: bool) -> String {
+        let lines = std::iter::once(&self.headers)
+            .filter(|_| header)
+            .chain(self.rows.iter());
         let mut out = String::new();
-        for row in &cells {
+        for row in lines {
             let mut line = String::new();
             for (i, cell) in row.iter().enumerate() {
+                let cell = sanitize_cell(cell);
                 if i > 0 {
                     line.push_str("  ");
                 }
-                let pad = widths[i] - cell.chars().count();
+                let pad = widths
+                    .get(i)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_sub(cell.chars().count());
                 match self.aligns[i] {
                     Align::Left => {
-                        line.push_str(cell);
+                        line.push_str(&cell);
                         line.extend(std::iter::repeat_n(' ', pad));
                     }
                     Align::Right => {
                         line.extend(std::iter::repeat_n(' ', pad));
-                        line.push_str(cell);
+                        line.push_str(&cell);
                     }
                 }
             }
@@ -92,13 +109,83 @@ impl Table {
 
     /// CSV with a header row; fields with commas, quotes or line breaks are quoted.
     pub fn render_csv(&self) -> String {
+        self.render_csv_rows(true)
+    }
+
+    /// Like [`Table::render_csv`], the header row only when `header` (CSV printed page by
+    /// page).
+    pub fn render_csv_rows(&self, header: bool) -> String {
         let mut out = String::new();
-        for row in std::iter::once(&self.headers).chain(self.rows.iter()) {
+        let lines = std::iter::once(&self.headers)
+            .filter(|_| header)
+            .chain(self.rows.iter());
+        for row in lines {
             let fields: Vec<String> = row.iter().map(|c| csv_field(c)).collect();
             out.push_str(&fields.join(","));
             out.push_str("\r\n");
         }
         out
+    }
+}
+
+/// One JSON document `{"<key>": [ ... ], ...}` written item by item, so that a listing printed
+/// page by page holds one page only; the text is what [`to_json`] gives for the whole document.
+#[derive(Debug)]
+pub struct JsonListWriter {
+    items: u64,
+}
+
+impl JsonListWriter {
+    /// Writes the document's start: the fields in `before` (in order), then `"<key>": [`.
+    pub fn begin(
+        out: &mut dyn std::io::Write,
+        before: &[(&str, serde_json::Value)],
+        key: &str,
+    ) -> anyhow::Result<JsonListWriter> {
+        out.write_all(b"{\n")?;
+        for (name, value) in before {
+            let value = serde_json::to_string_pretty(value)?.replace('\n', "\n  ");
+            writeln!(out, "  {}: {value},", serde_json::to_string(name)?)?;
+        }
+        write!(out, "  {}: [", serde_json::to_string(key)?)?;
+        Ok(JsonListWriter { items: 0 })
+    }
+
+    /// Writes one item of the list.
+    pub fn item<T: Serialize>(
+        &mut self,
+        out: &mut dyn std::io::Write,
+        value: &T,
+    ) -> anyhow::Result<()> {
+        let text = serde_json::to_string_pretty(value)?.replace('\n', "\n    ");
+        let sep = if self.items == 0 { "" } else { "," };
+        write!(out, "{sep}\n    {text}")?;
+        self.items += 1;
+        Ok(())
+    }
+
+    /// Items written so far.
+    pub fn items(&self) -> u64 {
+        self.items
+    }
+
+    /// Closes the list, writes the fields in `after` and ends the document.
+    pub fn end(
+        self,
+        out: &mut dyn std::io::Write,
+        after: &[(&str, serde_json::Value)],
+    ) -> anyhow::Result<()> {
+        if self.items > 0 {
+            out.write_all(b"\n  ]")?;
+        } else {
+            out.write_all(b"]")?;
+        }
+        for (name, value) in after {
+            let value = serde_json::to_string_pretty(value)?.replace('\n', "\n  ");
+            write!(out, ",\n  {}: {value}", serde_json::to_string(name)?)?;
+        }
+        out.write_all(b"\n}\n")?;
+        Ok(())
     }
 }
 
@@ -262,5 +349,51 @@ mod tests {
             human_duration(std::time::Duration::from_secs(125)),
             "2 min 5 s"
         );
+    }
+
+    /// A JSON document written item by item is the document [`to_json`] writes whole.
+    #[test]
+    fn json_written_item_by_item_is_the_whole_document() {
+        let rows = [
+            serde_json::json!({"id": 1, "name": "a"}),
+            serde_json::json!({"id": 2, "tags": ["x", "y"]}),
+        ];
+        for n in 0..=rows.len() {
+            let mut out = Vec::new();
+            let q = serde_json::json!("SELECT x\nFROM y");
+            let mut w =
+                JsonListWriter::begin(&mut out, &[("query", q.clone())], "results").unwrap();
+            for r in &rows[..n] {
+                w.item(&mut out, r).unwrap();
+            }
+            w.end(&mut out, &[("count", serde_json::json!(n))]).unwrap();
+            #[derive(Serialize)]
+            struct Doc<'a> {
+                query: &'a serde_json::Value,
+                results: &'a [serde_json::Value],
+                count: usize,
+            }
+            let whole = to_json(&Doc {
+                query: &q,
+                results: &rows[..n],
+                count: n,
+            })
+            .unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), whole);
+        }
+    }
+
+    #[test]
+    fn pages_keep_the_first_pages_widths() {
+        let mut first = Table::new(&[("ID", Align::Right), ("NAME", Align::Left)]);
+        first.push(vec!["7".into(), "alpha".into()]);
+        let widths = first.widths();
+        let mut second = Table::new(&[("ID", Align::Right), ("NAME", Align::Left)]);
+        second.push(vec!["12345".into(), "b".into()]);
+        assert_eq!(
+            first.render_with(&widths, true) + &second.render_with(&widths, false),
+            "ID  NAME\n 7  alpha\n12345  b\n"
+        );
+        assert_eq!(second.render_csv_rows(false), "12345,b\r\n");
     }
 }

@@ -3,16 +3,16 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use crate::entity_view::{EntityView, attr_text};
 use icat_soap::IcatError;
 use icat_soap::client::Session;
 use icat_soap::model::{Datafile, Investigation, Value};
 use serde::Serialize;
 
 use crate::catalog::{self, columns, int, text};
+use crate::commands::browse_output::{SearchPrinter, VisitPrinter};
 use crate::failure::Failure;
 use crate::jpql_text::{Paging, QueryShape, with_limit};
-use crate::output::{Align, Format, Table, human_bytes, to_json};
+use crate::output::{Align, Format, Table, to_json};
 use crate::queries::{self, VisitFilter};
 use crate::tree::{self, VisitNode};
 
@@ -49,21 +49,46 @@ pub struct VisitRow {
 }
 
 /// Runs the visit list query, page by page past the server's `maxEntities`, stopping after
-/// `limit` visits. An instrument that matches no visit is checked: unknown is an error.
-pub async fn visit_rows(
+/// `limit` visits, and hands each page (with its dataset counts and sizes) to `each` as it
+/// arrives, so that only one page is held. An instrument that matches no visit is checked:
+/// unknown is an error (before anything is handed over).
+pub async fn visit_pages(
     session: &Session,
     filter: &VisitFilter,
     limit: Option<u64>,
-) -> anyhow::Result<Vec<VisitRow>> {
+    mut each: impl FnMut(Vec<VisitRow>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let query = queries::visits_query(filter)?;
     let count = queries::visits_count_query(filter)?;
-    let rows = catalog::paged(session, VISIT_PAGE, limit, Some(count), |offset, count| {
-        Ok(with_limit(&query, offset, count))
-    })
-    .await?;
-    if rows.is_empty()
-        && let Some(instrument) = &filter.instrument
-    {
+    let mut pages =
+        catalog::Pager::start(session, VISIT_PAGE, limit, Some(count), |offset, count| {
+            Ok(with_limit(&query, offset, count))
+        })
+        .await?;
+    let mut any = false;
+    while let Some(rows) = pages.next_page().await? {
+        let mut visits: Vec<VisitRow> = rows
+            .iter()
+            .filter_map(|row| {
+                let c = columns(row);
+                let get = |i: usize| c.get(i).copied().flatten();
+                Some(VisitRow {
+                    id: int(get(0))?,
+                    visit_id: text(get(1)),
+                    name: text(get(2)),
+                    title: text(get(3)),
+                    start_date: text(get(4)),
+                    dataset_count: 0,
+                    total_size: 0,
+                })
+            })
+            .collect();
+        drop(rows);
+        any = true;
+        add_counts(session, &mut visits).await?;
+        each(visits)?;
+    }
+    if !any && let Some(instrument) = &filter.instrument {
         let known = session
             .search(&queries::instrument_count_query(instrument)?)
             .await?;
@@ -76,24 +101,35 @@ pub async fn visit_rows(
             .into());
         }
     }
-    let mut visits: Vec<VisitRow> = rows
-        .iter()
-        .filter_map(|row| {
-            let c = columns(row);
-            let get = |i: usize| c.get(i).copied().flatten();
-            Some(VisitRow {
-                id: int(get(0))?,
-                visit_id: text(get(1)),
-                name: text(get(2)),
-                title: text(get(3)),
-                start_date: text(get(4)),
-                dataset_count: 0,
-                total_size: 0,
-            })
-        })
-        .collect();
-    add_counts(session, &mut visits).await?;
-    Ok(visits)
+    Ok(())
+}
+
+/// Every visit row of [`visit_pages`], held together (for the demo's short list).
+pub async fn visit_rows(
+    session: &Session,
+    filter: &VisitFilter,
+    limit: Option<u64>,
+) -> anyhow::Result<Vec<VisitRow>> {
+    let mut all = Vec::new();
+    visit_pages(session, filter, limit, |rows| {
+        all.extend(rows);
+        Ok(())
+    })
+    .await?;
+    Ok(all)
+}
+
+/// `icat visits`: prints the visit list page by page as it arrives.
+pub async fn visits(
+    session: &Session,
+    filter: &VisitFilter,
+    limit: Option<u64>,
+    format: Format,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let mut printer = VisitPrinter::new(format);
+    visit_pages(session, filter, limit, |rows| printer.page(&rows, out)).await?;
+    printer.finish(out)
 }
 
 /// Fills in dataset counts and sizes: two searches per [`COUNT_CHUNK`] visits, a few in flight
@@ -163,49 +199,9 @@ async fn per_investigation(
 
 /// Prints visit rows in the chosen format.
 pub fn print_visits(rows: &[VisitRow], format: Format, out: &mut dyn Write) -> anyhow::Result<()> {
-    #[derive(Serialize)]
-    struct Doc<'a> {
-        visits: &'a [VisitRow],
-    }
-    if format == Format::Json {
-        out.write_all(to_json(&Doc { visits: rows })?.as_bytes())?;
-        return Ok(());
-    }
-    let mut t = Table::new(&[
-        ("ID", Align::Right),
-        ("VISIT", Align::Left),
-        ("NAME", Align::Left),
-        ("TITLE", Align::Left),
-        ("START", Align::Left),
-        ("DATASETS", Align::Right),
-        ("SIZE", Align::Right),
-    ]);
-    for r in rows {
-        let opt = |s: &Option<String>| s.clone().unwrap_or_default();
-        let start = match (format, &r.start_date) {
-            (Format::Table, Some(d)) => d.chars().take(10).collect(),
-            (_, d) => opt(d),
-        };
-        t.push(vec![
-            r.id.to_string(),
-            opt(&r.visit_id),
-            opt(&r.name),
-            opt(&r.title),
-            start,
-            r.dataset_count.to_string(),
-            if format == Format::Csv {
-                r.total_size.to_string()
-            } else {
-                human_bytes(r.total_size)
-            },
-        ]);
-    }
-    match format {
-        Format::Csv => out.write_all(t.render_csv().as_bytes())?,
-        _ if t.is_empty() => writeln!(out, "no visits found")?,
-        _ => out.write_all(t.render().as_bytes())?,
-    }
-    Ok(())
+    let mut printer = VisitPrinter::new(format);
+    printer.page(rows, out)?;
+    printer.finish(out)
 }
 
 /// The visit with its datasets and datafiles: two requests (resolve, then one INCLUDE query). When
@@ -302,14 +298,51 @@ pub async fn search_values(
     query: &str,
     limit: Option<u64>,
 ) -> anyhow::Result<Vec<Value>> {
+    let mut pages = search_pages(session, query, limit).await?;
+    let mut values = Vec::new();
+    while let Some(page) = pages.next_page().await? {
+        values.extend(page);
+    }
+    Ok(values)
+}
+
+/// How the page queries of a user's ordered JPQL are made: `LIMIT offset, count` appended.
+type PageQuery = Box<dyn Fn(u64, u64) -> anyhow::Result<String> + Send + Sync>;
+
+/// The pages of a user's JPQL one at a time: ordered queries page by page ([`catalog::Pager`]),
+/// others in one search.
+pub enum SearchPages<'a> {
+    /// An ordered query, paged.
+    Paged(catalog::Pager<'a, PageQuery>),
+    /// The results of the one search (taken by the first call).
+    Once(Option<Vec<Value>>),
+}
+
+impl SearchPages<'_> {
+    /// The next page (never empty), or `None` after the last.
+    pub async fn next_page(&mut self) -> anyhow::Result<Option<Vec<Value>>> {
+        match self {
+            SearchPages::Paged(pager) => pager.next_page().await,
+            SearchPages::Once(values) => Ok(values.take().filter(|v| !v.is_empty())),
+        }
+    }
+}
+
+/// Starts a user's JPQL as [`search_values`] runs it, page by page.
+pub async fn search_pages<'a>(
+    session: &'a Session,
+    query: &str,
+    limit: Option<u64>,
+) -> anyhow::Result<SearchPages<'a>> {
     let shape = QueryShape::parse(query);
     let paging = shape.paging();
     if let Paging::Ordered(ordered) = &paging {
         let count = shape.row_count_query();
-        return catalog::paged(session, SEARCH_PAGE, limit, count, |offset, count| {
-            Ok(with_limit(ordered, offset, count))
-        })
-        .await;
+        let ordered = ordered.clone();
+        let page_query: PageQuery =
+            Box::new(move |offset, count| Ok(with_limit(&ordered, offset, count)));
+        let pager = catalog::Pager::start(session, SEARCH_PAGE, limit, count, page_query).await?;
+        return Ok(SearchPages::Paged(pager));
     }
     // `--limit N` on a query that cannot be paged: the server stops at N itself (when it may
     // return N results at all; if not, the refusal below says how to page).
@@ -322,7 +355,13 @@ pub async fn search_values(
             if let Some(l) = limit {
                 values.truncate(usize::try_from(l).unwrap_or(usize::MAX));
             }
-            Ok(values)
+            // One answer, held whole: bounded by the answer limit; the row limit applies to it
+            // like to paged results.
+            let row_limit = catalog::max_rows();
+            if limit.is_none_or(|l| l > row_limit) && values.len() as u64 > row_limit {
+                return Err(catalog::too_many_rows(row_limit, None).into());
+            }
+            Ok(SearchPages::Once(Some(values)))
         }
         Err(e) if catalog::is_too_many(&e) => {
             let server = e.fault_message().unwrap_or_default().to_owned();
@@ -375,9 +414,10 @@ pub async fn search_values(
     }
 }
 
-/// `icat search`: runs any JPQL and prints typed results. Tables head their columns with the
-/// SELECT items; entity results show one column per attribute, then the included objects (one
-/// cell per relation: the related object, or how many).
+/// `icat search`: runs any JPQL and prints typed results page by page as they arrive. Tables
+/// head their columns with the SELECT items; entity results show one column per attribute, then
+/// the included objects (one cell per relation: the related object, or how many); the columns
+/// and their widths come from the first page.
 pub async fn search(
     session: &Session,
     query: &str,
@@ -385,118 +425,10 @@ pub async fn search(
     limit: Option<u64>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let values = search_values(session, query, limit).await?;
-    if format == Format::Json {
-        let doc = serde_json::json!({
-            "query": query,
-            "count": values.len(),
-            "results": values.iter().map(catalog::json).collect::<Vec<_>>(),
-        });
-        out.write_all(to_json(&doc)?.as_bytes())?;
-        return Ok(());
+    let mut pages = search_pages(session, query, limit).await?;
+    let mut printer = SearchPrinter::new(query, QueryShape::parse(query).select_items, format);
+    while let Some(values) = pages.next_page().await? {
+        printer.page(&values, out)?;
     }
-    let entities: Vec<EntityView> = values
-        .iter()
-        .filter_map(|v| match v {
-            Value::Entity(e) => Some(EntityView::of(e)),
-            _ => None,
-        })
-        .collect();
-    let table = if !values.is_empty() && entities.len() == values.len() {
-        entity_table(&entities)
-    } else {
-        let width = values.iter().map(|v| columns(v).len()).max().unwrap_or(1);
-        let items = QueryShape::parse(query).select_items;
-        let heads: Vec<String> = (0..width)
-            .map(|i| match items.get(i) {
-                Some(item) if items.len() == width => item.clone(),
-                _ if width == 1 => "value".to_owned(),
-                _ => format!("column{}", i + 1),
-            })
-            .collect();
-        let cols: Vec<(&str, Align)> = heads.iter().map(|n| (n.as_str(), Align::Left)).collect();
-        let mut t = Table::new(&cols);
-        for v in &values {
-            t.push(
-                columns(v)
-                    .into_iter()
-                    .map(|c| text(c).unwrap_or_default())
-                    .collect(),
-            );
-        }
-        t
-    };
-    match format {
-        Format::Csv => out.write_all(table.render_csv().as_bytes())?,
-        _ if table.is_empty() => writeln!(out, "no results")?,
-        _ => {
-            out.write_all(table.render().as_bytes())?;
-            writeln!(
-                out,
-                "({})",
-                crate::grammar::count(values.len() as u64, "result", "results")
-            )?;
-        }
-    }
-    Ok(())
-}
-
-/// One row per entity: `id`, the attributes present in any row (sorted), then one column per
-/// included relation: `Dataset 12` for a single object, `3 Datafile` for a list.
-fn entity_table(entities: &[EntityView]) -> Table {
-    let mut attrs: Vec<String> = entities
-        .iter()
-        .flat_map(|e| e.attrs.keys().cloned())
-        .filter(|k| k != "id")
-        .collect();
-    attrs.sort();
-    attrs.dedup();
-    attrs.insert(0, "id".into());
-    let mut ones: Vec<String> = entities
-        .iter()
-        .flat_map(|e| e.one.keys().cloned())
-        .collect();
-    ones.sort();
-    ones.dedup();
-    let mut manys: Vec<String> = entities
-        .iter()
-        .flat_map(|e| e.many.keys().cloned())
-        .collect();
-    manys.sort();
-    manys.dedup();
-    let heads: Vec<&String> = attrs.iter().chain(&ones).chain(&manys).collect();
-    let cols: Vec<(&str, Align)> = heads.iter().map(|n| (n.as_str(), Align::Left)).collect();
-    let mut t = Table::new(&cols);
-    for e in entities {
-        let mut row: Vec<String> = attrs
-            .iter()
-            .map(|n| e.attrs.get(n).map(attr_text).unwrap_or_default())
-            .collect();
-        row.extend(
-            ones.iter()
-                .map(|n| e.one.get(n).map(one_cell).unwrap_or_default()),
-        );
-        row.extend(manys.iter().map(|n| {
-            match e.many.get(n) {
-                Some(list) => format!(
-                    "{} {}",
-                    list.len(),
-                    list.first().map_or("", |x| x.entity.as_str())
-                )
-                .trim_end()
-                .to_owned(),
-                None => String::new(),
-            }
-        }));
-        t.push(row);
-    }
-    t
-}
-
-/// An included object as table text: its type and id.
-fn one_cell(e: &EntityView) -> String {
-    match e.id() {
-        Some(id) => format!("{} {id}", e.entity),
-        None => e.entity.clone(),
-    }
+    printer.finish(out)
 }

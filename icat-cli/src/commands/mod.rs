@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod browse;
+pub mod browse_output;
 pub mod cite;
 pub mod download;
 pub mod dry_run;
