@@ -274,8 +274,10 @@ pub enum Command {
     /// Upload files into a dataset (checksum checked against the server's answer).
     Upload(UploadArgs),
     /// Run the simulator demo: log in, browse, download and verify, narrated.
+    #[cfg(feature = "sim")]
     Demo(DemoArgs),
     /// The built-in ICAT + IDS simulator.
+    #[cfg(feature = "sim")]
     Sim {
         /// What to do with the simulator.
         #[command(subcommand)]
@@ -286,6 +288,7 @@ pub enum Command {
 }
 
 /// `icat sim ...`.
+#[cfg(feature = "sim")]
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
     /// Serve a simulator until Ctrl-C (same options as the `icat-sim` binary); prints the WSDL and IDS URLs.
@@ -519,7 +522,7 @@ pub struct DownloadArgs {
 
 /// A duration, 0 included (`--max-wait 0`: do not wait).
 fn duration_or_zero(text: &str) -> Result<std::time::Duration, String> {
-    icat_sim::config::parse_duration(text).map_err(|e| e.to_string())
+    crate::duration_text::parse_duration(text).map_err(|e| e.to_string())
 }
 
 /// A count of at least 1: `--limit 0` would list nothing, which is never what is meant.
@@ -577,6 +580,7 @@ pub struct UploadArgs {
 }
 
 /// `icat demo`.
+#[cfg(feature = "sim")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Where to put the downloaded files (default: a new temporary directory, kept afterwards).

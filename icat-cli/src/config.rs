@@ -684,7 +684,7 @@ pub fn resolve(
 /// A duration longer than zero: `30s`, `2m`, `500ms`, `1h`; a bare number is seconds (the
 /// `--connect-timeout`/`--read-timeout` flags and the file keys).
 pub fn positive_duration(text: &str) -> Result<std::time::Duration, String> {
-    let d = icat_sim::config::parse_duration(text).map_err(|e| e.to_string())?;
+    let d = crate::duration_text::parse_duration(text).map_err(|e| e.to_string())?;
     if d.is_zero() {
         return Err("the duration must be longer than 0s".into());
     }

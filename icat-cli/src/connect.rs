@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use icat_ids::{IdsClient, TransportOptions};
 use icat_soap::client::{Client, Credentials, RetryPolicy, Session};
 
-use crate::app::Context;
 use crate::config::{self, Network, Settings};
+use crate::context::Context;
 use crate::credentials::{PasswordSources, build_credentials};
 use crate::failure::Failure;
 use crate::session_cache::{CachedSession, SessionCache, short_id};

@@ -2,6 +2,9 @@
 //!
 //! The binary in `main.rs` only parses arguments and maps failures to exit codes; everything else
 //! lives here so it can be unit-tested.
+//!
+//! The `sim` feature (on by default) adds `icat demo` and `icat sim serve`, which run the
+//! simulator in process; without it (`--no-default-features`) the simulator is not linked.
 
 pub mod advice;
 pub mod app;
@@ -11,10 +14,12 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod connect;
+pub mod context;
 pub mod credentials;
-pub mod demo;
 pub mod destination;
+pub mod duration_text;
 pub mod entity_view;
+pub mod exit_code;
 pub mod failure;
 pub mod glob;
 pub mod grammar;

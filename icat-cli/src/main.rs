@@ -6,7 +6,10 @@ use icat_cli::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_args();
+    #[cfg(feature = "sim")]
     let demo = matches!(cli.command, icat_cli::cli::Command::Demo(_));
+    #[cfg(not(feature = "sim"))]
+    let demo = false;
     icat_cli::logging::init(cli.quiet, cli.verbose, demo);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -21,7 +24,7 @@ fn main() -> ExitCode {
     match runtime.block_on(icat_cli::app::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let (kind, line) = icat_cli::app::describe_error(&err);
+            let (kind, line) = icat_cli::exit_code::describe_error(&err);
             eprintln!("error: {line}");
             ExitCode::from(kind.code())
         }

@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
-use icat_cli::app::{Context, describe_error};
 use icat_cli::cli::ConnArgs;
 use icat_cli::commands::{browse, download, session as cli_session};
 use icat_cli::connect::{self, Reuse};
+use icat_cli::context::Context;
+use icat_cli::exit_code::describe_error;
 use icat_cli::output::Format;
 use icat_cli::progress::{Mode, Reporter};
 use icat_cli::queries::Target;

@@ -903,7 +903,7 @@ fn report(
         let kind = if verify {
             ExitKind::Verify
         } else {
-            crate::app::ids_error_kind(&failures[0].1)
+            crate::exit_code::ids_error_kind(&failures[0].1)
         };
         let all = |f: fn(&IdsError) -> bool| failures.iter().all(|(_, e)| f(e.as_ref()));
         let hint = if all(|e| matches!(e, IdsError::TargetExists { .. })) {
@@ -1063,7 +1063,7 @@ fn failure_lines(failures: &[(PathBuf, Arc<IdsError>)]) -> Vec<(String, String)>
 /// The failure of a run that stopped early: the session is gone (exit 3), or the IDS kept
 /// failing with no data arriving (exit 5).
 fn stopped_failure(why: &IdsError, done: usize, total: usize) -> Failure {
-    let kind = crate::app::ids_error_kind(why);
+    let kind = crate::exit_code::ids_error_kind(why);
     let hint = if kind == ExitKind::Auth {
         "log in again (icat login), then run the same command again: finished files are kept, \
          partial ones resume"

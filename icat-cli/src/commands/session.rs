@@ -4,8 +4,8 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::app::Context;
 use crate::connect::{self, Connection, Reuse, minutes_left, now_ms, whole_minutes};
+use crate::context::Context;
 use crate::failure::Failure;
 use crate::output::{Format, to_json};
 use crate::session_cache::{CachedSession, SessionCache, short_id};
@@ -66,7 +66,7 @@ pub async fn logout(ctx: &Context, all: bool, out: &mut dyn Write) -> anyhow::Re
                     "warning: could not end the session of {} at {} on the server ({}); forgetting it",
                     entry.server_user,
                     crate::url_text::redact_url(&entry.url),
-                    crate::app::describe_error(&e).1
+                    crate::exit_code::describe_error(&e).1
                 ));
             }
             cache.remove(&entry.url, &entry.auth, &entry.username)?;
@@ -122,7 +122,7 @@ pub async fn logout(ctx: &Context, all: bool, out: &mut dyn Write) -> anyhow::Re
             ctx.reporter.note(&format!(
                 "warning: could not end the session on the server ({}); it stays valid there \
                  until it expires",
-                crate::app::describe_error(&e).1
+                crate::exit_code::describe_error(&e).1
             ));
             writeln!(
                 out,

@@ -13,11 +13,11 @@ use icat_ids::{DataSelection, Status};
 use icat_sim::Simulator;
 use icat_sim::synthetic::SyntheticSpec;
 
-use crate::app::{Context, ctrl_c_token};
 use crate::commands::browse;
 use crate::commands::download::{self, DatafileRecord, DownloadRequest};
 use crate::config::{Secret, Settings, Source};
 use crate::connect::{self, Reuse};
+use crate::context::{Context, ctrl_c_token};
 use crate::failure::{ExitKind, Failure};
 use crate::output::{human_bytes, human_duration};
 use crate::queries::{Target, VisitFilter};
