@@ -432,7 +432,8 @@ impl SimulatorBuilder {
             };
             // The link sweeper never finishes; it is dropped when the server stops.
             tokio::select! {
-                served = crate::ids::sendfile::serve_shaped(listener, router, network, shutdown) => {
+                served = axum::serve(crate::network::ShapedListener::new(listener, network), router)
+                    .with_graceful_shutdown(shutdown) => {
                     if let Err(e) = served {
                         tracing::error!(error = %e, "server stopped with an error");
                     }

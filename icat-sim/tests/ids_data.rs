@@ -576,7 +576,7 @@ async fn downloads_hold_shared_locks_that_block_deletion() {
     );
 }
 
-/// Raw files go out with sendfile in 1 MiB regions; several downloads, a ranged one and a
+/// Raw files larger than the streaming chunks; several downloads, a ranged one and a
 /// prepared one (chunked, no Content-Length) on one kept-alive connection must each get exactly
 /// their own bytes, with a zip in between.
 #[tokio::test]

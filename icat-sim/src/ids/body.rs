@@ -1,8 +1,11 @@
 //! Streaming response bodies of getData: raw files and zips made on the fly.
 //!
-//! Neither path holds more than a few fixed-size buffers per response. Fault injection (cut
-//! connections, corrupted bytes) is applied here.
+//! Neither path holds more than a few fixed-size buffers per response: zips are written with the
+//! zip crate's streaming writer (sizes and CRC in a data descriptor after each entry, as
+//! `java.util.zip.ZipOutputStream` writes them). Fault injection (cut connections, corrupted
+//! bytes) is applied here.
 
+use std::collections::HashSet;
 use std::io::{self, Read, Write};
 
 use axum::body::Body;
@@ -10,15 +13,20 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt, stream};
 use tokio::sync::mpsc;
 
+use zip::write::{SimpleFileOptions, ZipWriter};
+use zip::{CompressionMethod, DateTime};
+
 use super::storage::{ReadSeek, StoredContent};
-use super::zipstream::ZipStreamWriter;
 
 /// Read buffer size of raw file streams.
 const FILE_CHUNK: usize = 256 * 1024;
 /// Chunks read ahead of the connection for raw files.
 const FILE_CHANNEL_DEPTH: usize = 4;
-/// Chunk size sent from the zip thread.
+/// Chunk size sent from the zip thread, and the read buffer of each zip entry's file.
 const ZIP_CHUNK: usize = 256 * 1024;
+/// Entries of at least this many bytes get zip64 headers: deflate may grow incompressible data a
+/// little, so the decision leaves room below the 4 GiB limit of plain headers.
+const LARGE_ENTRY: u64 = 0xF000_0000;
 /// Chunks in flight between the zip thread and the connection.
 const ZIP_CHANNEL_DEPTH: usize = 8;
 /// Corruption flips the first byte of every block of this size.
@@ -123,7 +131,9 @@ pub fn zip_body(items: Vec<ZipItem>, compress: bool, offset: u64, cut_at: Option
             buf: Vec::with_capacity(ZIP_CHUNK),
             skip: offset,
         };
-        if let Err(e) = write_zip(writer, items, compress)
+        let written =
+            write_zip(writer, &items, compress, open_item).and_then(|mut w| w.send_buffer());
+        if let Err(e) = written
             && e.kind() != io::ErrorKind::BrokenPipe
         {
             tracing::warn!(error = %e, "zip stream failed");
@@ -133,23 +143,64 @@ pub fn zip_body(items: Vec<ZipItem>, compress: bool, offset: u64, cut_at: Option
     body_with_cut(receiver_stream(rx), cut_at)
 }
 
-fn write_zip(writer: ChannelWriter, items: Vec<ZipItem>, compress: bool) -> io::Result<()> {
-    let mut zip = ZipStreamWriter::new(writer, compress);
+/// The bytes of `item` for its zip entry, corrupted when its fault says so.
+fn open_item(item: &ZipItem) -> io::Result<Box<dyn Read>> {
+    Ok(Box::new(CorruptingReader {
+        inner: item.content.open()?,
+        pos: 0,
+        corrupt: item.corrupt,
+    }))
+}
+
+/// How an entry is written. ids.server's `ZipOutputStream` deflates at the default level for
+/// `compress=true` and at level 0 for `compress=false` (`IdsBean.getData`); the zip crate has no
+/// level 0, so uncompressed entries are STORED: the same bytes to every zip reader, without the
+/// 5-byte stored-block headers. Entries carry a fixed time (1980-01-01 00:00) so that the same
+/// selection always gives the same bytes, which keeps `Range` resumption of zips safe.
+fn entry_options(compress: bool, size: u64) -> SimpleFileOptions {
+    let method = if compress {
+        CompressionMethod::Deflated
+    } else {
+        CompressionMethod::Stored
+    };
+    SimpleFileOptions::default()
+        .compression_method(method)
+        .last_modified_time(DateTime::default())
+        .unix_permissions(0o644)
+        .large_file(size >= LARGE_ENTRY)
+}
+
+/// Writes the zip of `items` to `out` entry by entry and returns `out`; `open` gives an item's
+/// bytes. A second entry with a name already written is left out, as ids.server does (it
+/// catches the `ZipException` and logs "Skipped duplicate"). Memory is one read buffer and the
+/// list of entry names, whatever the sizes.
+fn write_zip<W: Write>(
+    out: W,
+    items: &[ZipItem],
+    compress: bool,
+    open: impl Fn(&ZipItem) -> io::Result<Box<dyn Read>>,
+) -> io::Result<W> {
+    let mut zip = ZipWriter::new_stream(out).set_auto_large_file();
+    let mut names = HashSet::new();
+    let mut buf = vec![0u8; ZIP_CHUNK];
     for item in items {
-        if zip.contains(&item.name) {
+        if !names.insert(item.name.as_str()) {
             tracing::debug!(entry = %item.name, "skipped duplicate zip entry");
             continue;
         }
-        let file = item.content.open()?;
-        let mut reader = CorruptingReader {
-            inner: file,
-            pos: 0,
-            corrupt: item.corrupt,
-        };
-        zip.add_entry(&item.name, &mut reader, item.size)?;
+        zip.start_file(item.name.as_str(), entry_options(compress, item.size))?;
+        let mut data = open(item)?;
+        loop {
+            let n = match data.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            zip.write_all(&buf[..n])?;
+        }
     }
-    let mut writer = zip.finish()?;
-    writer.send_buffer()
+    Ok(zip.finish()?.into_inner())
 }
 
 struct CorruptingReader<R> {
@@ -266,7 +317,12 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::io::Cursor;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
     use super::*;
+    use crate::ids::storage::SyntheticFile;
 
     #[test]
     fn corruption_hits_block_starts_only() {
@@ -277,5 +333,219 @@ mod tests {
         let mut tail = vec![0u8; 10];
         corrupt_in_place(&mut tail, 65_530);
         assert_eq!(tail.iter().position(|&b| b != 0), Some(6));
+    }
+
+    /// An item whose bytes the test's `open` supplies (the content is not read).
+    fn item(name: &str, size: u64) -> ZipItem {
+        ZipItem {
+            name: name.to_string(),
+            content: StoredContent::Synthetic(SyntheticFile {
+                seed: 1,
+                size,
+                head: 0,
+            }),
+            size,
+            corrupt: false,
+        }
+    }
+
+    /// A zip of named byte strings, each entry's size hint `hint` (or its length).
+    fn build(entries: &[(&str, &[u8])], compress: bool, hint: Option<u64>) -> Vec<u8> {
+        let items: Vec<ZipItem> = entries
+            .iter()
+            .map(|(name, data)| item(name, hint.unwrap_or(data.len() as u64)))
+            .collect();
+        let open = |it: &ZipItem| -> io::Result<Box<dyn Read>> {
+            let (_, data) = entries
+                .iter()
+                .find(|(name, _)| *name == it.name)
+                .expect("the test names its entries");
+            Ok(Box::new(Cursor::new(data.to_vec())))
+        };
+        write_zip(Vec::new(), &items, compress, open).unwrap()
+    }
+
+    #[test]
+    fn zip_crate_reads_back_entries_crcs_and_the_fixed_time() {
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for compress in [false, true] {
+            let bytes = build(
+                &[("a/x.txt", b"hello"), ("a/empty", b""), ("b/big", &big)],
+                compress,
+                None,
+            );
+            let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+            assert_eq!(archive.len(), 3);
+            assert_eq!(archive.name_for_index(0), Some("a/x.txt"), "entry order");
+            let mut expect = |name: &str, data: &[u8]| {
+                let mut f = archive.by_name(name).unwrap();
+                let mut out = Vec::new();
+                f.read_to_end(&mut out).unwrap();
+                assert_eq!(out, data, "{name}");
+                assert_eq!(f.crc32(), crc32fast::hash(data));
+                let method = if compress {
+                    CompressionMethod::Deflated
+                } else {
+                    CompressionMethod::Stored
+                };
+                assert_eq!(f.compression(), method);
+                assert_eq!(f.last_modified(), Some(DateTime::default()));
+            };
+            expect("a/x.txt", b"hello");
+            expect("a/empty", b"");
+            expect("b/big", &big);
+        }
+    }
+
+    #[test]
+    fn compress_shrinks_repetitive_data_and_uncompressed_does_not() {
+        let data = vec![b'a'; 100_000];
+        let compressed = build(&[("f", &data)], true, None);
+        let stored = build(&[("f", &data)], false, None);
+        assert!(compressed.len() < 10_000, "{}", compressed.len());
+        assert!(stored.len() > 100_000, "{}", stored.len());
+    }
+
+    #[test]
+    fn same_selection_gives_the_same_bytes() {
+        let a = build(&[("x", b"1"), ("y", b"22")], true, None);
+        let b = build(&[("x", b"1"), ("y", b"22")], true, None);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_second_entry_of_the_same_name_is_left_out() {
+        let items = vec![item("d/f", 5), item("d/f", 6), item("d/g", 1)];
+        let opened = AtomicU64::new(0);
+        let open = |it: &ZipItem| -> io::Result<Box<dyn Read>> {
+            let n = opened.fetch_add(1, Ordering::SeqCst);
+            Ok(Box::new(Cursor::new(vec![
+                b'0' + n as u8;
+                it.size as usize
+            ])))
+        };
+        let bytes = write_zip(Vec::new(), &items, false, open).unwrap();
+        let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+        assert_eq!(archive.len(), 2);
+        let mut first = String::new();
+        archive
+            .by_name("d/f")
+            .unwrap()
+            .read_to_string(&mut first)
+            .unwrap();
+        assert_eq!(first, "00000", "the first of the two is kept");
+        assert_eq!(
+            opened.load(Ordering::SeqCst),
+            2,
+            "the duplicate is not read"
+        );
+    }
+
+    #[test]
+    fn large_entries_get_readable_zip64_headers() {
+        let bytes = build(&[("big", b"abc")], false, Some(LARGE_ENTRY));
+        let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+        let mut out = String::new();
+        archive
+            .by_name("big")
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, "abc");
+    }
+
+    #[test]
+    fn empty_archive_is_valid() {
+        let bytes = build(&[], true, None);
+        let archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+        assert_eq!(archive.len(), 0);
+    }
+
+    /// Counts the bytes read from the entries' sources.
+    struct CountingReader {
+        inner: Box<dyn ReadSeek>,
+        read: Arc<AtomicU64>,
+    }
+
+    impl Read for CountingReader {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.read.fetch_add(n as u64, Ordering::SeqCst);
+            Ok(n)
+        }
+    }
+
+    /// Keeps what the zip writer gives it and, at every write, how far reading ran ahead.
+    struct WatchingSink {
+        bytes: Vec<u8>,
+        read: Arc<AtomicU64>,
+        most_ahead: u64,
+    }
+
+    impl Write for WatchingSink {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            self.bytes.extend_from_slice(data);
+            let ahead = self
+                .read
+                .load(Ordering::SeqCst)
+                .saturating_sub(self.bytes.len() as u64);
+            self.most_ahead = self.most_ahead.max(ahead);
+            Ok(data.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A zip of entries much larger than its buffers is written as it is read: the bytes read
+    /// from the files never run more than a couple of buffers ahead of the bytes written, so
+    /// memory does not grow with the size of the zip. (The files' bytes do not compress, so
+    /// written bytes keep pace with read bytes in both modes.)
+    #[test]
+    fn large_zips_are_written_as_they_are_read() {
+        const ENTRY: u64 = 16 << 20;
+        let items: Vec<ZipItem> = (0..2u64)
+            .map(|i| ZipItem {
+                name: format!("ids/f/{i}"),
+                content: StoredContent::Synthetic(SyntheticFile {
+                    seed: 7 + i,
+                    size: ENTRY,
+                    head: i,
+                }),
+                size: ENTRY,
+                corrupt: false,
+            })
+            .collect();
+        for compress in [false, true] {
+            let read = Arc::new(AtomicU64::new(0));
+            let sink = WatchingSink {
+                bytes: Vec::new(),
+                read: read.clone(),
+                most_ahead: 0,
+            };
+            let open = |it: &ZipItem| -> io::Result<Box<dyn Read>> {
+                Ok(Box::new(CountingReader {
+                    inner: it.content.open()?,
+                    read: read.clone(),
+                }))
+            };
+            let sink = write_zip(sink, &items, compress, open).unwrap();
+            assert_eq!(read.load(Ordering::SeqCst), 2 * ENTRY);
+            assert!(
+                sink.most_ahead <= 4 * ZIP_CHUNK as u64,
+                "compress={compress}: reading ran {} bytes ahead of writing",
+                sink.most_ahead
+            );
+            let mut archive = zip::ZipArchive::new(Cursor::new(sink.bytes)).unwrap();
+            for it in &items {
+                let mut expected = it.content.open().unwrap();
+                let mut want = Vec::new();
+                expected.read_to_end(&mut want).unwrap();
+                let f = archive.by_name(&it.name).unwrap();
+                assert_eq!(f.size(), ENTRY);
+                assert_eq!(f.crc32(), crc32fast::hash(&want), "{}", it.name);
+            }
+        }
     }
 }

@@ -25,12 +25,10 @@ mod memory;
 mod names;
 mod params;
 mod prepared;
-pub mod sendfile;
 mod settings;
 mod state;
 mod storage;
 mod testing;
-mod zipstream;
 
 pub use catalog::{
     CatalogError, DatafileRecord, DatasetInfo, IdsCatalog, NewDatafile, Resolved, Selection,

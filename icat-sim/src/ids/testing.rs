@@ -28,7 +28,7 @@ impl IdsServer {
         let (stop, stopped) = oneshot::channel::<()>();
         let sweeper = state.clone().sweep_links();
         let task = tokio::spawn(async move {
-            let serve = super::sendfile::serve(listener, app, async {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = stopped.await;
             });
             // The link sweeper never finishes; it is dropped when the server stops.

@@ -3,10 +3,12 @@
 //! to every ICAT and IDS answer. Without a profile nothing is shaped.
 
 mod bucket;
+mod listener;
 mod profile;
 mod shaper;
 
 pub use bucket::TokenBucket;
+pub use listener::{ShapedListener, ShapedStream};
 pub use profile::{NetworkConfig, NetworkProfile, PRESETS, Rate};
 pub use shaper::{
     DownloadCapReached, DownloadSlot, Network, NetworkStats, RestoreRecord, SLICE, layer,

@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
@@ -12,11 +12,8 @@ use crate::ids::catalog::DatafileRecord;
 use crate::ids::error::{IdsError, IdsResult};
 use crate::ids::names::{content_disposition, download_name, zip_entry_name};
 use crate::ids::params::Params;
-#[cfg(target_os = "linux")]
-use crate::ids::sendfile::FileSender;
 use crate::ids::state::IdsState;
 use crate::ids::storage::{StorageError, StoredContent};
-use std::path::PathBuf;
 
 /// Parse a `Range` header: only `bytes=N-` is accepted.
 fn range_offset(headers: &HeaderMap) -> IdsResult<u64> {
@@ -40,7 +37,6 @@ pub(super) async fn get_data(
     State(state): State<IdsState>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    extensions: Extensions,
 ) -> IdsResult<Response> {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     let outname = params.get("outname").map(str::to_string);
@@ -134,17 +130,9 @@ pub(super) async fn get_data(
         let unable = |e: std::io::Error| {
             IdsError::Internal(format!("Unable to read datafile {}: {e}", df.id))
         };
-        match zero_copy_body(&extensions, &content, corrupt || cut.is_some()) {
-            Some((sender, path)) => {
-                let len = stored.saturating_sub(offset);
-                raw_sendfile_body(sender, path, offset, len)
-                    .await
-                    .map_err(unable)?
-            }
-            None => file_body(content, offset, corrupt, cut)
-                .await
-                .map_err(unable)?,
-        }
+        file_body(content, offset, corrupt, cut)
+            .await
+            .map_err(unable)?
     } else {
         // Checking every file touches the disk: do it off the async threads.
         let checker = state.clone();
@@ -163,56 +151,6 @@ pub(super) async fn get_data(
         chunk
     }));
     Ok((status, response_headers, body).into_response())
-}
-
-/// The connection's zero-copy sender and the file to send, for a stored file whose bytes need
-/// not pass through user space (faults do).
-#[cfg(target_os = "linux")]
-fn zero_copy_body(
-    extensions: &Extensions,
-    content: &StoredContent,
-    faulty: bool,
-) -> Option<(FileSender, PathBuf)> {
-    match content {
-        StoredContent::File { path, .. } if !faulty => {
-            FileSender::of(extensions).map(|sender| (sender, path.clone()))
-        }
-        _ => None,
-    }
-}
-
-/// Without `sendfile` every file is streamed with reads.
-#[cfg(not(target_os = "linux"))]
-fn zero_copy_body(
-    _extensions: &Extensions,
-    _content: &StoredContent,
-    _faulty: bool,
-) -> Option<(std::convert::Infallible, PathBuf)> {
-    None
-}
-
-/// `len` bytes of the file at `path` from `offset`, sent from the page cache with `sendfile`.
-#[cfg(target_os = "linux")]
-async fn raw_sendfile_body(
-    sender: FileSender,
-    path: PathBuf,
-    offset: u64,
-    len: u64,
-) -> std::io::Result<Body> {
-    let file = tokio::fs::File::open(&path).await?.into_std().await;
-    // Read-ahead for a sequential scan; only a hint, so a refusal changes nothing.
-    let _ = rustix::fs::fadvise(&file, offset, None, rustix::fs::Advice::Sequential);
-    Ok(sender.body(file, offset, len))
-}
-
-#[cfg(not(target_os = "linux"))]
-async fn raw_sendfile_body(
-    sender: std::convert::Infallible,
-    _path: PathBuf,
-    _offset: u64,
-    _len: u64,
-) -> std::io::Result<Body> {
-    match sender {}
 }
 
 /// The zip entries of `datafiles` (checking each file is stored) and their total size.
