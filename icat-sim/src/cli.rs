@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{SimConfig, parse_duration};
+use crate::config::SimConfig;
+use crate::duration::parse_duration;
 use crate::simulator::{SimError, Simulator, SimulatorBuilder};
 use crate::synthetic::SyntheticSpec;
 

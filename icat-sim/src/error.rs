@@ -164,7 +164,7 @@ mod tests {
     fn fault_and_access_kinds_are_the_generated_enumerations() {
         // The same types, not copies: a kind added to the WSDL reaches the simulator by codegen.
         let kind: icat_soap::model::IcatExceptionType = IcatErrorKind::NoSuchObjectFound;
-        let access: icat_soap::model::AccessType = crate::icat::Access::Update;
+        let access: icat_soap::model::AccessType = crate::access::Access::Update;
         let e = IcatError::new(kind, "Dataset[id:1] not found.");
         assert_eq!(
             e.to_string(),

@@ -1,11 +1,9 @@
-//! The HTTP front: `/ICATService/ICAT` (SOAP POST, `?wsdl` and `?xsd=1` GET with addresses rewritten
-//! to the URL the request came in on) and the IDS router nested at `/ids`.
+//! What the ICAT side's HTTP endpoints share: the handlers' state, the endpoint path, and the WSDL
+//! and XSD served at `?wsdl` and `?xsd=1` with addresses rewritten to the URL the request came in on.
 
-use axum::Router;
 use axum::extract::RawQuery;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
 use crate::icat::Icat;
 
@@ -22,13 +20,6 @@ pub const ICAT_PATH: &str = "/ICATService/ICAT";
 pub struct AppState {
     /// The catalogue service.
     pub icat: Icat,
-}
-
-/// The router for the ICAT side (the IDS router is merged in by the simulator).
-pub fn icat_router(state: AppState) -> Router {
-    Router::new()
-        .route(ICAT_PATH, get(wsdl_or_xsd).post(crate::soap::handle))
-        .with_state(state)
 }
 
 /// The base URL (`http://host:port`) a request came in on, from its Host header.
@@ -91,7 +82,8 @@ fn find_attr(text: &str) -> Option<AttrPos> {
     })
 }
 
-async fn wsdl_or_xsd(headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+/// `GET /ICATService/ICAT?wsdl` or `?xsd=1`.
+pub async fn wsdl_or_xsd(headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     let xml =
         |body: String| ([(header::CONTENT_TYPE, "text/xml;charset=utf-8")], body).into_response();
     match query.as_deref().map(str::to_ascii_lowercase).as_deref() {

@@ -4,10 +4,11 @@
 use icat_soap::DateTime;
 use icat_soap::dynamic::{AttrValue, DynEntity};
 
+use crate::access::Access;
 use crate::db::Db;
 use crate::db::files::{DatafileRecord as Row, DatasetRow, Selection as DbSelection};
 use crate::error::{IcatError, IcatErrorKind};
-use crate::icat::{Access, Icat, denied};
+use crate::icat::{Icat, denied};
 use crate::ids::{
     CatalogError, DatafileRecord, DatasetInfo, IdsCatalog, NewDatafile, Resolved, Selection,
 };

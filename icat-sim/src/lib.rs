@@ -7,6 +7,7 @@ pub mod access;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod duration;
 pub mod entity_info;
 pub mod error;
 pub mod faults;

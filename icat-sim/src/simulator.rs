@@ -120,7 +120,7 @@ pub struct SimulatorBuilder {
     restore_delay: Option<Duration>,
     link_lifetime: Option<Duration>,
     clock: Clock,
-    faults: Option<crate::faults::FaultConfig>,
+    faults: Option<crate::config::FaultConfig>,
     network: Option<NetworkProfile>,
     network_preset: Option<String>,
     tape_drives: Option<usize>,
@@ -217,7 +217,7 @@ impl SimulatorBuilder {
     }
 
     /// Injects these faults from the start (overrides the configuration's `[faults]`).
-    pub fn faults(mut self, faults: crate::faults::FaultConfig) -> Self {
+    pub fn faults(mut self, faults: crate::config::FaultConfig) -> Self {
         self.faults = Some(faults);
         self
     }
@@ -378,7 +378,7 @@ impl SimulatorBuilder {
         }
         let state = AppState { icat: icat.clone() };
         let link_sweeper = ids_state.clone().sweep_links();
-        let router = crate::http::icat_router(state)
+        let router = crate::soap::icat_router(state)
             .layer(axum::middleware::from_fn_with_state(
                 faults.soap_state(),
                 crate::faults::soap_layer,

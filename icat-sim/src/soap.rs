@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use icat_soap::envelope::{
     SoapFault, read_request_envelope, write_fault, write_icat_fault, write_response_envelope,
 };
@@ -18,7 +20,7 @@ use icat_soap::ops::Request;
 use icat_soap::xml::SoapBody;
 
 use crate::error::IcatError;
-use crate::http::AppState;
+use crate::http::{AppState, ICAT_PATH, wsdl_or_xsd};
 use crate::icat::Icat;
 use crate::icat::search::{Cell, SearchItem};
 
@@ -30,6 +32,13 @@ pub const REQUEST_LOG_TARGET: &str = "icat_sim::requests";
 enum Answer {
     Ok(String),
     Fault(String),
+}
+
+/// The router of the SOAP endpoint (the IDS and REST routers are joined to it by the simulator).
+pub fn icat_router(state: AppState) -> Router {
+    Router::new()
+        .route(ICAT_PATH, get(wsdl_or_xsd).post(handle))
+        .with_state(state)
 }
 
 /// `POST /ICATService/ICAT`.

@@ -12,7 +12,7 @@ use icat_soap::dynamic::{AttrValue, DynEntity};
 
 use crate::db::Db;
 use crate::error::IcatError;
-use crate::ids::{Storage, StorageError, SyntheticFile, SyntheticTail};
+use crate::ids::{SplitMix64, Storage, StorageError, SyntheticFile, SyntheticTail};
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -203,31 +203,6 @@ impl SyntheticSummary {
             n if n <= SHOWN => format!("{n} datasets (ids {})", first.join(", ")),
             n => format!("{n} datasets (ids {}, ...)", first.join(", ")),
         }
-    }
-}
-
-/// A small, fast, seedable generator (SplitMix64): deterministic across platforms and versions.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform number in [0, 1).
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 

@@ -5,9 +5,9 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
 use super::{Grant, UserAccess};
+use crate::access::Access;
 use crate::db::ReadFilter;
 use crate::error::IcatError;
-use crate::icat::Access;
 use crate::jpql::Restriction;
 
 /// Ids checked per statement.

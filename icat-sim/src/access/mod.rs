@@ -28,11 +28,13 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 
 pub use check::IncludeFilter;
+/// The kinds of access `isAccessAllowed` asks about (and rules grant): the enumeration generated
+/// from the WSDL (`accessType`).
+pub use icat_soap::model::AccessType as Access;
 pub use rules::{compile_what, parse_flags};
 
 use crate::db::Db;
 use crate::error::IcatError;
-use crate::icat::Access;
 use crate::jpql::Restriction;
 
 /// Which rows of one entity type an access type allows.

@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
+use crate::access::Access;
 use crate::db::Db;
 use crate::error::IcatError;
-use crate::icat::Access;
 use crate::jpql::{CompileOptions, Restriction, RuleQuery, compile_rule};
 
 use super::{Grant, UserAccess};

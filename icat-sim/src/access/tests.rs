@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use icat_soap::dynamic::{AttrValue, DynEntity};
 
+use crate::access::Access;
 use crate::config::SimConfig;
 use crate::db::{Clock, Db};
 use crate::error::IcatErrorKind;
+use crate::icat::Icat;
 use crate::icat::search::{Cell, SearchItem};
-use crate::icat::{Access, Icat};
 use crate::ids::{CatalogError, IdsCatalog, Selection};
 use crate::ids_catalog::SimCatalog;
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use icat_soap::dynamic::DynEntity;
 
-use crate::access::{AccessControl, IncludeFilter, UserAccess};
+use crate::access::{Access, AccessControl, IncludeFilter, UserAccess};
 use crate::config::SimConfig;
 use crate::db::{Budget, Db, Include};
 use crate::entity_info::{self, EntityInfo};
@@ -18,10 +18,6 @@ use crate::error::IcatError;
 
 /// The API version a 6.2.0 server reports.
 pub const API_VERSION: &str = "6.2.0";
-
-/// The kinds of access `isAccessAllowed` asks about (and rules grant): the enumeration generated
-/// from the WSDL (`accessType`).
-pub use icat_soap::model::AccessType as Access;
 
 /// One authenticator as `getAuthenticatorInfo` describes it.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -201,6 +203,26 @@ impl Faults {
     pub(crate) fn restores_fail(&self) -> bool {
         self.lock().fail_restores
     }
+}
+
+/// The HTML page a proxy sends for 502, 503 or 504 when the service behind it is down.
+pub fn gateway_page(status: u16) -> Option<Response> {
+    if !matches!(status, 502..=504) {
+        return None;
+    }
+    let code = StatusCode::from_u16(status).ok()?;
+    Some(
+        (
+            code,
+            [(header::CONTENT_TYPE, "text/html")],
+            format!(
+                "<html><body><h1>{} {}</h1>Injected fault</body></html>",
+                code.as_u16(),
+                code.canonical_reason().unwrap_or("")
+            ),
+        )
+            .into_response(),
+    )
 }
 
 #[cfg(test)]

@@ -34,14 +34,14 @@ pub use catalog::{
     CatalogError, DatafileRecord, DatasetInfo, IdsCatalog, NewDatafile, Resolved, Selection,
 };
 pub use error::IdsError;
-pub use faults::{DropAt, FaultSettings, Faults};
+pub use faults::{DropAt, FaultSettings, Faults, gateway_page};
 pub use handlers::router;
 pub use memory::{MemoryCatalog, MemoryDatafile};
 pub use names::{java_url_encode, zip_entry_name};
 pub use settings::{DEFAULT_PREPARED_COUNT, IdsSettings};
 pub use state::{DataStatus, IdsState};
 pub use storage::{
-    ReadSeek, Storage, StorageError, StoredContent, StoredFile, SyntheticFile, SyntheticTail,
-    fill_pattern,
+    ReadSeek, SplitMix64, Storage, StorageError, StoredContent, StoredFile, SyntheticFile,
+    SyntheticTail, fill_pattern,
 };
 pub use testing::{IdsServer, serve_for_tests};

@@ -62,7 +62,7 @@ impl IdsSettings {
         if self.restore_jitter.is_zero() {
             return self.restore_delay;
         }
-        let mut rng = crate::synthetic::SplitMix64::new(self.restore_seed ^ (dataset_id as u64));
+        let mut rng = super::storage::SplitMix64::new(self.restore_seed ^ (dataset_id as u64));
         let unit = rng.next_f64() * 2.0 - 1.0;
         let delay = self.restore_delay.as_secs_f64() + unit * self.restore_jitter.as_secs_f64();
         Duration::try_from_secs_f64(delay.max(0.0)).unwrap_or(self.restore_delay)

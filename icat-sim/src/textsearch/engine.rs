@@ -16,10 +16,10 @@ use super::fields::{JoinedKind, Kind, Target};
 use super::index;
 use super::lucene::Match;
 use super::query::{SearchQuery, SqlPart, sort_field};
+use crate::access::Access;
 use crate::access::UserAccess;
 use crate::db::Db;
 use crate::error::IcatError;
-use crate::icat::Access;
 
 /// One hit: entity id, score and its document's public fields.
 #[derive(Debug, Clone)]

@@ -14,10 +14,10 @@ use rusqlite::types::Value as Sql;
 use serde_json::{Map, Value, json};
 
 use super::fields::Target;
+use crate::access::Access;
 use crate::access::UserAccess;
 use crate::db::Db;
 use crate::error::IcatError;
-use crate::icat::Access;
 
 /// icat.lucene's default `facetFields` (`run.properties.example`).
 const FACET_FIELDS: [&str; 6] = [

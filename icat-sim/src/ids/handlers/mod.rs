@@ -89,7 +89,7 @@ async fn faults_and_cors(State(state): State<IdsState>, request: Request, next: 
         if status == 503 {
             IdsError::DataNotOnline("Injected fault: service unavailable".to_string())
                 .into_response()
-        } else if let Some(gateway) = crate::faults::gateway_page(status) {
+        } else if let Some(gateway) = crate::ids::gateway_page(status) {
             gateway
         } else {
             IdsError::Internal("Injected fault: internal error".to_string()).into_response()

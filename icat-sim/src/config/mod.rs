@@ -7,6 +7,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::duration::parse_duration;
+
+mod faults;
+
+pub use faults::{FaultConfig, IdsFaultConfig, ServiceFaultConfig};
+
 /// Errors reading or checking a configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -57,7 +63,7 @@ pub struct SimConfig {
     pub ids: IdsSettings,
     /// Injected faults (all off by default; see [`crate::faults`]).
     #[serde(default)]
-    pub faults: crate::faults::FaultConfig,
+    pub faults: FaultConfig,
     /// The facility's network (none by default: answers are not shaped; see [`crate::network`]).
     #[serde(default)]
     pub network: crate::network::NetworkConfig,
@@ -203,51 +209,6 @@ fn default_restore_delay() -> Duration {
 fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(d)?;
     parse_duration(&text).map_err(serde::de::Error::custom)
-}
-
-/// Why a duration such as `--read-timeout 2s` or `restoreDelay = "500ms"` was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DurationError {
-    /// The text does not start with a number.
-    #[error("'{0}' is not a duration like 500ms, 2s, 1.5m or 1h")]
-    NotADuration(String),
-    /// The unit after the number is not one of ms, s, m, min or h.
-    #[error("unknown duration unit '{unit}' in '{text}' (use ms, s, m or h)")]
-    UnknownUnit {
-        /// The unit as written.
-        unit: String,
-        /// The whole text.
-        text: String,
-    },
-    /// Negative, not finite, or too large for a duration (more than about 584 billion years).
-    #[error("'{0}' is out of range for a duration; use a value such as 30s or 10m")]
-    OutOfRange(String),
-}
-
-/// Parses a duration such as `1500ms`, `2s`, `1.5s`, `3m` or `1h` (a bare number means seconds).
-pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| DurationError::NotADuration(text.to_owned()))?;
-    let seconds = match unit.trim() {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        other => {
-            return Err(DurationError::UnknownUnit {
-                unit: other.to_owned(),
-                text: text.to_owned(),
-            });
-        }
-    };
-    // try_from_secs_f64 refuses negative, non-finite and too large values instead of panicking.
-    Duration::try_from_secs_f64(seconds).map_err(|_| DurationError::OutOfRange(text.to_owned()))
 }
 
 const DEFAULT_TOML: &str = r#"
@@ -592,26 +553,5 @@ mod tests {
         ] {
             assert!(SimConfig::from_toml_str(bad, "t").is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_duration("1.5m").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
-        assert!(parse_duration("fast").is_err());
-        assert!(parse_duration("3 weeks").is_err());
-    }
-
-    #[test]
-    fn huge_durations_are_an_error_not_a_panic() {
-        for text in ["100000000000000000000000", "1e400", "99999999999999999999h"] {
-            assert!(parse_duration(text).is_err(), "{text}");
-        }
-        assert_eq!(
-            parse_duration("100000000000000000000000"),
-            Err(DurationError::OutOfRange("100000000000000000000000".into()))
-        );
     }
 }
