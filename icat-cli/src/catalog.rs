@@ -299,6 +299,20 @@ impl<'a, F: Fn(u64, u64) -> anyhow::Result<String>> Pager<'a, F> {
                 .into());
             }
             if self.capped && offset + batch.len() as u64 > self.row_limit {
+                // Past the server's own count too: the server broke it, which is what to say
+                // (narrowing the selection or raising the limit cannot help).
+                if let Some(total) = self.counted_total
+                    && offset + batch.len() as u64 > total
+                {
+                    return Err(IcatError::EndlessPaging {
+                        offset,
+                        pages: self.guard.pages(),
+                        reason: format!(
+                            "the server sent more results than the {total} it counted before paging"
+                        ),
+                    }
+                    .into());
+                }
                 return Err(too_many_rows(self.row_limit, None).into());
             }
             self.done = (batch.len() as u64) < want;

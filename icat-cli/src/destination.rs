@@ -184,6 +184,9 @@ fn check_room(dest: &Path, on: &Path, room: impl Into<Room>) -> Result<(), Failu
 /// Bytes available to this user where `dest` is or would be created (the nearest folder above
 /// it that exists); `None` when that cannot be read.
 pub fn free_space_for(dest: &Path) -> Option<u64> {
+    // A relative `-o new` has no existing ancestor of its own ("new", then ""): from the
+    // current folder.
+    let dest = std::path::absolute(dest).ok()?;
     free_space(dest.ancestors().find(|p| p.exists())?)
 }
 

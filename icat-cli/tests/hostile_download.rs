@@ -844,6 +844,13 @@ fn an_absurd_catalogue_size_fails_that_file_alone() {
         .collect();
     expected.sort();
     assert_eq!(files_under(&dest), expected);
+    // The same with a relative -o that does not exist yet (the reviewer's `-o dfx`; before,
+    // no free space was found for it and the whole run was refused, exit 2).
+    let o = home.run(&["download", "SIM000001", "-o", "fresh"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("1 of 3 files failed (2 downloaded"), "{err}");
+    assert_eq!(files_under(&home.path().join("fresh")), expected);
 }
 
 /// Issue 16 (left over, medium): a datafile whose catalogue name holds a C0 control character

@@ -403,3 +403,46 @@ async fn reads_are_retried_after_gateway_errors_within_the_policy() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Issue 14 re-review (HIGH): a search answer holding far more hits than the `maxCount` asked
+/// (the review: 1,400,000 tiny hits for 25 asked, 63 MiB, just under the answer limit) was
+/// decoded whole, 1.1 GiB of memory in `icat find`. Now the hits are counted before they are
+/// built and such an answer is refused as not a search answer; one with no more than asked
+/// is decoded as before.
+#[tokio::test]
+async fn a_search_answer_with_more_hits_than_asked_is_refused_before_it_is_decoded() {
+    async fn hits(State(n): State<Arc<AtomicUsize>>) -> String {
+        let results: Vec<Value> = (1..=n.load(Ordering::SeqCst))
+            .map(|id| json!({"id": id, "score": 1.0, "source": {"id": id}}))
+            .collect();
+        json!({ "results": results }).to_string()
+    }
+    let answered = Arc::new(AtomicUsize::new(0));
+    let app = Router::new()
+        .route("/icat/search/documents", get(hits))
+        .with_state(answered.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    let rest = RestClient::new(&format!("http://{addr}/ICATService/ICAT"))
+        .unwrap()
+        .with_session_id(SESSION);
+    for (n, asked, refused) in [(5000, 25, true), (26, 25, true), (25, 25, false)] {
+        answered.store(n, Ordering::SeqCst);
+        let mut req = SearchRequest::new(SearchQuery::new(Target::Datafile));
+        req.max_count = Some(asked);
+        match rest.search(&req).await {
+            Err(RestError::Decode { detail, .. }) if refused => {
+                assert!(
+                    detail.contains(&format!("{n} hits where at most {asked} were asked")),
+                    "{detail}"
+                );
+            }
+            Ok(page) if !refused => assert_eq!(page.results.len(), n),
+            other => panic!("{n} hits for {asked} asked: {other:?}"),
+        }
+    }
+    server.abort();
+}
