@@ -83,6 +83,7 @@ async fn stats(http: &reqwest::Client, sim: &RunningSimulator) -> NetworkStats {
         server_bytes_read: n("serverBytesRead"),
         refused_downloads: n("refusedDownloads"),
         peak_downloads_per_user: n("peakDownloadsPerUser"),
+        get_data_open: n("getDataOpen"),
     }
 }
 

@@ -36,6 +36,7 @@ struct Counters {
     prefix_bytes_read: AtomicU64,
     prefix_read_nanos: AtomicU64,
     refused_downloads: AtomicU64,
+    get_data_open: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -108,6 +109,9 @@ pub struct NetworkStats {
     pub refused_downloads: u64,
     /// Most getData answers one user was receiving at once.
     pub peak_downloads_per_user: u64,
+    /// getData answers being sent right now (all users): sampled over a run, the number of
+    /// streams a client keeps busy.
+    pub get_data_open: u64,
 }
 
 /// A getData refused because its user already receives as many as the profile allows.
@@ -227,6 +231,7 @@ impl Network {
             server_bytes_read: get(&c.get_data_bytes) + get(&c.prefix_bytes_read),
             refused_downloads: get(&c.refused_downloads),
             peak_downloads_per_user: self.inner.peak_downloads.load(Ordering::Relaxed),
+            get_data_open: get(&c.get_data_open),
         }
     }
 
@@ -361,15 +366,38 @@ impl Network {
     }
 
     fn shape_body(&self, body: Body, get_data: bool) -> Body {
+        let open = get_data.then(|| OpenAnswer::new(self.clone()));
         let counted = self.clone();
         let shaped = self
             .shape_stream(body.into_data_stream())
             .inspect(move |chunk| {
+                // The answer counts as open until its stream (and this closure) is dropped.
+                let _ = &open;
                 if let (true, Ok(c)) = (get_data, chunk) {
                     add(&counted.inner.counters.get_data_bytes, c.len() as u64);
                 }
             });
         Body::from_stream(shaped)
+    }
+}
+
+/// A getData answer being sent: counted in `get_data_open` until dropped.
+struct OpenAnswer(Network);
+
+impl OpenAnswer {
+    fn new(network: Network) -> OpenAnswer {
+        add(&network.inner.counters.get_data_open, 1);
+        OpenAnswer(network)
+    }
+}
+
+impl Drop for OpenAnswer {
+    fn drop(&mut self) {
+        self.0
+            .inner
+            .counters
+            .get_data_open
+            .fetch_sub(1, Ordering::Relaxed);
     }
 }
 

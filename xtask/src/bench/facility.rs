@@ -27,6 +27,10 @@ pub const QUICK_PRESET: &str = "lan";
 pub const LINK_BYTES_PER_SEC: f64 = 125e6;
 /// The `wan` preset's per-connection rate (`connectionRate = 350Mbit/s`), bytes per second.
 pub const STREAM_BYTES_PER_SEC: f64 = 43.75e6;
+/// Streams needed to fill the link at that rate (1000 / 350 Mbit/s, rounded up).
+pub const STREAMS_TO_FILL: u64 = 3;
+/// How often the simulator's counters are sampled during an `icat download` run.
+const SAMPLE_EVERY: Duration = Duration::from_millis(200);
 
 /// Sizes of the three workloads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -136,6 +140,104 @@ pub struct FacilityRow {
     pub ideal_first_s: Option<f64>,
     /// (c): the last restore plus the last dataset's transfer, scheduled likewise.
     pub ideal_total_s: Option<f64>,
+    /// Where the time went (`icat download` only), from the simulator's counters sampled
+    /// every 200 ms.
+    #[serde(default)]
+    pub breakdown: Option<Breakdown>,
+}
+
+/// Where a run's time went, from the simulator's counters sampled during it (resolution 0.2 s).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Breakdown {
+    /// Seconds from the start to the first getData byte (log-in, catalogue queries, plan,
+    /// preparing, first requests).
+    pub to_first_byte_s: f64,
+    /// Seconds from the first to the last getData byte.
+    pub data_s: f64,
+    /// getData bytes per second over that span, as a share of the link.
+    pub data_link_share: f64,
+    /// Mean getData answers open over that span.
+    pub mean_open: f64,
+    /// Seconds of that span with at least [`STREAMS_TO_FILL`] answers open.
+    pub full_s: f64,
+    /// Seconds from the last getData byte to the end of the process (last files' checks,
+    /// extraction, fsync, rename, exit).
+    pub after_last_byte_s: f64,
+    /// (c): seconds from the start until the last restore of the run was online.
+    pub last_restore_s: Option<f64>,
+}
+
+/// One sample of the counters: seconds since the start, getData bytes, getData answers open.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    t: f64,
+    bytes: u64,
+    open: u64,
+}
+
+/// Samples `/sim/network` every [`SAMPLE_EVERY`] until stopped.
+fn sample(ctx: &Ctx, sim: &Sim) -> (Arc<AtomicBool>, std::thread::JoinHandle<Vec<Sample>>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let curl = ctx.tools.curl.clone();
+    let url = format!("{}/sim/network", base(sim));
+    let started = Instant::now();
+    let handle = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        while !flag.load(Ordering::Relaxed) {
+            let t = started.elapsed().as_secs_f64();
+            let got = Command::new(&curl).args(["-s", "-f", &url]).output();
+            if let Ok(o) = got
+                && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&o.stdout)
+            {
+                out.push(Sample {
+                    t,
+                    bytes: counter(&v, "getDataBytes"),
+                    open: counter(&v, "getDataOpen"),
+                });
+            }
+            std::thread::sleep(SAMPLE_EVERY);
+        }
+        out
+    });
+    (stop, handle)
+}
+
+/// The breakdown of a run of `wall` seconds from its samples; `last_restore_s` from the
+/// simulator's restore records.
+fn breakdown(samples: &[Sample], wall: f64, last_restore_s: Option<f64>) -> Option<Breakdown> {
+    let b0 = samples.first()?.bytes;
+    let end = samples.last()?.bytes;
+    let first = samples.iter().find(|s| s.bytes > b0)?;
+    let last = samples.iter().find(|s| s.bytes == end)?;
+    let span: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.t >= first.t && s.t <= last.t)
+        .collect();
+    let data_s = (last.t - first.t).max(SAMPLE_EVERY.as_secs_f64());
+    let moved = end - first.bytes.min(end);
+    let n = span.len().max(1) as f64;
+    Some(Breakdown {
+        to_first_byte_s: first.t,
+        data_s,
+        data_link_share: moved as f64 / data_s / LINK_BYTES_PER_SEC,
+        mean_open: span.iter().map(|s| s.open as f64).sum::<f64>() / n,
+        full_s: span.iter().filter(|s| s.open >= STREAMS_TO_FILL).count() as f64
+            * SAMPLE_EVERY.as_secs_f64(),
+        after_last_byte_s: (wall - last.t).max(0.0),
+        last_restore_s,
+    })
+}
+
+/// Seconds from `since_ms` (simulator clock) until the last restore queued after it was online.
+fn last_restore_after(v: &serde_json::Value, since_ms: u64) -> Option<f64> {
+    v["restores"]
+        .as_array()?
+        .iter()
+        .filter(|r| r["queuedMs"].as_u64().is_some_and(|q| q >= since_ms))
+        .filter_map(|r| r["doneMs"].as_u64())
+        .max()
+        .map(|d| d.saturating_sub(since_ms) as f64 / 1000.0)
 }
 
 impl FacilityRow {
@@ -392,6 +494,7 @@ fn measure_clients(
             Output::Dir => Some(watch(out.clone(), sizes.to_vec())),
             Output::File { .. } => None,
         };
+        let sampler = c.name.starts_with("icat").then(|| sample(ctx, sim));
         let mut cmd = (c.make)(&out);
         let run = measure::run(
             &mut cmd,
@@ -405,9 +508,21 @@ fn measure_clients(
             }
             None => None,
         };
+        let samples = match sampler {
+            Some((stop, handle)) => {
+                stop.store(true, Ordering::Relaxed);
+                handle.join().ok()
+            }
+            None => None,
+        };
         let run = run?;
         let s1 = stats(ctx, sim)?;
         let wall = run.wall.as_secs_f64();
+        let breakdown = samples.and_then(|s| {
+            let since = counter(&s0, "uptimeMs");
+            let restore = tape.and_then(|_| last_restore_after(&s1, since));
+            breakdown(&s, wall, restore)
+        });
         let (first_file_s, verified) = match c.output {
             Output::Dir => (first, c.name.starts_with("icat")),
             Output::File { verified } => (Some(wall), verified),
@@ -441,6 +556,7 @@ fn measure_clients(
             peak_rss_mib: run.peak_rss as f64 / (1 << 20) as f64,
             ideal_first_s,
             ideal_total_s,
+            breakdown,
         };
         eprintln!(
             "bench:   ({workload}) {}: {wall:.2} s, {:.0}% of the link, {} requests, server read \
@@ -722,6 +838,26 @@ mod tests {
         assert_eq!(first, 4.0 + 2.0);
         assert_eq!(last, 10.0 + 3.0);
         assert_eq!(ideal(&[], 2, bytes), None);
+    }
+
+    #[test]
+    fn the_breakdown_splits_a_run_at_its_first_and_last_byte() {
+        let s = |t: f64, bytes: u64, open: u64| Sample { t, bytes, open };
+        let samples = [
+            s(0.0, 100, 0),
+            s(0.2, 100, 0),
+            s(0.4, 200, 2),
+            s(0.6, 300, 3),
+            s(0.8, 400, 4),
+            s(1.0, 400, 0),
+        ];
+        let b = breakdown(&samples, 1.5, None).unwrap();
+        assert_eq!(b.to_first_byte_s, 0.4);
+        assert!((b.data_s - 0.4).abs() < 1e-9);
+        assert_eq!(b.mean_open, 3.0);
+        assert!((b.full_s - 0.4).abs() < 1e-9);
+        assert!((b.after_last_byte_s - 0.7).abs() < 1e-9);
+        assert!(breakdown(&[s(0.0, 5, 0)], 1.0, None).is_none());
     }
 
     #[test]
