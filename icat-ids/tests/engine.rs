@@ -701,3 +701,61 @@ async fn a_restored_dataset_is_seen_within_a_tenth_of_its_restore_time() {
         "a restore of {restore:?} was picked up after {took:?}"
     );
 }
+
+/// The IDS goes down while a bundle is being fetched (its stream breaks, then every request
+/// gets 502): the bundle's retries count against the run's shared retry budget like raw
+/// streams' do, so the run stops once with one reason (`Unreachable`) when it is spent, and no
+/// bundle is started after that; a bundle is not retried on its own up to `max_retries`.
+#[tokio::test]
+async fn an_ids_lost_during_a_bundle_stops_the_run_within_the_shared_budget() {
+    let mut files = Vec::new();
+    for ds in [1, 2, 3] {
+        for k in 0..6 {
+            files.push(file(ds * 10 + k, ds, 20_000));
+        }
+    }
+    let ids = Facility::start_with(files.clone(), 16 << 10, Duration::from_millis(5)).await;
+    ids.cut_next_and_go_down(50_000);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_for(&ids, dir.path(), &files);
+    // One transfer at a time, 4 retries each; the run's budget: 2 failures in a row.
+    let opts = DownloadOptions {
+        max_retries: 4,
+        retry_budget: Some(Arc::new(icat_ids::RetryBudget::new(2))),
+        ..options(1, auto())
+    };
+    let s = ids.client().download_plan(&plan, &opts).await.unwrap();
+    assert!(
+        matches!(
+            s.stopped.as_deref(),
+            Some(icat_ids::IdsError::Unreachable { .. })
+        ),
+        "{:?}",
+        s.stopped
+    );
+    for r in &s.files {
+        assert!(
+            matches!(&r.outcome, Outcome::Failed(e) if matches!(e.as_ref(), icat_ids::IdsError::Unreachable { .. })),
+            "{}: {:?}",
+            r.path.display(),
+            r.outcome
+        );
+    }
+    // The broken zip and the failures the budget allows, plus at most one request of the
+    // other bundle under way sent before the budget was spent (without the shared budget: up
+    // to 5 per bundle).
+    let data = ids.seen().iter().filter(|r| r.call == "getData").count();
+    assert!(data <= 4, "{data} getData: {:?}", ids.seen());
+    // The bundle under way beside it (twice --parallel transfers are under way) may have
+    // asked; the third never started.
+    let prepared: Vec<i64> = ids
+        .seen()
+        .iter()
+        .filter(|r| r.call == "prepareData")
+        .flat_map(|r| r.ids("datafileIds"))
+        .collect();
+    assert!(
+        prepared.iter().all(|&id| id < 30),
+        "a bundle was started after the run stopped: {prepared:?}"
+    );
+}

@@ -75,6 +75,9 @@ struct Inner {
     cut_next: Option<usize>,
     /// 503 answers (with these `Retry-After`s) that start once that answer is under way.
     busy_after_cut: Vec<Option<u64>>,
+    /// From the cut on, every request is answered 502 (the IDS is gone behind its proxy).
+    down_after_cut: bool,
+    down: bool,
 }
 
 /// The server's shared state.
@@ -182,6 +185,14 @@ impl Facility {
     /// Refuse the next `getData` requests with 503, each with this `Retry-After` (seconds).
     pub fn busy_spell(&self, answers: Vec<Option<u64>>) {
         lock(&self.inner).busy = answers;
+    }
+
+    /// Break the body of the next `getData` answer after `bytes` bytes; from the moment that
+    /// answer starts, every request is answered 502 (the IDS went down mid-transfer).
+    pub fn cut_next_and_go_down(&self, bytes: usize) {
+        let mut s = lock(&self.inner);
+        s.cut_next = Some(bytes);
+        s.down_after_cut = true;
     }
 
     /// Break the body of the next `getData` answer after `bytes` bytes; from the moment that
@@ -303,6 +314,9 @@ fn answer(
     range_from: Option<u64>,
 ) -> Response {
     let mut s = lock(&f.inner);
+    if s.down {
+        return error(502, "BadGateway", "the IDS is not answering");
+    }
     if p.contains_key("sessionId")
         && (!s.session_valid || p.get("sessionId").map(String::as_str) != Some(SESSION))
     {
@@ -401,6 +415,7 @@ fn answer(
             let cut = s.cut_next.take();
             if cut.is_some() {
                 s.busy = std::mem::take(&mut s.busy_after_cut);
+                s.down = s.down_after_cut;
             }
             drop(s);
             let (status, data) = if !zip && files.len() == 1 {
