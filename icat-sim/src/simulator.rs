@@ -242,7 +242,7 @@ impl SimulatorBuilder {
             None => config
                 .network
                 .resolve(self.network_preset.as_deref())
-                .map_err(ConfigError::Invalid)?,
+                .map_err(ConfigError::from)?,
         }
         .map(Network::new);
         // Archived synthetic datasets and a restore delay only mean something with two-level

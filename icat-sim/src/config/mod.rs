@@ -35,6 +35,9 @@ pub enum ConfigError {
     /// The configuration parsed but is inconsistent.
     #[error("invalid configuration: {0}")]
     Invalid(String),
+    /// The `[network]` section (or `--network`) names figures the simulator refuses.
+    #[error("invalid configuration: {0}")]
+    Network(#[from] crate::network::ProfileError),
 }
 
 /// The whole simulator configuration.
@@ -304,7 +307,7 @@ impl SimConfig {
             return Err(ConfigError::Invalid("maxEntities must be positive".into()));
         }
         self.faults.validate().map_err(ConfigError::Invalid)?;
-        self.network.resolve(None).map_err(ConfigError::Invalid)?;
+        self.network.resolve(None)?;
         Ok(())
     }
 

@@ -372,27 +372,34 @@ impl IdsState {
         tracing::debug!(dataset = ds.id, "restore queued");
         let state = self.clone();
         let dataset_id = ds.id;
-        let queued = tokio::time::Instant::now();
+        let record = self.network().map(|n| {
+            (
+                n.restore_queued(dataset_id, tokio::time::Instant::now()),
+                n.clone(),
+            )
+        });
         tokio::spawn(async move {
             // Wait for a tape drive (in order of request); a restore cancelled meanwhile by an
             // archive call gives its turn away without using the drive.
-            let _drive = match &state.inner.drives {
-                Some(drives) => match drives.clone().acquire_owned().await {
-                    Ok(permit) => Some(permit),
-                    Err(_) => return,
-                },
-                None => None,
+            let drive = match &state.inner.drives {
+                Some(drives) => drives.clone().acquire_owned().await.map(Some),
+                None => Ok(None),
             };
-            if !state.restore_is_current(dataset_id, generation) {
+            let (Ok(_drive), true) = (drive, state.restore_is_current(dataset_id, generation))
+            else {
+                if let Some((id, network)) = &record {
+                    network.restore_dropped(*id);
+                }
                 return;
-            }
+            };
             tracing::debug!(dataset = dataset_id, "restore started");
-            let started = tokio::time::Instant::now();
+            if let Some((id, network)) = &record {
+                network.restore_started(*id, tokio::time::Instant::now());
+            }
             tokio::time::sleep(state.inner.settings.restore_time(dataset_id)).await;
             state.finish_restore(dataset_id, generation);
-            if let Some(network) = state.network() {
-                let done = tokio::time::Instant::now();
-                network.record_restore(dataset_id, queued, started, done);
+            if let Some((id, network)) = &record {
+                network.restore_done(*id, tokio::time::Instant::now());
             }
         });
     }

@@ -9,10 +9,10 @@ mod shaper;
 
 pub use bucket::TokenBucket;
 pub use listener::{ShapedListener, ShapedStream};
-pub use profile::{NetworkConfig, NetworkProfile, PRESETS, Rate};
+pub use profile::{NetworkConfig, NetworkProfile, PRESETS, ProfileError, Rate};
 pub use shaper::{
-    DownloadCapReached, DownloadSlot, Network, NetworkStats, RestoreRecord, SLICE, layer,
-    stats_handler,
+    CATCH_UP, DownloadCapReached, DownloadSlot, MIN_SLICE, Network, NetworkStats, RestoreRecord,
+    SLICE, burst_for, layer, slice_for, stats_handler,
 };
 
 /// The path of the counters endpoint.

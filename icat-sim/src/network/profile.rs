@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::duration::parse_duration;
+use crate::duration::{DurationError, parse_duration};
 
 /// A data rate in bytes per second, written like `350Mbit/s`, `1Gbit/s`, `500MB/s` or `100MiB/s`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -96,6 +96,49 @@ pub struct NetworkProfile {
     pub retry_after: Option<Duration>,
 }
 
+/// Why a `[network]` section (or `--network`) was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProfileError {
+    /// `--network` or `preset` names no built-in preset.
+    #[error("unknown network preset '{name}' (known: {})", PRESETS.join(", "))]
+    UnknownPreset {
+        /// The name given.
+        name: String,
+    },
+    /// A figure that is not a rate or duration.
+    #[error("[network] {key}: {message}")]
+    Malformed {
+        /// The key, as in sim.toml.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A figure outside the range the simulator models.
+    #[error("[network] {key} = '{value}' is out of range: allowed {allowed}")]
+    OutOfRange {
+        /// The key, as in sim.toml.
+        key: &'static str,
+        /// The value as written.
+        value: String,
+        /// The allowed range, in words.
+        allowed: &'static str,
+    },
+}
+
+/// Slowest rate accepted (an ISDN line), bytes per second.
+pub const MIN_RATE: f64 = 64e3 / 8.0;
+/// Fastest rate accepted (10 Tbit/s), bytes per second.
+pub const MAX_RATE: f64 = 10e12 / 8.0;
+const RATE_RANGE: &str = "64kbit/s to 10Tbit/s, or \"unlimited\"";
+/// Longest round-trip time accepted (a geostationary satellite hop is about 0.6 s).
+pub const MAX_RTT: Duration = Duration::from_secs(10);
+/// Longest connection set-up and IDS overhead accepted.
+pub const MAX_DELAY: Duration = Duration::from_secs(60);
+/// Longest `Retry-After` accepted.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+/// Most concurrent downloads per user accepted.
+pub const MAX_DOWNLOADS_PER_USER: u32 = 10_000;
+
 /// The names of the built-in presets.
 pub const PRESETS: [&str; 3] = ["lan", "wan", "transatlantic"];
 
@@ -173,17 +216,53 @@ pub struct NetworkConfig {
     pub retry_after: Option<String>,
 }
 
-fn optional_rate(key: &str, text: &str) -> Result<Option<Rate>, String> {
+fn optional_rate(key: &'static str, text: &str) -> Result<Option<Rate>, ProfileError> {
     if text.trim() == "unlimited" {
         return Ok(None);
     }
-    text.parse()
-        .map(Some)
-        .map_err(|e| format!("[network] {key}: {e}"))
+    let out_of_range = || ProfileError::OutOfRange {
+        key,
+        value: text.to_string(),
+        allowed: RATE_RANGE,
+    };
+    // A bare number, such as "0", is a rate without a unit: out of range, not malformed.
+    if text.trim().parse::<f64>().is_ok() {
+        return Err(out_of_range());
+    }
+    let rate: Rate = text.parse().map_err(|message: String| {
+        if message.ends_with("must be above zero") {
+            out_of_range()
+        } else {
+            ProfileError::Malformed { key, message }
+        }
+    })?;
+    if !(MIN_RATE..=MAX_RATE).contains(&rate.get()) {
+        return Err(out_of_range());
+    }
+    Ok(Some(rate))
 }
 
-fn duration(key: &str, text: &str) -> Result<Duration, String> {
-    parse_duration(text).map_err(|e| format!("[network] {key}: {e}"))
+fn duration(key: &'static str, text: &str, max: Duration) -> Result<Duration, ProfileError> {
+    let allowed = if max == MAX_RTT {
+        "0s to 10s"
+    } else if max == MAX_DELAY {
+        "0s to 60s"
+    } else {
+        "0s to 1h"
+    };
+    let out_of_range = || ProfileError::OutOfRange {
+        key,
+        value: text.to_string(),
+        allowed,
+    };
+    match parse_duration(text) {
+        Ok(d) if d <= max => Ok(d),
+        Ok(_) | Err(DurationError::OutOfRange(_)) => Err(out_of_range()),
+        Err(e) => Err(ProfileError::Malformed {
+            key,
+            message: e.to_string(),
+        }),
+    }
 }
 
 impl NetworkConfig {
@@ -194,25 +273,22 @@ impl NetworkConfig {
 
     /// The profile: `preset` (from `--network`, else the section's own) with the section's
     /// figures on top; `None` when there is neither a preset nor a figure (unshaped).
-    pub fn resolve(&self, preset: Option<&str>) -> Result<Option<NetworkProfile>, String> {
+    pub fn resolve(&self, preset: Option<&str>) -> Result<Option<NetworkProfile>, ProfileError> {
         let name = preset.or(self.preset.as_deref());
         if name.is_none() && self.is_empty() {
             return Ok(None);
         }
         let mut p = match name {
-            Some(n) => NetworkProfile::preset(n).ok_or_else(|| {
-                format!(
-                    "unknown network preset '{n}' (known: {})",
-                    PRESETS.join(", ")
-                )
+            Some(n) => NetworkProfile::preset(n).ok_or_else(|| ProfileError::UnknownPreset {
+                name: n.to_string(),
             })?,
             None => NetworkProfile::unshaped(),
         };
         if let Some(t) = &self.rtt {
-            p.rtt = duration("rtt", t)?;
+            p.rtt = duration("rtt", t, MAX_RTT)?;
         }
         if let Some(t) = &self.connection_setup {
-            p.connection_setup = duration("connectionSetup", t)?;
+            p.connection_setup = duration("connectionSetup", t, MAX_DELAY)?;
         }
         if let Some(t) = &self.connection_rate {
             p.connection_rate = optional_rate("connectionRate", t)?;
@@ -221,16 +297,23 @@ impl NetworkConfig {
             p.link_rate = optional_rate("linkRate", t)?;
         }
         if let Some(t) = &self.ids_session_overhead {
-            p.ids_session_overhead = duration("idsSessionOverhead", t)?;
+            p.ids_session_overhead = duration("idsSessionOverhead", t, MAX_DELAY)?;
         }
         if let Some(t) = &self.disk_read_rate {
             p.disk_read_rate = optional_rate("diskReadRate", t)?;
         }
         if let Some(n) = self.max_downloads_per_user {
+            if n > MAX_DOWNLOADS_PER_USER {
+                return Err(ProfileError::OutOfRange {
+                    key: "maxDownloadsPerUser",
+                    value: n.to_string(),
+                    allowed: "0 (no cap) to 10000",
+                });
+            }
             p.max_downloads_per_user = (n > 0).then_some(n);
         }
         if let Some(t) = &self.retry_after {
-            let d = duration("retryAfter", t)?;
+            let d = duration("retryAfter", t, MAX_RETRY_AFTER)?;
             p.retry_after = (!d.is_zero()).then_some(d);
         }
         Ok(Some(p))
@@ -280,12 +363,84 @@ mod tests {
         assert!(
             c.resolve(Some("moon"))
                 .unwrap_err()
+                .to_string()
                 .contains("known: lan, wan")
         );
         let bad = NetworkConfig {
             connection_rate: Some("fast".into()),
             ..NetworkConfig::default()
         };
-        assert!(bad.resolve(None).unwrap_err().contains("connectionRate"));
+        assert!(
+            bad.resolve(None)
+                .unwrap_err()
+                .to_string()
+                .contains("connectionRate")
+        );
+    }
+
+    /// Figures the simulator cannot model (a reviewer's `rtt = "100000000h"`, `linkRate =
+    /// "1bit/s"` and `linkRate = "0"`) are refused with the allowed range, not accepted.
+    #[test]
+    fn absurd_figures_are_refused_with_the_allowed_range() {
+        let cases = [
+            (
+                NetworkConfig {
+                    rtt: Some("100000000h".into()),
+                    ..NetworkConfig::default()
+                },
+                "rtt",
+                "0s to 10s",
+            ),
+            (
+                NetworkConfig {
+                    link_rate: Some("1bit/s".into()),
+                    ..NetworkConfig::default()
+                },
+                "linkRate",
+                "64kbit/s to 10Tbit/s",
+            ),
+            (
+                NetworkConfig {
+                    link_rate: Some("0".into()),
+                    ..NetworkConfig::default()
+                },
+                "linkRate",
+                "64kbit/s to 10Tbit/s",
+            ),
+            (
+                NetworkConfig {
+                    connection_rate: Some("0Mbit/s".into()),
+                    ..NetworkConfig::default()
+                },
+                "connectionRate",
+                "64kbit/s to 10Tbit/s",
+            ),
+            (
+                NetworkConfig {
+                    retry_after: Some("2h".into()),
+                    ..NetworkConfig::default()
+                },
+                "retryAfter",
+                "0s to 1h",
+            ),
+        ];
+        for (config, key, allowed) in cases {
+            match config.resolve(Some("wan")) {
+                Err(ProfileError::OutOfRange {
+                    key: k, allowed: a, ..
+                }) => {
+                    assert_eq!(k, key);
+                    assert!(a.starts_with(allowed), "{a}");
+                }
+                other => panic!("{key}: {other:?}"),
+            }
+        }
+        // The edges are accepted.
+        let edge = NetworkConfig {
+            rtt: Some("10s".into()),
+            link_rate: Some("64kbit/s".into()),
+            ..NetworkConfig::default()
+        };
+        assert!(edge.resolve(None).is_ok());
     }
 }

@@ -17,10 +17,43 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt, stream};
 
 use super::bucket::TokenBucket;
-use super::profile::NetworkProfile;
+use super::profile::{NetworkProfile, Rate};
 
-/// Bytes released at a time: the granularity of the shaping, and the burst of an idle bucket.
+/// Most bytes released at a time: the granularity of the shaping, and the burst of an idle
+/// bucket, on fast links.
 pub const SLICE: usize = 64 * 1024;
+/// Fewest bytes released at a time (on very slow links).
+pub const MIN_SLICE: usize = 1024;
+/// A slice is at most what the slowest rate in force moves in this long, so a slow link sends
+/// a steady trickle rather than 64 KiB bursts seconds apart.
+const SLICE_TIME: f64 = 0.01;
+
+/// How far behind its schedule a bucket may let a sender catch up: timers wake late (tokio's
+/// have 1 ms resolution, and a busy machine adds scheduling delay), and with a credit of only
+/// one 64 KiB slice (1.5 ms at 350 Mbit/s) every late wake-up was lost, so one connection
+/// reached about 190 of its 350 Mbit/s. With 20 ms of credit the late wake-ups are made up and
+/// the average stays the rate; it is also what an idle bucket lets through at once.
+pub const CATCH_UP: f64 = 0.02;
+
+/// The burst of a bucket of `rate` bytes per second releasing `slice` bytes at a time: what it
+/// moves in [`CATCH_UP`], at least one slice.
+pub fn burst_for(rate: f64, slice: usize) -> u64 {
+    ((rate * CATCH_UP) as u64).max(slice as u64)
+}
+
+/// The slice for a body shaped by these rates (bytes per second; `None`: unlimited): what the
+/// slower moves in 10 ms, between [`MIN_SLICE`] and [`SLICE`].
+pub fn slice_for(connection: Option<f64>, link: Option<f64>) -> usize {
+    let slowest = [connection, link]
+        .into_iter()
+        .flatten()
+        .fold(f64::INFINITY, f64::min);
+    if !slowest.is_finite() {
+        return SLICE;
+    }
+    let bytes = (slowest * SLICE_TIME).clamp(MIN_SLICE as f64, SLICE as f64);
+    bytes as usize
+}
 
 #[derive(Debug, Default)]
 struct Counters {
@@ -42,29 +75,36 @@ struct Counters {
 #[derive(Debug)]
 struct Inner {
     profile: NetworkProfile,
+    /// Bytes released at a time ([`slice_for`] the profile's rates).
+    slice: usize,
     link: Option<TokenBucket>,
     counters: Counters,
     downloads: Mutex<HashMap<String, u32>>,
     peak_downloads: AtomicU64,
     started: tokio::time::Instant,
     restores: Mutex<Vec<RestoreRecord>>,
+    next_restore: AtomicU64,
 }
 
 /// Most restore records kept (the oldest go first).
 const RESTORE_RECORDS: usize = 10_000;
 
-/// One restore from tape, in milliseconds since the simulator started.
+/// One restore from tape, in milliseconds since the simulator started: queued (waiting for a
+/// tape drive), in progress (`startedMs` set) or done (`doneMs` set).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreRecord {
+    /// Identifies the record while the restore goes on.
+    #[serde(skip)]
+    pub id: u64,
     /// The dataset restored.
     pub dataset: i64,
     /// When the restore was requested.
     pub queued_ms: u64,
-    /// When it got a tape drive.
-    pub started_ms: u64,
-    /// When the dataset was online.
-    pub done_ms: u64,
+    /// When it got a tape drive (`null` while it waits for one).
+    pub started_ms: Option<u64>,
+    /// When the dataset was online (`null` while it is being restored).
+    pub done_ms: Option<u64>,
 }
 
 /// The shaping state of one simulator, shared by all connections; cheap to clone.
@@ -79,7 +119,7 @@ pub struct Network {
 pub struct NetworkStats {
     /// Milliseconds since the simulator started (the clock of the restore records).
     pub uptime_ms: u64,
-    /// Restores from tape, oldest first (at most the last 10000).
+    /// Restores from tape, oldest first (at most the last 10000): queued, in progress and done.
     pub restores: Vec<RestoreRecord>,
     /// Connections accepted.
     pub connections: u64,
@@ -175,18 +215,24 @@ fn add(counter: &AtomicU64, n: u64) {
 impl Network {
     /// The runtime state of `profile`.
     pub fn new(profile: NetworkProfile) -> Network {
+        let slice = slice_for(
+            profile.connection_rate.map(Rate::get),
+            profile.link_rate.map(Rate::get),
+        );
         let link = profile
             .link_rate
-            .map(|r| TokenBucket::new(r.get(), SLICE as u64));
+            .map(|r| TokenBucket::new(r.get(), burst_for(r.get(), slice)));
         Network {
             inner: Arc::new(Inner {
                 profile,
+                slice,
                 link,
                 counters: Counters::default(),
                 downloads: Mutex::default(),
                 peak_downloads: AtomicU64::new(0),
                 started: tokio::time::Instant::now(),
                 restores: Mutex::default(),
+                next_restore: AtomicU64::new(1),
             }),
         }
     }
@@ -211,12 +257,7 @@ impl Network {
         let ms = |a: &AtomicU64| get(a) / 1_000_000;
         NetworkStats {
             uptime_ms: self.millis(tokio::time::Instant::now()),
-            restores: self
-                .inner
-                .restores
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+            restores: self.restores().clone(),
             connections: get(&c.connections),
             setup_charged_ms: ms(&c.setup_nanos),
             requests: get(&c.requests),
@@ -240,30 +281,53 @@ impl Network {
             .unwrap_or(u64::MAX)
     }
 
-    /// Record a restore from tape (for the counters endpoint).
-    pub fn record_restore(
-        &self,
-        dataset: i64,
-        queued: tokio::time::Instant,
-        started: tokio::time::Instant,
-        done: tokio::time::Instant,
-    ) {
-        let record = RestoreRecord {
-            dataset,
-            queued_ms: self.millis(queued),
-            started_ms: self.millis(started),
-            done_ms: self.millis(done),
-        };
+    fn restores(&self) -> MutexGuard<'_, Vec<RestoreRecord>> {
         // A list updated in single statements: a poisoned lock is taken over.
-        let mut restores = self
-            .inner
+        self.inner
             .restores
             .lock()
-            .unwrap_or_else(|e| e.into_inner());
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Record a restore from tape queued at `queued` (for the counters endpoint); returns the
+    /// record's id for [`Network::restore_started`], [`Network::restore_done`] and
+    /// [`Network::restore_dropped`].
+    pub fn restore_queued(&self, dataset: i64, queued: tokio::time::Instant) -> u64 {
+        let id = self.inner.next_restore.fetch_add(1, Ordering::Relaxed);
+        let record = RestoreRecord {
+            id,
+            dataset,
+            queued_ms: self.millis(queued),
+            started_ms: None,
+            done_ms: None,
+        };
+        let mut restores = self.restores();
         if restores.len() >= RESTORE_RECORDS {
             restores.remove(0);
         }
         restores.push(record);
+        id
+    }
+
+    /// The restore of record `id` got a tape drive at `at`.
+    pub fn restore_started(&self, id: u64, at: tokio::time::Instant) {
+        let ms = self.millis(at);
+        if let Some(r) = self.restores().iter_mut().rev().find(|r| r.id == id) {
+            r.started_ms = Some(ms);
+        }
+    }
+
+    /// The restore of record `id` was done (the dataset online) at `at`.
+    pub fn restore_done(&self, id: u64, at: tokio::time::Instant) {
+        let ms = self.millis(at);
+        if let Some(r) = self.restores().iter_mut().rev().find(|r| r.id == id) {
+            r.done_ms = Some(ms);
+        }
+    }
+
+    /// The restore of record `id` was cancelled (the dataset archived again meanwhile).
+    pub fn restore_dropped(&self, id: u64) {
+        self.restores().retain(|r| r.id != id);
     }
 
     /// Count a new connection; returns the set-up time it must wait first (none when zero).
@@ -341,11 +405,16 @@ impl Network {
         self.inner
             .profile
             .connection_rate
-            .map(|r| TokenBucket::new(r.get(), SLICE as u64))
+            .map(|r| TokenBucket::new(r.get(), burst_for(r.get(), self.inner.slice)))
+    }
+
+    /// Bytes released at a time under this profile.
+    pub fn slice(&self) -> usize {
+        self.inner.slice
     }
 
     /// `chunks` released at the connection rate and within the shared link, in slices of at
-    /// most [`SLICE`] bytes (slices of the same buffers, so zero-copy chunks stay so).
+    /// most [`Network::slice`] bytes (slices of the same buffers, so zero-copy chunks stay so).
     pub fn shape_stream<S, E>(&self, chunks: S) -> impl Stream<Item = Result<Bytes, E>> + use<S, E>
     where
         S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
@@ -358,7 +427,7 @@ impl Network {
                     Err(e) => return Some((Err(e), (chunks, rest, conn, net))),
                 }
             }
-            let piece = rest.split_to(rest.len().min(SLICE));
+            let piece = rest.split_to(rest.len().min(net.inner.slice));
             net.pace(conn.as_ref(), piece.len() as u64).await;
             add(&net.inner.counters.body_bytes, piece.len() as u64);
             Some((Ok(piece), (chunks, rest, conn, net)))
