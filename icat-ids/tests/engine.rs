@@ -759,3 +759,147 @@ async fn an_ids_lost_during_a_bundle_stops_the_run_within_the_shared_budget() {
         "a bundle was started after the run stopped: {prepared:?}"
     );
 }
+
+/// Ctrl-C (the run's cancel token) while a bundle's zip is arriving: the files whose entries
+/// arrived whole before the stop are kept at their final paths, verified; nothing else is
+/// placed, and the next run fetches only the rest.
+#[tokio::test]
+async fn a_stop_during_a_bundle_keeps_the_files_that_arrived_whole() {
+    let files: Vec<facility::File> = (0..10).map(|k| file(500 + k, 5, 40_000)).collect();
+    let ids = Facility::start_with(files.clone(), 8 << 10, Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_for(&ids, dir.path(), &files);
+    let total: u64 = files.iter().map(|f| f.bytes.len() as u64).sum();
+    let mut opts = options(1, auto());
+    let cancel = opts.cancel.clone();
+    let bundle_index = files.len();
+    // Stop once 60% of the bundle's bytes arrived (about 6 of its 10 entries).
+    opts.progress = Some(Arc::new(move |p: &Progress<'_>| {
+        if p.index >= bundle_index
+            && matches!(p.phase, Phase::Transferring)
+            && p.done * 10 >= total * 6
+        {
+            cancel.cancel();
+        }
+    }));
+    let s = ids.client().download_plan(&plan, &opts).await.unwrap();
+    assert!(s.cancelled, "the run was stopped");
+    let kept: Vec<usize> = s
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.status() == FileStatus::Verified)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(
+        kept.len() >= 4,
+        "files that arrived whole were thrown away: {:?}",
+        s.files.iter().map(|r| &r.outcome).collect::<Vec<_>>()
+    );
+    for (i, (r, f)) in s.files.iter().zip(&files).enumerate() {
+        if kept.contains(&i) {
+            assert_eq!(std::fs::read(&r.path).unwrap(), *f.bytes, "{}", f.id);
+        } else {
+            assert!(!r.path.exists(), "{} is placed but not reported", f.id);
+        }
+    }
+    // The next run fetches only what is missing, and everything is there.
+    let before = ids.seen().len();
+    let s = ids
+        .client()
+        .download_plan(&plan, &options(1, auto()))
+        .await
+        .unwrap();
+    for (i, (r, f)) in s.files.iter().zip(&files).enumerate() {
+        let want = if kept.contains(&i) {
+            FileStatus::Skipped
+        } else {
+            FileStatus::Verified
+        };
+        assert_eq!(r.status(), want, "{}: {:?}", f.id, r.outcome);
+        assert_eq!(std::fs::read(&r.path).unwrap(), *f.bytes, "{}", f.id);
+    }
+    let asked: Vec<i64> = ids.seen()[before..]
+        .iter()
+        .filter(|r| r.call == "prepareData" || r.call == "getData")
+        .flat_map(|r| r.ids("datafileIds"))
+        .collect();
+    for &i in &kept {
+        assert!(
+            !asked.contains(&files[i].id),
+            "{} was kept but fetched again",
+            files[i].id
+        );
+    }
+}
+
+/// The IDS forgets its prepared ids (its `Tidier` removed the prepared files) before the
+/// prepared data is fetched: getData by those ids answers NotFound, and the engine prepares the
+/// data again and downloads it, for a bundle and for a raw file of an archived dataset alike.
+#[tokio::test]
+async fn prepared_data_the_ids_forgot_is_prepared_again() {
+    let mut files: Vec<facility::File> = (0..5).map(|k| file(600 + k, 6, 3_000)).collect();
+    files.push(file(650, 6, 200_000));
+    let ids = Facility::start(files.clone()).await;
+    ids.archive(&[6]);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_for(&ids, dir.path(), &files);
+    ids.forget_prepared_at_next_get();
+    let client = ids.client();
+    let opts = options(2, auto());
+    let run = client.download_plan(&plan, &opts);
+    let restore = async {
+        ids.restore_requested(6).await;
+        ids.finish_restore(6);
+    };
+    let (s, ()) = tokio::join!(run, restore);
+    let s = s.unwrap();
+    assert_all_verified(&s, dir.path(), &files);
+    let refused = ids
+        .seen()
+        .iter()
+        .filter(|r| r.call == "getData" && r.status == 404)
+        .count();
+    assert!(refused >= 1, "the test forgot nothing: {:?}", ids.seen());
+}
+
+/// The IDS forgets the prepared ids while the engine waits for a restore: `isPrepared` answers
+/// NotFound, and the engine prepares again and goes on waiting, then downloads.
+#[tokio::test]
+async fn prepared_data_forgotten_during_the_restore_wait_is_prepared_again() {
+    let mut files: Vec<facility::File> = (0..5).map(|k| file(700 + k, 7, 3_000)).collect();
+    files.push(file(750, 7, 200_000));
+    let ids = Facility::start(files.clone()).await;
+    ids.archive(&[7]);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_for(&ids, dir.path(), &files);
+    let client = ids.client();
+    let opts = options(2, auto());
+    let server = ids.clone();
+    let forget = tokio::spawn(async move {
+        let ids = server;
+        // Both transfers of the dataset (the bundle and the large file) are prepared in advance.
+        while ids
+            .seen()
+            .iter()
+            .filter(|r| r.call == "prepareData")
+            .count()
+            < 2
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        ids.forget_prepared();
+        // Restored only once an isPrepared found its id gone.
+        while !ids
+            .seen()
+            .iter()
+            .any(|r| r.call == "isPrepared" && r.status == 404)
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        ids.finish_restore(7);
+    });
+    let s = client.download_plan(&plan, &opts).await;
+    forget.abort();
+    assert_all_verified(&s.unwrap(), dir.path(), &files);
+}

@@ -24,6 +24,7 @@ use super::zipfile::Wanted;
 use super::{DownloadOptions, Phase, Progress};
 use crate::client::IdsClient;
 use crate::error::IdsError;
+use crate::prepare::PollPace;
 use crate::selection::{DataSelection, PreparedId};
 use crate::types::{Packing, Status};
 
@@ -33,8 +34,35 @@ pub(crate) type FileResult = Result<RawOutcome, Arc<IdsError>>;
 /// Prepared requests made in advance at most this many at a time.
 const PREPARE_AT_ONCE: usize = 4;
 
+/// `getStatus` calls per dataset made at once when the selection is not all online.
+const STATUS_AT_ONCE: usize = 8;
+
 /// Transfers under way per request slot of the cap (see [`Run::open`]).
 const OPEN_PER_SLOT: usize = 2;
+
+/// Times one transfer is prepared again when the IDS no longer knows its prepared id (its
+/// prepared file was removed: ids.server's `Tidier` keeps only the newest `preparedCount`, and
+/// an administrator may clear the prepared folder), before its files fail.
+pub(crate) const PREPARE_AGAIN: u32 = 3;
+
+/// Whether `e` says the IDS no longer knows the prepared id `id` (ids.server answers
+/// `NotFoundException` "The preparedId <id> is not known" for getData, isPrepared, getStatus
+/// and getSize by that id: IdsBean.java).
+pub(crate) fn prepared_id_lost(e: &IdsError, id: &PreparedId) -> bool {
+    let e = match e {
+        IdsError::RetriesExhausted { last, .. } => last.as_ref(),
+        e => e,
+    };
+    matches!(e, IdsError::NotFound { message } if message.contains(id.as_str()))
+}
+
+/// How one try of a transfer ended.
+enum Tried {
+    /// Its results are recorded.
+    Done,
+    /// The IDS no longer knows this prepared id: nothing is recorded, prepare it again.
+    Lost(PreparedId),
+}
 
 /// What a run collects.
 #[derive(Default)]
@@ -197,8 +225,15 @@ impl IdsClient {
                 return out;
             }
         }
-        for d in datasets {
-            match self.get_status(&DataSelection::datasets([d])).await {
+        // Several at once: one after the other, 20 datasets cost 20 round trips before the
+        // restores are asked for, and every restore starts that much later.
+        let statuses: Vec<(i64, Result<Status, IdsError>)> = futures_util::stream::iter(datasets)
+            .map(|d| async move { (d, self.get_status(&DataSelection::datasets([d])).await) })
+            .buffer_unordered(STATUS_AT_ONCE)
+            .collect()
+            .await;
+        for (d, r) in statuses {
+            match r {
                 Ok(Status::Online) => {}
                 Ok(s) => {
                     out.insert(d, s);
@@ -270,13 +305,16 @@ impl IdsClient {
             }
             // The first wait is the restore; the others find their data online at once.
             let mut waited = Vec::with_capacity(ready.len());
-            for r in ready {
-                let Some(id) = &r.prepared else { continue };
-                match self.wait_for(run, id).await {
-                    Ok(()) => {
+            for mut r in ready {
+                let Some(id) = r.prepared.take() else {
+                    continue;
+                };
+                match self.wait_or_prepare_again(run, &r.item, id).await {
+                    Ok(id) => {
                         for i in r.item.indices() {
                             run.report(i, Phase::Online);
                         }
+                        r.prepared = Some(id);
                         waited.push(r);
                     }
                     Err(e) => fail_all(run, &r.item, Arc::new(e)),
@@ -296,13 +334,53 @@ impl IdsClient {
         futures_util::future::join_all(ready.into_iter().map(|r| self.run_ready(run, r))).await;
     }
 
+    /// Wait for the prepared data of `item`; when the IDS forgot `id` meanwhile, prepare the
+    /// item again (at most [`PREPARE_AGAIN`] times) and wait for that. Returns the id to use.
+    async fn wait_or_prepare_again(
+        &self,
+        run: &Run<'_>,
+        item: &Item,
+        mut id: PreparedId,
+    ) -> Result<PreparedId, IdsError> {
+        let mut again = 0;
+        loop {
+            match self.wait_for(run, &id).await {
+                Ok(()) => return Ok(id),
+                Err(e) if again < PREPARE_AGAIN && prepared_id_lost(&e, &id) => {
+                    again += 1;
+                    tracing::warn!(
+                        attempt = again,
+                        "the IDS no longer knows the prepared data; preparing it again"
+                    );
+                    id = self.prepare_item(run, item).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// `prepareData` of an item's datafiles (a zip for a bundle), without waiting.
+    async fn prepare_item(&self, run: &Run<'_>, item: &Item) -> Result<PreparedId, IdsError> {
+        let sel = DataSelection::datafiles(item.indices().iter().map(|&i| run.plan.files[i].id));
+        let packing = Packing {
+            zip: matches!(item, Item::Bundle(_)),
+            compress: false,
+        };
+        let _slot = run
+            .prepares
+            .acquire()
+            .await
+            .map_err(|_| IdsError::Cancelled)?;
+        self.prepare_data(&sel, packing).await
+    }
+
     /// Wait for prepared data until the run's restore deadline.
     async fn wait_for(&self, run: &Run<'_>, id: &PreparedId) -> Result<(), IdsError> {
         let Some(clock) = &run.restore else {
             // Only archived groups wait, and only runs that wait for restores find them.
             return Ok(());
         };
-        self.wait_prepared(id, &clock.options(&run.opts.cancel))
+        self.wait_prepared_paced(id, &clock.options(&run.opts.cancel), PollPace::Hundredth)
             .await
             .map_err(|e| clock.run_error(e))
     }
@@ -320,11 +398,71 @@ impl IdsClient {
             fail_all(run, &r.item, why);
             return;
         }
+        let mut prepared = r.prepared;
+        let mut again = 0;
+        loop {
+            let tried = self
+                .try_item(run, &r.item, r.bundle_no, prepared.as_ref())
+                .await;
+            let Tried::Lost(lost) = tried else { return };
+            if again >= PREPARE_AGAIN || run.opts.cancel.is_cancelled() {
+                fail_all(
+                    run,
+                    &r.item,
+                    Arc::new(IdsError::NotFound {
+                        message: format!(
+                            "the IDS kept losing the prepared data (its preparedId {} is not \
+                             known, also after preparing it again {again} times); run the \
+                             command again later",
+                            icat_soap::client::short_id(lost.as_str())
+                        ),
+                    }),
+                );
+                return;
+            }
+            again += 1;
+            tracing::warn!(
+                attempt = again,
+                "the IDS no longer knows the prepared data; preparing it again"
+            );
+            // A bundle prepares (and waits) itself; a file of an archived dataset is prepared
+            // and waited for here.
+            prepared = match (&r.item, &prepared) {
+                (Item::Bundle(_), _) | (_, None) => None,
+                (item, Some(_)) => {
+                    let again = match self.prepare_item(run, item).await {
+                        Ok(id) => self.wait_or_prepare_again(run, item, id).await,
+                        Err(e) => Err(e),
+                    };
+                    match again {
+                        Ok(id) => Some(id),
+                        Err(e) => {
+                            fail_all(run, item, Arc::new(e));
+                            return;
+                        }
+                    }
+                }
+            };
+        }
+    }
+
+    /// One try of a transfer, by `prepared` id when there is one.
+    async fn try_item(
+        &self,
+        run: &Run<'_>,
+        item: &Item,
+        bundle_no: usize,
+        prepared: Option<&PreparedId>,
+    ) -> Tried {
         let flow = Flow {
             limiter: Some(run.limiter),
-            prepared: r.prepared.as_ref(),
+            prepared,
         };
-        match r.item {
+        let lost = |res: &Result<RawOutcome, IdsError>| match (res, prepared) {
+            (Err(e), Some(id)) if prepared_id_lost(e, id) => Some(id.clone()),
+            _ => None,
+        };
+        match *item {
             Item::Raw(i) => {
                 let f = &run.plan.files[i];
                 let label = f.path.as_path().display().to_string();
@@ -339,6 +477,9 @@ impl IdsClient {
                         &flow,
                     )
                     .await;
+                if let Some(id) = lost(&res) {
+                    return Tried::Lost(id);
+                }
                 run.put_transfer(i, res);
             }
             Item::Striped { index: i, streams } => {
@@ -356,13 +497,18 @@ impl IdsClient {
                         streams,
                     )
                     .await;
+                if let Some(id) = lost(&res) {
+                    return Tried::Lost(id);
+                }
                 run.put_transfer(i, res);
             }
-            Item::Bundle(indices) => {
-                self.run_bundle(run, &indices, r.bundle_no, r.prepared.as_ref(), &flow)
+            Item::Bundle(ref indices) => {
+                return self
+                    .run_bundle(run, indices, bundle_no, prepared, &flow)
                     .await;
             }
         }
+        Tried::Done
     }
 
     /// One bundle: prepared (unless it was in advance), fetched as one zip, each entry
@@ -374,7 +520,7 @@ impl IdsClient {
         bundle_no: usize,
         prepared: Option<&PreparedId>,
         flow: &Flow<'_>,
-    ) {
+    ) -> Tried {
         let plan = run.plan;
         let packing = Packing {
             zip: true,
@@ -384,12 +530,13 @@ impl IdsClient {
             Some(id) => id.clone(),
             None => {
                 let sel = DataSelection::datafiles(indices.iter().map(|&i| plan.files[i].id));
-                let r = match &run.restore {
-                    Some(clock) => self
-                        .prepare_and_wait(&sel, packing, &clock.options(&run.opts.cancel))
-                        .await
-                        .map_err(|e| clock.run_error(e)),
-                    None => self.prepare_data(&sel, packing).await,
+                let r = match self.prepare_data(&sel, packing).await {
+                    Ok(id) => match self.wait_for(run, &id).await {
+                        Ok(()) => Ok(id),
+                        Err(e) if prepared_id_lost(&e, &id) => return Tried::Lost(id),
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
                 };
                 match r {
                     Ok(id) => id,
@@ -398,7 +545,7 @@ impl IdsClient {
                         for &i in indices {
                             run.put(i, Err(e.clone()));
                         }
-                        return;
+                        return Tried::Done;
                     }
                 }
             }
@@ -451,6 +598,7 @@ impl IdsClient {
                     .ignored
                     .extend(x.ignored);
             }
+            Err(e) if prepared_id_lost(&e, &id) => return Tried::Lost(id),
             Err(e) => {
                 // A spent budget (or a lost session) stops the run, as for raw transfers.
                 let e = match &run.opts.retry_budget {
@@ -469,6 +617,7 @@ impl IdsClient {
                 }
             }
         }
+        Tried::Done
     }
 
     /// Files that turned out offline although nothing said so up front (no dataset ids, or the

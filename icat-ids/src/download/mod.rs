@@ -22,6 +22,7 @@ pub mod split;
 mod stripe;
 mod stripe_state;
 mod zip_directory;
+mod zip_salvage;
 mod zipfile;
 
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub use report::{
     DownloadSummary, FileReport, FileStatus, IgnoredEntry, Outcome, UnverifiedReason, Verification,
 };
 pub use split::AutoOptions;
+pub use stripe_state::resumable_bytes;
 pub use zipfile::{ExtractOptions, ExtractReport, ZipOutput, extract_zip};
 
 /// What a progress report is about.

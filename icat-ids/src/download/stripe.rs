@@ -221,7 +221,16 @@ impl IdsClient {
                     .await
                     .map_err(|e| IdsError::io("allocate", tmp, e))?;
                 drop(f);
-                let s = StripeState::fresh(size, expected, &stripe_offsets(size, streams));
+                let offsets = stripe_offsets(size, streams);
+                let reads = super::split::server_reads(size, &offsets);
+                tracing::info!(
+                    file = label,
+                    streams,
+                    offsets = ?offsets,
+                    server_reads = format_args!("{:.2}x the file", reads as f64 / size.max(1) as f64),
+                    "one stream is not enough for this file: fetching it over {streams} ranges"
+                );
+                let s = StripeState::fresh(size, expected, &offsets);
                 s.save(tmp).await?;
                 s
             }
@@ -490,6 +499,14 @@ impl IdsClient {
             opts.report(progress(index, label, total, size, Phase::Transferring));
             if *pos - *saved_at >= SAVE_EVERY {
                 w.flush().await.map_err(|e| IdsError::io("write", tmp, e))?;
+                if opts.fsync {
+                    // Written back while the shares stream (the link, not the disk, is the
+                    // limit), instead of the whole file in one fsync after the last byte.
+                    w.get_ref()
+                        .sync_data()
+                        .await
+                        .map_err(|e| IdsError::io("sync", tmp, e))?;
+                }
                 saved.progress(share.k, *pos).await?;
                 *saved_at = *pos;
             }

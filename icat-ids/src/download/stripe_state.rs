@@ -109,6 +109,19 @@ impl StripeState {
         })
     }
 
+    /// [`StripeState::load`] without async (for planning: `icat download --dry-run`).
+    pub(crate) fn load_blocking(part: &Path, expected: &Expected) -> Option<StripeState> {
+        let state = state_path(part);
+        let plain = |m: &std::fs::Metadata| m.file_type().is_file();
+        let part_len = std::fs::symlink_metadata(part).ok().filter(plain)?.len();
+        std::fs::symlink_metadata(&state)
+            .ok()
+            .filter(|m| plain(m) && m.len() < 1 << 20)?;
+        let s = StripeState::parse(&std::fs::read_to_string(&state).ok()?)?;
+        (Some(s.size) == expected.size && s.checksum == checksum_of(expected) && part_len == s.size)
+            .then_some(s)
+    }
+
     /// The state saved for `part`, when there is one for this file (same size and checksum) and
     /// the temporary file is still there at its full length.
     pub(crate) async fn load(part: &Path, expected: &Expected) -> Option<StripeState> {
@@ -160,6 +173,23 @@ impl StripeState {
     }
 }
 
+/// The bytes a later `icat download` into `dest` resumes for datafile `id` instead of fetching
+/// them again: its raw partial download (`.icat-download/df-<id>.part`, when not longer than the
+/// catalogue size), else what an interrupted striped transfer saved (`df-<id>.stripes.part` with
+/// its state, for this size and checksum); 0 when there is neither. Blocking (reads a few
+/// metadata and a small state file).
+pub fn resumable_bytes(dest: &Path, id: i64, expected: &Expected) -> u64 {
+    let work = super::part::work_dir(dest);
+    let raw = std::fs::symlink_metadata(super::part::datafile_part(&work, id))
+        .ok()
+        .filter(|m| m.file_type().is_file())
+        .map_or(0, |m| m.len());
+    if raw > 0 && expected.size.is_none_or(|s| raw <= s) {
+        return raw;
+    }
+    StripeState::load_blocking(&stripes_part(&work, id), expected).map_or(0, |s| s.written())
+}
+
 fn checksum_of(expected: &Expected) -> String {
     match expected.checksum.as_deref().map(str::trim) {
         Some(c) if !c.is_empty() && !c.contains(char::is_whitespace) => c.to_string(),
@@ -200,6 +230,30 @@ mod tests {
         StripeState::remove(&part).await;
         std::fs::write(&part, vec![0u8; 300]).unwrap();
         assert_eq!(StripeState::load(&part, &expected()).await, None);
+    }
+
+    #[tokio::test]
+    async fn the_resumable_bytes_of_a_striped_partial_are_what_its_state_says() {
+        let dest = tempfile::tempdir().unwrap();
+        let work = super::super::part::work_dir(dest.path());
+        std::fs::create_dir_all(&work).unwrap();
+        assert_eq!(resumable_bytes(dest.path(), 7, &expected()), 0);
+        let part = stripes_part(&work, 7);
+        std::fs::write(&part, vec![0u8; 300]).unwrap();
+        let mut s = StripeState::fresh(300, &expected(), &[0, 100, 200]);
+        s.shares[0].done = 40;
+        s.shares[2].done = 250;
+        s.save(&part).await.unwrap();
+        assert_eq!(resumable_bytes(dest.path(), 7, &expected()), 90);
+        // Not for another version of the file.
+        let other = Expected {
+            size: Some(301),
+            ..expected()
+        };
+        assert_eq!(resumable_bytes(dest.path(), 7, &other), 0);
+        // A raw partial download counts as it is.
+        std::fs::write(super::super::part::datafile_part(&work, 8), [1u8; 25]).unwrap();
+        assert_eq!(resumable_bytes(dest.path(), 8, &expected()), 25);
     }
 
     #[test]

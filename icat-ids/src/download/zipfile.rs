@@ -210,7 +210,7 @@ fn open_zip(zip_path: &Path) -> Result<Zip, IdsError> {
 
 /// What extracting one entry gave.
 #[derive(Debug)]
-enum Extracted {
+pub(crate) enum Extracted {
     /// An identical file of this length was already at the target.
     Present(u64),
     /// Written and verified; to be synced and renamed into place.
@@ -231,8 +231,33 @@ fn extract_one(
     catalogue: &Expected,
     opts: &ExtractOptions,
 ) -> Result<Extracted, IdsError> {
-    let target = &rel.under(dest);
     let mut entry = zip.by_index(index).map_err(|e| bad_zip(zip_path, e))?;
+    let declared = (entry.size(), entry.crc32());
+    extract_reader(
+        &mut entry,
+        declared,
+        zip_path,
+        label,
+        (dest, rel),
+        tmp,
+        catalogue,
+        opts,
+    )
+}
+
+/// [`extract_one`] of an entry's data read from `entry`, whose zip declares `(size, crc)`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn extract_reader(
+    entry: &mut impl Read,
+    (declared_size, declared_crc): (u64, u32),
+    zip_path: &Path,
+    label: &str,
+    (dest, rel): (&Path, &SafeRelPath),
+    tmp: &Path,
+    catalogue: &Expected,
+    opts: &ExtractOptions,
+) -> Result<Extracted, IdsError> {
+    let target = &rel.under(dest);
     let mut expected = catalogue.clone();
     // Unknown catalogue size: the size the zip declares, and the room at the destination.
     let room = match catalogue.size {
@@ -240,10 +265,10 @@ fn extract_one(
         None => unknown_size_bound(tmp.parent().unwrap_or(dest), opts.unknown_size_limit),
     };
     if expected.size.is_none() {
-        expected.size = Some(entry.size());
+        expected.size = Some(declared_size);
     }
     if expected.crc32().is_none() {
-        expected.checksum = Some(crc_hex(entry.crc32()));
+        expected.checksum = Some(crc_hex(declared_crc));
     }
     let bound = tighter(expected.size.map(Bound::Size), room).unwrap_or(Bound::Size(0));
     if let Ok(m) = std::fs::symlink_metadata(target) {
@@ -284,15 +309,7 @@ fn extract_one(
         });
     }
     let mut out = std::fs::File::create(tmp).map_err(|e| IdsError::io("create", tmp, e))?;
-    let written = copy_bounded(
-        &mut entry,
-        &mut out,
-        bound,
-        label,
-        tmp,
-        zip_path,
-        &opts.cancel,
-    );
+    let written = copy_bounded(entry, &mut out, bound, label, tmp, zip_path, &opts.cancel);
     let (len, crc) = match written {
         Ok(v) => v,
         Err(e) => {
@@ -302,7 +319,7 @@ fn extract_one(
         }
     };
     verify(label, tmp, len, Some(crc), &expected)?;
-    if crc != entry.crc32() {
+    if crc != declared_crc {
         return Err(bad_zip(
             zip_path,
             format_args!("entry {label}: CRC32 differs from the zip's own"),
@@ -639,7 +656,10 @@ impl IdsClient {
                 (0, &label),
                 None,
                 &Flow::default(),
-                matches!(output, ZipOutput::File(_)) && opts.fsync,
+                FetchZip {
+                    sync: matches!(output, ZipOutput::File(_)) && opts.fsync,
+                    keep_cut: true,
+                },
             )
             .await?;
         let bytes = part.len();
@@ -711,7 +731,17 @@ impl IdsClient {
     ) -> Result<SelectedExtract, IdsError> {
         let what = DataRef::Prepared(id);
         let zip_target = work_dir(dest).join(format!("zip-{}.part", key(what)));
-        let part = self
+        // Entries that arrived are worth keeping when the run is stopped: a stop does not
+        // interrupt their extraction, and a zip cut by the stop is walked for whole entries.
+        let xopts = ExtractOptions {
+            layout: ZipLayout::VisitDataset,
+            overwrite: opts.overwrite,
+            expected: HashMap::new(),
+            cancel: CancellationToken::new(),
+            fsync: opts.fsync,
+            unknown_size_limit: opts.unknown_size_limit,
+        };
+        let part = match self
             .fetch_zip(
                 what,
                 compress,
@@ -720,9 +750,19 @@ impl IdsClient {
                 (index, label),
                 limit,
                 flow,
-                false,
+                FetchZip {
+                    sync: false,
+                    keep_cut: true,
+                },
             )
-            .await?;
+            .await
+        {
+            Ok(part) => part,
+            Err(IdsError::Cancelled) => {
+                return Ok(salvage(&zip_target, dest, wanted, xopts).await);
+            }
+            Err(e) => return Err(e),
+        };
         let bytes = part.len();
         let zip_part = part.path().to_path_buf();
         drop(part);
@@ -731,14 +771,6 @@ impl IdsClient {
             phase: Phase::Extracting,
             ..done(label, bytes)
         });
-        let xopts = ExtractOptions {
-            layout: ZipLayout::VisitDataset,
-            overwrite: opts.overwrite,
-            expected: HashMap::new(),
-            cancel: opts.cancel.clone(),
-            fsync: opts.fsync,
-            unknown_size_limit: opts.unknown_size_limit,
-        };
         let (zp, d) = (zip_part.clone(), dest.to_path_buf());
         let r = tokio::task::spawn_blocking(move || extract_selected(&zp, &d, &wanted, &xopts))
             .await
@@ -756,8 +788,9 @@ impl IdsClient {
 
     /// Fetch a zip into `tmp` (on its way to `target`), retrying transient failures from the
     /// start; on failure the temporary zip is removed (a later run fetches the zip again, it
-    /// never resumes it). `sync`: fsync it (a zip that is kept; one that is only extracted and
-    /// removed needs no sync, its files are synced one by one).
+    /// never resumes it), except when the run is stopped and `how.keep_cut` (the caller keeps
+    /// what arrived whole). `how.sync`: fsync it (a zip that is kept; one that is only
+    /// extracted and removed needs no sync, its files are synced one by one).
     #[allow(clippy::too_many_arguments)]
     async fn fetch_zip(
         &self,
@@ -768,7 +801,7 @@ impl IdsClient {
         (index, label): (usize, &str),
         limit: Option<u64>,
         flow: &Flow<'_>,
-        sync: bool,
+        how: FetchZip,
     ) -> Result<PartFile, IdsError> {
         let packing = Packing {
             zip: true,
@@ -788,15 +821,19 @@ impl IdsClient {
                 .stream_zip(what, packing, &mut part, opts, (index, label), limit, flow)
                 .await;
             let e = match r {
-                Ok(()) => match part.sync(sync).await {
+                Ok(()) => match part.sync(how.sync).await {
                     Ok(()) => return Ok(part),
                     Err(e) => e,
                 },
                 Err(e) => e,
             };
             let done = part.len();
+            let stopped = matches!(e, IdsError::Cancelled) || opts.cancel.is_cancelled();
+            if stopped && how.keep_cut && part.flush().await.is_ok() {
+                return Err(IdsError::Cancelled);
+            }
             part.discard().await;
-            if matches!(e, IdsError::Cancelled) || opts.cancel.is_cancelled() {
+            if stopped {
                 return Err(IdsError::Cancelled);
             }
             // As for raw transfers: a failure counts against the run's shared budget, and when
@@ -925,6 +962,41 @@ impl IdsClient {
             }
         }
     }
+}
+
+/// How [`IdsClient::fetch_zip`] treats its temporary zip.
+#[derive(Debug, Clone, Copy)]
+struct FetchZip {
+    /// fsync it once whole.
+    sync: bool,
+    /// Keep it when the run is stopped (the caller walks it for whole entries and removes it).
+    keep_cut: bool,
+}
+
+/// The wanted entries that arrived whole in the zip at `zip_part`, cut short by a stop, placed;
+/// every other wanted datafile is `Cancelled`. The zip is removed.
+async fn salvage(
+    zip_part: &Path,
+    dest: &Path,
+    wanted: HashMap<PathBuf, Wanted>,
+    xopts: ExtractOptions,
+) -> SelectedExtract {
+    let indices: Vec<usize> = wanted.values().map(|w| w.index).collect();
+    let (zp, d) = (zip_part.to_path_buf(), dest.to_path_buf());
+    let mut x = tokio::task::spawn_blocking(move || {
+        if std::fs::symlink_metadata(&zp).is_ok_and(|m| m.is_file()) {
+            super::zip_salvage::salvage_selected(&zp, &d, &wanted, &xopts)
+        } else {
+            SelectedExtract::default()
+        }
+    })
+    .await
+    .unwrap_or_default();
+    let _ = tokio::fs::remove_file(zip_part).await;
+    for i in indices {
+        x.results.entry(i).or_insert(Err(IdsError::Cancelled));
+    }
+    x
 }
 
 /// A name for the temporary zip of `what`, so two zip downloads into one folder do not clash.

@@ -78,6 +78,9 @@ struct Inner {
     /// From the cut on, every request is answered 502 (the IDS is gone behind its proxy).
     down_after_cut: bool,
     down: bool,
+    /// The next `getData` by prepared id finds every prepared id gone (404), as after
+    /// ids.server's `Tidier` removed the prepared files.
+    forget_at_next_get: bool,
 }
 
 /// The server's shared state.
@@ -202,6 +205,18 @@ impl Facility {
         let mut s = lock(&self.inner);
         s.cut_next = Some(bytes);
         s.busy_after_cut = busy;
+    }
+
+    /// Forget every prepared id at the next `getData` by prepared id, which is answered
+    /// `NotFoundException` (ids.server's `Tidier.cleanPreparedDir` removes prepared files
+    /// beyond `preparedCount`; IdsBean then answers "The preparedId ... is not known").
+    pub fn forget_prepared_at_next_get(&self) {
+        lock(&self.inner).forget_at_next_get = true;
+    }
+
+    /// Forget every prepared id now.
+    pub fn forget_prepared(&self) {
+        lock(&self.inner).prepared.clear();
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -332,10 +347,20 @@ fn answer(
             .unwrap_or_default()
     };
     // The datafiles and datasets a request is about.
+    if call == "getData" && p.contains_key("preparedId") && s.forget_at_next_get {
+        s.forget_at_next_get = false;
+        s.prepared.clear();
+    }
     let (dfs, zip) = match p.get("preparedId") {
         Some(id) => match s.prepared.get(id) {
             Some((dfs, zip)) => (dfs.clone(), *zip),
-            None => return error(404, "NotFoundException", "no such prepared id"),
+            None => {
+                return error(
+                    404,
+                    "NotFoundException",
+                    &format!("The preparedId {id} is not known"),
+                );
+            }
         },
         None => {
             let mut dfs = ids("datafileIds");
@@ -476,10 +501,15 @@ fn paced(f: &Facility, status: u16, data: Arc<Vec<u8>>, cut: Option<usize>) -> R
         .unwrap()
 }
 
+/// A zip as ids.server writes one (IdsBean.getData: `java.util.zip.ZipOutputStream`, level 0
+/// unless compressed, one entry per datafile; the zip crate refuses level 0, so level 1 here):
+/// deflated entries whose sizes and CRC follow
+/// their data in a data descriptor, the central directory at the end.
 fn make_zip(files: &[File]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let o =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut w = zip::ZipWriter::new_stream(Vec::new());
+    let o = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1));
     for f in files {
         w.start_file(format!("{VISIT}/ds{}/{}", f.dataset, f.name), o)
             .unwrap();
