@@ -18,14 +18,28 @@ pub struct Context {
     pub reporter: Reporter,
 }
 
-/// A token cancelled by Ctrl-C, so downloads stop cleanly (raw downloads keep their partial data;
-/// the command's final message says what was kept).
+/// A token cancelled by Ctrl-C (SIGINT) or, on Unix, SIGTERM (what `kill`, systemd and batch
+/// schedulers send), so downloads stop cleanly either way (partial raw and striped downloads and
+/// the files of a bundle that arrived whole are kept; the command's final message says what was
+/// kept, and the exit code is 130 for both).
 pub fn ctrl_c_token() -> CancellationToken {
     let token = CancellationToken::new();
     let child = token.clone();
+    #[cfg(unix)]
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ninterrupted: stopping");
+        #[cfg(unix)]
+        let stopped = match terminate {
+            Some(mut term) => tokio::select! {
+                r = tokio::signal::ctrl_c() => r.is_ok().then_some("interrupted"),
+                r = term.recv() => r.map(|()| "terminated (SIGTERM)"),
+            },
+            None => tokio::signal::ctrl_c().await.ok().map(|()| "interrupted"),
+        };
+        #[cfg(not(unix))]
+        let stopped = tokio::signal::ctrl_c().await.ok().map(|()| "interrupted");
+        if let Some(why) = stopped {
+            eprintln!("\n{why}: stopping");
             child.cancel();
         }
     });

@@ -308,3 +308,47 @@ fn show_csv_lists_one_row_per_file() {
         "{csv}"
     );
 }
+
+/// `--dry-run` sees what an interrupted striped download left (its temporary file and state):
+/// the file would resume with the bytes its shares hold, as the real run does.
+#[test]
+fn dry_run_reports_the_bytes_a_striped_partial_resumes() {
+    let (_sim, home, _datasets) = setup(false, false);
+    let dest = home.path().join("s");
+    let tree = json(&home.run(&["show", "SIM000001", "--json"]));
+    let f = &tree["datasets"][0]["files"][0];
+    let id = f["id"].as_i64().unwrap();
+    let size = f["size"].as_u64().unwrap();
+    let checksum = f["checksum"].as_str().unwrap();
+    // What an interrupted transfer in two shares left: 100 bytes of the first share, 50 of the
+    // second (icat-ids' state file format: size, checksum, then per share from, to, done).
+    let work = dest.join(".icat-download");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(
+        work.join(format!("df-{id}.stripes.part")),
+        vec![0u8; size as usize],
+    )
+    .unwrap();
+    let half = size / 2;
+    std::fs::write(
+        work.join(format!("df-{id}.stripes.state")),
+        format!(
+            "icat-stripes 1\nsize {size}\nchecksum {checksum}\nshare 0 {half} 100\nshare {half} {size} {}\n",
+            half + 50
+        ),
+    )
+    .unwrap();
+    let doc = json(&home.run(&[
+        "download",
+        "SIM000001",
+        "--dry-run",
+        "--json",
+        "-o",
+        dest.to_str().unwrap(),
+    ]));
+    let planned = doc["files"].as_array().unwrap();
+    let resume: Vec<_> = planned.iter().filter(|f| f["local"] == "resume").collect();
+    assert_eq!(resume.len(), 1, "{doc}");
+    assert_eq!(resume[0]["resume_from"], 150, "{doc}");
+    assert_eq!(doc["to_transfer"], 9 * 2048 - 150, "{doc}");
+}

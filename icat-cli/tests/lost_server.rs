@@ -268,3 +268,37 @@ fn bundle_failures_count_against_the_shared_budget() {
     drop(ids);
     drop(rt);
 }
+
+/// Re-review finding (issue 19): an IDS answering 503 `DataNotOnlineException` to every call,
+/// getStatus, prepareData and isPrepared included, was reported as a tape restore and waited on
+/// instead of being called busy. ids.server answers that only from the calls that need the
+/// data on disk (getData, put, delete: `IdsBean.checkOnline`); from the others it is a busy or
+/// broken IDS: the run stops within the retry budget and `--max-unreachable` with exit 5 and
+/// says the IDS is busy, whatever `--max-wait` allows.
+#[test]
+fn an_ids_answering_503_to_everything_is_busy_not_a_restore() {
+    let home = Home::new();
+    let _sim = catalogue(2, &home);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let ids = rt.block_on(HostileIds::start(|_| {
+        Reply::status(
+            503,
+            r#"{"code":"DataNotOnlineException","message":"Before getting a datafile, its dataset has to be restored, restoration requested automatically"}"#,
+        )
+    }));
+    let dest = home.path().join("out");
+    let url = ids.url();
+    let o = home.run(&download_args_with(
+        &url,
+        dest.to_str().unwrap(),
+        "2",
+        &["--max-unreachable", "2s", "--max-wait", "30s"],
+    ));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(5), "{err}");
+    assert!(err.contains("busy or unavailable"), "{err}");
+}

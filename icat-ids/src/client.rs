@@ -281,7 +281,11 @@ impl IdsClient {
             } else {
                 req.query(&*params)
             };
-            match self.send(call, req).await {
+            match self
+                .send(call, req)
+                .await
+                .map_err(|e| busy_not_tape(call, e))
+            {
                 Err(e @ IdsError::InsufficientPrivileges { .. }) if !renewed => {
                     renewed = true;
                     match self.renewed_params(params, &e).await? {
@@ -869,6 +873,27 @@ impl DataStream {
     /// The body as a stream of chunks.
     pub fn into_stream(self) -> impl Stream<Item = Result<bytes::Bytes, reqwest::Error>> {
         self.resp.bytes_stream()
+    }
+}
+
+/// ids.server answers `503 DataNotOnlineException` only from the calls that need the data on
+/// disk (getData, write, put, delete: `IdsBean.checkOnline`); prepareData, restore, getStatus,
+/// isPrepared and the others queue restores or report status instead. A 503 from one of those
+/// says the IDS (or its front end) is overloaded or down: a transient server error that the
+/// retry budget and `--max-unreachable` bound, not data waiting for a tape.
+fn busy_not_tape(call: &'static str, e: IdsError) -> IdsError {
+    match e {
+        IdsError::DataNotOnline { message } if !matches!(call, "write" | "put" | "delete") => {
+            IdsError::Server {
+                status: 503,
+                code: "DataNotOnlineException".into(),
+                message: format!(
+                    "{message} (answered to {call}, which never waits for tape: the IDS is busy \
+                     or unavailable)"
+                ),
+            }
+        }
+        e => e,
     }
 }
 

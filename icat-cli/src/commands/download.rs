@@ -553,7 +553,7 @@ pub async fn run(
     let options = DownloadOptions {
         concurrency: req.parallel.max(1),
         cancel: cancel.clone(),
-        progress: Some(progress_callback(bar.clone(), req.zip)),
+        progress: Some(progress_callback(bar.clone(), req.zip, plan.files.len())),
         strategy: if req.zip {
             Strategy::PreparedZip { compress: false }
         } else {
@@ -851,7 +851,7 @@ fn report(
             )
         } else {
             (
-                "partial raw files are kept (a zip of small files cut short is fetched again)",
+                "partial files are kept, and so are the files of a bundle (a zip of small files) that arrived whole",
                 "run the same command again to resume",
             )
         };
@@ -1096,50 +1096,90 @@ fn stopped_failure(why: &IdsError, done: usize, total: usize) -> Failure {
     )
 }
 
-/// Files of a run restored from tape: waiting for their restore, online, and transferred.
+/// The files of a run with data on tape: restoring, online (not yet transferred) and
+/// transferred, which always add up to the run's files (a file counts once, whatever it went
+/// through; bundles' own reports, past the plan's files, are not files).
 #[derive(Default)]
 struct TapeCounts {
+    /// Files in the plan.
+    files: usize,
     restoring: std::collections::HashSet<usize>,
-    online: usize,
-    transferred: usize,
+    transferred: std::collections::HashSet<usize>,
 }
 
 impl TapeCounts {
+    fn new(files: usize) -> TapeCounts {
+        TapeCounts {
+            files,
+            ..TapeCounts::default()
+        }
+    }
+
+    /// Takes in a report about file `index`.
+    fn saw(&mut self, index: usize, phase: Phase) {
+        if index >= self.files {
+            return;
+        }
+        match phase {
+            Phase::WaitingForRestore if !self.transferred.contains(&index) => {
+                self.restoring.insert(index);
+            }
+            Phase::Online => {
+                self.restoring.remove(&index);
+            }
+            Phase::Done | Phase::Extracted | Phase::Skipped => {
+                self.restoring.remove(&index);
+                self.transferred.insert(index);
+            }
+            _ => {}
+        }
+    }
+
+    fn restoring(&self) -> usize {
+        self.restoring.len()
+    }
+
+    fn online(&self) -> usize {
+        self.files - self.restoring.len() - self.transferred.len()
+    }
+
     fn line(&self) -> String {
         format!(
-            "{} restoring from tape, {} online, {} transferred",
-            self.restoring.len(),
-            self.online,
-            self.transferred
+            "{} restoring from tape, {} online, {} of {} transferred",
+            self.restoring(),
+            self.online(),
+            self.transferred.len(),
+            self.files
         )
     }
 }
 
 /// Feeds the byte counter from per-file progress reports (which carry cumulative counts), and
 /// the status line from restores (files restoring, online, transferred).
-fn progress_callback(bar: ByteCounter, zip: bool) -> icat_ids::ProgressFn {
+fn progress_callback(bar: ByteCounter, zip: bool, files: usize) -> icat_ids::ProgressFn {
     let seen: Mutex<HashMap<usize, u64>> = Mutex::new(HashMap::new());
-    let tape: Mutex<TapeCounts> = Mutex::new(TapeCounts::default());
+    let tape: Mutex<(TapeCounts, bool)> = Mutex::new((TapeCounts::new(files), false));
     Arc::new(move |p: &Progress<'_>| {
         let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
         if matches!(
             p.phase,
-            Phase::WaitingForRestore | Phase::Online | Phase::Done | Phase::Extracted
+            Phase::WaitingForRestore
+                | Phase::Online
+                | Phase::Done
+                | Phase::Extracted
+                | Phase::Skipped
         ) {
-            let mut t = tape.lock().unwrap_or_else(|e| e.into_inner());
-            match p.phase {
-                Phase::WaitingForRestore => {
-                    t.restoring.insert(p.index);
+            let mut guard = tape.lock().unwrap_or_else(|e| e.into_inner());
+            let (t, seen_tape) = &mut *guard;
+            t.saw(p.index, p.phase);
+            *seen_tape |= p.phase == Phase::WaitingForRestore;
+            if *seen_tape {
+                if t.restoring() > 0 && t.online() == 0 {
+                    // Nothing can move while the tapes are read: not a stall.
+                    bar.waiting(&t.line());
+                } else {
+                    bar.status(&t.line());
                 }
-                Phase::Online if t.restoring.remove(&p.index) => t.online += 1,
-                Phase::Done | Phase::Extracted if t.online > 0 => t.transferred += 1,
-                _ => {}
-            }
-            if !t.restoring.is_empty() {
-                // Nothing may be moving while tapes are read: not a stall.
-                bar.waiting(&t.line());
-            } else if t.online > 0 {
-                bar.status(&t.line());
             }
         }
         let last = seen.entry(p.index).or_insert(0);
@@ -1265,14 +1305,53 @@ async fn shared_visit_ids(
 mod tests {
     use super::*;
 
+    /// Re-review finding: the tape line said "61 restoring, 0 online" while the online files
+    /// downloaded, and "transferred" counted past the run's files (bundles' reports, files
+    /// never on tape). The three counts now always add up to the run's files.
+    #[test]
+    fn tape_counts_add_up_to_the_run_s_files() {
+        let mut t = TapeCounts::new(5);
+        // Files 0-2 on tape; 3 and 4 online from the start.
+        for i in 0..3 {
+            t.saw(i, Phase::WaitingForRestore);
+        }
+        assert_eq!(
+            t.line(),
+            "3 restoring from tape, 2 online, 0 of 5 transferred"
+        );
+        t.saw(3, Phase::Done);
+        t.saw(4, Phase::Extracted);
+        // A bundle's own report (index past the files) is not a file.
+        t.saw(7, Phase::Done);
+        assert_eq!(
+            t.line(),
+            "3 restoring from tape, 0 online, 2 of 5 transferred"
+        );
+        for i in 0..3 {
+            t.saw(i, Phase::Online);
+        }
+        assert_eq!(
+            t.line(),
+            "0 restoring from tape, 3 online, 2 of 5 transferred"
+        );
+        for i in 0..3 {
+            t.saw(i, Phase::Done);
+            t.saw(i, Phase::Done);
+        }
+        assert_eq!(
+            t.line(),
+            "0 restoring from tape, 0 online, 5 of 5 transferred"
+        );
+    }
+
     /// Finding 9/10 of issue 14: an interrupted `--zip` run does not promise a resume (its
     /// partial zip is removed); an interrupted raw run does (its partial data is kept).
     #[test]
     fn interruption_message_tells_what_was_kept() {
         for (zip, says, never) in [
             (true, "never resumed", "to resume"),
-            // Re-review finding 8: a bundle cut short is not resumed; the message says so.
-            (false, "fetched again", "never resumed"),
+            // A bundle cut short keeps the files that arrived whole; the message says so.
+            (false, "arrived whole", "never resumed"),
         ] {
             let req = DownloadRequest {
                 zip,

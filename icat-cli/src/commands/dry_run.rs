@@ -116,20 +116,18 @@ pub async fn plan(
             .filter_map(|spec| Some((spec, by_id.get(&spec.id)?)))
             .map(|(spec, r)| {
                 let target = spec.path.under(&plan.dest);
-                let part = icat_ids::download::datafile_part(
-                    &icat_ids::download::work_dir(&plan.dest),
-                    spec.id,
-                );
                 let size = r.size;
-                let part_len = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+                // A raw partial download, or what an interrupted striped one saved.
+                let partial =
+                    icat_ids::download::resumable_bytes(&plan.dest, spec.id, &spec.expected);
                 let (local, resume_from) = if target.is_file() {
                     if matches(&target, &spec.expected) {
                         ("present", 0)
                     } else {
                         ("differs", 0)
                     }
-                } else if part_len > 0 && size.is_none_or(|s| part_len <= s) {
-                    ("resume", part_len)
+                } else if partial > 0 {
+                    ("resume", partial)
                 } else {
                     ("download", 0)
                 };
