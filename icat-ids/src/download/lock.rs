@@ -54,7 +54,16 @@ fn acquire_blocking(dest: &Path) -> Result<DestLock, IdsError> {
             reason: "the work folder for partial downloads is a symbolic link",
         });
     }
-    std::fs::create_dir_all(&dir).map_err(|e| IdsError::io("create directory", &dir, e))?;
+    // Only this user may list the work folder: the names of its temporary files are no one
+    // else's business (issue 14 re-review).
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| IdsError::io("create directory", &dir, e))?;
+    }
     let path = dir.join(LOCK_FILE);
     loop {
         let file = std::fs::OpenOptions::new()
@@ -114,5 +123,20 @@ mod tests {
         assert!(!work_dir(dir.path()).exists());
         let b = DestLock::acquire(dir.path()).await.unwrap();
         b.release().await;
+    }
+
+    /// Issue 14 re-review: the work folder holding temporary files was world-listable.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_work_folder_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let a = DestLock::acquire(dir.path()).await.unwrap();
+        let mode = std::fs::metadata(work_dir(dir.path()))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+        a.release().await;
     }
 }

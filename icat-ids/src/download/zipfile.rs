@@ -1000,9 +1000,16 @@ async fn salvage(
 }
 
 /// A name for the temporary zip of `what`, so two zip downloads into one folder do not clash.
+/// A prepared id is a capability (the IDS serves `getData?preparedId=` without a session): the
+/// name carries a hash of it, never the id (issue 14 re-review).
 fn key(what: DataRef<'_>) -> String {
     match what {
-        DataRef::Prepared(id) => id.to_string(),
+        DataRef::Prepared(id) => {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            id.hash(&mut h);
+            format!("prep-{:016x}", h.finish())
+        }
         DataRef::Selection(sel) => {
             let mut h = crc32fast::Hasher::new();
             for (k, v) in sel.params() {
@@ -1200,5 +1207,19 @@ mod tests {
         std::fs::write(&zp, b"PK\x03\x04 this is not a zip").unwrap();
         let e = extract_zip(&zp, &dir.path().join("o"), &ExtractOptions::default()).unwrap_err();
         assert!(matches!(e, IdsError::BadZip { .. }));
+    }
+
+    /// Issue 14 re-review: the full prepared id (a bearer capability for `getData`) was the
+    /// temporary zip's file name in a world-listable folder.
+    #[test]
+    fn a_temporary_zip_name_never_holds_the_prepared_id() {
+        let id = crate::PreparedId::parse("48d6cefa-e3fd-42d8-a5ec-899e5c9ac363").unwrap();
+        let other = crate::PreparedId::parse("48d6cefa-e3fd-42d8-a5ec-899e5c9ac364").unwrap();
+        let name = key(DataRef::Prepared(&id));
+        assert!(
+            !name.contains("48d6cefa") && !name.contains("899e5c9ac363"),
+            "{name}"
+        );
+        assert_ne!(name, key(DataRef::Prepared(&other)));
     }
 }
