@@ -292,7 +292,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
     /// Serve a simulator until Ctrl-C (same options as the `icat-sim` binary); prints the WSDL and IDS URLs.
-    Serve(icat_sim::cli::ServeArgs),
+    Serve(icat_sim::process::cli::ServeArgs),
 }
 
 /// `icat logout`.

@@ -180,7 +180,7 @@ fn search_any_jpql() {
 #[test]
 fn visits_larger_than_max_entities_are_paged() {
     // One visit of 2 x 30 files: the single INCLUDE query returns 63 objects, over the limit of 40.
-    let config = icat_sim::config::SimConfig {
+    let config = icat_sim::process::config::SimConfig {
         max_entities: 40,
         ..Default::default()
     };
@@ -224,7 +224,7 @@ fn visits_larger_than_max_entities_are_paged() {
 /// A simulator whose `maxEntities` (40) is far below the catalogue (50 visits, 50 datasets, 100
 /// datafiles), so every listing has to page.
 fn small_limit_sim() -> (Sim, Home) {
-    let config = icat_sim::config::SimConfig {
+    let config = icat_sim::process::config::SimConfig {
         max_entities: 40,
         ..Default::default()
     };

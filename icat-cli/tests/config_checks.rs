@@ -151,14 +151,16 @@ fn a_section_or_key_given_twice_is_refused() {
 /// an anonymous authenticator logs in.
 #[test]
 fn a_section_without_credentials_needs_an_authenticator_that_takes_none() {
-    let mut config = icat_sim::config::SimConfig::default();
-    config.authenticators.push(icat_sim::config::Authenticator {
-        mnemonic: "anon".into(),
-        mechanism: Some("anon".into()),
-        friendly: None,
-        users: Default::default(),
-        anon: true,
-    });
+    let mut config = icat_sim::process::config::SimConfig::default();
+    config
+        .authenticators
+        .push(icat_sim::process::config::Authenticator {
+            mnemonic: "anon".into(),
+            mechanism: Some("anon".into()),
+            friendly: None,
+            users: Default::default(),
+            anon: true,
+        });
     let sim = start_sim_with(SPEC, false, Duration::ZERO, config);
     let home = Home::new();
     write_cfg(

@@ -252,7 +252,7 @@ fn tally(rows: Vec<Vec<String>>) -> std::collections::BTreeMap<String, u64> {
 
 #[test]
 fn facets_count_every_readable_hit_not_only_the_page_shown() {
-    use icat_sim::textsearch::lucene::analyse;
+    use icat_sim::icat::textsearch::lucene::analyse;
     let (sim, root) = setup();
     let nbour = Home::new();
     common::login(&nbour, &sim, "nbour");

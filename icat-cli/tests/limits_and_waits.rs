@@ -94,7 +94,7 @@ fn max_wait_zero_downloads_what_is_online_and_exits_9() {
 /// JPQL LIMIT clause appended).
 #[test]
 fn concise_queries_get_advice_that_fits_them() {
-    let config = icat_sim::config::SimConfig {
+    let config = icat_sim::process::config::SimConfig {
         max_entities: 5,
         ..Default::default()
     };

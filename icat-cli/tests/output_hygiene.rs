@@ -48,7 +48,7 @@ fn redirected_stderr_has_no_colour_and_plain_warning_lines() {
 
 #[test]
 fn counts_of_one_are_singular() {
-    let config = icat_sim::config::SimConfig {
+    let config = icat_sim::process::config::SimConfig {
         lifetime_minutes: 1,
         ..Default::default()
     };

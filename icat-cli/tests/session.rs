@@ -197,10 +197,10 @@ fn verbose_logs_never_show_the_password_or_session_id() {
 #[test]
 fn network_flags_bound_a_slow_server() {
     // Every ICAT answer is held for a minute; the client gives up after its read timeout.
-    let config = icat_sim::config::SimConfig::from_toml_str(
+    let config = icat_sim::process::config::SimConfig::from_toml_str(
         &format!(
             "{}\n[faults.icat]\ndelay = \"60s\"\n",
-            icat_sim::config::SimConfig::default_toml()
+            icat_sim::process::config::SimConfig::default_toml()
         ),
         "<test>",
     )

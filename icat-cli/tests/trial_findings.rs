@@ -107,7 +107,7 @@ fn a_dry_run_checks_the_destination_like_the_real_run() {
 /// server allows N results); beyond the server's limit the advice stays.
 #[test]
 fn search_limit_limits_an_unordered_query() {
-    let config = icat_sim::config::SimConfig {
+    let config = icat_sim::process::config::SimConfig {
         max_entities: 40,
         ..Default::default()
     };

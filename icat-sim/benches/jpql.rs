@@ -5,10 +5,10 @@
 
 use std::sync::{Mutex, OnceLock};
 
-use icat_sim::db::{Clock, Db};
+use icat_sim::data::synthetic::SyntheticSpec;
+use icat_sim::icat::db::{Clock, Db};
 use icat_sim::ids::Storage;
 use icat_sim::jpql;
-use icat_sim::synthetic::SyntheticSpec;
 
 fn main() {
     divan::main();
@@ -36,7 +36,7 @@ fn fixture() -> &'static Fixture {
         let spec: SyntheticSpec = "visits=1000,datasets=10,files=10,size=0"
             .parse()
             .expect("spec");
-        icat_sim::synthetic::generate(
+        icat_sim::data::synthetic::generate(
             &mut db,
             &spec,
             "simple/root",

@@ -8,11 +8,11 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use icat_sim::config::SimConfig;
-use icat_sim::db::{Clock, Db};
+use icat_sim::data::synthetic::SyntheticSpec;
 use icat_sim::icat::Icat;
+use icat_sim::icat::db::{Clock, Db};
 use icat_sim::ids::Storage;
-use icat_sim::synthetic::SyntheticSpec;
+use icat_sim::process::config::SimConfig;
 
 fn main() {
     divan::main();
@@ -32,7 +32,7 @@ fn fixture() -> &'static Fixture {
         let spec: SyntheticSpec = "visits=1000,datasets=10,files=10,size=0"
             .parse()
             .expect("spec");
-        icat_sim::synthetic::generate(
+        icat_sim::data::synthetic::generate(
             &mut db,
             &spec,
             "simple/root",

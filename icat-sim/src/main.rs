@@ -7,7 +7,7 @@ use clap::Parser;
 #[command(name = "icat-sim", version)]
 struct Cli {
     #[command(flatten)]
-    serve: icat_sim::cli::ServeArgs,
+    serve: icat_sim::process::cli::ServeArgs,
 }
 
 #[tokio::main]
@@ -25,7 +25,9 @@ async fn main() -> std::process::ExitCode {
         )
         .init();
     let cli = Cli::parse();
-    match icat_sim::cli::serve(&cli.serve, &mut std::io::stdout(), &mut std::io::stderr()).await {
+    match icat_sim::process::cli::serve(&cli.serve, &mut std::io::stdout(), &mut std::io::stderr())
+        .await
+    {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("icat-sim: {e}");

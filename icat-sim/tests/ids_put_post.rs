@@ -3,7 +3,7 @@
 mod sim_common;
 
 use icat_sim::Simulator;
-use icat_sim::config::SimConfig;
+use icat_sim::process::config::SimConfig;
 use reqwest::multipart::{Form, Part};
 use sim_common::{Sim, assert_error};
 

@@ -7,9 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use icat_sim::config::SimConfig;
 use icat_sim::icat::search::{Cell, SearchItem};
-use icat_sim::textsearch::lucene::analyse;
+use icat_sim::icat::textsearch::lucene::analyse;
+use icat_sim::process::config::SimConfig;
 use icat_sim::{RunningSimulator, Simulator};
 use icat_soap::dynamic::{AttrValue, DynEntity};
 use serde_json::{Value, json};

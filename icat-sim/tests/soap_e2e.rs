@@ -1,7 +1,7 @@
 //! End to end over HTTP: generated request types in, generated response types (or faults) out.
 
 use icat_sim::Simulator;
-use icat_sim::db::Clock;
+use icat_sim::icat::db::Clock;
 use icat_soap::envelope::SoapError;
 use icat_soap::envelope::{read_response_envelope, write_request_envelope};
 use icat_soap::model::*;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use icat_sim::synthetic::SyntheticSpec;
+use icat_sim::data::synthetic::SyntheticSpec;
 use icat_sim::{SimError, Simulator};
 
 fn spec(text: &str) -> SyntheticSpec {

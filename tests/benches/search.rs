@@ -12,8 +12,8 @@
 use std::sync::OnceLock;
 
 use divan::AllocProfiler;
-use icat_sim::config::SimConfig;
-use icat_sim::synthetic::SyntheticSpec;
+use icat_sim::data::synthetic::SyntheticSpec;
+use icat_sim::process::config::SimConfig;
 use icat_sim::{RunningSimulator, Simulator};
 use icat_soap::client::{Client, Credentials, Reply, Session};
 use icat_soap::envelope::{read_response_envelope, write_request_envelope};

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
-use icat_sim::db::Clock;
-use icat_sim::synthetic::SyntheticSpec;
+use icat_sim::data::synthetic::SyntheticSpec;
+use icat_sim::icat::db::Clock;
 use icat_sim::{RunningSimulator, Simulator};
 use icat_soap::client::{Client, Credentials, Session};
 use icat_soap::model::{AccessType, Datafile, Dataset, Entity, Facility, Investigation, Value};

@@ -1,6 +1,6 @@
 //! The library examples run against the simulator, so that CI proves they work as written.
 
-use icat_sim::synthetic::SyntheticSpec;
+use icat_sim::data::synthetic::SyntheticSpec;
 use icat_sim::{RunningSimulator, Simulator};
 
 #[path = "../../icat-ids/examples/seven_steps.rs"]

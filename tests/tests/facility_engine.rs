@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use faults_support::*;
 use icat_ids::{AutoOptions, FileStatus, Phase, Progress, Strategy};
+use icat_sim::data::synthetic::SyntheticSpec;
 use icat_sim::network::{NetworkProfile, Rate, STATS_PATH};
-use icat_sim::synthetic::SyntheticSpec;
 use icat_sim::{RunningSimulator, Simulator};
 
 /// The simulator's counters, and the local instant at which it had been up `uptime_ms`.

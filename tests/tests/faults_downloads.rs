@@ -220,7 +220,7 @@ async fn a_restart_on_the_same_db_while_a_prepared_id_is_polled_completes_the_do
         .storage_dir(&storage)
         .two_level(true)
         .restore_delay(restore);
-    let first = start(spec.synthetic(icat_sim::synthetic::SyntheticSpec {
+    let first = start(spec.synthetic(icat_sim::data::synthetic::SyntheticSpec {
         visits: 1,
         datasets: 1,
         files: 3,

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use faults_support::*;
 use icat_ids::{IdsError, Outcome, Phase, Progress};
-use icat_sim::config::SimConfig;
 use icat_sim::ids::DropAt;
+use icat_sim::process::config::SimConfig;
 use icat_soap::client::{Client, RetryPolicy};
 use icat_soap::model::Facility;
 use icat_soap::{IcatError, Query};

@@ -1,7 +1,7 @@
 //! The library conveniences of issue 18 against the simulator: several select items with GROUP BY,
 //! searches over long id lists, LIKE helpers that escape wildcards, typed values and rows.
 
-use icat_sim::synthetic::SyntheticSpec;
+use icat_sim::data::synthetic::SyntheticSpec;
 use icat_sim::{RunningSimulator, Simulator};
 use icat_soap::client::{Client, Credentials, Session};
 use icat_soap::model::Value;

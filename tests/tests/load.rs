@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures_util::TryStreamExt;
 use icat_ids::{DataSelection, IdsClient, Packing, PutRequest, SessionId, TransportOptions};
-use icat_sim::synthetic::SyntheticSpec;
+use icat_sim::data::synthetic::SyntheticSpec;
 use icat_sim::{RunningSimulator, Simulator};
 use icat_soap::client::{Client, Credentials, Session};
 use icat_soap::model::{Datafile, Dataset, Entity, Value};

@@ -20,9 +20,9 @@ use icat_ids::{
     IdsClient, Packing, SessionId, TransportOptions, WaitOptions,
 };
 use icat_sim::Simulator;
-use icat_sim::config::SimConfig;
-use icat_sim::db::Clock;
-use icat_sim::synthetic::SyntheticSpec;
+use icat_sim::data::synthetic::SyntheticSpec;
+use icat_sim::icat::db::Clock;
+use icat_sim::process::config::SimConfig;
 use icat_soap::Query;
 use icat_soap::client::{Client, Credentials};
 use icat_soap::model::{Datafile, Investigation};

@@ -99,7 +99,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rebuild = {
         let db = sim.icat().db();
         let t = Instant::now();
-        icat_sim::textsearch::index::rebuild(db.conn())?;
+        icat_sim::icat::textsearch::index::rebuild(db.conn())?;
         t.elapsed()
     };
     println!(

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use icat_ids::{DataSelection, Status};
 use icat_sim::Simulator;
-use icat_sim::synthetic::SyntheticSpec;
+use icat_sim::data::synthetic::SyntheticSpec;
 
 use crate::commands::browse;
 use crate::commands::download::{self, DatafileRecord, DownloadRequest};

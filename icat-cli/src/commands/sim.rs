@@ -5,8 +5,11 @@ use std::io::Write;
 use crate::failure::{ExitKind, Failure};
 
 /// Serves a simulator until Ctrl-C or SIGTERM, printing its WSDL and IDS URLs to `out`.
-pub async fn serve(args: &icat_sim::cli::ServeArgs, out: &mut dyn Write) -> Result<(), Failure> {
-    icat_sim::cli::serve(args, out, &mut std::io::stderr())
+pub async fn serve(
+    args: &icat_sim::process::cli::ServeArgs,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    icat_sim::process::cli::serve(args, out, &mut std::io::stderr())
         .await
         .map_err(|e| {
             let kind = match e {

@@ -99,7 +99,7 @@ pub fn start_sim(spec: &str, two_level: bool, restore_delay: Duration) -> Sim {
         spec,
         two_level,
         restore_delay,
-        icat_sim::config::SimConfig::default(),
+        icat_sim::process::config::SimConfig::default(),
     )
 }
 
@@ -108,7 +108,7 @@ pub fn start_sim_with(
     spec: &str,
     two_level: bool,
     restore_delay: Duration,
-    config: icat_sim::config::SimConfig,
+    config: icat_sim::process::config::SimConfig,
 ) -> Sim {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::db::{Include, Schema};
-use crate::error::IcatError;
+use crate::icat::db::{Include, Schema};
+use crate::icat::error::IcatError;
 
 /// A parsed `get` query: which entity, and which relations to include.
 #[derive(Debug, Clone, PartialEq)]
@@ -271,7 +271,11 @@ mod tests {
             "Dataset ds WHERE",
         ] {
             let e = parse(q, &s).unwrap_err();
-            assert_eq!(e.kind, crate::error::IcatErrorKind::BadParameter, "{q}");
+            assert_eq!(
+                e.kind,
+                crate::icat::error::IcatErrorKind::BadParameter,
+                "{q}"
+            );
         }
     }
 }

@@ -7,9 +7,9 @@ use icat_soap::dynamic::{AttrValue, DynEntity};
 
 use super::Icat;
 use super::search::{Cell, SearchItem};
-use crate::config::SimConfig;
-use crate::db::{Clock, Db};
-use crate::error::{IcatErrorKind, MAX_FAULT_MESSAGE};
+use crate::icat::db::{Clock, Db};
+use crate::icat::error::{IcatErrorKind, MAX_FAULT_MESSAGE};
+use crate::process::config::SimConfig;
 
 fn icat() -> Icat {
     Icat::new(
@@ -175,7 +175,7 @@ fn faults_on_the_wire_are_bounded() {
     assert_eq!(err.kind, IcatErrorKind::BadParameter);
     assert!(err.message.len() > 100_000, "the error itself is whole");
     // The REST API's error body is bounded the same way.
-    let rest = crate::rest::error_response(&err).into_body();
+    let rest = crate::icat::rest::error_response(&err).into_body();
     let rest = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
@@ -188,7 +188,7 @@ fn faults_on_the_wire_are_bounded() {
         "{} bytes",
         rest_message.len()
     );
-    let sent = crate::soap::exception(err);
+    let sent = crate::icat::soap::exception(err);
     let message = sent.message.unwrap();
     assert!(
         message.len() <= MAX_FAULT_MESSAGE,

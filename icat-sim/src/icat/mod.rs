@@ -1,8 +1,20 @@
 //! The ICAT service: the 20 SOAP operations with ICAT 6.2 semantics, over the [`Db`], independent of
 //! the wire format (the SOAP layer decodes requests into calls here and encodes the answers).
+//!
+//! Beside the operations: the catalogue's storage ([`db`]), the authorization rules ([`access`]),
+//! the fault model ([`error`]), `getEntityInfo` ([`entity_info`]), the free-text index
+//! ([`textsearch`]), and the endpoints: SOAP ([`soap`], with [`http`]) and JSON REST ([`rest`]).
 
+pub mod access;
+pub mod db;
+pub mod entity_info;
+pub mod error;
 pub mod getquery;
+pub mod http;
+pub mod rest;
 pub mod search;
+pub mod soap;
+pub mod textsearch;
 mod writes;
 
 use std::collections::BTreeMap;
@@ -10,11 +22,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use icat_soap::dynamic::DynEntity;
 
-use crate::access::{Access, AccessControl, IncludeFilter, UserAccess};
-use crate::config::SimConfig;
-use crate::db::{Budget, Db, Include};
-use crate::entity_info::{self, EntityInfo};
-use crate::error::IcatError;
+use crate::icat::access::{Access, AccessControl, IncludeFilter, UserAccess};
+use crate::icat::db::{Budget, Db, Include};
+use crate::icat::entity_info::EntityInfo;
+use crate::icat::error::IcatError;
+use crate::process::config::SimConfig;
 
 /// The API version a 6.2.0 server reports.
 pub const API_VERSION: &str = "6.2.0";
@@ -197,7 +209,9 @@ impl Icat {
             &[id],
             &q.include,
             &mut Budget::new(self.config.max_entities),
-            filter.as_ref().map(|f| f as &dyn crate::db::ReadFilter),
+            filter
+                .as_ref()
+                .map(|f| f as &dyn crate::icat::db::ReadFilter),
         )?
         .pop()
         .ok_or_else(|| IcatError::not_found(&q.entity, id))

@@ -8,9 +8,9 @@ use rusqlite::params_from_iter;
 use rusqlite::types::ValueRef;
 
 use super::Icat;
-use crate::access::IncludeFilter;
-use crate::db::{Budget, Include, ReadFilter};
-use crate::error::{IcatError, query_database_error};
+use crate::icat::access::IncludeFilter;
+use crate::icat::db::{Budget, Include, ReadFilter};
+use crate::icat::error::{IcatError, query_database_error};
 use crate::jpql::{self, ColumnType, IncludeNode, Shape};
 
 /// One value in a search result row.
@@ -194,17 +194,17 @@ mod tests {
     use icat_soap::dynamic::AttrValue;
 
     use super::{Cell, SearchItem};
-    use crate::config::SimConfig;
-    use crate::db::{Clock, Db};
-    use crate::error::IcatErrorKind;
     use crate::icat::Icat;
+    use crate::icat::db::{Clock, Db};
+    use crate::icat::error::IcatErrorKind;
+    use crate::process::config::SimConfig;
 
     /// The synthetic facility (with its standard rules) and a root session.
     fn loaded(max_entities: u64) -> (Icat, String) {
         let mut db = Db::open(None, crate::entities(), Clock::default()).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let spec = "visits=3,datasets=2,files=3,size=10".parse().unwrap();
-        crate::synthetic::generate(
+        crate::data::synthetic::generate(
             &mut db,
             &spec,
             "simple/root",

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use icat_soap::dynamic::{AttrValue, DynEntity};
 
 use super::{Access, Icat};
-use crate::config::SimConfig;
-use crate::db::{Clock, Db};
-use crate::error::IcatErrorKind;
+use crate::icat::db::{Clock, Db};
+use crate::icat::error::IcatErrorKind;
+use crate::process::config::SimConfig;
 
 fn icat(config: SimConfig) -> Icat {
     Icat::new(

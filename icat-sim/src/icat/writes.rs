@@ -12,9 +12,9 @@ use std::sync::Arc;
 use icat_soap::dynamic::{AttrValue, DynEntity};
 
 use super::{Access, Icat, denied};
-use crate::access::{UserAccess, parse_flags};
-use crate::db::Db;
-use crate::error::{IcatError, IcatErrorKind};
+use crate::icat::access::{UserAccess, parse_flags};
+use crate::icat::db::Db;
+use crate::icat::error::{IcatError, IcatErrorKind};
 
 impl Icat {
     /// The rules that govern `user`'s writes, or `None` when they may write anything.
@@ -173,7 +173,7 @@ fn validate_rules(bean: &DynEntity, user: &str) -> Result<(), IcatError> {
         };
         let what =
             text("what").ok_or_else(|| IcatError::bad_parameter("'what' must not be null"))?;
-        let rule = crate::access::compile_what(what, user, 0)?;
+        let rule = crate::icat::access::compile_what(what, user, 0)?;
         if rule.attribute.is_some() && parsed.iter().any(|a| *a != Access::Update) {
             return Err(IcatError::bad_parameter(
                 "Attribute selection in rules is only allowed for Update",

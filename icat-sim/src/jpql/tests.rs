@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use super::*;
-use crate::db::{Clock, Db};
+use crate::icat::db::{Clock, Db};
 
 mod fidelity;
 
@@ -1872,7 +1872,7 @@ fn reference_data() -> Option<std::path::PathBuf> {
 
 fn load_reference_dump(dir: &std::path::Path) -> Db {
     let mut db = Db::open(None, entities(), Clock::default()).expect("in-memory database");
-    crate::load::load_file(&mut db, &dir.join("icatdump-6.2.xml"), "simple/root")
+    crate::data::icatdump::load_file(&mut db, &dir.join("icatdump-6.2.xml"), "simple/root")
         .expect("load the dump");
     db
 }

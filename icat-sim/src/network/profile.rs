@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::duration::{DurationError, parse_duration};
+use crate::process::duration::{DurationError, parse_duration};
 
 /// A data rate in bytes per second, written like `350Mbit/s`, `1Gbit/s`, `500MB/s` or `100MiB/s`.
 #[derive(Debug, Clone, Copy, PartialEq)]

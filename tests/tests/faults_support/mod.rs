@@ -10,7 +10,7 @@ use std::time::Duration;
 use icat_ids::{
     Backoff, DatafileSpec, DownloadOptions, DownloadPlan, IdsClient, TransportOptions, WaitOptions,
 };
-use icat_sim::synthetic::SyntheticSpec;
+use icat_sim::data::synthetic::SyntheticSpec;
 use icat_sim::{RunningSimulator, Simulator, SimulatorBuilder};
 use icat_soap::client::{Client, Credentials, RetryPolicy, Session};
 use icat_soap::model::{Datafile, Entity, Value};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 /// The log line icat-sim writes per SOAP request under `RUST_LOG=icat_sim::requests=debug`
-/// (`icat_sim::soap::REQUEST_LOG_TARGET`).
+/// (`icat_sim::icat::soap::REQUEST_LOG_TARGET`).
 const REQUEST_LINE: &str = "SOAP request";
 
 /// A running simulator.
