@@ -6,7 +6,9 @@
 //!
 //! The layout read is the one `java.util.zip.ZipOutputStream` writes for ids.server's getData
 //! zips (IdsBean.java: `putNextEntry` per datafile, deflated, sizes and CRC in a data descriptor
-//! after each entry's data). Stored entries with their sizes in the local header are read too.
+//! after each entry's data). Stored entries are read too: with their sizes in the local header,
+//! or after the data (the zip crate's streaming writer, the simulator's), then delimited by the
+//! catalogue size of the datafile they name and checked against their data descriptor.
 //! Entries that need zip64 sizes are left alone (bundled files are small).
 
 use std::collections::{HashMap, HashSet};
@@ -75,7 +77,10 @@ fn crc_of(r: &mut impl Read) -> io::Result<(u32, u64)> {
 
 /// The next entry of `r` (positioned at a local header) if it arrived whole; `None` at the end
 /// of what arrived, at the central directory, or at anything this walk does not read.
-fn next_whole(r: &mut BufReader<File>) -> Option<WholeEntry> {
+fn next_whole(
+    r: &mut BufReader<File>,
+    size_of: &dyn Fn(&[u8]) -> Option<u64>,
+) -> Option<WholeEntry> {
     let mut head = [0u8; 30];
     r.read_exact(&mut head).ok()?;
     if u32_at(&head, 0) != LOCAL_HEADER_SIG {
@@ -92,9 +97,27 @@ fn next_whole(r: &mut BufReader<File>) -> Option<WholeEntry> {
     r.seek_relative(i64::from(extra_len)).ok()?;
     let data_start = r.stream_position().ok()?;
     let descriptor = flags & FLAG_DESCRIPTOR != 0;
-    let (crc, compressed, size) = if descriptor {
+    let (crc, compressed, size) = if descriptor && method == METHOD_STORED {
+        // Stored with its sizes after the data (the zip crate's streaming writer, which the
+        // simulator uses): delimited by the catalogue size of the datafile it names, and whole
+        // only when a descriptor matching those bytes follows them.
+        let len = size_of(&name)?;
+        if len >= MAX_ENTRY {
+            return None;
+        }
+        let (crc, got) = crc_of(&mut (&mut *r).take(len)).ok()?;
+        let mut d = [0u8; 16];
+        r.read_exact(&mut d).ok()?;
+        let ok = u32_at(&d, 0) == DATA_DESCRIPTOR_SIG
+            && u32_at(&d, 4) == crc
+            && u64::from(u32_at(&d, 8)) == len
+            && u64::from(u32_at(&d, 12)) == len;
+        if got != len || !ok {
+            return None;
+        }
+        (crc, len, len)
+    } else if descriptor {
         if method != METHOD_DEFLATED {
-            // A stored entry without its size cannot be delimited.
             return None;
         }
         let mut inflate = flate2::bufread::DeflateDecoder::new(&mut *r);
@@ -148,12 +171,17 @@ fn next_whole(r: &mut BufReader<File>) -> Option<WholeEntry> {
     })
 }
 
-/// Every entry of the zip at `path` that arrived whole, in order.
-fn whole_entries(path: &Path) -> io::Result<Vec<WholeEntry>> {
+/// Every entry of the zip at `path` that arrived whole, in order; `size_of` gives the size of
+/// the datafile an entry name stands for, when known (needed for stored entries whose sizes
+/// follow their data).
+fn whole_entries(
+    path: &Path,
+    size_of: &dyn Fn(&[u8]) -> Option<u64>,
+) -> io::Result<Vec<WholeEntry>> {
     let mut r = BufReader::with_capacity(256 * 1024, File::open(path)?);
     let mut out = Vec::new();
     while r.fill_buf().is_ok_and(|b| !b.is_empty()) {
-        match next_whole(&mut r) {
+        match next_whole(&mut r, size_of) {
             Some(e) => out.push(e),
             None => break,
         }
@@ -171,7 +199,12 @@ pub(crate) fn salvage_selected(
     opts: &ExtractOptions,
 ) -> SelectedExtract {
     let mut out = SelectedExtract::default();
-    let entries = match whole_entries(zip_path) {
+    let size_of = |name: &[u8]| {
+        let name = std::str::from_utf8(name).ok()?;
+        let rel = entry_path(name, ZipLayout::VisitDataset).ok()?;
+        wanted.get(rel.as_path())?.expected.size
+    };
+    let entries = match whole_entries(zip_path, &size_of) {
         Ok(e) => e,
         Err(e) => {
             tracing::debug!(error = %e, "nothing salvaged from the cut zip");
@@ -298,6 +331,34 @@ mod tests {
         w.finish().unwrap().into_inner()
     }
 
+    /// The zip crate's streaming writer (the simulator's) stores entries with their sizes after
+    /// the data: they are delimited by the catalogue size and checked against the descriptor.
+    #[test]
+    fn stored_entries_with_sizes_after_the_data_are_found_by_their_catalogue_size() {
+        let mut w = zip::ZipWriter::new_stream(Vec::new());
+        let o = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for (name, data) in [("v/ds/a", vec![3u8; 5000]), ("v/ds/b", vec![4u8; 7000])] {
+            w.start_file(name, o).unwrap();
+            w.write_all(&data).unwrap();
+        }
+        let zip = w.finish().unwrap().into_inner();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("z");
+        let sizes = |name: &[u8]| match name {
+            b"v/ds/a" => Some(5000),
+            b"v/ds/b" => Some(7000),
+            _ => None,
+        };
+        std::fs::write(&path, &zip).unwrap();
+        assert_eq!(whole_entries(&path, &sizes).unwrap().len(), 2);
+        // Cut inside the second entry: the first only. A wrong size finds nothing.
+        let second = whole_entries(&path, &sizes).unwrap()[1].data_start as usize;
+        std::fs::write(&path, &zip[..second + 100]).unwrap();
+        assert_eq!(whole_entries(&path, &sizes).unwrap().len(), 1);
+        assert!(whole_entries(&path, &|_| Some(4999)).unwrap().is_empty());
+    }
+
     #[test]
     fn entries_that_arrived_whole_are_found_and_the_cut_one_is_not() {
         // Bytes deflate cannot shrink, so the entries keep their size in the zip.
@@ -318,7 +379,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("z");
         std::fs::write(&path, &zip).unwrap();
-        let whole = whole_entries(&path).unwrap();
+        let whole = whole_entries(&path, &|_| None).unwrap();
         assert_eq!(whole.len(), 2);
         assert_eq!(whole[0].name, b"v/ds/a");
         assert_eq!(whole[0].size, 70_000);
@@ -326,11 +387,11 @@ mod tests {
         // Cut inside the second entry's data: only the first arrived whole.
         let cut = whole[1].data_start as usize + 1000;
         std::fs::write(&path, &zip[..cut]).unwrap();
-        let whole = whole_entries(&path).unwrap();
+        let whole = whole_entries(&path, &|_| None).unwrap();
         assert_eq!(whole.len(), 1);
         // Cut inside the first entry's descriptor: nothing.
         let cut = (whole[0].data_start + whole[0].compressed) as usize + 5;
         std::fs::write(&path, &zip[..cut]).unwrap();
-        assert!(whole_entries(&path).unwrap().is_empty());
+        assert!(whole_entries(&path, &|_| None).unwrap().is_empty());
     }
 }
