@@ -11,6 +11,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use crate::backoff::Backoff;
 use crate::error::IdsError;
 use crate::selection::{DataRef, DataSelection, PreparedId};
+pub use crate::session_source::SessionId;
 use crate::session_source::SessionSource;
 use crate::transport::TransportOptions;
 use crate::types::{DatafileIds, Packing, ServiceStatus, Status};
@@ -22,35 +23,6 @@ pub const DEFAULT_MAX_URL_LEN: usize = 2000;
 /// Largest answer accepted from a small call (everything but `getData`): a prepared id, a
 /// status, a size, a `put` answer, or the JSON ids of `getDatafileIds` (about a million ids).
 pub const MAX_SMALL_ANSWER: u64 = 16 << 20;
-
-/// An ICAT session id. Its `Debug` and `Display` show only a short prefix so it never lands in
-/// logs whole.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SessionId(Arc<str>);
-
-impl SessionId {
-    /// Wrap a session id obtained from ICAT `login`.
-    pub fn new(s: impl Into<String>) -> Self {
-        SessionId(Arc::from(s.into()))
-    }
-
-    /// The full id, for the wire only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SessionId({self})")
-    }
-}
-
-impl fmt::Display for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&icat_soap::client::short_id(&self.0))
-    }
-}
 
 /// Client for one IDS. Cheap to clone (the HTTP connection pool is shared).
 #[derive(Clone)]

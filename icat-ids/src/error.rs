@@ -455,15 +455,17 @@ pub enum IdsError {
         last: Box<IdsError>,
     },
     /// A multi-file download stopped: the IDS failed this many times in a row, across its
-    /// files, without any bytes arriving; the files not yet done were not tried again.
+    /// files, without any bytes arriving; the files not yet done were not tried again. The last
+    /// failure is the [`source`](std::error::Error::source), not repeated in `Display`.
     #[error(
-        "the IDS failed {failures} times in a row with no data arriving (last: {last}); the download stopped. Try again when the IDS is back: finished files are kept and partial ones resume."
+        "the IDS failed {failures} times in a row with no data arriving; the download stopped. Try again when the IDS is back: finished files are kept and partial ones resume."
     )]
     Unreachable {
         /// Failed attempts in a row.
         failures: u32,
-        /// The last failure, as text.
-        last: String,
+        /// The last failure (shared: the run's stop reason and the file's error hold the same).
+        #[source]
+        last: std::sync::Arc<IdsError>,
     },
 }
 

@@ -1,11 +1,43 @@
-//! Where an [`IdsClient`](crate::IdsClient) gets its session id from: a fixed id, or a live ICAT
+//! Session ids for IDS calls ([`SessionId`]) and where an [`IdsClient`](crate::IdsClient) gets
+//! them from ([`SessionSource`]): a fixed id, or a live ICAT
 //! session that refreshes itself and logs in again, so that long downloads keep working after the
 //! session was refreshed, expired early or was lost in a server restart.
 
+use std::fmt;
+use std::sync::Arc;
+
 use futures_util::future::BoxFuture;
 
-use crate::client::SessionId;
 use crate::error::IdsError;
+
+/// An ICAT session id. Its `Debug` and `Display` show only a short prefix so it never lands in
+/// logs whole.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionId(Arc<str>);
+
+impl SessionId {
+    /// Wrap a session id obtained from ICAT `login`.
+    pub fn new(s: impl Into<String>) -> Self {
+        SessionId(Arc::from(s.into()))
+    }
+
+    /// The full id, for the wire only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId({self})")
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&icat_soap::client::short_id(&self.0))
+    }
+}
 
 /// A supplier of ICAT session ids for IDS calls.
 ///

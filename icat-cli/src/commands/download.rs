@@ -1076,7 +1076,7 @@ fn stopped_failure(why: &IdsError, done: usize, total: usize) -> Failure {
         IdsError::Unreachable { failures, last } => format!(
             "the IDS failed {} with no data arriving (last: {})",
             crate::grammar::count(u64::from(*failures), "time", "times in a row"),
-            crate::failure::one_line(last)
+            crate::failure::one_line(&crate::advice::cli_text(&**last))
         ),
         IdsError::SessionRenewal {
             source: icat_soap::IcatError::Session { message, .. },

@@ -61,9 +61,10 @@ impl RetryBudget {
         }
     }
 
-    /// Counts a failed attempt (a transient error); false when the budget is spent, and the
-    /// run is then stopped with [`IdsError::Unreachable`].
-    pub fn failed(&self, err: &IdsError) -> bool {
+    /// Counts a failed attempt (a transient error): the error back when the budget allows
+    /// another try, else the [`IdsError::Unreachable`] (with `err` as its source) that the run
+    /// is then stopped with.
+    pub fn failed(&self, err: IdsError) -> Result<IdsError, IdsError> {
         let n = self.in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
         let failing_for = {
             let mut first = self.first_failure.lock().unwrap_or_else(|e| e.into_inner());
@@ -71,13 +72,14 @@ impl RetryBudget {
         };
         let in_time = self.time_limit.is_none_or(|t| failing_for < t);
         if n <= self.limit && in_time && self.stopped().is_none() {
-            return true;
+            return Ok(err);
         }
+        let last = Arc::new(err);
         self.stop(IdsError::Unreachable {
             failures: n,
-            last: err.to_string(),
+            last: last.clone(),
         });
-        false
+        Err(IdsError::Unreachable { failures: n, last })
     }
 
     /// Stops the run for `reason` (the first reason is kept).
@@ -123,13 +125,13 @@ mod tests {
     #[test]
     fn failures_in_a_row_spend_it_and_progress_restores_it() {
         let b = RetryBudget::new(2);
-        assert!(b.failed(&transient()));
-        assert!(b.failed(&transient()));
+        assert!(b.failed(transient()).is_ok());
+        assert!(b.failed(transient()).is_ok());
         b.progress();
-        assert!(b.failed(&transient()));
-        assert!(b.failed(&transient()));
+        assert!(b.failed(transient()).is_ok());
+        assert!(b.failed(transient()).is_ok());
         assert!(b.stopped().is_none());
-        assert!(!b.failed(&transient()));
+        assert!(b.failed(transient()).is_err());
         let why = b.stopped().unwrap();
         assert!(
             matches!(*why, IdsError::Unreachable { failures: 3, .. }),
@@ -137,7 +139,7 @@ mod tests {
         );
         // Once stopped, it stays stopped and keeps the first reason.
         b.progress();
-        assert!(!b.failed(&transient()));
+        assert!(b.failed(transient()).is_err());
         b.stop(IdsError::NoSession);
         assert!(matches!(
             *b.stopped().unwrap(),
@@ -149,22 +151,50 @@ mod tests {
     #[test]
     fn the_time_limit_spends_it_too() {
         let b = RetryBudget::new(100).with_unreachable_limit(Duration::ZERO);
-        assert!(!b.failed(&transient()));
+        assert!(b.failed(transient()).is_err());
         assert!(matches!(
             *b.stopped().unwrap(),
             IdsError::Unreachable { failures: 1, .. }
         ));
         let b = RetryBudget::new(100).with_unreachable_limit(Duration::from_secs(3600));
         for _ in 0..100 {
-            assert!(b.failed(&transient()));
+            assert!(b.failed(transient()).is_ok());
         }
-        assert!(!b.failed(&transient()));
+        assert!(b.failed(transient()).is_err());
     }
 
     #[test]
     fn zero_stops_at_the_first_failure() {
         let b = RetryBudget::new(0);
-        assert!(!b.failed(&transient()));
+        assert!(b.failed(transient()).is_err());
         assert!(stops_the_run(&b.stopped().unwrap()));
+    }
+}
+
+#[cfg(test)]
+mod source_tests {
+    use super::*;
+    use std::error::Error as _;
+
+    /// The run's stop reason keeps the last failure as its `source()` (a typed error a caller
+    /// can inspect), not as text in its message.
+    #[test]
+    fn unreachable_keeps_the_last_failure_as_its_source() {
+        let b = RetryBudget::new(0);
+        let last = IdsError::Server {
+            status: 503,
+            code: "-".into(),
+            message: "Service Unavailable".into(),
+        };
+        let stop = b.failed(last).expect_err("the budget is spent");
+        for why in [&stop, &*b.stopped().expect("stopped")] {
+            let source = why.source().expect("a source");
+            let source = source.downcast_ref::<IdsError>().expect("an IdsError");
+            assert!(
+                matches!(source, IdsError::Server { status: 503, .. }),
+                "{source:?}"
+            );
+            assert!(!why.to_string().contains("Service Unavailable"), "{why}");
+        }
     }
 }

@@ -281,17 +281,18 @@ impl IdsClient {
             // A failure counts against the run's shared budget too: when that is spent (the
             // IDS keeps failing for every file), this file stops and so does the run. A server
             // that asks to come back later (`Busy`) is reachable and does not count.
-            if err.is_transient()
-                && !matches!(err, IdsError::Busy { .. })
-                && let Some(budget) = &opts.retry_budget
-                && !budget.failed(&err)
-            {
-                report(part.len(), Phase::Failed);
-                return Err(IdsError::Unreachable {
-                    failures: budget.failures_in_a_row(),
-                    last: err.to_string(),
-                });
-            }
+            let err = match &opts.retry_budget {
+                Some(budget) if err.is_transient() && !matches!(err, IdsError::Busy { .. }) => {
+                    match budget.failed(err) {
+                        Ok(err) => err,
+                        Err(stop) => {
+                            report(part.len(), Phase::Failed);
+                            return Err(stop);
+                        }
+                    }
+                }
+                _ => err,
+            };
             // The limiter heard of it while the request's slot was still held (in stream_once).
             let asked = congestion(&err).flatten();
             if !err.is_transient() || attempt >= opts.max_retries {
@@ -319,7 +320,7 @@ impl IdsClient {
                 report(part.len(), Phase::Failed);
                 return Err(IdsError::Unreachable {
                     failures: budget.failures_in_a_row(),
-                    last: err.to_string(),
+                    last: std::sync::Arc::new(err),
                 });
             }
         }

@@ -838,16 +838,12 @@ impl IdsClient {
             }
             // As for raw transfers: a failure counts against the run's shared budget, and when
             // that is spent this zip stops and so does the run (a `Busy` server is reachable).
-            if e.is_transient()
-                && !matches!(e, IdsError::Busy { .. })
-                && let Some(budget) = &opts.retry_budget
-                && !budget.failed(&e)
-            {
-                return Err(IdsError::Unreachable {
-                    failures: budget.failures_in_a_row(),
-                    last: e.to_string(),
-                });
-            }
+            let e = match &opts.retry_budget {
+                Some(budget) if e.is_transient() && !matches!(e, IdsError::Busy { .. }) => {
+                    budget.failed(e)?
+                }
+                _ => e,
+            };
             let asked = super::adaptive::congestion(&e).flatten();
             if !e.is_transient() || attempt >= opts.max_retries {
                 return Err(if attempt > 0 {
@@ -877,7 +873,7 @@ impl IdsClient {
                 // Another transfer spent the budget while this one waited: the run stops.
                 return Err(IdsError::Unreachable {
                     failures: budget.failures_in_a_row(),
-                    last: e.to_string(),
+                    last: std::sync::Arc::new(e),
                 });
             }
         }
