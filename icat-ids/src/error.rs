@@ -456,7 +456,8 @@ pub enum IdsError {
     },
     /// A multi-file download stopped: the IDS failed this many times in a row, across its
     /// files, without any bytes arriving; the files not yet done were not tried again. The last
-    /// failure is the [`source`](std::error::Error::source), not repeated in `Display`.
+    /// failure is the [`source`](std::error::Error::source) (an `Arc<IdsError>`, as the run's
+    /// stop reason shares it; `last` gives it typed), not repeated in `Display`.
     #[error(
         "the IDS failed {failures} times in a row with no data arriving; the download stopped. Try again when the IDS is back: finished files are kept and partial ones resume."
     )]

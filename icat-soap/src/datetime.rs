@@ -114,6 +114,18 @@ impl Cursor<'_> {
 impl DateTime {
     /// Parses an `xs:dateTime` literal such as `2024-03-01T10:15:30.123+01:00`, `2024-03-01T10:15:30Z`
     /// or `2024-03-01T10:15:30` (no zone). Surrounding XML whitespace is ignored.
+    ///
+    /// A date alone (`2024-01-01`, or with a zone as `xs:date` allows: `2024-01-01Z`,
+    /// `2024-01-01+02:00`) is the start of that day: `2024-01-01T00:00:00` with the same zone.
+    /// Dates that do not exist are refused.
+    ///
+    /// ```
+    /// use icat_soap::DateTime;
+    /// assert_eq!(DateTime::parse("2024-01-01")?, DateTime::parse("2024-01-01T00:00:00")?);
+    /// assert_eq!(DateTime::parse("2024-01-01Z")?.to_string(), "2024-01-01T00:00:00Z");
+    /// assert!(DateTime::parse("2024-02-30").is_err());
+    /// # Ok::<(), icat_soap::DateTimeError>(())
+    /// ```
     pub fn parse(input: &str) -> Result<DateTime, DateTimeError> {
         let s = input.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
         let err = |reason| DateTimeError::new(input, reason);
@@ -152,20 +164,27 @@ impl DateTime {
         if day == 0 || day > days_in_month(i64::from(year), month) {
             return Err(err("the day does not exist in that month"));
         }
-        if !c.expect(b'T') {
+        // A date alone (nothing, or a zone, after the day) is the start of that day.
+        let date_only = matches!(c.peek(), None | Some(b'Z' | b'+' | b'-'));
+        if !date_only && !c.expect(b'T') {
             return Err(err("expected 'T' between date and time"));
         }
-        let hour = c.digits(2).ok_or_else(|| err("bad hour"))? as u8;
-        if !c.expect(b':') {
-            return Err(err("expected ':' after the hour"));
-        }
-        let minute = c.digits(2).ok_or_else(|| err("bad minute"))? as u8;
-        if !c.expect(b':') {
-            return Err(err("expected ':' after the minute"));
-        }
-        let second = c.digits(2).ok_or_else(|| err("bad second"))? as u8;
+        let (hour, minute, second) = if date_only {
+            (0, 0, 0)
+        } else {
+            let hour = c.digits(2).ok_or_else(|| err("bad hour"))? as u8;
+            if !c.expect(b':') {
+                return Err(err("expected ':' after the hour"));
+            }
+            let minute = c.digits(2).ok_or_else(|| err("bad minute"))? as u8;
+            if !c.expect(b':') {
+                return Err(err("expected ':' after the minute"));
+            }
+            let second = c.digits(2).ok_or_else(|| err("bad second"))? as u8;
+            (hour, minute, second)
+        };
         let (mut fraction, mut fraction_digits) = (0u64, 0u8);
-        if c.expect(b'.') {
+        if !date_only && c.expect(b'.') {
             let n = c.run_of_digits();
             if n == 0 {
                 return Err(err("expected digits after '.'"));
@@ -466,6 +485,30 @@ impl<'de> serde::Deserialize<'de> for DateTime {
 mod tests {
     use super::*;
 
+    /// Issue 18: `DateTime::parse("2024-01-01")` failed; a date alone is the start of the day.
+    #[test]
+    fn a_date_alone_is_the_start_of_that_day() {
+        for (date, full) in [
+            ("2024-01-01", "2024-01-01T00:00:00"),
+            ("2024-01-01Z", "2024-01-01T00:00:00Z"),
+            ("2024-02-29+02:00", "2024-02-29T00:00:00+02:00"),
+            (" 2024-12-31\n", "2024-12-31T00:00:00"),
+        ] {
+            let parsed = DateTime::parse(date).expect(date);
+            assert_eq!(parsed, DateTime::parse(full).expect(full), "{date}");
+            assert_eq!(parsed.to_string(), full);
+        }
+        for bad in [
+            "2024-02-30",
+            "2023-02-29",
+            "2024-01-01T",
+            "2024-01-01x",
+            "2024-01-01.5",
+        ] {
+            assert!(DateTime::parse(bad).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn round_trips_lexical_forms() {
         for s in [
@@ -489,7 +532,6 @@ mod tests {
     fn rejects_bad_input() {
         for s in [
             "",
-            "2024-03-01",
             "2024-13-01T00:00:00Z",
             "2023-02-29T00:00:00Z",
             "2024-03-01T25:00:00Z",

@@ -189,9 +189,11 @@ mod source_tests {
         let stop = b.failed(last).expect_err("the budget is spent");
         for why in [&stop, &*b.stopped().expect("stopped")] {
             let source = why.source().expect("a source");
-            let source = source.downcast_ref::<IdsError>().expect("an IdsError");
+            let source = source
+                .downcast_ref::<Arc<IdsError>>()
+                .expect("the shared IdsError");
             assert!(
-                matches!(source, IdsError::Server { status: 503, .. }),
+                matches!(**source, IdsError::Server { status: 503, .. }),
                 "{source:?}"
             );
             assert!(!why.to_string().contains("Service Unavailable"), "{why}");
