@@ -1,8 +1,9 @@
 //! Project automation: `cargo xtask codegen [--check] [--wsdl PATH --out DIR]`,
-//! `cargo xtask refresh-wsdl --url URL [--out DIR] [--no-codegen]` and
-//! `cargo xtask bench [--quick]`.
+//! `cargo xtask refresh-wsdl --url URL [--out DIR] [--no-codegen]`,
+//! `cargo xtask bench [--quick]` and `cargo xtask licenses`.
 
 mod bench;
+mod licenses;
 mod refresh_wsdl;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ const USAGE: &str = "\
 usage: cargo xtask codegen [--check] [--wsdl PATH [--entity-info PATH] --out DIR]
        cargo xtask refresh-wsdl --url URL [--out DIR] [--no-codegen]
        cargo xtask bench [--quick]   (see `cargo xtask bench --help`)
+       cargo xtask licenses          (every dependency's licence is in xtask/allowed-licenses.txt)
 
   (no options)   regenerate icat-soap/src/generated/ from wsdl/ICAT.wsdl (+ wsdl/entity-info.json)
   --check        do not write; exit 1 and name every stale file if the checked-in code differs
@@ -149,6 +151,7 @@ fn main() -> ExitCode {
         Some("codegen") => parse_args(args).and_then(codegen),
         Some("refresh-wsdl") => refresh_wsdl_cmd(args),
         Some("bench") => bench::cmd(&workspace_root(), args),
+        Some("licenses") => licenses::cmd(&workspace_root()),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
