@@ -368,8 +368,9 @@ pub struct FindArgs {
     /// Search datafiles.
     #[arg(long)]
     pub datafiles: bool,
-    /// Only data from this date on (YYYY-MM-DD or YYYY-MM-DDTHH:MM, UTC); for visits and
-    /// datasets both their start and end must lie within --since/--until.
+    /// Only data from this date on (YYYY-MM-DD, YYYY-MM-DDTHH:MM or ...THH:MM:SS, UTC, no
+    /// offsets); for visits and datasets both their start and end must lie within
+    /// --since/--until, and ICAT takes a missing end date as the last modification time.
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
     /// Only data up to this date (a day alone includes the whole day).

@@ -241,6 +241,29 @@ impl<'de> Deserialize<'de> for Labels {
 
 #[cfg(test)]
 mod tests {
+    /// Review finding 8: a tied score must come back exactly as the server wrote it, or the
+    /// `search_after` sent back falls below the tied hits and they are skipped (or repeated).
+    #[test]
+    fn scores_and_search_after_round_trip_exactly() {
+        for text in [
+            "1.9089175147275106",
+            "1.9131412529950222",
+            "2.659435086336173",
+        ] {
+            let answer: SearchAnswer = serde_json::from_str(&format!(
+                r#"{{"search_after":[{text},496],"results":[{{"id":1,"score":{text}}}]}}"#
+            ))
+            .unwrap();
+            let exact: f64 = text.parse().unwrap();
+            assert_eq!(answer.results[0].score, Some(exact), "{text}");
+            assert_eq!(
+                answer.search_after.unwrap().to_string(),
+                format!("[{text},496]"),
+                "{text}"
+            );
+        }
+    }
+
     #[test]
     fn a_hit_id_below_one_is_refused() {
         for bad in [r#"{"results":[{"id":-5}]}"#, r#"{"results":[{"id":0}]}"#] {

@@ -152,8 +152,12 @@ pub fn search_date(text: &str, end_of_day: bool) -> Result<String, Failure> {
         None if end_of_day => "2359".to_string(),
         None => "0000".to_string(),
         Some(t) => {
-            let p: Vec<&str> = t.trim_end_matches('Z').split(':').collect();
-            if p.len() < 2
+            // HH:MM or HH:MM:SS, UTC (a trailing Z at most): an offset such as +02:00 is refused
+            // rather than dropped.
+            let t = t.strip_suffix('Z').unwrap_or(t);
+            let p: Vec<&str> = t.split(':').collect();
+            if !(2..=3).contains(&p.len())
+                || p.get(2).is_some_and(|sec| !digits(sec, 2) || num(sec) > 59)
                 || !digits(p[0], 2)
                 || !digits(p[1], 2)
                 || num(p[0]) > 23
@@ -494,9 +498,14 @@ fn no_hits_line(found: &Found) -> String {
     if found.continued {
         format!("no more {} match {what}", plural(found))
     } else if found.filtered {
+        let with = if found.text.trim().is_empty() {
+            String::new()
+        } else {
+            format!(" {what} with")
+        };
         format!(
-            "no {} match {what} with these filters (instrument names and parameter names are \
-             case-sensitive)",
+            "no {} match{with} these filters (instrument names and parameter names are \
+             case-sensitive; parameter units are matched, not converted)",
             plural(found)
         )
     } else {
@@ -596,6 +605,10 @@ mod tests {
             "2021-02-29",
             "2020-04-31",
             "2020-01-00",
+            "2020-01-17T01:00:00+02:00",
+            "2020-01-17T01:00+02:00",
+            "2020-01-17T01:00:00-02:00",
+            "2020-01-17T01:00:60",
         ] {
             assert!(search_date(bad, false).is_err(), "{bad}");
         }

@@ -52,7 +52,7 @@ const INSIDE: [(&str, &str); 10] = [
 ];
 
 /// `(origin, field)` public steps.
-const PUBLIC_STEPS: [(&str, &str); 10] = [
+const PUBLIC_STEPS: [(&str, &str); 11] = [
     ("Investigation", "investigationUsers"),
     ("Investigation", "investigationInstruments"),
     ("InvestigationUser", "user"),
@@ -63,6 +63,7 @@ const PUBLIC_STEPS: [(&str, &str); 10] = [
     ("Dataset", "investigation"),
     ("Dataset", "sample"),
     ("Dataset", "parameters"),
+    ("Dataset", "datasetTechniques"),
     ("Investigation", "parameters"),
     ("Investigation", "samples"),
 ];
