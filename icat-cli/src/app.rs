@@ -327,12 +327,7 @@ async fn find_command(
         icat_rest::Target::Dataset
     };
     let after = match &args.after {
-        Some(text) => Some(serde_json::from_str(text).map_err(|e| {
-            Failure::usage(
-                format!("--after is not the JSON a previous run printed: {e}"),
-                "copy the --after value from the previous run's last line",
-            )
-        })?),
+        Some(text) => Some(find::after_point(text)?),
         None => None,
     };
     let req = find::FindRequest {
@@ -402,6 +397,14 @@ async fn find_command(
             "try other words, or fewer filters",
         )
         .into());
+    }
+    // More hits than --limit took: the download is of those shown, said next to the plan.
+    if found.search_after.is_some() {
+        ctx.reporter.note(&format!(
+            "downloading the first {} hits only: more match (--limit N takes more; \
+             --facets counts them all)",
+            found.hits.len()
+        ));
     }
     // What is about to be downloaded, as the search printed it (with its facets): a table on
     // stdout before the download's report; with --json (stdout is the report) a line on stderr.

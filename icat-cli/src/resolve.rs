@@ -134,6 +134,40 @@ async fn by_doi<T: icat_soap::EntityType>(
     Ok(out)
 }
 
+/// The one object a DOI names among those of one kind holding it ignoring case: the one
+/// holding it exactly as written when there are several; otherwise several are ambiguous
+/// (ICAT does not make DOIs unique), refused naming them, never one picked silently.
+fn one_by_doi<T>(
+    found: Vec<T>,
+    doi: &str,
+    kind: &str,
+    doi_of: impl Fn(&T) -> Option<&str>,
+    id_of: impl Fn(&T) -> Option<i64>,
+) -> anyhow::Result<Option<T>> {
+    if found.len() <= 1 {
+        return Ok(found.into_iter().next());
+    }
+    let exact: Vec<usize> = (0..found.len())
+        .filter(|i| doi_of(&found[*i]) == Some(doi))
+        .collect();
+    if let [i] = exact.as_slice() {
+        return Ok(found.into_iter().nth(*i));
+    }
+    let named: Vec<String> = found
+        .iter()
+        .map(|t| format!("{kind} {}", id_of(t).unwrap_or_default()))
+        .collect();
+    Err(Failure::usage(
+        format!(
+            "DOI {} is ambiguous: {} hold it (ignoring case)",
+            crate::output::sanitize_cell(doi),
+            named.join(", ")
+        ),
+        "write the DOI exactly as registered, or name the object by id (--dataset, --datafile, VISIT)",
+    )
+    .into())
+}
+
 async fn resolve_doi(
     session: &Session,
     reference: &Reference,
@@ -156,7 +190,14 @@ async fn resolve_doi(
             .await;
     }
     let collections = by_doi::<DataCollection>(session, "doi", doi, "").await?;
-    if let Some(c) = collections.into_iter().next() {
+    let collection = one_by_doi(
+        collections,
+        doi,
+        "DataCollection",
+        |c| c.doi.as_deref(),
+        |c| c.id,
+    )?;
+    if let Some(c) = collection {
         let id = c.id.unwrap_or_default();
         return collection_resolved(session, reference, "DataCollection", id, None, id).await;
     }
@@ -171,11 +212,13 @@ async fn resolve_doi(
             target: target(id),
         }
     };
-    if let Some(i) = by_doi::<Investigation>(session, "doi", doi, "")
-        .await?
-        .into_iter()
-        .next()
-    {
+    if let Some(i) = one_by_doi(
+        by_doi::<Investigation>(session, "doi", doi, "").await?,
+        doi,
+        "Investigation",
+        |i| i.doi.as_deref(),
+        |i| i.id,
+    )? {
         return Ok(resolved(
             "Investigation",
             i.id,
@@ -183,20 +226,24 @@ async fn resolve_doi(
             Target::Investigation,
         ));
     }
-    if let Some(d) = by_doi::<Dataset>(session, "doi", doi, "")
-        .await?
-        .into_iter()
-        .next()
-    {
+    if let Some(d) = one_by_doi(
+        by_doi::<Dataset>(session, "doi", doi, "").await?,
+        doi,
+        "Dataset",
+        |d| d.doi.as_deref(),
+        |d| d.id,
+    )? {
         return Ok(resolved("Dataset", d.id, d.name, |id| {
             Target::Datasets(vec![id])
         }));
     }
-    if let Some(f) = by_doi::<Datafile>(session, "doi", doi, "")
-        .await?
-        .into_iter()
-        .next()
-    {
+    if let Some(f) = one_by_doi(
+        by_doi::<Datafile>(session, "doi", doi, "").await?,
+        doi,
+        "Datafile",
+        |f| f.doi.as_deref(),
+        |f| f.id,
+    )? {
         return Ok(resolved("Datafile", f.id, f.name, |id| {
             Target::Datafiles(vec![id])
         }));

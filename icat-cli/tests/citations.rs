@@ -545,3 +545,29 @@ fn dois_match_ignoring_case_and_an_empty_collection_is_shown_as_empty() {
         stderr(&o)
     );
 }
+
+/// Review finding 1 (session 7): two datasets holding one DOI in different cases: the one
+/// holding it exactly as written wins; written in a third case, the DOI is ambiguous (exit 2,
+/// both named), never one picked silently.
+#[test]
+fn a_doi_held_twice_in_different_cases_is_never_resolved_silently() {
+    let (sim, home, ds) = setup();
+    sim.sql(&format!(
+        "UPDATE \"Dataset\" SET \"doi\" = '10.5286/SIM.DUP' WHERE \"id\" = {};
+         UPDATE \"Dataset\" SET \"doi\" = '10.5286/sim.dup' WHERE \"id\" = {};",
+        ds[0].0, ds[1].0
+    ));
+    let doc = json(&home.run(&["show", "doi:10.5286/sim.dup", "--json"]));
+    assert_eq!(doc["id"], ds[1].0, "{doc}");
+    let doc = json(&home.run(&["show", "doi:10.5286/SIM.DUP", "--json"]));
+    assert_eq!(doc["id"], ds[0].0, "{doc}");
+    let o = home.run(&["show", "doi:10.5286/Sim.Dup"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("ambiguous")
+            && err.contains(&format!("Dataset {}", ds[0].0))
+            && err.contains(&format!("Dataset {}", ds[1].0)),
+        "{err}"
+    );
+}

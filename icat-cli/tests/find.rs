@@ -396,6 +396,12 @@ fn find_pages_with_search_after_on_demand_and_counts_facets_over_every_hit() {
         .map(|h| h["rank"].as_i64().unwrap())
         .collect();
     assert_eq!(ranks, [1, 2, 3, 4, 5]);
+    // --after takes only what a previous run printed: a score and a positive id (finding 6).
+    for bad in ["[\"x\",\"y\"]", "[2.67,-3]", "[]"] {
+        let o = s.home.run(&["find", "x", "--datafiles", "--after", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--after"), "{}", stderr(&o));
+    }
     let seen: Vec<HashMap<String, String>> = s.front.lock().unwrap().seen.clone();
     // Three pages, then one hit more asked for to tell whether any follow.
     assert_eq!(seen.len(), 4);
@@ -515,6 +521,24 @@ fn hits_go_straight_into_a_download() {
         dest.to_str().unwrap(),
     ]));
     assert!(plan.contains("dry run: 6 files"), "{plan}");
+    // --limit leaves hits out: said next to the plan (finding 9).
+    let o = s.home.run(&[
+        "find",
+        "x",
+        "--datafiles",
+        "--limit",
+        "2",
+        "--download",
+        "--dry-run",
+        "-o",
+        dest.to_str().unwrap(),
+    ]);
+    assert!(ok(&o).contains("dry run: 2 files"), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("downloading the first 2 hits only: more match"),
+        "{}",
+        stderr(&o)
+    );
     // The hits come first, as the search prints them, then the plan.
     let table = plan.find("RANK").expect("hits table");
     assert!(table < plan.find("dry run: 6 files").unwrap(), "{plan}");

@@ -120,6 +120,35 @@ impl Found {
     }
 }
 
+/// `--after JSON`: a relevance search's `search_after` as a previous run printed it: icat.lucene's
+/// `{"doc": N, "shardIndex": N, "score": S, "fields": [...]}` or a `[SCORE, ID]` pair with a
+/// positive id (the simulator's); anything else is refused here rather than by the server (or
+/// silently read as "from the start").
+pub fn after_point(text: &str) -> Result<serde_json::Value, Failure> {
+    let bad = |why: String| {
+        Failure::usage(
+            format!("--after is not the JSON a previous run printed: {why}"),
+            "copy the --after value from the previous run's hint (or its --json search_after)",
+        )
+    };
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let lucene = v
+        .get("doc")
+        .and_then(serde_json::Value::as_i64)
+        .is_some_and(|d| d >= 0)
+        && v.get("score").is_none_or(serde_json::Value::is_number);
+    let pair = matches!(v.as_array().map(Vec::as_slice),
+        Some([score, id]) if score.is_number() && id.as_i64().is_some_and(|i| i > 0));
+    if lucene || pair {
+        Ok(v)
+    } else {
+        Err(bad(format!(
+            "{} is neither [SCORE, ID] with a positive id nor {{\"doc\": N, ...}}",
+            sanitize_cell(text)
+        )))
+    }
+}
+
 /// `--since`/`--until` as ICAT's search dates: `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM` (UTC);
 /// a day alone means its first minute for `--since` and its last for `--until`.
 pub fn search_date(text: &str, end_of_day: bool) -> Result<String, Failure> {
@@ -611,6 +640,23 @@ mod tests {
             "2020-01-17T01:00:60",
         ] {
             assert!(search_date(bad, false).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn after_points_are_a_score_and_a_positive_id() {
+        assert!(after_point("[2.659435086336173,2]").is_ok());
+        assert!(after_point(r#"{"doc":4,"shardIndex":0,"score":1.0,"fields":[]}"#).is_ok());
+        for bad in [
+            "[\"x\",\"y\"]",
+            "[2.67,-3]",
+            "[]",
+            "[1]",
+            "{\"a\":1}",
+            "[1,2,3]",
+            "nope",
+        ] {
+            assert!(after_point(bad).is_err(), "{bad}");
         }
     }
 
