@@ -59,7 +59,7 @@ fn archived_files_wait_for_their_restore_and_never_show_as_failed() {
     assert!(!err.contains("failed"), "archived is not failed: {err}");
     // The tape pipeline's counts: files restoring, then online, then transferred.
     assert!(err.contains("3 restoring from tape, 0 online"), "{err}");
-    assert!(err.contains("online, 6 transferred"), "{err}");
+    assert!(err.contains("0 online, 6 of 6 transferred"), "{err}");
 }
 
 #[test]
