@@ -224,7 +224,9 @@ fn max_unreachable_stops_raw_transfers_too() {
 /// Issue-16 finding M2: failures of the prepared zips that carry small files (bundles) were not
 /// counted in the run's retry budget, so each bundle retried in turn. Four datasets of small
 /// files make four bundles; with `--retries 2` at 1 transfer at a time the run stops after 3
-/// failed getData requests in all.
+/// failed getData requests in all, or 4 when a second bundle's request was already sent as the
+/// budget ran out (the engine keeps up to twice `--parallel` transfers under way; the clean-clone
+/// CI run at 0f068e8 saw 4). Before the fix each bundle retried on its own: 12.
 #[test]
 fn bundle_failures_count_against_the_shared_budget() {
     let home = Home::new();
@@ -256,10 +258,10 @@ fn bundle_failures_count_against_the_shared_budget() {
     let o = home.run(&download_args_with(&url, dest.to_str().unwrap(), "2", &[]));
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(5), "{err}");
-    assert_eq!(
-        get_data.load(Ordering::SeqCst),
-        3,
-        "getData requests; stderr:\n{err}"
+    let requests = get_data.load(Ordering::SeqCst);
+    assert!(
+        (3..=4).contains(&requests),
+        "{requests} getData requests, expected 3 (or 4 with one more already sent); stderr:\n{err}"
     );
     assert!(
         err.contains("download stopped after 0 of 8 files") && err.contains("unreachable"),
