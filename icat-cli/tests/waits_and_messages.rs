@@ -57,9 +57,22 @@ fn archived_files_wait_for_their_restore_and_never_show_as_failed() {
     let err = stderr(&o);
     assert!(err.contains("waiting"), "{err}");
     assert!(!err.contains("failed"), "archived is not failed: {err}");
-    // The tape pipeline's counts: files restoring, then online, then transferred.
-    assert!(err.contains("3 restoring from tape, 0 online"), "{err}");
-    assert!(err.contains("0 online, 6 of 6 transferred"), "{err}");
+    // The tape pipeline's counts: files shown restoring before any is transferred, and all
+    // transferred at the end. (Whether one dataset is seen online while the other still restores
+    // depends on timing: with a 300 ms restore both may be online before the first transfer.)
+    assert!(
+        err.lines().any(|l| {
+            let l = l.trim();
+            l.ends_with(", 0 of 6 transferred")
+                && l.contains("restoring from tape")
+                && !l.starts_with("0 restoring")
+        }),
+        "{err}"
+    );
+    assert!(
+        err.contains("0 restoring from tape, 0 online, 6 of 6 transferred"),
+        "{err}"
+    );
 }
 
 #[test]
