@@ -21,7 +21,8 @@ usage: cargo xtask codegen [--check] [--wsdl PATH [--entity-info PATH] --out DIR
   --check        do not write; exit 1 and name every stale file if the checked-in code differs
   --wsdl PATH    generate from another WSDL (its XSD beside it, per schemaLocation)
   --entity-info  optional entity-info.json for --wsdl (default: entity-info.json beside the WSDL)
-  --out DIR      where to write with --wsdl (the code refers to the runtime as `icat_soap`)
+  --out DIR      where to write with --wsdl (the code refers to the runtime as `icat_soap`;
+                 icat-soap/src/generated itself is regenerated in place, as `crate`)
 
   refresh-wsdl   download URL?wsdl, URL?xsd=1 and every getEntityInfo answer into wsdl/ (or DIR),
                  with addresses normalised, then regenerate the bindings (unless --no-codegen)";
@@ -84,6 +85,17 @@ fn write_atomic(path: &Path, contents: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether `out` is icat-soap's checked-in generated folder (however the path is written).
+fn is_icat_soaps_own(root: &Path, out: &Path) -> bool {
+    match (
+        std::fs::canonicalize(out),
+        std::fs::canonicalize(root.join("icat-soap/src/generated")),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 fn codegen(args: Args) -> Result<ExitCode> {
     let root = workspace_root();
     let (config, out_dir) = match (&args.wsdl, &args.out) {
@@ -93,6 +105,17 @@ fn codegen(args: Args) -> Result<ExitCode> {
                 config.entity_info = Some(info.clone());
             }
             config.source_label = wsdl.display().to_string();
+            if is_icat_soaps_own(&root, out) {
+                // Regenerating icat-soap itself from another server's WSDL: the code lives inside
+                // the runtime crate, so it must name it `crate`, not `icat_soap` (with `icat_soap`
+                // icat-soap stopped compiling, and xtask with it, which depends on icat-soap).
+                config.runtime = "crate".into();
+                eprintln!(
+                    "--out is icat-soap's own generated code: regenerating it in place from {} \
+                     (`cargo xtask codegen` without --wsdl goes back to wsdl/)",
+                    wsdl.display()
+                );
+            }
             (config, out.clone())
         }
         _ => {
@@ -230,5 +253,28 @@ mod root_tests {
             Some(copy.path())
         );
         assert_eq!(super::find_workspace_root(std::path::Path::new("/")), None);
+    }
+}
+
+#[cfg(test)]
+mod out_tests {
+    use super::is_icat_soaps_own;
+
+    #[test]
+    fn out_into_icat_soaps_own_generated_folder_is_recognised_however_written() {
+        let root = tempfile::tempdir().unwrap();
+        let generated = root.path().join("icat-soap/src/generated");
+        std::fs::create_dir_all(&generated).unwrap();
+        std::fs::create_dir_all(root.path().join("other")).unwrap();
+        assert!(is_icat_soaps_own(root.path(), &generated));
+        assert!(is_icat_soaps_own(
+            root.path(),
+            &root.path().join("other/../icat-soap/src/generated")
+        ));
+        assert!(!is_icat_soaps_own(root.path(), &root.path().join("other")));
+        assert!(!is_icat_soaps_own(
+            root.path(),
+            &root.path().join("missing")
+        ));
     }
 }
