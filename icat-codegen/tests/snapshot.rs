@@ -122,3 +122,37 @@ fn bad_inputs_are_typed_errors() {
     );
     assert!(r.is_err());
 }
+
+/// Code generated for another crate (`--out`) names no cargo feature of that crate: a
+/// `#[cfg(feature = "dynamic")]` there warned `unexpected cfg condition value: dynamic` in a crate
+/// without such a feature. Inside icat-soap the `dynamic` module stays, behind icat-soap's feature;
+/// icat-soap also exports `if_operation!` for the crates built on it.
+#[test]
+fn out_code_has_no_feature_gates_and_the_runtime_keeps_dynamic() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mini");
+    let mut config = icat_codegen::Config::for_wsdl(dir.join("Mini.wsdl"));
+    let out = icat_codegen::generate(&config).unwrap();
+    for (path, contents) in &out.files {
+        assert!(
+            !contents.contains("cfg(feature"),
+            "{} of --out code names a cargo feature",
+            path.display()
+        );
+        assert!(!contents.contains("macro_export"), "{}", path.display());
+    }
+    assert!(!out.files.iter().any(|(p, _)| p.as_os_str() == "dynamic.rs"));
+
+    config.runtime = "crate".into();
+    let inside = icat_codegen::generate(&config).unwrap();
+    let file = |name: &str| {
+        &inside
+            .files
+            .iter()
+            .find(|(p, _)| p.as_os_str() == name)
+            .unwrap_or_else(|| panic!("{name} is generated"))
+            .1
+    };
+    assert!(file("mod.rs").contains("#[cfg(feature = \"dynamic\")]\npub mod dynamic;"));
+    assert!(file("dynamic.rs").contains("fn to_dyn"));
+    assert!(file("ops.rs").contains("pub use __icat_soap_if_operation as if_operation;"));
+}

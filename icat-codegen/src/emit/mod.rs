@@ -29,6 +29,11 @@ pub(crate) fn ident(name: &str) -> Ident {
     Ident::new(name, Span::call_site())
 }
 
+/// Whether the code is generated into the runtime crate itself (icat-soap's `src/generated/`).
+fn is_runtime_crate(runtime: &str) -> bool {
+    runtime.trim() == "crate"
+}
+
 /// The runtime crate path as tokens: `crate` inside icat-soap, an absolute path (`::icat_soap`)
 /// elsewhere, so a local module of the same name cannot shadow it.
 pub(crate) fn rt(runtime: &str) -> TokenStream {
@@ -128,11 +133,16 @@ fn format(header: &str, tokens: TokenStream) -> String {
 /// Emits every file for `model`.
 ///
 /// The public face is `model` (every data type of the schema) and `ops` (operation wrappers, the
-/// `Request` union, `OPERATIONS`), plus `meta` (the `ENTITIES` table) and `dynamic` (conversions to
-/// `DynEntity`, compiled only with the crate's `dynamic` feature, which must enable
-/// `icat-soap/dynamic` in a crate generated with `--out`). The data types are written to private files (`entities`, `enums`, `types`, `value`)
-/// that `model` re-exports, so a change to one kind of type touches one file.
+/// `Request` union, `OPERATIONS`, `if_operation!`), plus `meta` (the `ENTITIES` table). The data
+/// types are written to private files (`entities`, `enums`, `types`, `value`) that `model`
+/// re-exports, so a change to one kind of type touches one file.
+///
+/// Inside the runtime crate (`runtime` is `crate`) there is also `dynamic` (conversions to
+/// `DynEntity`, compiled only with icat-soap's `dynamic` feature). Code generated for another crate
+/// (`--out`) has no `dynamic` module: a `cfg(feature = "dynamic")` there would name a feature that
+/// crate does not declare (an `unexpected_cfgs` warning), and only a simulator needs `DynEntity`.
 pub fn emit(model: &Model, source_label: &str, runtime: &str) -> GeneratedFiles {
+    let in_runtime = is_runtime_crate(runtime);
     let rt = rt(runtime);
     let h = header(source_label);
     let mut files = Vec::new();
@@ -148,16 +158,23 @@ pub fn emit(model: &Model, source_label: &str, runtime: &str) -> GeneratedFiles 
     let target_ns = &model.target_ns;
     let mod_doc =
         format!(" Bindings generated from the WSDL/XSD of target namespace `{target_ns}`.");
+    let dynamic_mod = if in_runtime {
+        quote! {
+            // The schema-driven `DynEntity` view serves code that handles any entity by field name
+            // (a simulator's storage); typed code does not need it, so it is built on request only.
+            #[cfg(feature = "dynamic")]
+            pub mod dynamic;
+        }
+    } else {
+        quote!()
+    };
     let mod_rs = quote! {
         #![doc = #mod_doc]
         // `Entity` boxes its variants (a search result is a pointer, not the largest entity); the
         // request and response unions hold their members inline, so the size lint does not apply.
         #![allow(clippy::large_enum_variant)]
 
-        // The schema-driven `DynEntity` view serves code that handles any entity by field name (a
-        // simulator's storage); typed code does not need it, so it is built on request only.
-        #[cfg(feature = "dynamic")]
-        pub mod dynamic;
+        #dynamic_mod
         pub mod meta;
         pub mod model;
         pub mod ops;
@@ -181,11 +198,13 @@ pub fn emit(model: &Model, source_label: &str, runtime: &str) -> GeneratedFiles 
         pub const TARGET_NAMESPACE: &str = #target_ns;
     };
     files.push((PathBuf::from("model.rs"), format(&h, model_rs)));
-    files.push(module(
-        "dynamic",
-        " Conversions between the typed entities and the schema-driven `DynEntity`.",
-        dynamic::emit(model, &rt),
-    ));
+    if in_runtime {
+        files.push(module(
+            "dynamic",
+            " Conversions between the typed entities and the schema-driven `DynEntity`.",
+            dynamic::emit(model, &rt),
+        ));
+    }
     files.push(module(
         "entities",
         " One struct per concrete entity type, and the `Entity` union for polymorphic slots.",
@@ -204,7 +223,7 @@ pub fn emit(model: &Model, source_label: &str, runtime: &str) -> GeneratedFiles 
     files.push(module(
         "ops",
         " Request and response wrappers of every operation, the `Request` union and `OPERATIONS`.",
-        ops::emit(model, &rt),
+        ops::emit(model, &rt, in_runtime),
     ));
     files.push(module(
         "types",

@@ -9,7 +9,9 @@ use super::structs::emit_struct;
 use crate::model::{FieldType, Model, Occurs, Prim};
 use crate::naming::type_name;
 
-pub(crate) fn emit(model: &Model, rt: &TokenStream) -> TokenStream {
+/// `in_runtime`: the code goes into the runtime crate itself, which exports `if_operation!` for
+/// the crates built on it.
+pub(crate) fn emit(model: &Model, rt: &TokenStream, in_runtime: bool) -> TokenStream {
     let derive = super::derive_with_serde(rt, quote!(Debug, Clone, PartialEq,));
     let mut items = Vec::new();
     for op in &model.operations {
@@ -77,17 +79,35 @@ pub(crate) fn emit(model: &Model, rt: &TokenStream) -> TokenStream {
             let n = ident(&op.name);
             quote!((#n { $($present:tt)* } else { $($absent:tt)* }) => { $($present)* };)
         });
-    let op_macro = quote! {
-        /// Expands `present` when this schema has the operation named first, `absent` otherwise:
-        /// `if_operation!(refresh { ... } else { ... })`. Hand-written code uses it for operations
-        /// that older servers lack, so that it compiles with bindings regenerated from any WSDL.
-        #[allow(unused_macros)]
-        macro_rules! if_operation {
-            #(#present_arms)*
-            ($other:ident { $($present:tt)* } else { $($absent:tt)* }) => { $($absent)* };
+    let arms = quote! {
+        #(#present_arms)*
+        ($other:ident { $($present:tt)* } else { $($absent:tt)* }) => { $($absent)* };
+    };
+    let op_macro = if in_runtime {
+        // Exported (under a name of its own at the crate root, re-exported here as
+        // `ops::if_operation`), so that crates and tests built on the runtime can do the same.
+        quote! {
+            #[doc(hidden)]
+            #[macro_export]
+            macro_rules! __icat_soap_if_operation { #arms }
+            /// Expands `present` when these bindings have the operation named first, `absent`
+            /// otherwise: `if_operation!(refresh { ... } else { ... })`, in item or statement
+            /// position. Code built on these bindings uses it for operations that older servers
+            /// lack, so that it compiles with bindings regenerated from any ICAT's WSDL.
+            #[doc(inline)]
+            pub use __icat_soap_if_operation as if_operation;
         }
-        #[allow(unused_imports)]
-        pub(crate) use if_operation;
+    } else {
+        quote! {
+            /// Expands `present` when this schema has the operation named first, `absent` otherwise:
+            /// `if_operation!(refresh { ... } else { ... })`. Hand-written code uses it for
+            /// operations that older servers lack, so that it compiles with bindings regenerated
+            /// from any WSDL.
+            #[allow(unused_macros)]
+            macro_rules! if_operation { #arms }
+            #[allow(unused_imports)]
+            pub(crate) use if_operation;
+        }
     };
     let variants = model.operations.iter().map(|op| {
         let v = ident(&type_name(&op.name));

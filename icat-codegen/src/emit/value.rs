@@ -59,10 +59,23 @@ pub(crate) fn emit(model: &Model, rt: &TokenStream) -> TokenStream {
         " A row of several selected columns; `None` is a null column. This schema has no `fieldSet`, so its servers never send one."
     };
     let fs_variant = quote!(#[doc = #fs_doc] FieldSet(Vec<Option<Value>>),);
-    let fs_decode = if model.has_field_set {
-        quote!("fieldSet" => Value::FieldSet(<FieldSet as #rt::xml::XmlDecode>::decode(r, el)?.fields),)
-    } else {
-        quote!()
+    // ICAT 4.11.1 to 6.1.0 declare `fieldSet.fields` without `nillable` (those servers drop null
+    // columns), so the generated struct holds `Vec<Value>`; the variant keeps one shape.
+    let fs_nillable = model
+        .structs
+        .iter()
+        .find(|s| s.xml == "fieldSet")
+        .is_some_and(|s| s.fields.iter().all(|f| f.nillable));
+    let fs_decode = match (model.has_field_set, fs_nillable) {
+        (false, _) => quote!(),
+        (true, true) => quote!(
+            "fieldSet" => Value::FieldSet(<FieldSet as #rt::xml::XmlDecode>::decode(r, el)?.fields),
+        ),
+        (true, false) => quote!(
+            "fieldSet" => Value::FieldSet(
+                <FieldSet as #rt::xml::XmlDecode>::decode(r, el)?.fields.into_iter().map(Some).collect()
+            ),
+        ),
     };
     let fs_encode = quote! {
         Value::FieldSet(cols) => {

@@ -2138,11 +2138,9 @@ impl crate::client::SessionRequest for UpdateRequest {
         self.session_id = Some(id);
     }
 }
-/// Expands `present` when this schema has the operation named first, `absent` otherwise:
-/// `if_operation!(refresh { ... } else { ... })`. Hand-written code uses it for operations
-/// that older servers lack, so that it compiles with bindings regenerated from any WSDL.
-#[allow(unused_macros)]
-macro_rules! if_operation {
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __icat_soap_if_operation {
     (create { $($present:tt)* } else { $($absent:tt)* }) => {
         $($present)*
     };
@@ -2207,8 +2205,12 @@ macro_rules! if_operation {
         $($absent)*
     };
 }
-#[allow(unused_imports)]
-pub(crate) use if_operation;
+/// Expands `present` when these bindings have the operation named first, `absent`
+/// otherwise: `if_operation!(refresh { ... } else { ... })`, in item or statement
+/// position. Code built on these bindings uses it for operations that older servers
+/// lack, so that it compiles with bindings regenerated from any ICAT's WSDL.
+#[doc(inline)]
+pub use __icat_soap_if_operation as if_operation;
 /// Any request, for servers: decode a request envelope as `Request` and dispatch on it.
 #[derive(
     Debug,
