@@ -96,15 +96,6 @@ fn is_plain_http(url: &str) -> bool {
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
 }
 
-/// The pause between retries of small IDS calls chosen with `--retries` (the library's).
-fn ids_backoff() -> icat_ids::Backoff {
-    icat_ids::Backoff {
-        initial: Duration::from_millis(500),
-        max: Duration::from_secs(10),
-        ..icat_ids::Backoff::default()
-    }
-}
-
 /// An ICAT client for a URL with the TLS settings and network limits.
 pub fn icat_client(
     url: &str,
@@ -135,10 +126,9 @@ pub fn icat_client(
         builder = builder.max_response_size(u64::from(mib) << 20);
     }
     if let Some(n) = network.retries {
-        let default = RetryPolicy::default();
         builder = builder.retry(RetryPolicy {
-            max_attempts: n.saturating_add(1),
-            ..default
+            max_retries: n,
+            ..RetryPolicy::default()
         });
     }
     if let Some(ca) = ca_file {
@@ -197,7 +187,10 @@ impl Connection {
         // The IDS asks the ICAT session for its id before every call, so it follows refreshes
         // and re-logins instead of keeping the id it started with.
         if let Some(n) = self.network.retries {
-            client = client.with_retries(n, ids_backoff());
+            client = client.with_retry(RetryPolicy {
+                max_retries: n,
+                ..icat_ids::DEFAULT_RETRY
+            });
         }
         let client = client.with_session_source(std::sync::Arc::new(self.session.clone()));
         Ok(self.ids.get_or_init(|| client).clone())

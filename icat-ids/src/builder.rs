@@ -5,19 +5,25 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use icat_soap::RetryPolicy;
+
 use crate::client::{IdsClient, SessionId};
 use crate::error::IdsError;
 use crate::session_source::SessionSource;
 use crate::transport::TransportOptions;
 
-/// Builds an [`IdsClient`] with non-default options; start with [`IdsClient::builder`].
+/// Builds an [`IdsClient`] with non-default options; start with [`IdsClient::builder`]. Its
+/// methods have the names and meaning of `icat_soap::client::ClientBuilder`'s: `retry`,
+/// `timeout`, `connect_timeout`, `read_timeout`, `operation_timeout`.
 ///
 /// ```
 /// use std::time::Duration;
+/// use icat_ids::RetryPolicy;
 /// let ids = icat_ids::IdsClient::builder("https://ids.example.org:8181")
 ///     .read_timeout(Duration::from_secs(60))
-///     .retries(5)
+///     .retry(RetryPolicy { max_retries: 5, ..icat_ids::DEFAULT_RETRY })
 ///     .build()?; // no round trip yet
+/// assert_eq!(ids.retry_policy().max_retries, 5);
 /// assert_eq!(ids.base_url().as_str(), "https://ids.example.org:8181/ids/");
 /// # Ok::<(), icat_ids::IdsError>(())
 /// ```
@@ -25,7 +31,7 @@ use crate::transport::TransportOptions;
 pub struct IdsClientBuilder {
     url: String,
     options: TransportOptions,
-    retries: Option<u32>,
+    retry: Option<RetryPolicy>,
     session: Option<SessionId>,
     source: Option<Arc<dyn SessionSource>>,
 }
@@ -45,7 +51,7 @@ impl IdsClientBuilder {
         IdsClientBuilder {
             url: url.to_owned(),
             options: TransportOptions::default(),
-            retries: None,
+            retry: None,
             session: None,
             source: None,
         }
@@ -64,9 +70,18 @@ impl IdsClientBuilder {
         self
     }
 
-    /// Limit for one whole small call such as ping or getSize (default 300 s).
-    pub fn call_timeout(mut self, timeout: Duration) -> Self {
-        self.options.call_timeout = timeout;
+    /// Time allowed for one request of a small call such as ping or getSize, answer included
+    /// (default 300 s); downloads and uploads are bounded by the read timeout instead.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.timeout = timeout;
+        self
+    }
+
+    /// Time allowed for a whole small call, every try and the pauses between them included
+    /// (default: none beyond `timeout` per try and the retry bound); fails with
+    /// [`IdsError::Timeout`].
+    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
+        self.options.operation_timeout = Some(timeout);
         self
     }
 
@@ -100,9 +115,12 @@ impl IdsClientBuilder {
         self
     }
 
-    /// How often idempotent calls are retried on transient failures (default 3).
-    pub fn retries(mut self, retries: u32) -> Self {
-        self.retries = Some(retries);
+    /// How idempotent calls are retried after transient failures (default
+    /// [`DEFAULT_RETRY`](crate::DEFAULT_RETRY): 3 retries from 0.5 s; a longer `Retry-After` from
+    /// a busy server is waited); [`RetryPolicy::none`] turns retries off. The ICAT client takes
+    /// the same type (`icat_soap::client::ClientBuilder::retry`).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
         self
     }
 
@@ -129,9 +147,8 @@ impl IdsClientBuilder {
     /// Builds the client (no network round trip).
     pub fn build(self) -> Result<IdsClient, IdsError> {
         let mut client = IdsClient::new(&self.url, self.options)?;
-        if let Some(retries) = self.retries {
-            let backoff = client.backoff();
-            client = client.with_retries(retries, backoff);
+        if let Some(policy) = self.retry {
+            client = client.with_retry(policy);
         }
         if let Some(source) = self.source {
             client = client.with_session_source(source);
@@ -155,8 +172,19 @@ impl IdsClient {
 /// The client takes its session id from the session before every call (so the id is refreshed,
 /// and renewed once when the IDS refuses it), and takes the ICAT client's request timeout as its
 /// read timeout. TLS trust and proxies are the defaults of both crates
-/// (system store, proxies from the environment); use [`SessionIds::ids_with`] with an
-/// [`IdsClientBuilder`] for anything else.
+/// (system store, proxies from the environment), and idempotent calls are retried as
+/// [`DEFAULT_RETRY`](crate::DEFAULT_RETRY) says; use [`SessionIds::ids_with`] with an
+/// [`IdsClientBuilder`] for anything else, e.g. to retry both services with one policy:
+///
+/// ```no_run
+/// # fn demo(session: icat_soap::Session) -> Result<(), icat_ids::IdsError> {
+/// use icat_ids::{IdsClient, SessionIds};
+/// let url = "https://icat.example.org:8181";
+/// let policy = session.client().retry_policy();
+/// let ids = session.ids_with(IdsClient::builder(url).retry(policy))?;
+/// assert_eq!(ids.retry_policy(), policy);
+/// # Ok(()) }
+/// ```
 ///
 /// ```no_run
 /// # async fn demo(session: icat_soap::Session) -> Result<(), icat_ids::IdsError> {

@@ -8,7 +8,8 @@ use std::time::Duration;
 use futures_util::{Stream, StreamExt};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 
-use crate::backoff::Backoff;
+use icat_soap::retry::{RetryPolicy, Verdict};
+
 use crate::error::IdsError;
 use crate::selection::{DataRef, DataSelection, PreparedId};
 pub use crate::session_source::SessionId;
@@ -24,6 +25,16 @@ pub const DEFAULT_MAX_URL_LEN: usize = 2000;
 /// status, a size, a `put` answer, or the JSON ids of `getDatafileIds` (about a million ids).
 pub const MAX_SMALL_ANSWER: u64 = 16 << 20;
 
+/// How the IDS client retries idempotent calls by default: 3 retries, 0.5 s before the first,
+/// growing by 1.6, at most 10 s between tries, jitter 0.2.
+pub const DEFAULT_RETRY: RetryPolicy = RetryPolicy {
+    max_retries: 3,
+    base_delay: Duration::from_millis(500),
+    max_delay: Duration::from_secs(10),
+    multiplier: 1.6,
+    jitter: 0.2,
+};
+
 /// Client for one IDS. Cheap to clone (the HTTP connection pool is shared).
 #[derive(Clone)]
 pub struct IdsClient {
@@ -33,8 +44,7 @@ pub struct IdsClient {
     source: Option<Arc<dyn SessionSource>>,
     options: Arc<TransportOptions>,
     max_url_len: usize,
-    retries: u32,
-    backoff: Backoff,
+    retry: RetryPolicy,
 }
 
 impl fmt::Debug for IdsClient {
@@ -72,12 +82,7 @@ impl IdsClient {
             source: None,
             options: Arc::new(options),
             max_url_len: DEFAULT_MAX_URL_LEN,
-            retries: 3,
-            backoff: Backoff {
-                initial: Duration::from_millis(500),
-                max: Duration::from_secs(10),
-                ..Backoff::default()
-            },
+            retry: DEFAULT_RETRY,
         })
     }
 
@@ -114,17 +119,17 @@ impl IdsClient {
         self
     }
 
-    /// How often idempotent calls are retried on transient failures (default 3), and the
-    /// backoff between tries.
-    pub fn with_retries(mut self, retries: u32, backoff: Backoff) -> Self {
-        self.retries = retries;
-        self.backoff = backoff;
+    /// How idempotent calls are retried after transient failures (default [`DEFAULT_RETRY`]);
+    /// [`RetryPolicy::none`] turns retries off. Downloads retry as
+    /// [`DownloadOptions::retry`](crate::DownloadOptions::retry) says.
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
-    /// The backoff between retries of idempotent calls.
-    pub fn backoff(&self) -> Backoff {
-        self.backoff.clone()
+    /// How idempotent calls are retried.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.retry
     }
 
     /// The normalised base URL (ending in `/ids/`).
@@ -165,7 +170,7 @@ impl IdsClient {
         if e.is_timeout() {
             IdsError::Timeout {
                 call,
-                after: self.options.read_timeout.min(self.options.call_timeout),
+                after: self.options.read_timeout.min(self.options.timeout),
             }
         } else if e.is_connect() {
             IdsError::Connect {
@@ -230,7 +235,8 @@ impl IdsClient {
         Ok(Some(params))
     }
 
-    /// Build and send a small call, retrying transient failures.
+    /// Build and send a small call, retrying transient failures as the retry policy says, all
+    /// tries within the operation timeout when one is set.
     async fn call(
         &self,
         call: &'static str,
@@ -238,49 +244,77 @@ impl IdsClient {
         params: &[(&str, String)],
         form: bool,
     ) -> Result<Response, IdsError> {
-        let mut params = self.fresh_params(params).await?;
-        let params = &mut params;
-        let mut renewed = false;
-        let mut attempt = 0;
-        loop {
-            let url = self.url(call);
-            let mut req = self
-                .http
-                .request(method.clone(), url)
-                .timeout(self.options.call_timeout);
-            req = if form {
-                req.form(&*params)
-            } else {
-                req.query(&*params)
-            };
-            match self
-                .send(call, req)
+        let tries = self.call_with_retries(call, method, params, form);
+        match self.options.operation_timeout {
+            None => tries.await,
+            Some(after) => tokio::time::timeout(after, tries)
                 .await
-                .map_err(|e| busy_not_tape(call, e))
-            {
-                Err(e @ IdsError::InsufficientPrivileges { .. }) if !renewed => {
-                    renewed = true;
-                    match self.renewed_params(params, &e).await? {
-                        Some(p) => *params = p,
-                        None => return Err(e),
-                    }
-                }
-                // Only getData, write, put and delete can mean "data offline" with a 503; for
-                // the small GET calls it is a temporarily unavailable server.
-                Err(e)
-                    if attempt < self.retries
-                        && (e.is_transient()
-                            || (method == Method::GET
-                                && matches!(e, IdsError::DataNotOnline { .. }))) =>
-                {
-                    let d = self.backoff.delay(attempt);
-                    tracing::info!(call, attempt, error = %e, "transient IDS failure, retrying in {d:?}");
-                    tokio::time::sleep(d).await;
-                    attempt += 1;
-                }
-                other => return other,
-            }
+                .unwrap_or(Err(IdsError::Timeout { call, after })),
         }
+    }
+
+    async fn call_with_retries(
+        &self,
+        call: &'static str,
+        method: Method,
+        params: &[(&str, String)],
+        form: bool,
+    ) -> Result<Response, IdsError> {
+        let params = std::sync::Mutex::new(self.fresh_params(params).await?);
+        let renewed = std::sync::atomic::AtomicBool::new(false);
+        let params = &params;
+        let renewed = &renewed;
+        let method = &method;
+        self.retry
+            .run(
+                || async move {
+                    let sent = params.lock().map(|p| p.clone()).unwrap_or_default();
+                    match self.call_once(call, method, &sent, form).await {
+                        // A refused session is renewed once and the call sent again, outside
+                        // the retry count.
+                        Err(e @ IdsError::InsufficientPrivileges { .. })
+                            if !renewed.swap(true, std::sync::atomic::Ordering::Relaxed) =>
+                        {
+                            let Some(fresh) = self.renewed_params(&sent, &e).await? else {
+                                return Err(e);
+                            };
+                            if let Ok(mut p) = params.lock() {
+                                p.clone_from(&fresh);
+                            }
+                            self.call_once(call, method, &fresh, form).await
+                        }
+                        other => other,
+                    }
+                },
+                |e| small_call_verdict(method, e),
+                |e, retry, pause| {
+                    tracing::info!(call, attempt = retry, error = %e, "transient IDS failure, retrying in {pause:?}");
+                },
+            )
+            .await
+            .map_err(|gave_up| gave_up.error)
+    }
+
+    /// One try of a small call.
+    async fn call_once(
+        &self,
+        call: &'static str,
+        method: &Method,
+        params: &[(&str, String)],
+        form: bool,
+    ) -> Result<Response, IdsError> {
+        let mut req = self
+            .http
+            .request(method.clone(), self.url(call))
+            .timeout(self.options.timeout);
+        req = if form {
+            req.form(params)
+        } else {
+            req.query(params)
+        };
+        self.send(call, req)
+            .await
+            .map_err(|e| busy_not_tape(call, e))
     }
 
     async fn text(
@@ -646,7 +680,7 @@ impl IdsClient {
                 .http
                 .delete(self.url("delete"))
                 .query(&p)
-                .timeout(self.options.call_timeout);
+                .timeout(self.options.timeout);
             self.send("delete", req).await?;
         }
         Ok(())
@@ -723,7 +757,7 @@ pub(crate) async fn check_status(
     let retry_after = resp
         .headers()
         .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| parse_retry_after(v.as_bytes()));
+        .and_then(|v| icat_soap::retry::parse_retry_after(v.as_bytes()));
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(Ok(chunk)) = stream.next().await {
@@ -752,11 +786,20 @@ pub(crate) async fn check_status(
     Err(err)
 }
 
-/// A `Retry-After` in seconds (the HTTP-date form is not used by IDS proxies and is ignored),
-/// capped at one hour.
-fn parse_retry_after(v: &[u8]) -> Option<std::time::Duration> {
-    let secs: u64 = std::str::from_utf8(v).ok()?.trim().parse().ok()?;
-    Some(std::time::Duration::from_secs(secs.min(3600)))
+/// Whether a small call that failed with `e` is tried again: transient failures (a busy server
+/// after the pause it asked for), and, for the GET calls, a 503 "data not online", which from
+/// them means a temporarily unavailable server (only getData, write, put and delete can mean
+/// "data offline" with a 503).
+fn small_call_verdict(method: &Method, e: &IdsError) -> Verdict {
+    let retry_after = match e {
+        IdsError::Busy { retry_after, .. } => Some(*retry_after),
+        _ => None,
+    };
+    if e.is_transient() || (*method == Method::GET && matches!(e, IdsError::DataNotOnline { .. })) {
+        Verdict::Transient { retry_after }
+    } else {
+        Verdict::Final
+    }
 }
 
 fn parse_bool(call: &'static str, t: &str) -> Result<bool, IdsError> {
@@ -872,16 +915,6 @@ fn busy_not_tape(call: &'static str, e: IdsError) -> IdsError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_in_seconds_is_read_and_capped() {
-        use std::time::Duration;
-        assert_eq!(parse_retry_after(b"3"), Some(Duration::from_secs(3)));
-        assert_eq!(parse_retry_after(b" 120 "), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after(b"86400"), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_retry_after(b"Wed, 21 Oct 2015 07:28:00 GMT"), None);
-        assert_eq!(parse_retry_after(b"-1"), None);
-    }
 
     #[test]
     fn url_forms_normalise_to_ids_root() {

@@ -1,8 +1,9 @@
 //! Client for the ICAT Data Service (IDS) REST API (IDS 2.1) and a download engine.
 //!
 //! - [`IdsClient`]: one method per endpoint, typed [`IdsError`]s, selections of any length
-//!   (long ones are split and merged or prepared with POST), retries of idempotent calls.
-//! - [`IdsClient::prepare_and_wait`]: prepare data and poll with backoff, a deadline and
+//!   (long ones are split and merged or prepared with POST), retries of idempotent calls as a
+//!   [`RetryPolicy`] says (the type the ICAT client takes too).
+//! - [`IdsClient::prepare_and_wait`]: prepare data and poll at a [`PollPace`], with a deadline and
 //!   cancellation until it is online.
 //! - [`download`]: temporary files (in a hidden `.icat-download/` folder, named by datafile id)
 //!   renamed only when complete and verified (size + CRC32), reads bounded by the expected size,
@@ -39,11 +40,11 @@
 //! # Ok(()) }
 //! ```
 
-pub mod backoff;
 pub mod builder;
 pub mod client;
 pub mod download;
 pub mod error;
+pub mod pause;
 pub mod prepare;
 pub mod selection;
 pub mod session_source;
@@ -52,18 +53,21 @@ pub mod transport;
 pub mod types;
 mod upload;
 
-pub use backoff::Backoff;
 pub use builder::{IdsClientBuilder, SessionIds};
 pub use client::{
-    DEFAULT_MAX_URL_LEN, DataStream, IdsClient, MAX_SMALL_ANSWER, SessionId, normalize_ids_url,
+    DEFAULT_MAX_URL_LEN, DEFAULT_RETRY, DataStream, IdsClient, MAX_SMALL_ANSWER, SessionId,
+    normalize_ids_url,
 };
 pub use download::{
-    AutoOptions, ConcurrencyStats, DatafileSpec, DownloadOptions, DownloadPlan, DownloadSummary,
-    Expected, FileReport, FileStatus, Outcome, Phase, Progress, ProgressFn, RawOutcome,
-    RefusedDatafile, RetryBudget, SafeRelPath, Strategy, UnverifiedReason, Verification, ZipLayout,
-    ZipOutput,
+    AutoOptions, ConcurrencyStats, DEFAULT_DOWNLOAD_RETRY, DatafileSpec, DownloadOptions,
+    DownloadPlan, DownloadSummary, Expected, FileReport, FileStatus, Outcome, Phase, Progress,
+    ProgressFn, RawOutcome, RefusedDatafile, RetryBudget, SafeRelPath, Strategy, UnverifiedReason,
+    Verification, ZipLayout, ZipOutput,
 };
 pub use error::IdsError;
+/// The retry policy of IDS calls and downloads: the one type of the workspace (icat-soap's).
+pub use icat_soap::RetryPolicy;
+pub use pause::PollPace;
 pub use prepare::{WaitCallback, WaitOptions, WaitStatus};
 pub use selection::{DataRef, DataSelection, PreparedId};
 pub use session_source::SessionSource;

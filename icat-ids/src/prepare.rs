@@ -1,4 +1,4 @@
-//! `prepare_and_wait`: prepare data, then poll `isPrepared` with backoff until it is online,
+//! `prepare_and_wait`: prepare data, then poll `isPrepared` at a [`PollPace`] until it is online,
 //! a deadline passes, the caller cancels, or the restore fails.
 
 use std::sync::Arc;
@@ -8,9 +8,11 @@ use tokio::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::backoff::{Backoff, sleep_or_cancel};
+use icat_soap::RetryPolicy;
+
 use crate::client::IdsClient;
 use crate::error::IdsError;
+use crate::pause::{PollPace, sleep_or_cancel};
 use crate::selection::{DataSelection, PreparedId};
 use crate::types::{Packing, Status};
 
@@ -39,10 +41,10 @@ pub type WaitCallback = Arc<dyn Fn(&WaitStatus) + Send + Sync>;
 #[derive(Clone)]
 pub struct WaitOptions {
     /// Delay between polls: starts near 1 s, grows, capped, with jitter. Whatever it says, a
-    /// delay is at most a tenth of the time waited so far (and at least `backoff.initial`), so
+    /// delay is at most a tenth of the time waited so far (and at least `pace.base_delay`), so
     /// data that comes online is seen within about 10% of the wait it took (a restore of 8 s
     /// is noticed within a second, not after a 13 s pause).
-    pub backoff: Backoff,
+    pub pace: PollPace,
     /// Give up after this long (tape restores can take hours: set it generously).
     pub deadline: Duration,
     /// Give up when the IDS has answered no poll for this long (it is down or unreachable):
@@ -57,7 +59,7 @@ pub struct WaitOptions {
 impl Default for WaitOptions {
     fn default() -> Self {
         WaitOptions {
-            backoff: Backoff::default(),
+            pace: PollPace::default(),
             deadline: Duration::from_secs(24 * 3600),
             unreachable_limit: Duration::from_secs(5 * 60),
             cancel: CancellationToken::new(),
@@ -69,32 +71,32 @@ impl Default for WaitOptions {
 impl std::fmt::Debug for WaitOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WaitOptions")
-            .field("backoff", &self.backoff)
+            .field("pace", &self.pace)
             .field("deadline", &self.deadline)
             .field("unreachable_limit", &self.unreachable_limit)
             .finish_non_exhaustive()
     }
 }
 
-/// The pause after poll number `polls` (1-based), `elapsed` into the wait: the backoff's, but
-/// at most a tenth of `elapsed` (at least the backoff's first delay), so the data is seen
+/// The pause after poll number `polls` (1-based), `elapsed` into the wait: the pace's, but
+/// at most a tenth of `elapsed` (at least the pace's first delay), so the data is seen
 /// online within about 10% of the time it took.
-fn poll_delay(backoff: &Backoff, polls: u32, elapsed: Duration, pace: PollPace) -> Duration {
-    let tenth = (elapsed / 10).max(backoff.initial);
-    let d = backoff.delay(polls.saturating_sub(1)).min(tenth);
-    match pace {
-        PollPace::Tenth => d,
+fn poll_delay(pace: &PollPace, polls: u32, elapsed: Duration, notice: NoticeWithin) -> Duration {
+    let tenth = (elapsed / 10).max(pace.base_delay);
+    let d = pace.delay(polls).min(tenth);
+    match notice {
+        NoticeWithin::Tenth => d,
         // A hundredth of the wait, at least 2 s: a restore is seen within about 1% of its time.
-        PollPace::Hundredth => d.min((elapsed / 100).max(PIPELINE_POLL_FLOOR)),
+        NoticeWithin::Hundredth => d.min((elapsed / 100).max(PIPELINE_POLL_FLOOR)),
     }
 }
 
-/// The shortest poll pause of a download run's tape pipeline (see [`PollPace::Hundredth`]).
+/// The shortest poll pause of a download run's tape pipeline (see [`NoticeWithin::Hundredth`]).
 const PIPELINE_POLL_FLOOR: Duration = Duration::from_secs(2);
 
 /// How soon a wait notices data that came online.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PollPace {
+pub(crate) enum NoticeWithin {
     /// Within about a tenth of the time waited (a single wait: `icat restore --wait`).
     Tenth,
     /// Within about a hundredth of it, at least every 2 s: a download run's tape pipeline,
@@ -129,21 +131,22 @@ impl IdsClient {
     /// non-transient errors end the wait at once; transient failures are retried until the
     /// deadline.
     pub async fn wait_prepared(&self, id: &PreparedId, opts: &WaitOptions) -> Result<(), IdsError> {
-        self.wait_prepared_paced(id, opts, PollPace::Tenth).await
+        self.wait_prepared_paced(id, opts, NoticeWithin::Tenth)
+            .await
     }
 
-    /// [`IdsClient::wait_prepared`], polling at `pace`.
+    /// [`IdsClient::wait_prepared`], noticing data online within `notice` of the wait.
     pub(crate) async fn wait_prepared_paced(
         &self,
         id: &PreparedId,
         opts: &WaitOptions,
-        pace: PollPace,
+        notice: NoticeWithin,
     ) -> Result<(), IdsError> {
         let start = Instant::now();
         let mut last_answer = start;
         // This loop is the retry loop (with its own budget, `unreachable_limit`, and a status
         // report per poll): polls are not retried inside the client as well.
-        let once = self.clone().with_retries(0, self.backoff());
+        let once = self.clone().with_retry(RetryPolicy::none());
         let mut polls = 0u32;
         loop {
             if opts.cancel.is_cancelled() {
@@ -184,8 +187,7 @@ impl IdsClient {
                 });
             }
             // The last poll is at the deadline, so the whole deadline is waited.
-            let delay =
-                poll_delay(&opts.backoff, polls, elapsed, pace).min(opts.deadline - elapsed);
+            let delay = poll_delay(&opts.pace, polls, elapsed, notice).min(opts.deadline - elapsed);
             if let Some(cb) = &opts.on_status {
                 cb(&WaitStatus {
                     prepared_id: id.clone(),
@@ -207,17 +209,17 @@ mod tests {
 
     #[test]
     fn a_poll_waits_at_most_a_tenth_of_the_wait_so_far() {
-        let b = Backoff {
+        let b = PollPace {
             jitter: 0.0,
-            ..Backoff::default()
+            ..PollPace::default()
         };
         let s = Duration::from_secs;
-        // Early on the backoff's first delay; after 8 s of waiting at most 1 s, not 13 s.
-        let t = PollPace::Tenth;
+        // Early on the pace's first delay; after 8 s of waiting at most 1 s, not 13 s.
+        let t = NoticeWithin::Tenth;
         assert_eq!(poll_delay(&b, 1, s(0), t), s(1));
         assert_eq!(poll_delay(&b, 7, s(8), t), s(1));
-        assert!(b.delay(6) > s(10));
-        // A long restore: a tenth of it, up to the backoff's cap.
+        assert!(b.delay(7) > s(10));
+        // A long restore: a tenth of it, up to the pace's cap.
         assert_eq!(poll_delay(&b, 20, s(100), t), s(10));
         assert_eq!(poll_delay(&b, 30, s(3600), t), s(30));
     }
@@ -227,12 +229,12 @@ mod tests {
     /// (BENCHMARKS.md, facility (c)). It polls at a hundredth of the wait, at least every 2 s.
     #[test]
     fn the_tape_pipeline_polls_at_a_hundredth_of_the_wait() {
-        let b = Backoff {
+        let b = PollPace {
             jitter: 0.0,
-            ..Backoff::default()
+            ..PollPace::default()
         };
         let s = Duration::from_secs;
-        let h = PollPace::Hundredth;
+        let h = NoticeWithin::Hundredth;
         assert_eq!(poll_delay(&b, 1, s(0), h), s(1));
         assert_eq!(poll_delay(&b, 20, s(55), h), s(2));
         assert_eq!(poll_delay(&b, 30, s(600), h), s(6));

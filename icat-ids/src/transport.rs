@@ -14,9 +14,13 @@ pub struct TransportOptions {
     pub connect_timeout: Duration,
     /// Longest pause allowed between two reads of a response (a stalled download fails after this).
     pub read_timeout: Duration,
-    /// Limit for one whole small call (ping, getSize, prepareData ...). Downloads and uploads are
-    /// not limited by it, only by `read_timeout`, since large files take as long as they take.
-    pub call_timeout: Duration,
+    /// Time allowed for one request of a small call (ping, getSize, prepareData ...), answer
+    /// included. Downloads and uploads are not limited by it, only by `read_timeout`, since large
+    /// files take as long as they take.
+    pub timeout: Duration,
+    /// Time allowed for a whole small call, every try and the pauses between them included
+    /// (default `None`: only `timeout` per try and the retry policy bound it).
+    pub operation_timeout: Option<Duration>,
     /// Extra CA certificate(s), PEM file, trusted in addition to the system store.
     pub ca_certificate: Option<PathBuf>,
     /// Use `HTTP(S)_PROXY` / `NO_PROXY` from the environment (default true).
@@ -35,7 +39,8 @@ impl Default for TransportOptions {
         TransportOptions {
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(120),
-            call_timeout: Duration::from_secs(300),
+            timeout: Duration::from_secs(300),
+            operation_timeout: None,
             ca_certificate: None,
             proxy_from_env: true,
             proxy: None,

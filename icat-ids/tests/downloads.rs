@@ -44,7 +44,7 @@ async fn too_many_drops_leave_only_a_part_file_and_a_later_run_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("big.bin");
     let mut opts = quick_options();
-    opts.max_retries = 1;
+    opts.retry.max_retries = 1;
     let e = f
         .client
         .download_datafile(f.df_big, &target, &f.expected(f.df_big), &opts)
@@ -422,7 +422,7 @@ async fn many_files_concurrently_with_drops() {
         .drop_downloads(DropAt::Random, Some(10));
     let mut opts = quick_options();
     opts.concurrency = 6;
-    opts.max_retries = 10; // at most 10 drops in total, so no file can run out
+    opts.retry.max_retries = 10; // at most 10 drops in total, so no file can run out
     let s = f.client.download_plan(&plan, &opts).await.unwrap();
     assert!(s.is_complete(), "{:?}", s.files);
     for (r, bytes) in s.files.iter().zip(&contents) {

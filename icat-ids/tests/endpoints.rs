@@ -230,7 +230,7 @@ async fn unreachable_server_is_a_connect_error() {
     drop(l);
     let c = IdsClient::new(&format!("http://{addr}"), TransportOptions::default())
         .unwrap()
-        .with_retries(0, quick_backoff());
+        .with_retry(icat_ids::RetryPolicy::none());
     let e = c.ping().await.unwrap_err();
     assert!(matches!(e, IdsError::Connect { .. }), "{e}");
     // The reqwest error is the source, its text said once: not in Display as well.

@@ -13,15 +13,25 @@ use std::time::Duration;
 use facility::{Facility, VISIT, content, file};
 use icat_ids::download::{FileStatus, split};
 use icat_ids::{
-    AutoOptions, Backoff, DatafileSpec, DownloadOptions, DownloadPlan, Outcome, Phase, Progress,
-    SafeRelPath, Strategy, WaitOptions,
+    AutoOptions, DatafileSpec, DownloadOptions, DownloadPlan, Outcome, Phase, PollPace, Progress,
+    RetryPolicy, SafeRelPath, Strategy, WaitOptions,
 };
 
-fn quick() -> Backoff {
-    Backoff {
-        initial: Duration::from_millis(20),
-        max: Duration::from_millis(100),
-        factor: 2.0,
+fn quick() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: icat_ids::DEFAULT_DOWNLOAD_RETRY.max_retries,
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(100),
+        multiplier: 2.0,
+        jitter: 0.1,
+    }
+}
+
+fn quick_pace() -> PollPace {
+    PollPace {
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(100),
+        multiplier: 2.0,
         jitter: 0.1,
     }
 }
@@ -29,10 +39,10 @@ fn quick() -> Backoff {
 fn options(cap: usize, strategy: Strategy) -> DownloadOptions {
     DownloadOptions {
         concurrency: cap,
-        backoff: quick(),
+        retry: quick(),
         strategy,
         wait_for_restore: Some(WaitOptions {
-            backoff: quick(),
+            pace: quick_pace(),
             deadline: Duration::from_secs(120),
             ..WaitOptions::default()
         }),
@@ -627,10 +637,10 @@ async fn the_restore_deadline_is_one_for_the_whole_run() {
     let deadline = Duration::from_secs(600);
     let opts = DownloadOptions {
         wait_for_restore: Some(WaitOptions {
-            backoff: Backoff {
-                initial: Duration::from_secs(5),
-                max: Duration::from_secs(60),
-                factor: 2.0,
+            pace: PollPace {
+                base_delay: Duration::from_secs(5),
+                max_delay: Duration::from_secs(60),
+                multiplier: 2.0,
                 jitter: 0.1,
             },
             deadline,
@@ -662,7 +672,7 @@ async fn the_restore_deadline_is_one_for_the_whole_run() {
 }
 
 /// A dataset that comes off tape is seen online within about a tenth of its restore time: the
-/// poll interval does not grow past a tenth of the wait so far (with the default backoff a
+/// poll interval does not grow past a tenth of the wait so far (with the default pace a
 /// restore of 8 s was noticed at 9.3 s, and one of 25 s after a 13 s pause). Paused tokio
 /// clock: virtual time, no wall clock.
 #[tokio::test(start_paused = true)]
@@ -683,9 +693,9 @@ async fn a_restored_dataset_is_seen_within_a_tenth_of_its_restore_time() {
     };
     let opts = DownloadOptions {
         wait_for_restore: Some(WaitOptions {
-            backoff: Backoff {
+            pace: PollPace {
                 jitter: 0.0,
-                ..Backoff::default()
+                ..PollPace::default()
             },
             ..WaitOptions::default()
         }),
@@ -705,7 +715,7 @@ async fn a_restored_dataset_is_seen_within_a_tenth_of_its_restore_time() {
 /// The IDS goes down while a bundle is being fetched (its stream breaks, then every request
 /// gets 502): the bundle's retries count against the run's shared retry budget like raw
 /// streams' do, so the run stops once with one reason (`Unreachable`) when it is spent, and no
-/// bundle is started after that; a bundle is not retried on its own up to `max_retries`.
+/// bundle is started after that; a bundle is not retried on its own up to `retry.max_retries`.
 #[tokio::test]
 async fn an_ids_lost_during_a_bundle_stops_the_run_within_the_shared_budget() {
     let mut files = Vec::new();
@@ -720,7 +730,10 @@ async fn an_ids_lost_during_a_bundle_stops_the_run_within_the_shared_budget() {
     let plan = plan_for(&ids, dir.path(), &files);
     // One transfer at a time, 4 retries each; the run's budget: 2 failures in a row.
     let opts = DownloadOptions {
-        max_retries: 4,
+        retry: RetryPolicy {
+            max_retries: 4,
+            ..quick()
+        },
         retry_budget: Some(Arc::new(icat_ids::RetryBudget::new(2))),
         ..options(1, auto())
     };

@@ -44,7 +44,7 @@ async fn digest_covers_resumed_and_retried_bytes_exactly_once() {
         .state()
         .faults()
         .drop_downloads(DropAt::AfterBytes(50_000), None);
-    opts.max_retries = 1;
+    opts.retry.max_retries = 1;
     assert!(
         f.client
             .download_datafile(f.df_big, &target, &f.expected(f.df_big), &opts)
@@ -60,7 +60,7 @@ async fn digest_covers_resumed_and_retried_bytes_exactly_once() {
         .state()
         .faults()
         .drop_downloads(DropAt::AfterBytes(60_000), Some(2));
-    opts.max_retries = 5;
+    opts.retry.max_retries = 5;
     let out = f
         .client
         .download_datafile(f.df_big, &target, &f.expected(f.df_big), &opts)

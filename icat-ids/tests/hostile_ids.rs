@@ -96,7 +96,7 @@ async fn endless(head: &'static str, body_chunk: &'static [u8]) -> (String, Arc<
 fn client(url: &str) -> IdsClient {
     IdsClient::new(url, TransportOptions::default())
         .expect("client")
-        .with_retries(0, icat_ids::Backoff::default())
+        .with_retry(icat_ids::RetryPolicy::none())
         .with_session(SessionId::new(SESSION))
 }
 

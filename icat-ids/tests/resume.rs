@@ -12,9 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use futures_util::stream;
 use icat_ids::download::datafile_part_for;
-use icat_ids::{
-    Backoff, DownloadOptions, Expected, IdsClient, IdsError, SessionId, TransportOptions,
-};
+use icat_ids::{DownloadOptions, Expected, IdsClient, IdsError, SessionId, TransportOptions};
 
 #[derive(Clone)]
 struct Flaky {
@@ -113,11 +111,11 @@ fn client(url: &str) -> IdsClient {
 
 fn opts(max_retries: u32) -> DownloadOptions {
     DownloadOptions {
-        max_retries,
-        backoff: Backoff {
-            initial: Duration::from_millis(10),
-            max: Duration::from_millis(50),
-            factor: 2.0,
+        retry: icat_ids::RetryPolicy {
+            max_retries,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+            multiplier: 2.0,
             jitter: 0.0,
         },
         ..DownloadOptions::default()

@@ -13,17 +13,18 @@ use std::time::Duration;
 use facility::{Facility, VISIT, file};
 use icat_ids::download::{FileStatus, split};
 use icat_ids::{
-    AutoOptions, Backoff, CancellationToken, DatafileSpec, DownloadOptions, DownloadPlan, Outcome,
-    Phase, Progress, Strategy,
+    AutoOptions, CancellationToken, DatafileSpec, DownloadOptions, DownloadPlan, Outcome, Phase,
+    Progress, Strategy,
 };
 
 const SIZE: usize = 4 << 20;
 
-fn quick() -> Backoff {
-    Backoff {
-        initial: Duration::from_millis(20),
-        max: Duration::from_millis(100),
-        factor: 2.0,
+fn quick() -> icat_ids::RetryPolicy {
+    icat_ids::RetryPolicy {
+        max_retries: icat_ids::DEFAULT_DOWNLOAD_RETRY.max_retries,
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(100),
+        multiplier: 2.0,
         jitter: 0.1,
     }
 }
@@ -32,7 +33,7 @@ fn quick() -> Backoff {
 fn options() -> DownloadOptions {
     DownloadOptions {
         concurrency: 4,
-        backoff: quick(),
+        retry: quick(),
         strategy: Strategy::Auto(AutoOptions {
             stripe_min_file: 1 << 20,
             stripe_min_share: 1 << 20,

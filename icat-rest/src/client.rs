@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use icat_soap::client::{RetryPolicy, Session, short_id};
+use icat_soap::client::{Session, short_id};
+use icat_soap::retry::{RetryPolicy, Verdict};
 use serde::de::DeserializeOwned;
 
 use crate::answer::{FacetAnswer, SearchAnswer};
@@ -137,10 +138,7 @@ impl RestClientBuilder {
     /// transient failure: no connection, a connection broken mid-answer, or HTTP 502/503/504
     /// from a gateway. `login` is never retried; [`RetryPolicy::none`] turns retries off.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = RetryPolicy {
-            max_attempts: policy.max_attempts.max(1),
-            ..policy
-        };
+        self.retry = policy;
         self
     }
 
@@ -356,35 +354,38 @@ impl RestClient {
         path: &str,
         params: &[(&str, &str)],
     ) -> Result<Vec<u8>, RestError> {
-        let mut attempt = 1;
-        loop {
-            let req = self.http.get(format!("{}/{path}", self.base)).query(params);
-            match self.send_bytes(endpoint, req).await {
-                Err(e) if e.is_transient() => {
-                    if attempt >= self.retry.max_attempts {
-                        return Err(if attempt > 1 {
-                            RestError::RetriesExhausted {
-                                endpoint,
-                                attempts: attempt,
-                                last: Box::new(e),
-                            }
-                        } else {
-                            e
-                        });
+        let url = format!("{}/{path}", self.base);
+        self.retry
+            .run(
+                || self.send_bytes(endpoint, self.http.get(&url).query(params)),
+                |e| {
+                    if e.is_transient() {
+                        Verdict::Transient { retry_after: None }
+                    } else {
+                        Verdict::Final
                     }
-                    let delay = self.retry.delay(attempt);
+                },
+                |e, retry, pause| {
                     tracing::warn!(
                         endpoint,
-                        attempt,
+                        attempt = retry,
                         error = %e,
-                        "transient ICAT REST failure; retrying in {delay:?}"
+                        "transient ICAT REST failure; retrying in {pause:?}"
                     );
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
+                },
+            )
+            .await
+            .map_err(|gave_up| {
+                if gave_up.exhausted && gave_up.attempts > 1 {
+                    RestError::RetriesExhausted {
+                        endpoint,
+                        attempts: gave_up.attempts,
+                        last: Box::new(gave_up.error),
+                    }
+                } else {
+                    gave_up.error
                 }
-                other => return other,
-            }
-        }
+            })
     }
 
     async fn send<T: DeserializeOwned>(

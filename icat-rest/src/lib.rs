@@ -32,7 +32,7 @@ pub use answer::{Dimension, Dimensions, Document, FacetAnswer, FacetLabel, Hit, 
 pub use client::{RestClient, RestClientBuilder, SessionInfo, rest_base};
 pub use error::RestError;
 /// How reads are retried ([`RestClientBuilder::retry`]); the SOAP client's policy type.
-pub use icat_soap::client::RetryPolicy;
+pub use icat_soap::RetryPolicy;
 pub use query::{
     Bound, DimensionRequest, Direction, FacetQuery, FacetRange, FacetRequest, ParameterFilter,
     ParameterValue, SearchQuery, SearchRequest, Target, minutes,

@@ -124,6 +124,9 @@ pub enum IcatError {
         url: String,
         /// The start of the body, with whitespace collapsed.
         excerpt: String,
+        /// The pause the server asked for before another try (`Retry-After` in seconds, at
+        /// most an hour), which retries honour.
+        retry_after: Option<Duration>,
     },
     /// No answer in time.
     #[error(
@@ -585,6 +588,7 @@ mod tests {
             status: 502,
             url: "https://x/ICATService/ICAT".into(),
             excerpt: excerpt(b"<html>\n  <h1>502   Bad Gateway</h1></html>", 200),
+            retry_after: None,
         };
         let s = e.to_string();
         assert!(

@@ -4,7 +4,8 @@
 //! ## Modules
 //!
 //! Entry points are at the crate root: [`Client`] (connect, log in), [`Session`] (the calls made
-//! with a session), [`Credentials`], [`Query`] (JPQL builder), [`IcatError`] and [`DateTime`].
+//! with a session), [`Credentials`], [`Query`] (JPQL builder), [`IcatError`], [`DateTime`] and
+//! [`RetryPolicy`] (the one retry policy of ICAT and IDS clients; its loop is in [`retry`]).
 //!
 //! Generated from the WSDL (by `cargo xtask codegen`, never edited by hand):
 //! - [`model`]: every data type of the schema: entity structs (`model::Dataset`, ...), the
@@ -40,6 +41,7 @@ pub mod jaxb;
 mod generated;
 pub mod meta;
 pub mod query;
+pub mod retry;
 pub mod rows;
 pub mod tls;
 pub mod untrusted;
@@ -51,6 +53,7 @@ pub use datetime::{DateTime, DateTimeError};
 pub use error::IcatError;
 pub use generated::{model, ops};
 pub use query::{Jpql, Query};
+pub use retry::RetryPolicy;
 
 /// What generated code reaches through this crate, so a crate holding code generated with
 /// `cargo xtask codegen --out` needs no dependencies of its own beyond `icat_soap`. Not an API.

@@ -38,7 +38,7 @@ fn with_login(
 
 fn quick(url: &str, attempts: u32) -> Client {
     Client::builder(url)
-        .retry(RetryPolicy::new(attempts, Duration::from_millis(2)))
+        .retry(RetryPolicy::new(attempts - 1, Duration::from_millis(2)))
         .build()
         .expect("client")
 }

@@ -247,7 +247,7 @@ async fn a_restart_on_the_same_db_while_a_prepared_id_is_polled_completes_the_do
     let restarted = Arc::new(AtomicBool::new(false));
     let polls_after = Arc::new(AtomicU32::new(0));
     let wait = WaitOptions {
-        backoff: quick_backoff(),
+        pace: quick_pace(),
         deadline: Duration::from_secs(60),
         on_status: Some({
             let restarted = restarted.clone();

@@ -106,7 +106,7 @@ async fn slow_answers_hit_the_configured_timeouts() {
         },
     )
     .expect("ids")
-    .with_retries(1, quick_backoff())
+    .with_retry(quick_retry(1))
     .with_session_source(Arc::new(session.clone()));
     let e = ids.ping().await.unwrap_err();
     assert!(matches!(e, IdsError::Timeout { .. }), "{e:?}");

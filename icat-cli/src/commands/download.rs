@@ -571,10 +571,13 @@ pub async fn run(
         extra_digest: req.bag.as_ref().map(|b| b.algorithm.factory()),
         // --retries (retries in icat.cfg) bounds each file's retries and, times the
         // concurrency, the failures in a row that stop the whole run.
-        max_retries: conn
-            .network
-            .retries
-            .unwrap_or(DownloadOptions::default().max_retries),
+        retry: icat_ids::RetryPolicy {
+            max_retries: conn
+                .network
+                .retries
+                .unwrap_or(icat_ids::DEFAULT_DOWNLOAD_RETRY.max_retries),
+            ..icat_ids::DEFAULT_DOWNLOAD_RETRY
+        },
         ..DownloadOptions::default()
     };
     let keep_alive = conn.keep_alive();

@@ -268,7 +268,7 @@ pub fn rest_client(conn: &Connection) -> Result<RestClient, Failure> {
     // --retries (retries in icat.cfg) as for the SOAP calls: N retries after the first attempt.
     if let Some(n) = conn.network.retries {
         b = b.retry(icat_rest::RetryPolicy {
-            max_attempts: n.saturating_add(1),
+            max_retries: n,
             ..icat_rest::RetryPolicy::default()
         });
     }

@@ -14,7 +14,7 @@ use crate::error::IdsError;
 /// did. Raw, striped and bundled (prepared zip) transfers all count.
 ///
 /// Pass one in [`DownloadOptions::retry_budget`](super::DownloadOptions::retry_budget) to share
-/// it between runs; a plan run without one makes its own, allowing `max_retries × concurrency`
+/// it between runs; a plan run without one makes its own, allowing `retry.max_retries × concurrency`
 /// failures in a row: about one file's retries in wall time, whatever the concurrency.
 #[derive(Debug)]
 pub struct RetryBudget {

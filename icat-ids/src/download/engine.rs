@@ -24,7 +24,7 @@ use super::zipfile::Wanted;
 use super::{DownloadOptions, Phase, Progress};
 use crate::client::IdsClient;
 use crate::error::IdsError;
-use crate::prepare::PollPace;
+use crate::prepare::NoticeWithin;
 use crate::selection::{DataSelection, PreparedId};
 use crate::types::{Packing, Status};
 
@@ -380,9 +380,13 @@ impl IdsClient {
             // Only archived groups wait, and only runs that wait for restores find them.
             return Ok(());
         };
-        self.wait_prepared_paced(id, &clock.options(&run.opts.cancel), PollPace::Hundredth)
-            .await
-            .map_err(|e| clock.run_error(e))
+        self.wait_prepared_paced(
+            id,
+            &clock.options(&run.opts.cancel),
+            NoticeWithin::Hundredth,
+        )
+        .await
+        .map_err(|e| clock.run_error(e))
     }
 
     async fn run_ready(&self, run: &Run<'_>, r: Ready) {

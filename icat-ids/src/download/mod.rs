@@ -30,8 +30,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::backoff::Backoff;
 use crate::prepare::WaitOptions;
+use icat_soap::RetryPolicy;
 
 pub use adaptive::ConcurrencyStats;
 pub use budget::RetryBudget;
@@ -98,16 +98,26 @@ pub struct Progress<'a> {
 /// Callback receiving [`Progress`] reports; called from download tasks, so keep it cheap.
 pub type ProgressFn = Arc<dyn Fn(&Progress<'_>) + Send + Sync>;
 
+/// How downloads retry a failed transfer by default: 5 retries, 1 s before the first, growing by
+/// 1.6, at most 30 s between tries, jitter 0.2.
+pub const DEFAULT_DOWNLOAD_RETRY: RetryPolicy = RetryPolicy {
+    max_retries: 5,
+    base_delay: Duration::from_secs(1),
+    max_delay: Duration::from_secs(30),
+    multiplier: 1.6,
+    jitter: 0.2,
+};
+
 /// How downloads behave.
 #[derive(Clone)]
 pub struct DownloadOptions {
     /// Most transfers at once (default 4): the cap of the adaptive limit, which starts at 2,
     /// grows while goodput grows and backs off when the server is overloaded.
     pub concurrency: usize,
-    /// Retries of a dropped or failed transfer per file (default 5).
-    pub max_retries: u32,
-    /// Pause between retries.
-    pub backoff: Backoff,
+    /// How a dropped or failed transfer is retried, per file (default
+    /// [`DEFAULT_DOWNLOAD_RETRY`]: 5 retries from 1 s, at most 30 s apart; a longer
+    /// `Retry-After` from a busy server is waited).
+    pub retry: RetryPolicy,
     /// Replace final files that exist but differ from the catalogue (default false: such a
     /// file is an error, a matching one is skipped).
     pub overwrite: bool,
@@ -123,8 +133,8 @@ pub struct DownloadOptions {
     pub fsync: bool,
     /// When data is offline (archived), request a restore and wait with these options; `None`
     /// fails such files with [`crate::IdsError::DataNotOnline`]. Default:
-    /// `Some(WaitOptions::default())`, which waits up to **24 hours** (its `deadline`) polling with
-    /// `Backoff::default()`; set a shorter deadline, or `None`, for interactive programs. The
+    /// `Some(WaitOptions::default())`, which waits up to **24 hours** (its `deadline`) polling at
+    /// `PollPace::default()`; set a shorter deadline, or `None`, for interactive programs. The
     /// deadline is one for the whole run, counted from its start: every wait of the run (each
     /// archived dataset's transfers, files found offline) gets what is left of it.
     pub wait_for_restore: Option<WaitOptions>,
@@ -137,7 +147,7 @@ pub struct DownloadOptions {
     /// in a row with no bytes arriving, or the session is gone, the run stops once (the files
     /// not done fail with that one reason, see [`DownloadSummary::stopped`]). Raw, striped and
     /// zip transfers all count. `None` (default): each plan run gets its own, allowing
-    /// `max_retries × concurrency` failures in a row, and no more than
+    /// `retry.max_retries × concurrency` failures in a row, and no more than
     /// `wait_for_restore`'s `unreachable_limit` of them (see
     /// [`RetryBudget::with_unreachable_limit`]).
     pub retry_budget: Option<Arc<RetryBudget>>,
@@ -156,8 +166,7 @@ impl Default for DownloadOptions {
     fn default() -> Self {
         DownloadOptions {
             concurrency: 4,
-            max_retries: 5,
-            backoff: Backoff::default(),
+            retry: DEFAULT_DOWNLOAD_RETRY,
             overwrite: false,
             cancel: CancellationToken::new(),
             progress: None,
@@ -175,7 +184,7 @@ impl std::fmt::Debug for DownloadOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DownloadOptions")
             .field("concurrency", &self.concurrency)
-            .field("max_retries", &self.max_retries)
+            .field("retry", &self.retry)
             .field("overwrite", &self.overwrite)
             .field("strategy", &self.strategy)
             .field("fsync", &self.fsync)

@@ -336,7 +336,7 @@ impl IdsClient {
         // prepared zip), so a lost server (or session) stops it once.
         let budget = opts.retry_budget.clone().unwrap_or_else(|| {
             let parallel = u32::try_from(opts.concurrency.max(1)).unwrap_or(u32::MAX);
-            let budget = RetryBudget::new(opts.max_retries.saturating_mul(parallel));
+            let budget = RetryBudget::new(opts.retry.max_retries.saturating_mul(parallel));
             // The restore wait's bound on an unanswering IDS bounds transfers too.
             Arc::new(match &opts.wait_for_restore {
                 Some(w) => budget.with_unreachable_limit(w.unreachable_limit),

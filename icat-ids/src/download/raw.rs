@@ -13,9 +13,9 @@ use super::part::{Expected, PartFile, datafile_part, existing_matches, verify, w
 use super::report::{UnverifiedReason, Verification};
 use super::room::{Bound, tighter, unknown_size_bound};
 use super::{DownloadOptions, Phase, Progress};
-use crate::backoff::sleep_or_cancel;
 use crate::client::IdsClient;
 use crate::error::IdsError;
+use crate::pause::sleep_or_cancel;
 use crate::selection::{DataRef, DataSelection, PreparedId};
 use crate::types::Packing;
 
@@ -295,7 +295,7 @@ impl IdsClient {
             };
             // The limiter heard of it while the request's slot was still held (in stream_once).
             let asked = congestion(&err).flatten();
-            if !err.is_transient() || attempt >= opts.max_retries {
+            if !err.is_transient() || attempt >= opts.retry.max_retries {
                 report(part.len(), Phase::Failed);
                 return Err(if attempt > 0 {
                     IdsError::RetriesExhausted {
@@ -307,7 +307,7 @@ impl IdsClient {
                     err
                 });
             }
-            let delay = opts.backoff.delay(attempt).max(asked.unwrap_or_default());
+            let delay = opts.retry.pause(attempt + 1, asked);
             attempt += 1;
             used_resume |= !part.is_empty();
             tracing::warn!(file = label, attempt, error = %err, "transfer failed; resuming in {delay:?}");

@@ -26,9 +26,9 @@ use super::report::{UnverifiedReason, Verification};
 use super::split::stripe_offsets;
 use super::stripe_state::{StripeState, stripes_part};
 use super::{DownloadOptions, Phase, Progress};
-use crate::backoff::sleep_or_cancel;
 use crate::client::IdsClient;
 use crate::error::IdsError;
+use crate::pause::sleep_or_cancel;
 use crate::selection::{DataRef, DataSelection};
 use crate::types::Packing;
 
@@ -395,7 +395,7 @@ impl IdsClient {
             if matches!(e, IdsError::Cancelled) || stop.is_cancelled() {
                 return Err(IdsError::Cancelled);
             }
-            if !e.is_transient() || attempt >= opts.max_retries {
+            if !e.is_transient() || attempt >= opts.retry.max_retries {
                 return Err(if attempt > 0 {
                     IdsError::RetriesExhausted {
                         file: label.to_string(),
@@ -406,10 +406,7 @@ impl IdsClient {
                     e
                 });
             }
-            let delay = opts
-                .backoff
-                .delay(attempt)
-                .max(congestion(&e).flatten().unwrap_or_default());
+            let delay = opts.retry.pause(attempt + 1, congestion(&e).flatten());
             attempt += 1;
             tracing::warn!(file = label, attempt, from = pos, error = %e, "share transfer failed; resuming it in {delay:?}");
             sleep_or_cancel(delay, stop).await?;

@@ -20,9 +20,9 @@ use super::raw::{Flow, RawOutcome};
 use super::report::{IgnoredEntry, UnverifiedReason, Verification, clean_name};
 use super::room::{Bound, tighter, unknown_size_bound};
 use super::{DownloadOptions, Phase, Progress};
-use crate::backoff::sleep_or_cancel;
 use crate::client::IdsClient;
 use crate::error::IdsError;
+use crate::pause::sleep_or_cancel;
 use crate::selection::{DataRef, PreparedId};
 use crate::types::Packing;
 
@@ -845,7 +845,7 @@ impl IdsClient {
                 _ => e,
             };
             let asked = super::adaptive::congestion(&e).flatten();
-            if !e.is_transient() || attempt >= opts.max_retries {
+            if !e.is_transient() || attempt >= opts.retry.max_retries {
                 return Err(if attempt > 0 {
                     IdsError::RetriesExhausted {
                         file: label.to_string(),
@@ -856,7 +856,7 @@ impl IdsClient {
                     e
                 });
             }
-            let delay = opts.backoff.delay(attempt).max(asked.unwrap_or_default());
+            let delay = opts.retry.pause(attempt + 1, asked);
             attempt += 1;
             tracing::warn!(file = %label, attempt, error = %e, "zip transfer failed; fetching it again in {delay:?}");
             opts.report(Progress {

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use icat_ids::{
-    Backoff, DownloadOptions, Expected, IdsClient, SessionId, TransportOptions, WaitOptions,
+    DownloadOptions, Expected, IdsClient, PollPace, RetryPolicy, SessionId, TransportOptions,
+    WaitOptions,
 };
 use icat_sim::ids::{IdsServer, IdsSettings, IdsState, MemoryCatalog};
 
@@ -38,19 +39,30 @@ pub fn big_bytes() -> Vec<u8> {
     v
 }
 
-/// Fast retries so tests do not sleep long.
-pub fn quick_backoff() -> Backoff {
-    Backoff {
-        initial: Duration::from_millis(20),
-        max: Duration::from_millis(200),
-        factor: 2.0,
+/// Fast retries so tests do not sleep long: `max_retries` retries from 20 ms.
+pub fn quick_retry(max_retries: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_retries,
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        multiplier: 2.0,
+        jitter: 0.1,
+    }
+}
+
+/// Fast polls so tests do not sleep long.
+pub fn quick_pace() -> PollPace {
+    PollPace {
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        multiplier: 2.0,
         jitter: 0.1,
     }
 }
 
 pub fn quick_options() -> DownloadOptions {
     DownloadOptions {
-        backoff: quick_backoff(),
+        retry: quick_retry(icat_ids::DEFAULT_DOWNLOAD_RETRY.max_retries),
         wait_for_restore: Some(quick_wait()),
         ..DownloadOptions::default()
     }
@@ -58,7 +70,7 @@ pub fn quick_options() -> DownloadOptions {
 
 pub fn quick_wait() -> WaitOptions {
     WaitOptions {
-        backoff: quick_backoff(),
+        pace: quick_pace(),
         deadline: Duration::from_secs(30),
         ..WaitOptions::default()
     }
@@ -109,7 +121,7 @@ impl Fixture {
         let client = IdsClient::new(server.url(), TransportOptions::default())
             .unwrap()
             .with_session(SessionId::new(session))
-            .with_retries(3, quick_backoff());
+            .with_retry(quick_retry(3));
         Fixture {
             server,
             catalog,

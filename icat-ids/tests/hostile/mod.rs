@@ -24,7 +24,7 @@ pub fn client(ids: &HostileIds) -> IdsClient {
 pub fn options(max_done: &Arc<AtomicU64>) -> DownloadOptions {
     let seen = max_done.clone();
     DownloadOptions {
-        max_retries: 0,
+        retry: icat_ids::RetryPolicy::none(),
         wait_for_restore: None,
         progress: Some(Arc::new(move |p: &Progress<'_>| {
             seen.fetch_max(p.done, Ordering::SeqCst);

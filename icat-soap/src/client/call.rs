@@ -5,7 +5,7 @@ use std::time::Instant;
 use tracing::Instrument;
 
 use super::Client;
-use super::retry::{is_idempotent, is_retryable};
+use super::retry::verdict;
 use super::session::short_id;
 use super::transport::Reply;
 use crate::IcatError;
@@ -17,8 +17,9 @@ impl Client {
     /// Calls operation `Op` with `request`. `session` is the session id the request carries: only
     /// its short form is logged, and it is shortened in fault messages too.
     ///
-    /// Read-only operations are retried on transient failures as the [`RetryPolicy`](super::RetryPolicy)
-    /// says; the whole is bounded by the operation timeout, if one is set.
+    /// Read-only operations are retried on transient failures as the [`RetryPolicy`](crate::RetryPolicy)
+    /// says (a longer `Retry-After` from the server is waited); the whole is bounded by the
+    /// operation timeout, if one is set.
     pub(crate) async fn call<Op: SoapOperation>(
         &self,
         request: &Op,
@@ -49,36 +50,32 @@ impl Client {
     where
         Op::Response: Send + 'static,
     {
-        let policy = self.transport.retry;
-        let retry = is_idempotent(Op::NAME);
-        let mut attempt = 1;
-        loop {
-            match self.call_once(request, session).await {
-                Err(e) if retry && is_retryable(&e) => {
-                    if attempt >= policy.max_attempts {
-                        return Err(if attempt > 1 {
-                            IcatError::RetriesExhausted {
-                                operation: Op::NAME.to_owned(),
-                                attempts: attempt,
-                                last: Box::new(e),
-                            }
-                        } else {
-                            e
-                        });
-                    }
-                    let delay = policy.delay(attempt);
+        self.transport
+            .retry
+            .run(
+                || self.call_once(request, session),
+                |e| verdict(Op::NAME, e),
+                |e, retry, pause| {
                     tracing::warn!(
                         op = Op::NAME,
-                        attempt,
+                        attempt = retry,
                         error = %e,
-                        "transient ICAT failure; retrying in {delay:?}"
+                        "transient ICAT failure; retrying in {pause:?}"
                     );
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
+                },
+            )
+            .await
+            .map_err(|gave_up| {
+                if gave_up.exhausted && gave_up.attempts > 1 {
+                    IcatError::RetriesExhausted {
+                        operation: Op::NAME.to_owned(),
+                        attempts: gave_up.attempts,
+                        last: Box::new(gave_up.error),
+                    }
+                } else {
+                    gave_up.error
                 }
-                other => return other,
-            }
-        }
+            })
     }
 
     /// One attempt of [`Client::call`].

@@ -28,7 +28,7 @@ pub use options::{
     ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_TIMEOUT,
 };
 pub use paging::PageGuard;
-pub use retry::{RetryPolicy, is_idempotent, is_retryable};
+pub use retry::{RetryPolicy, is_idempotent, is_retryable, verdict};
 pub use session::{Credentials, Session, short_id};
 pub use typed::{EntityType, get_query};
 pub use url::{

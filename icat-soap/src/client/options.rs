@@ -4,10 +4,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::retry::RetryPolicy;
 use super::transport::Transport;
 use super::{Client, endpoint_url};
 use crate::IcatError;
+use crate::retry::RetryPolicy;
 
 /// The default per-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -126,12 +126,10 @@ impl ClientBuilder {
     }
 
     /// How read-only calls are retried after transient failures (default
-    /// [`RetryPolicy::default`]: 4 attempts from 250 ms); [`RetryPolicy::none`] turns retries off.
+    /// [`RetryPolicy::default`]: 3 retries from 250 ms); [`RetryPolicy::none`] turns retries off.
+    /// The same type configures the IDS client (`icat_ids::IdsClientBuilder::retry`).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = RetryPolicy {
-            max_attempts: policy.max_attempts.max(1),
-            ..policy
-        };
+        self.retry = policy;
         self
     }
 

@@ -7,9 +7,9 @@ use futures_util::StreamExt;
 use reqwest::Url;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
-use super::retry::RetryPolicy;
 use crate::IcatError;
 use crate::error::excerpt;
+use crate::retry::RetryPolicy;
 use crate::untrusted::clean_text;
 
 /// How many characters of a non-SOAP body go into an error message.
@@ -65,6 +65,10 @@ impl Transport {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.to_ascii_lowercase().contains("xml"));
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| crate::retry::parse_retry_after(v.as_bytes()));
         let body = self.read_body(response, started).await?;
         let soap = is_xml && looks_like_envelope(&body);
         match status.as_u16() {
@@ -74,6 +78,7 @@ impl Transport {
                 status: code,
                 url: self.endpoint.to_string(),
                 excerpt: excerpt(&body, EXCERPT_CHARS),
+                retry_after,
             }),
         }
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use icat_ids::{
-    Backoff, DatafileSpec, DownloadOptions, DownloadPlan, IdsClient, TransportOptions, WaitOptions,
+    DatafileSpec, DownloadOptions, DownloadPlan, IdsClient, TransportOptions, WaitOptions,
 };
 use icat_sim::data::synthetic::SyntheticSpec;
 use icat_sim::{RunningSimulator, Simulator, SimulatorBuilder};
@@ -44,7 +44,7 @@ pub fn root() -> Credentials {
 /// An ICAT client with fast retries (so storms pass quickly).
 pub fn icat_client(url: &str) -> Client {
     Client::builder(url)
-        .retry(RetryPolicy::new(4, Duration::from_millis(5)))
+        .retry(RetryPolicy::new(3, Duration::from_millis(5)))
         .build()
         .expect("client")
 }
@@ -74,12 +74,23 @@ pub async fn datafiles(session: &Session) -> Vec<Datafile> {
         .collect()
 }
 
-/// Fast retry settings for the IDS client.
-pub fn quick_backoff() -> Backoff {
-    Backoff {
-        initial: Duration::from_millis(5),
-        max: Duration::from_millis(40),
-        factor: 2.0,
+/// Fast retry settings for the IDS client: `max_retries` retries from 5 ms.
+pub fn quick_retry(max_retries: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_retries,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(40),
+        multiplier: 2.0,
+        jitter: 0.2,
+    }
+}
+
+/// Fast polls of a wait for restored data.
+pub fn quick_pace() -> icat_ids::PollPace {
+    icat_ids::PollPace {
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(40),
+        multiplier: 2.0,
         jitter: 0.2,
     }
 }
@@ -88,7 +99,7 @@ pub fn quick_backoff() -> Backoff {
 pub fn ids_client(sim: &RunningSimulator, session: &Session) -> IdsClient {
     IdsClient::new(&sim.ids_url(), TransportOptions::default())
         .expect("ids client")
-        .with_retries(3, quick_backoff())
+        .with_retry(quick_retry(3))
         .with_session_source(Arc::new(session.clone()))
 }
 
@@ -97,10 +108,9 @@ pub fn ids_client(sim: &RunningSimulator, session: &Session) -> IdsClient {
 pub fn quick_options(max_retries: u32, sequential: bool) -> DownloadOptions {
     DownloadOptions {
         concurrency: if sequential { 1 } else { 4 },
-        max_retries,
-        backoff: quick_backoff(),
+        retry: quick_retry(max_retries),
         wait_for_restore: Some(WaitOptions {
-            backoff: quick_backoff(),
+            pace: quick_pace(),
             deadline: Duration::from_secs(60),
             ..WaitOptions::default()
         }),
