@@ -192,18 +192,18 @@ pub fn visit_ids_query(visit: &str) -> Result<String, Failure> {
     render(&q, visit)
 }
 
-/// One investigation with its datasets and their datafiles, in one query.
-pub fn visit_tree_query(investigation: i64) -> Query {
-    Query::new("Investigation")
-        .where_eq("id", investigation)
-        .include("datasets.datafiles")
+/// One investigation, nothing included: the first step of `icat show`, whose datasets and
+/// datafiles are then paged ([`visit_datasets_query`], [`datafiles_query`]).
+pub fn visit_query(investigation: i64) -> Query {
+    Query::new("Investigation").where_eq("id", investigation)
 }
 
-/// One investigation with its datasets (no datafiles): the first step of a paged `icat show`.
+/// The datasets of an investigation, ordered for paging (by name, then id).
 pub fn visit_datasets_query(investigation: i64) -> Query {
-    Query::new("Investigation")
-        .where_eq("id", investigation)
-        .include("datasets")
+    Query::new("Dataset")
+        .where_eq("investigation.id", investigation)
+        .order_by("name")
+        .order_by("id")
 }
 
 /// What a download, status or restore acts on.
@@ -268,7 +268,8 @@ pub fn items_query(target: &Target) -> (&'static str, Query) {
                 .select("id")
                 .select("name")
                 .filter(visit_condition("investigation.", v))
-                .order_by("name"),
+                .order_by("name")
+                .order_by("id"),
         ),
         Target::VisitDatasets { visit, datasets } => (
             "dataset",
@@ -277,7 +278,8 @@ pub fn items_query(target: &Target) -> (&'static str, Query) {
                 .select("name")
                 .filter(visit_condition("investigation.", visit))
                 .filter(dataset_condition("", datasets))
-                .order_by("name"),
+                .order_by("name")
+                .order_by("id"),
         ),
         Target::Investigation(id) => (
             "dataset",
@@ -285,7 +287,8 @@ pub fn items_query(target: &Target) -> (&'static str, Query) {
                 .select("id")
                 .select("name")
                 .where_eq("investigation.id", *id)
-                .order_by("name"),
+                .order_by("name")
+                .order_by("id"),
         ),
         Target::Datasets(ids) => (
             "dataset",
@@ -438,7 +441,7 @@ mod tests {
             items_query(&target).1.to_jpql().unwrap();
         }
         dataset_facility_query(1).to_jpql().unwrap();
-        visit_tree_query(1).to_jpql().unwrap();
+        visit_query(1).to_jpql().unwrap();
         visit_datasets_query(1).to_jpql().unwrap();
         formats_query(1).to_jpql().unwrap();
     }

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use common::{Home, login, start_sim, stderr, stdout};
 use hostile_icat_server::{
-    HostileIcat, answer, datafile_page, fresh_pages_icat, investigation_page, long_page, run_login,
+    HostileIcat, answer, datafile_page, fresh_pages_icat, investigation_page, limit_of, long_page,
+    run_login,
 };
 
 const EVIL: &str = "\u{1b}[2J\u{1b}]0;pwned\u{7}";
@@ -199,18 +200,6 @@ fn internal_lists_stop_one_page_past_the_count_when_every_page_is_fresh() {
         4,
         "one COUNT, three pages"
     );
-}
-
-/// The `LIMIT offset, count` of a search request body.
-fn limit_of(body: &str) -> Option<(i64, i64)> {
-    let rest = &body[body.find("LIMIT ")? + 6..];
-    let (offset, rest) = rest.split_once(',')?;
-    let count: String = rest
-        .trim_start()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    Some((offset.trim().parse().ok()?, count.parse().ok()?))
 }
 
 /// Issue 14, answer limit: a page whose answer is above the client's answer limit (here

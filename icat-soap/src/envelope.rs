@@ -138,6 +138,43 @@ fn read_envelope_from<B: SoapBody>(mut r: XmlReader<'_>) -> Result<B, SoapError>
     }
 }
 
+/// Client side: whether the answer element of a response envelope holds more than `most`
+/// children (a search's results), counted without decoding them and stopping at the first one
+/// past `most`. A fault, or anything the decoder will refuse anyway, gives `false`: the decoder
+/// then reports it.
+pub(crate) fn answer_holds_more_than(input: &[u8], target_ns: &str, most: u64) -> bool {
+    count_past(&mut XmlReader::new(input, target_ns), most).unwrap_or(false)
+}
+
+fn count_past(r: &mut XmlReader<'_>, most: u64) -> Result<bool, XmlError> {
+    let root = r.root()?;
+    if !root.is(NsKind::Soap, "Envelope") {
+        return Ok(false);
+    }
+    while let Some(child) = r.next_child(&root)? {
+        if !child.is(NsKind::Soap, "Body") {
+            r.skip(&child)?;
+            continue;
+        }
+        let Some(answer) = r.next_child(&child)? else {
+            return Ok(false);
+        };
+        if answer.is(NsKind::Soap, "Fault") {
+            return Ok(false);
+        }
+        let mut held = 0u64;
+        while let Some(item) = r.next_child(&answer)? {
+            held += 1;
+            if held > most {
+                return Ok(true);
+            }
+            r.skip(&item)?;
+        }
+        return Ok(false);
+    }
+    Ok(false)
+}
+
 /// Client side: reads a response envelope (or fault).
 pub fn read_response_envelope<B: SoapBody>(input: &[u8]) -> Result<B, SoapError> {
     read_envelope(input)

@@ -234,6 +234,17 @@ pub enum IcatError {
         /// What was repeated.
         reason: String,
     },
+    /// A search asked for at most `asked` results (its LIMIT) and the answer held more: the
+    /// server ignores the LIMIT. The answer was refused before its results were decoded.
+    #[error(
+        "the answer to {operation} holds more results than the {asked} its LIMIT asked for, so it was not read further. The server seems to ignore the LIMIT; tell the facility's ICAT administrators."
+    )]
+    MoreResultsThanAsked {
+        /// The operation called.
+        operation: String,
+        /// The most results the request's LIMIT allows.
+        asked: u64,
+    },
     /// A read-only call kept failing with transient errors until the retry bound was reached. The
     /// last attempt's error is the [`source`](std::error::Error::source), not repeated in `Display`.
     #[error(

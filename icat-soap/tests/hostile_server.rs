@@ -335,3 +335,43 @@ async fn endless_fresh_value_pages_stop_at_the_counted_total() {
     );
     assert!(!searches[0].contains("ORDER BY"), "{}", searches[0]);
 }
+
+/// Issue 14, breaker's finding 12: a page with far more rows than its LIMIT (420,000 tiny rows
+/// asked 3,000 at a time) was decoded whole, about 250 MiB from one 32 MiB answer, before the
+/// paging refused it. Now an answer holding more results than the query's `LIMIT offset, count`
+/// is refused before any result is decoded: the answer here holds 11 datasets for `LIMIT 0, 10`
+/// and then an item that cannot be decoded, which the refusal never reaches.
+#[tokio::test]
+async fn an_answer_with_more_results_than_its_limit_is_refused_before_it_is_decoded() {
+    let broken = r#"<return xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="ns2:noSuchEntity"><id>x</id></return>"#;
+    let server = Replay::start(move |rec, _| match rec.operation().as_str() {
+        "login" => answer("login", "<return>sid-0123456789</return>"),
+        "search" if rec.body.contains("LIMIT 0, 11") => answer("search", &dataset_page(1..12)),
+        "search" => answer("search", &format!("{}{broken}", dataset_page(1..12))),
+        _ => answer("getRemainingMinutes", "<return>120.0</return>"),
+    })
+    .await;
+    let client = Client::new(&server.url).expect("client");
+    let session = client.login("db", &creds()).await.expect("login");
+    let err = session
+        .search("SELECT d FROM Dataset d ORDER BY d.id LIMIT 0, 10")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, IcatError::MoreResultsThanAsked { asked: 10, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("ignore the LIMIT"), "{err}");
+    // Without a LIMIT the same answer is decoded, and the broken item refused.
+    let err = session
+        .search("SELECT d FROM Dataset d ORDER BY d.id")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IcatError::Decode { .. }), "{err:?}");
+    // As many results as the LIMIT asked for are read as usual.
+    let values = session
+        .search("SELECT d FROM Dataset d ORDER BY d.id LIMIT 0, 11")
+        .await
+        .expect("within the LIMIT");
+    assert_eq!(values.len(), 11);
+}

@@ -25,14 +25,16 @@ pub struct StatusRow {
     pub status: String,
 }
 
-/// The items a status/restore acts on, with names: datasets of a visit, or the given ids.
+/// The items a status/restore acts on, with names: datasets of a visit, or the given ids. They
+/// are read in ordered pages after a COUNT, bounded by `--max-rows` like every listing (issue 14:
+/// one unpaged answer of 5,000 datasets made `status` call the IDS 5,000 times).
 async fn items(
     conn: &Connection,
     target: &Target,
 ) -> anyhow::Result<Vec<(&'static str, i64, Option<String>)>> {
     let target = catalog::resolve_target(&conn.session, target).await?;
     let (kind, query) = queries::items_query(&target);
-    let rows = conn.session.search(&query).await?;
+    let rows = catalog::all_pages(&conn.session, &query, catalog::PAGE).await?;
     let found: Vec<(&'static str, i64, Option<String>)> = rows
         .iter()
         .filter_map(|r| {
@@ -79,19 +81,41 @@ fn selection(kind: &str, ids: impl IntoIterator<Item = i64>) -> DataSelection {
 }
 
 /// `icat status`: the archive state of each dataset (or datafile).
+///
+/// The IDS's `getStatus` takes several ids and answers one status for them all: ONLINE only when
+/// every one is online, else RESTORING or ARCHIVED (ids.server `IdsBean.getStatus`). So the ids
+/// are asked together (the IDS client splits a long list over several calls), and only a group
+/// that is not all online is split in two and asked again, down to single ids: an online visit
+/// costs one call, not one per dataset (issue 14).
 pub async fn status_rows(conn: &Connection, target: &Target) -> anyhow::Result<Vec<StatusRow>> {
     let ids = conn.ids()?;
-    let mut rows = Vec::new();
-    for (kind, id, name) in items(conn, target).await? {
-        let status = ids.get_status(&selection(kind, [id])).await?;
-        rows.push(StatusRow {
+    let items = items(conn, target).await?;
+    let mut statuses = vec![None; items.len()];
+    let mut pending = vec![0..items.len()];
+    while let Some(range) = pending.pop() {
+        let kind = items[range.start].0;
+        let sel = selection(kind, items[range.clone()].iter().map(|item| item.1));
+        let status = ids.get_status(&sel).await?;
+        if status == icat_ids::Status::Online || range.len() == 1 {
+            for slot in &mut statuses[range] {
+                *slot = Some(status);
+            }
+        } else {
+            let middle = range.start + range.len() / 2;
+            pending.push(middle..range.end);
+            pending.push(range.start..middle);
+        }
+    }
+    Ok(items
+        .into_iter()
+        .zip(statuses)
+        .map(|((kind, id, name), status)| StatusRow {
             kind,
             id,
             name,
-            status: status.to_string(),
-        });
-    }
-    Ok(rows)
+            status: status.map(|s| s.to_string()).unwrap_or_default(),
+        })
+        .collect())
 }
 
 /// Prints status rows.

@@ -119,6 +119,18 @@ pub fn answer(op: &str, inner: &str) -> (u16, String) {
     )
 }
 
+/// The `LIMIT offset, count` of a search request body.
+pub fn limit_of(body: &str) -> Option<(i64, i64)> {
+    let rest = &body[body.find("LIMIT ")? + 6..];
+    let (offset, rest) = rest.split_once(',')?;
+    let count: String = rest
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    Some((offset.trim().parse().ok()?, count.parse().ok()?))
+}
+
 /// `icat ... login` against `icat` with the password on stdin.
 pub fn run_login(home: &Home, icat: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["-w", icat, "-a", "db", "-u", "root", "--password-stdin"];

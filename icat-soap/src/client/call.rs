@@ -9,9 +9,11 @@ use super::retry::verdict;
 use super::session::short_id;
 use super::transport::Reply;
 use crate::IcatError;
-use crate::envelope::{SoapError, read_response_envelope, write_request_envelope};
+use crate::envelope::{
+    SoapError, answer_holds_more_than, read_response_envelope, write_request_envelope,
+};
 use crate::untrusted::{MAX_FAULT_MESSAGE_LEN, clean_text};
-use crate::xml::SoapOperation;
+use crate::xml::{SoapMessage, SoapOperation};
 
 impl Client {
     /// Calls operation `Op` with `request`. `session` is the session id the request carries: only
@@ -28,7 +30,23 @@ impl Client {
     where
         Op::Response: Send + 'static,
     {
-        let attempts = self.call_with_retries(request, session);
+        self.call_at_most(request, session, None).await
+    }
+
+    /// [`Client::call`] for an answer that may hold at most `most` results (a search with a
+    /// LIMIT): an answer holding more is refused with [`IcatError::MoreResultsThanAsked`] before
+    /// its results are decoded (issue 14: 420,000 tiny rows asked 3,000 at a time decoded into
+    /// about 250 MiB before the paging refused them).
+    pub(crate) async fn call_at_most<Op: SoapOperation>(
+        &self,
+        request: &Op,
+        session: Option<&str>,
+        most: Option<u64>,
+    ) -> Result<Op::Response, IcatError>
+    where
+        Op::Response: Send + 'static,
+    {
+        let attempts = self.call_with_retries(request, session, most);
         match self.transport.operation_timeout {
             None => attempts.await,
             Some(limit) => tokio::time::timeout(limit, attempts)
@@ -46,6 +64,7 @@ impl Client {
         &self,
         request: &Op,
         session: Option<&str>,
+        most: Option<u64>,
     ) -> Result<Op::Response, IcatError>
     where
         Op::Response: Send + 'static,
@@ -53,7 +72,7 @@ impl Client {
         self.transport
             .retry
             .run(
-                || self.call_once(request, session),
+                || self.call_once(request, session, most),
                 |e| verdict(Op::NAME, e),
                 |e, retry, pause| {
                     tracing::warn!(
@@ -83,6 +102,7 @@ impl Client {
         &self,
         request: &Op,
         session: Option<&str>,
+        most: Option<u64>,
     ) -> Result<Op::Response, IcatError>
     where
         Op::Response: Send + 'static,
@@ -105,7 +125,8 @@ impl Client {
                         url: self.endpoint().to_owned(),
                         after: self.transport.timeout,
                     };
-                    let decoded = decode_before::<Op>(deadline, body, session, out_of_time).await;
+                    let decoded =
+                        decode_before::<Op>(deadline, body, session, most, out_of_time).await;
                     tracing::debug!(
                         elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
                         sent,
@@ -138,18 +159,19 @@ async fn decode_before<Op: SoapOperation>(
     deadline: Option<tokio::time::Instant>,
     body: bytes::Bytes,
     session: Option<&str>,
+    most: Option<u64>,
     out_of_time: impl FnOnce() -> IcatError,
 ) -> Result<Op::Response, IcatError>
 where
     Op::Response: Send + 'static,
 {
     let Some(deadline) = deadline else {
-        return decode_bounded::<Op>(body, session).await;
+        return decode_bounded::<Op>(body, session, most).await;
     };
     if tokio::time::Instant::now() >= deadline {
         return Err(out_of_time());
     }
-    tokio::time::timeout_at(deadline, decode_bounded::<Op>(body, session))
+    tokio::time::timeout_at(deadline, decode_bounded::<Op>(body, session, most))
         .await
         .unwrap_or_else(|_| Err(out_of_time()))
 }
@@ -163,15 +185,16 @@ const DECODE_ON_THREAD_ABOVE: usize = 1 << 20;
 async fn decode_bounded<Op: SoapOperation>(
     body: bytes::Bytes,
     session: Option<&str>,
+    most: Option<u64>,
 ) -> Result<Op::Response, IcatError>
 where
     Op::Response: Send + 'static,
 {
     if body.len() <= DECODE_ON_THREAD_ABOVE {
-        return decode::<Op>(&body, session);
+        return decode::<Op>(&body, session, most);
     }
     let session = session.map(str::to_owned);
-    tokio::task::spawn_blocking(move || decode::<Op>(&body, session.as_deref()))
+    tokio::task::spawn_blocking(move || decode::<Op>(&body, session.as_deref(), most))
         .await
         .unwrap_or_else(|e| {
             Err(IcatError::Decode {
@@ -182,11 +205,21 @@ where
 }
 
 /// Decodes an answer for `Op`, mapping SOAP faults to [`IcatError`] variants. Fault text is the
-/// server's: it is cleaned and bounded ([`clean_text`]) before it goes into an error.
+/// server's: it is cleaned and bounded ([`clean_text`]) before it goes into an error. With
+/// `most`, an answer holding more results than that is refused before any is decoded.
 fn decode<Op: SoapOperation>(
     body: &[u8],
     session: Option<&str>,
+    most: Option<u64>,
 ) -> Result<Op::Response, IcatError> {
+    if let Some(most) = most
+        && answer_holds_more_than(body, <Op::Response as SoapMessage>::NAMESPACE, most)
+    {
+        return Err(IcatError::MoreResultsThanAsked {
+            operation: Op::NAME.to_owned(),
+            asked: most,
+        });
+    }
     // ICAT quotes the session id in SESSION faults; keep only its short form.
     let redact = |text: String| {
         let text = match session {
@@ -269,6 +302,7 @@ mod tests {
                 Some(passed),
                 answer(padding),
                 None,
+                None,
                 out_of_time,
             )
             .await;
@@ -285,6 +319,7 @@ mod tests {
                 let r = decode_before::<GetApiVersionRequest>(
                     deadline,
                     answer(padding),
+                    None,
                     None,
                     out_of_time,
                 )

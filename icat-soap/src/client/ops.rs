@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::paging::limit_count;
 use super::session::{Effect, Session, short_id};
 use super::{Client, Credentials};
 use crate::IcatError;
@@ -232,15 +233,19 @@ impl Session {
     /// let names = session.search("SELECT i.name FROM Investigation i").await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// A query ending in `LIMIT offset, count` may get at most `count` results: an answer holding
+    /// more is refused with [`IcatError::MoreResultsThanAsked`] before its results are decoded.
     pub async fn search(&self, query: impl IntoJpql) -> Result<Vec<Value>, IcatError> {
         let jpql = query.into_jpql()?;
+        let most = limit_count(&jpql);
         let values = self
             .run(Effect::ReadOnly, |sid| {
                 let request = SearchRequest {
                     session_id: Some(sid.to_string()),
                     query: Some(jpql.clone()),
                 };
-                async move { self.client().call(&request, Some(&sid)).await }
+                async move { self.client().call_at_most(&request, Some(&sid), most).await }
             })
             .await?
             .return_;

@@ -96,6 +96,30 @@ impl PageGuard {
     }
 }
 
+/// The `count` of a JPQL text ending in `LIMIT offset, count` (ICAT renders LIMIT last): the
+/// most results its answer may hold. `None` without such a LIMIT.
+pub(crate) fn limit_count(jpql: &str) -> Option<u64> {
+    let text = jpql.trim_end();
+    // The last "LIMIT" word: the clause holds only digits, a comma and spaces after it.
+    let start = text
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_digit() || *c == ',' || c.is_whitespace()))
+        .map(|(i, c)| i + c.len_utf8())?;
+    let word = text[..start].get(start.checked_sub(5)?..)?;
+    if !word.eq_ignore_ascii_case("LIMIT")
+        || !text[..start - 5]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_whitespace)
+    {
+        return None;
+    }
+    let (offset, count) = text[start..].split_once(',')?;
+    offset.trim().parse::<u64>().ok()?;
+    count.trim().parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +134,23 @@ mod tests {
                 })))
             })
             .collect()
+    }
+
+    #[test]
+    fn the_limit_count_is_read_from_the_end_of_the_query() {
+        assert_eq!(
+            limit_count("SELECT d FROM Dataset d ORDER BY d.id LIMIT 3000, 1000"),
+            Some(1000)
+        );
+        assert_eq!(limit_count("SELECT d FROM Dataset d limit 0,2 "), Some(2));
+        assert_eq!(limit_count("SELECT d FROM Dataset d"), None);
+        assert_eq!(
+            limit_count("SELECT d FROM Dataset d WHERE d.name = 'LIMIT 1, 2'"),
+            None
+        );
+        assert_eq!(limit_count("SELECT d FROM Dataset dLIMIT 0, 2"), None);
+        assert_eq!(limit_count("LIMIT 0, 2"), None);
+        assert_eq!(limit_count("SELECT d FROM Dataset d LIMIT 5"), None);
     }
 
     #[test]
