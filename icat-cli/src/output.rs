@@ -144,7 +144,7 @@ impl JsonListWriter {
     ) -> anyhow::Result<JsonListWriter> {
         out.write_all(b"{\n")?;
         for (name, value) in before {
-            let value = serde_json::to_string_pretty(value)?.replace('\n', "\n  ");
+            let value = json_escaped(serde_json::to_string_pretty(value)?).replace('\n', "\n  ");
             writeln!(out, "  {}: {value},", serde_json::to_string(name)?)?;
         }
         write!(out, "  {}: [", serde_json::to_string(key)?)?;
@@ -157,7 +157,7 @@ impl JsonListWriter {
         out: &mut dyn std::io::Write,
         value: &T,
     ) -> anyhow::Result<()> {
-        let text = serde_json::to_string_pretty(value)?.replace('\n', "\n    ");
+        let text = json_escaped(serde_json::to_string_pretty(value)?).replace('\n', "\n    ");
         let sep = if self.items == 0 { "" } else { "," };
         write!(out, "{sep}\n    {text}")?;
         self.items += 1;
@@ -181,7 +181,7 @@ impl JsonListWriter {
             out.write_all(b"]")?;
         }
         for (name, value) in after {
-            let value = serde_json::to_string_pretty(value)?.replace('\n', "\n  ");
+            let value = json_escaped(serde_json::to_string_pretty(value)?).replace('\n', "\n  ");
             write!(out, ",\n  {}: {value}", serde_json::to_string(name)?)?;
         }
         out.write_all(b"\n}\n")?;
@@ -190,9 +190,12 @@ impl JsonListWriter {
 }
 
 /// One CSV field, quoted when needed (RFC 4180), with spreadsheet formulas neutralised: see
-/// [`neutralise_formula`]. Every CSV the CLI prints goes through here.
+/// [`neutralise_formula`]. Every CSV the CLI prints goes through here. Control, bidirectional
+/// and invisible format characters are escaped as in tables ([`sanitize_cell`]), except line
+/// breaks and tabs, which CSV carries in a quoted field.
 pub fn csv_field(value: &str) -> String {
-    let neutral = neutralise_formula(value);
+    let escaped = escape_unsafe(value, true);
+    let neutral = neutralise_formula(&escaped);
     let value: &str = &neutral;
     if value.contains([',', '"', '\n', '\r']) || value.starts_with(' ') || value.ends_with(' ') {
         format!("\"{}\"", value.replace('"', "\"\""))
@@ -214,12 +217,29 @@ pub fn neutralise_formula(value: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Replaces control characters (which could move the cursor or fake output) with escapes.
+/// Replaces control characters (which could move the cursor or fake output), bidirectional
+/// formatting characters (which reorder what a terminal shows) and invisible format characters
+/// (which hide a difference) with visible escapes: `\t`, `\u{202e}`. This is the one rule for
+/// server text on a terminal: tables, `show` and `find` alike (issue 20), so what is shown
+/// tells apart names that differ only there.
 pub fn sanitize_cell(value: &str) -> String {
+    escape_unsafe(value, false)
+}
+
+/// Whether a terminal should never receive `c` as is from server text.
+fn is_unsafe_for_terminal(c: char) -> bool {
+    c.is_control()
+        || icat_soap::untrusted::is_bidi_control(c)
+        || icat_soap::untrusted::is_invisible_format(c)
+}
+
+/// [`sanitize_cell`]; with `keep_breaks`, line breaks and tabs are left as they are (CSV).
+fn escape_unsafe(value: &str, keep_breaks: bool) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         // Line breaks and tabs as a reader writes them; other controls as escapes.
         let short = match c {
+            '\n' | '\r' | '\t' if keep_breaks => None,
             '\n' => Some("\\n"),
             '\r' => Some("\\r"),
             '\t' => Some("\\t"),
@@ -227,10 +247,7 @@ pub fn sanitize_cell(value: &str) -> String {
         };
         if let Some(text) = short {
             out.push_str(text);
-        } else if c.is_control()
-            || icat_soap::untrusted::is_bidi_control(c)
-            || icat_soap::untrusted::is_invisible_format(c)
-        {
+        } else if is_unsafe_for_terminal(c) && !(keep_breaks && matches!(c, '\n' | '\r' | '\t')) {
             let _ = write!(out, "\\u{{{:x}}}", c as u32);
         } else {
             out.push(c);
@@ -239,9 +256,48 @@ pub fn sanitize_cell(value: &str) -> String {
     out
 }
 
-/// A value as pretty JSON text with a trailing newline.
+/// Server text bounded for output: trimmed and cut to at most `max` bytes on a character
+/// boundary, every character kept (the output escapes what a terminal must not receive:
+/// [`sanitize_cell`] in tables and CSV, [`json_escaped`] in JSON).
+pub fn bounded_text(text: &str, max: usize) -> String {
+    let text = text.trim();
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+/// JSON text with every control, bidirectional formatting and invisible format character
+/// written as a `\uXXXX` escape (a surrogate pair above U+FFFF): the document still parses to
+/// the exact catalogue values, and a terminal it is printed on never receives those characters
+/// (serde_json escapes only U+0000 to U+001F; a raw U+202E reversed what followed it). Outside
+/// strings JSON holds only ASCII, so the line breaks and indentation of pretty printing, the
+/// only control characters left, stay as they are.
+pub fn json_escaped(text: String) -> String {
+    if !text
+        .chars()
+        .any(|c| is_unsafe_for_terminal(c) && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if is_unsafe_for_terminal(c) && !matches!(c, '\n' | '\r' | '\t') {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A value as pretty JSON text with a trailing newline, escaped by [`json_escaped`].
 pub fn to_json<T: Serialize>(value: &T) -> anyhow::Result<String> {
-    let mut text = serde_json::to_string_pretty(value)?;
+    let mut text = json_escaped(serde_json::to_string_pretty(value)?);
     text.push('\n');
     Ok(text)
 }

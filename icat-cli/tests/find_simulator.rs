@@ -394,3 +394,67 @@ fn facets_count_datasets_techniques() {
         "{doc}"
     );
 }
+
+/// Renames dataset `id` over SOAP as root (the simulator's index follows the update).
+fn rename_dataset(sim: &common::Sim, id: i64, name: &str) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = icat_soap::Client::new(&sim.icat_url).unwrap();
+        let creds = icat_soap::client::Credentials::new()
+            .with("username", "root")
+            .with("password", "secret");
+        let session = client.login("simple", &creds).await.unwrap();
+        let mut ds: icat_soap::model::Dataset = session.get_entity(id, &["1"]).await.unwrap();
+        ds.name = Some(name.to_owned());
+        session.update(ds).await.unwrap();
+    });
+}
+
+/// True when `text` holds no character a terminal must not receive from a server: controls
+/// other than line breaks, bidirectional formatting, invisible format characters.
+fn terminal_safe(text: &str) -> bool {
+    !text.chars().any(|c| {
+        (c.is_control() && c != '\n' && c != '\r')
+            || icat_soap::untrusted::is_bidi_control(c)
+            || icat_soap::untrusted::is_invisible_format(c)
+    })
+}
+
+/// Issue 20 review, finding 5: `find` blanked invisible characters (`evil txt.exe`, a name that
+/// names nothing) while `show` escaped them (`evil\u{202e}txt.exe\u{200b}`), and `show --json`
+/// printed a raw U+202E. Now one rule: tables and CSV show the same visible escapes in `find`
+/// and `show`, and JSON writes them as `\u` escapes, so the terminal never receives them and
+/// the document still holds the exact name.
+#[test]
+fn find_and_show_escape_invisible_characters_alike_and_json_never_prints_them_raw() {
+    let (sim, home) = setup();
+    let tree = json(&home.run(&["show", "SIM000001", "--json"]));
+    let id = tree["datasets"][0]["id"].as_i64().unwrap();
+    let name = "evil\u{202e}txt.exe\u{200b}";
+    rename_dataset(&sim, id, name);
+    let shown = "evil\\u{202e}txt.exe\\u{200b}";
+
+    let table = ok(&home.run(&["find", "lysozyme"]));
+    assert!(table.contains(shown), "{table}");
+    let show = ok(&home.run(&["show", "SIM000001"]));
+    assert!(show.contains(shown), "{show}");
+    let csv = ok(&home.run(&["find", "lysozyme", "--csv"]));
+    assert!(csv.contains(shown), "{csv}");
+    assert!(terminal_safe(&csv), "{csv:?}");
+
+    for args in [
+        &["find", "lysozyme", "--json"][..],
+        &["show", "SIM000001", "--json"][..],
+    ] {
+        let o = home.run(args);
+        let raw = ok(&o);
+        assert!(terminal_safe(&raw), "{args:?}: {raw:?}");
+        assert!(raw.contains("evil\\u202etxt.exe\\u200b"), "{raw}");
+        let doc: Value = serde_json::from_str(&raw).unwrap();
+        let text = doc.to_string();
+        assert!(
+            text.contains(name),
+            "{args:?}: the exact name is in the document"
+        );
+    }
+}

@@ -91,7 +91,8 @@ pub async fn status_rows(conn: &Connection, target: &Target) -> anyhow::Result<V
     let ids = conn.ids()?;
     let items = items(conn, target).await?;
     let mut statuses = vec![None; items.len()];
-    let mut pending = vec![0..items.len()];
+    let mut pending = Vec::new();
+    pending.push(0..items.len());
     while let Some(range) = pending.pop() {
         let kind = items[range.start].0;
         let sel = selection(kind, items[range.clone()].iter().map(|item| item.1));

@@ -8,7 +8,6 @@ use icat_rest::{
     Hit, ParameterFilter, ParameterValue, RestClient, RestError, SearchQuery, SearchRequest, Target,
 };
 use icat_soap::model::IcatExceptionType;
-use icat_soap::untrusted::clean_text;
 use serde::Serialize;
 
 use super::find_facets::{self, FacetCounts};
@@ -330,9 +329,11 @@ fn kind_of(target: Target) -> &'static str {
     }
 }
 
-/// Server text, cleaned for a terminal and bounded.
+/// Server text, bounded; every character kept: tables and CSV escape what a terminal must not
+/// receive and JSON writes it as `\u` escapes, as for `show` (issue 20: `find` blanked them, so
+/// a name copied from it named nothing).
 fn text_field(value: Option<&str>) -> Option<String> {
-    value.map(|v| clean_text(v, MAX_FIELD))
+    value.map(|v| crate::output::bounded_text(v, MAX_FIELD))
 }
 
 /// The UTC day of a time in milliseconds since the epoch, `YYYY-MM-DD`.
@@ -341,7 +342,7 @@ fn day_of(millis: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// One hit's printed fields, from its document (server text cleaned).
+/// One hit's printed fields, from its document (server text bounded).
 pub fn find_hit(rank: u64, target: Target, hit: &Hit) -> FindHit {
     let s = &hit.source;
     let (dataset, dataset_id, investigation_id, title) = match target {

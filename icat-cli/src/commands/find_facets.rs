@@ -13,11 +13,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::output::bounded_text;
 use icat_rest::{
     DimensionRequest, FacetQuery, FacetRange, FacetRequest, Hit, RestClient, SearchRequest, Target,
 };
 use icat_soap::Session;
-use icat_soap::untrusted::clean_text;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -267,7 +267,7 @@ pub async fn count(
             };
             let answer = rest.facets(&q).await.map_err(rest_failure)?;
             for d in &answer.dimensions.0 {
-                let key = clean_text(&d.key, MAX_LABEL);
+                let key = bounded_text(&d.key, MAX_LABEL);
                 let dim = match dims.iter_mut().position(|x| x.key == key) {
                     Some(i) => &mut dims[i],
                     None => {
@@ -288,7 +288,7 @@ pub async fn count(
                     dim.may_be_low = true;
                 }
                 for l in &d.labels {
-                    dim.add(clean_text(&l.label, MAX_LABEL), l.count);
+                    dim.add(bounded_text(&l.label, MAX_LABEL), l.count);
                 }
             }
         }
@@ -387,7 +387,7 @@ async fn instrument_counts(session: &Session, m: &Matches) -> Vec<(String, u64)>
                 },
                 _ => continue,
             };
-            *counts.entry(clean_text(&label, MAX_LABEL)).or_default() += 1;
+            *counts.entry(bounded_text(&label, MAX_LABEL)).or_default() += 1;
         }
     }
     let mut out: Vec<(String, u64)> = counts.into_iter().collect();
