@@ -310,7 +310,7 @@ fn find_command_line(args: &crate::cli::FindArgs) -> String {
     if let Some(a) = &args.after {
         words.push(format!("--after {}", quote(a)));
     }
-    words.join(" ")
+    words.join(" ") + &args.transfer.filter_words()
 }
 
 /// `icat find`: search, then print the hits, their ids, or download them.
@@ -319,6 +319,7 @@ async fn find_command(
     args: crate::cli::FindArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    let filter = file_filter(&args.transfer)?;
     let target = if args.visits {
         icat_rest::Target::Investigation
     } else if args.datafiles {
@@ -434,11 +435,41 @@ async fn find_command(
     let dest = bag
         .as_ref()
         .map_or_else(|| args.output.clone(), download::BagRequest::payload_dir);
-    let req = download::DownloadRequest {
-        bag,
-        ..download::DownloadRequest::new(selected.target, dest)
-    };
+    let req = download_request(
+        &args.transfer,
+        filter,
+        download::DownloadRequest {
+            bag,
+            ..download::DownloadRequest::new(selected.target, dest)
+        },
+    )?;
     execute_download(ctx, &conn, &req, args.dry_run, args.format.json, out).await
+}
+
+/// The file filter of `--match`/`--exclude` (a usage error for a bad glob, before anything is
+/// asked of a server).
+fn file_filter(transfer: &crate::cli::TransferArgs) -> Result<FileFilter, Failure> {
+    FileFilter::new(&transfer.patterns, &transfer.exclude)
+        .map_err(|e| Failure::usage(e, "fix the pattern (globs: * ? [a-z] {a,b})"))
+}
+
+/// `req` with the transfer options of `icat download` / `icat find --download`.
+fn download_request(
+    transfer: &crate::cli::TransferArgs,
+    filter: FileFilter,
+    req: download::DownloadRequest,
+) -> anyhow::Result<download::DownloadRequest> {
+    Ok(download::DownloadRequest {
+        filter,
+        parallel: usize::from(transfer.parallel),
+        zip: transfer.zip,
+        verify: !transfer.no_verify,
+        fsync: !transfer.no_fsync,
+        overwrite: transfer.overwrite,
+        max_wait: transfer.max_wait,
+        max_unreachable: transfer.max_unreachable,
+        ..req
+    })
 }
 
 /// Runs the parsed command line.
@@ -524,19 +555,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
         }
         Command::Download(args) => {
-            let filter = FileFilter::new(&args.patterns, &args.exclude)
-                .map_err(|e| Failure::usage(e, "fix the pattern (globs: * ? [a-z] {a,b})"))?;
+            let filter = file_filter(&args.transfer)?;
             let pending = pending(&ctx, &args.selection)?;
             let conn = connect::connect(&ctx, Reuse::CachedOrLogin).await?;
             conn.announce(&ctx.reporter, "downloading from");
             let mut selected =
                 resolve_pending(&conn, pending, &args.selection, &ctx.reporter).await?;
             // The file filters narrow the selection: the bag records them too.
-            for (flag, globs) in [("--match", &args.patterns), ("--exclude", &args.exclude)] {
-                for g in globs {
-                    selected.described.push_str(&format!(" {flag} '{g}'"));
-                }
-            }
+            selected.described.push_str(&args.transfer.filter_words());
             let missing = selected.missing_failure();
             let bag = args
                 .manifest
@@ -545,18 +571,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let dest = bag
                 .as_ref()
                 .map_or_else(|| args.output.clone(), download::BagRequest::payload_dir);
-            let req = download::DownloadRequest {
+            let req = download_request(
+                &args.transfer,
                 filter,
-                parallel: usize::from(args.parallel),
-                zip: args.zip,
-                verify: !args.no_verify,
-                fsync: !args.no_fsync,
-                overwrite: args.overwrite,
-                max_wait: args.max_wait,
-                max_unreachable: args.max_unreachable,
-                bag,
-                ..download::DownloadRequest::new(selected.target, dest)
-            };
+                download::DownloadRequest {
+                    bag,
+                    ..download::DownloadRequest::new(selected.target, dest)
+                },
+            )?;
             execute_download(&ctx, &conn, &req, args.dry_run, args.json, out).await?;
             if let Some(failure) = missing {
                 return Err(failure.into());

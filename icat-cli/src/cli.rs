@@ -351,6 +351,7 @@ pub struct ShowArgs {
 /// `icat find`.
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("what").args(["visits", "datasets", "datafiles"])))]
+#[command(mut_group("TransferArgs", |g| g.requires("download")))]
 pub struct FindArgs {
     /// The words to look for (Lucene syntax: "lysozyme AND 100K", "lyso*", quotes for phrases;
     /// put `--` before words that start with '-': `icat find -- -crystal`). Without words,
@@ -417,6 +418,9 @@ pub struct FindArgs {
     /// With --download: print the plan and change nothing.
     #[arg(long, requires = "download")]
     pub dry_run: bool,
+    /// With --download: how files are transferred, as for `icat download`.
+    #[command(flatten)]
+    pub transfer: TransferArgs,
     /// With --download: make DIR a BagIt bag (see `icat download --help`).
     #[arg(long, requires = "download")]
     pub manifest: bool,
@@ -454,13 +458,9 @@ pub struct DownloadArgs {
     /// What to download.
     #[command(flatten)]
     pub selection: SelectionArgs,
-    /// Only files matching this glob (repeatable; `{a,b}` alternatives): on the path within the
-    /// visit, `DATASET/FILE` (e.g. 'ds0002/*'), or on the file name when it has no '/' (e.g. '*.nxs').
-    #[arg(long = "match", value_name = "GLOB")]
-    pub patterns: Vec<String>,
-    /// Leave out files matching this glob (repeatable; same syntax as --match).
-    #[arg(long = "exclude", value_name = "GLOB")]
-    pub exclude: Vec<String>,
+    /// How files are transferred (shared with `icat find --download`).
+    #[command(flatten)]
+    pub transfer: TransferArgs,
     /// Print the plan (files, sizes, what is already here, what needs a restore, what would
     /// fail, what would be transferred) and change nothing; the exit code is the real run's for
     /// what the plan foresees (6 for local files that differ, 5 for names that cannot be paths,
@@ -472,6 +472,37 @@ pub struct DownloadArgs {
     /// skipped, unverified, not_restored or failed, and why).
     #[arg(long)]
     pub json: bool,
+    /// Destination directory. One download at a time per directory: a second `icat download`
+    /// into a DIR another one is writing into stops at once with a message.
+    #[arg(short = 'o', long = "output", value_name = "DIR", default_value = ".")]
+    pub output: PathBuf,
+    /// Make DIR a BagIt bag (RFC 8493): files under DIR/data, a manifest of digests computed
+    /// while the bytes stream, bag-info.txt naming the ICAT source, user, selection and time,
+    /// and a tag manifest, so the download can be cited and re-verified (`bagit.py --validate DIR`).
+    #[arg(long)]
+    pub manifest: bool,
+    /// The bag's digest algorithm.
+    #[arg(
+        long,
+        value_name = "ALG",
+        default_value = "sha512",
+        requires = "manifest"
+    )]
+    pub manifest_algorithm: crate::bagit::BagAlgorithm,
+}
+
+/// How `icat download` and `icat find --download` transfer files: which files, how long to
+/// wait for tape and an unreachable IDS, replacing, parallelism, zip, verification (one set of
+/// options for both, so `find --download` has every control `download` has).
+#[derive(Debug, Clone, Args)]
+pub struct TransferArgs {
+    /// Only files matching this glob (repeatable; `{a,b}` alternatives): on the path within the
+    /// visit, `DATASET/FILE` (e.g. 'ds0002/*'), or on the file name when it has no '/' (e.g. '*.nxs').
+    #[arg(long = "match", value_name = "GLOB")]
+    pub patterns: Vec<String>,
+    /// Leave out files matching this glob (repeatable; same syntax as --match).
+    #[arg(long = "exclude", value_name = "GLOB")]
+    pub exclude: Vec<String>,
     /// Longest wait for archived data to be restored from tape before giving up (the restore
     /// goes on at the server; run the command again later to continue). 0 does not wait: what
     /// is online is downloaded, a restore of the rest is requested, and the command exits 9.
@@ -486,10 +517,6 @@ pub struct DownloadArgs {
     /// replaces the old one). Without it such files are left alone and the exit code is 6.
     #[arg(long)]
     pub overwrite: bool,
-    /// Destination directory. One download at a time per directory: a second `icat download`
-    /// into a DIR another one is writing into stops at once with a message.
-    #[arg(short = 'o', long = "output", value_name = "DIR", default_value = ".")]
-    pub output: PathBuf,
     /// Most transfers at once: the engine starts with 2 and adds more while the throughput grows,
     /// and backs off when the IDS is busy (503, Retry-After).
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -506,19 +533,20 @@ pub struct DownloadArgs {
     /// at its final path may be truncated.
     #[arg(long)]
     pub no_fsync: bool,
-    /// Make DIR a BagIt bag (RFC 8493): files under DIR/data, a manifest of digests computed
-    /// while the bytes stream, bag-info.txt naming the ICAT source, user, selection and time,
-    /// and a tag manifest, so the download can be cited and re-verified (`bagit.py --validate DIR`).
-    #[arg(long)]
-    pub manifest: bool,
-    /// The bag's digest algorithm.
-    #[arg(
-        long,
-        value_name = "ALG",
-        default_value = "sha512",
-        requires = "manifest"
-    )]
-    pub manifest_algorithm: crate::bagit::BagAlgorithm,
+}
+
+impl TransferArgs {
+    /// The file filters as words of a command line (` --match 'GLOB' --exclude 'GLOB'`), which
+    /// narrow a selection and so belong in a bag's record of it.
+    pub fn filter_words(&self) -> String {
+        let mut words = String::new();
+        for (flag, globs) in [("--match", &self.patterns), ("--exclude", &self.exclude)] {
+            for g in globs {
+                words.push_str(&format!(" {flag} '{}'", g.replace('\'', "'\\''")));
+            }
+        }
+        words
+    }
 }
 
 /// A duration, 0 included (`--max-wait 0`: do not wait).

@@ -458,3 +458,69 @@ fn find_and_show_escape_invisible_characters_alike_and_json_never_prints_them_ra
         );
     }
 }
+
+/// Issue 20 review, finding 7: `find --download` had none of `download`'s controls; after a
+/// local file changed it advised `--overwrite`, which it refused as an unknown argument. Now
+/// both commands share one set of transfer options (--match/--exclude, --overwrite,
+/// --max-wait, --zip, --parallel, --no-verify ...), and they need --download.
+#[test]
+fn find_download_takes_the_download_options() {
+    let (_sim, home) = setup();
+    let dest = home.path().join("hits");
+    let d = dest.to_str().unwrap();
+    // --match narrows the hits' files as for `icat download`.
+    let o = home.run(&[
+        "find",
+        "lysozyme",
+        "--download",
+        "--match",
+        "ds0001/*",
+        "-o",
+        d,
+    ]);
+    ok(&o);
+    let files = files_under(&dest);
+    assert!(!files.is_empty(), "nothing downloaded");
+    assert!(
+        files
+            .iter()
+            .all(|f| f.to_string_lossy().contains("/ds0001/")),
+        "{files:?}"
+    );
+    // A local file that differs: exit 6 and the advice to use --overwrite, which now works.
+    let first = dest.join(&files[0]);
+    std::fs::write(&first, b"changed locally").unwrap();
+    let o = home.run(&[
+        "find",
+        "lysozyme",
+        "--download",
+        "--match",
+        "ds0001/*",
+        "-o",
+        d,
+    ]);
+    assert_eq!(o.status.code(), Some(6), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("--overwrite"),
+        "{}",
+        common::stderr(&o)
+    );
+    ok(&home.run(&[
+        "find",
+        "lysozyme",
+        "--download",
+        "--match",
+        "ds0001/*",
+        "--overwrite",
+        "--max-wait",
+        "0",
+        "--parallel",
+        "2",
+        "-o",
+        d,
+    ]));
+    assert_ne!(std::fs::read(&first).unwrap(), b"changed locally");
+    // The transfer options belong to --download.
+    let o = home.run(&["find", "lysozyme", "--overwrite"]);
+    assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
+}
