@@ -7,32 +7,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Home, files_under, json, ok, start_sim};
+use common::{Home, files_under, json, ok, sim_with_root, start_sim};
 use serde_json::Value;
 
 fn setup() -> (common::Sim, Home) {
-    let sim = start_sim(
+    sim_with_root(
         "visits=10,datasets=2,files=2,size=1KiB",
-        false,
         Duration::from_millis(100),
-    );
-    let home = Home::new();
-    ok(&home.run_with_stdin(
-        &[
-            "-w",
-            &sim.icat_url,
-            "--idsurl",
-            &sim.ids_url,
-            "-a",
-            "simple",
-            "-u",
-            "root",
-            "--password-stdin",
-            "login",
-        ],
-        "secret\n",
-    ));
-    (sim, home)
+    )
 }
 
 fn names(doc: &Value, field: &str) -> Vec<String> {
@@ -523,4 +505,42 @@ fn find_download_takes_the_download_options() {
     // The transfer options belong to --download.
     let o = home.run(&["find", "lysozyme", "--overwrite"]);
     assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
+}
+
+/// Issue 20 review, finding 3: the date facet counted datasets by their start date while
+/// `--since`/`--until` select those whose start and end both fall in the range (icat.lucene
+/// `buildDateRanges` over `startDate` and `endDate`; a missing end date is written as the last
+/// modification), so `find lysozyme --since 2020-01-01 --until 2020-12-31` found nothing where
+/// the facet said `2020 4`. Now each year's count is what that filter finds: here the datasets
+/// of one visit get an end date on their start day, and those of the others keep none.
+#[test]
+fn the_date_facet_counts_what_the_date_filter_finds() {
+    let (sim, home) = setup();
+    sim.sql("UPDATE \"Dataset\" SET \"endDate\" = \"startDate\" WHERE \"investigation_id\" = 1");
+    let doc = json(&home.run(&["find", "lysozyme", "--facets", "--json"]));
+    let key = format!("{}.date", doc["target"].as_str().unwrap());
+    let years: Vec<(String, u64)> = doc["facets"]["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d[0] == key.as_str())
+        .unwrap_or_else(|| panic!("no {key} in {doc}"))[1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l[0].as_str().unwrap().to_string(), l[1].as_u64().unwrap()))
+        .collect();
+    assert!(years.iter().any(|(_, n)| *n > 0), "{years:?}");
+    for (year, n) in &years {
+        let since = format!("{year}-01-01");
+        let until = format!("{year}-12-31");
+        let o = home.run(&[
+            "find", "lysozyme", "--since", &since, "--until", &until, "--ids", "--limit", "1000",
+        ]);
+        let found = common::stdout(&o).lines().count() as u64;
+        assert_eq!(
+            found, *n,
+            "{year}: the facet says {n}, the filter finds {found}"
+        );
+    }
 }

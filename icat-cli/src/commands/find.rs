@@ -485,6 +485,8 @@ pub fn print(found: &Found, format: Format, out: &mut dyn Write) -> anyhow::Resu
                         .collect();
                     let low = if f.may_be_low.contains(dim) {
                         " (each request tells its 10 largest labels: others may be low)"
+                    } else if dim.ends_with(".date") {
+                        " (by the rule of --since/--until: start and end within the year)"
                     } else {
                         ""
                     };

@@ -40,6 +40,10 @@ const SERVER_MAX_LABELS: usize = 10;
 /// Longest server text kept per label.
 const MAX_LABEL: usize = 200;
 
+/// The field of the date dimension (`Target.date`), counted by the CLI as `--since`/`--until`
+/// select ([`date_counts`]).
+pub const DATE_DIMENSION: &str = "date";
+
 /// The dimension key of instrument counts (as ICAT names it).
 pub const INSTRUMENT_DIMENSION: &str = "InvestigationInstrument.instrument.name";
 
@@ -64,8 +68,8 @@ pub struct Matches {
     ids: BTreeSet<i64>,
     /// Per hit: instrument names (visits) or ids (datasets, datafiles) from its document.
     instruments: Vec<Vec<Value>>,
-    /// Earliest and latest `date` of the hits (milliseconds).
-    dates: Option<(i64, i64)>,
+    /// Per hit: the dates a `--since`/`--until` filter tests (milliseconds): start and end.
+    spans: Vec<(i64, i64)>,
     complete: bool,
 }
 
@@ -89,11 +93,8 @@ impl Matches {
             }
         }
         self.instruments.push(seen);
-        if let Some(d) = hit.source.date_millis() {
-            self.dates = Some(match self.dates {
-                None => (d, d),
-                Some((lo, hi)) => (lo.min(d), hi.max(d)),
-            });
+        if let Some(span) = filtered_span(&hit.source) {
+            self.spans.push(span);
         }
     }
 }
@@ -139,7 +140,7 @@ pub async fn collect(
 /// The facets counted by the server for a target: its own dimensions (type or format, size
 /// and date ranges), its parameters' names, and for datasets their techniques; each with the
 /// field that selects the documents by the hits' ids.
-fn requests(target: Target, dates: Option<(i64, i64)>) -> Vec<(FacetRequest, &'static str)> {
+fn requests(target: Target) -> Vec<(FacetRequest, &'static str)> {
     let own_name = match target {
         Target::Datafile => "datafileFormat.name",
         _ => "type.name",
@@ -149,7 +150,7 @@ fn requests(target: Target, dates: Option<(i64, i64)>) -> Vec<(FacetRequest, &'s
         from: from.map(Into::into),
         to: to.map(Into::into),
     };
-    let mut own = vec![
+    let own = vec![
         DimensionRequest::new(own_name),
         DimensionRequest {
             dimension: "fileSize".into(),
@@ -160,15 +161,6 @@ fn requests(target: Target, dates: Option<(i64, i64)>) -> Vec<(FacetRequest, &'s
             ],
         },
     ];
-    if let Some(ranges) = dates.map(|(lo, hi)| year_ranges(lo, hi)) {
-        own.push(DimensionRequest {
-            dimension: "date".into(),
-            ranges: ranges
-                .into_iter()
-                .map(|(key, from, to)| range(key, Some(from), Some(to)))
-                .collect(),
-        });
-    }
     let (parameter, id_field) = match target {
         Target::Investigation => ("InvestigationParameter", "investigation.id"),
         Target::Dataset => ("DatasetParameter", "dataset.id"),
@@ -233,6 +225,42 @@ fn year_ranges(lo: i64, hi: i64) -> Vec<(String, i64, i64)> {
     out
 }
 
+/// The start and end of a hit's document as ICAT's date filter tests them (icat.lucene
+/// `SearchBucket.buildDateRanges`): `startDate` and `endDate` of visits and datasets (ICAT
+/// writes a missing end date as the last modification, icat.server `Dataset.getDoc`), `date`
+/// alone of datafiles.
+fn filtered_span(doc: &icat_rest::Document) -> Option<(i64, i64)> {
+    let start = doc.int("startDate").or_else(|| doc.int("date"))?;
+    Some((start, doc.int("endDate").unwrap_or(start)))
+}
+
+/// The date dimension, counted from the hits' documents by the rule of `--since`/`--until`:
+/// a year's count is the hits whose start and end both fall in it, which is what
+/// `--since YEAR-01-01 --until YEAR-12-31` finds (issue 20: counted by start date on the
+/// server, a year's bucket listed datasets that its filter did not find, e.g. those without an
+/// end date, which ICAT dates by their last modification). Hits spanning years count in none.
+fn date_counts(target: Target, m: &Matches) -> Option<Dim> {
+    let lo = m.spans.iter().map(|s| s.0.min(s.1)).min()?;
+    let hi = m.spans.iter().map(|s| s.0.max(s.1)).max()?;
+    let ranges = year_ranges(lo, hi);
+    let mut dim = Dim {
+        key: format!("{}.{DATE_DIMENSION}", target.as_str()),
+        ranges: Some(ranges.iter().map(|r| r.0.clone()).collect()),
+        labels: Vec::new(),
+        may_be_low: false,
+    };
+    for (key, from, to) in ranges {
+        let within = |t: i64| from <= t && t < to;
+        let n = m
+            .spans
+            .iter()
+            .filter(|(start, end)| within(*start) && within(*end))
+            .count();
+        dim.add(key, n as u64);
+    }
+    Some(dim)
+}
+
 /// Counts the facets over the collected hits: the server's counts over their ids, instruments
 /// from their documents (names looked up by id where the document gives only ids).
 pub async fn count(
@@ -244,7 +272,7 @@ pub async fn count(
     let ids: Vec<i64> = m.ids.iter().copied().collect();
     let mut dims: Vec<Dim> = Vec::new();
     let chunks = ids.len().div_ceil(IDS_PER_REQUEST);
-    for (facet, field) in requests(target, m.dates) {
+    for (facet, field) in requests(target) {
         // The order of ranges as asked for (labels come back keyed by them).
         let order: Vec<(String, Vec<String>)> = facet
             .dimensions
@@ -292,6 +320,9 @@ pub async fn count(
                 }
             }
         }
+    }
+    if let Some(dates) = date_counts(target, m) {
+        dims.push(dates);
     }
     let instruments = instrument_counts(session, m).await;
     if !instruments.is_empty() {

@@ -251,6 +251,15 @@ pub fn login_with(home: &Home, sim: &Sim, auth: &str, user: &str) {
     ok(&home.run_with_stdin(&args, "secret\n"));
 }
 
+/// A simulator with a synthetic facility (`spec` as for `--synthetic`, one-level storage) and
+/// a fresh home logged in to it as `simple/root`.
+pub fn sim_with_root(spec: &str, restore_delay: Duration) -> (Sim, Home) {
+    let sim = start_sim(spec, false, restore_delay);
+    let home = Home::new();
+    login_with(&home, &sim, "simple", "root");
+    (sim, home)
+}
+
 /// Logs in as `db/<user>` without `--idsurl` (the IDS URL is then derived from the ICAT URL);
 /// returns the output, whatever it is.
 pub fn login_without_idsurl(home: &Home, sim: &Sim, user: &str) -> Output {
