@@ -1,17 +1,18 @@
 //! Regenerating icat-soap *in place* from a real ICAT 4.2 WSDL/XSD, as `cargo xtask refresh-wsdl`
 //! against such a server would, gives crates that compile: the hand-written runtime of icat-soap
-//! (and icat-ids on top of it) names no entity, type or operation that only newer servers have,
-//! except through what the generator emits about the schema (`if_operation!`, the metadata tables),
-//! and icat-soap's own tests compile too (`cargo test -p icat-soap` works after such a refresh).
+//! (and icat-ids and icat-rest on top of it) names no entity, type or operation that only newer
+//! servers have, except through what the generator emits about the schema (`if_operation!`,
+//! `if_type!`, the metadata tables), and icat-soap's own tests compile too (`cargo test -p
+//! icat-soap` keeps working after such a refresh).
 //!
-//! The test copies what the two crates need (the root manifest reduced to them, `Cargo.lock`,
-//! `icat-soap/`, `icat-ids/`) into `<target>/tmp/regenerate-in-place/ws/`, writes the 4.2 bindings
-//! into the copy's `icat-soap/src/generated/` exactly as `cargo xtask codegen` does (`wsdl/` there
-//! holds the 4.2 files and the repository's read-only table, no `entity-info.json`), and runs
-//! `cargo check --offline --all-features` of icat-soap (library and tests) and icat-ids in the
-//! copy. It shares the workspace's target directory, so the dependencies already checked by clippy
-//! are reused; files whose contents did not change are not rewritten, so a second run rechecks
-//! little. `regenerate_versions.rs` does the same for schemas of ICAT 4.3.3 to 6.1.1.
+//! The test copies what the crates need (the root manifest reduced to them, `Cargo.lock`,
+//! `icat-soap/`, `icat-ids/`, `icat-rest/`) into `<target>/tmp/regenerate-in-place/ws/`, writes the
+//! 4.2 bindings into the copy's `icat-soap/src/generated/` exactly as `cargo xtask codegen` does
+//! (`wsdl/` there holds the 4.2 files and the repository's read-only table, no `entity-info.json`),
+//! and runs `cargo check --offline --all-features` of icat-soap (library and tests), icat-ids and
+//! icat-rest in the copy. It shares the workspace's target directory, so the dependencies already
+//! checked by clippy are reused; files whose contents did not change are not rewritten, so a second
+//! run rechecks little. `regenerate_versions.rs` does the same for schemas of ICAT 4.3.3 to 6.1.1.
 //!
 //! The reference files are read from
 //! `../shared/reference/real-icat-4.2/` (or a `shared/` beside a parent directory, or

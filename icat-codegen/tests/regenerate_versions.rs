@@ -1,5 +1,5 @@
 //! Regenerating icat-soap *in place* from the schema of each ICAT release from 4.3.3 to 6.1.1
-//! gives crates that compile: icat-soap (library and its own tests) and icat-ids.
+//! gives crates that compile: icat-soap (library and its own tests), icat-ids and icat-rest.
 //!
 //! No textual WSDL/XSD of ICAT 4.3 or later is published (servers build them at run time), so each
 //! version's schema is derived from the 6.2.0 one in `wsdl/` by removing what that version lacks:
@@ -16,7 +16,7 @@
 //! with the real 4.2 schema (`regenerate_in_place.rs`), which has its own extra entities.
 //!
 //! Cost: every version's schema is derived and generated on every run (milliseconds), but
-//! compiling a version's copy of icat-soap and icat-ids takes minutes, so by default only the two
+//! compiling a version's copy of the three crates takes a minute or two, so by default only the two
 //! that differ most are compiled: 4.3.3 (the fewest operations and types: no
 //! `getAuthenticatorInfo`/`getVersion`, no `fieldSet`, no `NOT_IMPLEMENTED` fault type, 16 entities
 //! fewer) and 5.0.1 (the 5.0-6.1 line: every operation, every entity but `Subject`, the case the

@@ -196,6 +196,14 @@ proptest! {
         round_trip_response(&SearchResponse { return_: vec![Value::Entity(e.clone())] });
         round_trip_response(&GetResponse { return_: Some(e) });
     }
+}
+
+// Every operation of the checked-in ICAT 6.2 bindings by name (6.2 is the first schema with
+// `Subject`): bindings regenerated for another server have other operations and types, and the
+// round trip of every entity type above covers them.
+icat_soap::model::if_type! { subject {
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// Every operation's request and response.
     #[test]
@@ -287,6 +295,7 @@ proptest! {
         round_trip_response(&UpdateResponse {});
     }
 }
+} else {} }
 
 #[test]
 fn from_dyn_rejects_what_the_schema_does_not_allow() {

@@ -203,8 +203,10 @@ fn every_fault_type_of_the_schema_has_its_own_error_variant() {
         assert!(seen.insert(format!("{:?}", std::mem::discriminant(&e))));
         assert_eq!(e.fault_type(), Some(kind.as_str()));
     }
-    let access = &xsd.enums["accessType"];
-    assert_eq!(access.as_slice(), icat_soap::model::AccessType::VALUES);
+    icat_soap::model::if_type! { accessType {
+        let access = &xsd.enums["accessType"];
+        assert_eq!(access.as_slice(), icat_soap::model::AccessType::VALUES);
+    } else {} }
 }
 
 #[test]
@@ -241,23 +243,30 @@ fn every_request_with_a_session_id_can_be_sent_through_a_session() {
     fn session_request<R: icat_soap::client::SessionRequest>() -> &'static str {
         R::NAME
     }
-    let with_session: BTreeSet<&str> = [
+    let mut with_session: BTreeSet<&str> = [
         session_request::<icat_soap::ops::CreateRequest>(),
         session_request::<icat_soap::ops::CreateManyRequest>(),
         session_request::<icat_soap::ops::DeleteRequest>(),
         session_request::<icat_soap::ops::DeleteManyRequest>(),
         session_request::<icat_soap::ops::GetRequest>(),
-        session_request::<icat_soap::ops::GetPropertiesRequest>(),
         session_request::<icat_soap::ops::GetRemainingMinutesRequest>(),
         session_request::<icat_soap::ops::GetUserNameRequest>(),
-        session_request::<icat_soap::ops::IsAccessAllowedRequest>(),
         session_request::<icat_soap::ops::LogoutRequest>(),
-        session_request::<icat_soap::ops::RefreshRequest>(),
         session_request::<icat_soap::ops::SearchRequest>(),
         session_request::<icat_soap::ops::UpdateRequest>(),
     ]
     .into_iter()
     .collect();
+    // Operations of ICAT 4.3 on (bindings regenerated for an older server lack them).
+    icat_soap::ops::if_operation! { getProperties {
+        with_session.insert(session_request::<icat_soap::ops::GetPropertiesRequest>());
+    } else {} }
+    icat_soap::ops::if_operation! { isAccessAllowed {
+        with_session.insert(session_request::<icat_soap::ops::IsAccessAllowedRequest>());
+    } else {} }
+    icat_soap::ops::if_operation! { refresh {
+        with_session.insert(session_request::<icat_soap::ops::RefreshRequest>());
+    } else {} }
     // The others have no session id (login and the metadata calls).
     let without: BTreeSet<&str> = OPERATIONS
         .iter()
@@ -274,6 +283,7 @@ fn every_request_with_a_session_id_can_be_sent_through_a_session() {
         "login",
     ]
     .into_iter()
+    .filter(|n| OPERATIONS.iter().any(|o| o.name == *n))
     .collect();
     assert_eq!(without, expected);
 }

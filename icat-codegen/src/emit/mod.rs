@@ -185,6 +185,21 @@ pub fn emit(model: &Model, source_label: &str, runtime: &str) -> GeneratedFiles 
         mod value;
     };
     files.push((PathBuf::from("mod.rs"), format(&h, mod_rs)));
+    // `if_type!(xmlName { present } else { absent })`: one arm per complex type (entities,
+    // helpers) and enumeration of this schema, for code that uses a type older servers lack.
+    let type_macro = ops::selector_macro(
+        "if_type",
+        model
+            .structs
+            .iter()
+            .map(|s| s.xml.as_str())
+            .chain(model.enums.iter().map(|e| e.xml.as_str())),
+        "Expands `present` when these bindings have the schema type (entity, helper type or \
+         enumeration) whose XML name comes first, `absent` otherwise: \
+         `if_type!(dataPublication { ... } else { ... })`, in item or statement position. Code \
+         built on the bindings uses it for types that older servers lack.",
+        in_runtime,
+    );
     let model_rs = quote! {
         //! Every data type of the schema: one struct per entity, the `Entity` union, `Value` (an
         //! `xs:anyType` search result), the string enumerations and the helper types.
@@ -196,6 +211,8 @@ pub fn emit(model: &Model, source_label: &str, runtime: &str) -> GeneratedFiles 
 
         /// The target namespace of the service (the wrapper elements and `xsi:type`s live in it).
         pub const TARGET_NAMESPACE: &str = #target_ns;
+
+        #type_macro
     };
     files.push((PathBuf::from("model.rs"), format(&h, model_rs)));
     if in_runtime {

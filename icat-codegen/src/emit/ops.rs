@@ -65,50 +65,15 @@ pub(crate) fn emit(model: &Model, rt: &TokenStream, in_runtime: bool) -> TokenSt
     // `if_operation!(name { present } else { absent })`: one arm per operation of this schema, so
     // hand-written code beside the bindings can use an operation that older servers lack and
     // still compile when the bindings are regenerated from such a server's WSDL.
-    // (An operation name that is no Rust identifier, possible in XML, has no arm: code cannot
-    // name it in `if_operation!` anyway.)
-    let is_ident = |n: &str| {
-        n.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    };
-    let present_arms = model
-        .operations
-        .iter()
-        .filter(|op| is_ident(&op.name))
-        .map(|op| {
-            let n = ident(&op.name);
-            quote!((#n { $($present:tt)* } else { $($absent:tt)* }) => { $($present)* };)
-        });
-    let arms = quote! {
-        #(#present_arms)*
-        ($other:ident { $($present:tt)* } else { $($absent:tt)* }) => { $($absent)* };
-    };
-    let op_macro = if in_runtime {
-        // Exported (under a name of its own at the crate root, re-exported here as
-        // `ops::if_operation`), so that crates and tests built on the runtime can do the same.
-        quote! {
-            #[doc(hidden)]
-            #[macro_export]
-            macro_rules! __icat_soap_if_operation { #arms }
-            /// Expands `present` when these bindings have the operation named first, `absent`
-            /// otherwise: `if_operation!(refresh { ... } else { ... })`, in item or statement
-            /// position. Code built on these bindings uses it for operations that older servers
-            /// lack, so that it compiles with bindings regenerated from any ICAT's WSDL.
-            #[doc(inline)]
-            pub use __icat_soap_if_operation as if_operation;
-        }
-    } else {
-        quote! {
-            /// Expands `present` when this schema has the operation named first, `absent` otherwise:
-            /// `if_operation!(refresh { ... } else { ... })`. Hand-written code uses it for
-            /// operations that older servers lack, so that it compiles with bindings regenerated
-            /// from any WSDL.
-            #[allow(unused_macros)]
-            macro_rules! if_operation { #arms }
-            #[allow(unused_imports)]
-            pub(crate) use if_operation;
-        }
-    };
+    let op_macro = selector_macro(
+        "if_operation",
+        model.operations.iter().map(|op| op.name.as_str()),
+        "Expands `present` when these bindings have the operation named first, `absent` otherwise: \
+         `if_operation!(refresh { ... } else { ... })`, in item or statement position. Code built on \
+         the bindings uses it for operations that older servers lack, so that it compiles with \
+         bindings regenerated from any ICAT's WSDL.",
+        in_runtime,
+    );
     let variants = model.operations.iter().map(|op| {
         let v = ident(&type_name(&op.name));
         let t = ident(&op.request.rust);
@@ -194,5 +159,51 @@ pub(crate) fn emit(model: &Model, rt: &TokenStream, in_runtime: bool) -> TokenSt
         pub static OPERATIONS: &[#rt::meta::OperationInfo] = &[
             #(#table)*
         ];
+    }
+}
+
+/// A `macro_rules!` named `name` with one arm per key (`key { present } else { absent }` expands
+/// `present`) and a last arm expanding `absent`. Inside the runtime crate it is exported (under a
+/// name of its own at the crate root, re-exported as `name` in the module that holds it), so that
+/// crates and tests built on the runtime can use it; elsewhere it is `pub(crate)`.
+/// (A key that is no Rust identifier, possible in XML, has no arm: code cannot name it anyway.)
+pub(crate) fn selector_macro<'a>(
+    name: &str,
+    keys: impl Iterator<Item = &'a str>,
+    doc: &str,
+    in_runtime: bool,
+) -> TokenStream {
+    let is_ident = |n: &str| {
+        n.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let present_arms = keys.filter(|k| is_ident(k)).map(|k| {
+        let k = ident(k);
+        quote!((#k { $($present:tt)* } else { $($absent:tt)* }) => { $($present)* };)
+    });
+    let arms = quote! {
+        #(#present_arms)*
+        ($other:ident { $($present:tt)* } else { $($absent:tt)* }) => { $($absent)* };
+    };
+    let public = ident(name);
+    let doc = format!(" {doc}");
+    if in_runtime {
+        let exported = ident(&format!("__icat_soap_{name}"));
+        quote! {
+            #[doc(hidden)]
+            #[macro_export]
+            macro_rules! #exported { #arms }
+            #[doc = #doc]
+            #[doc(inline)]
+            pub use #exported as #public;
+        }
+    } else {
+        quote! {
+            #[doc = #doc]
+            #[allow(unused_macros)]
+            macro_rules! #public { #arms }
+            #[allow(unused_imports)]
+            pub(crate) use #public;
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! Shared by the in-place regeneration tests: a copy of the workspace reduced to icat-soap and
-//! icat-ids, bindings written into the copy's `icat-soap/src/generated/` exactly as
+//! Shared by the in-place regeneration tests: a copy of the workspace reduced to icat-soap,
+//! icat-ids and icat-rest, bindings written into the copy's `icat-soap/src/generated/` exactly as
 //! `cargo xtask codegen` does, and `cargo check` of the copy with the workspace's target directory.
 // Each test file that includes this module uses a part of it.
 #![allow(dead_code)]
@@ -85,8 +85,8 @@ fn reduced_manifest(manifest: &str, members: &[&str]) -> String {
         .collect()
 }
 
-/// A member manifest without its `[dev-dependencies]` (icat-ids' name workspace crates that are
-/// not copied; `cargo check` of its library does not need them).
+/// A member manifest without its `[dev-dependencies]` (icat-ids' and icat-rest's name workspace
+/// crates that are not copied; `cargo check` of their libraries does not need them).
 fn without_dev_dependencies(manifest: &str) -> String {
     let mut out = String::new();
     let mut in_dev = false;
@@ -103,7 +103,7 @@ fn without_dev_dependencies(manifest: &str) -> String {
 }
 
 /// A copy of the workspace with icat-soap (tests included: its dev-dependencies are all
-/// registry crates) and icat-ids (library only) in `<target>/tmp/<name>/ws/`.
+/// registry crates), icat-ids and icat-rest (libraries only) in `<target>/tmp/<name>/ws/`.
 pub struct WorkspaceCopy {
     /// The copy's root.
     pub dir: PathBuf,
@@ -123,13 +123,17 @@ impl WorkspaceCopy {
         let root_manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
         write_if_changed(
             &dir.join("Cargo.toml"),
-            reduced_manifest(&root_manifest, &["icat-soap", "icat-ids"]).as_bytes(),
+            reduced_manifest(&root_manifest, &["icat-soap", "icat-ids", "icat-rest"]).as_bytes(),
         );
         write_if_changed(
             &dir.join("Cargo.lock"),
             &std::fs::read(root.join("Cargo.lock")).unwrap(),
         );
-        for (member, keep_dev) in [("icat-soap", true), ("icat-ids", false)] {
+        for (member, keep_dev) in [
+            ("icat-soap", true),
+            ("icat-ids", false),
+            ("icat-rest", false),
+        ] {
             copy_tree(
                 &root.join(member),
                 &dir.join(member),
@@ -179,10 +183,17 @@ impl WorkspaceCopy {
         files.files
     }
 
-    /// `cargo check --offline --all-features` of icat-soap and icat-ids (libraries) in the copy;
-    /// panics with the compiler's messages when it fails.
+    /// `cargo check --offline --all-features` in the copy of icat-soap, icat-ids and icat-rest
+    /// (libraries)
+    /// and of icat-soap's own tests (`cargo test -p icat-soap` must keep working after a refresh
+    /// against an older server: tests of 6.2-only operations and types are gated with the
+    /// generated `if_operation!`/`if_type!`); panics with the compiler's messages when it fails.
     pub fn check(&self, what: &str) {
-        self.cargo_check(what, &["-p", "icat-soap", "-p", "icat-ids"]);
+        self.cargo_check(
+            what,
+            &["-p", "icat-soap", "-p", "icat-ids", "-p", "icat-rest"],
+        );
+        self.cargo_check(what, &["-p", "icat-soap", "--tests"]);
     }
 
     fn cargo_check(&self, what: &str, args: &[&str]) {

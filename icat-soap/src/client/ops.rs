@@ -176,9 +176,10 @@ impl Client {
         Ok(r.return_.unwrap_or_default())
     }
 
-    /// All entity names, alphabetically (`getEntityNames`; needs no session). With bindings
-    /// generated from a schema without `getEntityNames` (ICAT before 4.3), the schema's own entity
-    /// list, which is that server's, with no round trip.
+    /// All entity names, alphabetically (`getEntityNames`; needs no session).
+    ///
+    /// **Depends on the WSDL:** with bindings generated from a schema without `getEntityNames`
+    /// (ICAT before 4.3), the schema's own entity list, which is that server's, with no round trip.
     pub async fn entity_names(&self) -> Result<Vec<String>, IcatError> {
         if_operation! { getEntityNames {
             Ok(self
@@ -210,7 +211,12 @@ impl Client {
 if_operation! { getAuthenticatorInfo {
     impl Client {
         /// The configured authenticators and the credential keys each takes
-        /// (`getAuthenticatorInfo`; needs no session; ICAT 4.9 and later).
+        /// (`getAuthenticatorInfo`; needs no session).
+        ///
+        /// **Depends on the WSDL:** this method exists only when the bindings have the
+        /// `getAuthenticatorInfo` operation (ICAT 4.9 and later); bindings regenerated for an
+        /// older server do not have it (a compile error at each use; gate such code with
+        /// [`ops::if_operation!`](crate::ops::if_operation)).
         pub async fn authenticator_info(
             &self,
         ) -> Result<Vec<crate::model::AuthenticatorInfo>, IcatError> {
@@ -378,6 +384,10 @@ impl Session {
 
     /// Resets the session's time to live now (the session also does this by itself before it
     /// expires).
+    ///
+    /// **Depends on the WSDL:** [`IcatError::NotSupported`] with bindings for a schema without
+    /// `refresh` (ICAT before 4.3); sessions then log in again when they must (or run until the
+    /// server ends them when no credentials were kept).
     pub async fn refresh(&self) -> Result<(), IcatError> {
         let started = Instant::now();
         let id = self.id();
@@ -387,7 +397,9 @@ impl Session {
     }
 
     /// The server's `run.properties` lines ("key value"); root users only.
-    /// [`IcatError::NotSupported`] with bindings for a schema without `getProperties` (ICAT 4.2).
+    ///
+    /// **Depends on the WSDL:** [`IcatError::NotSupported`] with bindings for a schema without
+    /// `getProperties` (ICAT before 4.3).
     pub async fn properties(&self) -> Result<Vec<String>, IcatError> {
         if_operation! { getProperties {
             let r = self
@@ -420,8 +432,12 @@ impl Session {
 // `isAccessAllowed` and its `accessType` enumeration came with ICAT 4.3.
 if_operation! { isAccessAllowed {
     impl Session {
-        /// Whether the user may do `access` (READ, UPDATE, DELETE, CREATE) on `entity`
-        /// (ICAT 4.3 and later).
+        /// Whether the user may do `access` (READ, UPDATE, DELETE, CREATE) on `entity`.
+        ///
+        /// **Depends on the WSDL:** this method (and [`AccessType`](crate::model::AccessType))
+        /// exists only when the bindings have the `isAccessAllowed` operation (ICAT 4.3 and
+        /// later); bindings regenerated for an older server do not have it (gate such code with
+        /// [`ops::if_operation!`](crate::ops::if_operation)).
         pub async fn is_access_allowed(
             &self,
             entity: impl Into<Entity>,

@@ -7,3 +7,214 @@ pub use super::types::*;
 pub use super::value::*;
 /// The target namespace of the service (the wrapper elements and `xsi:type`s live in it).
 pub const TARGET_NAMESPACE: &str = "http://icatproject.org";
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __icat_soap_if_type {
+    (affiliation { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (application { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (authenticatorCredentialKey { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (authenticatorInfo { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (constraint { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (dataCollection { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (dataCollectionDatafile { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (dataCollectionDataset { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (dataCollectionInvestigation { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (dataCollectionParameter { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (dataPublication { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (dataPublicationDate { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (dataPublicationFunding { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (dataPublicationType { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (dataPublicationUser { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (datafile { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (datafileFormat { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (datafileParameter { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (dataset { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (datasetInstrument { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (datasetParameter { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (datasetTechnique { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (datasetType { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (entityField { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (entityInfo { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (facility { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (facilityCycle { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (fieldSet { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (fundingReference { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (grouping { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (IcatException { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (instrument { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (instrumentScientist { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (investigation { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (investigationFacilityCycle { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (investigationFunding { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (investigationGroup { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (investigationInstrument { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (investigationParameter { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (investigationType { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (investigationUser { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (job { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (keyword { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (LoginCredentials { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (LoginCredentialsEntry { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (parameterType { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (permissibleStringValue { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (publicStep { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (publication { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (relatedDatafile { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (relatedItem { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (rule { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (sample { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (sampleParameter { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (sampleType { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (shift { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (study { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (studyInvestigation { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (subject { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (technique { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (user { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (userGroup { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (accessType { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (icatExceptionType { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (parameterValueType { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (relType { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    (studyStatus { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($present)*
+    };
+    ($other:ident { $($present:tt)* } else { $($absent:tt)* }) => {
+        $($absent)*
+    };
+}
+/// Expands `present` when these bindings have the schema type (entity, helper type or enumeration) whose XML name comes first, `absent` otherwise: `if_type!(dataPublication { ... } else { ... })`, in item or statement position. Code built on the bindings uses it for types that older servers lack.
+#[doc(inline)]
+pub use __icat_soap_if_type as if_type;

@@ -2205,10 +2205,7 @@ macro_rules! __icat_soap_if_operation {
         $($absent)*
     };
 }
-/// Expands `present` when these bindings have the operation named first, `absent`
-/// otherwise: `if_operation!(refresh { ... } else { ... })`, in item or statement
-/// position. Code built on these bindings uses it for operations that older servers
-/// lack, so that it compiles with bindings regenerated from any ICAT's WSDL.
+/// Expands `present` when these bindings have the operation named first, `absent` otherwise: `if_operation!(refresh { ... } else { ... })`, in item or statement position. Code built on the bindings uses it for operations that older servers lack, so that it compiles with bindings regenerated from any ICAT's WSDL.
 #[doc(inline)]
 pub use __icat_soap_if_operation as if_operation;
 /// Any request, for servers: decode a request envelope as `Request` and dispatch on it.

@@ -575,7 +575,7 @@ fn literal_conversions_for_options_unsigned_dates_and_enums() {
     );
     // A constant of another enum is a type mismatch.
     assert!(matches!(
-        jpql(&Query::new("ParameterType").where_eq("valueType", crate::model::AccessType::Read)),
+        jpql(&Query::new("ParameterType").where_eq("valueType", crate::model::StudyStatus::New)),
         Err(QueryError::TypeMismatch { .. })
     ));
 }
