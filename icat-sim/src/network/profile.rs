@@ -51,6 +51,7 @@ impl std::str::FromStr for Rate {
             "kbit/s" => value * 1e3 / 8.0,
             "Mbit/s" => value * 1e6 / 8.0,
             "Gbit/s" => value * 1e9 / 8.0,
+            "Tbit/s" => value * 1e12 / 8.0,
             "B/s" => value,
             "kB/s" => value * 1e3,
             "MB/s" => value * 1e6,
@@ -61,7 +62,7 @@ impl std::str::FromStr for Rate {
             other => {
                 return Err(format!(
                     "unknown rate unit '{other}' in '{text}' (use bit/s, kbit/s, Mbit/s, Gbit/s, \
-                     B/s, kB/s, MB/s, GB/s, KiB/s, MiB/s or GiB/s)"
+                     Tbit/s, B/s, kB/s, MB/s, GB/s, KiB/s, MiB/s or GiB/s)"
                 ));
             }
         };
@@ -331,6 +332,10 @@ mod tests {
         assert_eq!("1Gbit/s".parse::<Rate>().unwrap().get(), 125e6);
         assert_eq!("500MB/s".parse::<Rate>().unwrap().get(), 500e6);
         assert_eq!("2MiB/s".parse::<Rate>().unwrap().get(), 2.0 * 1048576.0);
+        // The out-of-range message names 10Tbit/s as the bound: that rate parses (finding 11).
+        assert_eq!("10Tbit/s".parse::<Rate>().unwrap().get(), MAX_RATE);
+        assert!(optional_rate("linkRate", "10Tbit/s").is_ok());
+        assert!(optional_rate("linkRate", "11Tbit/s").is_err());
         for bad in ["", "fast", "10", "10Mbps", "0MB/s"] {
             assert!(bad.parse::<Rate>().is_err(), "{bad}");
         }

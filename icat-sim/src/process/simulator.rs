@@ -237,6 +237,8 @@ impl SimulatorBuilder {
         if let Some(jitter) = self.restore_jitter {
             config.ids.restore_jitter = jitter;
         }
+        // The command line's tape figures are checked as the file's are.
+        config.ids.check_tape().map_err(ConfigError::Invalid)?;
         let network = match self.network {
             Some(profile) => Some(profile),
             None => config

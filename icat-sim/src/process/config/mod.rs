@@ -157,6 +157,51 @@ pub struct IdsSettings {
     pub prepared_count: usize,
 }
 
+/// Longest restore delay accepted (a day: a tape robot queue at its worst).
+pub const MAX_RESTORE_DELAY: Duration = Duration::from_secs(24 * 3600);
+/// Most tape drives accepted.
+pub const MAX_TAPE_DRIVES: usize = 10_000;
+
+impl IdsSettings {
+    /// Refuses tape figures the simulator cannot model, with the allowed range, as `[network]`
+    /// figures are: a restore delay above [`MAX_RESTORE_DELAY`], a jitter larger than the delay
+    /// (a restore cannot take less than nothing), more than [`MAX_TAPE_DRIVES`] drives. The
+    /// message names the sim.toml key and the `icat sim serve` flag that set it.
+    pub fn check_tape(&self) -> Result<(), String> {
+        if self.restore_delay > MAX_RESTORE_DELAY {
+            return Err(format!(
+                "[ids] restoreDelay (--restore-delay) = {} is out of range: allowed 0s to 24h",
+                seconds(self.restore_delay)
+            ));
+        }
+        if self.restore_jitter > self.restore_delay {
+            return Err(format!(
+                "[ids] restoreJitter (--restore-jitter) = {} is out of range: allowed 0s to the \
+                 restore delay ({}); a restore takes the delay plus or minus the jitter",
+                seconds(self.restore_jitter),
+                seconds(self.restore_delay)
+            ));
+        }
+        if self.tape_drives > MAX_TAPE_DRIVES {
+            return Err(format!(
+                "[ids] tapeDrives (--tape-drives) = {} is out of range: allowed 0 (no limit) to \
+                 {MAX_TAPE_DRIVES}",
+                self.tape_drives
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A duration as the messages write it: whole seconds as `12s`, else milliseconds.
+fn seconds(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
 fn default_prepared_count() -> usize {
     crate::ids::DEFAULT_PREPARED_COUNT
 }
@@ -308,6 +353,7 @@ impl SimConfig {
         }
         self.faults.validate().map_err(ConfigError::Invalid)?;
         self.network.resolve(None)?;
+        self.ids.check_tape().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 
@@ -531,7 +577,7 @@ mod tests {
     #[test]
     fn network_and_tape_sections_parse_and_are_checked() {
         let c = SimConfig::from_toml_str(
-            "[ids]\ntapeDrives = 2\nrestoreJitter = \"3s\"\nrestoreSeed = 9\n\
+            "[ids]\ntapeDrives = 2\nrestoreDelay = \"5s\"\nrestoreJitter = \"3s\"\nrestoreSeed = 9\n\
              [network]\npreset = \"wan\"\nrtt = \"30ms\"\n",
             "t",
         )
@@ -550,11 +596,39 @@ mod tests {
                 .is_none()
         );
         for bad in [
+            "[ids]\nrestoreDelay = \"100000000h\"\n",
+            "[ids]\nrestoreDelay = \"1s\"\nrestoreJitter = \"2s\"\n",
+            "[ids]\ntapeDrives = 999999999999\n",
             "[network]\npreset = \"moon\"\n",
             "[network]\nlinkRate = \"fast\"\n",
             "[network]\nbandwidth = 1\n",
         ] {
             assert!(SimConfig::from_toml_str(bad, "t").is_err(), "{bad}");
         }
+    }
+
+    /// Reviewer finding 10 (issue 19): absurd tape figures started a simulator whose restores
+    /// never finish, while absurd `[network]` figures were refused. Each is refused now with the
+    /// key, the flag and the allowed range.
+    #[test]
+    fn absurd_tape_figures_are_refused_with_the_allowed_range() {
+        let ids = |delay: u64, jitter: u64, drives: usize| IdsSettings {
+            restore_delay: Duration::from_secs(delay),
+            restore_jitter: Duration::from_secs(jitter),
+            tape_drives: drives,
+            ..IdsSettings::default()
+        };
+        assert!(ids(1, 1, 2).check_tape().is_ok());
+        assert!(ids(24 * 3600, 0, MAX_TAPE_DRIVES).check_tape().is_ok());
+        let e = ids(1, 360_000_000_000, 0).check_tape().unwrap_err();
+        assert!(e.contains("restoreJitter (--restore-jitter)"), "{e}");
+        assert!(e.contains("allowed 0s to the restore delay (1s)"), "{e}");
+        let e = ids(360_000_000_000, 0, 0).check_tape().unwrap_err();
+        assert!(
+            e.contains("--restore-delay") && e.contains("0s to 24h"),
+            "{e}"
+        );
+        let e = ids(1, 0, 999_999_999_999).check_tape().unwrap_err();
+        assert!(e.contains("--tape-drives") && e.contains("to 10000"), "{e}");
     }
 }
