@@ -510,7 +510,9 @@ pub struct TransferArgs {
     pub max_wait: std::time::Duration,
     /// Stop (exit 5) when the IDS has not answered for this long: while waiting for a restore,
     /// and while transfers fail one after another with no data arriving (--retries bounds how
-    /// many such failures in a row, this how long).
+    /// many such failures in a row, this how long). A busy IDS (503 or 429 asking to come back
+    /// later, e.g. a cap on downloads per user) counts the same way: refused for this long
+    /// with no data arriving, the download stops once; --max-wait is for tape restores only.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::config::positive_duration)]
     pub max_unreachable: std::time::Duration,
     /// Replace local files that differ from the catalogue (the new copy is verified before it

@@ -27,6 +27,14 @@ pub fn ctrl_c_token() -> CancellationToken {
     let child = token.clone();
     #[cfg(unix)]
     let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    // A file size limit (`ulimit -f`) kills a process that writes past it with SIGXFSZ, without
+    // a word. With the signal caught (for the rest of the process: tokio never gives a handler
+    // back), the write fails with EFBIG instead, and the download says which file reached the
+    // limit, its partial data kept. The handler is all that is needed: the stream is dropped.
+    #[cfg(unix)]
+    drop(tokio::signal::unix::signal(
+        tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ),
+    ));
     tokio::spawn(async move {
         #[cfg(unix)]
         let stopped = match terminate {

@@ -48,13 +48,15 @@ pub fn ids_error_kind(e: &IdsError) -> ExitKind {
         IdsError::DeadlineExceeded { .. } => ExitKind::NotOnline,
         IdsError::SessionRenewal { source } => icat_error_kind(source),
         IdsError::DiskFull { .. }
+        | IdsError::FileTooLarge { .. }
         | IdsError::LargerThanFreeSpace { .. }
         | IdsError::NotEnoughSpace { .. }
         | IdsError::Io { .. }
         | IdsError::TargetExists { .. }
         | IdsError::DestinationBusy { .. }
         | IdsError::DuplicatePath { .. }
-        | IdsError::LocalPathChanged { .. } => ExitKind::Other,
+        | IdsError::LocalPathChanged { .. }
+        | IdsError::LinkInDestination { .. } => ExitKind::Other,
         _ => ExitKind::Server,
     }
 }

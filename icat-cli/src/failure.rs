@@ -63,8 +63,9 @@ macro_rules! exit_codes_help {
   9    archived data not online yet: not restored from tape within --max-wait, not waited
        for with --max-wait 0 (the restore goes on at the server; rerun later to continue), or
        an upload into an archived dataset (icat restore --dataset ID --wait first)
-  130  interrupted by Ctrl-C or SIGTERM (partial downloads and the files of a bundle that
-       arrived whole are kept; rerun to resume)"
+  130  interrupted by Ctrl-C or SIGTERM (finished files, partial large files and the files
+       of a bundle that arrived whole are kept, a bundle's file cut short is fetched again;
+       rerun to resume)"
     };
 }
 

@@ -235,6 +235,38 @@ impl ByteCounter {
         }
     }
 
+    /// Adds transferred bytes, never past the expected total: a bundle's zip carries headers
+    /// besides its files' bytes, which the total (the files' sizes) does not count.
+    pub fn add_within_total(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            let room = bar
+                .length()
+                .map_or(n, |total| total.saturating_sub(bar.position()));
+            bar.inc(n.min(room));
+        }
+    }
+
+    /// A counter drawing nowhere, as a terminal's would count (for tests).
+    #[cfg(test)]
+    pub(crate) fn hidden(total: u64) -> ByteCounter {
+        let bar = ProgressBar::hidden();
+        bar.set_length(total);
+        ByteCounter {
+            mode: Mode::Live,
+            bar: Some(bar),
+            last: Arc::new(Mutex::new(String::new())),
+            look: Arc::new(Mutex::new(Look::Idle)),
+            wait_text: Arc::new(Mutex::new(None)),
+            ticking: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        }
+    }
+
+    /// Bytes counted so far (for tests).
+    #[cfg(test)]
+    pub(crate) fn position(&self) -> u64 {
+        self.bar.as_ref().map_or(0, ProgressBar::position)
+    }
+
     /// Sets or grows the expected total.
     pub fn set_total(&self, total: u64) {
         if let Some(bar) = &self.bar {
@@ -255,6 +287,18 @@ impl ByteCounter {
                     *last = kind;
                 }
             }
+            _ => {}
+        }
+    }
+
+    /// Sets the status text shown with the bar (`waiting`: nothing can move, no rate or ETA);
+    /// plain mode prints it only when the caller says it deserves a line (`print`), e.g. counts
+    /// of which only some changes matter without a terminal.
+    pub fn status_line(&self, text: &str, waiting: bool, print: bool) {
+        match (&self.bar, self.mode) {
+            (Some(_), _) if waiting => self.waiting(text),
+            (Some(bar), _) => bar.set_message(shown(text)),
+            (None, Mode::Plain) if print => eprintln!("{}", shown(text)),
             _ => {}
         }
     }

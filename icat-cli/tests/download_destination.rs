@@ -158,3 +158,136 @@ fn isis_folders_do_not_depend_on_the_selection() {
         "{all:?}"
     );
 }
+
+/// Issue 14's breaker, finding 9: a symbolic link already in the destination (in place of one
+/// datafile, or of the visit folder) aborted the whole run as a server error (exit 5, "refusing
+/// unsafe name ... from the server", 0 of 5 downloaded), and `--dry-run` called the file
+/// "differs". Now the file behind the link fails alone with a message naming the link (exit 1,
+/// a local problem), the others download, nothing is written through the link, and the dry
+/// run foresees it.
+#[cfg(unix)]
+#[test]
+fn a_symbolic_link_in_the_destination_fails_its_file_alone() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=5,size=1KiB",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let dest = home.path().join("out");
+    let d = dest.to_str().unwrap();
+    ok(&home.run(&["download", "SIM000001", "-o", d]));
+    let mut files = files_under(&dest);
+    files.sort();
+    assert_eq!(files.len(), 5, "{files:?}");
+    // One file becomes a link to a file outside the destination; the others are removed.
+    let outside = home.path().join("outside");
+    std::fs::write(&outside, b"not yours").unwrap();
+    let linked = dest.join(&files[0]);
+    std::fs::remove_file(&linked).unwrap();
+    std::os::unix::fs::symlink(&outside, &linked).unwrap();
+    for f in &files[1..] {
+        std::fs::remove_file(dest.join(f)).unwrap();
+    }
+    let plan = home.run(&["download", "SIM000001", "--dry-run", "-o", d]);
+    assert_eq!(plan.status.code(), Some(1), "{}", stderr(&plan));
+    let shown = common::stdout(&plan);
+    assert!(
+        shown.contains("would fail") && shown.contains("symbolic link"),
+        "{shown}"
+    );
+    assert!(shown.contains("4 to download"), "{shown}");
+    for extra in [&[][..], &["--overwrite"][..]] {
+        let mut args = vec!["download", "SIM000001", "-o", d];
+        args.extend_from_slice(extra);
+        let o = home.run(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&linked.display().to_string()),
+            "names the link: {err}"
+        );
+        assert!(
+            err.contains("symbolic link") && !err.contains("from the server"),
+            "{err}"
+        );
+        assert!(!err.contains("ask the facility"), "{err}");
+        assert_eq!(std::fs::read(&outside).unwrap(), b"not yours");
+        assert!(
+            std::fs::symlink_metadata(&linked)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        for f in &files[1..] {
+            assert!(dest.join(f).is_file(), "{} downloaded", f.display());
+        }
+    }
+    // The visit folder itself a link: every file fails alone, nothing is written through it.
+    let visit = dest.join(files[0].components().next().unwrap());
+    let elsewhere = home.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::rename(&visit, home.path().join("old-visit")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &visit).unwrap();
+    let o = home.run(&["download", "SIM000001", "-o", d]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+    assert!(
+        files_under(&elsewhere).is_empty(),
+        "written through the link"
+    );
+}
+
+/// Issue 14's breaker, finding 21: under `ulimit -f` icat was killed by SIGXFSZ without a word
+/// (exit 153). Now the write fails, the file is reported as having reached the shell's file
+/// size limit (exit 1), its partial data is kept, and a run without the limit resumes it to a
+/// verified file.
+#[cfg(unix)]
+#[test]
+fn a_file_size_limit_is_reported_not_fatal() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=1,size=64KiB",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let tree = json(&home.run(&["show", "SIM000001", "--json"]));
+    let id = tree["datasets"][0]["files"][0]["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let dest = home.path().join("out");
+    let d = dest.to_str().unwrap();
+    // `ulimit -f 20`: 20 blocks of 512 (POSIX sh) or 1024 bytes, below the 64 KiB file.
+    let icat = home.icat(&[]);
+    let o = std::process::Command::new("sh")
+        .args(["-c", "ulimit -f 20 && exec \"$0\" \"$@\""])
+        .arg(icat.get_program())
+        .args(["download", "--datafile", &id, "-o", d])
+        .env_clear()
+        .envs(icat.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .current_dir(icat.get_current_dir().unwrap())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "killed or wrong code: {:?} {err}",
+        o.status
+    );
+    assert!(
+        err.contains("file size limit") && err.contains("ulimit -f"),
+        "{err}"
+    );
+    let part = files_under(&dest.join(".icat-download"))
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with(".part"));
+    assert!(part.is_some(), "the partial data is kept");
+    let out = ok(&home.run(&["download", "--datafile", &id, "-o", d]));
+    assert!(out.contains("downloaded 1 file"), "{out}");
+}

@@ -70,7 +70,9 @@ pub enum IdsError {
     /// 503 or 429 with a `Retry-After` header: the server (or a proxy in front of it) is
     /// overloaded and says when to come back. Retried after at least that pause.
     #[error(
-        "IDS is busy (HTTP {status}) and asks to retry after {retry_after:?}: {message}. Try again later, or with fewer transfers at once (--parallel)."
+        "IDS is busy (HTTP {status}; it asks to wait {} before trying again): {}. Fewer transfers at once (--parallel) may help.",
+        whole_seconds(*retry_after),
+        sentence(message)
     )]
     Busy {
         /// HTTP status (503 or 429).
@@ -312,6 +314,19 @@ pub enum IdsError {
         /// What was found.
         reason: &'static str,
     },
+    /// A symbolic link on this machine stands where the download writes: a folder or file on
+    /// the way to a datafile's path, the work folder or a temporary file. Links are never
+    /// followed (one planted in the destination could send the data anywhere); the file fails
+    /// alone, nothing is written through the link. A local problem, not the server's.
+    #[error(
+        "{link} is a symbolic link ({what}); a download never writes through links, so nothing was written there. Remove or rename the link, or download into another folder."
+    )]
+    LinkInDestination {
+        /// The link.
+        link: PathBuf,
+        /// Where it stands.
+        what: &'static str,
+    },
     /// The server answered a ranged request with data that does not start where asked (or a
     /// partial answer to a request for the whole file): the bytes cannot be joined to the
     /// partial download.
@@ -411,6 +426,15 @@ pub enum IdsError {
         /// The file being written.
         path: PathBuf,
     },
+    /// A file reached the file size limit of this process (`ulimit -f`, `RLIMIT_FSIZE`): the
+    /// write failed with `EFBIG` (a program that does not catch `SIGXFSZ` is killed instead).
+    #[error(
+        "{path} reached the file size limit of this shell (ulimit -f): raise it (ulimit -f unlimited) and run the same command again (raw downloads resume from what was written; a zip is fetched again)"
+    )]
+    FileTooLarge {
+        /// The file being written.
+        path: PathBuf,
+    },
     /// A local file operation failed.
     #[error("cannot {op} {path}: {source}")]
     Io {
@@ -458,9 +482,7 @@ pub enum IdsError {
     /// files, without any bytes arriving; the files not yet done were not tried again. The last
     /// failure is the [`source`](std::error::Error::source) (an `Arc<IdsError>`, as the run's
     /// stop reason shares it; `last` gives it typed), not repeated in `Display`.
-    #[error(
-        "the IDS failed {failures} times in a row with no data arriving; the download stopped. Try again when the IDS is back: finished files are kept and partial ones resume."
-    )]
+    #[error("{}", unreachable_text(*failures, last))]
     Unreachable {
         /// Failed attempts in a row.
         failures: u32,
@@ -471,11 +493,14 @@ pub enum IdsError {
 }
 
 impl IdsError {
-    /// Map a local I/O error on `path`, turning "no space left" into [`IdsError::DiskFull`].
+    /// Map a local I/O error on `path`, turning "no space left" into [`IdsError::DiskFull`]
+    /// and "file too large" (`EFBIG`, the `ulimit -f` limit) into [`IdsError::FileTooLarge`].
     pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         let path = path.into();
         if is_disk_full(&source) {
             IdsError::DiskFull { path }
+        } else if source.kind() == std::io::ErrorKind::FileTooLarge {
+            IdsError::FileTooLarge { path }
         } else {
             IdsError::Io { op, path, source }
         }
@@ -548,6 +573,30 @@ impl IdsError {
     }
 }
 
+/// Server text ending a clause of ours: without its own closing full stop and blanks, so that
+/// "{message}. Our advice" never reads "Retry later.. Our advice".
+fn sentence(message: &str) -> &str {
+    message.trim_end().trim_end_matches('.').trim_end()
+}
+
+/// What [`IdsError::Unreachable`] says: a busy IDS (its answers asked to come back later) is
+/// called busy, anything else failing.
+fn unreachable_text(failures: u32, last: &IdsError) -> String {
+    if let IdsError::Busy { status, .. } = last {
+        format!(
+            "the IDS stayed busy: it refused {failures} requests in a row (HTTP {status}, come \
+             back later) with no data arriving; the download stopped. Try again later, when the \
+             IDS has room for your downloads: finished files are kept and partial ones resume."
+        )
+    } else {
+        format!(
+            "the IDS failed {failures} times in a row with no data arriving; the download \
+             stopped. Try again when the IDS is back: finished files are kept and partial ones \
+             resume."
+        )
+    }
+}
+
 /// A duration rounded to what people read: `1 s`, `4 min 5 s`, `2 h 10 min`.
 fn whole_seconds(d: Duration) -> String {
     let s = d.as_secs_f64().round() as u64;
@@ -586,6 +635,43 @@ fn clean(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 14's breaker, finding 21: under `ulimit -f` the write fails with EFBIG (once the
+    /// CLI catches SIGXFSZ); that is a typed error naming the limit, not "cannot write".
+    #[test]
+    fn a_write_past_the_file_size_limit_is_file_too_large() {
+        let e = IdsError::io(
+            "write",
+            "out/.icat-download/df-1.part",
+            std::io::Error::from_raw_os_error(27), // EFBIG on Linux
+        );
+        assert!(matches!(e, IdsError::FileTooLarge { .. }), "{e:?}");
+        assert!(e.to_string().contains("ulimit -f"), "{e}");
+    }
+
+    /// Reviewer finding 5 (issue 19): "... at most 1 per user. Retry later.. Try again later,
+    /// or with fewer transfers at once": a double full stop and the advice twice.
+    #[test]
+    fn a_busy_answer_reads_as_one_sentence_with_one_advice() {
+        let e = IdsError::Busy {
+            status: 503,
+            retry_after: Duration::from_secs(2),
+            message: "Too many concurrent downloads: at most 1 per user. Retry later.\n".into(),
+        };
+        let text = e.to_string();
+        assert!(!text.contains(".."), "{text}");
+        assert!(!text.contains("Try again later"), "{text}");
+        assert!(text.contains("wait 2 s before trying again"), "{text}");
+        assert!(
+            text.contains("at most 1 per user. Retry later. Fewer transfers"),
+            "{text}"
+        );
+        let stop = IdsError::Unreachable {
+            failures: 6,
+            last: std::sync::Arc::new(e),
+        };
+        assert!(stop.to_string().contains("the IDS stayed busy"), "{stop}");
+    }
 
     #[test]
     fn maps_codes_and_statuses() {

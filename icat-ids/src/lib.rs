@@ -61,8 +61,8 @@ pub use client::{
 pub use download::{
     AutoOptions, ConcurrencyStats, DEFAULT_DOWNLOAD_RETRY, DatafileSpec, DownloadOptions,
     DownloadPlan, DownloadSummary, Expected, FileReport, FileStatus, Outcome, Phase, Progress,
-    ProgressFn, RawOutcome, RefusedDatafile, RetryBudget, SafeRelPath, Strategy, UnverifiedReason,
-    Verification, ZipLayout, ZipOutput,
+    ProgressFn, RawOutcome, RefusedDatafile, RetryBudget, RetryCause, SafeRelPath, Strategy,
+    UnverifiedReason, Verification, ZipLayout, ZipOutput,
 };
 pub use error::IdsError;
 /// The retry policy of IDS calls and downloads: the one type of the workspace (icat-soap's).

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use icat_ids::{
     AutoOptions, CancellationToken, DatafileSpec, DownloadOptions, DownloadPlan, DownloadSummary,
-    Expected, FileStatus, IdsError, Outcome, Phase, Progress, Status, Strategy, WaitOptions,
-    WaitStatus,
+    Expected, FileStatus, IdsError, Outcome, Phase, Progress, RetryCause, Status, Strategy,
+    WaitOptions, WaitStatus,
 };
 use icat_soap::model::Datafile;
 use serde::Serialize;
@@ -854,7 +854,9 @@ fn report(
             )
         } else {
             (
-                "partial files are kept, and so are the files of a bundle (a zip of small files) that arrived whole",
+                "finished files are kept, partial large files are kept to resume, and of a \
+                 bundle (a zip of small files) under way the files that arrived whole are kept \
+                 (its file cut short is fetched again)",
                 "run the same command again to resume",
             )
         };
@@ -930,6 +932,9 @@ fn report(
         } else if all(|e| matches!(e, IdsError::LargerThanFreeSpace { .. })) {
             "free some space or download those files to another disk with -o; if they cannot be \
              that large, the catalogue is wrong: report it to the facility"
+        } else if all(|e| matches!(e, IdsError::LinkInDestination { .. })) {
+            "remove or rename the symbolic links named above (a download never writes through a \
+             link), then run the same command again; the other files were downloaded"
         } else if all(|e| matches!(e, IdsError::NameCollision { .. })) {
             "a rerun cannot help: download the colliding datafiles separately (e.g. with --match) \
              into different directories, or ask the facility to rename them"
@@ -1067,15 +1072,26 @@ fn failure_lines(failures: &[(PathBuf, Arc<IdsError>)]) -> Vec<(String, String)>
 /// failing with no data arriving (exit 5).
 fn stopped_failure(why: &IdsError, done: usize, total: usize) -> Failure {
     let kind = crate::exit_code::ids_error_kind(why);
+    let busy = matches!(why, IdsError::Unreachable { last, .. } if matches!(**last, IdsError::Busy { .. }));
     let hint = if kind == ExitKind::Auth {
         "log in again (icat login), then run the same command again: finished files are kept, \
          partial ones resume"
+    } else if busy {
+        "the IDS (or the facility's proxy in front of it) refuses more downloads for now, e.g. \
+         while other downloads of yours hold its slots: run the same command again later \
+         (finished files are kept, partial ones resume); --max-unreachable sets how long a busy \
+         IDS is retried, --retries how many refusals in a row per transfer"
     } else {
         "the IDS is unreachable: run the same command again when it is back (finished files are \
          kept, partial ones resume); --retries sets how many failures in a row are tolerated, \
          --max-unreachable for how long"
     };
     let reason = match why {
+        IdsError::Unreachable { failures, last } if busy => format!(
+            "the IDS stayed busy, refusing {} with no data arriving ({})",
+            crate::grammar::count(u64::from(*failures), "request", "requests in a row"),
+            crate::failure::one_line(&crate::advice::cli_text(&**last))
+        ),
         IdsError::Unreachable { failures, last } => format!(
             "the IDS failed {} with no data arriving (last: {})",
             crate::grammar::count(u64::from(*failures), "time", "times in a row"),
@@ -1157,32 +1173,86 @@ impl TapeCounts {
     }
 }
 
+/// What the tape status line shows: nothing until the status of every dataset is known (the
+/// engine's [`Phase::RestoresRequested`]: before it, files of datasets not yet asked about would
+/// count as online), then the counts whenever they change, never the same line twice.
+struct TapeLine {
+    counts: TapeCounts,
+    known: bool,
+    shown: String,
+    /// The files restoring when a line was last printed for plain output.
+    printed: Option<usize>,
+}
+
+/// One tape line to show.
+#[derive(Debug, PartialEq)]
+struct TapeShow {
+    /// The line.
+    text: String,
+    /// Whether plain output (no terminal) prints it: when the files restoring changed since
+    /// the last printed line, and the last line, every file transferred (transfers have their
+    /// own lines there).
+    print: bool,
+    /// Nothing can move while the tapes are read (not a stall).
+    waiting: bool,
+}
+
+impl TapeLine {
+    fn new(files: usize) -> TapeLine {
+        TapeLine {
+            counts: TapeCounts::new(files),
+            known: false,
+            shown: String::new(),
+            printed: None,
+        }
+    }
+
+    /// Takes in a report; the line to show when it changed.
+    fn saw(&mut self, index: usize, phase: Phase) -> Option<TapeShow> {
+        self.counts.saw(index, phase);
+        self.known |= phase == Phase::RestoresRequested;
+        if !self.known {
+            return None;
+        }
+        let text = self.counts.line();
+        if text == self.shown {
+            return None;
+        }
+        self.shown = text.clone();
+        let restoring = self.counts.restoring();
+        let all_done = self.counts.transferred.len() == self.counts.files;
+        let print = self.printed != Some(restoring) || all_done;
+        self.printed = Some(restoring);
+        Some(TapeShow {
+            print,
+            waiting: restoring > 0 && self.counts.online() == 0,
+            text,
+        })
+    }
+}
+
 /// Feeds the byte counter from per-file progress reports (which carry cumulative counts), and
 /// the status line from restores (files restoring, online, transferred).
 fn progress_callback(bar: ByteCounter, zip: bool, files: usize) -> icat_ids::ProgressFn {
     let seen: Mutex<HashMap<usize, u64>> = Mutex::new(HashMap::new());
-    let tape: Mutex<(TapeCounts, bool)> = Mutex::new((TapeCounts::new(files), false));
+    let tape: Mutex<TapeLine> = Mutex::new(TapeLine::new(files));
     Arc::new(move |p: &Progress<'_>| {
         let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
         if matches!(
             p.phase,
             Phase::WaitingForRestore
+                | Phase::RestoresRequested
                 | Phase::Online
                 | Phase::Done
                 | Phase::Extracted
                 | Phase::Skipped
         ) {
-            let mut guard = tape.lock().unwrap_or_else(|e| e.into_inner());
-            let (t, seen_tape) = &mut *guard;
-            t.saw(p.index, p.phase);
-            *seen_tape |= p.phase == Phase::WaitingForRestore;
-            if *seen_tape {
-                if t.restoring() > 0 && t.online() == 0 {
-                    // Nothing can move while the tapes are read: not a stall.
-                    bar.waiting(&t.line());
-                } else {
-                    bar.status(&t.line());
-                }
+            let shown = tape
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .saw(p.index, p.phase);
+            if let Some(show) = shown {
+                bar.status_line(&show.text, show.waiting, show.print);
             }
         }
         let last = seen.entry(p.index).or_insert(0);
@@ -1193,7 +1263,12 @@ fn progress_callback(bar: ByteCounter, zip: bool, files: usize) -> icat_ids::Pro
                     bar.set_total(t);
                 }
                 if p.done > *last {
-                    bar.add(p.done - *last);
+                    if zip {
+                        bar.add(p.done - *last);
+                    } else {
+                        // Bundles' zip headers are not in the total (the files' sizes).
+                        bar.add_within_total(p.done - *last);
+                    }
                     *last = p.done;
                 } else if p.done < *last {
                     // A restart from zero (zips are re-fetched): count again from there.
@@ -1220,13 +1295,22 @@ fn progress_callback(bar: ByteCounter, zip: bool, files: usize) -> icat_ids::Pro
                 }
                 bar.line(&format!("  {}  already present and verified", p.name));
             }
-            Phase::Retrying { attempt, delay } => bar.line(&format!(
-                "  {}: transfer interrupted, retry {attempt} in {}",
+            Phase::Retrying {
+                attempt,
+                delay,
+                cause,
+            } => bar.line(&format!(
+                "  {}: {}, retry {attempt} in {}",
                 p.name,
+                match cause {
+                    RetryCause::Busy => "the IDS is busy",
+                    RetryCause::Interrupted => "transfer interrupted",
+                    _ => "request failed",
+                },
                 human_duration(delay)
             )),
             // Shown above with the counts.
-            Phase::WaitingForRestore | Phase::Online => {}
+            Phase::WaitingForRestore | Phase::RestoresRequested | Phase::Online => {}
             Phase::Extracted => bar.line(&format!(
                 "  {}  {}",
                 p.name,
@@ -1307,6 +1391,72 @@ async fn shared_visit_ids(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reviewer finding 6 (issue 19): with bundles the bar ended at "18.80 MiB/18.75 MiB" (the
+    /// zips' headers counted against a total of file sizes). Transferred never passes the total.
+    #[test]
+    fn bundle_headers_never_take_the_count_past_the_total() {
+        let bar = ByteCounter::hidden(300);
+        let cb = progress_callback(bar.clone(), false, 3);
+        let report = |index: usize, done: u64, phase: Phase| {
+            cb(&Progress {
+                index,
+                name: "bundle 1 (3 files)",
+                done,
+                total: None,
+                phase,
+            })
+        };
+        // One bundle (index past the 3 files) of 3 files of 100 bytes: a zip of 420 bytes.
+        report(3, 0, Phase::Started);
+        report(3, 250, Phase::Transferring);
+        assert_eq!(bar.position(), 250);
+        report(3, 420, Phase::Done);
+        assert_eq!(bar.position(), 300);
+    }
+
+    /// Reviewer findings 6 and 7 (issue 19): without a terminal the tape status printed one
+    /// line per file at the start ("1 restoring from tape, 59 online", "2 restoring ...", ...),
+    /// claiming files of datasets not yet asked about online. Nothing is shown until the status
+    /// of every dataset is known, then one line, and never the same line twice.
+    #[test]
+    fn the_tape_line_waits_for_every_status_and_never_repeats() {
+        let mut t = TapeLine::new(60);
+        for i in 0..60 {
+            assert_eq!(t.saw(i, Phase::WaitingForRestore), None, "file {i}");
+        }
+        let first = t.saw(usize::MAX, Phase::RestoresRequested).unwrap();
+        assert_eq!(
+            first.text,
+            "60 restoring from tape, 0 online, 0 of 60 transferred"
+        );
+        assert!(first.waiting && first.print);
+        assert_eq!(t.saw(usize::MAX, Phase::RestoresRequested), None);
+        assert_eq!(t.saw(0, Phase::WaitingForRestore), None, "unchanged");
+        let online = t.saw(0, Phase::Online).unwrap();
+        assert_eq!(
+            online.text,
+            "59 restoring from tape, 1 online, 0 of 60 transferred"
+        );
+        assert!(online.print && !online.waiting);
+        let done = t.saw(0, Phase::Done).unwrap();
+        assert!(
+            !done.print,
+            "plain output prints no new line for a transfer"
+        );
+        assert_eq!(t.saw(0, Phase::Done), None);
+        let mut last = None;
+        for i in 1..60 {
+            last = t.saw(i, Phase::Online).or(last);
+            last = t.saw(i, Phase::Done).or(last);
+        }
+        let last = last.unwrap();
+        assert_eq!(
+            last.text,
+            "0 restoring from tape, 0 online, 60 of 60 transferred"
+        );
+        assert!(last.print, "the last line is printed");
+    }
 
     /// Re-review finding: the tape line said "61 restoring, 0 online" while the online files
     /// downloaded, and "transferred" counted past the run's files (bundles' reports, files

@@ -31,10 +31,11 @@ pub struct PlannedFile {
     pub size: Option<u64>,
     /// `present` (here and verified), `differs` (here but not what the catalogue says),
     /// `resume` (a partial download holds the start), `download`, `unsafe_name` (would
-    /// fail: its names cannot be a local path), or `too_large` (would fail: its catalogue size
-    /// alone is more than the destination's free space).
+    /// fail: its names cannot be a local path), `too_large` (would fail: its catalogue size
+    /// alone is more than the destination's free space), or `link` (would fail: a symbolic
+    /// link stands at its path or on the way, and downloads never write through links).
     pub local: &'static str,
-    /// Why the file would fail (`unsafe_name`, `too_large`), else `null`.
+    /// Why the file would fail (`unsafe_name`, `too_large`, `link`), else `null`.
     pub reason: Option<String>,
     /// Bytes already in the partial download (for `resume`).
     pub resume_from: u64,
@@ -120,7 +121,12 @@ pub async fn plan(
                 // A raw partial download, or what an interrupted striped one saved.
                 let partial =
                     icat_ids::download::resumable_bytes(&plan.dest, spec.id, &spec.expected);
-                let (local, resume_from) = if target.is_file() {
+                let link = icat_ids::download::names::check_no_symlinks(&plan.dest, &spec.path)
+                    .err()
+                    .map(|e| crate::failure::one_line(&e.to_string()));
+                let (local, resume_from) = if link.is_some() {
+                    ("link", 0)
+                } else if target.is_file() {
                     if matches(&target, &spec.expected) {
                         ("present", 0)
                     } else {
@@ -132,7 +138,7 @@ pub async fn plan(
                     ("download", 0)
                 };
                 let to_transfer = match local {
-                    "present" | "differs" => 0,
+                    "present" | "differs" | "link" => 0,
                     _ => size.unwrap_or(0).saturating_sub(resume_from),
                 };
                 PlannedFile {
@@ -140,9 +146,9 @@ pub async fn plan(
                     path: Some(spec.path.as_path().to_string_lossy().into_owned()),
                     size,
                     local,
-                    reason: None,
+                    reason: link,
                     resume_from,
-                    needs_restore: local != "present"
+                    needs_restore: !matches!(local, "present" | "link")
                         && offline.get(&r.dataset_id).copied().unwrap_or(false),
                     to_transfer,
                 }
@@ -182,7 +188,7 @@ pub async fn plan(
         need_restore: files.iter().filter(|f| f.needs_restore).count(),
         would_fail: files
             .iter()
-            .filter(|f| matches!(f.local, "unsafe_name" | "too_large"))
+            .filter(|f| matches!(f.local, "unsafe_name" | "too_large" | "link"))
             .count(),
         files,
     })
@@ -196,11 +202,19 @@ pub fn foreseen_failure(plan: &DryRun, req: &DownloadRequest) -> Option<Failure>
     let overwrite = req.overwrite;
     let no_wait = req.max_wait.is_zero() && plan.need_restore > 0;
     let differ = plan.files.iter().filter(|f| f.local == "differs").count();
+    let links = plan.files.iter().filter(|f| f.local == "link").count();
+    let names = plan.would_fail - links;
     let mut problems = Vec::new();
-    if plan.would_fail > 0 {
+    if names > 0 {
         problems.push(format!(
             "{} fail (catalogue names that cannot be local paths)",
-            crate::grammar::count(plan.would_fail as u64, "file would", "files would")
+            crate::grammar::count(names as u64, "file would", "files would")
+        ));
+    }
+    if links > 0 {
+        problems.push(format!(
+            "{} fail (a symbolic link in the destination where it would be written)",
+            crate::grammar::count(links as u64, "file would", "files would")
         ));
     }
     if differ > 0 && !overwrite {
@@ -219,11 +233,17 @@ pub fn foreseen_failure(plan: &DryRun, req: &DownloadRequest) -> Option<Failure>
         return None;
     }
     // The real run's exit code: failed names first (they decide its code), then mismatches.
-    let (kind, hint) = if plan.would_fail > 0 {
+    let (kind, hint) = if names > 0 {
         (
             ExitKind::Server,
             "the real run downloads the other files and fails these; ask the facility to \
              rename them",
+        )
+    } else if links > 0 {
+        (
+            ExitKind::Other,
+            "the real run downloads the other files and fails these (exit 1): remove or rename \
+             the symbolic links first (a download never writes through a link)",
         )
     } else if differ > 0 && !overwrite {
         (
@@ -268,11 +288,12 @@ pub fn print(
             "differs" => "present, differs from the catalogue".to_owned(),
             "resume" => format!("{} in .part", human_bytes(f.resume_from)),
             "unsafe_name" | "too_large" => "-".to_owned(),
+            "link" => "symbolic link".to_owned(),
             _ => "missing".to_owned(),
         };
         let fail;
         let action = match (f.local, overwrite) {
-            ("unsafe_name" | "too_large", _) => {
+            ("unsafe_name" | "too_large" | "link", _) => {
                 fail = format!(
                     "would fail: {}",
                     f.reason.as_deref().unwrap_or("unsafe name")

@@ -11,7 +11,10 @@ use crate::error::IdsError;
 /// Failed transfer attempts a run may have in a row (across all its files, with no bytes
 /// arriving in between) before it stops, and for how long (see
 /// [`with_unreachable_limit`](Self::with_unreachable_limit)), and the reason it stopped, if it
-/// did. Raw, striped and bundled (prepared zip) transfers all count.
+/// did. Raw, striped and bundled (prepared zip) transfers all count, and so do answers of a
+/// busy IDS (503/429 with `Retry-After`, e.g. a facility's cap on downloads per user): a
+/// server that refuses every transfer for that long is as useless to the run as one that
+/// does not answer.
 ///
 /// Pass one in [`DownloadOptions::retry_budget`](super::DownloadOptions::retry_budget) to share
 /// it between runs; a plan run without one makes its own, allowing `retry.max_retries × concurrency`
@@ -80,6 +83,47 @@ impl RetryBudget {
             last: last.clone(),
         });
         Err(IdsError::Unreachable { failures: n, last })
+    }
+
+    /// The pause before the next try of a transfer that failed: `delay` (the backoff, or the
+    /// server's `Retry-After`), but never past the moment this row of failures reaches the
+    /// time limit. The try at that moment is the last one: failing again, it stops the run
+    /// right at `--max-unreachable`, not a whole backoff later.
+    pub fn pause(&self, delay: Duration) -> Duration {
+        let Some(limit) = self.time_limit else {
+            return delay;
+        };
+        let first = *self.first_failure.lock().unwrap_or_else(|e| e.into_inner());
+        match first {
+            Some(first) => delay.min(limit.saturating_sub(first.elapsed())),
+            None => delay,
+        }
+    }
+
+    /// A transfer gave up after its own retries with `exhausted` (its
+    /// [`IdsError::RetriesExhausted`]). When its last answer was a busy IDS (503/429 asking to
+    /// come back later) and no bytes arrived anywhere in the run since, the next transfer
+    /// would only be refused the same way: the run stops here, once, with
+    /// [`IdsError::Unreachable`] naming the busy IDS, instead of every remaining transfer
+    /// starting its own retries. Any other error is given back as it is.
+    pub fn gave_up(&self, exhausted: IdsError) -> IdsError {
+        let busy = match &exhausted {
+            IdsError::RetriesExhausted { last, .. } => matches!(**last, IdsError::Busy { .. }),
+            e => matches!(e, IdsError::Busy { .. }),
+        };
+        let n = self.in_a_row.load(Ordering::Relaxed);
+        if !busy || n == 0 {
+            return exhausted;
+        }
+        let last = match exhausted {
+            IdsError::RetriesExhausted { last, .. } => Arc::new(*last),
+            e => Arc::new(e),
+        };
+        self.stop(IdsError::Unreachable {
+            failures: n,
+            last: last.clone(),
+        });
+        IdsError::Unreachable { failures: n, last }
     }
 
     /// Stops the run for `reason` (the first reason is kept).
@@ -197,6 +241,94 @@ mod source_tests {
                 "{source:?}"
             );
             assert!(!why.to_string().contains("Service Unavailable"), "{why}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod busy_tests {
+    use super::*;
+
+    fn busy() -> IdsError {
+        IdsError::Busy {
+            status: 503,
+            retry_after: Duration::from_secs(2),
+            message: "Too many concurrent downloads".into(),
+        }
+    }
+
+    fn exhausted(last: IdsError) -> IdsError {
+        IdsError::RetriesExhausted {
+            file: "bundle 1 (100 files)".into(),
+            attempts: 6,
+            last: Box::new(last),
+        }
+    }
+
+    /// Reviewer finding 4 (issue 19): each bundle retried a busy IDS on its own count, one
+    /// after the other. A transfer giving up on a busy IDS with no data arriving stops the run
+    /// once, naming the busy IDS.
+    #[test]
+    fn a_transfer_giving_up_on_a_busy_ids_stops_the_run() {
+        let b = RetryBudget::new(100);
+        for _ in 0..6 {
+            assert!(b.failed(busy()).is_ok(), "busy answers count");
+        }
+        assert_eq!(b.failures_in_a_row(), 6);
+        let e = b.gave_up(exhausted(busy()));
+        assert!(
+            matches!(&e, IdsError::Unreachable { failures: 6, last } if matches!(**last, IdsError::Busy { .. })),
+            "{e:?}"
+        );
+        assert!(b.stopped().is_some());
+        // Another kind of failure, or data arriving since, leaves the run going.
+        let b = RetryBudget::new(100);
+        assert!(b.failed(transient()).is_ok());
+        let e = b.gave_up(exhausted(transient()));
+        assert!(matches!(e, IdsError::RetriesExhausted { .. }), "{e:?}");
+        assert!(b.stopped().is_none());
+        let b = RetryBudget::new(100);
+        assert!(b.failed(busy()).is_ok());
+        b.progress();
+        assert!(matches!(
+            b.gave_up(exhausted(busy())),
+            IdsError::RetriesExhausted { .. }
+        ));
+    }
+
+    /// Busy answers spend the time limit like failures do (`--max-unreachable`).
+    #[test]
+    fn busy_answers_spend_the_time_limit() {
+        let b = RetryBudget::new(100).with_unreachable_limit(Duration::ZERO);
+        assert!(b.failed(busy()).is_err());
+        assert!(matches!(
+            *b.stopped().unwrap(),
+            IdsError::Unreachable { failures: 1, .. }
+        ));
+    }
+
+    /// Reviewer finding 8 (issue 19): a 7.7 s backoff was slept after the limit had passed.
+    /// The pause never runs past the end of the time limit.
+    #[test]
+    fn the_pause_ends_at_the_time_limit() {
+        let b = RetryBudget::new(100).with_unreachable_limit(Duration::from_secs(10));
+        // No failure yet: the delay as asked.
+        assert_eq!(b.pause(Duration::from_secs(60)), Duration::from_secs(60));
+        assert!(b.failed(transient()).is_ok());
+        let p = b.pause(Duration::from_secs(60));
+        assert!(p <= Duration::from_secs(10), "{p:?}");
+        assert_eq!(b.pause(Duration::from_secs(1)), Duration::from_secs(1));
+        // Without a time limit the delay is never cut.
+        let b = RetryBudget::new(100);
+        assert!(b.failed(transient()).is_ok());
+        assert_eq!(b.pause(Duration::from_secs(60)), Duration::from_secs(60));
+    }
+
+    fn transient() -> IdsError {
+        IdsError::Server {
+            status: 502,
+            code: "-".into(),
+            message: "Bad Gateway".into(),
         }
     }
 }

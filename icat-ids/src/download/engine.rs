@@ -106,21 +106,26 @@ impl Run<'_> {
         self.opts.retry_budget.as_ref().and_then(|b| b.stopped())
     }
 
-    /// A transfer's result; an error that ends the whole run stops it, and every file then
-    /// shares that one reason.
-    fn put_transfer(&self, i: usize, r: Result<RawOutcome, IdsError>) {
-        let r = match (r, &self.opts.retry_budget) {
-            (Err(e), Some(budget)) if stops_the_run(&e) => {
+    /// The error files of a failed transfer share: when it ends the whole run (a spent budget,
+    /// a lost session), the run is stopped and the shared reason is the run's.
+    fn shared_failure(&self, e: IdsError) -> Arc<IdsError> {
+        match &self.opts.retry_budget {
+            Some(budget) if stops_the_run(&e) => {
                 budget.stop(e);
-                Err(budget.stopped().unwrap_or_else(|| {
+                budget.stopped().unwrap_or_else(|| {
                     Arc::new(IdsError::Internal {
                         message: "the run stopped without a reason".into(),
                     })
-                }))
+                })
             }
-            (r, _) => r.map_err(Arc::new),
-        };
-        self.put(i, r);
+            _ => Arc::new(e),
+        }
+    }
+
+    /// A transfer's result; an error that ends the whole run stops it, and every file then
+    /// shares that one reason.
+    fn put_transfer(&self, i: usize, r: Result<RawOutcome, IdsError>) {
+        self.put(i, r.map_err(|e| self.shared_failure(e)));
     }
 }
 
@@ -268,6 +273,7 @@ impl IdsClient {
                 }
             }
         }
+        report_restores_requested(opts);
     }
 
     /// One dataset's transfers: when it is archived, prepare them all now (by session), wait
@@ -570,13 +576,16 @@ impl IdsClient {
             )
             .await;
         match r {
-            Ok(x) => {
+            Ok(mut x) => {
+                // Failed after its whole entries were kept: the other files share the reason.
+                let failed = x.failed.take().map(|e| run.shared_failure(e));
                 for &i in indices {
-                    let r = match x.results.get(&i) {
-                        Some(_) => continue,
-                        None => missing_from_zip(plan, i),
+                    let r = match (x.results.get(&i), &failed) {
+                        (Some(_), _) => continue,
+                        (None, Some(e)) => e.clone(),
+                        (None, None) => Arc::new(missing_from_zip(plan, i)),
                     };
-                    run.put(i, Err(Arc::new(r)));
+                    run.put(i, Err(r));
                 }
                 for (i, r) in x.results {
                     let r = match r {
@@ -605,17 +614,7 @@ impl IdsClient {
             Err(e) if prepared_id_lost(&e, &id) => return Tried::Lost(id),
             Err(e) => {
                 // A spent budget (or a lost session) stops the run, as for raw transfers.
-                let e = match &run.opts.retry_budget {
-                    Some(budget) if stops_the_run(&e) => {
-                        budget.stop(e);
-                        budget.stopped().unwrap_or_else(|| {
-                            Arc::new(IdsError::Internal {
-                                message: "the run stopped without a reason".into(),
-                            })
-                        })
-                    }
-                    _ => Arc::new(e),
-                };
+                let e = run.shared_failure(e);
                 for &i in indices {
                     run.put(i, Err(e.clone()));
                 }
@@ -656,6 +655,7 @@ impl IdsClient {
         for &i in &offline {
             report_file(opts, plan, i, Phase::WaitingForRestore);
         }
+        report_restores_requested(opts);
         let sel = DataSelection::datafiles(offline.iter().map(|&i| plan.files[i].id));
         match self
             .prepare_and_wait(&sel, Packing::default(), &clock.options(&opts.cancel))
@@ -712,6 +712,17 @@ fn report_file(opts: &DownloadOptions, plan: &DownloadPlan, i: usize, phase: Pha
         done: 0,
         total: f.expected.size,
         phase,
+    });
+}
+
+/// Every file waiting for a restore has been reported ([`Phase::RestoresRequested`]).
+fn report_restores_requested(opts: &DownloadOptions) {
+    opts.report(Progress {
+        index: usize::MAX,
+        name: "",
+        done: 0,
+        total: None,
+        phase: Phase::RestoresRequested,
     });
 }
 

@@ -49,9 +49,9 @@ fn acquire_blocking(dest: &Path) -> Result<DestLock, IdsError> {
 
     let dir = work_dir(dest);
     if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(IdsError::UnsafeName {
-            name: dir.display().to_string(),
-            reason: "the work folder for partial downloads is a symbolic link",
+        return Err(IdsError::LinkInDestination {
+            link: dir.to_path_buf(),
+            what: "the work folder for partial downloads",
         });
     }
     // Only this user may list the work folder: the names of its temporary files are no one

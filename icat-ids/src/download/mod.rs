@@ -62,9 +62,16 @@ pub enum Phase {
         attempt: u32,
         /// Pause before it.
         delay: Duration,
+        /// Why the try failed.
+        cause: RetryCause,
     },
     /// Data is offline; waiting for the IDS to restore it.
     WaitingForRestore,
+    /// The status of every dataset of the run is known, and restores of the archived ones are
+    /// requested: each of their files has had its [`WaitingForRestore`](Phase::WaitingForRestore)
+    /// (counts of files restoring and online are right from here on). Reported once per batch
+    /// of restores, about no file: its index is `usize::MAX`.
+    RestoresRequested,
     /// Restored data is online; its transfer starts as soon as a slot is free.
     Online,
     /// Extracted from a bundle, verified and placed (its bytes were reported with the
@@ -78,6 +85,30 @@ pub enum Phase {
     Skipped,
     /// Failed (the summary holds the error).
     Failed,
+}
+
+/// Why a transfer is tried again ([`Phase::Retrying`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryCause {
+    /// The IDS (or a proxy in front of it) answered that it is busy (503/429 with
+    /// `Retry-After`): nothing was transferred.
+    Busy,
+    /// Data was arriving when the transfer broke off.
+    Interrupted,
+    /// The request failed before any data of this try arrived (no answer, an error status).
+    Failed,
+}
+
+impl RetryCause {
+    /// The cause of a failed try that ended with `e`, `got_data` telling whether bytes of this
+    /// try had arrived.
+    pub(crate) fn of(e: &crate::IdsError, got_data: bool) -> RetryCause {
+        match e {
+            crate::IdsError::Busy { .. } => RetryCause::Busy,
+            _ if got_data => RetryCause::Interrupted,
+            _ => RetryCause::Failed,
+        }
+    }
 }
 
 /// A progress report: which item, bytes so far, total when known.

@@ -218,16 +218,23 @@ fn url_decode(whole: &str, s: &str) -> Result<String, IdsError> {
 }
 
 /// Refuse to write through a symbolic link between `root` and `rel`'s final file (a link planted
-/// in the destination could otherwise redirect writes outside it).
+/// in the destination could otherwise redirect writes outside it):
+/// [`IdsError::LinkInDestination`] naming the link.
 pub fn check_no_symlinks(root: &Path, rel: &SafeRelPath) -> Result<(), IdsError> {
     let mut p = root.to_path_buf();
+    let mut left = rel.as_path().components().count();
     for c in rel.as_path().components() {
         p.push(c);
+        left -= 1;
         match std::fs::symlink_metadata(&p) {
             Ok(m) if m.file_type().is_symlink() => {
-                return Err(IdsError::UnsafeName {
-                    name: rel.as_path().display().to_string(),
-                    reason: "a path component in the destination is a symbolic link",
+                return Err(IdsError::LinkInDestination {
+                    link: p,
+                    what: if left == 0 {
+                        "in place of a datafile to download"
+                    } else {
+                        "in place of a folder of a datafile to download"
+                    },
                 });
             }
             Ok(_) => {}

@@ -48,9 +48,9 @@ pub(crate) async fn create_work_dir(part: &Path) -> Result<(), IdsError> {
     if let Ok(m) = tokio::fs::symlink_metadata(dir).await
         && m.file_type().is_symlink()
     {
-        return Err(IdsError::UnsafeName {
-            name: dir.display().to_string(),
-            reason: "the work folder for partial downloads is a symbolic link",
+        return Err(IdsError::LinkInDestination {
+            link: dir.to_path_buf(),
+            what: "the work folder for partial downloads",
         });
     }
     tokio::fs::create_dir_all(dir)
@@ -199,9 +199,9 @@ impl PartFile {
         if let Ok(m) = tokio::fs::symlink_metadata(&path).await
             && m.file_type().is_symlink()
         {
-            return Err(IdsError::UnsafeName {
-                name: path.display().to_string(),
-                reason: "the temporary file is a symbolic link",
+            return Err(IdsError::LinkInDestination {
+                link: path.to_path_buf(),
+                what: "a temporary file of the download",
             });
         }
         if let Some(dir) = target.parent()

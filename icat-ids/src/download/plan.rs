@@ -223,8 +223,8 @@ impl DownloadPlan {
         self.files.iter().map(|f| f.expected.size).sum()
     }
 
-    /// Reject two datafiles mapped to one path, one datafile listed twice, and symbolic links
-    /// inside the destination.
+    /// Reject two datafiles mapped to one path, and one datafile listed twice. (A symbolic link
+    /// on a file's way fails that file alone, in the run.)
     pub fn check(&self) -> Result<(), IdsError> {
         let mut seen = HashSet::new();
         let mut ids = HashSet::new();
@@ -239,7 +239,6 @@ impl DownloadPlan {
                     path: f.path.under(&self.dest),
                 });
             }
-            check_no_symlinks(&self.dest, &f.path)?;
         }
         Ok(())
     }
@@ -308,15 +307,25 @@ impl IdsClient {
     ) -> Result<DownloadSummary, IdsError> {
         let start = Instant::now();
         let collisions = plan.case_collisions();
-        let runnable: Vec<usize> = (0..plan.files.len())
-            .filter(|i| !collisions.contains_key(i))
-            .collect();
         let mut results: HashMap<usize, FileResult> = collisions
             .into_iter()
             .map(|(i, other)| {
                 let path = plan.files[i].path.under(&plan.dest);
                 (i, Err(Arc::new(IdsError::NameCollision { path, other })))
             })
+            .collect();
+        // A symbolic link on a file's way (the file itself, or a folder of it) fails that file
+        // alone, before anything reads or writes there; the others download.
+        for (i, f) in plan.files.iter().enumerate() {
+            if let (false, Err(e)) = (
+                results.contains_key(&i),
+                check_no_symlinks(&plan.dest, &f.path),
+            ) {
+                results.insert(i, Err(Arc::new(e)));
+            }
+        }
+        let runnable: Vec<usize> = (0..plan.files.len())
+            .filter(|i| !results.contains_key(i))
             .collect();
         let mut summary = DownloadSummary::default();
         let limiter = Limiter::new(opts.concurrency, Instant::now());
@@ -417,8 +426,14 @@ impl IdsClient {
             )
             .await;
         match extracted {
-            Ok(x) => {
+            Ok(mut x) => {
+                let failed = x.failed.take();
                 results.extend(x.results.into_iter().map(|(i, r)| (i, r.map_err(Arc::new))));
+                if let Some(e) = failed {
+                    // Failed after the entries that arrived whole were kept: the others share
+                    // its error.
+                    return Ok((x.ignored, Some(Arc::new(e))));
+                }
                 for &i in which {
                     results.entry(i).or_insert_with(|| {
                         let f = &plan.files[i];

@@ -182,6 +182,7 @@ impl IdsClient {
         let mut used_resume = resumed_from > 0;
         report(part.len(), Phase::Started);
         loop {
+            let before = part.len();
             let r = self
                 .stream_once(
                     id,
@@ -279,25 +280,23 @@ impl IdsClient {
                 return Err(err);
             }
             // A failure counts against the run's shared budget too: when that is spent (the
-            // IDS keeps failing for every file), this file stops and so does the run. A server
-            // that asks to come back later (`Busy`) is reachable and does not count.
+            // IDS keeps failing, or stays busy, for every file), this file stops and so does
+            // the run.
             let err = match &opts.retry_budget {
-                Some(budget) if err.is_transient() && !matches!(err, IdsError::Busy { .. }) => {
-                    match budget.failed(err) {
-                        Ok(err) => err,
-                        Err(stop) => {
-                            report(part.len(), Phase::Failed);
-                            return Err(stop);
-                        }
+                Some(budget) if err.is_transient() => match budget.failed(err) {
+                    Ok(err) => err,
+                    Err(stop) => {
+                        report(part.len(), Phase::Failed);
+                        return Err(stop);
                     }
-                }
+                },
                 _ => err,
             };
             // The limiter heard of it while the request's slot was still held (in stream_once).
             let asked = congestion(&err).flatten();
             if !err.is_transient() || attempt >= opts.retry.max_retries {
                 report(part.len(), Phase::Failed);
-                return Err(if attempt > 0 {
+                let err = if attempt > 0 {
                     IdsError::RetriesExhausted {
                         file: label.to_string(),
                         attempts: attempt + 1,
@@ -305,13 +304,27 @@ impl IdsClient {
                     }
                 } else {
                     err
+                };
+                return Err(match &opts.retry_budget {
+                    Some(budget) => budget.gave_up(err),
+                    None => err,
                 });
             }
             let delay = opts.retry.pause(attempt + 1, asked);
+            // Never past the run's --max-unreachable (the try then is the last).
+            let delay = opts.retry_budget.as_ref().map_or(delay, |b| b.pause(delay));
             attempt += 1;
             used_resume |= !part.is_empty();
             tracing::warn!(file = label, attempt, error = %err, "transfer failed; resuming in {delay:?}");
-            report(part.len(), Phase::Retrying { attempt, delay });
+            let cause = super::RetryCause::of(&err, part.len() > before);
+            report(
+                part.len(),
+                Phase::Retrying {
+                    attempt,
+                    delay,
+                    cause,
+                },
+            );
             sleep_or_cancel(delay, &opts.cancel).await?;
             if let Some(budget) = &opts.retry_budget
                 && budget.stopped().is_some()

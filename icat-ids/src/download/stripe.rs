@@ -194,9 +194,9 @@ impl IdsClient {
         if let Ok(m) = tokio::fs::symlink_metadata(tmp).await
             && m.file_type().is_symlink()
         {
-            return Err(IdsError::UnsafeName {
-                name: tmp.display().to_string(),
-                reason: "the temporary file is a symbolic link",
+            return Err(IdsError::LinkInDestination {
+                link: tmp.to_path_buf(),
+                what: "a temporary file of the download",
             });
         }
         let state = match resumed {

@@ -295,17 +295,17 @@ pub(crate) fn extract_reader(
     }
     if let Some(work) = tmp.parent() {
         if std::fs::symlink_metadata(work).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(IdsError::UnsafeName {
-                name: work.display().to_string(),
-                reason: "the work folder for partial downloads is a symbolic link",
+            return Err(IdsError::LinkInDestination {
+                link: work.to_path_buf(),
+                what: "the work folder for partial downloads",
             });
         }
         std::fs::create_dir_all(work).map_err(|e| IdsError::io("create directory", work, e))?;
     }
     if std::fs::symlink_metadata(tmp).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(IdsError::UnsafeName {
-            name: tmp.display().to_string(),
-            reason: "the temporary file is a symbolic link",
+        return Err(IdsError::LinkInDestination {
+            link: tmp.to_path_buf(),
+            what: "a temporary file of the download",
         });
     }
     let mut out = std::fs::File::create(tmp).map_err(|e| IdsError::io("create", tmp, e))?;
@@ -394,6 +394,9 @@ pub(crate) struct SelectedExtract {
     pub results: HashMap<usize, Result<RawOutcome, IdsError>>,
     /// Entries not extracted.
     pub ignored: Vec<IgnoredEntry>,
+    /// The transfer failed with this after the entries of what had arrived that were whole
+    /// were kept (`results`): every other wanted datafile failed with it.
+    pub failed: Option<IdsError>,
 }
 
 /// Extract only the entries that map (with the IDS `<visit>/<dataset>/<file>` layout) to a
@@ -731,6 +734,7 @@ impl IdsClient {
     ) -> Result<SelectedExtract, IdsError> {
         let what = DataRef::Prepared(id);
         let zip_target = work_dir(dest).join(format!("zip-{}.part", key(what)));
+        let cut = cut_path(&zip_target);
         // Entries that arrived are worth keeping when the run is stopped: a stop does not
         // interrupt their extraction, and a zip cut by the stop is walked for whole entries.
         let xopts = ExtractOptions {
@@ -759,9 +763,28 @@ impl IdsClient {
         {
             Ok(part) => part,
             Err(IdsError::Cancelled) => {
-                return Ok(salvage(&zip_target, dest, wanted, xopts).await);
+                // The zip cut by the stop, or the longer one an earlier try left.
+                let walked = if file_len(&cut) > file_len(&zip_target) {
+                    &cut
+                } else {
+                    &zip_target
+                };
+                let x = salvage(walked, dest, wanted, xopts, true).await;
+                remove_cut_zips(&zip_target).await;
+                return Ok(x);
             }
-            Err(e) => return Err(e),
+            Err(e) if file_len(&cut) > 0 && !super::engine::prepared_id_lost(&e, id) => {
+                // A try broke off after data had arrived (the IDS went away mid-zip) and no
+                // later one got further: what arrived whole is kept, the rest fails with `e`.
+                let mut x = salvage(&cut, dest, wanted, xopts, false).await;
+                remove_cut_zips(&zip_target).await;
+                x.failed = Some(e);
+                return Ok(x);
+            }
+            Err(e) => {
+                remove_cut_zips(&zip_target).await;
+                return Err(e);
+            }
         };
         let bytes = part.len();
         let zip_part = part.path().to_path_buf();
@@ -807,6 +830,7 @@ impl IdsClient {
             zip: true,
             compress,
         };
+        let cut = cut_path(tmp);
         let mut attempt = 0u32;
         loop {
             let mut part = PartFile::open(tmp, target, true).await?;
@@ -822,7 +846,10 @@ impl IdsClient {
                 .await;
             let e = match r {
                 Ok(()) => match part.sync(how.sync).await {
-                    Ok(()) => return Ok(part),
+                    Ok(()) => {
+                        let _ = tokio::fs::remove_file(&cut).await;
+                        return Ok(part);
+                    }
                     Err(e) => e,
                 },
                 Err(e) => e,
@@ -832,21 +859,29 @@ impl IdsClient {
             if stopped && how.keep_cut && part.flush().await.is_ok() {
                 return Err(IdsError::Cancelled);
             }
-            part.discard().await;
+            if how.keep_cut && done > file_len(&cut) && part.flush().await.is_ok() {
+                // The longest cut zip is kept aside: when no later try gets further (the IDS
+                // went away), the caller keeps its entries that arrived whole.
+                let from = part.path().to_path_buf();
+                drop(part);
+                if tokio::fs::rename(&from, &cut).await.is_err() {
+                    let _ = tokio::fs::remove_file(&from).await;
+                }
+            } else {
+                part.discard().await;
+            }
             if stopped {
                 return Err(IdsError::Cancelled);
             }
-            // As for raw transfers: a failure counts against the run's shared budget, and when
-            // that is spent this zip stops and so does the run (a `Busy` server is reachable).
+            // As for raw transfers: a failure (a busy answer too) counts against the run's
+            // shared budget, and when that is spent this zip stops and so does the run.
             let e = match &opts.retry_budget {
-                Some(budget) if e.is_transient() && !matches!(e, IdsError::Busy { .. }) => {
-                    budget.failed(e)?
-                }
+                Some(budget) if e.is_transient() => budget.failed(e)?,
                 _ => e,
             };
             let asked = super::adaptive::congestion(&e).flatten();
             if !e.is_transient() || attempt >= opts.retry.max_retries {
-                return Err(if attempt > 0 {
+                let e = if attempt > 0 {
                     IdsError::RetriesExhausted {
                         file: label.to_string(),
                         attempts: attempt + 1,
@@ -854,17 +889,28 @@ impl IdsClient {
                     }
                 } else {
                     e
+                };
+                return Err(match &opts.retry_budget {
+                    Some(budget) => budget.gave_up(e),
+                    None => e,
                 });
             }
             let delay = opts.retry.pause(attempt + 1, asked);
+            // Never past the run's --max-unreachable (the try then is the last).
+            let delay = opts.retry_budget.as_ref().map_or(delay, |b| b.pause(delay));
             attempt += 1;
             tracing::warn!(file = %label, attempt, error = %e, "zip transfer failed; fetching it again in {delay:?}");
+            let cause = super::RetryCause::of(&e, done > 0);
             opts.report(Progress {
                 index,
                 name: label,
                 done,
                 total: None,
-                phase: Phase::Retrying { attempt, delay },
+                phase: Phase::Retrying {
+                    attempt,
+                    delay,
+                    cause,
+                },
             });
             sleep_or_cancel(delay, &opts.cancel).await?;
             if let Some(budget) = &opts.retry_budget
@@ -969,13 +1015,36 @@ struct FetchZip {
     keep_cut: bool,
 }
 
-/// The wanted entries that arrived whole in the zip at `zip_part`, cut short by a stop, placed;
-/// every other wanted datafile is `Cancelled`. The zip is removed.
+/// Where [`IdsClient::fetch_zip`] keeps the longest zip a failed try left (named like the
+/// zip's temporary file, so an orphan is removed with it).
+fn cut_path(tmp: &Path) -> PathBuf {
+    let name = tmp
+        .file_name()
+        .map_or_else(|| "zip.part".into(), |n| n.to_string_lossy().into_owned());
+    let stem = name.strip_suffix(".part").unwrap_or(&name);
+    tmp.with_file_name(format!("{stem}.cut.part"))
+}
+
+/// The length of a plain file (0 when it is absent or not a plain file).
+fn file_len(path: &Path) -> u64 {
+    std::fs::symlink_metadata(path).map_or(0, |m| if m.is_file() { m.len() } else { 0 })
+}
+
+/// Remove the temporary zip `tmp` and the cut zip kept beside it.
+async fn remove_cut_zips(tmp: &Path) {
+    let _ = tokio::fs::remove_file(tmp).await;
+    let _ = tokio::fs::remove_file(cut_path(tmp)).await;
+}
+
+/// The wanted entries that arrived whole in the zip at `zip_part`, cut short by a stop or a
+/// failure, placed; every other wanted datafile is `Cancelled` when `stopped` (else absent: the
+/// caller says why they failed). The zip is removed.
 async fn salvage(
     zip_part: &Path,
     dest: &Path,
     wanted: HashMap<PathBuf, Wanted>,
     xopts: ExtractOptions,
+    stopped: bool,
 ) -> SelectedExtract {
     let indices: Vec<usize> = wanted.values().map(|w| w.index).collect();
     let (zp, d) = (zip_part.to_path_buf(), dest.to_path_buf());
@@ -989,8 +1058,10 @@ async fn salvage(
     .await
     .unwrap_or_default();
     let _ = tokio::fs::remove_file(zip_part).await;
-    for i in indices {
-        x.results.entry(i).or_insert(Err(IdsError::Cancelled));
+    if stopped {
+        for i in indices {
+            x.results.entry(i).or_insert(Err(IdsError::Cancelled));
+        }
     }
     x
 }
