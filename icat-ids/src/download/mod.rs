@@ -54,7 +54,9 @@ pub use zipfile::{ExtractOptions, ExtractReport, ZipOutput, extract_zip};
 pub enum Phase {
     /// The transfer starts (or restarts); `done` is the resume offset.
     Started,
-    /// Bytes arrived.
+    /// Bytes arrived. The bytes that complete a file are reported by its `Done` (or by the
+    /// failure that follows when it does not verify), not as `Transferring` as well, so each byte
+    /// count of a file is reported once.
     Transferring,
     /// A transfer failed and is retried after `delay`.
     Retrying {

@@ -432,13 +432,17 @@ impl IdsClient {
                     if let Some(budget) = &opts.retry_budget {
                         budget.progress();
                     }
-                    opts.report(Progress {
-                        index,
-                        name: label,
-                        done: part.len(),
-                        total,
-                        phase: Phase::Transferring,
-                    });
+                    // The chunk that completes the file is reported by `Done` (or by the
+                    // failure that follows when the file does not verify): its count once.
+                    if total != Some(part.len()) {
+                        opts.report(Progress {
+                            index,
+                            name: label,
+                            done: part.len(),
+                            total,
+                            phase: Phase::Transferring,
+                        });
+                    }
                 }
                 Some(Err(e)) => return Err(self.map_reqwest("getData", e)),
             }

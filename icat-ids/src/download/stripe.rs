@@ -493,7 +493,10 @@ impl IdsClient {
             *pos += take as u64;
             flow.record(take as u64);
             let total = done.fetch_add(take as u64, Ordering::Relaxed) + take as u64;
-            opts.report(progress(index, label, total, size, Phase::Transferring));
+            // The share that completes the file leaves its count to `Done`: reported once.
+            if total != size {
+                opts.report(progress(index, label, total, size, Phase::Transferring));
+            }
             if *pos - *saved_at >= SAVE_EVERY {
                 w.flush().await.map_err(|e| IdsError::io("write", tmp, e))?;
                 if opts.fsync {
