@@ -11,7 +11,7 @@ use std::{env, error::Error, path::Path};
 use futures_util::TryStreamExt;
 use icat_ids::{DownloadOptions, DownloadPlan, SessionIds};
 use icat_soap::model::{Datafile, Dataset, DatasetType, Investigation};
-use icat_soap::{Client, IcatError, Jpql, Query};
+use icat_soap::{Client, Credentials, IcatError, Jpql, Query, Session};
 
 type Res<T = ()> = Result<T, Box<dyn Error>>;
 
@@ -19,10 +19,9 @@ const MINE: &str = "SELECT i.name, COUNT(DISTINCT d), COUNT(f) FROM Investigatio
     i.investigationUsers u JOIN i.datasets d JOIN d.datafiles f WHERE u.user.name = :owner \
     GROUP BY i.name ORDER BY i.name";
 
-/// Logs in to `urls` (ICAT, IDS) with `login` (plugin, user, password) and runs the steps.
-pub async fn run(urls: [&str; 2], login: [&str; 3], owner: &str, dest: &Path) -> Res {
-    let creds = icat_soap::Credentials::user_password(login[1], login[2]);
-    let session = Client::new(urls[0])?.login(login[0], &creds).await?;
+/// Runs the steps in `session` for the investigations of `owner`, downloading from the IDS at
+/// `ids_url` into `dest`.
+pub async fn run(session: &Session, ids_url: &str, owner: &str, dest: &Path) -> Res {
     // 1. A user's investigations with dataset and file counts.
     let q = Jpql::new(MINE).bind("owner", owner);
     for (name, datasets, files) in session.search_rows::<(String, i64, i64)>(&q).await? {
@@ -71,7 +70,7 @@ pub async fn run(urls: [&str; 2], login: [&str; 3], owner: &str, dest: &Path) ->
     let q = q.where_eq("dataset.id", inv.datasets.first().and_then(|ds| ds.id));
     let plan = DownloadPlan::of_datafiles(dest, &session.search_entities::<Datafile>(&q).await?)?;
     let opts = DownloadOptions::default().on_progress(|p| println!("{} {}", p.name, p.done));
-    let summary = session.ids(urls[1])?.download_plan(&plan, &opts).await?;
+    let summary = session.ids(ids_url)?.download_plan(&plan, &opts).await?;
     println!("complete: {}", summary.is_complete());
     Ok(())
 }
@@ -82,9 +81,7 @@ const ARGS: &str = "arguments: ICAT_URL IDS_URL PLUGIN USER OWNER (password in I
 async fn main() -> Res {
     let args: Vec<String> = env::args().skip(1).collect();
     let [icat, ids, plugin, user, owner]: [String; 5] = args.try_into().map_err(|_| ARGS)?;
-    let (password, dest) = (
-        env::var("ICAT_PASSWORD")?,
-        Path::new("seven-steps-download"),
-    );
-    run([&icat, &ids], [&plugin, &user, &password], &owner, dest).await
+    let creds = Credentials::user_password(user, env::var("ICAT_PASSWORD")?);
+    let session = Client::new(&icat)?.login(&plugin, &creds).await?;
+    run(&session, &ids, &owner, Path::new("seven-steps-download")).await
 }

@@ -102,14 +102,15 @@ async fn seven_steps_runs_against_the_simulator() {
         .await
         .expect("simulator starts");
     let dest = tempfile::tempdir().expect("temp dir");
-    seven_steps::run(
-        [&s.icat_url(), &s.ids_url()],
-        ["simple", "root", "secret"],
-        "db/jdoe",
-        dest.path(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("seven steps: {e}"));
+    let root = icat_soap::Credentials::user_password("root", "secret");
+    let session = icat_soap::Client::new(&s.icat_url())
+        .expect("client")
+        .login("simple", &root)
+        .await
+        .expect("login");
+    seven_steps::run(&session, &s.ids_url(), "db/jdoe", dest.path())
+        .await
+        .unwrap_or_else(|e| panic!("seven steps: {e}"));
     // The dataset's three files arrived under <visit>/<dataset>/.
     let files = walk(dest.path());
     assert_eq!(files.len(), 3, "{files:?}");
@@ -118,6 +119,70 @@ async fn seven_steps_runs_against_the_simulator() {
             .iter()
             .all(|f| std::fs::metadata(f).map(|m| m.len()).ok() == Some(64)),
         "{files:?}"
+    );
+}
+
+/// Non-blank lines of `path` that are not comments (lines starting with `comment` after
+/// indentation): the README's counting rule (`grep -cvE '^\s*($|//)'` for Rust, `#` for Python).
+fn code_lines(path: &std::path::Path, comment: &str) -> usize {
+    std::fs::read_to_string(path)
+        .expect("readable")
+        .lines()
+        .filter(|l| {
+            let l = l.trim_start();
+            !l.is_empty() && !l.starts_with(comment)
+        })
+        .count()
+}
+
+/// The number just before `marker` in `text`, and the rest of the text after the marker.
+fn number_before<'t>(text: &'t str, marker: &str) -> (usize, &'t str) {
+    let at = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker:?} not found"));
+    let digits: String = text[..at]
+        .trim_end()
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let n = digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no number before {marker:?}"));
+    (n, &text[at + marker.len()..])
+}
+
+/// The README's "**R lines of Rust against P of Python (X.XXx)**" is what the committed seven-step
+/// programs count today by its own rule, and within issue 18's bound of 1.5x python-icat.
+#[test]
+fn the_readme_line_counts_of_the_seven_steps_are_current() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root");
+    let rust = code_lines(&root.join("icat-ids/examples/seven_steps.rs"), "//");
+    let python = code_lines(&root.join("icat-ids/examples/python/seven_steps.py"), "#");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let text = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (stated_rust, rest) = number_before(&text, " lines of Rust against ");
+    let (stated_python, rest) = number_before(rest, " of Python (");
+    let ratio = rest.split("x)").next().expect("ratio");
+    assert_eq!(
+        (stated_rust, stated_python),
+        (rust, python),
+        "README.md states {stated_rust} lines of Rust against {stated_python} of Python; the \
+         files count {rust} and {python}"
+    );
+    assert_eq!(
+        ratio,
+        format!("{:.2}", rust as f64 / python as f64),
+        "README ratio"
+    );
+    assert!(
+        rust * 2 <= python * 3,
+        "{rust} lines of Rust is more than 1.5x python-icat's {python}"
     );
 }
 
