@@ -292,6 +292,9 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
     /// Serve a simulator until Ctrl-C (same options as the `icat-sim` binary); prints the WSDL and IDS URLs.
+    ///
+    /// Its catalogue is empty unless --synthetic, --load or --db fills it: for a facility to try
+    /// commands or the library on, start it with e.g. --synthetic visits=5,datasets=3,files=4,size=64KiB
     Serve(icat_sim::process::cli::ServeArgs),
 }
 

@@ -21,6 +21,21 @@ fn help_documents_exit_codes() {
     }
 }
 
+/// A default simulator has an empty catalogue: `icat sim serve --help` says so and how to fill it,
+/// so a user trying the quick start does not search an empty facility and find nothing.
+#[test]
+fn sim_serve_help_says_the_default_catalogue_is_empty() {
+    let home = Home::new();
+    let out = ok(&home.run(&["sim", "serve", "--help"]));
+    let text = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    for needle in [
+        "catalogue is empty",
+        "--synthetic visits=5,datasets=3,files=4,size=64KiB",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+}
+
 #[test]
 fn completions_for_bash() {
     let home = Home::new();

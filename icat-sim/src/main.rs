@@ -3,6 +3,9 @@
 use clap::Parser;
 
 /// A local ICAT 6.2 + IDS 2.1 server for tests, demos and offline development.
+///
+/// Its catalogue is empty unless --synthetic, --load or --db fills it: for a facility to try the
+/// library or the `icat` CLI on, start it with e.g. --synthetic visits=5,datasets=3,files=4,size=64KiB
 #[derive(Debug, Parser)]
 #[command(name = "icat-sim", version)]
 struct Cli {

@@ -30,7 +30,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DUMP.xml")]
     pub load: Option<PathBuf>,
     /// Create a synthetic facility, e.g. visits=100,datasets=10,files=100,size=1MiB,archived=0.3
-    /// (archived above 0 switches on --two-level; with --db, a restart with the same spec reuses it)
+    /// (archived above 0 switches on --two-level; with --db, a restart with the same spec reuses it).
+    /// Without --synthetic, --load or a --db that holds one, the catalogue is empty (only the test
+    /// accounts): to try the library or the CLI, start with e.g.
+    /// --synthetic visits=5,datasets=3,files=4,size=64KiB
     #[arg(long, value_name = "SPEC", value_parser = parse_spec)]
     pub synthetic: Option<SyntheticSpec>,
     /// Two-level IDS storage (archive + cache).
