@@ -166,9 +166,17 @@ fn warn_insecure_once() {
     });
 }
 
-/// The cryptography used for TLS (ring).
+/// The cryptography used for TLS (ring), the one place the workspace names it.
+///
+/// rustls 0.23.48 deprecates `rustls::crypto::ring::default_provider` because ring offers no
+/// post-quantum key exchange (rustls' aws-lc-rs provider does), and names no replacement for
+/// ring itself. Moving to aws-lc-rs (a C library built with the crate, a larger binary) is a
+/// choice of its own; until it is made, the deprecation is acknowledged here, once, so that a
+/// program depending on icat-soap builds without a warning whatever rustls 0.23 it resolves.
 pub fn crypto_provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    #[allow(deprecated)]
+    let ring = rustls::crypto::ring::default_provider();
+    Arc::new(ring)
 }
 
 /// A `reqwest` client with the default trust (the system store), for tools and tests.

@@ -257,6 +257,9 @@ pub async fn download(url: &str, previous: Option<&Value>) -> anyhow::Result<Sna
     let endpoint = endpoint(url)?;
     // reqwest is built without a default crypto provider (the workspace uses ring); xtask must
     // not depend on icat-soap, whose generated code it regenerates. Already installed is fine.
+    // rustls 0.23.48 deprecates ring's provider (no post-quantum key exchange); the workspace
+    // keeps ring for now, as `icat_soap::tls::crypto_provider` explains.
+    #[allow(deprecated)]
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(60))

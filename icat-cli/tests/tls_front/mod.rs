@@ -153,7 +153,7 @@ pub fn tls_front(backend: SocketAddr, cert_pem: &str, key_pem: &str) -> TlsFront
         .collect::<Result<_, _>>()
         .expect("certificates");
     let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("key");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = icat_soap::tls::crypto_provider();
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("versions")
