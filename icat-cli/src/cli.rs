@@ -522,8 +522,13 @@ pub struct TransferArgs {
     /// replaces the old one). Without it such files are left alone and the exit code is 6.
     #[arg(long)]
     pub overwrite: bool,
-    /// Most transfers at once: the engine starts with 2 and adds more while the throughput grows,
-    /// and backs off when the IDS is busy (503, Retry-After).
+    /// Most transfers at once: the engine starts with 2, doubles while the throughput grows (then
+    /// adds one at a time), and backs off when the IDS is busy (503, Retry-After). Small files
+    /// (up to 8 MiB) of a dataset travel together in prepared zips. A file of 256 MiB or more is
+    /// striped, fetched over several ranges at once (up to N, at most 4: the IDS reads the part
+    /// before each range's start, and its reads stay within 3x the file), when fewer than N
+    /// files larger than 8 MiB are to be downloaded and it has no partial data from a single
+    /// stream; an interrupted striped file resumes within what that 3x has left.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: u16,
     /// Fetch one prepared zip from the IDS and extract it safely (instead of one resumable stream per file).

@@ -5,9 +5,13 @@
 //! The rule, with `cap` = `DownloadOptions::concurrency` (`icat download --parallel`):
 //! - start at `min(2, cap)` transfers;
 //! - goodput (bytes received by all transfers) is measured over windows of [`WINDOW`]; at the end
-//!   of a window in which the limit was fully used, the limit grows by one when goodput grew by
-//!   at least [`GROWTH`] over the previous window (or there was no previous window), and holds
-//!   otherwise;
+//!   of a window in which the limit was fully used, the limit grows when goodput grew by at
+//!   least [`GROWTH`] over the previous window (or there was no previous window), and holds
+//!   otherwise. It doubles until the first window in which goodput did not grow (or the first
+//!   congestion signal), by one after that, as TCP's slow start: on a WAN every stream needs a
+//!   round trip and a connection set-up before its first byte, and growing by one per window
+//!   kept the third and fourth stream of a striped file (which the server starts late anyway,
+//!   reading their prefix first) waiting for 0.6 s;
 //! - a congestion signal halves the limit (at least 1), at most once per window, and sets a
 //!   ceiling one below the level at which it happened, kept for the rest of the run; a
 //!   `Retry-After` also holds back every new transfer until it has passed.
@@ -56,6 +60,8 @@ struct State {
     window_full: bool,
     last_goodput: Option<f64>,
     last_cut: Option<Instant>,
+    /// Still in the start phase: the limit doubles while goodput grows.
+    slow_start: bool,
     stats: ConcurrencyStats,
 }
 
@@ -110,6 +116,7 @@ impl Limiter {
                 window_full: false,
                 last_goodput: None,
                 last_cut: None,
+                slow_start: true,
                 stats: ConcurrencyStats {
                     start,
                     peak_limit: start,
@@ -193,11 +200,14 @@ impl Limiter {
         let grew = s.last_goodput.is_none_or(|last| goodput >= last * GROWTH);
         let mut notify = false;
         if s.window_full && grew && s.limit < s.ceiling {
-            s.limit += 1;
+            let step = if s.slow_start { s.limit } else { 1 };
+            s.limit = (s.limit + step).min(s.ceiling);
             s.stats.increases += 1;
             s.stats.peak_limit = s.stats.peak_limit.max(s.limit);
             notify = true;
-            tracing::debug!(limit = s.limit, goodput, "goodput grew; one more transfer");
+            tracing::debug!(limit = s.limit, goodput, "goodput grew; more transfers");
+        } else if s.window_full && !grew {
+            s.slow_start = false;
         }
         // Only a window with the limit in use says what the limit achieves.
         if s.window_full {
@@ -230,6 +240,7 @@ impl Limiter {
         s.ceiling = level.saturating_sub(1).max(1).min(s.ceiling);
         s.limit = (s.limit / 2).max(1);
         s.last_cut = Some(now);
+        s.slow_start = false;
         s.last_goodput = None;
         s.window_start = now;
         s.window_bytes = 0;
@@ -264,32 +275,41 @@ mod tests {
     }
 
     #[test]
-    fn starts_small_and_grows_while_goodput_grows_up_to_the_cap() {
+    fn starts_small_and_doubles_while_goodput_grows_up_to_the_cap() {
         let mut t = Instant::now();
         let l = Limiter::new(5, t);
         assert_eq!(l.limit(), 2);
-        // Goodput proportional to the limit: it grows each window until the cap.
+        // Goodput proportional to the limit: it doubles each window until the cap.
         let mut limits = Vec::new();
-        for _ in 0..6 {
+        for _ in 0..4 {
             let n = l.limit() as u64;
             limits.push(run_window(&l, &mut t, n * 1_000_000));
         }
-        assert_eq!(limits, [3, 4, 5, 5, 5, 5]);
+        assert_eq!(limits, [4, 5, 5, 5]);
         let s = l.stats();
-        assert_eq!((s.start, s.peak_limit, s.cap, s.increases), (2, 5, 5, 3));
+        assert_eq!((s.start, s.peak_limit, s.cap, s.increases), (2, 5, 5, 2));
         assert!(s.peak_in_flight <= 5);
+        // A wide cap: 2, 4, 8, 16.
+        let l = Limiter::new(64, t);
+        let mut limits = Vec::new();
+        for _ in 0..3 {
+            let n = l.limit() as u64;
+            limits.push(run_window(&l, &mut t, n * 1_000_000));
+        }
+        assert_eq!(limits, [4, 8, 16]);
     }
 
     #[test]
-    fn holds_when_goodput_stops_growing() {
+    fn holds_when_goodput_stops_growing_then_grows_by_one() {
         let mut t = Instant::now();
-        let l = Limiter::new(8, t);
-        // Goodput grows from 2 to 3 streams, then the link is full.
+        let l = Limiter::new(16, t);
+        // Goodput grows from 2 to 4 streams, then the link is full: the start phase ends; when
+        // goodput grows again (the link freed up), one more at a time.
         let mut limits = Vec::new();
-        for bytes in [2, 3, 3, 3, 3] {
+        for bytes in [2, 4, 4, 4, 5, 6] {
             limits.push(run_window(&l, &mut t, bytes * 1_000_000));
         }
-        assert_eq!(limits, [3, 4, 4, 4, 4]);
+        assert_eq!(limits, [4, 8, 8, 8, 9, 10]);
     }
 
     #[test]
@@ -306,7 +326,7 @@ mod tests {
     #[test]
     fn congestion_halves_once_per_window_and_caps_below_the_level() {
         let mut t = Instant::now();
-        let l = Limiter::new(8, t);
+        let l = Limiter::new(6, t);
         for n in 2..6 {
             run_window(&l, &mut t, n * 1_000_000);
         }
@@ -315,11 +335,13 @@ mod tests {
         l.congested(None, t + ms(10)); // same burst
         assert_eq!(l.limit(), 3);
         assert_eq!(l.stats().backoffs, 1);
-        // Growing again stops one below where the server refused.
-        for n in 3..12 {
-            run_window(&l, &mut t, n * 1_000_000);
+        // Growing again (one at a time after a congestion signal) stops one below where the
+        // server refused.
+        let mut limits = Vec::new();
+        for n in 3..7 {
+            limits.push(run_window(&l, &mut t, n * 1_000_000));
         }
-        assert_eq!(l.limit(), 5);
+        assert_eq!(limits, [4, 5, 5, 5]);
         assert_eq!(l.stats().peak_limit, 6);
     }
 

@@ -337,7 +337,7 @@ impl IdsClient {
                 let items = split(&plan.files, &runnable, opts.concurrency, &auto, |i| {
                     fresh.contains(&i)
                 });
-                Some(resume_stripes(plan, items).await)
+                Some(resume_stripes(plan, items, opts.concurrency).await)
             }
             Strategy::PreparedZip { .. } => None,
         };
@@ -471,9 +471,10 @@ async fn fresh_files(plan: &DownloadPlan, which: &[usize]) -> HashSet<usize> {
     out
 }
 
-/// A file that an earlier run fetched striped and left with its state is striped again with
-/// the same shares, which resume where they stopped (whatever the split chose this time).
-async fn resume_stripes(plan: &DownloadPlan, items: Vec<Item>) -> Vec<Item> {
+/// A file that an earlier run fetched striped and left with its state is striped again
+/// (whatever the split chose this time): its shares resume where they stopped, with at most
+/// `cap` streams and within the read budget (`StripeState::resume_shares`).
+async fn resume_stripes(plan: &DownloadPlan, items: Vec<Item>, cap: usize) -> Vec<Item> {
     let work = work_dir(&plan.dest);
     let mut out = Vec::with_capacity(items.len());
     for item in items {
@@ -487,9 +488,9 @@ async fn resume_stripes(plan: &DownloadPlan, items: Vec<Item>) -> Vec<Item> {
         let f = &plan.files[i];
         let part = stripes_part(&work, f.id);
         out.push(match StripeState::load(&part, &f.expected).await {
-            Some(s) if s.shares.len() > 1 => Item::Striped {
+            Some(_) => Item::Striped {
                 index: i,
-                streams: u32::try_from(s.shares.len()).unwrap_or(u32::MAX),
+                streams: u32::try_from(cap.max(1)).unwrap_or(u32::MAX),
             },
             _ => item,
         });

@@ -23,9 +23,10 @@ use super::digest::digest_existing;
 use super::part::{Expected, WRITE_BUF, create_work_dir, verify, work_dir};
 use super::raw::{Flow, RawOutcome};
 use super::report::{UnverifiedReason, Verification};
+use super::split::AutoOptions;
 use super::split::stripe_offsets;
 use super::stripe_state::{StripeState, stripes_part};
-use super::{DownloadOptions, Phase, Progress};
+use super::{DownloadOptions, Phase, Progress, Strategy};
 use crate::client::IdsClient;
 use crate::error::IdsError;
 use crate::pause::sleep_or_cancel;
@@ -47,6 +48,8 @@ struct Share {
 struct Saved<'a> {
     part: &'a Path,
     state: Mutex<StripeState>,
+    /// Server reads so far over all runs (saved with the state).
+    reads: AtomicU64,
 }
 
 impl Saved<'_> {
@@ -56,7 +59,21 @@ impl Saved<'_> {
         if let Some(share) = s.shares.get_mut(k) {
             share.done = done;
         }
+        s.reads = self.reads.load(Ordering::Relaxed);
         s.save(self.part).await
+    }
+
+    /// The server read `n` more bytes for this transfer (a prefix it skipped, or bytes sent).
+    fn read(&self, n: u64) {
+        self.reads.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The read budget of a striped transfer, in percent of the file's size.
+fn read_budget_percent(opts: &DownloadOptions) -> u32 {
+    match opts.strategy {
+        Strategy::Auto(auto) => auto.read_budget_percent,
+        _ => AutoOptions::default().read_budget_percent,
     }
 }
 impl IdsClient {
@@ -74,21 +91,25 @@ impl IdsClient {
         flow: &Flow<'_>,
         streams: u32,
     ) -> Result<RawOutcome, IdsError> {
+        let tmp = stripes_part(&work_dir(root), id);
+        // An earlier run's shares resume within what the read budget has left (with one stream
+        // too, when `--parallel 1` is all this run has).
+        let mut resume = StripeState::load(&tmp, expected)
+            .await
+            .map(|s| s.resume_shares(read_budget_percent(opts), streams.max(1) as usize));
         let size = match expected.size {
-            Some(s) if streams > 1 => s,
+            Some(s) if streams > 1 || resume.is_some() => s,
             _ => {
                 return self
                     .fetch_raw(id, root, rel, expected, opts, (index, label), flow)
                     .await;
             }
         };
-        let tmp = stripes_part(&work_dir(root), id);
         if let Some(dir) = root.join(rel).parent() {
             tokio::fs::create_dir_all(dir)
                 .await
                 .map_err(|e| IdsError::io("create directory", dir, e))?;
         }
-        let mut resume = StripeState::load(&tmp, expected).await;
         let (crc, resumed_from) = loop {
             let resumed = resume.take();
             let was_resumed = resumed.as_ref().is_some_and(|s| s.written() > 0);
@@ -201,12 +222,21 @@ impl IdsClient {
         }
         let state = match resumed {
             Some(s) => {
+                let streams = s.shares.iter().filter(|x| x.done < x.to).count();
                 tracing::info!(
                     file = label,
                     bytes = s.written(),
-                    shares = s.shares.len(),
+                    streams,
+                    server_reads = format_args!(
+                        "{:.2}x the file so far, {:.2}x more",
+                        s.reads as f64 / size.max(1) as f64,
+                        s.resume_reads() as f64 / size.max(1) as f64
+                    ),
                     "resuming the striped partial download"
                 );
+                // Saved at once: a run stopped before its first progress keeps the new shares
+                // (and what the earlier runs read).
+                s.save(tmp).await?;
                 s
             }
             None => {
@@ -236,6 +266,7 @@ impl IdsClient {
             }
         };
         let resumed_from = state.written();
+        let reads = AtomicU64::new(state.reads);
         let shares: Vec<Share> = state
             .shares
             .iter()
@@ -250,6 +281,7 @@ impl IdsClient {
         let saved = Saved {
             part: tmp,
             state: Mutex::new(state),
+            reads,
         };
         opts.report(progress(index, label, resumed_from, size, Phase::Started));
         let done = Arc::new(AtomicU64::new(resumed_from));
@@ -429,6 +461,9 @@ impl IdsClient {
         (index, label): (usize, &str),
     ) -> Result<(), IdsError> {
         let to = share.to;
+        // The server reads and discards the bytes before the offset, also when this run is
+        // stopped before the answer comes: counted when the request goes.
+        saved.read(*pos);
         let ds = tokio::select! {
             _ = stop.cancelled() => return Err(IdsError::Cancelled),
             r = self.get_data(what, Packing::default(), *pos) => r?,
@@ -481,6 +516,7 @@ impl IdsClient {
                 Some(Ok(c)) => c,
                 Some(Err(e)) => return Err(self.map_reqwest("getData", e)),
             };
+            saved.read(chunk.len() as u64);
             // Never past the share's end: the rest belongs to the next share.
             let take = chunk
                 .len()
