@@ -428,19 +428,24 @@ fn complete_file_under(dir: &Path, sizes: &[u64]) -> bool {
     })
 }
 
-/// Watches `dir` every 20 ms from now until stopped; returns when a complete file appeared.
+/// Watches `dir` every 20 ms from now until stopped, and once more when stopped (a file renamed
+/// into place in the process's last 20 ms, as `icat download --datafile`'s one file, was missed
+/// before); returns when a complete file appeared.
 fn watch(dir: PathBuf, sizes: Vec<u64>) -> (Arc<AtomicBool>, std::thread::JoinHandle<Option<f64>>) {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let started = Instant::now();
     let handle = std::thread::spawn(move || {
-        while !flag.load(Ordering::Relaxed) {
+        loop {
+            let stopping = flag.load(Ordering::Relaxed);
             if complete_file_under(&dir, &sizes) {
                 return Some(started.elapsed().as_secs_f64());
             }
+            if stopping {
+                return None;
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        None
     });
     (stop, handle)
 }
@@ -896,6 +901,20 @@ mod tests {
         assert!((b.full_s - 0.4).abs() < 1e-9);
         assert!((b.after_last_byte_s - 0.7).abs() < 1e-9);
         assert!(breakdown(&[s(0.0, 5, 0)], 1.0, None).is_none());
+    }
+
+    #[test]
+    fn a_file_that_appears_just_before_the_stop_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let (stop, handle) = watch(dir.path().to_path_buf(), vec![10]);
+        std::fs::write(dir.path().join("f"), [0u8; 10]).unwrap();
+        stop.store(true, Ordering::Relaxed);
+        assert!(handle.join().unwrap().is_some());
+        // Nothing there: none.
+        let empty = tempfile::tempdir().unwrap();
+        let (stop, handle) = watch(empty.path().to_path_buf(), vec![10]);
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(handle.join().unwrap(), None);
     }
 
     #[test]
