@@ -787,6 +787,61 @@ async fn an_ids_lost_during_a_bundle_stops_the_run_within_the_shared_budget() {
     );
 }
 
+/// Reviewer finding 8 (issue 19): `kill -9` of a run mid-bundle left its zips in the work
+/// folder, and the next run removed them and fetched every file again. Their entries that
+/// arrived whole are kept now (checked against the catalogue): only the rest is fetched.
+#[tokio::test]
+async fn a_zip_left_by_a_killed_run_gives_its_whole_entries_to_the_next() {
+    let files: Vec<facility::File> = (0..6).map(|k| file(600 + k, 6, 30_000)).collect();
+    let ids = Facility::start(files.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_for(&ids, dir.path(), &files);
+    // What the killed run left: the bundle's zip, cut half-way.
+    let zip = facility::make_zip(&files);
+    let work = dir.path().join(".icat-download");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(
+        work.join("zip-prep-0123456789abcdef.part"),
+        &zip[..zip.len() / 2],
+    )
+    .unwrap();
+    let s = ids
+        .client()
+        .download_plan(&plan, &options(2, auto()))
+        .await
+        .unwrap();
+    let mut kept = Vec::new();
+    for (r, f) in s.files.iter().zip(&files) {
+        match r.status() {
+            FileStatus::Skipped => kept.push(f.id),
+            FileStatus::Verified => {}
+            other => panic!("{}: {other:?} {:?}", f.id, r.outcome),
+        }
+        assert_eq!(std::fs::read(&r.path).unwrap(), *f.bytes, "{}", f.id);
+    }
+    assert!(
+        !kept.is_empty(),
+        "the whole entries of the left zip were thrown away"
+    );
+    assert!(
+        kept.len() < files.len(),
+        "half a zip cannot hold every file"
+    );
+    let asked: Vec<i64> = ids
+        .seen()
+        .iter()
+        .filter(|r| r.call == "prepareData" || r.call == "getData")
+        .flat_map(|r| r.ids("datafileIds"))
+        .collect();
+    for id in &kept {
+        assert!(!asked.contains(id), "{id} was kept but fetched again");
+    }
+    assert!(
+        !work.exists(),
+        "the left zip is removed with the work folder"
+    );
+}
+
 /// Ctrl-C (the run's cancel token) while a bundle's zip is arriving: the files whose entries
 /// arrived whole before the stop are kept at their final paths, verified; nothing else is
 /// placed, and the next run fetches only the rest.

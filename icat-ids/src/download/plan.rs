@@ -21,6 +21,7 @@ use super::raw::Flow;
 use super::report::{DownloadSummary, FileReport, IgnoredEntry, Outcome};
 use super::split::{AutoOptions, Item, split};
 use super::stripe_state::{StripeState, stripes_part};
+use super::zip_salvage::salvage_orphaned_zips;
 use super::zipfile::remove_orphaned_zips;
 use crate::client::IdsClient;
 use crate::error::IdsError;
@@ -332,6 +333,11 @@ impl IdsClient {
         let items = match opts.strategy {
             Strategy::RawFiles => Some(runnable.iter().map(|&i| Item::Raw(i)).collect()),
             Strategy::Auto(auto) => {
+                // What an earlier run killed mid-bundle left whole is kept (files with nothing
+                // here yet only), then its zips are removed.
+                let fresh: Vec<usize> = fresh_files(plan, &runnable).await.into_iter().collect();
+                let (wanted, _) = wanted_entries(plan, &fresh);
+                salvage_orphaned_zips(&plan.dest, wanted, opts.fsync).await;
                 remove_orphaned_zips(&plan.dest).await;
                 let fresh = fresh_files(plan, &runnable).await;
                 let items = split(&plan.files, &runnable, opts.concurrency, &auto, |i| {

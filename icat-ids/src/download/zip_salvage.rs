@@ -10,6 +10,9 @@
 //! or after the data (the zip crate's streaming writer, the simulator's), then delimited by the
 //! catalogue size of the datafile they name and checked against their data descriptor.
 //! Entries that need zip64 sizes are left alone (bundled files are small).
+//!
+//! Zips of bundles an earlier run left behind (killed with SIGKILL, or the machine went down,
+//! mid-bundle) are walked the same way at the start of the next run, before they are removed.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -310,6 +313,59 @@ pub(crate) fn salvage_selected(
         "stopped during a bundle: its files that arrived whole are kept"
     );
     out
+}
+
+/// The zips of bundles an earlier run left in `dest`'s work folder (it was killed mid-bundle,
+/// so it could not keep their whole entries itself): every entry that arrived whole and is one
+/// of the `wanted` datafiles is placed as [`salvage_selected`] does (checked against the
+/// catalogue and the zip), so this run does not fetch it again. Returns how many files were
+/// placed. The caller removes the zips afterwards.
+pub(crate) async fn salvage_orphaned_zips(
+    dest: &Path,
+    wanted: HashMap<PathBuf, Wanted>,
+    fsync: bool,
+) -> usize {
+    if wanted.is_empty() {
+        return 0;
+    }
+    let dest = dest.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let work = work_dir(&dest);
+        let Ok(rd) = std::fs::read_dir(&work) else {
+            return 0;
+        };
+        let zips: Vec<PathBuf> = rd
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .filter(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.starts_with("zip-") && name.ends_with(".part")
+            })
+            .map(|e| e.path())
+            .collect();
+        let opts = ExtractOptions {
+            layout: ZipLayout::VisitDataset,
+            fsync,
+            ..ExtractOptions::default()
+        };
+        let mut placed = 0;
+        for zip in zips {
+            let x = salvage_selected(&zip, &dest, &wanted, &opts);
+            let n = x
+                .results
+                .values()
+                .filter(|r| r.as_ref().is_ok_and(|o| !o.skipped))
+                .count();
+            if n > 0 {
+                tracing::info!(files = n, zip = %zip.display(), "kept the whole entries of a zip an earlier run left");
+            }
+            placed += n;
+        }
+        placed
+    })
+    .await
+    .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -505,7 +505,7 @@ fn paced(f: &Facility, status: u16, data: Arc<Vec<u8>>, cut: Option<usize>) -> R
 /// unless compressed, one entry per datafile; the zip crate refuses level 0, so level 1 here):
 /// deflated entries whose sizes and CRC follow
 /// their data in a data descriptor, the central directory at the end.
-fn make_zip(files: &[File]) -> Vec<u8> {
+pub fn make_zip(files: &[File]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new_stream(Vec::new());
     let o = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
