@@ -494,6 +494,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => {
             crate::commands::demo::run(&ctx, args.output.as_deref(), out).await?;
         }
+        #[cfg(not(feature = "sim"))]
+        Command::Demo(_) | Command::Sim(_) => {
+            return Err(
+                Failure::usage(crate::cli::WITHOUT_SIM, crate::cli::WITHOUT_SIM_HINT).into(),
+            );
+        }
         Command::Login => {
             session::login(&ctx, out).await?;
         }

@@ -283,9 +283,35 @@ pub enum Command {
         #[command(subcommand)]
         command: SimCommand,
     },
+    /// Not in this icat: it was built without the simulator (cargo feature `sim`); `cargo install
+    /// --path icat-cli` includes it.
+    #[cfg(not(feature = "sim"))]
+    Demo(WithoutSimArgs),
+    /// Not in this icat: it was built without the simulator (cargo feature `sim`); `cargo install
+    /// --path icat-cli` includes it.
+    #[cfg(not(feature = "sim"))]
+    Sim(WithoutSimArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
+
+/// `icat demo ...` and `icat sim ...` in an icat built without the simulator: whatever follows is
+/// accepted, and the command says how to get an icat that has them (not clap's "unrecognized
+/// subcommand", which reads as a typo).
+#[cfg(not(feature = "sim"))]
+#[derive(Debug, Args)]
+pub struct WithoutSimArgs {
+    /// Ignored.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub rest: Vec<String>,
+}
+
+/// What `icat demo` and `icat sim` say in an icat built without the simulator.
+pub const WITHOUT_SIM: &str = "this icat was built without the simulator (cargo feature `sim`), so it has no `demo` or `sim serve`";
+
+/// How to get an icat with the simulator.
+pub const WITHOUT_SIM_HINT: &str = "install one that has it with `cargo install --path icat-cli` \
+     (the default features include `sim`), or run `cargo run -p icat-cli -- demo` in the repository";
 
 /// `icat sim ...`.
 #[cfg(feature = "sim")]
@@ -688,6 +714,40 @@ mod tests {
         let cli = Cli::from_arg_matches(&matches).unwrap();
         assert_eq!(cli.conn.url.as_deref(), Some("https://h:8181"));
         assert_eq!(cli.conn.idsurl.as_deref(), Some("https://h/ids"));
+    }
+
+    /// Review finding (issue 21): in an icat built without the simulator, `icat demo` was clap's
+    /// "unrecognized subcommand" (exit 2) and `icat --help` said nothing. Now both commands parse,
+    /// fail with a usage error naming the cargo feature and how to get it, and the help lists them.
+    /// (CI runs it: `cargo test -p icat-cli --no-default-features --lib without_sim`.)
+    #[cfg(not(feature = "sim"))]
+    #[test]
+    fn without_sim_demo_and_sim_say_how_to_get_them() {
+        let help = command().render_long_help().to_string();
+        assert!(help.contains("cargo feature `sim`"), "{help}");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for args in [
+            &["icat", "demo"][..],
+            &["icat", "demo", "-o", "/tmp/x"],
+            &["icat", "sim", "serve", "--port", "0"],
+        ] {
+            let matches = command().try_get_matches_from(args).unwrap();
+            let cli = Cli::from_arg_matches(&matches).unwrap();
+            assert!(
+                matches!(cli.command, Command::Demo(_) | Command::Sim(_)),
+                "{args:?}"
+            );
+            let err = runtime.block_on(crate::app::run(cli)).unwrap_err();
+            let (kind, line) = crate::exit_code::describe_error(&err);
+            assert_eq!(kind, crate::failure::ExitKind::Usage, "{line}");
+            assert!(
+                line.contains("cargo feature `sim`")
+                    && line.contains("cargo install --path icat-cli"),
+                "{line}"
+            );
+        }
     }
 
     #[test]

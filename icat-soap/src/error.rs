@@ -287,7 +287,7 @@ pub enum IcatError {
         /// The 0-based index of the result.
         row: usize,
         /// What did not fit.
-        error: crate::rows::RowError,
+        error: RowError,
     },
     /// A search that must give exactly one result gave another number.
     #[error(
@@ -528,6 +528,18 @@ pub(crate) fn excerpt(body: &[u8], max: usize) -> String {
         count += 1;
     }
     out.trim_end().to_owned()
+}
+
+/// Why a search result does not fit the requested Rust type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("column {column}: expected {expected}, found {found}")]
+pub struct RowError {
+    /// The 0-based column (0 for a single value).
+    pub column: usize,
+    /// The Rust type asked for.
+    pub expected: &'static str,
+    /// What the server sent.
+    pub found: String,
 }
 
 #[cfg(test)]

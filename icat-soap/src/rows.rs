@@ -5,17 +5,8 @@ use crate::DateTime;
 use crate::client::EntityType;
 use crate::model::Value;
 
-/// Why a search result does not fit the requested Rust type.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("column {column}: expected {expected}, found {found}")]
-pub struct RowError {
-    /// The 0-based column (0 for a single value).
-    pub column: usize,
-    /// The Rust type asked for.
-    pub expected: &'static str,
-    /// What the server sent.
-    pub found: String,
-}
+// Defined beside `IcatError` (which holds it), so that the error module imports nothing of this one.
+pub use crate::error::RowError;
 
 /// One column of a search result as a Rust value. `None` stands for a null column; only
 /// `Option<T>` accepts it.

@@ -6,9 +6,9 @@ use std::io::Write;
 use icat_soap::IcatError;
 use icat_soap::client::Session;
 use icat_soap::model::{Datafile, Investigation, Value};
-use serde::Serialize;
 
 use crate::catalog::{self, columns, int, text};
+pub use crate::commands::browse_output::VisitRow;
 use crate::commands::browse_output::{SearchPrinter, VisitPrinter};
 use crate::failure::Failure;
 use crate::jpql_text::{Paging, QueryShape, with_limit};
@@ -28,25 +28,6 @@ const COUNT_CONCURRENCY: usize = 4;
 
 /// Results per page of `icat search` (halved while the server refuses, e.g. for big INCLUDEs).
 pub const SEARCH_PAGE: u64 = 1000;
-
-/// One row of `icat visits`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct VisitRow {
-    /// Investigation id.
-    pub id: i64,
-    /// Visit id.
-    pub visit_id: Option<String>,
-    /// Investigation name.
-    pub name: Option<String>,
-    /// Title.
-    pub title: Option<String>,
-    /// Start date (lexical `xs:dateTime`).
-    pub start_date: Option<String>,
-    /// Number of datasets.
-    pub dataset_count: u64,
-    /// Total size of the datafiles in bytes.
-    pub total_size: u64,
-}
 
 /// Runs the visit list query, page by page past the server's `maxEntities`, stopping after
 /// `limit` visits, and hands each page (with its dataset counts and sizes) to `each` as it

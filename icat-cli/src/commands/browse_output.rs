@@ -6,11 +6,30 @@
 use std::io::Write;
 
 use icat_soap::model::Value;
+use serde::Serialize;
 
-use super::browse::VisitRow;
 use crate::catalog::{self, columns, text};
 use crate::entity_view::{EntityView, attr_text};
 use crate::output::{Align, Format, JsonListWriter, Table, human_bytes};
+
+/// One row of `icat visits`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VisitRow {
+    /// Investigation id.
+    pub id: i64,
+    /// Visit id.
+    pub visit_id: Option<String>,
+    /// Investigation name.
+    pub name: Option<String>,
+    /// Title.
+    pub title: Option<String>,
+    /// Start date (lexical `xs:dateTime`).
+    pub start_date: Option<String>,
+    /// Number of datasets.
+    pub dataset_count: u64,
+    /// Total size of the datafiles in bytes.
+    pub total_size: u64,
+}
 
 /// Prints visit rows as they arrive; see [`VisitPrinter::page`] and [`VisitPrinter::finish`].
 #[derive(Debug)]

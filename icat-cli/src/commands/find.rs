@@ -5,12 +5,12 @@
 use std::io::Write;
 
 use icat_rest::{
-    Hit, ParameterFilter, ParameterValue, RestClient, RestError, SearchQuery, SearchRequest, Target,
+    Hit, ParameterFilter, ParameterValue, RestClient, SearchQuery, SearchRequest, Target,
 };
-use icat_soap::model::IcatExceptionType;
 use serde::Serialize;
 
 use super::find_facets::{self, FacetCounts};
+use super::rest_failure::rest_failure;
 use crate::connect::Connection;
 use crate::failure::{ExitKind, Failure};
 use crate::idlist::IdList;
@@ -279,46 +279,6 @@ pub fn rest_client(conn: &Connection) -> Result<RestClient, Failure> {
                 "check -w/--url and --ca-file (url and caFile in icat.cfg)",
             )
         })
-}
-
-/// A REST error as a CLI failure with advice.
-pub fn rest_failure(e: RestError) -> Failure {
-    let text = e.to_string();
-    match &e {
-        RestError::Icat { kind, .. } => match kind {
-            IcatExceptionType::Session => Failure::auth(text, "log in again with `icat login`"),
-            IcatExceptionType::InsufficientPrivileges => {
-                Failure::auth(text, "ask the facility for access")
-            }
-            IcatExceptionType::BadParameter | IcatExceptionType::Validation => Failure::usage(
-                text,
-                "check the search text (Lucene syntax), dates and --parameter values",
-            ),
-            _ => Failure::new(
-                ExitKind::Server,
-                text,
-                "try again later, or ask the facility",
-            ),
-        },
-        RestError::NoEndpoint { .. } => Failure::new(
-            ExitKind::Server,
-            text,
-            "browse with `icat visits` or query with `icat search 'JPQL'` instead",
-        ),
-        RestError::Session(_) => Failure::auth(text, "log in again with `icat login`"),
-        RestError::RetriesExhausted { .. } => Failure::new(
-            ExitKind::Server,
-            text,
-            "the server or a gateway in front of it keeps failing; try again later, or raise \
-             --retries (retries in icat.cfg)",
-        ),
-        RestError::Config { .. } => Failure::usage(text, "check -w/--url and --ca-file"),
-        _ => Failure::new(
-            ExitKind::Server,
-            text,
-            "check the network and -w/--url, then run the same command again",
-        ),
-    }
 }
 
 fn kind_of(target: Target) -> &'static str {

@@ -21,7 +21,7 @@ use icat_soap::Session;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::find::rest_failure;
+use super::rest_failure::rest_failure;
 use crate::failure::{ExitKind, Failure};
 
 /// Most hits the counts are taken over; a larger search says the counts cover the first ones.

@@ -13,6 +13,7 @@ pub mod download;
 pub mod dry_run;
 pub mod find;
 pub mod find_facets;
+pub mod rest_failure;
 pub mod session;
 #[cfg(feature = "sim")]
 pub mod sim;
