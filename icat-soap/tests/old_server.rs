@@ -118,7 +118,12 @@ fn assert_not_supported(result: Result<impl std::fmt::Debug, IcatError>, op: &st
 async fn operations_the_server_lacks_are_a_typed_not_supported_error() {
     let server = start(OldIcat::new(120.0)).await;
     let client = Client::new(&server.url).expect("client");
-    assert_not_supported(client.entity_names().await, "getEntityNames");
+    icat_soap::ops::if_operation! { getEntityNames {
+        assert_not_supported(client.entity_names().await, "getEntityNames");
+    } else {
+        // Bindings for such a server list the schema's own entities, with no round trip.
+        assert!(!client.entity_names().await.expect("names").is_empty());
+    } }
     let session = client.login("db", &creds()).await.expect("login");
     assert_not_supported(session.refresh().await, "refresh");
     assert_not_supported(session.properties().await, "getProperties");
