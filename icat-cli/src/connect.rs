@@ -168,7 +168,7 @@ impl Connection {
         crate::advice::note_ids_url(idsurl);
         let defaults = TransportOptions::default();
         let options = TransportOptions {
-            ca_certificate: self.ca_file.clone(),
+            ca_certificates: self.ca_file.iter().cloned().collect(),
             insecure: !self.check_cert && !is_plain_http(idsurl),
             proxy_from_env: true,
             connect_timeout: self

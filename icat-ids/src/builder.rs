@@ -14,7 +14,13 @@ use crate::transport::TransportOptions;
 
 /// Builds an [`IdsClient`] with non-default options; start with [`IdsClient::builder`]. Its
 /// methods have the names and meaning of `icat_soap::client::ClientBuilder`'s: `retry`,
-/// `timeout`, `connect_timeout`, `read_timeout`, `operation_timeout`.
+/// `timeout`, `connect_timeout`, `read_timeout`, `operation_timeout`, `ca_certificate`,
+/// `ca_certificate_pem`, `danger_accept_invalid_certs`, `proxy_from_env`, `user_agent`
+/// ([`icat_settings`](Self::icat_settings) takes them all from an ICAT client). Three defaults
+/// differ, for the IDS's sake: `timeout` 300 s (ICAT: 120 s), as IDS calls on large selections
+/// take longer; `read_timeout` 120 s (ICAT: none), as it is what bounds a stalled download;
+/// `retry` [`DEFAULT_RETRY`](crate::DEFAULT_RETRY) (from 0.5 s growing by 1.6, ICAT: from
+/// 250 ms doubling).
 ///
 /// ```
 /// use std::time::Duration;
@@ -85,9 +91,36 @@ impl IdsClientBuilder {
         self
     }
 
-    /// Trusts the CA certificate(s) in a PEM file in addition to the system store.
+    /// Trusts the CA certificate(s) in a PEM file in addition to the system store (read when
+    /// [`build`](Self::build) runs).
     pub fn ca_certificate(mut self, pem_file: impl Into<PathBuf>) -> Self {
-        self.options.ca_certificate = Some(pem_file.into());
+        self.options.ca_certificates.push(pem_file.into());
+        self
+    }
+
+    /// Trusts the CA certificate(s) in this PEM text in addition to the system store.
+    pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.options.ca_pems.push(pem.into());
+        self
+    }
+
+    /// The options of an ICAT client ([`icat_soap::Client::settings`]): its retry policy,
+    /// connect timeout, read timeout (its request timeout when it has none), operation timeout
+    /// and, unless it was given its own HTTP client, its CA certificates, verification,
+    /// proxies and user agent. The IDS request timeout of small calls ([`timeout`](Self::timeout),
+    /// 300 s) stays: IDS calls on large selections take longer than ICAT's.
+    pub fn icat_settings(mut self, icat: &icat_soap::client::ClientSettings) -> Self {
+        self.retry = Some(icat.retry);
+        self.options.connect_timeout = icat.connect_timeout;
+        self.options.read_timeout = icat.read_timeout.unwrap_or(icat.timeout);
+        self.options.operation_timeout = icat.operation_timeout;
+        if !icat.own_http_client {
+            self.options.ca_certificates = icat.ca_files.clone();
+            self.options.ca_pems = icat.ca_pems.clone();
+            self.options.insecure = icat.insecure;
+            self.options.proxy_from_env = icat.proxy_from_env;
+            self.options.user_agent = icat.user_agent.clone();
+        }
         self
     }
 
@@ -170,19 +203,17 @@ impl IdsClient {
 /// An IDS client from a logged-in ICAT session: `session.ids(url)`.
 ///
 /// The client takes its session id from the session before every call (so the id is refreshed,
-/// and renewed once when the IDS refuses it), and takes the ICAT client's request timeout as its
-/// read timeout. TLS trust and proxies are the defaults of both crates
-/// (system store, proxies from the environment), and idempotent calls are retried as
-/// [`DEFAULT_RETRY`](crate::DEFAULT_RETRY) says; use [`SessionIds::ids_with`] with an
-/// [`IdsClientBuilder`] for anything else, e.g. to retry both services with one policy:
+/// and renewed once when the IDS refuses it), and the ICAT client's options
+/// ([`IdsClientBuilder::icat_settings`]): the same retry policy, connect, read and operation
+/// timeouts, CA certificates, verification, proxies and user agent, so a facility's private CA
+/// or "no retries" given once holds for both services. [`SessionIds::ids_with`] takes an
+/// [`IdsClientBuilder`] as it is, for anything else.
 ///
 /// ```no_run
 /// # fn demo(session: icat_soap::Session) -> Result<(), icat_ids::IdsError> {
-/// use icat_ids::{IdsClient, SessionIds};
-/// let url = "https://icat.example.org:8181";
-/// let policy = session.client().retry_policy();
-/// let ids = session.ids_with(IdsClient::builder(url).retry(policy))?;
-/// assert_eq!(ids.retry_policy(), policy);
+/// use icat_ids::SessionIds;
+/// let ids = session.ids("https://icat.example.org:8181")?;
+/// assert_eq!(ids.retry_policy(), session.client().retry_policy());
 /// # Ok(()) }
 /// ```
 ///
@@ -194,15 +225,17 @@ impl IdsClient {
 /// # Ok(()) }
 /// ```
 pub trait SessionIds {
-    /// An IDS client at `url` that uses this session.
+    /// An IDS client at `url` that uses this session and its ICAT client's options.
     fn ids(&self, url: &str) -> Result<IdsClient, IdsError>;
-    /// An IDS client configured by `builder` that uses this session.
+    /// An IDS client configured by `builder` (as it is: start it with
+    /// [`IdsClientBuilder::icat_settings`] to share the ICAT client's options) that uses this
+    /// session.
     fn ids_with(&self, builder: IdsClientBuilder) -> Result<IdsClient, IdsError>;
 }
 
 impl SessionIds for icat_soap::Session {
     fn ids(&self, url: &str) -> Result<IdsClient, IdsError> {
-        self.ids_with(IdsClientBuilder::new(url).read_timeout(self.client().timeout()))
+        self.ids_with(IdsClientBuilder::new(url).icat_settings(self.client().settings()))
     }
 
     fn ids_with(&self, builder: IdsClientBuilder) -> Result<IdsClient, IdsError> {

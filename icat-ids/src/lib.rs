@@ -22,8 +22,9 @@
 //! use icat_ids::*;
 //!
 //! # async fn demo() -> Result<(), IdsError> {
-//! let ids = IdsClient::new("https://ids.example.org:8181", TransportOptions::default())?
-//!     .with_session(SessionId::new("0d9a3706-80d4-4d29-9ff3-4d65d4308a24"));
+//! let ids = IdsClient::builder("https://ids.example.org:8181")
+//!     .session(SessionId::new("0d9a3706-80d4-4d29-9ff3-4d65d4308a24"))
+//!     .build()?;
 //! // Datafile metadata (id, visit, dataset, name, fileSize, checksum) comes from ICAT.
 //! let mut plan = DownloadPlan::new("downloads");
 //! let expected = Expected { size: Some(16), checksum: Some("cc830993".into()) };

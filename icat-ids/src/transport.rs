@@ -21,8 +21,10 @@ pub struct TransportOptions {
     /// Time allowed for a whole small call, every try and the pauses between them included
     /// (default `None`: only `timeout` per try and the retry policy bound it).
     pub operation_timeout: Option<Duration>,
-    /// Extra CA certificate(s), PEM file, trusted in addition to the system store.
-    pub ca_certificate: Option<PathBuf>,
+    /// Extra CA certificate files (PEM), trusted in addition to the system store.
+    pub ca_certificates: Vec<PathBuf>,
+    /// Extra CA certificates as PEM text, trusted in addition to the system store.
+    pub ca_pems: Vec<Vec<u8>>,
     /// Use `HTTP(S)_PROXY` / `NO_PROXY` from the environment (default true).
     pub proxy_from_env: bool,
     /// Explicit proxy URL for all requests; overrides the environment.
@@ -41,7 +43,8 @@ impl Default for TransportOptions {
             read_timeout: Duration::from_secs(120),
             timeout: Duration::from_secs(300),
             operation_timeout: None,
-            ca_certificate: None,
+            ca_certificates: Vec::new(),
+            ca_pems: Vec::new(),
             proxy_from_env: true,
             proxy: None,
             insecure: false,
@@ -72,9 +75,14 @@ impl TransportOptions {
                 }
             }));
         let mut trust = icat_soap::tls::Trust::system();
-        if let Some(path) = &self.ca_certificate {
+        for path in &self.ca_certificates {
             trust
                 .add_ca_file(path)
+                .map_err(|e| IdsError::Config(e.to_string()))?;
+        }
+        for pem in &self.ca_pems {
+            trust
+                .add_ca_pem(pem, "the PEM text given")
                 .map_err(|e| IdsError::Config(e.to_string()))?;
         }
         trust.set_insecure(self.insecure);
@@ -153,7 +161,7 @@ mod tests {
     #[test]
     fn missing_ca_file_is_a_config_error() {
         let o = TransportOptions {
-            ca_certificate: Some("/nonexistent/ca.pem".into()),
+            ca_certificates: vec!["/nonexistent/ca.pem".into()],
             ..Default::default()
         };
         let e = o.build_client().unwrap_err();
@@ -166,7 +174,7 @@ mod tests {
         let p = dir.path().join("ca.pem");
         std::fs::write(&p, "not a certificate").unwrap();
         let o = TransportOptions {
-            ca_certificate: Some(p),
+            ca_certificates: vec![p],
             ..Default::default()
         };
         assert!(matches!(o.build_client(), Err(IdsError::Config(_))));

@@ -1,7 +1,8 @@
 //! One retry policy for both services: the same `RetryPolicy` given to the ICAT client and to
 //! the IDS client made from its session (`session.ids_with(..)`) makes the same number of tries
 //! against a server that answers 503 or resets the connection, and both wait the `Retry-After`
-//! a busy server asks for. A raw local server (127.0.0.1) counts the requests of each service.
+//! a busy server asks for; `session.ids(url)` takes the ICAT client's options itself. A raw local
+//! server (127.0.0.1) counts the requests of each service.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -109,13 +110,16 @@ async fn answer(mut stream: TcpStream, failing: Failing, soap: Arrivals, ids: Ar
     let _ = stream.shutdown().await;
 }
 
+fn credentials() -> Credentials {
+    Credentials::new()
+        .with("username", "u")
+        .with("password", "p")
+}
+
 /// The ICAT client and the IDS client from its session, both given `policy`.
 async fn clients(url: &str, policy: RetryPolicy) -> (Client, IdsClient) {
     let icat = Client::builder(url).retry(policy).build().expect("client");
-    let credentials = Credentials::new()
-        .with("username", "u")
-        .with("password", "p");
-    let session = icat.login("simple", &credentials).await.expect("login");
+    let session = icat.login("simple", &credentials()).await.expect("login");
     let ids = session
         .ids_with(IdsClient::builder(url).retry(policy))
         .expect("ids client");
@@ -159,4 +163,43 @@ async fn both_services_wait_the_retry_after_a_busy_server_asks_for() {
             "{service} came back after {gap:?}, before the 1 s the server asked for"
         );
     }
+}
+
+/// `session.ids(url)` builds the IDS client from the ICAT client's options: its retry policy,
+/// connect, read and operation timeouts, CA certificates, verification and user agent, so a
+/// facility's private CA or "no retries" given once holds for both services (library-user
+/// review of issue 18, R1: before, the IDS client had its own defaults for all of them).
+#[tokio::test]
+async fn session_ids_takes_the_icat_clients_options() {
+    let server = serve(Failing::Unavailable(None)).await;
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut ca = rcgen::CertificateParams::new(vec!["ca.test".to_owned()]).expect("params");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let pem = ca.self_signed(&key).expect("certificate").pem();
+    let policy = RetryPolicy::new(1, Duration::from_millis(1));
+    let secs = Duration::from_secs;
+    let icat = Client::builder(&server.url)
+        .retry(policy)
+        .connect_timeout(secs(3))
+        .read_timeout(secs(7))
+        .operation_timeout(secs(40))
+        .ca_certificate_pem(pem.clone())
+        .danger_accept_invalid_certs(true)
+        .user_agent("facility-pipeline/2")
+        .build()
+        .expect("client");
+    let session = icat.login("simple", &credentials()).await.expect("login");
+    let ids = session.ids(&server.url).expect("ids client");
+    assert_eq!(ids.retry_policy(), policy);
+    let t = ids.transport();
+    assert_eq!(
+        (t.connect_timeout, t.read_timeout, t.operation_timeout),
+        (secs(3), secs(7), Some(secs(40)))
+    );
+    assert_eq!(t.ca_pems, vec![pem.into_bytes()]);
+    assert!(t.insecure);
+    assert_eq!(t.user_agent, "facility-pipeline/2");
+    // The calls follow them: one retry, as the ICAT client makes.
+    assert!(ids.ping().await.is_err());
+    assert_eq!(count(&server.ids), 2);
 }

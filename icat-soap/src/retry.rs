@@ -47,7 +47,8 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     /// 3 retries, 250 ms before the first, doubling, at most 8 s between tries, jitter 0.5: the
-    /// ICAT clients' default (the IDS client's is `icat_ids::DEFAULT_RETRY`).
+    /// ICAT clients' default, and so that of an IDS client made by `session.ids(url)` (one built
+    /// by hand defaults to `icat_ids::DEFAULT_RETRY`).
     fn default() -> Self {
         RetryPolicy {
             max_retries: 3,

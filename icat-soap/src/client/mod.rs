@@ -25,7 +25,8 @@ use std::time::Duration;
 pub use chunked::DEFAULT_IN_CHUNK;
 pub use generic::SessionRequest;
 pub use options::{
-    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_TIMEOUT,
+    ClientBuilder, ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_SIZE,
+    DEFAULT_TIMEOUT,
 };
 pub use paging::PageGuard;
 pub use retry::{RetryPolicy, is_idempotent, is_retryable, verdict};
@@ -80,6 +81,23 @@ impl Client {
     /// How read-only calls are retried.
     pub fn retry_policy(&self) -> RetryPolicy {
         self.transport.retry
+    }
+
+    /// The options this client was built with, for building a client of another service alike.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = icat_soap::Client::builder("https://icat.example.org")
+    ///     .connect_timeout(Duration::from_secs(5))
+    ///     .user_agent("my-pipeline/1.0")
+    ///     .build()?;
+    /// let settings = client.settings();
+    /// assert_eq!(settings.connect_timeout, Duration::from_secs(5));
+    /// assert_eq!(settings.user_agent, "my-pipeline/1.0");
+    /// # Ok::<(), icat_soap::IcatError>(())
+    /// ```
+    pub fn settings(&self) -> &ClientSettings {
+        &self.transport.settings
     }
 
     /// Posts a complete SOAP envelope and returns the raw answer or fault body: the low-level

@@ -25,6 +25,38 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// the limit with [`ClientBuilder::max_response_size`].
 pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 32 * 1024 * 1024;
 
+/// The options a [`Client`] was built with ([`Client::settings`]), so that a client of another
+/// service of the same facility can be built alike: `icat_ids::SessionIds::ids` builds the IDS
+/// client of a session from them.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientSettings {
+    /// Time allowed for one request, answer included.
+    pub timeout: Duration,
+    /// Time allowed to open a connection.
+    pub connect_timeout: Duration,
+    /// Longest pause between two reads of an answer, if set.
+    pub read_timeout: Option<Duration>,
+    /// Time allowed for a whole operation, retries included, if set.
+    pub operation_timeout: Option<Duration>,
+    /// How read-only calls are retried.
+    pub retry: RetryPolicy,
+    /// CA certificate files trusted besides the system store.
+    pub ca_files: Vec<PathBuf>,
+    /// CA certificates (PEM text) trusted besides the system store.
+    pub ca_pems: Vec<Vec<u8>>,
+    /// Whether certificate verification is off.
+    pub insecure: bool,
+    /// Whether proxies come from the environment.
+    pub proxy_from_env: bool,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// True when the caller brought its own HTTP client ([`ClientBuilder::http_client`]): the
+    /// HTTP-level settings above (CA certificates, verification, proxies, user agent, connect
+    /// and read timeouts) are the builder's, not necessarily that client's.
+    pub own_http_client: bool,
+}
+
 /// Builds a [`Client`] with non-default options.
 ///
 /// ```
@@ -185,6 +217,19 @@ impl ClientBuilder {
             Some(http) => http.clone(),
             None => self.build_http()?,
         };
+        let settings = ClientSettings {
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+            operation_timeout: self.operation_timeout,
+            retry: self.retry,
+            ca_files: self.ca_files,
+            ca_pems: self.ca_pems,
+            insecure: self.insecure,
+            proxy_from_env: self.proxy_from_env,
+            user_agent: self.user_agent,
+            own_http_client: self.http.is_some(),
+        };
         Ok(Client {
             transport: Arc::new(Transport {
                 http,
@@ -194,6 +239,7 @@ impl ClientBuilder {
                 operation_timeout: self.operation_timeout,
                 max_response_size: self.max_response_size,
                 retry: self.retry,
+                settings,
             }),
         })
     }

@@ -37,6 +37,8 @@ pub(crate) struct Transport {
     pub operation_timeout: Option<Duration>,
     pub max_response_size: u64,
     pub retry: RetryPolicy,
+    /// Everything the client was built with.
+    pub settings: super::options::ClientSettings,
 }
 
 impl Transport {
