@@ -10,9 +10,10 @@
 //! 4.2 bindings into the copy's `icat-soap/src/generated/` exactly as `cargo xtask codegen` does
 //! (`wsdl/` there holds the 4.2 files and the repository's read-only table, no `entity-info.json`),
 //! and runs `cargo check --offline --all-features` of icat-soap (library and tests), icat-ids and
-//! icat-rest in the copy. It shares the workspace's target directory, so the dependencies already
-//! checked by clippy are reused; files whose contents did not change are not rewritten, so a second
-//! run rechecks little. `regenerate_versions.rs` does the same for schemas of ICAT 4.3.3 to 6.1.1.
+//! icat-rest in the copy. Each copy has a target directory of its own (`<target>/tmp/<name>/target`):
+//! in a shared one, copies with the same layout get the same artifact names and a check could pass
+//! on another copy's artifacts without compiling; files whose contents did not change are not
+//! rewritten, so a second run rechecks little. `regenerate_versions.rs` does the same for schemas of ICAT 4.3.3 to 6.1.1.
 //!
 //! The reference files are read from
 //! `../shared/reference/real-icat-4.2/` (or a `shared/` beside a parent directory, or

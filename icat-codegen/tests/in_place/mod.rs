@@ -1,6 +1,6 @@
 //! Shared by the in-place regeneration tests: a copy of the workspace reduced to icat-soap,
 //! icat-ids and icat-rest, bindings written into the copy's `icat-soap/src/generated/` exactly as
-//! `cargo xtask codegen` does, and `cargo check` of the copy with the workspace's target directory.
+//! `cargo xtask codegen` does, and `cargo check` of the copy in a target directory of its own.
 // Each test file that includes this module uses a part of it.
 #![allow(dead_code)]
 
@@ -118,7 +118,12 @@ impl WorkspaceCopy {
         let root = repo_root();
         let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
         let dir = tmp.join(name).join("ws");
-        let target = tmp.parent().expect("the target directory").to_path_buf();
+        // Its own target directory: every copy has the workspace's layout (`icat-soap/` ... under
+        // its root), and cargo names a path package's artifacts by its path relative to the
+        // workspace root, so in a shared target one copy's check found the artifacts of another
+        // (or of the workspace) and called them fresh without compiling anything: the test passed
+        // whatever the bindings were (seen: a deliberate break missed once in four runs).
+        let target = tmp.join(name).join("target");
 
         let root_manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
         write_if_changed(
