@@ -7,34 +7,16 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use common::{Home, Sim, files_under, json, ok, start_sim, stderr, stdout};
+use common::{Home, Sim, files_under, json, ok, sim_with_root, stderr, stdout};
 use sha2::Digest;
 
 /// Two visits of 2 datasets x 2 files; root logged in. Returns the ids of SIM000001's datasets
 /// and files: `[(dataset id, [datafile ids])]`.
 fn setup() -> (Sim, Home, Vec<(i64, Vec<i64>)>) {
-    let sim = start_sim(
+    let (sim, home) = sim_with_root(
         "visits=2,datasets=2,files=2,size=2KiB",
-        false,
         Duration::from_millis(100),
     );
-    let home = Home::new();
-    let o = home.run_with_stdin(
-        &[
-            "-w",
-            &sim.icat_url,
-            "--idsurl",
-            &sim.ids_url,
-            "-a",
-            "simple",
-            "-u",
-            "root",
-            "--password-stdin",
-            "login",
-        ],
-        "secret\n",
-    );
-    ok(&o);
     let tree = json(&home.run(&["show", "SIM000001", "--json"]));
     let datasets = tree["datasets"]
         .as_array()

@@ -12,7 +12,7 @@ mod hostile;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Home, files_under, json, login, ok, start_sim, stderr, stdout};
+use common::{Home, files_under, json, login, ok, sim_with_root, start_sim, stderr, stdout};
 use hostile::{Body, HostileIds, PREPARED_ID, Reply, make_zip};
 
 /// One datafile of the simulator's catalogue.
@@ -372,28 +372,7 @@ fn nothing_to_verify_against_exits_7_and_names_the_file() {
 /// each with its own bytes, at any parallelism; and `A.dat` beside `a.dat` is reported.
 #[test]
 fn datafiles_named_like_temporary_files_or_colliding_in_case_download_apart() {
-    let sim = start_sim(
-        "visits=1,datasets=1,files=1,size=1KiB",
-        false,
-        Duration::ZERO,
-    );
-    let home = Home::new();
-    let o = home.run_with_stdin(
-        &[
-            "-w",
-            &sim.icat_url,
-            "--idsurl",
-            &sim.ids_url,
-            "-a",
-            "simple",
-            "-u",
-            "root",
-            "--password-stdin",
-            "login",
-        ],
-        "secret\n",
-    );
-    ok(&o);
+    let (_sim, home) = sim_with_root("visits=1,datasets=1,files=1,size=1KiB", Duration::ZERO);
     let tree = json(&home.run(&["show", "SIM000001", "--json"]));
     let ds = tree["datasets"][0]["id"].as_i64().unwrap().to_string();
     let src = home.path().join("src");
@@ -467,27 +446,7 @@ fn datafiles_named_like_temporary_files_or_colliding_in_case_download_apart() {
 /// fails on its own, named in the report; the others download (raw and `--zip`).
 #[test]
 fn datafiles_whose_names_cannot_be_paths_fail_alone() {
-    let sim = start_sim(
-        "visits=1,datasets=2,files=4,size=1KiB",
-        false,
-        Duration::ZERO,
-    );
-    let home = Home::new();
-    ok(&home.run_with_stdin(
-        &[
-            "-w",
-            &sim.icat_url,
-            "--idsurl",
-            &sim.ids_url,
-            "-a",
-            "simple",
-            "-u",
-            "root",
-            "--password-stdin",
-            "login",
-        ],
-        "secret\n",
-    ));
+    let (sim, home) = sim_with_root("visits=1,datasets=2,files=4,size=1KiB", Duration::ZERO);
     let files = datafiles(&home, "SIM000001");
     assert_eq!(files.len(), 8);
     let tree = json(&home.run(&["show", "SIM000001", "--json"]));

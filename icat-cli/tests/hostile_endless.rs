@@ -5,18 +5,20 @@
 //! (measured with `wait4`, printed with `--nocapture`: the numbers in RELIABILITY.md).
 
 mod common;
+mod hostile_icat_server;
 mod peak_memory;
 
 #[path = "../../icat-ids/tests/hostile/server.rs"]
 mod hostile;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::process::Output;
 use std::time::Duration;
 
 use common::{Home, start_sim, stderr};
 use hostile::{Body, HostileIds, Reply};
+use hostile_icat_server::read_request;
 
 /// The most an endless SOAP answer sends: above the client's default 256 MiB answer limit, so
 /// the client's own bound is what stops it.
@@ -59,44 +61,13 @@ fn soap_server(answer: impl Fn(&mut TcpStream) + Send + Sync + 'static) -> Strin
         for mut conn in listener.incoming().flatten() {
             let answer = answer.clone();
             std::thread::spawn(move || {
-                if read_request(&mut conn).is_some() {
+                if read_request(&mut conn, &mut Vec::new()).is_some() {
                     answer(&mut conn);
                 }
             });
         }
     });
     url
-}
-
-/// Reads one HTTP request (headers and a `Content-Length` body of at most 1 MiB).
-fn read_request(conn: &mut TcpStream) -> Option<()> {
-    conn.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = conn.read(&mut chunk).ok()?;
-        if n == 0 || buf.len() > 1 << 20 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    while buf.len() < head_end + length.min(1 << 20) {
-        let n = conn.read(&mut chunk).ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    Some(())
 }
 
 const LOGIN_OPEN: &str = "<S:Envelope xmlns:S=\"http://schemas.xmlsoap.org/soap/envelope/\"><S:Body><ns2:loginResponse xmlns:ns2=\"http://icatproject.org\"><return>";

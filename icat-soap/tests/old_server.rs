@@ -9,16 +9,15 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::Response;
-use common::{Recorded, Replay, answer, envelope, fault, xml};
+use common::{
+    FakeSessions, Recorded, Replay, SESSION_A, SESSION_B, answer, element, envelope, fault, xml,
+};
 use icat_soap::IcatError;
 use icat_soap::client::{Client, Credentials};
-
-const SESSION_A: &str = "5c3d0b8e-1f2a-4c8e-9a43-0f1e2d3c4b5a";
-const SESSION_B: &str = "9f8e7d6c-5b4a-4321-8fed-cba987654321";
 
 /// The operations ICAT 4.2 lacks that the runtime uses.
 const MISSING: [&str; 4] = [
@@ -27,13 +26,6 @@ const MISSING: [&str; 4] = [
     "isAccessAllowed",
     "getProperties",
 ];
-
-fn element(body: &str, name: &str) -> Option<String> {
-    let open = format!("<{name}>");
-    let start = body.find(&open)? + open.len();
-    let end = body[start..].find(&format!("</{name}>"))? + start;
-    Some(body[start..end].to_owned())
-}
 
 /// Metro's answer to an operation the endpoint does not have.
 fn no_dispatch(op: &str) -> Response {
@@ -47,22 +39,20 @@ fn no_dispatch(op: &str) -> Response {
 
 /// A small ICAT 4.2: sessions by id, `minutes` of lifetime, no operation from [`MISSING`].
 struct OldIcat {
-    valid: Mutex<Vec<String>>,
-    next_id: Mutex<Vec<&'static str>>,
+    sessions: FakeSessions,
     minutes: f64,
 }
 
 impl OldIcat {
     fn new(minutes: f64) -> Arc<OldIcat> {
         Arc::new(OldIcat {
-            valid: Mutex::new(Vec::new()),
-            next_id: Mutex::new(vec![SESSION_B, SESSION_A]),
+            sessions: FakeSessions::default(),
             minutes,
         })
     }
 
     fn forget_sessions(&self) {
-        self.valid.lock().expect("lock").clear();
+        self.sessions.forget_all();
     }
 
     fn respond(&self, rec: &Recorded) -> Response {
@@ -71,17 +61,11 @@ impl OldIcat {
             return no_dispatch(&op);
         }
         if op == "login" {
-            let id = self
-                .next_id
-                .lock()
-                .expect("lock")
-                .pop()
-                .unwrap_or(SESSION_B);
-            self.valid.lock().expect("lock").push(id.to_owned());
+            let id = self.sessions.login();
             return answer("login", &format!("<return>{id}</return>"));
         }
         let sid = element(&rec.body, "sessionId").unwrap_or_default();
-        if !self.valid.lock().expect("lock").contains(&sid) {
+        if !self.sessions.is_valid(&sid) {
             return fault("SESSION", "Unable to find user by sessionid", -1);
         }
         match op.as_str() {

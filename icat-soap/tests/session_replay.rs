@@ -8,14 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::response::Response;
-use common::{Recorded, Replay, answer, fault};
+use common::{FakeSessions, Recorded, Replay, SESSION_A, SESSION_B, answer, element, fault};
 use futures_util::TryStreamExt;
 use icat_soap::client::{Client, Credentials, Session};
 use icat_soap::model::{Dataset, Entity, Investigation, Value};
 use icat_soap::{IcatError, Query};
 
-const SESSION_A: &str = "5c3d0b8e-1f2a-4c8e-9a43-0f1e2d3c4b5a";
-const SESSION_B: &str = "9f8e7d6c-5b4a-4321-8fed-cba987654321";
 const PASSWORD: &str = "s3cret-Pa55";
 
 const INVESTIGATION: &str = "<return xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"ns2:investigation\"><createId>db/root</createId><createTime>2024-03-01T10:15:30.123Z</createTime><id>42</id><modId>db/root</modId><modTime>2024-03-01T10:15:30.123Z</modTime><facility><createId>db/root</createId><createTime>2024-01-01T00:00:00Z</createTime><id>1</id><modId>db/root</modId><modTime>2024-01-01T00:00:00Z</modTime><name>ISIS</name></facility><fileCount>0</fileCount><fileSize>0</fileSize><name>RB1234</name><title>A test</title><visitId>1</visitId></return>";
@@ -26,34 +24,24 @@ fn creds() -> Credentials {
         .with("password", PASSWORD)
 }
 
-/// The text of the first `<name>…</name>` child in a request body.
-fn element(body: &str, name: &str) -> Option<String> {
-    let open = format!("<{name}>");
-    let start = body.find(&open)? + open.len();
-    let end = body[start..].find(&format!("</{name}>"))? + start;
-    Some(body[start..end].to_owned())
-}
-
 /// Answers every operation like a small ICAT: `valid` holds the session ids it accepts.
 struct FakeIcat {
-    valid: Mutex<Vec<String>>,
+    sessions: FakeSessions,
     logins: AtomicUsize,
-    next_id: Mutex<Vec<&'static str>>,
     remaining_minutes: f64,
 }
 
 impl FakeIcat {
     fn new(remaining_minutes: f64) -> Arc<FakeIcat> {
         Arc::new(FakeIcat {
-            valid: Mutex::new(Vec::new()),
+            sessions: FakeSessions::default(),
             logins: AtomicUsize::new(0),
-            next_id: Mutex::new(vec![SESSION_B, SESSION_A]),
             remaining_minutes,
         })
     }
 
     fn invalidate_all(&self) {
-        self.valid.lock().expect("lock").clear();
+        self.sessions.forget_all();
     }
 
     fn respond(&self, rec: &Recorded) -> Response {
@@ -64,9 +52,7 @@ impl FakeIcat {
             "login" | "getApiVersion" | "getEntityNames" | "getEntityInfo" | "getAuthenticatorInfo"
         );
         if needs_session {
-            let ok = sid
-                .as_ref()
-                .is_some_and(|s| self.valid.lock().expect("lock").contains(s));
+            let ok = sid.as_ref().is_some_and(|s| self.sessions.is_valid(s));
             if !ok {
                 return fault(
                     "SESSION",
@@ -84,13 +70,7 @@ impl FakeIcat {
                     return fault("SESSION", "The username and password do not match", -1);
                 }
                 self.logins.fetch_add(1, Ordering::SeqCst);
-                let id = self
-                    .next_id
-                    .lock()
-                    .expect("lock")
-                    .pop()
-                    .unwrap_or(SESSION_B);
-                self.valid.lock().expect("lock").push(id.to_owned());
+                let id = self.sessions.login();
                 answer("login", &format!("<return>{id}</return>"))
             }
             "getRemainingMinutes" => answer(
@@ -631,7 +611,7 @@ async fn resuming_a_session_refreshes_it_only_when_close_to_expiry() {
         ),
     ] {
         let fake = FakeIcat::new(left);
-        fake.valid.lock().expect("lock").push(SESSION_A.to_owned());
+        fake.sessions.accept(SESSION_A);
         let server = start(fake).await;
         let client = Client::new(&server.url).expect("client");
         let session = client.resume(SESSION_A, None).await.expect("resume");

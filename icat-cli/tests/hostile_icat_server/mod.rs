@@ -35,36 +35,45 @@ pub fn operation(body: &str) -> String {
     tag.rsplit(':').next().unwrap_or("").to_owned()
 }
 
-fn serve_one(mut conn: TcpStream, script: &Script, searches: &AtomicUsize) -> Option<()> {
+/// Reads one HTTP request from `conn` (headers and a `Content-Length` body of at most 1 MiB,
+/// waiting at most 20 s for each read); `buf` holds bytes already read past earlier requests
+/// on the connection, and keeps those past this one. Returns the body as text.
+pub fn read_request(conn: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {
     conn.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
-    let mut buf = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
-    loop {
-        let head_end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            let n = conn.read(&mut chunk).ok()?;
-            if n == 0 || buf.len() > 1 << 20 {
-                return None;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        while buf.len() < head_end + length.min(1 << 20) {
-            let n = conn.read(&mut chunk).ok()?;
-            if n == 0 {
-                return None;
-            }
-            buf.extend_from_slice(&chunk[..n]);
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
         }
-        let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned();
-        buf.drain(..head_end + length);
+        let n = conn.read(&mut chunk).ok()?;
+        if n == 0 || buf.len() > 1 << 20 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let length = length.min(1 << 20);
+    while buf.len() < head_end + length {
+        let n = conn.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned();
+    buf.drain(..head_end + length);
+    Some(body)
+}
+
+fn serve_one(mut conn: TcpStream, script: &Script, searches: &AtomicUsize) -> Option<()> {
+    let mut buf = Vec::new();
+    loop {
+        let body = read_request(&mut conn, &mut buf)?;
         let op = operation(&body);
         if op == "search" {
             searches.fetch_add(1, Ordering::SeqCst);

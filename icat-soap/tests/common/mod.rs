@@ -129,3 +129,65 @@ pub fn fault(kind: &str, message: &str, offset: i32) -> Response {
         )),
     )
 }
+
+/// The session id a fake ICAT hands out first.
+pub const SESSION_A: &str = "5c3d0b8e-1f2a-4c8e-9a43-0f1e2d3c4b5a";
+/// The session id a fake ICAT hands out second (and after that).
+pub const SESSION_B: &str = "9f8e7d6c-5b4a-4321-8fed-cba987654321";
+
+/// The text of the first `<name>…</name>` child in a request body.
+pub fn element(body: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = body.find(&open)? + open.len();
+    let end = body[start..].find(&format!("</{name}>"))? + start;
+    Some(body[start..end].to_owned())
+}
+
+/// The sessions of a fake ICAT: `login` hands out [`SESSION_A`], then [`SESSION_B`]; the ids
+/// handed out are valid until [`FakeSessions::forget_all`].
+pub struct FakeSessions {
+    valid: Mutex<Vec<String>>,
+    next_id: Mutex<Vec<&'static str>>,
+}
+
+impl Default for FakeSessions {
+    fn default() -> Self {
+        FakeSessions {
+            valid: Mutex::new(Vec::new()),
+            next_id: Mutex::new(vec![SESSION_B, SESSION_A]),
+        }
+    }
+}
+
+impl FakeSessions {
+    /// A login: the next session id, now valid.
+    pub fn login(&self) -> &'static str {
+        let id = self
+            .next_id
+            .lock()
+            .expect("lock")
+            .pop()
+            .unwrap_or(SESSION_B);
+        self.accept(id);
+        id
+    }
+
+    /// Makes `session` valid (a session the server knows from before the test).
+    pub fn accept(&self, session: &str) {
+        self.valid.lock().expect("lock").push(session.to_owned());
+    }
+
+    /// Whether `session` is a valid session id.
+    pub fn is_valid(&self, session: &str) -> bool {
+        self.valid
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|s| s == session)
+    }
+
+    /// Ends every session (e.g. the server restarted).
+    pub fn forget_all(&self) {
+        self.valid.lock().expect("lock").clear();
+    }
+}
