@@ -47,22 +47,39 @@ struct FacetIndex {
     owner_entity: &'static str,
     owner_sql: &'static str,
     fields: &'static [(&'static str, FKind, &'static str)],
+    /// One field more, after `fields` (a parameter's owner id).
+    owner_field: Option<(&'static str, FKind, &'static str)>,
 }
 
 use FKind::{Double, Long, Str};
 
+/// The fields of an investigation's, dataset's or datafile's parameter documents before their
+/// owner's id (icat.server `Parameter.getDoc`).
+const PARAMETER_FIELDS: &[(&str, FKind, &str)] = &[
+    ("type.name", Str, "pt.\"name\""),
+    ("stringValue", Str, "f.\"stringValue\""),
+    ("numericValue", Double, "f.\"numericValue\""),
+    ("rangeTop", Double, "f.\"rangeTop\""),
+    ("rangeBottom", Double, "f.\"rangeBottom\""),
+    ("dateTimeValue", Long, "f.\"dateTimeValue\""),
+    ("type.id", Long, "f.\"type_id\""),
+    ("id", Long, "f.\"id\""),
+];
+
+/// The parameter documents of `owner_entity`, whose id is `owner_field` (`owner_sql` in a row).
 const fn param_index(
     name: &'static str,
     owner_entity: &'static str,
     owner_sql: &'static str,
-    fields: &'static [(&'static str, FKind, &'static str)],
+    owner_field: &'static str,
 ) -> FacetIndex {
     FacetIndex {
         name,
         from: "",
         owner_entity,
         owner_sql,
-        fields,
+        fields: PARAMETER_FIELDS,
+        owner_field: Some((owner_field, Long, owner_sql)),
     }
 }
 
@@ -72,6 +89,7 @@ static INDICES: &[FacetIndex] = &[
         from: "\"Investigation\" f",
         owner_entity: "Investigation",
         owner_sql: "f.\"id\"",
+        owner_field: None,
         fields: &[
             (
                 "type.name",
@@ -97,6 +115,7 @@ static INDICES: &[FacetIndex] = &[
         from: "\"Dataset\" f",
         owner_entity: "Dataset",
         owner_sql: "f.\"id\"",
+        owner_field: None,
         fields: &[
             (
                 "type.name",
@@ -128,6 +147,7 @@ static INDICES: &[FacetIndex] = &[
         from: "\"Datafile\" f",
         owner_entity: "Datafile",
         owner_sql: "f.\"id\"",
+        owner_field: None,
         fields: &[
             (
                 "datafileFormat.name",
@@ -165,55 +185,27 @@ static INDICES: &[FacetIndex] = &[
         "InvestigationParameter",
         "Investigation",
         "f.\"investigation_id\"",
-        &[
-            ("type.name", Str, "pt.\"name\""),
-            ("stringValue", Str, "f.\"stringValue\""),
-            ("numericValue", Double, "f.\"numericValue\""),
-            ("rangeTop", Double, "f.\"rangeTop\""),
-            ("rangeBottom", Double, "f.\"rangeBottom\""),
-            ("dateTimeValue", Long, "f.\"dateTimeValue\""),
-            ("type.id", Long, "f.\"type_id\""),
-            ("id", Long, "f.\"id\""),
-            ("investigation.id", Long, "f.\"investigation_id\""),
-        ],
+        "investigation.id",
     ),
     param_index(
         "DatasetParameter",
         "Dataset",
         "f.\"dataset_id\"",
-        &[
-            ("type.name", Str, "pt.\"name\""),
-            ("stringValue", Str, "f.\"stringValue\""),
-            ("numericValue", Double, "f.\"numericValue\""),
-            ("rangeTop", Double, "f.\"rangeTop\""),
-            ("rangeBottom", Double, "f.\"rangeBottom\""),
-            ("dateTimeValue", Long, "f.\"dateTimeValue\""),
-            ("type.id", Long, "f.\"type_id\""),
-            ("id", Long, "f.\"id\""),
-            ("dataset.id", Long, "f.\"dataset_id\""),
-        ],
+        "dataset.id",
     ),
     param_index(
         "DatafileParameter",
         "Datafile",
         "f.\"datafile_id\"",
-        &[
-            ("type.name", Str, "pt.\"name\""),
-            ("stringValue", Str, "f.\"stringValue\""),
-            ("numericValue", Double, "f.\"numericValue\""),
-            ("rangeTop", Double, "f.\"rangeTop\""),
-            ("rangeBottom", Double, "f.\"rangeBottom\""),
-            ("dateTimeValue", Long, "f.\"dateTimeValue\""),
-            ("type.id", Long, "f.\"type_id\""),
-            ("id", Long, "f.\"id\""),
-            ("datafile.id", Long, "f.\"datafile_id\""),
-        ],
+        "datafile.id",
     ),
-    param_index(
-        "SampleParameter",
-        "Investigation",
-        "(SELECT \"investigation_id\" FROM \"Sample\" WHERE \"id\" = f.\"sample_id\")",
-        &[
+    FacetIndex {
+        name: "SampleParameter",
+        from: "",
+        owner_entity: "Investigation",
+        owner_sql: "(SELECT \"investigation_id\" FROM \"Sample\" WHERE \"id\" = f.\"sample_id\")",
+        owner_field: None,
+        fields: &[
             ("type.name", Str, "pt.\"name\""),
             ("stringValue", Str, "f.\"stringValue\""),
             ("numericValue", Double, "f.\"numericValue\""),
@@ -222,12 +214,13 @@ static INDICES: &[FacetIndex] = &[
             ("id", Long, "f.\"id\""),
             ("sample.id", Long, "f.\"sample_id\""),
         ],
-    ),
+    },
     FacetIndex {
         name: "InvestigationInstrument",
         from: "\"InvestigationInstrument\" f JOIN \"Instrument\" ins ON ins.\"id\" = f.\"instrument_id\"",
         owner_entity: "Investigation",
         owner_sql: "f.\"investigation_id\"",
+        owner_field: None,
         fields: &[
             ("instrument.name", Str, "ins.\"name\""),
             ("instrument.id", Long, "f.\"instrument_id\""),
@@ -240,6 +233,7 @@ static INDICES: &[FacetIndex] = &[
         from: "\"Sample\" f LEFT JOIN \"SampleType\" st ON st.\"id\" = f.\"type_id\"",
         owner_entity: "Investigation",
         owner_sql: "f.\"investigation_id\"",
+        owner_field: None,
         fields: &[
             ("sample.type.name", Str, "st.\"name\""),
             ("type.name", Str, "st.\"name\""),
@@ -254,6 +248,7 @@ static INDICES: &[FacetIndex] = &[
         from: "\"DatasetTechnique\" f JOIN \"Technique\" t ON t.\"id\" = f.\"technique_id\"",
         owner_entity: "Dataset",
         owner_sql: "f.\"dataset_id\"",
+        owner_field: None,
         fields: &[
             ("technique.name", Str, "t.\"name\""),
             ("technique.id", Long, "f.\"technique_id\""),
@@ -266,6 +261,7 @@ static INDICES: &[FacetIndex] = &[
         from: "\"InvestigationUser\" f",
         owner_entity: "Investigation",
         owner_sql: "f.\"investigation_id\"",
+        owner_field: None,
         fields: &[
             ("user.id", Long, "f.\"user_id\""),
             ("investigation.id", Long, "f.\"investigation_id\""),
@@ -277,6 +273,7 @@ static INDICES: &[FacetIndex] = &[
         from: "\"InvestigationFacilityCycle\" f",
         owner_entity: "Investigation",
         owner_sql: "f.\"investigation_id\"",
+        owner_field: None,
         fields: &[
             ("facilityCycle.id", Long, "f.\"facilityCycle_id\""),
             ("investigation.id", Long, "f.\"investigation_id\""),
@@ -298,7 +295,12 @@ impl FacetIndex {
     }
 
     fn field(&self, name: &str) -> Option<(FKind, &'static str)> {
-        self.fields.iter().find(|f| f.0 == name).map(|f| (f.1, f.2))
+        self.all_fields().find(|f| f.0 == name).map(|f| (f.1, f.2))
+    }
+
+    /// `fields`, then the owner's id field, if any.
+    fn all_fields(&self) -> impl Iterator<Item = &(&'static str, FKind, &'static str)> {
+        self.fields.iter().chain(self.owner_field.as_ref())
     }
 }
 
@@ -341,7 +343,7 @@ pub fn facet(
     let mut wanted: Vec<(String, Option<Vec<Value>>)> = Vec::new();
     match dimensions {
         None | Some(Value::Null) => {
-            for (name, kind, _) in index.fields {
+            for (name, kind, _) in index.all_fields() {
                 if *kind == Str && FACET_FIELDS.contains(name) {
                     wanted.push(((*name).to_string(), None));
                 }

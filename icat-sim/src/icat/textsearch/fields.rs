@@ -329,6 +329,28 @@ const IFC: Step = (
     "InvestigationFacilityCycle",
 );
 
+/// The instrument ids of the document's investigation, for dataset and datafile documents
+/// (`needs`: the steps from the target to them).
+const fn instrument_ids(needs: &'static [Step]) -> Joined {
+    Joined {
+        key: "investigationinstrument",
+        sql: "SELECT ii.\"instrument_id\" FROM \"InvestigationInstrument\" ii WHERE ii.\"investigation_id\" = ?1 ORDER BY ii.\"id\"",
+        fields: &[("instrument.id", JoinedKind::Long)],
+        needs,
+    }
+}
+
+/// The facility cycle ids of the document's investigation (`needs`: the steps from the target
+/// to them).
+const fn facility_cycle_ids(needs: &'static [Step]) -> Joined {
+    Joined {
+        key: "investigationfacilitycycle",
+        sql: "SELECT \"facilityCycle_id\" FROM \"InvestigationFacilityCycle\" WHERE \"investigation_id\" = ?1 ORDER BY \"id\"",
+        fields: &[("facilityCycle.id", JoinedKind::Long)],
+        needs,
+    }
+}
+
 /// The joined lists of investigation documents.
 pub static INVESTIGATION_JOINED: &[Joined] = &[
     Joined {
@@ -361,44 +383,19 @@ pub static INVESTIGATION_JOINED: &[Joined] = &[
         ],
         needs: &[("Investigation", "samples", "Sample")],
     },
-    Joined {
-        key: "investigationfacilitycycle",
-        sql: "SELECT \"facilityCycle_id\" FROM \"InvestigationFacilityCycle\" WHERE \"investigation_id\" = ?1 ORDER BY \"id\"",
-        fields: &[("facilityCycle.id", JoinedKind::Long)],
-        needs: &[IFC],
-    },
+    facility_cycle_ids(&[IFC]),
 ];
 
 /// The joined lists of dataset documents (reached through the dataset's investigation).
 pub static DATASET_JOINED: &[Joined] = &[
-    Joined {
-        key: "investigationinstrument",
-        sql: "SELECT ii.\"instrument_id\" FROM \"InvestigationInstrument\" ii WHERE ii.\"investigation_id\" = ?1 ORDER BY ii.\"id\"",
-        fields: &[("instrument.id", JoinedKind::Long)],
-        needs: &[DS_INV, II, II_INS],
-    },
-    Joined {
-        key: "investigationfacilitycycle",
-        sql: "SELECT \"facilityCycle_id\" FROM \"InvestigationFacilityCycle\" WHERE \"investigation_id\" = ?1 ORDER BY \"id\"",
-        fields: &[("facilityCycle.id", JoinedKind::Long)],
-        needs: &[DS_INV, IFC],
-    },
+    instrument_ids(&[DS_INV, II, II_INS]),
+    facility_cycle_ids(&[DS_INV, IFC]),
 ];
 
 /// The joined lists of datafile documents (through the datafile's dataset and investigation).
 pub static DATAFILE_JOINED: &[Joined] = &[
-    Joined {
-        key: "investigationinstrument",
-        sql: "SELECT ii.\"instrument_id\" FROM \"InvestigationInstrument\" ii WHERE ii.\"investigation_id\" = ?1 ORDER BY ii.\"id\"",
-        fields: &[("instrument.id", JoinedKind::Long)],
-        needs: &[DF_DS, DS_INV, II, II_INS],
-    },
-    Joined {
-        key: "investigationfacilitycycle",
-        sql: "SELECT \"facilityCycle_id\" FROM \"InvestigationFacilityCycle\" WHERE \"investigation_id\" = ?1 ORDER BY \"id\"",
-        fields: &[("facilityCycle.id", JoinedKind::Long)],
-        needs: &[DF_DS, DS_INV, IFC],
-    },
+    instrument_ids(&[DF_DS, DS_INV, II, II_INS]),
+    facility_cycle_ids(&[DF_DS, DS_INV, IFC]),
 ];
 
 impl Target {
