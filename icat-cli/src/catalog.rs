@@ -325,18 +325,31 @@ impl<'a, F: Fn(u64, u64) -> anyhow::Result<String>> Pager<'a, F> {
     }
 }
 
-/// The number a `COUNT` search answered.
-fn counted(values: Vec<Value>) -> Result<u64, IcatError> {
-    match values.as_slice() {
-        [one @ (Value::Long(_) | Value::Int(_))] => Ok(one
-            .as_i64()
-            .and_then(|n| u64::try_from(n).ok())
-            .unwrap_or(0)),
-        other => Err(IcatError::UnexpectedResult {
-            expected: "one count".to_owned(),
-            found: format!("{} values", other.len()),
-        }),
-    }
+/// The number a `COUNT` search answered. The COUNT is icat's own (made before paging), so an
+/// answer that is not one whole number of at least 0 is the server's fault, said so (issue 14
+/// review: "expected one count ... Select the entity itself", advice to rewrite a query the
+/// user had not written), exit 5.
+fn counted(values: Vec<Value>) -> anyhow::Result<u64> {
+    let answer = match values.as_slice() {
+        [one @ (Value::Long(_) | Value::Int(_))] => match one.as_i64() {
+            Some(n) if n >= 0 => return Ok(n as u64),
+            Some(n) => format!("{n}"),
+            None => "a number out of range".to_owned(),
+        },
+        [] => "no value".to_owned(),
+        [_] => "a value that is not a whole number".to_owned(),
+        more => format!("{} values", more.len()),
+    };
+    Err(Failure::new(
+        crate::failure::ExitKind::Server,
+        format!(
+            "the server answered the COUNT icat asks before reading a listing with {answer}, not \
+             a number of results"
+        ),
+        "the server is not answering as ICAT does; report it to the facility's ICAT \
+         administrators",
+    )
+    .into())
 }
 
 /// An investigation a visit argument resolved to.

@@ -109,10 +109,12 @@ impl IdList {
                 "give one `KIND ID` per line, as `icat find ... --ids` prints them",
             )
         })?;
+        // The documented pipeline's empty case (`icat find nothing --ids | icat download -`):
+        // nothing was found, as `find --download` says with exit 4, not a usage error.
         if list.is_empty() {
-            return Err(Failure::usage(
-                "standard input held no ids",
-                "pipe `icat find ... --ids` into `icat download -`",
+            return Err(Failure::not_found(
+                "no ids on standard input: the search found nothing?",
+                "check what `icat find ... --ids` prints; it lists one `KIND ID` per hit",
             ));
         }
         Ok(list)

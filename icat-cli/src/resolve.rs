@@ -32,30 +32,43 @@ impl Reference {
     }
 }
 
+/// The resolver URLs a DOI is written after (case ignored); the text after them is a URL path,
+/// so `%2F` stands for `/` there.
+const DOI_URLS: [&str; 4] = [
+    "https://doi.org/",
+    "http://doi.org/",
+    "https://dx.doi.org/",
+    "http://dx.doi.org/",
+];
+
 /// The text after a DOI prefix (`doi:`, `https://doi.org/`, `http://doi.org/`,
-/// `https://dx.doi.org/`, case ignored), whether or not a valid DOI follows; `None` when the
-/// text has no such prefix.
+/// `https://dx.doi.org/`, `http://dx.doi.org/`, case ignored), whether or not a valid DOI
+/// follows; `None` when the text has no such prefix.
 pub fn after_doi_prefix(text: &str) -> Option<&str> {
     let t = text.trim();
     let lower = t.to_ascii_lowercase();
-    [
-        "doi:",
-        "https://doi.org/",
-        "http://doi.org/",
-        "https://dx.doi.org/",
-    ]
-    .iter()
-    .find(|p| lower.starts_with(*p))
-    .map(|p| t[p.len()..].trim())
+    std::iter::once("doi:")
+        .chain(DOI_URLS)
+        .find(|p| lower.starts_with(*p))
+        .map(|p| t[p.len()..].trim())
 }
 
-/// The DOI in `doi:10.x/y`, `https://doi.org/10.x/y` or `https://dx.doi.org/10.x/y` (case of
-/// the prefix ignored); `None` for anything else.
+/// The DOI in `doi:10.x/y`, `https://doi.org/10.x/y`, `https://dx.doi.org/10.x/y` (their
+/// `http:` forms too; the case of the prefix ignored, `%2F` in a URL read as `/`), or a bare
+/// `10.x/y` as DOIs are often pasted; `None` for anything else.
 pub fn parse_doi(text: &str) -> Option<String> {
-    let rest = after_doi_prefix(text)?;
+    let t = text.trim();
+    let lower = t.to_ascii_lowercase();
+    let rest = match after_doi_prefix(t) {
+        Some(rest) if DOI_URLS.iter().any(|p| lower.starts_with(p)) => {
+            rest.replace("%2F", "/").replace("%2f", "/")
+        }
+        Some(rest) => rest.to_owned(),
+        None => t.to_owned(),
+    };
     // A DOI is "10.<registrant>/<suffix>" with a non-empty suffix.
     let (prefix, suffix) = rest.split_once('/')?;
-    (prefix.starts_with("10.") && prefix.len() > 3 && !suffix.is_empty()).then(|| rest.to_string())
+    (prefix.starts_with("10.") && prefix.len() > 3 && !suffix.is_empty()).then_some(rest)
 }
 
 /// What a reference resolved to.
@@ -334,7 +347,24 @@ mod tests {
             parse_doi("https://doi.org/10.1/a/b").as_deref(),
             Some("10.1/a/b")
         );
-        assert_eq!(parse_doi("10.1/x"), None);
+        // Issue 20 review, finding 2: a bare DOI, dx.doi.org over http, and a percent-encoded
+        // slash in a resolver URL were taken for visit names or refused.
+        assert_eq!(parse_doi("10.1/x").as_deref(), Some("10.1/x"));
+        assert_eq!(
+            parse_doi(" 10.5286/SIM.PUB.1 ").as_deref(),
+            Some("10.5286/SIM.PUB.1")
+        );
+        assert_eq!(
+            parse_doi("http://dx.doi.org/10.5286/SIM.PUB.1").as_deref(),
+            Some("10.5286/SIM.PUB.1")
+        );
+        assert_eq!(
+            parse_doi("https://doi.org/10.5286%2FSIM.PUB.1").as_deref(),
+            Some("10.5286/SIM.PUB.1")
+        );
+        assert_eq!(parse_doi("doi:10.1/a%2Fb").as_deref(), Some("10.1/a%2Fb"));
+        assert_eq!(parse_doi("10.1"), None);
+        assert_eq!(parse_doi("SIM000001-1"), None);
         assert_eq!(parse_doi("doi:11.1/x"), None);
         assert_eq!(parse_doi("doi:10./x"), None);
         assert_eq!(parse_doi("doi:10.1/"), None);

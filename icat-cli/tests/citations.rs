@@ -376,8 +376,10 @@ fn download_reads_an_id_list_from_standard_input() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("line 2"), "{}", stderr(&o));
+    // A list with no ids (what a search that found nothing pipes in) is nothing found, exit 4
+    // (issue 20 review, finding 12; before, a usage error).
     let o = run_stdin(&home, &["download", "-"], "\n# nothing\n");
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
 }
 
 /// Review finding S1: ids in the list that do not exist (or may not be read) are named and

@@ -544,3 +544,21 @@ fn the_date_facet_counts_what_the_date_filter_finds() {
         );
     }
 }
+
+/// Issue 20 review, finding 12: the documented pipeline finding nothing
+/// (`icat find nothingatall --ids | icat download -`) was a usage error, exit 2, "standard
+/// input held no ids; pipe icat find ... --ids into icat download -", although the user did
+/// just that; `find nothingatall --download` says exit 4. Now both are exit 4 (nothing found).
+#[test]
+fn an_empty_id_list_on_standard_input_is_nothing_found() {
+    let (_sim, home) = setup();
+    let ids = home.run(&["find", "nothingatall", "--ids"]);
+    let dest = home.path().join("none");
+    let o = home.run_with_stdin(
+        &["download", "-", "-o", dest.to_str().unwrap()],
+        &common::stdout(&ids),
+    );
+    let err = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(err.contains("found nothing"), "{err}");
+}

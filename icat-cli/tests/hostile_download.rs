@@ -812,6 +812,42 @@ fn an_absurd_catalogue_size_fails_that_file_alone() {
     assert_eq!(files_under(&home.path().join("fresh")), expected);
 }
 
+/// Issue 14 review, finding 7: `--dry-run` foresaw the absurd catalogue size as a name that
+/// cannot be a path ("(datafile N: no safe path)", "ask the facility to rename them", exit 5)
+/// where the real run fails that file for the free space, exit 1. Now the plan says so too.
+#[test]
+fn a_dry_run_foresees_an_absurd_catalogue_size_as_the_real_run_does() {
+    let sim = start_sim(
+        "visits=1,datasets=1,files=3,size=1000",
+        false,
+        Duration::ZERO,
+    );
+    let home = Home::new();
+    login(&home, &sim, "jdoe");
+    let dfs = datafiles(&home, "SIM000001");
+    sim.sql(&format!(
+        "UPDATE \"Datafile\" SET \"fileSize\" = {} WHERE \"id\" = {}",
+        i64::MAX,
+        dfs[0].id
+    ));
+    let dest = home.path().join("d");
+    std::fs::create_dir(&dest).unwrap();
+    let o = home.run(&[
+        "download",
+        "SIM000001",
+        "-o",
+        dest.to_str().unwrap(),
+        "--dry-run",
+    ]);
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(err.contains("free space"), "{err}");
+    assert!(!err.contains("rename"), "{err}");
+    assert!(!out.contains("no safe path"), "{out}");
+    assert!(out.contains("too large"), "{out}");
+    assert!(files_under(&dest).is_empty());
+}
+
 /// Issue 16 (left over, medium): a datafile whose catalogue name holds a C0 control character
 /// reaches the client with U+FFFD in its place (XML 1.0 cannot carry it), while the IDS names
 /// its zip entry with the character itself. Alone, it downloads under the name the catalogue

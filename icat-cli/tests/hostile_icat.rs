@@ -329,3 +329,35 @@ fn a_refused_count_still_pages_the_search() {
         "the COUNT, one page"
     );
 }
+
+/// Issue 14 review, findings 3 and 4: the COUNT icat makes before paging answered with a
+/// string, with nothing, or with -1. A string or nothing got "expected one count from the
+/// search but the server returned 1 values. Select the entity itself (`SELECT x FROM one count
+/// x`)", advice to rewrite a query the user had not written; -1 was taken as 0 and paging went
+/// on. Each is now the server's fault (exit 5), said as such.
+#[test]
+fn a_count_that_is_not_a_number_of_results_is_the_servers_fault() {
+    for count in [
+        "<return xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" xsi:type=\"xs:string\">abc</return>",
+        "<return xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" xsi:type=\"xs:long\">-1</return>",
+        "",
+    ] {
+        let icat = HostileIcat::start(move |op| match op {
+            "login" => answer("login", "<return>sid-0123456789</return>"),
+            "getUserName" => answer("getUserName", "<return>db/root</return>"),
+            "getRemainingMinutes" => answer("getRemainingMinutes", "<return>120.0</return>"),
+            "search" => answer("search", count),
+            other => answer(other, ""),
+        });
+        let home = Home::new();
+        let o = run_login(&home, &icat.url, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = home.run(&["search", "SELECT i FROM Investigation i"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(5), "{count}: {err}");
+        assert!(err.contains("COUNT"), "{err}");
+        assert!(err.contains("report it"), "{err}");
+        assert!(!err.contains("Select the entity itself"), "{err}");
+        assert_eq!(icat.searches.load(Ordering::SeqCst), 1, "the COUNT only");
+    }
+}

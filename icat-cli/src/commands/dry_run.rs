@@ -195,7 +195,8 @@ pub async fn plan(
 }
 
 /// The failure the real run would end with, as far as the plan shows it: files whose names
-/// cannot be local paths fail (exit 5, as the real run), local files that differ are left in
+/// cannot be local paths fail (exit 5, as the real run), files larger than the free space fail
+/// (exit 1, as the real run), local files that differ are left in
 /// place without `--overwrite` (exit 6), files needing a restore are not waited for with
 /// `--max-wait 0` (exit 9). `None` when the plan foresees none.
 pub fn foreseen_failure(plan: &DryRun, req: &DownloadRequest) -> Option<Failure> {
@@ -203,18 +204,31 @@ pub fn foreseen_failure(plan: &DryRun, req: &DownloadRequest) -> Option<Failure>
     let no_wait = req.max_wait.is_zero() && plan.need_restore > 0;
     let differ = plan.files.iter().filter(|f| f.local == "differs").count();
     let links = plan.files.iter().filter(|f| f.local == "link").count();
-    let names = plan.would_fail - links;
+    let unsafe_names = plan
+        .files
+        .iter()
+        .filter(|f| f.local == "unsafe_name")
+        .count();
+    let too_large = plan.files.iter().filter(|f| f.local == "too_large").count();
     let mut problems = Vec::new();
-    if names > 0 {
+    if unsafe_names > 0 {
         problems.push(format!(
             "{} fail (catalogue names that cannot be local paths)",
-            crate::grammar::count(names as u64, "file would", "files would")
+            crate::grammar::count(unsafe_names as u64, "file would", "files would")
         ));
     }
     if links > 0 {
         problems.push(format!(
             "{} fail (a symbolic link in the destination where it would be written)",
             crate::grammar::count(links as u64, "file would", "files would")
+        ));
+    }
+    // Issue 14 review: a catalogue size larger than the free space was worded as an unsafe
+    // name, exit 5, where the real run says "free some space", exit 1.
+    if too_large > 0 {
+        problems.push(format!(
+            "{} fail (the catalogue's size is more than the free space)",
+            crate::grammar::count(too_large as u64, "file would", "files would")
         ));
     }
     if differ > 0 && !overwrite {
@@ -233,7 +247,7 @@ pub fn foreseen_failure(plan: &DryRun, req: &DownloadRequest) -> Option<Failure>
         return None;
     }
     // The real run's exit code: failed names first (they decide its code), then mismatches.
-    let (kind, hint) = if names > 0 {
+    let (kind, hint) = if unsafe_names > 0 {
         (
             ExitKind::Server,
             "the real run downloads the other files and fails these; ask the facility to \
@@ -244,6 +258,13 @@ pub fn foreseen_failure(plan: &DryRun, req: &DownloadRequest) -> Option<Failure>
             ExitKind::Other,
             "the real run downloads the other files and fails these (exit 1): remove or rename \
              the symbolic links first (a download never writes through a link)",
+        )
+    } else if too_large > 0 {
+        (
+            ExitKind::Other,
+            "the real run downloads the other files and fails these: free some space or \
+             download them to another disk with -o; if they cannot be that large, the \
+             catalogue is wrong: report it to the facility",
         )
     } else if differ > 0 && !overwrite {
         (
@@ -309,9 +330,10 @@ pub fn print(
             _ => "download",
         };
         t.push(vec![
-            f.path
-                .clone()
-                .unwrap_or_else(|| format!("(datafile {}: no safe path)", f.id)),
+            f.path.clone().unwrap_or_else(|| match f.local {
+                "too_large" => format!("(datafile {}: too large)", f.id),
+                _ => format!("(datafile {}: no safe path)", f.id),
+            }),
             f.size.map(human_bytes).unwrap_or_else(|| "?".into()),
             local,
             action.to_owned(),

@@ -1168,7 +1168,11 @@ mod tests {
             "ids/F/I/v/d/..\\..\\win.txt",
             "ids/F/I/%2E%2E/d/enc.txt",
             &overlong,
-        ] {
+        ]
+        .into_iter()
+        // A drive letter is a Windows matter: on Unix `C:` is an ordinary folder name.
+        .filter(|bad| cfg!(windows) || !bad.starts_with("C:"))
+        {
             let dir = tempfile::tempdir().unwrap();
             let zp = dir.path().join("bad.zip");
             // A good entry first: it must not be written either.
