@@ -450,17 +450,22 @@ fn find_download_takes_the_download_options() {
     let (_sim, home) = setup();
     let dest = home.path().join("hits");
     let d = dest.to_str().unwrap();
+    // `find lysozyme --download --match 'ds0001/*' -o DEST` with `extra` options.
+    let download = |extra: &[&str]| {
+        let mut args = vec![
+            "find",
+            "lysozyme",
+            "--download",
+            "--match",
+            "ds0001/*",
+            "-o",
+            d,
+        ];
+        args.extend_from_slice(extra);
+        home.run(&args)
+    };
     // --match narrows the hits' files as for `icat download`.
-    let o = home.run(&[
-        "find",
-        "lysozyme",
-        "--download",
-        "--match",
-        "ds0001/*",
-        "-o",
-        d,
-    ]);
-    ok(&o);
+    ok(&download(&[]));
     let files = files_under(&dest);
     assert!(!files.is_empty(), "nothing downloaded");
     assert!(
@@ -472,34 +477,19 @@ fn find_download_takes_the_download_options() {
     // A local file that differs: exit 6 and the advice to use --overwrite, which now works.
     let first = dest.join(&files[0]);
     std::fs::write(&first, b"changed locally").unwrap();
-    let o = home.run(&[
-        "find",
-        "lysozyme",
-        "--download",
-        "--match",
-        "ds0001/*",
-        "-o",
-        d,
-    ]);
+    let o = download(&[]);
     assert_eq!(o.status.code(), Some(6), "{}", common::stderr(&o));
     assert!(
         common::stderr(&o).contains("--overwrite"),
         "{}",
         common::stderr(&o)
     );
-    ok(&home.run(&[
-        "find",
-        "lysozyme",
-        "--download",
-        "--match",
-        "ds0001/*",
+    ok(&download(&[
         "--overwrite",
         "--max-wait",
         "0",
         "--parallel",
         "2",
-        "-o",
-        d,
     ]));
     assert_ne!(std::fs::read(&first).unwrap(), b"changed locally");
     // The transfer options belong to --download.

@@ -769,11 +769,9 @@ fn a_refetched_file_counts_the_bytes_fetched_again() {
     );
 }
 
-/// Re-review (issue 14, low): one datafile whose catalogue `fileSize` is absurd (i64::MAX,
-/// 8 EiB). Before, the whole run stopped with exit 2 ("not enough room"); now that file alone
-/// fails, saying its size is more than the destination's free space, and the others download.
-#[test]
-fn an_absurd_catalogue_size_fails_that_file_alone() {
+/// A simulator visit of three datafiles whose first has an absurd catalogue `fileSize`
+/// (i64::MAX, 8 EiB), and a home logged in as jdoe; with the datafiles.
+fn one_absurd_catalogue_size() -> (common::Sim, Home, Vec<Df>) {
     let sim = start_sim(
         "visits=1,datasets=1,files=3,size=1000",
         false,
@@ -787,6 +785,15 @@ fn an_absurd_catalogue_size_fails_that_file_alone() {
         i64::MAX,
         dfs[0].id
     ));
+    (sim, home, dfs)
+}
+
+/// Re-review (issue 14, low): one datafile whose catalogue `fileSize` is absurd (i64::MAX,
+/// 8 EiB). Before, the whole run stopped with exit 2 ("not enough room"); now that file alone
+/// fails, saying its size is more than the destination's free space, and the others download.
+#[test]
+fn an_absurd_catalogue_size_fails_that_file_alone() {
+    let (_sim, home, dfs) = one_absurd_catalogue_size();
     let dest = home.path().join("d");
     let o = home.run(&["download", "SIM000001", "-o", dest.to_str().unwrap()]);
     let err = stderr(&o);
@@ -817,19 +824,7 @@ fn an_absurd_catalogue_size_fails_that_file_alone() {
 /// where the real run fails that file for the free space, exit 1. Now the plan says so too.
 #[test]
 fn a_dry_run_foresees_an_absurd_catalogue_size_as_the_real_run_does() {
-    let sim = start_sim(
-        "visits=1,datasets=1,files=3,size=1000",
-        false,
-        Duration::ZERO,
-    );
-    let home = Home::new();
-    login(&home, &sim, "jdoe");
-    let dfs = datafiles(&home, "SIM000001");
-    sim.sql(&format!(
-        "UPDATE \"Datafile\" SET \"fileSize\" = {} WHERE \"id\" = {}",
-        i64::MAX,
-        dfs[0].id
-    ));
+    let (_sim, home, dfs) = one_absurd_catalogue_size();
     let dest = home.path().join("d");
     std::fs::create_dir(&dest).unwrap();
     let o = home.run(&[

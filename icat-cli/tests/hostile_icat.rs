@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{Home, login, start_sim, stderr, stdout};
 use hostile_icat_server::{
     HostileIcat, answer, datafile_page, fresh_pages_icat, investigation_page, limit_of, long_page,
-    run_login,
+    other_answer, run_login,
 };
 
 const EVIL: &str = "\u{1b}[2J\u{1b}]0;pwned\u{7}";
@@ -343,11 +343,8 @@ fn a_count_that_is_not_a_number_of_results_is_the_servers_fault() {
         "",
     ] {
         let icat = HostileIcat::start(move |op| match op {
-            "login" => answer("login", "<return>sid-0123456789</return>"),
-            "getUserName" => answer("getUserName", "<return>db/root</return>"),
-            "getRemainingMinutes" => answer("getRemainingMinutes", "<return>120.0</return>"),
             "search" => answer("search", count),
-            other => answer(other, ""),
+            other => other_answer(other),
         });
         let home = Home::new();
         let o = run_login(&home, &icat.url, &[]);

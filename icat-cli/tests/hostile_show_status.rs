@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{stderr, stdout};
 use hostile::{HostileIds, Reply};
-use hostile_icat_server::{HostileIcat, answer, limit_of, logged_in};
+use hostile_icat_server::{HostileIcat, answer, limit_of, logged_in, other_answer};
 
 const XSI: &str = "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:xs=\"http://www.w3.org/2001/XMLSchema\"";
 
@@ -50,9 +50,6 @@ fn datafile_rows(ids: std::ops::Range<i64>) -> String {
 /// `datasets` files in its one dataset (the breaker's answer: no LIMIT bounds it).
 fn visit_icat(datasets: i64) -> HostileIcat {
     HostileIcat::start_reading(move |op, body| match op {
-        "login" => answer("login", "<return>sid-0123456789</return>"),
-        "getUserName" => answer("getUserName", "<return>db/root</return>"),
-        "getRemainingMinutes" => answer("getRemainingMinutes", "<return>120.0</return>"),
         "search" if body.contains("COUNT(") => answer(
             "search",
             &format!("<return {XSI} xsi:type=\"xs:long\">{datasets}</return>"),
@@ -92,7 +89,7 @@ fn visit_icat(datasets: i64) -> HostileIcat {
                 )
             }
         }
-        other => answer(other, ""),
+        other => other_answer(other),
     })
 }
 

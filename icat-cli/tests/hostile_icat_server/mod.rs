@@ -140,6 +140,18 @@ pub fn limit_of(body: &str) -> Option<(i64, i64)> {
     Some((offset.trim().parse().ok()?, count.parse().ok()?))
 }
 
+/// The answer to any operation but `search` of a script that answers searches its own way:
+/// a logged-in session's calls (`login`, `getUserName`, `getRemainingMinutes`) as ICAT answers
+/// them, anything else with an empty `<op>Response`.
+pub fn other_answer(op: &str) -> (u16, String) {
+    match op {
+        "login" => answer("login", "<return>sid-0123456789</return>"),
+        "getUserName" => answer("getUserName", "<return>db/root</return>"),
+        "getRemainingMinutes" => answer("getRemainingMinutes", "<return>120.0</return>"),
+        other => answer(other, ""),
+    }
+}
+
 /// `icat ... login` against `icat` with the password on stdin.
 pub fn run_login(home: &Home, icat: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["-w", icat, "-a", "db", "-u", "root", "--password-stdin"];
@@ -182,9 +194,6 @@ pub fn fresh_pages_icat_serving(
 ) -> HostileIcat {
     let pages = AtomicUsize::new(0);
     HostileIcat::start_reading(move |op, body| match op {
-        "login" => answer("login", "<return>sid-0123456789</return>"),
-        "getUserName" => answer("getUserName", "<return>db/root</return>"),
-        "getRemainingMinutes" => answer("getRemainingMinutes", "<return>120.0</return>"),
         "search" if body.contains("COUNT(") => answer(
             "search",
             &format!(
@@ -204,7 +213,7 @@ pub fn fresh_pages_icat_serving(
             let n = n as i64;
             answer("search", &fresh(1 + n * page as i64, page))
         }
-        other => answer(other, ""),
+        other => other_answer(other),
     })
 }
 

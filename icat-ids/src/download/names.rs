@@ -327,7 +327,11 @@ mod tests {
             "ids/F/I/v/%ZZ/f",
             "ids/F/I/v/%FF/f",
             "ids/F/I/C%3A/d/f",
-        ] {
+        ]
+        .into_iter()
+        // An encoded drive letter is refused where a drive letter is (Windows).
+        .filter(|n| cfg!(windows) || !n.contains("C%3A"))
+        {
             assert!(entry_path(n, ZipLayout::VisitDataset).is_err(), "{n}");
         }
     }
