@@ -80,31 +80,61 @@ fn selection(kind: &str, ids: impl IntoIterator<Item = i64>) -> DataSelection {
     }
 }
 
+/// Datasets (or datafiles) asked together, after the whole selection, while that pays off.
+const STATUS_GROUP: usize = 16;
+
+/// `getStatus` calls under way at once when items are asked one by one.
+const STATUS_PARALLEL: usize = 8;
+
 /// `icat status`: the archive state of each dataset (or datafile).
 ///
 /// The IDS's `getStatus` takes several ids and answers one status for them all: ONLINE only when
-/// every one is online, else RESTORING or ARCHIVED (ids.server `IdsBean.getStatus`). So the ids
-/// are asked together (the IDS client splits a long list over several calls), and only a group
-/// that is not all online is split in two and asked again, down to single ids: an online visit
-/// costs one call, not one per dataset (issue 14).
+/// every one is online, else RESTORING or ARCHIVED (ids.server `IdsBean.getStatus`). So the whole
+/// selection is asked first: an online visit costs one call, not one per dataset (issue 14).
+/// Otherwise groups of [`STATUS_GROUP`] are asked while they pay off (an online group answers
+/// for all its members, a mixed one costs a call more than asking its members alone), and the
+/// rest one by one, [`STATUS_PARALLEL`] at a time: a few archived datasets among many cost few
+/// calls, and many spread everywhere cost at most two calls more than asking each alone
+/// (session 8 review: bisecting 3000 datasets of which 30% archived took 4257 calls).
 pub async fn status_rows(conn: &Connection, target: &Target) -> anyhow::Result<Vec<StatusRow>> {
+    use futures_util::StreamExt;
+    use icat_ids::Status;
+
     let ids = conn.ids()?;
     let items = items(conn, target).await?;
-    let mut statuses = vec![None; items.len()];
-    let mut pending = Vec::new();
-    pending.push(0..items.len());
-    while let Some(range) = pending.pop() {
-        let kind = items[range.start].0;
-        let sel = selection(kind, items[range.clone()].iter().map(|item| item.1));
-        let status = ids.get_status(&sel).await?;
-        if status == icat_ids::Status::Online || range.len() == 1 {
-            for slot in &mut statuses[range] {
-                *slot = Some(status);
+    let kind = items[0].0;
+    let ask = |range: std::ops::Range<usize>| {
+        let sel = selection(kind, items[range].iter().map(|item| item.1));
+        let ids = &ids;
+        async move { ids.get_status(&sel).await }
+    };
+    let mut statuses: Vec<Option<Status>> = vec![None; items.len()];
+    let whole = ask(0..items.len()).await?;
+    if whole == Status::Online || items.len() == 1 {
+        statuses.fill(Some(whole));
+    } else {
+        // Datasets resolved minus calls made: group asks go on while they do not cost more
+        // than asking one by one would (the whole selection's call already counts).
+        let mut credit: i64 = -1;
+        let mut singles = Vec::new();
+        for start in (0..items.len()).step_by(STATUS_GROUP) {
+            let group = start..(start + STATUS_GROUP).min(items.len());
+            if credit >= -1 && group.len() > 1 {
+                if ask(group.clone()).await? == Status::Online {
+                    credit += group.len() as i64 - 1;
+                    statuses[group].fill(Some(Status::Online));
+                    continue;
+                }
+                credit -= 1;
             }
-        } else {
-            let middle = range.start + range.len() / 2;
-            pending.push(middle..range.end);
-            pending.push(range.start..middle);
+            singles.extend(group);
+        }
+        let found: Vec<_> = futures_util::stream::iter(singles.iter().map(|&i| ask(i..i + 1)))
+            .buffered(STATUS_PARALLEL)
+            .collect()
+            .await;
+        for (i, status) in singles.into_iter().zip(found) {
+            statuses[i] = Some(status?);
         }
     }
     Ok(items
