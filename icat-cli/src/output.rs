@@ -191,10 +191,11 @@ impl JsonListWriter {
 
 /// One CSV field, quoted when needed (RFC 4180), with spreadsheet formulas neutralised: see
 /// [`neutralise_formula`]. Every CSV the CLI prints goes through here. Control, bidirectional
-/// and invisible format characters are escaped as in tables ([`sanitize_cell`]), except line
-/// breaks and tabs, which CSV carries in a quoted field.
+/// and invisible format characters are escaped as in tables ([`sanitize_cell`]), line breaks
+/// and tabs too: a carriage return printed to a terminal would let the rest of a cell overwrite
+/// its start (session 8 review).
 pub fn csv_field(value: &str) -> String {
-    let escaped = escape_unsafe(value, true);
+    let escaped = sanitize_cell(value);
     let neutral = neutralise_formula(&escaped);
     let value: &str = &neutral;
     if value.contains([',', '"', '\n', '\r']) || value.starts_with(' ') || value.ends_with(' ') {
@@ -219,11 +220,26 @@ pub fn neutralise_formula(value: &str) -> std::borrow::Cow<'_, str> {
 
 /// Replaces control characters (which could move the cursor or fake output), bidirectional
 /// formatting characters (which reorder what a terminal shows) and invisible format characters
-/// (which hide a difference) with visible escapes: `\t`, `\u{202e}`. This is the one rule for
-/// server text on a terminal: tables, `show` and `find` alike (issue 20), so what is shown
-/// tells apart names that differ only there.
+/// (which hide a difference) with visible escapes: `\t`, `\u{202e}`; a backslash is doubled,
+/// so that no name can pass for an escaped one. This is the one rule for server text on a
+/// terminal: tables, CSV, `show` and `find` alike (issue 20), so what is shown tells apart
+/// names that differ only there.
 pub fn sanitize_cell(value: &str) -> String {
-    escape_unsafe(value, false)
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        // Line breaks and tabs as a reader writes them; other controls as escapes.
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if is_unsafe_for_terminal(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Whether a terminal should never receive `c` as is from server text.
@@ -231,29 +247,6 @@ fn is_unsafe_for_terminal(c: char) -> bool {
     c.is_control()
         || icat_soap::untrusted::is_bidi_control(c)
         || icat_soap::untrusted::is_invisible_format(c)
-}
-
-/// [`sanitize_cell`]; with `keep_breaks`, line breaks and tabs are left as they are (CSV).
-fn escape_unsafe(value: &str, keep_breaks: bool) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        // Line breaks and tabs as a reader writes them; other controls as escapes.
-        let short = match c {
-            '\n' | '\r' | '\t' if keep_breaks => None,
-            '\n' => Some("\\n"),
-            '\r' => Some("\\r"),
-            '\t' => Some("\\t"),
-            _ => None,
-        };
-        if let Some(text) = short {
-            out.push_str(text);
-        } else if is_unsafe_for_terminal(c) && !(keep_breaks && matches!(c, '\n' | '\r' | '\t')) {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Server text bounded for output: trimmed and cut to at most `max` bytes on a character
@@ -293,6 +286,14 @@ pub fn json_escaped(text: String) -> String {
         }
     }
     out
+}
+
+/// Writes `text` and a line break on stderr, ignoring a failure: stderr closed (`icat ... 2>&1 |
+/// head -1`) must not end the command (`eprintln!` panics then: exit 101, a download killed
+/// mid-run; session 8 review).
+pub fn err_line(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
 /// A value as pretty JSON text with a trailing newline, escaped by [`json_escaped`].
@@ -362,14 +363,29 @@ mod tests {
         assert!(t.render().contains("rtl\\u{202e}txt.exe"), "{}", t.render());
     }
 
+    /// Session 8 review (issue 20): a backslash in server text was shown as is, so the name
+    /// `lit\u{1b}x` (backslash text) looked like `lit<ESC>x` escaped; and CSV kept a raw carriage
+    /// return, which lets a terminal overwrite the start of a cell (`evil.exe\rgood.nxs` shows
+    /// as `good.nxs`).
+    #[test]
+    fn a_backslash_is_doubled_and_csv_escapes_line_breaks() {
+        assert_ne!(sanitize_cell("lit\\u{1b}x"), sanitize_cell("lit\u{1b}x"));
+        assert_eq!(sanitize_cell("a\\nb"), "a\\\\nb");
+        assert_ne!(sanitize_cell("a\\nb"), sanitize_cell("a\nb"));
+        assert_eq!(csv_field("evil.exe\rgood.nxs"), "evil.exe\\rgood.nxs");
+        assert_eq!(csv_field("tab\tname"), "tab\\tname");
+    }
+
     #[test]
     fn csv_quotes_what_needs_it() {
         let mut t = Table::new(&[("a", Align::Left), ("b", Align::Left)]);
         t.push(vec!["x,y".into(), "say \"hi\"".into()]);
         t.push(vec!["line\nbreak".into(), "plain".into()]);
+        // A line break is escaped as in tables (a raw one printed to a terminal could hide
+        // text), so no quoting is needed for it.
         assert_eq!(
             t.render_csv(),
-            "a,b\r\n\"x,y\",\"say \"\"hi\"\"\"\r\n\"line\nbreak\",plain\r\n"
+            "a,b\r\n\"x,y\",\"say \"\"hi\"\"\"\r\nline\\nbreak,plain\r\n"
         );
     }
 

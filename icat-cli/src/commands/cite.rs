@@ -78,7 +78,7 @@ pub fn heading(r: &Resolved) -> String {
     if let Some(t) = &r.title {
         line.push_str(&format!(
             "  {}",
-            sanitize_cell(&icat_soap::untrusted::clean_text(t, 200))
+            sanitize_cell(&crate::output::bounded_text(t, 200))
         ));
     }
     if let Some(c) = r.collection
