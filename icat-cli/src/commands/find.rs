@@ -446,7 +446,9 @@ pub fn print(found: &Found, format: Format, out: &mut dyn Write) -> anyhow::Resu
                     let low = if f.may_be_low.contains(dim) {
                         " (each request tells its 10 largest labels: others may be low)"
                     } else if dim.ends_with(".date") {
-                        " (by the rule of --since/--until: start and end within the year)"
+                        " (as --since/--until select: start and end within the year or range; \
+                         other: not within one, e.g. no end date, which ICAT takes as the last \
+                         modification)"
                     } else {
                         ""
                     };
