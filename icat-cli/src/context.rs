@@ -47,7 +47,7 @@ pub fn ctrl_c_token() -> CancellationToken {
         #[cfg(not(unix))]
         let stopped = tokio::signal::ctrl_c().await.ok().map(|()| "interrupted");
         if let Some(why) = stopped {
-            eprintln!("\n{why}: stopping");
+            crate::output::err_line(&format!("\n{why}: stopping"));
             child.cancel();
         }
     });

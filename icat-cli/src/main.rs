@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            icat_cli::output::err_line(&format!("error: cannot start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let (kind, line) = icat_cli::exit_code::describe_error(&err);
-            eprintln!("error: {line}");
+            icat_cli::output::err_line(&format!("error: {line}"));
             ExitCode::from(kind.code())
         }
     }

@@ -50,7 +50,7 @@ impl Reporter {
     /// An informational line on stderr (not in quiet mode).
     pub fn note(&self, text: &str) {
         if self.mode != Mode::Quiet {
-            eprintln!("{}", shown(text));
+            crate::output::err_line(&shown(text));
         }
     }
 
@@ -180,7 +180,7 @@ impl StatusLine {
             Mode::Plain => {
                 let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
                 if *last != text {
-                    eprintln!("{}", shown(text));
+                    crate::output::err_line(&shown(text));
                     *last = text.to_string();
                 }
             }
@@ -192,7 +192,7 @@ impl StatusLine {
     pub fn finish(&self, text: &str) {
         match (&self.bar, self.mode) {
             (Some(bar), _) => bar.finish_with_message(text.to_string()),
-            (None, Mode::Plain) => eprintln!("{}", shown(text)),
+            (None, Mode::Plain) => crate::output::err_line(&shown(text)),
             _ => {}
         }
     }
@@ -283,7 +283,7 @@ impl ByteCounter {
                 // Plain lines only when the status kind changes, not on every timer tick.
                 let kind: String = text.split(['(', ':']).next().unwrap_or(text).to_string();
                 if *last != kind {
-                    eprintln!("{}", shown(text));
+                    crate::output::err_line(&shown(text));
                     *last = kind;
                 }
             }
@@ -298,7 +298,7 @@ impl ByteCounter {
         match (&self.bar, self.mode) {
             (Some(_), _) if waiting => self.waiting(text),
             (Some(bar), _) => bar.set_message(shown(text)),
-            (None, Mode::Plain) if print => eprintln!("{}", shown(text)),
+            (None, Mode::Plain) if print => crate::output::err_line(&shown(text)),
             _ => {}
         }
     }
@@ -333,7 +333,7 @@ impl ByteCounter {
             (None, Mode::Plain) => {
                 let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
                 if *last != kind {
-                    eprintln!("{}", shown(&text(Instant::now(), 100)));
+                    crate::output::err_line(&shown(&text(Instant::now(), 100)));
                     *last = kind.to_owned();
                 }
             }
@@ -383,7 +383,7 @@ impl ByteCounter {
     pub fn line(&self, text: &str) {
         match (&self.bar, self.mode) {
             (Some(bar), _) => bar.println(text),
-            (None, Mode::Plain) => eprintln!("{}", shown(text)),
+            (None, Mode::Plain) => crate::output::err_line(&shown(text)),
             _ => {}
         }
     }

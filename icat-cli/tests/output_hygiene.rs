@@ -153,3 +153,23 @@ fn upload_cleans_local_file_names_it_prints() {
         );
     }
 }
+
+/// Session 8 review (issue 14): with stderr a closed pipe (`icat ... 2>&1 | head -1`) icat
+/// panicked writing its next line ("failed printing to stderr: Broken pipe"), exit 101, a
+/// download killed mid-run. Now a line that cannot be written is dropped: here the error of a
+/// command without a session ends with its own exit code (not logged in: 3), not a panic.
+#[cfg(unix)]
+#[test]
+fn a_closed_stderr_is_not_a_panic() {
+    let home = Home::new();
+    let mut child = home
+        .icat(&["-w", "http://127.0.0.1:9/ICATService/ICAT", "whoami"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("icat starts");
+    drop(child.stderr.take());
+    let status = child.wait().expect("icat runs");
+    assert_ne!(status.code(), Some(101), "{status:?}");
+    assert!(status.code().is_some_and(|c| c != 0), "{status:?}");
+}
