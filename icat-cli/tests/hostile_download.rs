@@ -824,7 +824,7 @@ fn an_absurd_catalogue_size_fails_that_file_alone() {
 /// where the real run fails that file for the free space, exit 1. Now the plan says so too.
 #[test]
 fn a_dry_run_foresees_an_absurd_catalogue_size_as_the_real_run_does() {
-    let (_sim, home, dfs) = one_absurd_catalogue_size();
+    let (_sim, home, _dfs) = one_absurd_catalogue_size();
     let dest = home.path().join("d");
     std::fs::create_dir(&dest).unwrap();
     let o = home.run(&[
