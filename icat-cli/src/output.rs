@@ -398,12 +398,13 @@ mod tests {
             "+1+cmd".into(),
         ]);
         t.push(vec!["@SUM(A1)".into(), "-2+3".into()]);
+        // A leading tab or carriage return is escaped (`\t`, `\r`), so no spreadsheet reads it.
         t.push(vec!["\tx".into(), "\rx".into()]);
         t.push(vec!["-1.5".into(), "a=b".into()]);
         assert_eq!(
             t.render_csv(),
             "a,b\r\n\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'+1+cmd\r\n\
-             '@SUM(A1),'-2+3\r\n'\tx,\"'\rx\"\r\n-1.5,a=b\r\n"
+             '@SUM(A1),'-2+3\r\n\\tx,\\rx\r\n-1.5,a=b\r\n"
         );
     }
 
